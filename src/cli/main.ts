@@ -1,0 +1,2 @@
+// Placeholder entry; the real CLI lands with the pipeline.
+console.log('airlock');

@@ -1,0 +1,179 @@
+/**
+ * The error family. Every failure Airlock reports is one of four kinds, each with a stable
+ * `code` (callers branch on the code, never on message text) and a `hint` that says what to do
+ * next, naming the command to run. Errors are rendered in exactly two places: the CLI reporter
+ * and the HTTP server. (DESIGN.md principle 5; wrangler's UserError, Kamal's messages.)
+ */
+
+/** Stable error codes. Add new ones here; never rename one that has shipped. */
+export type ErrorCode =
+  // configuration
+  | 'CONFIG_NOT_FOUND'
+  | 'CONFIG_INVALID'
+  // usage
+  | 'USAGE'
+  | 'CONFIRMATION_REQUIRED'
+  | 'NOT_A_GIT_REPO'
+  | 'UNKNOWN_ENVIRONMENT'
+  | 'UNKNOWN_SERVICE'
+  | 'RELEASE_NOT_FOUND'
+  | 'DEPLOYMENT_NOT_FOUND'
+  | 'NOTHING_TO_PROMOTE'
+  | 'NOTHING_TO_ROLL_BACK'
+  // releases
+  | 'BUILD_FAILED'
+  | 'BUILD_OUTPUT_MISSING'
+  | 'DIGEST_MISMATCH'
+  // pipeline
+  | 'LOCK_HELD'
+  | 'LOCK_LOST'
+  | 'GATE_BLOCKED'
+  | 'SELF_APPROVAL'
+  | 'APPROVAL_NOT_ALLOWED'
+  | 'DEPLOYMENT_FAILED'
+  | 'CHECKS_FAILED'
+  // migrations
+  | 'MIGRATION_NAME_INVALID'
+  | 'MIGRATION_DUPLICATE'
+  | 'MIGRATION_GAP'
+  | 'MIGRATION_CHECKSUM_MISMATCH'
+  | 'MIGRATION_MISSING_FILE'
+  | 'MIGRATION_FAILED'
+  | 'MIGRATION_NOT_ON_PREVIOUS'
+  // providers
+  | 'PROVIDER_UNAVAILABLE'
+  | 'HEALTH_TIMEOUT'
+  | 'APP_EXITED'
+  | 'PORT_IN_USE'
+  | 'DEPLOY_ABORTED'
+  // state
+  | 'STATE_SCHEMA_TOO_NEW'
+  // anything else
+  | 'INTERNAL';
+
+export type ErrorKind = 'user' | 'config' | 'provider' | 'internal';
+
+export interface AirlockErrorOptions {
+  /** What to do next, ideally naming the command to run. */
+  hint?: string;
+  /** Machine-readable facts for `--json` output. Never put secrets here. */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** Base of the family. Do not throw it directly; throw one of the four kinds. */
+export abstract class AirlockError extends Error {
+  abstract readonly kind: ErrorKind;
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: AirlockErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details ?? {};
+  }
+
+  /** The one JSON shape errors take in `--json` output and HTTP responses. */
+  toJSON(): SerializedError {
+    return {
+      kind: this.kind,
+      code: this.code,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+      ...(Object.keys(this.details).length ? { details: this.details } : {}),
+    };
+  }
+}
+
+export interface SerializedError {
+  kind: ErrorKind;
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+/** The user asked for something that cannot be done as asked (bad flag, unknown release, lock held). */
+export class UserError extends AirlockError {
+  readonly kind = 'user' as const;
+  override name = 'UserError';
+}
+
+/** A problem with a platform or the local runtime: a process that would not start, a port taken. */
+export class ProviderError extends AirlockError {
+  readonly kind = 'provider' as const;
+  override name = 'ProviderError';
+}
+
+/** A bug or an unexpected fault inside Airlock. */
+export class InternalError extends AirlockError {
+  readonly kind = 'internal' as const;
+  override name = 'InternalError';
+}
+
+/** One finding about a configuration file, positioned at `file:line:col`. */
+export interface ConfigDiagnostic {
+  severity: 'error' | 'warning';
+  file: string;
+  /** 1-based line. */
+  line: number;
+  /** 1-based column. */
+  col: number;
+  /** Dotted path of the field, e.g. `environments.production.promotion.approval.required`. */
+  path: string;
+  /** What is wrong and what was expected. */
+  message: string;
+  /** How to fix it. */
+  fix?: string;
+}
+
+/** Formats one diagnostic the way every Airlock config message looks. */
+export function formatDiagnostic(d: ConfigDiagnostic): string {
+  const where = `${d.file}:${d.line}:${d.col}`;
+  const path = d.path ? `${d.path}: ` : '';
+  const fix = d.fix ? ` Fix: ${d.fix}` : '';
+  return `${where}: ${d.severity}: ${path}${d.message}${fix}`;
+}
+
+/** The configuration file is missing or invalid. Carries every error diagnostic found. */
+export class ConfigError extends AirlockError {
+  readonly kind = 'config' as const;
+  override name = 'ConfigError';
+  readonly diagnostics: ConfigDiagnostic[];
+
+  constructor(
+    code: 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND',
+    diagnostics: ConfigDiagnostic[],
+    options: AirlockErrorOptions = {},
+  ) {
+    const first = diagnostics[0];
+    const summary =
+      diagnostics.length === 1 && first
+        ? formatDiagnostic(first)
+        : `${diagnostics.length} problems in ${first?.file ?? 'the configuration'}:\n${diagnostics
+            .map((d) => `  ${formatDiagnostic(d)}`)
+            .join('\n')}`;
+    super(code, summary, {
+      ...options,
+      details: { ...options.details, diagnostics },
+    });
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** Wraps anything thrown into the family, so callers only ever see an AirlockError. */
+export function toAirlockError(error: unknown): AirlockError {
+  if (error instanceof AirlockError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new InternalError('INTERNAL', message, {
+    cause: error,
+    hint: 'This is a bug in Airlock. Re-run with --verbose for the stack trace and report it.',
+  });
+}
+
+/** True for an error of the family with the given code. */
+export function hasCode(error: unknown, code: ErrorCode): boolean {
+  return error instanceof AirlockError && error.code === code;
+}
