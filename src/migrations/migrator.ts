@@ -1,0 +1,213 @@
+/**
+ * Plan, then apply (DESIGN.md principle 1) for migrations. `planMigrations` compares the files
+ * on disk with an environment's ledger and is pure; `Migrator.apply` is the only side effect.
+ *
+ * Rules:
+ * - Files are append-only: an applied file whose checksum changed, or a ledger row whose file
+ *   is gone, is a problem and blocks every apply until fixed (Flyway `validate`, Atlas
+ *   `atlas.sum`).
+ * - Staging gets migrations first: production refuses a migration that has not succeeded on
+ *   the previous environment with the same checksum (seed 000, "Migration ordering").
+ */
+
+import { type AirlockError, type ErrorCode, toAirlockError, UserError } from '../errors.ts';
+import type { LedgerEntry } from './ledger.ts';
+import type { MigrationDriver } from './migration-driver.ts';
+import type { MigrationFile } from './migration-files.ts';
+
+/** Something that makes applying unsafe. Plain data (JSON-serialisable for `--json`). */
+export interface MigrationProblem {
+  code: Extract<ErrorCode, 'MIGRATION_CHECKSUM_MISMATCH' | 'MIGRATION_MISSING_FILE'>;
+  version: number;
+  /** The file (absolute path) for a checksum mismatch; the ledger's name for a missing file. */
+  file: string;
+  /** sha256 recorded in the ledger. */
+  ledgerSha256: string;
+  /** sha256 of the file now on disk; null when the file is gone. */
+  fileSha256: string | null;
+  message: string;
+  hint: string;
+}
+
+/** Result of comparing files with a ledger. */
+export interface MigrationPlan {
+  /** Ledger rows, sorted by version. */
+  applied: LedgerEntry[];
+  /** Files not in the ledger, sorted by version: what `apply` would run. */
+  pending: MigrationFile[];
+  /** Problems that block `apply`; empty when the ledger and the files agree. */
+  problems: MigrationProblem[];
+}
+
+/**
+ * Compares migration files (as read by `readMigrationDir`) with an environment's ledger. Pure.
+ *
+ * A problem is reported for each applied file whose sha256 differs from the ledger's
+ * (`MIGRATION_CHECKSUM_MISMATCH`, naming the file and both checksums) and each ledger version
+ * without a file (`MIGRATION_MISSING_FILE`).
+ */
+export function planMigrations(files: MigrationFile[], ledger: LedgerEntry[]): MigrationPlan {
+  const applied = [...ledger].sort((a, b) => a.version - b.version);
+  const byVersion = new Map(files.map((f) => [f.version, f]));
+  const appliedVersions = new Set(applied.map((e) => e.version));
+  const problems: MigrationProblem[] = [];
+  for (const entry of applied) {
+    const file = byVersion.get(entry.version);
+    if (!file) {
+      const filename = `${String(entry.version).padStart(4, '0')}_${entry.name}.sql`;
+      problems.push({
+        code: 'MIGRATION_MISSING_FILE',
+        version: entry.version,
+        file: filename,
+        ledgerSha256: entry.sha256,
+        fileSha256: null,
+        message: `Migration ${filename} was applied (at ${entry.appliedAt} by ${entry.appliedBy}) but its file is gone from the migrations directory.`,
+        hint: `Migrations are append-only: restore ${filename} from git (e.g. \`git checkout <commit> -- migrations/${filename}\`), then run \`airlock migrate status\`.`,
+      });
+    } else if (file.sha256 !== entry.sha256) {
+      problems.push({
+        code: 'MIGRATION_CHECKSUM_MISMATCH',
+        version: entry.version,
+        file: file.path,
+        ledgerSha256: entry.sha256,
+        fileSha256: file.sha256,
+        message: `Migration ${file.path} was edited after it was applied: the ledger has sha256 ${entry.sha256}, the file now has ${file.sha256}.`,
+        hint: `Never edit an applied migration. Revert your change to ${file.filename} (git checkout it), and put the change in a new migration with \`airlock migrate create <name>\`.`,
+      });
+    }
+  }
+  const pending = files
+    .filter((f) => !appliedVersions.has(f.version))
+    .sort((a, b) => a.version - b.version);
+  return { applied, pending, problems };
+}
+
+/** The error a problem stands for (thrown by `Migrator.apply`). */
+export function migrationProblemError(problem: MigrationProblem): UserError {
+  return new UserError(problem.code, problem.message, {
+    hint: problem.hint,
+    details: {
+      file: problem.file,
+      version: problem.version,
+      ledgerSha256: problem.ledgerSha256,
+      fileSha256: problem.fileSha256,
+    },
+  });
+}
+
+/** A file the previous environment has not run the same way. */
+export interface NotOnPrevious {
+  file: MigrationFile;
+  reason: 'not-applied' | 'checksum-differs';
+}
+
+/**
+ * Which of `files` have not succeeded on the previous environment (e.g. staging, when
+ * migrating production) with the same checksum. Pure. Pass the files about to run (usually the
+ * plan's `pending`); an empty result means they may run. Seed 000: "Staging gets migrations
+ * first. If a migration breaks staging, it must be fixed before production can receive
+ * subsequent migrations."
+ */
+export function checkAppliedOnPrevious(
+  files: MigrationFile[],
+  previousLedger: LedgerEntry[],
+): NotOnPrevious[] {
+  const previous = new Map(previousLedger.map((e) => [e.version, e]));
+  const out: NotOnPrevious[] = [];
+  for (const file of files) {
+    const entry = previous.get(file.version);
+    if (!entry) out.push({ file, reason: 'not-applied' });
+    else if (entry.sha256 !== file.sha256) out.push({ file, reason: 'checksum-differs' });
+  }
+  return out;
+}
+
+/**
+ * The `MIGRATION_NOT_ON_PREVIOUS` error for a non-empty `checkAppliedOnPrevious` result, naming
+ * every file and both environments.
+ */
+export function notOnPreviousError(
+  missing: NotOnPrevious[],
+  environments: { environment: string; previous: string },
+): UserError {
+  const { environment, previous } = environments;
+  const lines = missing.map(
+    (m) =>
+      `${m.file.filename} (${m.reason === 'not-applied' ? `not applied on ${previous}` : `applied on ${previous} with a different checksum`})`,
+  );
+  return new UserError(
+    'MIGRATION_NOT_ON_PREVIOUS',
+    `${environment} refuses ${missing.length === 1 ? 'a migration' : 'migrations'} that have not succeeded on ${previous} first: ${lines.join(', ')}.`,
+    {
+      hint: `Deploy this release to ${previous} and run its migrations there first (\`airlock deploy ${previous}\`), then promote again.`,
+      details: {
+        environment,
+        previous,
+        files: missing.map((m) => ({ file: m.file.path, reason: m.reason })),
+      },
+    },
+  );
+}
+
+export interface MigrateOptions {
+  appliedBy: string;
+  release: string | null;
+  /** Called before (`start`) and after (`done`, with the ledger row) each file. */
+  onProgress?: (file: MigrationFile, phase: 'start' | 'done', entry?: LedgerEntry) => void;
+}
+
+export interface MigrateResult {
+  /** Ledger rows written by this run, in order. */
+  applied: LedgerEntry[];
+  /** Wall time of the whole run (ms). */
+  durationMs: number;
+}
+
+/** Runs an environment's pending migrations through a driver, one transaction per file. */
+export class Migrator {
+  readonly #driver: MigrationDriver;
+  readonly #files: MigrationFile[];
+
+  constructor(driver: MigrationDriver, files: MigrationFile[]) {
+    this.#driver = driver;
+    this.#files = [...files].sort((a, b) => a.version - b.version);
+  }
+
+  /** Reads the ledger and plans (see `planMigrations`). Changes nothing. */
+  async status(): Promise<MigrationPlan> {
+    return planMigrations(this.#files, await this.#driver.readLedger());
+  }
+
+  /**
+   * Applies pending files in version order, each with its ledger row in one transaction.
+   *
+   * @throws UserError `MIGRATION_CHECKSUM_MISMATCH` / `MIGRATION_MISSING_FILE` (the plan's first
+   *   problem) before applying anything.
+   * @throws UserError `MIGRATION_FAILED` at the first failing file; files after it do not run,
+   *   files before it stay applied and are listed in the error's `details.applied`.
+   */
+  async apply(options: MigrateOptions): Promise<MigrateResult> {
+    const started = performance.now();
+    const plan = await this.status();
+    const problem = plan.problems[0];
+    if (problem) throw migrationProblemError(problem);
+    const applied: LedgerEntry[] = [];
+    for (const file of plan.pending) {
+      options.onProgress?.(file, 'start');
+      let entry: LedgerEntry;
+      try {
+        entry = await this.#driver.applyFile(file, {
+          appliedBy: options.appliedBy,
+          release: options.release,
+        });
+      } catch (error) {
+        const airlockError: AirlockError = toAirlockError(error);
+        airlockError.details.applied = [...applied];
+        throw airlockError;
+      }
+      applied.push(entry);
+      options.onProgress?.(file, 'done', entry);
+    }
+    return { applied, durationMs: Math.round(performance.now() - started) };
+  }
+}
