@@ -1,0 +1,131 @@
+/**
+ * Loading `airlock.yaml`: find it, parse the YAML keeping positions, validate against the
+ * schema, apply the rules, resolve environments. Every problem becomes a `ConfigError` whose
+ * diagnostics name `file:line:col`, the dotted path, what was expected and the fix.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
+import { issuesToFindings, type SourceMap, toDiagnostic } from './diagnostics.ts';
+import { type ResolvedConfig, resolveConfig } from './resolve.ts';
+import { checkRules } from './rules.ts';
+import { configSchema } from './schema.ts';
+
+export const CONFIG_FILE_NAMES = ['airlock.yaml', 'airlock.yml'] as const;
+
+/** Finds airlock.yaml in `cwd` or the nearest parent folder. */
+export function findConfigFile(cwd: string): string | undefined {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    for (const name of CONFIG_FILE_NAMES) {
+      const candidate = path.join(dir, name);
+      if (existsSync(candidate)) return candidate;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+const YAML_FIXES: Record<string, string> = {
+  DUPLICATE_KEY: 'remove one of the two entries with this key.',
+  BAD_INDENT: 'indent nested fields consistently with spaces.',
+  TAB_AS_INDENT: 'indent with spaces, not tabs.',
+  MISSING_CHAR: 'close the bracket or quote that was opened.',
+  MULTILINE_IMPLICIT_KEY: 'put a key and its value on one line, or quote the key.',
+  BLOCK_AS_IMPLICIT_KEY: 'check the indentation of the lines above.',
+};
+
+/**
+ * Parses and validates the text of an airlock.yaml.
+ * @param file absolute path (used to resolve relative paths); @param displayFile name for messages.
+ * @throws ConfigError `CONFIG_INVALID` with every error found (warnings are returned on success).
+ */
+export function parseConfig(text: string, file: string, displayFile = file): ResolvedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const source: SourceMap = { file: displayFile, doc, lineCounter };
+
+  if (doc.errors.length > 0) {
+    const diagnostics: ConfigDiagnostic[] = doc.errors.map((e) => {
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+      return {
+        severity: 'error',
+        file: displayFile,
+        line: pos.line,
+        col: pos.col,
+        path: '',
+        message: `invalid YAML: ${e.message.split('\n')[0]}`,
+        fix: YAML_FIXES[e.code] ?? 'fix the YAML syntax at this position.',
+      };
+    });
+    throw new ConfigError('CONFIG_INVALID', diagnostics, {
+      hint: `Fix the YAML in ${displayFile}, then run \`airlock config validate\`.`,
+    });
+  }
+
+  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? undefined;
+  const parsed = configSchema.safeParse(data ?? {});
+  if (!parsed.success) {
+    const findings = issuesToFindings(configSchema, parsed.error.issues, data);
+    throw invalid(
+      findings.map((f) => toDiagnostic(source, f)),
+      displayFile,
+    );
+  }
+  const findings = checkRules(parsed.data).map((f) => toDiagnostic(source, f));
+  const errors = findings.filter((d) => d.severity === 'error');
+  if (errors.length > 0) throw invalid(errors, displayFile);
+  return resolveConfig(
+    parsed.data,
+    file,
+    displayFile,
+    findings.filter((d) => d.severity === 'warning'),
+  );
+}
+
+function invalid(diagnostics: ConfigDiagnostic[], displayFile: string): ConfigError {
+  diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
+  return new ConfigError('CONFIG_INVALID', diagnostics, {
+    hint: `Fix ${displayFile}, then run \`airlock config validate\`. The reference is docs/configuration.md.`,
+  });
+}
+
+export interface LoadConfigOptions {
+  /** Working directory: where to look for airlock.yaml, and what messages are relative to. */
+  cwd: string;
+  /** Explicit path (`-c/--config`). */
+  file?: string;
+}
+
+/**
+ * Finds, reads and validates airlock.yaml.
+ * @throws ConfigError `CONFIG_NOT_FOUND` or `CONFIG_INVALID`.
+ */
+export function loadConfig(options: LoadConfigOptions): ResolvedConfig {
+  const file = options.file ? path.resolve(options.cwd, options.file) : findConfigFile(options.cwd);
+  if (!file || !existsSync(file)) {
+    const shown = options.file ?? 'airlock.yaml';
+    throw new ConfigError(
+      'CONFIG_NOT_FOUND',
+      [
+        {
+          severity: 'error',
+          file: shown,
+          line: 1,
+          col: 1,
+          path: '',
+          message: options.file
+            ? 'file not found.'
+            : `no airlock.yaml in ${options.cwd} or any parent folder.`,
+          fix: 'run `airlock demo` to see a complete example, or pass -c <file>.',
+        },
+      ],
+      { hint: 'Create airlock.yaml (see examples/notes/airlock.yaml) or pass -c <file>.' },
+    );
+  }
+  const relative = path.relative(options.cwd, file);
+  const displayFile = relative && !relative.startsWith('..') ? relative : file;
+  return parseConfig(readFileSync(file, 'utf8'), file, displayFile);
+}

@@ -1,0 +1,408 @@
+/**
+ * The one schema of `airlock.yaml`. It gives the TypeScript types, the validation (strict:
+ * unknown keys are errors), the published JSON Schema (`schema/airlock.schema.json`, written by
+ * `airlock config schema`) and the configuration reference (`docs/configuration.md`).
+ * (DESIGN.md principle 4; wrangler's config design: fields are global-only, inheritable, or
+ * must be set per environment.)
+ *
+ * Every field carries metadata: a description, an example (used in error fixes), and for
+ * service fields its inheritance class.
+ */
+import { z } from 'zod';
+
+/**
+ * How a service field behaves across environments (wrangler's environments model).
+ * - `global-only`: set once under `services`, never per environment (the release is built once).
+ * - `inheritable`: set under `services`, optionally overridden in `environments.<env>.services`.
+ * - `per-environment`: must be set in each environment; never inherited.
+ * - `non-inheritable`: may be set at the top, but an environment that does not repeat it does
+ *   not get it (wrangler's `vars`); Airlock warns when that happens.
+ */
+export type Inheritance = 'global-only' | 'inheritable' | 'per-environment' | 'non-inheritable';
+
+export interface FieldMeta {
+  description: string;
+  /** Example value (YAML-ready), used in docs and in error fixes. */
+  examples?: unknown[];
+  inherit?: Inheritance;
+  [key: string]: unknown;
+}
+
+function field<T extends z.ZodType>(schema: T, meta: FieldMeta): T {
+  return schema.meta(meta);
+}
+
+const NAME_PATTERN = /^[a-z][a-z0-9-]{0,39}$/;
+const nameSchema = (what: string) =>
+  z
+    .string()
+    .regex(NAME_PATTERN, { error: `a ${what} name is lowercase letters, digits and dashes` });
+
+const msSchema = z.number().int().min(0);
+const portSchema = z.number().int().min(1).max(65535);
+const envVarsSchema = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'an environment variable name' }),
+  z.string(),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+const checkName = field(nameSchema('check'), {
+  description: 'Name shown in output and history; unique within the service.',
+  examples: ['smoke'],
+});
+
+export const httpCheckSchema = z.strictObject({
+  name: checkName,
+  type: z.literal('http'),
+  method: field(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'), {
+    description: 'HTTP method.',
+    examples: ['GET'],
+  }),
+  path: field(z.string().startsWith('/', { error: 'a path starting with "/"' }), {
+    description: 'Path requested on the environment URL.',
+    examples: ['/version'],
+  }),
+  headers: field(z.record(z.string(), z.string()).optional(), {
+    description: 'Request headers.',
+    examples: [{ accept: 'application/json' }],
+  }),
+  body: field(z.string().optional(), {
+    description: 'Request body, sent as is.',
+    examples: ['{"title":"smoke"}'],
+  }),
+  expect: field(
+    z
+      .strictObject({
+        status: field(z.number().int().min(100).max(599).default(200), {
+          description: 'Expected status code.',
+          examples: [200],
+        }),
+        json: field(z.unknown().optional(), {
+          description:
+            'A JSON subset the body must contain. Strings may use ${release.id}, ${release.commit}, ${release.digest}, ${environment}, ${service}.',
+          examples: [{ release: '${release.id}' }],
+        }),
+        bodyIncludes: field(z.string().optional(), {
+          description: 'A substring the body must contain (same interpolation).',
+          examples: ['ok'],
+        }),
+      })
+      .default({ status: 200 }),
+    { description: 'What a passing response looks like.', examples: [{ status: 200 }] },
+  ),
+  maxLatencyMs: field(msSchema.optional(), {
+    description: 'Latency budget: a passing attempt must answer within this many ms.',
+    examples: [500],
+  }),
+  timeoutMs: field(msSchema.default(30_000), {
+    description: 'Retry until this many ms have passed, then fail.',
+    examples: [30000],
+  }),
+  intervalMs: field(msSchema.default(500), {
+    description: 'Pause between attempts (ms).',
+    examples: [500],
+  }),
+  requestTimeoutMs: field(msSchema.default(5_000), {
+    description: 'Abort one attempt after this many ms.',
+    examples: [5000],
+  }),
+});
+
+export const commandCheckSchema = z.strictObject({
+  name: checkName,
+  type: z.literal('command'),
+  run: field(z.string().min(1), {
+    description:
+      'Shell command (an E2E suite); exit code 0 passes. Runs with BASE_URL, AIRLOCK_ENV, AIRLOCK_RELEASE, AIRLOCK_COMMIT set.',
+    examples: ['node e2e/notes.e2e.mjs'],
+  }),
+  cwd: field(z.string().optional(), {
+    description: 'Working directory, relative to the service root.',
+    examples: ['e2e'],
+  }),
+  env: field(envVarsSchema.optional(), {
+    description: 'Extra environment variables for the command.',
+    examples: [{ CI: '1' }],
+  }),
+  timeoutMs: field(msSchema.default(300_000), {
+    description: 'Kill the command and fail after this many ms.',
+    examples: [120000],
+  }),
+});
+
+export const latencyCheckSchema = z.strictObject({
+  name: checkName,
+  type: z.literal('latency'),
+  path: field(z.string().startsWith('/', { error: 'a path starting with "/"' }), {
+    description: 'Path requested with GET.',
+    examples: ['/health'],
+  }),
+  requests: field(z.number().int().min(1).max(100_000).default(50), {
+    description: 'Number of requests.',
+    examples: [50],
+  }),
+  concurrency: field(z.number().int().min(1).max(256).default(4), {
+    description: 'Requests in flight at once.',
+    examples: [4],
+  }),
+  p95Ms: field(msSchema, {
+    description: 'Budget for the 95th percentile latency (ms).',
+    examples: [200],
+  }),
+  requestTimeoutMs: field(msSchema.default(5_000), {
+    description: 'Abort one request after this many ms.',
+    examples: [5000],
+  }),
+});
+
+export const checkSchema = field(
+  z.discriminatedUnion('type', [httpCheckSchema, commandCheckSchema, latencyCheckSchema]),
+  {
+    description: 'A verification against the live environment after every deployment.',
+    examples: [{ name: 'smoke', type: 'http', path: '/health' }],
+  },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Services
+
+const healthSchema = z.strictObject({
+  path: field(
+    z.string().startsWith('/', { error: 'a path starting with "/"' }).default('/health'),
+    {
+      description: 'Path that answers 200 once the app is ready to serve.',
+      examples: ['/health'],
+    },
+  ),
+  timeoutMs: field(msSchema.default(30_000), {
+    description: 'A new process that is not healthy after this many ms fails the deployment.',
+    examples: [30000],
+  }),
+  intervalMs: field(msSchema.default(100), {
+    description: 'Pause between health probes (ms).',
+    examples: [100],
+  }),
+});
+
+/** Service fields an environment may override (inheritable and per-environment ones). */
+const overridableServiceFields = {
+  run: field(z.string().min(1), {
+    description:
+      'Command that starts the app inside the build output folder. It must listen on $PORT.',
+    examples: ['node server.js'],
+    inherit: 'inheritable',
+  }),
+  health: field(healthSchema.optional(), {
+    description: 'Health probe a new process must pass before traffic switches to it.',
+    examples: [{ path: '/health', timeoutMs: 30000 }],
+    inherit: 'inheritable',
+  }),
+  checks: field(z.array(checkSchema).optional(), {
+    description:
+      'Checks run against the environment URL after every deployment. An environment that sets checks replaces the list.',
+    examples: [[{ name: 'smoke', type: 'http', path: '/health' }]],
+    inherit: 'inheritable',
+  }),
+  vars: field(envVarsSchema.optional(), {
+    description:
+      'Plain environment variables for the app. Not inherited: an environment that sets none gets none (as in wrangler).',
+    examples: [{ LOG_LEVEL: 'info' }],
+    inherit: 'non-inheritable',
+  }),
+  keepWarmMs: field(msSchema.optional(), {
+    description:
+      'Keep the previous release running this long (ms) after a switch, so a rollback is instant.',
+    examples: [300000],
+    inherit: 'inheritable',
+  }),
+  drainTimeoutMs: field(msSchema.optional(), {
+    description: "Wait at most this long (ms) for the old release's in-flight requests.",
+    examples: [30000],
+    inherit: 'inheritable',
+  }),
+  stopTimeoutMs: field(msSchema.optional(), {
+    description: 'Grace period (ms) between SIGTERM and SIGKILL.',
+    examples: [10000],
+    inherit: 'inheritable',
+  }),
+};
+
+const portField = field(portSchema, {
+  description:
+    "The environment's stable local port for this service (local provider). Each environment needs its own.",
+  examples: [4100],
+  inherit: 'per-environment',
+});
+
+const buildSchema = z.strictObject({
+  command: field(z.string().min(1), {
+    description: 'Command that builds the service, run once per release in a clean checkout.',
+    examples: ['npm ci && npm run build'],
+  }),
+  output: field(z.string().min(1), {
+    description:
+      'Folder (relative to the service root) holding the build output; stored content-addressed as the release artifact.',
+    examples: ['dist'],
+  }),
+  env: field(envVarsSchema.optional(), {
+    description: 'Environment variables for the build command.',
+    examples: [{ NODE_ENV: 'production' }],
+  }),
+});
+
+const databaseSchema = z.strictObject({
+  engine: field(z.enum(['sqlite']), {
+    description:
+      'Database engine. Locally each environment gets its own SQLite file under .airlock/envs/<env>/.',
+    examples: ['sqlite'],
+  }),
+  migrations: field(z.string().min(1).default('migrations'), {
+    description:
+      'Folder (relative to the service root) of numbered, append-only NNNN_name.sql files.',
+    examples: ['migrations'],
+  }),
+  migrate: field(z.enum(['before-switch', 'after-switch']).default('before-switch'), {
+    description:
+      'When migrations run in a deployment: before traffic switches to the new release (default) or after.',
+    examples: ['before-switch'],
+  }),
+});
+
+export const serviceSchema = z.strictObject({
+  root: field(z.string().default('.'), {
+    description: 'Service folder, relative to airlock.yaml.',
+    examples: ['.'],
+    inherit: 'global-only',
+  }),
+  build: field(buildSchema, {
+    description: 'How a release of this service is built. A release is built once.',
+    examples: [{ command: 'npm run build', output: 'dist' }],
+    inherit: 'global-only',
+  }),
+  database: field(databaseSchema.optional(), {
+    description: "The service's database and its migrations.",
+    examples: [{ engine: 'sqlite', migrations: 'migrations' }],
+    inherit: 'global-only',
+  }),
+  ...overridableServiceFields,
+});
+
+export const serviceOverrideSchema = z.strictObject({
+  ...overridableServiceFields,
+  run: overridableServiceFields.run.optional(),
+  port: portField.optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Environments
+
+const approvalSchema = z.strictObject({
+  required: field(z.number().int().min(0).max(20), {
+    description: 'Number of distinct approvers needed before a promotion into this environment.',
+    examples: [1],
+  }),
+  allowSelfApproval: field(z.boolean().default(false), {
+    description:
+      'Let the person who deployed the release approve its promotion (GitHub Environments: prevent self-review is on by default).',
+    examples: [false],
+  }),
+});
+
+const promotionObjectSchema = z.strictObject({
+  policy: field(z.enum(['manual', 'automatic']).default('manual'), {
+    description:
+      'manual: promote with `airlock promote`. automatic: promote as soon as the gate holds (seed 001).',
+    examples: ['manual'],
+  }),
+  approval: field(approvalSchema.optional(), {
+    description: 'Approvals required by the gate.',
+    examples: [{ required: 1 }],
+  }),
+});
+
+export const promotionSchema = field(
+  z.union([z.enum(['manual', 'automatic']), promotionObjectSchema]),
+  {
+    description:
+      'How a release gets into this environment from the previous one: `manual`, `automatic`, or `{ approval: { required: N } }`.',
+    examples: [{ approval: { required: 1 } }],
+  },
+);
+
+export const environmentSchema = z.strictObject({
+  provider: field(z.enum(['local']).default('local'), {
+    description: 'Where this environment runs. `local`: processes behind a local proxy.',
+    examples: ['local'],
+  }),
+  promotion: field(promotionSchema.optional(), {
+    description:
+      'Promotion policy into this environment (ignored for the first environment of the pipeline, which is deployed directly).',
+    examples: [{ approval: { required: 1 } }],
+  }),
+  protected: field(z.boolean().optional(), {
+    description:
+      'A protected environment asks for confirmation (or --yes) before any change. Default: true for the last environment of the pipeline.',
+    examples: [true],
+  }),
+  onCheckFailure: field(z.enum(['rollback', 'keep']).optional(), {
+    description:
+      'What happens when checks fail after a deployment: roll back to the previous release, or keep the failed release serving (so it can be inspected). Default: keep on the first environment, rollback on the others.',
+    examples: ['rollback'],
+  }),
+  services: field(z.record(z.string(), serviceOverrideSchema).optional(), {
+    description: 'Per-environment service settings, overriding the inheritable ones.',
+    examples: [{ web: { port: 4200 } }],
+  }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The file
+
+export const configSchema = z.strictObject({
+  $schema: field(z.string().optional(), {
+    description: 'Path or URL of the JSON Schema, for editors.',
+    examples: ['./node_modules/airlock/schema/airlock.schema.json'],
+  }),
+  project: field(nameSchema('project'), {
+    description: 'Project name.',
+    examples: ['notes'],
+  }),
+  state: field(z.string().optional(), {
+    description:
+      'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log). Default: .airlock/state.db.',
+    examples: ['.airlock/state.db'],
+  }),
+  pipeline: field(z.array(nameSchema('environment')).min(1), {
+    description: 'Environments in promotion order; a release enters at the first one.',
+    examples: [['staging', 'production']],
+  }),
+  services: field(z.record(nameSchema('service'), serviceSchema), {
+    description: 'Deployable units. A release holds one artifact per service.',
+    examples: [
+      { web: { build: { command: 'npm run build', output: 'dist' }, run: 'node server.js' } },
+    ],
+  }),
+  environments: field(z.record(nameSchema('environment'), environmentSchema), {
+    description: 'Settings per environment. Every environment of the pipeline must appear here.',
+    examples: [{ staging: { services: { web: { port: 4100 } } } }],
+  }),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type ServiceOverride = z.output<typeof serviceOverrideSchema>;
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+export type PromotionConfig = z.output<typeof promotionSchema>;
+
+/** The JSON Schema of `airlock.yaml`, generated from the zod schema (input shape: defaults optional). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+  return {
+    ...schema,
+    $id: 'https://airlock.dev/schema/airlock.schema.json',
+    title: 'airlock.yaml',
+  };
+}

@@ -1,0 +1,331 @@
+/**
+ * The state store's own tables and its schema migrations (run by Kysely's `Migrator` every time
+ * a store opens). Written with Kysely's schema builder so the same migrations serve SQLite and
+ * Postgres. Never edit a shipped migration; add the next one.
+ */
+import { type Generated, type Kysely, sql } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+
+export interface ReleasesTable {
+  id: string;
+  seq: number;
+  digest: string;
+  commit_sha: string;
+  dirty: number;
+  subject: string;
+  created_at: string;
+  created_by: string;
+  build_ms: number;
+  /** JSON: Record<service, ReleaseArtifact>. */
+  services: string;
+}
+
+export interface RunsTable {
+  id: Generated<number>;
+  kind: string;
+  environment: string;
+  release_id: string | null;
+  status: string;
+  actor: string;
+  pid: number;
+  host: string;
+  started_at: string;
+  heartbeat_at: string;
+  finished_at: string | null;
+  message: string | null;
+}
+
+export interface RunStepsTable {
+  run_id: number;
+  idx: number;
+  name: string;
+  title: string;
+  status: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  message: string | null;
+  output: string | null;
+}
+
+export interface DeploymentsTable {
+  id: Generated<number>;
+  run_id: number | null;
+  environment: string;
+  release_id: string;
+  kind: string;
+  status: string;
+  actor: string;
+  previous_release_id: string | null;
+  started_at: string;
+  switched_at: string | null;
+  finished_at: string | null;
+  checks_status: string | null;
+  message: string | null;
+}
+
+export interface ServingTable {
+  environment: string;
+  service: string;
+  release_id: string;
+  deployment_id: number;
+  since: string;
+}
+
+export interface CheckResultsTable {
+  id: Generated<number>;
+  deployment_id: number;
+  service: string;
+  name: string;
+  type: string;
+  status: string;
+  duration_ms: number;
+  attempts: number;
+  message: string;
+  details: string;
+  at: string;
+}
+
+export interface ApprovalsTable {
+  id: Generated<number>;
+  environment: string;
+  release_id: string;
+  actor: string;
+  decision: string;
+  comment: string | null;
+  at: string;
+}
+
+export interface LocksTable {
+  environment: string;
+  token: string;
+  fence: number;
+  holder: string;
+  run_id: number | null;
+  pid: number;
+  host: string;
+  message: string;
+  acquired_at: string;
+  expires_at: string;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  environment: string | null;
+  release_id: string | null;
+  run_id: number | null;
+  result: string;
+  detail: string;
+}
+
+export interface StateDatabase {
+  releases: ReleasesTable;
+  runs: RunsTable;
+  run_steps: RunStepsTable;
+  deployments: DeploymentsTable;
+  serving: ServingTable;
+  check_results: CheckResultsTable;
+  approvals: ApprovalsTable;
+  locks: LocksTable;
+  audit_events: AuditEventsTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Auto-incrementing integer primary key, per dialect. */
+function serial(dialect: Dialect) {
+  return dialect === 'postgres' ? ('bigserial' as const) : ('integer' as const);
+}
+
+function initial(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      const pk = serial(dialect);
+      const autoinc = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) =>
+        dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey();
+
+      await db.schema
+        .createTable('releases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('seq', 'integer', (c) => c.notNull().unique())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('commit_sha', 'text', (c) => c.notNull())
+        .addColumn('dirty', 'integer', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('build_ms', 'integer', (c) => c.notNull())
+        .addColumn('services', 'text', (c) => c.notNull())
+        .addUniqueConstraint('releases_content', ['commit_sha', 'digest', 'dirty'])
+        .execute();
+
+      await db.schema
+        .createTable('runs')
+        .addColumn('id', pk, autoinc)
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addColumn('message', 'text')
+        .execute();
+      await db.schema.createIndex('runs_status').on('runs').columns(['status']).execute();
+
+      await db.schema
+        .createTable('run_steps')
+        .addColumn('run_id', 'integer', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('duration_ms', 'integer')
+        .addColumn('message', 'text')
+        .addColumn('output', 'text')
+        .addPrimaryKeyConstraint('run_steps_pk', ['run_id', 'idx'])
+        .execute();
+
+      await db.schema
+        .createTable('deployments')
+        .addColumn('id', pk, autoinc)
+        .addColumn('run_id', 'integer')
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('previous_release_id', 'text')
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('switched_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('checks_status', 'text')
+        .addColumn('message', 'text')
+        .execute();
+      await db.schema
+        .createIndex('deployments_env')
+        .on('deployments')
+        .columns(['environment', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('deployments_release')
+        .on('deployments')
+        .columns(['release_id'])
+        .execute();
+
+      await db.schema
+        .createTable('serving')
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('service', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text', (c) => c.notNull())
+        .addColumn('deployment_id', 'integer', (c) => c.notNull())
+        .addColumn('since', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('serving_pk', ['environment', 'service'])
+        .execute();
+
+      await db.schema
+        .createTable('check_results')
+        .addColumn('id', pk, autoinc)
+        .addColumn('deployment_id', 'integer', (c) => c.notNull())
+        .addColumn('service', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('details', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('check_results_deployment')
+        .on('check_results')
+        .columns(['deployment_id'])
+        .execute();
+
+      await db.schema
+        .createTable('approvals')
+        .addColumn('id', pk, autoinc)
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('comment', 'text')
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('approvals_env_release')
+        .on('approvals')
+        .columns(['environment', 'release_id'])
+        .execute();
+
+      await db.schema
+        .createTable('locks')
+        .addColumn('environment', 'text', (c) => c.primaryKey())
+        .addColumn('token', 'text', (c) => c.notNull())
+        .addColumn('fence', 'integer', (c) => c.notNull())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'integer')
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('acquired_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('id', pk, autoinc)
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text')
+        .addColumn('release_id', 'text')
+        .addColumn('run_id', 'integer')
+        .addColumn('result', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('audit_events_env')
+        .on('audit_events')
+        .columns(['environment', 'id'])
+        .execute();
+
+      // The audit log is append-only: the database itself refuses edits.
+      if (dialect === 'sqlite') {
+        await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+          BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`.execute(db);
+        await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+          BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`.execute(db);
+      } else {
+        await sql`CREATE FUNCTION airlock_audit_append_only() RETURNS trigger AS $$
+          BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql`.execute(
+          db,
+        );
+        await sql`CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+          FOR EACH ROW EXECUTE FUNCTION airlock_audit_append_only()`.execute(db);
+      }
+    },
+  };
+}
+
+/** The store's schema migrations, in order. Names sort lexically. */
+export function stateMigrations(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      return { '0001_initial': initial(dialect) };
+    },
+  };
+}
+
+/** Table Kysely's Migrator keeps its own ledger in. */
+export const STATE_MIGRATION_TABLE = 'airlock_state_migrations';
+export const STATE_MIGRATION_LOCK_TABLE = 'airlock_state_migrations_lock';

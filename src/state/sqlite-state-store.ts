@@ -1,0 +1,41 @@
+/**
+ * The embedded state store: one SQLite file (`.airlock/state.db` by default) through Node's
+ * built-in `node:sqlite`, in WAL mode so the CLI, the local runtime and the dashboard can read
+ * and write it at the same time.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Kysely } from 'kysely';
+import { KyselyStateStore, migrateStateSchema } from './kysely-state-store.ts';
+import { nodeSqliteDialect } from './node-sqlite-dialect.ts';
+import type { StateDatabase } from './schema.ts';
+
+export interface SqliteStateStoreOptions {
+  /** Path of the database file; parent folders are created. */
+  file: string;
+  /** How long (ms) a writer waits for another process's write lock. Default 10 000. */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteStateStore extends KyselyStateStore {
+  readonly file: string;
+
+  private constructor(db: Kysely<StateDatabase>, file: string) {
+    super(db);
+    this.file = file;
+  }
+
+  /**
+   * Opens (creating if needed) the store and brings its schema up to date.
+   * @throws UserError `STATE_SCHEMA_TOO_NEW`; InternalError when the file cannot be opened.
+   */
+  static async open(options: SqliteStateStoreOptions): Promise<SqliteStateStore> {
+    mkdirSync(path.dirname(options.file), { recursive: true });
+    const database = new DatabaseSync(options.file, { timeout: options.busyTimeoutMs ?? 10_000 });
+    database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    const db = new Kysely<StateDatabase>({ dialect: nodeSqliteDialect(database) });
+    await migrateStateSchema(db, 'sqlite');
+    return new SqliteStateStore(db, options.file);
+  }
+}

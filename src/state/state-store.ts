@@ -1,0 +1,250 @@
+/**
+ * The `StateStore` interface: everything Airlock remembers. Releases, deployments, pipeline
+ * runs and their steps (every transition written as it happens), check results, approvals,
+ * environment locks, what serves where, and an append-only audit log.
+ *
+ * Times are ISO-8601 UTC strings (`Date.prototype.toISOString()`), durations are ms.
+ * Implementations: `SqliteStateStore` (embedded default, `.airlock/state.db`); a Postgres one
+ * follows for team mode. Both are built on one Kysely query layer (`kysely-state-store.ts`).
+ */
+import type { CheckResult } from '../checks/check.ts';
+
+export type DeploymentKind = 'deploy' | 'promote' | 'rollback';
+export type DeploymentStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'rolled_back';
+export type RunKind = 'deploy' | 'promote' | 'rollback' | 'migrate';
+/** `interrupted`: the process running it died (detected by the next command). */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'errored' | 'interrupted';
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'errored' | 'skipped';
+
+/** One service's part of a release. */
+export interface ReleaseArtifact {
+  /** sha256 of the build output tree (see `tree-digest.ts`). */
+  digest: string;
+  /** Total size of the files (bytes). */
+  bytes: number;
+  files: number;
+  /** sha256 tree digest of the migrations folder snapshot, or null without a database. */
+  migrationsDigest: string | null;
+  /** The migrations the release carries, in order. */
+  migrations: Array<{ version: number; name: string; sha256: string }>;
+}
+
+export interface Release {
+  /** `r<seq>`, e.g. `r3`. */
+  id: string;
+  seq: number;
+  /** sha256 over the per-service artifact and migration digests (64 hex chars). */
+  digest: string;
+  commit: string;
+  /** Built from a working tree with uncommitted changes. */
+  dirty: boolean;
+  /** First line of the commit message. */
+  subject: string;
+  createdAt: string;
+  createdBy: string;
+  buildMs: number;
+  services: Record<string, ReleaseArtifact>;
+}
+
+export type NewRelease = Omit<Release, 'id' | 'seq'>;
+
+export interface Run {
+  id: number;
+  kind: RunKind;
+  environment: string;
+  releaseId: string | null;
+  status: RunStatus;
+  actor: string;
+  pid: number;
+  host: string;
+  startedAt: string;
+  /** Last heartbeat of the process running it. */
+  heartbeatAt: string;
+  finishedAt: string | null;
+  message: string | null;
+}
+
+export type NewRun = Omit<Run, 'id' | 'status' | 'finishedAt' | 'message' | 'heartbeatAt'>;
+
+export interface RunStep {
+  runId: number;
+  /** Position in the run, 0-based. */
+  index: number;
+  name: string;
+  title: string;
+  status: StepStatus;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  message: string | null;
+  output: Record<string, unknown> | null;
+}
+
+export interface Deployment {
+  id: number;
+  runId: number | null;
+  environment: string;
+  releaseId: string;
+  kind: DeploymentKind;
+  status: DeploymentStatus;
+  actor: string;
+  /** Release that served before this deployment, or null. */
+  previousReleaseId: string | null;
+  startedAt: string;
+  /** When traffic switched to this release (all services), or null if it never did. */
+  switchedAt: string | null;
+  finishedAt: string | null;
+  /** `passed` / `failed` once checks ran; null before (or when none are configured: `passed`). */
+  checksStatus: 'passed' | 'failed' | null;
+  message: string | null;
+}
+
+export type NewDeployment = Pick<
+  Deployment,
+  'runId' | 'environment' | 'releaseId' | 'kind' | 'actor' | 'previousReleaseId' | 'startedAt'
+>;
+
+/** What serves one service of one environment, as Airlock last switched it. */
+export interface ServingRecord {
+  environment: string;
+  service: string;
+  releaseId: string;
+  deploymentId: number;
+  since: string;
+}
+
+export interface StoredCheckResult extends CheckResult {
+  deploymentId: number;
+  service: string;
+  at: string;
+}
+
+export interface Approval {
+  id: number;
+  environment: string;
+  releaseId: string;
+  actor: string;
+  decision: 'approved' | 'rejected';
+  comment: string | null;
+  at: string;
+}
+
+export type NewApproval = Omit<Approval, 'id'>;
+
+/** A lease on an environment: one deployment per environment at a time (Kamal's deploy lock). */
+export interface Lock {
+  environment: string;
+  token: string;
+  /** Fencing token: grows by one on every acquisition. */
+  fence: number;
+  holder: string;
+  runId: number | null;
+  pid: number;
+  host: string;
+  message: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+export interface AcquireLockRequest {
+  environment: string;
+  token: string;
+  holder: string;
+  runId: number | null;
+  pid: number;
+  host: string;
+  message: string;
+  /** Lease length (ms). */
+  ttlMs: number;
+  now: Date;
+  /** Take over the lock if its current token is this (a holder known to be dead). */
+  takeoverToken?: string;
+}
+
+export type LockAttempt = { acquired: true; lock: Lock } | { acquired: false; holder: Lock };
+
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  /** What happened, dotted: `deployment.succeeded`, `approval.refused`, `run.interrupted`. */
+  action: string;
+  environment: string | null;
+  releaseId: string | null;
+  runId: number | null;
+  /** `ok`, `failed`, `refused`, `interrupted`, … */
+  result: string;
+  /** Facts; never secrets. */
+  detail: Record<string, unknown>;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id'>;
+
+export interface StateStore {
+  close(): Promise<void>;
+
+  /** Inserts a release, assigning the next `r<seq>` id. */
+  insertRelease(release: NewRelease): Promise<Release>;
+  /** By id (`r3`), digest prefix or commit prefix (7+ hex chars; newest match). */
+  findRelease(ref: string): Promise<Release | undefined>;
+  /** An existing release with exactly this content, commit and dirtiness. */
+  findReleaseByContent(
+    commit: string,
+    digest: string,
+    dirty: boolean,
+  ): Promise<Release | undefined>;
+  listReleases(limit: number): Promise<Release[]>;
+
+  createRun(run: NewRun): Promise<Run>;
+  updateRun(
+    id: number,
+    patch: Partial<Pick<Run, 'status' | 'message' | 'finishedAt' | 'heartbeatAt' | 'releaseId'>>,
+  ): Promise<void>;
+  getRun(id: number): Promise<Run | undefined>;
+  listRuns(filter: { status?: RunStatus; environment?: string; limit: number }): Promise<Run[]>;
+  /** Writes a step's current state (insert or replace). */
+  saveStep(step: RunStep): Promise<void>;
+  listSteps(runId: number): Promise<RunStep[]>;
+
+  createDeployment(deployment: NewDeployment): Promise<Deployment>;
+  updateDeployment(
+    id: number,
+    patch: Partial<
+      Pick<Deployment, 'status' | 'switchedAt' | 'finishedAt' | 'checksStatus' | 'message'>
+    >,
+  ): Promise<void>;
+  getDeployment(id: number): Promise<Deployment | undefined>;
+  listDeployments(filter: {
+    environment?: string;
+    releaseId?: string;
+    runId?: number;
+    limit: number;
+  }): Promise<Deployment[]>;
+
+  setServing(record: ServingRecord): Promise<void>;
+  /** What serves in an environment, one record per service. */
+  getServing(environment: string): Promise<ServingRecord[]>;
+
+  recordCheckResults(results: StoredCheckResult[]): Promise<void>;
+  listCheckResults(deploymentId: number): Promise<StoredCheckResult[]>;
+
+  addApproval(approval: NewApproval): Promise<Approval>;
+  listApprovals(environment: string, releaseId: string): Promise<Approval[]>;
+
+  /** Atomically takes the lock if it is free, expired, or held by `takeoverToken`. */
+  acquireLock(request: AcquireLockRequest): Promise<LockAttempt>;
+  /** Extends the lease; false when the token no longer holds it. */
+  renewLock(environment: string, token: string, ttlMs: number, now: Date): Promise<boolean>;
+  /** Frees the lock; false when the token no longer holds it. */
+  releaseLock(environment: string, token: string): Promise<boolean>;
+  /** The lock row (held or expired), or undefined when never taken or released. */
+  getLock(environment: string): Promise<Lock | undefined>;
+
+  appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
+  /** Newest first. */
+  listAudit(filter: {
+    environment?: string;
+    limit: number;
+    beforeId?: number;
+  }): Promise<AuditEvent[]>;
+}

@@ -1,0 +1,326 @@
+/**
+ * The state-store contract. One spec, looped over every implementation (Kysely runs each test
+ * on every dialect); a new store passes by being added to `implementations`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
+import type { NewRelease, StateStore } from '../../src/state/state-store.ts';
+
+interface Implementation {
+  name: string;
+  open(): Promise<{ store: StateStore; cleanup(): void; reopen(): Promise<StateStore> }>;
+}
+
+const implementations: Implementation[] = [
+  {
+    name: 'sqlite',
+    async open() {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-'));
+      const file = path.join(dir, 'state.db');
+      return {
+        store: await SqliteStateStore.open({ file }),
+        cleanup: () => rmSync(dir, { recursive: true, force: true }),
+        reopen: () => SqliteStateStore.open({ file }),
+      };
+    },
+  },
+];
+
+const digest = (c: string) => c.repeat(64).slice(0, 64);
+const commit = (c: string) => c.repeat(40).slice(0, 40);
+
+function newRelease(overrides: Partial<NewRelease> = {}): NewRelease {
+  return {
+    digest: digest('a'),
+    commit: commit('1'),
+    dirty: false,
+    subject: 'first',
+    createdAt: '2026-11-21T10:00:00.000Z',
+    createdBy: 'dev@example.com',
+    buildMs: 120,
+    services: {
+      web: { digest: digest('b'), bytes: 10, files: 1, migrationsDigest: null, migrations: [] },
+    },
+    ...overrides,
+  };
+}
+
+for (const impl of implementations) {
+  describe(`StateStore contract: ${impl.name}`, () => {
+    let store: StateStore;
+    let cleanup: () => void;
+    let reopen: () => Promise<StateStore>;
+
+    beforeEach(async () => {
+      ({ store, cleanup, reopen } = await impl.open());
+    });
+    afterEach(async () => {
+      await store.close();
+      cleanup();
+    });
+
+    it('numbers releases r1, r2, … and finds them by id, digest prefix and commit prefix', async () => {
+      const r1 = await store.insertRelease(newRelease());
+      const r2 = await store.insertRelease(
+        newRelease({ digest: digest('c'), commit: commit('2') }),
+      );
+      expect([r1.id, r2.id]).toEqual(['r1', 'r2']);
+      expect((await store.findRelease('r2'))?.digest).toBe(digest('c'));
+      expect((await store.findRelease('R1'))?.id).toBe('r1');
+      expect((await store.findRelease('ccccccc'))?.id).toBe('r2');
+      expect((await store.findRelease('2222222'))?.id).toBe('r2');
+      expect(await store.findRelease('r9')).toBeUndefined();
+      expect(await store.findRelease('not-a-ref')).toBeUndefined();
+      expect((await store.findReleaseByContent(commit('1'), digest('a'), false))?.id).toBe('r1');
+      expect(await store.findReleaseByContent(commit('1'), digest('a'), true)).toBeUndefined();
+      expect((await store.listReleases(10)).map((r) => r.id)).toEqual(['r2', 'r1']);
+      expect(r1.services.web?.bytes).toBe(10);
+    });
+
+    it('refuses the same content twice (commit, digest, dirty are unique)', async () => {
+      await store.insertRelease(newRelease());
+      await expect(store.insertRelease(newRelease())).rejects.toThrow();
+    });
+
+    it('persists runs and every step transition', async () => {
+      const run = await store.createRun({
+        kind: 'deploy',
+        environment: 'staging',
+        releaseId: 'r1',
+        actor: 'dev@example.com',
+        pid: 123,
+        host: 'h',
+        startedAt: '2026-11-21T10:00:00.000Z',
+      });
+      expect(run.status).toBe('running');
+      const step = {
+        runId: run.id,
+        index: 0,
+        name: 'deploy:web',
+        title: 'Deploy web',
+        status: 'running' as const,
+        startedAt: '2026-11-21T10:00:01.000Z',
+        finishedAt: null,
+        durationMs: null,
+        message: null,
+        output: null,
+      };
+      await store.saveStep(step);
+      await store.saveStep({ ...step, status: 'succeeded', durationMs: 40, output: { url: 'x' } });
+      const steps = await store.listSteps(run.id);
+      expect(steps).toHaveLength(1);
+      expect(steps[0]).toMatchObject({ status: 'succeeded', durationMs: 40, output: { url: 'x' } });
+      await store.updateRun(run.id, {
+        status: 'succeeded',
+        finishedAt: '2026-11-21T10:00:02.000Z',
+      });
+      expect((await store.getRun(run.id))?.status).toBe('succeeded');
+      expect(await store.listRuns({ status: 'running', limit: 10 })).toEqual([]);
+    });
+
+    it('keeps deployments, what serves where, and check results', async () => {
+      const d = await store.createDeployment({
+        runId: null,
+        environment: 'staging',
+        releaseId: 'r1',
+        kind: 'deploy',
+        actor: 'a',
+        previousReleaseId: null,
+        startedAt: '2026-11-21T10:00:00.000Z',
+      });
+      await store.updateDeployment(d.id, {
+        switchedAt: '2026-11-21T10:00:01.000Z',
+        checksStatus: 'passed',
+        status: 'succeeded',
+      });
+      expect(await store.getDeployment(d.id)).toMatchObject({
+        status: 'succeeded',
+        checksStatus: 'passed',
+      });
+      await store.setServing({
+        environment: 'staging',
+        service: 'web',
+        releaseId: 'r1',
+        deploymentId: d.id,
+        since: 't1',
+      });
+      await store.setServing({
+        environment: 'staging',
+        service: 'web',
+        releaseId: 'r2',
+        deploymentId: d.id,
+        since: 't2',
+      });
+      expect(await store.getServing('staging')).toEqual([
+        {
+          environment: 'staging',
+          service: 'web',
+          releaseId: 'r2',
+          deploymentId: d.id,
+          since: 't2',
+        },
+      ]);
+      expect(await store.getServing('production')).toEqual([]);
+      await store.recordCheckResults([
+        {
+          deploymentId: d.id,
+          service: 'web',
+          at: 't',
+          name: 'smoke',
+          type: 'http',
+          status: 'passed',
+          durationMs: 12.6,
+          attempts: 1,
+          message: 'ok',
+          details: { status: 200 },
+        },
+      ]);
+      const results = await store.listCheckResults(d.id);
+      expect(results[0]).toMatchObject({ name: 'smoke', durationMs: 13, details: { status: 200 } });
+      expect(
+        (await store.listDeployments({ environment: 'staging', limit: 5 })).map((x) => x.id),
+      ).toEqual([d.id]);
+    });
+
+    it('records approvals in order', async () => {
+      await store.addApproval({
+        environment: 'production',
+        releaseId: 'r1',
+        actor: 'a',
+        decision: 'approved',
+        comment: null,
+        at: 't1',
+      });
+      await store.addApproval({
+        environment: 'production',
+        releaseId: 'r1',
+        actor: 'b',
+        decision: 'rejected',
+        comment: 'no',
+        at: 't2',
+      });
+      const list = await store.listApprovals('production', 'r1');
+      expect(list.map((a) => [a.actor, a.decision])).toEqual([
+        ['a', 'approved'],
+        ['b', 'rejected'],
+      ]);
+      expect(await store.listApprovals('production', 'r2')).toEqual([]);
+    });
+
+    it('gives a lock to one holder at a time, with a growing fence, and frees it on expiry or release', async () => {
+      const now = new Date('2026-11-21T10:00:00.000Z');
+      const base = {
+        environment: 'staging',
+        holder: 'a',
+        runId: null,
+        pid: 1,
+        host: 'h',
+        message: 'm',
+        ttlMs: 30_000,
+      };
+      const a = await store.acquireLock({ ...base, token: 'ta', now });
+      expect(a.acquired).toBe(true);
+      const b = await store.acquireLock({ ...base, holder: 'b', token: 'tb', now });
+      expect(b).toMatchObject({ acquired: false, holder: { holder: 'a', token: 'ta' } });
+      // another environment is independent
+      expect(
+        (await store.acquireLock({ ...base, environment: 'production', token: 'tp', now }))
+          .acquired,
+      ).toBe(true);
+      // renewing extends; a stale token cannot renew or release
+      expect(await store.renewLock('staging', 'ta', 30_000, new Date(now.getTime() + 20_000))).toBe(
+        true,
+      );
+      expect(await store.renewLock('staging', 'tb', 30_000, now)).toBe(false);
+      expect(await store.releaseLock('staging', 'tb')).toBe(false);
+      // still held at +40 s thanks to the renewal, expired at +60 s
+      expect(
+        (await store.acquireLock({ ...base, token: 'tb', now: new Date(now.getTime() + 40_000) }))
+          .acquired,
+      ).toBe(false);
+      const c = await store.acquireLock({
+        ...base,
+        holder: 'c',
+        token: 'tc',
+        now: new Date(now.getTime() + 60_000),
+      });
+      expect(c.acquired && c.lock.fence).toBe(2);
+      // the old holder can no longer renew (fencing)
+      expect(await store.renewLock('staging', 'ta', 30_000, now)).toBe(false);
+      // takeover of a known-dead holder by its token
+      const d = await store.acquireLock({
+        ...base,
+        holder: 'd',
+        token: 'td',
+        now,
+        takeoverToken: 'tc',
+      });
+      expect(d.acquired && d.lock.fence).toBe(3);
+      expect(await store.releaseLock('staging', 'td')).toBe(true);
+      expect(await store.getLock('staging')).toBeUndefined();
+      const e = await store.acquireLock({ ...base, token: 'te', now });
+      expect(e.acquired && e.lock.fence).toBe(4);
+    });
+
+    it('appends audit events and lists them newest first, per environment, with paging', async () => {
+      for (let i = 0; i < 5; i++) {
+        await store.appendAudit({
+          at: `t${i}`,
+          actor: 'a',
+          action: 'deployment.succeeded',
+          environment: i % 2 ? 'production' : 'staging',
+          releaseId: 'r1',
+          runId: null,
+          result: 'ok',
+          detail: { i },
+        });
+      }
+      const all = await store.listAudit({ limit: 10 });
+      expect(all.map((e) => e.detail.i)).toEqual([4, 3, 2, 1, 0]);
+      expect(
+        (await store.listAudit({ environment: 'production', limit: 10 })).map((e) => e.detail.i),
+      ).toEqual([3, 1]);
+      expect(
+        (await store.listAudit({ limit: 2, beforeId: all[1]!.id })).map((e) => e.detail.i),
+      ).toEqual([2, 1]);
+    });
+
+    it('survives reopening (schema migrations are idempotent) and keeps its data', async () => {
+      await store.insertRelease(newRelease());
+      const again = await reopen();
+      expect((await again.findRelease('r1'))?.commit).toBe(commit('1'));
+      await again.close();
+    });
+  });
+}
+
+describe('SqliteStateStore', () => {
+  it('refuses to edit or delete audit events (append-only, enforced by the database)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-'));
+    const file = path.join(dir, 'state.db');
+    const store = await SqliteStateStore.open({ file });
+    await store.appendAudit({
+      at: 't',
+      actor: 'a',
+      action: 'x',
+      environment: null,
+      releaseId: null,
+      runId: null,
+      result: 'ok',
+      detail: {},
+    });
+    await store.close();
+    const raw = new DatabaseSync(file);
+    expect(() => raw.exec("UPDATE audit_events SET actor = 'mallory'")).toThrow(/append-only/);
+    expect(() => raw.exec('DELETE FROM audit_events')).toThrow(/append-only/);
+    expect(raw.prepare('SELECT count(*) AS n FROM audit_events').get()).toEqual(
+      expect.objectContaining({ n: 1 }),
+    );
+    raw.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
