@@ -1,0 +1,168 @@
+/**
+ * The command check: runs an E2E suite or a script against the live environment with
+ * `BASE_URL` set; exit code 0 passes (seed 001 "smoke/E2E against the live staging URL",
+ * seed 002 "deploy staging → migrate → smoke").
+ */
+
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { CheckContext, CheckResult, CommandCheckSpec } from './check.ts';
+
+/** Lines of output kept in `details.outputTail`. */
+export const OUTPUT_TAIL_LINES = 20;
+/** Bytes of output kept while the command runs (enough for the tail). */
+const OUTPUT_KEEP_BYTES = 64 * 1024;
+/** After SIGTERM on timeout, SIGKILL the group after this long (ms). */
+const KILL_GRACE_MS = 2000;
+
+/** The variables a command check sees on top of `process.env` and `spec.env`. */
+export function commandCheckEnv(ctx: CheckContext): Record<string, string> {
+  return {
+    BASE_URL: ctx.baseUrl,
+    AIRLOCK_ENV: ctx.environment,
+    AIRLOCK_RELEASE: ctx.release.id,
+    AIRLOCK_COMMIT: ctx.release.commit,
+    AIRLOCK_SERVICE: ctx.service,
+  };
+}
+
+/**
+ * Runs `spec.run` with `/bin/sh -c` in `ctx.serviceRoot` (joined with `spec.cwd` when set),
+ * environment = `process.env` + `spec.env` + `BASE_URL`, `AIRLOCK_ENV`, `AIRLOCK_RELEASE`,
+ * `AIRLOCK_COMMIT`, `AIRLOCK_SERVICE` (later wins). The command gets its own process group;
+ * after `spec.timeoutMs` (or when `ctx.signal` aborts) the whole group gets SIGTERM, then
+ * SIGKILL 2 s later. When the shell exits, anything it left running in its group is killed too,
+ * so a check never leaks processes. Never throws.
+ *
+ * @returns passed on exit code 0; `details.exitCode` (null when killed), `details.signal`,
+ *   `details.timedOut`, `details.outputTail` (last 20 lines of stdout and stderr interleaved).
+ */
+export async function runCommandCheck(
+  spec: CommandCheckSpec,
+  ctx: CheckContext,
+): Promise<CheckResult> {
+  const started = performance.now();
+  const cwd = spec.cwd ? resolve(ctx.serviceRoot, spec.cwd) : ctx.serviceRoot;
+  const env = { ...process.env, ...spec.env, ...commandCheckEnv(ctx) };
+  if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
+    return {
+      name: spec.name,
+      type: 'command',
+      status: 'failed',
+      durationMs: 0,
+      attempts: 1,
+      message: `\`${spec.run}\` could not start: the directory ${cwd} does not exist`,
+      details: { cwd, exitCode: null, signal: null, timedOut: false, outputTail: '' },
+    };
+  }
+  const outcome = await new Promise<{
+    exitCode: number | null;
+    signal: NodeJS.Signals | null;
+    timedOut: boolean;
+    cancelled: boolean;
+    spawnError: string | null;
+    output: string;
+  }>((done) => {
+    let output = '';
+    let timedOut = false;
+    let cancelled = false;
+    let settled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const child = spawn('/bin/sh', ['-c', spec.run], {
+      cwd,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (output.length > OUTPUT_KEEP_BYTES) output = output.slice(-OUTPUT_KEEP_BYTES);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const killGroup = (signal: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const stop = () => {
+      killGroup('SIGTERM');
+      killTimer ??= setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+    };
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, spec.timeoutMs);
+    const onAbort = () => {
+      cancelled = true;
+      stop();
+    };
+    if (ctx.signal?.aborted) onAbort();
+    else ctx.signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (
+      exitCode: number | null,
+      signal: NodeJS.Signals | null,
+      spawnError: string | null,
+    ) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timeout);
+      clearTimeout(killTimer);
+      ctx.signal?.removeEventListener('abort', onAbort);
+      done({ exitCode, signal, timedOut, cancelled, spawnError, output });
+    };
+    child.on('error', (error) => finish(null, null, error.message));
+    child.on('exit', (code, signal) => {
+      // Leftovers (a server started with `&`) would hold the pipes open: end them.
+      killGroup('SIGKILL');
+      // Let the pipes drain, but never wait on a process that escaped the group.
+      const drained = setTimeout(() => finish(code, signal, null), 500);
+      child.once('close', () => {
+        clearTimeout(drained);
+        finish(code, signal, null);
+      });
+    });
+  });
+  const durationMs = Math.round(performance.now() - started);
+  const lines = outcome.output.replace(/\s+$/, '').split(/\r?\n/);
+  const outputTail = lines.slice(-OUTPUT_TAIL_LINES).join('\n');
+  const lastLine = lines.findLast((l) => l.trim() !== '')?.trim() ?? '';
+  const passed =
+    outcome.exitCode === 0 && !outcome.timedOut && !outcome.cancelled && !outcome.spawnError;
+  const command = `\`${spec.run}\``;
+  let message: string;
+  if (outcome.spawnError) message = `${command} could not start in ${cwd}: ${outcome.spawnError}`;
+  else if (outcome.timedOut)
+    message = `${command} timed out after ${spec.timeoutMs} ms and was killed`;
+  else if (outcome.cancelled) message = `${command} cancelled`;
+  else if (passed) message = `${command} passed in ${(durationMs / 1000).toFixed(1)} s`;
+  else {
+    const how =
+      outcome.exitCode === null ? `was killed by ${outcome.signal}` : `exited ${outcome.exitCode}`;
+    message = `${command} ${how}${lastLine ? `: ${truncate(lastLine, 160)}` : ''}`;
+  }
+  return {
+    name: spec.name,
+    type: 'command',
+    status: passed ? 'passed' : 'failed',
+    durationMs,
+    attempts: 1,
+    message,
+    details: {
+      cwd,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      timedOut: outcome.timedOut,
+      outputTail,
+      ...(outcome.cancelled ? { cancelled: true } : {}),
+    },
+  };
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
