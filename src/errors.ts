@@ -46,6 +46,7 @@ export type ErrorCode =
   | 'APP_EXITED'
   | 'PORT_IN_USE'
   | 'DEPLOY_ABORTED'
+  | 'RUNTIME_ALREADY_RUNNING'
   // state
   | 'STATE_SCHEMA_TOO_NEW'
   // anything else
