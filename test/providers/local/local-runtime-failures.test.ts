@@ -1,0 +1,151 @@
+// LocalRuntime in-process, when things go wrong: a candidate that never turns healthy, one that
+// exits during boot, an aborted deploy, and a serving process that crashes. In every case the
+// previous release must keep serving and no candidate may be left running.
+import fs from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProviderError } from '../../../src/errors.ts';
+import { LocalRuntime, type RuntimeEvent } from '../../../src/providers/local/local-runtime.ts';
+import { isProcessAlive } from '../../../src/providers/local/runtime-files.ts';
+import {
+  type DeploymentInput,
+  echoDeployment,
+  freePort,
+  get,
+  killAll,
+  makeHome,
+  servedRelease,
+  waitFor,
+} from './local-test-helpers.ts';
+
+let home: string;
+let runtime: LocalRuntime;
+let events: RuntimeEvent[];
+let port: number;
+
+const deployment = (release: string, extra: Partial<DeploymentInput> = {}) =>
+  echoDeployment({ release, port, artifactDir: home, ...extra });
+const startedPids = () =>
+  events.filter((event) => event.type === 'process.started').map((event) => event.pid as number);
+const eventOf = (type: RuntimeEvent['type'], release: string) =>
+  events.find((event) => event.type === type && event.release === release);
+
+beforeEach(async () => {
+  home = await makeHome();
+  events = [];
+  port = await freePort();
+  runtime = new LocalRuntime({ home, onEvent: (event) => events.push(event) });
+});
+
+afterEach(async () => {
+  await runtime.shutdown();
+  const leaked = startedPids().filter(isProcessAlive);
+  killAll(leaked);
+  await fs.rm(home, { recursive: true, force: true });
+  expect(leaked, 'app processes left running after shutdown()').toEqual([]);
+});
+
+describe('LocalRuntime failures', () => {
+  it('fails with HEALTH_TIMEOUT when the candidate never answers 200; r1 keeps serving', async () => {
+    await runtime.deploy(deployment('r1'));
+    const r1Pid = (await runtime.describe('staging', 'web', port)).pid;
+
+    const error = await runtime
+      .deploy(deployment('r2', { env: { FAIL_HEALTH: '1' }, healthTimeoutMs: 800 }))
+      .catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(ProviderError);
+    const { code, details, hint, message } = error as ProviderError;
+    expect(code).toBe('HEALTH_TIMEOUT');
+    expect(message).toContain('HTTP 500');
+    expect(hint).toContain('web-r2.log');
+    expect(hint).toContain('r1 keeps serving');
+    expect(details.logTail).toContain('echo-app r2 listening');
+    expect(isProcessAlive(details.pid as number)).toBe(false);
+
+    expect(await servedRelease(port)).toBe('r1');
+    expect(await runtime.describe('staging', 'web', port)).toMatchObject({
+      release: 'r1',
+      pid: r1Pid,
+      healthy: true,
+    });
+    expect(eventOf('deploy.failed', 'r2')?.details).toMatchObject({ code: 'HEALTH_TIMEOUT' });
+  });
+
+  it('fails fast with APP_EXITED when the candidate exits during boot, with its output', async () => {
+    await runtime.deploy(deployment('r1'));
+
+    const started = performance.now();
+    const error = await runtime
+      .deploy(deployment('r2', { env: { BOOT_EXIT: '3' }, healthTimeoutMs: 30_000 }))
+      .catch((caught: unknown) => caught);
+    const elapsedMs = performance.now() - started;
+
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ code: 'APP_EXITED', details: { exitCode: 3, release: 'r2' } });
+    expect(elapsedMs).toBeLessThan(5_000); // not the 30 s health timeout
+    const { details } = error as ProviderError;
+    expect(details.logTail).toContain('refusing to boot (BOOT_EXIT=3)');
+    expect(await servedRelease(port)).toBe('r1');
+  });
+
+  it('answers 502 with a JSON error while nothing serves', async () => {
+    const error = await runtime
+      .deploy(deployment('r1', { env: { BOOT_EXIT: '1' } }))
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'APP_EXITED' });
+    expect((error as ProviderError).hint).toContain('nothing was serving before');
+
+    const response = await get(`http://127.0.0.1:${port}/release`);
+    expect(response.status).toBe(502);
+    expect(response.json).toMatchObject({ error: expect.stringContaining('Nothing serves web') });
+  });
+
+  it('aborts a slow boot when the signal fires; the candidate is stopped and r1 keeps serving', async () => {
+    await runtime.deploy(deployment('r1'));
+    const controller = new AbortController();
+    const deploying = runtime
+      .deploy(deployment('r2', { env: { BOOT_DELAY_MS: '20000' } }), { signal: controller.signal })
+      .catch((caught: unknown) => caught);
+    const started = await waitFor('the r2 candidate', () => eventOf('process.started', 'r2'));
+    await sleep(150);
+    controller.abort();
+
+    const error = await deploying;
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ code: 'DEPLOY_ABORTED' });
+    expect((error as ProviderError).hint).toContain('r1 keeps serving');
+    expect(isProcessAlive(started.pid as number)).toBe(false);
+    expect(await servedRelease(port)).toBe('r1');
+    expect(eventOf('deploy.aborted', 'r2')).toBeDefined();
+    expect(eventOf('switched', 'r2')).toBeUndefined();
+  });
+
+  it('restarts a crashed serving process (503 + Retry-After meanwhile) and reports the crash', async () => {
+    await runtime.deploy(deployment('r1'));
+    const firstPid = (await runtime.describe('staging', 'web', port)).pid as number;
+
+    expect((await get(`http://127.0.0.1:${port}/crash`)).status).toBe(200);
+    await waitFor('process.crashed', () => eventOf('process.crashed', 'r1'), 5_000, 5);
+    const during = await get(`http://127.0.0.1:${port}/release`);
+    expect(during.status).toBe(503);
+    expect(Number(during.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+
+    const restarted = await waitFor('process.restarted', () => eventOf('process.restarted', 'r1'));
+    expect(restarted.pid).not.toBe(firstPid);
+    expect(await servedRelease(port)).toBe('r1');
+    const state = await runtime.describe('staging', 'web', port);
+    expect(state).toMatchObject({
+      release: 'r1',
+      pid: restarted.pid,
+      healthy: true,
+      lastCrash: { release: 'r1', exitCode: 1, signal: null },
+    });
+    expect(state.restarts).toBeGreaterThanOrEqual(1);
+    expect(isProcessAlive(firstPid)).toBe(false);
+    expect(eventOf('process.crashed', 'r1')?.details).toMatchObject({
+      exitCode: 1,
+      restartInMs: 200,
+    });
+  });
+});
