@@ -17,6 +17,7 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import {
+  hasCode,
   InternalError,
   ProviderError,
   type SerializedError,
@@ -57,6 +58,11 @@ export interface RuntimeEvent {
   details?: Record<string, unknown>;
 }
 
+/**
+ * Kinds of runtime events: a process `started` / `healthy` / `stopped` / `crashed` /
+ * `restarted`; traffic `switched` to a release; the old release `drained`; a deploy that
+ * `failed` or was `aborted` (the previous release kept serving).
+ */
 export type RuntimeEventType =
   | 'process.started'
   | 'process.healthy'
@@ -68,6 +74,7 @@ export type RuntimeEventType =
   | 'deploy.failed'
   | 'deploy.aborted';
 
+/** Options of {@link LocalRuntime}. */
 export interface LocalRuntimeOptions {
   /** The project's `.airlock` directory. */
   home: string;
@@ -400,8 +407,9 @@ export class LocalRuntime {
             result.restored.push(`${d.environment}/${d.service}@${d.release.id}`);
           } catch (error) {
             fail(error);
-            if (signal.aborted) return;
+            // Kept desired (state.json keeps it); retried like a crash unless retrying is pointless.
             slot.desired = d;
+            if (signal.aborted || hasCode(error, 'BUILD_OUTPUT_MISSING')) return;
             this.#scheduleRestart(slot, this.#nextBackoff(slot));
           }
         });
@@ -502,6 +510,7 @@ export class LocalRuntime {
     reason: 'deploy' | 'restart' | 'restore',
   ): Promise<{ proc: AppProcess; bootMs: number }> {
     const previous = slot.serving?.release ?? slot.desired?.release.id ?? null;
+    if (signal.aborted) throw this.#abortedError(d, previous);
     try {
       const stat = await fsp.stat(d.artifactDir);
       if (!stat.isDirectory()) throw new Error('not a directory');
@@ -856,14 +865,17 @@ export class LocalRuntime {
           signal: (airlockError.details.signal as string | null | undefined) ?? null,
         };
       }
-      const delay = this.#nextBackoff(slot);
+      // A missing build output will not come back by waiting: stay down until the next deploy.
+      const retry = airlockError.code !== 'BUILD_OUTPUT_MISSING';
+      const delay = retry ? this.#nextBackoff(slot) : null;
       this.#emit('process.crashed', d, pid, {
         phase: 'restart',
         code: airlockError.code,
         message: airlockError.message,
         restartInMs: delay,
       });
-      this.#scheduleRestart(slot, delay);
+      slot.restart = null;
+      if (delay !== null) this.#scheduleRestart(slot, delay);
     }
   }
 

@@ -187,6 +187,24 @@ describe('LocalRuntime deploy', () => {
     await closed; // r1 was stopped, which closes the upgraded connection
   });
 
+  it('serializes concurrent deploys of the same service', async () => {
+    await runtime.deploy(deployment('r1'));
+    const [toR2, toR3] = await Promise.all([
+      runtime.deploy(deployment('r2')),
+      runtime.deploy(deployment('r3')),
+    ]);
+    expect(toR2.previousRelease).toBe('r1');
+    expect(toR3.previousRelease).toBe('r2');
+    expect(await servedRelease(port)).toBe('r3');
+    const switched = events.filter((event) => event.type === 'switched').map((e) => e.release);
+    expect(switched).toEqual(['r1', 'r2', 'r3']);
+    // r3's candidate only started once r2's deploy had finished (r1 drained and stopped).
+    const order = events.map((event) => `${event.type}:${event.release}`);
+    expect(order.indexOf('process.started:r3')).toBeGreaterThan(
+      order.indexOf('process.stopped:r1'),
+    );
+  });
+
   it('refuses a proxy port another process listens on with PORT_IN_USE', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));

@@ -1,0 +1,402 @@
+/**
+ * The local runtime daemon: a small supervisor that outlives the CLI, holds the proxies and app
+ * processes of every environment (a {@link LocalRuntime}), and answers a control API on
+ * 127.0.0.1 with bearer-token auth. Started detached by `LocalRuntimeClient.ensureStarted()`:
+ *
+ *     node src/providers/local/runtime-daemon.ts --home <project>/.airlock
+ *
+ * One instance per home (`local/runtime.pid`, created with O_EXCL; a stale one is replaced).
+ * Writes `local/runtime.json` `{ pid, port, token, startedAt, version: 1 }` (0600) once the API
+ * listens, then restores what state.json says was serving. Appends every RuntimeEvent to
+ * `envs/<env>/events.jsonl`; its own log is `local/runtime.log`. SIGTERM, SIGINT or
+ * `POST /v1/shutdown` stop every app process gracefully, remove runtime.json and the pid file.
+ *
+ * API (JSON; errors are `{ error: SerializedError }`):
+ *   GET  /v1/status                                   → { pid, startedAt, services: ServiceState[] }
+ *   POST /v1/deployments  (body: ServiceDeployment)   → NDJSON: {"progress":…}* then {"result":DeployOutcome}
+ *                                                       or {"error":SerializedError}; a client that
+ *                                                       disconnects before the switch aborts the deploy
+ *   GET  /v1/environments/:env/services/:service?port=N → ServiceState
+ *   POST /v1/environments/:env/stop                   → { ok: true }
+ *   POST /v1/shutdown                                 → { ok: true, pid }
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { HTTPException } from 'hono/http-exception';
+import { ProviderError, type SerializedError, toAirlockError, UserError } from '../../errors.ts';
+import type { ServiceDeployment } from '../provider.ts';
+import { LocalRuntime, type RuntimeEvent } from './local-runtime.ts';
+import {
+  isProcessAlive,
+  type RuntimeInfo,
+  runtimePaths,
+  writeFileAtomic,
+} from './runtime-files.ts';
+
+/** Options of {@link startDaemon}. */
+export interface DaemonOptions {
+  /** The project's `.airlock` directory. */
+  home: string;
+  /** Called for every RuntimeEvent after it is appended to `envs/<env>/events.jsonl`. */
+  onEvent?: (event: RuntimeEvent) => void;
+}
+
+/** A started daemon. */
+export interface RunningDaemon {
+  pid: number;
+  /** Control API port on 127.0.0.1. */
+  port: number;
+  token: string;
+  startedAt: string;
+  runtime: LocalRuntime;
+  /** Graceful shutdown (idempotent): stops app processes, closes the API, removes runtime.json and the pid file. */
+  close(): Promise<void>;
+  /** Resolves once the daemon has shut down (by close(), a signal handler or POST /v1/shutdown). */
+  closed: Promise<void>;
+}
+
+/** Appends a timestamped line to `<home>/local/runtime.log`. */
+function makeLogger(logFile: string): (message: string) => void {
+  return (message) => {
+    try {
+      fs.appendFileSync(logFile, `${new Date().toISOString()} [${process.pid}] ${message}\n`, {
+        mode: 0o600,
+      });
+    } catch {
+      // logging must never take the daemon down
+    }
+  };
+}
+
+/**
+ * Takes the single-instance pid file (O_EXCL). A pid file whose process is dead is replaced; an
+ * empty one (a daemon between create and write) counts as live for 5 s.
+ * @throws ProviderError `RUNTIME_ALREADY_RUNNING` when another live daemon holds it.
+ */
+function acquirePidFile(pidFile: string): void {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      const fd = fs.openSync(pidFile, 'wx', 0o600);
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.closeSync(fd);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let content: string;
+    let ageMs: number;
+    try {
+      content = fs.readFileSync(pidFile, 'utf8');
+      ageMs = Date.now() - fs.statSync(pidFile).mtimeMs;
+    } catch {
+      continue; // removed in between: try to create it again
+    }
+    const pid = Number.parseInt(content, 10);
+    const live = Number.isInteger(pid) ? pid !== process.pid && isProcessAlive(pid) : ageMs < 5_000;
+    if (live) {
+      throw new ProviderError(
+        'RUNTIME_ALREADY_RUNNING',
+        `The local runtime is already running for this project${Number.isInteger(pid) ? ` (pid ${pid})` : ''}.`,
+        {
+          hint: 'Use it as it is (`airlock local status`), or stop it first (`airlock local stop`).',
+          details: { pid: Number.isInteger(pid) ? pid : null, pidFile },
+        },
+      );
+    }
+    // Stale: remove it only if nobody replaced it since we read it.
+    try {
+      if (fs.readFileSync(pidFile, 'utf8') === content) fs.unlinkSync(pidFile);
+    } catch {
+      // gone already
+    }
+  }
+  throw new ProviderError('RUNTIME_ALREADY_RUNNING', 'Could not take the local runtime pid file.', {
+    hint: `Another runtime is starting; retry, or remove ${pidFile} if no \`runtime-daemon\` process runs.`,
+  });
+}
+
+/** Removes a file only if it still names this process (a newer daemon may own it by now). */
+function removeIfOurs(file: string, matches: (content: string) => boolean): void {
+  try {
+    if (matches(fs.readFileSync(file, 'utf8'))) fs.unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+function errorBody(error: unknown): { error: SerializedError } {
+  return { error: toAirlockError(error).toJSON() };
+}
+
+/**
+ * Starts the daemon in this process: pid file, LocalRuntime, control API on 127.0.0.1:0,
+ * runtime.json, then `runtime.restore()` in the background (deploys that arrive meanwhile are
+ * serialized with it per service).
+ * @throws ProviderError `RUNTIME_ALREADY_RUNNING`
+ */
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const paths = runtimePaths(options.home);
+  fs.mkdirSync(paths.localDir, { recursive: true, mode: 0o700 });
+  const log = makeLogger(paths.logFile);
+  acquirePidFile(paths.pidFile);
+
+  const startedAt = new Date().toISOString();
+  const token = randomBytes(32).toString('hex');
+  const runtime = new LocalRuntime({
+    home: paths.home,
+    onEvent: (event) => {
+      try {
+        fs.mkdirSync(paths.envDir(event.environment), { recursive: true, mode: 0o700 });
+        fs.appendFileSync(paths.eventsFile(event.environment), `${JSON.stringify(event)}\n`, {
+          mode: 0o600,
+        });
+      } catch (error) {
+        log(`could not append an event: ${(error as Error).message}`);
+      }
+      if (event.type === 'process.crashed' || event.type === 'deploy.failed') {
+        log(
+          `${event.type} ${event.environment}/${event.service} ${event.release} ${JSON.stringify(event.details ?? {})}`,
+        );
+      }
+      try {
+        options.onEvent?.(event);
+      } catch (error) {
+        log(`onEvent hook failed: ${(error as Error).message}`);
+      }
+    },
+  });
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+  let closing: Promise<void> | null = null;
+
+  const app = new Hono();
+  app.use(
+    '/v1/*',
+    bearerAuth({
+      token,
+      invalidToken: {
+        message: {
+          error: {
+            kind: 'provider',
+            code: 'PROVIDER_UNAVAILABLE',
+            message: 'Invalid runtime token.',
+          },
+        },
+      },
+      noAuthenticationHeader: {
+        message: {
+          error: {
+            kind: 'provider',
+            code: 'PROVIDER_UNAVAILABLE',
+            message: 'Missing runtime token.',
+          },
+        },
+      },
+    }),
+  );
+
+  app.get('/v1/status', async (c) =>
+    c.json({ pid: process.pid, startedAt, services: await runtime.describeAll() }),
+  );
+
+  app.post('/v1/deployments', async (c) => {
+    let deployment: ServiceDeployment;
+    try {
+      deployment = await c.req.json<ServiceDeployment>();
+    } catch {
+      return c.json(
+        errorBody(new UserError('USAGE', 'The request body must be a JSON ServiceDeployment.')),
+        400,
+      );
+    }
+    const abort = new AbortController();
+    const requestSignal = c.req.raw.signal;
+    const encoder = new TextEncoder();
+    const label = `${deployment?.environment}/${deployment?.service} ${deployment?.release?.id}`;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        let open = true;
+        const send = (line: unknown) => {
+          if (!open) return;
+          try {
+            controller.enqueue(encoder.encode(`${JSON.stringify(line)}\n`));
+          } catch {
+            open = false;
+          }
+        };
+        const onDisconnect = () => {
+          if (!abort.signal.aborted) log(`client of deploy ${label} disconnected`);
+          abort.abort();
+        };
+        if (requestSignal.aborted) onDisconnect();
+        else requestSignal.addEventListener('abort', onDisconnect, { once: true });
+        send({ progress: `runtime ${process.pid} accepted the deployment of ${label}` });
+        runtime
+          .deploy(deployment, {
+            signal: abort.signal,
+            onProgress: (progress) => send({ progress }),
+          })
+          .then(
+            (result) => send({ result }),
+            (error) => send(errorBody(error)),
+          )
+          .finally(() => {
+            requestSignal.removeEventListener('abort', onDisconnect);
+            open = false;
+            try {
+              controller.close();
+            } catch {
+              // the client is gone
+            }
+          });
+      },
+      cancel() {
+        abort.abort();
+      },
+    });
+    return new Response(body, {
+      status: 200,
+      headers: {
+        'content-type': 'application/x-ndjson; charset=utf-8',
+        'cache-control': 'no-store',
+      },
+    });
+  });
+
+  app.get('/v1/environments/:env/services/:service', async (c) => {
+    const port = Number(c.req.query('port') ?? 0);
+    return c.json(await runtime.describe(c.req.param('env'), c.req.param('service'), port));
+  });
+
+  app.post('/v1/environments/:env/stop', async (c) => {
+    await runtime.stopEnvironment(c.req.param('env'));
+    return c.json({ ok: true });
+  });
+
+  app.post('/v1/shutdown', (c) => {
+    setImmediate(() => void close());
+    return c.json({ ok: true, pid: process.pid });
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    log(`request failed: ${error.stack ?? error.message}`);
+    return c.json(errorBody(error), 500);
+  });
+  app.notFound((c) =>
+    c.json(
+      errorBody(new UserError('USAGE', `No such runtime endpoint: ${c.req.method} ${c.req.path}`)),
+      404,
+    ),
+  );
+
+  let server: ReturnType<typeof serve>;
+  let port: number;
+  try {
+    ({ server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
+      (resolve, reject) => {
+        const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) =>
+          resolve({ server: s, port: info.port }),
+        );
+        s.once('error', reject);
+      },
+    ));
+  } catch (error) {
+    removeIfOurs(paths.pidFile, (content) => Number.parseInt(content, 10) === process.pid);
+    throw error;
+  }
+
+  const info: RuntimeInfo = { pid: process.pid, port, token, startedAt, version: 1 };
+  await writeFileAtomic(paths.runtimeFile, `${JSON.stringify(info, null, 2)}\n`);
+  log(`local runtime started (pid ${process.pid}, control port ${port}, home ${paths.home})`);
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      log('shutting down: stopping app processes');
+      try {
+        await runtime.shutdown();
+      } catch (error) {
+        log(`shutdown of the runtime failed: ${(error as Error).message}`);
+      }
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      });
+      removeIfOurs(paths.runtimeFile, (content) => {
+        try {
+          return (JSON.parse(content) as RuntimeInfo).pid === process.pid;
+        } catch {
+          return false;
+        }
+      });
+      removeIfOurs(paths.pidFile, (content) => Number.parseInt(content, 10) === process.pid);
+      log('local runtime stopped');
+      resolveClosed();
+    })();
+    return closing;
+  };
+
+  void runtime.restore().then(
+    (result) => {
+      if (result.restored.length || result.failed.length || result.killedStale.length) {
+        log(
+          `restore: relaunched ${result.restored.join(', ') || 'nothing'}; ` +
+            `stopped stale pids ${result.killedStale.join(', ') || 'none'}; ` +
+            `failed ${result.failed.map((f) => `${f.environment}/${f.service} (${f.error.code})`).join(', ') || 'none'}`,
+        );
+      }
+    },
+    (error) => log(`restore failed: ${(error as Error).message}`),
+  );
+
+  return { pid: process.pid, port, token, startedAt, runtime, close, closed };
+}
+
+/**
+ * Runs the daemon as a process entry: parses `--home <dir>`, starts it, logs uncaught errors
+ * instead of dying, shuts down gracefully on SIGTERM/SIGINT/SIGHUP or `POST /v1/shutdown`, then
+ * exits 0 (also 0 when another daemon already runs for the home; 1 on any other start failure,
+ * 2 on bad arguments). A custom entry (say, one whose `onEvent` also writes the audit log) is
+ * `await runDaemon(process.argv.slice(2), { onEvent })`, passed to the client as `daemonEntry`.
+ */
+export async function runDaemon(
+  argv: string[] = process.argv.slice(2),
+  options: Omit<DaemonOptions, 'home'> = {},
+): Promise<never> {
+  const { values } = parseArgs({ args: argv, options: { home: { type: 'string' } }, strict: true });
+  if (!values.home) {
+    process.stderr.write('usage: node runtime-daemon.ts --home <project>/.airlock\n');
+    process.exit(2);
+  }
+  const home = path.resolve(values.home);
+  const log = makeLogger(runtimePaths(home).logFile);
+  let daemon: RunningDaemon;
+  try {
+    daemon = await startDaemon({ ...options, home });
+  } catch (error) {
+    const airlockError = toAirlockError(error);
+    log(`not starting: ${airlockError.message}`);
+    process.exit(airlockError.code === 'RUNTIME_ALREADY_RUNNING' ? 0 : 1);
+  }
+  process.on('uncaughtException', (error) => log(`uncaught exception: ${error.stack ?? error}`));
+  process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${String(reason)}`));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      log(`received ${signal}`);
+      void daemon.close();
+    });
+  }
+  await daemon.closed;
+  process.exit(0);
+}
+
+if (import.meta.main) await runDaemon();
