@@ -299,11 +299,23 @@ function contextOf(path: ConfigPath): string {
   return 'other';
 }
 
-/** Puts the real environment and service names into a MISPLACED message. */
+/** Environment names of the file (the pipeline, else the environments keys), for fixes. */
+function environmentNames(data: unknown): string[] {
+  const pipeline = valueAt(data, ['pipeline']);
+  if (Array.isArray(pipeline) && pipeline.every((e) => typeof e === 'string')) return pipeline;
+  const envs = valueAt(data, ['environments']);
+  return envs && typeof envs === 'object' && !Array.isArray(envs) ? Object.keys(envs) : [];
+}
+
+/**
+ * Puts the real environment and service names into a MISPLACED message. Outside an environment,
+ * a dotted path through `environments.<env>` is spelled out once per environment of the file.
+ */
 function fillPlaceholders(
   text: string | undefined,
   context: string,
   path: ConfigPath,
+  data: unknown,
 ): string | undefined {
   if (!text) return undefined;
   const env = context === 'environment' || context === 'override' ? String(path[1]) : undefined;
@@ -312,6 +324,12 @@ function fillPlaceholders(
   let out = text;
   if (env) out = out.replaceAll('<env>', env);
   if (service) out = out.replaceAll('<service>', service);
+  const envs = environmentNames(data);
+  if (envs.length > 0) {
+    out = out.replace(/environments\.<env>(\.[\w<>-]+)*/g, (m) =>
+      envs.map((e) => m.replace('<env>', e)).join(' and '),
+    );
+  }
   return out;
 }
 
@@ -344,8 +362,39 @@ export function issuesToFindings(
   data: unknown,
 ): Finding[] {
   const out: Finding[] = [];
-  for (const issue of issues) collect(root, issue, [], data, out);
-  return out;
+  const state: CollectState = { suggested: new Set(), missing: new WeakSet() };
+  for (const issue of issues) collect(root, issue, [], data, out, state);
+  // A typo such as `servics:` also makes `services` missing: report the typo only.
+  return out.filter((f) => !(state.missing.has(f) && state.suggested.has(dotted(f.path))));
+}
+
+interface CollectState {
+  /** Dotted paths that a did-you-mean on an unknown key pointed to. */
+  suggested: Set<string>;
+  /** Findings that say a field is missing. */
+  missing: WeakSet<Finding>;
+}
+
+/** A fix for a value of the wrong type when the field has no example. */
+function typeFix(key: string | number | undefined, expected: string, value: unknown): string {
+  const name = key === undefined ? undefined : String(key);
+  if (expected === 'string' && (typeof value === 'number' || typeof value === 'boolean') && name)
+    return `quote it: \`${name}: "${String(value)}"\`.`;
+  if ((expected === 'object' || expected === 'record') && value === null && name)
+    return `write \`${name}: {}\` or give it fields (docs/configuration.md lists them).`;
+  return `docs/configuration.md lists what ${name ?? 'this field'} accepts.`;
+}
+
+/** A name close to `key` that `keySchema` accepts, if there is one. */
+function validName(keySchema: z.ZodType | undefined, key: string): string | undefined {
+  if (!keySchema) return undefined;
+  const slug = key
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '');
+  const variable = key.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_');
+  return [variable, slug].find((c) => c && c !== key && keySchema.safeParse(c).success);
 }
 
 function collect(
@@ -354,6 +403,7 @@ function collect(
   prefix: ConfigPath,
   data: unknown,
   out: Finding[],
+  state: CollectState,
 ): void {
   const path = [...prefix, ...(issue.path as (string | number)[])];
   const value = valueAt(data, path);
@@ -365,13 +415,17 @@ function collect(
       const allowed = allowedKeys(root, path, data);
       for (const key of issue.keys) {
         const context = contextOf(path);
-        const misplaced = fillPlaceholders(MISPLACED[`${context}:${key}`], context, path);
+        const misplaced = fillPlaceholders(MISPLACED[`${context}:${key}`], context, path, data);
         const guess = misplaced ? undefined : didYouMean(key, allowed);
+        if (guess) state.suggested.add(dotted([...path, guess]));
+        const allowedText = allowed.length ? ` (allowed here: ${allowed.join(', ')})` : '';
         out.push({
           severity: 'error',
           path: [...path, key],
           at: 'key',
-          message: `unknown field "${key}"${allowed.length ? ` (allowed here: ${allowed.join(', ')})` : ''}.`,
+          message: misplaced
+            ? `"${key}" cannot be set here${allowedText}.`
+            : `unknown field "${key}"${allowedText}.`,
           fix: misplaced ?? (guess ? `did you mean "${guess}"?` : `remove "${key}".`),
         });
       }
@@ -379,20 +433,29 @@ function collect(
     }
     case 'invalid_type': {
       const expected = EXPECTED[issue.expected] ?? issue.expected;
-      if (value === undefined) {
+      if (path.length === 0) {
         out.push({
+          severity: 'error',
+          path,
+          message: `expected the file to be ${expected}, got ${describeValue(value)}.`,
+          fix: 'write the file as a mapping with project, pipeline, services and environments (docs/configuration.md has a complete example).',
+        });
+      } else if (value === undefined) {
+        const finding: Finding = {
           severity: 'error',
           path,
           at: 'key',
           message: `is required (expected ${expected}).`,
           fix: exampleFix(path, meta, 'add') ?? `add ${String(last)}.`,
-        });
+        };
+        state.missing.add(finding);
+        out.push(finding);
       } else {
         out.push({
           severity: 'error',
           path,
           message: `expected ${expected}, got ${describeValue(value)}.`,
-          fix: exampleFix(path, meta, 'set'),
+          fix: exampleFix(path, meta, 'set') ?? typeFix(last, issue.expected, value),
         });
       }
       return;
@@ -410,7 +473,25 @@ function collect(
         severity: 'error',
         path,
         message: `expected one of ${options.join(', ')}, got ${describeValue(value)}.`,
-        fix: guess ? `did you mean "${guess}"?` : exampleFix(path, meta, 'set'),
+        fix:
+          (guess ? `did you mean "${guess}"?` : exampleFix(path, meta, 'set')) ??
+          `use one of ${options.join(', ')}.`,
+      });
+      return;
+    }
+    case 'invalid_key': {
+      const key = String(last);
+      const inner = issue.issues[0];
+      const rule = inner?.code === 'invalid_format' ? inner.message : 'a valid name';
+      const parent = schemaAt(root, path.slice(0, -1), data)?.schema;
+      const keyType = parent ? (defOf(parent) as { keyType?: z.ZodType }).keyType : undefined;
+      const better = validName(keyType, key);
+      out.push({
+        severity: 'error',
+        path,
+        at: 'key',
+        message: `expected ${rule}, got ${describeValue(key)}.`,
+        fix: better ? `rename it to "${better}".` : `rename "${key}" to ${rule}.`,
       });
       return;
     }
@@ -432,7 +513,12 @@ function collect(
       } else {
         message = `expected a number ${cmp} ${bound}, got ${describeValue(value)}.`;
       }
-      out.push({ severity: 'error', path, message, fix: exampleFix(path, meta, 'set') });
+      out.push({
+        severity: 'error',
+        path,
+        message,
+        fix: exampleFix(path, meta, 'set') ?? typeFix(last, 'number', value),
+      });
       return;
     }
     case 'invalid_format': {
@@ -440,7 +526,7 @@ function collect(
         severity: 'error',
         path,
         message: `expected ${issue.message}, got ${describeValue(value)}.`,
-        fix: exampleFix(path, meta, 'set'),
+        fix: exampleFix(path, meta, 'set') ?? typeFix(last, 'string', value),
       });
       return;
     }
@@ -473,15 +559,35 @@ function collect(
         ),
       );
       if (branch && objectValue) {
-        for (const e of branch) collect(root, e, path, data, out);
+        for (const e of branch) collect(root, e, path, data, out, state);
         return;
       }
+      // Otherwise name every accepted form: `"manual", "automatic" or a mapping (key: value)`.
+      const words: string[] = [];
+      const accepted: string[] = [];
+      for (const errs of issue.errors) {
+        for (const e of errs) {
+          if (e.path.length > 0) continue;
+          if (e.code === 'invalid_value') {
+            for (const v of e.values) {
+              words.push(JSON.stringify(v));
+              accepted.push(String(v));
+            }
+          } else if (e.code === 'invalid_type') {
+            words.push(EXPECTED[e.expected] ?? e.expected);
+          }
+        }
+      }
+      const list =
+        words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)}` : words[0];
+      const guess = typeof value === 'string' ? didYouMean(value, accepted) : undefined;
       out.push({
         severity: 'error',
         path,
-        message:
-          `got ${describeValue(value)}, which is not accepted here. ${meta?.description ?? ''}`.trim(),
-        fix: exampleFix(path, meta, 'set'),
+        message: `expected ${list ?? 'another kind of value'}, got ${describeValue(value)}.`,
+        fix:
+          (guess ? `did you mean "${guess}"?` : exampleFix(path, meta, 'set')) ??
+          typeFix(last, 'union', value),
       });
       return;
     }
@@ -490,7 +596,7 @@ function collect(
         severity: 'error',
         path,
         message: issue.message,
-        fix: exampleFix(path, meta, 'set'),
+        fix: exampleFix(path, meta, 'set') ?? typeFix(last, issue.code, value),
       });
     }
   }

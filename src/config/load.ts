@@ -37,6 +37,33 @@ const YAML_FIXES: Record<string, string> = {
   BLOCK_AS_IMPLICIT_KEY: 'check the indentation of the lines above.',
 };
 
+/** Wording of a YAML syntax error: the parser's sentence, made specific where it is vague. */
+function yamlProblem(
+  code: string,
+  parserMessage: string,
+  rest: string,
+): { message: string; fix: string } {
+  if (code === 'DUPLICATE_KEY') {
+    const key = /^("[^"]*"|'[^']*'|[^:\n]+?)\s*:/.exec(rest)?.[1];
+    if (key) {
+      return {
+        message: `invalid YAML: the key ${key.startsWith('"') ? key : `"${key.replace(/^'|'$/g, '')}"`} appears twice in the same mapping.`,
+        fix: 'keep one of the two entries and delete the other (YAML keys must be unique).',
+      };
+    }
+  }
+  const message = `invalid YAML: ${parserMessage}${/[.!?]$/.test(parserMessage) ? '' : '.'}`;
+  // "Flow sequence in block collection must be ... end with a ]": an unclosed [ or {.
+  const closer = /end with an? ([\]}])$/.exec(parserMessage)?.[1];
+  if (closer) {
+    return {
+      message,
+      fix: `close the ${closer === ']' ? '[ list' : '{ mapping'} opened above with "${closer}" on the same line, or write it as an indented block.`,
+    };
+  }
+  return { message, fix: YAML_FIXES[code] ?? 'fix the YAML syntax at this position.' };
+}
+
 /**
  * Parses and validates the text of an airlock.yaml.
  * @param file absolute path (used to resolve relative paths); @param displayFile name for messages.
@@ -56,8 +83,7 @@ export function parseConfig(text: string, file: string, displayFile = file): Res
         line: pos.line,
         col: pos.col,
         path: '',
-        message: `invalid YAML: ${e.message.split('\n')[0]}`,
-        fix: YAML_FIXES[e.code] ?? 'fix the YAML syntax at this position.',
+        ...yamlProblem(e.code, e.message.split('\n')[0] ?? '', text.slice(e.pos[0])),
       };
     });
     throw new ConfigError('CONFIG_INVALID', diagnostics, {
@@ -66,7 +92,24 @@ export function parseConfig(text: string, file: string, displayFile = file): Res
   }
 
   const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? undefined;
-  const parsed = configSchema.safeParse(data ?? {});
+  if (data === undefined || data === null) {
+    throw invalid(
+      [
+        {
+          severity: 'error',
+          file: displayFile,
+          line: 1,
+          col: 1,
+          path: '',
+          message:
+            'the file is empty: expected a mapping with project, pipeline, services and environments.',
+          fix: 'start from the complete example at the top of docs/configuration.md.',
+        },
+      ],
+      displayFile,
+    );
+  }
+  const parsed = configSchema.safeParse(data);
   if (!parsed.success) {
     const findings = issuesToFindings(configSchema, parsed.error.issues, data);
     throw invalid(

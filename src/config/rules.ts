@@ -3,7 +3,7 @@
  * and services; ports that must be unique; per-environment fields that must be set; and
  * wrangler's warning for fields that environments do not inherit. Pure.
  */
-import { didYouMean, type Finding } from './diagnostics.ts';
+import { didYouMean, dotted, type Finding } from './diagnostics.ts';
 import type { Config } from './schema.ts';
 
 export function checkRules(config: Config): Finding[] {
@@ -51,6 +51,16 @@ export function checkRules(config: Config): Finding[] {
 
   // Per-environment service settings refer to real services, and ports are set and unique.
   const ports = new Map<number, string>();
+  const allPorts = new Set<number>();
+  for (const env of Object.values(config.environments))
+    for (const s of Object.values(env.services ?? {}))
+      if (s.port !== undefined) allPorts.add(s.port);
+  const freePort = (from: number): number => {
+    let p = from + 1;
+    while (allPorts.has(p) && p < 65535) p++;
+    allPorts.add(p);
+    return p;
+  };
   for (const envName of config.pipeline) {
     const env = config.environments[envName];
     if (!env) continue;
@@ -86,8 +96,8 @@ export function checkRules(config: Config): Finding[] {
           findings.push({
             severity: 'error',
             path: ['environments', envName, 'services', service, 'port'],
-            message: `port ${port} is already used by ${other}.`,
-            fix: 'give every environment and service its own port.',
+            message: `port ${port} is already used by ${other}; each environment and service needs its own port.`,
+            fix: `choose a free port, e.g. \`port: ${freePort(port)}\`.`,
           });
         } else {
           ports.set(port, `environments.${envName}.services.${service}.port`);
@@ -131,7 +141,7 @@ export function checkRules(config: Config): Finding[] {
         findings.push({
           severity: 'error',
           path: [...list.path, i, 'name'],
-          message: `check "${name}" is defined twice in this list (also item ${first}).`,
+          message: `check "${name}" is defined twice in this list (first at ${dotted([...list.path, first])}).`,
           fix: 'give each check its own name; history and output refer to checks by name.',
         });
       }
@@ -155,8 +165,9 @@ export function checkRules(config: Config): Finding[] {
     findings.push({
       severity: 'error',
       path: ['state'],
-      message: `"${config.state.split('://')[0]}://" state is not supported by this version; state is a SQLite file path.`,
-      fix: 'remove state (the default is .airlock/state.db) or give a file path.',
+      // Never echo the value: a database URL may hold a password.
+      message: `expected a SQLite file path, got a ${config.state.split('://')[0]}:// URL, which this version does not support (the value is not shown: a URL may hold a password).`,
+      fix: 'remove state to use the default .airlock/state.db, or give a file path such as .airlock/state.db.',
     });
   }
   return findings;

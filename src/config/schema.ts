@@ -34,14 +34,16 @@ function field<T extends z.ZodType>(schema: T, meta: FieldMeta): T {
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,39}$/;
 const nameSchema = (what: string) =>
-  z
-    .string()
-    .regex(NAME_PATTERN, { error: `a ${what} name is lowercase letters, digits and dashes` });
+  z.string().regex(NAME_PATTERN, {
+    error: `a ${what} name (lowercase letters, digits and dashes, starting with a letter, at most 40 characters)`,
+  });
 
 const msSchema = z.number().int().min(0);
 const portSchema = z.number().int().min(1).max(65535);
 const envVarsSchema = z.record(
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'an environment variable name' }),
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+    error: 'an environment variable name (letters, digits and _, not starting with a digit)',
+  }),
   z.string(),
 );
 
@@ -53,109 +55,130 @@ const checkName = field(nameSchema('check'), {
   examples: ['smoke'],
 });
 
-export const httpCheckSchema = z.strictObject({
-  name: checkName,
-  type: z.literal('http'),
-  method: field(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'), {
-    description: 'HTTP method.',
-    examples: ['GET'],
+export const httpCheckSchema = field(
+  z.strictObject({
+    name: checkName,
+    type: z.literal('http'),
+    method: field(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'), {
+      description: 'HTTP method.',
+      examples: ['GET'],
+    }),
+    path: field(z.string().startsWith('/', { error: 'a path starting with "/"' }), {
+      description: 'Path requested on the environment URL.',
+      examples: ['/version'],
+    }),
+    headers: field(z.record(z.string(), z.string()).optional(), {
+      description: 'Request headers.',
+      examples: [{ accept: 'application/json' }],
+    }),
+    body: field(z.string().optional(), {
+      description: 'Request body, sent as is.',
+      examples: ['{"title":"smoke"}'],
+    }),
+    expect: field(
+      z
+        .strictObject({
+          status: field(z.number().int().min(100).max(599).default(200), {
+            description: 'Expected status code.',
+            examples: [200],
+          }),
+          json: field(z.unknown().optional(), {
+            description:
+              'A JSON subset the body must contain. Strings may use ${release.id}, ${release.commit}, ${release.digest}, ${environment}, ${service}.',
+            examples: [{ release: '${release.id}' }],
+          }),
+          bodyIncludes: field(z.string().optional(), {
+            description: 'A substring the body must contain (same interpolation).',
+            examples: ['ok'],
+          }),
+        })
+        .default({ status: 200 }),
+      { description: 'What a passing response looks like.', examples: [{ status: 200 }] },
+    ),
+    maxLatencyMs: field(msSchema.optional(), {
+      description: 'Latency budget: a passing attempt must answer within this many ms.',
+      examples: [500],
+    }),
+    timeoutMs: field(msSchema.default(30_000), {
+      description: 'Retry until this many ms have passed, then fail.',
+      examples: [30000],
+    }),
+    intervalMs: field(msSchema.default(500), {
+      description: 'Pause between attempts (ms).',
+      examples: [500],
+    }),
+    requestTimeoutMs: field(msSchema.default(5_000), {
+      description: 'Abort one attempt after this many ms.',
+      examples: [5000],
+    }),
   }),
-  path: field(z.string().startsWith('/', { error: 'a path starting with "/"' }), {
-    description: 'Path requested on the environment URL.',
-    examples: ['/version'],
-  }),
-  headers: field(z.record(z.string(), z.string()).optional(), {
-    description: 'Request headers.',
-    examples: [{ accept: 'application/json' }],
-  }),
-  body: field(z.string().optional(), {
-    description: 'Request body, sent as is.',
-    examples: ['{"title":"smoke"}'],
-  }),
-  expect: field(
-    z
-      .strictObject({
-        status: field(z.number().int().min(100).max(599).default(200), {
-          description: 'Expected status code.',
-          examples: [200],
-        }),
-        json: field(z.unknown().optional(), {
-          description:
-            'A JSON subset the body must contain. Strings may use ${release.id}, ${release.commit}, ${release.digest}, ${environment}, ${service}.',
-          examples: [{ release: '${release.id}' }],
-        }),
-        bodyIncludes: field(z.string().optional(), {
-          description: 'A substring the body must contain (same interpolation).',
-          examples: ['ok'],
-        }),
-      })
-      .default({ status: 200 }),
-    { description: 'What a passing response looks like.', examples: [{ status: 200 }] },
-  ),
-  maxLatencyMs: field(msSchema.optional(), {
-    description: 'Latency budget: a passing attempt must answer within this many ms.',
-    examples: [500],
-  }),
-  timeoutMs: field(msSchema.default(30_000), {
-    description: 'Retry until this many ms have passed, then fail.',
-    examples: [30000],
-  }),
-  intervalMs: field(msSchema.default(500), {
-    description: 'Pause between attempts (ms).',
-    examples: [500],
-  }),
-  requestTimeoutMs: field(msSchema.default(5_000), {
-    description: 'Abort one attempt after this many ms.',
-    examples: [5000],
-  }),
-});
-
-export const commandCheckSchema = z.strictObject({
-  name: checkName,
-  type: z.literal('command'),
-  run: field(z.string().min(1), {
+  {
     description:
-      'Shell command (an E2E suite); exit code 0 passes. Runs with BASE_URL, AIRLOCK_ENV, AIRLOCK_RELEASE, AIRLOCK_COMMIT set.',
-    examples: ['node e2e/notes.e2e.mjs'],
-  }),
-  cwd: field(z.string().optional(), {
-    description: 'Working directory, relative to the service root.',
-    examples: ['e2e'],
-  }),
-  env: field(envVarsSchema.optional(), {
-    description: 'Extra environment variables for the command.',
-    examples: [{ CI: '1' }],
-  }),
-  timeoutMs: field(msSchema.default(300_000), {
-    description: 'Kill the command and fail after this many ms.',
-    examples: [120000],
-  }),
-});
+      'Requests a path on the environment URL, retrying until the response matches `expect` or `timeoutMs` passes. An unreachable environment fails.',
+    examples: [{ name: 'smoke', type: 'http', path: '/version', expect: { status: 200 } }],
+  },
+);
 
-export const latencyCheckSchema = z.strictObject({
-  name: checkName,
-  type: z.literal('latency'),
-  path: field(z.string().startsWith('/', { error: 'a path starting with "/"' }), {
-    description: 'Path requested with GET.',
-    examples: ['/health'],
+export const commandCheckSchema = field(
+  z.strictObject({
+    name: checkName,
+    type: z.literal('command'),
+    run: field(z.string().min(1), {
+      description:
+        'Shell command (an E2E suite); exit code 0 passes. Runs with BASE_URL, AIRLOCK_ENV, AIRLOCK_RELEASE, AIRLOCK_COMMIT set.',
+      examples: ['node e2e/notes.e2e.mjs'],
+    }),
+    cwd: field(z.string().optional(), {
+      description: 'Working directory, relative to the service root.',
+      examples: ['e2e'],
+    }),
+    env: field(envVarsSchema.optional(), {
+      description: 'Extra environment variables for the command.',
+      examples: [{ CI: '1' }],
+    }),
+    timeoutMs: field(msSchema.default(300_000), {
+      description: 'Kill the command and fail after this many ms.',
+      examples: [120000],
+    }),
   }),
-  requests: field(z.number().int().min(1).max(100_000).default(50), {
-    description: 'Number of requests.',
-    examples: [50],
+  {
+    description:
+      'Runs a shell command (an E2E suite, a script) against the live environment; exit code 0 passes. The whole process group is killed on timeout.',
+    examples: [{ name: 'e2e', type: 'command', run: 'node e2e/notes.e2e.mjs' }],
+  },
+);
+
+export const latencyCheckSchema = field(
+  z.strictObject({
+    name: checkName,
+    type: z.literal('latency'),
+    path: field(z.string().startsWith('/', { error: 'a path starting with "/"' }), {
+      description: 'Path requested with GET.',
+      examples: ['/health'],
+    }),
+    requests: field(z.number().int().min(1).max(100_000).default(50), {
+      description: 'Number of requests.',
+      examples: [50],
+    }),
+    concurrency: field(z.number().int().min(1).max(256).default(4), {
+      description: 'Requests in flight at once.',
+      examples: [4],
+    }),
+    p95Ms: field(msSchema, {
+      description: 'Budget for the 95th percentile latency (ms).',
+      examples: [200],
+    }),
+    requestTimeoutMs: field(msSchema.default(5_000), {
+      description: 'Abort one request after this many ms.',
+      examples: [5000],
+    }),
   }),
-  concurrency: field(z.number().int().min(1).max(256).default(4), {
-    description: 'Requests in flight at once.',
-    examples: [4],
-  }),
-  p95Ms: field(msSchema, {
-    description: 'Budget for the 95th percentile latency (ms).',
-    examples: [200],
-  }),
-  requestTimeoutMs: field(msSchema.default(5_000), {
-    description: 'Abort one request after this many ms.',
-    examples: [5000],
-  }),
-});
+  {
+    description:
+      'Sends GET requests to a path and passes when the 95th percentile latency is within `p95Ms` (seed 003: response-time benchmarks).',
+    examples: [{ name: 'speed', type: 'latency', path: '/health', p95Ms: 200 }],
+  },
+);
 
 export const checkSchema = field(
   z.discriminatedUnion('type', [httpCheckSchema, commandCheckSchema, latencyCheckSchema]),
@@ -168,22 +191,34 @@ export const checkSchema = field(
 // ---------------------------------------------------------------------------------------------
 // Services
 
+const healthPathMeta: FieldMeta = {
+  description: 'Path that answers 200 once the app is ready to serve.',
+  examples: ['/health'],
+};
+const healthTimeoutMeta: FieldMeta = {
+  description: 'A new process that is not healthy after this many ms fails the deployment.',
+  examples: [30000],
+};
+const healthIntervalMeta: FieldMeta = {
+  description: 'Pause between health probes (ms).',
+  examples: [100],
+};
+const healthPath = z.string().startsWith('/', { error: 'a path starting with "/"' });
+
 const healthSchema = z.strictObject({
-  path: field(
-    z.string().startsWith('/', { error: 'a path starting with "/"' }).default('/health'),
-    {
-      description: 'Path that answers 200 once the app is ready to serve.',
-      examples: ['/health'],
-    },
-  ),
-  timeoutMs: field(msSchema.default(30_000), {
-    description: 'A new process that is not healthy after this many ms fails the deployment.',
-    examples: [30000],
-  }),
-  intervalMs: field(msSchema.default(100), {
-    description: 'Pause between health probes (ms).',
-    examples: [100],
-  }),
+  path: field(healthPath.default('/health'), healthPathMeta),
+  timeoutMs: field(msSchema.default(30_000), healthTimeoutMeta),
+  intervalMs: field(msSchema.default(100), healthIntervalMeta),
+});
+
+/**
+ * An environment's health probe: the same fields without defaults, because it is merged over
+ * the service's (a default here would silently replace an inherited value).
+ */
+const healthOverrideSchema = z.strictObject({
+  path: field(healthPath.optional(), healthPathMeta),
+  timeoutMs: field(msSchema.optional(), healthTimeoutMeta),
+  intervalMs: field(msSchema.optional(), healthIntervalMeta),
 });
 
 /** Service fields an environment may override (inheritable and per-environment ones). */
@@ -292,6 +327,12 @@ export const serviceSchema = z.strictObject({
 export const serviceOverrideSchema = z.strictObject({
   ...overridableServiceFields,
   run: overridableServiceFields.run.optional(),
+  health: field(healthOverrideSchema.optional(), {
+    description:
+      "Health probe a new process must pass before traffic switches to it. Fields set here replace the service's; the others are inherited.",
+    examples: [{ timeoutMs: 60000 }],
+    inherit: 'inheritable',
+  }),
   port: portField.optional(),
 });
 
