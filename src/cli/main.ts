@@ -1,2 +1,295 @@
-// Placeholder entry; the real CLI lands with the pipeline.
-console.log('airlock');
+/**
+ * `airlock`: the command-line entry. Top-level verbs for the main flow and noun-verb groups for
+ * resources (Kamal, wrangler). Command modules load lazily so `airlock status` starts fast.
+ * Exit codes: 0 success; 1 a failed deployment, a refused promotion or any other failure;
+ * 2 a usage or configuration error; 130 interrupted twice with Ctrl-C.
+ */
+import { Command, CommanderError } from 'commander';
+import { type AirlockError, toAirlockError } from '../errors.ts';
+import { Reporter } from './reporter.ts';
+import type { GlobalOptions } from './session.ts';
+
+export interface CommandIO {
+  globals: GlobalOptions;
+  reporter: Reporter;
+  /** Aborted on the first Ctrl-C. */
+  signal: AbortSignal;
+}
+
+type Handler = (io: CommandIO) => Promise<number | undefined>;
+
+export function exitCodeFor(error: AirlockError): number {
+  return error.kind === 'config' || error.code === 'USAGE' || error.code === 'CONFIRMATION_REQUIRED'
+    ? 2
+    : 1;
+}
+
+async function exit(code: number): Promise<never> {
+  // Let piped output drain before exiting (keep-alive sockets would otherwise hold the process).
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(code);
+}
+
+async function runCommand(command: Command, handler: Handler): Promise<void> {
+  const globals = command.optsWithGlobals() as GlobalOptions;
+  const reporter = new Reporter({ json: Boolean(globals.json), verbose: Boolean(globals.verbose) });
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    reporter.warn(
+      'Interrupting: the current step stops and the previous release keeps serving. Ctrl-C again quits at once.',
+    );
+    controller.abort(new Error('interrupted by Ctrl-C'));
+  };
+  process.on('SIGINT', onSigint);
+  let code = 0;
+  try {
+    code = (await handler({ globals, reporter, signal: controller.signal })) ?? 0;
+  } catch (error) {
+    const e = toAirlockError(error);
+    reporter.error(e);
+    code = exitCodeFor(e);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  reporter.flush(code === 0);
+  await exit(code);
+}
+
+/** Wires a command to a lazily imported handler. */
+function act<A extends unknown[]>(
+  load: (io: CommandIO, ...args: A) => Promise<number | undefined>,
+): (...args: [...A, Command]) => Promise<void> {
+  return (...args) => {
+    const command = args[args.length - 1] as Command;
+    const rest = args.slice(0, -1) as unknown as A;
+    return runCommand(command, (io) => load(io, ...rest));
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('airlock')
+    .description(
+      'A staging gate in front of production: build once, deploy to staging, migrate, check, promote the same release, roll back in seconds.',
+    )
+    .version('0.1.0', '--version')
+    .option(
+      '-c, --config <file>',
+      'path of airlock.yaml (default: found in this folder or a parent)',
+    )
+    .option('--json', 'print one machine-readable JSON object on stdout (errors too)')
+    .option('-v, --verbose', 'more detail: progress lines, error stacks')
+    .option('-y, --yes', 'confirm changes to protected environments without asking')
+    .option('--as <actor>', 'act as this person (default: $AIRLOCK_ACTOR, then git user.email)')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  program
+    .command('demo')
+    .description(
+      'run the whole flow on a copy of the example app: build → staging → promote → rollback',
+    )
+    .option('--keep', 'leave both environments running afterwards')
+    .option('--dir <dir>', 'create the demo project here instead of a temporary folder')
+    .action(
+      act(async (io, opts: { keep?: boolean; dir?: string }) =>
+        (await import('./demo.ts')).demoCommand(io, opts),
+      ),
+    );
+
+  program
+    .command('build')
+    .description('build a release of a commit once, in a clean checkout, and store its artifacts')
+    .option(
+      '--commit <sha>',
+      'commit to build (default: HEAD, or the working tree when it has changes)',
+    )
+    .option('--rebuild', 'build even if a release of this commit exists')
+    .action(
+      act(async (io, opts: { commit?: string; rebuild?: boolean }) =>
+        (await import('./build.ts')).buildCommand(io, opts),
+      ),
+    );
+
+  program
+    .command('deploy <environment>')
+    .description('deploy a release: build if needed → lock → migrate → deploy → check → record')
+    .option('--release <release>', 'release to deploy (r3, digest or commit prefix)')
+    .option('--commit <sha>', 'deploy the release of this commit (built if needed)')
+    .option('--no-follow', 'do not run automatic promotions afterwards')
+    .action(
+      act(
+        async (
+          io,
+          environment: string,
+          opts: { release?: string; commit?: string; follow: boolean },
+        ) => (await import('./deploy.ts')).deployCommand(io, environment, opts, 'deploy'),
+      ),
+    );
+
+  program
+    .command('promote <environment>')
+    .description('promote the release serving on the previous environment, when the gate holds')
+    .option(
+      '--release <release>',
+      'release to promote (default: the one serving on the previous environment)',
+    )
+    .option('--no-follow', 'do not run automatic promotions afterwards')
+    .action(
+      act(async (io, environment: string, opts: { release?: string; follow: boolean }) =>
+        (await import('./deploy.ts')).deployCommand(io, environment, opts, 'promote'),
+      ),
+    );
+
+  program
+    .command('approve <environment>')
+    .description("approve (or reject) a release's promotion into an environment")
+    .option('--release <release>', 'release (default: the one a promotion would take)')
+    .option('-m, --message <comment>', 'a comment, recorded with the approval')
+    .option('--reject', 'record a rejection instead; it blocks the promotion')
+    .action(
+      act(
+        async (
+          io,
+          environment: string,
+          opts: { release?: string; message?: string; reject?: boolean },
+        ) => (await import('./approve.ts')).approveCommand(io, environment, opts),
+      ),
+    );
+
+  program
+    .command('plan <environment>')
+    .description(
+      'show what deploy or promote would do, and each gate with its reason; changes nothing',
+    )
+    .option('--release <release>', 'release to plan for')
+    .option('--commit <sha>', 'plan for the release of this commit')
+    .action(
+      act(async (io, environment: string, opts: { release?: string; commit?: string }) =>
+        (await import('./plan.ts')).planCommand(io, environment, opts),
+      ),
+    );
+
+  program
+    .command('rollback <environment>')
+    .description('serve an earlier release again (instant when it is still warm)')
+    .option('--to <release>', 'release to return to (default: the one before the current)')
+    .action(
+      act(async (io, environment: string, opts: { to?: string }) =>
+        (await import('./rollback.ts')).rollbackCommand(io, environment, opts),
+      ),
+    );
+
+  program
+    .command('status')
+    .description('what serves in each environment: release, commit, since when, health')
+    .action(act(async (io) => (await import('./status.ts')).statusCommand(io)));
+
+  program
+    .command('history [environment]')
+    .description('the audit log: who did what, when, with which result')
+    .option('-n, --limit <n>', 'number of events', '30')
+    .action(
+      act(async (io, environment: string | undefined, opts: { limit: string }) =>
+        (await import('./history.ts')).historyCommand(io, environment, opts),
+      ),
+    );
+
+  program
+    .command('releases')
+    .description('list built releases')
+    .option('-n, --limit <n>', 'number of releases', '20')
+    .action(
+      act(async (io, opts: { limit: string }) =>
+        (await import('./history.ts')).releasesCommand(io, opts),
+      ),
+    );
+
+  const migrate = program
+    .command('migrate')
+    .description('database migrations: numbered, append-only, checksummed');
+  migrate
+    .command('status <environment>')
+    .description("compare an environment's ledger with the migration files")
+    .option('--release <release>', "use the release's migrations instead of the working tree's")
+    .action(
+      act(async (io, environment: string, opts: { release?: string }) =>
+        (await import('./migrate.ts')).migrateStatusCommand(io, environment, opts),
+      ),
+    );
+  migrate
+    .command('apply <environment>')
+    .description('apply pending migrations to an environment (each file in its own transaction)')
+    .option('--release <release>', "apply the release's migrations instead of the working tree's")
+    .action(
+      act(async (io, environment: string, opts: { release?: string }) =>
+        (await import('./migrate.ts')).migrateApplyCommand(io, environment, opts),
+      ),
+    );
+  migrate
+    .command('create <name>')
+    .description('create the next numbered migration file')
+    .option(
+      '--service <service>',
+      'service whose migrations folder to use (default: the only one with a database)',
+    )
+    .action(
+      act(async (io, name: string, opts: { service?: string }) =>
+        (await import('./migrate.ts')).migrateCreateCommand(io, name, opts),
+      ),
+    );
+
+  const config = program
+    .command('config')
+    .description('airlock.yaml: validate it, show it resolved, print its JSON Schema');
+  config
+    .command('validate')
+    .description('check airlock.yaml; every problem with file:line:col and a fix')
+    .action(act(async (io) => (await import('./config.ts')).configValidateCommand(io)));
+  config
+    .command('show')
+    .description('print the configuration as resolved for each environment (inheritance applied)')
+    .option('--env <environment>', 'only this environment')
+    .action(
+      act(async (io, opts: { env?: string }) =>
+        (await import('./config.ts')).configShowCommand(io, opts),
+      ),
+    );
+  config
+    .command('schema')
+    .description('print the JSON Schema of airlock.yaml')
+    .action(act(async (io) => (await import('./config.ts')).configSchemaCommand(io)));
+
+  const local = program
+    .command('local')
+    .description('the local runtime: the supervisor that runs local environments');
+  local
+    .command('status')
+    .description('is the runtime up, and what runs under it')
+    .action(act(async (io) => (await import('./local.ts')).localStatusCommand(io)));
+  local
+    .command('start')
+    .description('start the runtime (it restores what was serving)')
+    .action(act(async (io) => (await import('./local.ts')).localStartCommand(io)));
+  local
+    .command('stop')
+    .description('stop every local environment and the runtime')
+    .action(act(async (io) => (await import('./local.ts')).localStopCommand(io)));
+
+  return program;
+}
+
+/** Runs the CLI on `argv` (process.argv shape). */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      await exit(error.exitCode === 0 ? 0 : 2);
+    }
+    throw error;
+  }
+}

@@ -7,6 +7,7 @@
 //   AIRLOCK_RELEASE   release id reported by GET /version (set by Airlock)
 //   AIRLOCK_COMMIT    git commit reported by GET /version
 //   AIRLOCK_ENV       environment name reported by GET /version
+//   AIRLOCK_DIGEST    sha256 of the build output this process runs, reported by GET /version
 //
 // The schema is created by Airlock's migrations (migrations/*.sql), never by the app:
 // /health answers 503 until the database has the columns this code needs.
@@ -26,6 +27,7 @@ const version = {
   release: process.env.AIRLOCK_RELEASE ?? null,
   commit: process.env.AIRLOCK_COMMIT ?? null,
   environment: process.env.AIRLOCK_ENV ?? null,
+  digest: process.env.AIRLOCK_DIGEST ?? null,
 };
 
 function databasePath(url) {

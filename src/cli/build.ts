@@ -1,0 +1,67 @@
+import type { BuildProgress } from '../releases/build.ts';
+import { buildRelease } from '../releases/build.ts';
+import type { CommandIO } from './main.ts';
+import type { Reporter } from './reporter.ts';
+import { formatDuration } from './reporter.ts';
+import { openSession } from './session.ts';
+
+/** Renders build progress: a loud warning for a dirty tree, one line per service. */
+export function buildProgressPrinter(reporter: Reporter): (p: BuildProgress) => void {
+  return (p) => {
+    switch (p.type) {
+      case 'source':
+        if (p.dirty) {
+          reporter.warn(
+            `UNCOMMITTED CHANGES: building the working tree, not commit ${p.commit.slice(0, 7)}. This release is marked dirty and cannot be rebuilt from git (${p.dirtyFiles.length} changed: ${p.dirtyFiles.slice(0, 5).join(', ')}${p.dirtyFiles.length > 5 ? ', …' : ''}).`,
+          );
+        }
+        return;
+      case 'reused':
+        reporter.note(
+          `  ${p.release.id} is already built from ${p.release.commit.slice(0, 7)}; reusing it`,
+        );
+        return;
+      case 'service-start':
+        reporter.info(`▸ Building ${p.service}: ${p.command}`);
+        return;
+      case 'line':
+        if (reporter.verbose) reporter.note(`    ${p.line}`);
+        return;
+      case 'service-done':
+        reporter.success(
+          `${p.service}: ${p.files} files, ${(p.bytes / 1024).toFixed(1)} KiB, sha256:${p.digest.slice(0, 12)} [${formatDuration(p.ms)}]`,
+        );
+        return;
+    }
+  };
+}
+
+export async function buildCommand(
+  io: CommandIO,
+  opts: { commit?: string; rebuild?: boolean },
+): Promise<number> {
+  const session = await openSession(io.globals, io.reporter);
+  try {
+    const { ctx } = session;
+    const result = await buildRelease({
+      config: ctx.config,
+      store: ctx.store,
+      artifacts: ctx.artifacts,
+      home: ctx.home,
+      actor: ctx.actor,
+      now: ctx.now,
+      signal: io.signal,
+      onProgress: buildProgressPrinter(io.reporter),
+      ...(opts.commit ? { commit: opts.commit } : {}),
+      ...(opts.rebuild ? { rebuild: true } : {}),
+    });
+    const r = result.release;
+    io.reporter.success(
+      `${result.reused ? 'Release' : 'Built release'} ${r.id}: commit ${r.commit.slice(0, 7)}${r.dirty ? ' (DIRTY)' : ''}, sha256:${r.digest.slice(0, 12)}`,
+    );
+    io.reporter.result({ release: r, reused: result.reused });
+    return 0;
+  } finally {
+    await session.close();
+  }
+}

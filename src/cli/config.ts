@@ -1,0 +1,42 @@
+import { stringify } from 'yaml';
+import { configJsonSchema } from '../config/schema.ts';
+import { environmentNamed } from '../pipeline/plan.ts';
+import type { CommandIO } from './main.ts';
+import { loadProjectConfig } from './session.ts';
+
+/** `airlock config validate`. Exit 2 with every diagnostic when invalid. */
+export async function configValidateCommand(io: CommandIO): Promise<number> {
+  const config = loadProjectConfig(io.globals);
+  for (const w of config.warnings)
+    io.reporter.warn(
+      `${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}${w.fix ? ` Fix: ${w.fix}` : ''}`,
+    );
+  io.reporter.success(
+    `${config.displayFile} is valid: ${config.services.length} service(s), pipeline ${config.pipeline.join(' → ')}.`,
+  );
+  io.reporter.result({ file: config.file, valid: true, warnings: config.warnings });
+  return 0;
+}
+
+/** `airlock config show [--env E]`: each environment's settings with inheritance applied. */
+export async function configShowCommand(io: CommandIO, opts: { env?: string }): Promise<number> {
+  const config = loadProjectConfig(io.globals);
+  const names = opts.env ? [environmentNamed(config, opts.env).name] : config.pipeline;
+  const environments = Object.fromEntries(names.map((n) => [n, config.environments[n]]));
+  io.reporter.info(
+    stringify(
+      { project: config.project, pipeline: config.pipeline, environments },
+      { lineWidth: 0 },
+    ).trimEnd(),
+  );
+  io.reporter.result({ project: config.project, pipeline: config.pipeline, environments });
+  return 0;
+}
+
+/** `airlock config schema`: the JSON Schema (generated from the zod schema). */
+export async function configSchemaCommand(io: CommandIO): Promise<number> {
+  const schema = configJsonSchema();
+  if (io.globals.json) io.reporter.result({ schema });
+  else process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
+  return 0;
+}

@@ -1,0 +1,145 @@
+import { AirlockError, UserError } from '../errors.ts';
+import type { GateResult } from '../gates/gate.ts';
+import type { ExecuteResult } from '../pipeline/execute.ts';
+import { deploy, followAutomaticPromotions } from '../pipeline/operations.ts';
+import { environmentNamed } from '../pipeline/plan.ts';
+import { buildProgressPrinter } from './build.ts';
+import { confirmChange } from './confirm.ts';
+import type { CommandIO } from './main.ts';
+import type { Reporter } from './reporter.ts';
+import { formatDuration } from './reporter.ts';
+import { openSession } from './session.ts';
+
+/** One summary line (and the JSON fields) for a finished deployment, promotion or rollback. */
+export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
+  const { plan, status } = result;
+  const verb =
+    plan.action === 'promote'
+      ? 'promoted to'
+      : plan.action === 'rollback'
+        ? 'rolled back on'
+        : 'deployed to';
+  const urls = Object.values(result.urls).join(', ');
+  if (status === 'succeeded') {
+    reporter.success(
+      `${plan.release.id} ${verb} ${plan.environment} in ${formatDuration(result.durationMs)}${urls ? ` → ${urls}` : ''}`,
+    );
+  } else {
+    const where = result.failedStep
+      ? ` at ${result.failedStep.name}: ${result.failedStep.message}`
+      : '';
+    reporter.info(
+      `✖ ${plan.action} of ${plan.release.id} to ${plan.environment} ${status}${where}`,
+    );
+    const serving = Object.entries(result.serving)
+      .map(([s, r]) => `${s} → ${r ?? 'nothing'}`)
+      .join(', ');
+    reporter.info(
+      result.rolledBack
+        ? `  Rolled back automatically: ${plan.environment} serves ${serving}.`
+        : `  ${plan.environment} serves ${serving || 'nothing'}.`,
+    );
+  }
+  reporter.result({
+    action: plan.action,
+    environment: plan.environment,
+    release: plan.release,
+    status,
+    runId: result.run.id,
+    deploymentId: result.deployment.id,
+    failedStep: result.failedStep,
+    rolledBack: result.rolledBack,
+    serving: result.serving,
+    urls: result.urls,
+    checks: result.checks.map(({ service, name, status: s, durationMs, message }) => ({
+      service,
+      name,
+      status: s,
+      durationMs,
+      message,
+    })),
+    durationMs: result.durationMs,
+  });
+}
+
+/** `airlock deploy <env>` and `airlock promote <env>`. */
+export async function deployCommand(
+  io: CommandIO,
+  environment: string,
+  opts: { release?: string; commit?: string; follow: boolean },
+  verb: 'deploy' | 'promote',
+): Promise<number> {
+  const session = await openSession(io.globals, io.reporter);
+  const { ctx } = session;
+  const reporter = io.reporter;
+  try {
+    const env = environmentNamed(ctx.config, environment);
+    if (verb === 'promote' && !env.previous) {
+      throw new UserError(
+        'NOTHING_TO_PROMOTE',
+        `${env.name} is the first environment; releases are deployed into it, not promoted.`,
+        {
+          hint: `Run \`airlock deploy ${env.name}\`.`,
+        },
+      );
+    }
+    let result: ExecuteResult;
+    try {
+      result = await deploy(ctx, environment, opts, {
+        signal: io.signal,
+        onBuild: buildProgressPrinter(reporter),
+        beforeApply: async (plan) => {
+          if (env.protected) {
+            await confirmChange(
+              io,
+              `${plan.action === 'promote' ? 'Promote' : 'Deploy'} ${plan.release.id} to ${env.name} (protected)?`,
+              env.name,
+            );
+          }
+        },
+      });
+    } catch (error) {
+      if (error instanceof AirlockError && error.code === 'GATE_BLOCKED') {
+        reporter.info(`Gate for ${environment}:`);
+        reporter.gates((error.details.gates as GateResult[]) ?? []);
+      }
+      throw error;
+    }
+    reportOutcome(reporter, result);
+    if (result.status !== 'succeeded') return 1;
+    if (opts.follow) {
+      const follow = await followAutomaticPromotions(
+        ctx,
+        environment,
+        (await ctx.store.findRelease(result.plan.release.id))!,
+        {
+          signal: io.signal,
+          onPlan: (p) => {
+            if (p.plan.blocked) {
+              reporter.info(
+                `Automatic promotion of ${p.plan.release.id} to ${p.environment} is waiting:`,
+              );
+              reporter.gates(p.plan.gates);
+            } else {
+              reporter.info(
+                `Every gate holds for ${p.environment} (automatic policy): promoting ${p.plan.release.id}.`,
+              );
+            }
+          },
+        },
+      );
+      for (const f of follow) if (f.result) reportOutcome(reporter, f.result);
+      reporter.result({
+        automatic: follow.map((f) => ({
+          environment: f.environment,
+          status: f.result?.status ?? 'waiting',
+          gates: f.plan.gates,
+        })),
+      });
+      if (follow.some((f) => f.result && f.result.status !== 'succeeded')) return 1;
+    }
+    return 0;
+  } finally {
+    await session.close();
+  }
+}

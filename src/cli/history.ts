@@ -1,0 +1,98 @@
+import { UserError } from '../errors.ts';
+import type { AuditEvent } from '../state/state-store.ts';
+import type { CommandIO } from './main.ts';
+import type { Reporter } from './reporter.ts';
+import { openSession } from './session.ts';
+
+function positive(text: string, what: string): number {
+  const n = Number.parseInt(text, 10);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UserError('USAGE', `${what} must be a positive number, got "${text}".`);
+  return n;
+}
+
+/** The short "what" of an audit event, for the table. */
+export function describeEvent(e: AuditEvent): string {
+  const d = e.detail as Record<string, unknown>;
+  if (typeof d.reason === 'string') return d.reason;
+  if (Array.isArray(d.gates))
+    return (d.gates as Array<{ gate: string; reason: string }>)
+      .map((g) => `${g.gate}: ${g.reason}`)
+      .join('; ');
+  if (Array.isArray(d.applied))
+    return (d.applied as Array<{ version: number; name: string }>)
+      .map((a) => `${String(a.version).padStart(4, '0')}_${a.name}`)
+      .join(', ');
+  if (typeof d.rolledBackTo === 'string') return `rolled back to ${d.rolledBackTo}`;
+  if (typeof d.from === 'string' || d.from === null)
+    return `from ${d.from ?? 'nothing'}${typeof d.durationMs === 'number' ? ` in ${d.durationMs} ms` : ''}`;
+  if (typeof d.comment === 'string') return `"${d.comment}"`;
+  if (typeof d.commit === 'string')
+    return `commit ${d.commit.slice(0, 7)}${d.dirty ? ' (dirty)' : ''}`;
+  if (typeof d.step === 'string') return `during ${d.step}`;
+  return '';
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** The audit log table (details cut to one line; `--json` has them whole). */
+export function renderHistory(reporter: Reporter, events: AuditEvent[]): void {
+  reporter.table(
+    ['#', 'TIME', 'ENVIRONMENT', 'EVENT', 'RELEASE', 'ACTOR', 'RESULT', 'DETAIL'],
+    events.map((e) => [
+      e.id,
+      e.at.replace('T', ' ').slice(0, 19),
+      e.environment,
+      e.action,
+      e.releaseId,
+      e.actor,
+      e.result,
+      truncate(describeEvent(e), 72),
+    ]),
+  );
+}
+
+/** `airlock history [env]`: the audit log, newest first. */
+export async function historyCommand(
+  io: CommandIO,
+  environment: string | undefined,
+  opts: { limit: string },
+): Promise<number> {
+  const session = await openSession(io.globals, io.reporter);
+  try {
+    const events = await session.ctx.store.listAudit({
+      limit: positive(opts.limit, '--limit'),
+      ...(environment ? { environment } : {}),
+    });
+    renderHistory(io.reporter, events);
+    io.reporter.result({ events });
+    return 0;
+  } finally {
+    await session.close();
+  }
+}
+
+/** `airlock releases`: built releases, newest first. */
+export async function releasesCommand(io: CommandIO, opts: { limit: string }): Promise<number> {
+  const session = await openSession(io.globals, io.reporter);
+  try {
+    const releases = await session.ctx.store.listReleases(positive(opts.limit, '--limit'));
+    io.reporter.table(
+      ['RELEASE', 'COMMIT', 'DIGEST', 'SUBJECT', 'BUILT', 'BY'],
+      releases.map((r) => [
+        r.id,
+        `${r.commit.slice(0, 7)}${r.dirty ? ' (dirty)' : ''}`,
+        `sha256:${r.digest.slice(0, 12)}`,
+        r.subject,
+        r.createdAt.replace('T', ' ').slice(0, 19),
+        r.createdBy,
+      ]),
+    );
+    io.reporter.result({ releases });
+    return 0;
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,42 @@
+import { AirlockError } from '../errors.ts';
+import { planDeploy } from '../pipeline/operations.ts';
+import { environmentNamed } from '../pipeline/plan.ts';
+import { resolveCommit } from '../releases/git.ts';
+import type { CommandIO } from './main.ts';
+import { openSession } from './session.ts';
+
+/** `airlock plan <env>`: what deploy or promote would do, each gate and why. Changes nothing. */
+export async function planCommand(
+  io: CommandIO,
+  environment: string,
+  opts: { release?: string; commit?: string },
+): Promise<number> {
+  const session = await openSession(io.globals, io.reporter);
+  try {
+    const { ctx } = session;
+    const env = environmentNamed(ctx.config, environment);
+    try {
+      const plan = await planDeploy(ctx, environment, opts);
+      io.reporter.plan(plan);
+      io.reporter.result({ plan });
+      return 0;
+    } catch (error) {
+      // Deploying into the first environment builds first; say so instead of failing.
+      if (
+        !(error instanceof AirlockError) ||
+        error.code !== 'RELEASE_NOT_FOUND' ||
+        env.previous ||
+        opts.release
+      )
+        throw error;
+      const commit = await resolveCommit(ctx.config.dir, opts.commit ?? 'HEAD');
+      io.reporter.info(
+        `No release of ${commit.slice(0, 7)} is built yet: \`airlock deploy ${environment}\` would first build it (\`airlock build\`), then verify, migrate, deploy and check it on ${environment}. Run \`airlock build\` and plan again to see pending migrations.`,
+      );
+      io.reporter.result({ plan: null, wouldBuild: commit });
+      return 0;
+    }
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,35 @@
+import { rollback } from '../pipeline/operations.ts';
+import { environmentNamed } from '../pipeline/plan.ts';
+import { confirmChange } from './confirm.ts';
+import { reportOutcome } from './deploy.ts';
+import type { CommandIO } from './main.ts';
+import { openSession } from './session.ts';
+
+/** `airlock rollback <env> [--to R]`. */
+export async function rollbackCommand(
+  io: CommandIO,
+  environment: string,
+  opts: { to?: string },
+): Promise<number> {
+  const session = await openSession(io.globals, io.reporter);
+  try {
+    const { ctx } = session;
+    const env = environmentNamed(ctx.config, environment);
+    const result = await rollback(ctx, environment, opts.to, {
+      signal: io.signal,
+      beforeApply: async (plan) => {
+        for (const w of plan.warnings) io.reporter.warn(w);
+        if (env.protected)
+          await confirmChange(
+            io,
+            `Roll ${env.name} back from ${plan.current} to ${plan.release.id} (protected)?`,
+            env.name,
+          );
+      },
+    });
+    reportOutcome(io.reporter, result);
+    return result.status === 'succeeded' ? 0 : 1;
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Builds the `AirlockContext` for a command from the global flags: loads airlock.yaml, opens
+ * the state store, resolves who is acting, picks providers, and first recovers any run a dead
+ * process left behind (reporting it).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../config/load.ts';
+import type { ResolvedConfig } from '../config/resolve.ts';
+import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
+import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover.ts';
+import { LocalProvider } from '../providers/local/local-provider.ts';
+import { ArtifactStore } from '../releases/artifact-store.ts';
+import { gitUserEmail } from '../releases/git.ts';
+import { SqliteStateStore } from '../state/sqlite-state-store.ts';
+import type { Reporter } from './reporter.ts';
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+  verbose?: boolean;
+  yes?: boolean;
+  as?: string;
+}
+
+export interface Session {
+  ctx: AirlockContext;
+  interrupted: InterruptedRun[];
+  close(): Promise<void>;
+}
+
+/** `--as`, then `AIRLOCK_ACTOR`, then git's `user.email`, then `user@host`. */
+export async function resolveActor(
+  dir: string,
+  as: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
+  return (
+    as ||
+    env.AIRLOCK_ACTOR ||
+    (await gitUserEmail(dir)) ||
+    `${os.userInfo().username}@${os.hostname()}`
+  );
+}
+
+/** The project's `.airlock` folder, created with a `.gitignore` so git never sees it. */
+export function airlockHome(config: ResolvedConfig): string {
+  const home = path.join(config.dir, '.airlock');
+  mkdirSync(home, { recursive: true });
+  const ignore = path.join(home, '.gitignore');
+  if (!existsSync(ignore))
+    writeFileSync(ignore, '# Airlock state, artifacts and local environments\n*\n');
+  return home;
+}
+
+export function loadProjectConfig(globals: GlobalOptions): ResolvedConfig {
+  return loadConfig({ cwd: process.cwd(), ...(globals.config ? { file: globals.config } : {}) });
+}
+
+/**
+ * Opens a session. Reports configuration warnings and interrupted runs through the reporter.
+ * @throws ConfigError; UserError `STATE_SCHEMA_TOO_NEW`.
+ */
+export async function openSession(
+  globals: GlobalOptions,
+  reporter: Reporter,
+  options: { recover?: boolean; config?: ResolvedConfig } = {},
+): Promise<Session> {
+  const config = options.config ?? loadProjectConfig(globals);
+  for (const w of config.warnings)
+    reporter.warn(`${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}`);
+  const home = airlockHome(config);
+  const store = await SqliteStateStore.open({ file: config.stateFile });
+  const provider = new LocalProvider({ home });
+  const ctx: AirlockContext = {
+    config,
+    store,
+    artifacts: new ArtifactStore(path.join(home, 'artifacts')),
+    home,
+    actor: await resolveActor(config.dir, globals.as, process.env),
+    now: () => new Date(),
+    providerFor: () => provider,
+    sink: reporter,
+    ...processIdentity(),
+    lockTtlMs: DEFAULT_LOCK_TTL_MS,
+  };
+  const interrupted = options.recover === false ? [] : await recoverInterruptedRuns(ctx);
+  for (const r of interrupted) {
+    const serving = Object.entries(r.serving)
+      .map(([service, release]) => `${service} → ${release ?? 'nothing'}`)
+      .join(', ');
+    reporter.warn(
+      `run #${r.runId} (${r.kind} ${r.releaseId ?? ''} → ${r.environment}) was interrupted${r.step ? ` during ${r.step}` : ''}: process ${r.pid} on ${r.host} is gone.${r.lockFreed ? ` The ${r.environment} lock is released.` : ''} ${r.environment} serves: ${serving || 'nothing'}.`,
+    );
+  }
+  return { ctx, interrupted, close: () => store.close() };
+}

@@ -1,0 +1,55 @@
+import { type EnvironmentStatus, environmentStatuses } from '../pipeline/status.ts';
+import type { CommandIO } from './main.ts';
+import { formatAge, type Reporter } from './reporter.ts';
+import { openSession } from './session.ts';
+
+/** The status table (and lock and drift notes). */
+export function renderStatus(reporter: Reporter, statuses: EnvironmentStatus[], now: Date): void {
+  reporter.table(
+    ['ENVIRONMENT', 'SERVICE', 'RELEASE', 'COMMIT', 'SINCE', 'HEALTH', 'URL', 'LAST DEPLOYMENT'],
+    statuses.flatMap((e) =>
+      e.services.map((s) => [
+        e.environment,
+        s.service,
+        s.release,
+        s.commit?.slice(0, 7) ?? null,
+        s.since ? formatAge(s.since, now) : null,
+        s.release === null
+          ? null
+          : `${s.healthy ? 'healthy' : 'DOWN'}${s.restarts ? ` (${s.restarts} restarts)` : ''}${s.drift ? ' (drift)' : ''}`,
+        s.url,
+        e.lastDeployment
+          ? `${e.lastDeployment.kind} ${e.lastDeployment.releaseId} ${e.lastDeployment.status} ${formatAge(e.lastDeployment.finishedAt ?? e.lastDeployment.startedAt, now)}`
+          : null,
+      ]),
+    ),
+  );
+  for (const e of statuses) {
+    if (e.lock) {
+      reporter.info(
+        `🔒 ${e.environment} is locked by ${e.lock.holder} (pid ${e.lock.pid}) since ${e.lock.acquiredAt}: "${e.lock.message}"`,
+      );
+    }
+    for (const s of e.services) {
+      if (s.drift) {
+        reporter.warn(
+          `${e.environment}/${s.service}: the runtime does not serve ${s.release ?? 'anything'} as recorded; run \`airlock local start\` or redeploy.`,
+        );
+      }
+    }
+  }
+}
+
+/** `airlock status`: environment → release, commit, since when, health. */
+export async function statusCommand(io: CommandIO): Promise<number> {
+  const session = await openSession(io.globals, io.reporter);
+  try {
+    const { ctx } = session;
+    const statuses = await environmentStatuses(ctx);
+    renderStatus(io.reporter, statuses, ctx.now());
+    io.reporter.result({ environments: statuses });
+    return 0;
+  } finally {
+    await session.close();
+  }
+}

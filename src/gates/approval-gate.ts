@@ -1,0 +1,56 @@
+import type { Approval } from '../state/state-store.ts';
+import type { GateInputs, GateResult } from './gate.ts';
+
+/** Each approver's latest decision, in the order they first decided. */
+export function latestDecisions(approvals: Approval[]): Approval[] {
+  const byActor = new Map<string, Approval>();
+  for (const a of approvals) byActor.set(a.actor, a);
+  return [...byActor.values()];
+}
+
+/**
+ * Holds when `required` distinct people approved this release for this environment and nobody's
+ * latest word is a rejection. Someone who deployed the release does not count unless
+ * `allowSelfApproval` (GitHub Environments: required reviewers, prevent self-review).
+ */
+export function evaluateApprovalGate(inputs: GateInputs): GateResult {
+  const { environment, release, deployers } = inputs;
+  const { required, allowSelfApproval } = environment.promotion.approval;
+  const decisions = latestDecisions(inputs.approvals);
+  const rejected = decisions.filter((d) => d.decision === 'rejected');
+  if (rejected.length > 0) {
+    const who = rejected.map((r) => `${r.actor}${r.comment ? ` ("${r.comment}")` : ''}`).join(', ');
+    return {
+      gate: 'approval',
+      status: 'fails',
+      reason: `${release.id} was rejected for ${environment.name} by ${who}.`,
+      next: `the rejecting reviewer can run \`airlock approve ${environment.name} --release ${release.id}\``,
+    };
+  }
+  if (required === 0) {
+    return {
+      gate: 'approval',
+      status: 'holds',
+      reason: `no approval required (policy: ${environment.promotion.policy}).`,
+    };
+  }
+  const counted = decisions.filter(
+    (d) => d.decision === 'approved' && (allowSelfApproval || !deployers.includes(d.actor)),
+  );
+  if (counted.length >= required) {
+    return {
+      gate: 'approval',
+      status: 'holds',
+      reason: `approved by ${counted.map((d) => d.actor).join(', ')} (${counted.length}/${required}).`,
+    };
+  }
+  const missing = required - counted.length;
+  const notBy =
+    !allowSelfApproval && deployers.length ? ` by someone other than ${deployers.join(', ')}` : '';
+  return {
+    gate: 'approval',
+    status: 'pending',
+    reason: `${missing} more approval${missing === 1 ? '' : 's'} needed (${counted.length}/${required})${notBy}.`,
+    next: `airlock approve ${environment.name} --release ${release.id}`,
+  };
+}

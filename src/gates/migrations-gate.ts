@@ -1,0 +1,45 @@
+import type { GateInputs, GateResult } from './gate.ts';
+
+/**
+ * Holds when every migration this environment would run has already succeeded on the previous
+ * environment with the same checksum, and this environment's ledger agrees with the files.
+ * (Seed 000: "staging gets migrations first; a migration that breaks staging must be fixed
+ * before production receives later ones".)
+ */
+export function evaluateMigrationsGate(inputs: GateInputs): GateResult {
+  const { environment, previous } = inputs;
+  const problems = inputs.migrations.flatMap((m) =>
+    m.problems.map((p) => `${m.service}: ${p.message}`),
+  );
+  if (problems.length > 0) {
+    return {
+      gate: 'migrations',
+      status: 'fails',
+      reason: `${environment.name}'s ledger disagrees with the release's migrations — ${problems.join('; ')}`,
+    };
+  }
+  const missing = inputs.migrations.flatMap((m) =>
+    m.notOnPrevious.map(
+      (n) =>
+        `${m.service}/${n.file.filename} (${n.reason === 'not-applied' ? `not applied on ${previous}` : `different checksum on ${previous}`})`,
+    ),
+  );
+  if (missing.length > 0) {
+    return {
+      gate: 'migrations',
+      status: 'fails',
+      reason: `${environment.name} would run migrations that have not succeeded on ${previous} first: ${missing.join(', ')}.`,
+      next: `airlock deploy ${previous} --release ${inputs.release.id}`,
+    };
+  }
+  const pending = inputs.migrations.flatMap((m) =>
+    m.pending.map((p) => `${m.service}/${p.filename}`),
+  );
+  return {
+    gate: 'migrations',
+    status: 'holds',
+    reason: pending.length
+      ? `${pending.length} pending migration${pending.length === 1 ? '' : 's'} already succeeded on ${previous} with the same checksum (${pending.join(', ')}).`
+      : `no pending migrations for ${environment.name}.`,
+  };
+}

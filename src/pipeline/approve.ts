@@ -1,0 +1,120 @@
+/**
+ * Approvals: who let a release into an environment. Recorded per (environment, release); the
+ * approval gate counts distinct people. Whoever deployed the release cannot approve its
+ * promotion unless the environment allows self-approval (GitHub Environments: prevent
+ * self-review, on by default).
+ */
+import { UserError } from '../errors.ts';
+import type { Approval, Release } from '../state/state-store.ts';
+import type { AirlockContext } from './context.ts';
+import { environmentNamed, promotionCandidate, releaseNamed } from './plan.ts';
+
+export interface ApproveRequest {
+  environment: string;
+  /** Default: the release a promotion would take (serving on the previous environment). */
+  release?: string;
+  decision: 'approved' | 'rejected';
+  comment?: string;
+}
+
+export interface ApproveResult {
+  approval: Approval;
+  release: Release;
+  /** True when this person had already recorded the same decision. */
+  repeated: boolean;
+}
+
+/** People who deployed `release` into the environments before `environment`. */
+export async function deployersOf(
+  ctx: AirlockContext,
+  environment: string,
+  release: string,
+): Promise<string[]> {
+  const env = environmentNamed(ctx.config, environment);
+  const out = new Set<string>();
+  for (const name of ctx.config.pipeline.slice(0, env.index)) {
+    for (const d of await ctx.store.listDeployments({
+      environment: name,
+      releaseId: release,
+      limit: 50,
+    }))
+      out.add(d.actor);
+  }
+  return [...out];
+}
+
+/**
+ * Records an approval or a rejection.
+ * @throws UserError `SELF_APPROVAL` (audited as refused), `APPROVAL_NOT_ALLOWED` for the first
+ *   environment, `RELEASE_NOT_FOUND`, `NOTHING_TO_PROMOTE`, `UNKNOWN_ENVIRONMENT`.
+ */
+export async function recordApproval(
+  ctx: AirlockContext,
+  request: ApproveRequest,
+): Promise<ApproveResult> {
+  const env = environmentNamed(ctx.config, request.environment);
+  if (!env.previous) {
+    throw new UserError(
+      'APPROVAL_NOT_ALLOWED',
+      `${env.name} is the first environment; releases are deployed into it without approval.`,
+      {
+        hint: `Approvals gate promotions: approve a later environment, e.g. \`airlock approve ${ctx.config.pipeline[1] ?? '<env>'}\`.`,
+      },
+    );
+  }
+  const release = request.release
+    ? await releaseNamed(ctx, request.release)
+    : await promotionCandidate(ctx, env);
+  const deployers = await deployersOf(ctx, env.name, release.id);
+  const at = ctx.now().toISOString();
+  if (
+    request.decision === 'approved' &&
+    deployers.includes(ctx.actor) &&
+    !env.promotion.approval.allowSelfApproval
+  ) {
+    await ctx.store.appendAudit({
+      at,
+      actor: ctx.actor,
+      action: 'approval.refused',
+      environment: env.name,
+      releaseId: release.id,
+      runId: null,
+      result: 'refused',
+      detail: { reason: 'self-approval', deployers },
+    });
+    throw new UserError(
+      'SELF_APPROVAL',
+      `${ctx.actor} deployed ${release.id} to ${env.previous} and cannot approve its promotion to ${env.name} (prevent self-review).`,
+      {
+        hint: `Ask someone else to run \`airlock approve ${env.name} --release ${release.id}\`, or set environments.${env.name}.promotion.approval.allowSelfApproval: true.`,
+        details: { actor: ctx.actor, deployers },
+      },
+    );
+  }
+  const earlier = (await ctx.store.listApprovals(env.name, release.id)).filter(
+    (a) => a.actor === ctx.actor,
+  );
+  const last = earlier[earlier.length - 1];
+  if (last && last.decision === request.decision && !request.comment) {
+    return { approval: last, release, repeated: true };
+  }
+  const approval = await ctx.store.addApproval({
+    environment: env.name,
+    releaseId: release.id,
+    actor: ctx.actor,
+    decision: request.decision,
+    comment: request.comment ?? null,
+    at,
+  });
+  await ctx.store.appendAudit({
+    at,
+    actor: ctx.actor,
+    action: request.decision === 'approved' ? 'approval.recorded' : 'approval.rejected',
+    environment: env.name,
+    releaseId: release.id,
+    runId: null,
+    result: 'ok',
+    detail: request.comment ? { comment: request.comment } : {},
+  });
+  return { approval, release, repeated: false };
+}

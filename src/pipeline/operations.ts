@@ -1,0 +1,197 @@
+/**
+ * The pipeline's verbs, shared by the CLI and `airlock demo`: each resolves a release, gathers
+ * facts, builds the plan and (unless asked only to plan) applies it.
+ */
+import type { ResolvedEnvironment } from '../config/resolve.ts';
+import { UserError } from '../errors.ts';
+import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
+import type { Release } from '../state/state-store.ts';
+import type { AirlockContext } from './context.ts';
+import { type ExecuteResult, executePlan } from './execute.ts';
+import {
+  buildPlan,
+  currentRelease,
+  environmentNamed,
+  gatherFacts,
+  type Plan,
+  type PlanAction,
+  promotionCandidate,
+  releaseNamed,
+} from './plan.ts';
+
+export interface ReleaseChoice {
+  /** `r3`, a digest prefix or a commit prefix. */
+  release?: string;
+  /** Build (or reuse) the release of this commit. */
+  commit?: string;
+}
+
+export interface OperationHooks {
+  signal?: AbortSignal;
+  onBuild?: (progress: BuildProgress) => void;
+  /** Called with the plan before it is applied (e.g. to ask for confirmation). */
+  beforeApply?: (plan: Plan) => Promise<void>;
+}
+
+/** The release a deploy into `env` takes: given, built from a commit, or built from HEAD. */
+export async function chooseRelease(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  choice: ReleaseChoice,
+  hooks: OperationHooks,
+  options: { build: boolean },
+): Promise<{ release: Release; build: BuildResult | null }> {
+  if (choice.release && choice.commit) {
+    throw new UserError('USAGE', 'pass either --release or --commit, not both.');
+  }
+  if (choice.release) return { release: await releaseNamed(ctx, choice.release), build: null };
+  if (env.previous && !choice.commit)
+    return { release: await promotionCandidate(ctx, env), build: null };
+  if (!options.build) {
+    const found = choice.commit ? await ctx.store.findRelease(choice.commit) : undefined;
+    if (found) return { release: found, build: null };
+    throw new UserError(
+      'RELEASE_NOT_FOUND',
+      `no release is built for ${choice.commit ?? 'HEAD'} yet.`,
+      {
+        hint: `Run \`airlock build${choice.commit ? ` --commit ${choice.commit}` : ''}\` (or \`airlock deploy ${env.name}\`, which builds).`,
+      },
+    );
+  }
+  const build = await buildRelease({
+    config: ctx.config,
+    store: ctx.store,
+    artifacts: ctx.artifacts,
+    home: ctx.home,
+    actor: ctx.actor,
+    now: ctx.now,
+    ...(choice.commit ? { commit: choice.commit } : {}),
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.onBuild ? { onProgress: hooks.onBuild } : {}),
+  });
+  return { release: build.release, build };
+}
+
+/** The action that puts a release into `env`: deploying into the first, promoting into later ones. */
+export function actionFor(env: ResolvedEnvironment): PlanAction {
+  return env.previous ? 'promote' : 'deploy';
+}
+
+export interface DeployResult extends ExecuteResult {
+  build: BuildResult | null;
+}
+
+/**
+ * `airlock deploy <env>` / `airlock promote <env>`: into the first environment a release is
+ * deployed directly (built if needed); into a later one it is promoted through the gate.
+ * @throws UserError `GATE_BLOCKED`, `LOCK_HELD`, `RELEASE_NOT_FOUND`, `NOTHING_TO_PROMOTE`, build errors.
+ */
+export async function deploy(
+  ctx: AirlockContext,
+  environment: string,
+  choice: ReleaseChoice,
+  hooks: OperationHooks = {},
+): Promise<DeployResult> {
+  const env = environmentNamed(ctx.config, environment);
+  const { release, build } = await chooseRelease(ctx, env, choice, hooks, { build: !env.previous });
+  const facts = await gatherFacts(ctx, actionFor(env), env, release);
+  await hooks.beforeApply?.(buildPlan(facts));
+  const result = await executePlan(ctx, facts, hooks.signal ? { signal: hooks.signal } : {});
+  return { ...result, build };
+}
+
+/** The plan of a deploy or promotion, without applying it. Builds nothing. */
+export async function planDeploy(
+  ctx: AirlockContext,
+  environment: string,
+  choice: ReleaseChoice,
+): Promise<Plan> {
+  const env = environmentNamed(ctx.config, environment);
+  const { release } = await chooseRelease(ctx, env, choice, {}, { build: false });
+  return buildPlan(await gatherFacts(ctx, actionFor(env), env, release));
+}
+
+/** The release a rollback returns to: `to`, or the one that served before the current one. */
+export async function rollbackTarget(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  to?: string,
+): Promise<Release> {
+  if (to) return releaseNamed(ctx, to);
+  const current = currentRelease(await ctx.store.getServing(env.name));
+  const history = await ctx.store.listDeployments({ environment: env.name, limit: 200 });
+  const earlier = history.find(
+    (d) => d.switchedAt !== null && d.releaseId !== current && d.status !== 'failed',
+  );
+  if (!earlier) {
+    throw new UserError(
+      'NOTHING_TO_ROLL_BACK',
+      `${env.name} has no earlier release to roll back to.`,
+      {
+        hint: `Run \`airlock history ${env.name}\` to see what ran there, or pass --to <release>.`,
+      },
+    );
+  }
+  return releaseNamed(ctx, earlier.releaseId);
+}
+
+/** `airlock rollback <env> [--to R]`: serve an earlier release again (instantly when warm). */
+export async function rollback(
+  ctx: AirlockContext,
+  environment: string,
+  to: string | undefined,
+  hooks: OperationHooks = {},
+): Promise<ExecuteResult> {
+  const env = environmentNamed(ctx.config, environment);
+  const release = await rollbackTarget(ctx, env, to);
+  const current = currentRelease(await ctx.store.getServing(env.name));
+  if (current === release.id) {
+    throw new UserError('NOTHING_TO_ROLL_BACK', `${env.name} already serves ${release.id}.`, {
+      hint: `Pass --to <release> to choose another one (see \`airlock history ${env.name}\`).`,
+    });
+  }
+  const facts = await gatherFacts(ctx, 'rollback', env, release);
+  await hooks.beforeApply?.(buildPlan(facts));
+  return executePlan(ctx, facts, hooks.signal ? { signal: hooks.signal } : {});
+}
+
+export interface AutomaticPromotion {
+  environment: string;
+  /** The promotion that ran, or null when the gate did not hold. */
+  result: ExecuteResult | null;
+  /** The plan that was evaluated. */
+  plan: Plan;
+}
+
+/**
+ * After a release succeeded in `environment`, promote it onward while the next environment's
+ * policy is `automatic` and its gate holds (seed 001: "passing the staging gate is both
+ * necessary and sufficient"). Stops at the first environment that is manual or blocked.
+ */
+export async function followAutomaticPromotions(
+  ctx: AirlockContext,
+  environment: string,
+  release: Release,
+  hooks: OperationHooks & { onPlan?: (p: AutomaticPromotion) => void } = {},
+): Promise<AutomaticPromotion[]> {
+  const out: AutomaticPromotion[] = [];
+  let env = environmentNamed(ctx.config, environment);
+  while (env.next) {
+    const next = environmentNamed(ctx.config, env.next);
+    if (next.promotion.policy !== 'automatic') break;
+    const facts = await gatherFacts(ctx, 'promote', next, release);
+    const plan = buildPlan(facts);
+    if (plan.blocked) {
+      const entry = { environment: next.name, result: null, plan };
+      hooks.onPlan?.(entry);
+      out.push(entry);
+      break;
+    }
+    hooks.onPlan?.({ environment: next.name, result: null, plan });
+    const result = await executePlan(ctx, facts, hooks.signal ? { signal: hooks.signal } : {});
+    out.push({ environment: next.name, result, plan });
+    if (result.status !== 'succeeded') break;
+    env = next;
+  }
+  return out;
+}

@@ -1,0 +1,327 @@
+/**
+ * Plan, then apply (DESIGN.md principle 1; changesets' assemble vs apply). `gatherFacts` reads
+ * state (store, ledgers) without changing anything; `buildPlan` is pure and yields a printable
+ * plan: the steps a deploy, promotion or rollback would run and every gate with its reason.
+ */
+import path from 'node:path';
+import type { ResolvedConfig, ResolvedEnvironment } from '../config/resolve.ts';
+import { UserError } from '../errors.ts';
+import { evaluateGates, gatesHold } from '../gates/evaluate.ts';
+import type { GateInputs, GateResult, MigrationGateFacts } from '../gates/gate.ts';
+import { readMigrationDir } from '../migrations/migration-files.ts';
+import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
+import type { Release, ServingRecord } from '../state/state-store.ts';
+import { type AirlockContext, readLedger } from './context.ts';
+
+export type PlanAction = 'deploy' | 'promote' | 'rollback';
+
+export interface PlanStep {
+  name: string;
+  title: string;
+  kind: 'verify' | 'migrate' | 'deploy' | 'check' | 'rollback';
+  service: string | null;
+  when: 'on-success' | 'on-failure';
+}
+
+export interface ReleaseSummary {
+  id: string;
+  digest: string;
+  commit: string;
+  dirty: boolean;
+  subject: string;
+}
+
+export interface Plan {
+  action: PlanAction;
+  environment: string;
+  /** Where a promotion comes from. */
+  previous: string | null;
+  release: ReleaseSummary;
+  /** Release serving now: an id, `mixed` when services differ, or null when nothing serves. */
+  current: string | null;
+  /** Promotion gates (empty for a deploy into the first environment and for rollbacks). */
+  gates: GateResult[];
+  /** True when a gate does not hold: applying the plan would be refused. */
+  blocked: boolean;
+  steps: PlanStep[];
+  /** Pending migrations per service, by filename. */
+  migrations: Record<string, string[]>;
+  warnings: string[];
+}
+
+/** Everything `buildPlan` needs; gathered by `gatherFacts`. */
+export interface PlanFacts {
+  action: PlanAction;
+  environment: ResolvedEnvironment;
+  config: ResolvedConfig;
+  release: Release;
+  serving: ServingRecord[];
+  migrations: MigrationGateFacts[];
+  gates: GateInputs | null;
+}
+
+export function summarize(release: Release): ReleaseSummary {
+  const { id, digest, commit, dirty, subject } = release;
+  return { id, digest, commit, dirty, subject };
+}
+
+/** `r1`, `mixed` or null. */
+export function currentRelease(serving: ServingRecord[]): string | null {
+  const ids = [...new Set(serving.map((s) => s.releaseId))];
+  if (ids.length === 0) return null;
+  return ids.length === 1 ? (ids[0] as string) : 'mixed';
+}
+
+/** Builds the plan. Pure. */
+export function buildPlan(facts: PlanFacts): Plan {
+  const { action, environment: env, release, config } = facts;
+  const current = currentRelease(facts.serving);
+  const gates = facts.gates ? evaluateGates(facts.gates) : [];
+  const steps: PlanStep[] = [
+    {
+      name: 'verify',
+      title: `Verify ${release.id} artifacts (sha256)`,
+      kind: 'verify',
+      service: null,
+      when: 'on-success',
+    },
+  ];
+  const migrations: Record<string, string[]> = {};
+  const warnings: string[] = [];
+  for (const name of config.services) {
+    const service = env.services[name];
+    if (!service) continue;
+    const m = facts.migrations.find((x) => x.service === name);
+    const pending = m?.pending.map((p) => p.filename) ?? [];
+    migrations[name] = pending;
+    const migrate: PlanStep | null =
+      service.database && action !== 'rollback'
+        ? {
+            name: `migrate:${name}`,
+            title: `Migrate ${name} (${pending.length ? `${pending.length} pending` : 'up to date'})`,
+            kind: 'migrate',
+            service: name,
+            when: 'on-success',
+          }
+        : null;
+    if (migrate && service.database?.migrate === 'before-switch') steps.push(migrate);
+    const servingNow = facts.serving.find((s) => s.service === name)?.releaseId;
+    steps.push({
+      name: `deploy:${name}`,
+      title: `Deploy ${name} ${servingNow ? `${servingNow} → ${release.id}` : release.id}`,
+      kind: 'deploy',
+      service: name,
+      when: 'on-success',
+    });
+    if (migrate && service.database?.migrate === 'after-switch') steps.push(migrate);
+    const checkNames = service.checks.map((c) => c.name);
+    steps.push({
+      name: `check:${name}`,
+      title: `Check ${name}${checkNames.length ? ` (${checkNames.join(', ')})` : ' (no checks configured)'}`,
+      kind: 'check',
+      service: name,
+      when: 'on-success',
+    });
+    if (action === 'rollback') {
+      // Going back to an older release: a ledger ahead of its files is expected, not an error.
+      const ahead =
+        m?.problems.filter((p) => p.code === 'MIGRATION_MISSING_FILE').map((p) => p.file) ?? [];
+      if (ahead.length > 0) {
+        warnings.push(
+          `${name}: ${env.name}'s schema is ahead of ${release.id} (it has ${ahead.join(', ')}, which ${release.id} does not carry). Migrations are forward-only, so ${release.id} runs against the newer schema.`,
+        );
+      }
+      if (pending.length > 0) {
+        warnings.push(
+          `${name}: ${release.id} carries migrations ${env.name} never ran (${pending.join(', ')}); a rollback does not run migrations.`,
+        );
+      }
+      for (const p of m?.problems ?? [])
+        if (p.code !== 'MIGRATION_MISSING_FILE') warnings.push(p.message);
+    } else if (m?.problems.length) {
+      warnings.push(...m.problems.map((p) => p.message));
+    }
+  }
+  if (action !== 'rollback' && env.onCheckFailure === 'rollback') {
+    for (const name of config.services) {
+      const before = facts.serving.find((s) => s.service === name)?.releaseId;
+      if (before && before !== release.id) {
+        steps.push({
+          name: `rollback:${name}`,
+          title: `Roll ${name} back to ${before}`,
+          kind: 'rollback',
+          service: name,
+          when: 'on-failure',
+        });
+      }
+    }
+  }
+  if (release.dirty) {
+    warnings.push(
+      `${release.id} was built from uncommitted changes; it cannot be rebuilt from git.`,
+    );
+  }
+  return {
+    action,
+    environment: env.name,
+    previous: action === 'promote' ? env.previous : null,
+    release: summarize(release),
+    current,
+    gates,
+    blocked: gates.length > 0 && !gatesHold(gates),
+    steps,
+    migrations,
+    warnings,
+  };
+}
+
+/** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */
+async function migrationFacts(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+  previous: string | null,
+): Promise<MigrationGateFacts[]> {
+  const out: MigrationGateFacts[] = [];
+  for (const name of ctx.config.services) {
+    const service = env.services[name];
+    const artifact = release.services[name];
+    if (!service?.database || !artifact) continue;
+    const files = artifact.migrationsDigest
+      ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
+      : [];
+    const plan = planMigrations(files, await readLedger(ctx.home, env.name, name));
+    const notOnPrevious = previous
+      ? checkAppliedOnPrevious(plan.pending, await readLedger(ctx.home, previous, name))
+      : [];
+    out.push({
+      service: name,
+      pending: plan.pending.map((f) => ({ version: f.version, filename: f.filename })),
+      notOnPrevious,
+      problems: plan.problems,
+    });
+  }
+  return out;
+}
+
+/** Gathers the facts for a plan. Reads only. */
+export async function gatherFacts(
+  ctx: AirlockContext,
+  action: PlanAction,
+  env: ResolvedEnvironment,
+  release: Release,
+): Promise<PlanFacts> {
+  const serving = await ctx.store.getServing(env.name);
+  const previous = action === 'promote' ? env.previous : null;
+  const migrations = await migrationFacts(ctx, env, release, previous);
+  let gates: GateInputs | null = null;
+  if (action === 'promote' && previous) {
+    const previousServing = await ctx.store.getServing(previous);
+    const history = await ctx.store.listDeployments({
+      environment: previous,
+      releaseId: release.id,
+      limit: 20,
+    });
+    const previousDeployment = history.find((d) => d.switchedAt !== null) ?? null;
+    const deployers = new Set<string>();
+    for (const name of ctx.config.pipeline.slice(0, env.index)) {
+      for (const d of await ctx.store.listDeployments({
+        environment: name,
+        releaseId: release.id,
+        limit: 50,
+      })) {
+        deployers.add(d.actor);
+      }
+    }
+    gates = {
+      environment: env,
+      previous,
+      release,
+      previousServing,
+      services: ctx.config.services,
+      previousDeployment,
+      previousChecks: previousDeployment
+        ? await ctx.store.listCheckResults(previousDeployment.id)
+        : [],
+      migrations,
+      approvals: await ctx.store.listApprovals(env.name, release.id),
+      deployers: [...deployers],
+    };
+  }
+  return { action, environment: env, config: ctx.config, release, serving, migrations, gates };
+}
+
+/** The environment named `name`. @throws UserError `UNKNOWN_ENVIRONMENT`. */
+export function environmentNamed(config: ResolvedConfig, name: string): ResolvedEnvironment {
+  const env = config.environments[name];
+  if (!env) {
+    throw new UserError(
+      'UNKNOWN_ENVIRONMENT',
+      `there is no environment "${name}" in ${config.displayFile}.`,
+      {
+        hint: `Environments are: ${config.pipeline.join(', ')}.`,
+      },
+    );
+  }
+  return env;
+}
+
+/** A release by reference. @throws UserError `RELEASE_NOT_FOUND`. */
+export async function releaseNamed(ctx: AirlockContext, ref: string): Promise<Release> {
+  const release = await ctx.store.findRelease(ref);
+  if (!release) {
+    throw new UserError('RELEASE_NOT_FOUND', `no release matches "${ref}".`, {
+      hint: 'Run `airlock status` or `airlock history` to see releases; a reference is r<N>, a digest prefix or a commit prefix.',
+    });
+  }
+  return release;
+}
+
+/**
+ * The release a promotion into `env` would take: the one serving on the previous environment.
+ * @throws UserError `NOTHING_TO_PROMOTE`.
+ */
+export async function promotionCandidate(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+): Promise<Release> {
+  if (!env.previous) {
+    throw new UserError(
+      'NOTHING_TO_PROMOTE',
+      `${env.name} is the first environment of the pipeline; releases are deployed into it, not promoted.`,
+      {
+        hint: `Run \`airlock deploy ${env.name}\`.`,
+      },
+    );
+  }
+  const current = currentRelease(await ctx.store.getServing(env.previous));
+  if (!current) {
+    throw new UserError(
+      'NOTHING_TO_PROMOTE',
+      `nothing is deployed on ${env.previous}, so there is nothing to promote to ${env.name}.`,
+      {
+        hint: `Run \`airlock deploy ${env.previous}\` first.`,
+      },
+    );
+  }
+  if (current === 'mixed') {
+    throw new UserError(
+      'NOTHING_TO_PROMOTE',
+      `${env.previous} serves different releases on different services.`,
+      {
+        hint: `Deploy one release to every service of ${env.previous} (\`airlock deploy ${env.previous} --release <R>\`), or promote one with --release.`,
+      },
+    );
+  }
+  return releaseNamed(ctx, current);
+}
+
+/** Where a release's service artifact is materialized to run in an environment. */
+export function releaseDir(
+  home: string,
+  environment: string,
+  releaseId: string,
+  service: string,
+): string {
+  return path.join(home, 'envs', environment, 'releases', releaseId, service);
+}

@@ -1,0 +1,33 @@
+import type { Step } from '../engine.ts';
+import { type DeploymentRun, switchService } from './deployment-run.ts';
+
+/**
+ * Starts the release's process for one service, waits for its health path, switches traffic and
+ * drains the old process (the provider's job), then records that it serves. When every service
+ * has switched, the deployment's `switchedAt` is set.
+ */
+export function deployStep(d: DeploymentRun, service: string, title: string): Step {
+  return {
+    name: `deploy:${service}`,
+    title,
+    when: 'on-success',
+    async run(ctx) {
+      const outcome = await switchService(d, d.release, service, d.deploymentId, ctx);
+      d.switched.add(service);
+      if (d.switched.size === Object.keys(d.release.services).length) {
+        await d.ctx.store.updateDeployment(d.deploymentId, {
+          switchedAt: d.ctx.now().toISOString(),
+        });
+      }
+      const switchMs = outcome.switchMs < 1 ? '<1' : String(Math.round(outcome.switchMs));
+      const how = outcome.reusedWarm
+        ? `switched to warm ${d.release.id} in ${switchMs} ms`
+        : `healthy after ${Math.round(outcome.bootMs)} ms, switched in ${switchMs} ms`;
+      return {
+        status: 'succeeded',
+        message: `${how} → ${outcome.url}`,
+        output: { ...outcome },
+      };
+    },
+  };
+}

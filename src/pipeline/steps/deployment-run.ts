@@ -1,0 +1,104 @@
+/**
+ * The state the steps of one deployment share: which services switched, their URLs, and what
+ * served before (for an automatic rollback).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { ResolvedEnvironment } from '../../config/resolve.ts';
+import type { DeployOutcome } from '../../providers/provider.ts';
+import type { ArtifactStore } from '../../releases/artifact-store.ts';
+import { digestTree } from '../../releases/tree-digest.ts';
+import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
+import { type AirlockContext, appDatabaseUrl } from '../context.ts';
+import { releaseDir } from '../plan.ts';
+
+export interface DeploymentRun {
+  ctx: AirlockContext;
+  env: ResolvedEnvironment;
+  release: Release;
+  kind: DeploymentKind;
+  runId: number;
+  deploymentId: number;
+  /** What served each service before this deployment. */
+  before: ServingRecord[];
+  /** Services whose traffic switched to `release`. */
+  switched: Set<string>;
+  /** Services rolled back to their previous release by an on-failure step. */
+  rolledBack: Set<string>;
+  /** Public URL per service. */
+  urls: Record<string, string>;
+}
+
+/**
+ * Copies a release's service artifact to where it runs, verified. A folder that already holds
+ * the identical bytes is reused; one that an app modified is left alone (a process may still
+ * run in it) and a fresh sibling is used.
+ */
+async function materialize(artifacts: ArtifactStore, digest: string, dir: string): Promise<string> {
+  if (existsSync(dir)) {
+    const tree = await digestTree(dir).catch(() => undefined);
+    if (tree?.digest === digest) return dir;
+    let n = 2;
+    while (existsSync(`${dir}-${n}`)) n += 1;
+    dir = `${dir}-${n}`;
+  }
+  await artifacts.materialize(digest, dir);
+  return dir;
+}
+
+/**
+ * Puts one service of `release` into the run's environment through its provider, and records
+ * that it serves. Used by deploy and by rollback steps.
+ */
+export async function switchService(
+  d: DeploymentRun,
+  release: Release,
+  service: string,
+  deploymentId: number,
+  options: { signal: AbortSignal; progress: (message: string) => void },
+): Promise<DeployOutcome> {
+  const { ctx, env } = d;
+  const settings = env.services[service];
+  const artifact = release.services[service];
+  if (!settings || !artifact) throw new Error(`release ${release.id} has no service ${service}`);
+  options.progress(`copying sha256:${artifact.digest.slice(0, 12)} (${artifact.files} files)`);
+  const dir = await materialize(
+    ctx.artifacts,
+    artifact.digest,
+    releaseDir(ctx.home, env.name, release.id, service),
+  );
+  const vars: Record<string, string> = {
+    ...settings.vars,
+    ...(settings.database ? { DATABASE_URL: appDatabaseUrl(ctx.home, env.name, service) } : {}),
+    AIRLOCK_ENV: env.name,
+    AIRLOCK_SERVICE: service,
+    AIRLOCK_RELEASE: release.id,
+    AIRLOCK_COMMIT: release.commit,
+    AIRLOCK_DIGEST: artifact.digest,
+  };
+  const outcome = await ctx.providerFor(env).deploy(
+    {
+      environment: env.name,
+      service,
+      release: { id: release.id, digest: artifact.digest, commit: release.commit },
+      artifactDir: path.resolve(dir),
+      run: settings.run,
+      env: vars,
+      port: settings.port ?? 0,
+      health: settings.health,
+      drainTimeoutMs: settings.drainTimeoutMs,
+      keepWarmMs: settings.keepWarmMs,
+      stopTimeoutMs: settings.stopTimeoutMs,
+    },
+    { signal: options.signal, onProgress: options.progress },
+  );
+  await ctx.store.setServing({
+    environment: env.name,
+    service,
+    releaseId: release.id,
+    deploymentId,
+    since: ctx.now().toISOString(),
+  });
+  d.urls[service] = outcome.url;
+  return outcome;
+}

@@ -1,0 +1,153 @@
+/**
+ * Runs a user's shell command (a build, an E2E suite) in its own process group, streaming its
+ * output by line, keeping a tail, optionally appending everything to a log file, and killing the
+ * whole group on timeout or abort so nothing is left running.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+
+export interface ShellOptions {
+  cwd: string;
+  /** Complete environment of the command. */
+  env: NodeJS.ProcessEnv;
+  /** Kill the command after this long (ms). Default: no limit. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Each output line (stdout and stderr interleaved), without its newline. */
+  onLine?: (line: string) => void;
+  /** Append all output to this file. */
+  logFile?: string;
+  /** Lines kept in `tail`. Default 20. */
+  tailLines?: number;
+  /**
+   * Also keep the raw output as written (stdout and stderr interleaved), up to its last this
+   * many characters, in `output`. Default 0: `output` is empty.
+   */
+  keepOutput?: number;
+  /** After SIGTERM, SIGKILL the group this long later (ms). Default 2000. */
+  killGraceMs?: number;
+}
+
+export interface ShellResult {
+  /** Exit code, or null when killed by a signal. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  aborted: boolean;
+  /** Set when the shell could not start at all. */
+  spawnError: string | null;
+  /** Last `tailLines` lines of output. */
+  tail: string[];
+  /** The last `keepOutput` characters of output, as written. */
+  output: string;
+  durationMs: number;
+}
+
+/** A line longer than this is passed on in pieces, so output without newlines cannot grow memory. */
+const MAX_LINE_CHARS = 64 * 1024;
+
+/** Runs `/bin/sh -c <command>`. Never throws; inspect the result. */
+export function runShell(command: string, options: ShellOptions): Promise<ShellResult> {
+  const started = performance.now();
+  const keep = options.tailLines ?? 20;
+  const tail: string[] = [];
+  const keepOutput = options.keepOutput ?? 0;
+  let output = '';
+  const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  let partial = '';
+  const push = (line: string) => {
+    tail.push(line);
+    if (tail.length > keep) tail.shift();
+    options.onLine?.(line);
+  };
+  const onData = (chunk: Buffer) => {
+    log?.write(chunk);
+    const decoded = chunk.toString('utf8');
+    if (keepOutput > 0) {
+      output += decoded;
+      if (output.length > keepOutput) output = output.slice(-keepOutput);
+    }
+    const text = partial + decoded;
+    const lines = text.split(/\r?\n/);
+    partial = lines.pop() ?? '';
+    for (const line of lines) push(line);
+    while (partial.length > MAX_LINE_CHARS) {
+      push(partial.slice(0, MAX_LINE_CHARS));
+      partial = partial.slice(MAX_LINE_CHARS);
+    }
+  };
+
+  return new Promise((resolve) => {
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const killGroup = (sig: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const stop = () => {
+      killGroup('SIGTERM');
+      killTimer ??= setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 2000);
+    };
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stop();
+          }, options.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      stop();
+    };
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const finish = (
+      exitCode: number | null,
+      sig: NodeJS.Signals | null,
+      spawnError: string | null,
+    ) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (partial) push(partial);
+      log?.end();
+      resolve({
+        exitCode,
+        signal: sig,
+        timedOut,
+        aborted,
+        spawnError,
+        tail,
+        output,
+        durationMs: Math.round(performance.now() - started),
+      });
+    };
+    child.on('error', (error) => finish(null, null, error.message));
+    child.on('exit', (code, sig) => {
+      // Leftovers (something started with `&`) would hold the pipes open: end them.
+      killGroup('SIGKILL');
+      const drained = setTimeout(() => finish(code, sig, null), 500);
+      child.once('close', () => {
+        clearTimeout(drained);
+        finish(code, sig, null);
+      });
+    });
+  });
+}

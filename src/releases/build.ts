@@ -1,0 +1,248 @@
+/**
+ * `airlock build`: a release is built once, from one commit, in a clean checkout (a git
+ * worktree), and its outputs are stored content-addressed. With uncommitted changes and no
+ * `--commit`, the working tree is built instead and the release is marked dirty, loudly.
+ * (DESIGN.md "release"; Heroku: build once, promote the slug; Google Cloud Deploy: a release is
+ * immutable.)
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ResolvedConfig } from '../config/resolve.ts';
+import { UserError } from '../errors.ts';
+import { readMigrationDir } from '../migrations/migration-files.ts';
+import { runShell } from '../process/shell.ts';
+import type { Release, ReleaseArtifact, StateStore } from '../state/state-store.ts';
+import type { ArtifactStore } from './artifact-store.ts';
+import { withCommitCheckout } from './checkout.ts';
+import { commitSubject, git, repoRoot, resolveCommit, uncommittedChanges } from './git.ts';
+
+export type BuildProgress =
+  | { type: 'source'; commit: string; dirty: boolean; dirtyFiles: string[] }
+  | { type: 'reused'; release: Release }
+  | { type: 'service-start'; service: string; command: string }
+  | { type: 'line'; service: string; line: string }
+  | {
+      type: 'service-done';
+      service: string;
+      digest: string;
+      bytes: number;
+      files: number;
+      ms: number;
+    };
+
+export interface BuildReleaseOptions {
+  config: ResolvedConfig;
+  store: StateStore;
+  artifacts: ArtifactStore;
+  /** The project's `.airlock` folder (build logs go to `logs/`). */
+  home: string;
+  actor: string;
+  /** Commit-ish to build. Default: HEAD, or the working tree when it has uncommitted changes. */
+  commit?: string;
+  /** Build even when a clean release of this commit already exists. */
+  rebuild?: boolean;
+  now?: () => Date;
+  signal?: AbortSignal;
+  onProgress?: (progress: BuildProgress) => void;
+}
+
+export interface BuildResult {
+  release: Release;
+  /** True when an existing release was used (nothing built, or identical content). */
+  reused: boolean;
+  dirtyFiles: string[];
+}
+
+/** sha256 of a release: over each service's artifact and migrations digests, by service name. */
+export function releaseDigest(services: Record<string, ReleaseArtifact>): string {
+  const canonical = Object.keys(services)
+    .sort()
+    .map((name) => {
+      const s = services[name] as ReleaseArtifact;
+      return `${name}\0${s.digest}\0${s.migrationsDigest ?? '-'}`;
+    })
+    .join('\n');
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** Copies the tracked and untracked-but-not-ignored files of a repository into `dest`. */
+async function copyWorkingTree(root: string, dest: string): Promise<void> {
+  const listing = await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
+  const files = listing.split('\0').filter(Boolean);
+  for (const rel of files) {
+    const from = path.join(root, rel);
+    const stat = statSync(from, { throwIfNoEntry: false });
+    if (!stat?.isFile()) continue; // deleted in the working tree, or a submodule
+    const to = path.join(dest, rel);
+    await mkdir(path.dirname(to), { recursive: true });
+    await copyFile(from, to);
+  }
+}
+
+/**
+ * Builds a release (or finds the existing one).
+ * @throws UserError `NOT_A_GIT_REPO`, `RELEASE_NOT_FOUND` (unknown commit), `BUILD_FAILED`
+ *   (the command exited non-zero; details.tail and the log path), `BUILD_OUTPUT_MISSING`,
+ *   and the migration file errors (`MIGRATION_NAME_INVALID`, `MIGRATION_DUPLICATE`, `MIGRATION_GAP`).
+ */
+export async function buildRelease(options: BuildReleaseOptions): Promise<BuildResult> {
+  const { config, store, artifacts } = options;
+  const now = options.now ?? (() => new Date());
+  const progress = options.onProgress ?? (() => {});
+  const started = performance.now();
+  const top = await repoRoot(config.dir);
+
+  let sha: string;
+  let dirtyFiles: string[] = [];
+  if (options.commit) {
+    sha = await resolveCommit(config.dir, options.commit);
+  } else {
+    sha = await resolveCommit(config.dir, 'HEAD').catch(() => {
+      throw new UserError('NOT_A_GIT_REPO', `the repository at ${top} has no commits yet.`, {
+        hint: 'Commit your project first: a release is a build of one commit.',
+      });
+    });
+    dirtyFiles = await uncommittedChanges(config.dir);
+  }
+  const dirty = dirtyFiles.length > 0;
+  progress({ type: 'source', commit: sha, dirty, dirtyFiles });
+
+  if (!dirty && !options.rebuild) {
+    const existing = await store.findRelease(sha);
+    if (existing && existing.commit === sha && !existing.dirty) {
+      progress({ type: 'reused', release: existing });
+      return { release: existing, reused: true, dirtyFiles };
+    }
+  }
+
+  const logDir = path.join(options.home, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const buildAll = async (projectDir: string): Promise<Record<string, ReleaseArtifact>> => {
+    const services: Record<string, ReleaseArtifact> = {};
+    for (const name of config.services) {
+      // Build settings are global-only, so any environment's copy is the service's.
+      const first = config.environments[config.pipeline[0] as string];
+      const service = first?.services[name];
+      if (!service) continue;
+      const root = path.join(projectDir, service.root);
+      const logFile = path.join(
+        logDir,
+        `build-${sha.slice(0, 12)}${dirty ? '-dirty' : ''}-${name}.log`,
+      );
+      await rm(logFile, { force: true });
+      progress({ type: 'service-start', service: name, command: service.build.command });
+      const result = await runShell(service.build.command, {
+        cwd: root,
+        env: {
+          ...process.env,
+          ...service.build.env,
+          AIRLOCK_COMMIT: sha,
+          AIRLOCK_DIRTY: dirty ? '1' : '0',
+          AIRLOCK_SERVICE: name,
+        },
+        logFile,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onLine: (line) => progress({ type: 'line', service: name, line }),
+      });
+      if (result.exitCode !== 0) {
+        const how = result.spawnError
+          ? `could not start (${result.spawnError})`
+          : result.exitCode === null
+            ? `was killed by ${result.signal}`
+            : `exited ${result.exitCode}`;
+        throw new UserError(
+          'BUILD_FAILED',
+          `the build of ${name} (\`${service.build.command}\`) ${how}.`,
+          {
+            hint: `Read the build log: ${logFile}. Fix the build, commit, and run \`airlock build\` again.`,
+            details: { service: name, exitCode: result.exitCode, tail: result.tail, log: logFile },
+          },
+        );
+      }
+      const output = path.join(root, service.build.output);
+      const isDir = statSync(output, { throwIfNoEntry: false })?.isDirectory();
+      if (!isDir || (await readdir(output)).length === 0) {
+        throw new UserError(
+          'BUILD_OUTPUT_MISSING',
+          `the build of ${name} succeeded but left no files in ${path.join(service.root, service.build.output)}.`,
+          {
+            hint: `Make \`${service.build.command}\` write its output there, or set services.${name}.build.output to the folder it writes.`,
+          },
+        );
+      }
+      const tree = await artifacts.put(output);
+      let migrationsDigest: string | null = null;
+      let migrations: ReleaseArtifact['migrations'] = [];
+      if (service.database) {
+        const dir = path.join(root, service.database.migrations);
+        const files = await readMigrationDir(dir);
+        migrations = files.map((f) => ({ version: f.version, name: f.name, sha256: f.sha256 }));
+        if (existsSync(dir) && files.length > 0)
+          migrationsDigest = (await artifacts.put(dir)).digest;
+      }
+      services[name] = {
+        digest: tree.digest,
+        bytes: tree.bytes,
+        files: tree.files,
+        migrationsDigest,
+        migrations,
+      };
+      progress({
+        type: 'service-done',
+        service: name,
+        digest: tree.digest,
+        bytes: tree.bytes,
+        files: tree.files,
+        ms: result.durationMs,
+      });
+    }
+    return services;
+  };
+
+  let services: Record<string, ReleaseArtifact>;
+  if (dirty) {
+    const workdir = mkdtempSync(path.join(os.tmpdir(), 'airlock-build-'));
+    try {
+      await copyWorkingTree(top, workdir);
+      services = await buildAll(path.join(workdir, path.relative(top, config.dir)));
+    } finally {
+      await rm(workdir, { recursive: true, force: true });
+    }
+  } else {
+    services = await withCommitCheckout(config.dir, sha, buildAll, { fresh: true });
+  }
+
+  const digest = releaseDigest(services);
+  const existing = await store.findReleaseByContent(sha, digest, dirty);
+  if (existing) return { release: existing, reused: true, dirtyFiles };
+  const subject = await commitSubject(config.dir, sha);
+  const release = await store.insertRelease({
+    digest,
+    commit: sha,
+    dirty,
+    subject: dirty ? `${subject} (+ uncommitted changes)` : subject,
+    createdAt: now().toISOString(),
+    createdBy: options.actor,
+    buildMs: Math.round(performance.now() - started),
+    services,
+  });
+  await store.appendAudit({
+    at: now().toISOString(),
+    actor: options.actor,
+    action: 'release.built',
+    environment: null,
+    releaseId: release.id,
+    runId: null,
+    result: 'ok',
+    detail: {
+      commit: sha,
+      digest,
+      dirty,
+      ...(dirty ? { dirtyFiles: dirtyFiles.slice(0, 50) } : {}),
+    },
+  });
+  return { release, reused: false, dirtyFiles };
+}

@@ -1,0 +1,68 @@
+/**
+ * The few git commands Airlock runs, through the user's own `git`.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { UserError } from '../errors.ts';
+
+const run = promisify(execFile);
+
+/** Runs git in `cwd` and returns trimmed stdout. @throws Error with git's stderr. */
+export async function git(cwd: string, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run('git', args, { cwd, maxBuffer: 64 * 1024 * 1024 });
+    return stdout.trim();
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error((e.stderr || e.message).trim());
+  }
+}
+
+/** The repository's top folder. @throws UserError `NOT_A_GIT_REPO`. */
+export async function repoRoot(cwd: string): Promise<string> {
+  try {
+    return await git(cwd, ['rev-parse', '--show-toplevel']);
+  } catch {
+    throw new UserError('NOT_A_GIT_REPO', `${cwd} is not inside a git repository.`, {
+      hint: 'A release is a build of one commit: run `git init && git add -A && git commit -m init` first.',
+    });
+  }
+}
+
+/** Full SHA of a commit-ish. @throws UserError `RELEASE_NOT_FOUND` for an unknown commit. */
+export async function resolveCommit(cwd: string, ref: string): Promise<string> {
+  try {
+    return await git(cwd, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  } catch {
+    throw new UserError('RELEASE_NOT_FOUND', `commit "${ref}" does not exist in this repository.`, {
+      hint: 'Pass a commit SHA, branch or tag that `git log` shows.',
+    });
+  }
+}
+
+/** Paths (relative to `dir`) with uncommitted changes, ignoring Airlock's own `.airlock/`. */
+export async function uncommittedChanges(dir: string): Promise<string[]> {
+  const out = await git(dir, [
+    'status',
+    '--porcelain',
+    '--untracked-files=normal',
+    '--',
+    '.',
+    ':(exclude).airlock',
+  ]);
+  return out ? out.split('\n').map((l) => l.slice(3)) : [];
+}
+
+/** First line of a commit's message. */
+export async function commitSubject(cwd: string, sha: string): Promise<string> {
+  return git(cwd, ['log', '-1', '--format=%s', sha]);
+}
+
+/** git's `user.email`, or undefined when unset. */
+export async function gitUserEmail(cwd: string): Promise<string | undefined> {
+  try {
+    return (await git(cwd, ['config', 'user.email'])) || undefined;
+  } catch {
+    return undefined;
+  }
+}
