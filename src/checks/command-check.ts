@@ -4,15 +4,15 @@
  * seed 002 "deploy staging → migrate → smoke").
  */
 
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { runShell } from '../process/shell.ts';
 import type { CheckContext, CheckResult, CommandCheckSpec } from './check.ts';
 
 /** Lines of output kept in `details.outputTail`. */
 export const OUTPUT_TAIL_LINES = 20;
-/** Bytes of output kept while the command runs (enough for the tail). */
-const OUTPUT_KEEP_BYTES = 64 * 1024;
+/** Characters of output kept while the command runs (enough for the tail). */
+const OUTPUT_KEEP_CHARS = 64 * 1024;
 /** After SIGTERM on timeout, SIGKILL the group after this long (ms). */
 const KILL_GRACE_MS = 2000;
 
@@ -56,89 +56,28 @@ export async function runCommandCheck(
       details: { cwd, exitCode: null, signal: null, timedOut: false, outputTail: '' },
     };
   }
-  const outcome = await new Promise<{
-    exitCode: number | null;
-    signal: NodeJS.Signals | null;
-    timedOut: boolean;
-    cancelled: boolean;
-    spawnError: string | null;
-    output: string;
-  }>((done) => {
-    let output = '';
-    let timedOut = false;
-    let cancelled = false;
-    let settled = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const child = spawn('/bin/sh', ['-c', spec.run], {
-      cwd,
-      env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      if (output.length > OUTPUT_KEEP_BYTES) output = output.slice(-OUTPUT_KEEP_BYTES);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const killGroup = (signal: NodeJS.Signals) => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        // The group is already gone.
-      }
-    };
-    const stop = () => {
-      killGroup('SIGTERM');
-      killTimer ??= setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
-    };
-    const timeout = setTimeout(() => {
-      timedOut = true;
-      stop();
-    }, spec.timeoutMs);
-    const onAbort = () => {
-      cancelled = true;
-      stop();
-    };
-    if (ctx.signal?.aborted) onAbort();
-    else ctx.signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (
-      exitCode: number | null,
-      signal: NodeJS.Signals | null,
-      spawnError: string | null,
-    ) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timeout);
-      clearTimeout(killTimer);
-      ctx.signal?.removeEventListener('abort', onAbort);
-      done({ exitCode, signal, timedOut, cancelled, spawnError, output });
-    };
-    child.on('error', (error) => finish(null, null, error.message));
-    child.on('exit', (code, signal) => {
-      // Leftovers (a server started with `&`) would hold the pipes open: end them.
-      killGroup('SIGKILL');
-      // Let the pipes drain, but never wait on a process that escaped the group.
-      const drained = setTimeout(() => finish(code, signal, null), 500);
-      child.once('close', () => {
-        clearTimeout(drained);
-        finish(code, signal, null);
-      });
-    });
+  // runShell owns the process group, the timeout, the abort and the cleanup of leftovers.
+  const outcome = await runShell(spec.run, {
+    cwd,
+    env,
+    timeoutMs: spec.timeoutMs,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    tailLines: OUTPUT_TAIL_LINES,
+    keepOutput: OUTPUT_KEEP_CHARS,
+    killGraceMs: KILL_GRACE_MS,
   });
   const durationMs = Math.round(performance.now() - started);
   const lines = outcome.output.replace(/\s+$/, '').split(/\r?\n/);
   const outputTail = lines.slice(-OUTPUT_TAIL_LINES).join('\n');
   const lastLine = lines.findLast((l) => l.trim() !== '')?.trim() ?? '';
   const passed =
-    outcome.exitCode === 0 && !outcome.timedOut && !outcome.cancelled && !outcome.spawnError;
+    outcome.exitCode === 0 && !outcome.timedOut && !outcome.aborted && !outcome.spawnError;
   const command = `\`${spec.run}\``;
   let message: string;
   if (outcome.spawnError) message = `${command} could not start in ${cwd}: ${outcome.spawnError}`;
   else if (outcome.timedOut)
     message = `${command} timed out after ${spec.timeoutMs} ms and was killed`;
-  else if (outcome.cancelled) message = `${command} cancelled`;
+  else if (outcome.aborted) message = `${command} cancelled`;
   else if (passed) message = `${command} passed in ${(durationMs / 1000).toFixed(1)} s`;
   else {
     const how =
@@ -158,7 +97,7 @@ export async function runCommandCheck(
       signal: outcome.signal,
       timedOut: outcome.timedOut,
       outputTail,
-      ...(outcome.cancelled ? { cancelled: true } : {}),
+      ...(outcome.aborted ? { cancelled: true } : {}),
     },
   };
 }
