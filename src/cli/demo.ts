@@ -56,7 +56,7 @@ function gitIn(dir: string, args: string[]): string {
 }
 
 /** Copies an overlay folder of the demo's later commits over the project and commits it. */
-function commitStep(dir: string, step: string): string {
+export function commitStep(dir: string, step: string): string {
   const from = path.join(EXAMPLES, 'demo-steps', step);
   for (const entry of readdirSync(from)) {
     if (entry === 'message.txt') continue;
@@ -67,8 +67,13 @@ function commitStep(dir: string, step: string): string {
   return gitIn(dir, ['log', '-1', '--format=%h %s']);
 }
 
-/** Creates the demo project: the example on two free ports, in a new git repository. */
-async function createProject(dir: string): Promise<{ staging: number; production: number }> {
+/**
+ * Creates the demo project in `dir`: the notes example on two free ports, in a new git
+ * repository with one commit. Exported for tests.
+ */
+export async function createExampleProject(
+  dir: string,
+): Promise<{ staging: number; production: number }> {
   mkdirSync(dir, { recursive: true });
   cpSync(path.join(EXAMPLES, 'notes'), dir, {
     recursive: true,
@@ -120,7 +125,7 @@ export async function demoCommand(
     });
   }
   r.heading(`Airlock demo — the notes example in ${dir}`);
-  const ports = await createProject(dir);
+  const ports = await createExampleProject(dir);
   r.note(
     `  A fresh git repository with one commit. staging → http://127.0.0.1:${ports.staging}, production → http://127.0.0.1:${ports.production} (local processes behind a local proxy, one SQLite database each).`,
   );

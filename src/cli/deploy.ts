@@ -2,7 +2,12 @@ import { AirlockError, UserError } from '../errors.ts';
 import type { GateResult } from '../gates/gate.ts';
 import type { ExecuteResult } from '../pipeline/execute.ts';
 import { deploy, followAutomaticPromotions } from '../pipeline/operations.ts';
-import { environmentNamed } from '../pipeline/plan.ts';
+import {
+  currentRelease,
+  environmentNamed,
+  promotionCandidate,
+  summarize,
+} from '../pipeline/plan.ts';
 import { buildProgressPrinter } from './build.ts';
 import { confirmChange } from './confirm.ts';
 import type { CommandIO } from './main.ts';
@@ -82,6 +87,20 @@ export async function deployCommand(
           hint: `Run \`airlock deploy ${env.name}\`.`,
         },
       );
+    }
+    if (verb === 'promote' && !opts.release) {
+      // Promotion is idempotent: the candidate already serving here is not deployed again.
+      const candidate = await promotionCandidate(ctx, env);
+      if (currentRelease(await ctx.store.getServing(env.name)) === candidate.id) {
+        reporter.success(`${env.name} already serves ${candidate.id}; nothing to promote.`);
+        reporter.result({
+          action: 'promote',
+          environment: env.name,
+          release: summarize(candidate),
+          status: 'unchanged',
+        });
+        return 0;
+      }
     }
     let result: ExecuteResult;
     try {

@@ -86,6 +86,7 @@ export async function openSession(
     lockTtlMs: DEFAULT_LOCK_TTL_MS,
   };
   const interrupted = options.recover === false ? [] : await recoverInterruptedRuns(ctx);
+  if (interrupted.length > 0) reporter.result({ interrupted });
   for (const r of interrupted) {
     const serving = Object.entries(r.serving)
       .map(([service, release]) => `${service} → ${release ?? 'nothing'}`)

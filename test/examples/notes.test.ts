@@ -83,6 +83,7 @@ async function start(dist: string, dbPath: string, release: string): Promise<Run
       AIRLOCK_RELEASE: release,
       AIRLOCK_COMMIT: 'c0ffee',
       AIRLOCK_ENV: 'staging',
+      AIRLOCK_DIGEST: 'd1'.repeat(32),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -319,6 +320,7 @@ describe('examples/demo-steps', () => {
       release: 'r3',
       commit: 'c0ffee',
       environment: 'staging',
+      digest: 'd1'.repeat(32),
     });
   });
 });

@@ -1,0 +1,99 @@
+/**
+ * A real Airlock project for tests: the notes example copied into a temporary git repository
+ * with free ports, driven through the real CLI (child processes) or in process, and cleaned up
+ * (the local runtime daemon and every app process stopped).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { commitStep, createExampleProject } from '../../src/cli/demo.ts';
+import { Reporter } from '../../src/cli/reporter.ts';
+import { openSession, type Session } from '../../src/cli/session.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts';
+
+export const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestProject {
+  dir: string;
+  ports: { staging: number; production: number };
+  url(environment: 'staging' | 'production'): string;
+  /** Runs `airlock <args>` in the project as a real child process. */
+  cli(
+    args: string[],
+    options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  ): Promise<CliResult>;
+  /** Opens an in-process session (silent reporter) acting as `actor`. */
+  session(actor?: string): Promise<Session>;
+  /** Edits airlock.yaml: `edit(doc)` receives the YAML document. */
+  editConfig(edit: (doc: ReturnType<typeof parseDocument>) => void): void;
+  commit(step: '2-pinned-notes' | '3-broken-create'): string;
+  cleanup(): Promise<void>;
+}
+
+export const DEVELOPER = 'dev@airlock.demo';
+export const REVIEWER = 'reviewer@airlock.demo';
+
+export async function exampleProject(): Promise<TestProject> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-test-'));
+  const ports = await createExampleProject(dir);
+  const file = path.join(dir, 'airlock.yaml');
+  const sessions: Session[] = [];
+  return {
+    dir,
+    ports,
+    url: (environment) => `http://127.0.0.1:${ports[environment]}`,
+    cli(args, options = {}) {
+      return new Promise((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, ...args],
+          {
+            cwd: dir,
+            env: { ...process.env, AIRLOCK_ACTOR: '', CI: '1', NO_COLOR: '1', ...options.env },
+            timeout: options.timeoutMs ?? 60_000,
+          },
+          (error, stdout, stderr) => {
+            const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+            resolve({ code, stdout, stderr });
+          },
+        );
+      });
+    },
+    async session(actor = DEVELOPER) {
+      const s = await openSession({ as: actor }, new Reporter({ json: true, verbose: false }), {
+        config: loadConfig({ cwd: dir }),
+      });
+      sessions.push(s);
+      return s;
+    },
+    editConfig(edit) {
+      const doc = parseDocument(readFileSync(file, 'utf8'));
+      edit(doc);
+      writeFileSync(file, doc.toString());
+    },
+    commit: (step) => commitStep(dir, step),
+    async cleanup() {
+      for (const s of sessions) await s.close().catch(() => {});
+      await new LocalRuntimeClient({ home: path.join(dir, '.airlock') }).shutdown().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Fetches `/version` of a live environment. */
+export async function liveVersion(
+  url: string,
+): Promise<{ release: string; digest: string; commit: string }> {
+  const response = await fetch(`${url}/version`, { signal: AbortSignal.timeout(5000) });
+  return (await response.json()) as { release: string; digest: string; commit: string };
+}
