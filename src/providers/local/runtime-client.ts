@@ -10,6 +10,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ProviderError, type SerializedError } from '../../errors.ts';
 import type { DeployOptions, DeployOutcome, ServiceDeployment, ServiceState } from '../provider.ts';
+import { readLogTail } from './app-process.ts';
 import {
   isProcessAlive,
   type RuntimeInfo,
@@ -100,6 +101,7 @@ export class LocalRuntimeClient {
     if (live) return live;
     fs.mkdirSync(this.#paths.localDir, { recursive: true, mode: 0o700 });
     const logFd = fs.openSync(this.#paths.logFile, 'a', 0o600);
+    let exitCode: number | null = null;
     try {
       const child = spawn(process.execPath, [this.#daemonEntry, '--home', this.#paths.home], {
         cwd: this.#paths.home,
@@ -108,7 +110,10 @@ export class LocalRuntimeClient {
         env: process.env,
       });
       child.on('error', () => {
-        // reported below as "did not start"
+        exitCode = -1;
+      });
+      child.once('exit', (code, signal) => {
+        exitCode = code ?? (signal ? 128 : -1);
       });
       child.unref();
     } finally {
@@ -119,6 +124,21 @@ export class LocalRuntimeClient {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const info = await this.#liveInfo();
       if (info) return info;
+      // Exit code 0: another daemon won the pid file; wait for it. Anything else: it failed.
+      if (exitCode !== null && exitCode !== 0) {
+        throw new ProviderError(
+          'PROVIDER_UNAVAILABLE',
+          `The local runtime exited with code ${exitCode} while starting.`,
+          {
+            hint: `Read ${this.#paths.logFile} for the reason, then check with \`airlock local status\`.`,
+            details: {
+              home: this.#paths.home,
+              logFile: this.#paths.logFile,
+              logTail: await readLogTail(this.#paths.logFile, 0, 20),
+            },
+          },
+        );
+      }
     }
     throw new ProviderError(
       'PROVIDER_UNAVAILABLE',

@@ -142,6 +142,12 @@ function errorBody(error: unknown): { error: SerializedError } {
  */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const paths = runtimePaths(options.home);
+  // The home must exist: a daemon that starts late must not recreate a deleted project's dir.
+  if (!fs.existsSync(paths.home)) {
+    throw new ProviderError('PROVIDER_UNAVAILABLE', `${paths.home} does not exist.`, {
+      hint: 'Run Airlock from the project directory (the runtime lives in its .airlock directory).',
+    });
+  }
   fs.mkdirSync(paths.localDir, { recursive: true, mode: 0o700 });
   const log = makeLogger(paths.logFile);
   acquirePidFile(paths.pidFile);
@@ -378,7 +384,10 @@ export async function runDaemon(
     process.exit(2);
   }
   const home = path.resolve(values.home);
-  const log = makeLogger(runtimePaths(home).logFile);
+  const log = (message: string) => {
+    if (fs.existsSync(runtimePaths(home).localDir)) makeLogger(runtimePaths(home).logFile)(message);
+    else process.stderr.write(`${message}\n`);
+  };
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon({ ...options, home });

@@ -160,6 +160,35 @@ describe('LocalRuntime deploy', () => {
     expect(startedPids()).toHaveLength(2); // no third process was started
   });
 
+  it('stops a warm process once its keep-warm window ends', async () => {
+    await runtime.deploy(deployment('r1', { keepWarmMs: 300 }));
+    const r1Pid = (await runtime.describe('staging', 'web', port)).pid as number;
+    await runtime.deploy(deployment('r2', { keepWarmMs: 300 }));
+    expect((await runtime.describe('staging', 'web', port)).warm).toEqual(['r1']);
+    await waitFor('r1 stopped', () => !isProcessAlive(r1Pid), 5_000);
+    expect((await runtime.describe('staging', 'web', port)).warm).toEqual([]);
+    const stopped = events.find((event) => event.type === 'process.stopped' && event.pid === r1Pid);
+    expect(stopped?.details).toMatchObject({ reason: 'warm window ended' });
+  });
+
+  it('stops one environment and leaves the others serving', async () => {
+    const productionPort = await freePort();
+    await runtime.deploy(deployment('r1', { keepWarmMs: 60_000 }));
+    await runtime.deploy(deployment('r2', { keepWarmMs: 60_000 }));
+    await runtime.deploy(deployment('r1', { environment: 'production', port: productionPort }));
+    const stagingPids = startedPids().slice(0, 2);
+
+    await runtime.stopEnvironment('staging');
+    expect(stagingPids.filter(isProcessAlive)).toEqual([]);
+    await expect(get(`http://127.0.0.1:${port}/release`)).rejects.toThrow(/ECONNREFUSED/);
+    expect(await runtime.describe('staging', 'web', port)).toMatchObject({ release: null });
+    expect(await servedRelease(productionPort)).toBe('r1');
+    const saved = JSON.parse(await fs.readFile(path.join(home, 'local', 'state.json'), 'utf8'));
+    expect(saved.services.map((record: { environment: string }) => record.environment)).toEqual([
+      'production',
+    ]);
+  });
+
   it('proxies an HTTP upgrade and counts the upgraded socket as in flight', async () => {
     // r1 ignores the open socket on SIGTERM, so keep its grace period short.
     await runtime.deploy(deployment('r1', { stopTimeoutMs: 300 }));

@@ -119,6 +119,25 @@ export async function waitFor<T>(
   }
 }
 
+/** Pids of live runtime daemons started for `home` (found in /proc/<pid>/cmdline). */
+export async function daemonsFor(home: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    const args = cmdline.split('\0');
+    const homeIndex = args.indexOf('--home');
+    if (
+      args.some((arg) => arg.endsWith('runtime-daemon.ts')) &&
+      homeIndex >= 0 &&
+      path.resolve(args[homeIndex + 1] ?? '') === path.resolve(home)
+    ) {
+      pids.push(Number(entry));
+    }
+  }
+  return pids;
+}
+
 /** Sends SIGKILL to every pid still alive (test cleanup of last resort). */
 export function killAll(pids: Iterable<number>): void {
   for (const pid of pids) {

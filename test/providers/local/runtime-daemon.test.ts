@@ -16,6 +16,7 @@ import {
 } from '../../../src/providers/local/runtime-files.ts';
 import {
   type DeploymentInput,
+  daemonsFor,
   echoDeployment,
   freePort,
   killAll,
@@ -62,9 +63,11 @@ afterEach(async () => {
   const appPids = (await readEvents())
     .filter((event) => event.type === 'process.started')
     .map((event) => event.pid as number);
-  const leaked = [...daemonPids, ...appPids].filter(isProcessAlive);
+  const leaked = [...new Set([...daemonPids, ...(await daemonsFor(home)), ...appPids])].filter(
+    isProcessAlive,
+  );
   killAll(leaked);
-  await fs.rm(home, { recursive: true, force: true });
+  await fs.rm(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   expect(leaked, 'processes left running after shutdown()').toEqual([]);
 });
 
@@ -186,6 +189,21 @@ describe('local runtime daemon', () => {
     expect(isProcessAlive(firstAppPid)).toBe(false);
   });
 
+  it('fails fast with the log tail when the daemon cannot start', async () => {
+    const entry = path.join(home, 'broken-daemon.mjs');
+    await fs.writeFile(entry, "console.error('daemon exploded on boot'); process.exit(3);\n");
+    const broken = new LocalRuntimeClient({ home, daemonEntry: entry });
+    const started = performance.now();
+    const error = await broken.ensureStarted().catch((caught: unknown) => caught);
+    expect(performance.now() - started).toBeLessThan(5_000); // not the 10 s start timeout
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({
+      code: 'PROVIDER_UNAVAILABLE',
+      details: { logTail: expect.stringContaining('daemon exploded on boot') },
+    });
+    expect((error as ProviderError).message).toContain('exited with code 3');
+  });
+
   it('starts a single daemon when two CLIs ask at once', async () => {
     const [a, b] = await Promise.all([
       new LocalRuntimeClient({ home }).ensureStarted(),
@@ -198,5 +216,13 @@ describe('local runtime daemon', () => {
     const pidFile = await fs.readFile(path.join(home, 'local', 'runtime.pid'), 'utf8');
     expect(Number(pidFile.trim())).toBe(a.pid);
     expect(await client.isRunning()).toBe(true);
+    // Every other daemon that was spawned gave up (exit 0) instead of running beside it.
+    await waitFor('a single daemon for the home', async () => {
+      const pids = await daemonsFor(home);
+      return pids.length === 1 && pids[0] === a.pid;
+    });
+    expect(await fs.readFile(path.join(home, 'local', 'runtime.log'), 'utf8')).not.toContain(
+      'uncaught',
+    );
   });
 });
