@@ -142,12 +142,10 @@ export class AppProcess {
   stopping = false;
   /** Requests (and upgraded sockets) the proxy currently has in flight to this process. */
   inflight = 0;
-  readonly #child: ChildProcess;
   readonly #idleWaiters = new Set<() => void>();
 
   private constructor(
     options: SpawnAppOptions,
-    child: ChildProcess,
     pid: number,
     logOffset: number,
     exited: Promise<ExitInfo>,
@@ -156,7 +154,6 @@ export class AppProcess {
     this.port = options.port;
     this.logFile = options.logFile;
     this.startedAt = options.now();
-    this.#child = child;
     this.pid = pid;
     this.logOffset = logOffset;
     this.exited = exited;
@@ -214,7 +211,7 @@ export class AppProcess {
       const error = await new Promise<Error>((resolve) => child.once('error', resolve));
       throw error;
     }
-    return new AppProcess(options, child, child.pid, logOffset, exited);
+    return new AppProcess(options, child.pid, logOffset, exited);
   }
 
   /** One health probe of `path` (default: the deployment's health path). True on HTTP 200. */
@@ -286,10 +283,5 @@ export class AppProcess {
   /** The last lines (default 20) this process wrote to its log. */
   logTail(maxLines = 20): Promise<string> {
     return readLogTail(this.logFile, this.logOffset, maxLines);
-  }
-
-  /** Detaches the child handle so it does not keep the event loop alive. */
-  unref(): void {
-    this.#child.unref();
   }
 }
