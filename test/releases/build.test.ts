@@ -1,0 +1,142 @@
+/**
+ * Releases: built once per commit in a clean worktree, content-addressed, dirty trees marked,
+ * and the bytes re-verified at every deployment.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { digestTree } from '../../src/releases/tree-digest.ts';
+import { exampleProject, liveVersion, type TestProject } from '../helpers/project.ts';
+
+describe('digestTree', () => {
+  it('depends on every byte, path and executable bit, not on creation order', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-digest-'));
+    const make = (name: string, files: Array<[string, string]>) => {
+      const root = path.join(dir, name);
+      for (const [rel, content] of files) {
+        mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+        writeFileSync(path.join(root, rel), content);
+      }
+      return root;
+    };
+    const a = make('a', [
+      ['x.js', '1'],
+      ['lib/y.js', '2'],
+    ]);
+    const b = make('b', [
+      ['lib/y.js', '2'],
+      ['x.js', '1'],
+    ]);
+    const c = make('c', [
+      ['x.js', '1'],
+      ['lib/y.js', '3'],
+    ]);
+    const d = make('d', [
+      ['x.js', '1'],
+      ['lib/z.js', '2'],
+    ]);
+    const e = make('e', [
+      ['x.js', '1'],
+      ['lib/y.js', '2'],
+    ]);
+    chmodSync(path.join(e, 'x.js'), 0o755);
+    const [da, db, dc, dd, de] = await Promise.all([a, b, c, d, e].map(digestTree));
+    expect(da?.digest).toBe(db?.digest);
+    expect(da).toMatchObject({ bytes: 2, files: 2 });
+    expect(new Set([da?.digest, dc?.digest, dd?.digest, de?.digest]).size).toBe(4);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('airlock build', () => {
+  let project: TestProject;
+
+  beforeAll(async () => {
+    project = await exampleProject();
+  });
+  afterAll(async () => {
+    await project.cleanup();
+  });
+
+  it('builds the commit once in a clean checkout, and reuses the release afterwards', async () => {
+    const first = await project.cli(['build', '--json']);
+    expect(first.code).toBe(0);
+    const r1 = JSON.parse(first.stdout);
+    expect(r1).toMatchObject({ ok: true, reused: false, release: { id: 'r1', dirty: false } });
+    expect(r1.release.digest).toMatch(/^[0-9a-f]{64}$/);
+    // The working tree was not touched: the build ran in a worktree.
+    expect(readdirSync(project.dir)).not.toContain('dist');
+    const artifact = r1.release.services.notes.digest;
+    expect(readdirSync(path.join(project.dir, '.airlock/artifacts/sha256'))).toContain(artifact);
+    const again = JSON.parse((await project.cli(['build', '--json'])).stdout);
+    expect(again).toMatchObject({ reused: true, release: { id: 'r1' } });
+    // A deterministic build of the same commit gives the same content: still r1.
+    const rebuilt = JSON.parse((await project.cli(['build', '--rebuild', '--json'])).stdout);
+    expect(rebuilt).toMatchObject({
+      reused: true,
+      release: { id: 'r1', digest: r1.release.digest },
+    });
+  });
+
+  it('builds uncommitted changes as a dirty release and says so loudly', async () => {
+    writeFileSync(path.join(project.dir, 'src/extra.js'), 'export const extra = 1;\n');
+    const { code, stdout, stderr } = await project.cli(['build']);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(
+      /UNCOMMITTED CHANGES: building the working tree, not commit [0-9a-f]{7}\. This release is marked dirty/,
+    );
+    expect(stderr).toContain('src/extra.js');
+    expect(stdout).toMatch(/Built release r2: commit [0-9a-f]{7} \(DIRTY\)/);
+    rmSync(path.join(project.dir, 'src/extra.js'));
+  });
+
+  it('builds an older commit with --commit, from that commit, not the working tree', async () => {
+    project.commit('2-pinned-notes');
+    const r3 = JSON.parse((await project.cli(['build', '--json'])).stdout);
+    expect(r3.release.services.notes.migrations.map((m: { version: number }) => m.version)).toEqual(
+      [1, 2, 3],
+    );
+    const old = JSON.parse((await project.cli(['build', '--commit', 'HEAD~1', '--json'])).stdout);
+    expect(old.release.id).toBe('r1');
+    expect(old.release.services.notes.migrations).toHaveLength(2);
+  });
+
+  it('refuses to deploy an artifact whose bytes changed on disk; the old release keeps serving', async () => {
+    expect((await project.cli(['deploy', 'staging', '--release', 'r1'])).code).toBe(0);
+    const { ctx } = await project.session();
+    const r3 = (await ctx.store.findRelease('r3'))!;
+    const stored = ctx.artifacts.pathOf(r3.services.notes!.digest);
+    chmodSync(path.join(stored, 'server.js'), 0o644);
+    writeFileSync(path.join(stored, 'server.js'), '// tampered\n', { flag: 'a' });
+    const { code, stdout } = await project.cli(['deploy', 'staging', '--release', 'r3']);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/✖ Verify r3 artifacts \(sha256\) .*was modified on disk/);
+    expect((await liveVersion(project.url('staging'))).release).toBe('r1');
+  });
+
+  it('reports a failing build with its log, and a build that leaves no output', async () => {
+    project.editConfig((doc) =>
+      doc.setIn(
+        ['services', 'notes', 'build', 'command'],
+        'echo compiling; echo "type error in x.ts" >&2; exit 3',
+      ),
+    );
+    const failed = await project.cli(['build', '--rebuild', '--json']);
+    expect(failed.code).toBe(1);
+    const error = JSON.parse(failed.stdout).error;
+    expect(error).toMatchObject({
+      code: 'BUILD_FAILED',
+      message: expect.stringContaining('exited 3'),
+    });
+    expect(error.details.tail).toContain('type error in x.ts');
+    expect(error.hint).toMatch(/Read the build log: .*build-[0-9a-f]{12}-dirty-notes\.log/);
+
+    project.editConfig((doc) => doc.setIn(['services', 'notes', 'build', 'command'], 'true'));
+    const empty = await project.cli(['build', '--rebuild', '--json']);
+    expect(JSON.parse(empty.stdout).error).toMatchObject({
+      code: 'BUILD_OUTPUT_MISSING',
+      message: 'the build of notes succeeded but left no files in dist.',
+    });
+  });
+});
