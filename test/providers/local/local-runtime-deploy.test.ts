@@ -165,10 +165,14 @@ describe('LocalRuntime deploy', () => {
     const r1Pid = (await runtime.describe('staging', 'web', port)).pid as number;
     await runtime.deploy(deployment('r2', { keepWarmMs: 300 }));
     expect((await runtime.describe('staging', 'web', port)).warm).toEqual(['r1']);
-    await waitFor('r1 stopped', () => !isProcessAlive(r1Pid), 5_000);
+    const stopped = await waitFor(
+      'r1 stopped',
+      () => events.find((event) => event.type === 'process.stopped' && event.pid === r1Pid),
+      5_000,
+    );
+    expect(stopped.details).toMatchObject({ reason: 'warm window ended' });
+    expect(isProcessAlive(r1Pid)).toBe(false);
     expect((await runtime.describe('staging', 'web', port)).warm).toEqual([]);
-    const stopped = events.find((event) => event.type === 'process.stopped' && event.pid === r1Pid);
-    expect(stopped?.details).toMatchObject({ reason: 'warm window ended' });
   });
 
   it('stops one environment and leaves the others serving', async () => {
