@@ -1,5 +1,5 @@
+import { buildForContext } from '../pipeline/operations.ts';
 import type { BuildProgress } from '../releases/build.ts';
-import { buildRelease } from '../releases/build.ts';
 import type { CommandIO } from './main.ts';
 import type { Reporter } from './reporter.ts';
 import { formatDuration } from './reporter.ts';
@@ -43,13 +43,7 @@ export async function buildCommand(
   const session = await openSession(io.globals, io.reporter);
   try {
     const { ctx } = session;
-    const result = await buildRelease({
-      config: ctx.config,
-      store: ctx.store,
-      artifacts: ctx.artifacts,
-      home: ctx.home,
-      actor: ctx.actor,
-      now: ctx.now,
+    const result = await buildForContext(ctx, {
       signal: io.signal,
       onProgress: buildProgressPrinter(io.reporter),
       ...(opts.commit ? { commit: opts.commit } : {}),

@@ -12,8 +12,9 @@ import {
   notOnPreviousError,
   planMigrations,
 } from '../migrations/migrator.ts';
-import { type AirlockContext, openMigrationDriver, readLedger } from '../pipeline/context.ts';
+import { type AirlockContext, readLedger } from '../pipeline/context.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
+import { migrateService } from '../pipeline/migrate.ts';
 import { environmentNamed, releaseNamed } from '../pipeline/plan.ts';
 import { confirmChange } from './confirm.ts';
 import type { CommandIO } from './main.ts';
@@ -139,50 +140,19 @@ export async function migrateApplyCommand(
     const results = [];
     try {
       for (const { service, files } of sources) {
-        const driver = openMigrationDriver(ctx.home, env.name, service.name);
-        try {
-          const migrator = new Migrator(driver, files);
-          const plan = await migrator.status();
-          if (env.previous && plan.problems.length === 0) {
-            const missing = checkAppliedOnPrevious(
-              plan.pending,
-              await readLedger(ctx.home, env.previous, service.name),
-            );
-            if (missing.length > 0)
-              throw notOnPreviousError(missing, { environment: env.name, previous: env.previous });
-          }
-          const result = await migrator.apply({
-            appliedBy: ctx.actor,
-            release: opts.release ?? null,
-            onProgress: (file, phase, entry) => {
-              if (phase === 'done' && entry)
-                io.reporter.success(`${service.name}: ${file.filename} [${entry.durationMs} ms]`);
-            },
-          });
-          await ctx.store.appendAudit({
-            at: ctx.now().toISOString(),
-            actor: ctx.actor,
-            action: 'migrations.applied',
-            environment: env.name,
-            releaseId: opts.release ?? null,
-            runId: null,
-            result: 'ok',
-            detail: {
-              service: service.name,
-              applied: result.applied.map((e) => ({
-                version: e.version,
-                name: e.name,
-                sha256: e.sha256,
-                durationMs: e.durationMs,
-              })),
-            },
-          });
-          if (result.applied.length === 0)
-            io.reporter.info(`${service.name}: nothing pending on ${env.name}.`);
-          results.push({ service: service.name, applied: result.applied });
-        } finally {
-          await driver.close();
+        const result = await migrateService(ctx, env, service.name, files, {
+          release: opts.release ?? null,
+          runId: null,
+          onFile: (file, phase, entry) => {
+            if (phase === 'done' && entry) {
+              io.reporter.success(`${service.name}: ${file.filename} [${entry.durationMs} ms]`);
+            }
+          },
+        });
+        if (result.applied.length === 0) {
+          io.reporter.info(`${service.name}: nothing pending on ${env.name}.`);
         }
+        results.push({ service: service.name, applied: result.applied });
       }
     } finally {
       await lock.release();

@@ -33,6 +33,27 @@ export interface OperationHooks {
   beforeApply?: (plan: Plan) => Promise<void>;
 }
 
+/** `airlock build` with the context's store, artifacts and identity (see `buildRelease`). */
+export function buildForContext(
+  ctx: AirlockContext,
+  options: {
+    commit?: string;
+    rebuild?: boolean;
+    signal?: AbortSignal;
+    onProgress?: (p: BuildProgress) => void;
+  },
+): Promise<BuildResult> {
+  return buildRelease({
+    config: ctx.config,
+    store: ctx.store,
+    artifacts: ctx.artifacts,
+    home: ctx.home,
+    actor: ctx.actor,
+    now: ctx.now,
+    ...options,
+  });
+}
+
 /** The release a deploy into `env` takes: given, built from a commit, or built from HEAD. */
 export async function chooseRelease(
   ctx: AirlockContext,
@@ -58,13 +79,7 @@ export async function chooseRelease(
       },
     );
   }
-  const build = await buildRelease({
-    config: ctx.config,
-    store: ctx.store,
-    artifacts: ctx.artifacts,
-    home: ctx.home,
-    actor: ctx.actor,
-    now: ctx.now,
+  const build = await buildForContext(ctx, {
     ...(choice.commit ? { commit: choice.commit } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     ...(hooks.onBuild ? { onProgress: hooks.onBuild } : {}),

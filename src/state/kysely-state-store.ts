@@ -41,6 +41,15 @@ import type {
 type Row<T extends keyof StateDatabase> = Selectable<StateDatabase[T]>;
 
 const json = (value: unknown): string => JSON.stringify(value ?? null);
+
+/** A camelCase patch as snake_case columns, without its undefined fields. */
+function columns<R>(patch: object): Partial<R> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value !== undefined) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+  }
+  return out as Partial<R>;
+}
 const parse = <T>(text: string | null): T =>
   text === null ? (null as T) : (JSON.parse(text) as T);
 
@@ -283,12 +292,7 @@ export class KyselyStateStore implements StateStore {
     id: number,
     patch: Partial<Pick<Run, 'status' | 'message' | 'finishedAt' | 'heartbeatAt' | 'releaseId'>>,
   ): Promise<void> {
-    const values: Partial<Row<'runs'>> = {};
-    if (patch.status !== undefined) values.status = patch.status;
-    if (patch.message !== undefined) values.message = patch.message;
-    if (patch.finishedAt !== undefined) values.finished_at = patch.finishedAt;
-    if (patch.heartbeatAt !== undefined) values.heartbeat_at = patch.heartbeatAt;
-    if (patch.releaseId !== undefined) values.release_id = patch.releaseId;
+    const values = columns<Row<'runs'>>(patch);
     if (Object.keys(values).length === 0) return;
     await this.db.updateTable('runs').set(values).where('id', '=', id).execute();
   }
@@ -385,12 +389,7 @@ export class KyselyStateStore implements StateStore {
       Pick<Deployment, 'status' | 'switchedAt' | 'finishedAt' | 'checksStatus' | 'message'>
     >,
   ): Promise<void> {
-    const values: Partial<Row<'deployments'>> = {};
-    if (patch.status !== undefined) values.status = patch.status;
-    if (patch.switchedAt !== undefined) values.switched_at = patch.switchedAt;
-    if (patch.finishedAt !== undefined) values.finished_at = patch.finishedAt;
-    if (patch.checksStatus !== undefined) values.checks_status = patch.checksStatus;
-    if (patch.message !== undefined) values.message = patch.message;
+    const values = columns<Row<'deployments'>>(patch);
     if (Object.keys(values).length === 0) return;
     await this.db.updateTable('deployments').set(values).where('id', '=', id).execute();
   }

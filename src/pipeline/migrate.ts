@@ -1,0 +1,101 @@
+/**
+ * Applying an environment's migrations, shared by the pipeline's migrate step and
+ * `airlock migrate apply`: one transaction per file with its ledger row, after refusing what
+ * is unsafe — an edited or missing applied file, a release older than the schema, and (seed 000)
+ * any file the previous environment has not run with the same checksum. Audited.
+ */
+import type { ResolvedEnvironment } from '../config/resolve.ts';
+import { UserError } from '../errors.ts';
+import type { LedgerEntry } from '../migrations/ledger.ts';
+import type { MigrationFile } from '../migrations/migration-files.ts';
+import { checkAppliedOnPrevious, Migrator, notOnPreviousError } from '../migrations/migrator.ts';
+import { type AirlockContext, openMigrationDriver, readLedger } from './context.ts';
+
+export interface MigrateServiceOptions {
+  /** Release the files come from (recorded in the ledger), or null for the working tree. */
+  release: string | null;
+  runId: number | null;
+  onFile?: (file: MigrationFile, phase: 'start' | 'done', entry?: LedgerEntry) => void;
+}
+
+export interface MigrateServiceResult {
+  applied: LedgerEntry[];
+  /** Ledger rows that were already there. */
+  alreadyApplied: number;
+  durationMs: number;
+}
+
+/**
+ * Migrates one service's database in one environment.
+ * @throws UserError `MIGRATION_CHECKSUM_MISMATCH`, `MIGRATION_MISSING_FILE` (also: the release
+ *   predates the schema), `MIGRATION_NOT_ON_PREVIOUS`, `MIGRATION_FAILED` (that file left no trace).
+ */
+export async function migrateService(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  service: string,
+  files: MigrationFile[],
+  options: MigrateServiceOptions,
+): Promise<MigrateServiceResult> {
+  const driver = openMigrationDriver(ctx.home, env.name, service);
+  try {
+    const migrator = new Migrator(driver, files);
+    const plan = await migrator.status();
+    const newest = files.at(-1)?.version ?? 0;
+    const ahead = plan.problems.filter(
+      (p) => p.code === 'MIGRATION_MISSING_FILE' && p.version > newest,
+    );
+    if (ahead.length > 0 && ahead.length === plan.problems.length) {
+      const what = options.release ?? 'these migration files';
+      throw new UserError(
+        'MIGRATION_MISSING_FILE',
+        `${what} predate${options.release ? 's' : ''} ${ahead.map((p) => p.file).join(', ')}, already applied on ${env.name}: its migrations cannot run against a newer schema.`,
+        {
+          hint: options.release
+            ? `To serve an older release again, roll back: \`airlock rollback ${env.name} --to ${options.release}\` (no migrations run).`
+            : 'Update your working tree (git pull) so it has every applied migration.',
+        },
+      );
+    }
+    if (env.previous && plan.pending.length > 0 && plan.problems.length === 0) {
+      const missing = checkAppliedOnPrevious(
+        plan.pending,
+        await readLedger(ctx.home, env.previous, service),
+      );
+      if (missing.length > 0)
+        throw notOnPreviousError(missing, { environment: env.name, previous: env.previous });
+    }
+    const result = await migrator.apply({
+      appliedBy: ctx.actor,
+      release: options.release,
+      ...(options.onFile ? { onProgress: options.onFile } : {}),
+    });
+    if (result.applied.length > 0) {
+      await ctx.store.appendAudit({
+        at: ctx.now().toISOString(),
+        actor: ctx.actor,
+        action: 'migrations.applied',
+        environment: env.name,
+        releaseId: options.release,
+        runId: options.runId,
+        result: 'ok',
+        detail: {
+          service,
+          applied: result.applied.map((e) => ({
+            version: e.version,
+            name: e.name,
+            sha256: e.sha256,
+            durationMs: e.durationMs,
+          })),
+        },
+      });
+    }
+    return {
+      applied: result.applied,
+      alreadyApplied: plan.applied.length,
+      durationMs: result.durationMs,
+    };
+  } finally {
+    await driver.close();
+  }
+}
