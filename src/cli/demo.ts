@@ -55,15 +55,12 @@ function gitIn(dir: string, args: string[]): string {
   }).trim();
 }
 
-/** Copies an overlay folder of the demo's later commits over the project and commits it. */
+/**
+ * Makes one of the demo's later commits: applies `examples/demo-steps/<step>.patch` (a
+ * `git format-patch` file, message included) with `git am`. Exported for tests.
+ */
 export function commitStep(dir: string, step: string): string {
-  const from = path.join(EXAMPLES, 'demo-steps', step);
-  for (const entry of readdirSync(from)) {
-    if (entry === 'message.txt') continue;
-    cpSync(path.join(from, entry), path.join(dir, entry), { recursive: true });
-  }
-  gitIn(dir, ['add', '-A']);
-  gitIn(dir, ['commit', '-q', '-F', path.join(from, 'message.txt')]);
+  gitIn(dir, ['am', '--quiet', path.join(EXAMPLES, 'demo-steps', `${step}.patch`)]);
   return gitIn(dir, ['log', '-1', '--format=%h %s']);
 }
 

@@ -17,8 +17,8 @@ import { SqliteMigrationDriver } from '../../src/migrations/sqlite-migration-dri
 const run = promisify(execFile);
 const EXAMPLES = resolve(import.meta.dirname, '../../examples');
 const NOTES = join(EXAMPLES, 'notes');
-const STEP_2 = join(EXAMPLES, 'demo-steps/2-pinned-notes');
-const STEP_3 = join(EXAMPLES, 'demo-steps/3-broken-create');
+const STEP_2 = join(EXAMPLES, 'demo-steps/2-pinned-notes.patch');
+const STEP_3 = join(EXAMPLES, 'demo-steps/3-broken-create.patch');
 
 let root: string;
 let app: string;
@@ -34,8 +34,8 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Copies the example (without build output or databases), then each overlay, like the demo's commits. */
-async function checkout(...overlays: string[]): Promise<void> {
+/** Copies the example (without build output or databases), then applies each of the demo's commits. */
+async function checkout(...patches: string[]): Promise<void> {
   await cp(NOTES, app, {
     recursive: true,
     filter: (src) => {
@@ -43,8 +43,8 @@ async function checkout(...overlays: string[]): Promise<void> {
       return !rel.startsWith('dist') && !rel.endsWith('.db') && !rel.includes('node_modules');
     },
   });
-  for (const overlay of overlays) {
-    await cp(overlay, app, { recursive: true, filter: (src) => !src.endsWith('message.txt') });
+  for (const patch of patches) {
+    await run('git', ['apply', patch], { cwd: app });
   }
 }
 
@@ -271,10 +271,10 @@ describe('examples/notes', () => {
 });
 
 describe('examples/demo-steps', () => {
-  it('each step has a commit message', async () => {
+  it('each step is a commit with a message', async () => {
     for (const step of [STEP_2, STEP_3]) {
-      const message = await readFile(join(step, 'message.txt'), 'utf8');
-      expect(message.split('\n')[0]!.length).toBeGreaterThan(10);
+      const subject = /^Subject: \[PATCH \d\/\d\] (.+)$/m.exec(await readFile(step, 'utf8'));
+      expect(subject?.[1]?.length).toBeGreaterThan(10);
     }
   });
 

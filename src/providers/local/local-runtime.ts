@@ -45,6 +45,9 @@ import {
   writeFileAtomic,
 } from './runtime-files.ts';
 
+/** Idle keep-alive sockets to an app are closed after this long (ms); below Node's 5 s default. */
+const UPSTREAM_IDLE_TIMEOUT_MS = 2_000;
+
 /** What the runtime reports as it works; the daemon appends each one to `envs/<env>/events.jsonl`. */
 export interface RuntimeEvent {
   /** ISO-8601 time. */
@@ -903,7 +906,14 @@ export class LocalRuntime {
   }
 
   async #createSlot(d: ServiceDeployment): Promise<Slot> {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 });
+    // Idle upstream sockets are closed after 2 s, before the app's own keep-alive timeout
+    // (Node's default is 5 s), so the proxy never reuses a socket the app is closing (a 502).
+    const agent = new http.Agent({
+      keepAlive: true,
+      maxSockets: 256,
+      maxFreeSockets: 32,
+      timeout: UPSTREAM_IDLE_TIMEOUT_MS,
+    });
     const proxy = createProxyServer({ ws: true, xfwd: true, agent });
     proxy.on('error', () => {
       // every proxy call passes its own error callback; this only keeps stray errors non-fatal
