@@ -2,10 +2,11 @@ import path from 'node:path';
 import { LocalRuntimeClient } from '../providers/local/runtime-client.ts';
 import type { CommandIO } from './main.ts';
 import { formatAge } from './reporter.ts';
-import { airlockHome, loadProjectConfig } from './session.ts';
+import { airlockHome, loadProjectConfig, localRuntimeOptions } from './session.ts';
 
 function client(io: CommandIO): LocalRuntimeClient {
-  return new LocalRuntimeClient({ home: airlockHome(loadProjectConfig(io.globals)) });
+  const config = loadProjectConfig(io.globals);
+  return new LocalRuntimeClient(localRuntimeOptions(config, airlockHome(config)));
 }
 
 /** `airlock local status`. */

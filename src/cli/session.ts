@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
@@ -54,6 +55,15 @@ export function airlockHome(config: ResolvedConfig): string {
   return home;
 }
 
+/** How the CLI starts the local runtime: through `runtime-entry.ts`, which audits crashes. */
+export function localRuntimeOptions(config: ResolvedConfig, home: string) {
+  return {
+    home,
+    daemonEntry: fileURLToPath(new URL('./runtime-entry.ts', import.meta.url)),
+    daemonArgs: ['--state', config.stateFile],
+  };
+}
+
 export function loadProjectConfig(globals: GlobalOptions): ResolvedConfig {
   return loadConfig({ cwd: process.cwd(), ...(globals.config ? { file: globals.config } : {}) });
 }
@@ -72,7 +82,7 @@ export async function openSession(
     reporter.warn(`${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}`);
   const home = airlockHome(config);
   const store = await SqliteStateStore.open({ file: config.stateFile });
-  const provider = new LocalProvider({ home });
+  const provider = new LocalProvider(localRuntimeOptions(config, home));
   const ctx: AirlockContext = {
     config,
     store,

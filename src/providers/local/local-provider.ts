@@ -22,6 +22,8 @@ export interface LocalProviderOptions {
   home: string;
   /** Custom daemon entry file (see `LocalRuntimeClientOptions.daemonEntry`). */
   daemonEntry?: string;
+  /** Extra arguments for that entry (see `LocalRuntimeClientOptions.daemonArgs`). */
+  daemonArgs?: string[];
 }
 
 /** `Provider` for the local runtime; a thin layer over {@link LocalRuntimeClient}. */

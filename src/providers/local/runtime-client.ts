@@ -32,6 +32,8 @@ export interface LocalRuntimeClientOptions {
    * Default: `runtime-daemon.ts` beside this file (see `runDaemon` there for a custom entry).
    */
   daemonEntry?: string;
+  /** Extra arguments for the daemon entry, after `--home <home>` (e.g. where to audit). */
+  daemonArgs?: string[];
 }
 
 /** `GET /v1/status`. */
@@ -63,6 +65,7 @@ export class LocalRuntimeClient {
   readonly #startTimeoutMs: number;
   readonly #shutdownTimeoutMs: number;
   readonly #daemonEntry: string;
+  readonly #daemonArgs: string[];
   #starting: Promise<RuntimeInfo> | null = null;
 
   constructor(options: LocalRuntimeClientOptions) {
@@ -70,6 +73,7 @@ export class LocalRuntimeClient {
     this.#startTimeoutMs = options.startTimeoutMs ?? 10_000;
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
     this.#daemonEntry = options.daemonEntry ?? DAEMON_ENTRY;
+    this.#daemonArgs = options.daemonArgs ?? [];
   }
 
   /** Absolute `.airlock` home. */
@@ -103,7 +107,8 @@ export class LocalRuntimeClient {
     const logFd = fs.openSync(this.#paths.logFile, 'a', 0o600);
     let exitCode: number | null = null;
     try {
-      const child = spawn(process.execPath, [this.#daemonEntry, '--home', this.#paths.home], {
+      const args = [this.#daemonEntry, '--home', this.#paths.home, ...this.#daemonArgs];
+      const child = spawn(process.execPath, args, {
         cwd: this.#paths.home,
         detached: true,
         stdio: ['ignore', logFd, logFd],
