@@ -16,6 +16,7 @@ import {
 import type { z } from 'zod';
 import type { ConfigDiagnostic } from '../errors.ts';
 import type { FieldMeta } from './schema.ts';
+import { defOf, metaOf } from './schema-walk.ts';
 
 export type ConfigPath = ReadonlyArray<string | number>;
 
@@ -105,25 +106,6 @@ export function toDiagnostic(source: SourceMap, finding: Finding): ConfigDiagnos
 
 // ---------------------------------------------------------------------------------------------
 // Walking the zod schema (to find a field's metadata and allowed keys)
-
-interface Def {
-  type: string;
-  shape?: Record<string, z.ZodType>;
-  innerType?: z.ZodType;
-  valueType?: z.ZodType;
-  element?: z.ZodType;
-  options?: z.ZodType[];
-  discriminator?: string;
-  in?: z.ZodType;
-}
-
-function defOf(schema: z.ZodType): Def {
-  return (schema as unknown as { _zod: { def: Def } })._zod.def;
-}
-
-function metaOf(schema: z.ZodType): FieldMeta | undefined {
-  return (schema as unknown as { meta(): FieldMeta | undefined }).meta();
-}
 
 function unwrap(schema: z.ZodType): { schema: z.ZodType; meta: FieldMeta | undefined } {
   let meta = metaOf(schema);

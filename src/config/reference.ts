@@ -10,36 +10,7 @@
 import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { configJsonSchema, configSchema, type FieldMeta, type Inheritance } from './schema.ts';
-
-interface Def {
-  type: string;
-  shape?: Record<string, z.ZodType>;
-  innerType?: z.ZodType;
-  valueType?: z.ZodType;
-  element?: z.ZodType;
-  options?: z.ZodType[];
-  discriminator?: string;
-  values?: unknown[];
-  entries?: Record<string, unknown>;
-  checks?: Array<{ _zod: { def: CheckDef } }>;
-  defaultValue?: unknown;
-}
-
-interface CheckDef {
-  check: string;
-  format?: string;
-  prefix?: string;
-  pattern?: RegExp;
-  minimum?: number;
-}
-
-function defOf(schema: z.ZodType): Def {
-  return (schema as unknown as { _zod: { def: Def } })._zod.def;
-}
-
-function metaOf(schema: z.ZodType): FieldMeta | undefined {
-  return (schema as unknown as { meta(): FieldMeta | undefined }).meta();
-}
+import { defOf, metaOf } from './schema-walk.ts';
 
 /** A field with its wrappers (optional, default) peeled off, keeping what they said. */
 interface Unwrapped {
