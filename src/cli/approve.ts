@@ -1,7 +1,7 @@
 import { recordApproval } from '../pipeline/approve.ts';
 import { buildPlan, environmentNamed, gatherFacts } from '../pipeline/plan.ts';
 import type { CommandIO } from './main.ts';
-import { openSession } from './session.ts';
+import { withSession } from './session.ts';
 
 /** `airlock approve <env> [--release R] [-m comment] [--reject]`. */
 export async function approveCommand(
@@ -9,8 +9,7 @@ export async function approveCommand(
   environment: string,
   opts: { release?: string; message?: string; reject?: boolean },
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const { ctx } = session;
     const result = await recordApproval(ctx, {
       environment,
@@ -37,7 +36,5 @@ export async function approveCommand(
       blocked: plan.blocked,
     });
     return 0;
-  } finally {
-    await session.close();
-  }
+  });
 }

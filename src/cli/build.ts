@@ -3,7 +3,7 @@ import type { BuildProgress } from '../releases/build.ts';
 import type { CommandIO } from './main.ts';
 import type { Reporter } from './reporter.ts';
 import { formatDuration } from './reporter.ts';
-import { openSession } from './session.ts';
+import { withSession } from './session.ts';
 
 /** Renders build progress: a loud warning for a dirty tree, one line per service. */
 export function buildProgressPrinter(reporter: Reporter): (p: BuildProgress) => void {
@@ -40,8 +40,7 @@ export async function buildCommand(
   io: CommandIO,
   opts: { commit?: string; rebuild?: boolean },
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const { ctx } = session;
     const result = await buildForContext(ctx, {
       signal: io.signal,
@@ -55,7 +54,5 @@ export async function buildCommand(
     );
     io.reporter.result({ release: r, reused: result.reused });
     return 0;
-  } finally {
-    await session.close();
-  }
+  });
 }

@@ -13,7 +13,7 @@ import { confirmChange } from './confirm.ts';
 import type { CommandIO } from './main.ts';
 import type { Reporter } from './reporter.ts';
 import { formatDuration } from './reporter.ts';
-import { openSession } from './session.ts';
+import { withSession } from './session.ts';
 
 /** One summary line (and the JSON fields) for a finished deployment, promotion or rollback. */
 export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
@@ -74,10 +74,9 @@ export async function deployCommand(
   opts: { release?: string; commit?: string; follow: boolean },
   verb: 'deploy' | 'promote',
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  const { ctx } = session;
-  const reporter = io.reporter;
-  try {
+  return withSession(io, async (session) => {
+    const { ctx } = session;
+    const reporter = io.reporter;
     const env = environmentNamed(ctx.config, environment);
     if (verb === 'promote' && !env.previous) {
       throw new UserError(
@@ -158,7 +157,5 @@ export async function deployCommand(
       if (follow.some((f) => f.result && f.result.status !== 'succeeded')) return 1;
     }
     return 0;
-  } finally {
-    await session.close();
-  }
+  });
 }

@@ -2,7 +2,7 @@ import { UserError } from '../errors.ts';
 import type { AuditEvent } from '../state/state-store.ts';
 import type { CommandIO } from './main.ts';
 import type { Reporter } from './reporter.ts';
-import { openSession } from './session.ts';
+import { withSession } from './session.ts';
 
 function positive(text: string, what: string): number {
   const n = Number.parseInt(text, 10);
@@ -60,8 +60,7 @@ export async function historyCommand(
   environment: string | undefined,
   opts: { limit: string },
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const events = await session.ctx.store.listAudit({
       limit: positive(opts.limit, '--limit'),
       ...(environment ? { environment } : {}),
@@ -69,15 +68,12 @@ export async function historyCommand(
     renderHistory(io.reporter, events);
     io.reporter.result({ events });
     return 0;
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 /** `airlock releases`: built releases, newest first. */
 export async function releasesCommand(io: CommandIO, opts: { limit: string }): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const releases = await session.ctx.store.listReleases(positive(opts.limit, '--limit'));
     io.reporter.table(
       ['RELEASE', 'COMMIT', 'DIGEST', 'SUBJECT', 'BUILT', 'BY'],
@@ -92,7 +88,5 @@ export async function releasesCommand(io: CommandIO, opts: { limit: string }): P
     );
     io.reporter.result({ releases });
     return 0;
-  } finally {
-    await session.close();
-  }
+  });
 }

@@ -6,19 +6,14 @@ import {
   type MigrationFile,
   readMigrationDir,
 } from '../migrations/migration-files.ts';
-import {
-  checkAppliedOnPrevious,
-  Migrator,
-  notOnPreviousError,
-  planMigrations,
-} from '../migrations/migrator.ts';
+import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { type AirlockContext, readLedger } from '../pipeline/context.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
 import { environmentNamed, releaseNamed } from '../pipeline/plan.ts';
 import { confirmChange } from './confirm.ts';
 import type { CommandIO } from './main.ts';
-import { openSession } from './session.ts';
+import { withSession } from './session.ts';
 
 /** Services with a database, with the migration files to use: a release's snapshot or the working tree. */
 async function migrationSources(
@@ -59,8 +54,7 @@ export async function migrateStatusCommand(
   environment: string,
   opts: { release?: string },
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const { ctx } = session;
     const env = environmentNamed(ctx.config, environment);
     const report = [];
@@ -114,9 +108,7 @@ export async function migrateStatusCommand(
     }
     io.reporter.result({ environment, services: report });
     return report.some((r) => r.problems.length > 0) ? 1 : 0;
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 /** `airlock migrate apply <env>`: under the environment lock; staging-first rule enforced. */
@@ -125,8 +117,7 @@ export async function migrateApplyCommand(
   environment: string,
   opts: { release?: string },
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const { ctx } = session;
     const env = environmentNamed(ctx.config, environment);
     const sources = await migrationSources(ctx, environment, opts.release);
@@ -159,9 +150,7 @@ export async function migrateApplyCommand(
     }
     io.reporter.result({ environment, services: results });
     return 0;
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 /** `airlock migrate create <name>`: the next numbered file. */
@@ -170,37 +159,38 @@ export async function migrateCreateCommand(
   name: string,
   opts: { service?: string },
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter, { recover: false });
-  try {
-    const { config } = session.ctx;
-    const first = config.environments[config.pipeline[0] as string];
-    const candidates = Object.values(first?.services ?? {}).filter(
-      (s) => s.database && (!opts.service || s.name === opts.service),
-    );
-    if (candidates.length !== 1) {
-      throw new UserError(
-        'UNKNOWN_SERVICE',
-        opts.service
-          ? `service "${opts.service}" has no database in airlock.yaml.`
-          : 'several services have a database.',
-        {
-          hint: `Pass --service <name> (services with a database: ${
-            Object.values(first?.services ?? {})
-              .filter((s) => s.database)
-              .map((s) => s.name)
-              .join(', ') || 'none'
-          }).`,
-        },
+  return withSession(
+    io,
+    async (session) => {
+      const { config } = session.ctx;
+      const first = config.environments[config.pipeline[0] as string];
+      const candidates = Object.values(first?.services ?? {}).filter(
+        (s) => s.database && (!opts.service || s.name === opts.service),
       );
-    }
-    const file = await createMigrationFile(
-      (candidates[0] as ResolvedService).database!.migrationsDir,
-      name,
-    );
-    io.reporter.success(`Created ${path.relative(process.cwd(), file)}`);
-    io.reporter.result({ file });
-    return 0;
-  } finally {
-    await session.close();
-  }
+      if (candidates.length !== 1) {
+        throw new UserError(
+          'UNKNOWN_SERVICE',
+          opts.service
+            ? `service "${opts.service}" has no database in airlock.yaml.`
+            : 'several services have a database.',
+          {
+            hint: `Pass --service <name> (services with a database: ${
+              Object.values(first?.services ?? {})
+                .filter((s) => s.database)
+                .map((s) => s.name)
+                .join(', ') || 'none'
+            }).`,
+          },
+        );
+      }
+      const file = await createMigrationFile(
+        (candidates[0] as ResolvedService).database!.migrationsDir,
+        name,
+      );
+      io.reporter.success(`Created ${path.relative(process.cwd(), file)}`);
+      io.reporter.result({ file });
+      return 0;
+    },
+    { recover: false },
+  );
 }

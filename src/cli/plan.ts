@@ -3,7 +3,7 @@ import { planDeploy } from '../pipeline/operations.ts';
 import { environmentNamed } from '../pipeline/plan.ts';
 import { resolveCommit } from '../releases/git.ts';
 import type { CommandIO } from './main.ts';
-import { openSession } from './session.ts';
+import { withSession } from './session.ts';
 
 /** `airlock plan <env>`: what deploy or promote would do, each gate and why. Changes nothing. */
 export async function planCommand(
@@ -11,8 +11,7 @@ export async function planCommand(
   environment: string,
   opts: { release?: string; commit?: string },
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const { ctx } = session;
     const env = environmentNamed(ctx.config, environment);
     try {
@@ -36,7 +35,5 @@ export async function planCommand(
       io.reporter.result({ plan: null, wouldBuild: commit });
       return 0;
     }
-  } finally {
-    await session.close();
-  }
+  });
 }

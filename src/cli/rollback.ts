@@ -3,7 +3,7 @@ import { environmentNamed } from '../pipeline/plan.ts';
 import { confirmChange } from './confirm.ts';
 import { reportOutcome } from './deploy.ts';
 import type { CommandIO } from './main.ts';
-import { openSession } from './session.ts';
+import { withSession } from './session.ts';
 
 /** `airlock rollback <env> [--to R]`. */
 export async function rollbackCommand(
@@ -11,8 +11,7 @@ export async function rollbackCommand(
   environment: string,
   opts: { to?: string },
 ): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const { ctx } = session;
     const env = environmentNamed(ctx.config, environment);
     const result = await rollback(ctx, environment, opts.to, {
@@ -29,7 +28,5 @@ export async function rollbackCommand(
     });
     reportOutcome(io.reporter, result);
     return result.status === 'succeeded' ? 0 : 1;
-  } finally {
-    await session.close();
-  }
+  });
 }

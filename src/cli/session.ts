@@ -107,3 +107,17 @@ export async function openSession(
   }
   return { ctx, interrupted, close: () => store.close() };
 }
+
+/** Runs `fn` with an open session and always closes it. */
+export async function withSession<T>(
+  io: { globals: GlobalOptions; reporter: Reporter },
+  fn: (session: Session) => Promise<T>,
+  options: { recover?: boolean } = {},
+): Promise<T> {
+  const session = await openSession(io.globals, io.reporter, options);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}

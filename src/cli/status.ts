@@ -1,7 +1,7 @@
 import { type EnvironmentStatus, environmentStatuses } from '../pipeline/status.ts';
 import type { CommandIO } from './main.ts';
 import { formatAge, type Reporter } from './reporter.ts';
-import { openSession } from './session.ts';
+import { withSession } from './session.ts';
 
 /** The status table (and lock and drift notes). */
 export function renderStatus(reporter: Reporter, statuses: EnvironmentStatus[], now: Date): void {
@@ -42,14 +42,11 @@ export function renderStatus(reporter: Reporter, statuses: EnvironmentStatus[], 
 
 /** `airlock status`: environment → release, commit, since when, health. */
 export async function statusCommand(io: CommandIO): Promise<number> {
-  const session = await openSession(io.globals, io.reporter);
-  try {
+  return withSession(io, async (session) => {
     const { ctx } = session;
     const statuses = await environmentStatuses(ctx);
     renderStatus(io.reporter, statuses, ctx.now());
     io.reporter.result({ environments: statuses });
     return 0;
-  } finally {
-    await session.close();
-  }
+  });
 }
