@@ -107,6 +107,7 @@ export async function deployCommand(
         signal: io.signal,
         onBuild: buildProgressPrinter(reporter),
         beforeApply: async (plan) => {
+          for (const w of plan.warnings) reporter.warn(w);
           if (env.protected) {
             await confirmChange(
               io,

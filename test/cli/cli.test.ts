@@ -106,6 +106,30 @@ describe('airlock CLI', () => {
     expect(JSON.parse(json.stdout).error).toMatchObject({ kind: 'config', code: 'CONFIG_INVALID' });
   });
 
+  it('refuses a second deployment while the environment is locked, naming the holder', async () => {
+    const { ctx } = await project.session();
+    const held = await ctx.store.acquireLock({
+      environment: 'staging',
+      token: 'held-by-this-test',
+      holder: 'ann@example.com',
+      runId: null,
+      pid: process.pid, // alive, on this host
+      host: ctx.host,
+      message: 'hotfix in progress',
+      ttlMs: 60_000,
+      now: new Date(),
+    });
+    expect(held.acquired).toBe(true);
+    const { code, stderr } = await project.cli(['deploy', 'staging', '--release', 'r2']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /✖ staging is locked by ann@example\.com \(pid \d+ on .+\) since .+: "hotfix in progress"\./,
+    );
+    expect(stderr).toContain('Wait for it to finish, then retry.');
+    await ctx.store.releaseLock('staging', 'held-by-this-test');
+    expect((await project.cli(['deploy', 'staging', '--release', 'r2'])).code).toBe(0);
+  });
+
   it('exits 2 with a suggestion for an unknown command', async () => {
     const { code, stderr } = await project.cli(['promot']);
     expect(code).toBe(2);
