@@ -1,0 +1,240 @@
+/**
+ * `npm run bench [-- --json] [-- --quick]`: Airlock's performance figures, measured on real
+ * processes, real HTTP on 127.0.0.1 and real SQLite, with baselines from the same run:
+ * (a) promotion latency and Airlock's own overhead, (b) zero downtime under load against a
+ * "stop old, start new" baseline, (c) warm and cold rollback, (d) CLI cold start.
+ * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
+ * stderr). Cleans up every process and temporary folder, also when interrupted.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config/load.ts';
+import { type ColdStartResult, coldStartSection, measureColdStart } from './cold-start.ts';
+import { type PlainApp, preparePlainApp } from './plain-app.ts';
+import { type BenchProject, createBenchProject, killStrayChildren, log } from './project.ts';
+import { measurePromotion, type PromotionResult, promotionSection } from './promotion.ts';
+import { type BenchReport, renderReport, type Section } from './report.ts';
+import {
+  measureRollback,
+  prepareColdRollback,
+  type RollbackIteration,
+  rollbackSection,
+} from './rollback.ts';
+import { median } from './stats.ts';
+import {
+  airlockUnderLoad,
+  baselineUnderLoad,
+  type LoadOptions,
+  zeroDowntimeSection,
+} from './zero-downtime.ts';
+
+interface BenchOptions {
+  json: boolean;
+  quick: boolean;
+}
+
+function parseArgs(argv: string[]): BenchOptions {
+  const options: BenchOptions = { json: false, quick: false };
+  for (const arg of argv) {
+    if (arg === '--json') options.json = true;
+    else if (arg === '--quick') options.quick = true;
+    else {
+      process.stderr.write(
+        `usage: node bench/run.ts [--json] [--quick]\nunknown argument ${arg}\n`,
+      );
+      process.exit(2);
+    }
+  }
+  return options;
+}
+
+function plan(quick: boolean) {
+  return quick
+    ? {
+        promotions: 3,
+        bootRuns: 3,
+        warmRollbacks: 3,
+        controlRollbacks: 2,
+        coldRollbacks: 2,
+        coldStartRuns: 5,
+        dependencyRuns: 3,
+        load: { rate: 1000, target: 5000, instances: 20, connectionsPerInstance: 1, leadMs: 1000 },
+      }
+    : {
+        promotions: 9,
+        bootRuns: 7,
+        warmRollbacks: 7,
+        controlRollbacks: 5,
+        coldRollbacks: 7,
+        coldStartRuns: 21,
+        dependencyRuns: 9,
+        load: {
+          rate: 2000,
+          target: 20_000,
+          instances: 20,
+          connectionsPerInstance: 1,
+          leadMs: 1000,
+        },
+      };
+}
+
+/** Findings derived from the figures: missed targets, and where the overhead goes. */
+function findingsOf(sections: Section[]): string[] {
+  const out: string[] = [];
+  for (const section of sections) {
+    for (const r of section.rows) {
+      if (r.ok === false) {
+        out.push(
+          `${section.id}: "${r.metric}" is ${r.unit === 'count' ? r.value : `${Math.round(r.value ?? Number.NaN)} ms`}, target ${r.target}.`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** Where the overhead goes, from the medians of this run. */
+function whereTimeGoes(
+  promotion: PromotionResult,
+  warm: RollbackIteration[],
+  coldStart: ColdStartResult,
+): string[] {
+  const m = (values: number[]) => Math.round(median(values));
+  const its = promotion.iterations;
+  const deps = Object.entries(coldStart.dependencyMs)
+    .map(([dep, values]) => `${dep} ${m(values)}`)
+    .join(', ');
+  return [
+    `promotion overhead ${m(its.map((i) => i.overheadMs))} ms (median): ${m(its.map((i) => i.beforeRunMs))} ms pass before the run starts — a process that only imports the promote command's modules takes ${m(coldStart.importMs)} ms (node -e 0: ${m(coldStart.nodeMs)} ms; one heavy dependency each, ms over node -e 0: ${deps}) — then ${m(its.map((i) => i.inRunMs))} ms inside the run and ${m(its.map((i) => i.afterRunMs))} ms after it.`,
+    `warm rollback: the runtime switches ${m(warm.map((i) => i.stepToSwitchMs))} ms after the deploy step starts, but production serves the previous release ${m(warm.map((i) => i.servedMs))} ms after spawn, because the run starts ${m(warm.map((i) => i.spawnToRunMs))} ms after spawn.`,
+  ];
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const options = parseArgs(argv);
+  const p = plan(options.quick);
+  const began = performance.now();
+  const date = new Date().toISOString();
+  const cpus = os.cpus();
+  const machine = {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadavg: os.loadavg(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
+
+  let project: BenchProject | null = null;
+  let plainApp: PlainApp | null = null;
+  const plainDir = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-plain-'));
+  const cleanup = async () => {
+    killStrayChildren();
+    await plainApp?.stopAll().catch(() => {});
+    await project?.cleanup().catch(() => {});
+    rmSync(plainDir, { recursive: true, force: true });
+  };
+  const onSignal = () => {
+    log('interrupted: cleaning up');
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    log(`${options.quick ? 'quick' : 'full'} run on ${machine.cpus} CPU, node ${machine.node}`);
+    project = await createBenchProject();
+    const config = loadConfig({ cwd: project.dir });
+    const production = config.environments.production?.services.notes;
+    const healthIntervalMs = production?.health.intervalMs ?? Number.NaN;
+    const keepWarmMs = production?.keepWarmMs ?? Number.NaN;
+    plainApp = await preparePlainApp(project.dir, plainDir);
+
+    // (a)
+    const promotion = await measurePromotion(project, plainApp, {
+      iterations: p.promotions,
+      bootRuns: p.bootRuns,
+    });
+
+    // (b) with the example's config (production keeps the previous release warm)
+    const load: LoadOptions = p.load;
+    log(`zero downtime: Airlock under ${load.rate} req/s (keepWarmMs ${keepWarmMs})`);
+    const warmLoad = await airlockUnderLoad(project, `Airlock (keepWarmMs ${keepWarmMs})`, load);
+    log(
+      `zero downtime: ${warmLoad.completed} responses, ${warmLoad.non2xx + warmLoad.errors} failed`,
+    );
+    log('zero downtime: baseline "stop old, start new" under the same load');
+    const baseline = await baselineUnderLoad(plainApp, {
+      ...load,
+      restarts: Math.max(1, warmLoad.switches.length),
+      gapMs: 1500,
+    });
+    log(
+      `zero downtime baseline: ${baseline.completed} responses, ${baseline.non2xx + baseline.errors} failed`,
+    );
+
+    // (c) warm, then cold
+    const warm = await measureRollback(project, p.warmRollbacks, 'warm');
+    // Control: the same rollbacks without the bench polling production (2 CPUs are shared).
+    const warmUnpolled = await measureRollback(project, p.controlRollbacks, 'warm', {
+      poll: false,
+    });
+    await prepareColdRollback(project);
+    const cold = await measureRollback(project, p.coldRollbacks, 'cold');
+
+    // (b) again with keepWarmMs 0: the old process is drained and stopped at each switch.
+    log('zero downtime: Airlock with keepWarmMs 0 (old processes drained and stopped)');
+    const coldLoad = await airlockUnderLoad(project, 'Airlock (keepWarmMs 0)', load);
+    log(
+      `zero downtime: ${coldLoad.completed} responses, ${coldLoad.non2xx + coldLoad.errors} failed`,
+    );
+
+    // (d)
+    const coldStart = await measureColdStart(project, {
+      runs: p.coldStartRuns,
+      dependencyRuns: p.dependencyRuns,
+      releases: project.releaseCount(),
+    });
+
+    const sections = [
+      promotionSection(promotion, {
+        versionMs: coldStart.versionMs,
+        nodeMs: coldStart.nodeMs,
+        importMs: coldStart.importMs,
+        healthIntervalMs,
+      }),
+      zeroDowntimeSection([warmLoad, coldLoad], baseline, load, options.quick),
+      rollbackSection(warm, warmUnpolled, cold, {
+        versionMs: coldStart.versionMs,
+        plainBootMs: promotion.plainBootMs,
+        keepWarmMs,
+      }),
+      coldStartSection(coldStart),
+    ];
+    const report: BenchReport = {
+      bench: 'airlock',
+      date,
+      quick: options.quick,
+      machine,
+      durationS: (performance.now() - began) / 1000,
+      sections,
+      findings: [...findingsOf(sections), ...whereTimeGoes(promotion, warm, coldStart)],
+    };
+    await cleanup();
+    project = null;
+    report.durationS = (performance.now() - began) / 1000;
+    process.stdout.write(
+      options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report),
+    );
+  } finally {
+    if (project) await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+await main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});
