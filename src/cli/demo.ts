@@ -18,10 +18,10 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { loadConfig } from '../config/load.ts';
 import { type AirlockError, hasCode, InternalError, UserError } from '../errors.ts';
+import { packagePath } from '../package-paths.ts';
 import { recordApproval } from '../pipeline/approve.ts';
 import type { AirlockContext } from '../pipeline/context.ts';
 import type { ExecuteResult } from '../pipeline/execute.ts';
@@ -37,7 +37,7 @@ import { formatDuration } from './reporter.ts';
 import { openSession } from './session.ts';
 import { renderStatus } from './status.ts';
 
-const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
+const EXAMPLES = packagePath('examples');
 const DEVELOPER = 'dev@airlock.demo';
 const REVIEWER = 'reviewer@airlock.demo';
 
@@ -268,7 +268,7 @@ export async function demoCommand(
     await session.close();
     const runtime = new LocalRuntimeClient({ home: dev.home });
     if (opts.keep && ok) {
-      const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+      const bin = packagePath('bin', 'airlock.js');
       r.info(
         `\nBoth environments keep running. Try:\n  cd ${dir}\n  node ${bin} status\n  node ${bin} history\n  node ${bin} local stop     # when you are done`,
       );

@@ -64,6 +64,16 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
       message,
     })),
     durationMs: result.durationMs,
+    startedAt: result.run.startedAt,
+    finishedAt: result.run.finishedAt,
+    steps: result.steps.map(({ name, status, startedAt, durationMs, message, output }) => ({
+      name,
+      status,
+      startedAt,
+      durationMs,
+      message,
+      output,
+    })),
   });
 }
 

@@ -45,6 +45,7 @@ async function runCommand(command: Command, handler: Handler): Promise<void> {
   process.on('SIGINT', onSigint);
   let code = 0;
   try {
+    await reporter.ready();
     code = (await handler({ globals, reporter, signal: controller.signal })) ?? 0;
   } catch (error) {
     const e = toAirlockError(error);

@@ -4,9 +4,9 @@
  * errors; with `--json` it prints exactly one object on stdout at the end, errors included.
  * Honours NO_COLOR (through `util.styleText`).
  */
+import { createRequire } from 'node:module';
 import { styleText } from 'node:util';
-import Table from 'cli-table3';
-import { createLogUpdate } from 'log-update';
+import type { createLogUpdate as CreateLogUpdate } from 'log-update';
 import { type AirlockError, ConfigError, formatDiagnostic } from '../errors.ts';
 import type { GateResult } from '../gates/gate.ts';
 import type { PipelineEvent, ProgressSink } from '../pipeline/events.ts';
@@ -14,6 +14,8 @@ import type { Plan } from '../pipeline/plan.ts';
 import type { StepStatus } from '../state/state-store.ts';
 
 type Style = Parameters<typeof styleText>[0];
+
+const require = createRequire(import.meta.url);
 
 export interface ReporterOptions {
   json: boolean;
@@ -67,7 +69,9 @@ export class Reporter implements ProgressSink {
   #runTitle = '';
   #spinner: NodeJS.Timeout | undefined;
   #frame = 0;
-  #logUpdate: ReturnType<typeof createLogUpdate> | undefined;
+  #logUpdate: ReturnType<typeof CreateLogUpdate> | undefined;
+  /** Loaded by `ready()` only when progress is drawn live (keeps every command's start fast). */
+  #createLogUpdate: typeof CreateLogUpdate | undefined;
 
   constructor(options: ReporterOptions) {
     this.json = options.json;
@@ -75,6 +79,13 @@ export class Reporter implements ProgressSink {
     this.#out = options.stdout ?? process.stdout;
     this.#err = options.stderr ?? process.stderr;
     this.#live = options.live ?? (Boolean(this.#out.isTTY) && !process.env.CI && !this.json);
+  }
+
+  /** Loads what live rendering needs. Call once before the command runs. */
+  async ready(): Promise<void> {
+    if (this.#live && !this.#createLogUpdate) {
+      this.#createLogUpdate = (await import('log-update')).createLogUpdate;
+    }
   }
 
   #style(format: Style, text: string): string {
@@ -112,6 +123,7 @@ export class Reporter implements ProgressSink {
   /** A table with a header row; `null` cells print as `—`. */
   table(head: string[], rows: Array<Array<string | number | null>>): void {
     if (this.json) return;
+    const Table = require('cli-table3') as typeof import('cli-table3');
     const table = new Table({
       head: head.map((h) => this.#style('bold', h)),
       chars: {
@@ -194,8 +206,8 @@ export class Reporter implements ProgressSink {
           message: null,
           progress: null,
         }));
-        if (this.#live) {
-          this.#logUpdate = createLogUpdate(this.#out, { showCursor: false });
+        if (this.#live && this.#createLogUpdate) {
+          this.#logUpdate = this.#createLogUpdate(this.#out, { showCursor: false });
           this.#spinner = setInterval(() => {
             this.#frame += 1;
             this.#redraw();

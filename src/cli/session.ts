@@ -6,9 +6,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
+import { RUNTIME_ENTRY } from '../package-paths.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
 import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
@@ -59,7 +59,7 @@ export function airlockHome(config: ResolvedConfig): string {
 export function localRuntimeOptions(config: ResolvedConfig, home: string) {
   return {
     home,
-    daemonEntry: fileURLToPath(new URL('./runtime-entry.ts', import.meta.url)),
+    daemonEntry: RUNTIME_ENTRY,
     daemonArgs: ['--state', config.stateFile],
   };
 }

@@ -5,7 +5,13 @@
  * happens, the lock is released and the run is closed.
  */
 import { UserError } from '../errors.ts';
-import type { Deployment, DeploymentStatus, Run, StoredCheckResult } from '../state/state-store.ts';
+import type {
+  Deployment,
+  DeploymentStatus,
+  Run,
+  RunStep,
+  StoredCheckResult,
+} from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 import { runSteps, type Step, type StepOutcome } from './engine.ts';
 import { acquireEnvironmentLock } from './lock.ts';
@@ -34,6 +40,8 @@ export interface ExecuteResult {
   rolledBack: boolean;
   urls: Record<string, string>;
   checks: StoredCheckResult[];
+  /** Every step as recorded (timing in ms, outputs such as bootMs and switchMs). */
+  steps: RunStep[];
   durationMs: number;
   outcomes: Record<string, StepOutcome>;
 }
@@ -250,6 +258,7 @@ export async function executePlan(
       rolledBack,
       urls: d.urls,
       checks,
+      steps: await ctx.store.listSteps(run.id),
       durationMs: result.durationMs,
       outcomes: Object.fromEntries(result.outcomes),
     };

@@ -12,9 +12,8 @@ import type {
   ServiceDeployment,
   ServiceState,
 } from '../provider.ts';
-import { emptyServiceState } from './local-runtime.ts';
 import { LocalRuntimeClient } from './runtime-client.ts';
-import { readStateFile } from './runtime-files.ts';
+import { emptyServiceState, readStateFile } from './runtime-files.ts';
 
 /** Options of {@link LocalProvider}. */
 export interface LocalProviderOptions {

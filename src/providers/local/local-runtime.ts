@@ -32,6 +32,7 @@ import type {
 } from '../provider.ts';
 import { AppProcess, type ExitInfo, findFreePort, probeHttp } from './app-process.ts';
 import {
+  emptyServiceState,
   isProcessAlive,
   isRuntimeProcess,
   type ProcessRecord,
@@ -41,9 +42,13 @@ import {
   runtimePaths,
   type ServiceRecord,
   signalProcessGroup,
+  urlFor,
   waitForExit,
   writeFileAtomic,
 } from './runtime-files.ts';
+
+/** First pause between health probes (ms); it doubles up to `health.intervalMs`. */
+const FIRST_HEALTH_POLL_MS = 5;
 
 /** Idle keep-alive sockets to an app are closed after this long (ms); below Node's 5 s default. */
 const UPSTREAM_IDLE_TIMEOUT_MS = 2_000;
@@ -160,7 +165,6 @@ type HealthWait =
   | { kind: 'aborted' };
 
 const slotKey = (environment: string, service: string) => `${environment}\u0000${service}`;
-const urlFor = (port: number) => `http://127.0.0.1:${port}`;
 
 /** Identity of what a process runs: a warm process is reused only for the same release and config. */
 function fingerprint(d: ServiceDeployment): string {
@@ -209,26 +213,6 @@ export function validateDeployment(d: ServiceDeployment): void {
       },
     );
   }
-}
-
-/** The state of a service nothing serves (yet). */
-export function emptyServiceState(
-  environment: string,
-  service: string,
-  port: number,
-): ServiceState {
-  return {
-    environment,
-    service,
-    url: urlFor(port),
-    release: null,
-    pid: null,
-    since: null,
-    healthy: false,
-    restarts: 0,
-    lastCrash: null,
-    warm: [],
-  };
 }
 
 function sendJson(
@@ -613,6 +597,7 @@ export class LocalRuntime {
     const deadline = started + timeoutMs;
     let nextReport = started + 1_000;
     let last = 'no answer yet';
+    let pollMs = Math.min(FIRST_HEALTH_POLL_MS, intervalMs);
     // Aborted on exit or on the caller's abort: wakes every wait below at once.
     const interrupt = new AbortController();
     const onAbort = () => interrupt.abort();
@@ -637,7 +622,9 @@ export class LocalRuntime {
           progress(`waiting for ${path} (${((now - started) / 1000).toFixed(1)} s, last: ${last})`);
           nextReport = now + 1_000;
         }
-        const pause = Math.min(intervalMs, deadline - now);
+        // Poll fast while a typical app is still booting, then every intervalMs.
+        const pause = Math.min(pollMs, deadline - now);
+        pollMs = Math.min(pollMs * 2, intervalMs);
         if (pause > 0) {
           await sleep(pause, undefined, { signal: interrupt.signal }).catch(() => undefined);
         }

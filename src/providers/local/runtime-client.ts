@@ -29,7 +29,7 @@ export interface LocalRuntimeClientOptions {
   shutdownTimeoutMs?: number;
   /**
    * Absolute path of the daemon entry file to run with `process.execPath … --home <home>`.
-   * Default: `runtime-daemon.ts` beside this file (see `runDaemon` there for a custom entry).
+   * Default: `runtime-daemon-main.ts` beside this file (see `runDaemon` there for a custom entry).
    */
   daemonEntry?: string;
   /** Extra arguments for the daemon entry, after `--home <home>` (e.g. where to audit). */
@@ -44,7 +44,7 @@ export interface RuntimeStatus {
   services: ServiceState[];
 }
 
-const DAEMON_ENTRY = fileURLToPath(new URL('./runtime-daemon.ts', import.meta.url));
+const DAEMON_ENTRY = fileURLToPath(new URL('./runtime-daemon-main.ts', import.meta.url));
 
 interface RawResponse {
   status: number;

@@ -407,5 +407,3 @@ export async function runDaemon(
   await daemon.closed;
   process.exit(0);
 }
-
-if (import.meta.main) await runDaemon();

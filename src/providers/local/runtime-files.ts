@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { ServiceDeployment } from '../provider.ts';
+import type { ServiceDeployment, ServiceState } from '../provider.ts';
 
 /** Absolute paths of the local runtime's files for one `.airlock` home. */
 export interface RuntimePaths {
@@ -210,4 +210,27 @@ export function signalProcessGroup(
   } catch {
     // already gone
   }
+}
+
+/** Public URL of a local proxy port. */
+export const urlFor = (port: number): string => `http://127.0.0.1:${port}`;
+
+/** The state of a service nothing serves (yet). */
+export function emptyServiceState(
+  environment: string,
+  service: string,
+  port: number,
+): ServiceState {
+  return {
+    environment,
+    service,
+    url: urlFor(port),
+    release: null,
+    pid: null,
+    since: null,
+    healthy: false,
+    restarts: 0,
+    lastCrash: null,
+    warm: [],
+  };
 }

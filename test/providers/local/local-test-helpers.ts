@@ -128,7 +128,7 @@ export async function daemonsFor(home: string): Promise<number[]> {
     const args = cmdline.split('\0');
     const homeIndex = args.indexOf('--home');
     if (
-      args.some((arg) => arg.endsWith('runtime-daemon.ts')) &&
+      args.some((arg) => /runtime-(daemon-main\.ts|entry\.(ts|mjs))$/.test(arg)) &&
       homeIndex >= 0 &&
       path.resolve(args[homeIndex + 1] ?? '') === path.resolve(home)
     ) {
