@@ -106,8 +106,8 @@ function whereTimeGoes(
     .map(([dep, values]) => `${dep} ${m(values)}`)
     .join(', ');
   return [
-    `promotion overhead ${m(its.map((i) => i.overheadMs))} ms (median): ${m(its.map((i) => i.beforeRunMs))} ms pass before the run starts — a process that only imports the promote command's modules takes ${m(coldStart.importMs)} ms (node -e 0: ${m(coldStart.nodeMs)} ms; one heavy dependency each, ms over node -e 0: ${deps}) — then ${m(its.map((i) => i.inRunMs))} ms inside the run and ${m(its.map((i) => i.afterRunMs))} ms after it.`,
-    `warm rollback: the runtime switches ${m(warm.map((i) => i.stepToSwitchMs))} ms after the deploy step starts, but production serves the previous release ${m(warm.map((i) => i.servedMs))} ms after spawn, because the run starts ${m(warm.map((i) => i.spawnToRunMs))} ms after spawn.`,
+    `promotion overhead ${m(its.map((i) => i.overheadMs))} ms (median): ${m(its.map((i) => i.beforeRunMs))} ms pass before the run starts (node itself: ${m(coldStart.nodeMs)} ms; \`airlock status\` takes ${m(coldStart.statusMs)} ms bundled vs ${m(coldStart.statusSourceMs)} ms from the sources, whose imports alone take ${m(coldStart.importMs)} ms — ms over node -e 0: ${deps}), then ${m(its.map((i) => i.inRunMs))} ms inside the run and ${m(its.map((i) => i.afterRunMs))} ms after it.`,
+    `warm rollback: the proxy switches to the previous release ${m(warm.map((i) => i.stepToSwitchMs))} ms after the rollback step starts; from spawning a fresh CLI process, production serves it after ${m(warm.map((i) => i.servedMs))} ms, because the run starts ${m(warm.map((i) => i.spawnToRunMs))} ms after spawn (Node ${m(coldStart.nodeMs)} ms, the CLI's start ${m(coldStart.versionMs)} ms, then config, state and plan).`,
   ];
 }
 

@@ -29,4 +29,6 @@ await build({
     sourcemap: true,
   },
 });
-console.log(`bundled the CLI into dist/ in ${Math.round(performance.now() - started)} ms`);
+process.stderr.write(
+  `bundled the CLI into dist/ in ${Math.round(performance.now() - started)} ms\n`,
+);

@@ -81,6 +81,8 @@ export async function openSession(
   for (const w of config.warnings)
     reporter.warn(`${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}`);
   const home = airlockHome(config);
+  // `git config` runs in its own process while the store opens.
+  const actor = resolveActor(config.dir, globals.as, process.env);
   const store = await SqliteStateStore.open({ file: config.stateFile });
   const provider = new LocalProvider(localRuntimeOptions(config, home));
   const ctx: AirlockContext = {
@@ -88,7 +90,7 @@ export async function openSession(
     store,
     artifacts: new ArtifactStore(path.join(home, 'artifacts')),
     home,
-    actor: await resolveActor(config.dir, globals.as, process.env),
+    actor: await actor,
     now: () => new Date(),
     providerFor: () => provider,
     sink: reporter,

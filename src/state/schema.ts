@@ -317,14 +317,21 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+function migrationsFor(dialect: Dialect): Record<string, Migration> {
+  return { '0001_initial': initial(dialect) };
+}
+
 /** The store's schema migrations, in order. Names sort lexically. */
 export function stateMigrations(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(dialect) };
+      return migrationsFor(dialect);
     },
   };
 }
+
+/** Version of the newest schema (the number of migrations); SQLite keeps it in `user_version`. */
+export const STATE_SCHEMA_VERSION = Object.keys(migrationsFor('sqlite')).length;
 
 /** Table Kysely's Migrator keeps its own ledger in. */
 export const STATE_MIGRATION_TABLE = 'airlock_state_migrations';

@@ -7,9 +7,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely } from 'kysely';
+import { UserError } from '../errors.ts';
 import { KyselyStateStore, migrateStateSchema } from './kysely-state-store.ts';
 import { nodeSqliteDialect } from './node-sqlite-dialect.ts';
-import type { StateDatabase } from './schema.ts';
+import { STATE_SCHEMA_VERSION, type StateDatabase } from './schema.ts';
 
 export interface SqliteStateStoreOptions {
   /** Path of the database file; parent folders are created. */
@@ -35,7 +36,24 @@ export class SqliteStateStore extends KyselyStateStore {
     const database = new DatabaseSync(options.file, { timeout: options.busyTimeoutMs ?? 10_000 });
     database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     const db = new Kysely<StateDatabase>({ dialect: nodeSqliteDialect(database) });
-    await migrateStateSchema(db, 'sqlite');
+    // Fast path: user_version says the schema is current, so the migrator need not look.
+    const { user_version: version } = database.prepare('PRAGMA user_version').get() as {
+      user_version: number;
+    };
+    if (version > STATE_SCHEMA_VERSION) {
+      database.close();
+      throw new UserError(
+        'STATE_SCHEMA_TOO_NEW',
+        `${options.file} was written by a newer Airlock (state schema ${version}; this one knows ${STATE_SCHEMA_VERSION}).`,
+        {
+          hint: 'Upgrade Airlock to the version that wrote this state.',
+        },
+      );
+    }
+    if (version < STATE_SCHEMA_VERSION) {
+      await migrateStateSchema(db, 'sqlite');
+      database.exec(`PRAGMA user_version = ${STATE_SCHEMA_VERSION}`);
+    }
     return new SqliteStateStore(db, options.file);
   }
 }

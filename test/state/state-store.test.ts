@@ -324,3 +324,21 @@ describe('SqliteStateStore', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('SqliteStateStore schema version', () => {
+  it('records its schema version and refuses a state written by a newer Airlock', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-'));
+    const file = path.join(dir, 'state.db');
+    await (await SqliteStateStore.open({ file })).close();
+    const raw = new DatabaseSync(file);
+    expect(raw.prepare('PRAGMA user_version').get()).toEqual(
+      expect.objectContaining({ user_version: 1 }),
+    );
+    raw.exec('PRAGMA user_version = 99');
+    raw.close();
+    await expect(SqliteStateStore.open({ file })).rejects.toMatchObject({
+      code: 'STATE_SCHEMA_TOO_NEW',
+    });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
