@@ -1,15 +1,20 @@
 // Builds the release artifact: wipes the output folder and copies src/ into it, plus a
 // package.json so `node server.js` runs as ESM from the output folder alone.
+// When node_modules/ exists (installed with `npm ci --omit=dev`), it is copied too, so the
+// output is self-contained on Postgres (pg). Without it the build still works: SQLite needs no
+// dependencies.
 // Deterministic: the same sources always give byte-identical output (no timestamps).
 //
 // Usage: node scripts/build.mjs [outDir]   (default: dist)
+//   Postgres: npm ci --omit=dev && node scripts/build.mjs
 
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = join(root, 'src');
+const modulesDir = join(root, 'node_modules');
 const outDir = resolve(root, process.argv[2] ?? 'dist');
 
 /** True when `child` is `parent` or inside it. */
@@ -18,7 +23,7 @@ function within(parent, child) {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-if (within(outDir, srcDir) || within(srcDir, outDir)) {
+if ([srcDir, modulesDir].some((dir) => within(outDir, dir) || within(dir, outDir))) {
   console.error(`build: refusing to write to ${outDir} (it would overwrite the sources)`);
   process.exit(1);
 }
@@ -36,13 +41,30 @@ async function copyTree(from, to) {
     else if (entry.isFile()) {
       await writeFile(target, await readFile(source));
       count++;
+    } else if (entry.isSymbolicLink()) {
+      // npm links package binaries into node_modules/.bin: keep them links.
+      await symlink(await readlink(source), target);
+      count++;
     }
   }
   return count;
 }
 
+async function isDirectory(path) {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (error) {
+    if (error.code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
 await rm(outDir, { recursive: true, force: true });
-const files = await copyTree(srcDir, outDir);
+let files = await copyTree(srcDir, outDir);
+const withModules = await isDirectory(modulesDir);
+if (withModules) files += await copyTree(modulesDir, join(outDir, 'node_modules'));
 const manifest = { name: 'airlock-example-notes-dist', private: true, type: 'module' };
 await writeFile(join(outDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-console.log(`build: ${relative(process.cwd(), outDir) || '.'} (${files + 1} files)`);
+console.log(
+  `build: ${relative(process.cwd(), outDir) || '.'} (${files + 1} files${withModules ? ', node_modules included' : ''})`,
+);

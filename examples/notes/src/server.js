@@ -1,20 +1,22 @@
-// The notes service: a small JSON API over node:http and node:sqlite, with no dependencies.
+// The notes service: a small JSON API over node:http, on SQLite (node:sqlite, no dependencies)
+// or Postgres (pg), whichever DATABASE_URL names; the queries live in database.js.
 //
 // Environment:
 //   PORT              port to listen on (default 3000; 0 picks a free one, printed at start)
 //   HOST              address to bind (default 127.0.0.1; use 0.0.0.0 on Fly/Railway)
-//   DATABASE_URL      SQLite database as a file: URL, e.g. file:///srv/notes/notes.db (required)
+//   DATABASE_URL      required: a SQLite file (file:///srv/notes/notes.db, or a path) or a
+//                     Postgres URL (postgres://user:password@host:5432/notes)
 //   AIRLOCK_RELEASE   release id reported by GET /version (set by Airlock)
 //   AIRLOCK_COMMIT    git commit reported by GET /version
 //   AIRLOCK_ENV       environment name reported by GET /version
 //   AIRLOCK_DIGEST    sha256 of the build output this process runs, reported by GET /version
 //
-// The schema is created by Airlock's migrations (migrations/*.sql), never by the app:
-// /health answers 503 until the database has the columns this code needs.
+// The schema is created by Airlock's migrations (migrations/*.sql for SQLite,
+// migrations-postgres/*.sql for Postgres), never by the app: /health answers 503 until the
+// database has the columns this code needs.
 
 import { createServer } from 'node:http';
-import { DatabaseSync } from 'node:sqlite';
-import { fileURLToPath } from 'node:url';
+import { openDatabase } from './database.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -30,18 +32,20 @@ const version = {
   digest: process.env.AIRLOCK_DIGEST ?? null,
 };
 
-function databasePath(url) {
-  if (!url) {
-    console.error(
-      'notes: DATABASE_URL is not set (expected a file: URL, e.g. file:///tmp/notes.db)',
-    );
-    process.exit(1);
-  }
-  return url.startsWith('file:') ? fileURLToPath(url) : url;
+if (!process.env.DATABASE_URL) {
+  console.error(
+    'notes: DATABASE_URL is not set (expected file:///tmp/notes.db or postgres://host/notes)',
+  );
+  process.exit(1);
 }
 
-const db = new DatabaseSync(databasePath(process.env.DATABASE_URL));
-db.exec('PRAGMA busy_timeout = 5000');
+let db;
+try {
+  db = await openDatabase(process.env.DATABASE_URL);
+} catch (error) {
+  console.error(`notes: ${error.message}`);
+  process.exit(1);
+}
 
 class HttpError extends Error {
   constructor(status, message) {
@@ -50,35 +54,30 @@ class HttpError extends Error {
   }
 }
 
-function toNote(row) {
-  return {
-    id: row.id,
-    title: row.title,
-    body: row.body,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-const COLUMNS = 'id, title, body, created_at, updated_at';
-
-function readNote(id) {
-  const row = db.prepare(`SELECT ${COLUMNS} FROM notes WHERE id = ?`).get(id);
-  if (!row) throw new HttpError(404, `note ${id} not found`);
-  return toNote(row);
+async function readNote(id) {
+  const note = await db.get(id);
+  if (!note) throw new HttpError(404, `note ${id} not found`);
+  return note;
 }
 
 function validTitle(value) {
   if (typeof value !== 'string' || value.trim() === '' || value.length > 200) {
     throw new HttpError(400, 'title must be a non-empty string of at most 200 characters');
   }
-  return value;
+  return withoutNul(value, 'title');
 }
 
 function validBody(value) {
   if (typeof value !== 'string' || value.length > 10_000) {
     throw new HttpError(400, 'body must be a string of at most 10000 characters');
   }
+  return withoutNul(value, 'body');
+}
+
+/** Postgres text cannot hold U+0000: refuse it on every engine rather than answer 500. */
+function withoutNul(value, field) {
+  if (value.includes('\u0000'))
+    throw new HttpError(400, `${field} must not contain NUL characters`);
   return value;
 }
 
@@ -103,11 +102,13 @@ async function readJson(req) {
   return value;
 }
 
-function health() {
+async function health() {
   try {
     // Every column this code reads: a missing migration shows up here, not in a user's request.
-    db.prepare(`SELECT ${COLUMNS} FROM notes LIMIT 0`).all();
-    return [200, { status: 'ok' }];
+    const missing = await db.missingColumns();
+    if (missing.length === 0) return [200, { status: 'ok' }];
+    const columns = missing.map((column) => `notes.${column}`).join(', ');
+    return [503, { status: 'unavailable', reason: `missing ${columns}: apply the migrations` }];
   } catch (error) {
     return [503, { status: 'unavailable', reason: error.message }];
   }
@@ -117,39 +118,31 @@ const routes = {
   '/health': { GET: () => health() },
   '/version': { GET: () => [200, version] },
   '/notes': {
-    GET: () => [200, db.prepare(`SELECT ${COLUMNS} FROM notes ORDER BY id`).all().map(toNote)],
+    GET: async () => [200, await db.list()],
     POST: async (req) => {
       const input = await readJson(req);
       const title = validTitle(input.title);
       const body = input.body === undefined ? '' : validBody(input.body);
       const now = new Date().toISOString();
-      const { lastInsertRowid } = db
-        .prepare('INSERT INTO notes (title, body, created_at, updated_at) VALUES (?, ?, ?, ?)')
-        .run(title, body, now, now);
-      return [201, readNote(Number(lastInsertRowid))];
+      return [201, await db.create({ title, body, now })];
     },
   },
   '/notes/:id': {
-    GET: (_req, id) => [200, readNote(id)],
+    GET: async (_req, id) => [200, await readNote(id)],
     PUT: async (req, id) => {
       const input = await readJson(req);
-      const current = readNote(id);
+      const current = await readNote(id);
       if (input.title === undefined && input.body === undefined) {
         throw new HttpError(400, 'send at least one of title, body');
       }
       const title = input.title === undefined ? current.title : validTitle(input.title);
       const body = input.body === undefined ? current.body : validBody(input.body);
-      db.prepare('UPDATE notes SET title = ?, body = ?, updated_at = ? WHERE id = ?').run(
-        title,
-        body,
-        new Date().toISOString(),
-        id,
-      );
-      return [200, readNote(id)];
+      const note = await db.update(id, { title, body, now: new Date().toISOString() });
+      if (!note) throw new HttpError(404, `note ${id} not found`);
+      return [200, note];
     },
-    DELETE: (_req, id) => {
-      const { changes } = db.prepare('DELETE FROM notes WHERE id = ?').run(id);
-      if (changes === 0) throw new HttpError(404, `note ${id} not found`);
+    DELETE: async (_req, id) => {
+      if (!(await db.remove(id))) throw new HttpError(404, `note ${id} not found`);
       return [204, null];
     },
   },
@@ -211,13 +204,19 @@ server.listen(port, host, () => {
   );
 });
 
-// Graceful stop: refuse new connections, let in-flight requests finish, close the database.
+// Graceful stop: refuse new connections, let in-flight requests finish, then close the
+// database (the SQLite file, or every connection of the Postgres pool).
 function shutdown(signal) {
   if (shuttingDown) return;
   shuttingDown = true;
   console.log(`notes: ${signal}, draining`);
-  server.close(() => {
-    db.close();
+  server.close(async () => {
+    try {
+      await db.close();
+    } catch (error) {
+      console.error(`notes: closing the database failed: ${error.message}`);
+      process.exit(1);
+    }
     console.log('notes: stopped');
     process.exit(0);
   });
@@ -226,6 +225,11 @@ function shutdown(signal) {
     console.error(`notes: requests still running after ${DRAIN_TIMEOUT_MS} ms, closing them`);
     server.closeAllConnections();
   }, DRAIN_TIMEOUT_MS).unref();
+  // A query stuck on an unresponsive database would hold the pool open forever.
+  setTimeout(() => {
+    console.error('notes: the database did not close in time, exiting anyway');
+    process.exit(1);
+  }, DRAIN_TIMEOUT_MS + 5000).unref();
 }
 
 process.on('SIGTERM', () => shutdown('SIGTERM'));
