@@ -145,7 +145,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     log(`${options.quick ? 'quick' : 'full'} run on ${machine.cpus} CPU, node ${machine.node}`);
     project = await createBenchProject();
-    const config = loadConfig({ cwd: project.dir });
+    const config = loadConfig({ cwd: project.dir, env: process.env });
     const production = config.environments.production?.services.notes;
     const healthIntervalMs = production?.health.intervalMs ?? Number.NaN;
     const keepWarmMs = production?.keepWarmMs ?? Number.NaN;

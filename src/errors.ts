@@ -27,6 +27,7 @@ export type ErrorCode =
   // pipeline
   | 'LOCK_HELD'
   | 'LOCK_LOST'
+  | 'SUPERSEDED'
   | 'GATE_BLOCKED'
   | 'SELF_APPROVAL'
   | 'APPROVAL_NOT_ALLOWED'
@@ -40,6 +41,8 @@ export type ErrorCode =
   | 'MIGRATION_MISSING_FILE'
   | 'MIGRATION_FAILED'
   | 'MIGRATION_NOT_ON_PREVIOUS'
+  | 'MIGRATION_LOCKED'
+  | 'MIGRATION_DATABASE_UNREACHABLE'
   // providers
   | 'PROVIDER_UNAVAILABLE'
   | 'HEALTH_TIMEOUT'

@@ -127,7 +127,7 @@ export async function demoCommand(
     `  A fresh git repository with one commit. staging → http://127.0.0.1:${ports.staging}, production → http://127.0.0.1:${ports.production} (local processes behind a local proxy, one SQLite database each).`,
   );
 
-  const config = loadConfig({ cwd: dir });
+  const config = loadConfig({ cwd: dir, env: process.env });
   const session = await openSession(
     { ...io.globals, as: DEVELOPER, config: path.join(dir, 'airlock.yaml') },
     r,

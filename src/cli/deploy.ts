@@ -14,6 +14,7 @@ import type { CommandIO } from './main.ts';
 import type { Reporter } from './reporter.ts';
 import { formatDuration } from './reporter.ts';
 import { withSession } from './session.ts';
+import { waitHooks } from './wait.ts';
 
 /** One summary line (and the JSON fields) for a finished deployment, promotion or rollback. */
 export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
@@ -81,7 +82,7 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
 export async function deployCommand(
   io: CommandIO,
   environment: string,
-  opts: { release?: string; commit?: string; follow: boolean },
+  opts: { release?: string; commit?: string; follow: boolean; wait?: string },
   verb: 'deploy' | 'promote',
 ): Promise<number> {
   return withSession(io, async (session) => {
@@ -115,6 +116,7 @@ export async function deployCommand(
     try {
       result = await deploy(ctx, environment, opts, {
         signal: io.signal,
+        ...waitHooks(reporter, opts.wait),
         onBuild: buildProgressPrinter(reporter),
         beforeApply: async (plan) => {
           for (const w of plan.warnings) reporter.warn(w);
@@ -143,6 +145,7 @@ export async function deployCommand(
         (await ctx.store.findRelease(result.plan.release.id))!,
         {
           signal: io.signal,
+          ...waitHooks(reporter, opts.wait),
           onPlan: (p) => {
             if (p.plan.blocked) {
               reporter.info(

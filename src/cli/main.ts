@@ -137,9 +137,17 @@ export function buildProgram(): Command {
       'release to promote (default: the one serving on the previous environment)',
     )
     .option('--no-follow', 'do not run automatic promotions afterwards')
+    .option(
+      '--wait <duration>',
+      'when the environment is locked, wait in its queue this long (e.g. 10m)',
+    )
     .action(
-      act(async (io, environment: string, opts: { release?: string; follow: boolean }) =>
-        (await import('./deploy.ts')).deployCommand(io, environment, opts, 'promote'),
+      act(
+        async (
+          io,
+          environment: string,
+          opts: { release?: string; follow: boolean; wait?: string },
+        ) => (await import('./deploy.ts')).deployCommand(io, environment, opts, 'promote'),
       ),
     );
 
@@ -176,9 +184,52 @@ export function buildProgram(): Command {
     .command('rollback <environment>')
     .description('serve an earlier release again (instant when it is still warm)')
     .option('--to <release>', 'release to return to (default: the one before the current)')
+    .option(
+      '--wait <duration>',
+      'when the environment is locked, wait in its queue this long (e.g. 10m)',
+    )
     .action(
-      act(async (io, environment: string, opts: { to?: string }) =>
+      act(async (io, environment: string, opts: { to?: string; wait?: string }) =>
         (await import('./rollback.ts')).rollbackCommand(io, environment, opts),
+      ),
+    );
+
+  program
+    .command('resume [environment]')
+    .description('finish (or roll back) deployments a dead process left interrupted')
+    .action(
+      act(async (io, environment: string | undefined) =>
+        (await import('./resume.ts')).resumeCommand(io, environment),
+      ),
+    );
+
+  const lock = program
+    .command('lock')
+    .description('environment locks: one deployment per environment at a time');
+  lock
+    .command('acquire <environment>')
+    .description('hold an environment (no deployment can start) until released')
+    .requiredOption('-m, --message <why>', 'why, shown to everyone the lock stops')
+    .action(
+      act(async (io, environment: string, opts: { message: string }) =>
+        (await import('./lock.ts')).lockAcquireCommand(io, environment, opts),
+      ),
+    );
+  lock
+    .command('release <environment>')
+    .description("release a manual lock (or, with --force, a running command's lock)")
+    .option('--force', 'also release a lock a live command holds (its writes are then refused)')
+    .action(
+      act(async (io, environment: string, opts: { force?: boolean }) =>
+        (await import('./lock.ts')).lockReleaseCommand(io, environment, opts),
+      ),
+    );
+  lock
+    .command('status [environment]')
+    .description('who holds each environment, since when and why; who waits')
+    .action(
+      act(async (io, environment: string | undefined) =>
+        (await import('./lock.ts')).lockStatusCommand(io, environment),
       ),
     );
 

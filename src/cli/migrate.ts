@@ -7,7 +7,7 @@ import {
   readMigrationDir,
 } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
-import { type AirlockContext, readLedger } from '../pipeline/context.ts';
+import { type AirlockContext, databaseOf, readLedger } from '../pipeline/context.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
 import { environmentNamed, releaseNamed } from '../pipeline/plan.ts';
@@ -63,8 +63,13 @@ export async function migrateStatusCommand(
       environment,
       opts.release,
     )) {
-      const plan = planMigrations(files, await readLedger(ctx.home, env.name, service.name));
-      const previous = env.previous ? await readLedger(ctx.home, env.previous, service.name) : null;
+      const plan = planMigrations(
+        files,
+        await readLedger(databaseOf(ctx.config, env.name, service.name)),
+      );
+      const previous = env.previous
+        ? await readLedger(databaseOf(ctx.config, env.previous, service.name))
+        : null;
       const notOnPrevious = previous ? checkAppliedOnPrevious(plan.pending, previous) : [];
       io.reporter.info(`${service.name} on ${env.name} (files from ${source}):`);
       const rows: Array<Array<string | number | null>> = [];

@@ -4,18 +4,20 @@ import { confirmChange } from './confirm.ts';
 import { reportOutcome } from './deploy.ts';
 import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
+import { waitHooks } from './wait.ts';
 
 /** `airlock rollback <env> [--to R]`. */
 export async function rollbackCommand(
   io: CommandIO,
   environment: string,
-  opts: { to?: string },
+  opts: { to?: string; wait?: string },
 ): Promise<number> {
   return withSession(io, async (session) => {
     const { ctx } = session;
     const env = environmentNamed(ctx.config, environment);
     const result = await rollback(ctx, environment, opts.to, {
       signal: io.signal,
+      ...waitHooks(io.reporter, opts.wait),
       beforeApply: async (plan) => {
         for (const w of plan.warnings) io.reporter.warn(w);
         if (env.protected)

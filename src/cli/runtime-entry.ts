@@ -1,11 +1,12 @@
 /**
  * The local runtime as the CLI starts it: the provider's daemon, plus a hook that writes app
  * crashes and restarts into the project's audit log as they happen (the runtime itself knows
- * nothing of the state store). Usage: `node runtime-entry.ts --home <.airlock> --state <state.db>`.
+ * nothing of the state store). Usage: `node runtime-entry.ts --home <.airlock> [--state <state.db>]`,
+ * with `AIRLOCK_STATE_URL` in the environment for a Postgres state store.
  */
 import { parseArgs } from 'node:util';
 import { runDaemon } from '../providers/local/runtime-daemon.ts';
-import { SqliteStateStore } from '../state/sqlite-state-store.ts';
+import { openStateStore } from '../state/open-state-store.ts';
 import { auditEventFor } from './runtime-audit.ts';
 
 const { values } = parseArgs({
@@ -13,7 +14,13 @@ const { values } = parseArgs({
   options: { home: { type: 'string' }, state: { type: 'string' } },
   strict: true,
 });
-const store = values.state ? await SqliteStateStore.open({ file: values.state }) : undefined;
+// The state: a SQLite file (--state), or Postgres through AIRLOCK_STATE_URL (never an argument:
+// arguments are visible to every user of the machine).
+const store = process.env.AIRLOCK_STATE_URL
+  ? await openStateStore({ kind: 'postgres', url: process.env.AIRLOCK_STATE_URL, display: '' })
+  : values.state
+    ? await openStateStore({ kind: 'sqlite', file: values.state, display: values.state })
+    : undefined;
 await runDaemon(['--home', values.home ?? ''], {
   onEvent: (event) => {
     const audit = auditEventFor(event);

@@ -14,7 +14,7 @@ import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover
 import { LocalProvider } from '../providers/local/local-provider.ts';
 import { ArtifactStore } from '../releases/artifact-store.ts';
 import { gitUserEmail } from '../releases/git.ts';
-import { SqliteStateStore } from '../state/sqlite-state-store.ts';
+import { openStateStore } from '../state/open-state-store.ts';
 import type { Reporter } from './reporter.ts';
 
 export interface GlobalOptions {
@@ -29,6 +29,29 @@ export interface Session {
   ctx: AirlockContext;
   interrupted: InterruptedRun[];
   close(): Promise<void>;
+}
+
+function positiveInt(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return text && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * Fault injection for crash tests: AIRLOCK_FAULT_PAUSE=after:deploy:web makes the run stop at
+ * that step boundary (after writing `<home>/fault-paused`) and wait to be killed.
+ */
+function faultPause(
+  boundary: string | undefined,
+  home: string,
+): { pause?: (b: string) => Promise<void> } {
+  if (!boundary) return {};
+  return {
+    pause: async (b) => {
+      if (b !== boundary) return;
+      writeFileSync(path.join(home, 'fault-paused'), `${b} ${process.pid}\n`);
+      await new Promise(() => {});
+    },
+  };
 }
 
 /** `--as`, then `AIRLOCK_ACTOR`, then git's `user.email`, then `user@host`. */
@@ -56,16 +79,25 @@ export function airlockHome(config: ResolvedConfig): string {
 }
 
 /** How the CLI starts the local runtime: through `runtime-entry.ts`, which audits crashes. */
-export function localRuntimeOptions(config: ResolvedConfig, home: string) {
+export function localRuntimeOptions(
+  config: ResolvedConfig,
+  home: string,
+): { home: string; daemonEntry: string; daemonArgs: string[]; daemonEnv: Record<string, string> } {
+  const state = config.state;
   return {
     home,
     daemonEntry: RUNTIME_ENTRY,
-    daemonArgs: ['--state', config.stateFile],
+    daemonArgs: state.kind === 'sqlite' ? ['--state', state.file] : [],
+    daemonEnv: state.kind === 'postgres' ? { AIRLOCK_STATE_URL: state.url } : {},
   };
 }
 
 export function loadProjectConfig(globals: GlobalOptions): ResolvedConfig {
-  return loadConfig({ cwd: process.cwd(), ...(globals.config ? { file: globals.config } : {}) });
+  return loadConfig({
+    cwd: process.cwd(),
+    env: process.env,
+    ...(globals.config ? { file: globals.config } : {}),
+  });
 }
 
 /**
@@ -83,7 +115,7 @@ export async function openSession(
   const home = airlockHome(config);
   // `git config` runs in its own process while the store opens.
   const actor = resolveActor(config.dir, globals.as, process.env);
-  const store = await SqliteStateStore.open({ file: config.stateFile });
+  const store = await openStateStore(config.state);
   const provider = new LocalProvider(localRuntimeOptions(config, home));
   const ctx: AirlockContext = {
     config,
@@ -95,7 +127,8 @@ export async function openSession(
     providerFor: () => provider,
     sink: reporter,
     ...processIdentity(),
-    lockTtlMs: DEFAULT_LOCK_TTL_MS,
+    lockTtlMs: positiveInt(process.env.AIRLOCK_LOCK_TTL_MS) ?? DEFAULT_LOCK_TTL_MS,
+    ...faultPause(process.env.AIRLOCK_FAULT_PAUSE, home),
   };
   const interrupted = options.recover === false ? [] : await recoverInterruptedRuns(ctx);
   if (interrupted.length > 0) reporter.result({ interrupted });

@@ -42,7 +42,14 @@ function yamlProblem(
   code: string,
   parserMessage: string,
   rest: string,
+  before = '',
 ): { message: string; fix: string } {
+  if (before.endsWith('$') && rest.startsWith('{')) {
+    return {
+      message: 'invalid YAML: `${…}` inside a `{ … }` mapping starts another mapping.',
+      fix: 'quote the value, e.g. `databaseUrl: "${STAGING_DATABASE_URL}"`, or write the mapping as an indented block.',
+    };
+  }
   if (code === 'DUPLICATE_KEY') {
     const key = /^("[^"]*"|'[^']*'|[^:\n]+?)\s*:/.exec(rest)?.[1];
     if (key) {
@@ -69,21 +76,37 @@ function yamlProblem(
  * @param file absolute path (used to resolve relative paths); @param displayFile name for messages.
  * @throws ConfigError `CONFIG_INVALID` with every error found (warnings are returned on success).
  */
-export function parseConfig(text: string, file: string, displayFile = file): ResolvedConfig {
+export function parseConfig(
+  text: string,
+  file: string,
+  displayFile = file,
+  env: Readonly<Record<string, string | undefined>> = {},
+): ResolvedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const source: SourceMap = { file: displayFile, doc, lineCounter };
 
   if (doc.errors.length > 0) {
-    const diagnostics: ConfigDiagnostic[] = doc.errors.map((e) => {
-      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+    // An unquoted ${VAR} in a { … } mapping makes the parser report a cascade: say it once, at the $.
+    const envRef = doc.errors.find((e) => text[e.pos[0] - 1] === '$' && text[e.pos[0]] === '{');
+    const errors = envRef ? [envRef] : doc.errors;
+    const diagnostics: ConfigDiagnostic[] = errors.map((e) => {
+      const pos =
+        e === envRef
+          ? lineCounter.linePos(e.pos[0] - 1)
+          : (e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]));
       return {
         severity: 'error',
         file: displayFile,
         line: pos.line,
         col: pos.col,
         path: '',
-        ...yamlProblem(e.code, e.message.split('\n')[0] ?? '', text.slice(e.pos[0])),
+        ...yamlProblem(
+          e.code,
+          e.message.split('\n')[0] ?? '',
+          text.slice(e.pos[0]),
+          text.slice(0, e.pos[0]),
+        ),
       };
     });
     throw new ConfigError('CONFIG_INVALID', diagnostics, {
@@ -120,12 +143,18 @@ export function parseConfig(text: string, file: string, displayFile = file): Res
   const findings = checkRules(parsed.data).map((f) => toDiagnostic(source, f));
   const errors = findings.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw invalid(errors, displayFile);
-  return resolveConfig(
-    parsed.data,
+  const { resolved, findings: resolution } = resolveConfig(parsed.data, {
     file,
     displayFile,
-    findings.filter((d) => d.severity === 'warning'),
-  );
+    warnings: findings.filter((d) => d.severity === 'warning'),
+    env,
+  });
+  if (resolution.length > 0)
+    throw invalid(
+      resolution.map((f) => toDiagnostic(source, f)),
+      displayFile,
+    );
+  return resolved;
 }
 
 function invalid(diagnostics: ConfigDiagnostic[], displayFile: string): ConfigError {
@@ -140,6 +169,8 @@ export interface LoadConfigOptions {
   cwd: string;
   /** Explicit path (`-c/--config`). */
   file?: string;
+  /** Environment for `${NAME}` references and AIRLOCK_STATE_URL (the CLI passes process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -170,5 +201,5 @@ export function loadConfig(options: LoadConfigOptions): ResolvedConfig {
   }
   const relative = path.relative(options.cwd, file);
   const displayFile = relative && !relative.startsWith('..') ? relative : file;
-  return parseConfig(readFileSync(file, 'utf8'), file, displayFile);
+  return parseConfig(readFileSync(file, 'utf8'), file, displayFile, options.env ?? {});
 }

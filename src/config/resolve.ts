@@ -4,19 +4,37 @@
  * model: inheritable fields fall through from the top, per-environment fields never do.)
  */
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CheckSpec } from '../checks/check.ts';
 import type { ConfigDiagnostic } from '../errors.ts';
 import type { HealthProbe } from '../providers/provider.ts';
+import type { Finding } from './diagnostics.ts';
 import type { Config, EnvironmentConfig, PromotionConfig } from './schema.ts';
 
 export interface ResolvedDatabase {
-  engine: 'sqlite';
+  engine: 'sqlite' | 'postgres';
   /** Absolute path of the migrations folder in the working tree. */
   migrationsDir: string;
   /** Migrations folder relative to the service root (where a release snapshot keeps it). */
   migrations: string;
   migrate: 'before-switch' | 'after-switch';
+  /**
+   * This environment's own database: a `file:` URL (SQLite, under `.airlock/envs/<env>/data/`)
+   * or a `postgres://` URL. It may hold a password: never print it; print `display`.
+   */
+  url: string;
+  /** `url` with its password masked. */
+  display: string;
+  /** Postgres `lock_timeout` for migrations (ms). */
+  lockTimeoutMs: number;
+  /** Postgres `statement_timeout` for migrations (ms). */
+  statementTimeoutMs: number;
 }
+
+/** Where the state store lives. `url` may hold a password: print `display`. */
+export type StateLocation =
+  | { kind: 'sqlite'; file: string; display: string }
+  | { kind: 'postgres'; url: string; display: string };
 
 /** One service's complete settings in one environment. Times in ms. */
 export interface ResolvedService {
@@ -63,8 +81,8 @@ export interface ResolvedConfig {
   /** Project root: the folder holding airlock.yaml. */
   dir: string;
   project: string;
-  /** Absolute path of the SQLite state database. */
-  stateFile: string;
+  /** The state store: a SQLite file, or Postgres in team mode. */
+  state: StateLocation;
   pipeline: string[];
   /** Service names in declaration order. */
   services: string[];
@@ -75,6 +93,8 @@ export interface ResolvedConfig {
 }
 
 export const DEFAULTS = {
+  lockTimeoutMs: 5_000,
+  statementTimeoutMs: 60_000,
   health: { path: '/health', timeoutMs: 30_000, intervalMs: 100 },
   keepWarmMs: 0,
   drainTimeoutMs: 30_000,
@@ -95,12 +115,108 @@ function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
   };
 }
 
+/** A connection URL with its password replaced by `***`. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces `${NAME}` with the environment variable NAME; lists names that are not set. */
+export function expandEnv(
+  value: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { value: string; missing: string[] } {
+  const missing: string[] = [];
+  const expanded = value.replace(ENV_REFERENCE, (_, name: string) => {
+    const v = env[name];
+    if (v === undefined || v === '') missing.push(name);
+    return v ?? '';
+  });
+  return { value: expanded, missing };
+}
+
+interface ResolveContext {
+  dir: string;
+  env: Readonly<Record<string, string | undefined>>;
+  findings: Finding[];
+}
+
+function resolveDatabase(
+  base: NonNullable<Config['services'][string]['database']>,
+  root: string,
+  environment: string,
+  service: string,
+  databaseUrl: string | undefined,
+  ctx: ResolveContext,
+): ResolvedDatabase {
+  const common = {
+    engine: base.engine,
+    migrations: base.migrations,
+    migrationsDir: path.resolve(ctx.dir, root, base.migrations),
+    migrate: base.migrate,
+    lockTimeoutMs: base.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
+    statementTimeoutMs: base.statementTimeoutMs ?? DEFAULTS.statementTimeoutMs,
+  };
+  const where = ['environments', environment, 'services', service, 'databaseUrl'];
+  if (base.engine === 'sqlite') {
+    if (databaseUrl !== undefined) {
+      ctx.findings.push({
+        severity: 'error',
+        path: where,
+        at: 'key',
+        message:
+          'is only for engine postgres; with sqlite each environment gets its own file under .airlock/envs/<env>/data/.',
+        fix: `remove databaseUrl, or set services.${service}.database.engine: postgres.`,
+      });
+    }
+    const file = path.join(ctx.dir, '.airlock', 'envs', environment, 'data', `${service}.db`);
+    const url = pathToFileURL(file).href;
+    return { ...common, url, display: url };
+  }
+  if (databaseUrl === undefined) {
+    ctx.findings.push({
+      severity: 'error',
+      path: where,
+      at: 'key',
+      message: `is required: with engine postgres every environment names its own database (seeds 001 and 003: never shared).`,
+      fix: `add \`databaseUrl: \${${environment.toUpperCase().replaceAll('-', '_')}_DATABASE_URL}\` under environments.${environment}.services.${service}, and export that variable.`,
+    });
+    return { ...common, url: '', display: '' };
+  }
+  const { value, missing } = expandEnv(databaseUrl, ctx.env);
+  if (missing.length > 0) {
+    ctx.findings.push({
+      severity: 'error',
+      path: where,
+      message: `reads ${missing.map((m) => `$${m}`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment.`,
+      fix: `export ${missing[0]}=postgres://user:password@host:5432/${service}_${environment} (this environment's database) before running airlock.`,
+    });
+    return { ...common, url: '', display: '' };
+  }
+  if (!/^postgres(ql)?:\/\//.test(value)) {
+    ctx.findings.push({
+      severity: 'error',
+      path: where,
+      message: `expected a postgres:// URL, got ${value.includes('://') ? `"${maskUrl(value).split('://')[0]}://…"` : 'something else'}.`,
+      fix: 'use postgres://user:password@host:5432/database.',
+    });
+  }
+  return { ...common, url: value, display: maskUrl(value) };
+}
+
 function resolveEnvironment(
   config: Config,
-  dir: string,
   name: string,
   index: number,
   env: EnvironmentConfig,
+  ctx: ResolveContext,
 ): ResolvedEnvironment {
   const last = config.pipeline.length - 1;
   const services: Record<string, ResolvedService> = {};
@@ -113,12 +229,7 @@ function resolveEnvironment(
       root,
       build: { command: base.build.command, output: base.build.output, env: base.build.env ?? {} },
       database: base.database
-        ? {
-            engine: base.database.engine,
-            migrations: base.database.migrations,
-            migrationsDir: path.resolve(dir, root, base.database.migrations),
-            migrate: base.database.migrate,
-          }
+        ? resolveDatabase(base.database, root, name, serviceName, o.databaseUrl, ctx)
         : null,
       run: o.run ?? base.run,
       health,
@@ -144,32 +255,106 @@ function resolveEnvironment(
   };
 }
 
+/** `host:port/database` of a Postgres URL (localhost and 127.0.0.1 are one host), or null. */
+export function databaseIdentity(url: string): string | null {
+  try {
+    const u = new URL(url);
+    const host = u.hostname.toLowerCase() === 'localhost' ? '127.0.0.1' : u.hostname.toLowerCase();
+    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || u.username || 'postgres';
+    return `${host}:${u.port || '5432'}/${database}`;
+  } catch {
+    return null;
+  }
+}
+
+/** Seeds 001 and 003: no two environments may resolve to the same database. */
+function checkIsolation(
+  environments: Record<string, ResolvedEnvironment>,
+  findings: Finding[],
+): void {
+  const owner = new Map<string, { environment: string; service: string }>();
+  for (const env of Object.values(environments)) {
+    for (const service of Object.values(env.services)) {
+      if (service.database?.engine !== 'postgres' || !service.database.url) continue;
+      const id = databaseIdentity(service.database.url);
+      if (!id) continue;
+      const first = owner.get(id);
+      if (first && first.environment !== env.name) {
+        findings.push({
+          severity: 'error',
+          path: ['environments', env.name, 'services', service.name, 'databaseUrl'],
+          message: `${env.name} and ${first.environment} resolve to the same database (${id}); environments never share a database, so a staging mistake cannot touch production data.`,
+          fix: `give ${env.name} its own database (e.g. ${id.replace(/\/[^/]*$/, `/${service.name}_${env.name}`)}).`,
+        });
+      } else if (!first) {
+        owner.set(id, { environment: env.name, service: service.name });
+      }
+    }
+  }
+}
+
+function resolveState(config: Config, ctx: ResolveContext): StateLocation {
+  const override = ctx.env.AIRLOCK_STATE_URL;
+  const raw = override || config.state || '.airlock/state.db';
+  const { value, missing } = expandEnv(raw, ctx.env);
+  if (missing.length > 0) {
+    ctx.findings.push({
+      severity: 'error',
+      path: ['state'],
+      message: `reads ${missing.map((m) => `$${m}`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment.`,
+      fix: `export ${missing[0]}=postgres://user:password@host:5432/airlock, or remove state to use .airlock/state.db.`,
+    });
+  }
+  if (/^postgres(ql)?:\/\//.test(value))
+    return { kind: 'postgres', url: value, display: maskUrl(value) };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    ctx.findings.push({
+      severity: 'error',
+      path: ['state'],
+      message: `expected a file path or a postgres:// URL, got a ${value.split('://')[0]}:// URL (its value is not shown: it may hold a password).`,
+      fix: 'remove state (the default is .airlock/state.db), give a file path, or a postgres:// URL.',
+    });
+  }
+  const file = path.resolve(ctx.dir, value);
+  return { kind: 'sqlite', file, display: file };
+}
+
 /**
- * Resolves a validated config (rules already passed) into per-environment settings.
- * @param file absolute path of airlock.yaml; @param displayFile how messages name it.
+ * Resolves a validated config (rules already passed) into per-environment settings, reading
+ * `${NAME}` references from `env` (passed in; never read from process.env here).
+ * @returns the config and the findings (missing variables, shared databases) to report.
  */
 export function resolveConfig(
   config: Config,
-  file: string,
-  displayFile: string,
-  warnings: ConfigDiagnostic[],
-): ResolvedConfig {
-  const dir = path.dirname(file);
+  options: {
+    file: string;
+    displayFile: string;
+    warnings: ConfigDiagnostic[];
+    env: Readonly<Record<string, string | undefined>>;
+  },
+): { resolved: ResolvedConfig; findings: Finding[] } {
+  const dir = path.dirname(options.file);
+  const ctx: ResolveContext = { dir, env: options.env, findings: [] };
   const environments: Record<string, ResolvedEnvironment> = {};
   config.pipeline.forEach((name, index) => {
     const env = config.environments[name];
-    if (env) environments[name] = resolveEnvironment(config, dir, name, index, env);
+    if (env) environments[name] = resolveEnvironment(config, name, index, env, ctx);
   });
+  checkIsolation(environments, ctx.findings);
+  const state = resolveState(config, ctx);
   return {
-    file,
-    displayFile,
-    dir,
-    project: config.project,
-    stateFile: path.resolve(dir, config.state ?? '.airlock/state.db'),
-    pipeline: [...config.pipeline],
-    services: Object.keys(config.services),
-    environments,
-    warnings,
-    raw: config,
+    resolved: {
+      file: options.file,
+      displayFile: options.displayFile,
+      dir,
+      project: config.project,
+      state,
+      pipeline: [...config.pipeline],
+      services: Object.keys(config.services),
+      environments,
+      warnings: options.warnings,
+      raw: config,
+    },
+    findings: ctx.findings,
   };
 }

@@ -160,15 +160,5 @@ export function checkRules(config: Config): Finding[] {
     });
   }
 
-  // Only a SQLite state file is supported by this version.
-  if (config.state && /^[a-z][a-z0-9+.-]*:\/\//i.test(config.state)) {
-    findings.push({
-      severity: 'error',
-      path: ['state'],
-      // Never echo the value: a database URL may hold a password.
-      message: `expected a SQLite file path, got a ${config.state.split('://')[0]}:// URL, which this version does not support (the value is not shown: a URL may hold a password).`,
-      fix: 'remove state to use the default .airlock/state.db, or give a file path such as .airlock/state.db.',
-    });
-  }
   return findings;
 }

@@ -271,6 +271,13 @@ const portField = field(portSchema, {
   inherit: 'per-environment',
 });
 
+const databaseUrlField = field(z.string().min(1), {
+  description:
+    "The environment's own database (engine postgres): a postgres:// URL, or `${NAME}` to read it from the environment variable NAME so credentials stay out of the file. Two environments may never share a database.",
+  examples: ['${STAGING_DATABASE_URL}'],
+  inherit: 'per-environment',
+});
+
 const buildSchema = z.strictObject({
   command: field(z.string().min(1), {
     description: 'Command that builds the service, run once per release in a clean checkout.',
@@ -288,9 +295,9 @@ const buildSchema = z.strictObject({
 });
 
 const databaseSchema = z.strictObject({
-  engine: field(z.enum(['sqlite']), {
+  engine: field(z.enum(['sqlite', 'postgres']), {
     description:
-      'Database engine. Locally each environment gets its own SQLite file under .airlock/envs/<env>/.',
+      'Database engine. `sqlite`: each environment gets its own file under .airlock/envs/<env>/data/. `postgres`: each environment sets its own `databaseUrl`.',
     examples: ['sqlite'],
   }),
   migrations: field(z.string().min(1).default('migrations'), {
@@ -302,6 +309,16 @@ const databaseSchema = z.strictObject({
     description:
       'When migrations run in a deployment: before traffic switches to the new release (default) or after.',
     examples: ['before-switch'],
+  }),
+  lockTimeoutMs: field(msSchema.optional(), {
+    description:
+      'Postgres: a migration waits at most this long (ms) for a lock (lock_timeout). Default 5000.',
+    examples: [5000],
+  }),
+  statementTimeoutMs: field(msSchema.optional(), {
+    description:
+      'Postgres: one migration statement may run at most this long (ms) (statement_timeout). Default 60000.',
+    examples: [60000],
   }),
 });
 
@@ -334,6 +351,7 @@ export const serviceOverrideSchema = z.strictObject({
     inherit: 'inheritable',
   }),
   port: portField.optional(),
+  databaseUrl: databaseUrlField.optional(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -412,8 +430,8 @@ export const configSchema = z.strictObject({
   }),
   state: field(z.string().optional(), {
     description:
-      'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log). Default: .airlock/state.db.',
-    examples: ['.airlock/state.db'],
+      'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log): a SQLite file path (default .airlock/state.db), or a postgres:// URL (team mode; `${NAME}` reads it from an environment variable). AIRLOCK_STATE_URL overrides it.',
+    examples: ['${AIRLOCK_STATE_URL}'],
   }),
   pipeline: field(z.array(nameSchema('environment')).min(1), {
     description: 'Environments in promotion order; a release enters at the first one.',

@@ -4,9 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { ResolvedConfig, ResolvedEnvironment } from '../config/resolve.ts';
+import { fileURLToPath } from 'node:url';
+import type { ResolvedConfig, ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
+import { InternalError } from '../errors.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationDriver } from '../migrations/migration-driver.ts';
 import { SqliteMigrationDriver } from '../migrations/sqlite-migration-driver.ts';
@@ -30,6 +30,8 @@ export interface AirlockContext {
   pid: number;
   /** Environment lock lease (ms); renewed every third of it while a run is active. */
   lockTtlMs: number;
+  /** Fault injection for tests: awaited at every step boundary (`before:<step>`, `after:<step>`). */
+  pause?: (boundary: string) => Promise<void>;
 }
 
 export const DEFAULT_LOCK_TTL_MS = 30_000;
@@ -39,36 +41,40 @@ export function processIdentity(): { host: string; pid: number } {
   return { host: os.hostname(), pid: process.pid };
 }
 
-/** Absolute path of a service's SQLite database in an environment (local target). */
-export function appDatabasePath(home: string, environment: string, service: string): string {
-  return path.join(home, 'envs', environment, 'data', `${service}.db`);
+/**
+ * Opens the migration driver of one environment's database (SQLite file or Postgres URL).
+ * The Postgres driver (and `pg`) load only when needed.
+ */
+export async function openMigrationDriver(database: ResolvedDatabase): Promise<MigrationDriver> {
+  if (database.engine === 'postgres') {
+    const { PostgresMigrationDriver } = await import('../migrations/postgres-migration-driver.ts');
+    return new PostgresMigrationDriver(database.url, {
+      lockTimeoutMs: database.lockTimeoutMs,
+      statementTimeoutMs: database.statementTimeoutMs,
+    });
+  }
+  return new SqliteMigrationDriver(database.url);
 }
 
-/** `DATABASE_URL` handed to the app: a `file:` URL of its environment's own database. */
-export function appDatabaseUrl(home: string, environment: string, service: string): string {
-  return pathToFileURL(appDatabasePath(home, environment, service)).href;
-}
-
-/** Opens the migration driver of a service's database in an environment. */
-export function openMigrationDriver(
-  home: string,
-  environment: string,
-  service: string,
-): MigrationDriver {
-  return new SqliteMigrationDriver(appDatabaseUrl(home, environment, service));
-}
-
-/** Reads an environment's ledger without creating its database when it does not exist yet. */
-export async function readLedger(
-  home: string,
-  environment: string,
-  service: string,
-): Promise<LedgerEntry[]> {
-  if (!existsSync(appDatabasePath(home, environment, service))) return [];
-  const driver = openMigrationDriver(home, environment, service);
+/** Reads an environment's ledger without creating anything (no SQLite file, no Postgres table). */
+export async function readLedger(database: ResolvedDatabase): Promise<LedgerEntry[]> {
+  if (database.engine === 'sqlite' && !existsSync(fileURLToPath(database.url))) return [];
+  const driver = await openMigrationDriver(database);
   try {
     return await driver.readLedger();
   } finally {
     await driver.close();
   }
+}
+
+/** The database of `service` in `environment`. @throws InternalError when it has none. */
+export function databaseOf(
+  config: ResolvedConfig,
+  environment: string,
+  service: string,
+): ResolvedDatabase {
+  const database = config.environments[environment]?.services[service]?.database;
+  if (!database)
+    throw new InternalError('INTERNAL', `${service} has no database in ${environment}`);
+  return database;
 }

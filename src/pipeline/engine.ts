@@ -30,6 +30,11 @@ export interface StepOutcome {
 
 export interface Step extends StepInfo {
   run(ctx: StepContext): Promise<StepOutcome>;
+  /**
+   * Called instead of `run` when an earlier, interrupted run already completed this step (see
+   * `RunStepsOptions.completed`), with that run's output, so shared state can be rebuilt.
+   */
+  adopt?(output: Record<string, unknown> | null): Promise<void> | void;
 }
 
 export interface RunStepsOptions {
@@ -45,6 +50,18 @@ export interface RunStepsOptions {
    */
   cleanupSignal?: AbortSignal;
   now?: () => Date;
+  /** Writes an audit event (`step.succeeded`, `step.failed`, …) with every finished step, atomically. */
+  audit?: { actor: string; environment: string; releaseId: string | null };
+  /**
+   * Steps an interrupted run already completed (name → its run id and output): they are not
+   * run again but adopted (`Step.adopt`) and recorded as skipped.
+   */
+  completed?: ReadonlyMap<string, { runId: number; output: Record<string, unknown> | null }>;
+  /**
+   * Fault injection for tests: awaited at every step boundary (`before:<step>`, `after:<step>`,
+   * the latter once the step's outcome is persisted). The CLI wires it to AIRLOCK_FAULT_PAUSE.
+   */
+  pause?: (boundary: string) => Promise<void>;
 }
 
 export interface RunStepsResult {
@@ -100,6 +117,27 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
     output: null,
   }));
   for (const r of records) await store.saveStep(r);
+  /** Persists a finished step and its audit event in one transaction. */
+  const finish = (record: RunStep) =>
+    store.transaction(async (tx) => {
+      await tx.saveStep(record);
+      if (options.audit && record.status !== 'skipped') {
+        await tx.appendAudit({
+          at: record.finishedAt ?? now().toISOString(),
+          actor: options.audit.actor,
+          action: `step.${record.status}`,
+          environment: options.audit.environment,
+          releaseId: options.audit.releaseId,
+          runId,
+          result: record.status === 'succeeded' ? 'ok' : record.status,
+          detail: {
+            step: record.name,
+            durationMs: record.durationMs,
+            ...(record.message ? { message: record.message } : {}),
+          },
+        });
+      }
+    });
   sink.emit({
     type: 'run.started',
     runId,
@@ -110,6 +148,25 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
   for (const [index, step] of steps.entries()) {
     const record = records[index] as RunStep;
     const shouldRun = failedStep ? step.when === 'on-failure' : step.when === 'on-success';
+    const earlier = shouldRun && !failedStep ? options.completed?.get(step.name) : undefined;
+    if (earlier) {
+      await step.adopt?.(earlier.output);
+      outcomes.set(step.name, { status: 'succeeded', output: earlier.output ?? {} });
+      record.status = 'skipped';
+      record.message = `completed by run #${earlier.runId}`;
+      record.output = earlier.output;
+      await store.saveStep(record);
+      sink.emit({
+        type: 'step.finished',
+        runId,
+        step: step.name,
+        title: step.title,
+        status: 'skipped',
+        durationMs: 0,
+        message: record.message,
+      });
+      continue;
+    }
     if (!shouldRun) {
       record.status = 'skipped';
       record.message = failedStep ? `skipped: ${failedStep.name} did not succeed` : 'not needed';
@@ -125,6 +182,7 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
       });
       continue;
     }
+    await options.pause?.(`before:${step.name}`);
     const t0 = performance.now();
     record.status = 'running';
     record.startedAt = now().toISOString();
@@ -151,6 +209,8 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
       }
     } catch (error) {
       const e = toAirlockError(error);
+      // Lost the environment lock: nothing more may be written, not even this step's failure.
+      if (e.code === 'LOCK_LOST') throw e;
       code = e.code;
       outcome = {
         status: isBusinessFailure(e) ? 'failed' : 'errored',
@@ -165,7 +225,7 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
     record.durationMs = Math.round(performance.now() - t0);
     record.message = outcome.message ?? null;
     record.output = outcome.output ?? null;
-    await store.saveStep(record);
+    await finish(record);
     sink.emit({
       type: 'step.finished',
       runId,
@@ -183,6 +243,7 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
       failedStep = { name: step.name, status, message: record.message, ...(code ? { code } : {}) };
       technical = status === 'errored';
     }
+    await options.pause?.(`after:${step.name}`);
   }
   const durationMs = Math.round(performance.now() - started);
   const status = failedStep ? (technical ? 'errored' : 'failed') : 'succeeded';

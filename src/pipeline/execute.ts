@@ -4,12 +4,14 @@
  * engine (renewing the lock meanwhile), then records the outcome and an audit event — whatever
  * happens, the lock is released and the run is closed.
  */
-import { UserError } from '../errors.ts';
+import { hasCode, UserError } from '../errors.ts';
 import type {
   Deployment,
   DeploymentStatus,
+  Lock,
   Run,
   RunStep,
+  ServingRecord,
   StoredCheckResult,
 } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
@@ -26,6 +28,18 @@ import { verifyStep } from './steps/verify-step.ts';
 export interface ExecuteOptions {
   /** Aborting (Ctrl-C) stops the current step; the previous release keeps serving. */
   signal?: AbortSignal;
+  /** Wait this long (ms) for a held lock, in the environment's queue, instead of failing at once. */
+  waitMs?: number;
+  /** How this command queues: `automatic` gives way to a newer release; `manual` never does. */
+  queue?: 'automatic' | 'manual';
+  /** Called once when the command starts waiting for the lock. */
+  onWait?: (holder: Lock) => void;
+  /** Finishing an interrupted run: its id, and the steps it completed (name → output). */
+  resume?: {
+    runId: number;
+    completed: Map<string, Record<string, unknown> | null>;
+    before: ServingRecord[];
+  };
 }
 
 export interface ExecuteResult {
@@ -73,6 +87,34 @@ export function gateBlockedError(plan: Plan): UserError {
   );
 }
 
+/**
+ * An interrupted run of this environment is resolved by this one: resumed (when this run
+ * resumes it) or replaced (any newer deployment decides what serves; an old run must never be
+ * resumed over it).
+ */
+async function resolveInterrupted(
+  store: AirlockContext['store'],
+  ctx: AirlockContext,
+  environment: string,
+  runId: number,
+  resumes: number | null,
+): Promise<void> {
+  for (const old of await store.listRuns({ status: 'interrupted', environment, limit: 50 })) {
+    const message = old.id === resumes ? `resumed by run #${runId}` : `replaced by run #${runId}`;
+    await store.updateRun(old.id, { status: 'resolved', message });
+    await store.appendAudit({
+      at: ctx.now().toISOString(),
+      actor: ctx.actor,
+      action: old.id === resumes ? 'run.resumed' : 'run.replaced',
+      environment,
+      releaseId: old.releaseId,
+      runId: old.id,
+      result: 'ok',
+      detail: { by: runId },
+    });
+  }
+}
+
 function stepsFor(plan: Plan, d: DeploymentRun): Step[] {
   return plan.steps.map((s) => {
     const service = s.service as string;
@@ -105,7 +147,8 @@ export async function executePlan(
   const env = facts.environment;
   const release = facts.release;
   const audit = AUDIT_ACTION[plan.action];
-  if (plan.blocked) {
+  // A resumed run was authorised when it started; its gate is not asked again.
+  if (plan.blocked && !options.resume) {
     const error = gateBlockedError(plan);
     await ctx.store.appendAudit({
       at: ctx.now().toISOString(),
@@ -120,11 +163,20 @@ export async function executePlan(
     throw error;
   }
 
-  const lock = await acquireEnvironmentLock(ctx, env.name, `${plan.action} ${release.id}`);
+  const lock = await acquireEnvironmentLock(ctx, env.name, `${plan.action} ${release.id}`, {
+    ...(options.waitMs ? { waitMs: options.waitMs } : {}),
+    ...(options.onWait ? { onWait: options.onWait } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    queue: { release, kind: options.queue ?? 'manual' },
+  });
+  // Every write of this run is fenced: if another process takes the lock over (this one was
+  // paused past its lease), the writes are refused instead of interleaving with theirs.
+  const store = ctx.store.fenced({ environment: env.name, token: lock.token });
+  const rctx: AirlockContext = { ...ctx, store };
   const startedAt = ctx.now().toISOString();
   let run: Run | undefined;
   try {
-    run = await ctx.store.createRun({
+    run = await store.createRun({
       kind: plan.action,
       environment: env.name,
       releaseId: release.id,
@@ -132,8 +184,10 @@ export async function executePlan(
       pid: ctx.pid,
       host: ctx.host,
       startedAt,
+      resumedFrom: options.resume?.runId ?? null,
     });
-    const deployment = await ctx.store.createDeployment({
+    await resolveInterrupted(store, ctx, env.name, run.id, options.resume?.runId ?? null);
+    const deployment = await store.createDeployment({
       runId: run.id,
       environment: env.name,
       releaseId: release.id,
@@ -142,7 +196,7 @@ export async function executePlan(
       previousReleaseId: plan.current,
       startedAt,
     });
-    await ctx.store.appendAudit({
+    await store.appendAudit({
       at: startedAt,
       actor: ctx.actor,
       action: `${audit}.started`,
@@ -150,17 +204,22 @@ export async function executePlan(
       releaseId: release.id,
       runId: run.id,
       result: 'ok',
-      detail: { from: plan.current, lockFence: lock.fence },
+      detail: {
+        from: plan.current,
+        lockFence: lock.fence,
+        ...(options.resume ? { resumes: options.resume.runId } : {}),
+      },
     });
 
     const d: DeploymentRun = {
-      ctx,
+      ctx: rctx,
       env,
       release,
       kind: plan.action,
       runId: run.id,
       deploymentId: deployment.id,
-      before: facts.serving,
+      fence: lock.fence,
+      before: options.resume?.before ?? facts.serving,
       switched: new Set(),
       rolledBack: new Set(),
       urls: {},
@@ -174,22 +233,31 @@ export async function executePlan(
       () => {
         void (async () => {
           if (!(await lock.renew())) lost.abort(new Error('the environment lock was taken over'));
-          await ctx.store.updateRun(runId, { heartbeatAt: ctx.now().toISOString() });
+          else await store.updateRun(runId, { heartbeatAt: ctx.now().toISOString() });
         })().catch(() => {});
       },
-      Math.max(250, Math.floor(ctx.lockTtlMs / 3)),
+      Math.max(100, Math.floor(ctx.lockTtlMs / 3)),
     );
 
     let result: Awaited<ReturnType<typeof runSteps>>;
     try {
+      const completed = new Map(
+        [...(options.resume?.completed ?? [])].map(([name, output]) => [
+          name,
+          { runId: options.resume?.runId as number, output },
+        ]),
+      );
       result = await runSteps({
-        store: ctx.store,
+        store,
         runId: run.id,
-        title: `${plan.action} ${release.id} → ${env.name}`,
+        title: `${plan.action} ${release.id} → ${env.name}${options.resume ? ` (resuming run #${options.resume.runId})` : ''}`,
         steps: stepsFor(plan, d),
         sink: ctx.sink,
         signal,
         now: ctx.now,
+        audit: { actor: ctx.actor, environment: env.name, releaseId: release.id },
+        completed,
+        ...(ctx.pause ? { pause: ctx.pause } : {}),
       });
     } finally {
       clearInterval(heartbeat);
@@ -213,19 +281,19 @@ export async function executePlan(
     const message = failure
       ? `${failure.name}: ${failure.message ?? failure.status}${rolledBack ? ` — rolled back to ${plan.current}` : ''}`
       : null;
-    await ctx.store.updateDeployment(deployment.id, { status, finishedAt, checksStatus, message });
+    await store.updateDeployment(deployment.id, { status, finishedAt, checksStatus, message });
     if (plan.action === 'rollback' && result.status === 'succeeded') {
       for (const id of new Set(facts.serving.map((s) => s.deploymentId))) {
-        await ctx.store.updateDeployment(id, { status: 'rolled_back' });
+        await store.updateDeployment(id, { status: 'rolled_back' });
       }
     }
-    await ctx.store.updateRun(run.id, { status: result.status, finishedAt, message });
+    await store.updateRun(run.id, { status: result.status, finishedAt, message });
 
     const serving: Record<string, string | null> = {};
-    for (const record of await ctx.store.getServing(env.name))
+    for (const record of await store.getServing(env.name))
       serving[record.service] = record.releaseId;
-    const checks = await ctx.store.listCheckResults(deployment.id);
-    await ctx.store.appendAudit({
+    const checks = await store.listCheckResults(deployment.id);
+    await store.appendAudit({
       at: finishedAt,
       actor: ctx.actor,
       action: `${audit}.${result.status === 'succeeded' ? 'succeeded' : 'failed'}`,
@@ -258,13 +326,13 @@ export async function executePlan(
       rolledBack,
       urls: d.urls,
       checks,
-      steps: await ctx.store.listSteps(run.id),
+      steps: await store.listSteps(run.id),
       durationMs: result.durationMs,
       outcomes: Object.fromEntries(result.outcomes),
     };
   } catch (error) {
-    if (run) {
-      await ctx.store
+    if (run && !hasCode(error, 'LOCK_LOST')) {
+      await store
         .updateRun(run.id, {
           status: 'errored',
           finishedAt: ctx.now().toISOString(),

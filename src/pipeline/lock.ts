@@ -1,11 +1,16 @@
 /**
- * The environment lock: one deployment per environment at a time (Kamal's deploy lock, with
- * a message). A lease that the holder renews while it runs; a holder that died (its process is
- * gone on this host, or its lease expired) is taken over, and the takeover is audited.
+ * The environment lock: one deployment per environment at a time (Kamal's deploy lock, with a
+ * message). A run holds a lease that it renews while it works; a holder that died (its process
+ * is gone on this host, or its lease expired) is taken over, and the takeover is audited. Every
+ * acquisition gets a larger fencing token, and writes made under a lost lock are refused
+ * (`StateStore.fenced`). A manual lock (`airlock lock acquire -m why`) holds until released.
+ *
+ * Waiting (`--wait`) queues the command: a newer release supersedes a waiting *automatic*
+ * promotion of an older one; a manual one is never cancelled behind its back.
  */
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.ts';
-import type { Lock } from '../state/state-store.ts';
+import type { Lock, QueueEntry, Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 
 export interface HeldLock {
@@ -17,9 +22,12 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** A manual lock lasts until released: its expiry is far away. */
+export const MANUAL_LOCK_EXPIRY = '9999-12-31T23:59:59.999Z';
+
 /** True when the process is known to be gone (same host and no such pid). */
 export function processGone(pid: number, host: string, thisHost: string): boolean {
-  if (host !== thisHost) return false;
+  if (host !== thisHost || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return false;
@@ -28,24 +36,54 @@ export function processGone(pid: number, host: string, thisHost: string): boolea
   }
 }
 
-/** A lock whose holder can no longer finish: its process is gone, or its lease ran out. */
+/** A run's lock whose holder can no longer finish: its process is gone, or its lease ran out. */
 export function lockIsStale(lock: Lock, ctx: Pick<AirlockContext, 'host' | 'now'>): boolean {
+  if (lock.kind === 'manual') return false;
   return lock.expiresAt <= ctx.now().toISOString() || processGone(lock.pid, lock.host, ctx.host);
 }
 
-/** `staging is locked by ann@example.com (pid 4242 on build-1) since …: "promote r3".` */
+/** `staging is locked by ann@example.com (pid 4242 on build-1) since …: "promote r3"`. */
 export function describeLock(lock: Lock): string {
-  return `${lock.environment} is locked by ${lock.holder} (pid ${lock.pid} on ${lock.host}) since ${lock.acquiredAt}: "${lock.message}"`;
+  const by =
+    lock.kind === 'manual'
+      ? `${lock.holder} (a manual lock)`
+      : `${lock.holder} (pid ${lock.pid} on ${lock.host})`;
+  return `${lock.environment} is locked by ${by} since ${lock.acquiredAt}: "${lock.message}"`;
+}
+
+export interface AcquireOptions {
+  /** Wait up to this long (ms) for a held lock instead of failing at once. */
+  waitMs?: number;
+  /** Join the environment's queue while waiting. */
+  queue?: { release: Release; kind: QueueEntry['kind'] };
+  /** Called once when the wait begins. */
+  onWait?: (holder: Lock) => void;
+  signal?: AbortSignal;
+  /** Poll interval while waiting (ms). Default 250. */
+  pollMs?: number;
+}
+
+function heldError(holder: Lock, waitedMs: number): UserError {
+  const waited = waitedMs > 0 ? ` (waited ${Math.round(waitedMs / 1000)} s)` : '';
+  return new UserError('LOCK_HELD', `${describeLock(holder)}${waited}.`, {
+    hint:
+      holder.kind === 'manual'
+        ? `Wait until ${holder.holder} runs \`airlock lock release ${holder.environment}\`, or pass --wait 10m.`
+        : `Wait for it to finish (or pass --wait 10m). If that process is gone, Airlock frees the lock by itself (at once on the same host, otherwise when its lease ends at ${holder.expiresAt}).`,
+    details: { lock: { ...holder, token: undefined } },
+  });
 }
 
 /**
- * Takes an environment's lock.
- * @throws UserError `LOCK_HELD` naming who holds it, since when and why.
+ * Takes an environment's lock for a run, waiting in the queue when `waitMs` is given.
+ * @throws UserError `LOCK_HELD` naming who holds it, since when and why; `SUPERSEDED` when a
+ *   newer release took this automatic promotion's place in the queue.
  */
 export async function acquireEnvironmentLock(
   ctx: AirlockContext,
   environment: string,
   message: string,
+  options: AcquireOptions = {},
 ): Promise<HeldLock> {
   const token = randomUUID();
   const request = {
@@ -58,48 +96,179 @@ export async function acquireEnvironmentLock(
     message,
     ttlMs: ctx.lockTtlMs,
   };
+  const started = Date.now();
+  let entry: QueueEntry | null = null;
+  for (;;) {
+    let attempt = await ctx.store.acquireLock({ ...request, now: ctx.now() });
+    if (!attempt.acquired && lockIsStale(attempt.holder, ctx)) {
+      const stale = attempt.holder;
+      attempt = await ctx.store.acquireLock({
+        ...request,
+        now: ctx.now(),
+        takeoverToken: stale.token,
+      });
+      if (attempt.acquired) {
+        await ctx.store.appendAudit({
+          at: ctx.now().toISOString(),
+          actor: ctx.actor,
+          action: 'lock.taken-over',
+          environment,
+          releaseId: null,
+          runId: null,
+          result: 'ok',
+          detail: {
+            previousHolder: stale.holder,
+            pid: stale.pid,
+            host: stale.host,
+            since: stale.acquiredAt,
+            message: stale.message,
+            fence: attempt.lock.fence,
+          },
+        });
+      }
+    }
+    if (attempt.acquired) {
+      if (entry) await ctx.store.updateQueueEntry(entry.id, 'started', null, ctx.now());
+      const { fence } = attempt.lock;
+      return {
+        environment,
+        token,
+        fence,
+        renew: () => ctx.store.renewLock(environment, token, ctx.lockTtlMs, ctx.now()),
+        release: async () => {
+          await ctx.store.releaseLock(environment, token);
+        },
+      };
+    }
+    const waited = Date.now() - started;
+    if (!options.waitMs || waited >= options.waitMs || options.signal?.aborted) {
+      if (entry)
+        await ctx.store.updateQueueEntry(entry.id, 'gave-up', 'stopped waiting', ctx.now());
+      throw heldError(attempt.holder, options.waitMs ? waited : 0);
+    }
+    if (!entry && options.queue) {
+      const queued = await ctx.store.enqueue(
+        {
+          environment,
+          releaseId: options.queue.release.id,
+          releaseSeq: options.queue.release.seq,
+          kind: options.queue.kind,
+          actor: ctx.actor,
+          pid: ctx.pid,
+          host: ctx.host,
+          createdAt: ctx.now().toISOString(),
+        },
+        ctx.now(),
+      );
+      entry = queued.entry;
+      for (const old of queued.superseded) {
+        await ctx.store.appendAudit({
+          at: ctx.now().toISOString(),
+          actor: ctx.actor,
+          action: 'queue.superseded',
+          environment,
+          releaseId: old.releaseId,
+          runId: null,
+          result: 'superseded',
+          detail: { by: options.queue.release.id, waitingSince: old.createdAt, waiter: old.actor },
+        });
+      }
+      options.onWait?.(attempt.holder);
+    } else if (!entry) {
+      options.onWait?.(attempt.holder);
+    }
+    if (entry) {
+      const now = await ctx.store.getQueueEntry(entry.id);
+      if (now?.status === 'superseded') {
+        throw new UserError(
+          'SUPERSEDED',
+          `this automatic promotion of ${entry.releaseId} to ${environment} gave way to a newer release (${now.message ?? 'superseded'}).`,
+          {
+            hint: 'Nothing to do: the newer release is promoted instead.',
+            details: { entry: now },
+          },
+        );
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
+  }
+}
+
+/**
+ * `airlock lock acquire <env> -m why`: a manual lock, held until `airlock lock release`.
+ * @throws UserError `LOCK_HELD`.
+ */
+export async function acquireManualLock(
+  ctx: AirlockContext,
+  environment: string,
+  message: string,
+): Promise<Lock> {
+  const request = {
+    environment,
+    kind: 'manual' as const,
+    token: randomUUID(),
+    holder: ctx.actor,
+    runId: null,
+    pid: 0,
+    host: ctx.host,
+    message,
+    ttlMs: Date.parse(MANUAL_LOCK_EXPIRY) - ctx.now().getTime(),
+  };
   let attempt = await ctx.store.acquireLock({ ...request, now: ctx.now() });
   if (!attempt.acquired && lockIsStale(attempt.holder, ctx)) {
-    const stale = attempt.holder;
     attempt = await ctx.store.acquireLock({
       ...request,
       now: ctx.now(),
-      takeoverToken: stale.token,
-    });
-    if (attempt.acquired) {
-      await ctx.store.appendAudit({
-        at: ctx.now().toISOString(),
-        actor: ctx.actor,
-        action: 'lock.taken-over',
-        environment,
-        releaseId: null,
-        runId: null,
-        result: 'ok',
-        detail: {
-          previousHolder: stale.holder,
-          pid: stale.pid,
-          host: stale.host,
-          since: stale.acquiredAt,
-          message: stale.message,
-        },
-      });
-    }
-  }
-  if (!attempt.acquired) {
-    const holder = attempt.holder;
-    throw new UserError('LOCK_HELD', `${describeLock(holder)}.`, {
-      hint: `Wait for it to finish, then retry. If that process is gone, Airlock frees the lock by itself (at once on the same host, otherwise when its lease ends at ${holder.expiresAt}).`,
-      details: { lock: { ...holder, token: undefined } },
+      takeoverToken: attempt.holder.token,
     });
   }
-  const { fence } = attempt.lock;
-  return {
+  if (!attempt.acquired) throw heldError(attempt.holder, 0);
+  await ctx.store.appendAudit({
+    at: ctx.now().toISOString(),
+    actor: ctx.actor,
+    action: 'lock.acquired',
     environment,
-    token,
-    fence,
-    renew: () => ctx.store.renewLock(environment, token, ctx.lockTtlMs, ctx.now()),
-    release: async () => {
-      await ctx.store.releaseLock(environment, token);
+    releaseId: null,
+    runId: null,
+    result: 'ok',
+    detail: { message, manual: true, fence: attempt.lock.fence },
+  });
+  return attempt.lock;
+}
+
+/**
+ * `airlock lock release <env>`: frees a manual lock (anyone may; it is audited), or with
+ * `force` a run's lock whose holder is still alive.
+ * @throws UserError `LOCK_HELD` when a live run holds it and `force` is not set.
+ */
+export async function releaseLockByCommand(
+  ctx: AirlockContext,
+  environment: string,
+  force: boolean,
+): Promise<Lock | null> {
+  const lock = await ctx.store.getLock(environment);
+  if (!lock || (lock.kind === 'run' && lock.expiresAt <= ctx.now().toISOString())) return null;
+  if (lock.kind === 'run' && !lockIsStale(lock, ctx) && !force) {
+    throw new UserError('LOCK_HELD', `${describeLock(lock)}; a running command holds it.`, {
+      hint: `Let it finish. To take it anyway (that command's writes will then be refused), run \`airlock lock release ${environment} --force\`.`,
+    });
+  }
+  await ctx.store.releaseLock(environment, lock.token);
+  await ctx.store.appendAudit({
+    at: ctx.now().toISOString(),
+    actor: ctx.actor,
+    action: 'lock.released',
+    environment,
+    releaseId: null,
+    runId: null,
+    result: 'ok',
+    detail: {
+      holder: lock.holder,
+      since: lock.acquiredAt,
+      message: lock.message,
+      kind: lock.kind,
+      forced: force && lock.kind === 'run',
     },
-  };
+  });
+  return lock;
 }

@@ -9,7 +9,7 @@ import { UserError } from '../errors.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationFile } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, Migrator, notOnPreviousError } from '../migrations/migrator.ts';
-import { type AirlockContext, openMigrationDriver, readLedger } from './context.ts';
+import { type AirlockContext, databaseOf, openMigrationDriver, readLedger } from './context.ts';
 
 export interface MigrateServiceOptions {
   /** Release the files come from (recorded in the ledger), or null for the working tree. */
@@ -37,7 +37,7 @@ export async function migrateService(
   files: MigrationFile[],
   options: MigrateServiceOptions,
 ): Promise<MigrateServiceResult> {
-  const driver = openMigrationDriver(ctx.home, env.name, service);
+  const driver = await openMigrationDriver(databaseOf(ctx.config, env.name, service));
   try {
     const migrator = new Migrator(driver, files);
     const plan = await migrator.status();
@@ -60,7 +60,7 @@ export async function migrateService(
     if (env.previous && plan.pending.length > 0 && plan.problems.length === 0) {
       const missing = checkAppliedOnPrevious(
         plan.pending,
-        await readLedger(ctx.home, env.previous, service),
+        await readLedger(databaseOf(ctx.config, env.previous, service)),
       );
       if (missing.length > 0)
         throw notOnPreviousError(missing, { environment: env.name, previous: env.previous });

@@ -5,9 +5,9 @@
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
-import type { Release } from '../state/state-store.ts';
+import type { Lock, Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
-import { type ExecuteResult, executePlan } from './execute.ts';
+import { type ExecuteOptions, type ExecuteResult, executePlan } from './execute.ts';
 import {
   buildPlan,
   currentRelease,
@@ -28,6 +28,10 @@ export interface ReleaseChoice {
 
 export interface OperationHooks {
   signal?: AbortSignal;
+  /** Wait this long (ms) in the environment's queue when its lock is held. */
+  waitMs?: number;
+  /** Called once when the command starts waiting for the lock. */
+  onWait?: (holder: Lock) => void;
   onBuild?: (progress: BuildProgress) => void;
   /** Called with the plan before it is applied (e.g. to ask for confirmation). */
   beforeApply?: (plan: Plan) => Promise<void>;
@@ -87,6 +91,15 @@ export async function chooseRelease(
   return { release: build.release, build };
 }
 
+function executeOptions(hooks: OperationHooks, queue: 'manual' | 'automatic'): ExecuteOptions {
+  return {
+    queue,
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.waitMs ? { waitMs: hooks.waitMs } : {}),
+    ...(hooks.onWait ? { onWait: hooks.onWait } : {}),
+  };
+}
+
 /** The action that puts a release into `env`: deploying into the first, promoting into later ones. */
 export function actionFor(env: ResolvedEnvironment): PlanAction {
   return env.previous ? 'promote' : 'deploy';
@@ -111,7 +124,7 @@ export async function deploy(
   const { release, build } = await chooseRelease(ctx, env, choice, hooks, { build: !env.previous });
   const facts = await gatherFacts(ctx, actionFor(env), env, release);
   await hooks.beforeApply?.(buildPlan(facts));
-  const result = await executePlan(ctx, facts, hooks.signal ? { signal: hooks.signal } : {});
+  const result = await executePlan(ctx, facts, executeOptions(hooks, 'manual'));
   return { ...result, build };
 }
 
@@ -167,7 +180,7 @@ export async function rollback(
   }
   const facts = await gatherFacts(ctx, 'rollback', env, release);
   await hooks.beforeApply?.(buildPlan(facts));
-  return executePlan(ctx, facts, hooks.signal ? { signal: hooks.signal } : {});
+  return executePlan(ctx, facts, executeOptions(hooks, 'manual'));
 }
 
 export interface AutomaticPromotion {
@@ -203,7 +216,7 @@ export async function followAutomaticPromotions(
       break;
     }
     hooks.onPlan?.({ environment: next.name, result: null, plan });
-    const result = await executePlan(ctx, facts, hooks.signal ? { signal: hooks.signal } : {});
+    const result = await executePlan(ctx, facts, executeOptions(hooks, 'automatic'));
     out.push({ environment: next.name, result, plan });
     if (result.status !== 'succeeded') break;
     env = next;

@@ -11,7 +11,7 @@ import type { GateInputs, GateResult, MigrationGateFacts } from '../gates/gate.t
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import type { Release, ServingRecord } from '../state/state-store.ts';
-import { type AirlockContext, readLedger } from './context.ts';
+import { type AirlockContext, databaseOf, readLedger } from './context.ts';
 
 export type PlanAction = 'deploy' | 'promote' | 'rollback';
 
@@ -190,9 +190,12 @@ async function migrationFacts(
     const files = artifact.migrationsDigest
       ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
       : [];
-    const plan = planMigrations(files, await readLedger(ctx.home, env.name, name));
+    const plan = planMigrations(files, await readLedger(service.database));
     const notOnPrevious = previous
-      ? checkAppliedOnPrevious(plan.pending, await readLedger(ctx.home, previous, name))
+      ? checkAppliedOnPrevious(
+          plan.pending,
+          await readLedger(databaseOf(ctx.config, previous, name)),
+        )
       : [];
     out.push({
       service: name,

@@ -50,6 +50,12 @@ export interface ServiceDeployment {
   keepWarmMs: number;
   /** Grace period (ms) between SIGTERM and SIGKILL when stopping a process. */
   stopTimeoutMs: number;
+  /**
+   * The environment lock's fencing token (grows with every acquisition). A provider refuses a
+   * deployment whose fence is lower than one it has seen for the environment (`LOCK_LOST`),
+   * and abandons an unfinished one when a higher fence arrives.
+   */
+  fence?: number;
 }
 
 export interface DeployOptions {

@@ -20,13 +20,16 @@ import type {
   Deployment,
   DeploymentKind,
   DeploymentStatus,
+  Fence,
   Lock,
   LockAttempt,
   NewApproval,
   NewAuditEvent,
   NewDeployment,
+  NewQueueEntry,
   NewRelease,
   NewRun,
+  QueueEntry,
   Release,
   Run,
   RunKind,
@@ -71,6 +74,7 @@ function toRelease(r: Row<'releases'>): Release {
 function toRun(r: Row<'runs'>): Run {
   return {
     id: Number(r.id),
+    resumedFrom: r.resumed_from === null ? null : Number(r.resumed_from),
     kind: r.kind as RunKind,
     environment: r.environment,
     releaseId: r.release_id,
@@ -121,6 +125,7 @@ function toDeployment(r: Row<'deployments'>): Deployment {
 function toLock(r: Row<'locks'>): Lock {
   return {
     environment: r.environment,
+    kind: r.kind === 'manual' ? 'manual' : 'run',
     token: r.token,
     fence: Number(r.fence),
     holder: r.holder,
@@ -130,6 +135,23 @@ function toLock(r: Row<'locks'>): Lock {
     message: r.message,
     acquiredAt: r.acquired_at,
     expiresAt: r.expires_at,
+  };
+}
+
+function toQueueEntry(r: Row<'queue'>): QueueEntry {
+  return {
+    id: Number(r.id),
+    environment: r.environment,
+    releaseId: r.release_id,
+    releaseSeq: Number(r.release_seq),
+    kind: r.kind === 'automatic' ? 'automatic' : 'manual',
+    actor: r.actor,
+    pid: Number(r.pid),
+    host: r.host,
+    status: r.status as QueueEntry['status'],
+    message: r.message,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -151,12 +173,14 @@ function toAudit(r: Row<'audit_events'>): AuditEvent {
 export async function migrateStateSchema(
   db: Kysely<StateDatabase>,
   dialect: Dialect,
+  schema?: string,
 ): Promise<void> {
   const migrator = new Migrator({
     db,
-    provider: stateMigrations(dialect),
+    provider: stateMigrations(dialect, schema),
     migrationTableName: STATE_MIGRATION_TABLE,
     migrationLockTableName: STATE_MIGRATION_LOCK_TABLE,
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -181,41 +205,131 @@ export async function migrateStateSchema(
   }
 }
 
+/** What differs between the dialects of the store. */
+export interface StoreDialect {
+  name: Dialect;
+  /**
+   * Runs `fn` in a transaction that holds the write lock from its first statement (SQLite:
+   * BEGIN IMMEDIATE on the single connection; Postgres: a transaction whose fence check locks
+   * the lock row FOR SHARE), so a check and the writes after it are atomic.
+   */
+  atomically<T>(
+    db: Kysely<StateDatabase>,
+    fn: (trx: Kysely<StateDatabase>) => Promise<T>,
+  ): Promise<T>;
+  /** Whether `SELECT … FOR SHARE` exists (Postgres). */
+  forShare: boolean;
+}
+
+/** True for a unique-constraint violation on either dialect. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return e?.code === '23505' || /UNIQUE constraint failed/.test(String(e?.message));
+}
+
 export class KyselyStateStore implements StateStore {
   readonly db: Kysely<StateDatabase>;
+  readonly dialect: StoreDialect;
+  /** Writes through this view require this fence; null: unfenced. */
+  readonly fence: Fence | null;
+  /** True for a view bound to an open transaction. */
+  readonly #bound: boolean;
+  /** Only the store that opened the database closes it. */
+  readonly #owner: boolean;
 
-  constructor(db: Kysely<StateDatabase>) {
+  constructor(
+    db: Kysely<StateDatabase>,
+    dialect: StoreDialect,
+    options: { fence?: Fence | null; bound?: boolean; owner?: boolean } = {},
+  ) {
     this.db = db;
+    this.dialect = dialect;
+    this.fence = options.fence ?? null;
+    this.#bound = options.bound ?? false;
+    this.#owner = options.owner ?? true;
   }
 
   async close(): Promise<void> {
-    await this.db.destroy();
+    if (this.#owner) await this.db.destroy();
+  }
+
+  fenced(fence: Fence): StateStore {
+    return new KyselyStateStore(this.db, this.dialect, { fence, owner: false });
+  }
+
+  async transaction<T>(fn: (store: StateStore) => Promise<T>): Promise<T> {
+    if (this.#bound) return fn(this);
+    return this.dialect.atomically(this.db, async (trx) => {
+      await this.#checkFence(trx);
+      return fn(
+        new KyselyStateStore(trx, this.dialect, { fence: this.fence, bound: true, owner: false }),
+      );
+    });
+  }
+
+  /** @throws UserError `LOCK_LOST` when this view's fence no longer holds the lock. */
+  async #checkFence(db: Kysely<StateDatabase>): Promise<void> {
+    if (!this.fence) return;
+    let q = db
+      .selectFrom('locks')
+      .select(['token', 'holder', 'pid', 'host', 'acquired_at'])
+      .where('environment', '=', this.fence.environment);
+    if (this.dialect.forShare) q = q.forShare();
+    const row = await q.executeTakeFirst();
+    if (row?.token !== this.fence.token) {
+      throw new UserError(
+        'LOCK_LOST',
+        `this process no longer holds the ${this.fence.environment} lock${row?.token ? `: ${row.holder} (pid ${row.pid} on ${row.host}) took it over at ${row.acquired_at}` : ''}; it stops without writing.`,
+        {
+          hint: `Its lease ran out (the process was paused or cut off). Run \`airlock status\` to see what ${this.fence.environment} serves now.`,
+        },
+      );
+    }
+  }
+
+  /** One write: unfenced, or checked and written in one transaction. */
+  async #write<T>(fn: (db: Kysely<StateDatabase>) => Promise<T>, atomic = false): Promise<T> {
+    if (this.#bound || (!this.fence && !atomic)) return fn(this.db);
+    return this.dialect.atomically(this.db, async (trx) => {
+      await this.#checkFence(trx);
+      return fn(trx);
+    });
   }
 
   // ------------------------------------------------------------------------------- releases
 
   async insertRelease(release: NewRelease): Promise<Release> {
-    return this.db.transaction().execute(async (trx) => {
-      const max = await trx
-        .selectFrom('releases')
-        .select(sql<number>`coalesce(max(seq), 0)`.as('max'))
-        .executeTakeFirst();
-      const seq = Number(max?.max ?? 0) + 1;
-      const row = {
-        id: `r${seq}`,
-        seq,
-        digest: release.digest,
-        commit_sha: release.commit,
-        dirty: release.dirty ? 1 : 0,
-        subject: release.subject,
-        created_at: release.createdAt,
-        created_by: release.createdBy,
-        build_ms: release.buildMs,
-        services: json(release.services),
-      };
-      await trx.insertInto('releases').values(row).execute();
-      return toRelease(row);
-    });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#write(async (db) => {
+          const max = await db
+            .selectFrom('releases')
+            .select(sql<number>`coalesce(max(seq), 0)`.as('max'))
+            .executeTakeFirst();
+          const seq = Number(max?.max ?? 0) + 1;
+          const row = {
+            id: `r${seq}`,
+            seq,
+            digest: release.digest,
+            commit_sha: release.commit,
+            dirty: release.dirty ? 1 : 0,
+            subject: release.subject,
+            created_at: release.createdAt,
+            created_by: release.createdBy,
+            build_ms: release.buildMs,
+            services: json(release.services),
+          };
+          await db.insertInto('releases').values(row).execute();
+          return toRelease(row);
+        }, true);
+      } catch (error) {
+        // Another process built at the same moment: the same content is one release; a
+        // different one takes the next number.
+        if (!isUniqueViolation(error) || attempt >= 5) throw error;
+        const same = await this.findReleaseByContent(release.commit, release.digest, release.dirty);
+        if (same) return same;
+      }
+    }
   }
 
   async findRelease(ref: string): Promise<Release | undefined> {
@@ -255,6 +369,16 @@ export class KyselyStateStore implements StateStore {
     return row ? toRelease(row) : undefined;
   }
 
+  async findReleases(ids: string[]): Promise<Release[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('id', 'in', [...new Set(ids)])
+      .execute();
+    return rows.map(toRelease);
+  }
+
   async listReleases(limit: number): Promise<Release[]> {
     const rows = await this.db
       .selectFrom('releases')
@@ -268,23 +392,25 @@ export class KyselyStateStore implements StateStore {
   // ------------------------------------------------------------------------------- runs
 
   async createRun(run: NewRun): Promise<Run> {
-    const row = await this.db
-      .insertInto('runs')
-      .values({
-        kind: run.kind,
-        environment: run.environment,
-        release_id: run.releaseId,
-        status: 'running',
-        actor: run.actor,
-        pid: run.pid,
-        host: run.host,
-        started_at: run.startedAt,
-        heartbeat_at: run.startedAt,
-        finished_at: null,
-        message: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await this.#write((db) =>
+      db
+        .insertInto('runs')
+        .values({
+          kind: run.kind,
+          environment: run.environment,
+          release_id: run.releaseId,
+          status: 'running',
+          actor: run.actor,
+          pid: run.pid,
+          host: run.host,
+          started_at: run.startedAt,
+          heartbeat_at: run.startedAt,
+          finished_at: null,
+          message: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
     return toRun(row);
   }
 
@@ -294,7 +420,7 @@ export class KyselyStateStore implements StateStore {
   ): Promise<void> {
     const values = columns<Row<'runs'>>(patch);
     if (Object.keys(values).length === 0) return;
-    await this.db.updateTable('runs').set(values).where('id', '=', id).execute();
+    await this.#write((db) => db.updateTable('runs').set(values).where('id', '=', id).execute());
   }
 
   async getRun(id: number): Promise<Run | undefined> {
@@ -331,22 +457,24 @@ export class KyselyStateStore implements StateStore {
       message: step.message,
       output: step.output === null ? null : json(step.output),
     };
-    await this.db
-      .insertInto('run_steps')
-      .values(values)
-      .onConflict((oc) =>
-        oc.columns(['run_id', 'idx']).doUpdateSet({
-          name: values.name,
-          title: values.title,
-          status: values.status,
-          started_at: values.started_at,
-          finished_at: values.finished_at,
-          duration_ms: values.duration_ms,
-          message: values.message,
-          output: values.output,
-        }),
-      )
-      .execute();
+    await this.#write((db) =>
+      db
+        .insertInto('run_steps')
+        .values(values)
+        .onConflict((oc) =>
+          oc.columns(['run_id', 'idx']).doUpdateSet({
+            name: values.name,
+            title: values.title,
+            status: values.status,
+            started_at: values.started_at,
+            finished_at: values.finished_at,
+            duration_ms: values.duration_ms,
+            message: values.message,
+            output: values.output,
+          }),
+        )
+        .execute(),
+    );
   }
 
   async listSteps(runId: number): Promise<RunStep[]> {
@@ -362,24 +490,26 @@ export class KyselyStateStore implements StateStore {
   // ------------------------------------------------------------------------------- deployments
 
   async createDeployment(d: NewDeployment): Promise<Deployment> {
-    const row = await this.db
-      .insertInto('deployments')
-      .values({
-        run_id: d.runId,
-        environment: d.environment,
-        release_id: d.releaseId,
-        kind: d.kind,
-        status: 'running',
-        actor: d.actor,
-        previous_release_id: d.previousReleaseId,
-        started_at: d.startedAt,
-        switched_at: null,
-        finished_at: null,
-        checks_status: null,
-        message: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await this.#write((db) =>
+      db
+        .insertInto('deployments')
+        .values({
+          run_id: d.runId,
+          environment: d.environment,
+          release_id: d.releaseId,
+          kind: d.kind,
+          status: 'running',
+          actor: d.actor,
+          previous_release_id: d.previousReleaseId,
+          started_at: d.startedAt,
+          switched_at: null,
+          finished_at: null,
+          checks_status: null,
+          message: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
     return toDeployment(row);
   }
 
@@ -391,7 +521,9 @@ export class KyselyStateStore implements StateStore {
   ): Promise<void> {
     const values = columns<Row<'deployments'>>(patch);
     if (Object.keys(values).length === 0) return;
-    await this.db.updateTable('deployments').set(values).where('id', '=', id).execute();
+    await this.#write((db) =>
+      db.updateTable('deployments').set(values).where('id', '=', id).execute(),
+    );
   }
 
   async getDeployment(id: number): Promise<Deployment | undefined> {
@@ -420,23 +552,25 @@ export class KyselyStateStore implements StateStore {
   // ------------------------------------------------------------------------------- serving
 
   async setServing(r: ServingRecord): Promise<void> {
-    await this.db
-      .insertInto('serving')
-      .values({
-        environment: r.environment,
-        service: r.service,
-        release_id: r.releaseId,
-        deployment_id: r.deploymentId,
-        since: r.since,
-      })
-      .onConflict((oc) =>
-        oc.columns(['environment', 'service']).doUpdateSet({
+    await this.#write((db) =>
+      db
+        .insertInto('serving')
+        .values({
+          environment: r.environment,
+          service: r.service,
           release_id: r.releaseId,
           deployment_id: r.deploymentId,
           since: r.since,
-        }),
-      )
-      .execute();
+        })
+        .onConflict((oc) =>
+          oc.columns(['environment', 'service']).doUpdateSet({
+            release_id: r.releaseId,
+            deployment_id: r.deploymentId,
+            since: r.since,
+          }),
+        )
+        .execute(),
+    );
   }
 
   async getServing(environment: string): Promise<ServingRecord[]> {
@@ -458,23 +592,25 @@ export class KyselyStateStore implements StateStore {
 
   async recordCheckResults(results: StoredCheckResult[]): Promise<void> {
     if (results.length === 0) return;
-    await this.db
-      .insertInto('check_results')
-      .values(
-        results.map((r) => ({
-          deployment_id: r.deploymentId,
-          service: r.service,
-          name: r.name,
-          type: r.type,
-          status: r.status,
-          duration_ms: Math.round(r.durationMs),
-          attempts: r.attempts,
-          message: r.message,
-          details: json(r.details),
-          at: r.at,
-        })),
-      )
-      .execute();
+    await this.#write((db) =>
+      db
+        .insertInto('check_results')
+        .values(
+          results.map((r) => ({
+            deployment_id: r.deploymentId,
+            service: r.service,
+            name: r.name,
+            type: r.type,
+            status: r.status,
+            duration_ms: Math.round(r.durationMs),
+            attempts: r.attempts,
+            message: r.message,
+            details: json(r.details),
+            at: r.at,
+          })),
+        )
+        .execute(),
+    );
   }
 
   async listCheckResults(deploymentId: number): Promise<StoredCheckResult[]> {
@@ -501,18 +637,20 @@ export class KyselyStateStore implements StateStore {
   // ------------------------------------------------------------------------------- approvals
 
   async addApproval(a: NewApproval): Promise<Approval> {
-    const row = await this.db
-      .insertInto('approvals')
-      .values({
-        environment: a.environment,
-        release_id: a.releaseId,
-        actor: a.actor,
-        decision: a.decision,
-        comment: a.comment,
-        at: a.at,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await this.#write((db) =>
+      db
+        .insertInto('approvals')
+        .values({
+          environment: a.environment,
+          release_id: a.releaseId,
+          actor: a.actor,
+          decision: a.decision,
+          comment: a.comment,
+          at: a.at,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
     return { ...a, id: Number(row.id) };
   }
 
@@ -547,6 +685,7 @@ export class KyselyStateStore implements StateStore {
       .values({
         environment: req.environment,
         token: req.token,
+        kind: req.kind ?? 'run',
         fence: 1,
         holder: req.holder,
         run_id: req.runId,
@@ -561,6 +700,7 @@ export class KyselyStateStore implements StateStore {
           .column('environment')
           .doUpdateSet({
             token: req.token,
+            kind: req.kind ?? 'run',
             fence: sql<number>`locks.fence + 1`,
             holder: req.holder,
             run_id: req.runId,
@@ -613,23 +753,116 @@ export class KyselyStateStore implements StateStore {
     return row ? toLock(row) : undefined;
   }
 
+  // ------------------------------------------------------------------------------- queue
+
+  async enqueue(
+    entry: NewQueueEntry,
+    now: Date,
+  ): Promise<{ entry: QueueEntry; superseded: QueueEntry[] }> {
+    const at = now.toISOString();
+    return this.#write(async (db) => {
+      let superseded: QueueEntry[] = [];
+      if (entry.kind === 'automatic') {
+        const older = await db
+          .selectFrom('queue')
+          .selectAll()
+          .where('environment', '=', entry.environment)
+          .where('status', '=', 'waiting')
+          .where('kind', '=', 'automatic')
+          .where('release_seq', '<', entry.releaseSeq)
+          .execute();
+        superseded = older.map(toQueueEntry);
+        if (older.length > 0) {
+          await db
+            .updateTable('queue')
+            .set({
+              status: 'superseded',
+              message: `superseded by ${entry.releaseId}`,
+              updated_at: at,
+            })
+            .where(
+              'id',
+              'in',
+              older.map((o) => o.id),
+            )
+            .execute();
+        }
+      }
+      const row = await db
+        .insertInto('queue')
+        .values({
+          environment: entry.environment,
+          release_id: entry.releaseId,
+          release_seq: entry.releaseSeq,
+          kind: entry.kind,
+          actor: entry.actor,
+          pid: entry.pid,
+          host: entry.host,
+          status: 'waiting',
+          message: null,
+          created_at: entry.createdAt,
+          updated_at: at,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return {
+        entry: toQueueEntry(row),
+        superseded: superseded.map((q) => ({ ...q, status: 'superseded' as const })),
+      };
+    }, true);
+  }
+
+  async getQueueEntry(id: number): Promise<QueueEntry | undefined> {
+    const row = await this.db
+      .selectFrom('queue')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? toQueueEntry(row) : undefined;
+  }
+
+  async updateQueueEntry(
+    id: number,
+    status: QueueEntry['status'],
+    message: string | null,
+    now: Date,
+  ): Promise<boolean> {
+    const result = await this.#write((db) =>
+      db
+        .updateTable('queue')
+        .set({ status, message, updated_at: now.toISOString() })
+        .where('id', '=', id)
+        .where('status', '=', 'waiting')
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async listQueue(environment: string, status?: QueueEntry['status']): Promise<QueueEntry[]> {
+    let q = this.db.selectFrom('queue').selectAll().where('environment', '=', environment);
+    if (status) q = q.where('status', '=', status);
+    return (await q.orderBy('id').execute()).map(toQueueEntry);
+  }
+
   // ------------------------------------------------------------------------------- audit
 
   async appendAudit(e: NewAuditEvent): Promise<AuditEvent> {
-    const row = await this.db
-      .insertInto('audit_events')
-      .values({
-        at: e.at,
-        actor: e.actor,
-        action: e.action,
-        environment: e.environment,
-        release_id: e.releaseId,
-        run_id: e.runId,
-        result: e.result,
-        detail: json(e.detail),
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await this.#write((db) =>
+      db
+        .insertInto('audit_events')
+        .values({
+          at: e.at,
+          actor: e.actor,
+          action: e.action,
+          environment: e.environment,
+          release_id: e.releaseId,
+          run_id: e.runId,
+          result: e.result,
+          detail: json(e.detail),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
     return toAudit(row);
   }
 

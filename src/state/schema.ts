@@ -22,6 +22,8 @@ export interface ReleasesTable {
 
 export interface RunsTable {
   id: Generated<number>;
+  /** The interrupted run this one resumed, if any. */
+  resumed_from: number | null;
   kind: string;
   environment: string;
   release_id: string | null;
@@ -98,6 +100,8 @@ export interface ApprovalsTable {
 
 export interface LocksTable {
   environment: string;
+  /** `run`: held by a running command; `manual`: taken with `airlock lock acquire`. */
+  kind: string;
   token: string;
   fence: number;
   holder: string;
@@ -121,7 +125,25 @@ export interface AuditEventsTable {
   detail: string;
 }
 
+export interface QueueTable {
+  id: Generated<number>;
+  environment: string;
+  release_id: string;
+  release_seq: number;
+  /** `automatic` entries are superseded by a newer release; `manual` ones never. */
+  kind: string;
+  actor: string;
+  pid: number;
+  host: string;
+  /** `waiting`, `started`, `superseded`, `gave-up`. */
+  status: string;
+  message: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface StateDatabase {
+  queue: QueueTable;
   releases: ReleasesTable;
   runs: RunsTable;
   run_steps: RunStepsTable;
@@ -140,7 +162,12 @@ function serial(dialect: Dialect) {
   return dialect === 'postgres' ? ('bigserial' as const) : ('integer' as const);
 }
 
-function initial(dialect: Dialect): Migration {
+/** `"airlock".name` on Postgres (raw SQL is not schema-qualified by Kysely), `name` on SQLite. */
+function qualified(dialect: Dialect, schema: string, name: string) {
+  return dialect === 'postgres' ? sql.id(schema, name) : sql.id(name);
+}
+
+function initial(dialect: Dialect, schema: string): Migration {
   return {
     async up(db: Kysely<unknown>) {
       const pk = serial(dialect);
@@ -306,32 +333,72 @@ function initial(dialect: Dialect): Migration {
         await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
           BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`.execute(db);
       } else {
-        await sql`CREATE FUNCTION airlock_audit_append_only() RETURNS trigger AS $$
+        const fn = qualified(dialect, schema, 'audit_append_only');
+        await sql`CREATE FUNCTION ${fn}() RETURNS trigger AS $$
           BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql`.execute(
           db,
         );
-        await sql`CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
-          FOR EACH ROW EXECUTE FUNCTION airlock_audit_append_only()`.execute(db);
+        await sql`CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON ${qualified(dialect, schema, 'audit_events')}
+          FOR EACH ROW EXECUTE FUNCTION ${fn}()`.execute(db);
       }
     },
   };
 }
 
-function migrationsFor(dialect: Dialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect) };
+/** Team mode: manual locks, the promotion queue, and resumed runs. */
+function teamMode(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      const pk = serial(dialect);
+      const autoinc = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) =>
+        dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey();
+      await db.schema
+        .alterTable('locks')
+        .addColumn('kind', 'text', (c) => c.notNull().defaultTo('run'))
+        .execute();
+      await db.schema.alterTable('runs').addColumn('resumed_from', 'integer').execute();
+      await db.schema
+        .createTable('queue')
+        .addColumn('id', pk, autoinc)
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text', (c) => c.notNull())
+        .addColumn('release_seq', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('queue_env_status')
+        .on('queue')
+        .columns(['environment', 'status'])
+        .execute();
+    },
+  };
+}
+
+function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {
+  return { '0001_initial': initial(dialect, schema), '0002_team_mode': teamMode(dialect) };
 }
 
 /** The store's schema migrations, in order. Names sort lexically. */
-export function stateMigrations(dialect: Dialect): MigrationProvider {
+export function stateMigrations(dialect: Dialect, schema = 'airlock'): MigrationProvider {
   return {
     async getMigrations() {
-      return migrationsFor(dialect);
+      return migrationsFor(dialect, schema);
     },
   };
 }
 
 /** Version of the newest schema (the number of migrations); SQLite keeps it in `user_version`. */
-export const STATE_SCHEMA_VERSION = Object.keys(migrationsFor('sqlite')).length;
+export const STATE_SCHEMA_VERSION = Object.keys(migrationsFor('sqlite', 'main')).length;
+
+/** Postgres schema holding Airlock's state tables. */
+export const STATE_SCHEMA = 'airlock';
 
 /** Table Kysely's Migrator keeps its own ledger in. */
 export const STATE_MIGRATION_TABLE = 'airlock_state_migrations';

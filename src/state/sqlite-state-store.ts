@@ -6,9 +6,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { UserError } from '../errors.ts';
-import { KyselyStateStore, migrateStateSchema } from './kysely-state-store.ts';
+import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
 import { nodeSqliteDialect } from './node-sqlite-dialect.ts';
 import { STATE_SCHEMA_VERSION, type StateDatabase } from './schema.ts';
 
@@ -19,11 +19,29 @@ export interface SqliteStateStoreOptions {
   busyTimeoutMs?: number;
 }
 
+/** SQLite: a write transaction takes the write lock up front (BEGIN IMMEDIATE), on the one connection. */
+export const sqliteStoreDialect: StoreDialect = {
+  name: 'sqlite',
+  forShare: false,
+  atomically: (db, fn) =>
+    db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (error) {
+        await sql`rollback`.execute(conn).catch(() => {});
+        throw error;
+      }
+    }),
+};
+
 export class SqliteStateStore extends KyselyStateStore {
   readonly file: string;
 
   private constructor(db: Kysely<StateDatabase>, file: string) {
-    super(db);
+    super(db, sqliteStoreDialect);
     this.file = file;
   }
 
@@ -45,9 +63,7 @@ export class SqliteStateStore extends KyselyStateStore {
       throw new UserError(
         'STATE_SCHEMA_TOO_NEW',
         `${options.file} was written by a newer Airlock (state schema ${version}; this one knows ${STATE_SCHEMA_VERSION}).`,
-        {
-          hint: 'Upgrade Airlock to the version that wrote this state.',
-        },
+        { hint: 'Upgrade Airlock to the version that wrote this state.' },
       );
     }
     if (version < STATE_SCHEMA_VERSION) {

@@ -12,8 +12,11 @@ import type { CheckResult } from '../checks/check.ts';
 export type DeploymentKind = 'deploy' | 'promote' | 'rollback';
 export type DeploymentStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'rolled_back';
 export type RunKind = 'deploy' | 'promote' | 'rollback' | 'migrate';
-/** `interrupted`: the process running it died (detected by the next command). */
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'errored' | 'interrupted';
+/**
+ * `interrupted`: the process running it died (detected by the next command); `resolved`: an
+ * interrupted run that `airlock resume` finished or rolled back, or a newer run replaced.
+ */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'errored' | 'interrupted' | 'resolved';
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'errored' | 'skipped';
 
 /** One service's part of a release. */
@@ -50,6 +53,8 @@ export type NewRelease = Omit<Release, 'id' | 'seq'>;
 
 export interface Run {
   id: number;
+  /** The interrupted run this one resumed, if any. */
+  resumedFrom: number | null;
   kind: RunKind;
   environment: string;
   releaseId: string | null;
@@ -64,7 +69,12 @@ export interface Run {
   message: string | null;
 }
 
-export type NewRun = Omit<Run, 'id' | 'status' | 'finishedAt' | 'message' | 'heartbeatAt'>;
+export type NewRun = Omit<
+  Run,
+  'id' | 'status' | 'finishedAt' | 'message' | 'heartbeatAt' | 'resumedFrom'
+> & {
+  resumedFrom?: number | null;
+};
 
 export interface RunStep {
   runId: number;
@@ -134,6 +144,8 @@ export type NewApproval = Omit<Approval, 'id'>;
 /** A lease on an environment: one deployment per environment at a time (Kamal's deploy lock). */
 export interface Lock {
   environment: string;
+  /** `run`: held by a running command (a lease, renewed); `manual`: `airlock lock acquire`, until released. */
+  kind: 'run' | 'manual';
   token: string;
   /** Fencing token: grows by one on every acquisition. */
   fence: number;
@@ -148,6 +160,8 @@ export interface Lock {
 
 export interface AcquireLockRequest {
   environment: string;
+  /** Default `run`. */
+  kind?: 'run' | 'manual';
   token: string;
   holder: string;
   runId: number | null;
@@ -162,6 +176,31 @@ export interface AcquireLockRequest {
 }
 
 export type LockAttempt = { acquired: true; lock: Lock } | { acquired: false; holder: Lock };
+
+/** Proof of holding an environment's lock; writes made under it are refused once it is lost. */
+export interface Fence {
+  environment: string;
+  token: string;
+}
+
+/** A command waiting for an environment's lock to promote or deploy a release. */
+export interface QueueEntry {
+  id: number;
+  environment: string;
+  releaseId: string;
+  releaseSeq: number;
+  /** `automatic` entries give way to a newer release; `manual` ones never do. */
+  kind: 'automatic' | 'manual';
+  actor: string;
+  pid: number;
+  host: string;
+  status: 'waiting' | 'started' | 'superseded' | 'gave-up';
+  message: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type NewQueueEntry = Omit<QueueEntry, 'id' | 'status' | 'message' | 'updatedAt'>;
 
 export interface AuditEvent {
   id: number;
@@ -183,6 +222,16 @@ export type NewAuditEvent = Omit<AuditEvent, 'id'>;
 export interface StateStore {
   close(): Promise<void>;
 
+  /**
+   * A view of this store whose writes succeed only while `fence` still holds its environment's
+   * lock; the check and the write are one transaction, so a process that lost the lock (paused,
+   * partitioned) can never write after another took over.
+   * @throws UserError `LOCK_LOST` from any write once the lock is lost.
+   */
+  fenced(fence: Fence): StateStore;
+  /** Runs `fn` with every write it makes in one transaction (fenced, when this view is). */
+  transaction<T>(fn: (store: StateStore) => Promise<T>): Promise<T>;
+
   /** Inserts a release, assigning the next `r<seq>` id. */
   insertRelease(release: NewRelease): Promise<Release>;
   /** By id (`r3`), digest prefix or commit prefix (7+ hex chars; newest match). */
@@ -194,6 +243,8 @@ export interface StateStore {
     dirty: boolean,
   ): Promise<Release | undefined>;
   listReleases(limit: number): Promise<Release[]>;
+  /** Several releases by id, in one query (ids not found are left out). */
+  findReleases(ids: string[]): Promise<Release[]>;
 
   createRun(run: NewRun): Promise<Run>;
   updateRun(
@@ -239,6 +290,25 @@ export interface StateStore {
   releaseLock(environment: string, token: string): Promise<boolean>;
   /** The lock row (held or expired), or undefined when never taken or released. */
   getLock(environment: string): Promise<Lock | undefined>;
+
+  /**
+   * Joins the queue for an environment. A new `automatic` entry supersedes the `waiting`
+   * automatic entries of older releases in that environment; `manual` entries are never
+   * superseded. @returns the entry and the entries it superseded.
+   */
+  enqueue(
+    entry: NewQueueEntry,
+    now: Date,
+  ): Promise<{ entry: QueueEntry; superseded: QueueEntry[] }>;
+  getQueueEntry(id: number): Promise<QueueEntry | undefined>;
+  /** Moves an entry on; a `waiting` entry's status changes only if it is still `waiting`. */
+  updateQueueEntry(
+    id: number,
+    status: QueueEntry['status'],
+    message: string | null,
+    now: Date,
+  ): Promise<boolean>;
+  listQueue(environment: string, status?: QueueEntry['status']): Promise<QueueEntry[]>;
 
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
   /** Newest first. */

@@ -125,7 +125,7 @@ describe('airlock CLI', () => {
     expect(stderr).toMatch(
       /✖ staging is locked by ann@example\.com \(pid \d+ on .+\) since .+: "hotfix in progress"\./,
     );
-    expect(stderr).toContain('Wait for it to finish, then retry.');
+    expect(stderr).toContain('Wait for it to finish (or pass --wait 10m).');
     await ctx.store.releaseLock('staging', 'held-by-this-test');
     expect((await project.cli(['deploy', 'staging', '--release', 'r2'])).code).toBe(0);
   });

@@ -126,7 +126,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
       `,
     );
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:12:9: error: environments.staging.services.notes.build: "build" cannot be set here (allowed here: run, health, checks, vars, keepWarmMs, drainTimeoutMs, stopTimeoutMs, port). Fix: build is global-only: a release is built once and the same artifact is deployed to every environment. Set it under services.notes.build.',
+      'airlock.yaml:12:9: error: environments.staging.services.notes.build: "build" cannot be set here (allowed here: run, health, checks, vars, keepWarmMs, drainTimeoutMs, stopTimeoutMs, port, databaseUrl). Fix: build is global-only: a release is built once and the same artifact is deployed to every environment. Set it under services.notes.build.',
     ]);
   });
 
@@ -314,14 +314,14 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     ]);
   });
 
-  it('a state URL is rejected without echoing it (it may hold a password)', () => {
+  it('a state URL of another kind is rejected without echoing it (it may hold a password)', () => {
     const text = VALID_EXAMPLE.replace(
       'project: notes\n',
-      'project: notes\nstate: postgres://airlock:s3cret@db.example.com:5432/airlock\n',
+      'project: notes\nstate: mysql://airlock:s3cret@db.example.com:3306/airlock\n',
     );
     const error = errorOf(text);
     expect(error.message).toBe(
-      'airlock.yaml:2:8: error: state: expected a SQLite file path, got a postgres:// URL, which this version does not support (the value is not shown: a URL may hold a password). Fix: remove state to use the default .airlock/state.db, or give a file path such as .airlock/state.db.',
+      'airlock.yaml:2:8: error: state: expected a file path or a postgres:// URL, got a mysql:// URL (its value is not shown: it may hold a password). Fix: remove state (the default is .airlock/state.db), give a file path, or a postgres:// URL.',
     );
     expect(JSON.stringify(error.toJSON())).not.toContain('s3cret');
     expect(JSON.stringify(error.toJSON())).not.toContain('db.example.com');
@@ -361,7 +361,11 @@ describe('valid configs', () => {
     expect(config.warnings).toEqual([]);
     expect(config.project).toBe('notes');
     expect(config.dir).toBe('/tmp/x');
-    expect(config.stateFile).toBe('/tmp/x/.airlock/state.db');
+    expect(config.state).toEqual({
+      kind: 'sqlite',
+      file: '/tmp/x/.airlock/state.db',
+      display: '/tmp/x/.airlock/state.db',
+    });
     expect(config.pipeline).toEqual(['staging', 'production']);
     expect(config.services).toEqual(['notes']);
     const staging = config.environments.staging!;
@@ -392,6 +396,10 @@ describe('valid configs', () => {
         migrations: 'migrations',
         migrationsDir: '/tmp/x/migrations',
         migrate: 'before-switch',
+        url: 'file:///tmp/x/.airlock/envs/production/data/notes.db',
+        display: 'file:///tmp/x/.airlock/envs/production/data/notes.db',
+        lockTimeoutMs: 5000,
+        statementTimeoutMs: 60000,
       },
       run: 'node server.js',
       health: { path: '/health', timeoutMs: 30_000, intervalMs: 100 },

@@ -131,7 +131,7 @@ describe('the configuration reference', () => {
     expect(markdown).toContain(
       '| `run`, `health`, `checks`, `keepWarmMs`, `drainTimeoutMs`, `stopTimeoutMs` |',
     );
-    expect(markdown).toContain('| `port` |');
+    expect(markdown).toContain('| `port`, `databaseUrl` |');
     expect(markdown).toContain('| `vars` |');
     expect(markdown).toContain('**Inheritance:** [global-only](#inheritance)');
   });

@@ -81,9 +81,11 @@ for (const impl of implementations) {
       expect(r1.services.web?.bytes).toBe(10);
     });
 
-    it('refuses the same content twice (commit, digest, dirty are unique)', async () => {
-      await store.insertRelease(newRelease());
-      await expect(store.insertRelease(newRelease())).rejects.toThrow();
+    it('keeps one release per content: the same commit, digest and dirtiness twice is one release', async () => {
+      const first = await store.insertRelease(newRelease());
+      const again = await store.insertRelease(newRelease());
+      expect(again.id).toBe(first.id);
+      expect((await store.listReleases(10)).map((r) => r.id)).toEqual(['r1']);
     });
 
     it('persists runs and every step transition', async () => {
@@ -332,7 +334,7 @@ describe('SqliteStateStore schema version', () => {
     await (await SqliteStateStore.open({ file })).close();
     const raw = new DatabaseSync(file);
     expect(raw.prepare('PRAGMA user_version').get()).toEqual(
-      expect.objectContaining({ user_version: 1 }),
+      expect.objectContaining({ user_version: 2 }),
     );
     raw.exec('PRAGMA user_version = 99');
     raw.close();

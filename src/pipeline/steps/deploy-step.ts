@@ -11,6 +11,11 @@ export function deployStep(d: DeploymentRun, service: string, title: string): St
     name: `deploy:${service}`,
     title,
     when: 'on-success',
+    adopt(output) {
+      // An interrupted run already switched this service: take over what it recorded.
+      d.switched.add(service);
+      if (typeof output?.url === 'string') d.urls[service] = output.url;
+    },
     async run(ctx) {
       const outcome = await switchService(d, d.release, service, d.deploymentId, ctx);
       d.switched.add(service);

@@ -9,7 +9,7 @@ import type { DeployOutcome } from '../../providers/provider.ts';
 import type { ArtifactStore } from '../../releases/artifact-store.ts';
 import { digestTree } from '../../releases/tree-digest.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
-import { type AirlockContext, appDatabaseUrl } from '../context.ts';
+import type { AirlockContext } from '../context.ts';
 import { releaseDir } from '../plan.ts';
 
 export interface DeploymentRun {
@@ -19,6 +19,8 @@ export interface DeploymentRun {
   kind: DeploymentKind;
   runId: number;
   deploymentId: number;
+  /** The environment lock's fencing token: the provider refuses a deploy with an older one. */
+  fence: number;
   /** What served each service before this deployment. */
   before: ServingRecord[];
   /** Services whose traffic switched to `release`. */
@@ -69,7 +71,7 @@ export async function switchService(
   );
   const vars: Record<string, string> = {
     ...settings.vars,
-    ...(settings.database ? { DATABASE_URL: appDatabaseUrl(ctx.home, env.name, service) } : {}),
+    ...(settings.database ? { DATABASE_URL: settings.database.url } : {}),
     AIRLOCK_ENV: env.name,
     AIRLOCK_SERVICE: service,
     AIRLOCK_RELEASE: release.id,
@@ -89,6 +91,7 @@ export async function switchService(
       drainTimeoutMs: settings.drainTimeoutMs,
       keepWarmMs: settings.keepWarmMs,
       stopTimeoutMs: settings.stopTimeoutMs,
+      fence: d.fence,
     },
     { signal: options.signal, onProgress: options.progress },
   );

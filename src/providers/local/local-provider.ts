@@ -23,6 +23,8 @@ export interface LocalProviderOptions {
   daemonEntry?: string;
   /** Extra arguments for that entry (see `LocalRuntimeClientOptions.daemonArgs`). */
   daemonArgs?: string[];
+  /** Extra environment for that entry (see `LocalRuntimeClientOptions.daemonEnv`). */
+  daemonEnv?: Record<string, string>;
 }
 
 /** `Provider` for the local runtime; a thin layer over {@link LocalRuntimeClient}. */

@@ -282,8 +282,75 @@ export class LocalRuntime {
   async deploy(d: ServiceDeployment, options: DeployOptions = {}): Promise<DeployOutcome> {
     validateDeployment(d);
     this.#assertOpen();
-    const slot = await this.#slotFor(d);
-    return slot.lock.run(() => this.#deployLocked(slot, d, options));
+    const guard = this.#fenceGuard(d);
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, guard.controller.signal])
+      : guard.controller.signal;
+    try {
+      const slot = await this.#slotFor(d);
+      return await slot.lock.run(() => {
+        guard.check();
+        return this.#deployLocked(slot, d, { ...options, signal });
+      });
+    } catch (error) {
+      if (guard.superseded()) throw guard.lost();
+      throw error;
+    } finally {
+      guard.done();
+    }
+  }
+
+  /** Highest lock fence seen per environment, and the deploys in flight under lower ones. */
+  readonly #fences = new Map<
+    string,
+    { max: number; inflight: Set<{ fence: number; controller: AbortController }> }
+  >();
+
+  /**
+   * Fencing (the lock's token): a deploy carrying a fence lower than one already seen for its
+   * environment comes from a process that lost the lock, and is refused; a higher fence
+   * abandons the unfinished deploys of lower ones (the old release keeps serving until the
+   * newer deploy switches).
+   * @throws ProviderError `LOCK_LOST`.
+   */
+  #fenceGuard(d: ServiceDeployment) {
+    const controller = new AbortController();
+    const fence = d.fence;
+    const lost = () =>
+      new ProviderError(
+        'LOCK_LOST',
+        `${d.environment} is now deployed under a newer lock (fence ${this.#fences.get(d.environment)?.max}); this deploy of ${d.release.id} (fence ${fence}) is refused.`,
+        {
+          hint: 'Another Airlock process took the environment lock over. Run `airlock status` to see what serves.',
+        },
+      );
+    if (fence === undefined) {
+      return { controller, check() {}, superseded: () => false, lost, done() {} };
+    }
+    let entry = this.#fences.get(d.environment);
+    if (!entry) {
+      entry = { max: fence, inflight: new Set() };
+      this.#fences.set(d.environment, entry);
+    }
+    if (fence < entry.max) throw lost();
+    if (fence > entry.max) {
+      entry.max = fence;
+      for (const other of entry.inflight) if (other.fence < fence) other.controller.abort();
+    }
+    const mine = { fence, controller };
+    entry.inflight.add(mine);
+    const state = entry;
+    return {
+      controller,
+      check() {
+        if (fence < state.max) throw lost();
+      },
+      superseded: () => fence < state.max,
+      lost,
+      done() {
+        state.inflight.delete(mine);
+      },
+    };
   }
 
   /**

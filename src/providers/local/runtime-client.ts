@@ -34,6 +34,8 @@ export interface LocalRuntimeClientOptions {
   daemonEntry?: string;
   /** Extra arguments for the daemon entry, after `--home <home>` (e.g. where to audit). */
   daemonArgs?: string[];
+  /** Extra environment variables for the daemon (secrets go here, never in arguments). */
+  daemonEnv?: Record<string, string>;
 }
 
 /** `GET /v1/status`. */
@@ -66,6 +68,7 @@ export class LocalRuntimeClient {
   readonly #shutdownTimeoutMs: number;
   readonly #daemonEntry: string;
   readonly #daemonArgs: string[];
+  readonly #daemonEnv: Record<string, string>;
   #starting: Promise<RuntimeInfo> | null = null;
 
   constructor(options: LocalRuntimeClientOptions) {
@@ -74,6 +77,7 @@ export class LocalRuntimeClient {
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
     this.#daemonEntry = options.daemonEntry ?? DAEMON_ENTRY;
     this.#daemonArgs = options.daemonArgs ?? [];
+    this.#daemonEnv = options.daemonEnv ?? {};
   }
 
   /** Absolute `.airlock` home. */
@@ -112,7 +116,7 @@ export class LocalRuntimeClient {
         cwd: this.#paths.home,
         detached: true,
         stdio: ['ignore', logFd, logFd],
-        env: process.env,
+        env: { ...process.env, ...this.#daemonEnv },
       });
       child.on('error', () => {
         exitCode = -1;

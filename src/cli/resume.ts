@@ -1,0 +1,40 @@
+import { resumeInterruptedRuns } from '../pipeline/resume.ts';
+import { reportOutcome } from './deploy.ts';
+import type { CommandIO } from './main.ts';
+import { withSession } from './session.ts';
+
+/** `airlock resume [env]`: finish or roll back what a dead process left interrupted. */
+export async function resumeCommand(
+  io: CommandIO,
+  environment: string | undefined,
+): Promise<number> {
+  return withSession(io, async ({ ctx }) => {
+    const outcomes = await resumeInterruptedRuns(ctx, environment, { signal: io.signal });
+    if (outcomes.length === 0) {
+      io.reporter.success(
+        `Nothing to resume${environment ? ` on ${environment}` : ''}: no interrupted run.`,
+      );
+    }
+    for (const o of outcomes) {
+      io.reporter.info(`Run #${o.runId} (${o.releaseId ?? '?'} → ${o.environment}): ${o.reason}.`);
+      if (o.result) reportOutcome(io.reporter, o.result);
+    }
+    io.reporter.result({
+      resumed: outcomes.map((o) => ({
+        runId: o.runId,
+        environment: o.environment,
+        releaseId: o.releaseId,
+        outcome: o.outcome,
+        reason: o.reason,
+        status: o.result?.status ?? null,
+        newRunId: o.result?.run.id ?? null,
+        serving: o.result?.serving ?? null,
+      })),
+    });
+    return outcomes.some(
+      (o) => o.result && o.result.status !== 'succeeded' && o.outcome !== 'rolled-back',
+    )
+      ? 1
+      : 0;
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * The team-mode state store: Postgres (a Supabase connection string works), shared by every
+ * Airlock process on every machine. Tables live in the `airlock` schema of the database given;
+ * the same Kysely queries as the SQLite store run against it. Writes made under an environment
+ * lock are fenced: the lock row is read FOR SHARE in the same transaction as the write.
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { AirlockError, ProviderError } from '../errors.ts';
+import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
+import { STATE_SCHEMA, type StateDatabase } from './schema.ts';
+
+export interface PostgresStateStoreOptions {
+  /** `postgres://user:password@host:5432/database`. Never logged. */
+  url: string;
+  /** Schema holding the tables. Default `airlock`. */
+  schema?: string;
+  /** Connections kept open. Default 4. */
+  poolSize?: number;
+}
+
+export const postgresStoreDialect: StoreDialect = {
+  name: 'postgres',
+  forShare: true,
+  atomically: (db, fn) => db.transaction().execute(fn),
+};
+
+/** A connection error without the URL (it may hold a password). */
+function unreachable(error: unknown, display: string): ProviderError {
+  const e = error as { code?: string; message?: string };
+  return new ProviderError(
+    'PROVIDER_UNAVAILABLE',
+    `cannot reach the Postgres state store at ${display}: ${e.code ?? ''} ${e.message ?? String(error)}`
+      .replace(/\s+/g, ' ')
+      .trim(),
+    {
+      hint: 'Check that the server answers and that AIRLOCK_STATE_URL (or state: in airlock.yaml) is right.',
+    },
+  );
+}
+
+/** The URL without its password, for messages. */
+function display(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}
+
+export class PostgresStateStore extends KyselyStateStore {
+  readonly schema: string;
+
+  private constructor(db: Kysely<StateDatabase>, schema: string) {
+    super(db, postgresStoreDialect);
+    this.schema = schema;
+  }
+
+  /**
+   * Connects, creates the schema if needed and brings the tables up to date (concurrent
+   * openers serialise on Kysely's migration lock).
+   * @throws ProviderError `PROVIDER_UNAVAILABLE` (no URL in the message); UserError `STATE_SCHEMA_TOO_NEW`.
+   */
+  static async open(options: PostgresStateStoreOptions): Promise<PostgresStateStore> {
+    const schema = options.schema ?? STATE_SCHEMA;
+    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 4 });
+    pool.on('error', () => {}); // an idle client dropped by the server; the next query reconnects
+    const base = new Kysely<StateDatabase>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`
+        .execute(base)
+        .catch((error: { code?: string }) => {
+          // Two processes creating it at once: the loser sees a duplicate; the schema exists.
+          if (error.code !== '23505' && error.code !== '42P06') throw error;
+        });
+      const db = base.withSchema(schema);
+      await migrateStateSchema(db, 'postgres', schema);
+      return new PostgresStateStore(db, schema);
+    } catch (error) {
+      await base.destroy().catch(() => {});
+      if (error instanceof AirlockError) throw error;
+      throw unreachable(error, display(options.url));
+    }
+  }
+}

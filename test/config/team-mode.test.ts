@@ -1,0 +1,100 @@
+/** Team-mode configuration: Postgres state, per-environment Postgres databases, isolation. */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.ts';
+import { ConfigError, formatDiagnostic } from '../../src/errors.ts';
+import { yaml } from './yaml-text.ts';
+
+const POSTGRES = yaml`
+  project: notes
+  state: \${AIRLOCK_STATE}
+  pipeline: [staging, production]
+  services:
+    notes:
+      build: { command: node scripts/build.mjs, output: dist }
+      run: node server.js
+      database: { engine: postgres, migrations: migrations-postgres }
+  environments:
+    staging:
+      services: { notes: { port: 4100, databaseUrl: "\${STAGING_DATABASE_URL}" } }
+    production:
+      services: { notes: { port: 4200, databaseUrl: "postgres://app:pw@db.internal:5432/notes_production" } }
+`;
+
+const env = {
+  AIRLOCK_STATE: 'postgres://airlock:st4te@db.internal/airlock',
+  STAGING_DATABASE_URL: 'postgres://app:s3cret@db.internal:5432/notes_staging',
+};
+
+function errors(text: string, environment: Record<string, string>): string[] {
+  try {
+    parseConfig(text, '/tmp/x/airlock.yaml', 'airlock.yaml', environment);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.diagnostics.map(formatDiagnostic);
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('team mode configuration', () => {
+  it('reads the state store and each database from the environment; masks passwords for display', () => {
+    const config = parseConfig(POSTGRES, '/tmp/x/airlock.yaml', 'airlock.yaml', env);
+    expect(config.state).toEqual({
+      kind: 'postgres',
+      url: 'postgres://airlock:st4te@db.internal/airlock',
+      display: 'postgres://airlock:***@db.internal/airlock',
+    });
+    const staging = config.environments.staging?.services.notes?.database;
+    expect(staging).toMatchObject({
+      engine: 'postgres',
+      url: env.STAGING_DATABASE_URL,
+      display: 'postgres://app:***@db.internal:5432/notes_staging',
+      migrationsDir: '/tmp/x/migrations-postgres',
+    });
+    expect(config.environments.production?.services.notes?.database?.url).toBe(
+      'postgres://app:pw@db.internal:5432/notes_production',
+    );
+  });
+
+  it('AIRLOCK_STATE_URL overrides state:', () => {
+    const config = parseConfig(POSTGRES, '/tmp/x/airlock.yaml', 'airlock.yaml', {
+      ...env,
+      AIRLOCK_STATE_URL: 'postgres://other@h/db',
+    });
+    expect(config.state).toMatchObject({ kind: 'postgres', url: 'postgres://other@h/db' });
+  });
+
+  it('names a variable that is not set, without printing any value', () => {
+    expect(errors(POSTGRES, { AIRLOCK_STATE: env.AIRLOCK_STATE })).toEqual([
+      "airlock.yaml:11:51: error: environments.staging.services.notes.databaseUrl: reads $STAGING_DATABASE_URL, which is not set in the environment. Fix: export STAGING_DATABASE_URL=postgres://user:password@host:5432/notes_staging (this environment's database) before running airlock.",
+    ]);
+  });
+
+  it('refuses two environments on the same database, naming both (seeds 001 and 003)', () => {
+    const shared = errors(POSTGRES, {
+      ...env,
+      STAGING_DATABASE_URL: 'postgres://other-user:x@DB.internal/notes_production',
+    });
+    expect(shared).toEqual([
+      'airlock.yaml:13:51: error: environments.production.services.notes.databaseUrl: production and staging resolve to the same database (db.internal:5432/notes_production); environments never share a database, so a staging mistake cannot touch production data. Fix: give production its own database (e.g. db.internal:5432/notes_production).',
+    ]);
+    expect(shared.join()).not.toContain(':x@');
+  });
+
+  it('explains an unquoted ${VAR} inside a { … } mapping', () => {
+    const unquoted = POSTGRES.replace('"${STAGING_DATABASE_URL}"', '${STAGING_DATABASE_URL}');
+    expect(errors(unquoted, env)[0]).toBe(
+      'airlock.yaml:11:51: error: invalid YAML: `${…}` inside a `{ … }` mapping starts another mapping. Fix: quote the value, e.g. `databaseUrl: "${STAGING_DATABASE_URL}"`, or write the mapping as an indented block.',
+    );
+  });
+
+  it('requires databaseUrl in every environment with engine postgres, and refuses it with sqlite', () => {
+    const missing = POSTGRES.replace(', databaseUrl: "${STAGING_DATABASE_URL}"', '');
+    expect(errors(missing, env)).toEqual([
+      'airlock.yaml:11:17: error: environments.staging.services.notes.databaseUrl: is required: with engine postgres every environment names its own database (seeds 001 and 003: never shared). Fix: add `databaseUrl: ${STAGING_DATABASE_URL}` under environments.staging.services.notes, and export that variable.',
+    ]);
+    const sqlite = POSTGRES.replace('engine: postgres', 'engine: sqlite');
+    expect(errors(sqlite, env)[0]).toContain(
+      'environments.staging.services.notes.databaseUrl: is only for engine postgres',
+    );
+  });
+});
