@@ -23,5 +23,12 @@ export interface LedgerEntry {
   release: string | null;
 }
 
-/** Name of the ledger table every SQL driver keeps in the migrated database. */
+/** Name of the ledger table the SQLite driver keeps in the migrated database. */
 export const LEDGER_TABLE = 'airlock_migrations';
+
+/**
+ * The Postgres driver's ledger: table `migrations` in its own schema `airlock`, so it stays out
+ * of the application's `public` schema (and out of Supabase's generated types and APIs).
+ */
+export const POSTGRES_LEDGER_SCHEMA = 'airlock';
+export const POSTGRES_LEDGER_TABLE = `${POSTGRES_LEDGER_SCHEMA}.migrations`;

@@ -1,7 +1,8 @@
 /**
  * The interface a database engine implements so the Migrator can run migrations on it.
- * Implementations: `SqliteMigrationDriver` (local environments); a Postgres driver and a D1
- * driver (via wrangler / the D1 HTTP API) implement the same contract.
+ * Implementations: `SqliteMigrationDriver` (local environments) and `PostgresMigrationDriver`
+ * (team mode, e.g. Supabase); both pass `test/migrations/migrator-contract.test.ts`. A D1
+ * driver (via wrangler / the D1 HTTP API) would implement the same contract.
  */
 
 import type { LedgerEntry } from './ledger.ts';
@@ -28,6 +29,17 @@ export interface MigrationDriver {
    *   rolling back; also when another process recorded the same version first.
    */
   applyFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry>;
+  /**
+   * Optional: takes a lock that keeps every other Airlock process out of this database's
+   * migrations until the returned function releases it. `Migrator.apply` holds it for the whole
+   * apply and reads the ledger only once it has it, so two processes migrating one database
+   * serialise (the second finds nothing pending) instead of racing for the same files.
+   * A driver whose `applyFile` already serialises on its own (SQLite's `BEGIN IMMEDIATE` plus
+   * the ledger check inside it) may leave it out.
+   *
+   * @throws UserError `MIGRATION_LOCKED` when another process keeps the lock too long.
+   */
+  lock?(): Promise<() => Promise<void>>;
   /** Releases the connection. Idempotent. */
   close(): Promise<void>;
 }

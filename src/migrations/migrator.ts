@@ -179,8 +179,14 @@ export class Migrator {
   }
 
   /**
-   * Applies pending files in version order, each with its ledger row in one transaction.
+   * Applies pending files in version order, each with its ledger row in one transaction (or
+   * as the driver runs a file marked otherwise, e.g. Postgres's `-- airlock:no-transaction`).
    *
+   * When the driver has a `lock()`, it is taken first and held until the end, and the plan is
+   * read only once it is held: a second process migrating the same database waits, then finds
+   * the files already applied, instead of racing for them.
+   *
+   * @throws UserError `MIGRATION_LOCKED` when another process holds the driver's lock too long.
    * @throws UserError `MIGRATION_CHECKSUM_MISMATCH` / `MIGRATION_MISSING_FILE` (the plan's first
    *   problem) before applying anything.
    * @throws UserError `MIGRATION_FAILED` at the first failing file; files after it do not run,
@@ -188,6 +194,20 @@ export class Migrator {
    */
   async apply(options: MigrateOptions): Promise<MigrateResult> {
     const started = performance.now();
+    const unlock = this.#driver.lock ? await this.#driver.lock() : undefined;
+    let result: MigrateResult;
+    try {
+      result = await this.#applyPending(options, started);
+    } catch (error) {
+      // The first error is the one to report; a session that cannot unlock has lost the lock.
+      await unlock?.().catch(() => {});
+      throw error;
+    }
+    await unlock?.();
+    return result;
+  }
+
+  async #applyPending(options: MigrateOptions, started: number): Promise<MigrateResult> {
     const plan = await this.status();
     const problem = plan.problems[0];
     if (problem) throw migrationProblemError(problem);

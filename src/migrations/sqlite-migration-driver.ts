@@ -3,6 +3,10 @@
  * (the write lock is taken up front, so two Airlock processes migrating one file serialise on
  * SQLite's lock instead of interleaving) together with its row in `airlock_migrations`.
  * SQLite's DDL is transactional, so a failing file leaves no trace at all.
+ *
+ * It has no `lock()`: `BEGIN IMMEDIATE` plus the ledger check inside it already make running
+ * a file twice impossible (a process that planned too early stops with "already applied"), and
+ * a lock held across files would need a second lock file beside every database.
  */
 
 import { mkdirSync } from 'node:fs';

@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hasCode } from '../../src/errors.ts';
+import { AirlockError, hasCode } from '../../src/errors.ts';
 import {
   createMigrationFile,
   readMigrationDir,
@@ -59,5 +60,51 @@ describe('createMigrationFile', () => {
   it('slugs names to [a-z0-9_]', () => {
     expect(slugMigrationName('Add Notes.Pinned (v2)')).toBe('add_notes_pinned_v2');
     expect(slugMigrationName('Café')).toBe('cafe');
+  });
+});
+
+describe('readMigrationDir', () => {
+  const NOTES = 'CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL);\n';
+  const UPDATED_AT = 'ALTER TABLE notes ADD COLUMN updated_at TEXT;\n';
+  const sha = (bytes: string | Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+  async function write(filename: string, sql: string): Promise<void> {
+    await mkdir(join(root, 'migrations'), { recursive: true });
+    await writeFile(join(root, 'migrations', filename), sql);
+  }
+
+  it('returns [] for a missing directory', async () => {
+    expect(await readMigrationDir(join(root, 'nope'))).toEqual([]);
+  });
+
+  it('reads .sql files sorted by version with sha256 of the raw bytes, ignoring other files', async () => {
+    const dir = join(root, 'migrations');
+    await write('0002_add_updated_at.sql', UPDATED_AT);
+    await write('0001_create_notes.sql', NOTES);
+    await write('README.md', '# not a migration');
+    await write('.gitkeep', '');
+    const files = await readMigrationDir(dir);
+    expect(files.map((f) => [f.version, f.name, f.filename])).toEqual([
+      [1, 'create_notes', '0001_create_notes.sql'],
+      [2, 'add_updated_at', '0002_add_updated_at.sql'],
+    ]);
+    expect(files[0]!.path).toBe(join(dir, '0001_create_notes.sql'));
+    expect(files[0]!.sql).toBe(NOTES);
+    expect(files[0]!.sha256).toBe(sha(NOTES));
+    expect(files[1]!.sha256).toBe(sha(await readFile(join(dir, '0002_add_updated_at.sql'))));
+  });
+
+  it('rejects a .sql file that is not named NNNN_name.sql, naming it', async () => {
+    const dir = join(root, 'migrations');
+    await write('0001_create_notes.sql', NOTES);
+    await write('2_Add-Tags.sql', 'SELECT 1;');
+    const error = await readMigrationDir(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AirlockError);
+    expect((error as AirlockError).code).toBe('MIGRATION_NAME_INVALID');
+    expect((error as AirlockError).message).toContain(join(dir, '2_Add-Tags.sql'));
+    expect((error as AirlockError).hint).toContain('airlock migrate create');
   });
 });
