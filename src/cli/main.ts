@@ -119,12 +119,16 @@ export function buildProgram(): Command {
     .option('--release <release>', 'release to deploy (r3, digest or commit prefix)')
     .option('--commit <sha>', 'deploy the release of this commit (built if needed)')
     .option('--no-follow', 'do not run automatic promotions afterwards')
+    .option(
+      '--wait <duration>',
+      'when the environment is locked, wait in its queue this long (e.g. 10m)',
+    )
     .action(
       act(
         async (
           io,
           environment: string,
-          opts: { release?: string; commit?: string; follow: boolean },
+          opts: { release?: string; commit?: string; follow: boolean; wait?: string },
         ) => (await import('./deploy.ts')).deployCommand(io, environment, opts, 'deploy'),
       ),
     );

@@ -99,33 +99,36 @@ export async function acquireEnvironmentLock(
   const started = Date.now();
   let entry: QueueEntry | null = null;
   for (;;) {
-    let attempt = await ctx.store.acquireLock({ ...request, now: ctx.now() });
-    if (!attempt.acquired && lockIsStale(attempt.holder, ctx)) {
-      const stale = attempt.holder;
-      attempt = await ctx.store.acquireLock({
-        ...request,
-        now: ctx.now(),
-        takeoverToken: stale.token,
+    // A holder that died or whose lease ran out is taken over — on the record.
+    const current = await ctx.store.getLock(environment);
+    const stale = current && lockIsStale(current, ctx) ? current : undefined;
+    const attempt = await ctx.store.acquireLock({
+      ...request,
+      now: ctx.now(),
+      ...(stale ? { takeoverToken: stale.token } : {}),
+    });
+    if (attempt.acquired && stale) {
+      await ctx.store.appendAudit({
+        at: ctx.now().toISOString(),
+        actor: ctx.actor,
+        action: 'lock.taken-over',
+        environment,
+        releaseId: null,
+        runId: null,
+        result: 'ok',
+        detail: {
+          previousHolder: stale.holder,
+          pid: stale.pid,
+          host: stale.host,
+          since: stale.acquiredAt,
+          message: stale.message,
+          why:
+            stale.expiresAt <= ctx.now().toISOString()
+              ? 'its lease expired'
+              : 'its process is gone',
+          fence: attempt.lock.fence,
+        },
       });
-      if (attempt.acquired) {
-        await ctx.store.appendAudit({
-          at: ctx.now().toISOString(),
-          actor: ctx.actor,
-          action: 'lock.taken-over',
-          environment,
-          releaseId: null,
-          runId: null,
-          result: 'ok',
-          detail: {
-            previousHolder: stale.holder,
-            pid: stale.pid,
-            host: stale.host,
-            since: stale.acquiredAt,
-            message: stale.message,
-            fence: attempt.lock.fence,
-          },
-        });
-      }
     }
     if (attempt.acquired) {
       if (entry) await ctx.store.updateQueueEntry(entry.id, 'started', null, ctx.now());

@@ -11,7 +11,8 @@ const run = promisify(execFile);
 export async function git(cwd: string, args: string[]): Promise<string> {
   try {
     const { stdout } = await run('git', args, { cwd, maxBuffer: 64 * 1024 * 1024 });
-    return stdout.trim();
+    // Only the trailing newline: porcelain output starts with meaningful spaces.
+    return stdout.trimEnd();
   } catch (error) {
     const e = error as { stderr?: string; message: string };
     throw new Error((e.stderr || e.message).trim());

@@ -43,8 +43,14 @@ export interface TestProject {
 export const DEVELOPER = 'dev@airlock.demo';
 export const REVIEWER = 'reviewer@airlock.demo';
 
-export async function exampleProject(): Promise<TestProject> {
+export interface ExampleProjectOptions {
+  /** Environment for every command and session (e.g. AIRLOCK_STATE_URL for team mode). */
+  env?: Record<string, string>;
+}
+
+export async function exampleProject(options: ExampleProjectOptions = {}): Promise<TestProject> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-test-'));
+  const extraEnv = options.env ?? {};
   const ports = await createExampleProject(dir);
   const file = path.join(dir, 'airlock.yaml');
   const sessions: Session[] = [];
@@ -59,7 +65,14 @@ export async function exampleProject(): Promise<TestProject> {
           [BIN, ...args],
           {
             cwd: dir,
-            env: { ...process.env, AIRLOCK_ACTOR: '', CI: '1', NO_COLOR: '1', ...options.env },
+            env: {
+              ...process.env,
+              AIRLOCK_ACTOR: '',
+              CI: '1',
+              NO_COLOR: '1',
+              ...extraEnv,
+              ...options.env,
+            },
             timeout: options.timeoutMs ?? 60_000,
           },
           (error, stdout, stderr) => {
@@ -71,7 +84,7 @@ export async function exampleProject(): Promise<TestProject> {
     },
     async session(actor = DEVELOPER) {
       const s = await openSession({ as: actor }, new Reporter({ json: true, verbose: false }), {
-        config: loadConfig({ cwd: dir }),
+        config: loadConfig({ cwd: dir, env: { ...process.env, ...extraEnv } }),
       });
       sessions.push(s);
       return s;
@@ -85,6 +98,7 @@ export async function exampleProject(): Promise<TestProject> {
     async cleanup() {
       for (const s of sessions) await s.close().catch(() => {});
       await new LocalRuntimeClient({ home: path.join(dir, '.airlock') }).shutdown().catch(() => {});
+      // Release the Postgres pool's connections before a test drops its database.
       rmSync(dir, { recursive: true, force: true });
     },
   };

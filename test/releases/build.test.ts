@@ -2,6 +2,8 @@
  * Releases: built once per commit in a clean worktree, content-addressed, dirty trees marked,
  * and the bytes re-verified at every deployment.
  */
+
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,14 +83,17 @@ describe('airlock build', () => {
 
   it('builds uncommitted changes as a dirty release and says so loudly', async () => {
     writeFileSync(path.join(project.dir, 'src/extra.js'), 'export const extra = 1;\n');
+    writeFileSync(path.join(project.dir, 'README.md'), '# changed\n', { flag: 'a' });
     const { code, stdout, stderr } = await project.cli(['build']);
     expect(code).toBe(0);
     expect(stderr).toMatch(
       /UNCOMMITTED CHANGES: building the working tree, not commit [0-9a-f]{7}\. This release is marked dirty/,
     );
     expect(stderr).toContain('src/extra.js');
+    expect(stderr).toMatch(/changed: (README\.md, src\/extra\.js|src\/extra\.js, README\.md)\)/);
     expect(stdout).toMatch(/Built release r2: commit [0-9a-f]{7} \(DIRTY\)/);
     rmSync(path.join(project.dir, 'src/extra.js'));
+    execFileSync('git', ['checkout', '--', 'README.md'], { cwd: project.dir });
   });
 
   it('builds an older commit with --commit, from that commit, not the working tree', async () => {

@@ -7,17 +7,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PostgresStateStore } from '../../src/state/postgres-state-store.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { NewRelease, StateStore } from '../../src/state/state-store.ts';
+import { createTestDatabase, describeIfPostgres } from '../helpers/postgres.ts';
 
 interface Implementation {
   name: string;
-  open(): Promise<{ store: StateStore; cleanup(): void; reopen(): Promise<StateStore> }>;
+  /** `describe`, or `describeIfPostgres` for an engine that needs a server. */
+  describe: (name: string, fn: () => void) => void;
+  open(): Promise<{
+    store: StateStore;
+    cleanup(): void | Promise<void>;
+    reopen(): Promise<StateStore>;
+  }>;
 }
 
 const implementations: Implementation[] = [
   {
     name: 'sqlite',
+    describe,
     async open() {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-'));
       const file = path.join(dir, 'state.db');
@@ -25,6 +34,18 @@ const implementations: Implementation[] = [
         store: await SqliteStateStore.open({ file }),
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
         reopen: () => SqliteStateStore.open({ file }),
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    describe: describeIfPostgres,
+    async open() {
+      const db = await createTestDatabase('airlock_state');
+      return {
+        store: await PostgresStateStore.open({ url: db.url }),
+        cleanup: () => db.drop(),
+        reopen: () => PostgresStateStore.open({ url: db.url }),
       };
     },
   },
@@ -50,7 +71,7 @@ function newRelease(overrides: Partial<NewRelease> = {}): NewRelease {
 }
 
 for (const impl of implementations) {
-  describe(`StateStore contract: ${impl.name}`, () => {
+  impl.describe(`StateStore contract: ${impl.name}`, () => {
     let store: StateStore;
     let cleanup: () => void;
     let reopen: () => Promise<StateStore>;
@@ -60,7 +81,7 @@ for (const impl of implementations) {
     });
     afterEach(async () => {
       await store.close();
-      cleanup();
+      await cleanup();
     });
 
     it('numbers releases r1, r2, … and finds them by id, digest prefix and commit prefix', async () => {
@@ -289,6 +310,175 @@ for (const impl of implementations) {
       expect(
         (await store.listAudit({ limit: 2, beforeId: all[1]!.id })).map((e) => e.detail.i),
       ).toEqual([2, 1]);
+    });
+
+    it('refuses every write of a fenced view once its lock is taken over (fencing)', async () => {
+      const now = new Date();
+      const base = {
+        environment: 'staging',
+        runId: null,
+        pid: 1,
+        host: 'h',
+        message: 'm',
+        ttlMs: 30_000,
+      };
+      expect((await store.acquireLock({ ...base, holder: 'a', token: 'ta', now })).acquired).toBe(
+        true,
+      );
+      const a = store.fenced({ environment: 'staging', token: 'ta' });
+      const run = await a.createRun({
+        kind: 'deploy',
+        environment: 'staging',
+        releaseId: 'r1',
+        actor: 'a',
+        pid: 1,
+        host: 'h',
+        startedAt: 't',
+      });
+      await a.appendAudit({
+        at: 't',
+        actor: 'a',
+        action: 'x',
+        environment: 'staging',
+        releaseId: null,
+        runId: run.id,
+        result: 'ok',
+        detail: {},
+      });
+      // b takes the lock over (a's lease ran out while a was paused)
+      const later = new Date(now.getTime() + 60_000);
+      expect(
+        (await store.acquireLock({ ...base, holder: 'b', token: 'tb', now: later })).acquired,
+      ).toBe(true);
+      await expect(a.updateRun(run.id, { status: 'succeeded' })).rejects.toMatchObject({
+        code: 'LOCK_LOST',
+      });
+      await expect(
+        a.appendAudit({
+          at: 't',
+          actor: 'a',
+          action: 'late',
+          environment: 'staging',
+          releaseId: null,
+          runId: run.id,
+          result: 'ok',
+          detail: {},
+        }),
+      ).rejects.toMatchObject({
+        code: 'LOCK_LOST',
+        message: expect.stringContaining('b (pid 1 on h) took it over'),
+      });
+      await expect(
+        a.setServing({
+          environment: 'staging',
+          service: 'web',
+          releaseId: 'r9',
+          deploymentId: 1,
+          since: 't',
+        }),
+      ).rejects.toMatchObject({ code: 'LOCK_LOST' });
+      expect((await store.getRun(run.id))?.status).toBe('running');
+      expect(await store.getServing('staging')).toEqual([]);
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.action)).toEqual(['x']);
+      // b's own fenced view writes fine
+      await store
+        .fenced({ environment: 'staging', token: 'tb' })
+        .updateRun(run.id, { status: 'failed' });
+      expect((await store.getRun(run.id))?.status).toBe('failed');
+    });
+
+    it('writes a transaction all or nothing', async () => {
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.appendAudit({
+            at: 't',
+            actor: 'a',
+            action: 'first',
+            environment: null,
+            releaseId: null,
+            runId: null,
+            result: 'ok',
+            detail: {},
+          });
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await store.listAudit({ limit: 10 })).toEqual([]);
+      await store.transaction(async (tx) => {
+        await tx.appendAudit({
+          at: 't',
+          actor: 'a',
+          action: 'one',
+          environment: null,
+          releaseId: null,
+          runId: null,
+          result: 'ok',
+          detail: {},
+        });
+        await tx.appendAudit({
+          at: 't',
+          actor: 'a',
+          action: 'two',
+          environment: null,
+          releaseId: null,
+          runId: null,
+          result: 'ok',
+          detail: {},
+        });
+      });
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.action)).toEqual(['two', 'one']);
+    });
+
+    it('queues: a newer automatic promotion supersedes older automatic ones, never manual ones', async () => {
+      const now = new Date('2026-11-21T10:00:00.000Z');
+      const entry = (releaseId: string, releaseSeq: number, kind: 'automatic' | 'manual') => ({
+        environment: 'production',
+        releaseId,
+        releaseSeq,
+        kind,
+        actor: 'a',
+        pid: 1,
+        host: 'h',
+        createdAt: now.toISOString(),
+      });
+      const r3auto = (await store.enqueue(entry('r3', 3, 'automatic'), now)).entry;
+      const r3manual = (await store.enqueue(entry('r3', 3, 'manual'), now)).entry;
+      const r4 = await store.enqueue(entry('r4', 4, 'automatic'), now);
+      expect(r4.superseded.map((q) => q.id)).toEqual([r3auto.id]);
+      expect((await store.getQueueEntry(r3auto.id))?.status).toBe('superseded');
+      expect((await store.getQueueEntry(r3manual.id))?.status).toBe('waiting');
+      // an older release arriving later supersedes nothing
+      expect((await store.enqueue(entry('r2', 2, 'automatic'), now)).superseded).toEqual([]);
+      expect(await store.updateQueueEntry(r4.entry.id, 'started', null, now)).toBe(true);
+      expect(await store.updateQueueEntry(r4.entry.id, 'gave-up', null, now)).toBe(false);
+      expect((await store.listQueue('production', 'waiting')).map((q) => q.releaseId)).toEqual([
+        'r3',
+        'r2',
+      ]);
+    });
+
+    it('keeps a manual lock until released, and finds several releases at once', async () => {
+      const now = new Date();
+      const lock = await store.acquireLock({
+        environment: 'production',
+        kind: 'manual',
+        token: 'tm',
+        holder: 'ann',
+        runId: null,
+        pid: 0,
+        host: 'h',
+        message: 'freeze',
+        ttlMs: 10 * 365 * 86_400_000,
+        now,
+      });
+      expect(lock).toMatchObject({ acquired: true, lock: { kind: 'manual', message: 'freeze' } });
+      expect((await store.getLock('production'))?.kind).toBe('manual');
+      await store.insertRelease(newRelease());
+      await store.insertRelease(newRelease({ digest: digest('c'), commit: commit('2') }));
+      expect((await store.findReleases(['r2', 'r1', 'r9'])).map((r) => r.id).sort()).toEqual([
+        'r1',
+        'r2',
+      ]);
     });
 
     it('survives reopening (schema migrations are idempotent) and keeps its data', async () => {
