@@ -137,7 +137,7 @@ export async function openSession(
       .map(([service, release]) => `${service} → ${release ?? 'nothing'}`)
       .join(', ');
     reporter.warn(
-      `run #${r.runId} (${r.kind} ${r.releaseId ?? ''} → ${r.environment}) was interrupted${r.step ? ` during ${r.step}` : ''}: process ${r.pid} on ${r.host} is gone.${r.lockFreed ? ` The ${r.environment} lock is released.` : ''} ${r.environment} serves: ${serving || 'nothing'}.`,
+      `run #${r.runId} (${r.kind} ${r.releaseId ?? ''} → ${r.environment}) was interrupted${r.step ? ` during ${r.step}` : ''}: process ${r.pid} on ${r.host} is gone.${r.lockFreed ? ` The ${r.environment} lock is released.` : ''} ${r.environment} serves: ${serving || 'nothing'}. \`airlock resume ${r.environment}\` finishes it (a new deployment there replaces it).`,
     );
   }
   return { ctx, interrupted, close: () => store.close() };

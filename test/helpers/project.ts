@@ -3,8 +3,8 @@
  * with free ports, driven through the real CLI (child processes) or in process, and cleaned up
  * (the local runtime daemon and every app process stopped).
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,8 @@ export interface TestProject {
   /** Edits airlock.yaml: `edit(doc)` receives the YAML document. */
   editConfig(edit: (doc: ReturnType<typeof parseDocument>) => void): void;
   commit(step: '2-pinned-notes' | '3-broken-create'): string;
+  /** Writes files (path relative to the project → content) and commits them. */
+  commitFiles(files: Record<string, string>, message: string): void;
   cleanup(): Promise<void>;
 }
 
@@ -95,6 +97,21 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
       writeFileSync(file, doc.toString());
     },
     commit: (step) => commitStep(dir, step),
+    commitFiles(files, message) {
+      for (const [rel, content] of Object.entries(files)) {
+        mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        writeFileSync(path.join(dir, rel), content);
+      }
+      const env = {
+        ...process.env,
+        GIT_AUTHOR_NAME: 'Dev',
+        GIT_AUTHOR_EMAIL: DEVELOPER,
+        GIT_COMMITTER_NAME: 'Dev',
+        GIT_COMMITTER_EMAIL: DEVELOPER,
+      };
+      execFileSync('git', ['add', '-A'], { cwd: dir, env });
+      execFileSync('git', ['commit', '-q', '-m', message], { cwd: dir, env });
+    },
     async cleanup() {
       for (const s of sessions) await s.close().catch(() => {});
       await new LocalRuntimeClient({ home: path.join(dir, '.airlock') }).shutdown().catch(() => {});

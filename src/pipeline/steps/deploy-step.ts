@@ -11,10 +11,23 @@ export function deployStep(d: DeploymentRun, service: string, title: string): St
     name: `deploy:${service}`,
     title,
     when: 'on-success',
-    adopt(output) {
-      // An interrupted run already switched this service: take over what it recorded.
+    async adopt(output) {
+      // An interrupted run already switched this service: this run takes over what it did,
+      // so what serves is recorded against the deployment that completes the job.
       d.switched.add(service);
       if (typeof output?.url === 'string') d.urls[service] = output.url;
+      await d.ctx.store.setServing({
+        environment: d.env.name,
+        service,
+        releaseId: d.release.id,
+        deploymentId: d.deploymentId,
+        since: d.ctx.now().toISOString(),
+      });
+      if (d.switched.size === Object.keys(d.release.services).length) {
+        await d.ctx.store.updateDeployment(d.deploymentId, {
+          switchedAt: d.ctx.now().toISOString(),
+        });
+      }
     },
     async run(ctx) {
       const outcome = await switchService(d, d.release, service, d.deploymentId, ctx);
