@@ -6,6 +6,7 @@
  * gate → production rolls back to r1 → status and history. Cleans up unless `--keep`.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -20,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadConfig } from '../config/load.ts';
+import { maskUrl } from '../config/resolve.ts';
 import { type AirlockError, hasCode, InternalError, UserError } from '../errors.ts';
 import { packagePath } from '../package-paths.ts';
 import { recordApproval } from '../pipeline/approve.ts';
@@ -68,8 +70,72 @@ export function commitStep(dir: string, step: string): string {
  * Creates the demo project in `dir`: the notes example on two free ports, in a new git
  * repository with one commit. Exported for tests.
  */
+/** A Postgres server for `airlock demo --postgres`: three fresh databases on it. */
+export interface DemoPostgres {
+  /** Environment the demo runs with: the state store and each environment's database. */
+  env: Record<string, string>;
+  /** The databases created (names only). */
+  databases: string[];
+  drop(): Promise<void>;
+}
+
+/** A connection URL with another database name. */
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/**
+ * Creates the demo's databases on the server `adminUrl` points at (its user must be allowed to
+ * CREATE DATABASE): one for Airlock's state, one per environment.
+ * @throws UserError `USAGE` when the server cannot be reached (the URL's password is not shown).
+ */
+export async function createDemoDatabases(adminUrl: string): Promise<DemoPostgres> {
+  const { default: pg } = await import('pg');
+  const suffix = randomBytes(4).toString('hex');
+  const names = {
+    DEMO_STATE_URL: `airlock_demo_state_${suffix}`,
+    DEMO_STAGING_DATABASE_URL: `notes_staging_${suffix}`,
+    DEMO_PRODUCTION_DATABASE_URL: `notes_production_${suffix}`,
+  };
+  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  try {
+    await admin.connect();
+    for (const name of Object.values(names)) await admin.query(`CREATE DATABASE "${name}"`);
+  } catch (error) {
+    throw new UserError(
+      'USAGE',
+      `cannot create the demo's databases on ${maskUrl(adminUrl)}: ${(error as Error).message}`,
+      {
+        hint: 'Pass --postgres with a URL whose user may CREATE DATABASE, e.g. postgres://postgres@127.0.0.1:5432/postgres.',
+      },
+    );
+  } finally {
+    await admin.end().catch(() => {});
+  }
+  const env = Object.fromEntries(
+    Object.entries(names).map(([key, name]) => [key, withDatabase(adminUrl, name)]),
+  );
+  return {
+    env,
+    databases: Object.values(names),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        for (const name of Object.values(names))
+          await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
 export async function createExampleProject(
   dir: string,
+  options: { postgres?: boolean } = {},
 ): Promise<{ staging: number; production: number }> {
   mkdirSync(dir, { recursive: true });
   cpSync(path.join(EXAMPLES, 'notes'), dir, {
@@ -84,6 +150,26 @@ export async function createExampleProject(
   const doc = parseDocument(readFileSync(file, 'utf8'));
   doc.setIn(['environments', 'staging', 'services', 'notes', 'port'], ports.staging);
   doc.setIn(['environments', 'production', 'services', 'notes', 'port'], ports.production);
+  if (options.postgres) {
+    // Team mode: state and each environment's database on Postgres (URLs from the environment).
+    doc.set('state', '${DEMO_STATE_URL}');
+    doc.setIn(
+      ['services', 'notes', 'build', 'command'],
+      'npm ci --omit=dev --no-audit --no-fund --prefer-offline && node scripts/build.mjs',
+    );
+    doc.setIn(['services', 'notes', 'database'], {
+      engine: 'postgres',
+      migrations: 'migrations-postgres',
+    });
+    doc.setIn(
+      ['environments', 'staging', 'services', 'notes', 'databaseUrl'],
+      '${DEMO_STAGING_DATABASE_URL}',
+    );
+    doc.setIn(
+      ['environments', 'production', 'services', 'notes', 'databaseUrl'],
+      '${DEMO_PRODUCTION_DATABASE_URL}',
+    );
+  }
   writeFileSync(file, doc.toString());
   gitIn(dir, ['init', '-q', '-b', 'main']);
   gitIn(dir, ['config', 'user.email', DEVELOPER]);
@@ -109,7 +195,7 @@ function expect(condition: boolean, what: string): void {
 
 export async function demoCommand(
   io: CommandIO,
-  opts: { keep?: boolean; dir?: string },
+  opts: { keep?: boolean; dir?: string; postgres?: string },
 ): Promise<number> {
   const started = performance.now();
   const r = io.reporter;
@@ -122,12 +208,13 @@ export async function demoCommand(
     });
   }
   r.heading(`Airlock demo — the notes example in ${dir}`);
-  const ports = await createExampleProject(dir);
+  const postgres = opts.postgres ? await createDemoDatabases(opts.postgres) : null;
+  const ports = await createExampleProject(dir, { postgres: Boolean(postgres) });
   r.note(
-    `  A fresh git repository with one commit. staging → http://127.0.0.1:${ports.staging}, production → http://127.0.0.1:${ports.production} (local processes behind a local proxy, one SQLite database each).`,
+    `  A fresh git repository with one commit. staging → http://127.0.0.1:${ports.staging}, production → http://127.0.0.1:${ports.production} (local processes behind a local proxy, ${postgres ? `each with its own Postgres database (${postgres.databases.slice(1).join(', ')}); Airlock's state in ${postgres.databases[0]}` : 'one SQLite database each'}).`,
   );
 
-  const config = loadConfig({ cwd: dir, env: process.env });
+  const config = loadConfig({ cwd: dir, env: { ...process.env, ...postgres?.env } });
   const session = await openSession(
     { ...io.globals, as: DEVELOPER, config: path.join(dir, 'airlock.yaml') },
     r,
@@ -261,6 +348,7 @@ export async function demoCommand(
       })),
       environments: statuses,
       kept: Boolean(opts.keep),
+      ...(postgres ? { postgres: { databases: postgres.databases } } : {}),
     });
     ok = true;
     return 0;
@@ -269,11 +357,17 @@ export async function demoCommand(
     const runtime = new LocalRuntimeClient({ home: dev.home });
     if (opts.keep && ok) {
       const bin = packagePath('bin', 'airlock.js');
+      const exports = postgres
+        ? Object.entries(postgres.env)
+            .map(([k, v]) => `  export ${k}=${v}\n`)
+            .join('')
+        : '';
       r.info(
-        `\nBoth environments keep running. Try:\n  cd ${dir}\n  node ${bin} status\n  node ${bin} history\n  node ${bin} local stop     # when you are done`,
+        `\nBoth environments keep running. Try:\n${exports}  cd ${dir}\n  node ${bin} status\n  node ${bin} history\n  node ${bin} local stop     # when you are done`,
       );
     } else {
       await runtime.shutdown().catch(() => {});
+      await postgres?.drop().catch(() => {});
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
       if (!ok)
         r.warn(

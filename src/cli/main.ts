@@ -93,8 +93,12 @@ export function buildProgram(): Command {
     )
     .option('--keep', 'leave both environments running afterwards')
     .option('--dir <dir>', 'create the demo project here instead of a temporary folder')
+    .option(
+      '--postgres <url>',
+      "run on Postgres (team mode): Airlock's state and each environment's database in new databases on this server",
+    )
     .action(
-      act(async (io, opts: { keep?: boolean; dir?: string }) =>
+      act(async (io, opts: { keep?: boolean; dir?: string; postgres?: string }) =>
         (await import('./demo.ts')).demoCommand(io, opts),
       ),
     );
