@@ -21,6 +21,7 @@ import {
   type RollbackIteration,
   rollbackSection,
 } from './rollback.ts';
+import { measureStateStore, stateStoreSection } from './state-store.ts';
 import { median } from './stats.ts';
 import {
   airlockUnderLoad,
@@ -32,21 +33,46 @@ import {
 interface BenchOptions {
   json: boolean;
   quick: boolean;
+  /** Admin URL of a Postgres server for (e), or null for SQLite only. */
+  postgres: string | null;
 }
 
 function parseArgs(argv: string[]): BenchOptions {
-  const options: BenchOptions = { json: false, quick: false };
-  for (const arg of argv) {
+  const options: BenchOptions = {
+    json: false,
+    quick: false,
+    postgres:
+      process.env.AIRLOCK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
     if (arg === '--json') options.json = true;
     else if (arg === '--quick') options.quick = true;
+    else if (arg === '--postgres' && argv[i + 1]) options.postgres = argv[++i] as string;
+    else if (arg === '--no-postgres') options.postgres = null;
     else {
       process.stderr.write(
-        `usage: node bench/run.ts [--json] [--quick]\nunknown argument ${arg}\n`,
+        `usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres]\nunknown argument ${arg}\n`,
       );
       process.exit(2);
     }
   }
   return options;
+}
+
+/** The Postgres server for (e), when it answers. */
+async function reachablePostgres(url: string | null): Promise<string | null> {
+  if (!url) return null;
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return url;
+  } catch {
+    log('state store: Postgres does not answer; measuring SQLite only');
+    return null;
+  }
 }
 
 function plan(quick: boolean) {
@@ -190,6 +216,15 @@ export async function main(argv: string[]): Promise<void> {
       `zero downtime: ${coldLoad.completed} responses, ${coldLoad.non2xx + coldLoad.errors} failed`,
     );
 
+    // (e)
+    const stateOptions = {
+      services: 100,
+      auditEvents: options.quick ? 100_000 : 1_000_000,
+      iterations: options.quick ? 30 : 200,
+      postgresUrl: await reachablePostgres(options.postgres),
+    };
+    const stateStore = await measureStateStore(stateOptions);
+
     // (d)
     const coldStart = await measureColdStart(project, {
       runs: p.coldStartRuns,
@@ -211,6 +246,7 @@ export async function main(argv: string[]): Promise<void> {
         keepWarmMs,
       }),
       coldStartSection(coldStart),
+      stateStoreSection(stateStore, stateOptions),
     ];
     const report: BenchReport = {
       bench: 'airlock',

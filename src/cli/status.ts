@@ -30,6 +30,11 @@ export function renderStatus(reporter: Reporter, statuses: EnvironmentStatus[], 
         `🔒 ${e.environment} is locked by ${e.lock.holder} (pid ${e.lock.pid}) since ${e.lock.acquiredAt}: "${e.lock.message}"`,
       );
     }
+    for (const run of e.interrupted) {
+      reporter.warn(
+        `${e.environment}: run #${run.runId} (${run.kind} ${run.releaseId ?? ''}) was interrupted; \`airlock resume ${e.environment}\` finishes it.`,
+      );
+    }
     for (const s of e.services) {
       if (s.drift) {
         reporter.warn(

@@ -3,7 +3,14 @@
  * is healthy (asked of the provider), how its last deployment went, and who holds the lock.
  */
 import type { ServiceState } from '../providers/provider.ts';
-import type { Deployment, Lock } from '../state/state-store.ts';
+import type {
+  Deployment,
+  Lock,
+  Release,
+  Run,
+  ServingRecord,
+  StateStore,
+} from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 import { lockIsStale } from './lock.ts';
 
@@ -31,48 +38,100 @@ export interface EnvironmentStatus {
   /** The latest deployment into this environment, whatever its outcome. */
   lastDeployment: Deployment | null;
   lock: (Omit<Lock, 'token'> & { stale: boolean }) | null;
+  /** Interrupted runs waiting for `airlock resume` (or a new deployment). */
+  interrupted: Array<{ runId: number; kind: string; releaseId: string | null; startedAt: string }>;
+}
+
+/** What the state store knows of one environment (no provider involved). */
+export interface RecordedEnvironment {
+  environment: string;
+  serving: ServingRecord[];
+  /** Releases referenced by `serving`, by id. */
+  releases: Map<string, Release>;
+  lastDeployment: Deployment | null;
+  lock: Lock | undefined;
+  /** Runs a dead process left that nobody resumed or replaced yet. */
+  interrupted: Run[];
+}
+
+/**
+ * The state-store half of `airlock status`: a fixed number of queries per environment,
+ * whatever the number of services (releases are fetched in one query).
+ */
+export async function recordedEnvironments(
+  store: StateStore,
+  pipeline: string[],
+): Promise<RecordedEnvironment[]> {
+  return Promise.all(
+    pipeline.map(async (environment) => {
+      const [serving, [lastDeployment], lock, interrupted] = await Promise.all([
+        store.getServing(environment),
+        store.listDeployments({ environment, limit: 1 }),
+        store.getLock(environment),
+        store.listRuns({ environment, status: 'interrupted', limit: 20 }),
+      ]);
+      const releases = new Map(
+        (await store.findReleases(serving.map((r) => r.releaseId))).map((r) => [r.id, r]),
+      );
+      return {
+        environment,
+        serving,
+        releases,
+        lastDeployment: lastDeployment ?? null,
+        lock,
+        interrupted,
+      };
+    }),
+  );
 }
 
 export async function environmentStatuses(ctx: AirlockContext): Promise<EnvironmentStatus[]> {
+  const recorded = await recordedEnvironments(ctx.store, ctx.config.pipeline);
   const out: EnvironmentStatus[] = [];
-  for (const name of ctx.config.pipeline) {
+  for (const rec of recorded) {
+    const name = rec.environment;
     const env = ctx.config.environments[name];
     if (!env) continue;
-    const records = await ctx.store.getServing(name);
     const provider = ctx.providerFor(env);
-    const services: ServiceStatus[] = [];
-    for (const service of ctx.config.services) {
-      const record = records.find((r) => r.service === service);
-      const port = env.services[service]?.port ?? 0;
-      const state = await provider.describe(name, service, port);
-      const release = record ? await ctx.store.findRelease(record.releaseId) : undefined;
-      services.push({
-        service,
-        release: record?.releaseId ?? null,
-        commit: release?.commit ?? null,
-        digest: release?.services[service]?.digest ?? null,
-        since: record?.since ?? null,
-        url: state.url,
-        healthy: state.healthy,
-        drift: (state.release ?? null) !== (record?.releaseId ?? null),
-        restarts: state.restarts,
-        lastCrash: state.lastCrash,
-        warm: state.warm,
-      });
-    }
-    const [lastDeployment] = await ctx.store.listDeployments({ environment: name, limit: 1 });
-    const lock = await ctx.store.getLock(name);
+    const services = await Promise.all(
+      ctx.config.services.map(async (service): Promise<ServiceStatus> => {
+        const record = rec.serving.find((r) => r.service === service);
+        const port = env.services[service]?.port ?? 0;
+        const state = await provider.describe(name, service, port);
+        const release = record ? rec.releases.get(record.releaseId) : undefined;
+        return {
+          service,
+          release: record?.releaseId ?? null,
+          commit: release?.commit ?? null,
+          digest: release?.services[service]?.digest ?? null,
+          since: record?.since ?? null,
+          url: state.url,
+          healthy: state.healthy,
+          drift: (state.release ?? null) !== (record?.releaseId ?? null),
+          restarts: state.restarts,
+          lastCrash: state.lastCrash,
+          warm: state.warm,
+        };
+      }),
+    );
+    const lock = rec.lock;
     const { token: _token, ...lockInfo } = lock ?? ({} as Lock);
     out.push({
       environment: name,
       provider: env.provider,
       protected: env.protected,
       services,
-      lastDeployment: lastDeployment ?? null,
+      lastDeployment: rec.lastDeployment,
       lock:
-        lock && lock.expiresAt > ctx.now().toISOString()
+        lock && (lock.kind === 'manual' || lock.expiresAt > ctx.now().toISOString())
           ? { ...lockInfo, stale: lockIsStale(lock, ctx) }
           : null,
+      interrupted: rec.interrupted.map((r) => ({
+        runId: r.id,
+        kind: r.kind,
+        releaseId: r.releaseId,
+        startedAt: r.startedAt,
+      })),
     });
   }
   return out;
