@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { configJsonSchema } from '../config/schema.ts';
 import { environmentNamed } from '../pipeline/plan.ts';
 import type { CommandIO } from './main.ts';
@@ -18,18 +19,34 @@ export async function configValidateCommand(io: CommandIO): Promise<number> {
   return 0;
 }
 
-/** `airlock config show [--env E]`: each environment's settings with inheritance applied. */
+/** A resolved environment with every database URL replaced by its masked form. */
+function masked(env: ResolvedEnvironment): ResolvedEnvironment {
+  const services = Object.fromEntries(
+    Object.entries(env.services).map(([name, service]) => [
+      name,
+      service.database
+        ? { ...service, database: { ...service.database, url: service.database.display } }
+        : service,
+    ]),
+  );
+  return { ...env, services };
+}
+
+/** `airlock config show [--env E]`: each environment's settings with inheritance applied (passwords masked). */
 export async function configShowCommand(io: CommandIO, opts: { env?: string }): Promise<number> {
   const config = loadProjectConfig(io.globals);
   const names = opts.env ? [environmentNamed(config, opts.env).name] : config.pipeline;
-  const environments = Object.fromEntries(names.map((n) => [n, config.environments[n]]));
+  const environments = Object.fromEntries(
+    names.map((n) => [n, masked(config.environments[n] as ResolvedEnvironment)]),
+  );
+  const state = config.state.display;
   io.reporter.info(
     stringify(
-      { project: config.project, pipeline: config.pipeline, environments },
+      { project: config.project, state, pipeline: config.pipeline, environments },
       { lineWidth: 0 },
     ).trimEnd(),
   );
-  io.reporter.result({ project: config.project, pipeline: config.pipeline, environments });
+  io.reporter.result({ project: config.project, state, pipeline: config.pipeline, environments });
   return 0;
 }
 

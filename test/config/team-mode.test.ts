@@ -98,3 +98,32 @@ describe('team mode configuration', () => {
     );
   });
 });
+
+describe('airlock config show', () => {
+  it('masks database and state passwords', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { execFileSync } = await import('node:child_process');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-show-'));
+    try {
+      writeFileSync(path.join(dir, 'airlock.yaml'), POSTGRES);
+      const bin = new URL('../../bin/airlock.js', import.meta.url).pathname;
+      const out = execFileSync(process.execPath, [bin, 'config', 'show', '--json'], {
+        cwd: dir,
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      });
+      expect(out).not.toContain('s3cret');
+      expect(out).not.toContain('st4te');
+      expect(out).not.toContain(':pw@');
+      const json = JSON.parse(out);
+      expect(json.state).toBe('postgres://airlock:***@db.internal/airlock');
+      expect(json.environments.staging.services.notes.database.url).toBe(
+        'postgres://app:***@db.internal:5432/notes_staging',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
