@@ -18,6 +18,12 @@ export interface CommandIO {
 
 type Handler = (io: CommandIO) => Promise<number | undefined>;
 
+/** `--wait`: shared by every command that takes an environment's lock. */
+const WAIT_OPTION = [
+  '--wait <duration>',
+  'when the environment is locked, wait in its queue this long (e.g. 10m)',
+] as const;
+
 export function exitCodeFor(error: AirlockError): number {
   return error.kind === 'config' || error.code === 'USAGE' || error.code === 'CONFIRMATION_REQUIRED'
     ? 2
@@ -123,10 +129,7 @@ export function buildProgram(): Command {
     .option('--release <release>', 'release to deploy (r3, digest or commit prefix)')
     .option('--commit <sha>', 'deploy the release of this commit (built if needed)')
     .option('--no-follow', 'do not run automatic promotions afterwards')
-    .option(
-      '--wait <duration>',
-      'when the environment is locked, wait in its queue this long (e.g. 10m)',
-    )
+    .option(...WAIT_OPTION)
     .action(
       act(
         async (
@@ -145,10 +148,7 @@ export function buildProgram(): Command {
       'release to promote (default: the one serving on the previous environment)',
     )
     .option('--no-follow', 'do not run automatic promotions afterwards')
-    .option(
-      '--wait <duration>',
-      'when the environment is locked, wait in its queue this long (e.g. 10m)',
-    )
+    .option(...WAIT_OPTION)
     .action(
       act(
         async (
@@ -192,10 +192,7 @@ export function buildProgram(): Command {
     .command('rollback <environment>')
     .description('serve an earlier release again (instant when it is still warm)')
     .option('--to <release>', 'release to return to (default: the one before the current)')
-    .option(
-      '--wait <duration>',
-      'when the environment is locked, wait in its queue this long (e.g. 10m)',
-    )
+    .option(...WAIT_OPTION)
     .action(
       act(async (io, environment: string, opts: { to?: string; wait?: string }) =>
         (await import('./rollback.ts')).rollbackCommand(io, environment, opts),

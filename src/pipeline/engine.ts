@@ -149,37 +149,29 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
     const record = records[index] as RunStep;
     const shouldRun = failedStep ? step.when === 'on-failure' : step.when === 'on-success';
     const earlier = shouldRun && !failedStep ? options.completed?.get(step.name) : undefined;
+    const skip = async (message: string) => {
+      record.status = 'skipped';
+      record.message = message;
+      await store.saveStep(record);
+      sink.emit({
+        type: 'step.finished',
+        runId,
+        step: step.name,
+        title: step.title,
+        status: 'skipped',
+        durationMs: 0,
+        message,
+      });
+    };
     if (earlier) {
       await step.adopt?.(earlier.output);
       outcomes.set(step.name, { status: 'succeeded', output: earlier.output ?? {} });
-      record.status = 'skipped';
-      record.message = `completed by run #${earlier.runId}`;
       record.output = earlier.output;
-      await store.saveStep(record);
-      sink.emit({
-        type: 'step.finished',
-        runId,
-        step: step.name,
-        title: step.title,
-        status: 'skipped',
-        durationMs: 0,
-        message: record.message,
-      });
+      await skip(`completed by run #${earlier.runId}`);
       continue;
     }
     if (!shouldRun) {
-      record.status = 'skipped';
-      record.message = failedStep ? `skipped: ${failedStep.name} did not succeed` : 'not needed';
-      await store.saveStep(record);
-      sink.emit({
-        type: 'step.finished',
-        runId,
-        step: step.name,
-        title: step.title,
-        status: 'skipped',
-        durationMs: 0,
-        message: record.message,
-      });
+      await skip(failedStep ? `skipped: ${failedStep.name} did not succeed` : 'not needed');
       continue;
     }
     await options.pause?.(`before:${step.name}`);

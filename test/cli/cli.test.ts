@@ -2,7 +2,13 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exampleProject, REVIEWER, type TestProject } from '../helpers/project.ts';
+import {
+  DEMO_STORY,
+  demoStory,
+  exampleProject,
+  REVIEWER,
+  type TestProject,
+} from '../helpers/project.ts';
 
 describe('airlock CLI', () => {
   let project: TestProject;
@@ -149,19 +155,7 @@ describe('airlock demo', () => {
       expect(Date.now() - started).toBeLessThan(60_000);
       const json = JSON.parse(stdout);
       expect(json.ok).toBe(true);
-      expect(
-        json.runs.map(
-          (r: { action: string; environment: string; release: string; status: string }) =>
-            `${r.action} ${r.release} ${r.environment} ${r.status}`,
-        ),
-      ).toEqual([
-        'deploy r1 staging succeeded',
-        'promote r1 production succeeded',
-        'deploy r2 staging succeeded',
-        'promote r2 production succeeded',
-        'deploy r3 staging failed',
-        'rollback r1 production succeeded',
-      ]);
+      expect(demoStory(json)).toEqual(DEMO_STORY);
       expect(existsSync(json.dir)).toBe(false);
     } finally {
       await tmp.cleanup();

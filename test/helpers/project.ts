@@ -128,3 +128,20 @@ export async function liveVersion(
   const response = await fetch(`${url}/version`, { signal: AbortSignal.timeout(5000) });
   return (await response.json()) as { release: string; digest: string; commit: string };
 }
+
+/** The runs `airlock demo --json` must report, in order: the whole story. */
+export const DEMO_STORY = [
+  'deploy r1 staging succeeded',
+  'promote r1 production succeeded',
+  'deploy r2 staging succeeded',
+  'promote r2 production succeeded',
+  'deploy r3 staging failed',
+  'rollback r1 production succeeded',
+];
+
+/** The `runs` of `airlock demo --json` as `action release environment status` lines. */
+export function demoStory(json: {
+  runs: Array<{ action: string; release: string; environment: string; status: string }>;
+}): string[] {
+  return json.runs.map((r) => `${r.action} ${r.release} ${r.environment} ${r.status}`);
+}

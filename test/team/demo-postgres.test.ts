@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { describeIfPostgres, TEST_POSTGRES_URL, withAdminClient } from '../helpers/postgres.ts';
-import { exampleProject } from '../helpers/project.ts';
+import { DEMO_STORY, demoStory, exampleProject } from '../helpers/project.ts';
 
 describeIfPostgres('airlock demo --postgres', () => {
   it('runs the whole story on Postgres and drops its databases afterwards', async () => {
@@ -15,19 +15,7 @@ describeIfPostgres('airlock demo --postgres', () => {
       expect(stderr).toBe('');
       expect(code).toBe(0);
       const json = JSON.parse(stdout);
-      expect(
-        json.runs.map(
-          (r: { action: string; release: string; environment: string; status: string }) =>
-            `${r.action} ${r.release} ${r.environment} ${r.status}`,
-        ),
-      ).toEqual([
-        'deploy r1 staging succeeded',
-        'promote r1 production succeeded',
-        'deploy r2 staging succeeded',
-        'promote r2 production succeeded',
-        'deploy r3 staging failed',
-        'rollback r1 production succeeded',
-      ]);
+      expect(demoStory(json)).toEqual(DEMO_STORY);
       const databases: string[] = json.postgres.databases;
       expect(databases).toHaveLength(3);
       expect(new Set(databases).size).toBe(3); // state, staging and production apart

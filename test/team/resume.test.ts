@@ -58,6 +58,22 @@ describeIfPostgres('kill -9 at every step boundary of a promotion, then resume',
     await db.drop();
   });
 
+  /** Runs `airlock promote production`, stops it at `boundary` and kills it with SIGKILL. */
+  async function promoteKilledAt(boundary: string): Promise<void> {
+    const marker = path.join(project.dir, '.airlock', 'fault-paused');
+    rmSync(marker, { force: true });
+    const child = spawn(process.execPath, [BIN, 'promote', 'production', '--yes'], {
+      cwd: project.dir,
+      env: { ...process.env, ...env, CI: '1', NO_COLOR: '1', AIRLOCK_FAULT_PAUSE: boundary },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await expect.poll(() => existsSync(marker), { timeout: 30_000, interval: 50 }).toBe(true);
+    child.kill('SIGKILL');
+    await exited;
+    rmSync(marker, { force: true });
+  }
+
   it.each(BOUNDARIES.map((b, i) => [b, i]))('killed at %s', async (boundary, index) => {
     const version = 3 + (index as number);
     const table = `boundary_${index}`;
@@ -72,24 +88,7 @@ describeIfPostgres('kill -9 at every step boundary of a promotion, then resume',
     const release = JSON.parse(staged.stdout).release.id as string;
     expect((await project.cli(['approve', 'production', '--as', REVIEWER])).code).toBe(0);
 
-    const marker = path.join(project.dir, '.airlock', 'fault-paused');
-    rmSync(marker, { force: true });
-    const child = spawn(process.execPath, [BIN, 'promote', 'production', '--yes'], {
-      cwd: project.dir,
-      env: {
-        ...process.env,
-        ...env,
-        CI: '1',
-        NO_COLOR: '1',
-        AIRLOCK_FAULT_PAUSE: boundary as string,
-      },
-      stdio: 'ignore',
-    });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    await expect.poll(() => existsSync(marker), { timeout: 30_000, interval: 50 }).toBe(true);
-    child.kill('SIGKILL');
-    await exited;
-    rmSync(marker, { force: true });
+    await promoteKilledAt(boundary as string);
 
     const { ctx } = await project.session();
     const [killed] = await ctx.store.listRuns({ environment: 'production', limit: 1 });
@@ -164,23 +163,7 @@ describeIfPostgres('kill -9 at every step boundary of a promotion, then resume',
     expect(staged.code).toBe(0);
     const release = JSON.parse(staged.stdout).release;
     expect((await project.cli(['approve', 'production', '--as', REVIEWER])).code).toBe(0);
-    const marker = path.join(project.dir, '.airlock', 'fault-paused');
-    const child = spawn(process.execPath, [BIN, 'promote', 'production', '--yes'], {
-      cwd: project.dir,
-      env: {
-        ...process.env,
-        ...env,
-        CI: '1',
-        NO_COLOR: '1',
-        AIRLOCK_FAULT_PAUSE: 'after:deploy:notes',
-      },
-      stdio: 'ignore',
-    });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    await expect.poll(() => existsSync(marker), { timeout: 30_000, interval: 50 }).toBe(true);
-    child.kill('SIGKILL');
-    await exited;
-    rmSync(marker, { force: true });
+    await promoteKilledAt('after:deploy:notes');
     expect((await liveVersion(project.url('production'))).release).toBe(release.id);
     // The release's stored bytes disappear (a disk cleanup, another machine).
     const stored = (await ctx.store.findRelease(release.id))!.services.notes!;
