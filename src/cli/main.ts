@@ -297,6 +297,18 @@ export function buildProgram(): Command {
       ),
     );
 
+  const ci = program.command('ci').description('CI green at the exact commit, and CI workflows');
+  ci.command('run')
+    .description(
+      "run the project's checks (ci.command) in a clean checkout of a commit and record the result",
+    )
+    .option('--commit <sha>', 'commit to check (default: HEAD)')
+    .action(
+      act(async (io, opts: { commit?: string }) =>
+        (await import('./ci.ts')).ciRunCommand(io, opts),
+      ),
+    );
+
   const config = program
     .command('config')
     .description('airlock.yaml: validate it, show it resolved, print its JSON Schema');

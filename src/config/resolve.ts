@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import ms from 'ms';
 import type { CheckSpec } from '../checks/check.ts';
 import type { ConfigDiagnostic } from '../errors.ts';
 import type { HealthProbe } from '../providers/provider.ts';
@@ -56,7 +57,40 @@ export interface ResolvedService {
 
 export interface PromotionPolicy {
   policy: 'manual' | 'automatic';
-  approval: { required: number; allowSelfApproval: boolean };
+  approval: {
+    required: number;
+    allowSelfApproval: boolean;
+    /** Only these people may approve; null: anyone. */
+    approvers: string[] | null;
+    /** Approvals older than this (ms) no longer count; null: never expire. */
+    expiresAfterMs: number | null;
+  };
+  /** Minimum time (ms) on the previous environment. */
+  soakMs: number | null;
+  /** CI must be green at the exact commit (top-level `ci:`). */
+  ci: boolean;
+  /** Re-run the previous environment's checks when older than this (ms). */
+  checksMaxAgeMs: number | null;
+  /** Days, local minutes [start, end) and time zone promotions may run in; null: any time. */
+  window: {
+    days: string[];
+    startMinute: number;
+    endMinute: number;
+    timezone: string;
+    text: string;
+  } | null;
+  freeze: Array<{ from: string; to: string; reason: string }>;
+}
+
+/** What "CI green at the exact commit" means. */
+export type CiDefinition =
+  | { kind: 'github'; required: string[] | null }
+  | { kind: 'command'; command: string; timeoutMs: number };
+
+export interface GitHubSettings {
+  repository: string;
+  deployments: boolean;
+  apiUrl: string | null;
 }
 
 export interface ResolvedEnvironment {
@@ -87,6 +121,8 @@ export interface ResolvedConfig {
   /** Service names in declaration order. */
   services: string[];
   environments: Record<string, ResolvedEnvironment>;
+  ci: CiDefinition | null;
+  github: GitHubSettings | null;
   warnings: ConfigDiagnostic[];
   /** The validated file, defaults applied, before inheritance. */
   raw: Config;
@@ -101,17 +137,47 @@ export const DEFAULTS = {
   stopTimeoutMs: 10_000,
 } as const;
 
+const minutesOf = (hhmm: string): number => {
+  const [h, m] = hhmm.split(':').map(Number);
+  return (h ?? 0) * 60 + (m ?? 0);
+};
+
 function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
-  if (p === undefined || p === 'manual')
-    return { policy: 'manual', approval: { required: 0, allowSelfApproval: false } };
-  if (p === 'automatic')
-    return { policy: 'automatic', approval: { required: 0, allowSelfApproval: false } };
+  const base: PromotionPolicy = {
+    policy: 'manual',
+    approval: { required: 0, allowSelfApproval: false, approvers: null, expiresAfterMs: null },
+    soakMs: null,
+    ci: false,
+    checksMaxAgeMs: null,
+    window: null,
+    freeze: [],
+  };
+  if (p === undefined || p === 'manual') return base;
+  if (p === 'automatic') return { ...base, policy: 'automatic' };
+  const duration = (text: string | undefined) =>
+    text === undefined ? null : ms(text as ms.StringValue);
+  const [start = '09:00', end = '17:00'] = p.window?.hours.split('-') ?? [];
   return {
     policy: p.policy,
     approval: {
       required: p.approval?.required ?? 0,
       allowSelfApproval: p.approval?.allowSelfApproval ?? false,
+      approvers: p.approval?.approvers ?? null,
+      expiresAfterMs: duration(p.approval?.expiresAfter),
     },
+    soakMs: duration(p.soak),
+    ci: p.ci ?? false,
+    checksMaxAgeMs: duration(p.checksMaxAge),
+    window: p.window
+      ? {
+          days: p.window.days,
+          startMinute: minutesOf(start),
+          endMinute: minutesOf(end),
+          timezone: p.window.timezone,
+          text: `${p.window.days.join(',')} ${p.window.hours} ${p.window.timezone}`,
+        }
+      : null,
+    freeze: p.freeze ?? [],
   };
 }
 
@@ -342,6 +408,39 @@ export function resolveConfig(
   });
   checkIsolation(environments, ctx.findings);
   const state = resolveState(config, ctx);
+  const ci: CiDefinition | null = config.ci
+    ? 'github' in config.ci
+      ? { kind: 'github', required: config.ci.github.required ?? null }
+      : { kind: 'command', command: config.ci.command, timeoutMs: config.ci.timeoutMs }
+    : null;
+  if (ci?.kind === 'github' && !config.github) {
+    ctx.findings.push({
+      severity: 'error',
+      path: ['ci', 'github'],
+      at: 'key',
+      message:
+        'reads GitHub commit statuses, but there is no github: section naming the repository.',
+      fix: 'add `github: { repository: owner/name }` (the token comes from GITHUB_TOKEN).',
+    });
+  }
+  for (const [name, env] of Object.entries(environments)) {
+    if (env.promotion.ci && !ci) {
+      ctx.findings.push({
+        severity: 'error',
+        path: ['environments', name, 'promotion', 'ci'],
+        message:
+          'requires CI green at the commit, but the top-level ci: section does not say what CI is.',
+        fix: 'add `ci: { github: {} }` (commit statuses and check runs) or `ci: { command: npm test }`.',
+      });
+    }
+  }
+  const github: GitHubSettings | null = config.github
+    ? {
+        repository: config.github.repository,
+        deployments: config.github.deployments,
+        apiUrl: config.github.apiUrl ?? null,
+      }
+    : null;
   return {
     resolved: {
       file: options.file,
@@ -349,6 +448,8 @@ export function resolveConfig(
       dir,
       project: config.project,
       state,
+      ci,
+      github,
       pipeline: [...config.pipeline],
       services: Object.keys(config.services),
       environments,

@@ -357,6 +357,11 @@ export const serviceOverrideSchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Environments
 
+/** A duration such as `30m`, `2h`, `1d`, `90s` (parsed with `ms`). */
+const durationSchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/, { error: 'a duration such as 30m, 2h or 1d' });
+
 const approvalSchema = z.strictObject({
   required: field(z.number().int().min(0).max(20), {
     description: 'Number of distinct approvers needed before a promotion into this environment.',
@@ -366,6 +371,52 @@ const approvalSchema = z.strictObject({
     description:
       'Let the person who deployed the release approve its promotion (GitHub Environments: prevent self-review is on by default).',
     examples: [false],
+  }),
+  approvers: field(z.array(z.string().min(1)).min(1).optional(), {
+    description:
+      'Only these people may approve (identities as Airlock sees them: --as, AIRLOCK_ACTOR or git user.email). Default: anyone.',
+    examples: [['ann@example.com', 'bo@example.com']],
+  }),
+  expiresAfter: field(durationSchema.optional(), {
+    description:
+      'An approval older than this no longer counts (e.g. 24h). Default: approvals do not expire.',
+    examples: ['24h'],
+  }),
+});
+
+const windowSchema = z.strictObject({
+  days: field(
+    z
+      .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+      .min(1)
+      .default(['mon', 'tue', 'wed', 'thu', 'fri']),
+    { description: 'Days promotions may run.', examples: [['mon', 'tue', 'wed', 'thu', 'fri']] },
+  ),
+  hours: field(
+    z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, { error: 'hours as HH:MM-HH:MM' })
+      .default('09:00-17:00'),
+    { description: 'Local hours promotions may run, HH:MM-HH:MM.', examples: ['09:00-17:00'] },
+  ),
+  timezone: field(z.string().min(1).default('UTC'), {
+    description: 'IANA time zone of days and hours.',
+    examples: ['Europe/Berlin'],
+  }),
+});
+
+const freezeSchema = z.strictObject({
+  from: field(z.iso.datetime({ offset: true }), {
+    description: 'Start of the freeze (ISO 8601).',
+    examples: ['2026-12-20T00:00:00Z'],
+  }),
+  to: field(z.iso.datetime({ offset: true }), {
+    description: 'End of the freeze (ISO 8601).',
+    examples: ['2027-01-04T00:00:00Z'],
+  }),
+  reason: field(z.string().min(1), {
+    description: 'Shown to whoever is refused.',
+    examples: ['holiday freeze'],
   }),
 });
 
@@ -378,6 +429,39 @@ const promotionObjectSchema = z.strictObject({
   approval: field(approvalSchema.optional(), {
     description: 'Approvals required by the gate.',
     examples: [{ required: 1 }],
+  }),
+  soak: field(durationSchema.optional(), {
+    description:
+      'Minimum time the release must have served on the previous environment (e.g. 30m).',
+    examples: ['30m'],
+  }),
+  ci: field(z.boolean().optional(), {
+    description:
+      'Require CI green at the exact commit (seed 001), as defined by the top-level `ci:` section.',
+    examples: [true],
+  }),
+  checksMaxAge: field(durationSchema.optional(), {
+    description:
+      "Re-run the previous environment's checks before promoting when they passed longer ago than this (e.g. 1h).",
+    examples: ['1h'],
+  }),
+  window: field(windowSchema.optional(), {
+    description:
+      'When promotions may run; outside it the gate waits (override with --override-window "reason").',
+    examples: [
+      {
+        days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+        hours: '09:00-17:00',
+        timezone: 'Europe/Berlin',
+      },
+    ],
+  }),
+  freeze: field(z.array(freezeSchema).optional(), {
+    description:
+      'Periods when promotions are refused (override with --override-window "reason", audited).',
+    examples: [
+      [{ from: '2026-12-20T00:00:00Z', to: '2027-01-04T00:00:00Z', reason: 'holiday freeze' }],
+    ],
   }),
 });
 
@@ -433,6 +517,68 @@ export const configSchema = z.strictObject({
       'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log): a SQLite file path (default .airlock/state.db), or a postgres:// URL (team mode; `${NAME}` reads it from an environment variable). AIRLOCK_STATE_URL overrides it.',
     examples: ['${AIRLOCK_STATE_URL}'],
   }),
+  ci: field(
+    z
+      .union([
+        z.strictObject({
+          github: field(
+            z.strictObject({
+              required: field(z.array(z.string().min(1)).optional(), {
+                description:
+                  'Only these status contexts / check names count (GitHub Environments required_contexts). Default: all reported.',
+                examples: [['test', 'lint']],
+              }),
+            }),
+            {
+              description:
+                "Read CI from GitHub: the commit's combined status and its check runs (needs the github: section and GITHUB_TOKEN).",
+              examples: [{ required: ['test'] }],
+            },
+          ),
+        }),
+        z.strictObject({
+          command: field(z.string().min(1), {
+            description:
+              "The project's own checks, run by `airlock ci run` in a clean checkout of the commit; the result is recorded by commit.",
+            examples: ['npm ci && npm test'],
+          }),
+          timeoutMs: field(msSchema.default(1_800_000), {
+            description: 'Kill the command after this many ms.',
+            examples: [600000],
+          }),
+        }),
+      ])
+      .optional(),
+    {
+      description:
+        'What "CI green at the exact commit" means for the `ci` gate: GitHub commit statuses and check runs, or a command Airlock runs (`airlock ci run`).',
+      examples: [{ github: { required: ['test'] } }],
+    },
+  ),
+  github: field(
+    z
+      .strictObject({
+        repository: field(z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: 'owner/name' }), {
+          description: 'The GitHub repository, owner/name. The token comes from GITHUB_TOKEN.',
+          examples: ['acme/notes'],
+        }),
+        deployments: field(z.boolean().default(true), {
+          description:
+            'Report every deployment through the GitHub Deployments API (queued → in_progress → success | failure).',
+          examples: [true],
+        }),
+        apiUrl: field(z.string().url().optional(), {
+          description: 'API base URL for GitHub Enterprise Server. Default https://api.github.com.',
+          examples: ['https://github.example.com/api/v3'],
+        }),
+      })
+      .optional(),
+    {
+      description:
+        'GitHub integration: the `ci` gate reads commit statuses and check runs; deployments are reported to the Deployments API.',
+      examples: [{ repository: 'acme/notes' }],
+    },
+  ),
   pipeline: field(z.array(nameSchema('environment')).min(1), {
     description: 'Environments in promotion order; a release enters at the first one.',
     examples: [['staging', 'production']],

@@ -11,12 +11,20 @@ export function latestDecisions(approvals: Approval[]): Approval[] {
 /**
  * Holds when `required` distinct people approved this release for this environment and nobody's
  * latest word is a rejection. Someone who deployed the release does not count unless
- * `allowSelfApproval` (GitHub Environments: required reviewers, prevent self-review).
+ * `allowSelfApproval`; only listed `approvers` count when a list is set; approvals older than
+ * `expiresAfter` do not count (GitHub Environments: required reviewers, prevent self-review).
  */
 export function evaluateApprovalGate(inputs: GateInputs): GateResult {
   const { environment, release, deployers } = inputs;
-  const { required, allowSelfApproval } = environment.promotion.approval;
-  const decisions = latestDecisions(inputs.approvals);
+  const { required, allowSelfApproval, approvers, expiresAfterMs } = environment.promotion.approval;
+  // Approvals from people not on the list, or too old, do not count.
+  const now = Date.parse(inputs.now);
+  const valid = inputs.approvals.filter(
+    (a) =>
+      (!approvers || approvers.includes(a.actor)) &&
+      (expiresAfterMs === null || now - Date.parse(a.at) <= expiresAfterMs),
+  );
+  const decisions = latestDecisions(valid);
   const rejected = decisions.filter((d) => d.decision === 'rejected');
   if (rejected.length > 0) {
     const who = rejected.map((r) => `${r.actor}${r.comment ? ` ("${r.comment}")` : ''}`).join(', ');
@@ -45,12 +53,21 @@ export function evaluateApprovalGate(inputs: GateInputs): GateResult {
     };
   }
   const missing = required - counted.length;
-  const notBy =
-    !allowSelfApproval && deployers.length ? ` by someone other than ${deployers.join(', ')}` : '';
+  const eligible = approvers
+    ? approvers.filter((a) => allowSelfApproval || !deployers.includes(a))
+    : null;
+  const notBy = eligible
+    ? ` from ${eligible.join(', ')}`
+    : !allowSelfApproval && deployers.length
+      ? ` by someone other than ${deployers.join(', ')}`
+      : '';
+  const expired =
+    expiresAfterMs !== null &&
+    inputs.approvals.some((a) => now - Date.parse(a.at) > expiresAfterMs);
   return {
     gate: 'approval',
     status: 'pending',
-    reason: `${missing} more approval${missing === 1 ? '' : 's'} needed (${counted.length}/${required})${notBy}.`,
+    reason: `${missing} more approval${missing === 1 ? '' : 's'} needed (${counted.length}/${required})${notBy}${expired ? '; older approvals expired' : ''}.`,
     next: `airlock approve ${environment.name} --release ${release.id}`,
   };
 }

@@ -1,15 +1,26 @@
 import { evaluateApprovalGate } from './approval-gate.ts';
 import { evaluateChecksGate } from './checks-gate.ts';
+import { evaluateCiGate } from './ci-gate.ts';
 import { evaluateDeployedGate } from './deployed-gate.ts';
 import type { GateInputs, GateResult } from './gate.ts';
 import { evaluateMigrationsGate } from './migrations-gate.ts';
+import { evaluateSoakGate } from './soak-gate.ts';
+import { evaluateWindowGate } from './window-gate.ts';
 
-/** Evaluates every gate of a promotion, in a fixed order. Pure. */
+/**
+ * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates (ci, soak,
+ * window) appear only when the environment's promotion policy configures them, so a plan
+ * lists exactly the conditions that apply.
+ */
 export function evaluateGates(inputs: GateInputs): GateResult[] {
+  const policy = inputs.environment.promotion;
   return [
     evaluateDeployedGate(inputs),
     evaluateChecksGate(inputs),
     evaluateMigrationsGate(inputs),
+    ...(policy.ci ? [evaluateCiGate(inputs)] : []),
+    ...(policy.soakMs ? [evaluateSoakGate(inputs)] : []),
+    ...(policy.window || policy.freeze.length ? [evaluateWindowGate(inputs)] : []),
     evaluateApprovalGate(inputs),
   ];
 }

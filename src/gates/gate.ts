@@ -13,7 +13,7 @@ import type {
   StoredCheckResult,
 } from '../state/state-store.ts';
 
-export type GateKind = 'deployed' | 'checks' | 'migrations' | 'approval';
+export type GateKind = 'deployed' | 'checks' | 'migrations' | 'ci' | 'soak' | 'window' | 'approval';
 
 /** `holds`: satisfied. `fails`: blocks until something changes. `pending`: waiting (e.g. for an approval). */
 export type GateStatus = 'holds' | 'fails' | 'pending';
@@ -35,6 +35,16 @@ export interface MigrationGateFacts {
   problems: MigrationProblem[];
 }
 
+/** CI at the release's exact commit (from GitHub statuses and check runs, or `airlock ci run`). */
+export interface CiFact {
+  state: 'success' | 'failure' | 'pending' | 'none';
+  source: 'github' | 'command';
+  /** One line, e.g. `3 checks passed` or `test failed: …`. */
+  summary: string;
+  /** Names of failing contexts / checks. */
+  failing: string[];
+}
+
 /** Everything the gates look at, gathered before evaluation so evaluation stays pure. */
 export interface GateInputs {
   /** The environment being promoted into. */
@@ -52,4 +62,10 @@ export interface GateInputs {
   approvals: Approval[];
   /** People who deployed this release into earlier environments (prevent self-review). */
   deployers: string[];
+  /** ISO-8601 time of evaluation. */
+  now: string;
+  /** CI at the commit, when the environment requires it. */
+  ci: CiFact | null;
+  /** `--override-window "reason"`: promote outside the window or during a freeze, audited. */
+  windowOverride: string | null;
 }

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig, ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
 import { InternalError } from '../errors.ts';
+import type { CiFact } from '../gates/gate.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationDriver } from '../migrations/migration-driver.ts';
 import { SqliteMigrationDriver } from '../migrations/sqlite-migration-driver.ts';
@@ -32,6 +33,8 @@ export interface AirlockContext {
   lockTtlMs: number;
   /** Fault injection for tests: awaited at every step boundary (`before:<step>`, `after:<step>`). */
   pause?: (boundary: string) => Promise<void>;
+  /** Reads CI at a commit from GitHub (set when `ci: { github }` is configured and GITHUB_TOKEN is present). */
+  githubCi?: (commit: string, required: string[] | null) => Promise<CiFact>;
 }
 
 export const DEFAULT_LOCK_TTL_MS = 30_000;

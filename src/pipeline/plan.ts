@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ResolvedConfig, ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import { evaluateGates, gatesHold } from '../gates/evaluate.ts';
-import type { GateInputs, GateResult, MigrationGateFacts } from '../gates/gate.ts';
+import type { CiFact, GateInputs, GateResult, MigrationGateFacts } from '../gates/gate.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import type { Release, ServingRecord } from '../state/state-store.ts';
@@ -208,11 +208,46 @@ async function migrationFacts(
 }
 
 /** Gathers the facts for a plan. Reads only. */
+/** CI at the release's commit, when the environment requires it (GitHub or `airlock ci run`). */
+async function ciFact(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+): Promise<CiFact | null> {
+  const ci = ctx.config.ci;
+  if (!env.promotion.ci || !ci) return null;
+  if (ci.kind === 'github') {
+    if (!ctx.githubCi) {
+      return {
+        state: 'none',
+        source: 'github',
+        summary: 'GITHUB_TOKEN is not set, so GitHub cannot be asked',
+        failing: [],
+      };
+    }
+    return ctx.githubCi(release.commit, ci.required);
+  }
+  const result = await ctx.store.latestCiResult(release.commit);
+  if (!result) return { state: 'none', source: 'command', summary: 'not run', failing: [] };
+  return {
+    state: result.status === 'passed' ? 'success' : 'failure',
+    source: 'command',
+    summary: `\`${ci.command}\` ${result.summary} (${result.at})`,
+    failing: result.status === 'passed' ? [] : [ci.command],
+  };
+}
+
+export interface GatherOptions {
+  /** `--override-window "reason"`. */
+  windowOverride?: string;
+}
+
 export async function gatherFacts(
   ctx: AirlockContext,
   action: PlanAction,
   env: ResolvedEnvironment,
   release: Release,
+  options: GatherOptions = {},
 ): Promise<PlanFacts> {
   const serving = await ctx.store.getServing(env.name);
   const previous = action === 'promote' ? env.previous : null;
@@ -249,6 +284,9 @@ export async function gatherFacts(
       migrations,
       approvals: await ctx.store.listApprovals(env.name, release.id),
       deployers: [...deployers],
+      now: ctx.now().toISOString(),
+      ci: await ciFact(ctx, env, release),
+      windowOverride: options.windowOverride ?? null,
     };
   }
   return { action, environment: env, config: ctx.config, release, serving, migrations, gates };

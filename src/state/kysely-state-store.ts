@@ -17,6 +17,7 @@ import type {
   AcquireLockRequest,
   Approval,
   AuditEvent,
+  CiResult,
   Deployment,
   DeploymentKind,
   DeploymentStatus,
@@ -842,6 +843,47 @@ export class KyselyStateStore implements StateStore {
     let q = this.db.selectFrom('queue').selectAll().where('environment', '=', environment);
     if (status) q = q.where('status', '=', status);
     return (await q.orderBy('id').execute()).map(toQueueEntry);
+  }
+
+  // ------------------------------------------------------------------------------- ci
+
+  async recordCiResult(r: Omit<CiResult, 'id'>): Promise<CiResult> {
+    const row = await this.#write((db) =>
+      db
+        .insertInto('ci_results')
+        .values({
+          commit_sha: r.commit,
+          status: r.status,
+          summary: r.summary,
+          output: r.output,
+          duration_ms: Math.round(r.durationMs),
+          actor: r.actor,
+          at: r.at,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return { ...r, id: Number(row.id) };
+  }
+
+  async latestCiResult(commit: string): Promise<CiResult | undefined> {
+    const r = await this.db
+      .selectFrom('ci_results')
+      .selectAll()
+      .where('commit_sha', '=', commit)
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      id: Number(r.id),
+      commit: r.commit_sha,
+      status: r.status === 'passed' ? 'passed' : 'failed',
+      summary: r.summary,
+      output: r.output,
+      durationMs: Number(r.duration_ms),
+      actor: r.actor,
+      at: r.at,
+    };
   }
 
   // ------------------------------------------------------------------------------- audit

@@ -142,8 +142,22 @@ export interface QueueTable {
   updated_at: string;
 }
 
+export interface CiResultsTable {
+  id: Generated<number>;
+  commit_sha: string;
+  /** `passed` or `failed`. */
+  status: string;
+  summary: string;
+  /** Last lines of output. */
+  output: string;
+  duration_ms: number;
+  actor: string;
+  at: string;
+}
+
 export interface StateDatabase {
   queue: QueueTable;
+  ci_results: CiResultsTable;
   releases: ReleasesTable;
   runs: RunsTable;
   run_steps: RunStepsTable;
@@ -381,8 +395,38 @@ function teamMode(dialect: Dialect): Migration {
   };
 }
 
+/** `airlock ci run` results, by commit (the `ci` gate's `command` mode). */
+function ciResults(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      const autoinc = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) =>
+        dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey();
+      await db.schema
+        .createTable('ci_results')
+        .addColumn('id', serial(dialect), autoinc)
+        .addColumn('commit_sha', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('summary', 'text', (c) => c.notNull())
+        .addColumn('output', 'text', (c) => c.notNull())
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('ci_results_commit')
+        .on('ci_results')
+        .columns(['commit_sha', 'id'])
+        .execute();
+    },
+  };
+}
+
 function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {
-  return { '0001_initial': initial(dialect, schema), '0002_team_mode': teamMode(dialect) };
+  return {
+    '0001_initial': initial(dialect, schema),
+    '0002_team_mode': teamMode(dialect),
+    '0003_ci_results': ciResults(dialect),
+  };
 }
 
 /** The store's schema migrations, in order. Names sort lexically. */

@@ -219,6 +219,19 @@ export interface AuditEvent {
 
 export type NewAuditEvent = Omit<AuditEvent, 'id'>;
 
+/** The result of `airlock ci run` at one commit. */
+export interface CiResult {
+  id: number;
+  commit: string;
+  status: 'passed' | 'failed';
+  summary: string;
+  /** Last lines of output (never secrets: the command's own output). */
+  output: string;
+  durationMs: number;
+  actor: string;
+  at: string;
+}
+
 export interface StateStore {
   close(): Promise<void>;
 
@@ -309,6 +322,10 @@ export interface StateStore {
     now: Date,
   ): Promise<boolean>;
   listQueue(environment: string, status?: QueueEntry['status']): Promise<QueueEntry[]>;
+
+  recordCiResult(result: Omit<CiResult, 'id'>): Promise<CiResult>;
+  /** The newest CI result of a commit (full SHA). */
+  latestCiResult(commit: string): Promise<CiResult | undefined>;
 
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
   /** Newest first. */

@@ -96,7 +96,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
   it('an unknown top-level key suggests the closest one, without also reporting it missing', () => {
     const text = VALID_EXAMPLE.replace('services:\n  notes:', 'servics:\n  notes:');
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:3:1: error: servics: unknown field "servics" (allowed here: $schema, project, state, pipeline, services, environments). Fix: did you mean "services"?',
+      'airlock.yaml:3:1: error: servics: unknown field "servics" (allowed here: $schema, project, state, ci, github, pipeline, services, environments). Fix: did you mean "services"?',
     ]);
   });
 
@@ -379,13 +379,24 @@ describe('valid configs', () => {
     // protected defaults to the last environment; onCheckFailure: keep first, rollback after.
     expect([staging.protected, production.protected]).toEqual([false, true]);
     expect([staging.onCheckFailure, production.onCheckFailure]).toEqual(['keep', 'rollback']);
+    // Nothing beyond the approval count is on unless configured: no CI, soak, window or freeze.
+    const unconfigured = {
+      ci: false,
+      soakMs: null,
+      checksMaxAgeMs: null,
+      window: null,
+      freeze: [],
+    };
+    const approval = { allowSelfApproval: false, approvers: null, expiresAfterMs: null };
     expect(staging.promotion).toEqual({
       policy: 'manual',
-      approval: { required: 0, allowSelfApproval: false },
+      approval: { required: 0, ...approval },
+      ...unconfigured,
     });
     expect(production.promotion).toEqual({
       policy: 'manual',
-      approval: { required: 1, allowSelfApproval: false },
+      approval: { required: 1, ...approval },
+      ...unconfigured,
     });
     expect(production.services.notes).toEqual({
       name: 'notes',
@@ -438,9 +449,10 @@ describe('valid configs', () => {
     const { staging, production } = config.environments;
     expect([staging?.protected, production?.protected]).toEqual([true, false]);
     expect([staging?.onCheckFailure, production?.onCheckFailure]).toEqual(['rollback', 'keep']);
-    expect(production?.promotion).toEqual({
+    expect(production?.promotion).toMatchObject({
       policy: 'automatic',
       approval: { required: 0, allowSelfApproval: false },
+      ci: false,
     });
   });
 

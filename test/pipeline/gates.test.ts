@@ -3,10 +3,13 @@ import { describe, expect, it } from 'vitest';
 import type { PromotionPolicy, ResolvedEnvironment } from '../../src/config/resolve.ts';
 import { evaluateApprovalGate } from '../../src/gates/approval-gate.ts';
 import { evaluateChecksGate } from '../../src/gates/checks-gate.ts';
+import { evaluateCiGate } from '../../src/gates/ci-gate.ts';
 import { evaluateDeployedGate } from '../../src/gates/deployed-gate.ts';
 import { evaluateGates, gatesHold } from '../../src/gates/evaluate.ts';
 import type { GateInputs } from '../../src/gates/gate.ts';
 import { evaluateMigrationsGate } from '../../src/gates/migrations-gate.ts';
+import { evaluateSoakGate } from '../../src/gates/soak-gate.ts';
+import { evaluateWindowGate } from '../../src/gates/window-gate.ts';
 import type { MigrationFile } from '../../src/migrations/migration-files.ts';
 import type { Approval, Deployment, Release } from '../../src/state/state-store.ts';
 
@@ -23,7 +26,10 @@ const release: Release = {
   services: {},
 };
 
-function environment(promotion: Partial<PromotionPolicy['approval']> = {}): ResolvedEnvironment {
+function environment(
+  approval: Partial<PromotionPolicy['approval']> = {},
+  policy: Partial<Omit<PromotionPolicy, 'approval'>> = {},
+): ResolvedEnvironment {
   return {
     name: 'production',
     index: 1,
@@ -32,7 +38,19 @@ function environment(promotion: Partial<PromotionPolicy['approval']> = {}): Reso
     provider: 'local',
     promotion: {
       policy: 'manual',
-      approval: { required: 1, allowSelfApproval: false, ...promotion },
+      approval: {
+        required: 1,
+        allowSelfApproval: false,
+        approvers: null,
+        expiresAfterMs: null,
+        ...approval,
+      },
+      soakMs: null,
+      ci: false,
+      checksMaxAgeMs: null,
+      window: null,
+      freeze: [],
+      ...policy,
     },
     protected: true,
     onCheckFailure: 'rollback',
@@ -67,7 +85,7 @@ const approval = (
   actor,
   decision,
   comment,
-  at: 't',
+  at: '2026-11-21T11:00:00.000Z',
 });
 
 function inputs(overrides: Partial<GateInputs> = {}): GateInputs {
@@ -104,6 +122,9 @@ function inputs(overrides: Partial<GateInputs> = {}): GateInputs {
     ],
     approvals: [approval('reviewer@x')],
     deployers: ['dev@x'],
+    now: '2026-11-21T12:00:00.000Z',
+    ci: null,
+    windowOverride: null,
     ...overrides,
   };
 }
@@ -124,6 +145,9 @@ describe('gates', () => {
       ['deployed', 'holds'],
       ['checks', 'holds'],
       ['migrations', 'holds'],
+      ['ci', 'holds'],
+      ['soak', 'holds'],
+      ['window', 'holds'],
       ['approval', 'holds'],
     ]);
     expect(gatesHold(results)).toBe(true);
@@ -291,5 +315,160 @@ describe('gates', () => {
       status: 'holds',
       reason: 'no approval required (policy: manual).',
     });
+  });
+
+  it('approval counts only listed approvers, and not expired approvals', () => {
+    const listed = environment({ approvers: ['ann@x', 'bo@x'] });
+    expect(
+      evaluateApprovalGate(inputs({ environment: listed, approvals: [approval('eve@x')] })),
+    ).toMatchObject({
+      status: 'pending',
+      reason: '1 more approval needed (0/1) from ann@x, bo@x.',
+    });
+    expect(
+      evaluateApprovalGate(inputs({ environment: listed, approvals: [approval('bo@x')] })).status,
+    ).toBe('holds');
+    const expiring = environment({ expiresAfterMs: 30 * 60_000 }); // the approval is 1 h old
+    expect(evaluateApprovalGate(inputs({ environment: expiring }))).toMatchObject({
+      status: 'pending',
+      reason: '1 more approval needed (0/1) by someone other than dev@x; older approvals expired.',
+    });
+    expect(
+      evaluateApprovalGate(inputs({ environment: environment({ expiresAfterMs: 2 * 3_600_000 }) }))
+        .status,
+    ).toBe('holds');
+  });
+});
+
+describe('soak gate', () => {
+  const soaking = environment({}, { soakMs: 30 * 60_000 });
+  it('is pending until the release has served long enough on the previous environment', () => {
+    const r = evaluateSoakGate(
+      inputs({
+        environment: soaking,
+        previousDeployment: { ...deployment, switchedAt: '2026-11-21T11:50:00.000Z' },
+      }),
+    );
+    expect(r).toMatchObject({
+      status: 'pending',
+      reason: 'r3 has served on staging for 10 min of the 30 min soak; 20 min to go.',
+    });
+  });
+  it('holds once it has', () => {
+    const r = evaluateSoakGate(
+      inputs({
+        environment: soaking,
+        previousDeployment: { ...deployment, switchedAt: '2026-11-21T11:00:00.000Z' },
+      }),
+    );
+    expect(r).toMatchObject({
+      status: 'holds',
+      reason: 'r3 has served on staging for 60 min (at least 30 min).',
+    });
+  });
+  it('holds without a soak time', () => {
+    expect(evaluateSoakGate(inputs()).status).toBe('holds');
+  });
+});
+
+describe('window gate', () => {
+  const window = {
+    days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+    startMinute: 9 * 60,
+    endMinute: 17 * 60,
+    timezone: 'Europe/Berlin',
+    text: 'mon-fri 09:00-17:00 Europe/Berlin',
+  };
+  // 2026-11-21 is a Saturday; 2026-11-23 a Monday.
+  it('is pending outside the window, naming the local time', () => {
+    const r = evaluateWindowGate(
+      inputs({ environment: environment({}, { window }), now: '2026-11-21T12:00:00.000Z' }),
+    );
+    expect(r).toMatchObject({
+      status: 'pending',
+      reason:
+        'outside the deploy window (mon-fri 09:00-17:00 Europe/Berlin; it is sat 13:00 there).',
+    });
+  });
+  it('holds inside the window, in the configured time zone', () => {
+    expect(
+      evaluateWindowGate(
+        inputs({ environment: environment({}, { window }), now: '2026-11-23T08:30:00.000Z' }),
+      ).status,
+    ).toBe('holds'); // 09:30 in Berlin
+    expect(
+      evaluateWindowGate(
+        inputs({ environment: environment({}, { window }), now: '2026-11-23T16:30:00.000Z' }),
+      ).status,
+    ).toBe('pending'); // 17:30 in Berlin
+  });
+  it('fails during a freeze, with its reason; an override lets it through', () => {
+    const freeze = [
+      { from: '2026-11-20T00:00:00Z', to: '2026-11-30T00:00:00Z', reason: 'Black Friday' },
+    ];
+    const frozen = evaluateWindowGate(inputs({ environment: environment({}, { freeze }) }));
+    expect(frozen).toMatchObject({
+      status: 'fails',
+      reason: 'production is frozen until 2026-11-30T00:00:00Z: Black Friday.',
+    });
+    const overridden = evaluateWindowGate(
+      inputs({ environment: environment({}, { freeze }), windowOverride: 'security fix' }),
+    );
+    expect(overridden).toMatchObject({
+      status: 'holds',
+      reason: 'frozen until 2026-11-30T00:00:00Z (Black Friday), overridden: "security fix".',
+    });
+  });
+});
+
+describe('ci gate', () => {
+  const requiring = environment({}, { ci: true });
+  it('holds when CI is green at the exact commit', () => {
+    const r = evaluateCiGate(
+      inputs({
+        environment: requiring,
+        ci: { state: 'success', source: 'github', summary: '3 checks passed', failing: [] },
+      }),
+    );
+    expect(r).toMatchObject({
+      status: 'holds',
+      reason: 'CI is green at ccccccc: 3 checks passed.',
+    });
+  });
+  it('fails when it is red, naming what failed', () => {
+    const r = evaluateCiGate(
+      inputs({
+        environment: requiring,
+        ci: { state: 'failure', source: 'github', summary: '1 of 3 failed', failing: ['test'] },
+      }),
+    );
+    expect(r).toMatchObject({
+      status: 'fails',
+      reason: 'CI is red at ccccccc (test): 1 of 3 failed.',
+    });
+  });
+  it('is pending while CI runs or has not reported', () => {
+    expect(
+      evaluateCiGate(
+        inputs({
+          environment: requiring,
+          ci: { state: 'pending', source: 'github', summary: '1 running', failing: [] },
+        }),
+      ).status,
+    ).toBe('pending');
+    expect(
+      evaluateCiGate(
+        inputs({
+          environment: requiring,
+          ci: { state: 'none', source: 'command', summary: 'not run', failing: [] },
+        }),
+      ),
+    ).toMatchObject({
+      status: 'pending',
+      next: 'airlock ci run --commit ccccccc',
+    });
+  });
+  it('holds when the environment does not require CI', () => {
+    expect(evaluateCiGate(inputs()).status).toBe('holds');
   });
 });

@@ -524,7 +524,7 @@ describe('SqliteStateStore schema version', () => {
     await (await SqliteStateStore.open({ file })).close();
     const raw = new DatabaseSync(file);
     expect(raw.prepare('PRAGMA user_version').get()).toEqual(
-      expect.objectContaining({ user_version: 2 }),
+      expect.objectContaining({ user_version: 3 }),
     );
     raw.exec('PRAGMA user_version = 99');
     raw.close();
