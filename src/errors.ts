@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'SUPERSEDED'
   | 'GATE_BLOCKED'
   | 'SELF_APPROVAL'
+  | 'NOT_AN_APPROVER'
   | 'APPROVAL_NOT_ALLOWED'
   | 'DEPLOYMENT_FAILED'
   | 'CHECKS_FAILED'
@@ -49,6 +50,8 @@ export type ErrorCode =
   | 'MIGRATION_ADOPT_SOURCE_NOT_FOUND'
   | 'MIGRATION_ADOPT_MISMATCH'
   // providers
+  | 'GITHUB_AUTH'
+  | 'GITHUB_API'
   | 'PROVIDER_UNAVAILABLE'
   | 'HEALTH_TIMEOUT'
   | 'APP_EXITED'
@@ -58,7 +61,10 @@ export type ErrorCode =
   // state
   | 'STATE_SCHEMA_TOO_NEW'
   // anything else
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // migration lint
+  | 'MIGRATION_LINT_UNAVAILABLE'
+  | 'MIGRATION_LINT_FAILED';
 
 export type ErrorKind = 'user' | 'config' | 'provider' | 'internal';
 

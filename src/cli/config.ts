@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { configJsonSchema } from '../config/schema.ts';
+import { describeSink } from '../notify/notify-config.ts';
 import { environmentNamed } from '../pipeline/plan.ts';
 import type { CommandIO } from './main.ts';
 import { loadProjectConfig } from './session.ts';
@@ -39,14 +40,18 @@ export async function configShowCommand(io: CommandIO, opts: { env?: string }): 
   const environments = Object.fromEntries(
     names.map((n) => [n, masked(config.environments[n] as ResolvedEnvironment)]),
   );
-  const state = config.state.display;
-  io.reporter.info(
-    stringify(
-      { project: config.project, state, pipeline: config.pipeline, environments },
-      { lineWidth: 0 },
-    ).trimEnd(),
-  );
-  io.reporter.result({ project: config.project, state, pipeline: config.pipeline, environments });
+  const shown = {
+    project: config.project,
+    state: config.state.display,
+    pipeline: config.pipeline,
+    ...(config.ci ? { ci: config.ci } : {}),
+    ...(config.github ? { github: config.github } : {}),
+    // Webhook URLs and signing secrets are credentials: only the host is shown.
+    ...(config.notify.length ? { notify: config.notify.map(describeSink) } : {}),
+    environments,
+  };
+  io.reporter.info(stringify(shown, { lineWidth: 0 }).trimEnd());
+  io.reporter.result(shown);
   return 0;
 }
 

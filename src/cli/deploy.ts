@@ -82,7 +82,13 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
 export async function deployCommand(
   io: CommandIO,
   environment: string,
-  opts: { release?: string; commit?: string; follow: boolean; wait?: string },
+  opts: {
+    release?: string;
+    commit?: string;
+    follow: boolean;
+    wait?: string;
+    overrideWindow?: string;
+  },
   verb: 'deploy' | 'promote',
 ): Promise<number> {
   return withSession(io, async (session) => {
@@ -114,7 +120,12 @@ export async function deployCommand(
     }
     let result: ExecuteResult;
     try {
-      result = await deploy(ctx, environment, opts, {
+      const choice = {
+        ...(opts.release ? { release: opts.release } : {}),
+        ...(opts.commit ? { commit: opts.commit } : {}),
+        ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
+      };
+      result = await deploy(ctx, environment, choice, {
         signal: io.signal,
         ...waitHooks(reporter, opts.wait),
         onBuild: buildProgressPrinter(reporter),

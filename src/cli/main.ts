@@ -9,6 +9,18 @@ import { type AirlockError, toAirlockError } from '../errors.ts';
 import { Reporter } from './reporter.ts';
 import type { GlobalOptions } from './session.ts';
 
+/** `airlock promote` options (commander's camelCase of the flags). */
+export interface PromoteOptions {
+  release?: string;
+  follow: boolean;
+  wait?: string;
+  auto?: boolean;
+  watch?: boolean;
+  timeout: string;
+  interval: string;
+  overrideWindow?: string;
+}
+
 export interface CommandIO {
   globals: GlobalOptions;
   reporter: Reporter;
@@ -149,13 +161,26 @@ export function buildProgram(): Command {
     )
     .option('--no-follow', 'do not run automatic promotions afterwards')
     .option(...WAIT_OPTION)
+    .option(
+      '--auto',
+      'automatic policy (seed 001): promote as soon as every gate holds, waiting while one is pending',
+    )
+    .option('--watch', 'with --auto: keep running and promote each new release whose gate holds')
+    .option(
+      '--timeout <duration>',
+      'with --auto: stop waiting for pending gates after this long',
+      '30m',
+    )
+    .option('--interval <duration>', 'with --auto: time between gate evaluations', '15s')
+    .option(
+      '--override-window <reason>',
+      'promote outside the deploy window or during a freeze; the reason is audited',
+    )
     .action(
-      act(
-        async (
-          io,
-          environment: string,
-          opts: { release?: string; follow: boolean; wait?: string },
-        ) => (await import('./deploy.ts')).deployCommand(io, environment, opts, 'promote'),
+      act(async (io, environment: string, opts: PromoteOptions) =>
+        opts.auto || opts.watch
+          ? (await import('./auto-promote.ts')).autoPromoteCommand(io, environment, opts)
+          : (await import('./deploy.ts')).deployCommand(io, environment, opts, 'promote'),
       ),
     );
 
@@ -182,9 +207,14 @@ export function buildProgram(): Command {
     )
     .option('--release <release>', 'release to plan for')
     .option('--commit <sha>', 'plan for the release of this commit')
+    .option('--override-window <reason>', 'plan as if the deploy window were overridden')
     .action(
-      act(async (io, environment: string, opts: { release?: string; commit?: string }) =>
-        (await import('./plan.ts')).planCommand(io, environment, opts),
+      act(
+        async (
+          io,
+          environment: string,
+          opts: { release?: string; commit?: string; overrideWindow?: string },
+        ) => (await import('./plan.ts')).planCommand(io, environment, opts),
       ),
     );
 

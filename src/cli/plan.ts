@@ -9,13 +9,16 @@ import { withSession } from './session.ts';
 export async function planCommand(
   io: CommandIO,
   environment: string,
-  opts: { release?: string; commit?: string },
+  opts: { release?: string; commit?: string; overrideWindow?: string },
 ): Promise<number> {
   return withSession(io, async (session) => {
     const { ctx } = session;
     const env = environmentNamed(ctx.config, environment);
     try {
-      const plan = await planDeploy(ctx, environment, opts);
+      const plan = await planDeploy(ctx, environment, {
+        ...opts,
+        ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
+      });
       io.reporter.plan(plan);
       io.reporter.result({ plan });
       return 0;

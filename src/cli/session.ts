@@ -15,6 +15,7 @@ import { LocalProvider } from '../providers/local/local-provider.ts';
 import { ArtifactStore } from '../releases/artifact-store.ts';
 import { gitUserEmail } from '../releases/git.ts';
 import { openStateStore } from '../state/open-state-store.ts';
+import { integrations } from './observers.ts';
 import type { Reporter } from './reporter.ts';
 
 export interface GlobalOptions {
@@ -117,6 +118,7 @@ export async function openSession(
   const actor = resolveActor(config.dir, globals.as, process.env);
   const store = await openStateStore(config.state);
   const provider = new LocalProvider(localRuntimeOptions(config, home));
+  const outward = integrations(config, store, reporter, process.env);
   const ctx: AirlockContext = {
     config,
     store,
@@ -129,6 +131,8 @@ export async function openSession(
     ...processIdentity(),
     lockTtlMs: positiveInt(process.env.AIRLOCK_LOCK_TTL_MS) ?? DEFAULT_LOCK_TTL_MS,
     ...faultPause(process.env.AIRLOCK_FAULT_PAUSE, home),
+    ...(outward.bus.size > 0 ? { observe: outward.bus.publish } : {}),
+    ...(outward.githubCi ? { githubCi: outward.githubCi } : {}),
   };
   const interrupted = options.recover === false ? [] : await recoverInterruptedRuns(ctx);
   if (interrupted.length > 0) reporter.result({ interrupted });
@@ -140,7 +144,15 @@ export async function openSession(
       `run #${r.runId} (${r.kind} ${r.releaseId ?? ''} → ${r.environment}) was interrupted${r.step ? ` during ${r.step}` : ''}: process ${r.pid} on ${r.host} is gone.${r.lockFreed ? ` The ${r.environment} lock is released.` : ''} ${r.environment} serves: ${serving || 'nothing'}. \`airlock resume ${r.environment}\` finishes it (a new deployment there replaces it).`,
     );
   }
-  return { ctx, interrupted, close: () => store.close() };
+  return {
+    ctx,
+    interrupted,
+    close: async () => {
+      // Deliveries still in flight are finished (or recorded as failed) before the store closes.
+      await outward.flush();
+      await store.close();
+    },
+  };
 }
 
 /** Runs `fn` with an open session and always closes it. */

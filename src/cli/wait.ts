@@ -5,17 +5,28 @@ import { describeLock } from '../pipeline/lock.ts';
 import type { Lock } from '../state/state-store.ts';
 import type { Reporter } from './reporter.ts';
 
-/** Milliseconds of a `--wait` value (`90s`, `10m`, `1h`), or undefined. @throws UserError `USAGE`. */
-export function parseWait(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = ms(text as ms.StringValue);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+/**
+ * Milliseconds of a duration flag (`90s`, `10m`, `1h`, or a plain number of ms).
+ * @throws UserError `USAGE` naming the flag.
+ */
+export function parseDuration(
+  flag: string,
+  text: string,
+  options: { zero?: boolean } = {},
+): number {
+  const value = /^\d+$/.test(text) ? Number(text) : ms(text as ms.StringValue);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < (options.zero ? 0 : 1)) {
     throw new UserError(
       'USAGE',
-      `--wait expects a duration such as 30s, 10m or 1h, got "${text}".`,
+      `${flag} expects a duration such as 30s, 10m or 1h, got "${text}".`,
     );
   }
   return value;
+}
+
+/** Milliseconds of a `--wait` value, or undefined. @throws UserError `USAGE`. */
+export function parseWait(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseDuration('--wait', text);
 }
 
 /** Hooks that make a command wait in the queue and say so once. */

@@ -149,11 +149,16 @@ export function parseConfig(
     warnings: findings.filter((d) => d.severity === 'warning'),
     env,
   });
-  if (resolution.length > 0)
+  // Resolution warnings (e.g. an unset notification webhook variable) do not stop a command.
+  const resolutionErrors = resolution.filter((f) => f.severity === 'error');
+  if (resolutionErrors.length > 0)
     throw invalid(
-      resolution.map((f) => toDiagnostic(source, f)),
+      resolutionErrors.map((f) => toDiagnostic(source, f)),
       displayFile,
     );
+  resolved.warnings.push(
+    ...resolution.filter((f) => f.severity === 'warning').map((f) => toDiagnostic(source, f)),
+  );
   return resolved;
 }
 

@@ -227,8 +227,12 @@ class Walker {
         const o = unwrap(option);
         const shape = defOf(o.schema).shape ?? {};
         const tag = (defOf(shape[def.discriminator] as z.ZodType).values ?? [])[0];
-        const kind = this.section(path, o.meta?.description ?? '', `Check: ${String(tag)}`);
-        kind.kind = String(tag);
+        // Checks (`type`) get their own part of the page; other unions (notify sinks, `kind`)
+        // are sections of the main part.
+        const isCheck = def.discriminator === 'type';
+        const title = isCheck ? `Check: ${String(tag)}` : `Notification sink: ${String(tag)}`;
+        const kind = this.section(path, o.meta?.description ?? '', title);
+        if (isCheck) kind.kind = String(tag);
         this.object(o.schema, path, kind, false, def.discriminator);
       }
     } else if (def.type === 'union') {

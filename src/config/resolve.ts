@@ -3,11 +3,13 @@
  * environment, the complete settings of every service. Pure. (wrangler's `[env.production]`
  * model: inheritable fields fall through from the top, per-environment fields never do.)
  */
+
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ms from 'ms';
 import type { CheckSpec } from '../checks/check.ts';
 import type { ConfigDiagnostic } from '../errors.ts';
+import { type NotifySink, resolveNotifySinks } from '../notify/notify-config.ts';
 import type { HealthProbe } from '../providers/provider.ts';
 import type { Finding } from './diagnostics.ts';
 import type { Config, EnvironmentConfig, PromotionConfig } from './schema.ts';
@@ -123,6 +125,8 @@ export interface ResolvedConfig {
   environments: Record<string, ResolvedEnvironment>;
   ci: CiDefinition | null;
   github: GitHubSettings | null;
+  /** Notification sinks (credentials resolved: never print one; see `describeSink`). */
+  notify: NotifySink[];
   warnings: ConfigDiagnostic[];
   /** The validated file, defaults applied, before inheritance. */
   raw: Config;
@@ -441,6 +445,8 @@ export function resolveConfig(
         apiUrl: config.github.apiUrl ?? null,
       }
     : null;
+  const notify = resolveNotifySinks(config.notify, { env: options.env, pipeline: config.pipeline });
+  ctx.findings.push(...notify.findings);
   return {
     resolved: {
       file: options.file,
@@ -450,6 +456,7 @@ export function resolveConfig(
       state,
       ci,
       github,
+      notify: notify.sinks,
       pipeline: [...config.pipeline],
       services: Object.keys(config.services),
       environments,

@@ -8,7 +8,9 @@
  * Every field carries metadata: a description, an example (used in error fixes), and for
  * service fields its inheritance class.
  */
+
 import { z } from 'zod';
+import { notifySchema } from '../notify/notify-config.ts';
 
 /**
  * How a service field behaves across environments (wrangler's environments model).
@@ -579,6 +581,11 @@ export const configSchema = z.strictObject({
       examples: [{ repository: 'acme/notes' }],
     },
   ),
+  notify: field(notifySchema.optional(), {
+    description:
+      'Where pipeline events are sent: Slack-compatible incoming webhooks and signed JSON webhooks (docs/notifications.md). A failed delivery is recorded in the audit log and never fails a deployment.',
+    examples: [[{ kind: 'slack', url: '${SLACK_WEBHOOK_URL}', environments: ['production'] }]],
+  }),
   pipeline: field(z.array(nameSchema('environment')).min(1), {
     description: 'Environments in promotion order; a release enters at the first one.',
     examples: [['staging', 'production']],

@@ -25,6 +25,8 @@ export interface GateResult {
   reason: string;
   /** The command that would move this gate forward, when there is one. */
   next?: string;
+  /** Set when the gate holds only because of an override: its reason (audited as `gate.overridden`). */
+  overridden?: string;
 }
 
 /** Per service: the migrations the target would run, and how they compare with the previous environment. */

@@ -37,6 +37,7 @@ export function evaluateWindowGate(inputs: GateInputs): GateResult {
         gate: 'window',
         status: 'holds',
         reason: `frozen until ${frozen.to} (${frozen.reason}), overridden: "${override}".`,
+        overridden: override,
       };
     }
     return {
@@ -66,6 +67,7 @@ export function evaluateWindowGate(inputs: GateInputs): GateResult {
       gate: 'window',
       status: 'holds',
       reason: `outside the deploy window (${window.text}), overridden: "${override}".`,
+      overridden: override,
     };
   return {
     gate: 'window',

@@ -30,12 +30,12 @@ export type GitHubFailure =
   | 'unexpected';
 
 /**
- * The stable codes of GitHub failures. errors.ts has no GitHub codes yet: faults that a retry
- * can fix are `PROVIDER_UNAVAILABLE`, and so, until `GITHUB_AUTH` and `GITHUB_API` are added to
- * `ErrorCode`, is everything else — `failure` tells them apart. Switching is these two lines.
+ * The stable codes of GitHub failures: `GITHUB_AUTH` (the token lacks access), `GITHUB_API`
+ * (GitHub refused the request), and `PROVIDER_UNAVAILABLE` for faults a retry can fix;
+ * `failure` tells them apart in more detail.
  */
-const AUTH_CODE: ErrorCode = 'PROVIDER_UNAVAILABLE';
-const API_CODE: ErrorCode = 'PROVIDER_UNAVAILABLE';
+const AUTH_CODE: ErrorCode = 'GITHUB_AUTH';
+const API_CODE: ErrorCode = 'GITHUB_API';
 const UNAVAILABLE_CODE: ErrorCode = 'PROVIDER_UNAVAILABLE';
 
 /** A repository permission, as a fine-grained token or a workflow's `permissions:` block names it. */

@@ -7,7 +7,7 @@
 import { UserError } from '../errors.ts';
 import type { Approval, Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
-import { environmentNamed, promotionCandidate, releaseNamed } from './plan.ts';
+import { deployersOf, environmentNamed, promotionCandidate, releaseNamed } from './plan.ts';
 
 export interface ApproveRequest {
   environment: string;
@@ -24,28 +24,9 @@ export interface ApproveResult {
   repeated: boolean;
 }
 
-/** People who deployed `release` into the environments before `environment`. */
-export async function deployersOf(
-  ctx: AirlockContext,
-  environment: string,
-  release: string,
-): Promise<string[]> {
-  const env = environmentNamed(ctx.config, environment);
-  const out = new Set<string>();
-  for (const name of ctx.config.pipeline.slice(0, env.index)) {
-    for (const d of await ctx.store.listDeployments({
-      environment: name,
-      releaseId: release,
-      limit: 50,
-    }))
-      out.add(d.actor);
-  }
-  return [...out];
-}
-
 /**
  * Records an approval or a rejection.
- * @throws UserError `SELF_APPROVAL` (audited as refused), `APPROVAL_NOT_ALLOWED` for the first
+ * @throws UserError `SELF_APPROVAL` and `NOT_AN_APPROVER` (audited as refused), `APPROVAL_NOT_ALLOWED` for the first
  *   environment, `RELEASE_NOT_FOUND`, `NOTHING_TO_PROMOTE`, `UNKNOWN_ENVIRONMENT`.
  */
 export async function recordApproval(
@@ -67,6 +48,27 @@ export async function recordApproval(
     : await promotionCandidate(ctx, env);
   const deployers = await deployersOf(ctx, env.name, release.id);
   const at = ctx.now().toISOString();
+  const approvers = env.promotion.approval.approvers;
+  if (approvers && !approvers.includes(ctx.actor)) {
+    await ctx.store.appendAudit({
+      at,
+      actor: ctx.actor,
+      action: 'approval.refused',
+      environment: env.name,
+      releaseId: release.id,
+      runId: null,
+      result: 'refused',
+      detail: { reason: 'not-an-approver', approvers, decision: request.decision },
+    });
+    throw new UserError(
+      'NOT_AN_APPROVER',
+      `${ctx.actor} is not among ${env.name}'s approvers (${approvers.join(', ')}).`,
+      {
+        hint: `Ask one of them to run \`airlock approve ${env.name} --release ${release.id}\`, or add ${ctx.actor} to environments.${env.name}.promotion.approval.approvers.`,
+        details: { actor: ctx.actor, approvers },
+      },
+    );
+  }
   if (
     request.decision === 'approved' &&
     deployers.includes(ctx.actor) &&

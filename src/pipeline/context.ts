@@ -14,6 +14,7 @@ import { SqliteMigrationDriver } from '../migrations/sqlite-migration-driver.ts'
 import type { Provider } from '../providers/provider.ts';
 import type { ArtifactStore } from '../releases/artifact-store.ts';
 import type { StateStore } from '../state/state-store.ts';
+import type { DeploymentObserver } from './deployment-events.ts';
 import type { ProgressSink } from './events.ts';
 
 export interface AirlockContext {
@@ -33,6 +34,11 @@ export interface AirlockContext {
   lockTtlMs: number;
   /** Fault injection for tests: awaited at every step boundary (`before:<step>`, `after:<step>`). */
   pause?: (boundary: string) => Promise<void>;
+  /**
+   * Told what happened after it is recorded (notifications, GitHub Deployments); never awaited
+   * by the pipeline and never able to fail it (see deployment-events.ts).
+   */
+  observe?: DeploymentObserver;
   /** Reads CI at a commit from GitHub (set when `ci: { github }` is configured and GITHUB_TOKEN is present). */
   githubCi?: (commit: string, required: string[] | null) => Promise<CiFact>;
 }

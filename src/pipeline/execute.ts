@@ -18,7 +18,7 @@ import type { AirlockContext } from './context.ts';
 import { runSteps, type Step, type StepOutcome } from './engine.ts';
 import { acquireEnvironmentLock } from './lock.ts';
 import { buildPlan, type Plan, type PlanFacts } from './plan.ts';
-import { checkStep } from './steps/check-step.ts';
+import { checkStep, recheckStep } from './steps/check-step.ts';
 import { deployStep } from './steps/deploy-step.ts';
 import type { DeploymentRun } from './steps/deployment-run.ts';
 import { migrateStep } from './steps/migrate-step.ts';
@@ -88,6 +88,26 @@ export function gateBlockedError(plan: Plan): UserError {
 }
 
 /**
+ * Records that a blocked plan was refused (audit `promotion.refused` naming the gates that do
+ * not hold; observers told) and returns the error to throw.
+ */
+export async function refusePlan(ctx: AirlockContext, plan: Plan): Promise<UserError> {
+  const at = ctx.now().toISOString();
+  await ctx.store.appendAudit({
+    at,
+    actor: ctx.actor,
+    action: `${AUDIT_ACTION[plan.action]}.refused`,
+    environment: plan.environment,
+    releaseId: plan.release.id,
+    runId: null,
+    result: 'refused',
+    detail: { gates: plan.gates.filter((g) => g.status !== 'holds') },
+  });
+  ctx.observe?.({ type: 'refused', plan, at, actor: ctx.actor });
+  return gateBlockedError(plan);
+}
+
+/**
  * An interrupted run of this environment is resolved by this one: resumed (when this run
  * resumes it) or replaced (any newer deployment decides what serves; an old run must never be
  * resumed over it).
@@ -115,12 +135,19 @@ async function resolveInterrupted(
   }
 }
 
-function stepsFor(plan: Plan, d: DeploymentRun): Step[] {
+function stepsFor(plan: Plan, facts: PlanFacts, d: DeploymentRun): Step[] {
   return plan.steps.map((s) => {
     const service = s.service as string;
     switch (s.kind) {
       case 'verify':
         return verifyStep(d, s.title);
+      case 'recheck': {
+        const g = facts.gates;
+        const previous = g ? facts.config.environments[g.previous] : undefined;
+        if (!g?.previousDeployment || !previous)
+          throw new Error(`${s.name}: the plan has no previous deployment to re-check`);
+        return recheckStep(d, previous, g.previousDeployment.id, service, s.title);
+      }
       case 'migrate':
         return migrateStep(d, service, s.title);
       case 'deploy':
@@ -148,20 +175,7 @@ export async function executePlan(
   const release = facts.release;
   const audit = AUDIT_ACTION[plan.action];
   // A resumed run was authorised when it started; its gate is not asked again.
-  if (plan.blocked && !options.resume) {
-    const error = gateBlockedError(plan);
-    await ctx.store.appendAudit({
-      at: ctx.now().toISOString(),
-      actor: ctx.actor,
-      action: `${audit}.refused`,
-      environment: env.name,
-      releaseId: release.id,
-      runId: null,
-      result: 'refused',
-      detail: { gates: plan.gates.filter((g) => g.status !== 'holds') },
-    });
-    throw error;
-  }
+  if (plan.blocked && !options.resume) throw await refusePlan(ctx, plan);
 
   const lock = await acquireEnvironmentLock(ctx, env.name, `${plan.action} ${release.id}`, {
     ...(options.waitMs ? { waitMs: options.waitMs } : {}),
@@ -210,6 +224,27 @@ export async function executePlan(
         ...(options.resume ? { resumes: options.resume.runId } : {}),
       },
     });
+    ctx.observe?.({
+      type: 'started',
+      plan,
+      runId: run.id,
+      deploymentId: deployment.id,
+      resumes: options.resume?.runId ?? null,
+      at: startedAt,
+      actor: ctx.actor,
+    });
+    for (const gate of plan.gates.filter((g) => g.overridden)) {
+      await store.appendAudit({
+        at: startedAt,
+        actor: ctx.actor,
+        action: 'gate.overridden',
+        environment: env.name,
+        releaseId: release.id,
+        runId: run.id,
+        result: 'ok',
+        detail: { gate: gate.gate, reason: gate.overridden, gateReason: gate.reason },
+      });
+    }
 
     const d: DeploymentRun = {
       ctx: rctx,
@@ -251,7 +286,7 @@ export async function executePlan(
         store,
         runId: run.id,
         title: `${plan.action} ${release.id} → ${env.name}${options.resume ? ` (resuming run #${options.resume.runId})` : ''}`,
-        steps: stepsFor(plan, d),
+        steps: stepsFor(plan, facts, d),
         sink: ctx.sink,
         signal,
         now: ctx.now,
@@ -288,6 +323,24 @@ export async function executePlan(
       }
     }
     await store.updateRun(run.id, { status: result.status, finishedAt, message });
+    const waiting = facts.awaitingApproval;
+    if (waiting && result.status === 'succeeded') {
+      await store.appendAudit({
+        at: finishedAt,
+        actor: ctx.actor,
+        action: 'approval.superseded',
+        environment: waiting.environment,
+        releaseId: waiting.release,
+        runId: run.id,
+        result: 'superseded',
+        detail: {
+          by: release.id,
+          on: env.name,
+          approvals: waiting.approvals,
+          required: waiting.required,
+        },
+      });
+    }
 
     const serving: Record<string, string | null> = {};
     for (const record of await store.getServing(env.name))
@@ -310,7 +363,7 @@ export async function executePlan(
         serving,
       },
     });
-    return {
+    const outcome: ExecuteResult = {
       plan,
       run: { ...run, status: result.status, finishedAt, message },
       deployment: { ...deployment, status, finishedAt, checksStatus, message },
@@ -330,6 +383,8 @@ export async function executePlan(
       durationMs: result.durationMs,
       outcomes: Object.fromEntries(result.outcomes),
     };
+    ctx.observe?.({ type: 'finished', result: outcome, at: finishedAt, actor: ctx.actor });
+    return outcome;
   } catch (error) {
     if (run && !hasCode(error, 'LOCK_LOST')) {
       await store

@@ -7,7 +7,7 @@ import { UserError } from '../errors.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
 import type { Lock, Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
-import { type ExecuteOptions, type ExecuteResult, executePlan } from './execute.ts';
+import { type ExecuteOptions, type ExecuteResult, executePlan, refusePlan } from './execute.ts';
 import {
   buildPlan,
   currentRelease,
@@ -24,6 +24,8 @@ export interface ReleaseChoice {
   release?: string;
   /** Build (or reuse) the release of this commit. */
   commit?: string;
+  /** `--override-window "reason"`: promote outside the deploy window or during a freeze (audited). */
+  windowOverride?: string;
 }
 
 export interface OperationHooks {
@@ -91,6 +93,9 @@ export async function chooseRelease(
   return { release: build.release, build };
 }
 
+const gatherOptions = (choice: ReleaseChoice) =>
+  choice.windowOverride ? { windowOverride: choice.windowOverride } : {};
+
 function executeOptions(hooks: OperationHooks, queue: 'manual' | 'automatic'): ExecuteOptions {
   return {
     queue,
@@ -122,10 +127,30 @@ export async function deploy(
 ): Promise<DeployResult> {
   const env = environmentNamed(ctx.config, environment);
   const { release, build } = await chooseRelease(ctx, env, choice, hooks, { build: !env.previous });
-  const facts = await gatherFacts(ctx, actionFor(env), env, release);
+  const facts = await gatherFacts(ctx, actionFor(env), env, release, gatherOptions(choice));
   await hooks.beforeApply?.(buildPlan(facts));
   const result = await executePlan(ctx, facts, executeOptions(hooks, 'manual'));
+  if (result.status === 'succeeded') await announceApprovalRequest(ctx, env, release);
   return { ...result, build };
+}
+
+/**
+ * After `release` succeeded in `env`: when the next environment is promoted by hand with
+ * required approvals, and nothing but approvals (and waits such as soak) stands in the way,
+ * observers are told it awaits approval (notification `approval.requested`).
+ */
+export async function announceApprovalRequest(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+): Promise<void> {
+  if (!ctx.observe || !env.next) return;
+  const next = environmentNamed(ctx.config, env.next);
+  if (next.promotion.policy !== 'manual' || next.promotion.approval.required === 0) return;
+  const plan = buildPlan(await gatherFacts(ctx, 'promote', next, release));
+  const approval = plan.gates.find((g) => g.gate === 'approval');
+  if (approval?.status === 'pending' && !plan.gates.some((g) => g.status === 'fails'))
+    ctx.observe({ type: 'awaiting-approval', plan, at: ctx.now().toISOString(), actor: ctx.actor });
 }
 
 /** The plan of a deploy or promotion, without applying it. Builds nothing. */
@@ -136,7 +161,7 @@ export async function planDeploy(
 ): Promise<Plan> {
   const env = environmentNamed(ctx.config, environment);
   const { release } = await chooseRelease(ctx, env, choice, {}, { build: false });
-  return buildPlan(await gatherFacts(ctx, actionFor(env), env, release));
+  return buildPlan(await gatherFacts(ctx, actionFor(env), env, release, gatherOptions(choice)));
 }
 
 /** The release a rollback returns to: `to`, or the one that served before the current one. */
@@ -210,6 +235,9 @@ export async function followAutomaticPromotions(
     const facts = await gatherFacts(ctx, 'promote', next, release);
     const plan = buildPlan(facts);
     if (plan.blocked) {
+      // A failing gate stops the automatic flow on the record (audited, notified); a pending
+      // one (CI still running, soak) waits for `airlock promote --auto`.
+      if (plan.gates.some((g) => g.status === 'fails')) await refusePlan(ctx, plan);
       const entry = { environment: next.name, result: null, plan };
       hooks.onPlan?.(entry);
       out.push(entry);
@@ -219,6 +247,7 @@ export async function followAutomaticPromotions(
     const result = await executePlan(ctx, facts, executeOptions(hooks, 'automatic'));
     out.push({ environment: next.name, result, plan });
     if (result.status !== 'succeeded') break;
+    await announceApprovalRequest(ctx, next, release);
     env = next;
   }
   return out;

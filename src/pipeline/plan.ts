@@ -6,11 +6,12 @@
 import path from 'node:path';
 import type { ResolvedConfig, ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
+import { checksStale } from '../gates/checks-gate.ts';
 import { evaluateGates, gatesHold } from '../gates/evaluate.ts';
 import type { CiFact, GateInputs, GateResult, MigrationGateFacts } from '../gates/gate.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
-import type { Release, ServingRecord } from '../state/state-store.ts';
+import type { Approval, Release, ServingRecord, StoredCheckResult } from '../state/state-store.ts';
 import { type AirlockContext, databaseOf, readLedger } from './context.ts';
 
 export type PlanAction = 'deploy' | 'promote' | 'rollback';
@@ -18,7 +19,7 @@ export type PlanAction = 'deploy' | 'promote' | 'rollback';
 export interface PlanStep {
   name: string;
   title: string;
-  kind: 'verify' | 'migrate' | 'deploy' | 'check' | 'rollback';
+  kind: 'verify' | 'recheck' | 'migrate' | 'deploy' | 'check' | 'rollback';
   service: string | null;
   when: 'on-success' | 'on-failure';
 }
@@ -58,6 +59,22 @@ export interface PlanFacts {
   serving: ServingRecord[];
   migrations: MigrationGateFacts[];
   gates: GateInputs | null;
+  /** The release this deployment replaces, when it was waiting for approval into the next environment. */
+  awaitingApproval: AwaitingApproval | null;
+}
+
+/**
+ * A release that serves here and waits for approval into the next environment. Deploying
+ * another release here strands it (a release must serve on the previous environment to be
+ * promoted), so the plan says so and the run audits `approval.superseded`: the queue rule
+ * never cancels a promotion that waits for an approval silently (issue 5; GitHub Actions'
+ * concurrency groups do cancel pending approvals without a word).
+ */
+export interface AwaitingApproval {
+  release: string;
+  environment: string;
+  approvals: string[];
+  required: number;
 }
 
 export function summarize(release: Release): ReleaseSummary {
@@ -86,6 +103,19 @@ export function buildPlan(facts: PlanFacts): Plan {
       when: 'on-success',
     },
   ];
+  if (facts.gates && checksStale(facts.gates)) {
+    for (const name of config.services) {
+      const checks = facts.gates.previousChecks.filter((c) => c.service === name);
+      if (checks.length === 0) continue;
+      steps.push({
+        name: `recheck:${name}`,
+        title: `Re-run ${name}'s checks on ${facts.gates.previous} (older than checksMaxAge)`,
+        kind: 'recheck',
+        service: name,
+        when: 'on-success',
+      });
+    }
+  }
   const migrations: Record<string, string[]> = {};
   const warnings: string[] = [];
   for (const name of config.services) {
@@ -156,6 +186,12 @@ export function buildPlan(facts: PlanFacts): Plan {
       }
     }
   }
+  const waiting = facts.awaitingApproval;
+  if (waiting) {
+    warnings.push(
+      `${waiting.release} is waiting for approval into ${waiting.environment} (${waiting.approvals.length} of ${waiting.required}${waiting.approvals.length ? `: ${waiting.approvals.join(', ')}` : ''}). ${release.id} replaces it on ${env.name}, so ${waiting.release} can no longer be promoted and its approvals do not carry over to ${release.id}.`,
+    );
+  }
   if (release.dirty) {
     warnings.push(
       `${release.id} was built from uncommitted changes; it cannot be rebuilt from git.`,
@@ -207,7 +243,6 @@ async function migrationFacts(
   return out;
 }
 
-/** Gathers the facts for a plan. Reads only. */
 /** CI at the release's commit, when the environment requires it (GitHub or `airlock ci run`). */
 async function ciFact(
   ctx: AirlockContext,
@@ -237,11 +272,38 @@ async function ciFact(
   };
 }
 
+/** People who deployed `release` into the environments before `environment`. */
+export async function deployersOf(
+  ctx: AirlockContext,
+  environment: string,
+  release: string,
+): Promise<string[]> {
+  const env = environmentNamed(ctx.config, environment);
+  const out = new Set<string>();
+  for (const name of ctx.config.pipeline.slice(0, env.index)) {
+    for (const d of await ctx.store.listDeployments({
+      environment: name,
+      releaseId: release,
+      limit: 50,
+    }))
+      out.add(d.actor);
+  }
+  return [...out];
+}
+
+/** The latest result of each (service, check): a re-verification replaces the earlier run. */
+function latestPerCheck(results: StoredCheckResult[]): StoredCheckResult[] {
+  const latest = new Map<string, StoredCheckResult>();
+  for (const r of results) latest.set(`${r.service}\0${r.name}`, r);
+  return [...latest.values()];
+}
+
 export interface GatherOptions {
   /** `--override-window "reason"`. */
   windowOverride?: string;
 }
 
+/** Gathers the facts for a plan. Reads only. */
 export async function gatherFacts(
   ctx: AirlockContext,
   action: PlanAction,
@@ -261,16 +323,6 @@ export async function gatherFacts(
       limit: 20,
     });
     const previousDeployment = history.find((d) => d.switchedAt !== null) ?? null;
-    const deployers = new Set<string>();
-    for (const name of ctx.config.pipeline.slice(0, env.index)) {
-      for (const d of await ctx.store.listDeployments({
-        environment: name,
-        releaseId: release.id,
-        limit: 50,
-      })) {
-        deployers.add(d.actor);
-      }
-    }
     gates = {
       environment: env,
       previous,
@@ -279,17 +331,55 @@ export async function gatherFacts(
       services: ctx.config.services,
       previousDeployment,
       previousChecks: previousDeployment
-        ? await ctx.store.listCheckResults(previousDeployment.id)
+        ? latestPerCheck(await ctx.store.listCheckResults(previousDeployment.id))
         : [],
       migrations,
       approvals: await ctx.store.listApprovals(env.name, release.id),
-      deployers: [...deployers],
+      deployers: await deployersOf(ctx, env.name, release.id),
       now: ctx.now().toISOString(),
       ci: await ciFact(ctx, env, release),
       windowOverride: options.windowOverride ?? null,
     };
   }
-  return { action, environment: env, config: ctx.config, release, serving, migrations, gates };
+  return {
+    action,
+    environment: env,
+    config: ctx.config,
+    release,
+    serving,
+    migrations,
+    gates,
+    awaitingApproval:
+      action === 'rollback' ? null : await awaitingApproval(ctx, env, release, serving),
+  };
+}
+
+/** See `AwaitingApproval`: what `release` would strand by replacing what serves on `env`. */
+async function awaitingApproval(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+  serving: ServingRecord[],
+): Promise<AwaitingApproval | null> {
+  const next = env.next ? ctx.config.environments[env.next] : undefined;
+  const required = next?.promotion.approval.required ?? 0;
+  if (next?.promotion.policy !== 'manual' || required === 0) return null;
+  const currentId = currentRelease(serving);
+  if (!currentId || currentId === 'mixed' || currentId === release.id) return null;
+  const current = await ctx.store.findRelease(currentId);
+  const onNext = currentRelease(await ctx.store.getServing(next.name));
+  const nextRelease = onNext && onNext !== 'mixed' ? await ctx.store.findRelease(onNext) : null;
+  if (!current || (nextRelease && nextRelease.seq >= current.seq)) return null;
+  const decisions = new Map<string, Approval['decision']>();
+  for (const a of await ctx.store.listApprovals(next.name, current.id))
+    decisions.set(a.actor, a.decision);
+  if ([...decisions.values()].includes('rejected')) return null;
+  return {
+    release: current.id,
+    environment: next.name,
+    approvals: [...decisions.keys()],
+    required,
+  };
 }
 
 /** The environment named `name`. @throws UserError `UNKNOWN_ENVIRONMENT`. */

@@ -136,13 +136,15 @@ describe('the configuration reference', () => {
     expect(markdown).toContain('**Inheritance:** [global-only](#inheritance)');
   });
 
-  it('gives each check kind its own section', () => {
+  it('gives each check kind and each notification sink kind its own section', () => {
     const sections = [...markdown.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
     expect(sections).toEqual([
       'A complete example',
       'Inheritance',
       'Contents',
       'Top level',
+      'Notification sink: slack',
+      'Notification sink: webhook',
       'Services',
       'Environments',
       'Service settings per environment',

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PromotionPolicy, ResolvedEnvironment } from '../../src/config/resolve.ts';
 import { evaluateApprovalGate } from '../../src/gates/approval-gate.ts';
-import { evaluateChecksGate } from '../../src/gates/checks-gate.ts';
+import { checksStale, evaluateChecksGate } from '../../src/gates/checks-gate.ts';
 import { evaluateCiGate } from '../../src/gates/ci-gate.ts';
 import { evaluateDeployedGate } from '../../src/gates/deployed-gate.ts';
 import { evaluateGates, gatesHold } from '../../src/gates/evaluate.ts';
@@ -11,7 +11,12 @@ import { evaluateMigrationsGate } from '../../src/gates/migrations-gate.ts';
 import { evaluateSoakGate } from '../../src/gates/soak-gate.ts';
 import { evaluateWindowGate } from '../../src/gates/window-gate.ts';
 import type { MigrationFile } from '../../src/migrations/migration-files.ts';
-import type { Approval, Deployment, Release } from '../../src/state/state-store.ts';
+import type {
+  Approval,
+  Deployment,
+  Release,
+  StoredCheckResult,
+} from '../../src/state/state-store.ts';
 
 const release: Release = {
   id: 'r3',
@@ -145,15 +150,59 @@ describe('gates', () => {
       ['deployed', 'holds'],
       ['checks', 'holds'],
       ['migrations', 'holds'],
-      ['ci', 'holds'],
-      ['soak', 'holds'],
-      ['window', 'holds'],
       ['approval', 'holds'],
     ]);
     expect(gatesHold(results)).toBe(true);
     expect(results[2]?.reason).toBe(
       '1 pending migration already succeeded on staging with the same checksum (web/0003_x.sql).',
     );
+  });
+
+  it('lists the ci, soak and window gates only when the policy configures them', () => {
+    const results = evaluateGates(
+      inputs({
+        environment: environment(
+          {},
+          {
+            ci: true,
+            soakMs: 60_000,
+            freeze: [
+              { from: '2026-12-20T00:00:00Z', to: '2027-01-02T00:00:00Z', reason: 'holidays' },
+            ],
+          },
+        ),
+        ci: { state: 'success', source: 'command', summary: 'passed', failing: [] },
+      }),
+    );
+    expect(results.map((r) => [r.gate, r.status])).toEqual([
+      ['deployed', 'holds'],
+      ['checks', 'holds'],
+      ['migrations', 'holds'],
+      ['ci', 'holds'],
+      ['soak', 'pending'],
+      ['window', 'holds'],
+      ['approval', 'holds'],
+    ]);
+  });
+
+  it('checks older than checksMaxAge still hold but are marked for re-verification', () => {
+    const aged = (at: string) =>
+      inputs({
+        environment: environment({}, { checksMaxAgeMs: 3_600_000 }),
+        previousChecks: [{ ...(inputs().previousChecks[0] as StoredCheckResult), at }],
+      });
+    const fresh = aged('2026-11-21T11:30:00.000Z');
+    expect(checksStale(fresh)).toBe(false);
+    expect(evaluateChecksGate(fresh).reason).toBe('1 check passed on staging (web/smoke).');
+    const stale = aged('2026-11-21T09:00:00.000Z');
+    expect(checksStale(stale)).toBe(true);
+    expect(evaluateChecksGate(stale)).toMatchObject({
+      status: 'holds',
+      reason:
+        '1 check passed on staging (web/smoke), 3.0 h ago: older than checksMaxAge, so the promotion re-runs them there first.',
+    });
+    // Without a maximum age, any age is fine.
+    expect(checksStale({ ...stale, environment: environment() })).toBe(false);
   });
 
   it('deployed fails when staging serves another release, naming both', () => {

@@ -1,74 +1,128 @@
 import path from 'node:path';
 import { runChecks } from '../../checks/run-checks.ts';
+import type { ResolvedEnvironment } from '../../config/resolve.ts';
 import { withCommitCheckout } from '../../releases/checkout.ts';
-import type { Step } from '../engine.ts';
+import type { Release } from '../../state/state-store.ts';
+import type { AirlockContext } from '../context.ts';
+import type { Step, StepContext, StepOutcome } from '../engine.ts';
 import type { DeploymentRun } from './deployment-run.ts';
 
 /**
- * Runs a service's checks against the environment's live URL and records each result with the
- * deployment. Any failed check fails the step (unreachable counts as failed). Command checks
- * (an E2E suite) run from the release's own commit — in place when the working tree is that
- * commit, otherwise in a temporary checkout that borrows the working tree's node_modules — so
- * a rollback to r1 is checked by r1's suite, not by today's.
+ * Runs a service's checks against `url` and records each result with `deploymentId`. Any failed
+ * check fails the outcome (unreachable counts as failed). Command checks (an E2E suite) run
+ * from the release's own commit — in place when the working tree is that commit, otherwise in a
+ * temporary checkout that borrows the working tree's node_modules — so a rollback to r1 is
+ * checked by r1's suite, not by today's.
  */
+async function runServiceChecks(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+  service: string,
+  url: string,
+  deploymentId: number,
+  step: StepContext,
+): Promise<StepOutcome> {
+  const settings = env.services[service];
+  if (!settings) return { status: 'errored', message: `no service ${service} in ${env.name}` };
+  const specs = settings.checks;
+  if (specs.length === 0)
+    return { status: 'succeeded', message: 'no checks configured', output: { results: [] } };
+  const run = (projectDir: string) =>
+    runChecks(
+      specs,
+      {
+        baseUrl: url,
+        environment: env.name,
+        service,
+        release: { id: release.id, commit: release.commit, digest: release.digest },
+        serviceRoot: path.resolve(projectDir, settings.root),
+        signal: step.signal,
+      },
+      (result) =>
+        step.progress(
+          `${result.status === 'passed' ? '✔' : '✖'} ${result.name}: ${result.message}`,
+        ),
+    );
+  const projectDir = ctx.config.dir;
+  const needsSource = specs.some((s) => s.type === 'command') && !release.dirty;
+  const results = needsSource
+    ? await withCommitCheckout(projectDir, release.commit, run, {
+        linkNodeModules: ['.', settings.root],
+      })
+    : await run(projectDir);
+  const at = ctx.now().toISOString();
+  await ctx.store.recordCheckResults(results.map((r) => ({ ...r, deploymentId, service, at })));
+  const failed = results.filter((r) => r.status === 'failed');
+  const summary = results.map((r) => ({
+    name: r.name,
+    status: r.status,
+    durationMs: r.durationMs,
+    message: r.message,
+  }));
+  if (failed.length > 0) {
+    return {
+      status: 'failed',
+      message: `${failed.length} of ${results.length} checks failed — ${failed.map((r) => `${r.name}: ${r.message}`).join('; ')}`,
+      output: { results: summary },
+    };
+  }
+  return {
+    status: 'succeeded',
+    message: `${results.length} passed (${results.map((r) => `${r.name} ${r.durationMs} ms`).join(', ')})`,
+    output: { results: summary },
+  };
+}
+
+/** Runs a service's checks against the environment's live URL, recorded with the deployment. */
 export function checkStep(d: DeploymentRun, service: string, title: string): Step {
   return {
     name: `check:${service}`,
     title,
     when: 'on-success',
     async run(ctx) {
-      const settings = d.env.services[service];
       const url = d.urls[service];
-      if (!settings || !url) return { status: 'errored', message: `no URL for ${service}` };
-      const specs = settings.checks;
-      if (specs.length === 0)
-        return { status: 'succeeded', message: 'no checks configured', output: { results: [] } };
-      const run = (projectDir: string) =>
-        runChecks(
-          specs,
-          {
-            baseUrl: url,
-            environment: d.env.name,
-            service,
-            release: { id: d.release.id, commit: d.release.commit, digest: d.release.digest },
-            serviceRoot: path.resolve(projectDir, settings.root),
-            signal: ctx.signal,
-          },
-          (result) =>
-            ctx.progress(
-              `${result.status === 'passed' ? '✔' : '✖'} ${result.name}: ${result.message}`,
-            ),
-        );
-      const projectDir = d.ctx.config.dir;
-      const needsSource = specs.some((s) => s.type === 'command') && !d.release.dirty;
-      const results = needsSource
-        ? await withCommitCheckout(projectDir, d.release.commit, run, {
-            linkNodeModules: ['.', settings.root],
-          })
-        : await run(projectDir);
-      const at = d.ctx.now().toISOString();
-      await d.ctx.store.recordCheckResults(
-        results.map((r) => ({ ...r, deploymentId: d.deploymentId, service, at })),
-      );
-      const failed = results.filter((r) => r.status === 'failed');
-      const summary = results.map((r) => ({
-        name: r.name,
-        status: r.status,
-        durationMs: r.durationMs,
-        message: r.message,
-      }));
-      if (failed.length > 0) {
+      if (!url) return { status: 'errored', message: `no URL for ${service}` };
+      return runServiceChecks(d.ctx, d.env, d.release, service, url, d.deploymentId, ctx);
+    },
+  };
+}
+
+/**
+ * Before a promotion whose checks on the previous environment are older than
+ * `promotion.checksMaxAge` (issue 5: "re-verified if older than a configured age"): runs them
+ * again against the previous environment's live URL, recorded with the deployment that put the
+ * release there. A failure stops the promotion before anything in the target changes.
+ */
+export function recheckStep(
+  d: DeploymentRun,
+  previous: ResolvedEnvironment,
+  previousDeploymentId: number,
+  service: string,
+  title: string,
+): Step {
+  return {
+    name: `recheck:${service}`,
+    title,
+    when: 'on-success',
+    async run(ctx) {
+      const port = previous.services[service]?.port ?? 0;
+      const state = await d.ctx.providerFor(previous).describe(previous.name, service, port);
+      if (state.release !== d.release.id) {
         return {
           status: 'failed',
-          message: `${failed.length} of ${results.length} checks failed — ${failed.map((r) => `${r.name}: ${r.message}`).join('; ')}`,
-          output: { results: summary },
+          message: `${previous.name} no longer serves ${d.release.id} (it serves ${state.release ?? 'nothing'}), so its checks cannot be re-verified there`,
         };
       }
-      return {
-        status: 'succeeded',
-        message: `${results.length} passed (${results.map((r) => `${r.name} ${r.durationMs} ms`).join(', ')})`,
-        output: { results: summary },
-      };
+      return runServiceChecks(
+        d.ctx,
+        previous,
+        d.release,
+        service,
+        state.url,
+        previousDeploymentId,
+        ctx,
+      );
     },
   };
 }

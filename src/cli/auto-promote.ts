@@ -1,0 +1,103 @@
+import ms from 'ms';
+import { autoPromote } from '../pipeline/auto-promote.ts';
+import { reportOutcome } from './deploy.ts';
+import type { CommandIO, PromoteOptions } from './main.ts';
+import { withSession } from './session.ts';
+import { parseDuration, waitHooks } from './wait.ts';
+
+/** Exit status of `promote --auto` when a gate is still pending at `--timeout`. */
+export const EXIT_PENDING = 3;
+
+/**
+ * `airlock promote <env> --auto [--watch]`: the automatic policy. Exit 0 when promoted (or
+ * nothing to do), 1 when a gate fails or the promotion fails, 3 when a gate is still pending
+ * at `--timeout`.
+ */
+export async function autoPromoteCommand(
+  io: CommandIO,
+  environment: string,
+  opts: PromoteOptions,
+): Promise<number> {
+  const timeoutMs = parseDuration('--timeout', opts.timeout, { zero: true });
+  const intervalMs = parseDuration('--interval', opts.interval);
+  return withSession(io, async ({ ctx }) => {
+    const reporter = io.reporter;
+    if (opts.watch)
+      reporter.info(
+        `Watching ${environment}: each release that passes its gate is promoted (Ctrl-C stops).`,
+      );
+    const outcome = await autoPromote(ctx, environment, {
+      signal: io.signal,
+      timeoutMs,
+      intervalMs,
+      ...(opts.watch ? { watch: true } : {}),
+      ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
+      ...waitHooks(reporter, opts.wait),
+      onEvaluate: (plan) => {
+        if (plan.blocked) {
+          const pending = plan.gates.every((g) => g.status !== 'fails');
+          reporter.info(
+            pending
+              ? `${plan.release.id} → ${environment}: waiting for ${plan.gates
+                  .filter((g) => g.status === 'pending')
+                  .map((g) => g.gate)
+                  .join(', ')} (checking every ${ms(intervalMs)}):`
+              : `${plan.release.id} → ${environment}: blocked:`,
+          );
+          reporter.gates(plan.gates);
+        } else {
+          reporter.info(
+            `Every gate holds for ${environment} (automatic policy): promoting ${plan.release.id}.`,
+          );
+        }
+      },
+      onSuperseded: (older, newer) =>
+        reporter.info(`${newer} superseded ${older}, which was waiting for ${environment}.`),
+      onPromoted: (result) => reportOutcome(reporter, result),
+    });
+    switch (outcome.status) {
+      case 'promoted':
+      case 'stopped':
+        return 0;
+      case 'unchanged':
+        reporter.success(
+          `${environment} already serves ${outcome.release.id}; nothing to promote.`,
+        );
+        reporter.result({
+          action: 'promote',
+          environment,
+          status: 'unchanged',
+          release: outcome.release.id,
+        });
+        return 0;
+      case 'failed':
+        return 1;
+      case 'blocked': {
+        const failing = outcome.plan.gates.filter((g) => g.status === 'fails');
+        reporter.info(
+          `✖ ${outcome.plan.release.id} is not promoted to ${environment}: the ${failing.map((g) => g.gate).join(', ')} gate${failing.length === 1 ? '' : 's'} failed.`,
+        );
+        reporter.result({
+          action: 'promote',
+          environment,
+          status: 'blocked',
+          gates: outcome.plan.gates,
+        });
+        return 1;
+      }
+      case 'pending': {
+        const pending = outcome.plan.gates.filter((g) => g.status === 'pending');
+        reporter.info(
+          `⏳ ${outcome.plan.release.id} is still waiting for ${pending.map((g) => g.gate).join(', ')} after ${ms(timeoutMs, { long: true })}; run \`airlock promote ${environment} --auto\` again later.`,
+        );
+        reporter.result({
+          action: 'promote',
+          environment,
+          status: 'pending',
+          gates: outcome.plan.gates,
+        });
+        return EXIT_PENDING;
+      }
+    }
+  });
+}
