@@ -188,8 +188,13 @@ export function buildPlan(facts: PlanFacts): Plan {
   }
   const waiting = facts.awaitingApproval;
   if (waiting) {
+    const given = waiting.approvals.length;
+    const state =
+      given >= waiting.required
+        ? `is approved for ${waiting.environment} (${waiting.approvals.join(', ')}) but not promoted yet`
+        : `is waiting for approval into ${waiting.environment} (${given} of ${waiting.required}${given ? `: ${waiting.approvals.join(', ')}` : ''})`;
     warnings.push(
-      `${waiting.release} is waiting for approval into ${waiting.environment} (${waiting.approvals.length} of ${waiting.required}${waiting.approvals.length ? `: ${waiting.approvals.join(', ')}` : ''}). ${release.id} replaces it on ${env.name}, so ${waiting.release} can no longer be promoted and its approvals do not carry over to ${release.id}.`,
+      `${waiting.release} ${state}. ${release.id} replaces it on ${env.name}, so ${waiting.release} can no longer be promoted and its approvals do not carry over to ${release.id}.`,
     );
   }
   if (release.dirty) {
