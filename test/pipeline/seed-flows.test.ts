@@ -225,7 +225,7 @@ describe('seed 001: automatic promotion when CI is green at the exact commit (FA
     const staging = github.deployments('staging');
     expect(staging).toHaveLength(2);
     const latestStates = (id: number) => github.deploymentStatuses(id).map((s) => s.state);
-    const [older, newer] = [...staging].sort((a, b) => a.id - b.id);
+    const [older, newer] = [...staging].sort((a, b) => Number(a.id) - Number(b.id));
     expect(latestStates(newer?.id as number)).toContain('success');
     expect(latestStates(older?.id as number)).toContain('inactive');
   });
