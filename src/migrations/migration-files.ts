@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
+import { type MigrationDirectives, parseDirectives } from './directives.ts';
 
 /** One migration file on disk. */
 export interface MigrationFile {
@@ -25,6 +26,12 @@ export interface MigrationFile {
   sql: string;
   /** sha256 of the raw bytes, lowercase hex (64 chars). */
   sha256: string;
+  /**
+   * The file's `-- airlock:` directives (contract, no-transaction, lint-ignore), as
+   * `readMigrationDir` parsed them. Optional so a file built in memory needs none: use
+   * `directivesOf(file)`, which parses `sql` when this is missing.
+   */
+  directives?: MigrationDirectives;
 }
 
 /** The pattern every migration file name must match. */
@@ -71,13 +78,15 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
     }
     const path = join(absDir, filename);
     const bytes = await readFile(path);
+    const sql = bytes.toString('utf8');
     files.push({
       version: Number(match[1]),
       name: match[2]!,
       filename,
       path,
-      sql: bytes.toString('utf8'),
+      sql,
       sha256: sha256Hex(bytes),
+      directives: parseDirectives(sql),
     });
   }
   files.sort((a, b) => a.version - b.version || a.filename.localeCompare(b.filename));

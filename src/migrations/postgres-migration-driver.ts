@@ -37,6 +37,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, DatabaseError } from 'pg';
 import { InternalError, UserError } from '../errors.ts';
+import { NO_TRANSACTION_MARKER, parseDirectives } from './directives.ts';
 import { type LedgerEntry, POSTGRES_LEDGER_SCHEMA, POSTGRES_LEDGER_TABLE } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
@@ -60,13 +61,14 @@ export interface PostgresMigrationDriverOptions {
 }
 
 /** The line that opts a file out of its transaction (any line of the file, alone). */
-export const NO_TRANSACTION_MARKER = '-- airlock:no-transaction';
+export { NO_TRANSACTION_MARKER };
 
-const NO_TRANSACTION_LINE = /^[ \t]*--[ \t]*airlock:no-transaction[ \t]*\r?$/m;
-
-/** True when `sql` has the line `-- airlock:no-transaction` (spaces around it allowed). */
+/**
+ * True when `sql` has the line `-- airlock:no-transaction` (spaces around it allowed), as
+ * `parseDirectives` reads it, so the driver and `airlock migrate lint` always agree.
+ */
 export function isNoTransactionMigration(sql: string): boolean {
-  return NO_TRANSACTION_LINE.test(sql);
+  return parseDirectives(sql).noTransaction;
 }
 
 /**

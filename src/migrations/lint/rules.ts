@@ -1,0 +1,298 @@
+/**
+ * The catalogue of `airlock migrate lint`: every rule name a finding can carry, its severity,
+ * the engines it runs on, and why. Plain data, so the CLI can print it and
+ * `-- airlock:lint-ignore <rule> <reason>` can be checked against it.
+ *
+ * Severity policy (one rule, one severity):
+ * - **error** (blocks the deployment): the migration will fail, will fail once the table has
+ *   rows (so it may pass staging and fail production), silently destroys or rewrites data, or
+ *   breaks code that is still live (expand/contract).
+ * - **warning**: a hazard that depends on things lint cannot see (table size, traffic), or
+ *   style. Shown, never blocking.
+ */
+
+import { InternalError } from '../../errors.ts';
+
+/** The database engines lint knows. D1 is SQLite behind Cloudflare's batch API. */
+export type LintEngine = 'sqlite' | 'd1' | 'postgres';
+
+export type LintSeverity = 'error' | 'warning';
+
+export interface LintRule {
+  name: string;
+  severity: LintSeverity;
+  engines: readonly LintEngine[];
+  /** One sentence: the hazard, for `--help`-style listings. */
+  summary: string;
+  /** Where the behaviour is documented. */
+  source: string;
+  /** False for the rules about directives themselves: they cannot be suppressed. */
+  suppressible: boolean;
+}
+
+const SQLITE: readonly LintEngine[] = ['sqlite', 'd1'];
+const ALL: readonly LintEngine[] = ['sqlite', 'd1', 'postgres'];
+
+const SQLITE_ALTER = 'https://www.sqlite.org/lang_altertable.html#otheralter';
+const SQLITE_FK = 'https://www.sqlite.org/foreignkeys.html#fk_schemacommands';
+const D1_FK = 'https://developers.cloudflare.com/d1/sql-api/foreign-keys/';
+
+/** Airlock's own rules (SQLite and D1 statements are parsed with sql-parser-cst). */
+export const AIRLOCK_RULES: readonly LintRule[] = [
+  {
+    name: 'syntax-error',
+    severity: 'error',
+    engines: ALL,
+    summary: 'The file does not parse (SQLite: sql-parser-cst and SQLite both refuse it).',
+    source: 'https://github.com/nene/sql-parser-cst',
+    suppressible: true,
+  },
+  {
+    name: 'unparsed-statement',
+    severity: 'warning',
+    engines: SQLITE,
+    summary:
+      "SQLite accepts the file but Airlock's parser does not, so its statements were not linted.",
+    source: 'https://github.com/nene/sql-parser-cst',
+    suppressible: true,
+  },
+  {
+    name: 'replay-error',
+    severity: 'error',
+    engines: SQLITE,
+    summary:
+      'SQLite refuses the statement when the migrations are replayed in order into an empty database.',
+    source: 'https://www.sqlite.org/lang.html',
+    suppressible: true,
+  },
+  {
+    name: 'explicit-transaction',
+    severity: 'error',
+    engines: ['sqlite'],
+    summary:
+      'BEGIN/COMMIT/ROLLBACK in a file Airlock already runs in one transaction with its ledger row.',
+    source: 'https://www.sqlite.org/lang_transaction.html',
+    suppressible: true,
+  },
+  {
+    name: 'd1-explicit-transaction',
+    severity: 'error',
+    engines: ['d1'],
+    summary: 'D1 refuses BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE: it runs each file as one batch.',
+    source: 'https://github.com/cloudflare/workerd/issues/5411',
+    suppressible: true,
+  },
+  {
+    name: 'foreign-keys-pragma',
+    severity: 'error',
+    engines: ['sqlite'],
+    summary:
+      'PRAGMA foreign_keys = OFF is a no-op inside the transaction Airlock runs each file in.',
+    source: 'https://www.sqlite.org/pragma.html#pragma_foreign_keys',
+    suppressible: true,
+  },
+  {
+    name: 'd1-foreign-keys-pragma',
+    severity: 'error',
+    engines: ['d1'],
+    summary: 'D1 ignores PRAGMA foreign_keys = OFF; it always enforces foreign keys.',
+    source: D1_FK,
+    suppressible: true,
+  },
+  {
+    name: 'rebuild-with-cascading-children',
+    severity: 'error',
+    engines: SQLITE,
+    summary:
+      'DROP TABLE (e.g. in the 12-step rebuild) of a table other tables reference ON DELETE CASCADE / SET NULL / SET DEFAULT deletes or rewrites their rows.',
+    source: SQLITE_FK,
+    suppressible: true,
+  },
+  {
+    name: 'rebuild-with-referencing-children',
+    severity: 'error',
+    engines: SQLITE,
+    summary:
+      'DROP TABLE (e.g. in the 12-step rebuild) of a table other tables reference with NO ACTION / RESTRICT fails as soon as they have rows, even with PRAGMA defer_foreign_keys.',
+    source: SQLITE_FK,
+    suppressible: true,
+  },
+  {
+    name: 'rebuild-drops-indexes-or-triggers',
+    severity: 'error',
+    engines: SQLITE,
+    summary:
+      'A table rebuild that does not recreate the old table’s indexes and triggers loses them (step 8 of the 12-step procedure).',
+    source: SQLITE_ALTER,
+    suppressible: true,
+  },
+  {
+    name: 'add-not-null-column-without-default',
+    severity: 'error',
+    engines: SQLITE,
+    summary:
+      'ALTER TABLE … ADD COLUMN … NOT NULL without a non-NULL DEFAULT fails on any table with rows.',
+    source: 'https://www.sqlite.org/lang_altertable.html#altertabaddcol',
+    suppressible: true,
+  },
+  {
+    name: 'statement-needs-no-transaction',
+    severity: 'error',
+    engines: ['postgres'],
+    summary:
+      'CREATE/DROP INDEX CONCURRENTLY, REINDEX … CONCURRENTLY, DETACH PARTITION … CONCURRENTLY or VACUUM in a transaction: Postgres refuses them (25001).',
+    source:
+      'https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY',
+    suppressible: true,
+  },
+  {
+    name: 'destructive-change-outside-contract',
+    severity: 'error',
+    engines: ALL,
+    summary:
+      'Dropping or renaming a table or column, or changing a column type, outside a file marked -- airlock:contract.',
+    source: 'https://martinfowler.com/bliki/ParallelChange.html',
+    suppressible: true,
+  },
+  // About the directives themselves: never suppressible.
+  {
+    name: 'unknown-directive',
+    severity: 'error',
+    engines: ALL,
+    summary: 'A `-- airlock:` line that is not contract, no-transaction or lint-ignore.',
+    source: 'src/migrations/directives.ts',
+    suppressible: false,
+  },
+  {
+    name: 'malformed-directive',
+    severity: 'error',
+    engines: ALL,
+    summary:
+      'A directive not on a line of its own, in the wrong case, or with text after contract/no-transaction: it has no effect.',
+    source: 'src/migrations/directives.ts',
+    suppressible: false,
+  },
+  {
+    name: 'lint-ignore-without-reason',
+    severity: 'error',
+    engines: ALL,
+    summary: 'A lint-ignore without a rule or a reason; the reason goes to the audit log.',
+    source: 'src/migrations/directives.ts',
+    suppressible: false,
+  },
+  {
+    name: 'lint-ignore-unknown-rule',
+    severity: 'error',
+    engines: ALL,
+    summary: 'A lint-ignore naming a rule that does not exist.',
+    source: 'src/migrations/directives.ts',
+    suppressible: false,
+  },
+  {
+    name: 'unused-lint-ignore',
+    severity: 'warning',
+    engines: ALL,
+    summary: 'A lint-ignore that suppressed nothing in its file (stale, or the wrong engine).',
+    source: 'src/migrations/directives.ts',
+    suppressible: false,
+  },
+  {
+    name: 'squawk-ignore-comment',
+    severity: 'warning',
+    engines: ['postgres'],
+    summary:
+      'A `-- squawk-ignore` comment: Airlock disables it, because a suppression must carry a reason for the audit log.',
+    source: 'https://squawkhq.com/docs/rules',
+    suppressible: false,
+  },
+];
+
+/**
+ * How Airlock treats each squawk 2.61.0 rule (https://squawkhq.com/docs/rules). Rules not
+ * listed (a newer squawk) are warnings.
+ *
+ * - `error`: the statement fails (`syntax-error`), Airlock's driver refuses the file
+ *   (`transaction-nesting`, `ban-uncommitted-transaction`), it fails once the table has rows
+ *   (`adding-required-field`), or it destroys data (`ban-drop-database`,
+ *   `ban-truncate-cascade`).
+ * - `destructive`: `ban-drop-column`, `ban-drop-table`, `renaming-column`, `renaming-table`,
+ *   `changing-column-type`. Outside a contract file they become Airlock's
+ *   `destructive-change-outside-contract` (error); inside one they are expected and dropped,
+ *   except `changing-column-type`, which stays a warning there (it still rewrites the table
+ *   under an ACCESS EXCLUSIVE lock). On a table created earlier in the same file they are
+ *   dropped (no live code can use it yet).
+ * - `excluded`: not run. Airlock's Postgres driver sets `lock_timeout` (5 s) and
+ *   `statement_timeout` (60 s) on its session, which is what the timeout rules ask for.
+ *   `ban-concurrent-index-creation-in-transaction` is replaced by Airlock's
+ *   `statement-needs-no-transaction`, which knows which files the driver wraps in a
+ *   transaction: squawk 2.61 with `--assume-in-transaction` does not flag a file whose only
+ *   statement is `CREATE INDEX CONCURRENTLY`, which Postgres then refuses.
+ * - `prefer-robust-stmts` is kept only in `-- airlock:no-transaction` files: a transactional
+ *   file is rolled back whole, so re-running it needs no IF NOT EXISTS.
+ * - `warning`: lock and rewrite hazards whose cost depends on the table's size and traffic,
+ *   which lint cannot see, and type/style advice.
+ */
+export const SQUAWK_RULES: Readonly<
+  Record<string, 'error' | 'warning' | 'destructive' | 'excluded'>
+> = {
+  'syntax-error': 'error',
+  'ban-concurrent-index-creation-in-transaction': 'excluded',
+  'transaction-nesting': 'error',
+  'ban-uncommitted-transaction': 'error',
+  'adding-required-field': 'error',
+  'ban-drop-database': 'error',
+  'ban-truncate-cascade': 'error',
+  'ban-drop-column': 'destructive',
+  'ban-drop-table': 'destructive',
+  'renaming-column': 'destructive',
+  'renaming-table': 'destructive',
+  'changing-column-type': 'destructive',
+  'require-lock-timeout': 'excluded',
+  'require-statement-timeout': 'excluded',
+  'require-timeout-settings': 'excluded',
+  'require-concurrent-index-creation': 'warning',
+  'require-concurrent-index-deletion': 'warning',
+  'require-concurrent-partition-detach': 'warning',
+  'require-concurrent-reindex': 'warning',
+  'constraint-missing-not-valid': 'warning',
+  'adding-field-with-default': 'warning',
+  'adding-foreign-key-constraint': 'warning',
+  'adding-not-nullable-field': 'warning',
+  'adding-serial-primary-key-field': 'warning',
+  'disallowed-unique-constraint': 'warning',
+  'ban-drop-not-null': 'warning',
+  'ban-char-field': 'warning',
+  'ban-create-domain-with-constraint': 'warning',
+  'ban-alter-domain-with-add-constraint': 'warning',
+  'prefer-bigint-over-int': 'warning',
+  'prefer-bigint-over-smallint': 'warning',
+  'prefer-identity': 'warning',
+  'prefer-repack': 'warning',
+  'prefer-robust-stmts': 'warning',
+  'prefer-text-field': 'warning',
+  'prefer-timestamp-tz': 'warning',
+  'require-enum-value-ordering': 'warning',
+  'require-table-schema': 'warning',
+  'identifier-too-long': 'warning',
+  'unused-ignore': 'warning',
+};
+
+/** The squawk rules Airlock passes to `--exclude`. */
+export const EXCLUDED_SQUAWK_RULES: readonly string[] = Object.entries(SQUAWK_RULES)
+  .filter(([, treatment]) => treatment === 'excluded')
+  .map(([name]) => name);
+
+/** Every rule a `-- airlock:lint-ignore` may name: Airlock's suppressible rules and squawk's. */
+export const SUPPRESSIBLE_RULES: ReadonlySet<string> = new Set([
+  ...AIRLOCK_RULES.filter((r) => r.suppressible).map((r) => r.name),
+  ...Object.entries(SQUAWK_RULES)
+    .filter(([, treatment]) => treatment !== 'excluded')
+    .map(([name]) => name),
+]);
+
+/** The severity of one of Airlock's own rules. */
+export function airlockSeverity(rule: string): LintSeverity {
+  const found = AIRLOCK_RULES.find((r) => r.name === rule);
+  if (!found) throw new InternalError('INTERNAL', `Unknown lint rule ${rule}.`);
+  return found.severity;
+}
