@@ -1,0 +1,182 @@
+/**
+ * `airlock migrate lint`: finds what makes a migration unsafe to promote or to roll back past,
+ * before it reaches staging. A finding at error level blocks the deployment (the pipeline reads
+ * `LintReport.errors`); warnings are shown.
+ *
+ * - SQLite and D1: Airlock's own rules on statements parsed with sql-parser-cst, against the
+ *   schema replayed from the earlier files (sqlite-lint.ts).
+ * - Postgres: squawk, run the way Airlock's driver runs the files, plus expand/contract
+ *   (squawk-lint.ts).
+ * - Everywhere: the `-- airlock:` directives (directives.ts). `-- airlock:lint-ignore <rule>
+ *   <reason>` moves that rule's findings in its file to `suppressed`, with the reason in
+ *   `suppressedBecause` for the audit log; an ignore that suppresses nothing is a warning.
+ *
+ * The rules and their severities are listed in rules.ts.
+ */
+
+import { UserError } from '../../errors.ts';
+import { directivesOf } from '../directives.ts';
+import type { MigrationFile } from '../migration-files.ts';
+import { AIRLOCK_RULES, type LintEngine } from './rules.ts';
+import { SourceText } from './source-text.ts';
+import { lintSqliteMigrations } from './sqlite-lint.ts';
+import { lintPostgresMigrations } from './squawk-lint.ts';
+import type { DestructiveChange, LintFinding, LintOptions, LintReport } from './types.ts';
+
+export { AIRLOCK_RULES, type LintEngine, type LintSeverity, SQUAWK_RULES } from './rules.ts';
+export type {
+  DestructiveChange,
+  DestructiveChangeKind,
+  LintFinding,
+  LintOptions,
+  LintReport,
+} from './types.ts';
+
+const ENGINES: readonly LintEngine[] = ['sqlite', 'd1', 'postgres'];
+
+const NOT_SUPPRESSIBLE = new Set(AIRLOCK_RULES.filter((r) => !r.suppressible).map((r) => r.name));
+
+/**
+ * Lints migration files for one engine.
+ *
+ * @param files the project's migrations (e.g. from `readMigrationDir`), in any order.
+ * @param options `engine`; `only`: the versions to report on (earlier files still give the
+ *   schema they build); Postgres: `postgresVersion`, `squawkPath`.
+ * @returns findings (sorted by file, line, column), counts, suppressed findings, the destructive
+ *   changes of the reported files, and the wall time in ms.
+ * @throws UserError `USAGE` for an unknown engine or a version in `only` that has no file.
+ * @throws ProviderError `MIGRATION_LINT_UNAVAILABLE` (Postgres) when squawk is not installed;
+ *   `MIGRATION_LINT_FAILED` when squawk itself fails.
+ */
+export async function lintMigrations(
+  files: MigrationFile[],
+  options: LintOptions,
+): Promise<LintReport> {
+  const started = performance.now();
+  const { engine } = options;
+  if (!ENGINES.includes(engine)) {
+    throw new UserError('USAGE', `Cannot lint migrations for engine "${String(engine)}".`, {
+      hint: `The engines are ${ENGINES.join(', ')}.`,
+    });
+  }
+  const sorted = [...files].sort((a, b) => a.version - b.version);
+  const only = options.only ? new Set(options.only) : undefined;
+  if (only) {
+    const known = new Set(sorted.map((f) => f.version));
+    const missing = [...only].filter((v) => !known.has(v));
+    if (missing.length > 0) {
+      throw new UserError(
+        'USAGE',
+        `No migration file has version ${missing.map((v) => String(v).padStart(4, '0')).join(', ')}.`,
+        {
+          hint: 'Run `airlock migrate status` to see the migrations and their versions.',
+          details: { missing },
+        },
+      );
+    }
+  }
+  const reported = only ? sorted.filter((f) => only.has(f.version)) : sorted;
+  const directives = new Map(sorted.map((f) => [f.filename, directivesOf(f)]));
+  const directivesFor = (file: MigrationFile) => directives.get(file.filename)!;
+
+  const result =
+    engine === 'postgres'
+      ? await lintPostgresMigrations(reported, options, directivesFor)
+      : lintSqliteMigrations(sorted, engine, only, (f) => directivesFor(f).contract);
+
+  const findings: LintFinding[] = [];
+  const suppressed: LintFinding[] = [];
+  const byFile = new Map(reported.map((f) => [f.filename, f]));
+  for (const file of reported) {
+    for (const problem of directivesFor(file).problems) {
+      findings.push({
+        rule: problem.code,
+        severity: 'error',
+        file: file.filename,
+        path: file.path,
+        line: problem.line,
+        col: problem.col,
+        message: problem.message,
+        fix: problem.fix,
+      });
+    }
+  }
+  const used = new Set<string>();
+  for (const finding of result.findings) {
+    const file = byFile.get(finding.file);
+    const ignore = NOT_SUPPRESSIBLE.has(finding.rule)
+      ? undefined
+      : file && directivesFor(file).ignores.find((i) => i.rule === finding.rule);
+    if (ignore) {
+      used.add(`${finding.file}:${ignore.line}`);
+      suppressed.push({ ...finding, suppressedBecause: ignore.reason });
+    } else {
+      findings.push(finding);
+    }
+  }
+  for (const file of reported) {
+    for (const ignore of directivesFor(file).ignores) {
+      if (used.has(`${file.filename}:${ignore.line}`)) continue;
+      const text = new SourceText(file.sql).lineText(ignore.line);
+      findings.push({
+        rule: 'unused-lint-ignore',
+        severity: 'warning',
+        file: file.filename,
+        path: file.path,
+        line: ignore.line,
+        col: [...text.slice(0, Math.max(0, text.indexOf('--')))].length + 1,
+        message: `\`-- airlock:lint-ignore ${ignore.rule}\` suppresses nothing in ${file.filename}${engine === 'postgres' ? '' : ` on ${engine}`}: the rule found nothing here (it may not apply to this engine, or the statement it was for is gone).`,
+        fix: 'Remove the line, so a future finding of this rule is not hidden by a stale suppression.',
+      });
+    }
+  }
+  const order = new Map(sorted.map((f, i) => [f.filename, i]));
+  const compare = (a: LintFinding, b: LintFinding) =>
+    (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) ||
+    a.line - b.line ||
+    a.col - b.col ||
+    a.rule.localeCompare(b.rule);
+  findings.sort(compare);
+  suppressed.sort(compare);
+  const destructive = [...result.destructive].sort(
+    (a, b) => a.version - b.version || a.line - b.line || a.col - b.col,
+  );
+  return {
+    engine,
+    findings,
+    errors: findings.filter((f) => f.severity === 'error').length,
+    warnings: findings.filter((f) => f.severity === 'warning').length,
+    suppressed,
+    destructive,
+    files: reported.length,
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+  };
+}
+
+/**
+ * The destructive statements of one file (drop/rename table or column, column type change, drop
+ * view), contract or not, for the pipeline's expand/contract decisions. On SQLite/D1, pass the
+ * files before it as `earlier`: a table rebuild is recognised against the schema they build.
+ *
+ * @throws as `lintMigrations`.
+ */
+export async function destructiveChanges(
+  file: MigrationFile,
+  engine: LintEngine,
+  options: Omit<LintOptions, 'engine' | 'only'> & { earlier?: MigrationFile[] } = {},
+): Promise<DestructiveChange[]> {
+  const { earlier = [], ...rest } = options;
+  const context = earlier.filter((f) => f.version < file.version);
+  const report = await lintMigrations([...context, file], {
+    ...rest,
+    engine,
+    only: [file.version],
+  });
+  return report.destructive;
+}
+
+/** One finding as one line: `file:line:col: severity: rule: message Fix: fix`. */
+export function formatFinding(finding: LintFinding): string {
+  const suppressed = finding.suppressedBecause ? ` (suppressed: ${finding.suppressedBecause})` : '';
+  return `${finding.file}:${finding.line}:${finding.col}: ${finding.severity}: ${finding.rule}: ${finding.message} Fix: ${finding.fix}${suppressed}`;
+}

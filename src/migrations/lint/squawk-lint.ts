@@ -1,0 +1,514 @@
+/**
+ * Postgres lint: squawk (https://squawkhq.com, the `squawk-cli` package, pinned to 2.61.0)
+ * run on the migration files, its violations mapped to `LintFinding`s with Airlock's
+ * severities (`SQUAWK_RULES` in rules.ts) and expand/contract awareness.
+ *
+ * How squawk is run:
+ * - The binary is resolved from the installed `squawk-cli` package (its platform package
+ *   `@squawk-cli/<platform>-<arch>`), never from PATH.
+ * - The files' text is written to a temporary directory and squawk runs there with an empty
+ *   config file, so a stray `.squawk.toml` cannot change the result, and squawk sees exactly the
+ *   `sql` of each `MigrationFile`.
+ * - Files run as Airlock's driver runs them: `--assume-in-transaction` (one transaction per
+ *   file) except for files marked `-- airlock:no-transaction` (`--no-assume-in-transaction`).
+ * - `--exclude` drops the timeout rules: the driver sets `lock_timeout` and
+ *   `statement_timeout` on its session.
+ * - `-- squawk-ignore` comments are disabled (rewritten in the temporary copy): a suppression
+ *   must be an `-- airlock:lint-ignore <rule> <reason>`, whose reason is audited.
+ * - `--reporter json` gives one object per violation with a 0-based line and a 0-based UTF-8
+ *   byte column, converted here to 1-based line:col in code points.
+ */
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AlterTableAction, type Node, parse, type Statement } from 'sql-parser-cst';
+import { ProviderError } from '../../errors.ts';
+import type { MigrationFile } from '../migration-files.ts';
+import { type SqlStatement, splitSqlStatements } from '../sql-split.ts';
+import { EXCLUDED_SQUAWK_RULES, SQUAWK_RULES } from './rules.ts';
+import { SourceText } from './source-text.ts';
+import { describeDestructive, type EngineLintResult, entityName } from './sqlite-lint.ts';
+import type { DestructiveChange, LintFinding } from './types.ts';
+
+/** One violation as squawk's JSON reporter prints it. */
+export interface SquawkViolation {
+  file: string;
+  /** 0-based line. */
+  line: number;
+  /** 0-based UTF-8 byte column. */
+  column: number;
+  line_end: number;
+  column_end: number;
+  level: string;
+  message: string;
+  help: string | null;
+  rule_name: string;
+}
+
+export interface SquawkOptions {
+  /** `--pg-version`. */
+  postgresVersion?: string;
+  /** The binary; default `squawkBinary()`. */
+  squawkPath?: string;
+}
+
+/**
+ * Absolute path of the squawk binary installed with the `squawk-cli` package.
+ *
+ * @throws ProviderError `MIGRATION_LINT_UNAVAILABLE` when squawk-cli or its platform package
+ *   (`@squawk-cli/<platform>-<arch>`, an optional dependency) is not installed.
+ */
+export function squawkBinary(): string {
+  const pkg = `@squawk-cli/${process.platform}-${process.arch}`;
+  const exe = process.platform === 'win32' ? 'squawk.exe' : 'squawk';
+  try {
+    const requireHere = createRequire(import.meta.url);
+    const cli = requireHere.resolve('squawk-cli/package.json');
+    return createRequire(cli).resolve(`${pkg}/bin/${exe}`);
+  } catch (error) {
+    throw unavailable(
+      `squawk (Postgres migration lint) is not installed: cannot find ${pkg}/bin/${exe} beside the squawk-cli package.`,
+      error,
+    );
+  }
+}
+
+function unavailable(message: string, cause?: unknown): ProviderError {
+  return new ProviderError('MIGRATION_LINT_UNAVAILABLE', message, {
+    hint: `Install Airlock's dependencies with optional packages included (\`npm ci --include=optional\`): squawk-cli ships its binary in the optional package @squawk-cli/${process.platform}-${process.arch}. Then run \`airlock migrate lint\` again.`,
+    details: { platform: `${process.platform}-${process.arch}` },
+    cause,
+  });
+}
+
+/**
+ * Runs squawk on `files` (the reported Postgres migrations) and maps its violations.
+ *
+ * @throws ProviderError `MIGRATION_LINT_UNAVAILABLE` when the binary is missing or cannot run;
+ *   `MIGRATION_LINT_FAILED` when squawk exits with an error or prints something that is not its
+ *   JSON report.
+ */
+export async function lintPostgresMigrations(
+  files: MigrationFile[],
+  options: SquawkOptions,
+  directives: (file: MigrationFile) => { contract: boolean; noTransaction: boolean },
+): Promise<EngineLintResult> {
+  const findings: LintFinding[] = [];
+  const destructive: DestructiveChange[] = [];
+  if (files.length === 0) return { findings, destructive };
+  const binary = options.squawkPath ?? squawkBinary();
+  if (!existsSync(binary)) throw unavailable(`The squawk binary ${binary} does not exist.`);
+  const dir = await mkdtemp(join(tmpdir(), 'airlock-squawk-'));
+  try {
+    const config = join(dir, 'squawk.toml');
+    await writeFile(config, '');
+    const byName = new Map<string, MigrationFile>();
+    await Promise.all(
+      files.map(async (file) => {
+        byName.set(file.filename, file);
+        const { text, ignores } = disableSquawkIgnores(file.sql);
+        findings.push(...ignores.map((line) => squawkIgnoreFinding(file, line)));
+        await writeFile(join(dir, file.filename), text);
+      }),
+    );
+    const common = [
+      '--reporter',
+      'json',
+      '--config',
+      config,
+      `--exclude=${EXCLUDED_SQUAWK_RULES.join(',')}`,
+      ...(options.postgresVersion ? ['--pg-version', options.postgresVersion] : []),
+    ];
+    const inTransaction = files.filter((f) => !directives(f).noTransaction);
+    const outside = files.filter((f) => directives(f).noTransaction);
+    const runs = await Promise.all([
+      inTransaction.length
+        ? runSquawk(binary, [...common, '--assume-in-transaction', ...names(inTransaction)], dir)
+        : [],
+      outside.length
+        ? runSquawk(binary, [...common, '--no-assume-in-transaction', ...names(outside)], dir)
+        : [],
+    ]);
+    const analyses = new Map<string, PostgresFile>();
+    const analysis = (file: MigrationFile) => {
+      let found = analyses.get(file.filename);
+      if (!found) {
+        found = new PostgresFile(file, directives(file));
+        analyses.set(file.filename, found);
+      }
+      return found;
+    };
+    for (const file of files) analysis(file).outsideTransaction(findings);
+    for (const violation of runs.flat()) {
+      const file = byName.get(violation.file.replace(/^.*[\\/]/, ''));
+      if (file) analysis(file).map(violation, findings, destructive);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { findings, destructive };
+}
+
+function names(files: MigrationFile[]): string[] {
+  return files.map((f) => f.filename);
+}
+
+/** Runs squawk and parses its JSON report. */
+async function runSquawk(binary: string, args: string[], cwd: string): Promise<SquawkViolation[]> {
+  const { code, stdout, stderr } = await new Promise<{
+    code: number | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve, reject) => {
+    const child = spawn(binary, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', (error) =>
+      reject(unavailable(`Cannot run squawk (${binary}): ${error.message}.`, error)),
+    );
+    child.on('close', (exitCode) =>
+      resolve({
+        code: exitCode,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
+  });
+  // squawk exits 0 without violations and 1 with some; anything else is its own failure.
+  if (code === 0 || code === 1) {
+    try {
+      const parsed: unknown = JSON.parse(stdout.trim() || '[]');
+      if (Array.isArray(parsed)) return parsed as SquawkViolation[];
+    } catch {
+      // reported below
+    }
+  }
+  throw new ProviderError(
+    'MIGRATION_LINT_FAILED',
+    `squawk failed (exit code ${code}): ${(stderr || stdout).trim().slice(0, 2000) || 'no output'}`,
+    {
+      hint: 'This is a problem with squawk or with how Airlock runs it. Re-run with --verbose and report it to Airlock with the output.',
+      details: { binary, args, exitCode: code },
+    },
+  );
+}
+
+/** Rewrites `-- squawk-ignore…` comments so squawk does not honour them (same length). */
+export function disableSquawkIgnores(sql: string): { text: string; ignores: number[] } {
+  const ignores: number[] = [];
+  const lines = sql.split('\n');
+  const text = lines
+    .map((line, index) => {
+      if (!/--\s*squawk-ignore/i.test(line)) return line;
+      ignores.push(index + 1);
+      return line.replace(/(--\s*squawk)-(ignore)/gi, '$1~$2');
+    })
+    .join('\n');
+  return { text, ignores };
+}
+
+function squawkIgnoreFinding(file: MigrationFile, line: number): LintFinding {
+  const source = new SourceText(file.sql);
+  const text = source.lineText(line);
+  const col = [...text.slice(0, Math.max(0, text.indexOf('--')))].length + 1;
+  return {
+    rule: 'squawk-ignore-comment',
+    severity: 'warning',
+    file: file.filename,
+    path: file.path,
+    line,
+    col,
+    message:
+      '`squawk-ignore` has no effect under Airlock: every suppression must say why, and the reason goes to the audit log. The violations it meant to hide are reported.',
+    fix: 'Replace it with `-- airlock:lint-ignore <rule> <why this is safe here>` on a line of its own.',
+  };
+}
+
+/** Airlock's engine-specific words for some squawk rules: why (appended to squawk's message) and how. */
+const NOTES: Readonly<Record<string, { why?: string; fix?: string }>> = {
+  'syntax-error': { why: 'Postgres will refuse the file.', fix: 'Fix the SQL at this position.' },
+  'ban-concurrent-index-creation-in-transaction': {
+    why: 'Postgres refuses CREATE INDEX CONCURRENTLY inside a transaction block ("cannot run inside a transaction block"), and Airlock runs this file in one.',
+    fix: 'Move the statement to a migration of its own containing the line `-- airlock:no-transaction`; Airlock then runs it outside a transaction.',
+  },
+  'transaction-nesting': {
+    why: 'Airlock runs each Postgres migration in one transaction together with its ledger row, and refuses a file that has its own BEGIN/COMMIT (MIGRATION_FAILED); a COMMIT would split the file from its ledger row.',
+    fix: 'Remove the BEGIN/COMMIT statements: the file is atomic already. If it must run outside a transaction, mark it `-- airlock:no-transaction` instead.',
+  },
+  'ban-uncommitted-transaction': {
+    why: 'A transaction left open would swallow the ledger row Airlock writes after the file.',
+    fix: 'Add the COMMIT, or remove the BEGIN.',
+  },
+  'adding-required-field': {
+    why: 'Postgres fails with "column … contains null values" on any table with rows: it passes on an empty staging table and fails in production.',
+    fix: 'Add a non-volatile DEFAULT; or add the column nullable, backfill it, add CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, then SET NOT NULL.',
+  },
+  'ban-truncate-cascade': {
+    why: 'TRUNCATE … CASCADE also empties every table with a foreign key to this one.',
+  },
+  'require-concurrent-index-creation': {
+    fix: 'Under Airlock: `CREATE INDEX CONCURRENTLY IF NOT EXISTS …` in a migration of its own containing the line `-- airlock:no-transaction`.',
+  },
+  'require-concurrent-index-deletion': {
+    fix: 'Under Airlock: `DROP INDEX CONCURRENTLY IF EXISTS …` in a migration of its own containing the line `-- airlock:no-transaction`.',
+  },
+  'prefer-robust-stmts': {
+    why: 'This file runs without a transaction (`-- airlock:no-transaction`): if it fails midway its earlier statements stay applied and no ledger row is written, so `airlock migrate apply` runs the whole file again.',
+    fix: 'Make every statement safe to run twice (IF NOT EXISTS / IF EXISTS).',
+  },
+  'changing-column-type': {
+    fix: 'Expand/contract: add a new column of the new type, backfill it in batches, switch the code, then drop the old column in a contract migration.',
+  },
+};
+
+/** Statements of one Postgres file, parsed on demand to name the tables of a violation. */
+class PostgresFile {
+  readonly #file: MigrationFile;
+  readonly #contract: boolean;
+  readonly #noTransaction: boolean;
+  readonly #source: SourceText;
+  readonly #statements: SqlStatement[];
+  readonly #parsed = new Map<number, Statement | null>();
+  /** The file's first syntax error (squawk reports several per broken statement) and the rest's count. */
+  #syntaxError: { finding: LintFinding; more: number } | undefined;
+  #syntaxErrorMessage = '';
+
+  constructor(file: MigrationFile, directives: { contract: boolean; noTransaction: boolean }) {
+    this.#file = file;
+    this.#contract = directives.contract;
+    this.#noTransaction = directives.noTransaction;
+    this.#source = new SourceText(file.sql);
+    this.#statements = splitSqlStatements(file.sql);
+  }
+
+  /**
+   * `statement-needs-no-transaction`: statements Postgres refuses inside a transaction block,
+   * where the driver runs them in one (a transactional file, or after the file's own BEGIN).
+   */
+  outsideTransaction(findings: LintFinding[]): void {
+    let inTransaction = !this.#noTransaction;
+    for (const statement of this.#statements) {
+      const text = statement.text;
+      if (this.#noTransaction) {
+        if (/^(?:begin|start\s+transaction)\b/i.test(text)) inTransaction = true;
+        else if (
+          /^(?:commit|end|abort|rollback(?!\s+(?:work\s+|transaction\s+)?to\b))\b/i.test(text)
+        ) {
+          inTransaction = false;
+        }
+      }
+      if (!inTransaction || !NEEDS_NO_TRANSACTION.test(text)) continue;
+      const { line, col } = this.#source.position(statement.offset);
+      const shown = text.split('\n', 1)[0]!.trim();
+      findings.push({
+        rule: 'statement-needs-no-transaction',
+        severity: 'error',
+        file: this.#file.filename,
+        path: this.#file.path,
+        line,
+        col,
+        message: `\`${shown.length > 100 ? `${shown.slice(0, 97)}...` : shown}\` cannot run inside a transaction block (Postgres error 25001), and ${this.#noTransaction ? 'this file opens one before it' : 'Airlock runs this file in one transaction together with its ledger row'}: the migration fails on every environment.`,
+        fix: 'Put the statement in a migration of its own containing the line `-- airlock:no-transaction` (Airlock then sends its statements one by one, outside a transaction), with IF NOT EXISTS / IF EXISTS so it can run again after a failure; a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop first.',
+      });
+    }
+  }
+
+  map(violation: SquawkViolation, findings: LintFinding[], destructive: DestructiveChange[]): void {
+    const rule = violation.rule_name;
+    const treatment = SQUAWK_RULES[rule] ?? 'warning';
+    // A transactional file is rolled back whole: it re-runs without IF NOT EXISTS.
+    if (rule === 'prefer-robust-stmts' && !this.#noTransaction) return;
+    const offset = this.#source.offsetOfByteColumn(
+      Math.max(0, violation.line),
+      Math.max(0, violation.column),
+    );
+    const { line, col } = this.#source.position(offset);
+    const base = { file: this.#file.filename, path: this.#file.path, line, col };
+    const note = NOTES[rule];
+    const docs = `https://squawkhq.com/docs/${rule}`;
+    if (treatment === 'destructive') {
+      const changes = this.#changes(rule, offset);
+      for (const change of changes) {
+        destructive.push({
+          ...change,
+          ...base,
+          version: this.#file.version,
+          contract: this.#contract,
+        });
+      }
+      if (changes.length === 0) return; // a table this very file created: nothing live uses it
+      if (this.#contract) {
+        if (rule !== 'changing-column-type') return; // the point of a contract migration
+        findings.push({
+          rule,
+          severity: 'warning',
+          ...base,
+          message: `${violation.message} (Expected in a contract migration, but the type change still rewrites the table under an ACCESS EXCLUSIVE lock.)`,
+          fix: [violation.help, note?.fix, docs].filter(Boolean).join(' '),
+        });
+        return;
+      }
+      const described = changes.map((c) => describeDestructive(c));
+      findings.push({
+        rule: 'destructive-change-outside-contract',
+        severity: 'error',
+        ...base,
+        message: `${described.map((d) => d.message).join(' ')} (squawk ${rule}: ${violation.message})`,
+        fix: described[0]!.fix,
+      });
+      return;
+    }
+    const finding: LintFinding = {
+      rule,
+      severity: treatment === 'error' ? 'error' : 'warning',
+      ...base,
+      message: [violation.message, note?.why].filter(Boolean).join(' '),
+      fix: [violation.help, note?.fix, docs].filter(Boolean).join(' '),
+    };
+    if (rule === 'syntax-error') {
+      if (this.#syntaxError) {
+        const more = ++this.#syntaxError.more;
+        this.#syntaxError.finding.message = `${this.#syntaxErrorMessage} (and ${more} more syntax error${more === 1 ? '' : 's'} after it)`;
+        return;
+      }
+      this.#syntaxError = { finding, more: 0 };
+      this.#syntaxErrorMessage = finding.message;
+    }
+    findings.push(finding);
+  }
+
+  /** The destructive changes of the statement at `offset`; [] on a table created earlier in the file. */
+  #changes(
+    rule: string,
+    offset: number,
+  ): Array<Pick<DestructiveChange, 'kind' | 'table' | 'column' | 'to'>> {
+    const index = this.#statements.findIndex(
+      (s) => offset >= s.offset && offset <= s.offset + s.text.length,
+    );
+    const statement = index >= 0 ? this.#statements[index]! : undefined;
+    const parsed = index >= 0 ? this.#parse(index) : null;
+    const created = this.#createdBefore(index);
+    const fresh = (table: string) => created.has(table.toLowerCase());
+    const kind = KIND_OF_RULE[rule]!;
+    if (parsed?.type === 'drop_table_stmt') {
+      return parsed.tables.items
+        .map((item) => entityName(item))
+        .filter((t): t is string => t !== undefined && !fresh(t))
+        .map((table) => ({ kind, table }));
+    }
+    if (parsed?.type === 'alter_table_stmt') {
+      const table = entityName(parsed.table);
+      if (!table) return [{ kind, table: tableFromText(statement?.text) }];
+      if (fresh(table)) return [];
+      const relative = offset - statement!.offset;
+      const actions = parsed.actions.items;
+      const action =
+        actions.find((a) => matches(rule, a) && within(a, relative)) ??
+        actions.find((a) => matches(rule, a));
+      return [{ kind, table, ...details(action, statement!.text) }];
+    }
+    const table = tableFromText(statement?.text);
+    return fresh(table) ? [] : [{ kind, table }];
+  }
+
+  #parse(index: number): Statement | null {
+    if (!this.#parsed.has(index)) {
+      let statement: Statement | null = null;
+      try {
+        statement =
+          parse(this.#statements[index]!.text, { dialect: 'postgresql', includeRange: true })
+            .statements[0] ?? null;
+      } catch {
+        statement = null;
+      }
+      this.#parsed.set(index, statement);
+    }
+    return this.#parsed.get(index)!;
+  }
+
+  /** Lowercase names of the tables created by the statements before `index`. */
+  #createdBefore(index: number): Set<string> {
+    const created = new Set<string>();
+    for (let i = 0; i < index; i++) {
+      if (!/^create\s/i.test(this.#statements[i]!.text)) continue;
+      const statement = this.#parse(i);
+      if (statement?.type === 'create_table_stmt') {
+        const name = entityName(statement.name);
+        if (name) created.add(name.toLowerCase());
+      }
+    }
+    return created;
+  }
+}
+
+/** Statements Postgres refuses inside a transaction block (SQLSTATE 25001). */
+const NEEDS_NO_TRANSACTION =
+  /^(?:create\s+(?:unique\s+)?index\s+concurrently\b|drop\s+index\s+concurrently\b|reindex\b[\s\S]*\bconcurrently\b|alter\s+table\b[\s\S]*\bdetach\s+partition\b[\s\S]*\bconcurrently\b|vacuum\b)/i;
+
+const KIND_OF_RULE: Readonly<Record<string, DestructiveChange['kind']>> = {
+  'ban-drop-column': 'drop-column',
+  'ban-drop-table': 'drop-table',
+  'renaming-column': 'rename-column',
+  'renaming-table': 'rename-table',
+  'changing-column-type': 'change-column-type',
+};
+
+const ACTION_OF_RULE: Readonly<Record<string, AlterTableAction['type']>> = {
+  'ban-drop-column': 'alter_action_drop_column',
+  'renaming-column': 'alter_action_rename_column',
+  'renaming-table': 'alter_action_rename',
+  'changing-column-type': 'alter_action_alter_column',
+};
+
+function matches(rule: string, action: AlterTableAction): boolean {
+  return action.type === ACTION_OF_RULE[rule];
+}
+
+function within(node: Node, offset: number): boolean {
+  const range = node.range;
+  return range !== undefined && offset >= range[0] && offset <= range[1];
+}
+
+function details(
+  action: AlterTableAction | undefined,
+  text: string,
+): Pick<DestructiveChange, 'column' | 'to'> {
+  const slice = (node: Node) => (node.range ? text.slice(node.range[0], node.range[1]) : undefined);
+  switch (action?.type) {
+    case 'alter_action_drop_column':
+      return { column: action.column.name };
+    case 'alter_action_rename_column':
+      return { column: action.oldName.name, to: action.newName.name };
+    case 'alter_action_rename': {
+      const to = entityName(action.newName);
+      return to ? { to } : {};
+    }
+    case 'alter_action_alter_column': {
+      const column = action.column.type === 'identifier' ? action.column.name : undefined;
+      const to =
+        action.action.type === 'alter_action_set_data_type'
+          ? slice(action.action.dataType)
+          : undefined;
+      return { ...(column ? { column } : {}), ...(to ? { to } : {}) };
+    }
+    default:
+      return {};
+  }
+}
+
+/** The table named by `ALTER TABLE …` / `DROP TABLE …` when the parser cannot read the statement. */
+function tableFromText(text: string | undefined): string {
+  const match =
+    /^(?:alter|drop)\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?((?:"(?:[^"]|"")+"|[\w$]+)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[\w$]+))?)/i.exec(
+      text ?? '',
+    );
+  if (!match) return '(unknown table)';
+  const last = match[1]!.split(/\s*\.\s*/).at(-1)!;
+  return last.startsWith('"') ? last.slice(1, -1).replace(/""/g, '"') : last;
+}
