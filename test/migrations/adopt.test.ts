@@ -97,7 +97,13 @@ migrations_dir = "migrations"
       timeout: 60_000,
     });
     expect(stdout).toMatch(/0002_add_body\.sql\s*│\s*✅/);
-    expect(await processesIn(template)).toEqual([]);
+    // wrangler's workerd is gone once wrangler has exited (allow it a moment to be reaped)
+    let left = await processesIn(template);
+    for (let i = 0; i < 40 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = await processesIn(template);
+    }
+    expect(left).toEqual([]);
   });
 
   afterAll(async () => {
