@@ -316,7 +316,7 @@ export function buildProgram(): Command {
     );
   migrate
     .command('create <name>')
-    .description('create the next numbered migration file')
+    .description('create the next numbered migration file and record it in airlock.sum')
     .option(
       '--service <service>',
       'service whose migrations folder to use (default: the only one with a database)',
@@ -324,6 +324,17 @@ export function buildProgram(): Command {
     .action(
       act(async (io, name: string, opts: { service?: string }) =>
         (await import('./migrate.ts')).migrateCreateCommand(io, name, opts),
+      ),
+    );
+  migrate
+    .command('hash')
+    .description(
+      'write migrations/airlock.sum (the checksum of every migration file) and show what changed',
+    )
+    .option('--service <service>', 'only this service (default: every service with a database)')
+    .action(
+      act(async (io, opts: { service?: string }) =>
+        (await import('./migrate.ts')).migrateHashCommand(io, opts),
       ),
     );
 

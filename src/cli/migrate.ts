@@ -1,6 +1,19 @@
+/**
+ * `airlock migrate …`: the ledger of each environment, the working tree's migration files and
+ * their integrity file (`airlock.sum`), lint, dry runs, drift and adoption of another tool's
+ * ledger. See docs/migrations.md.
+ */
 import path from 'node:path';
-import type { ResolvedService } from '../config/resolve.ts';
-import { UserError } from '../errors.ts';
+import type { ResolvedConfig, ResolvedService } from '../config/resolve.ts';
+import { hasCode, UserError } from '../errors.ts';
+import {
+  checkIntegrity,
+  readSumFile,
+  SUM_FILENAME,
+  type SumFile,
+  verifyIntegrity,
+  writeSumFile,
+} from '../migrations/integrity.ts';
 import {
   createMigrationFile,
   type MigrationFile,
@@ -14,6 +27,61 @@ import { environmentNamed, releaseNamed } from '../pipeline/plan.ts';
 import { confirmChange } from './confirm.ts';
 import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
+
+/** `p` relative to the working directory, for messages. */
+function shown(p: string): string {
+  return path.relative(process.cwd(), p) || '.';
+}
+
+/**
+ * The working tree's migration files of `dir`, checked against its `airlock.sum`: an edit, an
+ * added or a removed file without `airlock migrate hash`, or a conflicted merge of the sum
+ * file, is refused naming the file (UserError `MIGRATION_INTEGRITY`).
+ */
+export async function verifiedMigrationFiles(dir: string): Promise<MigrationFile[]> {
+  // The sum file first: after a conflicted merge the folder may hold two 0007_… files, and the
+  // conflict explains that better than the duplicate number does.
+  await readSumFile(dir);
+  const files = await readMigrationDir(dir);
+  await verifyIntegrity(dir, files);
+  return files;
+}
+
+/** The services with a database (as the first environment has them), or the one `--service` names. */
+function servicesWithDatabase(config: ResolvedConfig, only: string | undefined): ResolvedService[] {
+  const first = config.environments[config.pipeline[0] as string];
+  const all = Object.values(first?.services ?? {}).filter((s) => s.database);
+  if (only) {
+    const service = all.find((s) => s.name === only);
+    if (!service) {
+      throw new UserError(
+        'UNKNOWN_SERVICE',
+        config.services.includes(only)
+          ? `service "${only}" has no database in ${config.displayFile}.`
+          : `there is no service "${only}" in ${config.displayFile}.`,
+        { hint: `Services with a database: ${all.map((s) => s.name).join(', ') || 'none'}.` },
+      );
+    }
+    return [service];
+  }
+  if (all.length === 0) {
+    throw new UserError('UNKNOWN_SERVICE', 'no service in airlock.yaml has a database.', {
+      hint: 'Add `database: { engine: sqlite }` to a service.',
+    });
+  }
+  return all;
+}
+
+/** The one service a command acts on: `--service`, or the only one with a database. */
+function oneServiceWithDatabase(config: ResolvedConfig, only: string | undefined): ResolvedService {
+  const services = servicesWithDatabase(config, only);
+  if (services.length !== 1) {
+    throw new UserError('UNKNOWN_SERVICE', 'several services have a database.', {
+      hint: `Pass --service <name> (services with a database: ${services.map((s) => s.name).join(', ')}).`,
+    });
+  }
+  return services[0] as ResolvedService;
+}
 
 /** Services with a database, with the migration files to use: a release's snapshot or the working tree. */
 async function migrationSources(
@@ -33,10 +101,11 @@ async function migrationSources(
       const files = digest ? await readMigrationDir(ctx.artifacts.pathOf(digest)) : [];
       out.push({ service, files, source: `release ${release.id}` });
     } else {
+      // A release's files were checked against airlock.sum when it was built.
       out.push({
         service,
-        files: await readMigrationDir(service.database.migrationsDir),
-        source: path.relative(process.cwd(), service.database.migrationsDir) || '.',
+        files: await verifiedMigrationFiles(service.database.migrationsDir),
+        source: shown(service.database.migrationsDir),
       });
     }
   }
@@ -158,7 +227,10 @@ export async function migrateApplyCommand(
   });
 }
 
-/** `airlock migrate create <name>`: the next numbered file. */
+/**
+ * `airlock migrate create <name>`: the next numbered file, recorded in `airlock.sum`. The folder
+ * must match its sum first, so creating a file never records someone's unhashed edit.
+ */
 export async function migrateCreateCommand(
   io: CommandIO,
   name: string,
@@ -167,35 +239,142 @@ export async function migrateCreateCommand(
   return withSession(
     io,
     async (session) => {
-      const { config } = session.ctx;
-      const first = config.environments[config.pipeline[0] as string];
-      const candidates = Object.values(first?.services ?? {}).filter(
-        (s) => s.database && (!opts.service || s.name === opts.service),
-      );
-      if (candidates.length !== 1) {
-        throw new UserError(
-          'UNKNOWN_SERVICE',
-          opts.service
-            ? `service "${opts.service}" has no database in airlock.yaml.`
-            : 'several services have a database.',
-          {
-            hint: `Pass --service <name> (services with a database: ${
-              Object.values(first?.services ?? {})
-                .filter((s) => s.database)
-                .map((s) => s.name)
-                .join(', ') || 'none'
-            }).`,
-          },
-        );
-      }
-      const file = await createMigrationFile(
-        (candidates[0] as ResolvedService).database!.migrationsDir,
-        name,
-      );
-      io.reporter.success(`Created ${path.relative(process.cwd(), file)}`);
-      io.reporter.result({ file });
+      const service = oneServiceWithDatabase(session.ctx.config, opts.service);
+      const dir = service.database!.migrationsDir;
+      await readSumFile(dir);
+      await verifyIntegrity(dir, await readMigrationDir(dir), { allowMissing: true });
+      const file = await createMigrationFile(dir, name);
+      const { path: sumPath } = await writeSumFile(dir);
+      io.reporter.success(`Created ${shown(file)}`);
+      io.reporter.info(`  ${shown(sumPath)} updated: commit it with the migration.`);
+      io.reporter.result({ file, sum: sumPath });
       return 0;
     },
     { recover: false },
   );
+}
+
+/** What changed in one folder's `airlock.sum`. */
+interface HashReport {
+  service: string;
+  dir: string;
+  file: string;
+  files: number;
+  added: string[];
+  changed: string[];
+  removed: string[];
+  /** The old sum file could not be read: merge conflict markers, or malformed. */
+  replaced: 'merge-conflict' | 'malformed' | null;
+  /** Changed files already applied somewhere (with the old checksum). */
+  appliedElsewhere: Array<{ file: string; environment: string }>;
+}
+
+/**
+ * `airlock migrate hash`: writes `airlock.sum` for each service's migrations folder (the
+ * working tree) and says what changed since the old one.
+ */
+export async function migrateHashCommand(
+  io: CommandIO,
+  opts: { service?: string },
+): Promise<number> {
+  return withSession(
+    io,
+    async (session) => {
+      const { config } = session.ctx;
+      const reports: HashReport[] = [];
+      const seen = new Set<string>();
+      for (const service of servicesWithDatabase(config, opts.service)) {
+        const dir = service.database!.migrationsDir;
+        if (seen.has(dir)) continue;
+        seen.add(dir);
+        let old: SumFile | null = null;
+        let replaced: HashReport['replaced'] = null;
+        try {
+          old = await readSumFile(dir);
+        } catch (error) {
+          // A conflicted or hand-edited sum is what `hash` repairs, once the files are right.
+          if (!hasCode(error, 'MIGRATION_INTEGRITY')) throw error;
+          const reason = (error as UserError).details.reason;
+          replaced = reason === 'merge-conflict' ? 'merge-conflict' : 'malformed';
+        }
+        const files = await readMigrationDir(dir);
+        const { path: file } = await writeSumFile(dir, files);
+        const problems = checkIntegrity(old ?? { version: 1, directory: '', files: [] }, files);
+        const of = (kind: string) => problems.filter((p) => p.kind === kind).map((p) => p.filename);
+        const changed = of('changed');
+        const appliedElsewhere = await appliedWithOtherChecksum(
+          config,
+          service.name,
+          files,
+          changed,
+        );
+        reports.push({
+          service: service.name,
+          dir,
+          file,
+          files: files.length,
+          added: of('added'),
+          changed,
+          removed: of('removed'),
+          replaced,
+          appliedElsewhere,
+        });
+      }
+      for (const r of reports) {
+        const what = `${shown(r.file)} (${r.files} file${r.files === 1 ? '' : 's'})`;
+        if (r.replaced) {
+          io.reporter.warn(
+            `${r.service}: the old ${SUM_FILENAME} had ${r.replaced === 'merge-conflict' ? 'merge conflict markers' : 'been edited by hand'}; it is rewritten from the files now in ${shown(r.dir)}.`,
+          );
+        }
+        const changes = r.added.length + r.changed.length + r.removed.length;
+        if (changes === 0 && !r.replaced) {
+          io.reporter.success(`${r.service}: ${what} is up to date.`);
+          continue;
+        }
+        io.reporter.success(`${r.service}: wrote ${what}.`);
+        for (const f of r.added) io.reporter.info(`  + ${f} (added)`);
+        for (const f of r.changed) io.reporter.info(`  ~ ${f} (changed)`);
+        for (const f of r.removed) io.reporter.info(`  - ${f} (removed)`);
+        for (const a of r.appliedElsewhere) {
+          io.reporter.warn(
+            `${a.file} already ran on ${a.environment} with its old content: re-hashing does not make the edit safe, and \`airlock migrate apply ${a.environment}\` will refuse it. Revert it (\`git checkout -- ${shown(path.join(r.dir, a.file))}\`) and put the change in a new migration (\`airlock migrate create <name>\`).`,
+          );
+        }
+      }
+      io.reporter.result({ services: reports });
+      return 0;
+    },
+    { recover: false },
+  );
+}
+
+/**
+ * The `changed` files some environment's ledger has with another checksum. Best effort: a
+ * database that cannot be read (Postgres down) is skipped, since hashing needs no database.
+ */
+async function appliedWithOtherChecksum(
+  config: ResolvedConfig,
+  service: string,
+  files: MigrationFile[],
+  changed: string[],
+): Promise<Array<{ file: string; environment: string }>> {
+  if (changed.length === 0) return [];
+  const out = [];
+  for (const environment of config.pipeline) {
+    const database = config.environments[environment]?.services[service]?.database;
+    if (!database) continue;
+    let ledger: Awaited<ReturnType<typeof readLedger>>;
+    try {
+      ledger = await readLedger(database);
+    } catch {
+      continue;
+    }
+    for (const file of files) {
+      if (!changed.includes(file.filename)) continue;
+      const entry = ledger.find((e) => e.version === file.version);
+      if (entry && entry.sha256 !== file.sha256) out.push({ file: file.filename, environment });
+    }
+  }
+  return out;
 }

@@ -1,0 +1,111 @@
+/**
+ * `airlock migrate hash | create` and airlock.sum checks as users run them: real child
+ * processes of bin/airlock.js on a copy of the notes example (a git repository), real SQLite.
+ */
+import { existsSync } from 'node:fs';
+import { appendFile, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type CliResult, exampleProject, type TestProject } from '../helpers/project.ts';
+
+/** The notes service's migrations folder in `project`. */
+const migrations = (project: TestProject) => path.join(project.dir, 'migrations');
+/** staging's (or production's) SQLite database of the notes service. */
+const databaseFile = (project: TestProject, environment: string) =>
+  path.join(project.dir, '.airlock', 'envs', environment, 'data', 'notes.db');
+
+function sqlite<T>(file: string, fn: (db: DatabaseSync) => T): T {
+  const db = new DatabaseSync(file);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+const ledgerOf = (file: string) =>
+  sqlite(file, (db) =>
+    db.prepare('SELECT version, sha256, applied_by FROM airlock_migrations ORDER BY version').all(),
+  );
+
+/** Fails with the command's output, so a failing test says why. */
+function expectCode(result: CliResult, code: number): CliResult {
+  expect(result.code, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
+  return result;
+}
+
+describe('airlock migrate (SQLite)', () => {
+  let project: TestProject;
+  const cli = (...args: string[]) => project.cli(args);
+
+  beforeEach(async () => {
+    project = await exampleProject();
+    // The example may predate airlock.sum: start from a folder without one.
+    await rm(path.join(migrations(project), 'airlock.sum'), { force: true });
+  });
+  afterEach(async () => {
+    await project.cleanup();
+  });
+
+  it('hash writes airlock.sum; apply then refuses an edited applied file, naming it', async () => {
+    const missing = expectCode(await cli('migrate', 'apply', 'staging'), 1);
+    expect(missing.stderr).toContain('airlock.sum is missing');
+    expect(missing.stderr).toContain('→ Run `airlock migrate hash`');
+    expect(existsSync(databaseFile(project, 'staging'))).toBe(false);
+
+    const hashed = expectCode(await cli('migrate', 'hash'), 0);
+    expect(hashed.stdout).toContain('✔ notes: wrote migrations/airlock.sum (2 files).');
+    expect(hashed.stdout).toContain('+ 0001_create_notes.sql (added)');
+    const sum = await readFile(path.join(migrations(project), 'airlock.sum'), 'utf8');
+    expect(sum.split('\n')[0]).toMatch(/^v1 [0-9a-f]{64}$/);
+    expect(sum).toContain('  0002_add_notes_updated_at.sql\n');
+    expect(expectCode(await cli('migrate', 'hash'), 0).stdout).toContain('is up to date');
+
+    expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    expect(ledgerOf(databaseFile(project, 'staging'))).toHaveLength(2);
+
+    // Someone edits an applied migration (and adds a file) without re-hashing.
+    await appendFile(
+      path.join(migrations(project), '0001_create_notes.sql'),
+      'CREATE INDEX notes_title ON notes (title);\n',
+    );
+    const refused = expectCode(await cli('migrate', 'apply', 'staging'), 1);
+    expect(refused.stderr).toContain(
+      '✖ 0001_create_notes.sql changed since airlock.sum was written',
+    );
+    expect(refused.stderr).toContain('git checkout -- migrations/0001_create_notes.sql');
+    expect(refused.stderr).not.toMatch(/at .*\.ts:\d+/);
+    const status = expectCode(await cli('migrate', 'status', 'staging', '--json'), 1);
+    expect(JSON.parse(status.stdout).error).toMatchObject({
+      code: 'MIGRATION_INTEGRITY',
+      details: { problems: [{ kind: 'changed', filename: '0001_create_notes.sql' }] },
+    });
+
+    // Re-hashing records the edit but warns that it already ran on staging.
+    const rehashed = expectCode(await cli('migrate', 'hash'), 0);
+    expect(rehashed.stdout).toContain('~ 0001_create_notes.sql (changed)');
+    expect(rehashed.stderr).toContain(
+      '0001_create_notes.sql already ran on staging with its old content',
+    );
+    // …and the ledger's checksum still refuses it.
+    const ledgerRefusal = expectCode(await cli('migrate', 'apply', 'staging'), 1);
+    expect(ledgerRefusal.stderr).toContain('was edited after it was applied');
+  });
+
+  it('create records the new file in airlock.sum', async () => {
+    expectCode(await cli('migrate', 'hash'), 0);
+    const created = expectCode(await cli('migrate', 'create', 'Add tags'), 0);
+    expect(created.stdout).toContain('✔ Created migrations/0003_add_tags.sql');
+    const sum = await readFile(path.join(migrations(project), 'airlock.sum'), 'utf8');
+    expect(sum).toContain('  0003_add_tags.sql\n');
+    // The folder matches its sum: status accepts it without a hash.
+    expectCode(await cli('migrate', 'status', 'staging'), 0);
+
+    // An unhashed edit is not silently recorded by the next create.
+    await appendFile(path.join(migrations(project), '0003_add_tags.sql'), 'SELECT 1;\n');
+    const refused = expectCode(await cli('migrate', 'create', 'more'), 1);
+    expect(refused.stderr).toContain('0003_add_tags.sql changed since airlock.sum was written');
+    expect(existsSync(path.join(migrations(project), '0004_more.sql'))).toBe(false);
+  });
+});
