@@ -337,6 +337,18 @@ export function buildProgram(): Command {
         (await import('./migrate.ts')).migrateHashCommand(io, opts),
       ),
     );
+  migrate
+    .command('lint')
+    .description(
+      'find migrations that are unsafe to promote or roll back past (default: those the first environment has not run)',
+    )
+    .option('--service <service>', 'only this service (default: every service with a database)')
+    .option('--all', 'lint every migration, also those already applied')
+    .action(
+      act(async (io, opts: { service?: string; all?: boolean }) =>
+        (await import('./migrate.ts')).migrateLintCommand(io, opts),
+      ),
+    );
 
   const ci = program.command('ci').description('CI green at the exact commit, and CI workflows');
   ci.command('run')

@@ -1,9 +1,9 @@
 /**
- * `airlock migrate hash | create` and airlock.sum checks as users run them: real child
+ * `airlock migrate hash | create | lint` and airlock.sum checks as users run them: real child
  * processes of bin/airlock.js on a copy of the notes example (a git repository), real SQLite.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, readFile, rm } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -107,5 +107,52 @@ describe('airlock migrate (SQLite)', () => {
     const refused = expectCode(await cli('migrate', 'create', 'more'), 1);
     expect(refused.stderr).toContain('0003_add_tags.sql changed since airlock.sum was written');
     expect(existsSync(path.join(migrations(project), '0004_more.sql'))).toBe(false);
+  });
+
+  it('lint exits 1 on a destructive change outside a contract, 0 once suppressed with a reason', async () => {
+    expectCode(await cli('migrate', 'hash'), 0);
+    expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    const file = path.join(migrations(project), '0003_drop_body.sql');
+    await writeFile(file, 'ALTER TABLE notes DROP COLUMN body;\n');
+
+    // lint verifies airlock.sum first
+    const unhashed = expectCode(await cli('migrate', 'lint'), 1);
+    expect(unhashed.stderr).toContain('0003_drop_body.sql was added without updating airlock.sum');
+
+    expectCode(await cli('migrate', 'hash'), 0);
+    const failed = expectCode(await cli('migrate', 'lint'), 1);
+    expect(failed.stdout).toContain(
+      'notes: linting 1 migration not yet applied on staging (sqlite; 2 earlier files give the schema):',
+    );
+    expect(failed.stdout).toMatch(
+      /✖ migrations\/0003_drop_body\.sql:1:\d+: error: destructive-change-outside-contract: Column notes\.body is dropped outside a contract migration.* Fix: /,
+    );
+    expect(failed.stdout).toContain('✖ notes: 1 error, 0 warnings, 0 suppressed in 1 file');
+    const json = JSON.parse(expectCode(await cli('migrate', 'lint', '--json'), 1).stdout);
+    expect(json).toMatchObject({ ok: false, errors: 1 });
+    expect(json.services[0].report.findings[0]).toMatchObject({
+      rule: 'destructive-change-outside-contract',
+      file: '0003_drop_body.sql',
+      line: 1,
+    });
+
+    const reason = 'no release since r2 reads body';
+    await writeFile(
+      file,
+      `-- airlock:lint-ignore destructive-change-outside-contract ${reason}\nALTER TABLE notes DROP COLUMN body;\n`,
+    );
+    expectCode(await cli('migrate', 'hash'), 0);
+    const passed = expectCode(await cli('migrate', 'lint'), 0);
+    expect(passed.stdout).toContain(
+      `suppressed: migrations/0003_drop_body.sql:2:19: destructive-change-outside-contract, because: ${reason}`,
+    );
+    expect(passed.stdout).toContain('✔ notes: 0 errors, 0 warnings, 1 suppressed in 1 file');
+
+    // The applied files are context, not reported on; --all reports on them too.
+    await writeFile(file, '-- airlock:contract\nALTER TABLE notes DROP COLUMN body;\n');
+    expectCode(await cli('migrate', 'hash'), 0);
+    expectCode(await cli('migrate', 'lint'), 0);
+    const all = JSON.parse(expectCode(await cli('migrate', 'lint', '--all', '--json'), 0).stdout);
+    expect(all.services[0].report.files).toBe(3);
   });
 });
