@@ -309,8 +309,12 @@ export function buildProgram(): Command {
     .command('apply <environment>')
     .description('apply pending migrations to an environment (each file in its own transaction)')
     .option('--release <release>', "apply the release's migrations instead of the working tree's")
+    .option(
+      '--dry-run',
+      'run the pending migrations on a throwaway copy of the database and report; changes nothing',
+    )
     .action(
-      act(async (io, environment: string, opts: { release?: string }) =>
+      act(async (io, environment: string, opts: { release?: string; dryRun?: boolean }) =>
         (await import('./migrate.ts')).migrateApplyCommand(io, environment, opts),
       ),
     );

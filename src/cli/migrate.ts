@@ -19,7 +19,11 @@ import {
   type MigrationFile,
   readMigrationDir,
 } from '../migrations/migration-files.ts';
-import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
+import {
+  checkAppliedOnPrevious,
+  notOnPreviousError,
+  planMigrations,
+} from '../migrations/migrator.ts';
 import { type AirlockContext, databaseOf, readLedger } from '../pipeline/context.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
@@ -185,12 +189,17 @@ export async function migrateStatusCommand(
   });
 }
 
-/** `airlock migrate apply <env>`: under the environment lock; staging-first rule enforced. */
+/**
+ * `airlock migrate apply <env>`: under the environment lock; staging-first rule enforced.
+ * With `--dry-run`, replays the pending files on a throwaway copy instead (see
+ * `migrateDryRunCommand`).
+ */
 export async function migrateApplyCommand(
   io: CommandIO,
   environment: string,
-  opts: { release?: string },
+  opts: { release?: string; dryRun?: boolean },
 ): Promise<number> {
+  if (opts.dryRun) return migrateDryRunCommand(io, environment, opts);
   return withSession(io, async (session) => {
     const { ctx } = session;
     const env = environmentNamed(ctx.config, environment);
@@ -223,6 +232,96 @@ export async function migrateApplyCommand(
       await lock.release();
     }
     io.reporter.result({ environment, services: results });
+    return 0;
+  });
+}
+
+/**
+ * `airlock migrate apply <env> --dry-run`: replays the pending files (working tree, checked
+ * against airlock.sum, or `--release`) on a throwaway copy of each database and reports what
+ * would apply and the first failure. The environment is not touched, so no lock is taken and
+ * no confirmation asked. Exit 1 when a file would fail, or when apply would refuse files that
+ * have not run on the previous environment first.
+ */
+export async function migrateDryRunCommand(
+  io: CommandIO,
+  environment: string,
+  opts: { release?: string },
+): Promise<number> {
+  return withSession(io, async (session) => {
+    const { ctx } = session;
+    const env = environmentNamed(ctx.config, environment);
+    const sources = await migrationSources(ctx, environment, opts.release);
+    const { dryRunMigrations } = await import('../migrations/dry-run.ts');
+    io.reporter.info(
+      `Dry run on ${env.name}: each pending migration runs on a throwaway copy of its database; ${env.name} itself is not touched (no lock taken).`,
+    );
+    const results = [];
+    let failed = false;
+    for (const { service, files, source } of sources) {
+      const database = databaseOf(ctx.config, env.name, service.name);
+      const ledger = await readLedger(database);
+      const pending = planMigrations(files, ledger).pending;
+      const notOnPrevious =
+        env.previous && pending.length > 0
+          ? checkAppliedOnPrevious(
+              pending,
+              await readLedger(databaseOf(ctx.config, env.previous, service.name)),
+            )
+          : [];
+      const result = await dryRunMigrations(database, files, {
+        appliedBy: ctx.actor,
+        release: opts.release ?? null,
+      });
+      io.reporter.info(
+        `${service.name} (files from ${source}; ${database.engine} copy, ${result.durationMs} ms):`,
+      );
+      for (const entry of result.applied) {
+        const filename = `${String(entry.version).padStart(4, '0')}_${entry.name}.sql`;
+        io.reporter.success(`${filename} would apply [${entry.durationMs} ms]`);
+      }
+      if (result.failed) {
+        failed = true;
+        const at = path.isAbsolute(result.failed.file)
+          ? shown(result.failed.file)
+          : result.failed.file;
+        io.reporter.info(`✖ ${at} would fail: ${result.failed.message}`);
+        if (result.failed.hint) io.reporter.info(`  → ${result.failed.hint}`);
+        const skipped = result.pending.slice(result.applied.length + 1);
+        if (skipped.length > 0) {
+          io.reporter.info(`  not reached: ${skipped.join(', ')}`);
+        }
+      } else if (result.pending.length === 0) {
+        io.reporter.info(`  nothing pending on ${env.name}.`);
+      }
+      let refusal: UserError | null = null;
+      if (notOnPrevious.length > 0 && env.previous) {
+        failed = true;
+        refusal = notOnPreviousError(notOnPrevious, {
+          environment: env.name,
+          previous: env.previous,
+        });
+        io.reporter.info(`✖ apply would refuse: ${refusal.message}`);
+        if (refusal.hint) io.reporter.info(`  → ${refusal.hint}`);
+      }
+      results.push({
+        service: service.name,
+        source,
+        pending: result.pending,
+        applied: result.applied,
+        failed: result.failed,
+        notOnPrevious: notOnPrevious.map((n) => ({ file: n.file.filename, reason: n.reason })),
+        durationMs: result.durationMs,
+      });
+    }
+    io.reporter.result({ environment: env.name, dryRun: true, services: results });
+    if (failed) {
+      io.reporter.info(`✖ apply would fail on ${env.name} (see above); nothing changed there.`);
+      return 1;
+    }
+    io.reporter.success(
+      `Every pending migration applies on a copy of ${env.name}; nothing changed there. Run \`airlock migrate apply ${env.name}${opts.release ? ` --release ${opts.release}` : ''}\` to apply them.`,
+    );
     return 0;
   });
 }

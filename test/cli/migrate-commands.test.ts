@@ -1,6 +1,7 @@
 /**
- * `airlock migrate hash | create | lint` and airlock.sum checks as users run them: real child
- * processes of bin/airlock.js on a copy of the notes example (a git repository), real SQLite.
+ * `airlock migrate hash | create | lint | apply --dry-run` and airlock.sum checks as users run
+ * them: real child processes of bin/airlock.js on a copy of the notes example (a git
+ * repository), real SQLite.
  */
 import { existsSync } from 'node:fs';
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +24,14 @@ function sqlite<T>(file: string, fn: (db: DatabaseSync) => T): T {
     db.close();
   }
 }
+
+const columnsOf = (file: string, table: string) =>
+  sqlite(file, (db) =>
+    db
+      .prepare('SELECT name FROM pragma_table_info(?) ORDER BY cid')
+      .all(table)
+      .map((r) => r.name),
+  );
 
 const ledgerOf = (file: string) =>
   sqlite(file, (db) =>
@@ -154,5 +163,71 @@ describe('airlock migrate (SQLite)', () => {
     expectCode(await cli('migrate', 'lint'), 0);
     const all = JSON.parse(expectCode(await cli('migrate', 'lint', '--all', '--json'), 0).stdout);
     expect(all.services[0].report.files).toBe(3);
+  });
+
+  it('apply --dry-run reports the failing migration and leaves the environment untouched', async () => {
+    expectCode(await cli('migrate', 'hash'), 0);
+    expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    const staging = databaseFile(project, 'staging');
+    // A row the next migration's unique index will trip over: only the data copy shows it.
+    sqlite(staging, (db) => {
+      const insert = db.prepare(
+        "INSERT INTO notes (title, body, created_at) VALUES (?, '', '2025-01-01T00:00:00Z')",
+      );
+      insert.run('same');
+      insert.run('same');
+    });
+    const before = await readFile(staging);
+    await writeFile(
+      path.join(migrations(project), '0003_add_pinned.sql'),
+      'ALTER TABLE notes ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;\n',
+    );
+    await writeFile(
+      path.join(migrations(project), '0004_unique_titles.sql'),
+      'CREATE UNIQUE INDEX notes_title ON notes (title);\n',
+    );
+    await writeFile(
+      path.join(migrations(project), '0005_add_color.sql'),
+      'ALTER TABLE notes ADD COLUMN color TEXT;\n',
+    );
+    expectCode(await cli('migrate', 'hash'), 0);
+
+    const dry = expectCode(await cli('migrate', 'apply', 'staging', '--dry-run'), 1);
+    expect(dry.stdout).toContain('staging itself is not touched (no lock taken)');
+    expect(dry.stdout).toContain('✔ 0003_add_pinned.sql would apply');
+    expect(dry.stdout).toContain('✖ migrations/0004_unique_titles.sql would fail: Migration ');
+    expect(dry.stdout).toContain('UNIQUE constraint failed: notes.title');
+    expect(dry.stdout).toContain('not reached: 0005_add_color.sql');
+    // staging is exactly as it was: same bytes, same ledger, no new column
+    expect(await readFile(staging)).toEqual(before);
+    expect(ledgerOf(staging)).toHaveLength(2);
+    expect(columnsOf(staging, 'notes')).not.toContain('pinned');
+
+    const json = JSON.parse(
+      expectCode(await cli('migrate', 'apply', 'staging', '--dry-run', '--json'), 1).stdout,
+    );
+    expect(json.services[0]).toMatchObject({
+      pending: ['0003_add_pinned.sql', '0004_unique_titles.sql', '0005_add_color.sql'],
+      applied: [{ version: 3 }],
+      failed: { code: 'MIGRATION_FAILED', file: expect.stringMatching(/0004_unique_titles\.sql$/) },
+    });
+
+    // The same from a release's files (what a deployment would run).
+    project.commitFiles({}, 'Pinned notes and unique titles');
+    expectCode(await cli('build'), 0);
+    const fromRelease = expectCode(
+      await cli('migrate', 'apply', 'staging', '--dry-run', '--release', 'r1'),
+      1,
+    );
+    expect(fromRelease.stdout).toContain('files from release r1');
+    expect(fromRelease.stdout).toContain('0004_unique_titles.sql would fail');
+
+    // Without the duplicate, the dry run passes, and the real apply agrees.
+    sqlite(staging, (db) => db.exec('DELETE FROM notes WHERE id = 2'));
+    const ok = expectCode(await cli('migrate', 'apply', 'staging', '--dry-run'), 0);
+    expect(ok.stdout).toContain('✔ 0005_add_color.sql would apply');
+    expect(ledgerOf(staging)).toHaveLength(2);
+    expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    expect(ledgerOf(staging)).toHaveLength(5);
   });
 });
