@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'DEPLOYMENT_NOT_FOUND'
   | 'NOTHING_TO_PROMOTE'
   | 'NOTHING_TO_ROLL_BACK'
+  | 'ROLLBACK_UNSAFE'
   // releases
   | 'BUILD_FAILED'
   | 'BUILD_OUTPUT_MISSING'

@@ -13,6 +13,15 @@ export async function configValidateCommand(io: CommandIO): Promise<number> {
     io.reporter.warn(
       `${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}${w.fix ? ` Fix: ${w.fix}` : ''}`,
     );
+  // A database secret that is not set here stops only the commands that touch its environment.
+  for (const env of Object.values(config.environments))
+    for (const service of Object.values(env.services)) {
+      const u = service.database?.unset;
+      if (u)
+        io.reporter.warn(
+          `${u.file}:${u.line}:${u.col}: ${u.path}: ${u.message} Commands that touch ${env.name} stop until it is set.`,
+        );
+    }
   io.reporter.success(
     `${config.displayFile} is valid: ${config.services.length} service(s), pipeline ${config.pipeline.join(' → ')}.`,
   );

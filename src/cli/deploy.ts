@@ -158,7 +158,11 @@ export async function deployCommand(
           signal: io.signal,
           ...waitHooks(reporter, opts.wait),
           onPlan: (p) => {
-            if (p.plan.blocked) {
+            if (!p.plan) {
+              reporter.info(
+                `Automatic promotion to ${p.environment} is left to a process that can reach it: ${p.unavailable} Run \`airlock promote ${p.environment} --auto\` there.`,
+              );
+            } else if (p.plan.blocked) {
               reporter.info(
                 `Automatic promotion of ${p.plan.release.id} to ${p.environment} is waiting:`,
               );
@@ -175,8 +179,8 @@ export async function deployCommand(
       reporter.result({
         automatic: follow.map((f) => ({
           environment: f.environment,
-          status: f.result?.status ?? 'waiting',
-          gates: f.plan.gates,
+          status: f.result?.status ?? (f.plan ? 'waiting' : 'unavailable'),
+          gates: f.plan?.gates ?? [],
         })),
       });
       if (follow.some((f) => f.result && f.result.status !== 'succeeded')) return 1;

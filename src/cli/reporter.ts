@@ -183,6 +183,7 @@ export class Reporter implements ProgressSink {
         `  ${s.when === 'on-failure' ? this.#style('dim', `if a step fails: ${s.title}`) : `• ${s.title}`}`,
       );
     }
+    for (const n of plan.notes) this.#write(`ℹ ${n}`);
     for (const w of plan.warnings) this.warn(w);
     this.#write(
       plan.blocked

@@ -6,17 +6,18 @@ import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
 import { waitHooks } from './wait.ts';
 
-/** `airlock rollback <env> [--to R]`. */
+/** `airlock rollback <env> [--to R] [--force]`. */
 export async function rollbackCommand(
   io: CommandIO,
   environment: string,
-  opts: { to?: string; wait?: string },
+  opts: { to?: string; wait?: string; force?: boolean },
 ): Promise<number> {
   return withSession(io, async (session) => {
     const { ctx } = session;
     const env = environmentNamed(ctx.config, environment);
     const result = await rollback(ctx, environment, opts.to, {
       signal: io.signal,
+      ...(opts.force ? { force: true } : {}),
       ...waitHooks(io.reporter, opts.wait),
       beforeApply: async (plan) => {
         for (const w of plan.warnings) io.reporter.warn(w);

@@ -27,6 +27,12 @@ export interface Finding {
   message: string;
   fix?: string;
   at?: 'key' | 'value';
+  /**
+   * An error that stops only commands that use the value: the loader hands its diagnostic to
+   * this callback instead of failing the whole file (an environment's secret that a job for
+   * another environment does not have).
+   */
+  deferred?: (diagnostic: ConfigDiagnostic) => void;
 }
 
 /** What positioning needs: the parsed document and its line counter. */

@@ -150,7 +150,8 @@ export function parseConfig(
     env,
   });
   // Resolution warnings (e.g. an unset notification webhook variable) do not stop a command.
-  const resolutionErrors = resolution.filter((f) => f.severity === 'error');
+  for (const f of resolution) f.deferred?.(toDiagnostic(source, f));
+  const resolutionErrors = resolution.filter((f) => f.severity === 'error' && !f.deferred);
   if (resolutionErrors.length > 0)
     throw invalid(
       resolutionErrors.map((f) => toDiagnostic(source, f)),

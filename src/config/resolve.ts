@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ms from 'ms';
 import type { CheckSpec } from '../checks/check.ts';
-import type { ConfigDiagnostic } from '../errors.ts';
+import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
 import { type NotifySink, resolveNotifySinks } from '../notify/notify-config.ts';
 import type { HealthProbe } from '../providers/provider.ts';
 import type { Finding } from './diagnostics.ts';
@@ -32,6 +32,12 @@ export interface ResolvedDatabase {
   lockTimeoutMs: number;
   /** Postgres `statement_timeout` for migrations (ms). */
   statementTimeoutMs: number;
+  /**
+   * Set when `url` reads an environment variable that is not set here: only commands that use
+   * this database stop, with this diagnostic (see `usableDatabase`). A CI job for staging need
+   * not hold production's credentials (seeds 001, 003).
+   */
+  unset?: ConfigDiagnostic;
 }
 
 /** Where the state store lives. `url` may hold a password: print `display`. */
@@ -185,6 +191,15 @@ function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
   };
 }
 
+/**
+ * `database`, when its URL is known here.
+ * @throws ConfigError `CONFIG_INVALID` naming the file, line and variable when it is not set.
+ */
+export function usableDatabase(database: ResolvedDatabase): ResolvedDatabase {
+  if (database.unset) throw new ConfigError('CONFIG_INVALID', [database.unset]);
+  return database;
+}
+
 /** A connection URL with its password replaced by `***`. */
 export function maskUrl(url: string): string {
   try {
@@ -262,13 +277,21 @@ function resolveDatabase(
   }
   const { value, missing } = expandEnv(databaseUrl, ctx.env);
   if (missing.length > 0) {
+    const database: ResolvedDatabase = {
+      ...common,
+      url: '',
+      display: `(unset: ${missing.map((m) => `$${m}`).join(', ')})`,
+    };
     ctx.findings.push({
       severity: 'error',
       path: where,
       message: `reads ${missing.map((m) => `$${m}`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment.`,
-      fix: `export ${missing[0]}=postgres://user:password@host:5432/${service}_${environment} (this environment's database) before running airlock.`,
+      fix: `export ${missing[0]}=postgres://user:password@host:5432/${service}_${environment} (this environment's database) before running a command that touches ${environment}.`,
+      deferred: (diagnostic) => {
+        database.unset = diagnostic;
+      },
     });
-    return { ...common, url: '', display: '' };
+    return database;
   }
   if (!/^postgres(ql)?:\/\//.test(value)) {
     ctx.findings.push({

@@ -5,6 +5,7 @@
  */
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import type { MigrationProblem, NotOnPrevious } from '../migrations/migrator.ts';
+import type { ContractHold } from '../pipeline/contract.ts';
 import type {
   Approval,
   Deployment,
@@ -32,7 +33,10 @@ export interface GateResult {
 /** Per service: the migrations the target would run, and how they compare with the previous environment. */
 export interface MigrationGateFacts {
   service: string;
+  /** What would run now (contract migrations held back are not here). */
   pending: Array<{ version: number; filename: string }>;
+  /** Contract migrations (and those after them) held back, with why (expand/contract). */
+  held: ContractHold | null;
   notOnPrevious: NotOnPrevious[];
   problems: MigrationProblem[];
 }

@@ -35,11 +35,19 @@ export function evaluateMigrationsGate(inputs: GateInputs): GateResult {
   const pending = inputs.migrations.flatMap((m) =>
     m.pending.map((p) => `${m.service}/${p.filename}`),
   );
+  const held = inputs.migrations.flatMap((m) =>
+    m.held ? [`${m.service}/${m.held.contract.filename}`] : [],
+  );
+  const heldText = held.length
+    ? ` Held back (contract, until a release that carries it serves ${environment.name}): ${held.join(', ')}.`
+    : '';
   return {
     gate: 'migrations',
     status: 'holds',
-    reason: pending.length
-      ? `${pending.length} pending migration${pending.length === 1 ? '' : 's'} already succeeded on ${previous} with the same checksum (${pending.join(', ')}).`
-      : `no pending migrations for ${environment.name}.`,
+    reason: `${
+      pending.length
+        ? `${pending.length} pending migration${pending.length === 1 ? '' : 's'} already succeeded on ${previous} with the same checksum (${pending.join(', ')}).`
+        : `no pending migrations for ${environment.name}.`
+    }${heldText}`,
   };
 }

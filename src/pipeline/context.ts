@@ -5,7 +5,12 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { ResolvedConfig, ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
+import {
+  type ResolvedConfig,
+  type ResolvedDatabase,
+  type ResolvedEnvironment,
+  usableDatabase,
+} from '../config/resolve.ts';
 import { InternalError } from '../errors.ts';
 import type { CiFact } from '../gates/gate.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
@@ -55,6 +60,7 @@ export function processIdentity(): { host: string; pid: number } {
  * The Postgres driver (and `pg`) load only when needed.
  */
 export async function openMigrationDriver(database: ResolvedDatabase): Promise<MigrationDriver> {
+  usableDatabase(database);
   if (database.engine === 'postgres') {
     const { PostgresMigrationDriver } = await import('../migrations/postgres-migration-driver.ts');
     return new PostgresMigrationDriver(database.url, {
@@ -67,6 +73,7 @@ export async function openMigrationDriver(database: ResolvedDatabase): Promise<M
 
 /** Reads an environment's ledger without creating anything (no SQLite file, no Postgres table). */
 export async function readLedger(database: ResolvedDatabase): Promise<LedgerEntry[]> {
+  usableDatabase(database);
   if (database.engine === 'sqlite' && !existsSync(fileURLToPath(database.url))) return [];
   const driver = await openMigrationDriver(database);
   try {
@@ -85,5 +92,5 @@ export function databaseOf(
   const database = config.environments[environment]?.services[service]?.database;
   if (!database)
     throw new InternalError('INTERNAL', `${service} has no database in ${environment}`);
-  return database;
+  return usableDatabase(database);
 }

@@ -10,11 +10,17 @@ import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationFile } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, Migrator, notOnPreviousError } from '../migrations/migrator.ts';
 import { type AirlockContext, databaseOf, openMigrationDriver, readLedger } from './context.ts';
+import { type ContractHold, holdBackContracts } from './contract.ts';
 
 export interface MigrateServiceOptions {
   /** Release the files come from (recorded in the ledger), or null for the working tree. */
   release: string | null;
   runId: number | null;
+  /**
+   * The release serving the service before this change (null: nothing serves), which decides
+   * whether contract migrations may run (see contract.ts). Default: what serves now.
+   */
+  serving?: string | null;
   onFile?: (file: MigrationFile, phase: 'start' | 'done', entry?: LedgerEntry) => void;
 }
 
@@ -22,6 +28,8 @@ export interface MigrateServiceResult {
   applied: LedgerEntry[];
   /** Ledger rows that were already there. */
   alreadyApplied: number;
+  /** Contract migrations held back (with those after them), or null. */
+  hold: ContractHold | null;
   durationMs: number;
 }
 
@@ -57,15 +65,34 @@ export async function migrateService(
         },
       );
     }
-    if (env.previous && plan.pending.length > 0 && plan.problems.length === 0) {
+    const servingId =
+      options.serving !== undefined
+        ? options.serving
+        : ((await ctx.store.getServing(env.name)).find((r) => r.service === service)?.releaseId ??
+          null);
+    const servingRelease = servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null;
+    const { run, hold } =
+      plan.problems.length === 0
+        ? holdBackContracts(plan.pending, service, servingRelease)
+        : { run: plan.pending, hold: null };
+    if (env.previous && run.length > 0 && plan.problems.length === 0) {
       const missing = checkAppliedOnPrevious(
-        plan.pending,
+        run,
         await readLedger(databaseOf(ctx.config, env.previous, service)),
       );
       if (missing.length > 0)
         throw notOnPreviousError(missing, { environment: env.name, previous: env.previous });
     }
-    const result = await migrator.apply({
+    // Held-back migrations are left out of this migrator: it applies everything before them.
+    const cutoff = hold?.contract.version;
+    const runner =
+      cutoff === undefined
+        ? migrator
+        : new Migrator(
+            driver,
+            files.filter((f) => f.version < cutoff),
+          );
+    const result = await runner.apply({
       appliedBy: ctx.actor,
       release: options.release,
       ...(options.onFile ? { onProgress: options.onFile } : {}),
@@ -90,9 +117,22 @@ export async function migrateService(
         },
       });
     }
+    if (hold) {
+      await ctx.store.appendAudit({
+        at: ctx.now().toISOString(),
+        actor: ctx.actor,
+        action: 'migrations.held_back',
+        environment: env.name,
+        releaseId: options.release,
+        runId: options.runId,
+        result: 'ok',
+        detail: { service, ...hold },
+      });
+    }
     return {
       applied: result.applied,
       alreadyApplied: plan.applied.length,
+      hold,
       durationMs: result.durationMs,
     };
   } finally {

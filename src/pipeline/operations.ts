@@ -3,10 +3,11 @@
  * facts, builds the plan and (unless asked only to plan) applies it.
  */
 import type { ResolvedEnvironment } from '../config/resolve.ts';
-import { UserError } from '../errors.ts';
+import { ConfigError, UserError } from '../errors.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
 import type { Lock, Release } from '../state/state-store.ts';
-import type { AirlockContext } from './context.ts';
+import { type AirlockContext, readLedger } from './context.ts';
+import { contractsNotCarried, type UncarriedContract } from './contract.ts';
 import { type ExecuteOptions, type ExecuteResult, executePlan, refusePlan } from './execute.ts';
 import {
   buildPlan,
@@ -15,6 +16,7 @@ import {
   gatherFacts,
   type Plan,
   type PlanAction,
+  type PlanFacts,
   promotionCandidate,
   releaseNamed,
 } from './plan.ts';
@@ -147,7 +149,15 @@ export async function announceApprovalRequest(
   if (!ctx.observe || !env.next) return;
   const next = environmentNamed(ctx.config, env.next);
   if (next.promotion.policy !== 'manual' || next.promotion.approval.required === 0) return;
-  const plan = buildPlan(await gatherFacts(ctx, 'promote', next, release));
+  // The next environment's database may be out of reach here (a CI job for staging holds no
+  // production secret): approvals and the other gates do not need it.
+  const plan = buildPlan(
+    await gatherFacts(ctx, 'promote', next, release).catch((error) => {
+      if (error instanceof ConfigError)
+        return gatherFacts(ctx, 'promote', next, release, { skipMigrations: true });
+      throw error;
+    }),
+  );
   const approval = plan.gates.find((g) => g.gate === 'approval');
   if (approval?.status === 'pending' && !plan.gates.some((g) => g.status === 'fails'))
     ctx.observe({ type: 'awaiting-approval', plan, at: ctx.now().toISOString(), actor: ctx.actor });
@@ -188,12 +198,58 @@ export async function rollbackTarget(
   return releaseNamed(ctx, earlier.releaseId);
 }
 
-/** `airlock rollback <env> [--to R]`: serve an earlier release again (instantly when warm). */
+/**
+ * The rollback guard (issue 4): refuses to go back to a release that does not carry a contract
+ * migration the environment has applied — its code would meet a schema it does not know.
+ * With `force` it returns the audit of the override (`rollback.forced`), written once the
+ * rollback is confirmed.
+ * @throws UserError `ROLLBACK_UNSAFE` (audited `rollback.refused`).
+ */
+async function guardRollback(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+  force: boolean,
+): Promise<(() => Promise<unknown>) | null> {
+  const candidates = await ctx.store.listReleases(200);
+  const unsafe: UncarriedContract[] = [];
+  for (const name of ctx.config.services) {
+    const database = env.services[name]?.database;
+    if (!database) continue;
+    unsafe.push(
+      ...(await contractsNotCarried(ctx, name, await readLedger(database), release, candidates)),
+    );
+  }
+  if (unsafe.length === 0) return null;
+  const files = unsafe.map((u) => `${u.service}/${u.filename}`);
+  const at = ctx.now().toISOString();
+  const audit = {
+    at,
+    actor: ctx.actor,
+    environment: env.name,
+    releaseId: release.id,
+    runId: null,
+    detail: { contracts: unsafe },
+  };
+  if (force)
+    return async () => ctx.store.appendAudit({ ...audit, action: 'rollback.forced', result: 'ok' });
+  await ctx.store.appendAudit({ ...audit, action: 'rollback.refused', result: 'refused' });
+  throw new UserError(
+    'ROLLBACK_UNSAFE',
+    `rolling ${env.name} back to ${release.id} would start its code against a schema it does not know: ${files.join(', ')} ${unsafe.length === 1 ? 'is a contract migration' : 'are contract migrations'} applied on ${env.name} that ${release.id} does not carry.`,
+    {
+      hint: `Fix forward instead: commit the fix, \`airlock deploy ${ctx.config.pipeline[0]}\` and promote it. If ${release.id} truly runs without what ${unsafe.length === 1 ? 'it' : 'they'} removed, pass --force (audited).`,
+      details: { contracts: unsafe },
+    },
+  );
+}
+
+/** `airlock rollback <env> [--to R] [--force]`: serve an earlier release again (instantly when warm). */
 export async function rollback(
   ctx: AirlockContext,
   environment: string,
   to: string | undefined,
-  hooks: OperationHooks = {},
+  hooks: OperationHooks & { force?: boolean } = {},
 ): Promise<ExecuteResult> {
   const env = environmentNamed(ctx.config, environment);
   const release = await rollbackTarget(ctx, env, to);
@@ -203,8 +259,10 @@ export async function rollback(
       hint: `Pass --to <release> to choose another one (see \`airlock history ${env.name}\`).`,
     });
   }
+  const forced = await guardRollback(ctx, env, release, hooks.force ?? false);
   const facts = await gatherFacts(ctx, 'rollback', env, release);
   await hooks.beforeApply?.(buildPlan(facts));
+  await forced?.();
   return executePlan(ctx, facts, executeOptions(hooks, 'manual'));
 }
 
@@ -212,8 +270,10 @@ export interface AutomaticPromotion {
   environment: string;
   /** The promotion that ran, or null when the gate did not hold. */
   result: ExecuteResult | null;
-  /** The plan that was evaluated. */
-  plan: Plan;
+  /** The plan that was evaluated; null when the environment is out of reach here. */
+  plan: Plan | null;
+  /** Why the environment could not be evaluated here (e.g. its database secret is not set). */
+  unavailable?: string;
 }
 
 /**
@@ -232,7 +292,23 @@ export async function followAutomaticPromotions(
   while (env.next) {
     const next = environmentNamed(ctx.config, env.next);
     if (next.promotion.policy !== 'automatic') break;
-    const facts = await gatherFacts(ctx, 'promote', next, release);
+    let facts: PlanFacts;
+    try {
+      facts = await gatherFacts(ctx, 'promote', next, release);
+    } catch (error) {
+      // This process cannot reach the next environment (its secret is not set here): that
+      // environment's own job promotes it (`airlock promote <env> --auto`).
+      if (!(error instanceof ConfigError)) throw error;
+      const entry = {
+        environment: next.name,
+        result: null,
+        plan: null,
+        unavailable: error.message,
+      };
+      hooks.onPlan?.(entry);
+      out.push(entry);
+      break;
+    }
     const plan = buildPlan(facts);
     if (plan.blocked) {
       // A failing gate stops the automatic flow on the record (audited, notified); a pending

@@ -13,6 +13,7 @@ import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import type { Approval, Release, ServingRecord, StoredCheckResult } from '../state/state-store.ts';
 import { type AirlockContext, databaseOf, readLedger } from './context.ts';
+import { describeHold, holdBackContracts } from './contract.ts';
 
 export type PlanAction = 'deploy' | 'promote' | 'rollback';
 
@@ -48,6 +49,8 @@ export interface Plan {
   /** Pending migrations per service, by filename. */
   migrations: Record<string, string[]>;
   warnings: string[];
+  /** Explanations that are not problems (e.g. a contract migration held back). */
+  notes: string[];
 }
 
 /** Everything `buildPlan` needs; gathered by `gatherFacts`. */
@@ -118,17 +121,19 @@ export function buildPlan(facts: PlanFacts): Plan {
   }
   const migrations: Record<string, string[]> = {};
   const warnings: string[] = [];
+  const notes: string[] = [];
   for (const name of config.services) {
     const service = env.services[name];
     if (!service) continue;
     const m = facts.migrations.find((x) => x.service === name);
     const pending = m?.pending.map((p) => p.filename) ?? [];
     migrations[name] = pending;
+    const held = m?.held?.heldBack.length ?? 0;
     const migrate: PlanStep | null =
       service.database && action !== 'rollback'
         ? {
             name: `migrate:${name}`,
-            title: `Migrate ${name} (${pending.length ? `${pending.length} pending` : 'up to date'})`,
+            title: `Migrate ${name} (${pending.length ? `${pending.length} pending` : 'up to date'}${held ? `, ${held} held back` : ''})`,
             kind: 'migrate',
             service: name,
             when: 'on-success',
@@ -168,8 +173,9 @@ export function buildPlan(facts: PlanFacts): Plan {
       }
       for (const p of m?.problems ?? [])
         if (p.code !== 'MIGRATION_MISSING_FILE') warnings.push(p.message);
-    } else if (m?.problems.length) {
-      warnings.push(...m.problems.map((p) => p.message));
+    } else {
+      if (m?.problems.length) warnings.push(...m.problems.map((p) => p.message));
+      if (m?.held) notes.push(describeHold(m.held, env.name, name));
     }
   }
   if (action !== 'rollback' && env.onCheckFailure === 'rollback') {
@@ -213,6 +219,7 @@ export function buildPlan(facts: PlanFacts): Plan {
     steps,
     migrations,
     warnings,
+    notes,
   };
 }
 
@@ -222,6 +229,7 @@ async function migrationFacts(
   env: ResolvedEnvironment,
   release: Release,
   previous: string | null,
+  serving: ServingRecord[],
 ): Promise<MigrationGateFacts[]> {
   const out: MigrationGateFacts[] = [];
   for (const name of ctx.config.services) {
@@ -232,15 +240,19 @@ async function migrationFacts(
       ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
       : [];
     const plan = planMigrations(files, await readLedger(service.database));
+    const servingId = serving.find((s) => s.service === name)?.releaseId;
+    const { run, hold } = holdBackContracts(
+      plan.pending,
+      name,
+      servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null,
+    );
     const notOnPrevious = previous
-      ? checkAppliedOnPrevious(
-          plan.pending,
-          await readLedger(databaseOf(ctx.config, previous, name)),
-        )
+      ? checkAppliedOnPrevious(run, await readLedger(databaseOf(ctx.config, previous, name)))
       : [];
     out.push({
       service: name,
-      pending: plan.pending.map((f) => ({ version: f.version, filename: f.filename })),
+      pending: run.map((f) => ({ version: f.version, filename: f.filename })),
+      held: hold,
       notOnPrevious,
       problems: plan.problems,
     });
@@ -306,6 +318,11 @@ function latestPerCheck(results: StoredCheckResult[]): StoredCheckResult[] {
 export interface GatherOptions {
   /** `--override-window "reason"`. */
   windowOverride?: string;
+  /**
+   * Leave the databases alone (no migration facts): for telling people what a release waits
+   * for where the environment's database is not reachable (its secret is not here).
+   */
+  skipMigrations?: boolean;
 }
 
 /** Gathers the facts for a plan. Reads only. */
@@ -318,7 +335,9 @@ export async function gatherFacts(
 ): Promise<PlanFacts> {
   const serving = await ctx.store.getServing(env.name);
   const previous = action === 'promote' ? env.previous : null;
-  const migrations = await migrationFacts(ctx, env, release, previous);
+  const migrations = options.skipMigrations
+    ? []
+    : await migrationFacts(ctx, env, release, previous, serving);
   let gates: GateInputs | null = null;
   if (action === 'promote' && previous) {
     const previousServing = await ctx.store.getServing(previous);

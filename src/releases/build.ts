@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
+import { directivesOf } from '../migrations/directives.ts';
+import { verifyIntegrity } from '../migrations/integrity.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { runShell } from '../process/shell.ts';
 import type { Release, ReleaseArtifact, StateStore } from '../state/state-store.ts';
@@ -178,8 +180,16 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
       let migrations: ReleaseArtifact['migrations'] = [];
       if (service.database) {
         const dir = path.join(root, service.database.migrations);
+        // airlock.sum first: a conflicted merge or an edit without re-hashing stops the build,
+        // naming the file, before a release is made of it (issue 4; Atlas's atlas.sum).
         const files = await readMigrationDir(dir);
-        migrations = files.map((f) => ({ version: f.version, name: f.name, sha256: f.sha256 }));
+        await verifyIntegrity(dir, files);
+        migrations = files.map((f) => ({
+          version: f.version,
+          name: f.name,
+          sha256: f.sha256,
+          ...(directivesOf(f).contract ? { contract: true } : {}),
+        }));
         if (existsSync(dir) && files.length > 0)
           migrationsDigest = (await artifacts.put(dir)).digest;
       }

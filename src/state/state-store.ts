@@ -28,8 +28,8 @@ export interface ReleaseArtifact {
   files: number;
   /** sha256 tree digest of the migrations folder snapshot, or null without a database. */
   migrationsDigest: string | null;
-  /** The migrations the release carries, in order. */
-  migrations: Array<{ version: number; name: string; sha256: string }>;
+  /** The migrations the release carries, in order; `contract` marks `-- airlock:contract` files. */
+  migrations: Array<{ version: number; name: string; sha256: string; contract?: boolean }>;
 }
 
 export interface Release {

@@ -1,6 +1,7 @@
 /** Team-mode configuration: Postgres state, per-environment Postgres databases, isolation. */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
+import { usableDatabase } from '../../src/config/resolve.ts';
 import { ConfigError, formatDiagnostic } from '../../src/errors.ts';
 import { yaml } from './yaml-text.ts';
 
@@ -63,10 +64,20 @@ describe('team mode configuration', () => {
     expect(config.state).toMatchObject({ kind: 'postgres', url: 'postgres://other@h/db' });
   });
 
-  it('names a variable that is not set, without printing any value', () => {
-    expect(errors(POSTGRES, { AIRLOCK_STATE: env.AIRLOCK_STATE })).toEqual([
-      "airlock.yaml:11:51: error: environments.staging.services.notes.databaseUrl: reads $STAGING_DATABASE_URL, which is not set in the environment. Fix: export STAGING_DATABASE_URL=postgres://user:password@host:5432/notes_staging (this environment's database) before running airlock.",
-    ]);
+  it('an unset database variable stops only what touches that environment, naming file, line and variable', () => {
+    // A CI job for production holds no staging secret here: the file still loads.
+    const config = parseConfig(POSTGRES, '/tmp/x/airlock.yaml', 'airlock.yaml', {
+      AIRLOCK_STATE: env.AIRLOCK_STATE,
+    });
+    const staging = config.environments.staging?.services.notes?.database;
+    const production = config.environments.production?.services.notes?.database;
+    expect(usableDatabase(production!).url).toBe(
+      'postgres://app:pw@db.internal:5432/notes_production',
+    );
+    expect(staging?.display).toBe('(unset: $STAGING_DATABASE_URL)');
+    expect(() => usableDatabase(staging!)).toThrow(
+      "airlock.yaml:11:51: error: environments.staging.services.notes.databaseUrl: reads $STAGING_DATABASE_URL, which is not set in the environment. Fix: export STAGING_DATABASE_URL=postgres://user:password@host:5432/notes_staging (this environment's database) before running a command that touches staging.",
+    );
   });
 
   it('refuses two environments on the same database, naming both (seeds 001 and 003)', () => {

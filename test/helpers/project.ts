@@ -4,7 +4,8 @@
  * (the local runtime daemon and every app process stopped).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,8 @@ import { commitStep, createExampleProject } from '../../src/cli/demo.ts';
 import { Reporter } from '../../src/cli/reporter.ts';
 import { openSession, type Session } from '../../src/cli/session.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { computeSum, formatSum, SUM_FILENAME } from '../../src/migrations/integrity.ts';
+import { MIGRATION_FILENAME, type MigrationFile } from '../../src/migrations/migration-files.ts';
 import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
@@ -37,8 +40,12 @@ export interface TestProject {
   /** Edits airlock.yaml: `edit(doc)` receives the YAML document. */
   editConfig(edit: (doc: ReturnType<typeof parseDocument>) => void): void;
   commit(step: '2-pinned-notes' | '3-broken-create'): string;
-  /** Writes files (path relative to the project → content) and commits them. */
-  commitFiles(files: Record<string, string>, message: string): void;
+  /**
+   * Writes files (path relative to the project → content) and commits them. A migration file
+   * (`<dir>/NNNN_name.sql`) also re-hashes its folder's airlock.sum, as `airlock migrate hash`
+   * does, unless `{ hash: false }`.
+   */
+  commitFiles(files: Record<string, string>, message: string, options?: { hash?: boolean }): void;
   cleanup(): Promise<void>;
 }
 
@@ -48,6 +55,20 @@ export const REVIEWER = 'reviewer@airlock.demo';
 export interface ExampleProjectOptions {
   /** Environment for every command and session (e.g. AIRLOCK_STATE_URL for team mode). */
   env?: Record<string, string>;
+}
+
+/** The airlock.sum text of a migrations folder (what `airlock migrate hash` writes). */
+function sumOf(folder: string): string {
+  const files = readdirSync(folder)
+    .filter((f) => MIGRATION_FILENAME.test(f))
+    .sort()
+    .map((filename) => ({
+      filename,
+      sha256: createHash('sha256')
+        .update(readFileSync(path.join(folder, filename)))
+        .digest('hex'),
+    }));
+  return formatSum(computeSum(files as MigrationFile[]));
 }
 
 export async function exampleProject(options: ExampleProjectOptions = {}): Promise<TestProject> {
@@ -97,11 +118,16 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
       writeFileSync(file, doc.toString());
     },
     commit: (step) => commitStep(dir, step),
-    commitFiles(files, message) {
+    commitFiles(files, message, options = {}) {
+      const migrationDirs = new Set<string>();
       for (const [rel, content] of Object.entries(files)) {
         mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         writeFileSync(path.join(dir, rel), content);
+        if (MIGRATION_FILENAME.test(path.basename(rel)))
+          migrationDirs.add(path.dirname(path.join(dir, rel)));
       }
+      if (options.hash !== false)
+        for (const d of migrationDirs) writeFileSync(path.join(d, SUM_FILENAME), sumOf(d));
       const env = {
         ...process.env,
         GIT_AUTHOR_NAME: 'Dev',

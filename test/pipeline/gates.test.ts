@@ -120,6 +120,7 @@ function inputs(overrides: Partial<GateInputs> = {}): GateInputs {
     migrations: [
       {
         service: 'web',
+        held: null,
         pending: [{ version: 3, filename: '0003_x.sql' }],
         notOnPrevious: [],
         problems: [],
@@ -264,6 +265,7 @@ describe('gates', () => {
         migrations: [
           {
             service: 'web',
+            held: null,
             pending: [
               { version: 3, filename: '0003_x.sql' },
               { version: 4, filename: '0004_y.sql' },
@@ -289,6 +291,7 @@ describe('gates', () => {
         migrations: [
           {
             service: 'web',
+            held: null,
             pending: [],
             notOnPrevious: [],
             problems: [

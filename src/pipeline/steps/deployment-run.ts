@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { ResolvedEnvironment } from '../../config/resolve.ts';
+import { type ResolvedEnvironment, usableDatabase } from '../../config/resolve.ts';
 import type { DeployOutcome } from '../../providers/provider.ts';
 import type { ArtifactStore } from '../../releases/artifact-store.ts';
 import { digestTree } from '../../releases/tree-digest.ts';
@@ -71,7 +71,7 @@ export async function switchService(
   );
   const vars: Record<string, string> = {
     ...settings.vars,
-    ...(settings.database ? { DATABASE_URL: settings.database.url } : {}),
+    ...(settings.database ? { DATABASE_URL: usableDatabase(settings.database).url } : {}),
     AIRLOCK_ENV: env.name,
     AIRLOCK_SERVICE: service,
     AIRLOCK_RELEASE: release.id,

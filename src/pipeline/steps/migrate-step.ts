@@ -20,17 +20,23 @@ export function migrateStep(d: DeploymentRun, service: string, title: string): S
       const result = await migrateService(d.ctx, d.env, service, files, {
         release: d.release.id,
         runId: d.runId,
+        serving: d.before.find((s) => s.service === service)?.releaseId ?? null,
         onFile: (file, phase) => {
           if (phase === 'start') ctx.progress(`applying ${file.filename}`);
         },
       });
       const applied = result.applied.map((e) => `${String(e.version).padStart(4, '0')}_${e.name}`);
+      const held = result.hold
+        ? `; held back ${result.hold.heldBack.map((h) => h.filename).join(', ')} (contract: ${d.env.name} served ${result.hold.serving}, which predates it)`
+        : '';
       return {
         status: 'succeeded',
-        message: applied.length
-          ? `applied ${applied.join(', ')}`
-          : `up to date (${result.alreadyApplied} applied)`,
-        output: { applied, durationMs: result.durationMs },
+        message: `${applied.length ? `applied ${applied.join(', ')}` : `up to date (${result.alreadyApplied} applied)`}${held}`,
+        output: {
+          applied,
+          durationMs: result.durationMs,
+          ...(result.hold ? { held: result.hold } : {}),
+        },
       };
     },
   };
