@@ -353,6 +353,17 @@ export function buildProgram(): Command {
         (await import('./migrate.ts')).migrateLintCommand(io, opts),
       ),
     );
+  migrate
+    .command('drift <environment> <other>')
+    .description(
+      "compare two environments' live schemas: changes made outside migrations (drift, exit 1) apart from pending migrations",
+    )
+    .option('--service <service>', 'only this service (default: every service with a database)')
+    .action(
+      act(async (io, environment: string, other: string, opts: { service?: string }) =>
+        (await import('./migrate.ts')).migrateDriftCommand(io, environment, other, opts),
+      ),
+    );
 
   const ci = program.command('ci').description('CI green at the exact commit, and CI workflows');
   ci.command('run')

@@ -4,7 +4,7 @@
  * ledger. See docs/migrations.md.
  */
 import path from 'node:path';
-import type { ResolvedConfig, ResolvedService } from '../config/resolve.ts';
+import type { ResolvedConfig, ResolvedDatabase, ResolvedService } from '../config/resolve.ts';
 import { hasCode, UserError } from '../errors.ts';
 import {
   checkIntegrity,
@@ -14,6 +14,7 @@ import {
   verifyIntegrity,
   writeSumFile,
 } from '../migrations/integrity.ts';
+import type { DriftResult } from '../migrations/introspect.ts';
 import {
   createMigrationFile,
   type MigrationFile,
@@ -557,6 +558,92 @@ export async function migrateLintCommand(
           `Fix the error${errors === 1 ? '' : 's'} above (each says how), mark a deliberate drop or rename as the contract step of an expand/contract change (\`-- airlock:contract\`), or accept a finding with \`-- airlock:lint-ignore <rule> <reason>\`. See docs/migrations.md.`,
         );
         return 1;
+      }
+      return 0;
+    },
+    { recover: false },
+  );
+}
+
+/**
+ * `airlock migrate drift <a> <b>`: compares the live schemas of two environments' databases,
+ * telling changes made outside migrations (drift: a live schema that differs from what its own
+ * ledger's files produce) from differences the pending migrations explain. Exit 1 on drift.
+ */
+export async function migrateDriftCommand(
+  io: CommandIO,
+  a: string,
+  b: string,
+  opts: { service?: string },
+): Promise<number> {
+  return withSession(
+    io,
+    async (session) => {
+      const { config } = session.ctx;
+      const envA = environmentNamed(config, a);
+      const envB = environmentNamed(config, b);
+      if (envA.name === envB.name) {
+        throw new UserError('USAGE', `compare two different environments, not ${a} with itself.`, {
+          hint: `e.g. \`airlock migrate drift ${config.pipeline[0]} ${config.pipeline[1] ?? '<environment>'}\`.`,
+        });
+      }
+      const { describeSchema, detectDrift, driftError } = await import(
+        '../migrations/introspect.ts'
+      );
+      const services = servicesWithDatabase(config, opts.service).filter(
+        (s) => envA.services[s.name]?.database && envB.services[s.name]?.database,
+      );
+      const all: DriftResult = {
+        drifted: false,
+        findings: [],
+        explainedByPending: [],
+        problems: [],
+      };
+      const reports = [];
+      for (const service of services) {
+        const dbA = databaseOf(config, envA.name, service.name);
+        const dbB = databaseOf(config, envB.name, service.name);
+        const files = await verifiedMigrationFiles(dbA.migrationsDir);
+        const side = async (name: string, database: ResolvedDatabase) => ({
+          name,
+          schema: await describeSchema(database),
+          ledger: await readLedger(database),
+        });
+        const result = await detectDrift(
+          { a: await side(envA.name, dbA), b: await side(envB.name, dbB), files },
+          dbA.engine === 'postgres' ? { postgresUrl: dbA.url } : {},
+        );
+        io.reporter.info(`${service.name}: ${envA.name} ↔ ${envB.name} (${dbA.engine}):`);
+        for (const f of result.findings) io.reporter.info(`  ✖ drift: ${f.difference.message}`);
+        for (const p of result.explainedByPending) {
+          io.reporter.info(`  ℹ ${p.difference.message}`);
+        }
+        for (const p of result.problems) io.reporter.warn(`${p.environment}: ${p.message}`);
+        if (!result.drifted) {
+          io.reporter.success(
+            result.explainedByPending.length === 0
+              ? `${service.name}: no drift; ${envA.name} and ${envB.name} have the same schema.`
+              : `${service.name}: no drift; the differences above are migrations one environment has not applied yet.`,
+          );
+        }
+        all.drifted ||= result.drifted;
+        all.findings.push(...result.findings);
+        all.explainedByPending.push(...result.explainedByPending);
+        all.problems.push(...result.problems);
+        reports.push({ service: service.name, ...result });
+      }
+      io.reporter.result({ environments: [envA.name, envB.name], services: reports });
+      if (all.drifted) {
+        const error = driftError(all);
+        const n = all.findings.length;
+        // The findings are listed above; in --json they are in the error itself.
+        throw io.reporter.json
+          ? error
+          : new UserError(
+              error.code,
+              `${n} schema difference${n === 1 ? '' : 's'} not explained by migrations (listed above).`,
+              { hint: error.hint, details: error.details },
+            );
       }
       return 0;
     },

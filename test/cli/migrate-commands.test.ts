@@ -1,20 +1,31 @@
 /**
- * `airlock migrate hash | create | lint | apply --dry-run` and airlock.sum checks as users run
- * them: real child processes of bin/airlock.js on a copy of the notes example (a git
- * repository), real SQLite.
+ * `airlock migrate hash | create | lint | apply --dry-run | drift` and airlock.sum checks as
+ * users run them: real child processes of bin/airlock.js on a copy of the notes example (a
+ * git repository), real SQLite.
  */
 import { existsSync } from 'node:fs';
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CliResult, exampleProject, type TestProject } from '../helpers/project.ts';
 
 /** The notes service's migrations folder in `project`. */
 const migrations = (project: TestProject) => path.join(project.dir, 'migrations');
-/** staging's (or production's) SQLite database of the notes service. */
-const databaseFile = (project: TestProject, environment: string) =>
-  path.join(project.dir, '.airlock', 'envs', environment, 'data', 'notes.db');
+
+/** Fails with the command's output, so a failing test says why. */
+function expectCode(result: CliResult, code: number): CliResult {
+  expect(result.code, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
+  return result;
+}
+
+/** The notes service's database file in `environment`, as `airlock config show` resolves it. */
+async function databaseFile(project: TestProject, environment: string): Promise<string> {
+  const shown = await project.cli(['config', 'show', '--env', environment, '--json']);
+  const json = JSON.parse(expectCode(shown, 0).stdout);
+  return fileURLToPath(json.environments[environment].services.notes.database.url);
+}
 
 function sqlite<T>(file: string, fn: (db: DatabaseSync) => T): T {
   const db = new DatabaseSync(file);
@@ -38,12 +49,6 @@ const ledgerOf = (file: string) =>
     db.prepare('SELECT version, sha256, applied_by FROM airlock_migrations ORDER BY version').all(),
   );
 
-/** Fails with the command's output, so a failing test says why. */
-function expectCode(result: CliResult, code: number): CliResult {
-  expect(result.code, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
-  return result;
-}
-
 describe('airlock migrate (SQLite)', () => {
   let project: TestProject;
   const cli = (...args: string[]) => project.cli(args);
@@ -61,7 +66,7 @@ describe('airlock migrate (SQLite)', () => {
     const missing = expectCode(await cli('migrate', 'apply', 'staging'), 1);
     expect(missing.stderr).toContain('airlock.sum is missing');
     expect(missing.stderr).toContain('→ Run `airlock migrate hash`');
-    expect(existsSync(databaseFile(project, 'staging'))).toBe(false);
+    expect(existsSync(await databaseFile(project, 'staging'))).toBe(false);
 
     const hashed = expectCode(await cli('migrate', 'hash'), 0);
     expect(hashed.stdout).toContain('✔ notes: wrote migrations/airlock.sum (2 files).');
@@ -72,7 +77,7 @@ describe('airlock migrate (SQLite)', () => {
     expect(expectCode(await cli('migrate', 'hash'), 0).stdout).toContain('is up to date');
 
     expectCode(await cli('migrate', 'apply', 'staging'), 0);
-    expect(ledgerOf(databaseFile(project, 'staging'))).toHaveLength(2);
+    expect(ledgerOf(await databaseFile(project, 'staging'))).toHaveLength(2);
 
     // Someone edits an applied migration (and adds a file) without re-hashing.
     await appendFile(
@@ -168,7 +173,7 @@ describe('airlock migrate (SQLite)', () => {
   it('apply --dry-run reports the failing migration and leaves the environment untouched', async () => {
     expectCode(await cli('migrate', 'hash'), 0);
     expectCode(await cli('migrate', 'apply', 'staging'), 0);
-    const staging = databaseFile(project, 'staging');
+    const staging = await databaseFile(project, 'staging');
     // A row the next migration's unique index will trip over: only the data copy shows it.
     sqlite(staging, (db) => {
       const insert = db.prepare(
@@ -229,5 +234,54 @@ describe('airlock migrate (SQLite)', () => {
     expect(ledgerOf(staging)).toHaveLength(2);
     expectCode(await cli('migrate', 'apply', 'staging'), 0);
     expect(ledgerOf(staging)).toHaveLength(5);
+  });
+
+  it('drift tells a manual ALTER TABLE on staging from a pending migration, exit 1', async () => {
+    expectCode(await cli('migrate', 'hash'), 0);
+    expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    expectCode(await cli('migrate', 'apply', 'production', '--yes'), 0);
+    const same = expectCode(await cli('migrate', 'drift', 'staging', 'production'), 0);
+    expect(same.stdout).toContain(
+      '✔ notes: no drift; staging and production have the same schema.',
+    );
+
+    // A new migration on staging only: a difference, but an explained one.
+    await writeFile(
+      path.join(migrations(project), '0003_add_pinned.sql'),
+      'ALTER TABLE notes ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;\n',
+    );
+    expectCode(await cli('migrate', 'hash'), 0);
+    expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    const pending = expectCode(await cli('migrate', 'drift', 'staging', 'production'), 0);
+    expect(pending.stdout).toContain(
+      'ℹ staging has column notes.pinned (integer not null default 0) that production lacks: pending on production (0003_add_pinned.sql)',
+    );
+    expect(pending.stdout).not.toContain('✖');
+
+    // Someone fixes something by hand on staging.
+    const staging = await databaseFile(project, 'staging');
+    sqlite(staging, (db) => db.exec('ALTER TABLE notes ADD COLUMN hotfix TEXT'));
+    const drifted = expectCode(await cli('migrate', 'drift', 'staging', 'production'), 1);
+    expect(drifted.stdout).toContain(
+      '✖ drift: staging has column notes.hotfix (text) that none of its applied migrations creates: it was changed outside migrations',
+    );
+    expect(drifted.stdout).toContain('pending on production (0003_add_pinned.sql)');
+    expect(drifted.stderr).toContain(
+      '✖ 1 schema difference not explained by migrations (listed above).',
+    );
+    expect(drifted.stderr).toContain('airlock migrate create <name>');
+    const json = JSON.parse(
+      expectCode(await cli('migrate', 'drift', 'staging', 'production', '--json'), 1).stdout,
+    );
+    expect(json.error).toMatchObject({ code: 'MIGRATION_DRIFT' });
+    expect(json.error.message).toContain('notes.hotfix');
+    expect(json.services[0].findings).toEqual([
+      expect.objectContaining({ environment: 'staging' }),
+    ]);
+
+    const itself = expectCode(await cli('migrate', 'drift', 'staging', 'staging'), 2);
+    expect(itself.stderr).toContain('compare two different environments');
+    const unknown = expectCode(await cli('migrate', 'drift', 'staging', 'prod'), 1);
+    expect(unknown.stderr).toContain('→ Environments are: staging, production.');
   });
 });
