@@ -364,6 +364,30 @@ export function buildProgram(): Command {
         (await import('./migrate.ts')).migrateDriftCommand(io, environment, other, opts),
       ),
     );
+  migrate
+    .command('adopt <environment>')
+    .description(
+      "take over a database wrangler (D1) or the Supabase CLI has been migrating: import its ledger as Airlock's, running nothing",
+    )
+    .option('--from <tool>', 'the tool whose ledger to import: wrangler or supabase')
+    .option(
+      '--d1-database <path>',
+      "wrangler: the local D1 database (a .sqlite file, or the binding's database id; default: the environment's database when it has d1_migrations, else the one wrangler made in .wrangler/)",
+    )
+    .option('--dry-run', 'show what would be adopted; write nothing')
+    .option(
+      '--service <service>',
+      'service whose database to adopt (default: the only one with a database)',
+    )
+    .action(
+      act(
+        async (
+          io,
+          environment: string,
+          opts: { from?: string; d1Database?: string; dryRun?: boolean; service?: string },
+        ) => (await import('./migrate.ts')).migrateAdoptCommand(io, environment, opts),
+      ),
+    );
 
   const ci = program.command('ci').description('CI green at the exact commit, and CI workflows');
   ci.command('run')

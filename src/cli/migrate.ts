@@ -3,9 +3,11 @@
  * their integrity file (`airlock.sum`), lint, dry runs, drift and adoption of another tool's
  * ledger. See docs/migrations.md.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig, ResolvedDatabase, ResolvedService } from '../config/resolve.ts';
 import { hasCode, UserError } from '../errors.ts';
+import type { AdoptSource } from '../migrations/adopt.ts';
 import {
   checkIntegrity,
   readSumFile,
@@ -25,6 +27,7 @@ import {
   notOnPreviousError,
   planMigrations,
 } from '../migrations/migrator.ts';
+import { sqlitePathFromUrl } from '../migrations/sqlite-migration-driver.ts';
 import { type AirlockContext, databaseOf, readLedger } from '../pipeline/context.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
@@ -648,5 +651,235 @@ export async function migrateDriftCommand(
       return 0;
     },
     { recover: false },
+  );
+}
+
+/** True when the SQLite file at `file` exists and has the table `table`. */
+async function sqliteHasTable(file: string, table: string): Promise<boolean> {
+  if (!existsSync(file)) return false;
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    return Boolean(
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The local D1 database to adopt: `--d1-database` (a path, or a binding's database id), else
+ * the environment's own SQLite file when it holds `d1_migrations`, else the only local D1
+ * database wrangler made in the service's folder.
+ */
+async function localD1Source(
+  config: ResolvedConfig,
+  service: ResolvedService,
+  database: ResolvedDatabase,
+  given: string | undefined,
+): Promise<string> {
+  const { findLocalD1Database } = await import('../migrations/adopt.ts');
+  const projectDir = path.resolve(config.dir, service.root);
+  if (given) {
+    const file = path.resolve(given);
+    // Not a file and not path-like: the binding's preview_database_id or database_id.
+    if (!existsSync(file) && !/[\\/]|\.(sqlite3?|db)$/.test(given)) {
+      return findLocalD1Database({ projectDir, databaseId: given });
+    }
+    return file;
+  }
+  const own = sqlitePathFromUrl(database.url);
+  if (await sqliteHasTable(own, 'd1_migrations')) return own;
+  return findLocalD1Database({ projectDir });
+}
+
+/**
+ * `airlock migrate adopt <env> --from wrangler|supabase`: takes over a database another tool
+ * has been migrating, by importing its ledger as Airlock's (no SQL runs). Refuses, writing
+ * nothing, when the ledger and the files disagree. Under the environment's lock; audited.
+ */
+export async function migrateAdoptCommand(
+  io: CommandIO,
+  environment: string,
+  opts: { from?: string; d1Database?: string; dryRun?: boolean; service?: string },
+): Promise<number> {
+  const tool = opts.from;
+  if (tool !== 'wrangler' && tool !== 'supabase') {
+    throw new UserError(
+      'USAGE',
+      tool
+        ? `cannot adopt migrations from "${tool}".`
+        : 'say which tool has been running the migrations: --from wrangler or --from supabase.',
+      {
+        hint: "`--from wrangler` reads the d1_migrations table of a (local) D1 database; `--from supabase` reads supabase_migrations.schema_migrations of the environment's Postgres database.",
+      },
+    );
+  }
+  if (opts.d1Database && tool !== 'wrangler') {
+    throw new UserError('USAGE', '--d1-database is only for --from wrangler.', {
+      hint: "`--from supabase` reads the ledger from the environment's own database.",
+    });
+  }
+  return withSession(io, async (session) => {
+    const { ctx } = session;
+    const env = environmentNamed(ctx.config, environment);
+    const service = oneServiceWithDatabase(ctx.config, opts.service);
+    const database = databaseOf(ctx.config, env.name, service.name);
+    const files = await verifiedMigrationFiles(database.migrationsDir);
+    const { adoptError, adoptLedger } = await import('../migrations/adopt.ts');
+
+    let source: AdoptSource;
+    let from: string;
+    if (tool === 'wrangler') {
+      if (database.engine !== 'sqlite') {
+        throw new UserError(
+          'USAGE',
+          `${service.name}'s database on ${env.name} is Postgres, and wrangler's ledger belongs to a D1 (SQLite) database.`,
+          { hint: 'Use `--from supabase` for a database the Supabase CLI migrated.' },
+        );
+      }
+      const file = await localD1Source(ctx.config, service, database, opts.d1Database);
+      source = { tool: 'wrangler', sqlitePath: file };
+      from = `d1_migrations in ${shown(file)}`;
+      const target = sqlitePathFromUrl(database.url);
+      if (path.resolve(file) !== path.resolve(target)) {
+        await sameSchemaOrRefuse(file, target, env.name);
+      }
+    } else {
+      if (database.engine !== 'postgres') {
+        throw new UserError(
+          'USAGE',
+          `${service.name}'s database on ${env.name} is SQLite; Supabase's ledger lives in a Postgres database.`,
+          {
+            hint: 'Point the environment at the Supabase database (`database: { engine: postgres }` and its `databaseUrl`), or use `--from wrangler` for a D1 database.',
+          },
+        );
+      }
+      source = { tool: 'supabase', url: database.url };
+      from = `supabase_migrations.schema_migrations in ${database.display}`;
+    }
+
+    if (!opts.dryRun && env.protected) {
+      await confirmChange(
+        io,
+        `Adopt ${tool}'s migration ledger into ${env.name}'s (protected)?`,
+        env.name,
+      );
+    }
+    const lock = opts.dryRun
+      ? null
+      : await acquireEnvironmentLock(ctx, env.name, `migrate adopt --from ${tool}`);
+    let result: Awaited<ReturnType<typeof adoptLedger>>;
+    try {
+      result = await adoptLedger(source, database, files, { dryRun: Boolean(opts.dryRun) });
+      if (result.written) {
+        await ctx.store.appendAudit({
+          at: ctx.now().toISOString(),
+          actor: ctx.actor,
+          action: 'migrations.adopted',
+          environment: env.name,
+          releaseId: null,
+          runId: null,
+          result: 'ok',
+          detail: {
+            service: service.name,
+            tool,
+            source: from,
+            files: result.adopted.map((e) => fileNameOf(e)),
+            skipped: result.skipped.map((s) => s.file),
+          },
+        });
+      }
+    } finally {
+      await lock?.release();
+    }
+
+    io.reporter.info(
+      `${service.name} on ${env.name}: ${tool}'s ledger (${from})${opts.dryRun ? ' (dry run: nothing is written)' : ''}:`,
+    );
+    if (result.adopted.length > 0) {
+      io.reporter.table(
+        ['VERSION', 'FILE', 'APPLIED', 'BY'],
+        result.adopted.map((e) => [
+          String(e.version).padStart(4, '0'),
+          fileNameOf(e),
+          e.appliedAt.replace('T', ' ').slice(0, 19),
+          e.appliedBy,
+        ]),
+      );
+    }
+    for (const s of result.skipped) io.reporter.info(`  = ${s.file}: skipped (${s.reason})`);
+    for (const p of result.problems) io.reporter.info(`  ✖ ${p.message}`);
+    io.reporter.result({
+      environment: env.name,
+      service: service.name,
+      tool,
+      source: from,
+      dryRun: Boolean(opts.dryRun),
+      ...result,
+    });
+    if (result.problems.length > 0) {
+      const error = adoptError(result);
+      const n = result.problems.length;
+      throw io.reporter.json
+        ? error
+        : new UserError(
+            error.code,
+            `Refusing to adopt ${tool}'s ledger (${n} problem${n === 1 ? '' : 's'}, listed above); nothing was written.`,
+            { hint: error.hint, details: error.details },
+          );
+    }
+    const n = result.adopted.length;
+    const migrations = `${n} migration${n === 1 ? '' : 's'}`;
+    if (opts.dryRun) {
+      io.reporter.success(
+        n === 0
+          ? `Nothing to adopt: ${env.name}'s ledger already has every migration ${tool} ran.`
+          : `Would adopt ${migrations} into ${env.name}'s ledger. Run the command again without --dry-run to write ${n === 1 ? 'it' : 'them'}.`,
+      );
+    } else if (n === 0) {
+      io.reporter.success(
+        `Nothing to adopt: ${env.name}'s ledger already has every migration ${tool} ran.`,
+      );
+    } else {
+      io.reporter.success(
+        `Adopted ${migrations} into ${env.name}'s ledger without running them; \`airlock migrate apply ${env.name}\` runs only newer files from now on.`,
+      );
+    }
+    return 0;
+  });
+}
+
+/** `0001_create_notes.sql` for a ledger row. */
+function fileNameOf(entry: { version: number; name: string }): string {
+  return `${String(entry.version).padStart(4, '0')}_${entry.name}.sql`;
+}
+
+/**
+ * Adopting a D1 file's ledger into another file (the environment's) is only right when that
+ * file holds the same schema: otherwise its ledger would claim migrations it never ran.
+ */
+async function sameSchemaOrRefuse(source: string, target: string, environment: string) {
+  const { compareSchemas, describeSchema } = await import('../migrations/introspect.ts');
+  if (!existsSync(source)) return; // adoptLedger reports the missing source
+  const differences = compareSchemas(
+    await describeSchema({ engine: 'sqlite', url: source }),
+    await describeSchema({ engine: 'sqlite', url: target }),
+    { a: `the D1 database`, b: `${environment}'s database` },
+  );
+  if (differences.length === 0) return;
+  throw new UserError(
+    'MIGRATION_ADOPT_MISMATCH',
+    `${environment}'s database (${shown(target)}) is not the D1 database wrangler migrated (${shown(source)}): ${differences
+      .slice(0, 5)
+      .map((d) => d.message)
+      .join(
+        '; ',
+      )}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}. Nothing was written.`,
+    {
+      hint: `Adopt the database ${environment} really uses: with wrangler stopped, copy the D1 file (and its -wal file, if any) to ${shown(target)}, then run the command again.`,
+      details: { source, target, differences },
+    },
   );
 }

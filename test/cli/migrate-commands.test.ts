@@ -1,15 +1,32 @@
 /**
- * `airlock migrate hash | create | lint | apply --dry-run | drift` and airlock.sum checks as
- * users run them: real child processes of bin/airlock.js on a copy of the notes example (a
- * git repository), real SQLite.
+ * `airlock migrate hash | create | lint | apply --dry-run | drift | adopt` as users run them:
+ * real child processes of bin/airlock.js on a copy of the notes example (a git repository),
+ * real SQLite files, the real wrangler writing a local D1 database, and real Postgres for the
+ * Supabase ledger.
  */
-import { existsSync } from 'node:fs';
-import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { appendFile, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { localD1DatabasePath } from '../../src/migrations/adopt.ts';
+import { SCRATCH_DATABASE_PREFIX } from '../../src/migrations/dry-run.ts';
+import {
+  createTestDatabase,
+  describeIfPostgres,
+  type TestDatabase,
+  withAdminClient,
+} from '../helpers/postgres.ts';
 import { type CliResult, exampleProject, type TestProject } from '../helpers/project.ts';
+
+const run = promisify(execFile);
+/** The pinned wrangler (a devDependency); `d1 migrations apply --local` runs offline. */
+const WRANGLER = path.resolve('node_modules/.bin/wrangler');
+const D1_DATABASE_ID = '5f0c2c4e-0000-4000-8000-000000000001';
 
 /** The notes service's migrations folder in `project`. */
 const migrations = (project: TestProject) => path.join(project.dir, 'migrations');
@@ -283,5 +300,295 @@ describe('airlock migrate (SQLite)', () => {
     expect(itself.stderr).toContain('compare two different environments');
     const unknown = expectCode(await cli('migrate', 'drift', 'staging', 'prod'), 1);
     expect(unknown.stderr).toContain('→ Environments are: staging, production.');
+  });
+
+  it("adopt --from wrangler imports the d1_migrations the real wrangler wrote, and refuses what doesn't match", async () => {
+    expectCode(await cli('migrate', 'hash'), 0);
+    await writeFile(
+      path.join(project.dir, 'wrangler.toml'),
+      `name = "notes"
+main = "src/server.js"
+compatibility_date = "2025-01-01"
+
+[[d1_databases]]
+binding = "DB"
+database_name = "notes-db"
+database_id = "${D1_DATABASE_ID}"
+migrations_dir = "migrations"
+`,
+    );
+    const { stdout } = await run(WRANGLER, ['d1', 'migrations', 'apply', 'notes-db', '--local'], {
+      cwd: project.dir,
+      env: {
+        ...process.env,
+        CI: '1',
+        WRANGLER_SEND_METRICS: 'false',
+        WRANGLER_LOG_PATH: path.join(project.dir, '.wrangler', 'logs'),
+      },
+      timeout: 60_000,
+    });
+    expect(stdout).toMatch(/0002_add_notes_updated_at\.sql\s*│\s*✅/);
+    const d1 = localD1DatabasePath({ projectDir: project.dir, databaseId: D1_DATABASE_ID });
+    const staging = await databaseFile(project, 'staging');
+
+    // wrangler's database is not staging's: adopting its ledger there would be a lie.
+    const elsewhere = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'wrangler'), 1);
+    expect(elsewhere.stderr).toContain(
+      "staging's database (.airlock/envs/staging/data/notes.db) is not the D1 database wrangler migrated (.wrangler/state/v3/d1/miniflare-D1DatabaseObject/",
+    );
+    expect(elsewhere.stderr).toContain('the D1 database has table notes that staging');
+    expect(existsSync(staging)).toBe(false);
+
+    // staging takes over wrangler's database (the file and its write-ahead log).
+    await mkdir(path.dirname(staging), { recursive: true });
+    await copyFile(d1, staging);
+    if (existsSync(`${d1}-wal`)) await copyFile(`${d1}-wal`, `${staging}-wal`);
+    const dry = expectCode(
+      await cli('migrate', 'adopt', 'staging', '--from', 'wrangler', '--dry-run'),
+      0,
+    );
+    expect(dry.stdout).toContain(
+      "notes on staging: wrangler's ledger (d1_migrations in .airlock/envs/staging/data/notes.db) (dry run: nothing is written):",
+    );
+    expect(dry.stdout).toMatch(
+      /0002 +0002_add_notes_updated_at\.sql +\d{4}-\d\d-\d\d [\d:]+ +adopted from wrangler/,
+    );
+    expect(dry.stdout).toContain('✔ Would adopt 2 migrations into staging');
+    expect(
+      sqlite(staging, (db) =>
+        db.prepare("SELECT name FROM sqlite_master WHERE name = 'airlock_migrations'").get(),
+      ),
+    ).toBeUndefined();
+
+    const adopted = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'wrangler'), 0);
+    expect(adopted.stdout).toContain(
+      "✔ Adopted 2 migrations into staging's ledger without running them",
+    );
+    expect(ledgerOf(staging)).toEqual([
+      expect.objectContaining({ version: 1, applied_by: 'adopted from wrangler' }),
+      expect.objectContaining({ version: 2, applied_by: 'adopted from wrangler' }),
+    ]);
+    const history = JSON.parse(expectCode(await cli('history', 'staging', '--json'), 0).stdout);
+    const event = history.events.find((e: { action: string }) => e.action === 'migrations.adopted');
+    expect(event?.detail).toMatchObject({
+      tool: 'wrangler',
+      files: ['0001_create_notes.sql', '0002_add_notes_updated_at.sql'],
+    });
+    const again = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'wrangler'), 0);
+    expect(again.stdout).toContain('0001_create_notes.sql: skipped (already in Airlock');
+
+    // From now on Airlock runs only what is new.
+    expectCode(await cli('migrate', 'create', 'add pinned'), 0);
+    await appendFile(
+      path.join(migrations(project), '0003_add_pinned.sql'),
+      'ALTER TABLE notes ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;\n',
+    );
+    expectCode(await cli('migrate', 'hash'), 0);
+    const applied = expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    expect(applied.stdout).toContain('notes: 0003_add_pinned.sql');
+    expect(applied.stdout).not.toContain('0001_create_notes.sql');
+    expect(columnsOf(staging, 'notes')).toContain('pinned');
+
+    // A ledger naming a file the folder does not have (renamed since): refused, nothing written.
+    const production = await databaseFile(project, 'production');
+    await mkdir(path.dirname(production), { recursive: true });
+    sqlite(production, (db) => {
+      for (const file of ['0001_create_notes.sql', '0002_add_notes_updated_at.sql']) {
+        db.exec(readFileSync(path.join(migrations(project), file), 'utf8'));
+      }
+      db.exec(
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL); INSERT INTO d1_migrations (name) VALUES ('0001_create_notes.sql'), ('0002_add_updated_at.sql')",
+      );
+    });
+    const unconfirmed = expectCode(
+      await cli('migrate', 'adopt', 'production', '--from', 'wrangler'),
+      2,
+    );
+    expect(unconfirmed.stderr).toContain('production is a protected environment');
+    const renamed = expectCode(
+      await cli('migrate', 'adopt', 'production', '--from', 'wrangler', '--yes'),
+      1,
+    );
+    expect(renamed.stdout).toContain(
+      '✖ d1_migrations records 0002_add_updated_at.sql as applied, but the migrations directory has 0002_add_notes_updated_at.sql under that number',
+    );
+    expect(renamed.stderr).toContain(
+      "✖ Refusing to adopt wrangler's ledger (1 problem, listed above); nothing was written.",
+    );
+    expect(
+      sqlite(production, (db) =>
+        db.prepare("SELECT name FROM sqlite_master WHERE name = 'airlock_migrations'").get(),
+      ),
+    ).toBeUndefined();
+
+    const bad = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'flyway'), 2);
+    expect(bad.stderr).toContain('cannot adopt migrations from "flyway".');
+    expect(bad.stderr).toContain('→ `--from wrangler` reads the d1_migrations table');
+  });
+});
+
+describeIfPostgres('airlock migrate (Postgres)', () => {
+  let project: TestProject;
+  let staging: TestDatabase;
+  let production: TestDatabase;
+  const cli = (...args: string[]) => project.cli(args);
+  const folder = () => path.join(project.dir, 'migrations-postgres');
+
+  async function sql(url: string, text: string, params: unknown[] = []) {
+    const client = new Client({ connectionString: url });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      return (await client.query(text, params)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Scratch databases (`airlock_scratch_<pid>_<hex>`) on the test server. */
+  const scratchDatabases = () =>
+    withAdminClient(async (c) => {
+      const { rows } = await c.query<{ datname: string }>(
+        'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+        [SCRATCH_DATABASE_PREFIX],
+      );
+      return rows.map((r) => r.datname);
+    });
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  let scratchBefore: Set<string>;
+
+  beforeEach(async () => {
+    scratchBefore = new Set(await scratchDatabases());
+    staging = await createTestDatabase('airlock_cli_staging');
+    production = await createTestDatabase('airlock_cli_production');
+    project = await exampleProject();
+    project.editConfig((doc) => {
+      doc.setIn(['services', 'notes', 'database'], {
+        engine: 'postgres',
+        migrations: 'migrations-postgres',
+      });
+      doc.setIn(['environments', 'staging', 'services', 'notes', 'databaseUrl'], staging.url);
+      doc.setIn(['environments', 'production', 'services', 'notes', 'databaseUrl'], production.url);
+    });
+    await rm(path.join(folder(), 'airlock.sum'), { force: true });
+    expectCode(await cli('migrate', 'hash'), 0);
+  });
+  afterEach(async () => {
+    try {
+      // Every scratch database a (finished) airlock process made is gone; parallel test
+      // files' live processes may still hold theirs.
+      const leaked = (await scratchDatabases()).filter(
+        (name) =>
+          !scratchBefore.has(name) &&
+          !alive(Number(name.slice(SCRATCH_DATABASE_PREFIX.length).split('_')[0])),
+      );
+      expect(leaked).toEqual([]);
+    } finally {
+      await project.cleanup();
+      await staging.drop();
+      await production.drop();
+    }
+  });
+
+  it("adopt --from supabase imports Supabase's schema_migrations; drift then sees a manual change", async () => {
+    // What `supabase db push` leaves: the tables, and its ledger with each file's statements.
+    const texts: string[] = [];
+    for (const file of ['0001_create_notes.sql', '0002_add_notes_updated_at.sql']) {
+      const text = await readFile(path.join(folder(), file), 'utf8');
+      texts.push(text);
+      await sql(staging.url, text);
+    }
+    await sql(
+      staging.url,
+      `CREATE SCHEMA supabase_migrations;
+       CREATE TABLE supabase_migrations.schema_migrations (
+         version text NOT NULL PRIMARY KEY, statements text[], name text)`,
+    );
+    await sql(
+      staging.url,
+      `INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES
+        ('20240101120000', 'create_notes', $1), ('20240215093000', 'add_notes_updated_at', $2)`,
+      [[texts[0]], ['ALTER TABLE notes ADD COLUMN updated_at timestamptz NOT NULL']],
+    );
+    const noLedger = async () =>
+      (await sql(staging.url, "SELECT to_regclass('airlock.migrations') AS t"))[0].t;
+
+    // The recorded statements of 0002 differ from the file: refused, naming both.
+    const refused = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'supabase'), 1);
+    expect(refused.stdout).toContain(
+      '✖ 0002_add_notes_updated_at.sql differs from the statements Supabase recorded for 20240215093000_add_notes_updated_at',
+    );
+    expect(refused.stderr).toContain('nothing was written');
+    expect(await noLedger()).toBeNull();
+
+    await sql(
+      staging.url,
+      "UPDATE supabase_migrations.schema_migrations SET statements = $1 WHERE version = '20240215093000'",
+      [[texts[1]]],
+    );
+    const dry = expectCode(
+      await cli('migrate', 'adopt', 'staging', '--from', 'supabase', '--dry-run'),
+      0,
+    );
+    expect(dry.stdout).toContain('supabase_migrations.schema_migrations in postgres://');
+    expect(dry.stdout).toMatch(
+      /0001 +0001_create_notes\.sql +2024-01-01 12:00:00 +adopted from supabase/,
+    );
+    expect(await noLedger()).toBeNull();
+
+    const adopted = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'supabase'), 0);
+    expect(adopted.stdout).toContain("✔ Adopted 2 migrations into staging's ledger");
+    const status = JSON.parse(
+      expectCode(await cli('migrate', 'status', 'staging', '--json'), 0).stdout,
+    );
+    expect(status.services[0].applied.map((e: { appliedBy: string }) => e.appliedBy)).toEqual([
+      'adopted from supabase',
+      'adopted from supabase',
+    ]);
+    expect(status.services[0].pending).toEqual([]);
+
+    // production runs the files itself; then the two agree, until someone edits staging by hand.
+    expectCode(await cli('migrate', 'apply', 'production', '--yes'), 0);
+    expectCode(await cli('migrate', 'drift', 'staging', 'production'), 0);
+    await sql(staging.url, 'ALTER TABLE notes ADD COLUMN hotfix text');
+    const drifted = expectCode(await cli('migrate', 'drift', 'staging', 'production'), 1);
+    expect(drifted.stdout).toContain(
+      '✖ drift: staging has column notes.hotfix (text) that none of its applied migrations creates',
+    );
+  });
+
+  it('lint uses squawk on Postgres and apply --dry-run replays on a scratch database', async () => {
+    await writeFile(
+      path.join(folder(), '0003_index_title.sql'),
+      'CREATE INDEX notes_title ON notes (title);\n',
+    );
+    expectCode(await cli('migrate', 'hash'), 0);
+    expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    await writeFile(
+      path.join(folder(), '0004_bad.sql'),
+      'ALTER TABLE notes ADD COLUMN pinned boolean;\nALTER TABLE nope ADD COLUMN x int;\n',
+    );
+    expectCode(await cli('migrate', 'hash'), 0);
+    const lint = await cli('migrate', 'lint', '--all');
+    expect(lint.stdout).toContain('(postgres)');
+    expect(lint.stdout).toMatch(
+      /migrations-postgres\/0003_index_title\.sql:1:1: \w+: require-concurrent-index-creation/,
+    );
+    const dry = expectCode(await cli('migrate', 'apply', 'staging', '--dry-run'), 1);
+    expect(dry.stdout).toContain('(files from migrations-postgres; postgres copy');
+    expect(dry.stdout).toContain('✖ migrations-postgres/0004_bad.sql would fail');
+    expect(dry.stdout).toContain('relation "nope" does not exist');
+    const columns = await sql(
+      staging.url,
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'notes'",
+    );
+    expect(columns.map((c) => c.column_name)).not.toContain('pinned');
   });
 });
