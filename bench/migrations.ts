@@ -6,8 +6,9 @@
  * times each; medians and the ratio. Target: Airlock ≥ 5× faster than wrangler's local apply.
  *
  * - **Airlock (CLI)**: `airlock migrate apply staging --yes --json` as a child process in a
- *   fresh one-service project (config, state store, environment lock, per-file transactions
- *   with their ledger rows), spawn to exit: what a user waits for, as wrangler's figure is.
+ *   fresh one-service project whose migrations carry their `airlock.sum` (config, state store,
+ *   integrity check, environment lock, per-file transactions with their ledger rows), spawn to
+ *   exit: what a user waits for, as wrangler's figure is.
  * - **Airlock (library)**: `readMigrationDir` + `Migrator.apply` on a `SqliteMigrationDriver`
  *   in this process: Airlock's own cost without Node's start and the CLI.
  * - **wrangler**: `wrangler d1 migrations apply <db> --local` in a fresh wrangler project whose
@@ -24,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
+import { writeSumFile } from '../src/migrations/integrity.ts';
 import { readMigrationDir } from '../src/migrations/migration-files.ts';
 import { Migrator } from '../src/migrations/migrator.ts';
 import { SqliteMigrationDriver } from '../src/migrations/sqlite-migration-driver.ts';
@@ -114,6 +116,7 @@ function databaseWith(dir: string, table: string): string {
 async function airlockCliRun(root: string, files: number): Promise<number> {
   const dir = mkdtempSync(path.join(root, 'airlock-'));
   writeMigrations(path.join(dir, 'migrations'), files);
+  await writeSumFile(path.join(dir, 'migrations')); // a project's migrations carry airlock.sum
   writeFileSync(
     path.join(dir, 'airlock.yaml'),
     `project: bench-migrations
