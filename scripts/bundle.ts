@@ -19,7 +19,9 @@ await build({
     'runtime-entry': 'src/cli/runtime-entry.ts',
   },
   platform: 'node',
-  external: [/^node:/, 'cli-table3', 'log-update'],
+  // sql-parser-cst (GPL-2.0-or-later) stays a separate package loaded from node_modules,
+  // never copied into Airlock's MIT bundle.
+  external: [/^node:/, 'cli-table3', 'log-update', 'sql-parser-cst'],
   logLevel: 'warn',
   output: {
     dir: dist,

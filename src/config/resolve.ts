@@ -32,6 +32,8 @@ export interface ResolvedDatabase {
   lockTimeoutMs: number;
   /** Postgres `statement_timeout` for migrations (ms). */
   statementTimeoutMs: number;
+  /** What schema drift does to a promotion: fail the `drift` gate, or only warn. */
+  drift: 'block' | 'warn';
   /**
    * Set when `url` reads an environment variable that is not set here: only commands that use
    * this database stop, with this diagnostic (see `usableDatabase`). A CI job for staging need
@@ -248,6 +250,7 @@ function resolveDatabase(
     migrate: base.migrate,
     lockTimeoutMs: base.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
     statementTimeoutMs: base.statementTimeoutMs ?? DEFAULTS.statementTimeoutMs,
+    drift: base.drift,
   };
   const where = ['environments', environment, 'services', service, 'databaseUrl'];
   if (base.engine === 'sqlite') {

@@ -322,6 +322,11 @@ const databaseSchema = z.strictObject({
       'Postgres: one migration statement may run at most this long (ms) (statement_timeout). Default 60000.',
     examples: [60000],
   }),
+  drift: field(z.enum(['block', 'warn']).default('block'), {
+    description:
+      "Schema drift (a change made outside migrations, found by comparing each environment's live schema with what its ledger implies): `block` refuses promotions (the `drift` gate fails), `warn` lets them through and says so.",
+    examples: ['warn'],
+  }),
 });
 
 export const serviceSchema = z.strictObject({

@@ -2,15 +2,16 @@ import { evaluateApprovalGate } from './approval-gate.ts';
 import { evaluateChecksGate } from './checks-gate.ts';
 import { evaluateCiGate } from './ci-gate.ts';
 import { evaluateDeployedGate } from './deployed-gate.ts';
+import { evaluateDriftGate } from './drift-gate.ts';
 import type { GateInputs, GateResult } from './gate.ts';
 import { evaluateMigrationsGate } from './migrations-gate.ts';
 import { evaluateSoakGate } from './soak-gate.ts';
 import { evaluateWindowGate } from './window-gate.ts';
 
 /**
- * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates (ci, soak,
- * window) appear only when the environment's promotion policy configures them, so a plan
- * lists exactly the conditions that apply.
+ * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates appear
+ * only when they apply, so a plan lists exactly the conditions that do: drift for services
+ * with a database; ci, soak and window when the promotion policy configures them.
  */
 export function evaluateGates(inputs: GateInputs): GateResult[] {
   const policy = inputs.environment.promotion;
@@ -18,6 +19,7 @@ export function evaluateGates(inputs: GateInputs): GateResult[] {
     evaluateDeployedGate(inputs),
     evaluateChecksGate(inputs),
     evaluateMigrationsGate(inputs),
+    ...(inputs.drift.length ? [evaluateDriftGate(inputs)] : []),
     ...(policy.ci ? [evaluateCiGate(inputs)] : []),
     ...(policy.soakMs ? [evaluateSoakGate(inputs)] : []),
     ...(policy.window || policy.freeze.length ? [evaluateWindowGate(inputs)] : []),

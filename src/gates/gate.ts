@@ -14,7 +14,15 @@ import type {
   StoredCheckResult,
 } from '../state/state-store.ts';
 
-export type GateKind = 'deployed' | 'checks' | 'migrations' | 'ci' | 'soak' | 'window' | 'approval';
+export type GateKind =
+  | 'deployed'
+  | 'checks'
+  | 'migrations'
+  | 'drift'
+  | 'ci'
+  | 'soak'
+  | 'window'
+  | 'approval';
 
 /** `holds`: satisfied. `fails`: blocks until something changes. `pending`: waiting (e.g. for an approval). */
 export type GateStatus = 'holds' | 'fails' | 'pending';
@@ -41,6 +49,16 @@ export interface MigrationGateFacts {
   problems: MigrationProblem[];
 }
 
+/** Schema drift of one service's databases in the previous and the target environment. */
+export interface DriftFact {
+  service: string;
+  mode: 'block' | 'warn';
+  /** One sentence per difference not explained by migrations. */
+  findings: string[];
+  /** Set when drift could not be checked (e.g. a scratch database could not be made). */
+  error?: string;
+}
+
 /** CI at the release's exact commit (from GitHub statuses and check runs, or `airlock ci run`). */
 export interface CiFact {
   state: 'success' | 'failure' | 'pending' | 'none';
@@ -65,6 +83,8 @@ export interface GateInputs {
   previousDeployment: Deployment | null;
   previousChecks: StoredCheckResult[];
   migrations: MigrationGateFacts[];
+  /** One per service with a database; empty when there is none. */
+  drift: DriftFact[];
   approvals: Approval[];
   /** People who deployed this release into earlier environments (prevent self-review). */
   deployers: string[];

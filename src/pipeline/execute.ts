@@ -21,6 +21,7 @@ import { buildPlan, type Plan, type PlanFacts } from './plan.ts';
 import { checkStep, recheckStep } from './steps/check-step.ts';
 import { deployStep } from './steps/deploy-step.ts';
 import type { DeploymentRun } from './steps/deployment-run.ts';
+import { lintStep } from './steps/lint-step.ts';
 import { migrateStep } from './steps/migrate-step.ts';
 import { rollbackStep } from './steps/rollback-step.ts';
 import { verifyStep } from './steps/verify-step.ts';
@@ -148,6 +149,8 @@ function stepsFor(plan: Plan, facts: PlanFacts, d: DeploymentRun): Step[] {
           throw new Error(`${s.name}: the plan has no previous deployment to re-check`);
         return recheckStep(d, previous, g.previousDeployment.id, service, s.title);
       }
+      case 'lint':
+        return lintStep(d, service, s.title);
       case 'migrate':
         return migrateStep(d, service, s.title);
       case 'deploy':

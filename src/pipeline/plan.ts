@@ -4,11 +4,17 @@
  * plan: the steps a deploy, promotion or rollback would run and every gate with its reason.
  */
 import path from 'node:path';
-import type { ResolvedConfig, ResolvedEnvironment } from '../config/resolve.ts';
+import type { ResolvedConfig, ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import { checksStale } from '../gates/checks-gate.ts';
 import { evaluateGates, gatesHold } from '../gates/evaluate.ts';
-import type { CiFact, GateInputs, GateResult, MigrationGateFacts } from '../gates/gate.ts';
+import type {
+  CiFact,
+  DriftFact,
+  GateInputs,
+  GateResult,
+  MigrationGateFacts,
+} from '../gates/gate.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import type { Approval, Release, ServingRecord, StoredCheckResult } from '../state/state-store.ts';
@@ -20,7 +26,7 @@ export type PlanAction = 'deploy' | 'promote' | 'rollback';
 export interface PlanStep {
   name: string;
   title: string;
-  kind: 'verify' | 'recheck' | 'migrate' | 'deploy' | 'check' | 'rollback';
+  kind: 'verify' | 'recheck' | 'lint' | 'migrate' | 'deploy' | 'check' | 'rollback';
   service: string | null;
   when: 'on-success' | 'on-failure';
 }
@@ -139,6 +145,16 @@ export function buildPlan(facts: PlanFacts): Plan {
             when: 'on-success',
           }
         : null;
+    // Before migrations first reach the pipeline, they are linted (issue 4).
+    if (migrate && !env.previous && pending.length + held > 0) {
+      steps.push({
+        name: `lint:${name}`,
+        title: `Lint ${name}'s pending migrations`,
+        kind: 'lint',
+        service: name,
+        when: 'on-success',
+      });
+    }
     if (migrate && service.database?.migrate === 'before-switch') steps.push(migrate);
     const servingNow = facts.serving.find((s) => s.service === name)?.releaseId;
     steps.push({
@@ -260,6 +276,46 @@ async function migrationFacts(
   return out;
 }
 
+/**
+ * Drift of each service's databases in `previous` and `env` (issue 4): each live schema against
+ * what its ledger implies, replayed on a scratch database from the release's files.
+ */
+async function driftFacts(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  previous: string,
+  release: Release,
+): Promise<DriftFact[]> {
+  const out: DriftFact[] = [];
+  for (const name of ctx.config.services) {
+    const target = env.services[name]?.database;
+    const artifact = release.services[name];
+    if (!target || !artifact) continue;
+    const source = databaseOf(ctx.config, previous, name);
+    const fact: DriftFact = { service: name, mode: target.drift, findings: [] };
+    try {
+      const { describeSchema, detectDrift } = await import('../migrations/introspect.ts');
+      const files = artifact.migrationsDigest
+        ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
+        : [];
+      const side = async (environment: string, database: ResolvedDatabase) => ({
+        name: environment,
+        schema: await describeSchema(database),
+        ledger: await readLedger(database),
+      });
+      const result = await detectDrift(
+        { a: await side(previous, source), b: await side(env.name, target), files },
+        target.engine === 'postgres' ? { postgresUrl: target.url } : {},
+      );
+      fact.findings = result.findings.map((f) => f.difference.message);
+    } catch (error) {
+      fact.error = error instanceof Error ? error.message : String(error);
+    }
+    out.push(fact);
+  }
+  return out;
+}
+
 /** CI at the release's commit, when the environment requires it (GitHub or `airlock ci run`). */
 async function ciFact(
   ctx: AirlockContext,
@@ -361,6 +417,7 @@ export async function gatherFacts(
       approvals: await ctx.store.listApprovals(env.name, release.id),
       deployers: await deployersOf(ctx, env.name, release.id),
       now: ctx.now().toISOString(),
+      drift: options.skipMigrations ? [] : await driftFacts(ctx, env, previous, release),
       ci: await ciFact(ctx, env, release),
       windowOverride: options.windowOverride ?? null,
     };

@@ -411,6 +411,7 @@ describe('valid configs', () => {
         display: 'file:///tmp/x/.airlock/envs/production/data/notes.db',
         lockTimeoutMs: 5000,
         statementTimeoutMs: 60000,
+        drift: 'block',
       },
       run: 'node server.js',
       health: { path: '/health', timeoutMs: 30_000, intervalMs: 100 },

@@ -5,6 +5,7 @@ import { evaluateApprovalGate } from '../../src/gates/approval-gate.ts';
 import { checksStale, evaluateChecksGate } from '../../src/gates/checks-gate.ts';
 import { evaluateCiGate } from '../../src/gates/ci-gate.ts';
 import { evaluateDeployedGate } from '../../src/gates/deployed-gate.ts';
+import { evaluateDriftGate } from '../../src/gates/drift-gate.ts';
 import { evaluateGates, gatesHold } from '../../src/gates/evaluate.ts';
 import type { GateInputs } from '../../src/gates/gate.ts';
 import { evaluateMigrationsGate } from '../../src/gates/migrations-gate.ts';
@@ -128,6 +129,7 @@ function inputs(overrides: Partial<GateInputs> = {}): GateInputs {
     ],
     approvals: [approval('reviewer@x')],
     deployers: ['dev@x'],
+    drift: [],
     now: '2026-11-21T12:00:00.000Z',
     ci: null,
     windowOverride: null,
@@ -184,6 +186,43 @@ describe('gates', () => {
       ['window', 'holds'],
       ['approval', 'holds'],
     ]);
+  });
+
+  it('drift blocks with each finding, holds with a warning in warn mode, and holds when clean', () => {
+    const finding =
+      'staging has column notes.title (TEXT) that none of its applied migrations creates: it was changed outside migrations';
+    const blocked = evaluateDriftGate(
+      inputs({ drift: [{ service: 'web', mode: 'block', findings: [finding] }] }),
+    );
+    expect(blocked).toMatchObject({ status: 'fails', reason: `schema drift — web: ${finding}.` });
+    expect(blocked.next).toContain('airlock migrate drift staging production');
+    expect(
+      evaluateDriftGate(inputs({ drift: [{ service: 'web', mode: 'warn', findings: [finding] }] })),
+    ).toMatchObject({
+      status: 'holds',
+      reason: `schema drift, allowed by database.drift: warn — web: ${finding}.`,
+    });
+    expect(
+      evaluateDriftGate(
+        inputs({ drift: [{ service: 'web', mode: 'block', findings: [], error: 'no scratch' }] }),
+      ),
+    ).toMatchObject({
+      status: 'fails',
+      reason: 'schema drift — web: drift could not be checked (no scratch).',
+    });
+    expect(
+      evaluateDriftGate(inputs({ drift: [{ service: 'web', mode: 'block', findings: [] }] })),
+    ).toMatchObject({
+      status: 'holds',
+      reason: 'the live schemas of staging and production match their ledgers.',
+    });
+    // Listed only for services with a database.
+    expect(evaluateGates(inputs()).map((g) => g.gate)).not.toContain('drift');
+    expect(
+      evaluateGates(inputs({ drift: [{ service: 'web', mode: 'block', findings: [] }] })).map(
+        (g) => g.gate,
+      ),
+    ).toContain('drift');
   });
 
   it('checks older than checksMaxAge still hold but are marked for re-verification', () => {

@@ -90,6 +90,7 @@ describe('a deployment killed with SIGKILL', () => {
     const steps = await ctx.store.listSteps(run!.id);
     expect(steps.map((s) => `${s.name}:${s.status}`)).toEqual([
       'verify:succeeded',
+      'lint:notes:succeeded',
       'migrate:notes:succeeded',
       'deploy:notes:errored',
       'check:notes:skipped',

@@ -61,6 +61,7 @@ describe('promotion through the gate', () => {
       'deployed:holds',
       'checks:holds',
       'migrations:holds',
+      'drift:holds',
       'approval:pending',
     ]);
     expect(blocked.message).toBe(

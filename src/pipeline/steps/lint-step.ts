@@ -1,0 +1,90 @@
+import { readMigrationDir } from '../../migrations/migration-files.ts';
+import { planMigrations } from '../../migrations/migrator.ts';
+import { readLedger } from '../context.ts';
+import type { Step } from '../engine.ts';
+import type { DeploymentRun } from './deployment-run.ts';
+
+/** Findings shown in the step's message; `airlock migrate lint` lists them all. */
+const SHOWN = 3;
+
+/**
+ * Lints the migrations a release would bring into the first environment, before any of them
+ * runs there (issue 4: "`airlock migrate lint` runs by itself before a migration reaches
+ * staging"). An error-level finding fails the step, so nothing is migrated or switched; every
+ * suppressed finding is audited with its `-- airlock:lint-ignore` reason.
+ */
+export function lintStep(d: DeploymentRun, service: string, title: string): Step {
+  return {
+    name: `lint:${service}`,
+    title,
+    when: 'on-success',
+    async run(ctx) {
+      const database = d.env.services[service]?.database;
+      const artifact = d.release.services[service];
+      if (!database || !artifact?.migrationsDigest)
+        return { status: 'succeeded', message: 'no migrations' };
+      const files = await readMigrationDir(d.ctx.artifacts.pathOf(artifact.migrationsDigest));
+      const pending = planMigrations(files, await readLedger(database)).pending;
+      if (pending.length === 0) return { status: 'succeeded', message: 'nothing pending' };
+      ctx.progress(`linting ${pending.length} file${pending.length === 1 ? '' : 's'}`);
+      // Loaded on demand: the SQL parser is large, and most deployments have nothing to lint.
+      const { lintMigrations } = await import('../../migrations/lint/lint-migrations.ts');
+      const report = await lintMigrations(files, {
+        engine: database.engine,
+        only: pending.map((f) => f.version),
+      });
+      if (report.suppressed.length > 0) {
+        await d.ctx.store.appendAudit({
+          at: d.ctx.now().toISOString(),
+          actor: d.ctx.actor,
+          action: 'migrations.lint_suppressed',
+          environment: d.env.name,
+          releaseId: d.release.id,
+          runId: d.runId,
+          result: 'ok',
+          detail: {
+            service,
+            suppressed: report.suppressed.map((f) => ({
+              rule: f.rule,
+              file: f.file,
+              line: f.line,
+              reason: f.suppressedBecause,
+            })),
+          },
+        });
+      }
+      const output = {
+        errors: report.errors,
+        warnings: report.warnings,
+        findings: report.findings.map(({ rule, severity, file, line, col, message, fix }) => ({
+          rule,
+          severity,
+          file,
+          line,
+          col,
+          message,
+          fix,
+        })),
+        suppressed: report.suppressed.map((f) => ({
+          rule: f.rule,
+          file: f.file,
+          reason: f.suppressedBecause,
+        })),
+      };
+      const summary = `${report.files} file${report.files === 1 ? '' : 's'}: ${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}${report.suppressed.length ? `, ${report.suppressed.length} suppressed` : ''}`;
+      if (report.errors > 0) {
+        const errors = report.findings.filter((f) => f.severity === 'error');
+        const shown = errors
+          .slice(0, SHOWN)
+          .map((f) => `${f.file}:${f.line}: ${f.rule}: ${f.message}`)
+          .join('; ');
+        return {
+          status: 'failed',
+          message: `${summary} — ${shown}${errors.length > SHOWN ? `; and ${errors.length - SHOWN} more` : ''}. See every finding and its fix with \`airlock migrate lint\`.`,
+          output,
+        };
+      }
+      return { status: 'succeeded', message: summary, output };
+    },
+  };
+}
