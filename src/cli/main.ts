@@ -374,6 +374,11 @@ export function buildProgram(): Command {
       '--d1-database <path>',
       "wrangler: the local D1 database (a .sqlite file, or the binding's database id; default: the environment's database when it has d1_migrations, else the one wrangler made in .wrangler/)",
     )
+    .option(
+      '--map <version=file>',
+      'supabase: the Airlock file a Supabase version ran as, when their names differ (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--dry-run', 'show what would be adopted; write nothing')
     .option(
       '--service <service>',
@@ -384,7 +389,13 @@ export function buildProgram(): Command {
         async (
           io,
           environment: string,
-          opts: { from?: string; d1Database?: string; dryRun?: boolean; service?: string },
+          opts: {
+            from?: string;
+            d1Database?: string;
+            map?: string[];
+            dryRun?: boolean;
+            service?: string;
+          },
         ) => (await import('./migrate.ts')).migrateAdoptCommand(io, environment, opts),
       ),
     );

@@ -436,7 +436,8 @@ export async function migrateHashCommand(
           continue;
         }
         io.reporter.success(`${r.service}: wrote ${what}.`);
-        for (const f of r.added) io.reporter.info(`  + ${f} (added)`);
+        // Without a readable old sum, every file is listed, not "added".
+        for (const f of r.added) io.reporter.info(r.replaced ? `    ${f}` : `  + ${f} (added)`);
         for (const f of r.changed) io.reporter.info(`  ~ ${f} (changed)`);
         for (const f of r.removed) io.reporter.info(`  - ${f} (removed)`);
         for (const a of r.appliedElsewhere) {
@@ -702,7 +703,13 @@ async function localD1Source(
 export async function migrateAdoptCommand(
   io: CommandIO,
   environment: string,
-  opts: { from?: string; d1Database?: string; dryRun?: boolean; service?: string },
+  opts: {
+    from?: string;
+    d1Database?: string;
+    dryRun?: boolean;
+    service?: string;
+    map?: string[];
+  },
 ): Promise<number> {
   const tool = opts.from;
   if (tool !== 'wrangler' && tool !== 'supabase') {
@@ -720,6 +727,21 @@ export async function migrateAdoptCommand(
     throw new UserError('USAGE', '--d1-database is only for --from wrangler.', {
       hint: "`--from supabase` reads the ledger from the environment's own database.",
     });
+  }
+  if (opts.map && tool !== 'supabase') {
+    throw new UserError('USAGE', '--map is only for --from supabase.', {
+      hint: 'wrangler records file names, which must be the Airlock file names exactly.',
+    });
+  }
+  const mapping: Record<string, string> = {};
+  for (const pair of opts.map ?? []) {
+    const match = /^(\d+)=(\S+\.sql)$/.exec(pair);
+    if (!match) {
+      throw new UserError('USAGE', `--map ${pair} is not <version>=<file>.`, {
+        hint: 'e.g. `--map 20240215093000=0002_pin_notes.sql`: the Supabase version, then the Airlock migration file it ran as.',
+      });
+    }
+    mapping[match[1] as string] = match[2] as string;
   }
   return withSession(io, async (session) => {
     const { ctx } = session;
@@ -756,7 +778,7 @@ export async function migrateAdoptCommand(
           },
         );
       }
-      source = { tool: 'supabase', url: database.url };
+      source = { tool: 'supabase', url: database.url, mapping };
       from = `supabase_migrations.schema_migrations in ${database.display}`;
     }
 

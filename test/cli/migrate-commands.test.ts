@@ -528,13 +528,24 @@ describeIfPostgres('airlock migrate (Postgres)', () => {
     expect(refused.stderr).toContain('nothing was written');
     expect(await noLedger()).toBeNull();
 
+    // The file that ran is restored, but Supabase knew it by another name: map it.
     await sql(
       staging.url,
-      "UPDATE supabase_migrations.schema_migrations SET statements = $1 WHERE version = '20240215093000'",
+      "UPDATE supabase_migrations.schema_migrations SET statements = $1, name = 'track_updates' WHERE version = '20240215093000'",
       [[texts[1]]],
     );
+    const unmapped = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'supabase'), 1);
+    expect(unmapped.stdout).toContain(
+      'no migration file is named NNNN_track_updates.sql: rename the file, or map version 20240215093000 to it.',
+    );
+    const badMap = expectCode(
+      await cli('migrate', 'adopt', 'staging', '--from', 'supabase', '--map', '0002'),
+      2,
+    );
+    expect(badMap.stderr).toContain('--map 0002 is not <version>=<file>.');
+    const map = ['--map', '20240215093000=0002_add_notes_updated_at.sql'];
     const dry = expectCode(
-      await cli('migrate', 'adopt', 'staging', '--from', 'supabase', '--dry-run'),
+      await cli('migrate', 'adopt', 'staging', '--from', 'supabase', ...map, '--dry-run'),
       0,
     );
     expect(dry.stdout).toContain('supabase_migrations.schema_migrations in postgres://');
@@ -543,7 +554,10 @@ describeIfPostgres('airlock migrate (Postgres)', () => {
     );
     expect(await noLedger()).toBeNull();
 
-    const adopted = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'supabase'), 0);
+    const adopted = expectCode(
+      await cli('migrate', 'adopt', 'staging', '--from', 'supabase', ...map),
+      0,
+    );
     expect(adopted.stdout).toContain("✔ Adopted 2 migrations into staging's ledger");
     const status = JSON.parse(
       expectCode(await cli('migrate', 'status', 'staging', '--json'), 0).stdout,
