@@ -5,6 +5,7 @@
  * `events.jsonl`) and cleans up: the project's runtime daemon and every app process, then the
  * folder.
  */
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -14,6 +15,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { createExampleProject } from '../src/cli/demo.ts';
+import { SUM_FILENAME, sumTextSync } from '../src/migrations/integrity.ts';
 import { LocalRuntimeClient } from '../src/providers/local/runtime-client.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/airlock.js', import.meta.url));
@@ -222,6 +224,9 @@ export async function createBenchProject(): Promise<BenchProject> {
           path.join(dir, 'migrations', name),
           `-- Migration ${name}: a small table added by the bench.\n\nCREATE TABLE bench_${migrations} (\n  id INTEGER PRIMARY KEY,\n  at TEXT NOT NULL\n);\n`,
         );
+        // What `airlock migrate hash` writes: builds verify it.
+        const folder = path.join(dir, 'migrations');
+        writeFileSync(path.join(folder, SUM_FILENAME), sumTextSync(folder));
       }
       git(dir, ['add', '-A']);
       git(dir, ['commit', '-q', '-m', `bench: ${label}`]);

@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.ts';
 import { type ColdStartResult, coldStartSection, measureColdStart } from './cold-start.ts';
+import { lintSection, measureLint } from './lint.ts';
+import { applySection, measureApply } from './migrations.ts';
 import { type PlainApp, preparePlainApp } from './plain-app.ts';
 import { type BenchProject, createBenchProject, killStrayChildren, log } from './project.ts';
 import { measurePromotion, type PromotionResult, promotionSection } from './promotion.ts';
@@ -85,6 +87,8 @@ function plan(quick: boolean) {
         coldRollbacks: 2,
         coldStartRuns: 5,
         dependencyRuns: 3,
+        migrationFiles: 500,
+        migrationRuns: 1,
         load: { rate: 1000, target: 5000, instances: 20, connectionsPerInstance: 1, leadMs: 1000 },
       }
     : {
@@ -95,6 +99,8 @@ function plan(quick: boolean) {
         coldRollbacks: 7,
         coldStartRuns: 21,
         dependencyRuns: 9,
+        migrationFiles: 500,
+        migrationRuns: 3,
         load: {
           rate: 2000,
           target: 20_000,
@@ -232,6 +238,12 @@ export async function main(argv: string[]): Promise<void> {
       releases: project.releaseCount(),
     });
 
+    // (f) migrations: apply 500 files vs wrangler's local apply; lint a 500-file directory.
+    log(`migrations: applying ${p.migrationFiles} files with Airlock and with wrangler --local`);
+    const apply = await measureApply({ files: p.migrationFiles, runs: p.migrationRuns });
+    log(`migrations: linting ${p.migrationFiles} files`);
+    const lint = await measureLint({ files: p.migrationFiles, runs: p.migrationRuns });
+
     const sections = [
       promotionSection(promotion, {
         versionMs: coldStart.versionMs,
@@ -247,6 +259,8 @@ export async function main(argv: string[]): Promise<void> {
       }),
       coldStartSection(coldStart),
       stateStoreSection(stateStore, stateOptions),
+      applySection(apply),
+      lintSection(lint),
     ];
     const report: BenchReport = {
       bench: 'airlock',

@@ -1,5 +1,7 @@
 import ms from 'ms';
+import { UserError } from '../errors.ts';
 import { autoPromote } from '../pipeline/auto-promote.ts';
+import { releaseNamed } from '../pipeline/plan.ts';
 import { reportOutcome } from './deploy.ts';
 import type { CommandIO, PromoteOptions } from './main.ts';
 import { withSession } from './session.ts';
@@ -26,7 +28,17 @@ export async function autoPromoteCommand(
       reporter.info(
         `Watching ${environment}: each release that passes its gate is promoted (Ctrl-C stops).`,
       );
+    if (opts.release && opts.watch)
+      throw new UserError(
+        'USAGE',
+        '--watch promotes every new release; it does not take --release.',
+        {
+          hint: `Drop --release, or use \`airlock promote ${environment} --auto --release ${opts.release}\`.`,
+        },
+      );
+    const release = opts.release ? await releaseNamed(ctx, opts.release) : undefined;
     const outcome = await autoPromote(ctx, environment, {
+      ...(release ? { release } : {}),
       signal: io.signal,
       timeoutMs,
       intervalMs,
@@ -72,6 +84,18 @@ export async function autoPromoteCommand(
         return 0;
       case 'failed':
         return 1;
+      case 'superseded':
+        reporter.success(
+          `${outcome.release.id} is superseded: ${outcome.by.id} reached the previous environment after it, so ${outcome.release.id} is not promoted (${outcome.by.id}'s own run promotes it).`,
+        );
+        reporter.result({
+          action: 'promote',
+          environment,
+          status: 'superseded',
+          release: outcome.release.id,
+          by: outcome.by.id,
+        });
+        return 0;
       case 'blocked': {
         const failing = outcome.plan.gates.filter((g) => g.status === 'fails');
         reporter.info(

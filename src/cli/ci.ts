@@ -1,6 +1,11 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CI_FLOWS, type CiFlow, generateWorkflows } from '../ci/github-workflows.ts';
+import { UserError } from '../errors.ts';
 import { runCi } from '../pipeline/ci-run.ts';
+import { repoRoot } from '../releases/git.ts';
 import type { CommandIO } from './main.ts';
-import { withSession } from './session.ts';
+import { loadProjectConfig, withSession } from './session.ts';
 
 /** `airlock ci run [--commit SHA]`. */
 export async function ciRunCommand(io: CommandIO, opts: { commit?: string }): Promise<number> {
@@ -29,4 +34,82 @@ export async function ciRunCommand(io: CommandIO, opts: { commit?: string }): Pr
     io.reporter.result({ ci: result });
     return result.status === 'passed' ? 0 : 1;
   });
+}
+
+/**
+ * `airlock ci init github [--flow manual|automatic|staging-branch] [--force] [--print]`:
+ * writes a seed flow's workflows under the repository's `.github/workflows/` (seeds 000/002:
+ * manual, 001: automatic, 003: staging-branch; see docs/github-actions.md). The default flow
+ * follows the last environment's promotion policy. An existing file that differs is kept unless `--force`.
+ */
+export async function ciInitCommand(
+  io: CommandIO,
+  provider: string,
+  opts: { flow?: string; force?: boolean; print?: boolean; node?: string; install?: string },
+): Promise<number> {
+  if (provider !== 'github') {
+    throw new UserError('USAGE', `there is no CI provider "${provider}".`, {
+      hint: 'Run `airlock ci init github`; GitHub Actions is the only provider for now.',
+    });
+  }
+  const config = loadProjectConfig(io.globals);
+  const last = config.environments[config.pipeline[config.pipeline.length - 1] as string];
+  const flow = (opts.flow ??
+    (last?.promotion.policy === 'automatic' ? 'automatic' : 'manual')) as CiFlow;
+  if (!CI_FLOWS.includes(flow)) {
+    throw new UserError(
+      'USAGE',
+      `--flow must be one of ${CI_FLOWS.join(', ')}, got "${opts.flow}".`,
+      {
+        hint: 'manual: seeds 000/002 (promote on a dispatch or a tag); automatic: seed 001; staging-branch: seed 003.',
+      },
+    );
+  }
+  const workflows = generateWorkflows(config, {
+    flow,
+    ...(opts.node ? { nodeVersion: opts.node } : {}),
+    ...(opts.install ? { install: opts.install } : {}),
+  });
+  if (opts.print) {
+    for (const w of workflows) process.stdout.write(`# ---- ${w.path}\n${w.content}`);
+    io.reporter.result({ flow, workflows });
+    return 0;
+  }
+  const root = await repoRoot(config.dir);
+  const written: string[] = [];
+  const kept: string[] = [];
+  for (const w of workflows) {
+    const file = path.join(root, w.path);
+    const existing = existsSync(file) ? readFileSync(file, 'utf8') : null;
+    if (existing === w.content) continue;
+    if (existing !== null && !opts.force) {
+      kept.push(w.path);
+      continue;
+    }
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, w.content);
+    written.push(w.path);
+  }
+  for (const w of workflows) {
+    const mark = written.includes(w.path)
+      ? '✔ wrote'
+      : kept.includes(w.path)
+        ? '! kept '
+        : '= same ';
+    io.reporter.info(`${mark} ${w.path}: ${w.description}`);
+  }
+  io.reporter.result({ flow, written, kept, workflows: workflows.map((w) => w.path) });
+  if (kept.length > 0) {
+    throw new UserError(
+      'USAGE',
+      `${kept.join(', ')} already exist${kept.length === 1 ? 's' : ''} and differ${kept.length === 1 ? 's' : ''} from what ${flow} generates; left unchanged.`,
+      {
+        hint: 'Compare with `airlock ci init github --print`, then re-run with --force to replace them.',
+      },
+    );
+  }
+  io.reporter.success(
+    `${flow} flow: ${written.length ? `wrote ${written.length} workflow file${written.length === 1 ? '' : 's'}` : 'workflows already up to date'}. Commit .github/workflows/; see docs/github-actions.md for the secrets and environments to create.`,
+  );
+  return 0;
 }

@@ -223,8 +223,12 @@ export function buildProgram(): Command {
     .description('serve an earlier release again (instant when it is still warm)')
     .option('--to <release>', 'release to return to (default: the one before the current)')
     .option(...WAIT_OPTION)
+    .option(
+      '--force',
+      'roll back even to a release older than a contract migration applied there (audited)',
+    )
     .action(
-      act(async (io, environment: string, opts: { to?: string; wait?: string }) =>
+      act(async (io, environment: string, opts: { to?: string; wait?: string; force?: boolean }) =>
         (await import('./rollback.ts')).rollbackCommand(io, environment, opts),
       ),
     );
@@ -409,6 +413,33 @@ export function buildProgram(): Command {
     .action(
       act(async (io, opts: { commit?: string }) =>
         (await import('./ci.ts')).ciRunCommand(io, opts),
+      ),
+    );
+  ci.command('init <provider>')
+    .description(
+      'write the GitHub Actions workflows of a seed flow: manual (000/002), automatic (001), staging-branch (003)',
+    )
+    .option(
+      '--flow <flow>',
+      'manual | automatic | staging-branch (default: automatic when the last environment promotes automatically, else manual)',
+    )
+    .option('--force', 'replace workflow files that differ')
+    .option('--print', 'print the workflows instead of writing them')
+    .option('--node <version>', 'Node.js version for setup-node (default 24)')
+    .option('--install <command>', 'how the jobs install dependencies (default npm ci)')
+    .action(
+      act(
+        async (
+          io,
+          provider: string,
+          opts: {
+            flow?: string;
+            force?: boolean;
+            print?: boolean;
+            node?: string;
+            install?: string;
+          },
+        ) => (await import('./ci.ts')).ciInitCommand(io, provider, opts),
       ),
     );
 

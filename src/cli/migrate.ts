@@ -29,6 +29,7 @@ import {
 } from '../migrations/migrator.ts';
 import { sqlitePathFromUrl } from '../migrations/sqlite-migration-driver.ts';
 import { type AirlockContext, databaseOf, readLedger } from '../pipeline/context.ts';
+import { describeHold } from '../pipeline/contract.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
 import { environmentNamed, releaseNamed } from '../pipeline/plan.ts';
@@ -227,10 +228,11 @@ export async function migrateApplyCommand(
             }
           },
         });
-        if (result.applied.length === 0) {
+        if (result.hold) io.reporter.info(`ℹ ${describeHold(result.hold, env.name, service.name)}`);
+        else if (result.applied.length === 0) {
           io.reporter.info(`${service.name}: nothing pending on ${env.name}.`);
         }
-        results.push({ service: service.name, applied: result.applied });
+        results.push({ service: service.name, applied: result.applied, held: result.hold });
       }
     } finally {
       await lock.release();

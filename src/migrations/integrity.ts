@@ -40,11 +40,17 @@
  * `readMigrationDir` ignores the file (it reads `*.sql` only).
  */
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import { type MigrationFile, readMigrationDir, sha256Hex } from './migration-files.ts';
+import {
+  MIGRATION_FILENAME,
+  type MigrationFile,
+  readMigrationDir,
+  sha256Hex,
+} from './migration-files.ts';
 
 /** The integrity file's name inside a migrations directory. */
 export const SUM_FILENAME = 'airlock.sum';
@@ -179,6 +185,23 @@ export async function readSumFile(dir: string): Promise<SumFile | null> {
     throw error;
   }
   return parseSum(text, path);
+}
+
+/**
+ * The `airlock.sum` text for the `*.sql` migration files in `dir`, read synchronously (for
+ * scripts and tests that write a migration and commit it in one synchronous step). Does not
+ * validate names or numbering; `writeSumFile` does.
+ */
+export function sumTextSync(dir: string): string {
+  const entries = readdirSync(dir)
+    .filter((name) => MIGRATION_FILENAME.test(name))
+    .map((filename) => ({
+      filename,
+      sha256: createHash('sha256')
+        .update(readFileSync(join(dir, filename)))
+        .digest('hex'),
+    }));
+  return formatSum(computeSum(entries as MigrationFile[]));
 }
 
 /**

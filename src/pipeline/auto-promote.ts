@@ -30,6 +30,12 @@ export interface AutoPromoteOptions extends OperationHooks {
   intervalMs: number;
   /** `--override-window "reason"` (audited as `gate.overridden`). */
   windowOverride?: string;
+  /**
+   * Promote only this release (a CI job promotes the bytes it built). When a newer release
+   * reaches the previous environment first, this one is superseded: the outcome says so and
+   * the newer release's own job promotes it. Not with `watch`.
+   */
+  release?: Release;
   /** Called with each evaluated plan whose gates differ from the previous evaluation. */
   onEvaluate?: (plan: Plan) => void;
   /** Called with each promotion that ran (watch mode runs several). */
@@ -49,7 +55,9 @@ export type AutoPromoteOutcome =
   /** Still pending when the timeout ran out (or the watch was stopped). */
   | { status: 'pending'; plan: Plan }
   /** Stopped (watch mode) with nothing waiting. */
-  | { status: 'stopped' };
+  | { status: 'stopped' }
+  /** `release` was given and a newer release replaced it on the previous environment. */
+  | { status: 'superseded'; release: Release; by: Release };
 
 const defaultSleep = (delay: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -103,11 +111,30 @@ export async function autoPromote(
   let last: AutoPromoteOutcome = { status: 'stopped' };
   for (;;) {
     if (options.signal?.aborted) return last.status === 'unchanged' ? { status: 'stopped' } : last;
-    const candidate = await promotionCandidate(ctx, env).catch((error) => {
+    let candidate = await promotionCandidate(ctx, env).catch((error) => {
       // Watching an empty pipeline: wait for its first release.
       if (options.watch && hasCode(error, 'NOTHING_TO_PROMOTE')) return null;
       throw error;
     });
+    const only = options.release;
+    if (only && candidate && candidate.id !== only.id) {
+      if (candidate.seq > only.seq) {
+        await ctx.store.appendAudit({
+          at: ctx.now().toISOString(),
+          actor: ctx.actor,
+          action: 'promotion.superseded',
+          environment: env.name,
+          releaseId: only.id,
+          runId: null,
+          result: 'superseded',
+          detail: { by: candidate.id, policy: 'automatic' },
+        });
+        options.onSuperseded?.(only.id, candidate.id);
+        return { status: 'superseded', release: only, by: candidate };
+      }
+      // Not on the previous environment (yet): its gate says so.
+      candidate = only;
+    }
     if (waitingFor && candidate && candidate.id !== waitingFor.id) {
       await ctx.store.appendAudit({
         at: ctx.now().toISOString(),

@@ -183,7 +183,16 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
         // airlock.sum first: a conflicted merge or an edit without re-hashing stops the build,
         // naming the file, before a release is made of it (issue 4; Atlas's atlas.sum).
         const files = await readMigrationDir(dir);
-        await verifyIntegrity(dir, files);
+        await verifyIntegrity(dir, files).catch((error: unknown) => {
+          // Name the file as it is in the repository, not in the temporary checkout.
+          if (error instanceof UserError)
+            throw new UserError(
+              error.code,
+              `${dirty ? 'the working tree' : `commit ${sha.slice(0, 7)}`}: ${error.message.replaceAll(`${root}${path.sep}`, '')}`,
+              { ...(error.hint ? { hint: error.hint } : {}), details: error.details },
+            );
+          throw error;
+        });
         migrations = files.map((f) => ({
           version: f.version,
           name: f.name,

@@ -4,7 +4,6 @@
  * (the local runtime daemon and every app process stopped).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,8 +13,8 @@ import { commitStep, createExampleProject } from '../../src/cli/demo.ts';
 import { Reporter } from '../../src/cli/reporter.ts';
 import { openSession, type Session } from '../../src/cli/session.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { computeSum, formatSum, SUM_FILENAME } from '../../src/migrations/integrity.ts';
-import { MIGRATION_FILENAME, type MigrationFile } from '../../src/migrations/migration-files.ts';
+import { SUM_FILENAME, sumTextSync } from '../../src/migrations/integrity.ts';
+import { MIGRATION_FILENAME } from '../../src/migrations/migration-files.ts';
 import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
@@ -55,20 +54,6 @@ export const REVIEWER = 'reviewer@airlock.demo';
 export interface ExampleProjectOptions {
   /** Environment for every command and session (e.g. AIRLOCK_STATE_URL for team mode). */
   env?: Record<string, string>;
-}
-
-/** The airlock.sum text of a migrations folder (what `airlock migrate hash` writes). */
-function sumOf(folder: string): string {
-  const files = readdirSync(folder)
-    .filter((f) => MIGRATION_FILENAME.test(f))
-    .sort()
-    .map((filename) => ({
-      filename,
-      sha256: createHash('sha256')
-        .update(readFileSync(path.join(folder, filename)))
-        .digest('hex'),
-    }));
-  return formatSum(computeSum(files as MigrationFile[]));
 }
 
 export async function exampleProject(options: ExampleProjectOptions = {}): Promise<TestProject> {
@@ -127,7 +112,7 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
           migrationDirs.add(path.dirname(path.join(dir, rel)));
       }
       if (options.hash !== false)
-        for (const d of migrationDirs) writeFileSync(path.join(d, SUM_FILENAME), sumOf(d));
+        for (const d of migrationDirs) writeFileSync(path.join(d, SUM_FILENAME), sumTextSync(d));
       const env = {
         ...process.env,
         GIT_AUTHOR_NAME: 'Dev',
