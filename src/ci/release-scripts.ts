@@ -165,6 +165,8 @@ if [ "$next" != "$RELEASE_DIGEST" ]; then
   echo "::notice title=Superseded::${previous} now serves another release (sha256:\${next:0:12}); the run that deployed it promotes it to ${target}."
   exit 0
 fi
-npx airlock promote ${target} --auto --yes
+# --release: should a newer release reach ${previous} while this one waits (soak, CI), this one
+# is superseded (exit 0) and never promoted from bytes this run did not build.
+npx airlock promote ${target} --auto --release "$RELEASE_DIGEST" --yes
 `;
 }

@@ -11,7 +11,7 @@ import { actionsRunUrl, gitHubDeploymentReporter } from '../github/deployment-re
 import { GitHubClient } from '../github/github-client.ts';
 import { GitHubApiError } from '../github/github-error.ts';
 import { createNotificationEvent } from '../notify/notification-event.ts';
-import { Notifier } from '../notify/notifier.ts';
+import type { Notifier } from '../notify/notifier.ts';
 import { notificationFor } from '../notify/pipeline-notifications.ts';
 import { type AsyncObserver, DeploymentEventBus } from '../pipeline/deployment-events.ts';
 import type { StateStore } from '../state/state-store.ts';
@@ -29,17 +29,23 @@ const TRANSIENT = new Set(['unreachable', 'timeout', 'server-error', 'rate-limit
 
 /**
  * Builds the integrations. The store passed must be unfenced: deliveries can finish after the
- * command's environment lock is released.
+ * command's environment lock is released. The notifier and the GitHub client (Octokit) load
+ * only when configured, so commands of projects without them start as fast as before.
  */
-export function integrations(
+export async function integrations(
   config: ResolvedConfig,
   store: StateStore,
   reporter: Reporter,
   env: Readonly<Record<string, string | undefined>>,
-): Integrations {
+): Promise<Integrations> {
   const observers: AsyncObserver[] = [];
   let notifier: Notifier | null = null;
   if (config.notify.length > 0) {
+    const [{ Notifier }, { createNotificationEvent }, { notificationFor }] = await Promise.all([
+      import('../notify/notifier.ts'),
+      import('../notify/notification-event.ts'),
+      import('../notify/pipeline-notifications.ts'),
+    ]);
     notifier = new Notifier({
       sinks: config.notify,
       record: async (result, event) => {
@@ -79,15 +85,25 @@ export function integrations(
   }
 
   const token = env.GITHUB_TOKEN?.trim();
-  const github =
+  const gh =
     config.github && token
-      ? new GitHubClient({
+      ? await Promise.all([
+          import('../github/github-client.ts'),
+          import('../github/github-error.ts'),
+          import('../github/deployment-reporter.ts'),
+        ])
+      : null;
+  const github =
+    gh && config.github && token
+      ? new gh[0].GitHubClient({
           token,
           repository: config.github.repository,
           ...(config.github.apiUrl ? { baseUrl: config.github.apiUrl } : {}),
         })
       : null;
-  if (github && config.github?.deployments) {
+  const GitHubApiError = gh?.[1].GitHubApiError;
+  if (gh && github && config.github?.deployments) {
+    const { actionsRunUrl, gitHubDeploymentReporter } = gh[2];
     const logUrl = actionsRunUrl(env);
     const last = config.pipeline[config.pipeline.length - 1];
     observers.push(
@@ -132,7 +148,7 @@ export function integrations(
               };
             } catch (error) {
               // A token without access is the user's to fix: say so. GitHub being down is a wait.
-              if (error instanceof GitHubApiError && TRANSIENT.has(error.failure))
+              if (GitHubApiError && error instanceof GitHubApiError && TRANSIENT.has(error.failure))
                 return { state: 'pending', source: 'github', summary: error.message, failing: [] };
               throw error;
             }

@@ -118,7 +118,7 @@ export async function openSession(
   const actor = resolveActor(config.dir, globals.as, process.env);
   const store = await openStateStore(config.state);
   const provider = new LocalProvider(localRuntimeOptions(config, home));
-  const outward = integrations(config, store, reporter, process.env);
+  const outward = await integrations(config, store, reporter, process.env);
   const ctx: AirlockContext = {
     config,
     store,

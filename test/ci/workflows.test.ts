@@ -254,7 +254,7 @@ describe('generated workflows: invariants', () => {
         expect(scriptsOf(job)).not.toMatch(/airlock (build|deploy)\b/);
         expect(scriptsOf(job)).toMatch(
           flow === 'automatic'
-            ? /airlock promote production --auto --yes/
+            ? /airlock promote production --auto --release "\$RELEASE_DIGEST" --yes/
             : /airlock promote production --release "\$RELEASE_DIGEST" --yes/,
         );
         // It gets the bytes from the artifact, and checks the digest.
