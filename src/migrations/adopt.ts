@@ -59,8 +59,12 @@ import {
   POSTGRES_LEDGER_TABLE,
 } from './ledger.ts';
 import type { MigrationFile } from './migration-files.ts';
-import { MIGRATION_LOCK_KEY, PostgresMigrationDriver } from './postgres-migration-driver.ts';
-import { sqlitePathFromUrl } from './sqlite-migration-driver.ts';
+import {
+  CREATE_POSTGRES_LEDGER,
+  MIGRATION_LOCK_KEY,
+  PostgresMigrationDriver,
+} from './postgres-migration-driver.ts';
+import { CREATE_SQLITE_LEDGER, sqlitePathFromUrl } from './sqlite-migration-driver.ts';
 
 /** A row of wrangler's `d1_migrations`. `applied_at` is SQLite's `CURRENT_TIMESTAMP` (UTC). */
 export interface D1MigrationRow {
@@ -617,27 +621,6 @@ export async function findLocalD1Database(options: {
 // ---------------------------------------------------------------------------------------------
 // Airlock's ledger on the target (the drivers' table layouts)
 
-const SQLITE_LEDGER_DDL = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
-  version INTEGER PRIMARY KEY,
-  name TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  applied_at TEXT NOT NULL,
-  applied_by TEXT NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  release TEXT
-)`;
-
-const POSTGRES_LEDGER_DDL = `CREATE SCHEMA IF NOT EXISTS ${POSTGRES_LEDGER_SCHEMA};
-CREATE TABLE IF NOT EXISTS ${POSTGRES_LEDGER_TABLE} (
-  version integer PRIMARY KEY,
-  name text NOT NULL,
-  sha256 text NOT NULL,
-  applied_at timestamptz NOT NULL,
-  applied_by text NOT NULL,
-  duration_ms integer NOT NULL,
-  release text
-)`;
-
 const INSERT_COLUMNS = '(version, name, sha256, applied_at, applied_by, duration_ms, release)';
 
 async function readTargetLedger(target: DatabaseLocation): Promise<LedgerEntry[]> {
@@ -699,7 +682,7 @@ async function writeLedgerRows(target: DatabaseLocation, rows: LedgerEntry[]): P
         await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [
           MIGRATION_LOCK_KEY.toString(),
         ]);
-        await client.query(POSTGRES_LEDGER_DDL);
+        await client.query(CREATE_POSTGRES_LEDGER);
         const { rows: clash } = await client.query<{ version: number }>(
           `SELECT version FROM ${POSTGRES_LEDGER_TABLE} WHERE version = ANY($1::int[])`,
           [versions],
@@ -724,7 +707,7 @@ async function writeLedgerRows(target: DatabaseLocation, rows: LedgerEntry[]): P
     db.exec('PRAGMA busy_timeout = 5000');
     db.exec('BEGIN IMMEDIATE');
     try {
-      db.exec(SQLITE_LEDGER_DDL);
+      db.exec(CREATE_SQLITE_LEDGER);
       const clash = rows.filter((e) =>
         db.prepare(`SELECT 1 FROM ${LEDGER_TABLE} WHERE version = ?`).get(e.version),
       );

@@ -83,7 +83,8 @@ export const MIGRATION_LOCK_KEY: bigint = BigInt.asIntN(
 
 const LOCK_KEY = MIGRATION_LOCK_KEY.toString();
 
-const CREATE_LEDGER = `CREATE SCHEMA IF NOT EXISTS ${POSTGRES_LEDGER_SCHEMA};
+/** The ledger schema and table's DDL (also used by `adopt.ts`). */
+export const CREATE_POSTGRES_LEDGER = `CREATE SCHEMA IF NOT EXISTS ${POSTGRES_LEDGER_SCHEMA};
 CREATE TABLE IF NOT EXISTS ${POSTGRES_LEDGER_TABLE} (
   version integer PRIMARY KEY,
   name text NOT NULL,
@@ -311,7 +312,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     }
     try {
       await client.query('BEGIN');
-      if (!(await ledgerExists(client))) await client.query(CREATE_LEDGER);
+      if (!(await ledgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
       await refuseIfApplied(client, file);
       const started = performance.now();
       try {
@@ -350,7 +351,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     const entry = this.#entry(file, meta, performance.now() - started);
     try {
       await client.query('BEGIN');
-      if (!(await ledgerExists(client))) await client.query(CREATE_LEDGER);
+      if (!(await ledgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
       await refuseIfApplied(client, file);
       await insertEntry(client, file, entry);
       await client.query('COMMIT');

@@ -25,7 +25,8 @@ export interface SqliteMigrationDriverOptions {
   now?: () => Date;
 }
 
-const CREATE_LEDGER = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
+/** The ledger table's DDL (also used by `adopt.ts` to write rows without this driver). */
+export const CREATE_SQLITE_LEDGER = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
   version INTEGER PRIMARY KEY,
   name TEXT NOT NULL,
   sha256 TEXT NOT NULL,
@@ -99,7 +100,7 @@ export class SqliteMigrationDriver implements MigrationDriver {
       throw failed(file, error, 'could not take the write lock');
     }
     try {
-      db.exec(CREATE_LEDGER);
+      db.exec(CREATE_SQLITE_LEDGER);
       const already = db
         .prepare(`SELECT * FROM ${LEDGER_TABLE} WHERE version = ?`)
         .get(file.version) as unknown as LedgerRow | undefined;

@@ -48,9 +48,9 @@ export async function recordApproval(
     : await promotionCandidate(ctx, env);
   const deployers = await deployersOf(ctx, env.name, release.id);
   const at = ctx.now().toISOString();
-  const approvers = env.promotion.approval.approvers;
-  if (approvers && !approvers.includes(ctx.actor)) {
-    await ctx.store.appendAudit({
+  /** A refused approval is on the record too (who tried, and why it did not count). */
+  const refused = (detail: Record<string, unknown>) =>
+    ctx.store.appendAudit({
       at,
       actor: ctx.actor,
       action: 'approval.refused',
@@ -58,8 +58,11 @@ export async function recordApproval(
       releaseId: release.id,
       runId: null,
       result: 'refused',
-      detail: { reason: 'not-an-approver', approvers, decision: request.decision },
+      detail,
     });
+  const approvers = env.promotion.approval.approvers;
+  if (approvers && !approvers.includes(ctx.actor)) {
+    await refused({ reason: 'not-an-approver', approvers, decision: request.decision });
     throw new UserError(
       'NOT_AN_APPROVER',
       `${ctx.actor} is not among ${env.name}'s approvers (${approvers.join(', ')}).`,
@@ -74,16 +77,7 @@ export async function recordApproval(
     deployers.includes(ctx.actor) &&
     !env.promotion.approval.allowSelfApproval
   ) {
-    await ctx.store.appendAudit({
-      at,
-      actor: ctx.actor,
-      action: 'approval.refused',
-      environment: env.name,
-      releaseId: release.id,
-      runId: null,
-      result: 'refused',
-      detail: { reason: 'self-approval', deployers },
-    });
+    await refused({ reason: 'self-approval', deployers });
     throw new UserError(
       'SELF_APPROVAL',
       `${ctx.actor} deployed ${release.id} to ${env.previous} and cannot approve its promotion to ${env.name} (prevent self-review).`,

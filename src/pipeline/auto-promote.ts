@@ -103,6 +103,20 @@ export async function autoPromote(
     );
   }
   const sleep = options.sleep ?? defaultSleep;
+  /** On the record: `older` waited for this environment and `newer` took its place. */
+  const superseded = async (older: Release, newer: Release) => {
+    await ctx.store.appendAudit({
+      at: ctx.now().toISOString(),
+      actor: ctx.actor,
+      action: 'promotion.superseded',
+      environment: env.name,
+      releaseId: older.id,
+      runId: null,
+      result: 'superseded',
+      detail: { by: newer.id, policy: 'automatic' },
+    });
+    options.onSuperseded?.(older.id, newer.id);
+  };
   const deadline = Date.now() + options.timeoutMs;
   let waitingFor: Release | null = null;
   /** Releases whose promotion ran and failed: a watch does not retry them. */
@@ -119,34 +133,14 @@ export async function autoPromote(
     const only = options.release;
     if (only && candidate && candidate.id !== only.id) {
       if (candidate.seq > only.seq) {
-        await ctx.store.appendAudit({
-          at: ctx.now().toISOString(),
-          actor: ctx.actor,
-          action: 'promotion.superseded',
-          environment: env.name,
-          releaseId: only.id,
-          runId: null,
-          result: 'superseded',
-          detail: { by: candidate.id, policy: 'automatic' },
-        });
-        options.onSuperseded?.(only.id, candidate.id);
+        await superseded(only, candidate);
         return { status: 'superseded', release: only, by: candidate };
       }
       // Not on the previous environment (yet): its gate says so.
       candidate = only;
     }
     if (waitingFor && candidate && candidate.id !== waitingFor.id) {
-      await ctx.store.appendAudit({
-        at: ctx.now().toISOString(),
-        actor: ctx.actor,
-        action: 'promotion.superseded',
-        environment: env.name,
-        releaseId: waitingFor.id,
-        runId: null,
-        result: 'superseded',
-        detail: { by: candidate.id, policy: 'automatic' },
-      });
-      options.onSuperseded?.(waitingFor.id, candidate.id);
+      await superseded(waitingFor, candidate);
       waitingFor = null;
     }
     if (candidate && currentRelease(await ctx.store.getServing(env.name)) === candidate.id) {
