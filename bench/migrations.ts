@@ -38,6 +38,11 @@ const WRANGLER_PACKAGE = fileURLToPath(
   new URL('../node_modules/wrangler/package.json', import.meta.url),
 );
 
+/**
+ * wrangler needs about half a second per file here (a Miniflare per file), so 500 files × 3
+ * runs take 12–18 minutes, nearly all of it wrangler's; a quick bench can use 100 files × 1 run
+ * (about 75 s).
+ */
 export interface ApplyBenchOptions {
   /** How many migration files. Default 500. */
   files?: number;
@@ -272,11 +277,8 @@ export function applySection(result: ApplyBenchResult): Section {
   const wrangler = median(result.wranglerMs);
   const cli = median(result.airlockCliMs);
   const library = median(result.airlockLibraryMs);
-  const baseline = {
-    baseline: wrangler,
-    baselineLabel: `wrangler ${result.wranglerVersion} local apply`,
-  };
   const n = result.files;
+  const speedup = cli > 0 ? wrangler / cli : Number.NaN;
   return {
     id: 'migrations',
     title: `(f) Applying ${n} migrations to a local SQLite database: Airlock vs \`wrangler d1 migrations apply --local\` (same files, same run; ${result.runs} runs each)`,
@@ -286,28 +288,29 @@ export function applySection(result: ApplyBenchResult): Section {
         value: cli,
         p95: p95(result.airlockCliMs),
         n: result.airlockCliMs.length,
-        ...baseline,
-        target: '≥ 5× faster',
-        ok: cli > 0 && wrangler / cli >= 5,
       }),
       row(`Migrator.apply in process (library), ${n} files`, {
         value: library,
         p95: p95(result.airlockLibraryMs),
         n: result.airlockLibraryMs.length,
-        ...baseline,
       }),
-      row(`\`wrangler d1 migrations apply --local\` (spawn → exit), ${n} files`, {
+      // The ratio reads as "wrangler takes N× Airlock's time": the target is N ≥ 5.
+      row(`wrangler ${result.wranglerVersion} \`d1 migrations apply --local\`, ${n} files`, {
         value: wrangler,
         p95: p95(result.wranglerMs),
         n: result.wranglerMs.length,
+        baseline: cli,
+        baselineLabel: 'airlock migrate apply',
+        target: '≥ 5×',
+        ok: speedup >= 5,
       }),
       row('Airlock CLI per file', { value: cli / n, n: result.airlockCliMs.length }),
       row('wrangler per file', { value: wrangler / n, n: result.wranglerMs.length }),
     ],
     notes: [
-      `Airlock's CLI is ${(wrangler / cli).toFixed(1)}× faster than wrangler's local apply (${round1(wrangler / 1000)} s vs ${round1(cli / 1000)} s for ${n} files); the library alone ${(wrangler / library).toFixed(0)}×.`,
+      `Airlock's CLI is ${speedup.toFixed(1)}× faster than wrangler's local apply (${round1(wrangler / 1000)} s vs ${round1(cli / 1000)} s for ${n} files; the ratio column is wrangler's time over Airlock's); the library alone ${(wrangler / library).toFixed(0)}×.`,
       'Each file is a CREATE TABLE, an ALTER TABLE … ADD COLUMN or a 2-row INSERT, in turn. Both tools run one transaction per file with a ledger row (Airlock: airlock_migrations with the sha256; wrangler: d1_migrations); every run is checked to end with one ledger row per file.',
-      `The CLI figure includes Node's start, loading the bundle, the config, the state store and the environment lock; wrangler's its start and miniflare's. wrangler reprints its status table after each file, so its stdout grows with the square of the files (${(result.wranglerStdoutBytes / 1e6).toFixed(1)} MB in the last run, discarded).`,
+      `The CLI figure includes Node's start, loading the bundle, the config, the state store, the airlock.sum check and the environment lock. wrangler starts a new Miniflare (a workerd process) for each file, and reprints its status table after each file, so its stdout grows with the square of the files (${(result.wranglerStdoutBytes / 1e6).toFixed(1)} MB in the last run, discarded).`,
     ],
     details: {
       files: n,
