@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import { directivesOf } from '../migrations/directives.ts';
-import { verifyIntegrity } from '../migrations/integrity.ts';
+import { readSumFile, verifyIntegrity } from '../migrations/integrity.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { runShell } from '../process/shell.ts';
 import type { Release, ReleaseArtifact, StateStore } from '../state/state-store.ts';
@@ -181,9 +181,15 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
       if (service.database) {
         const dir = path.join(root, service.database.migrations);
         // airlock.sum first: a conflicted merge or an edit without re-hashing stops the build,
-        // naming the file, before a release is made of it (issue 4; Atlas's atlas.sum).
-        const files = await readMigrationDir(dir);
-        await verifyIntegrity(dir, files).catch((error: unknown) => {
+        // naming the file, before a release is made of it (issue 4; Atlas's atlas.sum). The sum
+        // file is read before the folder: after a conflicted merge its conflict markers explain
+        // the two 0007 files better than the duplicate number does.
+        const files = await (async () => {
+          await readSumFile(dir);
+          const read = await readMigrationDir(dir);
+          await verifyIntegrity(dir, read);
+          return read;
+        })().catch((error: unknown) => {
           // Name the file as it is in the repository, not in the temporary checkout.
           if (error instanceof UserError)
             throw new UserError(

@@ -4,7 +4,15 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +113,24 @@ describe('airlock build', () => {
     const old = JSON.parse((await project.cli(['build', '--commit', 'HEAD~1', '--json'])).stdout);
     expect(old.release.id).toBe('r1');
     expect(old.release.services.notes.migrations).toHaveLength(2);
+  });
+
+  it('refuses to build a commit whose migrations do not match airlock.sum, naming the file', async () => {
+    const file = 'migrations/0002_add_notes_updated_at.sql';
+    const original = readFileSync(path.join(project.dir, file), 'utf8');
+    project.commitFiles(
+      { [file]: `${original}-- a comment added without re-hashing\n` },
+      'Edit an applied migration',
+      { hash: false },
+    );
+    const edited = await project.cli(['build']);
+    expect(edited.code).not.toBe(0);
+    expect(edited.stderr).toMatch(
+      /commit [0-9a-f]{7}: 0002_add_notes_updated_at\.sql changed since airlock\.sum was written/,
+    );
+    expect(edited.stderr).toContain('git checkout -- migrations/0002_add_notes_updated_at.sql');
+    expect(edited.stderr).not.toContain('airlock-checkout-');
+    execFileSync('git', ['revert', '--no-edit', 'HEAD'], { cwd: project.dir });
   });
 
   it('refuses to deploy an artifact whose bytes changed on disk; the old release keeps serving', async () => {
