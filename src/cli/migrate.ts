@@ -28,7 +28,12 @@ import {
   planMigrations,
 } from '../migrations/migrator.ts';
 import { sqlitePathFromUrl } from '../migrations/sqlite-migration-driver.ts';
-import { type AirlockContext, databaseOf, readLedger } from '../pipeline/context.ts';
+import {
+  type AirlockContext,
+  databaseLocation,
+  databaseOf,
+  readLedger,
+} from '../pipeline/context.ts';
 import { describeHold } from '../pipeline/contract.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
@@ -275,7 +280,7 @@ export async function migrateDryRunCommand(
               await readLedger(databaseOf(ctx.config, env.previous, service.name)),
             )
           : [];
-      const result = await dryRunMigrations(database, files, {
+      const result = await dryRunMigrations(await databaseLocation(database), files, {
         appliedBy: ctx.actor,
         release: opts.release ?? null,
       });
@@ -612,7 +617,7 @@ export async function migrateDriftCommand(
         const files = await verifiedMigrationFiles(dbA.migrationsDir);
         const side = async (name: string, database: ResolvedDatabase) => ({
           name,
-          schema: await describeSchema(database),
+          schema: await describeSchema(await databaseLocation(database)),
           ledger: await readLedger(database),
         });
         const result = await detectDrift(
@@ -796,7 +801,9 @@ export async function migrateAdoptCommand(
       : await acquireEnvironmentLock(ctx, env.name, `migrate adopt --from ${tool}`);
     let result: Awaited<ReturnType<typeof adoptLedger>>;
     try {
-      result = await adoptLedger(source, database, files, { dryRun: Boolean(opts.dryRun) });
+      result = await adoptLedger(source, await databaseLocation(database), files, {
+        dryRun: Boolean(opts.dryRun),
+      });
       if (result.written) {
         await ctx.store.appendAudit({
           at: ctx.now().toISOString(),

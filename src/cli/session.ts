@@ -11,7 +11,7 @@ import type { ResolvedConfig } from '../config/resolve.ts';
 import { RUNTIME_ENTRY } from '../package-paths.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
 import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import { createProviders } from '../providers/registry.ts';
 import { ArtifactStore } from '../releases/artifact-store.ts';
 import { gitUserEmail } from '../releases/git.ts';
 import { openStateStore } from '../state/open-state-store.ts';
@@ -117,7 +117,11 @@ export async function openSession(
   // `git config` runs in its own process while the store opens.
   const actor = resolveActor(config.dir, globals.as, process.env);
   const store = await openStateStore(config.state);
-  const provider = new LocalProvider(localRuntimeOptions(config, home));
+  const providerFor = await createProviders(config, {
+    home,
+    env: process.env,
+    local: localRuntimeOptions(config, home),
+  });
   const outward = await integrations(config, store, reporter, process.env);
   const ctx: AirlockContext = {
     config,
@@ -126,7 +130,7 @@ export async function openSession(
     home,
     actor: await actor,
     now: () => new Date(),
-    providerFor: () => provider,
+    providerFor,
     sink: reporter,
     ...processIdentity(),
     lockTtlMs: positiveInt(process.env.AIRLOCK_LOCK_TTL_MS) ?? DEFAULT_LOCK_TTL_MS,

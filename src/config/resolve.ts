@@ -14,8 +14,28 @@ import type { HealthProbe } from '../providers/provider.ts';
 import type { Finding } from './diagnostics.ts';
 import type { Config, EnvironmentConfig, PromotionConfig } from './schema.ts';
 
+/** Where an engine-d1 database is: the wrangler file and environment that bind it (issue 6). */
+export interface D1Location {
+  /** The binding name ([[d1_databases]] binding); null: the only D1 database of the file. */
+  binding: string | null;
+  /** Absolute path of the wrangler file; null: found in `serviceDir` when used. */
+  wranglerConfig: string | null;
+  /** Absolute path of the service folder. */
+  serviceDir: string;
+  /** The wrangler environment (null: the top level). */
+  wranglerEnv: string | null;
+  /** `local`: the database wrangler dev (miniflare) keeps under `persistDir`; `remote`: Cloudflare's, through the D1 HTTP API. */
+  mode: 'local' | 'remote';
+  /** Absolute path `wrangler dev --persist-to` uses for this environment (local mode). */
+  persistDir: string;
+  /** Cloudflare account id for the D1 HTTP API (remote mode); null: CLOUDFLARE_ACCOUNT_ID or the wrangler file. */
+  accountId: string | null;
+}
+
 export interface ResolvedDatabase {
-  engine: 'sqlite' | 'postgres';
+  engine: 'sqlite' | 'postgres' | 'd1';
+  /** engine d1: where the database is (the url is then `d1:` and the provider opens it). */
+  d1?: D1Location;
   /** Absolute path of the migrations folder in the working tree. */
   migrationsDir: string;
   /** Migrations folder relative to the service root (where a release snapshot keeps it). */
@@ -48,13 +68,45 @@ export type StateLocation =
   | { kind: 'postgres'; url: string; display: string };
 
 /** One service's complete settings in one environment. Times in ms. */
+/** A provider's own settings for one environment and service, with defaults applied. */
+export type ProviderSettings =
+  | { provider: 'local' }
+  | {
+      provider: 'cloudflare';
+      /** Absolute path of the wrangler file; null: the first of wrangler.jsonc/.json/.toml in the service folder. */
+      config: string | null;
+      /** The wrangler environment; null: the top level. */
+      env: string | null;
+      mode: 'remote' | 'local';
+      accountId: string | null;
+    }
+  | {
+      provider: 'fly';
+      /** Absolute path of this environment's fly.toml; null: fly.<env>.toml when it exists, else fly.toml. */
+      config: string | null;
+      app: string | null;
+    }
+  | { provider: 'railway'; project: string | null; environment: string; service: string }
+  | {
+      provider: 'command';
+      deploy: string;
+      rollback: string | null;
+      url: string | null;
+      describe: string | null;
+      secrets: string | null;
+      timeoutMs: number;
+    };
+
 export interface ResolvedService {
   name: string;
   /** Service folder relative to the project root (`.` for the root). */
   root: string;
   build: { command: string; output: string; env: Record<string, string> };
   database: ResolvedDatabase | null;
+  /** Command that starts the app (provider local); empty for providers that do not run one. */
   run: string;
+  /** The environment's provider and its settings for this service. */
+  provider: ProviderSettings;
   health: HealthProbe;
   checks: CheckSpec[];
   vars: Record<string, string>;
@@ -110,7 +162,7 @@ export interface ResolvedEnvironment {
   /** The environment a promotion into this one comes from; null for the first. */
   previous: string | null;
   next: string | null;
-  provider: 'local';
+  provider: ProviderSettings['provider'];
   promotion: PromotionPolicy;
   protected: boolean;
   onCheckFailure: 'rollback' | 'keep';
@@ -241,6 +293,7 @@ function resolveDatabase(
   environment: string,
   service: string,
   databaseUrl: string | undefined,
+  settings: ProviderSettings,
   ctx: ResolveContext,
 ): ResolvedDatabase {
   const common = {
@@ -253,6 +306,38 @@ function resolveDatabase(
     drift: base.drift,
   };
   const where = ['environments', environment, 'services', service, 'databaseUrl'];
+  if (base.engine === 'd1') {
+    if (databaseUrl !== undefined) {
+      ctx.findings.push({
+        severity: 'error',
+        path: where,
+        at: 'key',
+        message:
+          "is only for engine postgres; a D1 database is the one each environment's wrangler configuration binds.",
+        fix: `remove databaseUrl; set services.${service}.database.binding to the D1 binding name.`,
+      });
+    }
+    if (settings.provider !== 'cloudflare') {
+      ctx.findings.push({
+        severity: 'error',
+        path: ['environments', environment, 'provider'],
+        message: `is ${settings.provider}, but ${service}'s database has engine d1, which only the cloudflare provider can reach.`,
+        fix: `set environments.${environment}.provider: cloudflare, or use engine sqlite or postgres.`,
+      });
+      return { ...common, url: '', display: '' };
+    }
+    const d1: D1Location = {
+      binding: base.binding ?? null,
+      wranglerConfig: settings.config,
+      serviceDir: path.resolve(ctx.dir, root),
+      wranglerEnv: settings.env,
+      mode: settings.mode,
+      persistDir: path.join(ctx.dir, '.airlock', 'envs', environment, 'wrangler'),
+      accountId: settings.accountId,
+    };
+    const display = `d1 ${d1.binding ?? '(the only D1 binding)'} of ${d1.wranglerEnv ? `env.${d1.wranglerEnv}` : 'the top level'} (${d1.mode})`;
+    return { ...common, url: `d1:${environment}/${service}`, display, d1 };
+  }
   if (base.engine === 'sqlite') {
     if (databaseUrl !== undefined) {
       ctx.findings.push({
@@ -307,6 +392,72 @@ function resolveDatabase(
   return { ...common, url: value, display: maskUrl(value) };
 }
 
+/**
+ * The provider settings of one service in one environment: the service's section for the
+ * environment's provider, with the environment's fields over it, defaults applied.
+ */
+function providerSettings(
+  config: Config,
+  environment: string,
+  index: number,
+  service: string,
+  provider: EnvironmentConfig['provider'],
+  ctx: ResolveContext,
+): ProviderSettings {
+  const base = config.services[service];
+  const o = config.environments[environment]?.services?.[service];
+  const serviceDir = path.resolve(ctx.dir, base?.root ?? '.');
+  const file = (rel: string | undefined) => (rel ? path.resolve(serviceDir, rel) : null);
+  switch (provider) {
+    case 'cloudflare': {
+      const s = { ...base?.cloudflare, ...o?.cloudflare };
+      return {
+        provider,
+        config: file(s.config),
+        env: s.env !== undefined ? s.env : index === 0 ? null : environment,
+        mode: s.mode ?? 'remote',
+        accountId: s.accountId ?? null,
+      };
+    }
+    case 'fly': {
+      const s = { ...base?.fly, ...o?.fly };
+      return { provider, config: file(s.config), app: s.app ?? null };
+    }
+    case 'railway': {
+      const s = { ...base?.railway, ...o?.railway };
+      return {
+        provider,
+        project: s.project ?? null,
+        environment: s.environment ?? environment,
+        service: s.service ?? service,
+      };
+    }
+    case 'command': {
+      const s = { ...base?.command, ...o?.command };
+      if (!s.deploy) {
+        ctx.findings.push({
+          severity: 'error',
+          path: ['environments', environment, 'services', service, 'command', 'deploy'],
+          at: 'key',
+          message: 'is required: provider command deploys with your own command.',
+          fix: `add \`command: { deploy: ./deploy.sh }\` under services.${service} (or under this environment's service).`,
+        });
+      }
+      return {
+        provider,
+        deploy: s.deploy ?? '',
+        rollback: s.rollback ?? null,
+        url: s.url ?? null,
+        describe: s.describe ?? null,
+        secrets: s.secrets ?? null,
+        timeoutMs: s.timeoutMs ?? 600_000,
+      };
+    }
+    default:
+      return { provider: 'local' };
+  }
+}
+
 function resolveEnvironment(
   config: Config,
   name: string,
@@ -320,14 +471,16 @@ function resolveEnvironment(
     const o = env.services?.[serviceName] ?? {};
     const root = base.root;
     const health = { ...DEFAULTS.health, ...base.health, ...o.health };
+    const settings = providerSettings(config, name, index, serviceName, env.provider, ctx);
     services[serviceName] = {
       name: serviceName,
       root,
       build: { command: base.build.command, output: base.build.output, env: base.build.env ?? {} },
       database: base.database
-        ? resolveDatabase(base.database, root, name, serviceName, o.databaseUrl, ctx)
+        ? resolveDatabase(base.database, root, name, serviceName, o.databaseUrl, settings, ctx)
         : null,
-      run: o.run ?? base.run,
+      run: o.run ?? base.run ?? '',
+      provider: settings,
       health,
       checks: (o.checks ?? base.checks ?? []) as CheckSpec[],
       // Not inherited (wrangler's vars): an environment gets only what it sets.

@@ -81,13 +81,27 @@ export function checkRules(config: Config): Finding[] {
     for (const service of serviceNames) {
       const override = env.services?.[service];
       const port = override?.port;
-      if (env.provider === 'local' && port === undefined) {
+      const base = config.services[service];
+      // The local target (and wrangler dev behind it) serves each environment on its own port.
+      const cloudflareMode = override?.cloudflare?.mode ?? base?.cloudflare?.mode ?? 'remote';
+      const runsHere =
+        env.provider === 'local' || (env.provider === 'cloudflare' && cloudflareMode === 'local');
+      if (runsHere && port === undefined) {
         findings.push({
           severity: 'error',
           path: ['environments', envName, 'services', service, 'port'],
           at: 'key',
-          message: `is required: the local provider serves each environment on its own stable port.`,
+          message: `is required: ${env.provider === 'local' ? 'the local provider' : 'cloudflare in local mode'} serves each environment on its own stable port.`,
           fix: `add \`port: ${4100 + 100 * config.pipeline.indexOf(envName) + serviceNames.indexOf(service)}\` under environments.${envName}.services.${service}.`,
+        });
+      }
+      if (env.provider === 'local' && base && !(override?.run ?? base.run)) {
+        findings.push({
+          severity: 'error',
+          path: ['services', service, 'run'],
+          at: 'key',
+          message: `is required: the local provider starts ${service} with this command (it must listen on $PORT).`,
+          fix: `add \`run: node server.js\` (run inside the build output) under services.${service}.`,
         });
       }
       if (port !== undefined) {

@@ -223,11 +223,120 @@ const healthOverrideSchema = z.strictObject({
   intervalMs: field(msSchema.optional(), healthIntervalMeta),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Provider settings: each platform provider reads the user's own files (wrangler.toml, fly.toml,
+// railway.json); these say only which file, which environment or app, and how to reach it.
+
+export const cloudflareSettingsSchema = z.strictObject({
+  config: field(z.string().min(1).optional(), {
+    description:
+      "The Worker's wrangler file, relative to the service folder. Default: the first of wrangler.jsonc, wrangler.json, wrangler.toml there.",
+    examples: ['wrangler.toml'],
+  }),
+  env: field(z.string().min(1).nullable().optional(), {
+    description:
+      'The wrangler environment this Airlock environment deploys as: null for the top level, or the name of an [env.<name>] section. Default: the top level for the first environment of the pipeline and the Airlock environment name for the others (seed 000: staging at the top level, production in env.production).',
+    examples: ['production'],
+  }),
+  mode: field(z.enum(['remote', 'local']).default('remote'), {
+    description:
+      "`remote`: deploy to Cloudflare with the project's own wrangler (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID). `local`: run the Worker with `wrangler dev` (workerd) on this machine behind the environment's port, its D1 databases under .airlock/envs/<env>/wrangler/.",
+    examples: ['local'],
+  }),
+  accountId: field(z.string().min(1).optional(), {
+    description:
+      'Cloudflare account id for remote D1 migrations. Default: CLOUDFLARE_ACCOUNT_ID, then account_id in the wrangler file.',
+    examples: ['0123456789abcdef0123456789abcdef'],
+  }),
+});
+
+export const flySettingsSchema = z.strictObject({
+  config: field(z.string().min(1).optional(), {
+    description:
+      'The fly.toml of this environment, relative to the service folder. Default: fly.<environment>.toml when it exists (seed 003: fly.staging.toml), else fly.toml.',
+    examples: ['fly.staging.toml'],
+  }),
+  app: field(z.string().min(1).optional(), {
+    description: 'The Fly app (`-a`). Default: `app` in that fly.toml.',
+    examples: ['notes-staging'],
+  }),
+});
+
+export const railwaySettingsSchema = z.strictObject({
+  project: field(z.string().min(1).optional(), {
+    description: 'The Railway project id. Default: RAILWAY_PROJECT_ID, then the linked project.',
+    examples: ['6f1c2d3e-…'],
+  }),
+  environment: field(z.string().min(1).optional(), {
+    description: 'The Railway environment. Default: the Airlock environment name.',
+    examples: ['production'],
+  }),
+  service: field(z.string().min(1).optional(), {
+    description: 'The Railway service. Default: the Airlock service name.',
+    examples: ['web'],
+  }),
+});
+
+export const commandSettingsSchema = z.strictObject({
+  deploy: field(z.string().min(1).optional(), {
+    description:
+      'Deploys the release (required for provider: command). Runs in the service folder with AIRLOCK_ARTIFACT_DIR, AIRLOCK_ENV, AIRLOCK_SERVICE, AIRLOCK_RELEASE, AIRLOCK_COMMIT, AIRLOCK_DIGEST and the vars set; the last line it prints that is a URL is the service URL. Exit 0 means deployed.',
+    examples: ['./deploy.sh'],
+  }),
+  rollback: field(z.string().min(1).optional(), {
+    description:
+      'Serves an earlier release again (same variables, AIRLOCK_RELEASE being the earlier one). Default: the deploy command with the earlier release.',
+    examples: ['./rollback.sh'],
+  }),
+  url: field(z.string().min(1).optional(), {
+    description:
+      'The service URL, when the deploy command does not print one: a URL, or a command whose last output line is one.',
+    examples: ['https://notes.example.com'],
+  }),
+  describe: field(z.string().min(1).optional(), {
+    description:
+      'Prints what serves as JSON: {"release": "r3", "url": "…", "healthy": true}. Default: what Airlock last deployed.',
+    examples: ['./status.sh'],
+  }),
+  secrets: field(z.string().min(1).optional(), {
+    description:
+      'Sets one secret: gets AIRLOCK_SECRET_NAME, and the value on standard input (never in argv or the environment).',
+    examples: ['./set-secret.sh'],
+  }),
+  timeoutMs: field(msSchema.default(600_000), {
+    description: 'Kill a command after this long (ms).',
+    examples: [600000],
+  }),
+});
+
+const providerSettingsFields = {
+  cloudflare: field(cloudflareSettingsSchema.optional(), {
+    description: 'Settings for `provider: cloudflare` (Workers, D1).',
+    examples: [{ env: 'production' }],
+    inherit: 'inheritable',
+  }),
+  fly: field(flySettingsSchema.optional(), {
+    description: 'Settings for `provider: fly`.',
+    examples: [{ config: 'fly.staging.toml' }],
+    inherit: 'inheritable',
+  }),
+  railway: field(railwaySettingsSchema.optional(), {
+    description: 'Settings for `provider: railway`.',
+    examples: [{ environment: 'production' }],
+    inherit: 'inheritable',
+  }),
+  command: field(commandSettingsSchema.optional(), {
+    description: 'Settings for `provider: command`: your own deploy, rollback and URL commands.',
+    examples: [{ deploy: './deploy.sh', url: 'https://notes.example.com' }],
+    inherit: 'inheritable',
+  }),
+};
+
 /** Service fields an environment may override (inheritable and per-environment ones). */
 const overridableServiceFields = {
-  run: field(z.string().min(1), {
+  run: field(z.string().min(1).optional(), {
     description:
-      'Command that starts the app inside the build output folder. It must listen on $PORT.',
+      'Command that starts the app inside the build output folder (provider local). It must listen on $PORT.',
     examples: ['node server.js'],
     inherit: 'inheritable',
   }),
@@ -264,6 +373,7 @@ const overridableServiceFields = {
     examples: [10000],
     inherit: 'inheritable',
   }),
+  ...providerSettingsFields,
 };
 
 const portField = field(portSchema, {
@@ -297,10 +407,15 @@ const buildSchema = z.strictObject({
 });
 
 const databaseSchema = z.strictObject({
-  engine: field(z.enum(['sqlite', 'postgres']), {
+  engine: field(z.enum(['sqlite', 'postgres', 'd1']), {
     description:
-      'Database engine. `sqlite`: each environment gets its own file under .airlock/envs/<env>/data/. `postgres`: each environment sets its own `databaseUrl`.',
+      "Database engine. `sqlite`: each environment gets its own file under .airlock/envs/<env>/data/. `postgres`: each environment sets its own `databaseUrl`. `d1`: Cloudflare D1, the database bound as `binding` in each environment's wrangler configuration (provider cloudflare).",
     examples: ['sqlite'],
+  }),
+  binding: field(z.string().min(1).optional(), {
+    description:
+      'engine d1: the binding name of the database in the wrangler file ([[d1_databases]] binding). Default: the only D1 database there.',
+    examples: ['DB'],
   }),
   migrations: field(z.string().min(1).default('migrations'), {
     description:
@@ -350,7 +465,6 @@ export const serviceSchema = z.strictObject({
 
 export const serviceOverrideSchema = z.strictObject({
   ...overridableServiceFields,
-  run: overridableServiceFields.run.optional(),
   health: field(healthOverrideSchema.optional(), {
     description:
       "Health probe a new process must pass before traffic switches to it. Fields set here replace the service's; the others are inherited.",
@@ -482,9 +596,10 @@ export const promotionSchema = field(
 );
 
 export const environmentSchema = z.strictObject({
-  provider: field(z.enum(['local']).default('local'), {
-    description: 'Where this environment runs. `local`: processes behind a local proxy.',
-    examples: ['local'],
+  provider: field(z.enum(['local', 'cloudflare', 'fly', 'railway', 'command']).default('local'), {
+    description:
+      "Where this environment runs. `local`: processes behind a local proxy. `cloudflare`: Workers (and D1) through the project's wrangler. `fly`: Fly.io apps through flyctl. `railway`: Railway through its CLI. `command`: your own deploy, rollback and URL commands. Each reads its settings from the service's `cloudflare`, `fly`, `railway` or `command` section.",
+    examples: ['cloudflare'],
   }),
   promotion: field(promotionSchema.optional(), {
     description:

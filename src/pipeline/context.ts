@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type ResolvedConfig,
@@ -16,7 +17,7 @@ import type { CiFact } from '../gates/gate.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationDriver } from '../migrations/migration-driver.ts';
 import { SqliteMigrationDriver } from '../migrations/sqlite-migration-driver.ts';
-import type { Provider } from '../providers/provider.ts';
+import type { Provider, ServiceTarget } from '../providers/provider.ts';
 import type { ArtifactStore } from '../releases/artifact-store.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { DeploymentObserver } from './deployment-events.ts';
@@ -61,6 +62,10 @@ export function processIdentity(): { host: string; pid: number } {
  */
 export async function openMigrationDriver(database: ResolvedDatabase): Promise<MigrationDriver> {
   usableDatabase(database);
+  if (database.engine === 'd1') {
+    const { openD1MigrationDriver } = await import('../providers/cloudflare/d1.ts');
+    return openD1MigrationDriver(database);
+  }
   if (database.engine === 'postgres') {
     const { PostgresMigrationDriver } = await import('../migrations/postgres-migration-driver.ts');
     return new PostgresMigrationDriver(database.url, {
@@ -74,13 +79,50 @@ export async function openMigrationDriver(database: ResolvedDatabase): Promise<M
 /** Reads an environment's ledger without creating anything (no SQLite file, no Postgres table). */
 export async function readLedger(database: ResolvedDatabase): Promise<LedgerEntry[]> {
   usableDatabase(database);
-  if (database.engine === 'sqlite' && !existsSync(fileURLToPath(database.url))) return [];
+  const location =
+    database.engine === 'd1' && database.d1?.mode === 'local'
+      ? await databaseLocation(database)
+      : database;
+  if (location.engine === 'sqlite' && !existsSync(fileURLToPath(location.url))) return [];
   const driver = await openMigrationDriver(database);
   try {
     return await driver.readLedger();
   } finally {
     await driver.close();
   }
+}
+
+/**
+ * Where a database's rows are, for tools that open it directly (dry run, drift, describe): a
+ * local D1 database is the SQLite file wrangler dev keeps.
+ * @throws UserError `USAGE` for Cloudflare's remote D1.
+ */
+export async function databaseLocation(
+  database: ResolvedDatabase,
+): Promise<{ engine: 'sqlite' | 'postgres'; url: string }> {
+  usableDatabase(database);
+  if (database.engine === 'd1') {
+    const { d1DatabaseLocation } = await import('../providers/cloudflare/d1.ts');
+    return d1DatabaseLocation(database);
+  }
+  return { engine: database.engine, url: database.url };
+}
+
+/** Which service of which environment, as a provider needs to find it. */
+export function serviceTarget(
+  config: ResolvedConfig,
+  env: ResolvedEnvironment,
+  service: string,
+): ServiceTarget {
+  const settings = env.services[service];
+  return {
+    environment: env.name,
+    service,
+    port: settings?.port ?? 0,
+    projectDir: config.dir,
+    serviceDir: path.resolve(config.dir, settings?.root ?? '.'),
+    settings: settings?.provider ?? { provider: 'local' },
+  };
 }
 
 /** The database of `service` in `environment`. @throws InternalError when it has none. */

@@ -6,7 +6,7 @@ import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { ConfigError, UserError } from '../errors.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
 import type { Lock, Release } from '../state/state-store.ts';
-import { type AirlockContext, readLedger } from './context.ts';
+import { type AirlockContext, readLedger, serviceTarget } from './context.ts';
 import { contractsNotCarried, type UncarriedContract } from './contract.ts';
 import { type ExecuteOptions, type ExecuteResult, executePlan, refusePlan } from './execute.ts';
 import {
@@ -51,6 +51,8 @@ export function buildForContext(
     onProgress?: (p: BuildProgress) => void;
   },
 ): Promise<BuildResult> {
+  const first = environmentNamed(ctx.config, ctx.config.pipeline[0] as string);
+  const provider = ctx.providerFor(first);
   return buildRelease({
     config: ctx.config,
     store: ctx.store,
@@ -58,6 +60,18 @@ export function buildForContext(
     home: ctx.home,
     actor: ctx.actor,
     now: ctx.now,
+    ...(provider.packageRelease
+      ? {
+          packageRelease: async (service, outputDir, release, onLine) => {
+            await provider.packageRelease?.(
+              serviceTarget(ctx.config, first, service),
+              outputDir,
+              release,
+              { onProgress: onLine, ...(options.signal ? { signal: options.signal } : {}) },
+            );
+          },
+        }
+      : {}),
     ...options,
   });
 }

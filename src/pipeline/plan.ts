@@ -18,7 +18,7 @@ import type {
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import type { Approval, Release, ServingRecord, StoredCheckResult } from '../state/state-store.ts';
-import { type AirlockContext, databaseOf, readLedger } from './context.ts';
+import { type AirlockContext, databaseLocation, databaseOf, readLedger } from './context.ts';
 import { describeHold, holdBackContracts } from './contract.ts';
 
 export type PlanAction = 'deploy' | 'promote' | 'rollback';
@@ -300,7 +300,7 @@ async function driftFacts(
         : [];
       const side = async (environment: string, database: ResolvedDatabase) => ({
         name: environment,
-        schema: await describeSchema(database),
+        schema: await describeSchema(await databaseLocation(database)),
         ledger: await readLedger(database),
       });
       const result = await detectDrift(

@@ -4,7 +4,7 @@
  * deployment failed, the lock it held is freed, what actually serves is read back from the
  * provider, and an audit event says so. (Kargo persists every transition for this reason.)
  */
-import type { AirlockContext } from './context.ts';
+import { type AirlockContext, serviceTarget } from './context.ts';
 import { processGone } from './lock.ts';
 
 export interface InterruptedRun {
@@ -62,10 +62,9 @@ export async function recoverInterruptedRuns(ctx: AirlockContext): Promise<Inter
     if (env) {
       const records = await ctx.store.getServing(env.name);
       for (const service of ctx.config.services) {
-        const port = env.services[service]?.port ?? 0;
         const state = await ctx
           .providerFor(env)
-          .describe(env.name, service, port)
+          .describe(serviceTarget(ctx.config, env, service))
           .catch(() => undefined);
         serving[service] =
           state?.release ?? records.find((r) => r.service === service)?.releaseId ?? null;

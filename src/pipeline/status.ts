@@ -11,7 +11,7 @@ import type {
   ServingRecord,
   StateStore,
 } from '../state/state-store.ts';
-import type { AirlockContext } from './context.ts';
+import { type AirlockContext, serviceTarget } from './context.ts';
 import { lockIsStale } from './lock.ts';
 
 export interface ServiceStatus {
@@ -96,8 +96,7 @@ export async function environmentStatuses(ctx: AirlockContext): Promise<Environm
     const services = await Promise.all(
       ctx.config.services.map(async (service): Promise<ServiceStatus> => {
         const record = rec.serving.find((r) => r.service === service);
-        const port = env.services[service]?.port ?? 0;
-        const state = await provider.describe(name, service, port);
+        const state = await provider.describe(serviceTarget(ctx.config, env, service));
         const release = record ? rec.releases.get(record.releaseId) : undefined;
         return {
           service,

@@ -1,11 +1,34 @@
 /**
- * The interface every provider implements (local, and later cloudflare, fly, railway, command).
- * A provider puts one service of one release into one environment and reports what runs there.
- * The core never imports a provider's folder; it receives a `Provider` (DESIGN.md principle 3).
+ * The interface every provider implements: local, cloudflare, fly, railway and command.
+ * A provider puts one service of one release into one environment and reports what runs
+ * there. It also rolls back, sets secrets, and (for platform-owned databases such as D1)
+ * opens the migration driver. The core never imports a provider's folder. It receives a
+ * `Provider` from `providers/registry.ts` (DESIGN.md principle 3).
  *
- * Rolling back is deploying an earlier release: a provider that still has that release warm
- * (Argo Rollouts' "fast rollback while the old instance is still up") switches to it at once.
+ * One contract suite (test/providers/contract.ts) runs against every provider, and the fakes
+ * of platforms that cannot be reached from here run it too (issue 6).
+ *
+ * Rolling back means serving an earlier release again. A provider that still has that release
+ * (a warm process, a platform version or image) switches to it at once (Argo Rollouts). Any
+ * other provider deploys it again from its artifact.
  */
+import type { ProviderSettings } from '../config/resolve.ts';
+
+export type ProviderName = 'local' | 'cloudflare' | 'fly' | 'railway' | 'command';
+
+/** Which service of which environment, with the settings a provider needs to find it. */
+export interface ServiceTarget {
+  environment: string;
+  service: string;
+  /** The environment's stable local port for this service (local provider); 0 when none. */
+  port: number;
+  /** Absolute path of the project root (where airlock.yaml is). */
+  projectDir: string;
+  /** Absolute path of the service's folder (where wrangler.toml / fly.toml usually are). */
+  serviceDir: string;
+  /** The provider's own settings for this environment and service, resolved from airlock.yaml. */
+  settings: ProviderSettings;
+}
 
 /** Identifies a release to a provider. */
 export interface ReleaseRef {
@@ -27,10 +50,15 @@ export interface HealthProbe {
   intervalMs: number;
 }
 
-/** Everything a provider needs to deploy one service of one release into one environment. */
-export interface ServiceDeployment {
+/**
+ * What a process-running target (the local runtime, and wrangler dev behind it) needs to run
+ * one service of one release: the process-level part of a deployment.
+ */
+export interface ProcessDeployment {
   environment: string;
   service: string;
+  /** The environment's stable public port for this service (local provider's proxy port). */
+  port: number;
   release: ReleaseRef;
   /** Absolute path of a verified copy of the service's build output; the app's working directory. */
   artifactDir: string;
@@ -41,8 +69,11 @@ export interface ServiceDeployment {
    * `DATABASE_URL`, `AIRLOCK_ENV`, `AIRLOCK_RELEASE`, `AIRLOCK_COMMIT` and the configured vars.
    */
   env: Record<string, string>;
-  /** The environment's stable public port for this service (local provider's proxy port). */
-  port: number;
+  /**
+   * A JSON file of secrets (`{NAME: value}`, mode 0600) merged into the app's environment when
+   * its process starts, so values never travel in the deployment or the runtime's state.
+   */
+  secretsFile?: string;
   health: HealthProbe;
   /** After the switch, wait at most this long (ms) for the old process's in-flight requests. */
   drainTimeoutMs: number;
@@ -58,6 +89,12 @@ export interface ServiceDeployment {
   fence?: number;
 }
 
+/** Everything a provider needs to deploy one service of one release into one environment. */
+export interface ServiceDeployment extends ProcessDeployment, ServiceTarget {
+  /** What the pipeline is doing: a platform may use its own rollback for `rollback`. */
+  kind: 'deploy' | 'promote' | 'rollback';
+}
+
 export interface DeployOptions {
   /** Aborting before the switch stops the candidate; the old release keeps serving. */
   signal?: AbortSignal;
@@ -69,7 +106,7 @@ export interface DeployOptions {
 export interface DeployOutcome {
   /** Public URL of the service in this environment, e.g. `http://127.0.0.1:4100`. */
   url: string;
-  /** True when an already-running warm process of this release was switched to (no boot). */
+  /** True when the release was still there (a warm process, a platform version or image): no boot or upload. */
   reusedWarm: boolean;
   /** Time from spawning the process until its health path answered 200 (0 when warm). */
   bootMs: number;
@@ -107,17 +144,77 @@ export interface ServiceState {
   warm: string[];
 }
 
+/**
+ * An environment's platform configuration as parity compares it (issue 6, seed 003: staging
+ * is "a 100% production mirror": identical configuration and resources, only names, databases
+ * and secrets differ). Values of secrets never appear; vars by name only.
+ */
+export interface PlatformConfig {
+  /** Resources and settings, flattened to dotted keys: `vm.memory` → `512mb`, `compatibility_date` → `2026-01-01`. */
+  settings: Record<string, string>;
+  /** Bindings (D1, KV, R2, services, volumes, …): name → kind. */
+  bindings: Record<string, string>;
+  /** Names of plain variables. */
+  vars: string[];
+  /** Names of secrets. */
+  secrets: string[];
+  /** Files the configuration was read from (for messages). */
+  sources: string[];
+}
+
+/** What `setSecrets` reports: names only, never values. */
+export interface SecretsOutcome {
+  /** Names set (created or replaced). */
+  set: string[];
+}
+
 export interface Provider {
-  /** `local`, `cloudflare`, `fly`, `railway`, `command`. */
-  readonly name: string;
+  readonly name: ProviderName;
   /**
    * Deploys a service. Resolves once traffic is switched to the new release.
    * @throws ProviderError `HEALTH_TIMEOUT`, `APP_EXITED`, `PORT_IN_USE`, `DEPLOY_ABORTED`,
-   *   `PROVIDER_UNAVAILABLE`. In every case the previous release keeps serving.
+   *   `PROVIDER_UNAVAILABLE`, `PROVIDER_COMMAND_FAILED`. In every case the previous release
+   *   keeps serving.
    */
   deploy(deployment: ServiceDeployment, options?: DeployOptions): Promise<DeployOutcome>;
+  /**
+   * Serves an earlier release again (`deployment.release`, `kind: 'rollback'`): through the
+   * platform's own rollback when it still has that release, else by deploying it.
+   * @throws as `deploy`.
+   */
+  rollback(deployment: ServiceDeployment, options?: DeployOptions): Promise<DeployOutcome>;
   /** Reports what serves one service in one environment. Never throws for "nothing deployed". */
-  describe(environment: string, service: string, port: number): Promise<ServiceState>;
+  describe(target: ServiceTarget): Promise<ServiceState>;
+  /**
+   * Sets secrets of one service in one environment (`wrangler secret put --env`, `fly secrets
+   * set`, Railway variables …). Values never reach logs, errors, state or argv.
+   * @throws ProviderError `PROVIDER_COMMAND_FAILED`, `PROVIDER_UNAVAILABLE`.
+   */
+  setSecrets(
+    target: ServiceTarget,
+    secrets: Record<string, string>,
+    options?: DeployOptions,
+  ): Promise<SecretsOutcome>;
+  /** Names of the secrets set for one service in one environment (for parity; never values). */
+  secretNames(target: ServiceTarget): Promise<string[]>;
+  /**
+   * The environment's configuration from the user's own files (wrangler.toml env section,
+   * fly.<env>.toml, railway.json …) plus secret names, for `airlock diff` and the parity gate.
+   * @throws UserError `PROVIDER_CONFIG_INVALID` naming the file.
+   */
+  platformConfig(target: ServiceTarget): Promise<PlatformConfig>;
+  /**
+   * Optional: turns a service's build output into what this platform deploys, once per
+   * release, before the artifact is stored (e.g. push one image and record its digest in
+   * `outputDir`, so every environment gets those bytes). Called with the settings of the
+   * first environment of the pipeline.
+   */
+  packageRelease?(
+    target: ServiceTarget,
+    outputDir: string,
+    release: { commit: string; dirty: boolean },
+    options?: DeployOptions,
+  ): Promise<void>;
   /** Stops everything the provider runs for an environment (used by `airlock demo` cleanup). */
   stopEnvironment(environment: string): Promise<void>;
 }

@@ -49,6 +49,17 @@ export interface BuildReleaseOptions {
   now?: () => Date;
   signal?: AbortSignal;
   onProgress?: (progress: BuildProgress) => void;
+  /**
+   * The first environment's provider turning a service's build output into what it deploys
+   * (`Provider.packageRelease`: push one image, record its digest in the output), before the
+   * artifact is stored, so that becomes part of the release.
+   */
+  packageRelease?: (
+    service: string,
+    outputDir: string,
+    release: { commit: string; dirty: boolean },
+    onLine: (line: string) => void,
+  ) => Promise<void>;
 }
 
 export interface BuildResult {
@@ -175,6 +186,9 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
           },
         );
       }
+      await options.packageRelease?.(name, output, { commit: sha, dirty }, (line) =>
+        progress({ type: 'line', service: name, line }),
+      );
       const tree = await artifacts.put(output);
       let migrationsDigest: string | null = null;
       let migrations: ReleaseArtifact['migrations'] = [];

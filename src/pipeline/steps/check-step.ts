@@ -3,7 +3,7 @@ import { runChecks } from '../../checks/run-checks.ts';
 import type { ResolvedEnvironment } from '../../config/resolve.ts';
 import { withCommitCheckout } from '../../releases/checkout.ts';
 import type { Release } from '../../state/state-store.ts';
-import type { AirlockContext } from '../context.ts';
+import { type AirlockContext, serviceTarget } from '../context.ts';
 import type { Step, StepContext, StepOutcome } from '../engine.ts';
 import type { DeploymentRun } from './deployment-run.ts';
 
@@ -106,8 +106,9 @@ export function recheckStep(
     title,
     when: 'on-success',
     async run(ctx) {
-      const port = previous.services[service]?.port ?? 0;
-      const state = await d.ctx.providerFor(previous).describe(previous.name, service, port);
+      const state = await d.ctx
+        .providerFor(previous)
+        .describe(serviceTarget(d.ctx.config, previous, service));
       if (state.release !== d.release.id) {
         return {
           status: 'failed',

@@ -5,11 +5,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type ResolvedEnvironment, usableDatabase } from '../../config/resolve.ts';
-import type { DeployOutcome } from '../../providers/provider.ts';
+import type { DeployOutcome, ServiceDeployment } from '../../providers/provider.ts';
 import type { ArtifactStore } from '../../releases/artifact-store.ts';
 import { digestTree } from '../../releases/tree-digest.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
-import type { AirlockContext } from '../context.ts';
+import { type AirlockContext, serviceTarget } from '../context.ts';
 import { releaseDir } from '../plan.ts';
 
 export interface DeploymentRun {
@@ -57,7 +57,12 @@ export async function switchService(
   release: Release,
   service: string,
   deploymentId: number,
-  options: { signal: AbortSignal; progress: (message: string) => void },
+  options: {
+    signal: AbortSignal;
+    progress: (message: string) => void;
+    /** An on-failure step putting the previous release back (a rollback to the platform). */
+    rollback?: boolean;
+  },
 ): Promise<DeployOutcome> {
   const { ctx, env } = d;
   const settings = env.services[service];
@@ -78,23 +83,25 @@ export async function switchService(
     AIRLOCK_COMMIT: release.commit,
     AIRLOCK_DIGEST: artifact.digest,
   };
-  const outcome = await ctx.providerFor(env).deploy(
-    {
-      environment: env.name,
-      service,
-      release: { id: release.id, digest: artifact.digest, commit: release.commit },
-      artifactDir: path.resolve(dir),
-      run: settings.run,
-      env: vars,
-      port: settings.port ?? 0,
-      health: settings.health,
-      drainTimeoutMs: settings.drainTimeoutMs,
-      keepWarmMs: settings.keepWarmMs,
-      stopTimeoutMs: settings.stopTimeoutMs,
-      fence: d.fence,
-    },
-    { signal: options.signal, onProgress: options.progress },
-  );
+  const provider = ctx.providerFor(env);
+  const deployment: ServiceDeployment = {
+    ...serviceTarget(ctx.config, env, service),
+    kind: options.rollback ? 'rollback' : d.kind,
+    release: { id: release.id, digest: artifact.digest, commit: release.commit },
+    artifactDir: path.resolve(dir),
+    run: settings.run,
+    env: vars,
+    health: settings.health,
+    drainTimeoutMs: settings.drainTimeoutMs,
+    keepWarmMs: settings.keepWarmMs,
+    stopTimeoutMs: settings.stopTimeoutMs,
+    fence: d.fence,
+  };
+  const hooks = { signal: options.signal, onProgress: options.progress };
+  const outcome =
+    deployment.kind === 'rollback'
+      ? await provider.rollback(deployment, hooks)
+      : await provider.deploy(deployment, hooks);
   await ctx.store.setServing({
     environment: env.name,
     service,

@@ -23,7 +23,10 @@ export function rollbackStep(d: DeploymentRun, service: string, title: string): 
       const previous = await d.ctx.store.findRelease(before.releaseId);
       if (!previous)
         return { status: 'failed', message: `release ${before.releaseId} is not in the store` };
-      const outcome = await switchService(d, previous, service, before.deploymentId, ctx);
+      const outcome = await switchService(d, previous, service, before.deploymentId, {
+        ...ctx,
+        rollback: true,
+      });
       d.rolledBack.add(service);
       return {
         status: 'succeeded',

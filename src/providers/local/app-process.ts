@@ -10,7 +10,8 @@ import fsp from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import type { ServiceDeployment } from '../provider.ts';
+import type { ProcessDeployment } from '../provider.ts';
+import { readLocalSecrets } from './local-secrets.ts';
 import { signalProcessGroup } from './runtime-files.ts';
 
 /** How an app process ended. */
@@ -35,11 +36,12 @@ const BASE_ENV_KEYS = [
 
 /**
  * The environment of an app process: a safe base of the runtime's own environment (PATH, HOME,
- * LANG, TZ, …; never NODE_OPTIONS or secrets of the shell), then `d.env`, then `PORT` and
+ * LANG, TZ, …; never NODE_OPTIONS or secrets of the shell), then `d.env`, then the secrets file,
+ * then `PORT` and
  * `AIRLOCK_RUNTIME_HOME` (which marks the process as ours for `restore()`).
  */
 export function appEnvironment(
-  deployment: ServiceDeployment,
+  deployment: ProcessDeployment,
   port: number,
   home: string,
 ): Record<string, string> {
@@ -49,6 +51,7 @@ export function appEnvironment(
     if (value !== undefined) env[key] = value;
   }
   Object.assign(env, deployment.env);
+  if (deployment.secretsFile) Object.assign(env, readLocalSecrets(deployment.secretsFile));
   env.PORT = String(port);
   env.AIRLOCK_RUNTIME_HOME = home;
   return env;
@@ -113,7 +116,7 @@ export async function readLogTail(file: string, fromOffset = 0, maxLines = 20): 
 
 /** Options of {@link AppProcess.spawn}. */
 export interface SpawnAppOptions {
-  deployment: ServiceDeployment;
+  deployment: ProcessDeployment;
   /** Absolute `.airlock` home, exported to the app as `AIRLOCK_RUNTIME_HOME`. */
   home: string;
   /** Port the app must listen on (exported as `PORT`). */
@@ -126,7 +129,7 @@ export interface SpawnAppOptions {
 
 /** A running (or finished) app process. */
 export class AppProcess {
-  readonly deployment: ServiceDeployment;
+  readonly deployment: ProcessDeployment;
   readonly pid: number;
   readonly port: number;
   readonly logFile: string;

@@ -8,10 +8,15 @@
 import type {
   DeployOptions,
   DeployOutcome,
+  PlatformConfig,
+  ProcessDeployment,
   Provider,
+  SecretsOutcome,
   ServiceDeployment,
   ServiceState,
+  ServiceTarget,
 } from '../provider.ts';
+import { localSecretsFile, readLocalSecrets, writeLocalSecrets } from './local-secrets.ts';
 import { LocalRuntimeClient } from './runtime-client.ts';
 import { emptyServiceState, readStateFile } from './runtime-files.ts';
 
@@ -29,7 +34,7 @@ export interface LocalProviderOptions {
 
 /** `Provider` for the local runtime; a thin layer over {@link LocalRuntimeClient}. */
 export class LocalProvider implements Provider {
-  readonly name = 'local';
+  readonly name = 'local' as const;
   readonly client: LocalRuntimeClient;
 
   constructor(options: LocalProviderOptions) {
@@ -43,13 +48,67 @@ export class LocalProvider implements Provider {
    */
   async deploy(deployment: ServiceDeployment, options?: DeployOptions): Promise<DeployOutcome> {
     await this.client.ensureStarted();
-    return this.client.deploy(deployment, options);
+    return this.client.deploy(this.processOf(deployment), options);
+  }
+
+  /** The process-level part the runtime needs; secrets come from the file at spawn. */
+  processOf(d: ServiceDeployment): ProcessDeployment {
+    return {
+      environment: d.environment,
+      service: d.service,
+      port: d.port,
+      release: d.release,
+      artifactDir: d.artifactDir,
+      run: d.run,
+      env: d.env,
+      secretsFile: localSecretsFile(this.client.home, d.environment, d.service),
+      health: d.health,
+      drainTimeoutMs: d.drainTimeoutMs,
+      keepWarmMs: d.keepWarmMs,
+      stopTimeoutMs: d.stopTimeoutMs,
+      ...(d.fence !== undefined ? { fence: d.fence } : {}),
+    };
+  }
+
+  /** A rollback is a deployment of the earlier release: instant when it is still warm. */
+  rollback(deployment: ServiceDeployment, options?: DeployOptions): Promise<DeployOutcome> {
+    return this.deploy(deployment, options);
   }
 
   /** What serves; when the runtime is not running, nothing does (it is not started for this). */
-  async describe(environment: string, service: string, port: number): Promise<ServiceState> {
+  async describe(target: ServiceTarget): Promise<ServiceState> {
+    const { environment, service, port } = target;
     if (!(await this.client.isRunning())) return emptyServiceState(environment, service, port);
     return this.client.describe(environment, service, port);
+  }
+
+  /** Writes the secrets file the app reads at its next start (see local-secrets.ts). */
+  async setSecrets(
+    target: ServiceTarget,
+    secrets: Record<string, string>,
+  ): Promise<SecretsOutcome> {
+    writeLocalSecrets(
+      localSecretsFile(this.client.home, target.environment, target.service),
+      secrets,
+    );
+    return { set: Object.keys(secrets).sort() };
+  }
+
+  /** The service's vars as configured (the local target has no other resources), and secret names. */
+  async platformConfig(target: ServiceTarget): Promise<PlatformConfig> {
+    return {
+      settings: {},
+      bindings: {},
+      vars: [],
+      secrets: await this.secretNames(target),
+      sources: [localSecretsFile(this.client.home, target.environment, target.service)],
+    };
+  }
+
+  async secretNames(target: ServiceTarget): Promise<string[]> {
+    return Object.keys(
+      readLocalSecrets(localSecretsFile(this.client.home, target.environment, target.service)),
+    ).sort();
   }
 
   /**

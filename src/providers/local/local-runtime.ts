@@ -27,7 +27,7 @@ import type {
   CrashRecord,
   DeployOptions,
   DeployOutcome,
-  ServiceDeployment,
+  ProcessDeployment,
   ServiceState,
 } from '../provider.ts';
 import { AppProcess, type ExitInfo, findFreePort, probeHttp } from './app-process.ts';
@@ -147,7 +147,7 @@ interface Slot {
   closed: boolean;
   serving: AppProcess | null;
   /** The deployment that should serve (survives a crash; relaunched by restarts and restore). */
-  desired: ServiceDeployment | null;
+  desired: ProcessDeployment | null;
   since: string | null;
   restarts: number;
   lastCrash: CrashRecord | null;
@@ -167,7 +167,7 @@ type HealthWait =
 const slotKey = (environment: string, service: string) => `${environment}\u0000${service}`;
 
 /** Identity of what a process runs: a warm process is reused only for the same release and config. */
-function fingerprint(d: ServiceDeployment): string {
+function fingerprint(d: ProcessDeployment): string {
   const env = Object.entries(d.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([d.release.digest, d.run, env]);
 }
@@ -176,7 +176,7 @@ function fingerprint(d: ServiceDeployment): string {
  * Rejects a deployment the provider cannot run safely (names become file names).
  * @throws InternalError `INTERNAL`: the config layer should have refused it first.
  */
-export function validateDeployment(d: ServiceDeployment): void {
+export function validateDeployment(d: ProcessDeployment): void {
   const problems: string[] = [];
   const isName = (value: unknown) =>
     typeof value === 'string' && NAME_PATTERN.test(value) && !value.includes('..');
@@ -279,7 +279,7 @@ export class LocalRuntime {
    *   `details.logTail` (last 20 lines of the candidate's output) where there is one. In every
    *   case the previous release keeps serving untouched.
    */
-  async deploy(d: ServiceDeployment, options: DeployOptions = {}): Promise<DeployOutcome> {
+  async deploy(d: ProcessDeployment, options: DeployOptions = {}): Promise<DeployOutcome> {
     validateDeployment(d);
     this.#assertOpen();
     const guard = this.#fenceGuard(d);
@@ -313,7 +313,7 @@ export class LocalRuntime {
    * newer deploy switches).
    * @throws ProviderError `LOCK_LOST`.
    */
-  #fenceGuard(d: ServiceDeployment) {
+  #fenceGuard(d: ProcessDeployment) {
     const controller = new AbortController();
     const fence = d.fence;
     const lost = () =>
@@ -477,7 +477,7 @@ export class LocalRuntime {
 
   async #deployLocked(
     slot: Slot,
-    d: ServiceDeployment,
+    d: ProcessDeployment,
     options: DeployOptions,
   ): Promise<DeployOutcome> {
     const signals = [slot.abort.signal, this.#closing.signal];
@@ -558,7 +558,7 @@ export class LocalRuntime {
    */
   async #launch(
     slot: Slot,
-    d: ServiceDeployment,
+    d: ProcessDeployment,
     signal: AbortSignal,
     progress: (message: string) => void,
     reason: 'deploy' | 'restart' | 'restore',
@@ -655,7 +655,7 @@ export class LocalRuntime {
   /** Polls the health path until 200, exit, abort or timeout (whichever first). */
   async #waitHealthy(
     proc: AppProcess,
-    d: ServiceDeployment,
+    d: ProcessDeployment,
     signal: AbortSignal,
     progress: (message: string) => void,
   ): Promise<HealthWait> {
@@ -706,7 +706,7 @@ export class LocalRuntime {
   async #switch(
     slot: Slot,
     proc: AppProcess,
-    d: ServiceDeployment,
+    d: ProcessDeployment,
     info: { reusedWarm: boolean; bootMs: number },
     progress: (message: string) => void,
     extraServer: http.Server | null,
@@ -744,7 +744,7 @@ export class LocalRuntime {
   async #retire(
     slot: Slot,
     old: AppProcess,
-    d: ServiceDeployment,
+    d: ProcessDeployment,
     progress: (message: string) => void,
   ): Promise<void> {
     slot.draining.add(old);
@@ -814,7 +814,7 @@ export class LocalRuntime {
     }
   }
 
-  #abortedError(d: ServiceDeployment, previous: string | null, pid?: number): ProviderError {
+  #abortedError(d: ProcessDeployment, previous: string | null, pid?: number): ProviderError {
     return new ProviderError(
       'DEPLOY_ABORTED',
       `The deployment of ${d.service} ${d.release.id} to ${d.environment} was aborted before traffic switched.`,
@@ -947,7 +947,7 @@ export class LocalRuntime {
 
   // ---------------------------------------------------------------- proxy
 
-  async #slotFor(d: ServiceDeployment): Promise<Slot> {
+  async #slotFor(d: ProcessDeployment): Promise<Slot> {
     const key = slotKey(d.environment, d.service);
     const existing = this.#slots.get(key);
     if (existing && !existing.closed) return existing;
@@ -959,7 +959,7 @@ export class LocalRuntime {
     return pending;
   }
 
-  async #createSlot(d: ServiceDeployment): Promise<Slot> {
+  async #createSlot(d: ProcessDeployment): Promise<Slot> {
     // Idle upstream sockets are closed after 2 s, before the app's own keep-alive timeout
     // (Node's default is 5 s), so the proxy never reuses a socket the app is closing (a 502).
     const agent = new http.Agent({
@@ -1202,7 +1202,7 @@ export class LocalRuntime {
 
   #emit(
     type: RuntimeEventType,
-    d: Pick<ServiceDeployment, 'environment' | 'service' | 'release'>,
+    d: Pick<ProcessDeployment, 'environment' | 'service' | 'release'>,
     pid?: number,
     details?: Record<string, unknown>,
   ): void {

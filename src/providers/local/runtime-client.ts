@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ProviderError, type SerializedError } from '../../errors.ts';
-import type { DeployOptions, DeployOutcome, ServiceDeployment, ServiceState } from '../provider.ts';
+import type { DeployOptions, DeployOutcome, ProcessDeployment, ServiceState } from '../provider.ts';
 import { readLogTail } from './app-process.ts';
 import {
   isProcessAlive,
@@ -175,7 +175,7 @@ export class LocalRuntimeClient {
    *   `DEPLOY_ABORTED`, …), `DEPLOY_ABORTED` when `signal` aborted, `PROVIDER_UNAVAILABLE` when the
    *   daemon is not running or the stream broke off.
    */
-  async deploy(deployment: ServiceDeployment, options: DeployOptions = {}): Promise<DeployOutcome> {
+  async deploy(deployment: ProcessDeployment, options: DeployOptions = {}): Promise<DeployOutcome> {
     const info = await this.#requireInfo();
     const { signal } = options;
     const aborted = () =>

@@ -13,7 +13,7 @@
  *
  * API (JSON; errors are `{ error: SerializedError }`):
  *   GET  /v1/status                                   → { pid, startedAt, services: ServiceState[] }
- *   POST /v1/deployments  (body: ServiceDeployment)   → NDJSON: {"progress":…}* then {"result":DeployOutcome}
+ *   POST /v1/deployments  (body: ProcessDeployment)   → NDJSON: {"progress":…}* then {"result":DeployOutcome}
  *                                                       or {"error":SerializedError}; a client that
  *                                                       disconnects before the switch aborts the deploy
  *   GET  /v1/environments/:env/services/:service?port=N → ServiceState
@@ -30,7 +30,7 @@ import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import { ProviderError, type SerializedError, toAirlockError, UserError } from '../../errors.ts';
-import type { ServiceDeployment } from '../provider.ts';
+import type { ProcessDeployment } from '../provider.ts';
 import { LocalRuntime, type RuntimeEvent } from './local-runtime.ts';
 import {
   isProcessAlive,
@@ -215,12 +215,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   );
 
   app.post('/v1/deployments', async (c) => {
-    let deployment: ServiceDeployment;
+    let deployment: ProcessDeployment;
     try {
-      deployment = await c.req.json<ServiceDeployment>();
+      deployment = await c.req.json<ProcessDeployment>();
     } catch {
       return c.json(
-        errorBody(new UserError('USAGE', 'The request body must be a JSON ServiceDeployment.')),
+        errorBody(new UserError('USAGE', 'The request body must be a JSON ProcessDeployment.')),
         400,
       );
     }

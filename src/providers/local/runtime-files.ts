@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { ServiceDeployment, ServiceState } from '../provider.ts';
+import type { ProcessDeployment, ServiceState } from '../provider.ts';
 
 /** Absolute paths of the local runtime's files for one `.airlock` home. */
 export interface RuntimePaths {
@@ -66,7 +66,7 @@ export interface ServiceRecord {
   environment: string;
   service: string;
   /** The deployment that should serve (it contains the app's env: the file is 0600). */
-  deployment: ServiceDeployment;
+  deployment: ProcessDeployment;
   /** Pid of the serving process, null while it is restarting. */
   pid: number | null;
   /** ISO-8601 time the release started serving. */

@@ -7,7 +7,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServiceDeployment } from '../../../src/providers/provider.ts';
+import type {
+  ProcessDeployment,
+  ServiceDeployment,
+  ServiceTarget,
+} from '../../../src/providers/provider.ts';
 
 export const ECHO_APP = fileURLToPath(new URL('../../fixtures/apps/echo-app.mjs', import.meta.url));
 
@@ -38,8 +42,30 @@ export interface DeploymentInput {
   stopTimeoutMs?: number;
 }
 
+/** `p` as the pipeline hands it to a provider (kind deploy, local settings). */
+export function asServiceDeployment(p: ProcessDeployment): ServiceDeployment {
+  return { ...localTarget(p.environment, p.service, p.port, p.artifactDir), ...p, kind: 'deploy' };
+}
+
+/** A local provider's view of one service of one environment. */
+export function localTarget(
+  environment: string,
+  service: string,
+  port: number,
+  dir = os.tmpdir(),
+): ServiceTarget {
+  return {
+    environment,
+    service,
+    port,
+    projectDir: dir,
+    serviceDir: dir,
+    settings: { provider: 'local' },
+  };
+}
+
 /** A deployment of the echo fixture app as release `release`. */
-export function echoDeployment(input: DeploymentInput): ServiceDeployment {
+export function echoDeployment(input: DeploymentInput): ProcessDeployment {
   const environment = input.environment ?? 'staging';
   return {
     environment,

@@ -15,11 +15,13 @@ import {
   runtimePaths,
 } from '../../../src/providers/local/runtime-files.ts';
 import {
+  asServiceDeployment,
   type DeploymentInput,
   daemonsFor,
   echoDeployment,
   freePort,
   killAll,
+  localTarget,
   makeHome,
   servedRelease,
   waitFor,
@@ -76,7 +78,9 @@ describe('local runtime daemon', () => {
     const provider = new LocalProvider({ home });
     expect(await client.isRunning()).toBe(false);
     // describe() does not start the runtime just to say nothing runs.
-    expect(await provider.describe('staging', 'web', port)).toMatchObject({ release: null });
+    expect(await provider.describe(localTarget('staging', 'web', port))).toMatchObject({
+      release: null,
+    });
     expect(await client.isRunning()).toBe(false);
     const unavailable = await client.status().catch((caught: unknown) => caught);
     expect(unavailable).toBeInstanceOf(ProviderError);
@@ -86,7 +90,7 @@ describe('local runtime daemon', () => {
     });
 
     const progress: string[] = [];
-    const outcome = await provider.deploy(deployment('r1'), {
+    const outcome = await provider.deploy(asServiceDeployment(deployment('r1')), {
       onProgress: (line) => progress.push(line),
     });
     const paths = runtimePaths(home);
@@ -105,12 +109,12 @@ describe('local runtime daemon', () => {
     expect(status.services).toMatchObject([
       { environment: 'staging', release: 'r1', healthy: true },
     ]);
-    const appPid = (await provider.describe('staging', 'web', port)).pid as number;
+    const appPid = (await provider.describe(localTarget('staging', 'web', port))).pid as number;
     expect(isProcessAlive(appPid)).toBe(true);
 
     // Errors cross the API with their code, hint and details.
     const failed = await provider
-      .deploy(deployment('r2', { env: { BOOT_EXIT: '4' } }))
+      .deploy(asServiceDeployment(deployment('r2', { env: { BOOT_EXIT: '4' } })))
       .catch((caught: unknown) => caught);
     expect(failed).toBeInstanceOf(ProviderError);
     expect(failed).toMatchObject({ code: 'APP_EXITED', details: { exitCode: 4 } });

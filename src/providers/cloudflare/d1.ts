@@ -1,0 +1,93 @@
+/**
+ * D1 databases for Airlock's migrator (issue 6). In local mode the database is the SQLite file
+ * `wrangler dev` (miniflare) keeps for the binding under the environment's `--persist-to`
+ * folder, so Airlock's checksummed ledger and the Worker see the same rows. In remote mode it
+ * is Cloudflare's D1, reached through the D1 HTTP API with an API token.
+ */
+import { pathToFileURL } from 'node:url';
+import type { ResolvedDatabase } from '../../config/resolve.ts';
+import { UserError } from '../../errors.ts';
+import { localD1DatabasePath } from '../../migrations/adopt.ts';
+import type { DatabaseLocation } from '../../migrations/dry-run.ts';
+import type { MigrationDriver } from '../../migrations/migration-driver.ts';
+import { SqliteMigrationDriver } from '../../migrations/sqlite-migration-driver.ts';
+import { d1Binding, findWranglerConfig, readWranglerConfig } from './wrangler-config.ts';
+
+function d1Of(database: ResolvedDatabase) {
+  const d1 = database.d1;
+  if (database.engine !== 'd1' || !d1)
+    throw new UserError('USAGE', 'not a D1 database (engine d1 with provider cloudflare).');
+  return d1;
+}
+
+/** The wrangler file, binding and database id behind an engine-d1 database. */
+export function d1Target(database: ResolvedDatabase): {
+  file: string;
+  binding: string;
+  databaseId: string;
+  databaseName: string | null;
+} {
+  const d1 = d1Of(database);
+  const file = d1.wranglerConfig ?? findWranglerConfig(d1.serviceDir);
+  if (!file) {
+    throw new UserError(
+      'PROVIDER_CONFIG_INVALID',
+      `no wrangler.jsonc, wrangler.json or wrangler.toml in ${d1.serviceDir}.`,
+      { hint: 'Set services.<name>.cloudflare.config to the Worker’s wrangler file.' },
+    );
+  }
+  const config = readWranglerConfig(file);
+  const binding = d1Binding(config, d1.wranglerEnv, d1.binding);
+  // wrangler dev keys a local database by preview_database_id, then database_id, then binding.
+  const databaseId =
+    d1.mode === 'local'
+      ? (binding.preview_database_id ?? binding.database_id ?? binding.binding)
+      : binding.database_id;
+  if (!databaseId) {
+    throw new UserError(
+      'PROVIDER_CONFIG_INVALID',
+      `${file}: the D1 binding ${binding.binding} has no database_id.`,
+      { hint: 'Add database_id (from `wrangler d1 list`) to its [[d1_databases]] entry.' },
+    );
+  }
+  return {
+    file,
+    binding: binding.binding,
+    databaseId,
+    databaseName: binding.database_name ?? null,
+  };
+}
+
+/**
+ * Where the rows of a D1 database are, for tools that read a database directly (dry run,
+ * drift, lint): local mode only.
+ * @throws UserError `USAGE` for remote mode.
+ */
+export function d1DatabaseLocation(database: ResolvedDatabase): DatabaseLocation {
+  const d1 = d1Of(database);
+  if (d1.mode !== 'local') {
+    throw new UserError(
+      'USAGE',
+      `${database.display} is Cloudflare's remote D1; this reads local databases only.`,
+      { hint: 'Run it against a local-mode environment (cloudflare.mode: local).' },
+    );
+  }
+  const { databaseId } = d1Target(database);
+  const file = localD1DatabasePath({
+    projectDir: d1.persistDir,
+    databaseId,
+    persistTo: d1.persistDir,
+  });
+  return { engine: 'sqlite', url: pathToFileURL(file).href };
+}
+
+/**
+ * The migration driver of a D1 database: SQLite on the local file, or the D1 HTTP API.
+ * @throws UserError `PROVIDER_CONFIG_INVALID` (wrangler file, binding, id).
+ */
+export async function openD1MigrationDriver(database: ResolvedDatabase): Promise<MigrationDriver> {
+  const d1 = d1Of(database);
+  if (d1.mode === 'local') return new SqliteMigrationDriver(d1DatabaseLocation(database).url);
+  const { openRemoteD1Driver } = await import('./d1-http-driver.ts');
+  return openRemoteD1Driver(database, d1Target(database));
+}
