@@ -169,6 +169,13 @@ export interface ResolvedEnvironment {
   services: Record<string, ResolvedService>;
 }
 
+/** Parity (issue 6): the allow list the user added to the default one, and what the gate does. */
+export interface ParitySettings {
+  /** Globs over dotted profile keys, added to `DEFAULT_PARITY_ALLOW`. */
+  allow: string[];
+  gate: 'block' | 'warn' | 'off';
+}
+
 export interface ResolvedConfig {
   /** Absolute path of airlock.yaml. */
   file: string;
@@ -187,6 +194,7 @@ export interface ResolvedConfig {
   github: GitHubSettings | null;
   /** Notification sinks (credentials resolved: never print one; see `describeSink`). */
   notify: NotifySink[];
+  parity: ParitySettings;
   warnings: ConfigDiagnostic[];
   /** The validated file, defaults applied, before inheritance. */
   raw: Config;
@@ -636,6 +644,7 @@ export function resolveConfig(
       ci,
       github,
       notify: notify.sinks,
+      parity: { allow: config.parity?.allow ?? [], gate: config.parity?.gate ?? 'block' },
       pipeline: [...config.pipeline],
       services: Object.keys(config.services),
       environments,

@@ -11,6 +11,7 @@
 
 import { z } from 'zod';
 import { notifySchema } from '../notify/notify-config.ts';
+import { DEFAULT_PARITY_ALLOW } from '../parity/allow-list.ts';
 
 /**
  * How a service field behaves across environments (wrangler's environments model).
@@ -706,6 +707,36 @@ export const configSchema = z.strictObject({
       'Where pipeline events are sent: Slack-compatible incoming webhooks and signed JSON webhooks (docs/notifications.md). A failed delivery is recorded in the audit log and never fails a deployment.',
     examples: [[{ kind: 'slack', url: '${SLACK_WEBHOOK_URL}', environments: ['production'] }]],
   }),
+  parity: field(
+    z
+      .strictObject({
+        allow: field(
+          z
+            .array(
+              z.string().regex(/^[A-Za-z0-9_.*?-]+$/, {
+                error:
+                  'a glob over dotted keys (letters, digits, _ - . and the wildcards * ** ?), e.g. vm.*.cpus',
+              }),
+            )
+            .optional(),
+          {
+            description: `More differences parity allows, added to the default list: globs over the dotted keys \`airlock diff\` prints (\`*\` within a segment, \`**\` across segments; a pattern matches the whole key or any tail of it, so \`memory\` matches \`platform.vm.0.memory\`). Default list: ${DEFAULT_PARITY_ALLOW.map((p) => `\`${p}\``).join(', ')}.`,
+            examples: [['vars.FEATURE_*', 'platform.vm.*.memory', 'secrets.STAGING_ONLY_TOKEN']],
+          },
+        ),
+        gate: field(z.enum(['block', 'warn', 'off']).default('block'), {
+          description:
+            '`block`: the `parity` gate fails a promotion while the previous environment and this one differ outside the allow list. `warn`: it holds and names the differences. `off`: no parity gate (`airlock diff` still compares).',
+          examples: ['warn'],
+        }),
+      })
+      .optional(),
+    {
+      description:
+        "Staging as a production mirror (seed 003): each environment's profile — the Airlock settings that must match (health, checks by name, database engine, migrate mode, timeouts) and the platform's configuration read from your own files (settings, bindings by kind, var and secret names; never values) — is compared with the previous environment's on every promotion and by `airlock diff`.",
+      examples: [{ allow: ['platform.vm.*.memory'], gate: 'block' }],
+    },
+  ),
   pipeline: field(z.array(nameSchema('environment')).min(1), {
     description: 'Environments in promotion order; a release enters at the first one.',
     examples: [['staging', 'production']],
