@@ -443,6 +443,32 @@ export function buildProgram(): Command {
       ),
     );
 
+  const secret = program
+    .command('secret')
+    .description(
+      "an environment's secrets, through its provider (values from stdin, names only shown)",
+    );
+  secret
+    .command('set <environment> <name>')
+    .description(
+      'set a secret from standard input (never an argument); takes effect at the next deployment',
+    )
+    .option('--service <service>', 'service (default: the only one)')
+    .action(
+      act(async (io, environment: string, name: string, opts: { service?: string }) =>
+        (await import('./secrets.ts')).secretSetCommand(io, environment, name, opts),
+      ),
+    );
+  secret
+    .command('list <environment>')
+    .description("names of an environment's secrets")
+    .option('--service <service>', 'service (default: the only one)')
+    .action(
+      act(async (io, environment: string, opts: { service?: string }) =>
+        (await import('./secrets.ts')).secretListCommand(io, environment, opts),
+      ),
+    );
+
   const config = program
     .command('config')
     .description('airlock.yaml: validate it, show it resolved, print its JSON Schema');
