@@ -239,9 +239,9 @@ export const cloudflareSettingsSchema = z.strictObject({
       'The wrangler environment this Airlock environment deploys as: null for the top level, or the name of an [env.<name>] section. Default: the top level for the first environment of the pipeline and the Airlock environment name for the others (seed 000: staging at the top level, production in env.production).',
     examples: ['production'],
   }),
-  mode: field(z.enum(['remote', 'local']).default('remote'), {
+  mode: field(z.enum(['remote', 'local']).optional(), {
     description:
-      "`remote`: deploy to Cloudflare with the project's own wrangler (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID). `local`: run the Worker with `wrangler dev` (workerd) on this machine behind the environment's port, its D1 databases under .airlock/envs/<env>/wrangler/.",
+      "Default `remote`. `remote`: deploy to Cloudflare with the project's own wrangler (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID). `local`: run the Worker with `wrangler dev` (workerd) on this machine behind the environment's port, its D1 databases under .airlock/envs/<env>/wrangler/.",
     examples: ['local'],
   }),
   accountId: field(z.string().min(1).optional(), {
@@ -304,8 +304,8 @@ export const commandSettingsSchema = z.strictObject({
       'Sets one secret: gets AIRLOCK_SECRET_NAME, and the value on standard input (never in argv or the environment).',
     examples: ['./set-secret.sh'],
   }),
-  timeoutMs: field(msSchema.default(600_000), {
-    description: 'Kill a command after this long (ms).',
+  timeoutMs: field(msSchema.optional(), {
+    description: 'Kill a command after this long (ms). Default 600000.',
     examples: [600000],
   }),
 });
