@@ -122,7 +122,7 @@ describe('provider settings', () => {
             services: { web: { port: 4100 } }
       `),
     ).toEqual([
-      'airlock.yaml:3:3: error: services.web.run: is required: the local provider starts web with this command (it must listen on $PORT). Fix: add `run: node server.js` (run inside the build output) under services.web.',
+      'airlock.yaml:4:3: error: services.web.run: is required: the local provider starts web with this command (it must listen on $PORT). Fix: add `run: node server.js` (run inside the build output) under services.web.',
     ]);
   });
 });
