@@ -7,12 +7,7 @@
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { toAirlockError } from '../errors.ts';
 import type { CiFact } from '../gates/gate.ts';
-import { actionsRunUrl, gitHubDeploymentReporter } from '../github/deployment-reporter.ts';
-import { GitHubClient } from '../github/github-client.ts';
-import { GitHubApiError } from '../github/github-error.ts';
-import { createNotificationEvent } from '../notify/notification-event.ts';
 import type { Notifier } from '../notify/notifier.ts';
-import { notificationFor } from '../notify/pipeline-notifications.ts';
 import { type AsyncObserver, DeploymentEventBus } from '../pipeline/deployment-events.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { Reporter } from './reporter.ts';
