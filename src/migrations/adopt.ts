@@ -52,12 +52,7 @@ import {
   describeSchema,
   replaySchema,
 } from './introspect.ts';
-import {
-  LEDGER_TABLE,
-  type LedgerEntry,
-  POSTGRES_LEDGER_SCHEMA,
-  POSTGRES_LEDGER_TABLE,
-} from './ledger.ts';
+import { LEDGER_TABLE, type LedgerEntry, POSTGRES_LEDGER_TABLE } from './ledger.ts';
 import type { MigrationFile } from './migration-files.ts';
 import {
   CREATE_POSTGRES_LEDGER,
