@@ -291,7 +291,7 @@ export const commandSettingsSchema = z.strictObject({
   }),
   url: field(z.string().min(1).optional(), {
     description:
-      'The service URL, when the deploy command does not print one: a URL, or a command whose last output line is one.',
+      "The service URL: a URL, or a command that prints it (run with the deploy command's variables). Default: the last line of the deploy command's output that is a URL.",
     examples: ['https://notes.example.com'],
   }),
   describe: field(z.string().min(1).optional(), {

@@ -1,10 +1,14 @@
-/** The command provider (issue 6). Until it lands, an environment using it says so at once. */
-import { ProviderError } from '../../errors.ts';
+/**
+ * The command provider (issue 6): your own deploy, rollback, URL, describe and secrets commands
+ * (see command-provider.ts and docs/providers/command.md).
+ */
 import type { ProviderFactory } from '../registry.ts';
+import { CommandProvider } from './command-provider.ts';
 
-export const createProvider: ProviderFactory = () => {
-  throw new ProviderError(
-    'PROVIDER_UNAVAILABLE',
-    'the command provider is not available in this build.',
-  );
-};
+export const createProvider: ProviderFactory = (context) =>
+  new CommandProvider({
+    home: context.home,
+    env: context.env,
+    varsOf: (target) =>
+      context.config.environments[target.environment]?.services[target.service]?.vars ?? {},
+  });
