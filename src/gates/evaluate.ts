@@ -5,13 +5,14 @@ import { evaluateDeployedGate } from './deployed-gate.ts';
 import { evaluateDriftGate } from './drift-gate.ts';
 import type { GateInputs, GateResult } from './gate.ts';
 import { evaluateMigrationsGate } from './migrations-gate.ts';
+import { evaluateParityGate } from './parity-gate.ts';
 import { evaluateSoakGate } from './soak-gate.ts';
 import { evaluateWindowGate } from './window-gate.ts';
 
 /**
  * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates appear
  * only when they apply, so a plan lists exactly the conditions that do: drift for services
- * with a database; ci, soak and window when the promotion policy configures them.
+ * with a database; parity unless `parity.gate: off`; ci, soak and window when the promotion policy configures them.
  */
 export function evaluateGates(inputs: GateInputs): GateResult[] {
   const policy = inputs.environment.promotion;
@@ -20,6 +21,7 @@ export function evaluateGates(inputs: GateInputs): GateResult[] {
     evaluateChecksGate(inputs),
     evaluateMigrationsGate(inputs),
     ...(inputs.drift.length ? [evaluateDriftGate(inputs)] : []),
+    ...(inputs.parity.length ? [evaluateParityGate(inputs)] : []),
     ...(policy.ci ? [evaluateCiGate(inputs)] : []),
     ...(policy.soakMs ? [evaluateSoakGate(inputs)] : []),
     ...(policy.window || policy.freeze.length ? [evaluateWindowGate(inputs)] : []),

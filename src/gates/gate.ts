@@ -19,6 +19,7 @@ export type GateKind =
   | 'checks'
   | 'migrations'
   | 'drift'
+  | 'parity'
   | 'ci'
   | 'soak'
   | 'window'
@@ -59,6 +60,23 @@ export interface DriftFact {
   error?: string;
 }
 
+/**
+ * Parity of one service between the previous environment and the target (issue 6): the
+ * differences of their profiles that the allow list does not allow. Names and kinds only —
+ * never a secret's or a var's value.
+ */
+export interface ParityFact {
+  service: string;
+  /** `parity.gate`: fail the promotion on drift, or only say so. */
+  mode: 'block' | 'warn';
+  /** Keys whose values differ outside the allow list; null: the environment lacks the key. */
+  drift: Array<{ key: string; previous: string | null; target: string | null }>;
+  /** How many differences the allow list allowed. */
+  allowed: number;
+  /** Set when a platform configuration could not be read. */
+  error?: string;
+}
+
 /** CI at the release's exact commit (from GitHub statuses and check runs, or `airlock ci run`). */
 export interface CiFact {
   state: 'success' | 'failure' | 'pending' | 'none';
@@ -85,6 +103,8 @@ export interface GateInputs {
   migrations: MigrationGateFacts[];
   /** One per service with a database; empty when there is none. */
   drift: DriftFact[];
+  /** One per service; empty when `parity.gate` is off. */
+  parity: ParityFact[];
   approvals: Approval[];
   /** People who deployed this release into earlier environments (prevent self-review). */
   deployers: string[];

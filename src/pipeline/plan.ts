@@ -14,11 +14,19 @@ import type {
   GateInputs,
   GateResult,
   MigrationGateFacts,
+  ParityFact,
 } from '../gates/gate.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
+import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
 import type { Approval, Release, ServingRecord, StoredCheckResult } from '../state/state-store.ts';
-import { type AirlockContext, databaseLocation, databaseOf, readLedger } from './context.ts';
+import {
+  type AirlockContext,
+  databaseLocation,
+  databaseOf,
+  readLedger,
+  serviceTarget,
+} from './context.ts';
 import { describeHold, holdBackContracts } from './contract.ts';
 
 export type PlanAction = 'deploy' | 'promote' | 'rollback';
@@ -316,6 +324,36 @@ async function driftFacts(
   return out;
 }
 
+/**
+ * Parity of each service between `previous` and `env` (issue 6): both profiles read through
+ * each environment's own provider, compared under the allow list. Empty when parity.gate is off.
+ */
+async function parityFacts(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  previous: string,
+): Promise<ParityFact[]> {
+  const { gate } = ctx.config.parity;
+  const source = ctx.config.environments[previous];
+  if (gate === 'off' || !source) return [];
+  const allow = allowList(ctx.config);
+  const out: ParityFact[] = [];
+  for (const name of ctx.config.services) {
+    const fact: ParityFact = { service: name, mode: gate, drift: [], allowed: 0 };
+    try {
+      const side = (e: ResolvedEnvironment) =>
+        readProfile(e, name, ctx.providerFor(e), serviceTarget(ctx.config, e, name));
+      const comparison = compareProfiles(await side(source), await side(env), allow);
+      fact.drift = comparison.drift.map((r) => ({ key: r.key, previous: r.a, target: r.b }));
+      fact.allowed = comparison.allowed.length;
+    } catch (error) {
+      fact.error = error instanceof Error ? error.message : String(error);
+    }
+    out.push(fact);
+  }
+  return out;
+}
+
 /** CI at the release's commit, when the environment requires it (GitHub or `airlock ci run`). */
 async function ciFact(
   ctx: AirlockContext,
@@ -418,6 +456,7 @@ export async function gatherFacts(
       deployers: await deployersOf(ctx, env.name, release.id),
       now: ctx.now().toISOString(),
       drift: options.skipMigrations ? [] : await driftFacts(ctx, env, previous, release),
+      parity: await parityFacts(ctx, env, previous),
       ci: await ciFact(ctx, env, release),
       windowOverride: options.windowOverride ?? null,
     };

@@ -9,6 +9,7 @@ import { evaluateDriftGate } from '../../src/gates/drift-gate.ts';
 import { evaluateGates, gatesHold } from '../../src/gates/evaluate.ts';
 import type { GateInputs } from '../../src/gates/gate.ts';
 import { evaluateMigrationsGate } from '../../src/gates/migrations-gate.ts';
+import { evaluateParityGate } from '../../src/gates/parity-gate.ts';
 import { evaluateSoakGate } from '../../src/gates/soak-gate.ts';
 import { evaluateWindowGate } from '../../src/gates/window-gate.ts';
 import type { MigrationFile } from '../../src/migrations/migration-files.ts';
@@ -130,6 +131,7 @@ function inputs(overrides: Partial<GateInputs> = {}): GateInputs {
     approvals: [approval('reviewer@x')],
     deployers: ['dev@x'],
     drift: [],
+    parity: [],
     now: '2026-11-21T12:00:00.000Z',
     ci: null,
     windowOverride: null,
@@ -223,6 +225,77 @@ describe('gates', () => {
         (g) => g.gate,
       ),
     ).toContain('drift');
+  });
+
+  it('parity fails naming each drifted key, holds in warn mode, fails when a platform cannot be read, and is listed after drift', () => {
+    const drift = [
+      { key: 'platform.vm.0.memory', previous: '1gb', target: '512mb' },
+      { key: 'secrets.SENTRY_DSN', previous: 'set', target: null },
+      { key: 'bindings.CACHE', previous: null, target: 'kv' },
+    ];
+    const blocked = evaluateParityGate(
+      inputs({ parity: [{ service: 'web', mode: 'block', drift, allowed: 2 }] }),
+    );
+    expect(blocked).toMatchObject({
+      gate: 'parity',
+      status: 'fails',
+      reason:
+        'production does not mirror staging — web: platform.vm.0.memory (1gb on staging, 512mb on production), secrets.SENTRY_DSN (only on staging), bindings.CACHE (only on production).',
+    });
+    expect(blocked.next).toContain('airlock diff staging production');
+    expect(blocked.next).toContain('parity.allow');
+    expect(
+      evaluateParityGate(inputs({ parity: [{ service: 'web', mode: 'warn', drift, allowed: 0 }] })),
+    ).toMatchObject({
+      status: 'holds',
+      reason:
+        'staging and production differ, allowed by parity.gate: warn — web: platform.vm.0.memory (1gb on staging, 512mb on production), secrets.SENTRY_DSN (only on staging), bindings.CACHE (only on production).',
+    });
+    const unreadable = { service: 'web', drift: [], allowed: 0, error: 'fly.toml cannot be read' };
+    expect(
+      evaluateParityGate(inputs({ parity: [{ ...unreadable, mode: 'block' }] })),
+    ).toMatchObject({
+      status: 'fails',
+      reason:
+        'production does not mirror staging — web: parity could not be checked (fly.toml cannot be read).',
+    });
+    expect(evaluateParityGate(inputs({ parity: [{ ...unreadable, mode: 'warn' }] }))).toMatchObject(
+      {
+        status: 'holds',
+        reason:
+          'staging and production differ, allowed by parity.gate: warn — web: parity could not be checked (fly.toml cannot be read).',
+      },
+    );
+    expect(
+      evaluateParityGate(
+        inputs({ parity: [{ service: 'web', mode: 'block', drift: [], allowed: 3 }] }),
+      ),
+    ).toEqual({
+      gate: 'parity',
+      status: 'holds',
+      reason: 'production mirrors staging (3 allowed differences: names, ids, databases, …).',
+    });
+    // Many keys: the reason names five and counts the rest.
+    const many = Array.from({ length: 8 }, (_, i) => ({
+      key: `platform.k${i}`,
+      previous: 'a',
+      target: 'b',
+    }));
+    expect(
+      evaluateParityGate(
+        inputs({ parity: [{ service: 'web', mode: 'block', drift: many, allowed: 0 }] }),
+      ).reason,
+    ).toContain('platform.k4 (a on staging, b on production) and 3 more.');
+    // Listed after drift, and only when parity.gate is not off (facts are then empty).
+    expect(
+      evaluateGates(
+        inputs({
+          drift: [{ service: 'web', mode: 'block', findings: [] }],
+          parity: [{ service: 'web', mode: 'block', drift: [], allowed: 0 }],
+        }),
+      ).map((g) => g.gate),
+    ).toEqual(['deployed', 'checks', 'migrations', 'drift', 'parity', 'approval']);
+    expect(evaluateGates(inputs()).map((g) => g.gate)).not.toContain('parity');
   });
 
   it('checks older than checksMaxAge still hold but are marked for re-verification', () => {

@@ -66,10 +66,10 @@ describe('automatic policy with a soak time', () => {
     });
     expect(outcome.status).toBe('promoted');
     expect(seen).toEqual([
-      'r1 deployed:holds checks:holds migrations:holds drift:holds soak:pending approval:holds',
+      'r1 deployed:holds checks:holds migrations:holds drift:holds parity:holds soak:pending approval:holds',
       'r2 supersedes r1',
-      'r2 deployed:holds checks:holds migrations:holds drift:holds soak:pending approval:holds',
-      'r2 deployed:holds checks:holds migrations:holds drift:holds soak:holds approval:holds',
+      'r2 deployed:holds checks:holds migrations:holds drift:holds parity:holds soak:pending approval:holds',
+      'r2 deployed:holds checks:holds migrations:holds drift:holds parity:holds soak:holds approval:holds',
     ]);
     expect((await liveVersion(project.url('production'))).release).toBe('r2');
     const audit = await ctx.store.listAudit({ environment: 'production', limit: 20 });
