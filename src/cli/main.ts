@@ -219,6 +219,18 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('diff <environment> <other>')
+    .description(
+      "compare two environments' configuration side by side (Airlock settings, platform resources, bindings, var and secret names): drift outside parity.allow exits 1",
+    )
+    .option('--service <service>', 'only this service (default: every service)')
+    .action(
+      act(async (io, environment: string, other: string, opts: { service?: string }) =>
+        (await import('./diff.ts')).diffCommand(io, environment, other, opts),
+      ),
+    );
+
+  program
     .command('rollback <environment>')
     .description('serve an earlier release again (instant when it is still warm)')
     .option('--to <release>', 'release to return to (default: the one before the current)')

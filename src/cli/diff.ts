@@ -1,0 +1,120 @@
+import { UserError } from '../errors.ts';
+import {
+  allowList,
+  compareProfiles,
+  PARITY_SECTIONS,
+  type ParityComparison,
+  type ParitySection,
+  readProfile,
+} from '../parity/compare.ts';
+import { serviceTarget } from '../pipeline/context.ts';
+import { environmentNamed } from '../pipeline/plan.ts';
+import { createProviders } from '../providers/registry.ts';
+import type { CommandIO } from './main.ts';
+import { airlockHome, loadProjectConfig, localRuntimeOptions } from './session.ts';
+
+const SECTION_TITLES: Record<ParitySection, string> = {
+  airlock: 'Airlock settings',
+  platform: 'Platform settings and resources',
+  bindings: 'Bindings (name → kind)',
+  vars: 'Vars (names)',
+  secrets: 'Secrets (names)',
+};
+
+/**
+ * `airlock diff <a> <b> [--service S]`: the two environments' profiles side by side (issue 6,
+ * seed 003) — Airlock settings, platform settings and resources, bindings with their kinds, var
+ * and secret names (never values) — each difference marked as drift or as allowed (and by which
+ * pattern). Exit 1 when there is drift. Reads only: nothing is deployed or changed.
+ */
+export async function diffCommand(
+  io: CommandIO,
+  a: string,
+  b: string,
+  opts: { service?: string },
+): Promise<number> {
+  const config = loadProjectConfig(io.globals);
+  const envA = environmentNamed(config, a);
+  const envB = environmentNamed(config, b);
+  if (envA.name === envB.name) {
+    throw new UserError('USAGE', `airlock diff compares two environments; both are ${a}.`, {
+      hint: `Run \`airlock diff ${config.pipeline[0]} ${config.pipeline[1] ?? '<environment>'}\`.`,
+    });
+  }
+  if (opts.service && !config.services.includes(opts.service)) {
+    throw new UserError('UNKNOWN_SERVICE', `there is no service "${opts.service}".`, {
+      hint: `Services are: ${config.services.join(', ')}.`,
+    });
+  }
+  const home = airlockHome(config);
+  const providerFor = await createProviders(config, {
+    home,
+    env: process.env,
+    local: localRuntimeOptions(config, home),
+  });
+  const allow = allowList(config);
+  const comparisons: ParityComparison[] = [];
+  for (const service of opts.service ? [opts.service] : config.services) {
+    const side = (env: typeof envA) =>
+      readProfile(env, service, providerFor(env), serviceTarget(config, env, service));
+    comparisons.push(compareProfiles(await side(envA), await side(envB), allow));
+  }
+
+  for (const c of comparisons) render(io, c);
+  const drift = comparisons.flatMap((c) => c.drift.map((r) => `${c.service}: ${r.key}`));
+  const allowed = comparisons.reduce((n, c) => n + c.allowed.length, 0);
+  const compared = comparisons.reduce((n, c) => n + c.rows.length, 0);
+  io.reporter.result({
+    diff: {
+      environments: [envA.name, envB.name],
+      allow,
+      gate: config.parity.gate,
+      services: comparisons.map((c) => ({
+        service: c.service,
+        sources: { [envA.name]: c.sources.a, [envB.name]: c.sources.b },
+        rows: c.rows,
+        drift: c.drift.map((r) => r.key),
+        allowed: c.allowed.map((r) => r.key),
+      })),
+    },
+    drift: drift.length > 0,
+  });
+  if (drift.length > 0) {
+    io.reporter.info(
+      `✖ ${envA.name} and ${envB.name} differ outside the allow list in ${drift.length} key${drift.length === 1 ? '' : 's'} (${drift.join(', ')}); ${allowed} allowed difference${allowed === 1 ? '' : 's'}.`,
+    );
+    io.reporter.note(
+      '  Make them match, or add the keys (globs allowed) to parity.allow in airlock.yaml (docs/parity.md).',
+    );
+    return 1;
+  }
+  io.reporter.success(
+    `${envB.name} mirrors ${envA.name}: ${compared} keys compared, ${allowed} allowed difference${allowed === 1 ? '' : 's'}.`,
+  );
+  return 0;
+}
+
+function render(io: CommandIO, c: ParityComparison): void {
+  io.reporter.heading(`${c.service}: ${c.a} ↔ ${c.b}`);
+  const sources = (list: string[]) => (list.length ? list.join(', ') : '—');
+  io.reporter.note(`  read from ${c.a}: ${sources(c.sources.a)}; ${c.b}: ${sources(c.sources.b)}`);
+  const show = (value: string | null) => value ?? '—';
+  for (const section of PARITY_SECTIONS) {
+    const rows = c.rows.filter((r) => r.section === section);
+    io.reporter.info(`  ${SECTION_TITLES[section]}`);
+    if (rows.length === 0) {
+      io.reporter.note('    (none)');
+      continue;
+    }
+    io.reporter.table(
+      ['', 'key', c.a, c.b, ''],
+      rows.map((r) => [
+        r.status === 'drift' ? '✖' : r.status === 'allowed' ? '≈' : ' ',
+        r.key,
+        show(r.a),
+        show(r.b),
+        r.status === 'drift' ? 'drift' : r.status === 'allowed' ? `allowed (${r.allowedBy})` : '',
+      ]),
+    );
+  }
+}
