@@ -1,0 +1,241 @@
+/**
+ * Runs a platform's own CLI (flyctl, the Railway CLI) for the fly and railway providers: argv as
+ * an array (never a shell), secret values only on stdin, every output line passed on with known
+ * secret values and tokens masked, the whole process group stopped on abort or timeout.
+ *
+ * The providers build their argv as data (Kamal's command builders), so tests assert the exact
+ * commands; this module only runs them.
+ */
+import { spawn } from 'node:child_process';
+
+export interface CliInvocation {
+  /** Executable names to try in order (the first one found on PATH runs), e.g. `['fly', 'flyctl']`. */
+  bins: string[];
+  args: string[];
+  cwd: string;
+  /** Complete environment of the child. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Written to the child's stdin, then closed (secret values travel here, never in argv). */
+  stdin?: string;
+  signal?: AbortSignal;
+  /** Kill the process group after this long (ms). Default: no limit. */
+  timeoutMs?: number;
+  /** Each output line (stdout and stderr), masked, without its newline. */
+  onLine?: (line: string) => void;
+  /** Values to mask in every line passed on and in `stderr`/`tail` (tokens, secret values). */
+  redact?: string[];
+}
+
+export interface CliResult {
+  /** The executable that ran (one of `bins`), or null when none was found. */
+  bin: string | null;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** All of stdout, unmasked (JSON for the provider to parse; never log it whole). */
+  stdout: string;
+  /** All of stderr, masked. */
+  stderr: string;
+  /** The last output lines (stdout and stderr), masked. */
+  tail: string[];
+  aborted: boolean;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+const TAIL = 30;
+const MASK = '••••';
+
+/** `text` with every occurrence of the given values replaced by a mask. */
+export function mask(text: string, values: readonly string[] = []): string {
+  let out = text;
+  for (const value of values) {
+    if (value.length >= 4) out = out.split(value).join(MASK);
+  }
+  return out;
+}
+
+function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-found'> {
+  const started = performance.now();
+  const redact = run.redact ?? [];
+  const tail: string[] = [];
+  let stdout = '';
+  let stderr = '';
+  const partial = { out: '', err: '' };
+  const push = (line: string) => {
+    const shown = mask(line, redact);
+    tail.push(shown);
+    if (tail.length > TAIL) tail.shift();
+    run.onLine?.(shown);
+  };
+  const take = (which: 'out' | 'err', chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    if (which === 'out') stdout += text;
+    else stderr += text;
+    const lines = (partial[which] + text).split(/\r?\n/);
+    partial[which] = lines.pop() ?? '';
+    for (const line of lines) push(line);
+  };
+
+  return new Promise((resolve) => {
+    let settled = false;
+    let aborted = false;
+    let timedOut = false;
+    const child = spawn(bin, run.args, {
+      cwd: run.cwd,
+      env: run.env as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const killGroup = () => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      setTimeout(() => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 2_000).unref();
+    };
+    const onAbort = () => {
+      aborted = true;
+      killGroup();
+    };
+    run.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer =
+      run.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            killGroup();
+          }, run.timeoutMs)
+        : undefined;
+    timer?.unref();
+    const finish = (result: CliResult | 'not-found') => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      run.signal?.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') finish('not-found');
+      else {
+        stderr += `${error.message}\n`;
+        push(error.message);
+        finish({
+          bin,
+          exitCode: null,
+          signal: null,
+          stdout,
+          stderr: mask(stderr, redact),
+          tail,
+          aborted,
+          timedOut,
+          durationMs: performance.now() - started,
+        });
+      }
+    });
+    child.stdout.on('data', (chunk: Buffer) => take('out', chunk));
+    child.stderr.on('data', (chunk: Buffer) => take('err', chunk));
+    child.stdin.on('error', () => {
+      // the CLI may exit before reading stdin; its exit code tells what happened
+    });
+    child.stdin.end(run.stdin ?? '');
+    child.on('close', (code, signal) => {
+      for (const which of ['out', 'err'] as const) {
+        if (partial[which]) push(partial[which]);
+        partial[which] = '';
+      }
+      finish({
+        bin,
+        exitCode: code,
+        signal,
+        stdout,
+        stderr: mask(stderr, redact),
+        tail,
+        aborted: aborted || Boolean(run.signal?.aborted),
+        timedOut,
+        durationMs: performance.now() - started,
+      });
+    });
+    if (run.signal?.aborted) onAbort();
+  });
+}
+
+/** Runs the first of `run.bins` that exists. Never throws; `bin` is null when none was found. */
+export async function runCli(run: CliInvocation): Promise<CliResult> {
+  for (const bin of run.bins) {
+    const result = await runOnce(bin, run);
+    if (result !== 'not-found') return result;
+  }
+  return {
+    bin: null,
+    exitCode: null,
+    signal: null,
+    stdout: '',
+    stderr: '',
+    tail: [],
+    aborted: false,
+    timedOut: false,
+    durationMs: 0,
+  };
+}
+
+/**
+ * The environment a platform CLI runs with for one Airlock environment: the parent's, with the
+ * per-environment token chosen (`<NAME>_<ENV>` over `<NAME>`) and every other environment's
+ * variant removed, so a staging command never carries production's credential (seed 001).
+ * @returns the child's environment and the token values to mask.
+ */
+export function scopedTokenEnv(
+  parent: Readonly<Record<string, string | undefined>>,
+  names: readonly string[],
+  environment: string,
+): { env: Record<string, string | undefined>; tokens: string[] } {
+  const suffix = `_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  const env: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(parent)) {
+    if (names.some((name) => key.startsWith(`${name}_`))) continue;
+    env[key] = value;
+  }
+  const tokens: string[] = [];
+  for (const name of names) {
+    const value = parent[`${name}${suffix}`] ?? parent[name];
+    if (value) {
+      env[name] = value;
+      tokens.push(value);
+    } else delete env[name];
+  }
+  return { env, tokens };
+}
+
+/** Whether any of the token variables is set for the environment (`<NAME>_<ENV>` or `<NAME>`). */
+export function tokenNameFor(
+  parent: Readonly<Record<string, string | undefined>>,
+  names: readonly string[],
+  environment: string,
+): string | null {
+  const suffix = `_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  for (const name of names) {
+    if (parent[`${name}${suffix}`]) return `${name}${suffix}`;
+    if (parent[name]) return name;
+  }
+  return null;
+}
+
+/** The last non-empty line of a CLI's output that reads like an error, for messages. */
+export function lastErrorLine(result: CliResult): string {
+  const lines = result.tail.map((l) => l.trim()).filter(Boolean);
+  const error = [...lines].reverse().find((l) => /^error\b|error:|failed|unauthorized/i.test(l));
+  return error ?? lines.at(-1) ?? `exit code ${result.exitCode ?? result.signal}`;
+}
+
+/** A duration as Go's time.ParseDuration reads it (flyctl's --wait-timeout): `30s`, `2m0s`. */
+export function goDuration(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  return `${seconds}s`;
+}
