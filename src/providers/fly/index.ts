@@ -1,10 +1,13 @@
-/** The fly provider (issue 6). Until it lands, an environment using it says so at once. */
-import { ProviderError } from '../../errors.ts';
+/** The fly provider (issue 6): Fly.io apps through flyctl. See fly-provider.ts and docs/providers/fly.md. */
 import type { ProviderFactory } from '../registry.ts';
+import { FlyProvider } from './fly-provider.ts';
 
-export const createProvider: ProviderFactory = () => {
-  throw new ProviderError(
-    'PROVIDER_UNAVAILABLE',
-    'the fly provider is not available in this build.',
-  );
+export const createProvider: ProviderFactory = ({ config, env }) => {
+  const first = config.environments[config.pipeline[0] as string];
+  const buildOutputs: Record<string, string> = {};
+  for (const name of config.services) {
+    const output = first?.services[name]?.build.output;
+    if (output !== undefined) buildOutputs[name] = output;
+  }
+  return new FlyProvider({ env, buildOutputs });
 };
