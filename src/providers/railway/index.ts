@@ -1,10 +1,11 @@
-/** The railway provider (issue 6). Until it lands, an environment using it says so at once. */
-import { ProviderError } from '../../errors.ts';
+/** The railway provider (issue 6): Railway services through the Railway CLI. See railway-provider.ts and docs/providers/railway.md. */
 import type { ProviderFactory } from '../registry.ts';
+import { RailwayProvider } from './railway-provider.ts';
 
-export const createProvider: ProviderFactory = () => {
-  throw new ProviderError(
-    'PROVIDER_UNAVAILABLE',
-    'the railway provider is not available in this build.',
-  );
-};
+export const createProvider: ProviderFactory = ({ config, home, env }) =>
+  new RailwayProvider({
+    env,
+    home,
+    varsOf: (environment, service) =>
+      Object.keys(config.environments[environment]?.services[service]?.vars ?? {}),
+  });
