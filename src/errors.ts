@@ -10,6 +10,7 @@ export type ErrorCode =
   // configuration
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'
+  | 'CONFIG_EXISTS'
   // usage
   | 'USAGE'
   | 'CONFIRMATION_REQUIRED'

@@ -105,6 +105,19 @@ export function buildProgram(): Command {
     .exitOverride();
 
   program
+    .command('init')
+    .description(
+      'write a starting airlock.yaml from the files this folder has (wrangler.toml, fly.toml, railway.json, package.json, migrations)',
+    )
+    .option('--force', 'replace an existing airlock.yaml')
+    .option('--print', 'print the file instead of writing it')
+    .action(
+      act(async (io, opts: { force?: boolean; print?: boolean }) =>
+        (await import('./init.ts')).initCommand(io, opts),
+      ),
+    );
+
+  program
     .command('demo')
     .description(
       'run the whole flow on a copy of the example app: build → staging → promote → rollback',

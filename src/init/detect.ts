@@ -1,0 +1,271 @@
+/**
+ * What `airlock init` finds in a project folder (issue 6): the platform files the project
+ * already has — wrangler.toml / wrangler.jsonc with its [env.*] sections and D1 bindings (seed
+ * 000), fly.toml with fly.<env>.toml beside it (seed 003), railway.json / railway.toml (seed
+ * 001) — package.json's build and start scripts, and an existing migrations folder. Reads
+ * files only; every guess is the renderer's to explain in a comment.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { UserError } from '../errors.ts';
+import { MIGRATION_FILENAME } from '../migrations/migration-files.ts';
+import {
+  findWranglerConfig,
+  readWranglerConfig,
+  type WranglerEnvironment,
+} from '../providers/cloudflare/wrangler-config.ts';
+
+export type InitPlatform = 'cloudflare' | 'fly' | 'railway' | 'local';
+
+export interface PackageInfo {
+  name: string | null;
+  scripts: Record<string, string>;
+  dependencies: string[];
+  /** A lockfile is there (package-lock.json): the build can run `npm ci`. */
+  lockfile: boolean;
+}
+
+export interface WranglerInfo {
+  /** File name relative to the folder. */
+  file: string;
+  /** The Worker's name at the top level. */
+  name: string | null;
+  /** [env.<name>] sections, in file order. */
+  environments: string[];
+  /** D1 bindings of the top level (else of the first section that has some). */
+  d1: Array<{ binding: string; migrationsDir: string | null }>;
+}
+
+export interface FlyInfo {
+  /** Airlock-side environment name → fly file, e.g. staging → fly.staging.toml. `fly.toml` is under `''`. */
+  files: Record<string, string>;
+  /** The app of fly.toml (or of the first file read). */
+  app: string | null;
+  /** The first http_service / services check path. */
+  healthPath: string | null;
+}
+
+export interface RailwayInfo {
+  file: string;
+  buildCommand: string | null;
+  startCommand: string | null;
+  healthcheckPath: string | null;
+}
+
+export interface MigrationsInfo {
+  /** Folder relative to the project. */
+  dir: string;
+  /** `supabase`: supabase/migrations (Postgres); `d1`: a wrangler migrations_dir; `sql`: another folder of .sql files. */
+  kind: 'supabase' | 'd1' | 'sql';
+  files: number;
+  /** Files whose names Airlock accepts (NNNN_name.sql). */
+  valid: number;
+}
+
+export interface Detection {
+  dir: string;
+  platform: InitPlatform;
+  packageJson: PackageInfo | null;
+  wrangler: WranglerInfo | null;
+  fly: FlyInfo | null;
+  railway: RailwayInfo | null;
+  migrations: MigrationsInfo | null;
+  dockerfile: boolean;
+  /** One line per thing found, for the output and the file's header. */
+  found: string[];
+}
+
+function readJson(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new UserError(
+      'PROVIDER_CONFIG_INVALID',
+      `${file}: ${(error as Error).message.split('\n')[0]}`,
+      { hint: 'Fix the JSON, then run `airlock init` again.' },
+    );
+  }
+}
+
+function readToml(file: string): Record<string, unknown> {
+  try {
+    return parseToml(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new UserError(
+      'PROVIDER_CONFIG_INVALID',
+      `${file}: ${(error as Error).message.split('\n')[0]}`,
+      { hint: 'Fix the TOML, then run `airlock init` again.' },
+    );
+  }
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
+const obj = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+function packageInfo(dir: string): PackageInfo | null {
+  const file = path.join(dir, 'package.json');
+  if (!existsSync(file)) return null;
+  const data = readJson(file);
+  const scripts = Object.fromEntries(
+    Object.entries(obj(data.scripts)).filter(
+      (e): e is [string, string] => typeof e[1] === 'string',
+    ),
+  );
+  return {
+    name: str(data.name),
+    scripts,
+    dependencies: Object.keys(obj(data.dependencies)),
+    lockfile: existsSync(path.join(dir, 'package-lock.json')),
+  };
+}
+
+function d1Of(env: WranglerEnvironment): WranglerInfo['d1'] {
+  return (env.d1_databases ?? [])
+    .filter((d) => typeof d?.binding === 'string')
+    .map((d) => ({ binding: d.binding, migrationsDir: d.migrations_dir ?? null }));
+}
+
+function wranglerInfo(dir: string): WranglerInfo | null {
+  const file = findWranglerConfig(dir);
+  if (!file) return null;
+  const config = readWranglerConfig(file);
+  const environments = Object.keys(config.env);
+  const d1 = d1Of(config.top).length
+    ? d1Of(config.top)
+    : (environments.map((e) => d1Of(config.env[e] ?? {})).find((l) => l.length) ?? []);
+  return { file: path.basename(file), name: str(config.top.name), environments, d1 };
+}
+
+/** `[[http_service.checks]]` or `[[services.http_checks]]` path of a fly.toml. */
+function flyHealthPath(data: Record<string, unknown>): string | null {
+  const http = obj(data.http_service);
+  const checks = Array.isArray(http.checks) ? http.checks : [];
+  for (const c of checks) {
+    const p = str(obj(c).path);
+    if (p) return p;
+  }
+  for (const service of Array.isArray(data.services) ? data.services : []) {
+    for (const c of Array.isArray(obj(service).http_checks)
+      ? (obj(service).http_checks as unknown[])
+      : []) {
+      const p = str(obj(c).path);
+      if (p) return p;
+    }
+  }
+  for (const c of Object.values(obj(data.checks))) {
+    const p = str(obj(c).path);
+    if (p) return p;
+  }
+  return null;
+}
+
+const FLY_FILE = /^fly\.([A-Za-z0-9_-]+)\.toml$/;
+
+function flyInfo(dir: string, names: string[]): FlyInfo | null {
+  const files: Record<string, string> = {};
+  if (names.includes('fly.toml')) files[''] = 'fly.toml';
+  for (const name of names) {
+    const env = FLY_FILE.exec(name)?.[1];
+    if (env) files[env] = name;
+  }
+  const ordered = Object.values(files);
+  if (ordered.length === 0) return null;
+  let app: string | null = null;
+  let healthPath: string | null = null;
+  for (const file of ordered) {
+    const data = readToml(path.join(dir, file));
+    if (!app || file === 'fly.toml') app = str(data.app) ?? app;
+    healthPath ??= flyHealthPath(data);
+  }
+  return { files, app, healthPath };
+}
+
+function railwayInfo(dir: string): RailwayInfo | null {
+  for (const file of ['railway.json', 'railway.toml']) {
+    const full = path.join(dir, file);
+    if (!existsSync(full)) continue;
+    const data = file.endsWith('.json') ? readJson(full) : readToml(full);
+    const build = obj(data.build);
+    const deploy = obj(data.deploy);
+    return {
+      file,
+      buildCommand: str(build.buildCommand),
+      startCommand: str(deploy.startCommand),
+      healthcheckPath: str(deploy.healthcheckPath),
+    };
+  }
+  return null;
+}
+
+function sqlFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.sql'));
+  } catch {
+    return [];
+  }
+}
+
+function migrationsInfo(dir: string, wrangler: WranglerInfo | null): MigrationsInfo | null {
+  const candidates: Array<[string, MigrationsInfo['kind']]> = [
+    ...(wrangler?.d1[0]?.migrationsDir
+      ? [[wrangler.d1[0].migrationsDir, 'd1'] as [string, 'd1']]
+      : []),
+    ['migrations', wrangler?.d1.length ? 'd1' : 'sql'],
+    ['supabase/migrations', 'supabase'],
+    ['db/migrations', 'sql'],
+    ['sql/migrations', 'sql'],
+  ];
+  for (const [rel, kind] of candidates) {
+    const files = sqlFiles(path.join(dir, rel));
+    if (files.length === 0 && !(kind === 'd1' && existsSync(path.join(dir, rel)))) continue;
+    return {
+      dir: rel.replace(/\/+$/, ''),
+      kind,
+      files: files.length,
+      valid: files.filter((f) => MIGRATION_FILENAME.test(f)).length,
+    };
+  }
+  return null;
+}
+
+/** Looks at `dir` and says what Airlock would start from. */
+export function detectProject(dir: string): Detection {
+  const names = readdirSync(dir);
+  const packageJson = packageInfo(dir);
+  const wrangler = wranglerInfo(dir);
+  const fly = flyInfo(dir, names);
+  const railway = railwayInfo(dir);
+  const migrations = migrationsInfo(dir, wrangler);
+  const platform: InitPlatform = wrangler
+    ? 'cloudflare'
+    : fly
+      ? 'fly'
+      : railway
+        ? 'railway'
+        : 'local';
+  const found: string[] = [];
+  if (wrangler) {
+    const envs = wrangler.environments.map((e) => `[env.${e}]`).join(', ');
+    found.push(
+      `${wrangler.file}${envs ? ` with ${envs}` : ' (no [env.*] sections)'}${wrangler.d1.length ? `, D1 ${wrangler.d1.map((d) => d.binding).join(', ')}` : ''}`,
+    );
+  }
+  if (fly) found.push(Object.values(fly.files).join(' + '));
+  if (railway) found.push(railway.file);
+  if (packageJson) {
+    const scripts = ['build', 'start'].filter((s) => packageJson.scripts[s]);
+    found.push(`package.json${scripts.length ? ` (scripts: ${scripts.join(', ')})` : ''}`);
+  }
+  if (migrations)
+    found.push(
+      `${migrations.dir}/ (${migrations.files} .sql file${migrations.files === 1 ? '' : 's'})`,
+    );
+  const dockerfile = names.includes('Dockerfile');
+  if (platform === 'fly' && dockerfile) found.push('Dockerfile');
+  const others = [wrangler && 'cloudflare', fly && 'fly', railway && 'railway'].filter(Boolean);
+  if (others.length > 1)
+    found.push(`several platforms (${others.join(', ')}): starting from ${platform}`);
+  return { dir, platform, packageJson, wrangler, fly, railway, migrations, dockerfile, found };
+}

@@ -1,0 +1,405 @@
+/**
+ * The airlock.yaml `airlock init` writes: a starting point built from what `detectProject`
+ * found, every guess explained in a comment, valid as written (`airlock config validate`
+ * passes; a `${NAME}` database URL only warns until NAME is exported). Pure.
+ */
+import { stringify } from 'yaml';
+import type { Detection } from './detect.ts';
+
+const NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+/** A valid Airlock name (project, service, environment) from any text, or `fallback`. */
+export function toName(text: string | null | undefined, fallback: string): string {
+  const name = (text ?? '')
+    .replace(/^@[^/]+\//, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+/g, '-')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return NAME.test(name) ? name : fallback;
+}
+
+/** A YAML scalar (quoted only when needed). */
+const q = (value: string | number | boolean): string =>
+  stringify(value, { lineWidth: 0 }).trimEnd();
+
+const PRODUCTION_LIKE = ['production', 'prod', 'live'];
+const STAGING_LIKE = ['staging', 'stage'];
+
+/** Environment names in promotion order: staging-like first, production-like last. */
+export function orderEnvironments(names: string[]): string[] {
+  const rank = (n: string) => (STAGING_LIKE.includes(n) ? 0 : PRODUCTION_LIKE.includes(n) ? 2 : 1);
+  return [...names].sort((a, b) => rank(a) - rank(b));
+}
+
+interface EnvPlan {
+  name: string;
+  comment: string[];
+  /** Lines under `environments.<name>.services.<service>:` (already YAML, unindented). */
+  service: string[];
+}
+
+interface Plan {
+  project: string;
+  service: string;
+  pipeline: EnvPlan[];
+  build: { command: string; output: string; comment: string };
+  run: { command: string; comment: string } | null;
+  health: string | null;
+  database: string[] | null;
+  databaseComment: string[];
+  databaseUrls: boolean;
+  checks: Array<{ lines: string[]; comment: string }>;
+  notes: string[];
+}
+
+function buildGuess(d: Detection): Plan['build'] {
+  const pkg = d.packageJson;
+  const install = pkg?.lockfile ? 'npm ci' : pkg?.dependencies.length ? 'npm install' : null;
+  const withInstall = (cmd: string) => (install ? `${install} && ${cmd}` : cmd);
+  if (d.platform === 'cloudflare') {
+    return {
+      command: withInstall('npx wrangler deploy --dry-run --outdir dist'),
+      output: 'dist',
+      comment: 'wrangler bundles the Worker once; every environment gets these bytes',
+    };
+  }
+  if (d.platform === 'railway' && d.railway?.buildCommand) {
+    return {
+      command: d.railway.buildCommand,
+      output: '.',
+      comment: `from ${d.railway.file} (build.buildCommand); the release is the checkout after it`,
+    };
+  }
+  if (pkg?.scripts.build) {
+    return {
+      command: withInstall('npm run build'),
+      output: 'dist',
+      comment: 'package.json has a build script; dist/ is a guess: set the folder it writes',
+    };
+  }
+  if (d.platform === 'fly') {
+    return {
+      command: 'mkdir -p dist && cp fly*.toml dist/',
+      output: 'dist',
+      comment:
+        'fly builds one image per release from this checkout (Dockerfile) and records its digest in dist/',
+    };
+  }
+  if (pkg) {
+    return {
+      command: install ? `${install} --omit=dev` : 'true',
+      output: '.',
+      comment: 'no build script: the release is the checkout with its production dependencies',
+    };
+  }
+  return {
+    command: 'make build',
+    output: 'dist',
+    comment: 'nothing to guess from: put your build command and the folder it writes here',
+  };
+}
+
+function runGuess(d: Detection, output: string): Plan['run'] {
+  if (d.platform !== 'local') return null;
+  const start = d.packageJson?.scripts.start;
+  if (start) {
+    const inOutput = new RegExp(
+      `^node (?:\\./)?${output.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(\\S+)$`,
+    ).exec(start);
+    if (inOutput)
+      return {
+        command: `node ${inOutput[1]}`,
+        comment: `package.json start (${start}), inside ${output}/`,
+      };
+    if (output === '.') return { command: 'npm start', comment: `package.json start: ${start}` };
+  }
+  return {
+    command: 'node index.js',
+    comment: `a guess: the command that starts the app inside ${output}/, listening on $PORT`,
+  };
+}
+
+function wranglerEnvironments(d: Detection): EnvPlan[] {
+  const w = d.wrangler;
+  if (!w) return [];
+  const hasStaging = w.environments.includes('staging');
+  // Airlock environment → wrangler section (null: the top level), in promotion order.
+  const chosen: Array<{ name: string; section: string | null; comment: string[] }> = [];
+  if (!hasStaging)
+    chosen.push({
+      name: 'staging',
+      section: null,
+      comment: [`The top level of ${w.file} (seed 000: staging by default).`],
+    });
+  for (const section of orderEnvironments(w.environments)) {
+    const name = toName(section, `env-${chosen.length + 1}`);
+    if (chosen.some((e) => e.name === name)) continue;
+    chosen.push({ name, section, comment: [`[env.${section}] of ${w.file}.`] });
+  }
+  if (hasStaging)
+    chosen[0]?.comment.push(
+      `The top level of ${w.file} (local development) is not in the pipeline.`,
+    );
+  if (!chosen.some((e) => PRODUCTION_LIKE.includes(e.name))) {
+    chosen.push({
+      name: 'production',
+      section: 'production',
+      comment: [
+        `${w.file} has no [env.production] section yet: add one with its own d1_databases and vars`,
+        '(the top level stays staging), or point cloudflare.env at the section production uses.',
+      ],
+    });
+  }
+  // Airlock's default: the top level for the first environment, [env.<name>] for the others.
+  return chosen.map((e, i) => ({
+    name: e.name,
+    comment: e.comment,
+    service:
+      e.section === (i === 0 ? null : e.name)
+        ? []
+        : [`cloudflare: { env: ${e.section === null ? 'null' : q(e.section)} }`],
+  }));
+}
+
+function flyEnvironments(d: Detection): EnvPlan[] {
+  const f = d.fly;
+  if (!f) return [];
+  const named = Object.keys(f.files).filter((e) => e !== '');
+  const envs: EnvPlan[] = [];
+  const names = orderEnvironments([
+    ...new Set([...named.map((n) => toName(n, n)), 'staging', 'production']),
+  ]);
+  for (const name of names) {
+    const file = Object.entries(f.files).find(
+      ([env]) => env !== '' && toName(env, env) === name,
+    )?.[1];
+    if (file) {
+      envs.push({
+        name,
+        comment: [`Deploys with ${file} (its app, settings and resources).`],
+        service: file === `fly.${name}.toml` ? [] : [`fly: { config: ${q(file)} }`],
+      });
+    } else if (name === 'production' && f.files['']) {
+      envs.push({
+        name,
+        comment: ['Deploys with fly.toml (its app, settings and resources).'],
+        service: [],
+      });
+    } else if (name === 'staging') {
+      const app = `${f.app ?? 'app'}-staging`;
+      envs.push({
+        name,
+        comment: [
+          'No fly.staging.toml: staging deploys fly.toml as its own app (seed 003: the same',
+          `configuration and resources, only the name differs). Create the app: fly apps create ${app}`,
+        ],
+        service: [`fly: { app: ${q(app)} }`],
+      });
+    } else {
+      envs.push({ name, comment: [`No fly.${name}.toml: it reads fly.toml.`], service: [] });
+    }
+  }
+  return envs;
+}
+
+function simpleEnvironments(d: Detection): EnvPlan[] {
+  const local = d.platform === 'local';
+  return ['staging', 'production'].map((name, i) => ({
+    name,
+    comment:
+      d.platform === 'railway'
+        ? [`The Railway environment "${name}" (railway.environment to use another).`]
+        : local
+          ? [`Runs on this machine behind port ${4100 + 100 * i} (the local provider).`]
+          : [],
+    service: local ? [`port: ${4100 + 100 * i}`] : [],
+  }));
+}
+
+function databaseGuess(
+  d: Detection,
+  plan: Pick<Plan, 'databaseComment'>,
+): {
+  lines: string[] | null;
+  urls: boolean;
+} {
+  const m = d.migrations;
+  const d1 = d.wrangler?.d1 ?? [];
+  if (d.platform === 'cloudflare' && d1.length > 0) {
+    const first = d1[0] as (typeof d1)[number];
+    plan.databaseComment.push(
+      `D1 from ${d.wrangler?.file}: each environment's own database is the one its section binds as ${first.binding}.`,
+    );
+    if (d1.length > 1)
+      plan.databaseComment.push(
+        `${d1.length} D1 bindings (${d1.map((x) => x.binding).join(', ')}): Airlock migrates one per service; this is the first.`,
+      );
+    return {
+      lines: [
+        'engine: d1',
+        `binding: ${q(first.binding)}`,
+        `migrations: ${q(first.migrationsDir ?? m?.dir ?? 'migrations')}`,
+      ],
+      urls: false,
+    };
+  }
+  if (!m) return { lines: null, urls: false };
+  if (m.valid < m.files)
+    plan.databaseComment.push(
+      `${m.files - m.valid} file(s) in ${m.dir}/ are not named NNNN_name.sql: rename them (or run \`airlock migrate adopt\`) before the first deploy.`,
+    );
+  if (d.platform === 'local' && m.kind !== 'supabase') {
+    plan.databaseComment.push(
+      `${m.dir}/ found. Locally each environment gets its own SQLite file; for Postgres use engine postgres and a databaseUrl per environment.`,
+    );
+    return { lines: ['engine: sqlite', `migrations: ${q(m.dir)}`], urls: false };
+  }
+  plan.databaseComment.push(
+    `${m.dir}/ found${m.kind === 'supabase' ? ' (Supabase)' : ''}. Each environment names its own Postgres database (never shared, seeds 001 and 003).`,
+  );
+  if (m.kind === 'supabase')
+    plan.databaseComment.push(
+      'Already migrated by the Supabase CLI? `airlock migrate adopt <env> --from supabase` takes its ledger over.',
+    );
+  return { lines: ['engine: postgres', `migrations: ${q(m.dir)}`], urls: true };
+}
+
+function plan(d: Detection): Plan {
+  const project = toName(
+    d.packageJson?.name ??
+      d.wrangler?.name ??
+      d.fly?.app?.replace(/-(staging|production|prod)$/, '') ??
+      d.dir.split(/[\\/]/).pop(),
+    'app',
+  );
+  const service = project;
+  const build = buildGuess(d);
+  const p: Plan = {
+    project,
+    service,
+    pipeline:
+      d.platform === 'cloudflare'
+        ? wranglerEnvironments(d)
+        : d.platform === 'fly'
+          ? flyEnvironments(d)
+          : simpleEnvironments(d),
+    build,
+    run: runGuess(d, build.output),
+    health: null,
+    database: null,
+    databaseComment: [],
+    databaseUrls: false,
+    checks: [],
+    notes: [],
+  };
+  const healthFrom = d.railway?.healthcheckPath
+    ? `${d.railway.file}'s healthcheckPath`
+    : d.fly?.healthPath
+      ? "fly.toml's http check"
+      : null;
+  const health = d.railway?.healthcheckPath ?? d.fly?.healthPath ?? '/health';
+  if (d.platform === 'local') p.health = health;
+  const db = databaseGuess(d, p);
+  p.database = db.lines;
+  p.databaseUrls = db.urls;
+  p.checks.push({
+    comment: `Smoke: the live URL answers (${healthFrom ?? 'a guess: point it at a route the app serves'}).`,
+    lines: ['name: smoke', 'type: http', `path: ${q(health)}`],
+  });
+  const e2e = ['e2e', 'test:e2e', 'smoke'].find((s) => d.packageJson?.scripts[s]);
+  if (e2e)
+    p.checks.push({
+      comment: `package.json's ${e2e} script, against the live URL (BASE_URL is set for it).`,
+      lines: ['name: e2e', 'type: command', `run: ${q(`npm run -s ${e2e}`)}`],
+    });
+  return p;
+}
+
+/** The airlock.yaml text for what `detection` found. */
+export function renderConfig(detection: Detection): string {
+  const p = plan(detection);
+  const out: string[] = [];
+  const line = (text = '') => out.push(text);
+  line('# Airlock configuration, written by `airlock init` from what this folder has:');
+  for (const f of detection.found.length ? detection.found : ['nothing Airlock recognizes'])
+    line(`#   - ${f}`);
+  line(
+    '# Every value is a starting guess: read it, change it, then run `airlock config validate`.',
+  );
+  line('# Reference: docs/configuration.md (or `airlock config schema` for editors).');
+  line(`project: ${q(p.project)}`);
+  line();
+  line('# Releases enter at the first environment and are promoted along the pipeline.');
+  line(`pipeline: [${p.pipeline.map((e) => e.name).join(', ')}]`);
+  line();
+  line('services:');
+  line(`  ${p.service}:`);
+  line(`    # ${p.build.comment}.`);
+  line('    build:');
+  line(`      command: ${q(p.build.command)}`);
+  line(`      output: ${q(p.build.output)}`);
+  if (p.run) {
+    line(`    # ${p.run.comment}.`);
+    line(`    run: ${q(p.run.command)}`);
+  }
+  if (p.health) {
+    line('    # A new release serves only once this path answers 200.');
+    line(`    health: { path: ${q(p.health)} }`);
+  }
+  if (p.database) {
+    for (const c of p.databaseComment) line(`    # ${c}`);
+    line('    database:');
+    for (const l of p.database) line(`      ${l}`);
+  } else {
+    line(
+      '    # No migrations folder found. With one: database: { engine: sqlite | postgres | d1, migrations: migrations }',
+    );
+  }
+  line('    checks:');
+  for (const c of p.checks) {
+    line(`      # ${c.comment}`);
+    c.lines.forEach((l, i) => {
+      line(`      ${i === 0 ? '- ' : '  '}${l}`);
+    });
+  }
+  line();
+  line('environments:');
+  p.pipeline.forEach((env, i) => {
+    const last = i === p.pipeline.length - 1;
+    line(`  ${env.name}:`);
+    for (const c of env.comment) line(`    # ${c}`);
+    line(`    provider: ${detection.platform}`);
+    if (last && i > 0) {
+      line(
+        '    # Someone other than the deployer approves (seeds 000, 002); or: promotion: automatic (seed 001).',
+      );
+      line('    promotion:');
+      line('      approval: { required: 1 }');
+    }
+    const serviceLines = [
+      ...env.service,
+      ...(p.databaseUrls
+        ? [`databaseUrl: ${q(`\${${env.name.toUpperCase().replaceAll('-', '_')}_DATABASE_URL}`)}`]
+        : []),
+    ];
+    if (serviceLines.length) {
+      line('    services:');
+      line(`      ${p.service}:`);
+      for (const l of serviceLines) line(`        ${l}`);
+    }
+  });
+  line();
+  line(
+    '# Staging mirrors production (seed 003): `airlock diff staging production` compares them, and',
+  );
+  line(
+    '# the parity gate blocks a promotion while they differ outside the allow list (docs/parity.md).',
+  );
+  line('# parity:');
+  line('#   allow: [platform.vm.*.memory]   # more differences to allow, added to the defaults');
+  line('#   gate: block                     # or warn, or off');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,305 @@
+/**
+ * `airlock init` on real file layouts, through the real CLI, each written file loaded by the
+ * real loader and checked by `airlock config validate`: seed 000 (wrangler.toml, the top level
+ * staging and [env.production], D1), a wrangler.jsonc with [env.staging] and [env.production],
+ * seed 003 (fly.toml + fly.staging.toml, Supabase migrations), fly.toml alone, seed 001
+ * (railway.json + package.json + Supabase), and the notes example without its airlock.yaml,
+ * which then really deploys to staging.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { loadConfig } from '../../src/config/load.ts';
+import type { ResolvedConfig } from '../../src/config/resolve.ts';
+import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts';
+import { BIN, type CliResult } from '../helpers/project.ts';
+import { freePort } from '../providers/local/local-test-helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PARITY = path.join(ROOT, 'test/fixtures/parity');
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const dir of dirs) {
+    await new LocalRuntimeClient({ home: path.join(dir, '.airlock') }).shutdown().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function folder(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-init-'));
+  dirs.push(dir);
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), content);
+  }
+  return dir;
+}
+
+function cli(dir: string, ...args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd: dir,
+        env: {
+          ...process.env,
+          AIRLOCK_FROM_SOURCE: '1',
+          CI: '1',
+          NO_COLOR: '1',
+          AIRLOCK_ACTOR: 'dev@airlock.demo',
+        },
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) =>
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+          stdout,
+          stderr,
+        }),
+    );
+  });
+}
+
+/** Runs `airlock init` in `dir`, validates the file with the CLI, and loads it. */
+async function init(
+  dir: string,
+): Promise<{ config: ResolvedConfig; text: string; out: CliResult }> {
+  const out = await cli(dir, 'init');
+  expect(out.code, out.stderr).toBe(0);
+  const text = readFileSync(path.join(dir, 'airlock.yaml'), 'utf8');
+  const validate = await cli(dir, 'config', 'validate');
+  expect(validate.code, validate.stderr).toBe(0);
+  return { config: loadConfig({ cwd: dir, env: {} }), text, out };
+}
+
+const serviceOf = (config: ResolvedConfig, env: string) => {
+  const s = config.environments[env]?.services[config.services[0] as string];
+  if (!s) throw new Error(`no service in ${env}`);
+  return s;
+};
+
+const SEED_000_PACKAGE = JSON.stringify({
+  name: 'crane-context',
+  private: true,
+  scripts: { deploy: 'wrangler deploy', 'deploy:prod': 'wrangler deploy --env production' },
+  devDependencies: { wrangler: '4.0.0' },
+});
+
+describe('airlock init', () => {
+  it('seed 000: wrangler.toml (staging at the top, [env.production]) with D1 → cloudflare, d1 binding DB', async () => {
+    const dir = folder({
+      'package.json': SEED_000_PACKAGE,
+      'package-lock.json': '{}',
+      'migrations/0001_create_sessions.sql': 'CREATE TABLE sessions (id TEXT PRIMARY KEY);\n',
+    });
+    copyFileSync(
+      path.join(PARITY, 'wrangler-clean/wrangler.toml'),
+      path.join(dir, 'wrangler.toml'),
+    );
+    const { config, text, out } = await init(dir);
+    expect(out.stdout).toContain('Wrote airlock.yaml for provider cloudflare, from:');
+    expect(out.stdout).toContain('wrangler.toml with [env.production], D1 DB');
+    expect(config.project).toBe('crane-context');
+    expect(config.pipeline).toEqual(['staging', 'production']);
+    const staging = serviceOf(config, 'staging');
+    expect(staging.provider).toMatchObject({ provider: 'cloudflare', env: null, mode: 'remote' });
+    expect(serviceOf(config, 'production').provider).toMatchObject({ env: 'production' });
+    expect(staging.database).toMatchObject({ engine: 'd1', migrations: 'migrations' });
+    expect(staging.database?.d1?.binding).toBe('DB');
+    expect(staging.build.command).toBe('npm ci && npx wrangler deploy --dry-run --outdir dist');
+    expect(config.environments.production?.promotion.approval.required).toBe(1);
+    expect(text).toContain('# The top level of wrangler.toml (seed 000: staging by default).');
+  });
+
+  it('wrangler.jsonc with [env.staging] and [env.production] → both sections, named explicitly where the default differs', async () => {
+    const dir = folder({
+      'wrangler.jsonc': `{
+  // Worker with its own staging section; the top level is local development.
+  "name": "api",
+  "main": "src/index.ts",
+  "compatibility_date": "2025-01-01",
+  "env": {
+    "production": { "d1_databases": [{ "binding": "API_DB", "database_name": "api", "database_id": "p", "migrations_dir": "db/migrations" }] },
+    "staging": { "d1_databases": [{ "binding": "API_DB", "database_name": "api-staging", "database_id": "s", "migrations_dir": "db/migrations" }] },
+  },
+}
+`,
+      'db/migrations/0001_init.sql': 'CREATE TABLE t (id INTEGER);\n',
+    });
+    const { config, text } = await init(dir);
+    expect(config.pipeline).toEqual(['staging', 'production']);
+    expect(serviceOf(config, 'staging').provider).toMatchObject({ env: 'staging' });
+    expect(serviceOf(config, 'production').provider).toMatchObject({ env: 'production' });
+    expect(serviceOf(config, 'staging').database).toMatchObject({
+      engine: 'd1',
+      migrations: 'db/migrations',
+    });
+    expect(serviceOf(config, 'staging').database?.d1?.binding).toBe('API_DB');
+    expect(text).toContain('cloudflare: { env: staging }');
+    expect(text).toContain('is not in the pipeline');
+  });
+
+  it('seed 003: fly.toml + fly.staging.toml + supabase/migrations → fly, Postgres per environment', async () => {
+    const dir = folder({
+      'go.mod': 'module example.com/bbb\n\ngo 1.22\n',
+      Dockerfile: 'FROM golang:1.22\n',
+      'supabase/migrations/20240101000000_create_jobs.sql':
+        'CREATE TABLE jobs (id bigint primary key);\n',
+    });
+    for (const f of ['fly.toml', 'fly.staging.toml'])
+      copyFileSync(path.join(PARITY, 'fly-clean', f), path.join(dir, f));
+    const { config, text } = await init(dir);
+    const validate = await cli(dir, 'config', 'validate');
+    expect(validate.stderr).toContain('$STAGING_DATABASE_URL');
+    expect(config.project).toBe('blue-banded-bee');
+    expect(config.pipeline).toEqual(['staging', 'production']);
+    expect(config.environments.staging?.provider).toBe('fly');
+    expect(serviceOf(config, 'staging').provider).toMatchObject({
+      provider: 'fly',
+      config: null,
+      app: null,
+    });
+    expect(serviceOf(config, 'staging').database).toMatchObject({
+      engine: 'postgres',
+      migrations: 'supabase/migrations',
+    });
+    expect(text).toContain('databaseUrl: ${STAGING_DATABASE_URL}');
+    expect(text).toContain('databaseUrl: ${PRODUCTION_DATABASE_URL}');
+    expect(text).toContain("Smoke: the live URL answers (fly.toml's http check).");
+    expect(text).toContain('airlock migrate adopt <env> --from supabase');
+  });
+
+  it('fly.toml alone → staging deploys it as its own app (<app>-staging)', async () => {
+    const dir = folder({});
+    copyFileSync(path.join(PARITY, 'fly-clean/fly.toml'), path.join(dir, 'fly.toml'));
+    const { config, text } = await init(dir);
+    expect(serviceOf(config, 'staging').provider).toMatchObject({
+      provider: 'fly',
+      app: 'blue-banded-bee-staging',
+    });
+    expect(serviceOf(config, 'production').provider).toMatchObject({ provider: 'fly', app: null });
+    expect(text).toContain('fly apps create blue-banded-bee-staging');
+  });
+
+  it('seed 001: railway.json + package.json + supabase/migrations → railway, its build and health check', async () => {
+    const dir = folder({
+      'railway.json': JSON.stringify({
+        $schema: 'https://railway.com/railway.schema.json',
+        build: { builder: 'NIXPACKS', buildCommand: 'npm ci && npm run build' },
+        deploy: { startCommand: 'node dist/main.js', healthcheckPath: '/api/health' },
+      }),
+      'package.json': JSON.stringify({
+        name: '@acme/orders-api',
+        scripts: { build: 'tsc', start: 'node dist/main.js', 'test:e2e': 'playwright test' },
+      }),
+      'supabase/migrations/20240301120000_orders.sql':
+        'CREATE TABLE orders (id uuid primary key);\n',
+    });
+    const { config } = await init(dir);
+    expect(config.project).toBe('orders-api');
+    expect(config.environments.production?.provider).toBe('railway');
+    const s = serviceOf(config, 'production');
+    expect(s.provider).toMatchObject({
+      provider: 'railway',
+      environment: 'production',
+      service: 'orders-api',
+    });
+    expect(s.build.command).toBe('npm ci && npm run build');
+    expect(
+      s.checks.map((c) => [
+        c.name,
+        c.type,
+        'path' in c ? c.path : c.type === 'command' ? c.run : '',
+      ]),
+    ).toEqual([
+      ['smoke', 'http', '/api/health'],
+      ['e2e', 'command', 'npm run -s test:e2e'],
+    ]);
+    expect(s.database).toMatchObject({ engine: 'postgres', migrations: 'supabase/migrations' });
+  });
+
+  it('refuses to replace an airlock.yaml; --print writes nothing; --force replaces it', async () => {
+    const dir = folder({
+      'package.json': JSON.stringify({ name: 'tiny', scripts: { start: 'node server.js' } }),
+    });
+    writeFileSync(path.join(dir, 'airlock.yaml'), '# mine\n');
+    const refused = await cli(dir, 'init');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('airlock.yaml already exists; airlock init leaves it alone.');
+    expect(refused.stderr).toContain('airlock init --force');
+    const printed = await cli(dir, 'init', '--print');
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain('project: tiny');
+    expect(printed.stdout).toContain('run: npm start');
+    expect(readFileSync(path.join(dir, 'airlock.yaml'), 'utf8')).toBe('# mine\n');
+    const json = JSON.parse((await cli(dir, 'init', '--print', '--json')).stdout);
+    expect(json).toMatchObject({ ok: true, platform: 'local' });
+    expect(json.yaml).toContain('provider: local');
+    expect((await cli(dir, 'init', '--force')).code).toBe(0);
+    expect(readFileSync(path.join(dir, 'airlock.yaml'), 'utf8')).toContain('port: 4100');
+  });
+
+  it('the notes example without its airlock.yaml: init writes a file that really deploys to staging', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-init-notes-'));
+    dirs.push(dir);
+    cpSync(path.join(ROOT, 'examples/notes'), dir, {
+      recursive: true,
+      filter: (src) => !/node_modules|\/dist$|airlock\.yaml$/.test(src),
+    });
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: dir,
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 'Dev',
+          GIT_AUTHOR_EMAIL: 'dev@airlock.demo',
+          GIT_COMMITTER_NAME: 'Dev',
+          GIT_COMMITTER_EMAIL: 'dev@airlock.demo',
+        },
+      });
+    git('init', '-q', '-b', 'main');
+    const { config, text } = await init(dir);
+    expect(serviceOf(config, 'staging')).toMatchObject({
+      run: 'node server.js',
+      database: { engine: 'sqlite', migrations: 'migrations' },
+      health: { path: '/health' },
+    });
+    expect(serviceOf(config, 'staging').build.command).toBe('npm ci && npm run build');
+    expect(serviceOf(config, 'staging').checks.map((c) => c.name)).toEqual(['smoke', 'e2e']);
+    expect(text).toContain('# package.json start (node dist/server.js), inside dist/.');
+    // Free ports (the guesses 4100/4200 may be taken on this machine), then commit and deploy.
+    const doc = parseDocument(text);
+    doc.setIn(
+      ['environments', 'staging', 'services', 'airlock-example-notes', 'port'],
+      await freePort(),
+    );
+    doc.setIn(
+      ['environments', 'production', 'services', 'airlock-example-notes', 'port'],
+      await freePort(),
+    );
+    writeFileSync(path.join(dir, 'airlock.yaml'), doc.toString());
+    git('add', '-A');
+    git('commit', '-q', '-m', 'airlock init');
+    const deployed = await cli(dir, 'deploy', 'staging');
+    expect(deployed.code, deployed.stderr + deployed.stdout).toBe(0);
+    expect(deployed.stdout).toMatch(/Check airlock-example-notes \(smoke, e2e\).*2 passed/);
+    expect(
+      existsSync(path.join(dir, '.airlock', 'envs', 'staging', 'data', 'airlock-example-notes.db')),
+    ).toBe(true);
+  });
+});
