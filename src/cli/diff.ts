@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { UserError } from '../errors.ts';
 import {
   allowList,
@@ -60,7 +61,7 @@ export async function diffCommand(
     comparisons.push(compareProfiles(await side(envA), await side(envB), allow));
   }
 
-  for (const c of comparisons) render(io, c);
+  for (const c of comparisons) render(io, c, config.dir);
   const drift = comparisons.flatMap((c) => c.drift.map((r) => `${c.service}: ${r.key}`));
   const allowed = comparisons.reduce((n, c) => n + c.allowed.length, 0);
   const compared = comparisons.reduce((n, c) => n + c.rows.length, 0);
@@ -94,9 +95,13 @@ export async function diffCommand(
   return 0;
 }
 
-function render(io: CommandIO, c: ParityComparison): void {
+function render(io: CommandIO, c: ParityComparison, dir: string): void {
   io.reporter.heading(`${c.service}: ${c.a} ↔ ${c.b}`);
-  const sources = (list: string[]) => (list.length ? list.join(', ') : '—');
+  const shown = (file: string) => {
+    const rel = path.relative(dir, file);
+    return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+  };
+  const sources = (list: string[]) => (list.length ? list.map(shown).join(', ') : '—');
   io.reporter.note(`  read from ${c.a}: ${sources(c.sources.a)}; ${c.b}: ${sources(c.sources.b)}`);
   const show = (value: string | null) => value ?? '—';
   for (const section of PARITY_SECTIONS) {
