@@ -1,10 +1,8 @@
-/** The cloudflare provider (issue 6). Until it lands, an environment using it says so at once. */
-import { ProviderError } from '../../errors.ts';
+/** The cloudflare provider's module (loaded only when an environment uses it; see registry.ts). */
 import type { ProviderFactory } from '../registry.ts';
+import { CloudflareProvider } from './cloudflare-provider.ts';
 
-export const createProvider: ProviderFactory = () => {
-  throw new ProviderError(
-    'PROVIDER_UNAVAILABLE',
-    'the cloudflare provider is not available in this build.',
-  );
-};
+export { CloudflareProvider } from './cloudflare-provider.ts';
+
+export const createProvider: ProviderFactory = ({ config, home, env, local }) =>
+  new CloudflareProvider({ config, home, env, local });
