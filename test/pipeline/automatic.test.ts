@@ -44,9 +44,11 @@ describe('promotion: automatic', () => {
   });
 
   it('with --no-follow, leaves production alone even when the gate holds', async () => {
-    project.editConfig((doc) =>
-      doc.setIn(['environments', 'staging', 'services', 'notes', 'checks'], []),
-    );
+    project.editConfig((doc) => {
+      doc.setIn(['environments', 'staging', 'services', 'notes', 'checks'], []);
+      // Staging without checks differs from production (parity); allowed so the gate holds.
+      doc.setIn(['parity'], doc.createNode({ allow: ['airlock.checks.*'] }));
+    });
     const before = (await liveVersion(project.url('production'))).release;
     const { code, stdout } = await project.cli(['deploy', 'staging', '--no-follow', '--json']);
     expect(code).toBe(0);
