@@ -65,19 +65,17 @@ describe('parity on the example project', () => {
     const staging = ctx.config.environments.staging;
     if (!staging) throw new Error('no staging');
     const value = 'sk-live-parity-3f9a1c';
-    await ctx
-      .providerFor(staging)
-      .setSecrets(
-        {
-          environment: 'staging',
-          service: 'notes',
-          port: 0,
-          projectDir: project.dir,
-          serviceDir: project.dir,
-          settings: { provider: 'local' },
-        },
-        { STRIPE_KEY: value },
-      );
+    await ctx.providerFor(staging).setSecrets(
+      {
+        environment: 'staging',
+        service: 'notes',
+        port: 0,
+        projectDir: project.dir,
+        serviceDir: project.dir,
+        settings: { provider: 'local' },
+      },
+      { STRIPE_KEY: value },
+    );
     const diff = await cli('diff', 'staging', 'production', '--service', 'notes');
     expect(diff.code).toBe(1);
     expect(diff.stdout).toMatch(/✖\s+secrets\.STRIPE_KEY\s+set\s+—\s+drift/);
@@ -88,19 +86,17 @@ describe('parity on the example project', () => {
     // The same secret name on production: names match, values are never compared.
     const production = ctx.config.environments.production;
     if (!production) throw new Error('no production');
-    await ctx
-      .providerFor(production)
-      .setSecrets(
-        {
-          environment: 'production',
-          service: 'notes',
-          port: 0,
-          projectDir: project.dir,
-          serviceDir: project.dir,
-          settings: { provider: 'local' },
-        },
-        { STRIPE_KEY: 'sk-live-production-other' },
-      );
+    await ctx.providerFor(production).setSecrets(
+      {
+        environment: 'production',
+        service: 'notes',
+        port: 0,
+        projectDir: project.dir,
+        serviceDir: project.dir,
+        settings: { provider: 'local' },
+      },
+      { STRIPE_KEY: 'sk-live-production-other' },
+    );
     expect((await cli('diff', 'staging', 'production')).code).toBe(0);
   });
 
