@@ -71,7 +71,7 @@ export interface RailwayProviderOptions {
   home: string;
   /** The plain variables airlock.yaml configures for a service in an environment (names). */
   varsOf?: (environment: string, service: string) => string[];
-  /** Pause between `deployment list` polls (ms). Default 3 s. */
+  /** Longest pause between `deployment list` polls (ms); the first ones are shorter. Default 3 s. */
   pollIntervalMs?: number;
   /** Give up waiting for a deployment after this long (ms). Default 20 min (Railway builds it). */
   deployTimeoutMs?: number;
@@ -346,9 +346,12 @@ export class RailwayProvider implements Provider {
   ): Promise<RailwayDeployment> {
     const deadline = performance.now() + (this.#options.deployTimeoutMs ?? 20 * 60_000);
     let last = '';
-    for (;;) {
+    const cap = this.#options.pollIntervalMs ?? 3_000;
+    for (let poll = 0; ; poll += 1) {
+      // 250 ms, 500 ms, 1 s, 2 s, then every `cap`: quick deployments are seen quickly.
+      const pause = Math.min(cap, 250 * 2 ** Math.min(poll, 8));
       try {
-        await sleep(this.#options.pollIntervalMs ?? 3_000, undefined, signal ? { signal } : {});
+        await sleep(pause, undefined, signal ? { signal } : {});
       } catch {
         throw new ProviderError('DEPLOY_ABORTED', `stopped waiting for Railway deployment ${id}.`, {
           hint: 'Railway may still finish it; `airlock status` shows what serves.',
