@@ -1,0 +1,1 @@
+CREATE INDEX notes_created_at ON notes (created_at);
