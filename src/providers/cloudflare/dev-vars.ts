@@ -8,7 +8,12 @@
  * wrangler parses the file with dotenv's `parse` (no `$VAR` expansion). A value is written
  * between single quotes (taken literally, newlines included), or between backticks when it
  * holds a single quote.
+ *
+ * wrangler dev reads the file when it starts, so secrets take effect at the next deployment. Each
+ * write records a new random generation in the file's header; the process Airlock starts carries
+ * it (`AIRLOCK_SECRETS_GENERATION`), so a process kept warm with older secrets is not reused.
  */
+import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../errors.ts';
@@ -71,8 +76,17 @@ export function writeDevVars(file: string, secrets: Record<string, string>): voi
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(
     temporary,
-    `# Secrets of this environment for wrangler dev, written by Airlock (airlock secrets set). Mode 0600.\n${text}`,
+    `# Secrets of this environment for wrangler dev, written by Airlock (airlock secrets set). Mode 0600.\n# generation ${randomUUID()}\n${text}`,
     { mode: 0o600 },
   );
   renameSync(temporary, file);
+}
+
+/** The generation of the secrets in `file` (see the module comment), or `none`. */
+export function devVarsGeneration(file: string): string {
+  try {
+    return /^# generation (\S+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 'none';
+  } catch {
+    return 'none';
+  }
 }

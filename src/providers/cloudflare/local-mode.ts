@@ -19,7 +19,7 @@ import type {
   ServiceState,
   ServiceTarget,
 } from '../provider.ts';
-import { readDevVars, writeDevVars } from './dev-vars.ts';
+import { devVarsGeneration, readDevVars, writeDevVars } from './dev-vars.ts';
 import {
   type CloudflareSettings,
   deployConfigFor,
@@ -102,6 +102,11 @@ export class LocalWorkers {
         // of one environment, never across environments), kept with the environment.
         WRANGLER_LOG_PATH: path.join(logs, 'wrangler-debug'),
         WRANGLER_REGISTRY_PATH: path.join(this.#home, 'envs', d.environment, 'wrangler-registry'),
+        // Which secrets the process starts with (not their values): a warm process started
+        // with older secrets is not reused for a rollback.
+        AIRLOCK_SECRETS_GENERATION: devVarsGeneration(
+          devVarsFile(this.#home, d.environment, d.service),
+        ),
       },
       health: d.health,
       drainTimeoutMs: d.drainTimeoutMs,
@@ -125,7 +130,7 @@ export class LocalWorkers {
     return this.#local.describe(target);
   }
 
-  /** Writes the environment's `.dev.vars`; a running `wrangler dev` reloads it. */
+  /** Writes the environment's `.dev.vars`; they take effect at the next deployment. */
   async setSecrets(
     target: ServiceTarget,
     secrets: Record<string, string>,
