@@ -420,7 +420,7 @@ export async function openRemoteD1Driver(
   database: ResolvedDatabase,
   target: { databaseId: string; file: string },
   env: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<MigrationDriver> {
+): Promise<D1HttpMigrationDriver> {
   const d1 = database.d1;
   const apiToken = env.CLOUDFLARE_API_TOKEN;
   if (!apiToken) {

@@ -3,7 +3,15 @@
  * `wrangler dev` (miniflare) keeps for the binding under the environment's `--persist-to`
  * folder, so Airlock's checksummed ledger and the Worker see the same rows. In remote mode it
  * is Cloudflare's D1, reached through the D1 HTTP API with an API token.
+ *
+ * Tools that read a database's schema directly (the drift gate, `migrate drift`, dry runs) get,
+ * for a remote D1 database, a schema-only snapshot: its `sqlite_master` DDL read through the D1
+ * HTTP API and replayed into a fresh SQLite file under `.airlock/envs/<env>/d1-remote/` (as a
+ * Postgres dry run works on a schema-only dump). Nothing written there reaches Cloudflare.
  */
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import type { ResolvedDatabase } from '../../config/resolve.ts';
 import { UserError } from '../../errors.ts';
@@ -58,20 +66,9 @@ export function d1Target(database: ResolvedDatabase): {
   };
 }
 
-/**
- * Where the rows of a D1 database are, for tools that read a database directly (dry run,
- * drift, lint): local mode only.
- * @throws UserError `USAGE` for remote mode.
- */
-export function d1DatabaseLocation(database: ResolvedDatabase): DatabaseLocation {
+/** The SQLite file wrangler dev keeps for a local-mode D1 database. */
+function localD1Location(database: ResolvedDatabase): DatabaseLocation {
   const d1 = d1Of(database);
-  if (d1.mode !== 'local') {
-    throw new UserError(
-      'USAGE',
-      `${database.display} is Cloudflare's remote D1; this reads local databases only.`,
-      { hint: 'Run it against a local-mode environment (cloudflare.mode: local).' },
-    );
-  }
   const { databaseId } = d1Target(database);
   const file = localD1DatabasePath({
     projectDir: d1.persistDir,
@@ -82,12 +79,51 @@ export function d1DatabaseLocation(database: ResolvedDatabase): DatabaseLocation
 }
 
 /**
+ * Where the rows of a D1 database are, for tools that read a database directly (dry run,
+ * drift, lint): in local mode the file wrangler dev uses; in remote mode a schema-only
+ * snapshot of Cloudflare's database (see the module comment), taken now.
+ * @throws UserError / ProviderError as the D1 HTTP API does (token, account, unreachable).
+ */
+export async function d1DatabaseLocation(database: ResolvedDatabase): Promise<DatabaseLocation> {
+  const d1 = d1Of(database);
+  if (d1.mode === 'local') return localD1Location(database);
+  const target = d1Target(database);
+  const { openRemoteD1Driver } = await import('./d1-http-driver.ts');
+  const driver = await openRemoteD1Driver(database, target);
+  let rows: { type: string; name: string; sql: string }[];
+  try {
+    const [result] = await driver.query([
+      {
+        sql: "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+      },
+    ]);
+    rows = (result?.results ?? []) as typeof rows;
+  } finally {
+    await driver.close();
+  }
+  const dir = path.join(path.dirname(d1.persistDir), 'd1-remote');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `${target.databaseId}.schema.sqlite`);
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
+  const db = new DatabaseSync(file);
+  try {
+    // Tables before what refers to them; sqlite_master lists each kind in creation order.
+    const order = ['table', 'view', 'index', 'trigger'];
+    for (const row of [...rows].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type)))
+      db.exec(row.sql);
+  } finally {
+    db.close();
+  }
+  return { engine: 'sqlite', url: pathToFileURL(file).href };
+}
+
+/**
  * The migration driver of a D1 database: SQLite on the local file, or the D1 HTTP API.
  * @throws UserError `PROVIDER_CONFIG_INVALID` (wrangler file, binding, id).
  */
 export async function openD1MigrationDriver(database: ResolvedDatabase): Promise<MigrationDriver> {
   const d1 = d1Of(database);
-  if (d1.mode === 'local') return new SqliteMigrationDriver(d1DatabaseLocation(database).url);
+  if (d1.mode === 'local') return new SqliteMigrationDriver(localD1Location(database).url);
   const { openRemoteD1Driver } = await import('./d1-http-driver.ts');
   return openRemoteD1Driver(database, d1Target(database));
 }
