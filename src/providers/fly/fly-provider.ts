@@ -67,6 +67,11 @@ export interface FlyProviderOptions {
   registryUrl?: string;
   /** flyctl's executable names, tried in order. */
   bins?: string[];
+  /**
+   * Every environment's target of a service (from airlock.yaml), so a deploy can refuse when two
+   * environments resolve to the same app (staging would overwrite production).
+   */
+  peers?: (service: string) => ServiceTarget[];
 }
 
 const TOKENS = ['FLY_API_TOKEN', 'FLY_ACCESS_TOKEN'] as const;
@@ -241,8 +246,31 @@ export class FlyProvider implements Provider {
     return this.#deploy(deployment, options);
   }
 
+  /** Seeds 001/003: environments never share an app. @throws UserError `PROVIDER_CONFIG_INVALID`. */
+  #refuseSharedApp(t: FlyTarget): void {
+    for (const peer of this.#options.peers?.(t.service) ?? []) {
+      if (peer.environment === t.environment || peer.settings.provider !== 'fly') continue;
+      let other: FlyTarget;
+      try {
+        other = resolveFlyTarget(peer);
+      } catch {
+        continue;
+      }
+      if (other.app === t.app) {
+        throw new UserError(
+          'PROVIDER_CONFIG_INVALID',
+          `${t.environment} and ${other.environment} both deploy ${t.service} to the Fly app ${t.app} (${path.basename(t.config)}, ${path.basename(other.config)}): one would overwrite the other.`,
+          {
+            hint: `Give each environment its own app: add fly.${t.environment}.toml with its own \`app\`, or set fly: { app: <name> } for ${t.environment} in airlock.yaml.`,
+          },
+        );
+      }
+    }
+  }
+
   async #deploy(d: ServiceDeployment, options: DeployOptions): Promise<DeployOutcome> {
     const t = resolveFlyTarget(d);
+    this.#refuseSharedApp(t);
     const image = readFlyImage(d.artifactDir, d.release.id);
     const progress = options.onProgress ?? (() => {});
     const signal = options.signal;

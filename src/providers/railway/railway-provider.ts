@@ -76,6 +76,11 @@ export interface RailwayProviderOptions {
   /** Give up waiting for a deployment after this long (ms). Default 20 min (Railway builds it). */
   deployTimeoutMs?: number;
   bins?: string[];
+  /**
+   * Every environment's target of a service (from airlock.yaml), so a deploy can refuse when two
+   * environments resolve to the same Railway environment and service.
+   */
+  peers?: (service: string) => ServiceTarget[];
 }
 
 const TOKENS = ['RAILWAY_TOKEN', 'RAILWAY_API_TOKEN'] as const;
@@ -261,8 +266,30 @@ export class RailwayProvider implements Provider {
     return this.#deploy(deployment, options);
   }
 
+  /** Seed 001: environments never share a Railway environment. @throws UserError `PROVIDER_CONFIG_INVALID`. */
+  #refuseShared(t: RailwayTarget): void {
+    for (const peer of this.#options.peers?.(t.service) ?? []) {
+      if (peer.environment === t.environment || peer.settings.provider !== 'railway') continue;
+      const other = resolveRailwayTarget(peer, this.#options.env);
+      if (
+        other.project === t.project &&
+        other.railwayEnvironment === t.railwayEnvironment &&
+        other.railwayService === t.railwayService
+      ) {
+        throw new UserError(
+          'PROVIDER_CONFIG_INVALID',
+          `${t.environment} and ${other.environment} both deploy to Railway service ${t.railwayService} in environment ${t.railwayEnvironment}: one would overwrite the other.`,
+          {
+            hint: `Give each Airlock environment its own Railway environment (railway: { environment: <name> } in airlock.yaml; default: the Airlock environment name).`,
+          },
+        );
+      }
+    }
+  }
+
   async #deploy(d: ServiceDeployment, options: DeployOptions): Promise<DeployOutcome> {
     const t = resolveRailwayTarget(d, this.#options.env);
+    this.#refuseShared(t);
     const cwd = d.serviceDir;
     const signal = options.signal;
     const progress = options.onProgress ?? (() => {});

@@ -4,7 +4,7 @@
  * paths (a failing deploy, a missing or expired token, no flyctl, a release without an image).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -354,6 +354,19 @@ describe('fly provider (FAKE flyctl): failures', () => {
     );
     expect(error.code).toBe('PROVIDER_CONFIG_INVALID');
     expect(error.hint).toContain('airlock build --rebuild');
+  });
+
+  it('refuses to deploy when two environments resolve to the same app, before running flyctl', async () => {
+    const p = await project();
+    await p.packageRelease('r1');
+    // Without fly.staging.toml, staging would read fly.toml: production's app.
+    rmSync(path.join(p.serviceDir, 'fly.staging.toml'));
+    const calls = p.fake.invocations().length;
+    const error = await failure(p.provider.deploy(p.deployment('staging', 'r1')));
+    expect(error.code).toBe('PROVIDER_CONFIG_INVALID');
+    expect(error.message).toContain('staging and production both deploy web to the Fly app notes');
+    expect(error.hint).toContain('fly.staging.toml');
+    expect(p.fake.invocations()).toHaveLength(calls);
   });
 
   it('names the missing fly.toml', async () => {

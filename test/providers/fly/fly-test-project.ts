@@ -87,16 +87,19 @@ export async function flyTestProject(
       ...options.env,
     },
     buildOutputs: { web: 'dist' },
+    peers: () => ['staging', 'production'].map((environment) => target(environment)),
     ...(options.registryUrl ? { registryUrl: options.registryUrl } : {}),
   });
-  const target = (environment: string): ServiceTarget => ({
-    environment,
-    service: 'web',
-    port: 0,
-    projectDir,
-    serviceDir,
-    settings: { provider: 'fly', config: null, app: null },
-  });
+  function target(environment: string): ServiceTarget {
+    return {
+      environment,
+      service: 'web',
+      port: 0,
+      projectDir,
+      serviceDir,
+      settings: { provider: 'fly', config: null, app: null },
+    };
+  }
   return {
     fake,
     projectDir,

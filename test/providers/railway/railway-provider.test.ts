@@ -280,6 +280,16 @@ describe('railway provider (FAKE Railway CLI): failures', () => {
     expect(error.message).toContain('Environment "stagin" not found');
   });
 
+  it('refuses to deploy when two environments resolve to the same Railway environment', async () => {
+    const p = project({ railwayEnvironments: { staging: 'production' }, scopedTokens: false });
+    const error = await failure(p.provider.deploy(p.deployment('staging', 'r1')));
+    expect(error.code).toBe('PROVIDER_CONFIG_INVALID');
+    expect(error.message).toContain(
+      'staging and production both deploy to Railway service web in environment production',
+    );
+    expect(p.fake.invocations()).toEqual([]);
+  });
+
   it('says so when the Railway CLI is not installed', async () => {
     const p = project();
     const provider = new RailwayProvider({ env: { PATH: '/nonexistent' }, home: p.home });

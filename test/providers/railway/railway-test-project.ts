@@ -46,7 +46,13 @@ export interface RailwayTestProject {
 }
 
 export function railwayTestProject(
-  options: { env?: Record<string, string>; tokens?: boolean; scopedTokens?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    tokens?: boolean;
+    scopedTokens?: boolean;
+    /** Airlock environment → Railway environment (default: the same name). */
+    railwayEnvironments?: Record<string, string>;
+  } = {},
 ): RailwayTestProject {
   const fake = fakeCliEnv({
     railway: {
@@ -80,15 +86,23 @@ export function railwayTestProject(
     home,
     varsOf: () => ['LOG_LEVEL'],
     pollIntervalMs: 5,
+    peers: () => ['staging', 'production'].map((environment) => target(environment)),
   });
-  const target = (environment: string): ServiceTarget => ({
-    environment,
-    service: 'web',
-    port: 0,
-    projectDir,
-    serviceDir,
-    settings: { provider: 'railway', project: null, environment, service: 'web' },
-  });
+  function target(environment: string): ServiceTarget {
+    return {
+      environment,
+      service: 'web',
+      port: 0,
+      projectDir,
+      serviceDir,
+      settings: {
+        provider: 'railway',
+        project: null,
+        environment: options.railwayEnvironments?.[environment] ?? environment,
+        service: 'web',
+      },
+    };
+  }
   return {
     fake,
     projectDir,
