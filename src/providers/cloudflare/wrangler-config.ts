@@ -6,10 +6,17 @@
  * non-inheritable keys"). Airlock never asks the user to describe the Worker again (issue 6).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { type ParseError, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
+import type { ParseError } from 'jsonc-parser';
 import { parse as parseToml } from 'smol-toml';
 import { UserError } from '../../errors.ts';
+
+// jsonc-parser's main entry is a UMD module whose inner requires a bundler cannot follow, so it
+// is loaded from node_modules at run time, in the bundled CLI as from source.
+const { parse: parseJsonc, printParseErrorCode } = createRequire(import.meta.url)(
+  'jsonc-parser',
+) as typeof import('jsonc-parser');
 
 /** File names wrangler looks for, in its order of preference. */
 export const WRANGLER_FILES = ['wrangler.jsonc', 'wrangler.json', 'wrangler.toml'] as const;
