@@ -9,6 +9,15 @@ import { fileURLToPath } from 'node:url';
 
 module.enableCompileCache?.();
 
+// Output piped into a reader that stops early (`airlock history | head`): stop quietly, as
+// other command-line tools do, instead of crashing with EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+
 function bundleIsFresh() {
   if (process.env.AIRLOCK_FROM_SOURCE === '1') return false;
   const root = fileURLToPath(new URL('..', import.meta.url));

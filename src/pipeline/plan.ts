@@ -413,8 +413,9 @@ export interface GatherOptions {
   /** `--override-window "reason"`. */
   windowOverride?: string;
   /**
-   * Leave the databases alone (no migration facts): for telling people what a release waits
-   * for where the environment's database is not reachable (its secret is not here).
+   * Leave the databases and platforms alone (no migration, drift or parity facts): for
+   * telling people what a release waits for where the next environment's database or platform
+   * cannot be reached (its secret is not here).
    */
   skipMigrations?: boolean;
 }
@@ -456,7 +457,7 @@ export async function gatherFacts(
       deployers: await deployersOf(ctx, env.name, release.id),
       now: ctx.now().toISOString(),
       drift: options.skipMigrations ? [] : await driftFacts(ctx, env, previous, release),
-      parity: await parityFacts(ctx, env, previous),
+      parity: options.skipMigrations ? [] : await parityFacts(ctx, env, previous),
       ci: await ciFact(ctx, env, release),
       windowOverride: options.windowOverride ?? null,
     };

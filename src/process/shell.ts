@@ -26,6 +26,15 @@ export interface ShellOptions {
   keepOutput?: number;
   /** After SIGTERM, SIGKILL the group this long later (ms). Default 2000. */
   killGraceMs?: number;
+  /**
+   * Written to standard input, which is then closed (a secret's value: never argv, never the
+   * environment). Default: no standard input.
+   */
+  input?: string;
+  /** Values replaced by `***` wherever output is kept or passed on (lines, tail, output, stdout, errors). */
+  scrub?: readonly string[];
+  /** Also keep standard output alone (what a caller parses), up to its last this many characters. Default 0. */
+  keepStdout?: number;
 }
 
 export interface ShellResult {
@@ -40,7 +49,30 @@ export interface ShellResult {
   tail: string[];
   /** The last `keepOutput` characters of output, as written. */
   output: string;
+  /** The last `keepStdout` characters of standard output. */
+  stdout: string;
   durationMs: number;
+}
+
+/** `text` with every value of `secrets` (non-empty) replaced by `***`. */
+export function scrubText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join('***');
+  return out;
+}
+
+/** The values to scrub: each, and each longer line of a multi-line one (output is handled by line); longest first. */
+function scrubList(values: readonly string[] | undefined): string[] {
+  return [
+    ...new Set(
+      (values ?? []).flatMap((s) => [
+        s,
+        ...(s.includes('\n') ? s.split(/\r?\n/).filter((l) => l.trim().length >= 6) : []),
+      ]),
+    ),
+  ]
+    .filter((s) => s.length > 0)
+    .sort((a, b) => b.length - a.length);
 }
 
 /** A line longer than this is passed on in pieces, so output without newlines cannot grow memory. */
@@ -52,28 +84,37 @@ export function runShell(command: string, options: ShellOptions): Promise<ShellR
   const keep = options.tailLines ?? 20;
   const tail: string[] = [];
   const keepOutput = options.keepOutput ?? 0;
+  const keepStdout = options.keepStdout ?? 0;
+  const scrub = scrubList(options.scrub);
+  const clean = (text: string) => (scrub.length ? scrubText(text, scrub) : text);
   let output = '';
+  let stdout = '';
   const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
-  let partial = '';
+  const partial = { out: '', err: '' };
   const push = (line: string) => {
-    tail.push(line);
+    const cleaned = clean(line);
+    tail.push(cleaned);
     if (tail.length > keep) tail.shift();
-    options.onLine?.(line);
+    options.onLine?.(cleaned);
   };
-  const onData = (chunk: Buffer) => {
-    log?.write(chunk);
+  // Each stream is split into lines on its own, so interleaved writes never mix inside a line.
+  const onData = (stream: 'out' | 'err') => (chunk: Buffer) => {
     const decoded = chunk.toString('utf8');
+    log?.write(scrub.length ? clean(decoded) : chunk);
     if (keepOutput > 0) {
       output += decoded;
       if (output.length > keepOutput) output = output.slice(-keepOutput);
     }
-    const text = partial + decoded;
-    const lines = text.split(/\r?\n/);
-    partial = lines.pop() ?? '';
+    if (stream === 'out' && keepStdout > 0) {
+      stdout += decoded;
+      if (stdout.length > keepStdout) stdout = stdout.slice(-keepStdout);
+    }
+    const lines = (partial[stream] + decoded).split(/\r?\n/);
+    partial[stream] = lines.pop() ?? '';
     for (const line of lines) push(line);
-    while (partial.length > MAX_LINE_CHARS) {
-      push(partial.slice(0, MAX_LINE_CHARS));
-      partial = partial.slice(MAX_LINE_CHARS);
+    while (partial[stream].length > MAX_LINE_CHARS) {
+      push(partial[stream].slice(0, MAX_LINE_CHARS));
+      partial[stream] = partial[stream].slice(MAX_LINE_CHARS);
     }
   };
 
@@ -86,10 +127,15 @@ export function runShell(command: string, options: ShellOptions): Promise<ShellR
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    child.stdout?.on('data', onData('out'));
+    child.stderr?.on('data', onData('err'));
+    if (child.stdin) {
+      // A command that does not read its input must not fail on a closed pipe.
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.input ?? '');
+    }
     const killGroup = (sig: NodeJS.Signals) => {
       if (child.pid === undefined) return;
       try {
@@ -126,16 +172,18 @@ export function runShell(command: string, options: ShellOptions): Promise<ShellR
       clearTimeout(timer);
       clearTimeout(killTimer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (partial) push(partial);
+      if (partial.out) push(partial.out);
+      if (partial.err) push(partial.err);
       log?.end();
       resolve({
         exitCode,
         signal: sig,
         timedOut,
         aborted,
-        spawnError,
+        spawnError: spawnError === null ? null : clean(spawnError),
         tail,
-        output,
+        output: clean(output),
+        stdout: clean(stdout),
         durationMs: Math.round(performance.now() - started),
       });
     };
