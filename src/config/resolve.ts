@@ -85,8 +85,17 @@ export type ProviderSettings =
       /** Absolute path of this environment's fly.toml; null: fly.<env>.toml when it exists, else fly.toml. */
       config: string | null;
       app: string | null;
+      /** The public URL (custom domain); null: the app's hostname. */
+      url: string | null;
     }
-  | { provider: 'railway'; project: string | null; environment: string; service: string }
+  | {
+      provider: 'railway';
+      project: string | null;
+      environment: string;
+      service: string;
+      /** The public URL (custom domain); null: RAILWAY_PUBLIC_DOMAIN. */
+      url: string | null;
+    }
   | {
       provider: 'command';
       deploy: string;
@@ -429,7 +438,7 @@ function providerSettings(
     }
     case 'fly': {
       const s = { ...base?.fly, ...o?.fly };
-      return { provider, config: file(s.config), app: s.app ?? null };
+      return { provider, config: file(s.config), app: s.app ?? null, url: s.url ?? null };
     }
     case 'railway': {
       const s = { ...base?.railway, ...o?.railway };
@@ -438,6 +447,7 @@ function providerSettings(
         project: s.project ?? null,
         environment: s.environment ?? environment,
         service: s.service ?? service,
+        url: s.url ?? null,
       };
     }
     case 'command': {

@@ -261,6 +261,11 @@ export const flySettingsSchema = z.strictObject({
     description: 'The Fly app (`-a`). Default: `app` in that fly.toml.',
     examples: ['notes-staging'],
   }),
+  url: field(z.string().url().optional(), {
+    description:
+      "The environment's public URL (a custom domain), where checks run. Default: the app's hostname, https://<app>.fly.dev.",
+    examples: ['https://staging.notes.example.com'],
+  }),
 });
 
 export const railwaySettingsSchema = z.strictObject({
@@ -275,6 +280,11 @@ export const railwaySettingsSchema = z.strictObject({
   service: field(z.string().min(1).optional(), {
     description: 'The Railway service. Default: the Airlock service name.',
     examples: ['web'],
+  }),
+  url: field(z.string().url().optional(), {
+    description:
+      "The environment's public URL (a custom domain), where checks run. Default: the service's RAILWAY_PUBLIC_DOMAIN.",
+    examples: ['https://notes.example.com'],
   }),
 });
 

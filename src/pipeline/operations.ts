@@ -4,6 +4,7 @@
  */
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { ConfigError, UserError } from '../errors.ts';
+import type { Provider } from '../providers/provider.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
 import type { Lock, Release } from '../state/state-store.ts';
 import { type AirlockContext, readLedger, serviceTarget } from './context.ts';
@@ -51,8 +52,15 @@ export function buildForContext(
     onProgress?: (p: BuildProgress) => void;
   },
 ): Promise<BuildResult> {
-  const first = environmentNamed(ctx.config, ctx.config.pipeline[0] as string);
-  const provider = ctx.providerFor(first);
+  // Each platform the pipeline uses packages the release once (e.g. Fly pushes one image),
+  // with the settings of the first environment that uses it.
+  const packagers = new Map<string, { env: ResolvedEnvironment; provider: Provider }>();
+  for (const name of ctx.config.pipeline) {
+    const env = environmentNamed(ctx.config, name);
+    const provider = ctx.providerFor(env);
+    if (provider.packageRelease && !packagers.has(provider.name))
+      packagers.set(provider.name, { env, provider });
+  }
   return buildRelease({
     config: ctx.config,
     store: ctx.store,
@@ -60,15 +68,17 @@ export function buildForContext(
     home: ctx.home,
     actor: ctx.actor,
     now: ctx.now,
-    ...(provider.packageRelease
+    ...(packagers.size > 0
       ? {
           packageRelease: async (service, outputDir, release, onLine) => {
-            await provider.packageRelease?.(
-              serviceTarget(ctx.config, first, service),
-              outputDir,
-              release,
-              { onProgress: onLine, ...(options.signal ? { signal: options.signal } : {}) },
-            );
+            for (const { env, provider } of packagers.values()) {
+              await provider.packageRelease?.(
+                serviceTarget(ctx.config, env, service),
+                outputDir,
+                release,
+                { onProgress: onLine, ...(options.signal ? { signal: options.signal } : {}) },
+              );
+            }
           },
         }
       : {}),

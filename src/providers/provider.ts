@@ -206,13 +206,18 @@ export interface Provider {
   /**
    * Optional: turns a service's build output into what this platform deploys, once per
    * release, before the artifact is stored (e.g. push one image and record its digest in
-   * `outputDir`, so every environment gets those bytes). Called with the settings of the
-   * first environment of the pipeline.
+   * `outputDir`, so every environment gets those bytes). Called once per provider the pipeline
+   * uses, with the settings of the first environment that uses it.
    */
   packageRelease?(
     target: ServiceTarget,
     outputDir: string,
-    release: { commit: string; dirty: boolean },
+    release: {
+      commit: string;
+      dirty: boolean;
+      /** The service's folder in the checkout the release was built in (the working tree when dirty). */
+      sourceDir: string;
+    },
     options?: DeployOptions,
   ): Promise<void>;
   /** Stops everything the provider runs for an environment (used by `airlock demo` cleanup). */

@@ -57,7 +57,7 @@ export interface BuildReleaseOptions {
   packageRelease?: (
     service: string,
     outputDir: string,
-    release: { commit: string; dirty: boolean },
+    release: { commit: string; dirty: boolean; sourceDir: string },
     onLine: (line: string) => void,
   ) => Promise<void>;
 }
@@ -186,8 +186,11 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
           },
         );
       }
-      await options.packageRelease?.(name, output, { commit: sha, dirty }, (line) =>
-        progress({ type: 'line', service: name, line }),
+      await options.packageRelease?.(
+        name,
+        output,
+        { commit: sha, dirty, sourceDir: root },
+        (line) => progress({ type: 'line', service: name, line }),
       );
       const tree = await artifacts.put(output);
       let migrationsDigest: string | null = null;

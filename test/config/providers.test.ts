@@ -84,12 +84,14 @@ describe('provider settings', () => {
       provider: 'fly',
       config: '/tmp/p/fly.staging.toml',
       app: null,
+      url: null,
     });
     expect(config.environments.production?.services.web?.provider).toEqual({
       provider: 'railway',
       project: null,
       environment: 'production',
       service: 'web',
+      url: null,
     });
   });
 

@@ -16,6 +16,8 @@ export interface FlyTarget {
   app: string;
   /** `[deploy] strategy` in the fly.toml, when the user chose one. */
   strategy: string | null;
+  /** `fly.url` from airlock.yaml (a custom domain), or null. */
+  url: string | null;
 }
 
 /** This environment's fly.toml: `fly.config`, else fly.<env>.toml when it exists, else fly.toml. */
@@ -69,5 +71,6 @@ export function resolveFlyTarget(target: ServiceTarget): FlyTarget {
     config,
     app,
     strategy: typeof deploy?.strategy === 'string' ? deploy.strategy : null,
+    url: settings.url ?? null,
   };
 }

@@ -420,13 +420,12 @@ export class FlyProvider implements Provider {
   async packageRelease(
     target: ServiceTarget,
     outputDir: string,
-    release: { commit: string; dirty: boolean },
+    release: { commit: string; dirty: boolean; sourceDir?: string },
     options: DeployOptions = {},
   ): Promise<void> {
-    const checkout = checkoutServiceDir(
-      outputDir,
-      this.#options.buildOutputs[target.service] ?? '.',
-    );
+    const checkout =
+      release.sourceDir ??
+      checkoutServiceDir(outputDir, this.#options.buildOutputs[target.service] ?? '.');
     // The release's own fly.toml (same path in the checkout), else the working tree's.
     const working = flyConfigPath(target);
     const relative = path.relative(target.serviceDir, working);
@@ -478,6 +477,7 @@ export class FlyProvider implements Provider {
 }
 
 function urlOf(t: FlyTarget, status: FlyAppStatus): string {
+  if (t.url) return t.url.replace(/\/$/, '');
   if (status.hostname) return `https://${status.hostname}`;
   if (status.appUrl?.startsWith('https://')) return status.appUrl.replace(/\/$/, '');
   return `https://${t.app}.fly.dev`;

@@ -246,7 +246,7 @@ export class RailwayProvider implements Provider {
     return {
       environment: target.environment,
       service: target.service,
-      url: urlOf(variables),
+      url: urlOf(variables, target.settings),
       release: serving?.release ?? null,
       pid: null,
       since: serving?.createdAt ?? null,
@@ -356,7 +356,7 @@ export class RailwayProvider implements Provider {
       throw error;
     }
     return {
-      url: urlOf(variables),
+      url: urlOf(variables, d.settings),
       reusedWarm: false,
       bootMs: Math.round(performance.now() - started),
       switchMs: 0,
@@ -499,6 +499,8 @@ export class RailwayProvider implements Provider {
   }
 }
 
-function urlOf(variables: RailwayVariables): string {
+/** `railway.url` from airlock.yaml (a custom domain), else the service's RAILWAY_PUBLIC_DOMAIN. */
+function urlOf(variables: RailwayVariables, settings: ServiceTarget['settings']): string {
+  if (settings.provider === 'railway' && settings.url) return settings.url.replace(/\/$/, '');
   return variables.publicDomain ? `https://${variables.publicDomain}` : '';
 }

@@ -126,6 +126,19 @@ describe('fly provider (FAKE flyctl): commands', () => {
     expect(argv.join(' ')).not.toContain('pw-staging');
   });
 
+  it('reports the custom domain set as fly.url, where checks then run', async () => {
+    const p = await project();
+    await p.packageRelease('r1');
+    const url = 'https://staging.notes.example.com';
+    const deployment = p.deployment('staging', 'r1');
+    const outcome = await p.provider.deploy({
+      ...deployment,
+      settings: { provider: 'fly', config: null, app: null, url },
+    });
+    expect(outcome.url).toBe(url);
+    expect((await p.provider.deploy(deployment)).url).toMatch(/^https:\/\/[a-z0-9-]+\.fly\.dev$/);
+  });
+
   it('leaves the strategy to fly.toml when it names one', async () => {
     const p = await project();
     const file = path.join(p.serviceDir, 'fly.staging.toml');

@@ -97,7 +97,7 @@ export async function flyTestProject(
       port: 0,
       projectDir,
       serviceDir,
-      settings: { provider: 'fly', config: null, app: null },
+      settings: { provider: 'fly', config: null, app: null, url: null },
     };
   }
   return {

@@ -273,7 +273,13 @@ describe('railway provider (FAKE Railway CLI): failures', () => {
     const error = await failure(
       p.provider.describe({
         ...target,
-        settings: { provider: 'railway', project: null, environment: 'stagin', service: 'web' },
+        settings: {
+          provider: 'railway',
+          project: null,
+          environment: 'stagin',
+          service: 'web',
+          url: null,
+        },
       }),
     );
     expect(error.code).toBe('PROVIDER_CONFIG_INVALID');

@@ -100,6 +100,7 @@ export function railwayTestProject(
         project: null,
         environment: options.railwayEnvironments?.[environment] ?? environment,
         service: 'web',
+        url: null,
       },
     };
   }
