@@ -2,6 +2,7 @@ import { stringify } from 'yaml';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { configJsonSchema } from '../config/schema.ts';
 import { describeSink } from '../notify/notify-config.ts';
+import { allowList } from '../parity/compare.ts';
 import { environmentNamed } from '../pipeline/plan.ts';
 import type { CommandIO } from './main.ts';
 import { loadProjectConfig } from './session.ts';
@@ -55,6 +56,8 @@ export async function configShowCommand(io: CommandIO, opts: { env?: string }): 
     pipeline: config.pipeline,
     ...(config.ci ? { ci: config.ci } : {}),
     ...(config.github ? { github: config.github } : {}),
+    // The allow list in effect: the defaults (names, ids, URLs, APP_ENV, LOG_LEVEL …) and yours.
+    parity: { gate: config.parity.gate, allow: allowList(config) },
     // Webhook URLs and signing secrets are credentials: only the host is shown.
     ...(config.notify.length ? { notify: config.notify.map(describeSink) } : {}),
     environments,
