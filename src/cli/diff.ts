@@ -63,6 +63,7 @@ export async function diffCommand(
 
   for (const c of comparisons) render(io, c, config.dir);
   const drift = comparisons.flatMap((c) => c.drift.map((r) => `${c.service}: ${r.key}`));
+  const unread = comparisons.flatMap((c) => c.unread.map((u) => `${c.service}: ${u}`));
   const allowed = comparisons.reduce((n, c) => n + c.allowed.length, 0);
   const compared = comparisons.reduce((n, c) => n + c.rows.length, 0);
   io.reporter.result({
@@ -76,16 +77,28 @@ export async function diffCommand(
         rows: c.rows,
         drift: c.drift.map((r) => r.key),
         allowed: c.allowed.map((r) => r.key),
+        unread: c.unread,
       })),
     },
     drift: drift.length > 0,
+    complete: unread.length === 0,
   });
   if (drift.length > 0) {
     io.reporter.info(
-      `✖ ${envA.name} and ${envB.name} differ outside the allow list in ${drift.length} key${drift.length === 1 ? '' : 's'} (${drift.join(', ')}); ${allowed} allowed difference${allowed === 1 ? '' : 's'}.`,
+      `✖ ${envA.name} and ${envB.name} differ outside the allow list in ${drift.length} key${drift.length === 1 ? '' : 's'} (${drift.join(', ')}); ${allowed} allowed difference${allowed === 1 ? '' : 's'}${unread.length ? `; ${unread.length} part${unread.length === 1 ? ' was' : 's were'} not read` : ''}.`,
     );
     io.reporter.note(
       '  Make them match, or add the keys (globs allowed) to parity.allow in airlock.yaml (docs/parity.md).',
+    );
+    return 1;
+  }
+  if (unread.length > 0) {
+    // Not drift, but not a proven mirror either: scripts relying on exit 0 must not pass.
+    io.reporter.info(
+      `✖ ${envB.name} matches ${envA.name} in the ${compared} keys compared, but ${unread.length === 1 ? 'one part was' : `${unread.length} parts were`} not read: ${unread.join('; ')}.`,
+    );
+    io.reporter.note(
+      '  Give Airlock access to both platforms (their CLI and tokens) and run it again; the parity gate fails until it can read them.',
     );
     return 1;
   }
@@ -103,12 +116,14 @@ function render(io: CommandIO, c: ParityComparison, dir: string): void {
   };
   const sources = (list: string[]) => (list.length ? list.map(shown).join(', ') : '—');
   io.reporter.note(`  read from ${c.a}: ${sources(c.sources.a)}; ${c.b}: ${sources(c.sources.b)}`);
+  for (const u of c.unread) io.reporter.info(`  ⚠ not compared — ${u}`);
   const show = (value: string | null) => value ?? '—';
   for (const section of PARITY_SECTIONS) {
     const rows = c.rows.filter((r) => r.section === section);
     io.reporter.info(`  ${SECTION_TITLES[section]}`);
     if (rows.length === 0) {
-      io.reporter.note('    (none)');
+      const unread = section === 'secrets' && c.unread.some((u) => u.includes('secret names'));
+      io.reporter.note(unread ? '    (not read: see above)' : '    (none)');
       continue;
     }
     io.reporter.table(

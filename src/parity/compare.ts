@@ -31,6 +31,8 @@ export interface ParityProfile {
   entries: Record<string, string>;
   /** Files the platform configuration was read from. */
   sources: string[];
+  /** Parts that could not be read, with the reason (`PlatformConfig.unread`); empty when none. */
+  unread: string[];
 }
 
 export type ParityStatus = 'same' | 'allowed' | 'drift';
@@ -55,6 +57,8 @@ export interface ParityComparison {
   drift: ParityRow[];
   allowed: ParityRow[];
   sources: { a: string[]; b: string[] };
+  /** What could not be read, `<environment>: <part>: <reason>`: those keys were not compared. */
+  unread: string[];
 }
 
 /** The allow list in effect: the defaults, then the project's own patterns. */
@@ -98,7 +102,13 @@ export function buildProfile(
   for (const [name, kind] of Object.entries(platform.bindings)) entries[`bindings.${name}`] = kind;
   for (const name of new Set([...platform.vars, ...configVars])) entries[`vars.${name}`] = 'set';
   for (const name of platform.secrets) entries[`secrets.${name}`] = 'set';
-  return { environment, service, entries, sources: platform.sources };
+  return {
+    environment,
+    service,
+    entries,
+    sources: platform.sources,
+    unread: platform.unread ?? [],
+  };
 }
 
 /**
@@ -154,6 +164,10 @@ export function compareProfiles(
     drift: rows.filter((r) => r.status === 'drift'),
     allowed: rows.filter((r) => r.status === 'allowed'),
     sources: { a: a.sources, b: b.sources },
+    unread: [
+      ...a.unread.map((u) => `${a.environment}: ${u}`),
+      ...b.unread.map((u) => `${b.environment}: ${u}`),
+    ],
   };
 }
 

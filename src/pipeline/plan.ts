@@ -346,6 +346,8 @@ async function parityFacts(
       const comparison = compareProfiles(await side(source), await side(env), allow);
       fact.drift = comparison.drift.map((r) => ({ key: r.key, previous: r.a, target: r.b }));
       fact.allowed = comparison.allowed.length;
+      // A part neither side could read is not a mirror the gate can vouch for.
+      if (comparison.unread.length > 0) fact.error = comparison.unread.join('; ');
     } catch (error) {
       fact.error = error instanceof Error ? error.message : String(error);
     }

@@ -160,6 +160,27 @@ export interface PlatformConfig {
   secrets: string[];
   /** Files the configuration was read from (for messages). */
   sources: string[];
+  /**
+   * Parts that could not be read, each with its reason (`secret names: flyctl is not
+   * installed …`): `airlock diff` shows the rest and says what it did not compare; the parity
+   * gate fails on them (it cannot tell a mirror from what it could not read).
+   */
+  unread?: string[];
+}
+
+/**
+ * The `secrets` and `unread` part of a {@link PlatformConfig}: the names `read` returns, or none
+ * and the reason it failed (a missing CLI, a refused token). Never throws.
+ */
+export async function secretNamesPart(
+  read: () => Promise<string[]>,
+): Promise<Pick<PlatformConfig, 'secrets' | 'unread'>> {
+  try {
+    return { secrets: await read() };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { secrets: [], unread: [`secret names: ${reason}`] };
+  }
 }
 
 /** What `setSecrets` reports: names only, never values. */

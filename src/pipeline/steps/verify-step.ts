@@ -10,16 +10,20 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
     async run(ctx) {
       let bytes = 0;
       let files = 0;
+      const matched: string[] = [];
       for (const [service, artifact] of Object.entries(d.release.services)) {
         ctx.progress(`${service}: sha256:${artifact.digest.slice(0, 12)}`);
         const tree = await d.ctx.artifacts.verify(artifact.digest);
         bytes += tree.bytes;
         files += tree.files;
         if (artifact.migrationsDigest) await d.ctx.artifacts.verify(artifact.migrationsDigest);
+        // The artifact digest is the one `airlock build` printed and the app reports as
+        // AIRLOCK_DIGEST; the release digest (over artifacts and migrations) is in `output`.
+        matched.push(`${service} sha256:${artifact.digest.slice(0, 12)}`);
       }
       return {
         status: 'succeeded',
-        message: `${files} files, ${(bytes / 1024).toFixed(1)} KiB match sha256:${d.release.digest.slice(0, 12)}`,
+        message: `${files} files, ${(bytes / 1024).toFixed(1)} KiB match ${matched.join(', ')}`,
         output: { digest: d.release.digest, bytes, files },
       };
     },

@@ -27,6 +27,7 @@ import type {
   ServiceState,
   ServiceTarget,
 } from '../provider.ts';
+import { secretNamesPart } from '../provider.ts';
 import { LocalWorkers } from './local-mode.ts';
 import { RemoteWorkers } from './remote-mode.ts';
 import {
@@ -105,7 +106,7 @@ export class CloudflareProvider implements Provider {
   async platformConfig(target: ServiceTarget): Promise<PlatformConfig> {
     const settings = settingsOf(target);
     const config = wranglerPlatformConfig(wranglerFileOf(target, settings), settings.env);
-    return { ...config, secrets: await this.secretNames(target) };
+    return { ...config, ...(await secretNamesPart(() => this.secretNames(target))) };
   }
 
   /**

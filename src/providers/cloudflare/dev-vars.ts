@@ -76,7 +76,7 @@ export function writeDevVars(file: string, secrets: Record<string, string>): voi
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(
     temporary,
-    `# Secrets of this environment for wrangler dev, written by Airlock (airlock secrets set). Mode 0600.\n# generation ${randomUUID()}\n${text}`,
+    `# Secrets of this environment for wrangler dev, written by Airlock (airlock secret set). Mode 0600.\n# generation ${randomUUID()}\n${text}`,
     { mode: 0o600 },
   );
   renameSync(temporary, file);

@@ -36,6 +36,7 @@ import type {
   ServiceState,
   ServiceTarget,
 } from '../provider.ts';
+import { secretNamesPart } from '../provider.ts';
 import {
   buildCommand,
   deployCommand,
@@ -81,7 +82,7 @@ const BUILD_TIMEOUT_MS = 60 * 60_000;
 /** flyctl's own --wait-timeout bounds each machine; this bounds the whole command. */
 const DEPLOY_TIMEOUT_MS = 30 * 60_000;
 const COMMAND_TIMEOUT_MS = 5 * 60_000;
-/** Variables of a deployment that are secrets on Fly (set with `airlock secrets set`), never --env. */
+/** Variables of a deployment that are secrets on Fly (set with `airlock secret set`), never --env. */
 const NOT_ENV = new Set(['DATABASE_URL', 'PORT']);
 
 const AUTH_FAILURE =
@@ -414,7 +415,7 @@ export class FlyProvider implements Provider {
   async platformConfig(target: ServiceTarget): Promise<PlatformConfig> {
     const t = resolveFlyTarget(target);
     const config = flyPlatformConfig(t.config);
-    return { ...config, secrets: await this.secretNames(target) };
+    return { ...config, ...(await secretNamesPart(() => this.secretNames(target))) };
   }
 
   async packageRelease(

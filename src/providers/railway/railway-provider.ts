@@ -41,6 +41,7 @@ import type {
   ServiceState,
   ServiceTarget,
 } from '../provider.ts';
+import { secretNamesPart } from '../provider.ts';
 import {
   deploymentListCommand,
   deploymentMessage,
@@ -490,7 +491,7 @@ export class RailwayProvider implements Provider {
     return {
       ...config,
       vars: [...(this.#options.varsOf?.(target.environment, target.service) ?? [])].sort(),
-      secrets: await this.secretNames(target),
+      ...(await secretNamesPart(() => this.secretNames(target))),
     };
   }
 
