@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig, ResolvedDatabase, ResolvedService } from '../config/resolve.ts';
 import { hasCode, UserError } from '../errors.ts';
-import type { AdoptSource } from '../migrations/adopt.ts';
+import type { AdoptSource, LedgerTarget } from '../migrations/adopt.ts';
+import type { DatabaseLocation } from '../migrations/dry-run.ts';
 import {
   checkIntegrity,
   readSumFile,
@@ -38,6 +39,7 @@ import { describeHold } from '../pipeline/contract.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
 import { environmentNamed, releaseNamed } from '../pipeline/plan.ts';
+import type { D1HttpMigrationDriver } from '../providers/cloudflare/d1-http-driver.ts';
 import { confirmChange } from './confirm.ts';
 import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
@@ -684,7 +686,7 @@ async function sqliteHasTable(file: string, table: string): Promise<boolean> {
 async function localD1Source(
   config: ResolvedConfig,
   service: ResolvedService,
-  database: ResolvedDatabase,
+  own: string,
   given: string | undefined,
 ): Promise<string> {
   const { findLocalD1Database } = await import('../migrations/adopt.ts');
@@ -697,7 +699,6 @@ async function localD1Source(
     }
     return file;
   }
-  const own = sqlitePathFromUrl(database.url);
   if (await sqliteHasTable(own, 'd1_migrations')) return own;
   return findLocalD1Database({ projectDir });
 }
@@ -760,20 +761,65 @@ export async function migrateAdoptCommand(
 
     let source: AdoptSource;
     let from: string;
+    let target: DatabaseLocation | LedgerTarget | null = null;
+    let remote: D1HttpMigrationDriver | null = null;
     if (tool === 'wrangler') {
-      if (database.engine !== 'sqlite') {
+      if (database.engine === 'postgres') {
         throw new UserError(
           'USAGE',
           `${service.name}'s database on ${env.name} is Postgres, and wrangler's ledger belongs to a D1 (SQLite) database.`,
           { hint: 'Use `--from supabase` for a database the Supabase CLI migrated.' },
         );
       }
-      const file = await localD1Source(ctx.config, service, database, opts.d1Database);
-      source = { tool: 'wrangler', sqlitePath: file };
-      from = `d1_migrations in ${shown(file)}`;
-      const target = sqlitePathFromUrl(database.url);
-      if (path.resolve(file) !== path.resolve(target)) {
-        await sameSchemaOrRefuse(file, target, env.name);
+      if (database.engine === 'd1' && database.d1?.mode !== 'local') {
+        // Cloudflare's D1 (seed 000): wrangler's ledger and the schema through the D1 HTTP API.
+        if (opts.d1Database) {
+          throw new UserError(
+            'USAGE',
+            `--d1-database names a local D1 file, but ${service.name}'s database on ${env.name} is Cloudflare's (cloudflare.mode: remote).`,
+            { hint: `Run \`airlock migrate adopt ${env.name} --from wrangler\` without it.` },
+          );
+        }
+        const { d1Target } = await import('../providers/cloudflare/d1.ts');
+        const { openRemoteD1Driver } = await import('../providers/cloudflare/d1-http-driver.ts');
+        const d1 = d1Target(database);
+        const driver = await openRemoteD1Driver(database, d1);
+        remote = driver;
+        const table = d1.migrationsTable ?? 'd1_migrations';
+        const rows = await driver.readWranglerLedger(table);
+        if (rows.length === 0) {
+          await driver.close();
+          throw new UserError(
+            'MIGRATION_ADOPT_SOURCE_NOT_FOUND',
+            `${database.display} has no rows in ${table}: wrangler has not migrated it, so there is nothing to adopt.`,
+            {
+              hint: `Run \`airlock migrate apply ${env.name}\` to apply every file (a database wrangler migrated under another table: set migrations_table in its [[d1_databases]] entry).`,
+            },
+          );
+        }
+        source = { tool: 'wrangler', rows, schema: await databaseLocation(database) };
+        from = `${table} in ${database.display}`;
+        target = {
+          readLedger: () => driver.readLedger(),
+          async writeLedger(entries) {
+            const release = await driver.lock();
+            try {
+              await driver.recordEntries(entries);
+            } finally {
+              await release();
+            }
+          },
+        };
+      } else {
+        const location = await databaseLocation(database);
+        const own = sqlitePathFromUrl(location.url);
+        const file = await localD1Source(ctx.config, service, own, opts.d1Database);
+        source = { tool: 'wrangler', sqlitePath: file };
+        from = `d1_migrations in ${shown(file)}`;
+        target = location;
+        if (path.resolve(file) !== path.resolve(own)) {
+          await sameSchemaOrRefuse(file, own, env.name);
+        }
       }
     } else {
       if (database.engine !== 'postgres') {
@@ -801,7 +847,7 @@ export async function migrateAdoptCommand(
       : await acquireEnvironmentLock(ctx, env.name, `migrate adopt --from ${tool}`);
     let result: Awaited<ReturnType<typeof adoptLedger>>;
     try {
-      result = await adoptLedger(source, await databaseLocation(database), files, {
+      result = await adoptLedger(source, target ?? (await databaseLocation(database)), files, {
         dryRun: Boolean(opts.dryRun),
       });
       if (result.written) {
@@ -823,6 +869,7 @@ export async function migrateAdoptCommand(
         });
       }
     } finally {
+      await remote?.close();
       await lock?.release();
     }
 

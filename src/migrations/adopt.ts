@@ -82,12 +82,25 @@ export interface SupabaseMigrationRow {
 
 /** Where the ledger to adopt comes from: rows, or a database to read them from. */
 export type AdoptSource =
-  | { tool: 'wrangler'; rows: D1MigrationRow[] }
+  /**
+   * Rows read elsewhere (a remote D1 database through its HTTP API); `schema`, when given, is a
+   * copy of that database's schema to verify the files against (a remote D1 snapshot).
+   */
+  | { tool: 'wrangler'; rows: D1MigrationRow[]; schema?: DatabaseLocation }
   /** A local D1 SQLite file (`findLocalD1Database`); `table` default `d1_migrations`. */
   | { tool: 'wrangler'; sqlitePath: string; table?: string }
   /** `mapping`: Supabase version → Airlock file name, for files whose names differ. */
   | { tool: 'supabase'; rows: SupabaseMigrationRow[]; mapping?: Record<string, string> }
   | { tool: 'supabase'; url: string; mapping?: Record<string, string> };
+
+/**
+ * An Airlock ledger reached through a driver rather than a direct connection (remote D1: the
+ * D1 HTTP API, under its lock row). `writeLedger` writes every row or none.
+ */
+export interface LedgerTarget {
+  readLedger(): Promise<LedgerEntry[]>;
+  writeLedger(rows: LedgerEntry[]): Promise<void>;
+}
 
 /** Something that makes adoption unsafe. Plain data. */
 export interface AdoptProblem {
@@ -157,7 +170,7 @@ interface Match {
  */
 export async function adoptLedger(
   source: AdoptSource,
-  target: DatabaseLocation,
+  target: DatabaseLocation | LedgerTarget,
   files: MigrationFile[],
   options: AdoptOptions = {},
 ): Promise<AdoptResult> {
@@ -176,7 +189,8 @@ export async function adoptLedger(
   }
   checkGaps(matches, sorted, source.tool, problems);
 
-  const existing = await readTargetLedger(target);
+  const existing =
+    'readLedger' in target ? await target.readLedger() : await readTargetLedger(target);
   const byVersion = new Map(existing.map((e) => [e.version, e]));
   const skipped: AdoptResult['skipped'] = [];
   const now = options.now ?? (() => new Date());
@@ -210,8 +224,13 @@ export async function adoptLedger(
       ? { engine: 'sqlite', url: source.sqlitePath }
       : 'url' in source
         ? { engine: 'postgres', url: source.url }
-        : null;
-  const verify = options.verifySchema ?? 'sqlitePath' in source;
+        : source.tool === 'wrangler' && source.schema
+          ? source.schema
+          : null;
+  const verify =
+    options.verifySchema ??
+    ('sqlitePath' in source ||
+      (source.tool === 'wrangler' && 'schema' in source && !!source.schema));
   if (verify) {
     if (!sourceDatabase) {
       throw new UserError(
@@ -237,7 +256,8 @@ export async function adoptLedger(
   if (options.dryRun || toWrite.length === 0) {
     return { adopted: toWrite, skipped, problems, written: false };
   }
-  await writeLedgerRows(target, toWrite);
+  if ('writeLedger' in target) await target.writeLedger(toWrite);
+  else await writeLedgerRows(target, toWrite);
   return { adopted: toWrite, skipped, problems, written: true };
 }
 

@@ -94,8 +94,9 @@ export async function readLedger(database: ResolvedDatabase): Promise<LedgerEntr
 
 /**
  * Where a database's rows are, for tools that open it directly (dry run, drift, describe): a
- * local D1 database is the SQLite file wrangler dev keeps.
- * @throws UserError `USAGE` for Cloudflare's remote D1.
+ * local D1 database is the SQLite file wrangler dev keeps; a remote one, a schema-only snapshot
+ * taken now through the D1 HTTP API (`d1DatabaseLocation`).
+ * @throws UserError `DATABASE_URL_UNSET` (see `usableDatabase`); what the D1 HTTP API throws.
  */
 export async function databaseLocation(
   database: ResolvedDatabase,

@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { ResolvedDatabase } from '../../config/resolve.ts';
 import { ProviderError, UserError } from '../../errors.ts';
+import type { D1MigrationRow } from '../../migrations/adopt.ts';
 import { LEDGER_TABLE, type LedgerEntry } from '../../migrations/ledger.ts';
 import type { ApplyMeta, MigrationDriver } from '../../migrations/migration-driver.ts';
 import type { MigrationFile } from '../../migrations/migration-files.ts';
@@ -266,6 +267,77 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       durationMs,
       release: meta.release,
     };
+  }
+
+  /**
+   * Writes ledger rows for migrations another tool ran (`airlock migrate adopt --from
+   * wrangler`, issue 6), runs none: one batch with the lock guard, so all rows land or none.
+   * @throws UserError `MIGRATION_FAILED` when one of the versions is in the ledger already
+   *   (another process recorded it meanwhile) or D1 refused the rows; `MIGRATION_LOCKED` when
+   *   this driver held the lock and lost it.
+   */
+  async recordEntries(entries: LedgerEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const guard = this.#guard();
+    const inserts: D1Statement[] = entries.map((e) => ({
+      sql: `INSERT INTO ${LEDGER_TABLE} (version, name, sha256, applied_at, applied_by, duration_ms, release) VALUES (?, ?, ?, ?, ?, ?, ${e.release === null ? 'NULL' : '?'})`,
+      params: [
+        String(e.version),
+        e.name,
+        e.sha256,
+        e.appliedAt,
+        e.appliedBy,
+        String(e.durationMs),
+        ...(e.release === null ? [] : [e.release]),
+      ],
+    }));
+    try {
+      await this.query([...guard, { sql: CREATE_SQLITE_LEDGER }, ...inserts]);
+    } catch (error) {
+      if (!(error instanceof D1QueryError)) throw error;
+      const versions = entries.map((e) => String(e.version).padStart(4, '0')).join(', ');
+      if (guard.length > 0 && /malformed JSON|no longer held/i.test(error.message)) {
+        throw new UserError(
+          'MIGRATION_LOCKED',
+          `${this.#o.display}: the migration lock expired and another process took it over; nothing was adopted.`,
+          { hint: 'Run `airlock migrate status`, then `airlock migrate adopt` again.' },
+        );
+      }
+      const raced = /UNIQUE constraint failed/i.test(error.message);
+      throw new UserError(
+        'MIGRATION_FAILED',
+        raced
+          ? `${this.#o.display}: another process recorded one of ${versions} in Airlock's ledger while adopting; nothing was adopted.`
+          : `${this.#o.display}: D1 refused the adopted ledger rows (${error.message}); nothing was written.`,
+        { hint: 'Run `airlock migrate status`, then `airlock migrate adopt` again.' },
+      );
+    }
+  }
+
+  /**
+   * The rows of wrangler's own ledger (`d1_migrations`, or the binding's `migrations_table`)
+   * in this database, by id; `[]` when wrangler never migrated it.
+   * @throws UserError `USAGE` for a table name that is not a plain identifier; what `query`
+   *   throws.
+   */
+  async readWranglerLedger(table = 'd1_migrations'): Promise<D1MigrationRow[]> {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) {
+      throw new UserError('USAGE', `"${table}" is not a table name wrangler could have used.`, {
+        hint: 'Check migrations_table in the [[d1_databases]] entry of the wrangler file.',
+      });
+    }
+    const [exists] = await this.query([
+      { sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", params: [table] },
+    ]);
+    if (!exists?.results?.length) return [];
+    const [rows] = await this.query([
+      { sql: `SELECT id, name, applied_at FROM "${table}" ORDER BY id` },
+    ]);
+    return (rows?.results ?? []).map((r) => ({
+      id: Number(r.id),
+      name: String(r.name),
+      applied_at: r.applied_at === null || r.applied_at === undefined ? null : String(r.applied_at),
+    }));
   }
 
   async #applyError(file: MigrationFile, error: D1QueryError, guarded: boolean): Promise<Error> {

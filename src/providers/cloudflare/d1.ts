@@ -34,6 +34,8 @@ export function d1Target(database: ResolvedDatabase): {
   binding: string;
   databaseId: string;
   databaseName: string | null;
+  /** The binding's `migrations_table` (wrangler's ledger; wrangler's default `d1_migrations`). */
+  migrationsTable: string | null;
 } {
   const d1 = d1Of(database);
   const file = d1.wranglerConfig ?? findWranglerConfig(d1.serviceDir);
@@ -63,6 +65,7 @@ export function d1Target(database: ResolvedDatabase): {
     binding: binding.binding,
     databaseId,
     databaseName: binding.database_name ?? null,
+    migrationsTable: binding.migrations_table ?? null,
   };
 }
 

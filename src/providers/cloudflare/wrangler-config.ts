@@ -28,6 +28,8 @@ export interface D1Binding {
   database_id?: string;
   preview_database_id?: string;
   migrations_dir?: string;
+  /** wrangler's own migrations ledger table (default `d1_migrations`). */
+  migrations_table?: string;
 }
 
 /** The keys Airlock reads, as wrangler spells them; anything else is kept in `raw`. */
