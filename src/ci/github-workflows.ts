@@ -20,6 +20,7 @@ import path from 'node:path';
 import { Document, isMap, isPair, isScalar, visit } from 'yaml';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
+import { envSuffix } from '../providers/platform-cli.ts';
 import { PINNED_ACTIONS, pinnedVersion, usesOf } from './pinned-actions.ts';
 import {
   autoPromoteScript,
@@ -126,10 +127,43 @@ function repositoryRoot(dir: string): string {
   }
 }
 
+/** The platform credentials each provider reads (docs/providers/*.md); none for local, command. */
+const PLATFORM_CREDENTIALS: Record<string, readonly string[]> = {
+  cloudflare: ['CLOUDFLARE_API_TOKEN', 'CLOUDFLARE_ACCOUNT_ID'],
+  fly: ['FLY_API_TOKEN'],
+  railway: ['RAILWAY_TOKEN'],
+};
+
 /**
- * The environment variables Airlock reads from `${NAME}` references when it serves
- * `environments`: those in `state` and in these environments' `databaseUrl`s, and every value
- * that is a whole `${NAME}` outside other environments (webhook URLs and the like). GitHub
+ * The platform credentials a job for `own` needs: its own environment's under their plain names
+ * (GitHub gives each job its environment's secrets), every other environment it reads (the
+ * previous one, for the gate) as `<NAME>_<ENV>`, which Airlock prefers for that environment.
+ * Cloudflare in `mode: local` needs none.
+ */
+function platformCredentialNames(
+  config: ResolvedConfig,
+  environments: string[],
+  own: string | undefined,
+): string[] {
+  const names: string[] = [];
+  for (const name of environments) {
+    const env = config.environments[name];
+    for (const settings of Object.values(env?.services ?? {})) {
+      const p = settings.provider;
+      if (p.provider === 'cloudflare' && p.mode === 'local') continue;
+      const suffix = name === own ? '' : `_${envSuffix(name)}`;
+      for (const credential of PLATFORM_CREDENTIALS[p.provider] ?? [])
+        names.push(`${credential}${suffix}`);
+    }
+  }
+  return names;
+}
+
+/**
+ * The environment variables Airlock reads when it serves `environments` (the last one is the
+ * job's own): those of `${NAME}` references in `state` and in these environments'
+ * `databaseUrl`s, every value that is a whole `${NAME}` outside other environments (webhook
+ * URLs and the like), and the platforms' credentials (`platformCredentialNames`). GitHub
  * reserves the GITHUB_ prefix; GITHUB_TOKEN is given separately.
  */
 export function secretNames(config: ResolvedConfig, environments: string[]): string[] {
@@ -152,6 +186,8 @@ export function secretNames(config: ResolvedConfig, environments: string[]): str
     }
   };
   walk(raw, []);
+  for (const name of platformCredentialNames(config, environments, environments.at(-1)))
+    names.add(name);
   return [...names].filter((n) => !n.startsWith('GITHUB_'));
 }
 

@@ -16,6 +16,8 @@ import type { Config, EnvironmentConfig, PromotionConfig } from './schema.ts';
 
 /** Where an engine-d1 database is: the wrangler file and environment that bind it (issue 6). */
 export interface D1Location {
+  /** The Airlock environment (selects CLOUDFLARE_API_TOKEN_<ENV> over CLOUDFLARE_API_TOKEN). */
+  environment: string;
   /** The binding name ([[d1_databases]] binding); null: the only D1 database of the file. */
   binding: string | null;
   /** Absolute path of the wrangler file; null: found in `serviceDir` when used. */
@@ -344,6 +346,7 @@ function resolveDatabase(
       return { ...common, url: '', display: '' };
     }
     const d1: D1Location = {
+      environment,
       binding: base.binding ?? null,
       wranglerConfig: settings.config,
       serviceDir: path.resolve(ctx.dir, root),

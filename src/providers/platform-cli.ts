@@ -196,7 +196,7 @@ export function scopedTokenEnv(
   names: readonly string[],
   environment: string,
 ): { env: Record<string, string | undefined>; tokens: string[] } {
-  const suffix = `_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  const suffix = `_${envSuffix(environment)}`;
   const env: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(parent)) {
     if (names.some((name) => key.startsWith(`${name}_`))) continue;
@@ -204,7 +204,8 @@ export function scopedTokenEnv(
   }
   const tokens: string[] = [];
   for (const name of names) {
-    const value = parent[`${name}${suffix}`] ?? parent[name];
+    // An empty value counts as unset (GitHub Actions gives '' for a secret that is not set).
+    const value = parent[`${name}${suffix}`] || parent[name];
     if (value) {
       env[name] = value;
       tokens.push(value);
@@ -213,13 +214,18 @@ export function scopedTokenEnv(
   return { env, tokens };
 }
 
+/** `production` → `PRODUCTION`, `eu-west` → `EU_WEST`: the suffix of per-environment variables. */
+export function envSuffix(environment: string): string {
+  return environment.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
 /** Whether any of the token variables is set for the environment (`<NAME>_<ENV>` or `<NAME>`). */
 export function tokenNameFor(
   parent: Readonly<Record<string, string | undefined>>,
   names: readonly string[],
   environment: string,
 ): string | null {
-  const suffix = `_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  const suffix = `_${envSuffix(environment)}`;
   for (const name of names) {
     if (parent[`${name}${suffix}`]) return `${name}${suffix}`;
     if (parent[name]) return name;

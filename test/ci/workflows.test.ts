@@ -109,6 +109,12 @@ beforeAll(async () => {
     },
   );
   configs.monorepo = await project('monorepo', () => {}, {}, 'apps/notes');
+  // Seed 003 on Fly: each environment's flyctl token comes from its own GitHub environment.
+  configs.fly = await project('fly', (doc) => {
+    doc.deleteIn(['services', 'notes', 'run']);
+    doc.setIn(['environments', 'staging', 'provider'], 'fly');
+    doc.setIn(['environments', 'production', 'provider'], 'fly');
+  });
 });
 
 afterAll(() => {
@@ -119,6 +125,7 @@ const VARIANTS: Array<{ config: string; options?: Partial<GenerateWorkflowsOptio
   { config: 'notes' },
   { config: 'github' },
   { config: 'postgres' },
+  { config: 'fly' },
   {
     config: 'monorepo',
     options: {
@@ -355,7 +362,9 @@ describe('generated workflows: invariants', () => {
   });
 
   it('options: Node version, install, verify commands, and a project in a subfolder', async () => {
-    const [first] = await parsed(generate('monorepo', 'manual', VARIANTS[3]?.options));
+    const [first] = await parsed(
+      generate('monorepo', 'manual', VARIANTS.find((v) => v.config === 'monorepo')?.options),
+    );
     const verify = first?.jobs.verify as Job & { defaults?: unknown };
     expect(verify.defaults).toEqual({ run: { 'working-directory': 'apps/notes' } });
     expect(verify.steps[1]?.with).toEqual({
@@ -387,6 +396,18 @@ describe('generated workflows: invariants', () => {
     expect(files[0]?.file.content).toContain(
       "# Secrets, from each job's GitHub environment — staging: AIRLOCK_STATE_URL,",
     );
+    // Platform credentials: the job's own as FLY_API_TOKEN (its GitHub environment's secret);
+    // the environment the gate reads as FLY_API_TOKEN_STAGING, which Airlock prefers for it.
+    const fly = await parsed(generate('fly', 'manual'));
+    const flyStaging = fly[0]?.jobs['deploy-staging'] as Job;
+    const flyProduction = fly[1]?.jobs['promote-production'] as Job;
+    expect(stepEnv(flyStaging)).toContain('FLY_API_TOKEN');
+    expect([...stepEnv(flyStaging)].filter((n) => n.startsWith('FLY_'))).toEqual(['FLY_API_TOKEN']);
+    expect(flyProduction.steps.at(-1)?.env).toMatchObject({
+      FLY_API_TOKEN: '${{ secrets.FLY_API_TOKEN }}',
+      FLY_API_TOKEN_STAGING: '${{ secrets.FLY_API_TOKEN_STAGING }}',
+    });
+    expect(stepEnv(staging)).not.toContain('FLY_API_TOKEN'); // the local target needs none
     // With GitHub integration, the token reaches the steps that deploy or gate.
     const github = await parsed(generate('github', 'automatic'));
     const promote = github[0]?.jobs['promote-production'] as Job;

@@ -28,7 +28,12 @@ import { LEDGER_TABLE, type LedgerEntry } from '../../migrations/ledger.ts';
 import type { ApplyMeta, MigrationDriver } from '../../migrations/migration-driver.ts';
 import type { MigrationFile } from '../../migrations/migration-files.ts';
 import { CREATE_SQLITE_LEDGER } from '../../migrations/sqlite-migration-driver.ts';
-import { readWranglerConfig, wranglerEnvironment } from './wrangler-config.ts';
+import { envSuffix, scopedTokenEnv } from '../platform-cli.ts';
+import {
+  CLOUDFLARE_CREDENTIALS,
+  readWranglerConfig,
+  wranglerEnvironment,
+} from './wrangler-config.ts';
 
 /** Cloudflare's API, as wrangler reaches it (`CLOUDFLARE_API_BASE_URL` overrides it there too). */
 export const CLOUDFLARE_API_BASE_URL = 'https://api.cloudflare.com/client/v4';
@@ -494,17 +499,20 @@ export async function openRemoteD1Driver(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<D1HttpMigrationDriver> {
   const d1 = database.d1;
-  const apiToken = env.CLOUDFLARE_API_TOKEN;
+  // CLOUDFLARE_API_TOKEN_<ENV> over CLOUDFLARE_API_TOKEN (and the same for the account id).
+  const scoped = d1 ? scopedTokenEnv(env, CLOUDFLARE_CREDENTIALS, d1.environment).env : env;
+  const apiToken = scoped.CLOUDFLARE_API_TOKEN;
   if (!apiToken) {
+    const own = d1 ? `CLOUDFLARE_API_TOKEN_${envSuffix(d1.environment)} or ` : '';
     throw new ProviderError(
       'PROVIDER_AUTH',
-      `${database.display}: remote D1 migrations need CLOUDFLARE_API_TOKEN, which is not set.`,
+      `${database.display}: remote D1 migrations need ${own}CLOUDFLARE_API_TOKEN, which is not set.`,
       {
-        hint: 'Export CLOUDFLARE_API_TOKEN (a Cloudflare API token with D1: Edit) and CLOUDFLARE_ACCOUNT_ID, then run the command again.',
+        hint: `Export ${own}CLOUDFLARE_API_TOKEN (a Cloudflare API token with D1: Edit) and CLOUDFLARE_ACCOUNT_ID, then run the command again.`,
       },
     );
   }
-  let accountId = d1?.accountId ?? env.CLOUDFLARE_ACCOUNT_ID ?? null;
+  let accountId = d1?.accountId ?? scoped.CLOUDFLARE_ACCOUNT_ID ?? null;
   if (!accountId) {
     const effective = wranglerEnvironment(readWranglerConfig(target.file), d1?.wranglerEnv ?? null);
     accountId = typeof effective.account_id === 'string' ? effective.account_id : null;

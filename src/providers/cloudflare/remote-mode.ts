@@ -19,6 +19,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ProviderError } from '../../errors.ts';
+import { envSuffix, scopedTokenEnv, tokenNameFor } from '../platform-cli.ts';
 import type {
   DeployOptions,
   DeployOutcome,
@@ -46,6 +47,7 @@ import {
   type WranglerRun,
   wranglerFailure,
 } from './wrangler-cli.ts';
+import { CLOUDFLARE_CREDENTIALS } from './wrangler-config.ts';
 
 /** One Worker version Airlock deployed. */
 export interface DeployedVersion {
@@ -143,18 +145,25 @@ export class RemoteWorkers {
    * CLOUDFLARE_ACCOUNT_ID when set.
    * @throws ProviderError `PROVIDER_AUTH` without CLOUDFLARE_API_TOKEN.
    */
-  #wranglerEnv(settings: CloudflareSettings, what: string): Record<string, string | undefined> {
-    if (!this.#env.CLOUDFLARE_API_TOKEN) {
+  #wranglerEnv(
+    target: ServiceTarget,
+    settings: CloudflareSettings,
+    what: string,
+  ): Record<string, string | undefined> {
+    // CLOUDFLARE_API_TOKEN_<ENV> over CLOUDFLARE_API_TOKEN; other environments' variants removed.
+    const { env } = scopedTokenEnv(this.#env, CLOUDFLARE_CREDENTIALS, target.environment);
+    if (!env.CLOUDFLARE_API_TOKEN) {
+      const own = `CLOUDFLARE_API_TOKEN_${envSuffix(target.environment)}`;
       throw new ProviderError(
         'PROVIDER_AUTH',
-        `${what} needs CLOUDFLARE_API_TOKEN, which is not set.`,
+        `${what} needs ${own} or CLOUDFLARE_API_TOKEN, which is not set.`,
         {
-          hint: 'Export CLOUDFLARE_API_TOKEN (a Cloudflare API token with Workers Scripts: Edit, and D1: Edit for migrations) and CLOUDFLARE_ACCOUNT_ID, then run the command again.',
+          hint: `Export ${own} or CLOUDFLARE_API_TOKEN (a Cloudflare API token with Workers Scripts: Edit, and D1: Edit for migrations) and CLOUDFLARE_ACCOUNT_ID, then run the command again.`,
         },
       );
     }
     return {
-      ...this.#env,
+      ...env,
       ...(settings.accountId ? { CLOUDFLARE_ACCOUNT_ID: settings.accountId } : {}),
     };
   }
@@ -165,7 +174,7 @@ export class RemoteWorkers {
     what: string,
     run: Omit<WranglerRun, 'cwd' | 'env' | 'logFile'>,
   ): Promise<{ result: WranglerResult; logFile: string }> {
-    const env = this.#wranglerEnv(settings, what);
+    const env = this.#wranglerEnv(target, settings, what);
     const bin = findWrangler(target.serviceDir, env);
     const logFile = wranglerLog(this.#home, target.environment, target.service);
     const result = await runWrangler(bin, { ...run, cwd: target.serviceDir, env, logFile });
@@ -370,7 +379,7 @@ export class RemoteWorkers {
       lastCrash: null,
       warm: [],
     };
-    if (!this.#env.CLOUDFLARE_API_TOKEN) return state;
+    if (!tokenNameFor(this.#env, ['CLOUDFLARE_API_TOKEN'], target.environment)) return state;
     const { result } = await this.#run(target, settings, '`wrangler deployments status`', {
       args: [
         'deployments',

@@ -18,6 +18,9 @@ const { parse: parseJsonc, printParseErrorCode } = createRequire(import.meta.url
   'jsonc-parser',
 ) as typeof import('jsonc-parser');
 
+/** Cloudflare credentials that may be set per environment (`<NAME>_<ENV>` over `<NAME>`). */
+export const CLOUDFLARE_CREDENTIALS = ['CLOUDFLARE_API_TOKEN', 'CLOUDFLARE_ACCOUNT_ID'] as const;
+
 /** File names wrangler looks for, in its order of preference. */
 export const WRANGLER_FILES = ['wrangler.jsonc', 'wrangler.json', 'wrangler.toml'] as const;
 

@@ -188,6 +188,33 @@ describe('cloudflare provider, remote mode (FAKE wrangler)', () => {
     expect(JSON.stringify(refused.toJSON())).not.toContain('expired-token');
   });
 
+  it('CLOUDFLARE_API_TOKEN_<ENV> wins for its environment, and no command carries another environment’s token', async () => {
+    const { CLOUDFLARE_API_TOKEN: valid, ...rest } = fake.env;
+    const scoped = providerWith({
+      ...rest,
+      CLOUDFLARE_API_TOKEN_STAGING: 'expired-token',
+      CLOUDFLARE_API_TOKEN_PRODUCTION: valid ?? 'valid',
+    });
+    const production = await scoped.deploy(cloudflareDeployment(target('production'), r1));
+    expect(production.url).toBe('https://notes-worker-production.airlock-fake.workers.dev');
+    const call = fake.invocations().at(-1);
+    expect(call?.env.CLOUDFLARE_API_TOKEN).toBe('set');
+    expect(
+      Object.keys(call?.env ?? {}).filter((k) => k.startsWith('CLOUDFLARE_API_TOKEN_')),
+    ).toEqual([]);
+
+    const staging = await rejection(scoped.deploy(cloudflareDeployment(target('staging'), r1)));
+    expect(staging.code).toBe('PROVIDER_AUTH');
+
+    const { CLOUDFLARE_API_TOKEN: _, ...none } = fake.env;
+    const missing = await rejection(
+      providerWith({ ...none, CLOUDFLARE_API_TOKEN_STAGING: 'x' }).deploy(
+        cloudflareDeployment(target('production'), r1),
+      ),
+    );
+    expect(missing.message).toContain('CLOUDFLARE_API_TOKEN_PRODUCTION or CLOUDFLARE_API_TOKEN');
+  });
+
   it('sets secrets with wrangler secret bulk: exact values on stdin only, per environment', async () => {
     await provider.deploy(cloudflareDeployment(target('staging'), r1));
     const value = "multi\nline 'value' with $HOME and trailing space ";

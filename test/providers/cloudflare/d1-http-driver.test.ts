@@ -271,6 +271,7 @@ describe('openRemoteD1Driver', () => {
   ): ResolvedDatabase => ({
     engine: 'd1',
     d1: {
+      environment: wranglerEnv ?? 'staging',
       binding: 'DB',
       wranglerConfig: path.join(dir, 'wrangler.toml'),
       serviceDir: dir,
@@ -299,6 +300,21 @@ describe('openRemoteD1Driver', () => {
     );
     expect(error.code).toBe('PROVIDER_AUTH');
     expect(error.hint).toContain('CLOUDFLARE_API_TOKEN');
+  });
+
+  it('takes CLOUDFLARE_API_TOKEN_<ENV> over CLOUDFLARE_API_TOKEN, never another environment’s', async () => {
+    const target = { databaseId: 'db-2', file: path.join(dir, 'wrangler.toml') };
+    const error = await caught(
+      openRemoteD1Driver(database('production'), target, { CLOUDFLARE_API_TOKEN_STAGING: 's' }),
+    );
+    expect(error.code).toBe('PROVIDER_AUTH');
+    expect(error.message).toContain('CLOUDFLARE_API_TOKEN_PRODUCTION or CLOUDFLARE_API_TOKEN');
+    const driver = await openRemoteD1Driver(database('production'), target, {
+      CLOUDFLARE_API_TOKEN_PRODUCTION: 'p',
+      CLOUDFLARE_ACCOUNT_ID_PRODUCTION: 'prod-only-account',
+    });
+    await driver.close();
+    expect(driver.endpoint).toContain('/accounts/prod-only-account/');
   });
 
   it('takes the account from airlock.yaml, then CLOUDFLARE_ACCOUNT_ID, then the wrangler environment', async () => {
