@@ -7,6 +7,7 @@
  * commands; this module only runs them.
  */
 import { spawn } from 'node:child_process';
+import { ProviderError } from '../errors.ts';
 
 export interface CliInvocation {
   /** Executable names to try in order (the first one found on PATH runs), e.g. `['fly', 'flyctl']`. */
@@ -244,4 +245,70 @@ export function lastErrorLine(result: CliResult): string {
 export function goDuration(ms: number): string {
   const seconds = Math.max(1, Math.ceil(ms / 1000));
   return `${seconds}s`;
+}
+
+/** One call of a platform CLI by a provider (flyctl, railway). */
+export interface PlatformCliCall {
+  cwd: string;
+  /** Written to stdin (secret values), masked in every line. */
+  stdin?: string;
+  /** More values to mask (secret values). */
+  redact?: string[];
+  /** ms; default: no limit. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onLine?: (line: string) => void;
+  /** What runs, for messages: `fly deploy for blue-banded-bee`. */
+  what: string;
+}
+
+/** How a provider runs its platform's CLI. */
+export interface PlatformCli {
+  /** Executables to try in order, e.g. `['fly', 'flyctl']`. */
+  bins: string[];
+  /** Airlock's process environment. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Credential variables, scoped per environment (`scopedTokenEnv`). */
+  credentials: readonly string[];
+  /** The `PROVIDER_UNAVAILABLE` message and hint when no executable is on PATH. */
+  missing: { message: string; hint: string };
+}
+
+/**
+ * Runs a platform CLI for one Airlock environment with only that environment's credentials,
+ * masked (with `call.redact`) in every line.
+ * @returns the result of a CLI that ran, whatever its exit code: the provider classifies
+ *   failures (authentication, unknown app, …).
+ * @throws ProviderError `PROVIDER_UNAVAILABLE` (`cli.missing`) when no executable is on PATH;
+ *   `DEPLOY_ABORTED` when `call.signal` stopped it.
+ */
+export async function runPlatformCli(
+  cli: PlatformCli,
+  environment: string,
+  args: string[],
+  call: PlatformCliCall,
+): Promise<CliResult> {
+  const { env, tokens } = scopedTokenEnv(cli.env, cli.credentials, environment);
+  const result = await runCli({
+    bins: cli.bins,
+    args,
+    cwd: call.cwd,
+    env,
+    ...(call.timeoutMs !== undefined ? { timeoutMs: call.timeoutMs } : {}),
+    redact: [...tokens, ...(call.redact ?? [])],
+    ...(call.stdin !== undefined ? { stdin: call.stdin } : {}),
+    ...(call.signal ? { signal: call.signal } : {}),
+    ...(call.onLine ? { onLine: call.onLine } : {}),
+  });
+  if (result.bin === null) {
+    throw new ProviderError('PROVIDER_UNAVAILABLE', cli.missing.message, {
+      hint: cli.missing.hint,
+    });
+  }
+  if (result.aborted) {
+    throw new ProviderError('DEPLOY_ABORTED', `${call.what} was interrupted.`, {
+      hint: 'What served before keeps serving; run the command again when ready.',
+    });
+  }
+  return result;
 }

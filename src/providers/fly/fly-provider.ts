@@ -21,8 +21,9 @@ import { ProviderError, UserError } from '../../errors.ts';
 import { flyPlatformConfig } from '../../parity/platform-files.ts';
 import {
   type CliResult,
+  envSuffix,
   lastErrorLine,
-  runCli,
+  runPlatformCli,
   scopedTokenEnv,
   tokenNameFor,
 } from '../platform-cli.ts';
@@ -121,30 +122,20 @@ export class FlyProvider implements Provider {
       what: string;
     },
   ): Promise<CliResult> {
-    const { env, tokens } = scopedTokenEnv(this.#options.env, TOKENS, t.environment);
-    const result = await runCli({
-      bins: this.#options.bins ?? ['fly', 'flyctl'],
+    const result = await runPlatformCli(
+      {
+        bins: this.#options.bins ?? ['fly', 'flyctl'],
+        env: this.#options.env,
+        credentials: TOKENS,
+        missing: {
+          message: 'flyctl is not installed here: neither `fly` nor `flyctl` is on PATH.',
+          hint: 'Install flyctl (https://fly.io/docs/flyctl/install/) and run the command again.',
+        },
+      },
+      t.environment,
       args,
-      cwd: options.cwd,
-      env,
-      timeoutMs: options.timeoutMs,
-      redact: [...tokens, ...(options.redact ?? [])],
-      ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onLine ? { onLine: options.onLine } : {}),
-    });
-    if (result.bin === null) {
-      throw new ProviderError(
-        'PROVIDER_UNAVAILABLE',
-        'flyctl is not installed here: neither `fly` nor `flyctl` is on PATH.',
-        { hint: 'Install flyctl (https://fly.io/docs/flyctl/install/) and run the command again.' },
-      );
-    }
-    if (result.aborted) {
-      throw new ProviderError('DEPLOY_ABORTED', `${options.what} was interrupted.`, {
-        hint: 'What served before keeps serving; run the command again when ready.',
-      });
-    }
+      options,
+    );
     if (result.exitCode === 0) return result;
     const line = lastErrorLine(result);
     const output = `${result.stderr}\n${result.tail.join('\n')}`;
@@ -156,7 +147,7 @@ export class FlyProvider implements Provider {
           ? `flyctl could not authenticate with ${token} for app ${t.app} (${t.environment}): ${line}`
           : `flyctl has no token for app ${t.app} (${t.environment}): ${line}`,
         {
-          hint: `Set FLY_API_TOKEN_${t.environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')} (or FLY_API_TOKEN) to a valid token, e.g. \`fly tokens create deploy -a ${t.app}\`, and run the command again.`,
+          hint: `Set FLY_API_TOKEN_${envSuffix(t.environment)} (or FLY_API_TOKEN) to a valid token, e.g. \`fly tokens create deploy -a ${t.app}\`, and run the command again.`,
           details: { app: t.app, environment: t.environment, token: token ?? null },
         },
       );

@@ -26,9 +26,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AirlockError, ProviderError, UserError } from '../../errors.ts';
 import {
   type CliResult,
+  envSuffix,
   lastErrorLine,
-  runCli,
-  scopedTokenEnv,
+  runPlatformCli,
   tokenNameFor,
 } from '../platform-cli.ts';
 import type {
@@ -142,39 +142,27 @@ export class RailwayProvider implements Provider {
       what: string;
     },
   ): Promise<CliResult> {
-    const { env, tokens } = scopedTokenEnv(this.#options.env, TOKENS, t.environment);
-    const result = await runCli({
-      bins: this.#options.bins ?? ['railway'],
-      args,
-      cwd: options.cwd,
-      env,
-      timeoutMs: options.timeoutMs ?? COMMAND_TIMEOUT_MS,
-      redact: [...tokens, ...(options.redact ?? [])],
-      ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onLine ? { onLine: options.onLine } : {}),
-    });
-    if (result.bin === null) {
-      throw new ProviderError(
-        'PROVIDER_UNAVAILABLE',
-        'the Railway CLI is not installed here: `railway` is not on PATH.',
-        {
+    const result = await runPlatformCli(
+      {
+        bins: this.#options.bins ?? ['railway'],
+        env: this.#options.env,
+        credentials: TOKENS,
+        missing: {
+          message: 'the Railway CLI is not installed here: `railway` is not on PATH.',
           hint: 'Install it (`npm i -g @railway/cli`, see https://docs.railway.com/cli) and run the command again.',
         },
-      );
-    }
-    if (result.aborted) {
-      throw new ProviderError('DEPLOY_ABORTED', `${options.what} was interrupted.`, {
-        hint: 'What served before keeps serving; run the command again when ready.',
-      });
-    }
+      },
+      t.environment,
+      args,
+      { ...options, timeoutMs: options.timeoutMs ?? COMMAND_TIMEOUT_MS },
+    );
     if (result.exitCode === 0) return result;
     const line = lastErrorLine(result);
     const output = `${result.stderr}\n${result.tail.join('\n')}`;
     const where = `${t.railwayService} in ${t.railwayEnvironment}`;
     if (AUTH_FAILURE.test(output)) {
       const token = tokenNameFor(this.#options.env, TOKENS, t.environment);
-      const suffix = t.environment.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+      const suffix = envSuffix(t.environment);
       throw new ProviderError(
         'PROVIDER_AUTH',
         token
