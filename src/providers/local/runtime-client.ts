@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
+import type * as Http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ProviderError, type SerializedError } from '../../errors.ts';
 import type { DeployOptions, DeployOutcome, ProcessDeployment, ServiceState } from '../provider.ts';
@@ -18,6 +18,9 @@ import {
   readJsonFile,
   runtimePaths,
 } from './runtime-files.ts';
+
+/** node:http without its ESM facade, whose lazy WebSocket exports load undici (~25 ms per CLI start). */
+const http: typeof Http = process.getBuiltinModule('node:http');
 
 /** Options of {@link LocalRuntimeClient}. Times in ms. */
 export interface LocalRuntimeClientOptions {
@@ -50,7 +53,7 @@ const DAEMON_ENTRY = fileURLToPath(new URL('./runtime-daemon-main.ts', import.me
 
 interface RawResponse {
   status: number;
-  response: http.IncomingMessage;
+  response: Http.IncomingMessage;
 }
 
 /** Rebuilds a daemon-side error as a ProviderError with the same code, message, hint and details. */
@@ -348,7 +351,7 @@ export class LocalRuntimeClient {
     });
   }
 
-  async #readBody(response: http.IncomingMessage): Promise<string> {
+  async #readBody(response: Http.IncomingMessage): Promise<string> {
     let text = '';
     for await (const chunk of response) text += (chunk as Buffer).toString('utf8');
     return text;
