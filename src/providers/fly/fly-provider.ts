@@ -23,6 +23,7 @@ import {
   type CliResult,
   envSuffix,
   lastErrorLine,
+  type PlatformCliCall,
   runPlatformCli,
   scopedTokenEnv,
   tokenNameFor,
@@ -112,15 +113,7 @@ export class FlyProvider implements Provider {
   async #fly(
     t: Pick<FlyTarget, 'environment' | 'app'>,
     args: string[],
-    options: {
-      cwd: string;
-      stdin?: string;
-      redact?: string[];
-      timeoutMs: number;
-      signal?: AbortSignal;
-      onLine?: (line: string) => void;
-      what: string;
-    },
+    options: PlatformCliCall & { timeoutMs: number },
   ): Promise<CliResult> {
     const result = await runPlatformCli(
       {

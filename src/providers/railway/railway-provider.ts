@@ -28,6 +28,7 @@ import {
   type CliResult,
   envSuffix,
   lastErrorLine,
+  type PlatformCliCall,
   runPlatformCli,
   tokenNameFor,
 } from '../platform-cli.ts';
@@ -129,19 +130,7 @@ export class RailwayProvider implements Provider {
     await writeFile(this.#ledgerFile, `${JSON.stringify(ledger, null, 2)}\n`);
   }
 
-  async #railway(
-    t: RailwayTarget,
-    args: string[],
-    options: {
-      cwd: string;
-      stdin?: string;
-      redact?: string[];
-      timeoutMs?: number;
-      signal?: AbortSignal;
-      onLine?: (line: string) => void;
-      what: string;
-    },
-  ): Promise<CliResult> {
+  async #railway(t: RailwayTarget, args: string[], options: PlatformCliCall): Promise<CliResult> {
     const result = await runPlatformCli(
       {
         bins: this.#options.bins ?? ['railway'],
