@@ -109,6 +109,17 @@ export async function databaseLocation(
   return { engine: database.engine, url: database.url };
 }
 
+/**
+ * The service's target in every environment of the pipeline that has it, in pipeline order: what
+ * the fly and railway providers compare to refuse two environments that resolve to one app.
+ */
+export function serviceTargets(config: ResolvedConfig, service: string): ServiceTarget[] {
+  return config.pipeline.flatMap((name) => {
+    const env = config.environments[name];
+    return env?.services[service] ? [serviceTarget(config, env, service)] : [];
+  });
+}
+
 /** Which service of which environment, as a provider needs to find it. */
 export function serviceTarget(
   config: ResolvedConfig,

@@ -157,3 +157,81 @@ export function treeDigest(dir: string): string {
 export function fakeId(prefix: string, n: number, length = 14): string {
   return `${prefix}${sha256(`${prefix}${n}`).slice(0, length)}`;
 }
+
+/** Thrown to end a fake with an exit code (after its output). */
+export class Exit extends Error {
+  readonly code: number;
+  constructor(code: number) {
+    super(`exit ${code}`);
+    this.code = code;
+  }
+}
+
+export const out = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+export const err = (line = ''): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/** What a fake's command reported: secret values it received (for the transcript's digests), a note. */
+export interface FakeOutcome {
+  values?: Record<string, string> | undefined;
+  note?: string | undefined;
+}
+
+/**
+ * The main of every FAKE CLI: reads stdin and its state file ($`stateVariable`), runs `handle`,
+ * saves the state even when the command failed, prints an unexpected error as
+ * `errorPrefix + message` (exit 1), records the invocation in the transcript, sets the exit code.
+ */
+export function runFakeCli<S>(
+  cli: {
+    name: string;
+    stateVariable: string;
+    booleans: readonly string[];
+    aliases: Record<string, string>;
+    errorPrefix: string;
+  },
+  handle: (state: S, args: ParsedArgs, stdin: string) => FakeOutcome | undefined,
+): void {
+  const argv = process.argv.slice(2);
+  const stdin = readStdin();
+  const stateFile = process.env[cli.stateVariable];
+  let exitCode = 0;
+  let outcome: FakeOutcome | undefined;
+  try {
+    if (!stateFile) {
+      err(`${cli.errorPrefix}FAKE ${cli.name}: ${cli.stateVariable} is not set`);
+      throw new Exit(1);
+    }
+    const state = loadState<S>(stateFile);
+    try {
+      outcome = handle(state, parseArgs(argv, cli.booleans, cli.aliases), stdin);
+    } finally {
+      saveState(stateFile, state);
+    }
+  } catch (error) {
+    if (error instanceof Exit) exitCode = error.code;
+    else {
+      err(`${cli.errorPrefix}${(error as Error).message}`);
+      exitCode = 1;
+    }
+  }
+  const values = outcome?.values;
+  record({
+    cli: cli.name,
+    at: new Date().toISOString(),
+    argv,
+    cwd: process.cwd(),
+    env: recordedEnv(process.env),
+    stdin: {
+      bytes: Buffer.byteLength(stdin),
+      sha256: stdin ? sha256(stdin) : null,
+      ...(values && Object.keys(values).length ? { values } : {}),
+    },
+    exitCode,
+    ...(outcome?.note ? { note: outcome.note } : {}),
+  });
+  process.exitCode = exitCode;
+}

@@ -13,15 +13,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import {
+  Exit,
+  err,
   fakeId,
   flag,
-  loadState,
+  out,
   type ParsedArgs,
-  parseArgs,
-  readStdin,
-  record,
-  recordedEnv,
-  saveState,
+  runFakeCli,
   sha256,
   treeDigest,
 } from './fake-cli-common.ts';
@@ -84,16 +82,6 @@ export function emptyFlyState(apps: string[]): FakeFlyState {
 const BOOLEANS = ['build-only', 'push', 'json', 'stage', 'yes', 'detach', 'now', 'remote-only'];
 const ALIASES = { a: 'app', c: 'config', i: 'image', e: 'env', j: 'json', y: 'yes' };
 
-class Exit extends Error {
-  readonly code: number;
-  constructor(code: number) {
-    super(`exit ${code}`);
-    this.code = code;
-  }
-}
-
-const out = (line = '') => process.stdout.write(`${line}\n`);
-const err = (line = '') => process.stderr.write(`${line}\n`);
 const fail = (message: string): never => {
   err(`Error: ${message}`);
   throw new Exit(1);
@@ -461,53 +449,32 @@ function releases(_state: FakeFlyState, app: FakeFlyApp, args: ParsedArgs): void
 }
 
 function main(): void {
-  const argv = process.argv.slice(2);
-  const stdin = readStdin();
-  const stateFile = process.env.FAKE_FLY_STATE;
-  let exitCode = 0;
-  let values: Record<string, string> | undefined;
-  try {
-    if (!stateFile) fail('FAKE flyctl: FAKE_FLY_STATE is not set');
-    const state = loadState<FakeFlyState>(stateFile as string);
-    const args = parseArgs(argv, BOOLEANS, ALIASES);
-    const command = args.positionals[0];
-    try {
-      if (command === 'version') out('fly v0.3.221 linux/amd64 Commit: FAKE BuildDate: 2026-11-01');
-      else {
-        requireToken(state);
-        if (command === 'deploy') deploy(state, args);
-        else if (command === 'status') {
-          const app = appOf(state, args);
-          if (!args.booleans.has('json')) fail('this fake prints status as JSON only (--json)');
-          out(JSON.stringify(statusJson(state, app), null, 2));
-        } else if (command === 'secrets') values = secrets(state, args, stdin);
-        else if (command === 'releases') releases(state, appOf(state, args), args);
-        else fail(`unknown command "${command}" for "flyctl"`);
-      }
-    } finally {
-      saveState(stateFile as string, state);
-    }
-  } catch (error) {
-    if (error instanceof Exit) exitCode = error.code;
-    else {
-      err(`Error: ${(error as Error).message}`);
-      exitCode = 1;
-    }
-  }
-  record({
-    cli: 'fly',
-    at: new Date().toISOString(),
-    argv,
-    cwd: process.cwd(),
-    env: recordedEnv(process.env),
-    stdin: {
-      bytes: Buffer.byteLength(stdin),
-      sha256: stdin ? sha256(stdin) : null,
-      ...(values && Object.keys(values).length ? { values } : {}),
+  runFakeCli<FakeFlyState>(
+    {
+      name: 'fly',
+      stateVariable: 'FAKE_FLY_STATE',
+      booleans: BOOLEANS,
+      aliases: ALIASES,
+      errorPrefix: 'Error: ',
     },
-    exitCode,
-  });
-  process.exitCode = exitCode;
+    (state, args, stdin) => {
+      const command = args.positionals[0];
+      if (command === 'version') {
+        out('fly v0.3.221 linux/amd64 Commit: FAKE BuildDate: 2026-11-01');
+        return undefined;
+      }
+      requireToken(state);
+      if (command === 'deploy') deploy(state, args);
+      else if (command === 'status') {
+        const app = appOf(state, args);
+        if (!args.booleans.has('json')) fail('this fake prints status as JSON only (--json)');
+        out(JSON.stringify(statusJson(state, app), null, 2));
+      } else if (command === 'secrets') return { values: secrets(state, args, stdin) };
+      else if (command === 'releases') releases(state, appOf(state, args), args);
+      else fail(`unknown command "${command}" for "flyctl"`);
+      return undefined;
+    },
+  );
 }
 
 if (import.meta.main) main();

@@ -17,14 +17,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
+  Exit,
+  err,
   flag,
-  loadState,
+  out,
   type ParsedArgs,
-  parseArgs,
-  readStdin,
-  record,
-  recordedEnv,
-  saveState,
+  runFakeCli,
   sha256,
   treeDigest,
 } from './fake-cli-common.ts';
@@ -126,15 +124,6 @@ const ALIASES = {
   c: 'ci',
 };
 
-class Exit extends Error {
-  readonly code: number;
-  constructor(code: number) {
-    super(`exit ${code}`);
-    this.code = code;
-  }
-}
-const out = (line = '') => process.stdout.write(`${line}\n`);
-const err = (line = '') => process.stderr.write(`${line}\n`);
 const fail = (message: string): never => {
   err(message);
   throw new Exit(1);
@@ -387,18 +376,17 @@ function variable(
 }
 
 function main(): void {
-  const argv = process.argv.slice(2);
-  const stdin = readStdin();
-  const stateFile = process.env.FAKE_RAILWAY_STATE;
-  let exitCode = 0;
-  let values: Record<string, string> | undefined;
-  let note: string | undefined;
-  try {
-    if (!stateFile) fail('FAKE railway: FAKE_RAILWAY_STATE is not set');
-    const state = loadState<FakeRailwayState>(stateFile as string);
-    const args = parseArgs(argv, BOOLEANS, ALIASES);
-    const command = args.positionals[0];
-    try {
+  runFakeCli<FakeRailwayState>(
+    {
+      name: 'railway',
+      stateVariable: 'FAKE_RAILWAY_STATE',
+      booleans: BOOLEANS,
+      aliases: ALIASES,
+      errorPrefix: '',
+    },
+    (state, args, stdin) => {
+      const command = args.positionals[0];
+      let values: Record<string, string> | undefined;
       if (command === 'up') up(state, args);
       else if (command === 'deployment' && ['list', 'ls'].includes(args.positionals[1] ?? ''))
         deploymentList(state, args);
@@ -407,35 +395,11 @@ function main(): void {
       else if (command === '--version' || command === 'version') out('railway 4.61.1 (FAKE)');
       else fail(`error: unrecognized subcommand '${command}'`);
       const token = process.env.RAILWAY_TOKEN ?? process.env.RAILWAY_API_TOKEN;
-      if (token) {
-        const scope = state.tokens[sha256(token)];
-        note = `token scope=${scope === undefined ? 'any' : (scope ?? 'account')}`;
-      }
-    } finally {
-      saveState(stateFile as string, state);
-    }
-  } catch (error) {
-    if (error instanceof Exit) exitCode = error.code;
-    else {
-      err(`${(error as Error).message}`);
-      exitCode = 1;
-    }
-  }
-  record({
-    cli: 'railway',
-    at: new Date().toISOString(),
-    argv,
-    cwd: process.cwd(),
-    env: recordedEnv(process.env),
-    stdin: {
-      bytes: Buffer.byteLength(stdin),
-      sha256: stdin ? sha256(stdin) : null,
-      ...(values && Object.keys(values).length ? { values } : {}),
+      if (!token) return { values };
+      const scope = state.tokens[sha256(token)];
+      return { values, note: `token scope=${scope === undefined ? 'any' : (scope ?? 'account')}` };
     },
-    exitCode,
-    ...(note ? { note } : {}),
-  });
-  process.exitCode = exitCode;
+  );
 }
 
 if (import.meta.main) main();
