@@ -30,6 +30,8 @@ export interface CliInvocation {
 export interface CliResult {
   /** The executable that ran (one of `bins`), or null when none was found. */
   bin: string | null;
+  /** Why it could not start, other than not being found (EACCES, …); null when it ran. */
+  spawnError: string | null;
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   /** All of stdout, unmasked (JSON for the provider to parse; never log it whole). */
@@ -45,6 +47,10 @@ export interface CliResult {
 
 const TAIL = 30;
 const MASK = '••••';
+/** stdout kept for parsing at most (bytes of text); a CLI printing more is cut at this point. */
+const MAX_STDOUT = 8 * 1024 * 1024;
+/** ANSI colour codes, which some CLIs (wrangler) write even without a terminal. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
 /** `text` with every occurrence of the given values replaced by a mask. */
 export function mask(text: string, values: readonly string[] = []): string {
@@ -63,15 +69,16 @@ function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-foun
   let stderr = '';
   const partial = { out: '', err: '' };
   const push = (line: string) => {
-    const shown = mask(line, redact);
+    const shown = mask(line.replace(ANSI, ''), redact);
     tail.push(shown);
     if (tail.length > TAIL) tail.shift();
     run.onLine?.(shown);
   };
   const take = (which: 'out' | 'err', chunk: Buffer) => {
     const text = chunk.toString('utf8');
-    if (which === 'out') stdout += text;
-    else stderr += text;
+    if (which === 'out') {
+      if (stdout.length < MAX_STDOUT) stdout += text;
+    } else stderr += text;
     const lines = (partial[which] + text).split(/\r?\n/);
     partial[which] = lines.pop() ?? '';
     for (const line of lines) push(line);
@@ -129,6 +136,7 @@ function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-foun
         push(error.message);
         finish({
           bin,
+          spawnError: error.message,
           exitCode: null,
           signal: null,
           stdout,
@@ -153,6 +161,7 @@ function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-foun
       }
       finish({
         bin,
+        spawnError: null,
         exitCode: code,
         signal,
         stdout,
@@ -175,6 +184,7 @@ export async function runCli(run: CliInvocation): Promise<CliResult> {
   }
   return {
     bin: null,
+    spawnError: null,
     exitCode: null,
     signal: null,
     stdout: '',

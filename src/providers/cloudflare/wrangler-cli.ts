@@ -8,12 +8,12 @@
  * such as `{"type":"deploy","version_id":…,"targets":[…]}` and `{"type":"command-failed",…}`),
  * the interface Cloudflare's own CI integrations use, rather than from its human output.
  */
-import { spawn } from 'node:child_process';
 import { realpathSync, statSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ProviderError } from '../../errors.ts';
+import { mask, runCli } from '../platform-cli.ts';
 
 /** How to start wrangler: `command` with `prefix` before wrangler's own arguments. */
 export interface WranglerBin {
@@ -62,20 +62,6 @@ export interface WranglerResult {
   durationMs: number;
 }
 
-const TAIL_LINES = 30;
-const MAX_STDOUT = 8 * 1024 * 1024;
-const MASK = '••••';
-
-/** `text` with every value of `values` (4 characters or more) masked. */
-export function mask(text: string, values: readonly string[]): string {
-  let out = text;
-  for (const value of values) if (value.length >= 4) out = out.split(value).join(MASK);
-  return out;
-}
-
-/** ANSI colour codes, which wrangler writes even without a terminal in some places. */
-const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
-
 function executable(file: string): boolean {
   try {
     return statSync(file).isFile();
@@ -116,94 +102,38 @@ export function wranglerBaseEnv(): Record<string, string> {
   return { FORCE_COLOR: '0', NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false' };
 }
 
-/** Runs wrangler once. Never throws for a failed command; see `wranglerFailure`. */
+/**
+ * Runs wrangler once, through the platform CLI runner (`runCli`: its own process group, masked
+ * lines, timeout and abort), reading the entries wrangler writes to its output file. Never
+ * throws for a failed command; see `wranglerFailure`.
+ */
 export async function runWrangler(bin: WranglerBin, run: WranglerRun): Promise<WranglerResult> {
-  const started = performance.now();
   const redact = [run.env.CLOUDFLARE_API_TOKEN ?? '', ...(run.redact ?? [])].filter(Boolean);
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'airlock-wrangler-'));
   const outputFile = path.join(outDir, 'output.json');
-  const tail: string[] = [];
   const logLines: string[] = [];
-  let stdout = '';
-  const partial = { stdout: '', stderr: '' };
-  const push = (raw: string) => {
-    const line = mask(raw.replace(ANSI, ''), redact);
-    tail.push(line);
-    if (tail.length > TAIL_LINES) tail.shift();
-    logLines.push(line);
-    run.onLine?.(line);
-  };
-  const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-    const text = chunk.toString('utf8');
-    if (stream === 'stdout' && stdout.length < MAX_STDOUT) stdout += text;
-    const lines = (partial[stream] + text).split(/\r?\n/);
-    partial[stream] = lines.pop() ?? '';
-    for (const line of lines) push(line);
-  };
-
-  const result = await new Promise<Omit<WranglerResult, 'output' | 'stdout' | 'tail'>>(
-    (resolve) => {
-      let timedOut = false;
-      let aborted = false;
-      let killTimer: NodeJS.Timeout | undefined;
-      const child = spawn(bin.command, [...bin.prefix, ...run.args], {
-        cwd: run.cwd,
-        env: { ...run.env, ...wranglerBaseEnv(), WRANGLER_OUTPUT_FILE_PATH: outputFile },
-        detached: true,
-        stdio: [run.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      });
-      child.stdout?.on('data', onData('stdout'));
-      child.stderr?.on('data', onData('stderr'));
-      if (run.stdin !== undefined && child.stdin) {
-        child.stdin.on('error', () => {});
-        child.stdin.end(run.stdin);
-      }
-      const killGroup = (signal: NodeJS.Signals) => {
-        if (child.pid === undefined) return;
-        try {
-          process.kill(-child.pid, signal);
-        } catch {
-          // already gone
-        }
-      };
-      const stop = () => {
-        killGroup('SIGTERM');
-        killTimer ??= setTimeout(() => killGroup('SIGKILL'), 3_000);
-      };
-      const timer =
-        run.timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              timedOut = true;
-              stop();
-            }, run.timeoutMs);
-      const onAbort = () => {
-        aborted = true;
-        stop();
-      };
-      if (run.signal?.aborted) onAbort();
-      else run.signal?.addEventListener('abort', onAbort, { once: true });
-      let settled = false;
-      const finish = (exitCode: number | null, signal: NodeJS.Signals | null, error?: string) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        clearTimeout(killTimer);
-        run.signal?.removeEventListener('abort', onAbort);
-        resolve({
-          exitCode,
-          signal,
-          timedOut,
-          aborted,
-          spawnError: error ?? null,
-          durationMs: performance.now() - started,
-        });
-      };
-      child.once('error', (error) => finish(null, null, error.message));
-      child.once('close', (code, signal) => finish(code, signal));
+  const ran = await runCli({
+    bins: [bin.command],
+    args: [...bin.prefix, ...run.args],
+    cwd: run.cwd,
+    env: { ...run.env, ...wranglerBaseEnv(), WRANGLER_OUTPUT_FILE_PATH: outputFile },
+    redact,
+    onLine: (line) => {
+      logLines.push(line);
+      run.onLine?.(line);
     },
-  );
-  for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) push(partial[stream]);
+    ...(run.stdin !== undefined ? { stdin: run.stdin } : {}),
+    ...(run.signal ? { signal: run.signal } : {}),
+    ...(run.timeoutMs !== undefined ? { timeoutMs: run.timeoutMs } : {}),
+  });
+  const result = {
+    exitCode: ran.exitCode,
+    signal: ran.signal,
+    timedOut: ran.timedOut,
+    aborted: ran.aborted,
+    spawnError: ran.bin === null ? `${bin.command} was not found` : ran.spawnError,
+    durationMs: ran.durationMs,
+  };
 
   const output: WranglerOutputEntry[] = [];
   const text = await readFile(outputFile, 'utf8').catch(() => '');
@@ -222,7 +152,7 @@ export async function runWrangler(bin: WranglerBin, run: WranglerRun): Promise<W
     const header = `--- airlock: wrangler ${mask(run.args.join(' '), redact)} (in ${run.cwd}) at ${new Date().toISOString()}, exit ${result.exitCode ?? result.signal ?? result.spawnError}`;
     await appendFile(run.logFile, `${header}\n${logLines.join('\n')}\n`, { mode: 0o600 });
   }
-  return { ...result, stdout, tail, output };
+  return { ...result, stdout: ran.stdout, tail: ran.tail, output };
 }
 
 /**

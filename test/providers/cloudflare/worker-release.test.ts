@@ -33,7 +33,6 @@ import {
 import {
   failureReason,
   findWrangler,
-  mask,
   type WranglerResult,
 } from '../../../src/providers/cloudflare/wrangler-cli.ts';
 import {
@@ -42,6 +41,7 @@ import {
   wranglerEnvironment,
 } from '../../../src/providers/cloudflare/wrangler-config.ts';
 import { LocalProvider } from '../../../src/providers/local/local-provider.ts';
+import { mask } from '../../../src/providers/platform-cli.ts';
 import { cloudflareTarget, SEED_000_WRANGLER, workerProject } from './cloudflare-test-helpers.ts';
 
 function thrown(fn: () => unknown): AirlockError {
