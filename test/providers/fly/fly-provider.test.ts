@@ -349,6 +349,14 @@ describe('fly provider (FAKE flyctl): failures', () => {
     expect(
       scopedTokenEnv({ FLY_API_TOKEN: 'shared' }, ['FLY_API_TOKEN'], 'staging').env.FLY_API_TOKEN,
     ).toBe('shared');
+    // GitHub Actions gives '' for a secret that is not set: that counts as unset.
+    expect(
+      scopedTokenEnv(
+        { FLY_API_TOKEN: 'shared', FLY_API_TOKEN_STAGING: '' },
+        ['FLY_API_TOKEN'],
+        'staging',
+      ).env.FLY_API_TOKEN,
+    ).toBe('shared');
   });
 
   it('says so when flyctl is not installed', async () => {
