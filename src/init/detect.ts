@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { UserError } from '../errors.ts';
-import { MIGRATION_FILENAME } from '../migrations/migration-files.ts';
+import { MIGRATION_FILENAME } from '../migrations/migration-name.ts';
 import {
   findWranglerConfig,
   readWranglerConfig,

@@ -45,12 +45,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import {
-  MIGRATION_FILENAME,
-  type MigrationFile,
-  readMigrationDir,
-  sha256Hex,
-} from './migration-files.ts';
+import { type MigrationFile, readMigrationDir, sha256Hex } from './migration-files.ts';
+import { MIGRATION_FILENAME } from './migration-name.ts';
 
 /** The integrity file's name inside a migrations directory. */
 export const SUM_FILENAME = 'airlock.sum';

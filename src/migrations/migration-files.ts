@@ -1,9 +1,8 @@
 /**
- * Reading and creating migration files. A migration is `migrations/NNNN_name.sql` (wrangler d1
- * naming: at least four digits, numbering from 0001), numbered and append-only (seed 000: "D1
- * migrations are append-only and numbered sequentially"). Each file's sha256 is what the
- * ledger records, so an edit to an applied file is caught later (Flyway checksums, Atlas
- * `atlas.sum`).
+ * Reading and creating migration files. A migration is `migrations/NNNN_name.sql` (the naming
+ * in migration-name.ts), numbered and append-only: once it has run anywhere it is never edited,
+ * a change is a new file. Each file's sha256 is what the ledger records, so an edit to an
+ * applied file is caught later (Flyway checksums, Atlas `atlas.sum`).
  */
 
 import { createHash } from 'node:crypto';
@@ -11,6 +10,13 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { type MigrationDirectives, parseDirectives } from './directives.ts';
+import {
+  formatMigrationVersion,
+  migrationFilename,
+  nextMigrationFilename,
+  parseMigrationFilename,
+  slugMigrationName,
+} from './migration-name.ts';
 
 /** One migration file on disk. */
 export interface MigrationFile {
@@ -33,9 +39,6 @@ export interface MigrationFile {
    */
   directives?: MigrationDirectives;
 }
-
-/** The pattern every migration file name must match. */
-export const MIGRATION_FILENAME = /^(\d{4,})_([a-z0-9_]+)\.sql$/;
 
 /** sha256 of some bytes as lowercase hex. */
 export function sha256Hex(bytes: Uint8Array | string): string {
@@ -65,8 +68,8 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
   }
   const files: MigrationFile[] = [];
   for (const filename of names.filter((n) => n.endsWith('.sql')).sort()) {
-    const match = MIGRATION_FILENAME.exec(filename);
-    if (!match) {
+    const parsed = parseMigrationFilename(filename);
+    if (!parsed) {
       throw new UserError(
         'MIGRATION_NAME_INVALID',
         `Migration file ${join(absDir, filename)} is not named NNNN_name.sql.`,
@@ -80,8 +83,8 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
     const bytes = await readFile(path);
     const sql = bytes.toString('utf8');
     files.push({
-      version: Number(match[1]),
-      name: match[2]!,
+      version: parsed.version,
+      name: parsed.name,
       filename,
       path,
       sql,
@@ -102,7 +105,7 @@ function validateSequence(files: MigrationFile[]): void {
     if (previous && previous.version === file.version) {
       throw new UserError(
         'MIGRATION_DUPLICATE',
-        `Migrations ${previous.path} and ${file.path} share the number ${pad(file.version)}.`,
+        `Migrations ${previous.path} and ${file.path} share the number ${formatMigrationVersion(file.version)}.`,
         {
           hint: `Give one of them the next free number: rename ${file.filename}, or delete it and run \`airlock migrate create <name>\`.`,
           details: { files: [previous.path, file.path], version: file.version },
@@ -113,27 +116,14 @@ function validateSequence(files: MigrationFile[]): void {
     if (file.version !== expected) {
       throw new UserError(
         'MIGRATION_GAP',
-        `Migration ${file.path} follows a gap: ${pad(expected)} is missing.`,
+        `Migration ${file.path} follows a gap: ${formatMigrationVersion(expected)} is missing.`,
         {
-          hint: `Migrations are numbered without gaps from 0001. Rename ${file.filename} to ${pad(expected)}_${file.name}.sql, or restore the missing file.`,
+          hint: `Migrations are numbered without gaps from 0001. Rename ${file.filename} to ${migrationFilename(expected, file.name)}, or restore the missing file.`,
           details: { file: file.path, missing: expected },
         },
       );
     }
   }
-}
-
-function pad(version: number): string {
-  return String(version).padStart(4, '0');
-}
-
-/** Turns a free-form name into the `[a-z0-9_]+` part of a migration file name. */
-export function slugMigrationName(name: string): string {
-  return name
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '');
 }
 
 /**
@@ -153,8 +143,7 @@ export async function createMigrationFile(dir: string, name: string): Promise<st
   }
   const absDir = resolve(dir);
   const existing = await readMigrationDir(absDir);
-  const version = (existing.at(-1)?.version ?? 0) + 1;
-  const filename = `${pad(version)}_${slug}.sql`;
+  const filename = nextMigrationFilename(existing, slug);
   const path = join(absDir, filename);
   await mkdir(absDir, { recursive: true });
   const header = [

@@ -14,6 +14,7 @@ import { type AirlockError, type ErrorCode, toAirlockError, UserError } from '..
 import type { LedgerEntry } from './ledger.ts';
 import type { MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { migrationFilename } from './migration-name.ts';
 
 /** Something that makes applying unsafe. Plain data (JSON-serialisable for `--json`). */
 export interface MigrationProblem {
@@ -54,7 +55,7 @@ export function planMigrations(files: MigrationFile[], ledger: LedgerEntry[]): M
   for (const entry of applied) {
     const file = byVersion.get(entry.version);
     if (!file) {
-      const filename = `${String(entry.version).padStart(4, '0')}_${entry.name}.sql`;
+      const filename = migrationFilename(entry.version, entry.name);
       problems.push({
         code: 'MIGRATION_MISSING_FILE',
         version: entry.version,

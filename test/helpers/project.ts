@@ -14,7 +14,7 @@ import { Reporter } from '../../src/cli/reporter.ts';
 import { openSession, type Session } from '../../src/cli/session.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { SUM_FILENAME, sumTextSync } from '../../src/migrations/integrity.ts';
-import { MIGRATION_FILENAME } from '../../src/migrations/migration-files.ts';
+import { MIGRATION_FILENAME } from '../../src/migrations/migration-name.ts';
 import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));

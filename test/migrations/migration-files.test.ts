@@ -4,11 +4,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AirlockError, hasCode } from '../../src/errors.ts';
-import {
-  createMigrationFile,
-  readMigrationDir,
-  slugMigrationName,
-} from '../../src/migrations/migration-files.ts';
+import { createMigrationFile, readMigrationDir } from '../../src/migrations/migration-files.ts';
+import { slugMigrationName } from '../../src/migrations/migration-name.ts';
 
 let root: string;
 

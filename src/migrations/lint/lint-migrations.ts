@@ -17,6 +17,7 @@
 import { UserError } from '../../errors.ts';
 import { directivesOf } from '../directives.ts';
 import type { MigrationFile } from '../migration-files.ts';
+import { formatMigrationVersion } from '../migration-name.ts';
 import { AIRLOCK_RULES, type LintEngine } from './rules.ts';
 import { SourceText } from './source-text.ts';
 import { lintSqliteMigrations } from './sqlite-lint.ts';
@@ -67,7 +68,7 @@ export async function lintMigrations(
     if (missing.length > 0) {
       throw new UserError(
         'USAGE',
-        `No migration file has version ${missing.map((v) => String(v).padStart(4, '0')).join(', ')}.`,
+        `No migration file has version ${missing.map(formatMigrationVersion).join(', ')}.`,
         {
           hint: 'Run `airlock migrate status` to see the migrations and their versions.',
           details: { missing },

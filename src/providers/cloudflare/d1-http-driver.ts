@@ -27,6 +27,7 @@ import type { D1MigrationRow } from '../../migrations/adopt.ts';
 import { LEDGER_TABLE, type LedgerEntry } from '../../migrations/ledger.ts';
 import type { ApplyMeta, MigrationDriver } from '../../migrations/migration-driver.ts';
 import type { MigrationFile } from '../../migrations/migration-files.ts';
+import { formatMigrationVersion } from '../../migrations/migration-name.ts';
 import { CREATE_SQLITE_LEDGER } from '../../migrations/sqlite-migration-driver.ts';
 import { envSuffix, scopedTokenEnv } from '../platform-cli.ts';
 import {
@@ -300,7 +301,7 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       await this.query([...guard, { sql: CREATE_SQLITE_LEDGER }, ...inserts]);
     } catch (error) {
       if (!(error instanceof D1QueryError)) throw error;
-      const versions = entries.map((e) => String(e.version).padStart(4, '0')).join(', ');
+      const versions = entries.map((e) => formatMigrationVersion(e.version)).join(', ');
       if (guard.length > 0 && /malformed JSON|no longer held/i.test(error.message)) {
         throw new UserError(
           'MIGRATION_LOCKED',
