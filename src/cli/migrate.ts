@@ -8,7 +8,6 @@ import path from 'node:path';
 import type { ResolvedConfig, ResolvedDatabase, ResolvedService } from '../config/resolve.ts';
 import { hasCode, UserError } from '../errors.ts';
 import type { AdoptSource, LedgerTarget } from '../migrations/adopt.ts';
-import type { DatabaseLocation } from '../migrations/dry-run.ts';
 import {
   checkIntegrity,
   readSumFile,
@@ -17,7 +16,7 @@ import {
   verifyIntegrity,
   writeSumFile,
 } from '../migrations/integrity.ts';
-import type { DriftResult } from '../migrations/introspect.ts';
+import type { DatabaseLocation } from '../migrations/migration-driver.ts';
 import {
   createMigrationFile,
   type MigrationFile,
@@ -28,6 +27,7 @@ import {
   notOnPreviousError,
   planMigrations,
 } from '../migrations/migrator.ts';
+import type { DriftResult } from '../migrations/schema-drift.ts';
 import { sqlitePathFromUrl } from '../migrations/sqlite-migration-driver.ts';
 import {
   type AirlockContext,
@@ -600,9 +600,8 @@ export async function migrateDriftCommand(
           hint: `e.g. \`airlock migrate drift ${config.pipeline[0]} ${config.pipeline[1] ?? '<environment>'}\`.`,
         });
       }
-      const { describeSchema, detectDrift, driftError } = await import(
-        '../migrations/introspect.ts'
-      );
+      const { describeSchema } = await import('../migrations/introspect.ts');
+      const { detectDrift, driftError } = await import('../migrations/schema-drift.ts');
       const services = servicesWithDatabase(config, opts.service).filter(
         (s) => envA.services[s.name]?.database && envB.services[s.name]?.database,
       );
@@ -689,7 +688,7 @@ async function localD1Source(
   own: string,
   given: string | undefined,
 ): Promise<string> {
-  const { findLocalD1Database } = await import('../migrations/adopt.ts');
+  const { findLocalD1Database } = await import('../migrations/local-d1-database.ts');
   const projectDir = path.resolve(config.dir, service.root);
   if (given) {
     const file = path.resolve(given);
@@ -939,7 +938,8 @@ function fileNameOf(entry: { version: number; name: string }): string {
  * file holds the same schema: otherwise its ledger would claim migrations it never ran.
  */
 async function sameSchemaOrRefuse(source: string, target: string, environment: string) {
-  const { compareSchemas, describeSchema } = await import('../migrations/introspect.ts');
+  const { describeSchema } = await import('../migrations/introspect.ts');
+  const { compareSchemas } = await import('../migrations/schema-compare.ts');
   if (!existsSync(source)) return; // adoptLedger reports the missing source
   const differences = compareSchemas(
     await describeSchema({ engine: 'sqlite', url: source }),

@@ -8,6 +8,15 @@
 import type { LedgerEntry } from './ledger.ts';
 import type { MigrationFile } from './migration-files.ts';
 
+/**
+ * Where an environment's database is: a SQLite file (`file:` URL or path) or a Postgres
+ * connection string. A `ResolvedDatabase` from the config fits.
+ */
+export interface DatabaseLocation {
+  engine: 'sqlite' | 'postgres';
+  url: string;
+}
+
 /** Who ran a migration and as part of which release; stored in its ledger row. */
 export interface ApplyMeta {
   appliedBy: string;

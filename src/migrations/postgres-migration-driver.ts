@@ -2,11 +2,8 @@
  * Migrations on Postgres (team mode: e.g. Supabase, one database per environment) through one
  * `pg.Client` session, with the same semantics as the SQLite driver:
  *
- * - **Ledger** `airlock.migrations` (schema `airlock`, out of the application's `public`):
- *   `version integer primary key, name text, sha256 text, applied_at timestamptz, applied_by
- *   text, duration_ms integer, release text` — Flyway's `flyway_schema_history` and Atlas's
- *   revisions table, reduced to what Airlock reads. Created by the first `applyFile`, inside
- *   that file's transaction; `readLedger` never creates it.
+ * - **Ledger** `airlock.migrations` (postgres-ledger.ts), created by the first `applyFile`,
+ *   inside that file's transaction; `readLedger` never creates it.
  * - **One transaction per file**: `BEGIN` → the file (sent as one query string) → the ledger
  *   row → `COMMIT`; `ROLLBACK` on any error. Postgres DDL is transactional, so a failing file
  *   leaves neither schema changes nor a ledger row.
@@ -38,9 +35,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, DatabaseError } from 'pg';
 import { InternalError, UserError } from '../errors.ts';
 import { NO_TRANSACTION_MARKER, parseDirectives } from './directives.ts';
-import { type LedgerEntry, POSTGRES_LEDGER_SCHEMA, POSTGRES_LEDGER_TABLE } from './ledger.ts';
+import { type LedgerEntry, POSTGRES_LEDGER_TABLE } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { errorCode, redactUrl } from './postgres-client.ts';
+import {
+  CREATE_POSTGRES_LEDGER,
+  postgresLedgerExists,
+  readPostgresLedger,
+  recordApplied,
+  refuseIfApplied,
+} from './postgres-ledger.ts';
 import { lineAt, type SqlStatement, splitSqlStatements } from './sql-split.ts';
 
 export interface PostgresMigrationDriverOptions {
@@ -83,31 +88,9 @@ export const MIGRATION_LOCK_KEY: bigint = BigInt.asIntN(
 
 const LOCK_KEY = MIGRATION_LOCK_KEY.toString();
 
-/** The ledger schema and table's DDL (also used by `adopt.ts`). */
-export const CREATE_POSTGRES_LEDGER = `CREATE SCHEMA IF NOT EXISTS ${POSTGRES_LEDGER_SCHEMA};
-CREATE TABLE IF NOT EXISTS ${POSTGRES_LEDGER_TABLE} (
-  version integer PRIMARY KEY,
-  name text NOT NULL,
-  sha256 text NOT NULL,
-  applied_at timestamptz NOT NULL,
-  applied_by text NOT NULL,
-  duration_ms integer NOT NULL,
-  release text
-)`;
-
 /** Statements that open or end a transaction (not `ROLLBACK TO SAVEPOINT`). */
 const TRANSACTION_CONTROL =
   /^(?:begin|start\s+transaction|commit|end|abort|rollback(?!\s+(?:work\s+|transaction\s+)?to\b)|prepare\s+transaction)\b/i;
-
-interface LedgerRow {
-  version: number;
-  name: string;
-  sha256: string;
-  applied_at: Date;
-  applied_by: string;
-  duration_ms: number;
-  release: string | null;
-}
 
 /**
  * A `MigrationDriver` over one Postgres database, through one session (`pg.Client`) opened on
@@ -144,11 +127,8 @@ export class PostgresMigrationDriver implements MigrationDriver {
   async readLedger(): Promise<LedgerEntry[]> {
     const client = await this.#client();
     try {
-      if (!(await ledgerExists(client))) return [];
-      const { rows } = await client.query<LedgerRow>(
-        `SELECT version, name, sha256, applied_at, applied_by, duration_ms, release FROM ${POSTGRES_LEDGER_TABLE} ORDER BY version`,
-      );
-      return rows.map(toEntry);
+      if (!(await postgresLedgerExists(client))) return [];
+      return await readPostgresLedger(client);
     } catch (error) {
       throw this.#sessionError(error, `reading the ledger (${POSTGRES_LEDGER_TABLE})`);
     }
@@ -256,7 +236,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
         `Cannot connect to Postgres at ${where}: ${message || (error as { code?: string }).code || 'connection failed'}.`,
         {
           hint: `Check that the database is up and that its URL (host, port, database, user, password) is right, e.g. with \`psql "<url>" -c 'select 1'\`; then run \`airlock migrate status\`.`,
-          details: { url: where, postgresCode: codeOf(error) },
+          details: { url: where, postgresCode: errorCode(error) },
           cause: error,
         },
       );
@@ -312,7 +292,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     }
     try {
       await client.query('BEGIN');
-      if (!(await ledgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
+      if (!(await postgresLedgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
       await refuseIfApplied(client, file);
       const started = performance.now();
       try {
@@ -321,7 +301,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
         throw this.#failed(file, error, { in: 'transaction' });
       }
       const entry = this.#entry(file, meta, performance.now() - started);
-      await insertEntry(client, file, entry);
+      await recordApplied(client, file, entry);
       await client.query('COMMIT');
       return entry;
     } catch (error) {
@@ -336,7 +316,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     file: MigrationFile,
     meta: ApplyMeta,
   ): Promise<LedgerEntry> {
-    if (await ledgerExists(client)) await refuseIfApplied(client, file);
+    if (await postgresLedgerExists(client)) await refuseIfApplied(client, file);
     const statements = splitSqlStatements(file.sql);
     const started = performance.now();
     for (const [index, statement] of statements.entries()) {
@@ -351,9 +331,9 @@ export class PostgresMigrationDriver implements MigrationDriver {
     const entry = this.#entry(file, meta, performance.now() - started);
     try {
       await client.query('BEGIN');
-      if (!(await ledgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
+      if (!(await postgresLedgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
       await refuseIfApplied(client, file);
-      await insertEntry(client, file, entry);
+      await recordApplied(client, file, entry);
       await client.query('COMMIT');
       return entry;
     } catch (error) {
@@ -364,7 +344,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
         `Migration ${file.path} ran (without a transaction), but its ledger row could not be written: ${message}`,
         {
           hint: `Its statements are applied. Check the database (\`airlock migrate status\`); once the cause is fixed, \`airlock migrate apply\` runs ${file.filename} again, so make sure it can run twice (IF NOT EXISTS).`,
-          details: { file: file.path, version: file.version, postgresCode: codeOf(error) },
+          details: { file: file.path, version: file.version, postgresCode: errorCode(error) },
           cause: error,
         },
       );
@@ -490,67 +470,6 @@ export class PostgresMigrationDriver implements MigrationDriver {
   }
 }
 
-async function ledgerExists(client: Client): Promise<boolean> {
-  const { rows } = await client.query<{ present: boolean }>(
-    'SELECT to_regclass($1) IS NOT NULL AS present',
-    [POSTGRES_LEDGER_TABLE],
-  );
-  return rows[0]?.present === true;
-}
-
-/** Throws `MIGRATION_FAILED` when `file`'s version is in the ledger already (a lost race). */
-async function refuseIfApplied(client: Client, file: MigrationFile): Promise<void> {
-  const { rows } = await client.query<LedgerRow>(
-    `SELECT * FROM ${POSTGRES_LEDGER_TABLE} WHERE version = $1`,
-    [file.version],
-  );
-  const row = rows[0];
-  if (row) throw alreadyApplied(file, row.applied_by, row.applied_at.toISOString());
-}
-
-async function insertEntry(client: Client, file: MigrationFile, entry: LedgerEntry) {
-  try {
-    await client.query(
-      `INSERT INTO ${POSTGRES_LEDGER_TABLE} (version, name, sha256, applied_at, applied_by, duration_ms, release) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        entry.version,
-        entry.name,
-        entry.sha256,
-        entry.appliedAt,
-        entry.appliedBy,
-        entry.durationMs,
-        entry.release,
-      ],
-    );
-  } catch (error) {
-    if (codeOf(error) === '23505') throw alreadyApplied(file, 'another process', 'the same time');
-    throw error;
-  }
-}
-
-function alreadyApplied(file: MigrationFile, by: string, at: string): UserError {
-  return new UserError(
-    'MIGRATION_FAILED',
-    `Migration ${file.path} was already applied (by ${by} at ${at}); another process got there first.`,
-    {
-      hint: 'Run `airlock migrate status` to see the ledger, then `airlock migrate apply` again.',
-      details: { file: file.path, version: file.version },
-    },
-  );
-}
-
-function toEntry(row: LedgerRow): LedgerEntry {
-  return {
-    version: Number(row.version),
-    name: row.name,
-    sha256: row.sha256,
-    appliedAt: row.applied_at.toISOString(),
-    appliedBy: row.applied_by,
-    durationMs: Number(row.duration_ms),
-    release: row.release ?? null,
-  };
-}
-
 /**
  * Line and column (1-based) in `script` of Postgres's error `position` (1-based, counted in
  * characters) within `text`, which starts at `offset` of `script`.
@@ -580,22 +499,6 @@ function firstLine(statement: SqlStatement): string {
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }
 
-function codeOf(error: unknown): string | null {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : null;
-}
-
 function milliseconds(value: number | undefined, fallback: number): number {
   return Math.max(0, Math.trunc(value ?? fallback));
-}
-
-/** `url` with its password replaced by `***`, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
 }

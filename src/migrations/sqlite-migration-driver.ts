@@ -25,7 +25,10 @@ export interface SqliteMigrationDriverOptions {
   now?: () => Date;
 }
 
-/** The ledger table's DDL (also used by `adopt.ts` to write rows without this driver). */
+/**
+ * The ledger table's DDL (also used by adopt-ledger-rows.ts and the D1 HTTP driver, which write
+ * rows without this driver).
+ */
 export const CREATE_SQLITE_LEDGER = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
   version INTEGER PRIMARY KEY,
   name TEXT NOT NULL,

@@ -302,7 +302,8 @@ async function driftFacts(
     const source = databaseOf(ctx.config, previous, name);
     const fact: DriftFact = { service: name, mode: target.drift, findings: [] };
     try {
-      const { describeSchema, detectDrift } = await import('../migrations/introspect.ts');
+      const { describeSchema } = await import('../migrations/introspect.ts');
+      const { detectDrift } = await import('../migrations/schema-drift.ts');
       const files = artifact.migrationsDigest
         ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
         : [];

@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { localD1DatabasePath } from '../../src/migrations/adopt.ts';
-import { SCRATCH_DATABASE_PREFIX } from '../../src/migrations/dry-run.ts';
+import { localD1DatabasePath } from '../../src/migrations/local-d1-database.ts';
+import { SCRATCH_DATABASE_PREFIX } from '../../src/migrations/scratch-database.ts';
 import {
   createTestDatabase,
   describeIfPostgres,

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { localD1DatabasePath } from '../../src/migrations/adopt.ts';
+import { localD1DatabasePath } from '../../src/migrations/local-d1-database.ts';
 import { findFreePort } from '../../src/providers/local/app-process.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');

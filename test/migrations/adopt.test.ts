@@ -23,14 +23,13 @@ import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { adoptError, adoptLedger } from '../../src/migrations/adopt.ts';
+import { readSupabaseLedger } from '../../src/migrations/adopt-supabase.ts';
+import { readD1Ledger } from '../../src/migrations/adopt-wrangler.ts';
 import {
-  adoptError,
-  adoptLedger,
   findLocalD1Database,
   localD1DatabasePath,
-  readD1Ledger,
-  readSupabaseLedger,
-} from '../../src/migrations/adopt.ts';
+} from '../../src/migrations/local-d1-database.ts';
 import { readMigrationDir } from '../../src/migrations/migration-files.ts';
 import { Migrator } from '../../src/migrations/migrator.ts';
 import { PostgresMigrationDriver } from '../../src/migrations/postgres-migration-driver.ts';

@@ -7,20 +7,19 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DatabaseLocation } from '../../src/migrations/dry-run.ts';
+import { describeSchema } from '../../src/migrations/introspect.ts';
+import type { DatabaseLocation, MigrationDriver } from '../../src/migrations/migration-driver.ts';
+import { readMigrationDir } from '../../src/migrations/migration-files.ts';
+import { replaySchema } from '../../src/migrations/migration-replay.ts';
+import { Migrator } from '../../src/migrations/migrator.ts';
+import { PostgresMigrationDriver } from '../../src/migrations/postgres-migration-driver.ts';
+import { compareSchemas } from '../../src/migrations/schema-compare.ts';
 import {
-  compareSchemas,
-  describeSchema,
   detectDrift,
   driftError,
   type EnvironmentSchema,
-  replaySchema,
-  type SchemaSnapshot,
-} from '../../src/migrations/introspect.ts';
-import type { MigrationDriver } from '../../src/migrations/migration-driver.ts';
-import { readMigrationDir } from '../../src/migrations/migration-files.ts';
-import { Migrator } from '../../src/migrations/migrator.ts';
-import { PostgresMigrationDriver } from '../../src/migrations/postgres-migration-driver.ts';
+} from '../../src/migrations/schema-drift.ts';
+import type { SchemaSnapshot } from '../../src/migrations/schema-snapshot.ts';
 import { SqliteMigrationDriver } from '../../src/migrations/sqlite-migration-driver.ts';
 import { TEST_POSTGRES_URL } from '../helpers/postgres.ts';
 import { caught, engines, type MigrationDir, migrationDir } from './engines.ts';

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Client } from 'pg';
 import { expect } from 'vitest';
-import { type DatabaseLocation, SCRATCH_DATABASE_PREFIX } from '../../src/migrations/dry-run.ts';
+import type { DatabaseLocation } from '../../src/migrations/migration-driver.ts';
+import { SCRATCH_DATABASE_PREFIX } from '../../src/migrations/scratch-database.ts';
 import { createTestDatabase, openConnections, withAdminClient } from '../helpers/postgres.ts';
 
 /** Scratch databases created by this test process (their names carry its pid) still present. */

@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { ResolvedDatabase } from '../../config/resolve.ts';
 import { ProviderError, UserError } from '../../errors.ts';
-import type { D1MigrationRow } from '../../migrations/adopt.ts';
+import type { D1MigrationRow } from '../../migrations/adopt-wrangler.ts';
 import { LEDGER_TABLE, type LedgerEntry } from '../../migrations/ledger.ts';
 import type { ApplyMeta, MigrationDriver } from '../../migrations/migration-driver.ts';
 import type { MigrationFile } from '../../migrations/migration-files.ts';

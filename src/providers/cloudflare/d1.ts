@@ -15,9 +15,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import type { ResolvedDatabase } from '../../config/resolve.ts';
 import { UserError } from '../../errors.ts';
-import { localD1DatabasePath } from '../../migrations/adopt.ts';
-import type { DatabaseLocation } from '../../migrations/dry-run.ts';
-import type { MigrationDriver } from '../../migrations/migration-driver.ts';
+import { localD1DatabasePath } from '../../migrations/local-d1-database.ts';
+import type { DatabaseLocation, MigrationDriver } from '../../migrations/migration-driver.ts';
 import { SqliteMigrationDriver } from '../../migrations/sqlite-migration-driver.ts';
 import { d1Binding, findWranglerConfig, readWranglerConfig } from './wrangler-config.ts';
 

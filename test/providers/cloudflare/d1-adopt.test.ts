@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
-import { localD1DatabasePath } from '../../../src/migrations/adopt.ts';
 import { sumTextSync } from '../../../src/migrations/integrity.ts';
+import { localD1DatabasePath } from '../../../src/migrations/local-d1-database.ts';
 import { type FakeD1Api, startFakeD1Api } from '../../fakes/cloudflare/fake-d1-api.ts';
 import { REPO, SEED_000_WRANGLER } from './cloudflare-test-helpers.ts';
 
