@@ -12,6 +12,8 @@
  */
 
 import { InternalError } from '../../errors.ts';
+import { POSTGRES_LINT_RULES } from './rules/postgres/registry.ts';
+import { SQLITE_LINT_RULES } from './rules/sqlite/registry.ts';
 
 /** The database engines lint knows. D1 is SQLite behind Cloudflare's batch API. */
 export type LintEngine = 'sqlite' | 'd1' | 'postgres';
@@ -30,15 +32,10 @@ export interface LintRule {
   suppressible: boolean;
 }
 
-const SQLITE: readonly LintEngine[] = ['sqlite', 'd1'];
 const ALL: readonly LintEngine[] = ['sqlite', 'd1', 'postgres'];
 
-const SQLITE_ALTER = 'https://www.sqlite.org/lang_altertable.html#otheralter';
-const SQLITE_FK = 'https://www.sqlite.org/foreignkeys.html#fk_schemacommands';
-const D1_FK = 'https://developers.cloudflare.com/d1/sql-api/foreign-keys/';
-
-/** Airlock's own rules (SQLite and D1 statements are parsed with sql-parser-cst). */
-export const AIRLOCK_RULES: readonly LintRule[] = [
+/** Rules the linters report themselves, about a file as a whole. */
+const LINTER_RULES: readonly LintRule[] = [
   {
     name: 'syntax-error',
     severity: 'error',
@@ -50,7 +47,7 @@ export const AIRLOCK_RULES: readonly LintRule[] = [
   {
     name: 'unparsed-statement',
     severity: 'warning',
-    engines: SQLITE,
+    engines: ['sqlite', 'd1'],
     summary:
       "SQLite accepts the file but Airlock's parser does not, so its statements were not linted.",
     source: 'https://github.com/nene/sql-parser-cst',
@@ -59,102 +56,16 @@ export const AIRLOCK_RULES: readonly LintRule[] = [
   {
     name: 'replay-error',
     severity: 'error',
-    engines: SQLITE,
+    engines: ['sqlite', 'd1'],
     summary:
       'SQLite refuses the statement when the migrations are replayed in order into an empty database.',
     source: 'https://www.sqlite.org/lang.html',
     suppressible: true,
   },
-  {
-    name: 'explicit-transaction',
-    severity: 'error',
-    engines: ['sqlite'],
-    summary:
-      'BEGIN/COMMIT/ROLLBACK in a file Airlock already runs in one transaction with its ledger row.',
-    source: 'https://www.sqlite.org/lang_transaction.html',
-    suppressible: true,
-  },
-  {
-    name: 'd1-explicit-transaction',
-    severity: 'error',
-    engines: ['d1'],
-    summary: 'D1 refuses BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE: it runs each file as one batch.',
-    source: 'https://github.com/cloudflare/workerd/issues/5411',
-    suppressible: true,
-  },
-  {
-    name: 'foreign-keys-pragma',
-    severity: 'error',
-    engines: ['sqlite'],
-    summary:
-      'PRAGMA foreign_keys = OFF is a no-op inside the transaction Airlock runs each file in.',
-    source: 'https://www.sqlite.org/pragma.html#pragma_foreign_keys',
-    suppressible: true,
-  },
-  {
-    name: 'd1-foreign-keys-pragma',
-    severity: 'error',
-    engines: ['d1'],
-    summary: 'D1 ignores PRAGMA foreign_keys = OFF; it always enforces foreign keys.',
-    source: D1_FK,
-    suppressible: true,
-  },
-  {
-    name: 'rebuild-with-cascading-children',
-    severity: 'error',
-    engines: SQLITE,
-    summary:
-      'DROP TABLE (e.g. in the 12-step rebuild) of a table other tables reference ON DELETE CASCADE / SET NULL / SET DEFAULT deletes or rewrites their rows.',
-    source: SQLITE_FK,
-    suppressible: true,
-  },
-  {
-    name: 'rebuild-with-referencing-children',
-    severity: 'error',
-    engines: SQLITE,
-    summary:
-      'DROP TABLE (e.g. in the 12-step rebuild) of a table other tables reference with NO ACTION / RESTRICT fails as soon as they have rows, even with PRAGMA defer_foreign_keys.',
-    source: SQLITE_FK,
-    suppressible: true,
-  },
-  {
-    name: 'rebuild-drops-indexes-or-triggers',
-    severity: 'error',
-    engines: SQLITE,
-    summary:
-      'A table rebuild that does not recreate the old table’s indexes and triggers loses them (step 8 of the 12-step procedure).',
-    source: SQLITE_ALTER,
-    suppressible: true,
-  },
-  {
-    name: 'add-not-null-column-without-default',
-    severity: 'error',
-    engines: SQLITE,
-    summary:
-      'ALTER TABLE … ADD COLUMN … NOT NULL without a non-NULL DEFAULT fails on any table with rows.',
-    source: 'https://www.sqlite.org/lang_altertable.html#altertabaddcol',
-    suppressible: true,
-  },
-  {
-    name: 'statement-needs-no-transaction',
-    severity: 'error',
-    engines: ['postgres'],
-    summary:
-      'CREATE/DROP INDEX CONCURRENTLY, REINDEX … CONCURRENTLY, DETACH PARTITION … CONCURRENTLY or VACUUM in a transaction: Postgres refuses them (25001).',
-    source:
-      'https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY',
-    suppressible: true,
-  },
-  {
-    name: 'destructive-change-outside-contract',
-    severity: 'error',
-    engines: ALL,
-    summary:
-      'Dropping or renaming a table or column, or changing a column type, outside a file marked -- airlock:contract.',
-    source: 'https://martinfowler.com/bliki/ParallelChange.html',
-    suppressible: true,
-  },
-  // About the directives themselves: never suppressible.
+];
+
+/** Rules about the directives themselves (directives.ts): never suppressible. */
+const DIRECTIVE_RULES: readonly LintRule[] = [
   {
     name: 'unknown-directive',
     severity: 'error',
@@ -205,6 +116,22 @@ export const AIRLOCK_RULES: readonly LintRule[] = [
     source: 'https://squawkhq.com/docs/rules',
     suppressible: false,
   },
+];
+
+/** A rule's catalogue entry alone (plain data), without the functions of a rule module. */
+function entry({ name, severity, engines, summary, source, suppressible }: LintRule): LintRule {
+  return { name, severity, engines, summary, source, suppressible };
+}
+
+/**
+ * Airlock's own rules: the linters' own, each rule module's (SQLite and D1 statements are
+ * parsed with sql-parser-cst: rules/sqlite/; Postgres: rules/postgres/), and the directives'.
+ */
+export const AIRLOCK_RULES: readonly LintRule[] = [
+  ...LINTER_RULES,
+  ...SQLITE_LINT_RULES.map(entry),
+  ...POSTGRES_LINT_RULES.map(entry),
+  ...DIRECTIVE_RULES,
 ];
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Postgres lint: squawk (https://squawkhq.com, the `squawk-cli` package, pinned to 2.61.0)
  * run on the migration files, its violations mapped to `LintFinding`s with Airlock's
- * severities (`SQUAWK_RULES` in rules.ts) and expand/contract awareness.
+ * severities (`SQUAWK_RULES` in rules.ts) and expand/contract awareness, beside Airlock's own
+ * Postgres rules (rules/postgres/).
  *
  * How squawk is run:
  * - The binary is resolved from the installed `squawk-cli` package (its platform package
@@ -29,10 +30,12 @@ import { type AlterTableAction, type Node, parse, type Statement } from 'sql-par
 import { ProviderError } from '../../errors.ts';
 import type { MigrationFile } from '../migration-files.ts';
 import { type SqlStatement, splitSqlStatements } from '../sql-split.ts';
+import { describeDestructive } from './destructive-change.ts';
+import { POSTGRES_LINT_RULES } from './rules/postgres/registry.ts';
 import { EXCLUDED_SQUAWK_RULES, SQUAWK_RULES } from './rules.ts';
 import { SourceText } from './source-text.ts';
-import { describeDestructive, type EngineLintResult, entityName } from './sqlite-lint.ts';
-import type { DestructiveChange, LintFinding } from './types.ts';
+import { entityName } from './sql-nodes.ts';
+import type { DestructiveChange, EngineLintResult, LintFinding } from './types.ts';
 
 /** One violation as squawk's JSON reporter prints it. */
 export interface SquawkViolation {
@@ -142,7 +145,7 @@ export async function lintPostgresMigrations(
       }
       return found;
     };
-    for (const file of files) analysis(file).outsideTransaction(findings);
+    for (const file of files) analysis(file).airlockRules(findings);
     for (const violation of runs.flat()) {
       const file = byName.get(violation.file.replace(/^.*[\\/]/, ''));
       if (file) analysis(file).map(violation, findings, destructive);
@@ -287,35 +290,27 @@ class PostgresFile {
     this.#statements = splitSqlStatements(file.sql);
   }
 
-  /**
-   * `statement-needs-no-transaction`: statements Postgres refuses inside a transaction block,
-   * where the driver runs them in one (a transactional file, or after the file's own BEGIN).
-   */
-  outsideTransaction(findings: LintFinding[]): void {
-    let inTransaction = !this.#noTransaction;
-    for (const statement of this.#statements) {
-      const text = statement.text;
-      if (this.#noTransaction) {
-        if (/^(?:begin|start\s+transaction)\b/i.test(text)) inTransaction = true;
-        else if (
-          /^(?:commit|end|abort|rollback(?!\s+(?:work\s+|transaction\s+)?to\b))\b/i.test(text)
-        ) {
-          inTransaction = false;
-        }
+  /** Runs Airlock's own Postgres rules (rules/postgres/) on the file. */
+  airlockRules(findings: LintFinding[]): void {
+    const context = {
+      file: this.#file,
+      statements: this.#statements,
+      noTransaction: this.#noTransaction,
+    };
+    for (const rule of POSTGRES_LINT_RULES) {
+      for (const found of rule.check(context)) {
+        const { line, col } = this.#source.position(found.offset);
+        findings.push({
+          rule: rule.name,
+          severity: rule.severity,
+          file: this.#file.filename,
+          path: this.#file.path,
+          line,
+          col,
+          message: found.message,
+          fix: found.fix,
+        });
       }
-      if (!inTransaction || !NEEDS_NO_TRANSACTION.test(text)) continue;
-      const { line, col } = this.#source.position(statement.offset);
-      const shown = text.split('\n', 1)[0]!.trim();
-      findings.push({
-        rule: 'statement-needs-no-transaction',
-        severity: 'error',
-        file: this.#file.filename,
-        path: this.#file.path,
-        line,
-        col,
-        message: `\`${shown.length > 100 ? `${shown.slice(0, 97)}...` : shown}\` cannot run inside a transaction block (Postgres error 25001), and ${this.#noTransaction ? 'this file opens one before it' : 'Airlock runs this file in one transaction together with its ledger row'}: the migration fails on every environment.`,
-        fix: 'Put the statement in a migration of its own containing the line `-- airlock:no-transaction` (Airlock then sends its statements one by one, outside a transaction), with IF NOT EXISTS / IF EXISTS so it can run again after a failure; a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop first.',
-      });
     }
   }
 
@@ -446,10 +441,6 @@ class PostgresFile {
     return created;
   }
 }
-
-/** Statements Postgres refuses inside a transaction block (SQLSTATE 25001). */
-const NEEDS_NO_TRANSACTION =
-  /^(?:create\s+(?:unique\s+)?index\s+concurrently\b|drop\s+index\s+concurrently\b|reindex\b[\s\S]*\bconcurrently\b|alter\s+table\b[\s\S]*\bdetach\s+partition\b[\s\S]*\bconcurrently\b|vacuum\b)/i;
 
 const KIND_OF_RULE: Readonly<Record<string, DestructiveChange['kind']>> = {
   'ban-drop-column': 'drop-column',

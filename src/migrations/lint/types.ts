@@ -28,6 +28,26 @@ export interface LintFinding {
   suppressedBecause?: string;
 }
 
+/**
+ * A finding as a rule module reports it: the linter adds the rule's name and severity, the file
+ * and the line:col of `offset`.
+ */
+export interface RuleFinding {
+  /** UTF-16 offset in the file's text. */
+  offset: number;
+  /** What is wrong, and why it is dangerous on this engine. */
+  message: string;
+  /** How to do it safely. */
+  fix: string;
+}
+
+/** What an engine's linter (sqlite-lint.ts, squawk-lint.ts) returns to `lintMigrations`. */
+export interface EngineLintResult {
+  /** Findings before suppression, for the reported files only. */
+  findings: LintFinding[];
+  destructive: DestructiveChange[];
+}
+
 /** What a destructive statement does. */
 export type DestructiveChangeKind =
   | 'drop-table'
