@@ -1,5 +1,6 @@
+import { environmentNamed } from '../config/environments.ts';
 import { recordApproval } from '../pipeline/approve.ts';
-import { buildPlan, environmentNamed, gatherFacts } from '../pipeline/plan.ts';
+import { promotionPlan } from '../pipeline/decide.ts';
 import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
 
@@ -23,7 +24,7 @@ export async function approveCommand(
       `${approval.actor} ${result.repeated ? 'had already ' : ''}${word} ${release.id} for ${environment}${approval.comment ? ` ("${approval.comment}")` : ''}.`,
     );
     const env = environmentNamed(ctx.config, environment);
-    const plan = buildPlan(await gatherFacts(ctx, 'promote', env, release));
+    const plan = await promotionPlan(ctx, env, release);
     const gate = plan.gates.find((g) => g.gate === 'approval');
     if (gate) io.reporter.gates([gate]);
     if (!plan.blocked)

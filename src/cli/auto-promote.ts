@@ -1,7 +1,7 @@
 import ms from 'ms';
 import { UserError } from '../errors.ts';
 import { autoPromote } from '../pipeline/auto-promote.ts';
-import { releaseNamed } from '../pipeline/plan.ts';
+import { releaseNamed } from '../pipeline/decide.ts';
 import { reportOutcome } from './deploy.ts';
 import type { CommandIO, PromoteOptions } from './main.ts';
 import { withSession } from './session.ts';

@@ -1,4 +1,4 @@
-import { buildForContext } from '../pipeline/operations.ts';
+import { buildForContext } from '../pipeline/decide.ts';
 import type { BuildProgress } from '../releases/build.ts';
 import type { CommandIO } from './main.ts';
 import type { Reporter } from './reporter.ts';

@@ -1,9 +1,9 @@
 import { stringify } from 'yaml';
+import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { configJsonSchema } from '../config/schema.ts';
 import { describeSink } from '../notify/notify-config.ts';
 import { allowList } from '../parity/compare.ts';
-import { environmentNamed } from '../pipeline/plan.ts';
 import type { CommandIO } from './main.ts';
 import { loadProjectConfig } from './session.ts';
 

@@ -1,13 +1,9 @@
-import { AirlockError, UserError } from '../errors.ts';
+import { environmentNamed } from '../config/environments.ts';
+import { AirlockError } from '../errors.ts';
 import type { GateResult } from '../gates/gate.ts';
 import type { ExecuteResult } from '../pipeline/execute.ts';
-import { deploy, followAutomaticPromotions } from '../pipeline/operations.ts';
-import {
-  currentRelease,
-  environmentNamed,
-  promotionCandidate,
-  summarize,
-} from '../pipeline/plan.ts';
+import { deploy, followAutomaticPromotions, promote } from '../pipeline/operations.ts';
+import { summarize } from '../pipeline/plan.ts';
 import { buildProgressPrinter } from './build.ts';
 import { confirmChange } from './confirm.ts';
 import type { CommandIO } from './main.ts';
@@ -95,29 +91,6 @@ export async function deployCommand(
     const { ctx } = session;
     const reporter = io.reporter;
     const env = environmentNamed(ctx.config, environment);
-    if (verb === 'promote' && !env.previous) {
-      throw new UserError(
-        'NOTHING_TO_PROMOTE',
-        `${env.name} is the first environment; releases are deployed into it, not promoted.`,
-        {
-          hint: `Run \`airlock deploy ${env.name}\`.`,
-        },
-      );
-    }
-    if (verb === 'promote' && !opts.release) {
-      // Promotion is idempotent: the candidate already serving here is not deployed again.
-      const candidate = await promotionCandidate(ctx, env);
-      if (currentRelease(await ctx.store.getServing(env.name)) === candidate.id) {
-        reporter.success(`${env.name} already serves ${candidate.id}; nothing to promote.`);
-        reporter.result({
-          action: 'promote',
-          environment: env.name,
-          release: summarize(candidate),
-          status: 'unchanged',
-        });
-        return 0;
-      }
-    }
     let result: ExecuteResult;
     try {
       const choice = {
@@ -125,7 +98,7 @@ export async function deployCommand(
         ...(opts.commit ? { commit: opts.commit } : {}),
         ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
       };
-      result = await deploy(ctx, environment, choice, {
+      const outcome = await (verb === 'promote' ? promote : deploy)(ctx, environment, choice, {
         signal: io.signal,
         ...waitHooks(reporter, opts.wait),
         onBuild: buildProgressPrinter(reporter),
@@ -140,6 +113,18 @@ export async function deployCommand(
           }
         },
       });
+      if (outcome.status === 'unchanged') {
+        // Promotion is idempotent: the candidate already serving here is not deployed again.
+        reporter.success(`${outcome.reason}; nothing to promote.`);
+        reporter.result({
+          action: 'promote',
+          environment: env.name,
+          release: summarize(outcome.choice.release),
+          status: 'unchanged',
+        });
+        return 0;
+      }
+      result = outcome;
     } catch (error) {
       if (error instanceof AirlockError && error.code === 'GATE_BLOCKED') {
         reporter.info(`Gate for ${environment}:`);

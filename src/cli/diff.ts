@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { environmentNamed } from '../config/environments.ts';
 import { UserError } from '../errors.ts';
 import {
   allowList,
@@ -9,7 +10,6 @@ import {
   readProfile,
 } from '../parity/compare.ts';
 import { serviceTarget } from '../pipeline/context.ts';
-import { environmentNamed } from '../pipeline/plan.ts';
 import { createProviders } from '../providers/registry.ts';
 import type { CommandIO } from './main.ts';
 import { airlockHome, loadProjectConfig, localRuntimeOptions } from './session.ts';

@@ -1,10 +1,10 @@
+import { environmentNamed } from '../config/environments.ts';
 import {
   acquireManualLock,
   describeLock,
   lockIsStale,
   releaseLockByCommand,
 } from '../pipeline/lock.ts';
-import { environmentNamed } from '../pipeline/plan.ts';
 import type { CommandIO } from './main.ts';
 import { formatAge } from './reporter.ts';
 import { withSession } from './session.ts';

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedConfig, ResolvedDatabase, ResolvedService } from '../config/resolve.ts';
 import { hasCode, UserError } from '../errors.ts';
 import type { AdoptSource, LedgerTarget } from '../migrations/adopt.ts';
@@ -36,9 +37,9 @@ import {
   readLedger,
 } from '../pipeline/context.ts';
 import { describeHold } from '../pipeline/contract.ts';
+import { releaseNamed } from '../pipeline/decide.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
-import { environmentNamed, releaseNamed } from '../pipeline/plan.ts';
 import type { D1HttpMigrationDriver } from '../providers/cloudflare/d1-http-driver.ts';
 import { confirmChange } from './confirm.ts';
 import type { CommandIO } from './main.ts';

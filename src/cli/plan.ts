@@ -1,6 +1,6 @@
+import { environmentNamed } from '../config/environments.ts';
 import { AirlockError } from '../errors.ts';
 import { planDeploy } from '../pipeline/operations.ts';
-import { environmentNamed } from '../pipeline/plan.ts';
 import { resolveCommit } from '../releases/git.ts';
 import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';

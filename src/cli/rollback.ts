@@ -1,5 +1,5 @@
+import { environmentNamed } from '../config/environments.ts';
 import { rollback } from '../pipeline/operations.ts';
-import { environmentNamed } from '../pipeline/plan.ts';
 import { confirmChange } from './confirm.ts';
 import { reportOutcome } from './deploy.ts';
 import type { CommandIO } from './main.ts';

@@ -6,9 +6,9 @@
  * would keep it. Only names are printed, audited or stored.
  */
 import { createInterface } from 'node:readline/promises';
+import { environmentNamed } from '../config/environments.ts';
 import { UserError } from '../errors.ts';
 import { serviceTarget } from '../pipeline/context.ts';
-import { environmentNamed } from '../pipeline/plan.ts';
 import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
 

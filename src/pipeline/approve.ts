@@ -4,10 +4,13 @@
  * promotion unless the environment allows self-approval (GitHub Environments: prevent
  * self-review, on by default).
  */
+
+import { environmentNamed } from '../config/environments.ts';
 import { UserError } from '../errors.ts';
 import type { Approval, Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
-import { deployersOf, environmentNamed, promotionCandidate, releaseNamed } from './plan.ts';
+import { promotionCandidate, releaseNamed } from './decide.ts';
+import { deployersOf } from './facts.ts';
 
 export interface ApproveRequest {
   environment: string;

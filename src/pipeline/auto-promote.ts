@@ -1,25 +1,20 @@
 /**
- * The automatic policy (seed 001: "the staging test gate is the authorization mechanism —
- * passing it is both necessary and sufficient"): `airlock promote <env> --auto` promotes the
+ * The automatic policy ("the staging test gate is the authorization mechanism: passing it is
+ * both necessary and sufficient"): `airlock promote <env> --auto` promotes the
  * release serving on the previous environment as soon as every gate holds, waiting while a
  * gate is pending (CI still running, soak time, deploy window); `--watch` keeps doing so for
  * every new release. A newer release supersedes an older one still waiting (audited
  * `promotion.superseded`); nothing waiting for an approval is involved, since approvals belong
  * to the manual policy.
  */
+import { environmentNamed } from '../config/environments.ts';
 import { hasCode, UserError } from '../errors.ts';
 import type { Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
-import { type ExecuteResult, executePlan, refusePlan } from './execute.ts';
+import { alreadyServing, decide, promotionCandidate, promotionChoice } from './decide.ts';
+import { type ExecuteResult, execute, refusePlan } from './execute.ts';
 import type { OperationHooks } from './operations.ts';
-import {
-  buildPlan,
-  currentRelease,
-  environmentNamed,
-  gatherFacts,
-  type Plan,
-  promotionCandidate,
-} from './plan.ts';
+import type { Plan } from './plan.ts';
 
 export interface AutoPromoteOptions extends OperationHooks {
   /** Keep watching after a promotion (until `signal` aborts), promoting each new release. */
@@ -86,19 +81,14 @@ export async function autoPromote(
   options: AutoPromoteOptions,
 ): Promise<AutoPromoteOutcome> {
   const env = environmentNamed(ctx.config, environment);
-  if (!env.previous) {
-    throw new UserError(
-      'NOTHING_TO_PROMOTE',
-      `${env.name} is the first environment; releases are deployed into it, not promoted.`,
-      { hint: `Run \`airlock deploy ${env.name}\`.` },
-    );
-  }
+  // Promoting into the first environment is refused where every promotion is decided.
+  if (!env.previous) await promotionCandidate(ctx, env);
   if (env.promotion.policy !== 'automatic') {
     throw new UserError(
       'USAGE',
       `${env.name} is promoted by hand (promotion: manual), so --auto does not apply.`,
       {
-        hint: `Promote with \`airlock promote ${env.name}\` once its gate holds, or set environments.${env.name}.promotion: automatic (seed 001).`,
+        hint: `Promote with \`airlock promote ${env.name}\` once its gate holds, or set environments.${env.name}.promotion: automatic.`,
       },
     );
   }
@@ -143,26 +133,32 @@ export async function autoPromote(
       await superseded(waitingFor, candidate);
       waitingFor = null;
     }
-    if (candidate && currentRelease(await ctx.store.getServing(env.name)) === candidate.id) {
+    const choice = candidate
+      ? promotionChoice(env, candidate, {
+          ifServing: 'skip',
+          ...(options.windowOverride ? { windowOverride: options.windowOverride } : {}),
+        })
+      : null;
+    if (choice && (await alreadyServing(ctx, choice))) {
       waitingFor = null;
-      last = { status: 'unchanged', release: candidate };
+      last = { status: 'unchanged', release: choice.release };
       if (!options.watch) return last;
-    } else if (candidate && failed.has(candidate.id)) {
+    } else if (choice && failed.has(choice.release.id)) {
       waitingFor = null;
-    } else if (candidate) {
-      const facts = await gatherFacts(ctx, 'promote', env, candidate, {
-        ...(options.windowOverride ? { windowOverride: options.windowOverride } : {}),
-      });
-      const plan = buildPlan(facts);
+    } else if (choice) {
+      const decision = await decide(ctx, choice);
+      if (decision.outcome === 'unchanged') continue;
+      const plan = decision.plan;
       const key = gateKey(plan);
       const changed = key !== lastKey;
       if (changed) options.onEvaluate?.(plan);
       lastKey = key;
       if (!plan.blocked) {
         waitingFor = null;
-        let result: ExecuteResult;
+        let outcome: Awaited<ReturnType<typeof execute>>;
         try {
-          result = await executePlan(ctx, facts, {
+          // Decided again under the lock: a gate that stopped holding meanwhile refuses it.
+          outcome = await execute(ctx, choice, {
             queue: 'automatic',
             ...(options.signal ? { signal: options.signal } : {}),
             ...(options.waitMs ? { waitMs: options.waitMs } : {}),
@@ -173,16 +169,18 @@ export async function autoPromote(
           if (hasCode(error, 'SUPERSEDED')) continue;
           throw error;
         }
-        options.onPromoted?.(result);
-        if (result.status !== 'succeeded') failed.add(candidate.id);
-        last = { status: result.status === 'succeeded' ? 'promoted' : 'failed', result };
+        // Served meanwhile, or refused under the lock: evaluate again.
+        if (outcome.status === 'unchanged' || outcome.status === 'refused') continue;
+        options.onPromoted?.(outcome);
+        if (outcome.status !== 'succeeded') failed.add(choice.release.id);
+        last = { status: outcome.status === 'succeeded' ? 'promoted' : 'failed', result: outcome };
         if (!options.watch) return last;
       } else {
         const failing = plan.gates.some((g) => g.status === 'fails');
         // On the record once per change (audit `promotion.refused`, notification `gate.failed`).
         if (failing && changed) await refusePlan(ctx, plan);
         last = failing ? { status: 'blocked', plan } : { status: 'pending', plan };
-        waitingFor = candidate;
+        waitingFor = choice.release;
         if (!options.watch && (failing || Date.now() >= deadline)) return last;
       }
     }

@@ -1,30 +1,22 @@
 /**
- * Applying a plan: the only place a deployment, promotion or rollback has side effects.
- * Takes the environment lock, records the run and the deployment, runs the steps through the
- * engine (renewing the lock meanwhile), then records the outcome and an audit event — whatever
- * happens, the lock is released and the run is closed.
+ * Executing a choice: the decision is made under the environment lock (Kamal does all of a
+ * deploy's work inside its lock). The lock is tried at once; when another run holds it, the
+ * decision is made first without it (a blocked gate is refused at once instead of waiting in
+ * the queue, and the plan can be confirmed), then, once the lock is held, made again from the
+ * facts as they are now. What runs, and what an automatic rollback puts back, follow that
+ * second decision. Whatever happens the lock is released.
  */
-import { hasCode, UserError } from '../errors.ts';
-import type {
-  Deployment,
-  DeploymentStatus,
-  Lock,
-  Run,
-  RunStep,
-  ServingRecord,
-  StoredCheckResult,
-} from '../state/state-store.ts';
+import { AirlockError, hasCode, type UserError } from '../errors.ts';
+import type { Lock } from '../state/state-store.ts';
+import { type ApplyOptions, AUDIT_ACTION, applyPlan, type ExecuteResult } from './apply-plan.ts';
 import type { AirlockContext } from './context.ts';
-import { runSteps, type Step, type StepOutcome } from './engine.ts';
-import { acquireEnvironmentLock } from './lock.ts';
-import { buildPlan, type Plan, type PlanFacts } from './plan.ts';
-import { checkStep, recheckStep } from './steps/check-step.ts';
-import { deployStep } from './steps/deploy-step.ts';
-import type { DeploymentRun } from './steps/deployment-run.ts';
-import { lintStep } from './steps/lint-step.ts';
-import { migrateStep } from './steps/migrate-step.ts';
-import { rollbackStep } from './steps/rollback-step.ts';
-import { verifyStep } from './steps/verify-step.ts';
+import { type Choice, type Decision, decide } from './decide.ts';
+import type { GatherOptions } from './facts.ts';
+import { gateBlockedError } from './gate-blocked.ts';
+import { acquireEnvironmentLock, type HeldLock, keepAlive } from './lock.ts';
+import type { Plan, PlanFacts } from './plan.ts';
+
+export type { ExecuteResult } from './apply-plan.ts';
 
 export interface ExecuteOptions {
   /** Aborting (Ctrl-C) stops the current step; the previous release keeps serving. */
@@ -35,64 +27,53 @@ export interface ExecuteOptions {
   queue?: 'automatic' | 'manual';
   /** Called once when the command starts waiting for the lock. */
   onWait?: (holder: Lock) => void;
-  /** Finishing an interrupted run: its id, and the steps it completed (name → output). */
-  resume?: {
-    runId: number;
-    completed: Map<string, Record<string, unknown> | null>;
-    before: ServingRecord[];
-  };
+  /**
+   * Called once with the plan before anything changes (e.g. to ask for confirmation); throwing
+   * stops the command. Under the lock when the lock was free, before waiting otherwise.
+   */
+  beforeApply?: (plan: Plan) => Promise<void>;
+  /** How the facts are gathered (`--override-window`). */
+  gather?: GatherOptions;
 }
 
-export interface ExecuteResult {
+/** The environment already serves the chosen release and the intent said to skip it. */
+export interface UnchangedOutcome {
+  status: 'unchanged';
+  choice: Choice;
+  reason: string;
+}
+
+/** A gate did not hold: nothing ran. On the record (`<action>.refused`). */
+export interface RefusedOutcome {
+  status: 'refused';
   plan: Plan;
-  run: Run;
-  deployment: Deployment;
-  status: 'succeeded' | 'failed' | 'errored';
-  failedStep: { name: string; message: string | null; code?: string } | null;
-  /** Release serving after the run, per service. */
-  serving: Record<string, string | null>;
-  /** True when an on-failure rollback put the previous release back. */
-  rolledBack: boolean;
-  urls: Record<string, string>;
-  checks: StoredCheckResult[];
-  /** Every step as recorded (timing in ms, outputs such as bootMs and switchMs). */
-  steps: RunStep[];
-  durationMs: number;
-  outcomes: Record<string, StepOutcome>;
+  /** The `GATE_BLOCKED` error naming each gate that does not hold. */
+  error: UserError;
+  /** True when the gate held before the wait for the lock and no longer held under it. */
+  changedUnderLock: boolean;
 }
 
-const AUDIT_ACTION: Record<Plan['action'], string> = {
-  deploy: 'deployment',
-  promote: 'promotion',
-  rollback: 'rollback',
-};
+export type ExecuteOutcome = ExecuteResult | UnchangedOutcome | RefusedOutcome;
 
-/** The error a blocked promotion is refused with, naming each gate that does not hold. */
-export function gateBlockedError(plan: Plan): UserError {
-  const blocking = plan.gates.filter((g) => g.status !== 'holds');
-  const next = blocking.find((g) => g.next)?.next;
-  return new UserError(
-    'GATE_BLOCKED',
-    `${plan.action === 'promote' ? 'promotion' : 'deployment'} of ${plan.release.id} to ${plan.environment} refused: ${blocking
-      .map(
-        (g) =>
-          `the ${g.gate} gate ${g.status === 'pending' ? 'is pending' : 'fails'} (${g.reason.replace(/\.$/, '')})`,
-      )
-      .join('; ')}.`,
-    {
-      hint: next
-        ? `Next: ${next}. See every gate with \`airlock plan ${plan.environment}\`.`
-        : `See \`airlock plan ${plan.environment}\`.`,
-      details: { gates: plan.gates },
-    },
-  );
+/** Where a refusal was decided (recorded with it). */
+export interface RefusalContext {
+  /** Decided while holding the environment lock. */
+  underLock: boolean;
+  /** The gate held before the wait for the lock and no longer held once it was taken. */
+  changedUnderLock?: boolean;
+  /** How long (ms) the command waited for the lock. */
+  waitedMs?: number;
 }
 
 /**
- * Records that a blocked plan was refused (audit `promotion.refused` naming the gates that do
+ * Records that a blocked plan was refused (audit `<action>.refused` naming the gates that do
  * not hold; observers told) and returns the error to throw.
  */
-export async function refusePlan(ctx: AirlockContext, plan: Plan): Promise<UserError> {
+export async function refusePlan(
+  ctx: AirlockContext,
+  plan: Plan,
+  lock: RefusalContext = { underLock: false },
+): Promise<UserError> {
   const at = ctx.now().toISOString();
   await ctx.store.appendAudit({
     at,
@@ -102,304 +83,126 @@ export async function refusePlan(ctx: AirlockContext, plan: Plan): Promise<UserE
     releaseId: plan.release.id,
     runId: null,
     result: 'refused',
-    detail: { gates: plan.gates.filter((g) => g.status !== 'holds') },
+    detail: {
+      gates: plan.gates.filter((g) => g.status !== 'holds'),
+      checkedUnderLock: lock.underLock,
+      ...(lock.changedUnderLock ? { changedUnderLock: true, waitedMs: lock.waitedMs ?? null } : {}),
+    },
   });
   ctx.observe?.({ type: 'refused', plan, at, actor: ctx.actor });
-  return gateBlockedError(plan);
+  return gateBlockedError(plan, lock.changedUnderLock ?? false);
 }
 
-/**
- * An interrupted run of this environment is resolved by this one: resumed (when this run
- * resumes it) or replaced (any newer deployment decides what serves; an old run must never be
- * resumed over it).
- */
-async function resolveInterrupted(
-  store: AirlockContext['store'],
+/** Tries the lock without waiting: null when another run holds it. */
+async function tryLock(
   ctx: AirlockContext,
-  environment: string,
-  runId: number,
-  resumes: number | null,
-): Promise<void> {
-  for (const old of await store.listRuns({ status: 'interrupted', environment, limit: 50 })) {
-    const message = old.id === resumes ? `resumed by run #${runId}` : `replaced by run #${runId}`;
-    await store.updateRun(old.id, { status: 'resolved', message });
-    await store.appendAudit({
-      at: ctx.now().toISOString(),
-      actor: ctx.actor,
-      action: old.id === resumes ? 'run.resumed' : 'run.replaced',
-      environment,
-      releaseId: old.releaseId,
-      runId: old.id,
-      result: 'ok',
-      detail: { by: runId },
-    });
+  choice: Choice,
+  message: string,
+): Promise<{ lock: HeldLock } | { held: AirlockError }> {
+  try {
+    return { lock: await acquireEnvironmentLock(ctx, choice.env.name, message) };
+  } catch (error) {
+    if (hasCode(error, 'LOCK_HELD') && error instanceof AirlockError) return { held: error };
+    throw error;
   }
 }
 
-function stepsFor(plan: Plan, facts: PlanFacts, d: DeploymentRun): Step[] {
-  return plan.steps.map((s) => {
-    const service = s.service as string;
-    switch (s.kind) {
-      case 'verify':
-        return verifyStep(d, s.title);
-      case 'recheck': {
-        const g = facts.gates;
-        const previous = g ? facts.config.environments[g.previous] : undefined;
-        if (!g?.previousDeployment || !previous)
-          throw new Error(`${s.name}: the plan has no previous deployment to re-check`);
-        return recheckStep(d, previous, g.previousDeployment.id, service, s.title);
-      }
-      case 'lint':
-        return lintStep(d, service, s.title);
-      case 'migrate':
-        return migrateStep(d, service, s.title);
-      case 'deploy':
-        return deployStep(d, service, s.title);
-      case 'check':
-        return checkStep(d, service, s.title);
-      default:
-        return rollbackStep(d, service, s.title);
+/**
+ * Decides `choice` under the environment lock and applies what it decides.
+ * @throws UserError `LOCK_HELD` (no `waitMs`, or the wait ran out), `SUPERSEDED` (a newer release
+ *   took this automatic promotion's place in the queue), `NOTHING_TO_ROLL_BACK`,
+ *   `ROLLBACK_UNSAFE`, what `beforeApply` throws. A blocked gate is an outcome (`refused`), and
+ *   so is a failed step (in the `ExecuteResult`).
+ */
+export async function execute(
+  ctx: AirlockContext,
+  choice: Choice,
+  options: ExecuteOptions = {},
+): Promise<ExecuteOutcome> {
+  const message = `${choice.action} ${choice.release.id}`;
+  let before: Decision | null = null;
+  let waitStarted = 0;
+  const attempt = await tryLock(ctx, choice, message);
+  let lock: HeldLock;
+  if ('lock' in attempt) {
+    lock = attempt.lock;
+  } else {
+    // Another run holds the environment: decide now, so a gate that fails is refused at once,
+    // and the person confirms before waiting.
+    before = await decide(ctx, choice, options.gather);
+    if (before.outcome === 'unchanged') return unchanged(before);
+    if (before.outcome === 'blocked') return refused(ctx, before.plan, { underLock: false });
+    if (!options.waitMs) throw attempt.held;
+    await options.beforeApply?.(before.plan);
+    waitStarted = Date.now();
+    lock = await acquireEnvironmentLock(ctx, choice.env.name, message, {
+      waitMs: options.waitMs,
+      queue: { release: choice.release, kind: options.queue ?? 'manual' },
+      ...(options.onWait ? { onWait: options.onWait } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+  const lease = keepAlive(ctx, lock);
+  try {
+    // Under the lock: the facts as they are now decide, whatever was seen before the wait.
+    const decision = await decide(ctx, choice, options.gather);
+    if (decision.outcome === 'unchanged') return unchanged(decision);
+    if (decision.outcome === 'blocked') {
+      return refused(
+        ctx,
+        decision.plan,
+        before
+          ? { underLock: true, changedUnderLock: true, waitedMs: Date.now() - waitStarted }
+          : { underLock: true },
+      );
     }
-  });
+    if (!before) await options.beforeApply?.(decision.plan);
+    await decision.recordForce?.();
+    return await applyPlan(ctx, lease, decision.facts, decision.plan, applyOptions(options));
+  } finally {
+    await lease.end();
+  }
+}
+
+function applyOptions(options: { signal?: AbortSignal }): ApplyOptions {
+  return options.signal ? { signal: options.signal } : {};
+}
+
+function unchanged(decision: Extract<Decision, { outcome: 'unchanged' }>): UnchangedOutcome {
+  return { status: 'unchanged', choice: decision.choice, reason: decision.reason };
+}
+
+async function refused(
+  ctx: AirlockContext,
+  plan: Plan,
+  when: RefusalContext,
+): Promise<RefusedOutcome> {
+  const error = await refusePlan(ctx, plan, when);
+  return { status: 'refused', plan, error, changedUnderLock: when.changedUnderLock ?? false };
 }
 
 /**
- * Applies a plan built from `facts`.
- * @throws UserError `GATE_BLOCKED` (audited as refused) and `LOCK_HELD`; step failures do not
- *   throw, they are in the result.
+ * Finishes an interrupted run (`airlock resume`) under the environment lock. A resumed run was
+ * authorised when it started: its gate is not asked again, and `facts.serving` must be what
+ * served before it started (the automatic rollback's target).
+ * @throws UserError `LOCK_HELD`.
  */
-export async function executePlan(
+export async function executeResumed(
   ctx: AirlockContext,
   facts: PlanFacts,
-  options: ExecuteOptions = {},
+  plan: Plan,
+  options: ApplyOptions & { resume: NonNullable<ApplyOptions['resume']> },
 ): Promise<ExecuteResult> {
-  const plan = buildPlan(facts);
-  const env = facts.environment;
-  const release = facts.release;
-  const audit = AUDIT_ACTION[plan.action];
-  // A resumed run was authorised when it started; its gate is not asked again.
-  if (plan.blocked && !options.resume) throw await refusePlan(ctx, plan);
-
-  const lock = await acquireEnvironmentLock(ctx, env.name, `${plan.action} ${release.id}`, {
-    ...(options.waitMs ? { waitMs: options.waitMs } : {}),
-    ...(options.onWait ? { onWait: options.onWait } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    queue: { release, kind: options.queue ?? 'manual' },
-  });
-  // Every write of this run is fenced: if another process takes the lock over (this one was
-  // paused past its lease), the writes are refused instead of interleaving with theirs.
-  const store = ctx.store.fenced({ environment: env.name, token: lock.token });
-  const rctx: AirlockContext = { ...ctx, store };
-  const startedAt = ctx.now().toISOString();
-  let run: Run | undefined;
+  const lock = await acquireEnvironmentLock(
+    ctx,
+    facts.environment.name,
+    `${plan.action} ${facts.release.id}`,
+    options.signal ? { signal: options.signal } : {},
+  );
+  const lease = keepAlive(ctx, lock);
   try {
-    run = await store.createRun({
-      kind: plan.action,
-      environment: env.name,
-      releaseId: release.id,
-      actor: ctx.actor,
-      pid: ctx.pid,
-      host: ctx.host,
-      startedAt,
-      resumedFrom: options.resume?.runId ?? null,
-    });
-    await resolveInterrupted(store, ctx, env.name, run.id, options.resume?.runId ?? null);
-    const deployment = await store.createDeployment({
-      runId: run.id,
-      environment: env.name,
-      releaseId: release.id,
-      kind: plan.action,
-      actor: ctx.actor,
-      previousReleaseId: plan.current,
-      startedAt,
-    });
-    await store.appendAudit({
-      at: startedAt,
-      actor: ctx.actor,
-      action: `${audit}.started`,
-      environment: env.name,
-      releaseId: release.id,
-      runId: run.id,
-      result: 'ok',
-      detail: {
-        from: plan.current,
-        lockFence: lock.fence,
-        ...(options.resume ? { resumes: options.resume.runId } : {}),
-      },
-    });
-    ctx.observe?.({
-      type: 'started',
-      plan,
-      runId: run.id,
-      deploymentId: deployment.id,
-      resumes: options.resume?.runId ?? null,
-      at: startedAt,
-      actor: ctx.actor,
-    });
-    for (const gate of plan.gates.filter((g) => g.overridden)) {
-      await store.appendAudit({
-        at: startedAt,
-        actor: ctx.actor,
-        action: 'gate.overridden',
-        environment: env.name,
-        releaseId: release.id,
-        runId: run.id,
-        result: 'ok',
-        detail: { gate: gate.gate, reason: gate.overridden, gateReason: gate.reason },
-      });
-    }
-
-    const d: DeploymentRun = {
-      ctx: rctx,
-      env,
-      release,
-      kind: plan.action,
-      runId: run.id,
-      deploymentId: deployment.id,
-      fence: lock.fence,
-      before: options.resume?.before ?? facts.serving,
-      switched: new Set(),
-      rolledBack: new Set(),
-      urls: {},
-    };
-
-    // Keep the lease alive; if another process took it over, stop at once.
-    const lost = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, lost.signal]) : lost.signal;
-    const runId = run.id;
-    const heartbeat = setInterval(
-      () => {
-        void (async () => {
-          if (!(await lock.renew())) lost.abort(new Error('the environment lock was taken over'));
-          else await store.updateRun(runId, { heartbeatAt: ctx.now().toISOString() });
-        })().catch(() => {});
-      },
-      Math.max(100, Math.floor(ctx.lockTtlMs / 3)),
-    );
-
-    let result: Awaited<ReturnType<typeof runSteps>>;
-    try {
-      const completed = new Map(
-        [...(options.resume?.completed ?? [])].map(([name, output]) => [
-          name,
-          { runId: options.resume?.runId as number, output },
-        ]),
-      );
-      result = await runSteps({
-        store,
-        runId: run.id,
-        title: `${plan.action} ${release.id} → ${env.name}${options.resume ? ` (resuming run #${options.resume.runId})` : ''}`,
-        steps: stepsFor(plan, facts, d),
-        sink: ctx.sink,
-        signal,
-        now: ctx.now,
-        audit: { actor: ctx.actor, environment: env.name, releaseId: release.id },
-        completed,
-        ...(ctx.pause ? { pause: ctx.pause } : {}),
-      });
-    } finally {
-      clearInterval(heartbeat);
-    }
-
-    // Record the outcome.
-    const finishedAt = ctx.now().toISOString();
-    const checkOutcomes = [...result.outcomes.entries()].filter(([name]) =>
-      name.startsWith('check:'),
-    );
-    const checksStatus =
-      checkOutcomes.length === 0
-        ? null
-        : checkOutcomes.some(([, o]) => o.status === 'failed' || o.status === 'errored')
-          ? 'failed'
-          : 'passed';
-    const rolledBack = d.rolledBack.size > 0;
-    const status: DeploymentStatus =
-      result.status === 'succeeded' ? 'succeeded' : rolledBack ? 'rolled_back' : 'failed';
-    const failure = result.failedStep;
-    const message = failure
-      ? `${failure.name}: ${failure.message ?? failure.status}${rolledBack ? ` — rolled back to ${plan.current}` : ''}`
-      : null;
-    await store.updateDeployment(deployment.id, { status, finishedAt, checksStatus, message });
-    if (plan.action === 'rollback' && result.status === 'succeeded') {
-      for (const id of new Set(facts.serving.map((s) => s.deploymentId))) {
-        await store.updateDeployment(id, { status: 'rolled_back' });
-      }
-    }
-    await store.updateRun(run.id, { status: result.status, finishedAt, message });
-    const waiting = facts.awaitingApproval;
-    if (waiting && result.status === 'succeeded') {
-      await store.appendAudit({
-        at: finishedAt,
-        actor: ctx.actor,
-        action: 'approval.superseded',
-        environment: waiting.environment,
-        releaseId: waiting.release,
-        runId: run.id,
-        result: 'superseded',
-        detail: {
-          by: release.id,
-          on: env.name,
-          approvals: waiting.approvals,
-          required: waiting.required,
-        },
-      });
-    }
-
-    const serving: Record<string, string | null> = {};
-    for (const record of await store.getServing(env.name))
-      serving[record.service] = record.releaseId;
-    const checks = await store.listCheckResults(deployment.id);
-    await store.appendAudit({
-      at: finishedAt,
-      actor: ctx.actor,
-      action: `${audit}.${result.status === 'succeeded' ? 'succeeded' : 'failed'}`,
-      environment: env.name,
-      releaseId: release.id,
-      runId: run.id,
-      result: result.status === 'succeeded' ? 'ok' : result.status,
-      detail: {
-        from: plan.current,
-        durationMs: result.durationMs,
-        checks: checks.map((c) => ({ service: c.service, name: c.name, status: c.status })),
-        ...(failure ? { failedStep: failure.name, reason: failure.message } : {}),
-        ...(rolledBack ? { rolledBackTo: plan.current } : {}),
-        serving,
-      },
-    });
-    const outcome: ExecuteResult = {
-      plan,
-      run: { ...run, status: result.status, finishedAt, message },
-      deployment: { ...deployment, status, finishedAt, checksStatus, message },
-      status: result.status,
-      failedStep: failure
-        ? {
-            name: failure.name,
-            message: failure.message,
-            ...(failure.code ? { code: failure.code } : {}),
-          }
-        : null,
-      serving,
-      rolledBack,
-      urls: d.urls,
-      checks,
-      steps: await store.listSteps(run.id),
-      durationMs: result.durationMs,
-      outcomes: Object.fromEntries(result.outcomes),
-    };
-    ctx.observe?.({ type: 'finished', result: outcome, at: finishedAt, actor: ctx.actor });
-    return outcome;
-  } catch (error) {
-    if (run && !hasCode(error, 'LOCK_LOST')) {
-      await store
-        .updateRun(run.id, {
-          status: 'errored',
-          finishedAt: ctx.now().toISOString(),
-          message: String((error as Error).message),
-        })
-        .catch(() => {});
-    }
-    throw error;
+    return await applyPlan(ctx, lease, facts, plan, options);
   } finally {
-    await lock.release();
+    await lease.end();
   }
 }

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.ts';
-import type { Lock, QueueEntry, Release } from '../state/state-store.ts';
+import type { Lock, QueueEntry, Release, StateStore } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 
 export interface HeldLock {
@@ -274,4 +274,44 @@ export async function releaseLockByCommand(
     },
   });
   return lock;
+}
+
+/**
+ * A held environment lock kept alive: its lease is renewed every third of `ctx.lockTtlMs`
+ * until `stop`. If another process takes the lock over, `signal` aborts at once. Once a run
+ * exists, each renewal also marks the run alive (`heartbeatAt`), which `airlock resume` reads.
+ */
+export interface Lease {
+  lock: HeldLock;
+  /** Aborted when the lock was taken over. */
+  signal: AbortSignal;
+  trackRun(runId: number, store: StateStore): void;
+  /** Stops renewing and releases the lock. */
+  end(): Promise<void>;
+}
+
+/** Starts keeping `lock` alive (see `Lease`). */
+export function keepAlive(ctx: Pick<AirlockContext, 'lockTtlMs' | 'now'>, lock: HeldLock): Lease {
+  const lost = new AbortController();
+  let run: { id: number; store: StateStore } | null = null;
+  const timer = setInterval(
+    () => {
+      void (async () => {
+        if (!(await lock.renew())) lost.abort(new Error('the environment lock was taken over'));
+        else if (run) await run.store.updateRun(run.id, { heartbeatAt: ctx.now().toISOString() });
+      })().catch(() => {});
+    },
+    Math.max(100, Math.floor(ctx.lockTtlMs / 3)),
+  );
+  return {
+    lock,
+    signal: lost.signal,
+    trackRun(id, store) {
+      run = { id, store };
+    },
+    async end() {
+      clearInterval(timer);
+      await lock.release();
+    },
+  };
 }

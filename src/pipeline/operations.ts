@@ -1,26 +1,25 @@
 /**
- * The pipeline's verbs, shared by the CLI and `airlock demo`: each resolves a release, gathers
- * facts, builds the plan and (unless asked only to plan) applies it.
+ * The pipeline's verbs, shared by every entry point (the CLI, `airlock demo`, automatic
+ * promotion): each turns a request into an `Intent`, resolves it (`chooseRelease`) and executes
+ * it under the environment lock (`execute`), where the gates are decided (`decide.ts`).
  */
+import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
-import { ConfigError, UserError } from '../errors.ts';
-import type { Provider } from '../providers/provider.ts';
-import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
+import { ConfigError, InternalError } from '../errors.ts';
+import type { BuildProgress, BuildResult } from '../releases/build.ts';
 import type { Lock, Release } from '../state/state-store.ts';
-import { type AirlockContext, readLedger, serviceTarget } from './context.ts';
-import { contractsNotCarried, type UncarriedContract } from './contract.ts';
-import { type ExecuteOptions, type ExecuteResult, executePlan, refusePlan } from './execute.ts';
+import type { AirlockContext } from './context.ts';
+import { type Choice, chooseRelease, decide, type Intent, promotionChoice } from './decide.ts';
 import {
-  buildPlan,
-  currentRelease,
-  environmentNamed,
-  gatherFacts,
-  type Plan,
-  type PlanAction,
-  type PlanFacts,
-  promotionCandidate,
-  releaseNamed,
-} from './plan.ts';
+  type ExecuteOptions,
+  type ExecuteOutcome,
+  type ExecuteResult,
+  execute,
+  refusePlan,
+  type UnchangedOutcome,
+} from './execute.ts';
+import { gatherFacts } from './facts.ts';
+import { buildPlan, type Plan } from './plan.ts';
 
 export interface ReleaseChoice {
   /** `r3`, a digest prefix or a commit prefix. */
@@ -42,85 +41,9 @@ export interface OperationHooks {
   beforeApply?: (plan: Plan) => Promise<void>;
 }
 
-/** `airlock build` with the context's store, artifacts and identity (see `buildRelease`). */
-export function buildForContext(
-  ctx: AirlockContext,
-  options: {
-    commit?: string;
-    rebuild?: boolean;
-    signal?: AbortSignal;
-    onProgress?: (p: BuildProgress) => void;
-  },
-): Promise<BuildResult> {
-  // Each platform the pipeline uses packages the release once (e.g. Fly pushes one image),
-  // with the settings of the first environment that uses it.
-  const packagers = new Map<string, { env: ResolvedEnvironment; provider: Provider }>();
-  for (const name of ctx.config.pipeline) {
-    const env = environmentNamed(ctx.config, name);
-    const provider = ctx.providerFor(env);
-    if (provider.packageRelease && !packagers.has(provider.name))
-      packagers.set(provider.name, { env, provider });
-  }
-  return buildRelease({
-    config: ctx.config,
-    store: ctx.store,
-    artifacts: ctx.artifacts,
-    home: ctx.home,
-    actor: ctx.actor,
-    now: ctx.now,
-    ...(packagers.size > 0
-      ? {
-          packageRelease: async (service, outputDir, release, onLine) => {
-            for (const { env, provider } of packagers.values()) {
-              await provider.packageRelease?.(
-                serviceTarget(ctx.config, env, service),
-                outputDir,
-                release,
-                { onProgress: onLine, ...(options.signal ? { signal: options.signal } : {}) },
-              );
-            }
-          },
-        }
-      : {}),
-    ...options,
-  });
+export interface DeployResult extends ExecuteResult {
+  build: BuildResult | null;
 }
-
-/** The release a deploy into `env` takes: given, built from a commit, or built from HEAD. */
-export async function chooseRelease(
-  ctx: AirlockContext,
-  env: ResolvedEnvironment,
-  choice: ReleaseChoice,
-  hooks: OperationHooks,
-  options: { build: boolean },
-): Promise<{ release: Release; build: BuildResult | null }> {
-  if (choice.release && choice.commit) {
-    throw new UserError('USAGE', 'pass either --release or --commit, not both.');
-  }
-  if (choice.release) return { release: await releaseNamed(ctx, choice.release), build: null };
-  if (env.previous && !choice.commit)
-    return { release: await promotionCandidate(ctx, env), build: null };
-  if (!options.build) {
-    const found = choice.commit ? await ctx.store.findRelease(choice.commit) : undefined;
-    if (found) return { release: found, build: null };
-    throw new UserError(
-      'RELEASE_NOT_FOUND',
-      `no release is built for ${choice.commit ?? 'HEAD'} yet.`,
-      {
-        hint: `Run \`airlock build${choice.commit ? ` --commit ${choice.commit}` : ''}\` (or \`airlock deploy ${env.name}\`, which builds).`,
-      },
-    );
-  }
-  const build = await buildForContext(ctx, {
-    ...(choice.commit ? { commit: choice.commit } : {}),
-    ...(hooks.signal ? { signal: hooks.signal } : {}),
-    ...(hooks.onBuild ? { onProgress: hooks.onBuild } : {}),
-  });
-  return { release: build.release, build };
-}
-
-const gatherOptions = (choice: ReleaseChoice) =>
-  choice.windowOverride ? { windowOverride: choice.windowOverride } : {};
 
 function executeOptions(hooks: OperationHooks, queue: 'manual' | 'automatic'): ExecuteOptions {
   return {
@@ -128,22 +51,47 @@ function executeOptions(hooks: OperationHooks, queue: 'manual' | 'automatic'): E
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     ...(hooks.waitMs ? { waitMs: hooks.waitMs } : {}),
     ...(hooks.onWait ? { onWait: hooks.onWait } : {}),
+    ...(hooks.beforeApply ? { beforeApply: hooks.beforeApply } : {}),
   };
 }
 
-/** The action that puts a release into `env`: deploying into the first, promoting into later ones. */
-export function actionFor(env: ResolvedEnvironment): PlanAction {
-  return env.previous ? 'promote' : 'deploy';
+/** The result of a run, or the error a refusal is thrown with. */
+function ranOrThrow(outcome: ExecuteOutcome): ExecuteResult | UnchangedOutcome {
+  if (outcome.status === 'refused') throw outcome.error;
+  return outcome;
 }
 
-export interface DeployResult extends ExecuteResult {
-  build: BuildResult | null;
+function intentOf(
+  verb: 'deploy' | 'promote',
+  environment: string,
+  choice: ReleaseChoice,
+  ifServing: 'skip' | 'redeploy',
+): Intent {
+  return { verb, environment, ...choice, ifServing };
+}
+
+async function run(
+  ctx: AirlockContext,
+  intent: Intent,
+  hooks: OperationHooks,
+): Promise<{ choice: Choice; outcome: ExecuteResult | UnchangedOutcome }> {
+  const choice = await chooseRelease(ctx, intent, {
+    build: true,
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.onBuild ? { onBuild: hooks.onBuild } : {}),
+  });
+  const outcome = ranOrThrow(await execute(ctx, choice, executeOptions(hooks, 'manual')));
+  if (outcome.status === 'succeeded')
+    await announceApprovalRequest(ctx, choice.env, choice.release);
+  return { choice, outcome };
 }
 
 /**
- * `airlock deploy <env>` / `airlock promote <env>`: into the first environment a release is
- * deployed directly (built if needed); into a later one it is promoted through the gate.
- * @throws UserError `GATE_BLOCKED`, `LOCK_HELD`, `RELEASE_NOT_FOUND`, `NOTHING_TO_PROMOTE`, build errors.
+ * `airlock deploy <env>`: into the first environment a release is deployed directly (built if
+ * needed); into a later one it is promoted through the gate. A release the environment already
+ * serves is deployed again.
+ * @throws UserError `GATE_BLOCKED` (audited as refused), `LOCK_HELD`, `RELEASE_NOT_FOUND`,
+ *   `NOTHING_TO_PROMOTE`, build errors.
  */
 export async function deploy(
   ctx: AirlockContext,
@@ -151,13 +99,36 @@ export async function deploy(
   choice: ReleaseChoice,
   hooks: OperationHooks = {},
 ): Promise<DeployResult> {
-  const env = environmentNamed(ctx.config, environment);
-  const { release, build } = await chooseRelease(ctx, env, choice, hooks, { build: !env.previous });
-  const facts = await gatherFacts(ctx, actionFor(env), env, release, gatherOptions(choice));
-  await hooks.beforeApply?.(buildPlan(facts));
-  const result = await executePlan(ctx, facts, executeOptions(hooks, 'manual'));
-  if (result.status === 'succeeded') await announceApprovalRequest(ctx, env, release);
-  return { ...result, build };
+  const { choice: chosen, outcome } = await run(
+    ctx,
+    intentOf('deploy', environment, choice, 'redeploy'),
+    hooks,
+  );
+  if (outcome.status === 'unchanged')
+    throw new InternalError('INTERNAL', 'a redeploy cannot end unchanged');
+  return { ...outcome, build: chosen.build };
+}
+
+/**
+ * `airlock promote <env>`: promotes into a later environment the release serving on the
+ * previous one (or `choice.release`). Promotion is idempotent: when the environment already
+ * serves the candidate (checked again under the lock), nothing runs and the outcome is
+ * `unchanged`. A named release is deployed again even when it serves.
+ * @throws UserError `NOTHING_TO_PROMOTE` (the first environment, or nothing to take),
+ *   `GATE_BLOCKED`, `LOCK_HELD`, `RELEASE_NOT_FOUND`.
+ */
+export async function promote(
+  ctx: AirlockContext,
+  environment: string,
+  choice: ReleaseChoice,
+  hooks: OperationHooks = {},
+): Promise<DeployResult | UnchangedOutcome> {
+  const { choice: chosen, outcome } = await run(
+    ctx,
+    intentOf('promote', environment, choice, choice.release ? 'redeploy' : 'skip'),
+    hooks,
+  );
+  return outcome.status === 'unchanged' ? outcome : { ...outcome, build: chosen.build };
 }
 
 /**
@@ -187,107 +158,50 @@ export async function announceApprovalRequest(
     ctx.observe({ type: 'awaiting-approval', plan, at: ctx.now().toISOString(), actor: ctx.actor });
 }
 
-/** The plan of a deploy or promotion, without applying it. Builds nothing. */
+/**
+ * The plan of a deploy or promotion, without applying it. Builds nothing.
+ * @throws UserError `RELEASE_NOT_FOUND` when deploying into the first environment and HEAD (or
+ *   `choice.commit`) is not built yet; as `chooseRelease`.
+ */
 export async function planDeploy(
   ctx: AirlockContext,
   environment: string,
   choice: ReleaseChoice,
 ): Promise<Plan> {
-  const env = environmentNamed(ctx.config, environment);
-  const { release } = await chooseRelease(ctx, env, choice, {}, { build: false });
-  return buildPlan(await gatherFacts(ctx, actionFor(env), env, release, gatherOptions(choice)));
-}
-
-/** The release a rollback returns to: `to`, or the one that served before the current one. */
-export async function rollbackTarget(
-  ctx: AirlockContext,
-  env: ResolvedEnvironment,
-  to?: string,
-): Promise<Release> {
-  if (to) return releaseNamed(ctx, to);
-  const current = currentRelease(await ctx.store.getServing(env.name));
-  const history = await ctx.store.listDeployments({ environment: env.name, limit: 200 });
-  const earlier = history.find(
-    (d) => d.switchedAt !== null && d.releaseId !== current && d.status !== 'failed',
-  );
-  if (!earlier) {
-    throw new UserError(
-      'NOTHING_TO_ROLL_BACK',
-      `${env.name} has no earlier release to roll back to.`,
-      {
-        hint: `Run \`airlock history ${env.name}\` to see what ran there, or pass --to <release>.`,
-      },
-    );
-  }
-  return releaseNamed(ctx, earlier.releaseId);
+  const chosen = await chooseRelease(ctx, intentOf('deploy', environment, choice, 'redeploy'), {
+    build: false,
+  });
+  const decision = await decide(ctx, chosen);
+  if (decision.outcome === 'unchanged')
+    throw new InternalError('INTERNAL', 'a redeploy plan cannot end unchanged');
+  return decision.plan;
 }
 
 /**
- * The rollback guard (issue 4): refuses to go back to a release that does not carry a contract
- * migration the environment has applied — its code would meet a schema it does not know.
- * With `force` it returns the audit of the override (`rollback.forced`), written once the
- * rollback is confirmed.
- * @throws UserError `ROLLBACK_UNSAFE` (audited `rollback.refused`).
+ * `airlock rollback <env> [--to R] [--force]`: serve an earlier release again (instantly when
+ * warm). The target is checked again under the lock (the rollback guard included).
+ * @throws UserError `NOTHING_TO_ROLL_BACK`, `ROLLBACK_UNSAFE` (audited), `LOCK_HELD`.
  */
-async function guardRollback(
-  ctx: AirlockContext,
-  env: ResolvedEnvironment,
-  release: Release,
-  force: boolean,
-): Promise<(() => Promise<unknown>) | null> {
-  const candidates = await ctx.store.listReleases(200);
-  const unsafe: UncarriedContract[] = [];
-  for (const name of ctx.config.services) {
-    const database = env.services[name]?.database;
-    if (!database) continue;
-    unsafe.push(
-      ...(await contractsNotCarried(ctx, name, await readLedger(database), release, candidates)),
-    );
-  }
-  if (unsafe.length === 0) return null;
-  const files = unsafe.map((u) => `${u.service}/${u.filename}`);
-  const at = ctx.now().toISOString();
-  const audit = {
-    at,
-    actor: ctx.actor,
-    environment: env.name,
-    releaseId: release.id,
-    runId: null,
-    detail: { contracts: unsafe },
-  };
-  if (force)
-    return async () => ctx.store.appendAudit({ ...audit, action: 'rollback.forced', result: 'ok' });
-  await ctx.store.appendAudit({ ...audit, action: 'rollback.refused', result: 'refused' });
-  throw new UserError(
-    'ROLLBACK_UNSAFE',
-    `rolling ${env.name} back to ${release.id} would start its code against a schema it does not know: ${files.join(', ')} ${unsafe.length === 1 ? 'is a contract migration' : 'are contract migrations'} applied on ${env.name} that ${release.id} does not carry.`,
-    {
-      hint: `Fix forward instead: commit the fix, \`airlock deploy ${ctx.config.pipeline[0]}\` and promote it. If ${release.id} truly runs without what ${unsafe.length === 1 ? 'it' : 'they'} removed, pass --force (audited).`,
-      details: { contracts: unsafe },
-    },
-  );
-}
-
-/** `airlock rollback <env> [--to R] [--force]`: serve an earlier release again (instantly when warm). */
 export async function rollback(
   ctx: AirlockContext,
   environment: string,
   to: string | undefined,
   hooks: OperationHooks & { force?: boolean } = {},
 ): Promise<ExecuteResult> {
-  const env = environmentNamed(ctx.config, environment);
-  const release = await rollbackTarget(ctx, env, to);
-  const current = currentRelease(await ctx.store.getServing(env.name));
-  if (current === release.id) {
-    throw new UserError('NOTHING_TO_ROLL_BACK', `${env.name} already serves ${release.id}.`, {
-      hint: `Pass --to <release> to choose another one (see \`airlock history ${env.name}\`).`,
-    });
-  }
-  const forced = await guardRollback(ctx, env, release, hooks.force ?? false);
-  const facts = await gatherFacts(ctx, 'rollback', env, release);
-  await hooks.beforeApply?.(buildPlan(facts));
-  await forced?.();
-  return executePlan(ctx, facts, executeOptions(hooks, 'manual'));
+  const choice = await chooseRelease(
+    ctx,
+    {
+      verb: 'rollback',
+      environment,
+      ...(to ? { to } : {}),
+      ...(hooks.force ? { force: true } : {}),
+    },
+    { build: false },
+  );
+  const outcome = ranOrThrow(await execute(ctx, choice, executeOptions(hooks, 'manual')));
+  if (outcome.status === 'unchanged')
+    throw new InternalError('INTERNAL', 'a rollback cannot end unchanged');
+  return outcome;
 }
 
 export interface AutomaticPromotion {
@@ -302,8 +216,9 @@ export interface AutomaticPromotion {
 
 /**
  * After a release succeeded in `environment`, promote it onward while the next environment's
- * policy is `automatic` and its gate holds (seed 001: "passing the staging gate is both
- * necessary and sufficient"). Stops at the first environment that is manual or blocked.
+ * policy is `automatic` and its gate holds (automatic promotion: passing the previous
+ * environment's gate is both necessary and sufficient). Stops at the first environment that is
+ * manual or blocked; an environment that already serves the release is passed through.
  */
 export async function followAutomaticPromotions(
   ctx: AirlockContext,
@@ -316,9 +231,15 @@ export async function followAutomaticPromotions(
   while (env.next) {
     const next = environmentNamed(ctx.config, env.next);
     if (next.promotion.policy !== 'automatic') break;
-    let facts: PlanFacts;
+    const choice = promotionChoice(next, release, { ifServing: 'skip' });
+    let plan: Plan;
     try {
-      facts = await gatherFacts(ctx, 'promote', next, release);
+      const decision = await decide(ctx, choice);
+      if (decision.outcome === 'unchanged') {
+        env = next;
+        continue;
+      }
+      plan = decision.plan;
     } catch (error) {
       // This process cannot reach the next environment (its secret is not set here): that
       // environment's own job promotes it (`airlock promote <env> --auto`).
@@ -333,7 +254,6 @@ export async function followAutomaticPromotions(
       out.push(entry);
       break;
     }
-    const plan = buildPlan(facts);
     if (plan.blocked) {
       // A failing gate stops the automatic flow on the record (audited, notified); a pending
       // one (CI still running, soak) waits for `airlock promote --auto`.
@@ -344,9 +264,17 @@ export async function followAutomaticPromotions(
       break;
     }
     hooks.onPlan?.({ environment: next.name, result: null, plan });
-    const result = await executePlan(ctx, facts, executeOptions(hooks, 'automatic'));
-    out.push({ environment: next.name, result, plan });
-    if (result.status !== 'succeeded') break;
+    const outcome = await execute(ctx, choice, executeOptions(hooks, 'automatic'));
+    if (outcome.status === 'unchanged') {
+      env = next;
+      continue;
+    }
+    if (outcome.status === 'refused') {
+      out.push({ environment: next.name, result: null, plan: outcome.plan });
+      break;
+    }
+    out.push({ environment: next.name, result: outcome, plan: outcome.plan });
+    if (outcome.status !== 'succeeded') break;
     await announceApprovalRequest(ctx, next, release);
     env = next;
   }

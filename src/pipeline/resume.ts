@@ -6,11 +6,14 @@
  * machine (the release's bytes are not here), the environment is rolled back to what served
  * before. Either way the old run is resolved and the audit log says how.
  */
+
+import { environmentNamed } from '../config/environments.ts';
 import { toAirlockError } from '../errors.ts';
 import type { Release, Run, ServingRecord } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
-import { type ExecuteResult, executePlan } from './execute.ts';
-import { environmentNamed, gatherFacts } from './plan.ts';
+import { type ExecuteResult, executeResumed } from './execute.ts';
+import { gatherFacts } from './facts.ts';
+import { buildPlan } from './plan.ts';
 import { recoverInterruptedRuns } from './recover.ts';
 
 export interface ResumeOutcome {
@@ -85,15 +88,11 @@ export async function resumeInterruptedRuns(
           .filter((s) => s.status === 'succeeded')
           .map((s) => [s.name, s.output]),
       );
-      const facts = await gatherFacts(ctx, kind, env, release);
-      const result = await executePlan(
-        ctx,
-        { ...facts, serving: before },
-        {
-          resume: { runId: run.id, completed, before },
-          ...(options.signal ? { signal: options.signal } : {}),
-        },
-      );
+      const facts = { ...(await gatherFacts(ctx, kind, env, release)), serving: before };
+      const result = await executeResumed(ctx, facts, buildPlan(facts), {
+        resume: { runId: run.id, completed, before },
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       outcomes.push({
         runId: run.id,
         environment: env.name,
@@ -125,7 +124,7 @@ export async function resumeInterruptedRuns(
       continue;
     }
     const facts = await gatherFacts(ctx, 'rollback', env, previous);
-    const result = await executePlan(ctx, facts, {
+    const result = await executeResumed(ctx, facts, buildPlan(facts), {
       resume: { runId: run.id, completed: new Map(), before },
       ...(options.signal ? { signal: options.signal } : {}),
     });

@@ -6,11 +6,11 @@
  * Time moves through `ctx.now`; the waits between evaluations are the test's own `sleep`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { environmentNamed } from '../../src/config/environments.ts';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import { autoPromote } from '../../src/pipeline/auto-promote.ts';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { deploy, planDeploy } from '../../src/pipeline/operations.ts';
-import { environmentNamed } from '../../src/pipeline/plan.ts';
 import { exampleProject, liveVersion, REVIEWER, type TestProject } from '../helpers/project.ts';
 
 const MINUTE = 60_000;

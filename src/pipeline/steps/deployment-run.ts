@@ -10,7 +10,6 @@ import type { ArtifactStore } from '../../releases/artifact-store.ts';
 import { digestTree } from '../../releases/tree-digest.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from '../context.ts';
-import { releaseDir } from '../plan.ts';
 
 export interface DeploymentRun {
   ctx: AirlockContext;
@@ -111,4 +110,14 @@ export async function switchService(
   });
   d.urls[service] = outcome.url;
   return outcome;
+}
+
+/** Where a release's service artifact is materialized to run in an environment. */
+export function releaseDir(
+  home: string,
+  environment: string,
+  releaseId: string,
+  service: string,
+): string {
+  return path.join(home, 'envs', environment, 'releases', releaseId, service);
 }

@@ -1,0 +1,397 @@
+/**
+ * The decision: does release R go into environment E now, and what runs? Every entry point
+ * (the CLI's deploy, promote and rollback, `airlock demo`, automatic promotion, `airlock plan`)
+ * asks here, so the rules live in one place:
+ *
+ * 1. `chooseRelease` turns what was asked (an `Intent`) into a `Choice`: the environment, the
+ *    action (deploying into the first environment, promoting into a later one, rolling back)
+ *    and the release (named, built from a commit, the candidate serving on the previous
+ *    environment, or the rollback target). Building happens here, outside any lock.
+ * 2. `decide` gathers the facts (`facts.ts`, reads only), evaluates the gates and builds the
+ *    plan (`plan.ts`, pure): the outcome is `proceed`, `blocked` or `unchanged`.
+ *
+ * `execute.ts` calls `decide` again once it holds the environment lock, so what runs follows
+ * the facts as they are under the lock, not as they were before a wait in the queue (Kamal does
+ * all of a deploy's work inside its lock).
+ */
+import { environmentNamed } from '../config/environments.ts';
+import type { ResolvedEnvironment } from '../config/resolve.ts';
+import { UserError } from '../errors.ts';
+import type { Provider } from '../providers/provider.ts';
+import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
+import type { Release } from '../state/state-store.ts';
+import { type AirlockContext, readLedger, serviceTarget } from './context.ts';
+import { contractsNotCarried, type UncarriedContract } from './contract.ts';
+import { type GatherOptions, gatherFacts } from './facts.ts';
+import { buildPlan, currentRelease, type Plan, type PlanAction, type PlanFacts } from './plan.ts';
+
+/** What a person or a process asked for. */
+export type Intent =
+  | {
+      /**
+       * `deploy` puts a release into any environment (building one for the first environment
+       * when none is named); `promote` is the same for a later environment and refuses the first.
+       */
+      verb: 'deploy' | 'promote';
+      environment: string;
+      /** `r3`, a digest prefix or a commit prefix. */
+      release?: string;
+      /** Build (or reuse) the release of this commit (first environment only). */
+      commit?: string;
+      /** `--override-window "reason"`: outside the deploy window or during a freeze (audited). */
+      windowOverride?: string;
+      /**
+       * When the environment already serves the chosen release: `skip` ends the decision
+       * `unchanged` (promotion is idempotent); `redeploy` deploys it again. Default `redeploy`.
+       */
+      ifServing?: 'skip' | 'redeploy';
+    }
+  | {
+      verb: 'rollback';
+      environment: string;
+      /** The release to return to; default the one that served before the current one. */
+      to?: string;
+      /** Roll back past a contract migration the target does not carry (audited). */
+      force?: boolean;
+    };
+
+/** An intent resolved to one environment, one action and one release. */
+export interface Choice {
+  intent: Intent;
+  action: PlanAction;
+  env: ResolvedEnvironment;
+  release: Release;
+  /** The build made for this choice (deploying a commit into the first environment), if any. */
+  build: BuildResult | null;
+}
+
+export type Decision =
+  | {
+      outcome: 'proceed' | 'blocked';
+      choice: Choice;
+      facts: PlanFacts;
+      plan: Plan;
+      /** Writes the audit of a forced rollback (`rollback.forced`); called once the run starts. */
+      recordForce: (() => Promise<void>) | null;
+    }
+  | {
+      /** The environment already serves the release and the intent said `ifServing: skip`. */
+      outcome: 'unchanged';
+      choice: Choice;
+      reason: string;
+    };
+
+export interface ChooseOptions {
+  /** Build the release of the commit when none exists (deploying into the first environment). */
+  build: boolean;
+  signal?: AbortSignal;
+  onBuild?: (progress: BuildProgress) => void;
+}
+
+/** A release by reference. @throws UserError `RELEASE_NOT_FOUND`. */
+export async function releaseNamed(ctx: AirlockContext, ref: string): Promise<Release> {
+  const release = await ctx.store.findRelease(ref);
+  if (!release) {
+    throw new UserError('RELEASE_NOT_FOUND', `no release matches "${ref}".`, {
+      hint: 'Run `airlock status` or `airlock history` to see releases; a reference is r<N>, a digest prefix or a commit prefix.',
+    });
+  }
+  return release;
+}
+
+/** The error for promoting into the first environment of the pipeline. */
+function firstEnvironmentError(env: ResolvedEnvironment): UserError {
+  return new UserError(
+    'NOTHING_TO_PROMOTE',
+    `${env.name} is the first environment of the pipeline; releases are deployed into it, not promoted.`,
+    { hint: `Run \`airlock deploy ${env.name}\`.` },
+  );
+}
+
+/**
+ * The release a promotion into `env` would take: the one serving on the previous environment.
+ * @throws UserError `NOTHING_TO_PROMOTE` (first environment, nothing serving, or mixed releases).
+ */
+export async function promotionCandidate(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+): Promise<Release> {
+  if (!env.previous) throw firstEnvironmentError(env);
+  const current = currentRelease(await ctx.store.getServing(env.previous));
+  if (!current) {
+    throw new UserError(
+      'NOTHING_TO_PROMOTE',
+      `nothing is deployed on ${env.previous}, so there is nothing to promote to ${env.name}.`,
+      { hint: `Run \`airlock deploy ${env.previous}\` first.` },
+    );
+  }
+  if (current === 'mixed') {
+    throw new UserError(
+      'NOTHING_TO_PROMOTE',
+      `${env.previous} serves different releases on different services.`,
+      {
+        hint: `Deploy one release to every service of ${env.previous} (\`airlock deploy ${env.previous} --release <R>\`), or promote one with --release.`,
+      },
+    );
+  }
+  return releaseNamed(ctx, current);
+}
+
+/** `airlock build` with the context's store, artifacts and identity (see `buildRelease`). */
+export function buildForContext(
+  ctx: AirlockContext,
+  options: {
+    commit?: string;
+    rebuild?: boolean;
+    signal?: AbortSignal;
+    onProgress?: (p: BuildProgress) => void;
+  },
+): Promise<BuildResult> {
+  // Each platform the pipeline uses packages the release once (e.g. Fly pushes one image),
+  // with the settings of the first environment that uses it.
+  const packagers = new Map<string, { env: ResolvedEnvironment; provider: Provider }>();
+  for (const name of ctx.config.pipeline) {
+    const env = environmentNamed(ctx.config, name);
+    const provider = ctx.providerFor(env);
+    if (provider.packageRelease && !packagers.has(provider.name))
+      packagers.set(provider.name, { env, provider });
+  }
+  return buildRelease({
+    config: ctx.config,
+    store: ctx.store,
+    artifacts: ctx.artifacts,
+    home: ctx.home,
+    actor: ctx.actor,
+    now: ctx.now,
+    ...(packagers.size > 0
+      ? {
+          packageRelease: async (service, outputDir, release, onLine) => {
+            for (const { env, provider } of packagers.values()) {
+              await provider.packageRelease?.(
+                serviceTarget(ctx.config, env, service),
+                outputDir,
+                release,
+                { onProgress: onLine, ...(options.signal ? { signal: options.signal } : {}) },
+              );
+            }
+          },
+        }
+      : {}),
+    ...options,
+  });
+}
+
+/**
+ * The choice of promoting a known release into `env` (a later environment): for automatic
+ * promotion, which follows a release down the pipeline, and for showing a release's gate.
+ */
+export function promotionChoice(
+  env: ResolvedEnvironment,
+  release: Release,
+  options: { ifServing: 'skip' | 'redeploy'; windowOverride?: string },
+): Choice {
+  return {
+    intent: { verb: 'promote', environment: env.name, release: release.id, ...options },
+    action: 'promote',
+    env,
+    release,
+    build: null,
+  };
+}
+
+/** The release a rollback returns to: `to`, or the one that served before the current one. */
+async function rollbackTarget(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  to?: string,
+): Promise<Release> {
+  if (to) return releaseNamed(ctx, to);
+  const current = currentRelease(await ctx.store.getServing(env.name));
+  const history = await ctx.store.listDeployments({ environment: env.name, limit: 200 });
+  const earlier = history.find(
+    (d) => d.switchedAt !== null && d.releaseId !== current && d.status !== 'failed',
+  );
+  if (!earlier) {
+    throw new UserError(
+      'NOTHING_TO_ROLL_BACK',
+      `${env.name} has no earlier release to roll back to.`,
+      {
+        hint: `Run \`airlock history ${env.name}\` to see what ran there, or pass --to <release>.`,
+      },
+    );
+  }
+  return releaseNamed(ctx, earlier.releaseId);
+}
+
+/**
+ * Resolves an intent to an environment, an action and a release. Builds only with
+ * `options.build` (deploying into the first environment without --release).
+ * @throws UserError `UNKNOWN_ENVIRONMENT`, `USAGE` (--release with --commit),
+ *   `NOTHING_TO_PROMOTE`, `RELEASE_NOT_FOUND`, `NOTHING_TO_ROLL_BACK`; build errors.
+ */
+export async function chooseRelease(
+  ctx: AirlockContext,
+  intent: Intent,
+  options: ChooseOptions,
+): Promise<Choice> {
+  const env = environmentNamed(ctx.config, intent.environment);
+  if (intent.verb === 'rollback') {
+    const release = await rollbackTarget(ctx, env, intent.to);
+    return { intent, action: 'rollback', env, release, build: null };
+  }
+  if (intent.verb === 'promote' && !env.previous) throw firstEnvironmentError(env);
+  const action: PlanAction = env.previous ? 'promote' : 'deploy';
+  if (intent.release && intent.commit) {
+    throw new UserError('USAGE', 'pass either --release or --commit, not both.');
+  }
+  if (intent.release) {
+    return { intent, action, env, release: await releaseNamed(ctx, intent.release), build: null };
+  }
+  if (env.previous && !intent.commit) {
+    return { intent, action, env, release: await promotionCandidate(ctx, env), build: null };
+  }
+  if (!options.build) {
+    const found = intent.commit ? await ctx.store.findRelease(intent.commit) : undefined;
+    if (found) return { intent, action, env, release: found, build: null };
+    throw new UserError(
+      'RELEASE_NOT_FOUND',
+      `no release is built for ${intent.commit ?? 'HEAD'} yet.`,
+      {
+        hint: `Run \`airlock build${intent.commit ? ` --commit ${intent.commit}` : ''}\` (or \`airlock deploy ${env.name}\`, which builds).`,
+      },
+    );
+  }
+  const build = await buildForContext(ctx, {
+    ...(intent.commit ? { commit: intent.commit } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onBuild ? { onProgress: options.onBuild } : {}),
+  });
+  return { intent, action, env, release: build.release, build };
+}
+
+/**
+ * The rollback guard: refuses to go back to a release that does not carry a contract migration
+ * the environment has applied, since its code would meet a schema it does not know (Heroku's
+ * and Kamal's rollbacks do exactly that). With `force` it returns the audit of the override
+ * (`rollback.forced`), written once the rollback starts.
+ * @throws UserError `ROLLBACK_UNSAFE` (audited `rollback.refused`).
+ */
+async function guardRollback(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+  force: boolean,
+): Promise<(() => Promise<void>) | null> {
+  const candidates = await ctx.store.listReleases(200);
+  const unsafe: UncarriedContract[] = [];
+  for (const name of ctx.config.services) {
+    const database = env.services[name]?.database;
+    if (!database) continue;
+    unsafe.push(
+      ...(await contractsNotCarried(ctx, name, await readLedger(database), release, candidates)),
+    );
+  }
+  if (unsafe.length === 0) return null;
+  const files = unsafe.map((u) => `${u.service}/${u.filename}`);
+  const audit = {
+    actor: ctx.actor,
+    environment: env.name,
+    releaseId: release.id,
+    runId: null,
+    detail: { contracts: unsafe },
+  };
+  if (force) {
+    return async () => {
+      await ctx.store.appendAudit({
+        ...audit,
+        at: ctx.now().toISOString(),
+        action: 'rollback.forced',
+        result: 'ok',
+      });
+    };
+  }
+  await ctx.store.appendAudit({
+    ...audit,
+    at: ctx.now().toISOString(),
+    action: 'rollback.refused',
+    result: 'refused',
+  });
+  throw new UserError(
+    'ROLLBACK_UNSAFE',
+    `rolling ${env.name} back to ${release.id} would start its code against a schema it does not know: ${files.join(', ')} ${unsafe.length === 1 ? 'is a contract migration' : 'are contract migrations'} applied on ${env.name} that ${release.id} does not carry.`,
+    {
+      hint: `Fix forward instead: commit the fix, \`airlock deploy ${ctx.config.pipeline[0]}\` and promote it. If ${release.id} truly runs without what ${unsafe.length === 1 ? 'it' : 'they'} removed, pass --force (audited).`,
+      details: { contracts: unsafe },
+    },
+  );
+}
+
+function unchangedDecision(choice: Choice): Decision {
+  return {
+    outcome: 'unchanged',
+    choice,
+    reason: `${choice.env.name} already serves ${choice.release.id}`,
+  };
+}
+
+/**
+ * The `unchanged` decision when the intent says `ifServing: skip` and the environment already
+ * serves the chosen release; null otherwise. One store read: `decide` starts with it, and a
+ * loop that waits (automatic promotion) asks it before gathering anything.
+ */
+export async function alreadyServing(
+  ctx: AirlockContext,
+  choice: Choice,
+): Promise<Decision | null> {
+  if (choice.intent.verb === 'rollback' || choice.intent.ifServing !== 'skip') return null;
+  const current = currentRelease(await ctx.store.getServing(choice.env.name));
+  return current === choice.release.id ? unchangedDecision(choice) : null;
+}
+
+/**
+ * Decides a choice: gathers the facts, evaluates the gates, builds the plan. Reads only, but
+ * for the audit event of a refused rollback.
+ * @throws UserError `NOTHING_TO_ROLL_BACK` (the environment already serves the rollback target),
+ *   `ROLLBACK_UNSAFE`; ConfigError when an environment's database cannot be reached here.
+ */
+export async function decide(
+  ctx: AirlockContext,
+  choice: Choice,
+  options: GatherOptions = {},
+): Promise<Decision> {
+  const { intent, env, release, action } = choice;
+  const current = currentRelease(await ctx.store.getServing(env.name));
+  let recordForce: (() => Promise<void>) | null = null;
+  if (intent.verb === 'rollback') {
+    if (current === release.id) {
+      throw new UserError('NOTHING_TO_ROLL_BACK', `${env.name} already serves ${release.id}.`, {
+        hint: `Pass --to <release> to choose another one (see \`airlock history ${env.name}\`).`,
+      });
+    }
+    recordForce = await guardRollback(ctx, env, release, intent.force ?? false);
+  } else if (intent.ifServing === 'skip' && current === release.id) {
+    return unchangedDecision(choice);
+  }
+  const windowOverride = intent.verb === 'rollback' ? undefined : intent.windowOverride;
+  const facts = await gatherFacts(ctx, action, env, release, {
+    ...options,
+    ...(windowOverride ? { windowOverride } : {}),
+  });
+  const plan = buildPlan(facts);
+  return { outcome: plan.blocked ? 'blocked' : 'proceed', choice, facts, plan, recordForce };
+}
+
+/**
+ * The plan of promoting `release` into `env` (a later environment) as it would be decided now:
+ * e.g. to show where an approval leaves the gate. Changes nothing.
+ * @throws as `decide`.
+ */
+export async function promotionPlan(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+): Promise<Plan> {
+  const decision = await decide(ctx, promotionChoice(env, release, { ifServing: 'redeploy' }));
+  if (decision.outcome === 'unchanged') throw new Error('a redeploy is never unchanged');
+  return decision.plan;
+}

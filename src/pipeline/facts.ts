@@ -1,0 +1,288 @@
+/**
+ * The facts a plan is built from, read from the state store, the environments' databases
+ * (ledgers, live schemas), the platforms (parity) and CI. Reads only: nothing here changes
+ * anything. `plan.ts` turns the facts into a plan, purely; `decide.ts` gathers them before and
+ * again under the environment lock.
+ */
+
+import { environmentNamed } from '../config/environments.ts';
+import type { ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
+import type {
+  CiFact,
+  DriftFact,
+  GateInputs,
+  MigrationGateFacts,
+  ParityFact,
+} from '../gates/gate.ts';
+import { readMigrationDir } from '../migrations/migration-files.ts';
+import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
+import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
+import type { Approval, Release, ServingRecord, StoredCheckResult } from '../state/state-store.ts';
+import {
+  type AirlockContext,
+  databaseLocation,
+  databaseOf,
+  readLedger,
+  serviceTarget,
+} from './context.ts';
+import { holdBackContracts } from './contract.ts';
+import { type AwaitingApproval, currentRelease, type PlanAction, type PlanFacts } from './plan.ts';
+
+/** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */
+async function migrationFacts(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+  previous: string | null,
+  serving: ServingRecord[],
+): Promise<MigrationGateFacts[]> {
+  const out: MigrationGateFacts[] = [];
+  for (const name of ctx.config.services) {
+    const service = env.services[name];
+    const artifact = release.services[name];
+    if (!service?.database || !artifact) continue;
+    const files = artifact.migrationsDigest
+      ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
+      : [];
+    const plan = planMigrations(files, await readLedger(service.database));
+    const servingId = serving.find((s) => s.service === name)?.releaseId;
+    const { run, hold } = holdBackContracts(
+      plan.pending,
+      name,
+      servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null,
+    );
+    const notOnPrevious = previous
+      ? checkAppliedOnPrevious(run, await readLedger(databaseOf(ctx.config, previous, name)))
+      : [];
+    out.push({
+      service: name,
+      pending: run.map((f) => ({ version: f.version, filename: f.filename })),
+      held: hold,
+      notOnPrevious,
+      problems: plan.problems,
+    });
+  }
+  return out;
+}
+
+/**
+ * Drift of each service's databases in `previous` and `env`: each live schema against
+ * what its ledger implies, replayed on a scratch database from the release's files.
+ */
+async function driftFacts(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  previous: string,
+  release: Release,
+): Promise<DriftFact[]> {
+  const out: DriftFact[] = [];
+  for (const name of ctx.config.services) {
+    const target = env.services[name]?.database;
+    const artifact = release.services[name];
+    if (!target || !artifact) continue;
+    const source = databaseOf(ctx.config, previous, name);
+    const fact: DriftFact = { service: name, mode: target.drift, findings: [] };
+    try {
+      const { describeSchema } = await import('../migrations/introspect.ts');
+      const { detectDrift } = await import('../migrations/schema-drift.ts');
+      const files = artifact.migrationsDigest
+        ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
+        : [];
+      const side = async (environment: string, database: ResolvedDatabase) => ({
+        name: environment,
+        schema: await describeSchema(await databaseLocation(database)),
+        ledger: await readLedger(database),
+      });
+      const result = await detectDrift(
+        { a: await side(previous, source), b: await side(env.name, target), files },
+        target.engine === 'postgres' ? { postgresUrl: target.url } : {},
+      );
+      fact.findings = result.findings.map((f) => f.difference.message);
+    } catch (error) {
+      fact.error = error instanceof Error ? error.message : String(error);
+    }
+    out.push(fact);
+  }
+  return out;
+}
+
+/**
+ * Parity of each service between `previous` and `env`: both profiles read through
+ * each environment's own provider, compared under the allow list. Empty when parity.gate is off.
+ */
+async function parityFacts(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  previous: string,
+): Promise<ParityFact[]> {
+  const { gate } = ctx.config.parity;
+  const source = ctx.config.environments[previous];
+  if (gate === 'off' || !source) return [];
+  const allow = allowList(ctx.config);
+  const out: ParityFact[] = [];
+  for (const name of ctx.config.services) {
+    const fact: ParityFact = { service: name, mode: gate, drift: [], allowed: 0 };
+    try {
+      const side = (e: ResolvedEnvironment) =>
+        readProfile(e, name, ctx.providerFor(e), serviceTarget(ctx.config, e, name));
+      const comparison = compareProfiles(await side(source), await side(env), allow);
+      fact.drift = comparison.drift.map((r) => ({ key: r.key, previous: r.a, target: r.b }));
+      fact.allowed = comparison.allowed.length;
+      // A part neither side could read is not a mirror the gate can vouch for.
+      if (comparison.unread.length > 0) fact.error = comparison.unread.join('; ');
+    } catch (error) {
+      fact.error = error instanceof Error ? error.message : String(error);
+    }
+    out.push(fact);
+  }
+  return out;
+}
+
+/** CI at the release's commit, when the environment requires it (GitHub or `airlock ci run`). */
+async function ciFact(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+): Promise<CiFact | null> {
+  const ci = ctx.config.ci;
+  if (!env.promotion.ci || !ci) return null;
+  if (ci.kind === 'github') {
+    if (!ctx.githubCi) {
+      return {
+        state: 'none',
+        source: 'github',
+        summary: 'GITHUB_TOKEN is not set, so GitHub cannot be asked',
+        failing: [],
+      };
+    }
+    return ctx.githubCi(release.commit, ci.required);
+  }
+  const result = await ctx.store.latestCiResult(release.commit);
+  if (!result) return { state: 'none', source: 'command', summary: 'not run', failing: [] };
+  return {
+    state: result.status === 'passed' ? 'success' : 'failure',
+    source: 'command',
+    summary: `\`${ci.command}\` ${result.summary} (${result.at})`,
+    failing: result.status === 'passed' ? [] : [ci.command],
+  };
+}
+
+/** People who deployed `release` into the environments before `environment`. */
+export async function deployersOf(
+  ctx: AirlockContext,
+  environment: string,
+  release: string,
+): Promise<string[]> {
+  const env = environmentNamed(ctx.config, environment);
+  const out = new Set<string>();
+  for (const name of ctx.config.pipeline.slice(0, env.index)) {
+    for (const d of await ctx.store.listDeployments({
+      environment: name,
+      releaseId: release,
+      limit: 50,
+    }))
+      out.add(d.actor);
+  }
+  return [...out];
+}
+
+/** The latest result of each (service, check): a re-verification replaces the earlier run. */
+function latestPerCheck(results: StoredCheckResult[]): StoredCheckResult[] {
+  const latest = new Map<string, StoredCheckResult>();
+  for (const r of results) latest.set(`${r.service}\0${r.name}`, r);
+  return [...latest.values()];
+}
+
+export interface GatherOptions {
+  /** `--override-window "reason"`. */
+  windowOverride?: string;
+  /**
+   * Leave the databases and platforms alone (no migration, drift or parity facts): for
+   * telling people what a release waits for where the next environment's database or platform
+   * cannot be reached (its secret is not here).
+   */
+  skipMigrations?: boolean;
+}
+
+/** Gathers the facts for a plan. Reads only. */
+export async function gatherFacts(
+  ctx: AirlockContext,
+  action: PlanAction,
+  env: ResolvedEnvironment,
+  release: Release,
+  options: GatherOptions = {},
+): Promise<PlanFacts> {
+  const serving = await ctx.store.getServing(env.name);
+  const previous = action === 'promote' ? env.previous : null;
+  const migrations = options.skipMigrations
+    ? []
+    : await migrationFacts(ctx, env, release, previous, serving);
+  let gates: GateInputs | null = null;
+  if (action === 'promote' && previous) {
+    const previousServing = await ctx.store.getServing(previous);
+    const history = await ctx.store.listDeployments({
+      environment: previous,
+      releaseId: release.id,
+      limit: 20,
+    });
+    const previousDeployment = history.find((d) => d.switchedAt !== null) ?? null;
+    gates = {
+      environment: env,
+      previous,
+      release,
+      previousServing,
+      services: ctx.config.services,
+      previousDeployment,
+      previousChecks: previousDeployment
+        ? latestPerCheck(await ctx.store.listCheckResults(previousDeployment.id))
+        : [],
+      migrations,
+      approvals: await ctx.store.listApprovals(env.name, release.id),
+      deployers: await deployersOf(ctx, env.name, release.id),
+      now: ctx.now().toISOString(),
+      drift: options.skipMigrations ? [] : await driftFacts(ctx, env, previous, release),
+      parity: options.skipMigrations ? [] : await parityFacts(ctx, env, previous),
+      ci: await ciFact(ctx, env, release),
+      windowOverride: options.windowOverride ?? null,
+    };
+  }
+  return {
+    action,
+    environment: env,
+    config: ctx.config,
+    release,
+    serving,
+    migrations,
+    gates,
+    awaitingApproval:
+      action === 'rollback' ? null : await awaitingApproval(ctx, env, release, serving),
+  };
+}
+
+/** See `AwaitingApproval`: what `release` would strand by replacing what serves on `env`. */
+async function awaitingApproval(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+  serving: ServingRecord[],
+): Promise<AwaitingApproval | null> {
+  const next = env.next ? ctx.config.environments[env.next] : undefined;
+  const required = next?.promotion.approval.required ?? 0;
+  if (next?.promotion.policy !== 'manual' || required === 0) return null;
+  const currentId = currentRelease(serving);
+  if (!currentId || currentId === 'mixed' || currentId === release.id) return null;
+  const current = await ctx.store.findRelease(currentId);
+  const onNext = currentRelease(await ctx.store.getServing(next.name));
+  const nextRelease = onNext && onNext !== 'mixed' ? await ctx.store.findRelease(onNext) : null;
+  if (!current || (nextRelease && nextRelease.seq >= current.seq)) return null;
+  const decisions = new Map<string, Approval['decision']>();
+  for (const a of await ctx.store.listApprovals(next.name, current.id))
+    decisions.set(a.actor, a.decision);
+  if ([...decisions.values()].includes('rejected')) return null;
+  return {
+    release: current.id,
+    environment: next.name,
+    approvals: [...decisions.keys()],
+    required,
+  };
+}
