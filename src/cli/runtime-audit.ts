@@ -1,7 +1,7 @@
 /**
  * Which local-runtime events go into the project's audit log, and how (see `runtime-entry.ts`).
  */
-import type { RuntimeEvent } from '../providers/local/local-runtime.ts';
+import type { RuntimeEvent } from '../providers/local/runtime-events.ts';
 import type { NewAuditEvent } from '../state/state-store.ts';
 
 /** The actor of events the runtime records by itself. */

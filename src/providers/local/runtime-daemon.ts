@@ -31,7 +31,8 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import { ProviderError, type SerializedError, toAirlockError, UserError } from '../../errors.ts';
 import type { ProcessDeployment } from '../provider.ts';
-import { LocalRuntime, type RuntimeEvent } from './local-runtime.ts';
+import { LocalRuntime } from './local-runtime.ts';
+import type { RuntimeEvent } from './runtime-events.ts';
 import {
   isProcessAlive,
   type RuntimeInfo,

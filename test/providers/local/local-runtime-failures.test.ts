@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../../src/errors.ts';
-import { LocalRuntime, type RuntimeEvent } from '../../../src/providers/local/local-runtime.ts';
+import { LocalRuntime } from '../../../src/providers/local/local-runtime.ts';
+import type { RuntimeEvent } from '../../../src/providers/local/runtime-events.ts';
 import { isProcessAlive } from '../../../src/providers/local/runtime-files.ts';
 import {
   type DeploymentInput,

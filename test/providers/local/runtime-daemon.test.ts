@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../../src/errors.ts';
 import { LocalProvider } from '../../../src/providers/local/local-provider.ts';
-import type { RuntimeEvent } from '../../../src/providers/local/local-runtime.ts';
 import { LocalRuntimeClient } from '../../../src/providers/local/runtime-client.ts';
+import type { RuntimeEvent } from '../../../src/providers/local/runtime-events.ts';
 import {
   isProcessAlive,
   readStateFile,
