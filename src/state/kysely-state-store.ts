@@ -1,11 +1,21 @@
 /**
- * The `StateStore` written once over Kysely; SQLite and (later) Postgres stores differ only in
- * the dialect they hand it. Rows are mapped to the camelCase shapes of `state-store.ts`.
+ * The `StateStore` written once over Kysely; the SQLite and Postgres stores differ only in the
+ * dialect they hand it. This class holds what every query shares — the database or open
+ * transaction, the fence a write must still hold, transactions — and hands each call to the
+ * queries of its area: releases (`release-queries.ts`), runs and steps (`run-queries.ts`),
+ * deployments and serving (`deployment-queries.ts`), locks and the queue (`lock-queries.ts`),
+ * check results, approvals and CI results (`evidence-queries.ts`), the audit log
+ * (`audit-queries.ts`). Rows are mapped to the camelCase shapes of `state-store.ts`.
  */
-import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
-import type { CheckResult } from '../checks/check.ts';
 import { InternalError, UserError } from '../errors.ts';
+import * as audit from './audit-queries.ts';
+import * as deployments from './deployment-queries.ts';
+import * as evidence from './evidence-queries.ts';
+import * as locks from './lock-queries.ts';
+import * as releases from './release-queries.ts';
+import * as runs from './run-queries.ts';
 import {
   type Dialect,
   STATE_MIGRATION_LOCK_TABLE,
@@ -19,8 +29,6 @@ import type {
   AuditEvent,
   CiResult,
   Deployment,
-  DeploymentKind,
-  DeploymentStatus,
   Fence,
   Lock,
   LockAttempt,
@@ -33,142 +41,13 @@ import type {
   QueueEntry,
   Release,
   Run,
-  RunKind,
   RunStatus,
   RunStep,
   ServingRecord,
   StateStore,
-  StepStatus,
   StoredCheckResult,
 } from './state-store.ts';
-
-type Row<T extends keyof StateDatabase> = Selectable<StateDatabase[T]>;
-
-const json = (value: unknown): string => JSON.stringify(value ?? null);
-
-/** A camelCase patch as snake_case columns, without its undefined fields. */
-function columns<R>(patch: object): Partial<R> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value !== undefined) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
-  }
-  return out as Partial<R>;
-}
-const parse = <T>(text: string | null): T =>
-  text === null ? (null as T) : (JSON.parse(text) as T);
-
-function toRelease(r: Row<'releases'>): Release {
-  return {
-    id: r.id,
-    seq: Number(r.seq),
-    digest: r.digest,
-    commit: r.commit_sha,
-    dirty: Boolean(r.dirty),
-    subject: r.subject,
-    createdAt: r.created_at,
-    createdBy: r.created_by,
-    buildMs: Number(r.build_ms),
-    services: parse(r.services),
-  };
-}
-
-function toRun(r: Row<'runs'>): Run {
-  return {
-    id: Number(r.id),
-    resumedFrom: r.resumed_from === null ? null : Number(r.resumed_from),
-    kind: r.kind as RunKind,
-    environment: r.environment,
-    releaseId: r.release_id,
-    status: r.status as RunStatus,
-    actor: r.actor,
-    pid: Number(r.pid),
-    host: r.host,
-    startedAt: r.started_at,
-    heartbeatAt: r.heartbeat_at,
-    finishedAt: r.finished_at,
-    message: r.message,
-  };
-}
-
-function toStep(r: Row<'run_steps'>): RunStep {
-  return {
-    runId: Number(r.run_id),
-    index: Number(r.idx),
-    name: r.name,
-    title: r.title,
-    status: r.status as StepStatus,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
-    message: r.message,
-    output: parse(r.output),
-  };
-}
-
-function toDeployment(r: Row<'deployments'>): Deployment {
-  return {
-    id: Number(r.id),
-    runId: r.run_id === null ? null : Number(r.run_id),
-    environment: r.environment,
-    releaseId: r.release_id,
-    kind: r.kind as DeploymentKind,
-    status: r.status as DeploymentStatus,
-    actor: r.actor,
-    previousReleaseId: r.previous_release_id,
-    startedAt: r.started_at,
-    switchedAt: r.switched_at,
-    finishedAt: r.finished_at,
-    checksStatus: r.checks_status as Deployment['checksStatus'],
-    message: r.message,
-  };
-}
-
-function toLock(r: Row<'locks'>): Lock {
-  return {
-    environment: r.environment,
-    kind: r.kind === 'manual' ? 'manual' : 'run',
-    token: r.token,
-    fence: Number(r.fence),
-    holder: r.holder,
-    runId: r.run_id === null ? null : Number(r.run_id),
-    pid: Number(r.pid),
-    host: r.host,
-    message: r.message,
-    acquiredAt: r.acquired_at,
-    expiresAt: r.expires_at,
-  };
-}
-
-function toQueueEntry(r: Row<'queue'>): QueueEntry {
-  return {
-    id: Number(r.id),
-    environment: r.environment,
-    releaseId: r.release_id,
-    releaseSeq: Number(r.release_seq),
-    kind: r.kind === 'automatic' ? 'automatic' : 'manual',
-    actor: r.actor,
-    pid: Number(r.pid),
-    host: r.host,
-    status: r.status as QueueEntry['status'],
-    message: r.message,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function toAudit(r: Row<'audit_events'>): AuditEvent {
-  return {
-    id: Number(r.id),
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    environment: r.environment,
-    releaseId: r.release_id,
-    runId: r.run_id === null ? null : Number(r.run_id),
-    result: r.result,
-    detail: parse(r.detail) ?? {},
-  };
-}
+import type { StoreAccess } from './store-access.ts';
 
 /** Brings the store's own schema up to date. @throws InternalError when migrating fails. */
 export async function migrateStateSchema(
@@ -222,12 +101,7 @@ export interface StoreDialect {
   forShare: boolean;
 }
 
-/** True for a unique-constraint violation on either dialect. */
-export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e?.code === '23505' || /UNIQUE constraint failed/.test(String(e?.message));
-}
-
+/** The `StateStore` over Kysely; see the module comment. */
 export class KyselyStateStore implements StateStore {
   readonly db: Kysely<StateDatabase>;
   readonly dialect: StoreDialect;
@@ -237,6 +111,8 @@ export class KyselyStateStore implements StateStore {
   readonly #bound: boolean;
   /** Only the store that opened the database closes it. */
   readonly #owner: boolean;
+  /** What the per-area queries read and write through. */
+  readonly #access: StoreAccess;
 
   constructor(
     db: Kysely<StateDatabase>,
@@ -248,6 +124,7 @@ export class KyselyStateStore implements StateStore {
     this.fence = options.fence ?? null;
     this.#bound = options.bound ?? false;
     this.#owner = options.owner ?? true;
+    this.#access = { db, write: (fn, atomic) => this.#write(fn, atomic) };
   }
 
   async close(): Promise<void> {
@@ -299,624 +176,176 @@ export class KyselyStateStore implements StateStore {
 
   // ------------------------------------------------------------------------------- releases
 
-  async insertRelease(release: NewRelease): Promise<Release> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#write(async (db) => {
-          const max = await db
-            .selectFrom('releases')
-            .select(sql<number>`coalesce(max(seq), 0)`.as('max'))
-            .executeTakeFirst();
-          const seq = Number(max?.max ?? 0) + 1;
-          const row = {
-            id: `r${seq}`,
-            seq,
-            digest: release.digest,
-            commit_sha: release.commit,
-            dirty: release.dirty ? 1 : 0,
-            subject: release.subject,
-            created_at: release.createdAt,
-            created_by: release.createdBy,
-            build_ms: release.buildMs,
-            services: json(release.services),
-          };
-          await db.insertInto('releases').values(row).execute();
-          return toRelease(row);
-        }, true);
-      } catch (error) {
-        // Another process built at the same moment: the same content is one release; a
-        // different one takes the next number.
-        if (!isUniqueViolation(error) || attempt >= 5) throw error;
-        const same = await this.findReleaseByContent(release.commit, release.digest, release.dirty);
-        if (same) return same;
-      }
-    }
+  insertRelease(release: NewRelease): Promise<Release> {
+    return releases.insertRelease(this.#access, release);
   }
 
-  async findRelease(ref: string): Promise<Release | undefined> {
-    const trimmed = ref.trim().toLowerCase();
-    if (/^r\d+$/.test(trimmed)) {
-      const row = await this.db
-        .selectFrom('releases')
-        .selectAll()
-        .where('id', '=', trimmed)
-        .executeTakeFirst();
-      return row ? toRelease(row) : undefined;
-    }
-    if (!/^[0-9a-f]{7,64}$/.test(trimmed)) return undefined;
-    const row = await this.db
-      .selectFrom('releases')
-      .selectAll()
-      .where((eb) =>
-        eb.or([eb('digest', 'like', `${trimmed}%`), eb('commit_sha', 'like', `${trimmed}%`)]),
-      )
-      .orderBy('seq', 'desc')
-      .executeTakeFirst();
-    return row ? toRelease(row) : undefined;
+  findRelease(ref: string): Promise<Release | undefined> {
+    return releases.findRelease(this.#access, ref);
   }
 
-  async findReleaseByContent(
+  findReleaseByContent(
     commit: string,
     digest: string,
     dirty: boolean,
   ): Promise<Release | undefined> {
-    const row = await this.db
-      .selectFrom('releases')
-      .selectAll()
-      .where('commit_sha', '=', commit)
-      .where('digest', '=', digest)
-      .where('dirty', '=', dirty ? 1 : 0)
-      .executeTakeFirst();
-    return row ? toRelease(row) : undefined;
+    return releases.findReleaseByContent(this.#access, commit, digest, dirty);
   }
 
-  async findReleases(ids: string[]): Promise<Release[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.db
-      .selectFrom('releases')
-      .selectAll()
-      .where('id', 'in', [...new Set(ids)])
-      .execute();
-    return rows.map(toRelease);
+  findReleases(ids: string[]): Promise<Release[]> {
+    return releases.findReleases(this.#access, ids);
   }
 
-  async listReleases(limit: number): Promise<Release[]> {
-    const rows = await this.db
-      .selectFrom('releases')
-      .selectAll()
-      .orderBy('seq', 'desc')
-      .limit(limit)
-      .execute();
-    return rows.map(toRelease);
+  listReleases(limit: number): Promise<Release[]> {
+    return releases.listReleases(this.#access, limit);
   }
 
-  // ------------------------------------------------------------------------------- runs
+  // ------------------------------------------------------------------------------- runs and steps
 
-  async createRun(run: NewRun): Promise<Run> {
-    const row = await this.#write((db) =>
-      db
-        .insertInto('runs')
-        .values({
-          kind: run.kind,
-          environment: run.environment,
-          release_id: run.releaseId,
-          status: 'running',
-          actor: run.actor,
-          pid: run.pid,
-          host: run.host,
-          started_at: run.startedAt,
-          heartbeat_at: run.startedAt,
-          finished_at: null,
-          message: null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow(),
-    );
-    return toRun(row);
+  createRun(run: NewRun): Promise<Run> {
+    return runs.createRun(this.#access, run);
   }
 
-  async updateRun(
+  updateRun(
     id: number,
     patch: Partial<Pick<Run, 'status' | 'message' | 'finishedAt' | 'heartbeatAt' | 'releaseId'>>,
   ): Promise<void> {
-    const values = columns<Row<'runs'>>(patch);
-    if (Object.keys(values).length === 0) return;
-    await this.#write((db) => db.updateTable('runs').set(values).where('id', '=', id).execute());
+    return runs.updateRun(this.#access, id, patch);
   }
 
-  async getRun(id: number): Promise<Run | undefined> {
-    const row = await this.db
-      .selectFrom('runs')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row ? toRun(row) : undefined;
+  getRun(id: number): Promise<Run | undefined> {
+    return runs.getRun(this.#access, id);
   }
 
-  async listRuns(filter: {
-    status?: RunStatus;
-    environment?: string;
-    limit: number;
-  }): Promise<Run[]> {
-    let q = this.db.selectFrom('runs').selectAll();
-    if (filter.status) q = q.where('status', '=', filter.status);
-    if (filter.environment) q = q.where('environment', '=', filter.environment);
-    const rows = await q.orderBy('id', 'desc').limit(filter.limit).execute();
-    return rows.map(toRun);
+  listRuns(filter: { status?: RunStatus; environment?: string; limit: number }): Promise<Run[]> {
+    return runs.listRuns(this.#access, filter);
   }
 
-  async saveStep(step: RunStep): Promise<void> {
-    const values = {
-      run_id: step.runId,
-      idx: step.index,
-      name: step.name,
-      title: step.title,
-      status: step.status,
-      started_at: step.startedAt,
-      finished_at: step.finishedAt,
-      duration_ms: step.durationMs,
-      message: step.message,
-      output: step.output === null ? null : json(step.output),
-    };
-    await this.#write((db) =>
-      db
-        .insertInto('run_steps')
-        .values(values)
-        .onConflict((oc) =>
-          oc.columns(['run_id', 'idx']).doUpdateSet({
-            name: values.name,
-            title: values.title,
-            status: values.status,
-            started_at: values.started_at,
-            finished_at: values.finished_at,
-            duration_ms: values.duration_ms,
-            message: values.message,
-            output: values.output,
-          }),
-        )
-        .execute(),
-    );
+  saveStep(step: RunStep): Promise<void> {
+    return runs.saveStep(this.#access, step);
   }
 
-  async listSteps(runId: number): Promise<RunStep[]> {
-    const rows = await this.db
-      .selectFrom('run_steps')
-      .selectAll()
-      .where('run_id', '=', runId)
-      .orderBy('idx')
-      .execute();
-    return rows.map(toStep);
+  listSteps(runId: number): Promise<RunStep[]> {
+    return runs.listSteps(this.#access, runId);
   }
 
-  // ------------------------------------------------------------------------------- deployments
+  // ------------------------------------------------------------------------------- deployments and serving
 
-  async createDeployment(d: NewDeployment): Promise<Deployment> {
-    const row = await this.#write((db) =>
-      db
-        .insertInto('deployments')
-        .values({
-          run_id: d.runId,
-          environment: d.environment,
-          release_id: d.releaseId,
-          kind: d.kind,
-          status: 'running',
-          actor: d.actor,
-          previous_release_id: d.previousReleaseId,
-          started_at: d.startedAt,
-          switched_at: null,
-          finished_at: null,
-          checks_status: null,
-          message: null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow(),
-    );
-    return toDeployment(row);
+  createDeployment(d: NewDeployment): Promise<Deployment> {
+    return deployments.createDeployment(this.#access, d);
   }
 
-  async updateDeployment(
+  updateDeployment(
     id: number,
     patch: Partial<
       Pick<Deployment, 'status' | 'switchedAt' | 'finishedAt' | 'checksStatus' | 'message'>
     >,
   ): Promise<void> {
-    const values = columns<Row<'deployments'>>(patch);
-    if (Object.keys(values).length === 0) return;
-    await this.#write((db) =>
-      db.updateTable('deployments').set(values).where('id', '=', id).execute(),
-    );
+    return deployments.updateDeployment(this.#access, id, patch);
   }
 
-  async getDeployment(id: number): Promise<Deployment | undefined> {
-    const row = await this.db
-      .selectFrom('deployments')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row ? toDeployment(row) : undefined;
+  getDeployment(id: number): Promise<Deployment | undefined> {
+    return deployments.getDeployment(this.#access, id);
   }
 
-  async listDeployments(filter: {
+  listDeployments(filter: {
     environment?: string;
     releaseId?: string;
     runId?: number;
     limit: number;
   }): Promise<Deployment[]> {
-    let q = this.db.selectFrom('deployments').selectAll();
-    if (filter.environment) q = q.where('environment', '=', filter.environment);
-    if (filter.releaseId) q = q.where('release_id', '=', filter.releaseId);
-    if (filter.runId !== undefined) q = q.where('run_id', '=', filter.runId);
-    const rows = await q.orderBy('id', 'desc').limit(filter.limit).execute();
-    return rows.map(toDeployment);
+    return deployments.listDeployments(this.#access, filter);
   }
 
-  // ------------------------------------------------------------------------------- serving
-
-  async setServing(r: ServingRecord): Promise<void> {
-    await this.#write((db) =>
-      db
-        .insertInto('serving')
-        .values({
-          environment: r.environment,
-          service: r.service,
-          release_id: r.releaseId,
-          deployment_id: r.deploymentId,
-          since: r.since,
-        })
-        .onConflict((oc) =>
-          oc.columns(['environment', 'service']).doUpdateSet({
-            release_id: r.releaseId,
-            deployment_id: r.deploymentId,
-            since: r.since,
-          }),
-        )
-        .execute(),
-    );
+  setServing(r: ServingRecord): Promise<void> {
+    return deployments.setServing(this.#access, r);
   }
 
-  async getServing(environment: string): Promise<ServingRecord[]> {
-    const rows = await this.db
-      .selectFrom('serving')
-      .selectAll()
-      .where('environment', '=', environment)
-      .execute();
-    return rows.map((r) => ({
-      environment: r.environment,
-      service: r.service,
-      releaseId: r.release_id,
-      deploymentId: Number(r.deployment_id),
-      since: r.since,
-    }));
+  getServing(environment: string): Promise<ServingRecord[]> {
+    return deployments.getServing(this.#access, environment);
   }
 
-  // ------------------------------------------------------------------------------- checks
+  // ------------------------------------------------------------------------------- check results and approvals
 
-  async recordCheckResults(results: StoredCheckResult[]): Promise<void> {
-    if (results.length === 0) return;
-    await this.#write((db) =>
-      db
-        .insertInto('check_results')
-        .values(
-          results.map((r) => ({
-            deployment_id: r.deploymentId,
-            service: r.service,
-            name: r.name,
-            type: r.type,
-            status: r.status,
-            duration_ms: Math.round(r.durationMs),
-            attempts: r.attempts,
-            message: r.message,
-            details: json(r.details),
-            at: r.at,
-          })),
-        )
-        .execute(),
-    );
+  recordCheckResults(results: StoredCheckResult[]): Promise<void> {
+    return evidence.recordCheckResults(this.#access, results);
   }
 
-  async listCheckResults(deploymentId: number): Promise<StoredCheckResult[]> {
-    const rows = await this.db
-      .selectFrom('check_results')
-      .selectAll()
-      .where('deployment_id', '=', deploymentId)
-      .orderBy('id')
-      .execute();
-    return rows.map((r) => ({
-      deploymentId: Number(r.deployment_id),
-      service: r.service,
-      name: r.name,
-      type: r.type as CheckResult['type'],
-      status: r.status as CheckResult['status'],
-      durationMs: Number(r.duration_ms),
-      attempts: Number(r.attempts),
-      message: r.message,
-      details: parse(r.details) ?? {},
-      at: r.at,
-    }));
+  listCheckResults(deploymentId: number): Promise<StoredCheckResult[]> {
+    return evidence.listCheckResults(this.#access, deploymentId);
   }
 
-  // ------------------------------------------------------------------------------- approvals
-
-  async addApproval(a: NewApproval): Promise<Approval> {
-    const row = await this.#write((db) =>
-      db
-        .insertInto('approvals')
-        .values({
-          environment: a.environment,
-          release_id: a.releaseId,
-          actor: a.actor,
-          decision: a.decision,
-          comment: a.comment,
-          at: a.at,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow(),
-    );
-    return { ...a, id: Number(row.id) };
+  addApproval(a: NewApproval): Promise<Approval> {
+    return evidence.addApproval(this.#access, a);
   }
 
-  async listApprovals(environment: string, releaseId: string): Promise<Approval[]> {
-    const rows = await this.db
-      .selectFrom('approvals')
-      .selectAll()
-      .where('environment', '=', environment)
-      .where('release_id', '=', releaseId)
-      .orderBy('id')
-      .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      environment: r.environment,
-      releaseId: r.release_id,
-      actor: r.actor,
-      decision: r.decision as Approval['decision'],
-      comment: r.comment,
-      at: r.at,
-    }));
+  listApprovals(environment: string, releaseId: string): Promise<Approval[]> {
+    return evidence.listApprovals(this.#access, environment, releaseId);
   }
 
-  // ------------------------------------------------------------------------------- locks
+  // ------------------------------------------------------------------------------- locks and queue
 
-  async acquireLock(req: AcquireLockRequest): Promise<LockAttempt> {
-    const now = req.now.toISOString();
-    const expires = new Date(req.now.getTime() + req.ttlMs).toISOString();
-    const takeover = req.takeoverToken ?? '';
-    // One statement, so it is atomic on every dialect: insert, or replace a free/expired/dead lease.
-    const row = await this.db
-      .insertInto('locks')
-      .values({
-        environment: req.environment,
-        token: req.token,
-        kind: req.kind ?? 'run',
-        fence: 1,
-        holder: req.holder,
-        run_id: req.runId,
-        pid: req.pid,
-        host: req.host,
-        message: req.message,
-        acquired_at: now,
-        expires_at: expires,
-      })
-      .onConflict((oc) =>
-        oc
-          .column('environment')
-          .doUpdateSet({
-            token: req.token,
-            kind: req.kind ?? 'run',
-            fence: sql<number>`locks.fence + 1`,
-            holder: req.holder,
-            run_id: req.runId,
-            pid: req.pid,
-            host: req.host,
-            message: req.message,
-            acquired_at: now,
-            expires_at: expires,
-          })
-          .where((eb) =>
-            eb.or([eb('locks.expires_at', '<=', now), eb('locks.token', '=', takeover)]),
-          ),
-      )
-      .returningAll()
-      .executeTakeFirst();
-    if (row && row.token === req.token) return { acquired: true, lock: toLock(row) };
-    const holder = await this.getLock(req.environment);
-    if (!holder) return this.acquireLock(req); // released between the two statements
-    return { acquired: false, holder };
+  acquireLock(req: AcquireLockRequest): Promise<LockAttempt> {
+    return locks.acquireLock(this.#access, req);
   }
 
-  async renewLock(environment: string, token: string, ttlMs: number, now: Date): Promise<boolean> {
-    const result = await this.db
-      .updateTable('locks')
-      .set({ expires_at: new Date(now.getTime() + ttlMs).toISOString() })
-      .where('environment', '=', environment)
-      .where('token', '=', token)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  renewLock(environment: string, token: string, ttlMs: number, now: Date): Promise<boolean> {
+    return locks.renewLock(this.#access, environment, token, ttlMs, now);
   }
 
-  async releaseLock(environment: string, token: string): Promise<boolean> {
-    // Keep the row (its fence counter must keep growing); mark the lease as over.
-    const result = await this.db
-      .updateTable('locks')
-      .set({ expires_at: new Date(0).toISOString(), token: '' })
-      .where('environment', '=', environment)
-      .where('token', '=', token)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  releaseLock(environment: string, token: string): Promise<boolean> {
+    return locks.releaseLock(this.#access, environment, token);
   }
 
-  async getLock(environment: string): Promise<Lock | undefined> {
-    const row = await this.db
-      .selectFrom('locks')
-      .selectAll()
-      .where('environment', '=', environment)
-      .where('token', '!=', '')
-      .executeTakeFirst();
-    return row ? toLock(row) : undefined;
+  getLock(environment: string): Promise<Lock | undefined> {
+    return locks.getLock(this.#access, environment);
   }
 
-  // ------------------------------------------------------------------------------- queue
-
-  async enqueue(
+  enqueue(
     entry: NewQueueEntry,
     now: Date,
   ): Promise<{ entry: QueueEntry; superseded: QueueEntry[] }> {
-    const at = now.toISOString();
-    return this.#write(async (db) => {
-      let superseded: QueueEntry[] = [];
-      if (entry.kind === 'automatic') {
-        const older = await db
-          .selectFrom('queue')
-          .selectAll()
-          .where('environment', '=', entry.environment)
-          .where('status', '=', 'waiting')
-          .where('kind', '=', 'automatic')
-          .where('release_seq', '<', entry.releaseSeq)
-          .execute();
-        superseded = older.map(toQueueEntry);
-        if (older.length > 0) {
-          await db
-            .updateTable('queue')
-            .set({
-              status: 'superseded',
-              message: `superseded by ${entry.releaseId}`,
-              updated_at: at,
-            })
-            .where(
-              'id',
-              'in',
-              older.map((o) => o.id),
-            )
-            .execute();
-        }
-      }
-      const row = await db
-        .insertInto('queue')
-        .values({
-          environment: entry.environment,
-          release_id: entry.releaseId,
-          release_seq: entry.releaseSeq,
-          kind: entry.kind,
-          actor: entry.actor,
-          pid: entry.pid,
-          host: entry.host,
-          status: 'waiting',
-          message: null,
-          created_at: entry.createdAt,
-          updated_at: at,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return {
-        entry: toQueueEntry(row),
-        superseded: superseded.map((q) => ({ ...q, status: 'superseded' as const })),
-      };
-    }, true);
+    return locks.enqueue(this.#access, entry, now);
   }
 
-  async getQueueEntry(id: number): Promise<QueueEntry | undefined> {
-    const row = await this.db
-      .selectFrom('queue')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row ? toQueueEntry(row) : undefined;
+  getQueueEntry(id: number): Promise<QueueEntry | undefined> {
+    return locks.getQueueEntry(this.#access, id);
   }
 
-  async updateQueueEntry(
+  updateQueueEntry(
     id: number,
     status: QueueEntry['status'],
     message: string | null,
     now: Date,
   ): Promise<boolean> {
-    const result = await this.#write((db) =>
-      db
-        .updateTable('queue')
-        .set({ status, message, updated_at: now.toISOString() })
-        .where('id', '=', id)
-        .where('status', '=', 'waiting')
-        .executeTakeFirst(),
-    );
-    return Number(result.numUpdatedRows) > 0;
+    return locks.updateQueueEntry(this.#access, id, status, message, now);
   }
 
-  async listQueue(environment: string, status?: QueueEntry['status']): Promise<QueueEntry[]> {
-    let q = this.db.selectFrom('queue').selectAll().where('environment', '=', environment);
-    if (status) q = q.where('status', '=', status);
-    return (await q.orderBy('id').execute()).map(toQueueEntry);
+  listQueue(environment: string, status?: QueueEntry['status']): Promise<QueueEntry[]> {
+    return locks.listQueue(this.#access, environment, status);
   }
 
-  // ------------------------------------------------------------------------------- ci
+  // ------------------------------------------------------------------------------- ci results
 
-  async recordCiResult(r: Omit<CiResult, 'id'>): Promise<CiResult> {
-    const row = await this.#write((db) =>
-      db
-        .insertInto('ci_results')
-        .values({
-          commit_sha: r.commit,
-          status: r.status,
-          summary: r.summary,
-          output: r.output,
-          duration_ms: Math.round(r.durationMs),
-          actor: r.actor,
-          at: r.at,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow(),
-    );
-    return { ...r, id: Number(row.id) };
+  recordCiResult(r: Omit<CiResult, 'id'>): Promise<CiResult> {
+    return evidence.recordCiResult(this.#access, r);
   }
 
-  async latestCiResult(commit: string): Promise<CiResult | undefined> {
-    const r = await this.db
-      .selectFrom('ci_results')
-      .selectAll()
-      .where('commit_sha', '=', commit)
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-    if (!r) return undefined;
-    return {
-      id: Number(r.id),
-      commit: r.commit_sha,
-      status: r.status === 'passed' ? 'passed' : 'failed',
-      summary: r.summary,
-      output: r.output,
-      durationMs: Number(r.duration_ms),
-      actor: r.actor,
-      at: r.at,
-    };
+  latestCiResult(commit: string): Promise<CiResult | undefined> {
+    return evidence.latestCiResult(this.#access, commit);
   }
 
   // ------------------------------------------------------------------------------- audit
 
-  async appendAudit(e: NewAuditEvent): Promise<AuditEvent> {
-    const row = await this.#write((db) =>
-      db
-        .insertInto('audit_events')
-        .values({
-          at: e.at,
-          actor: e.actor,
-          action: e.action,
-          environment: e.environment,
-          release_id: e.releaseId,
-          run_id: e.runId,
-          result: e.result,
-          detail: json(e.detail),
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow(),
-    );
-    return toAudit(row);
+  appendAudit(e: NewAuditEvent): Promise<AuditEvent> {
+    return audit.appendAudit(this.#access, e);
   }
 
-  async listAudit(filter: {
+  listAudit(filter: {
     environment?: string;
     limit: number;
     beforeId?: number;
   }): Promise<AuditEvent[]> {
-    let q = this.db.selectFrom('audit_events').selectAll();
-    if (filter.environment) q = q.where('environment', '=', filter.environment);
-    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
-    const rows = await q.orderBy('id', 'desc').limit(filter.limit).execute();
-    return rows.map(toAudit);
+    return audit.listAudit(this.#access, filter);
   }
 }
