@@ -15,7 +15,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import type { ConfigDiagnostic } from '../errors.ts';
-import type { FieldMeta } from './schema.ts';
+import type { FieldMeta } from './schema-fields.ts';
 import { defOf, metaOf } from './schema-walk.ts';
 
 export type ConfigPath = ReadonlyArray<string | number>;

@@ -9,7 +9,8 @@
  */
 import { stringify } from 'yaml';
 import type { z } from 'zod';
-import { configJsonSchema, configSchema, type FieldMeta, type Inheritance } from './schema.ts';
+import { configJsonSchema, configSchema } from './schema.ts';
+import type { FieldMeta, Inheritance } from './schema-fields.ts';
 import { defOf, metaOf } from './schema-walk.ts';
 
 /** A field with its wrappers (optional, default) peeled off, keeping what they said. */

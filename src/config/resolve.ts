@@ -12,7 +12,8 @@ import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
 import { type NotifySink, resolveNotifySinks } from '../notify/notify-config.ts';
 import type { HealthProbe } from '../providers/provider.ts';
 import type { Finding } from './diagnostics.ts';
-import type { Config, EnvironmentConfig, PromotionConfig } from './schema.ts';
+import type { EnvironmentConfig, PromotionConfig } from './environment-schema.ts';
+import type { Config } from './schema.ts';
 
 /** Where an engine-d1 database is: the wrangler file and environment that bind it (issue 6). */
 export interface D1Location {

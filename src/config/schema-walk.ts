@@ -4,7 +4,7 @@
  * authors.
  */
 import type { z } from 'zod';
-import type { FieldMeta } from './schema.ts';
+import type { FieldMeta } from './schema-fields.ts';
 
 /** The parts of a zod definition Airlock reads. */
 export interface ZodDef {

@@ -1,0 +1,144 @@
+/**
+ * The `checks:` of a service in `airlock.yaml`: verifications against the live environment after
+ * every deployment — an HTTP request, a command (an E2E suite), or a latency budget.
+ */
+import { z } from 'zod';
+import { envVarsSchema, field, msSchema, nameSchema } from './schema-fields.ts';
+
+const checkName = field(nameSchema('check'), {
+  description: 'Name shown in output and history; unique within the service.',
+  examples: ['smoke'],
+});
+
+export const httpCheckSchema = field(
+  z.strictObject({
+    name: checkName,
+    type: z.literal('http'),
+    method: field(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'), {
+      description: 'HTTP method.',
+      examples: ['GET'],
+    }),
+    path: field(z.string().startsWith('/', { error: 'a path starting with "/"' }), {
+      description: 'Path requested on the environment URL.',
+      examples: ['/version'],
+    }),
+    headers: field(z.record(z.string(), z.string()).optional(), {
+      description: 'Request headers.',
+      examples: [{ accept: 'application/json' }],
+    }),
+    body: field(z.string().optional(), {
+      description: 'Request body, sent as is.',
+      examples: ['{"title":"smoke"}'],
+    }),
+    expect: field(
+      z
+        .strictObject({
+          status: field(z.number().int().min(100).max(599).default(200), {
+            description: 'Expected status code.',
+            examples: [200],
+          }),
+          json: field(z.unknown().optional(), {
+            description:
+              'A JSON subset the body must contain. Strings may use ${release.id}, ${release.commit}, ${release.digest}, ${environment}, ${service}.',
+            examples: [{ release: '${release.id}' }],
+          }),
+          bodyIncludes: field(z.string().optional(), {
+            description: 'A substring the body must contain (same interpolation).',
+            examples: ['ok'],
+          }),
+        })
+        .default({ status: 200 }),
+      { description: 'What a passing response looks like.', examples: [{ status: 200 }] },
+    ),
+    maxLatencyMs: field(msSchema.optional(), {
+      description: 'Latency budget: a passing attempt must answer within this many ms.',
+      examples: [500],
+    }),
+    timeoutMs: field(msSchema.default(30_000), {
+      description: 'Retry until this many ms have passed, then fail.',
+      examples: [30000],
+    }),
+    intervalMs: field(msSchema.default(500), {
+      description: 'Pause between attempts (ms).',
+      examples: [500],
+    }),
+    requestTimeoutMs: field(msSchema.default(5_000), {
+      description: 'Abort one attempt after this many ms.',
+      examples: [5000],
+    }),
+  }),
+  {
+    description:
+      'Requests a path on the environment URL, retrying until the response matches `expect` or `timeoutMs` passes. An unreachable environment fails.',
+    examples: [{ name: 'smoke', type: 'http', path: '/version', expect: { status: 200 } }],
+  },
+);
+
+export const commandCheckSchema = field(
+  z.strictObject({
+    name: checkName,
+    type: z.literal('command'),
+    run: field(z.string().min(1), {
+      description:
+        'Shell command (an E2E suite); exit code 0 passes. Runs with BASE_URL, AIRLOCK_ENV, AIRLOCK_RELEASE, AIRLOCK_COMMIT set.',
+      examples: ['node e2e/notes.e2e.mjs'],
+    }),
+    cwd: field(z.string().optional(), {
+      description: 'Working directory, relative to the service root.',
+      examples: ['e2e'],
+    }),
+    env: field(envVarsSchema.optional(), {
+      description: 'Extra environment variables for the command.',
+      examples: [{ CI: '1' }],
+    }),
+    timeoutMs: field(msSchema.default(300_000), {
+      description: 'Kill the command and fail after this many ms.',
+      examples: [120000],
+    }),
+  }),
+  {
+    description:
+      'Runs a shell command (an E2E suite, a script) against the live environment; exit code 0 passes. The whole process group is killed on timeout.',
+    examples: [{ name: 'e2e', type: 'command', run: 'node e2e/notes.e2e.mjs' }],
+  },
+);
+
+export const latencyCheckSchema = field(
+  z.strictObject({
+    name: checkName,
+    type: z.literal('latency'),
+    path: field(z.string().startsWith('/', { error: 'a path starting with "/"' }), {
+      description: 'Path requested with GET.',
+      examples: ['/health'],
+    }),
+    requests: field(z.number().int().min(1).max(100_000).default(50), {
+      description: 'Number of requests.',
+      examples: [50],
+    }),
+    concurrency: field(z.number().int().min(1).max(256).default(4), {
+      description: 'Requests in flight at once.',
+      examples: [4],
+    }),
+    p95Ms: field(msSchema, {
+      description: 'Budget for the 95th percentile latency (ms).',
+      examples: [200],
+    }),
+    requestTimeoutMs: field(msSchema.default(5_000), {
+      description: 'Abort one request after this many ms.',
+      examples: [5000],
+    }),
+  }),
+  {
+    description:
+      'Sends GET requests to a path and passes when the 95th percentile latency is within `p95Ms` (seed 003: response-time benchmarks).',
+    examples: [{ name: 'speed', type: 'latency', path: '/health', p95Ms: 200 }],
+  },
+);
+
+export const checkSchema = field(
+  z.discriminatedUnion('type', [httpCheckSchema, commandCheckSchema, latencyCheckSchema]),
+  {
+    description: 'A verification against the live environment after every deployment.',
+    examples: [{ name: 'smoke', type: 'http', path: '/health' }],
+  },
+);

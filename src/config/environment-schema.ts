@@ -1,0 +1,155 @@
+/**
+ * The `environments:` of `airlock.yaml`: per environment, its provider, its promotion policy
+ * (approvals, soak time, CI, check age, windows and freezes), protection, what happens when
+ * checks fail, and its service overrides.
+ */
+import { z } from 'zod';
+import { field } from './schema-fields.ts';
+import { serviceOverrideSchema } from './service-schema.ts';
+
+/** A duration such as `30m`, `2h`, `1d`, `90s` (parsed with `ms`). */
+const durationSchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/, { error: 'a duration such as 30m, 2h or 1d' });
+
+const approvalSchema = z.strictObject({
+  required: field(z.number().int().min(0).max(20), {
+    description: 'Number of distinct approvers needed before a promotion into this environment.',
+    examples: [1],
+  }),
+  allowSelfApproval: field(z.boolean().default(false), {
+    description:
+      'Let the person who deployed the release approve its promotion (GitHub Environments: prevent self-review is on by default).',
+    examples: [false],
+  }),
+  approvers: field(z.array(z.string().min(1)).min(1).optional(), {
+    description:
+      'Only these people may approve (identities as Airlock sees them: --as, AIRLOCK_ACTOR or git user.email). Default: anyone.',
+    examples: [['ann@example.com', 'bo@example.com']],
+  }),
+  expiresAfter: field(durationSchema.optional(), {
+    description:
+      'An approval older than this no longer counts (e.g. 24h). Default: approvals do not expire.',
+    examples: ['24h'],
+  }),
+});
+
+const windowSchema = z.strictObject({
+  days: field(
+    z
+      .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+      .min(1)
+      .default(['mon', 'tue', 'wed', 'thu', 'fri']),
+    { description: 'Days promotions may run.', examples: [['mon', 'tue', 'wed', 'thu', 'fri']] },
+  ),
+  hours: field(
+    z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, { error: 'hours as HH:MM-HH:MM' })
+      .default('09:00-17:00'),
+    { description: 'Local hours promotions may run, HH:MM-HH:MM.', examples: ['09:00-17:00'] },
+  ),
+  timezone: field(z.string().min(1).default('UTC'), {
+    description: 'IANA time zone of days and hours.',
+    examples: ['Europe/Berlin'],
+  }),
+});
+
+const freezeSchema = z.strictObject({
+  from: field(z.iso.datetime({ offset: true }), {
+    description: 'Start of the freeze (ISO 8601).',
+    examples: ['2026-12-20T00:00:00Z'],
+  }),
+  to: field(z.iso.datetime({ offset: true }), {
+    description: 'End of the freeze (ISO 8601).',
+    examples: ['2027-01-04T00:00:00Z'],
+  }),
+  reason: field(z.string().min(1), {
+    description: 'Shown to whoever is refused.',
+    examples: ['holiday freeze'],
+  }),
+});
+
+const promotionObjectSchema = z.strictObject({
+  policy: field(z.enum(['manual', 'automatic']).default('manual'), {
+    description:
+      'manual: promote with `airlock promote`. automatic: promote as soon as the gate holds (seed 001).',
+    examples: ['manual'],
+  }),
+  approval: field(approvalSchema.optional(), {
+    description: 'Approvals required by the gate.',
+    examples: [{ required: 1 }],
+  }),
+  soak: field(durationSchema.optional(), {
+    description:
+      'Minimum time the release must have served on the previous environment (e.g. 30m).',
+    examples: ['30m'],
+  }),
+  ci: field(z.boolean().optional(), {
+    description:
+      'Require CI green at the exact commit (seed 001), as defined by the top-level `ci:` section.',
+    examples: [true],
+  }),
+  checksMaxAge: field(durationSchema.optional(), {
+    description:
+      "Re-run the previous environment's checks before promoting when they passed longer ago than this (e.g. 1h).",
+    examples: ['1h'],
+  }),
+  window: field(windowSchema.optional(), {
+    description:
+      'When promotions may run; outside it the gate waits (override with --override-window "reason").',
+    examples: [
+      {
+        days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+        hours: '09:00-17:00',
+        timezone: 'Europe/Berlin',
+      },
+    ],
+  }),
+  freeze: field(z.array(freezeSchema).optional(), {
+    description:
+      'Periods when promotions are refused (override with --override-window "reason", audited).',
+    examples: [
+      [{ from: '2026-12-20T00:00:00Z', to: '2027-01-04T00:00:00Z', reason: 'holiday freeze' }],
+    ],
+  }),
+});
+
+export const promotionSchema = field(
+  z.union([z.enum(['manual', 'automatic']), promotionObjectSchema]),
+  {
+    description:
+      'How a release gets into this environment from the previous one: `manual`, `automatic`, or `{ approval: { required: N } }`.',
+    examples: [{ approval: { required: 1 } }],
+  },
+);
+
+export const environmentSchema = z.strictObject({
+  provider: field(z.enum(['local', 'cloudflare', 'fly', 'railway', 'command']).default('local'), {
+    description:
+      "Where this environment runs. `local`: processes behind a local proxy. `cloudflare`: Workers (and D1) through the project's wrangler. `fly`: Fly.io apps through flyctl. `railway`: Railway through its CLI. `command`: your own deploy, rollback and URL commands. Each reads its settings from the service's `cloudflare`, `fly`, `railway` or `command` section.",
+    examples: ['cloudflare'],
+  }),
+  promotion: field(promotionSchema.optional(), {
+    description:
+      'Promotion policy into this environment (ignored for the first environment of the pipeline, which is deployed directly).',
+    examples: [{ approval: { required: 1 } }],
+  }),
+  protected: field(z.boolean().optional(), {
+    description:
+      'A protected environment asks for confirmation (or --yes) before any change. Default: true for the last environment of the pipeline.',
+    examples: [true],
+  }),
+  onCheckFailure: field(z.enum(['rollback', 'keep']).optional(), {
+    description:
+      'What happens when checks fail after a deployment: roll back to the previous release, or keep the failed release serving (so it can be inspected). Default: keep on the first environment, rollback on the others.',
+    examples: ['rollback'],
+  }),
+  services: field(z.record(z.string(), serviceOverrideSchema).optional(), {
+    description: 'Per-environment service settings, overriding the inheritable ones.',
+    examples: [{ web: { port: 4200 } }],
+  }),
+});
+
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+export type PromotionConfig = z.output<typeof promotionSchema>;

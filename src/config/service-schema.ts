@@ -1,0 +1,186 @@
+/**
+ * The `services:` of `airlock.yaml` and their per-environment overrides
+ * (`environments.<env>.services`): how a service is built, run, health-checked, checked,
+ * migrated, and deployed by each provider. Each field's `inherit` says how it behaves across
+ * environments (see `Inheritance` in schema-fields.ts).
+ */
+import { z } from 'zod';
+import { checkSchema } from './check-schema.ts';
+import { providerSettingsFields } from './provider-settings-schema.ts';
+import { envVarsSchema, type FieldMeta, field, msSchema, portSchema } from './schema-fields.ts';
+
+const healthPathMeta: FieldMeta = {
+  description: 'Path that answers 200 once the app is ready to serve.',
+  examples: ['/health'],
+};
+const healthTimeoutMeta: FieldMeta = {
+  description: 'A new process that is not healthy after this many ms fails the deployment.',
+  examples: [30000],
+};
+const healthIntervalMeta: FieldMeta = {
+  description: 'Pause between health probes (ms).',
+  examples: [100],
+};
+const healthPath = z.string().startsWith('/', { error: 'a path starting with "/"' });
+
+const healthSchema = z.strictObject({
+  path: field(healthPath.default('/health'), healthPathMeta),
+  timeoutMs: field(msSchema.default(30_000), healthTimeoutMeta),
+  intervalMs: field(msSchema.default(100), healthIntervalMeta),
+});
+
+/**
+ * An environment's health probe: the same fields without defaults, because it is merged over
+ * the service's (a default here would silently replace an inherited value).
+ */
+const healthOverrideSchema = z.strictObject({
+  path: field(healthPath.optional(), healthPathMeta),
+  timeoutMs: field(msSchema.optional(), healthTimeoutMeta),
+  intervalMs: field(msSchema.optional(), healthIntervalMeta),
+});
+
+/** Service fields an environment may override (inheritable and per-environment ones). */
+const overridableServiceFields = {
+  run: field(z.string().min(1).optional(), {
+    description:
+      'Command that starts the app inside the build output folder (provider local). It must listen on $PORT.',
+    examples: ['node server.js'],
+    inherit: 'inheritable',
+  }),
+  health: field(healthSchema.optional(), {
+    description: 'Health probe a new process must pass before traffic switches to it.',
+    examples: [{ path: '/health', timeoutMs: 30000 }],
+    inherit: 'inheritable',
+  }),
+  checks: field(z.array(checkSchema).optional(), {
+    description:
+      'Checks run against the environment URL after every deployment. An environment that sets checks replaces the list.',
+    examples: [[{ name: 'smoke', type: 'http', path: '/health' }]],
+    inherit: 'inheritable',
+  }),
+  vars: field(envVarsSchema.optional(), {
+    description:
+      'Plain environment variables for the app. Not inherited: an environment that sets none gets none (as in wrangler).',
+    examples: [{ LOG_LEVEL: 'info' }],
+    inherit: 'non-inheritable',
+  }),
+  keepWarmMs: field(msSchema.optional(), {
+    description:
+      'Keep the previous release running this long (ms) after a switch, so a rollback is instant.',
+    examples: [300000],
+    inherit: 'inheritable',
+  }),
+  drainTimeoutMs: field(msSchema.optional(), {
+    description: "Wait at most this long (ms) for the old release's in-flight requests.",
+    examples: [30000],
+    inherit: 'inheritable',
+  }),
+  stopTimeoutMs: field(msSchema.optional(), {
+    description: 'Grace period (ms) between SIGTERM and SIGKILL.',
+    examples: [10000],
+    inherit: 'inheritable',
+  }),
+  ...providerSettingsFields,
+};
+
+const portField = field(portSchema, {
+  description:
+    "The environment's stable local port for this service (local provider). Each environment needs its own.",
+  examples: [4100],
+  inherit: 'per-environment',
+});
+
+const databaseUrlField = field(z.string().min(1), {
+  description:
+    "The environment's own database (engine postgres): a postgres:// URL, or `${NAME}` to read it from the environment variable NAME so credentials stay out of the file. Two environments may never share a database.",
+  examples: ['${STAGING_DATABASE_URL}'],
+  inherit: 'per-environment',
+});
+
+const buildSchema = z.strictObject({
+  command: field(z.string().min(1), {
+    description: 'Command that builds the service, run once per release in a clean checkout.',
+    examples: ['npm ci && npm run build'],
+  }),
+  output: field(z.string().min(1), {
+    description:
+      'Folder (relative to the service root) holding the build output; stored content-addressed as the release artifact.',
+    examples: ['dist'],
+  }),
+  env: field(envVarsSchema.optional(), {
+    description: 'Environment variables for the build command.',
+    examples: [{ NODE_ENV: 'production' }],
+  }),
+});
+
+const databaseSchema = z.strictObject({
+  engine: field(z.enum(['sqlite', 'postgres', 'd1']), {
+    description:
+      "Database engine. `sqlite`: each environment gets its own file under .airlock/envs/<env>/data/. `postgres`: each environment sets its own `databaseUrl`. `d1`: Cloudflare D1, the database bound as `binding` in each environment's wrangler configuration (provider cloudflare).",
+    examples: ['sqlite'],
+  }),
+  binding: field(z.string().min(1).optional(), {
+    description:
+      'engine d1: the binding name of the database in the wrangler file ([[d1_databases]] binding). Default: the only D1 database there.',
+    examples: ['DB'],
+  }),
+  migrations: field(z.string().min(1).default('migrations'), {
+    description:
+      'Folder (relative to the service root) of numbered, append-only NNNN_name.sql files.',
+    examples: ['migrations'],
+  }),
+  migrate: field(z.enum(['before-switch', 'after-switch']).default('before-switch'), {
+    description:
+      'When migrations run in a deployment: before traffic switches to the new release (default) or after.',
+    examples: ['before-switch'],
+  }),
+  lockTimeoutMs: field(msSchema.optional(), {
+    description:
+      'Postgres: a migration waits at most this long (ms) for a lock (lock_timeout). Default 5000.',
+    examples: [5000],
+  }),
+  statementTimeoutMs: field(msSchema.optional(), {
+    description:
+      'Postgres: one migration statement may run at most this long (ms) (statement_timeout). Default 60000.',
+    examples: [60000],
+  }),
+  drift: field(z.enum(['block', 'warn']).default('block'), {
+    description:
+      "Schema drift (a change made outside migrations, found by comparing each environment's live schema with what its ledger implies): `block` refuses promotions (the `drift` gate fails), `warn` lets them through and says so.",
+    examples: ['warn'],
+  }),
+});
+
+export const serviceSchema = z.strictObject({
+  root: field(z.string().default('.'), {
+    description: 'Service folder, relative to airlock.yaml.',
+    examples: ['.'],
+    inherit: 'global-only',
+  }),
+  build: field(buildSchema, {
+    description: 'How a release of this service is built. A release is built once.',
+    examples: [{ command: 'npm run build', output: 'dist' }],
+    inherit: 'global-only',
+  }),
+  database: field(databaseSchema.optional(), {
+    description: "The service's database and its migrations.",
+    examples: [{ engine: 'sqlite', migrations: 'migrations' }],
+    inherit: 'global-only',
+  }),
+  ...overridableServiceFields,
+});
+
+export const serviceOverrideSchema = z.strictObject({
+  ...overridableServiceFields,
+  health: field(healthOverrideSchema.optional(), {
+    description:
+      "Health probe a new process must pass before traffic switches to it. Fields set here replace the service's; the others are inherited.",
+    examples: [{ timeoutMs: 60000 }],
+    inherit: 'inheritable',
+  }),
+  port: portField.optional(),
+  databaseUrl: databaseUrlField.optional(),
+});
+
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type ServiceOverride = z.output<typeof serviceOverrideSchema>;
