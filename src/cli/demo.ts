@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadConfig } from '../config/load.ts';
-import { maskUrl } from '../config/resolve.ts';
+import { maskUrl } from '../config/resolve-databases.ts';
 import { type AirlockError, hasCode, InternalError, UserError } from '../errors.ts';
 import { packagePath } from '../package-paths.ts';
 import { recordApproval } from '../pipeline/approve.ts';

@@ -1,0 +1,233 @@
+/**
+ * Resolution of databases: each service's own database per environment (a SQLite file under
+ * `.airlock/envs/<env>/data/`, a Postgres URL read from `${NAME}`, or a D1 binding of the
+ * environment's wrangler file), the rule that two environments never share one, and where the
+ * state store lives. URLs may hold passwords: they are shown masked (`maskUrl`).
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Finding } from './diagnostics.ts';
+import type {
+  D1Location,
+  ProviderSettings,
+  ResolveContext,
+  ResolvedDatabase,
+  ResolvedEnvironment,
+  StateLocation,
+} from './resolve.ts';
+import type { Config } from './schema.ts';
+
+/** Postgres migration timeouts (ms) when the service's database does not set them. */
+const DATABASE_DEFAULTS = {
+  lockTimeoutMs: 5_000,
+  statementTimeoutMs: 60_000,
+} as const;
+
+/** A connection URL with its password replaced by `***`. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces `${NAME}` with the environment variable NAME; lists names that are not set. */
+export function expandEnv(
+  value: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { value: string; missing: string[] } {
+  const missing: string[] = [];
+  const expanded = value.replace(ENV_REFERENCE, (_, name: string) => {
+    const v = env[name];
+    if (v === undefined || v === '') missing.push(name);
+    return v ?? '';
+  });
+  return { value: expanded, missing };
+}
+
+/**
+ * The database of `service` in `environment`: `base` from the service, `databaseUrl` from the
+ * environment (engine postgres only). Problems are pushed to `ctx.findings`; an unset variable
+ * is a deferred finding that marks the result `unset` (see `usableDatabase`).
+ */
+export function resolveDatabase(
+  base: NonNullable<Config['services'][string]['database']>,
+  root: string,
+  environment: string,
+  service: string,
+  databaseUrl: string | undefined,
+  settings: ProviderSettings,
+  ctx: ResolveContext,
+): ResolvedDatabase {
+  const common = {
+    engine: base.engine,
+    migrations: base.migrations,
+    migrationsDir: path.resolve(ctx.dir, root, base.migrations),
+    migrate: base.migrate,
+    lockTimeoutMs: base.lockTimeoutMs ?? DATABASE_DEFAULTS.lockTimeoutMs,
+    statementTimeoutMs: base.statementTimeoutMs ?? DATABASE_DEFAULTS.statementTimeoutMs,
+    drift: base.drift,
+  };
+  const where = ['environments', environment, 'services', service, 'databaseUrl'];
+  if (base.engine === 'd1') {
+    if (databaseUrl !== undefined) {
+      ctx.findings.push({
+        severity: 'error',
+        path: where,
+        at: 'key',
+        message:
+          "is only for engine postgres; a D1 database is the one each environment's wrangler configuration binds.",
+        fix: `remove databaseUrl; set services.${service}.database.binding to the D1 binding name.`,
+      });
+    }
+    if (settings.provider !== 'cloudflare') {
+      ctx.findings.push({
+        severity: 'error',
+        path: ['environments', environment, 'provider'],
+        message: `is ${settings.provider}, but ${service}'s database has engine d1, which only the cloudflare provider can reach.`,
+        fix: `set environments.${environment}.provider: cloudflare, or use engine sqlite or postgres.`,
+      });
+      return { ...common, url: '', display: '' };
+    }
+    const d1: D1Location = {
+      environment,
+      binding: base.binding ?? null,
+      wranglerConfig: settings.config,
+      serviceDir: path.resolve(ctx.dir, root),
+      wranglerEnv: settings.env,
+      mode: settings.mode,
+      persistDir: path.join(ctx.dir, '.airlock', 'envs', environment, 'wrangler'),
+      accountId: settings.accountId,
+    };
+    const display = `d1 ${d1.binding ?? '(the only D1 binding)'} of ${d1.wranglerEnv ? `env.${d1.wranglerEnv}` : 'the top level'} (${d1.mode})`;
+    return { ...common, url: `d1:${environment}/${service}`, display, d1 };
+  }
+  if (base.engine === 'sqlite') {
+    if (databaseUrl !== undefined) {
+      ctx.findings.push({
+        severity: 'error',
+        path: where,
+        at: 'key',
+        message:
+          'is only for engine postgres; with sqlite each environment gets its own file under .airlock/envs/<env>/data/.',
+        fix: `remove databaseUrl, or set services.${service}.database.engine: postgres.`,
+      });
+    }
+    const file = path.join(ctx.dir, '.airlock', 'envs', environment, 'data', `${service}.db`);
+    const url = pathToFileURL(file).href;
+    return { ...common, url, display: url };
+  }
+  if (databaseUrl === undefined) {
+    ctx.findings.push({
+      severity: 'error',
+      path: where,
+      at: 'key',
+      message: `is required: with engine postgres every environment names its own database (seeds 001 and 003: never shared).`,
+      fix: `add \`databaseUrl: \${${environment.toUpperCase().replaceAll('-', '_')}_DATABASE_URL}\` under environments.${environment}.services.${service}, and export that variable.`,
+    });
+    return { ...common, url: '', display: '' };
+  }
+  const { value, missing } = expandEnv(databaseUrl, ctx.env);
+  if (missing.length > 0) {
+    const database: ResolvedDatabase = {
+      ...common,
+      url: '',
+      display: `(unset: ${missing.map((m) => `$${m}`).join(', ')})`,
+    };
+    ctx.findings.push({
+      severity: 'error',
+      path: where,
+      message: `reads ${missing.map((m) => `$${m}`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment.`,
+      fix: `export ${missing[0]}=postgres://user:password@host:5432/${service}_${environment} (this environment's database) before running a command that touches ${environment}.`,
+      deferred: (diagnostic) => {
+        database.unset = diagnostic;
+      },
+    });
+    return database;
+  }
+  if (!/^postgres(ql)?:\/\//.test(value)) {
+    ctx.findings.push({
+      severity: 'error',
+      path: where,
+      message: `expected a postgres:// URL, got ${value.includes('://') ? `"${maskUrl(value).split('://')[0]}://…"` : 'something else'}.`,
+      fix: 'use postgres://user:password@host:5432/database.',
+    });
+  }
+  return { ...common, url: value, display: maskUrl(value) };
+}
+
+/** `host:port/database` of a Postgres URL (localhost and 127.0.0.1 are one host), or null. */
+export function databaseIdentity(url: string): string | null {
+  try {
+    const u = new URL(url);
+    const host = u.hostname.toLowerCase() === 'localhost' ? '127.0.0.1' : u.hostname.toLowerCase();
+    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || u.username || 'postgres';
+    return `${host}:${u.port || '5432'}/${database}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * No two environments may resolve to the same Postgres database (a staging mistake must not
+ * touch production data); pushes an error finding for each that does.
+ */
+export function checkIsolation(
+  environments: Record<string, ResolvedEnvironment>,
+  findings: Finding[],
+): void {
+  const owner = new Map<string, { environment: string; service: string }>();
+  for (const env of Object.values(environments)) {
+    for (const service of Object.values(env.services)) {
+      if (service.database?.engine !== 'postgres' || !service.database.url) continue;
+      const id = databaseIdentity(service.database.url);
+      if (!id) continue;
+      const first = owner.get(id);
+      if (first && first.environment !== env.name) {
+        findings.push({
+          severity: 'error',
+          path: ['environments', env.name, 'services', service.name, 'databaseUrl'],
+          message: `${env.name} and ${first.environment} resolve to the same database (${id}); environments never share a database, so a staging mistake cannot touch production data.`,
+          fix: `give ${env.name} its own database (e.g. ${id.replace(/\/[^/]*$/, `/${service.name}_${env.name}`)}).`,
+        });
+      } else if (!first) {
+        owner.set(id, { environment: env.name, service: service.name });
+      }
+    }
+  }
+}
+
+/**
+ * Where the state store lives: `AIRLOCK_STATE_URL`, else `state:`, else `.airlock/state.db`;
+ * a postgres:// URL (team mode) or a file path resolved against the project folder.
+ */
+export function resolveState(config: Config, ctx: ResolveContext): StateLocation {
+  const override = ctx.env.AIRLOCK_STATE_URL;
+  const raw = override || config.state || '.airlock/state.db';
+  const { value, missing } = expandEnv(raw, ctx.env);
+  if (missing.length > 0) {
+    ctx.findings.push({
+      severity: 'error',
+      path: ['state'],
+      message: `reads ${missing.map((m) => `$${m}`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment.`,
+      fix: `export ${missing[0]}=postgres://user:password@host:5432/airlock, or remove state to use .airlock/state.db.`,
+    });
+  }
+  if (/^postgres(ql)?:\/\//.test(value))
+    return { kind: 'postgres', url: value, display: maskUrl(value) };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    ctx.findings.push({
+      severity: 'error',
+      path: ['state'],
+      message: `expected a file path or a postgres:// URL, got a ${value.split('://')[0]}:// URL (its value is not shown: it may hold a password).`,
+      fix: 'remove state (the default is .airlock/state.db), give a file path, or a postgres:// URL.',
+    });
+  }
+  const file = path.resolve(ctx.dir, value);
+  return { kind: 'sqlite', file, display: file };
+}
