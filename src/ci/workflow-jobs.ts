@@ -1,0 +1,195 @@
+/**
+ * The jobs of the generated workflows: verify (the pull-request checks and every service's
+ * build), build the release once and deploy it to the first environment, and promote a release
+ * by digest into the last environment.
+ */
+import path from 'node:path';
+import { PINNED_ACTIONS, usesOf } from './pinned-actions.ts';
+import {
+  autoPromoteScript,
+  buildReleaseScript,
+  PACK_RELEASE_SCRIPT,
+  RELEASE_DIR,
+  requireTeamStateScript,
+  resolveBranchReleaseScript,
+  resolveManualReleaseScript,
+} from './release-scripts.ts';
+import { airlockEnv, githubAccess, permissionsFor } from './workflow-secrets.ts';
+import {
+  concurrencyOf,
+  fetchReleaseSteps,
+  type JobContext,
+  setupSteps,
+  workingDirectory,
+} from './workflow-steps.ts';
+import type { WorkflowJob, WorkflowStep } from './workflow-yaml.ts';
+
+/** Runs the pull-request checks, then builds every service as a release would be built. */
+export function verifyJob(ctx: JobContext): WorkflowJob {
+  const builds: WorkflowStep[] = ctx.config.services.map((name) => {
+    const service = ctx.config.environments[ctx.first]?.services[name];
+    if (!service) throw new Error(`service ${name} missing from ${ctx.first}`);
+    const dir = path.posix.join(ctx.projectDir || '.', service.root);
+    return {
+      name: `Build ${name} (as every release is built)`,
+      run: service.build.command,
+      ...(dir !== '.' ? { 'working-directory': dir } : {}),
+      ...(Object.keys(service.build.env).length > 0 ? { env: { ...service.build.env } } : {}),
+    };
+  });
+  return {
+    name: 'Verify',
+    'runs-on': 'ubuntu-latest',
+    permissions: { contents: 'read' },
+    'timeout-minutes': 30,
+    ...workingDirectory(ctx),
+    steps: [
+      ...setupSteps(ctx, false),
+      ...ctx.verify.map((command) => ({ name: command, run: command })),
+      ...builds,
+    ],
+  };
+}
+
+/** Builds the release once, uploads it, deploys it to the first environment. */
+export function deployFirstJob(ctx: JobContext): WorkflowJob {
+  const env = ctx.first;
+  const github = githubAccess(ctx.config, null);
+  const secrets = airlockEnv(ctx.config, [env], github);
+  const local = "steps.build.outputs.local == 'true'";
+  return {
+    name: `Build once, deploy to ${env}`,
+    needs: 'verify',
+    if: "github.event_name == 'push'",
+    'runs-on': 'ubuntu-latest',
+    environment: env,
+    concurrency: concurrencyOf(ctx, env),
+    permissions: permissionsFor(github),
+    'timeout-minutes': 30,
+    outputs: {
+      release: '${{ steps.build.outputs.release }}',
+      digest: '${{ steps.build.outputs.digest }}',
+      artifact: '${{ steps.build.outputs.artifact }}',
+    },
+    ...workingDirectory(ctx),
+    env: { AIRLOCK_ACTOR: '${{ github.actor }}' },
+    steps: [
+      ...setupSteps(ctx, false),
+      {
+        name: 'Require shared Airlock state',
+        run: requireTeamStateScript(env),
+        env: secrets,
+      },
+      ...(ctx.config.raw.ci && 'command' in ctx.config.raw.ci
+        ? [
+            {
+              name: 'Record CI at this commit (ci.command)',
+              run: 'npx airlock ci run',
+              env: secrets,
+            },
+          ]
+        : []),
+      {
+        name: 'Build the release once',
+        id: 'build',
+        run: buildReleaseScript(ctx.config.project),
+        env: secrets,
+      },
+      {
+        name: 'Pack the release',
+        if: local,
+        run: PACK_RELEASE_SCRIPT,
+        env: { ARTIFACT_PATHS: '${{ steps.build.outputs.paths }}' },
+      },
+      {
+        name: 'Upload the release artifact',
+        if: local,
+        uses: usesOf(PINNED_ACTIONS.uploadArtifact),
+        with: {
+          name: '${{ steps.build.outputs.artifact }}',
+          path: `\${{ runner.temp }}/${RELEASE_DIR}`,
+          'if-no-files-found': 'error',
+        },
+      },
+      // A re-run finds the release already built: fetch the artifact an earlier attempt uploaded.
+      ...fetchReleaseSteps(
+        {
+          artifact: '${{ steps.build.outputs.artifact }}',
+          digest: '${{ steps.build.outputs.digest }}',
+        },
+        "steps.build.outputs.local != 'true'",
+      ),
+      {
+        name: `Deploy to ${env} (migrate, switch, check)`,
+        // --no-follow: the next environment is promoted by its own job, with its own secrets.
+        run: `npx airlock deploy ${env} --release "$RELEASE_DIGEST" --no-follow --yes`,
+        env: { ...secrets, RELEASE_DIGEST: '${{ steps.build.outputs.digest }}' },
+      },
+    ],
+  };
+}
+
+/** Promotes a release, by digest, into the last environment. */
+export function promoteLastJob(ctx: JobContext): WorkflowJob {
+  const env = ctx.last;
+  const github = githubAccess(ctx.config, env);
+  // The gate reads the previous environment's migration ledger too.
+  const secrets = airlockEnv(ctx.config, [ctx.first, env], github);
+  let resolve: WorkflowStep[] = [];
+  let ids: { artifact: string; digest: string };
+  let promote = `npx airlock promote ${env} --release "$RELEASE_DIGEST" --yes`;
+  let head: Partial<WorkflowJob> = {};
+  if (ctx.flow === 'automatic') {
+    ids = {
+      artifact: `\${{ needs.deploy-${ctx.first}.outputs.artifact }}`,
+      digest: `\${{ needs.deploy-${ctx.first}.outputs.digest }}`,
+    };
+    head = { needs: `deploy-${ctx.first}` };
+    promote = autoPromoteScript(ctx.first, env);
+  } else {
+    ids = {
+      artifact: '${{ steps.release.outputs.artifact }}',
+      digest: '${{ steps.release.outputs.digest }}',
+    };
+    resolve = [
+      {
+        name: `Which release goes to ${env}`,
+        id: 'release',
+        run:
+          ctx.flow === 'manual'
+            ? resolveManualReleaseScript(ctx.config.project, env)
+            : resolveBranchReleaseScript(ctx.config.project, ctx.first, env),
+        env: {
+          ...secrets,
+          ...(ctx.flow === 'manual' ? { RELEASE_INPUT: '${{ inputs.release }}' } : {}),
+        },
+      },
+    ];
+  }
+  return {
+    name: `Promote to ${env}`,
+    ...head,
+    'runs-on': 'ubuntu-latest',
+    environment: env,
+    concurrency: concurrencyOf(ctx, env),
+    permissions: permissionsFor(github),
+    // `promote --auto` waits up to 30 minutes for a pending gate (CI still running, soak).
+    'timeout-minutes': ctx.flow === 'automatic' ? 45 : 30,
+    ...workingDirectory(ctx),
+    env: { AIRLOCK_ACTOR: '${{ github.actor }}' },
+    steps: [
+      ...setupSteps(ctx, true),
+      { name: 'Require shared Airlock state', run: requireTeamStateScript(env), env: secrets },
+      ...resolve,
+      ...fetchReleaseSteps(ids),
+      {
+        name:
+          ctx.flow === 'automatic'
+            ? `Promote to ${env} when its gate holds`
+            : `Promote to ${env} (the gate, then migrate, switch, check)`,
+        run: promote,
+        env: { ...secrets, RELEASE_DIGEST: ids.digest },
+      },
+    ],
+  };
+}
