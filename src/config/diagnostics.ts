@@ -1,7 +1,7 @@
 /**
  * Turns schema issues and rule findings into `ConfigDiagnostic`s positioned at `file:line:col`,
  * each saying what was expected, what was found, and how to fix it. Fixes come from the schema's
- * own metadata (field examples), so the schema stays the single source (DESIGN.md principle 4).
+ * own metadata (field examples), so the schema stays the single source.
  */
 import { closest, distance } from 'fastest-levenshtein';
 import {

@@ -1,6 +1,6 @@
 /**
  * The configuration reference (`docs/configuration.md`), generated from the zod schema's
- * metadata so the docs cannot drift from what is validated (DESIGN.md principle 4). Written by
+ * metadata so the docs cannot drift from what is validated. Written by
  * `npm run config:generate`; a test fails when the committed file is stale.
  *
  * Every field gets its dotted path (`<name>` for a key the user chooses, `[]` for a list item),

@@ -3,7 +3,7 @@
  * `local/state.json` and `local/runtime.json`, and the small file and process helpers the
  * runtime, the daemon and the client share (atomic writes, "is this pid alive and ours").
  *
- * Layout (DESIGN.md "State on disk"):
+ * Layout:
  *
  *     <home>/local/state.json     what serves per environment/service (relaunch data + pids), 0600
  *     <home>/local/runtime.json   { pid, port, token, startedAt, version: 1 } of the live daemon, 0600
