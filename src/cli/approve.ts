@@ -1,7 +1,7 @@
 import { environmentNamed } from '../config/environments.ts';
 import { recordApproval } from '../pipeline/approve.ts';
 import { promotionPlan } from '../pipeline/decide.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { withSession } from './session.ts';
 
 /** `airlock approve <env> [--release R] [-m comment] [--reject]`. */

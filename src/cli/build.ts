@@ -1,6 +1,6 @@
 import { buildForContext } from '../pipeline/decide.ts';
 import type { BuildProgress } from '../releases/build.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import type { Reporter } from './reporter.ts';
 import { formatDuration } from './reporter.ts';
 import { withSession } from './session.ts';

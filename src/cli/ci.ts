@@ -4,7 +4,7 @@ import { CI_FLOWS, type CiFlow, generateWorkflows } from '../ci/github-workflows
 import { UserError } from '../errors.ts';
 import { runCi } from '../pipeline/ci-run.ts';
 import { repoRoot } from '../releases/git.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { loadProjectConfig, withSession } from './session.ts';
 
 /** `airlock ci run [--commit SHA]`. */

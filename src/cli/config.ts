@@ -4,7 +4,7 @@ import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { configJsonSchema } from '../config/schema.ts';
 import { describeSink } from '../notify/notify-config.ts';
 import { allowList } from '../parity/compare.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { loadProjectConfig } from './session.ts';
 
 /** `airlock config validate`. Exit 2 with every diagnostic when invalid. */

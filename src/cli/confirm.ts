@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { UserError } from '../errors.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 
 /** @throws UserError `CONFIRMATION_REQUIRED` (no terminal, no --yes) or `USAGE` (declined). */
 export async function confirmChange(

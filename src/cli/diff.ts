@@ -11,7 +11,7 @@ import {
 } from '../parity/compare.ts';
 import { serviceTarget } from '../pipeline/context.ts';
 import { createProviders } from '../providers/registry.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { airlockHome, loadProjectConfig, localRuntimeOptions } from './session.ts';
 
 const SECTION_TITLES: Record<ParitySection, string> = {

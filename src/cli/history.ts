@@ -1,6 +1,6 @@
 import { UserError } from '../errors.ts';
 import type { AuditEvent } from '../state/state-store.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import type { Reporter } from './reporter.ts';
 import { withSession } from './session.ts';
 

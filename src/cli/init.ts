@@ -4,7 +4,7 @@ import { CONFIG_FILE_NAMES, parseConfig } from '../config/load.ts';
 import { ConfigError, InternalError, UserError } from '../errors.ts';
 import { detectProject } from '../init/detect.ts';
 import { renderConfig } from '../init/render.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 
 /**
  * `airlock init [--force] [--print]`: writes a starting, commented airlock.yaml from the files

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { LocalRuntimeClient } from '../providers/local/runtime-client.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { formatAge } from './reporter.ts';
 import { airlockHome, loadProjectConfig, localRuntimeOptions } from './session.ts';
 

@@ -5,7 +5,7 @@ import {
   lockIsStale,
   releaseLockByCommand,
 } from '../pipeline/lock.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { formatAge } from './reporter.ts';
 import { withSession } from './session.ts';
 

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { type AirlockError, toAirlockError } from '../errors.ts';
+import type { CommandIO } from './command-io.ts';
 import { Reporter } from './reporter.ts';
 import type { GlobalOptions } from './session.ts';
 
@@ -19,13 +20,6 @@ export interface PromoteOptions {
   timeout: string;
   interval: string;
   overrideWindow?: string;
-}
-
-export interface CommandIO {
-  globals: GlobalOptions;
-  reporter: Reporter;
-  /** Aborted on the first Ctrl-C. */
-  signal: AbortSignal;
 }
 
 type Handler = (io: CommandIO) => Promise<number | undefined>;

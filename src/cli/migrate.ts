@@ -41,8 +41,8 @@ import { releaseNamed } from '../pipeline/decide.ts';
 import { acquireEnvironmentLock } from '../pipeline/lock.ts';
 import { migrateService } from '../pipeline/migrate.ts';
 import type { D1HttpMigrationDriver } from '../providers/cloudflare/d1-http-driver.ts';
+import type { CommandIO } from './command-io.ts';
 import { confirmChange } from './confirm.ts';
-import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
 
 /** `p` relative to the working directory, for messages. */

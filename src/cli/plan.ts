@@ -2,7 +2,7 @@ import { environmentNamed } from '../config/environments.ts';
 import { AirlockError } from '../errors.ts';
 import { planDeploy } from '../pipeline/operations.ts';
 import { resolveCommit } from '../releases/git.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { withSession } from './session.ts';
 
 /** `airlock plan <env>`: what deploy or promote would do, each gate and why. Changes nothing. */

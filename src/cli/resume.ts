@@ -1,6 +1,6 @@
 import { resumeInterruptedRuns } from '../pipeline/resume.ts';
+import type { CommandIO } from './command-io.ts';
 import { reportOutcome } from './deploy.ts';
-import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
 
 /** `airlock resume [env]`: finish or roll back what a dead process left interrupted. */

@@ -1,8 +1,8 @@
 import { environmentNamed } from '../config/environments.ts';
 import { rollback } from '../pipeline/operations.ts';
+import type { CommandIO } from './command-io.ts';
 import { confirmChange } from './confirm.ts';
 import { reportOutcome } from './deploy.ts';
-import type { CommandIO } from './main.ts';
 import { withSession } from './session.ts';
 import { waitHooks } from './wait.ts';
 

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline/promises';
 import { environmentNamed } from '../config/environments.ts';
 import { UserError } from '../errors.ts';
 import { serviceTarget } from '../pipeline/context.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { withSession } from './session.ts';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

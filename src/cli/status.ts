@@ -1,5 +1,5 @@
 import { type EnvironmentStatus, environmentStatuses } from '../pipeline/status.ts';
-import type { CommandIO } from './main.ts';
+import type { CommandIO } from './command-io.ts';
 import { formatAge, type Reporter } from './reporter.ts';
 import { withSession } from './session.ts';
 
