@@ -3,8 +3,8 @@ import { UserError } from '../errors.ts';
 import { autoPromote } from '../pipeline/auto-promote.ts';
 import { releaseNamed } from '../pipeline/decide.ts';
 import type { CommandIO } from './command-io.ts';
+import type { PromoteOptions } from './commands/promote.ts';
 import { reportOutcome } from './deploy.ts';
-import type { PromoteOptions } from './main.ts';
 import { withSession } from './session.ts';
 import { parseDuration, waitHooks } from './wait.ts';
 

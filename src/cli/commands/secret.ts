@@ -1,0 +1,27 @@
+import { defineCommand, defineGroup } from '../command-definition.ts';
+
+/** `airlock secret set|list`. */
+export const secretDefinition = defineGroup({
+  name: 'secret',
+  description:
+    "an environment's secrets, through its provider (values from stdin, names only shown)",
+  commands: [
+    defineCommand({
+      name: 'set',
+      description:
+        'set a secret from standard input (never an argument); takes effect at the next deployment',
+      arguments: ['<environment>', '<name>'],
+      options: [{ flags: '--service <service>', description: 'service (default: the only one)' }],
+      handler: async (io, environment: string, name: string, opts: { service?: string }) =>
+        (await import('../secrets.ts')).secretSetCommand(io, environment, name, opts),
+    }),
+    defineCommand({
+      name: 'list',
+      description: "names of an environment's secrets",
+      arguments: ['<environment>'],
+      options: [{ flags: '--service <service>', description: 'service (default: the only one)' }],
+      handler: async (io, environment: string, opts: { service?: string }) =>
+        (await import('../secrets.ts')).secretListCommand(io, environment, opts),
+    }),
+  ],
+});

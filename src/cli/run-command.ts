@@ -1,0 +1,62 @@
+/**
+ * Runs one command's handler the way every command runs: a reporter for the global flags,
+ * Ctrl-C handling, errors rendered in one place, and the exit code.
+ * Exit codes: 0 success; 1 a failed deployment, a refused promotion or any other failure;
+ * 2 a usage or configuration error; 130 interrupted twice with Ctrl-C (a handler may return
+ * another, e.g. `promote --auto` exits 3 while a gate is still pending).
+ */
+import type { Command } from 'commander';
+import { type AirlockError, toAirlockError } from '../errors.ts';
+import type { CommandIO } from './command-io.ts';
+import { Reporter } from './reporter.ts';
+import type { GlobalOptions } from './session.ts';
+
+/** 2 for a configuration or usage error (including a missing `--yes`), else 1. */
+export function exitCodeFor(error: AirlockError): number {
+  return error.kind === 'config' || error.code === 'USAGE' || error.code === 'CONFIRMATION_REQUIRED'
+    ? 2
+    : 1;
+}
+
+/** Exits with `code` once stdout and stderr have drained. */
+export async function exit(code: number): Promise<never> {
+  // Let piped output drain before exiting (keep-alive sockets would otherwise hold the process).
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(code);
+}
+
+/**
+ * Runs `handler` for the parsed `command` and exits the process with its code. The first
+ * Ctrl-C aborts `io.signal` (the current step stops, the previous release keeps serving); the
+ * second exits 130 at once.
+ */
+export async function runCommand(
+  command: Command,
+  handler: (io: CommandIO) => Promise<number | undefined>,
+): Promise<void> {
+  const globals = command.optsWithGlobals() as GlobalOptions;
+  const reporter = new Reporter({ json: Boolean(globals.json), verbose: Boolean(globals.verbose) });
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    reporter.warn(
+      'Interrupting: the current step stops and the previous release keeps serving. Ctrl-C again quits at once.',
+    );
+    controller.abort(new Error('interrupted by Ctrl-C'));
+  };
+  process.on('SIGINT', onSigint);
+  let code = 0;
+  try {
+    await reporter.ready();
+    code = (await handler({ globals, reporter, signal: controller.signal })) ?? 0;
+  } catch (error) {
+    const e = toAirlockError(error);
+    reporter.error(e);
+    code = exitCodeFor(e);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  reporter.flush(code === 0);
+  await exit(code);
+}
