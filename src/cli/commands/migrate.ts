@@ -22,7 +22,7 @@ export const migrateDefinition = defineGroup({
         },
       ],
       handler: async (io, environment: string, opts: { release?: string }) =>
-        (await import('../migrate.ts')).migrateStatusCommand(io, environment, opts),
+        (await import('../migrate/status.ts')).migrateStatusCommand(io, environment, opts),
     }),
     defineCommand({
       name: 'apply',
@@ -40,7 +40,7 @@ export const migrateDefinition = defineGroup({
         },
       ],
       handler: async (io, environment: string, opts: { release?: string; dryRun?: boolean }) =>
-        (await import('../migrate.ts')).migrateApplyCommand(io, environment, opts),
+        (await import('../migrate/apply.ts')).migrateApplyCommand(io, environment, opts),
     }),
     defineCommand({
       name: 'create',
@@ -54,7 +54,7 @@ export const migrateDefinition = defineGroup({
         },
       ],
       handler: async (io, name: string, opts: { service?: string }) =>
-        (await import('../migrate.ts')).migrateCreateCommand(io, name, opts),
+        (await import('../migrate/create.ts')).migrateCreateCommand(io, name, opts),
     }),
     defineCommand({
       name: 'hash',
@@ -62,7 +62,7 @@ export const migrateDefinition = defineGroup({
         'write migrations/airlock.sum (the checksum of every migration file) and show what changed',
       options: [EVERY_SERVICE],
       handler: async (io, opts: { service?: string }) =>
-        (await import('../migrate.ts')).migrateHashCommand(io, opts),
+        (await import('../migrate/hash.ts')).migrateHashCommand(io, opts),
     }),
     defineCommand({
       name: 'lint',
@@ -73,7 +73,7 @@ export const migrateDefinition = defineGroup({
         { flags: '--all', description: 'lint every migration, also those already applied' },
       ],
       handler: async (io, opts: { service?: string; all?: boolean }) =>
-        (await import('../migrate.ts')).migrateLintCommand(io, opts),
+        (await import('../migrate/lint.ts')).migrateLintCommand(io, opts),
     }),
     defineCommand({
       name: 'drift',
@@ -82,7 +82,7 @@ export const migrateDefinition = defineGroup({
       arguments: ['<environment>', '<other>'],
       options: [EVERY_SERVICE],
       handler: async (io, environment: string, other: string, opts: { service?: string }) =>
-        (await import('../migrate.ts')).migrateDriftCommand(io, environment, other, opts),
+        (await import('../migrate/drift.ts')).migrateDriftCommand(io, environment, other, opts),
     }),
     defineCommand({
       name: 'adopt',
@@ -121,7 +121,7 @@ export const migrateDefinition = defineGroup({
           dryRun?: boolean;
           service?: string;
         },
-      ) => (await import('../migrate.ts')).migrateAdoptCommand(io, environment, opts),
+      ) => (await import('../migrate/adopt.ts')).migrateAdoptCommand(io, environment, opts),
     }),
   ],
 });

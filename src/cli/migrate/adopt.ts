@@ -1,0 +1,294 @@
+/**
+ * `airlock migrate adopt <env> --from wrangler|supabase`: takes over a database another tool
+ * has been migrating, by importing its ledger as Airlock's (no SQL runs). Refuses, writing
+ * nothing, when the ledger and the files disagree. Under the environment's lock; audited.
+ */
+import path from 'node:path';
+import { environmentNamed } from '../../config/environments.ts';
+import type { ResolvedDatabase } from '../../config/resolve.ts';
+import { UserError } from '../../errors.ts';
+import {
+  type AdoptSource,
+  adoptError,
+  adoptLedger,
+  type LedgerTarget,
+} from '../../migrations/adopt.ts';
+import { localD1Source } from '../../migrations/local-d1-source.ts';
+import type { DatabaseLocation } from '../../migrations/migration-driver.ts';
+import { formatMigrationVersion, migrationFilename } from '../../migrations/migration-name.ts';
+import { sqlitePathFromUrl } from '../../migrations/sqlite-migration-driver.ts';
+import { verifiedMigrationFiles } from '../../migrations/verified-migration-files.ts';
+import { databaseLocation, databaseOf } from '../../pipeline/context.ts';
+import { acquireEnvironmentLock } from '../../pipeline/lock.ts';
+import type { CommandIO } from '../command-io.ts';
+import { confirmChange } from '../confirm.ts';
+import { withSession } from '../session.ts';
+import { oneServiceWithDatabase, shown } from './migration-sources.ts';
+
+/** The adopt flags, as commander parses them. */
+export interface AdoptOptions {
+  from?: string;
+  d1Database?: string;
+  dryRun?: boolean;
+  service?: string;
+  /** `--map <version=file>`, repeatable. */
+  map?: string[];
+}
+
+/** Where the ledger comes from, where it goes, and how to say so. */
+interface Adoption {
+  source: AdoptSource;
+  /** e.g. `d1_migrations in .wrangler/state/…/x.sqlite`. */
+  from: string;
+  /** Null: the environment's database itself. */
+  target: DatabaseLocation | LedgerTarget | null;
+  /** Closed once adopted (a remote D1 connection). */
+  close?: () => Promise<void>;
+}
+
+export async function migrateAdoptCommand(
+  io: CommandIO,
+  environment: string,
+  opts: AdoptOptions,
+): Promise<number> {
+  const { tool, mapping } = parseAdoptOptions(opts);
+  return withSession(io, async (session) => {
+    const { ctx } = session;
+    const env = environmentNamed(ctx.config, environment);
+    const service = oneServiceWithDatabase(ctx.config, opts.service);
+    const database = databaseOf(ctx.config, env.name, service.name);
+    const files = await verifiedMigrationFiles(database.migrationsDir);
+
+    let adoption: Adoption;
+    if (tool === 'wrangler') {
+      if (database.engine === 'postgres') {
+        throw new UserError(
+          'USAGE',
+          `${service.name}'s database on ${env.name} is Postgres, and wrangler's ledger belongs to a D1 (SQLite) database.`,
+          { hint: 'Use `--from supabase` for a database the Supabase CLI migrated.' },
+        );
+      }
+      if (database.engine === 'd1' && database.d1?.mode !== 'local') {
+        if (opts.d1Database) {
+          throw new UserError(
+            'USAGE',
+            `--d1-database names a local D1 file, but ${service.name}'s database on ${env.name} is Cloudflare's (cloudflare.mode: remote).`,
+            { hint: `Run \`airlock migrate adopt ${env.name} --from wrangler\` without it.` },
+          );
+        }
+        adoption = await remoteD1Adoption(database, env.name);
+      } else {
+        const location = await databaseLocation(database);
+        const file = await localD1Source({
+          projectDir: path.resolve(ctx.config.dir, service.root),
+          own: sqlitePathFromUrl(location.url),
+          given: opts.d1Database,
+          environment: env.name,
+          cwd: process.cwd(),
+        });
+        adoption = {
+          source: { tool: 'wrangler', sqlitePath: file },
+          from: `d1_migrations in ${shown(file)}`,
+          target: location,
+        };
+      }
+    } else {
+      if (database.engine !== 'postgres') {
+        throw new UserError(
+          'USAGE',
+          `${service.name}'s database on ${env.name} is SQLite; Supabase's ledger lives in a Postgres database.`,
+          {
+            hint: 'Point the environment at the Supabase database (`database: { engine: postgres }` and its `databaseUrl`), or use `--from wrangler` for a D1 database.',
+          },
+        );
+      }
+      adoption = {
+        source: { tool: 'supabase', url: database.url, mapping },
+        from: `supabase_migrations.schema_migrations in ${database.display}`,
+        target: null,
+      };
+    }
+    const { from } = adoption;
+
+    if (!opts.dryRun && env.protected) {
+      await confirmChange(
+        io,
+        `Adopt ${tool}'s migration ledger into ${env.name}'s (protected)?`,
+        env.name,
+      );
+    }
+    const lock = opts.dryRun
+      ? null
+      : await acquireEnvironmentLock(ctx, env.name, `migrate adopt --from ${tool}`);
+    let result: Awaited<ReturnType<typeof adoptLedger>>;
+    try {
+      result = await adoptLedger(
+        adoption.source,
+        adoption.target ?? (await databaseLocation(database)),
+        files,
+        { dryRun: Boolean(opts.dryRun) },
+      );
+      if (result.written) {
+        await ctx.store.appendAudit({
+          at: ctx.now().toISOString(),
+          actor: ctx.actor,
+          action: 'migrations.adopted',
+          environment: env.name,
+          releaseId: null,
+          runId: null,
+          result: 'ok',
+          detail: {
+            service: service.name,
+            tool,
+            source: from,
+            files: result.adopted.map((e) => migrationFilename(e.version, e.name)),
+            skipped: result.skipped.map((s) => s.file),
+          },
+        });
+      }
+    } finally {
+      await adoption.close?.();
+      await lock?.release();
+    }
+
+    io.reporter.info(
+      `${service.name} on ${env.name}: ${tool}'s ledger (${from})${opts.dryRun ? ' (dry run: nothing is written)' : ''}:`,
+    );
+    if (result.adopted.length > 0) {
+      io.reporter.table(
+        ['VERSION', 'FILE', 'APPLIED', 'BY'],
+        result.adopted.map((e) => [
+          formatMigrationVersion(e.version),
+          migrationFilename(e.version, e.name),
+          e.appliedAt.replace('T', ' ').slice(0, 19),
+          e.appliedBy,
+        ]),
+      );
+    }
+    for (const s of result.skipped) io.reporter.info(`  = ${s.file}: skipped (${s.reason})`);
+    for (const p of result.problems) io.reporter.info(`  ✖ ${p.message}`);
+    io.reporter.result({
+      environment: env.name,
+      service: service.name,
+      tool,
+      source: from,
+      dryRun: Boolean(opts.dryRun),
+      ...result,
+    });
+    if (result.problems.length > 0) {
+      const error = adoptError(result);
+      const n = result.problems.length;
+      throw io.reporter.json
+        ? error
+        : new UserError(
+            error.code,
+            `Refusing to adopt ${tool}'s ledger (${n} problem${n === 1 ? '' : 's'}, listed above); nothing was written.`,
+            { hint: error.hint, details: error.details },
+          );
+    }
+    const n = result.adopted.length;
+    const migrations = `${n} migration${n === 1 ? '' : 's'}`;
+    if (opts.dryRun) {
+      io.reporter.success(
+        n === 0
+          ? `Nothing to adopt: ${env.name}'s ledger already has every migration ${tool} ran.`
+          : `Would adopt ${migrations} into ${env.name}'s ledger. Run the command again without --dry-run to write ${n === 1 ? 'it' : 'them'}.`,
+      );
+    } else if (n === 0) {
+      io.reporter.success(
+        `Nothing to adopt: ${env.name}'s ledger already has every migration ${tool} ran.`,
+      );
+    } else {
+      io.reporter.success(
+        `Adopted ${migrations} into ${env.name}'s ledger without running them; \`airlock migrate apply ${env.name}\` runs only newer files from now on.`,
+      );
+    }
+    return 0;
+  });
+}
+
+/**
+ * The tool and the Supabase version → file mapping, from flags that must agree with each other.
+ * @throws UserError `USAGE`.
+ */
+function parseAdoptOptions(opts: AdoptOptions): {
+  tool: 'wrangler' | 'supabase';
+  mapping: Record<string, string>;
+} {
+  const tool = opts.from;
+  if (tool !== 'wrangler' && tool !== 'supabase') {
+    throw new UserError(
+      'USAGE',
+      tool
+        ? `cannot adopt migrations from "${tool}".`
+        : 'say which tool has been running the migrations: --from wrangler or --from supabase.',
+      {
+        hint: "`--from wrangler` reads the d1_migrations table of a (local) D1 database; `--from supabase` reads supabase_migrations.schema_migrations of the environment's Postgres database.",
+      },
+    );
+  }
+  if (opts.d1Database && tool !== 'wrangler') {
+    throw new UserError('USAGE', '--d1-database is only for --from wrangler.', {
+      hint: "`--from supabase` reads the ledger from the environment's own database.",
+    });
+  }
+  if (opts.map && tool !== 'supabase') {
+    throw new UserError('USAGE', '--map is only for --from supabase.', {
+      hint: 'wrangler records file names, which must be the Airlock file names exactly.',
+    });
+  }
+  const mapping: Record<string, string> = {};
+  for (const pair of opts.map ?? []) {
+    const match = /^(\d+)=(\S+\.sql)$/.exec(pair);
+    if (!match) {
+      throw new UserError('USAGE', `--map ${pair} is not <version>=<file>.`, {
+        hint: 'e.g. `--map 20240215093000=0002_pin_notes.sql`: the Supabase version, then the Airlock migration file it ran as.',
+      });
+    }
+    mapping[match[1] as string] = match[2] as string;
+  }
+  return { tool, mapping };
+}
+
+/**
+ * Cloudflare's D1: wrangler's ledger and the schema through the D1 HTTP API; Airlock's ledger
+ * written through the same driver, under its lock row.
+ * @throws UserError `MIGRATION_ADOPT_SOURCE_NOT_FOUND` when wrangler's table has no rows.
+ */
+async function remoteD1Adoption(
+  database: ResolvedDatabase,
+  environment: string,
+): Promise<Adoption> {
+  const { d1Target } = await import('../../providers/cloudflare/d1.ts');
+  const { openRemoteD1Driver } = await import('../../providers/cloudflare/d1-http-driver.ts');
+  const d1 = d1Target(database);
+  const driver = await openRemoteD1Driver(database, d1);
+  const table = d1.migrationsTable ?? 'd1_migrations';
+  const rows = await driver.readWranglerLedger(table);
+  if (rows.length === 0) {
+    await driver.close();
+    throw new UserError(
+      'MIGRATION_ADOPT_SOURCE_NOT_FOUND',
+      `${database.display} has no rows in ${table}: wrangler has not migrated it, so there is nothing to adopt.`,
+      {
+        hint: `Run \`airlock migrate apply ${environment}\` to apply every file (a database wrangler migrated under another table: set migrations_table in its [[d1_databases]] entry).`,
+      },
+    );
+  }
+  return {
+    source: { tool: 'wrangler', rows, schema: await databaseLocation(database) },
+    from: `${table} in ${database.display}`,
+    target: {
+      readLedger: () => driver.readLedger(),
+      async writeLedger(entries) {
+        const release = await driver.lock();
+        try {
+          await driver.recordEntries(entries);
+        } finally {
+          await release();
+        }
+      },
+    },
+    close: () => driver.close(),
+  };
+}

@@ -1,0 +1,24 @@
+/** `airlock migrate create <name>`: the next numbered file, recorded in `airlock.sum`. */
+import { createMigration } from '../../migrations/create-migration.ts';
+import type { CommandIO } from '../command-io.ts';
+import { withSession } from '../session.ts';
+import { oneServiceWithDatabase, shown } from './migration-sources.ts';
+
+export async function migrateCreateCommand(
+  io: CommandIO,
+  name: string,
+  opts: { service?: string },
+): Promise<number> {
+  return withSession(
+    io,
+    async (session) => {
+      const service = oneServiceWithDatabase(session.ctx.config, opts.service);
+      const { file, sum } = await createMigration(service.database!.migrationsDir, name);
+      io.reporter.success(`Created ${shown(file)}`);
+      io.reporter.info(`  ${shown(sum)} updated: commit it with the migration.`);
+      io.reporter.result({ file, sum });
+      return 0;
+    },
+    { recover: false },
+  );
+}

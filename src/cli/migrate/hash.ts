@@ -1,0 +1,62 @@
+/**
+ * `airlock migrate hash`: writes `airlock.sum` for each service's migrations folder (the
+ * working tree) and says what changed since the old one.
+ */
+import path from 'node:path';
+import { hashMigrations, type SumUpdate } from '../../migrations/hash-migrations.ts';
+import { SUM_FILENAME } from '../../migrations/integrity.ts';
+import type { CommandIO } from '../command-io.ts';
+import { withSession } from '../session.ts';
+import { environmentDatabase, servicesWithDatabase, shown } from './migration-sources.ts';
+
+export async function migrateHashCommand(
+  io: CommandIO,
+  opts: { service?: string },
+): Promise<number> {
+  return withSession(
+    io,
+    async (session) => {
+      const { config } = session.ctx;
+      const reports: Array<{ service: string } & SumUpdate> = [];
+      const seen = new Set<string>();
+      for (const service of servicesWithDatabase(config, opts.service)) {
+        const dir = service.database!.migrationsDir;
+        if (seen.has(dir)) continue;
+        seen.add(dir);
+        // Every environment that has the service's database, in pipeline order.
+        const databases = config.pipeline
+          .filter(
+            (environment) => config.environments[environment]?.services[service.name]?.database,
+          )
+          .map((environment) => environmentDatabase(config, environment, service.name));
+        reports.push({ service: service.name, ...(await hashMigrations(dir, databases)) });
+      }
+      for (const r of reports) {
+        const what = `${shown(r.file)} (${r.files} file${r.files === 1 ? '' : 's'})`;
+        if (r.replaced) {
+          io.reporter.warn(
+            `${r.service}: the old ${SUM_FILENAME} had ${r.replaced === 'merge-conflict' ? 'merge conflict markers' : 'been edited by hand'}; it is rewritten from the files now in ${shown(r.dir)}.`,
+          );
+        }
+        const changes = r.added.length + r.changed.length + r.removed.length;
+        if (changes === 0 && !r.replaced) {
+          io.reporter.success(`${r.service}: ${what} is up to date.`);
+          continue;
+        }
+        io.reporter.success(`${r.service}: wrote ${what}.`);
+        // Without a readable old sum, every file is listed, not "added".
+        for (const f of r.added) io.reporter.info(r.replaced ? `    ${f}` : `  + ${f} (added)`);
+        for (const f of r.changed) io.reporter.info(`  ~ ${f} (changed)`);
+        for (const f of r.removed) io.reporter.info(`  - ${f} (removed)`);
+        for (const a of r.appliedElsewhere) {
+          io.reporter.warn(
+            `${a.file} already ran on ${a.environment} with its old content: re-hashing does not make the edit safe, and \`airlock migrate apply ${a.environment}\` will refuse it. Revert it (\`git checkout -- ${shown(path.join(r.dir, a.file))}\`) and put the change in a new migration (\`airlock migrate create <name>\`).`,
+          );
+        }
+      }
+      io.reporter.result({ services: reports });
+      return 0;
+    },
+    { recover: false },
+  );
+}
