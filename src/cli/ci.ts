@@ -38,8 +38,8 @@ export async function ciRunCommand(io: CommandIO, opts: { commit?: string }): Pr
 
 /**
  * `airlock ci init github [--flow manual|automatic|staging-branch] [--force] [--print]`:
- * writes a seed flow's workflows under the repository's `.github/workflows/` (seeds 000/002:
- * manual, 001: automatic, 003: staging-branch; see docs/github-actions.md). The default flow
+ * writes a promotion flow's workflows under the repository's `.github/workflows/` (manual,
+ * automatic or staging-branch; see docs/github-actions.md). The default flow
  * follows the last environment's promotion policy. An existing file that differs is kept unless `--force`.
  */
 export async function ciInitCommand(
@@ -61,7 +61,7 @@ export async function ciInitCommand(
       'USAGE',
       `--flow must be one of ${CI_FLOWS.join(', ')}, got "${opts.flow}".`,
       {
-        hint: 'manual: seeds 000/002 (promote on a dispatch or a tag); automatic: seed 001; staging-branch: seed 003.',
+        hint: 'manual: production is promoted on a workflow dispatch or a v* tag; automatic: as soon as every gate holds; staging-branch: staging deploys from the staging branch, production from main (see docs/github-actions.md).',
       },
     );
   }

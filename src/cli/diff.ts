@@ -23,8 +23,8 @@ const SECTION_TITLES: Record<ParitySection, string> = {
 };
 
 /**
- * `airlock diff <a> <b> [--service S]`: the two environments' profiles side by side (issue 6,
- * seed 003) — Airlock settings, platform settings and resources, bindings with their kinds, var
+ * `airlock diff <a> <b> [--service S]`: the two environments' profiles side by side (staging as
+ * a production mirror) — Airlock settings, platform settings and resources, bindings with their kinds, var
  * and secret names (never values) — each difference marked as drift or as allowed (and by which
  * pattern). Exit 1 when there is drift. Reads only: nothing is deployed or changed.
  */
