@@ -66,10 +66,6 @@ export function commitStep(dir: string, step: string): string {
   return gitIn(dir, ['log', '-1', '--format=%h %s']);
 }
 
-/**
- * Creates the demo project in `dir`: the notes example on two free ports, in a new git
- * repository with one commit. Exported for tests.
- */
 /** A Postgres server for `airlock demo --postgres`: three fresh databases on it. */
 export interface DemoPostgres {
   /** Environment the demo runs with: the state store and each environment's database. */
@@ -133,6 +129,10 @@ export async function createDemoDatabases(adminUrl: string): Promise<DemoPostgre
   };
 }
 
+/**
+ * Creates the demo project in `dir`: the notes example on two free ports, in a new git
+ * repository with one commit. Exported for tests.
+ */
 export async function createExampleProject(
   dir: string,
   options: { postgres?: boolean } = {},
