@@ -10,8 +10,9 @@
  *    `src/migrations`, renders the result through `io.reporter` and returns the exit code.
  * 2. Declare it in `src/cli/commands/foo.ts` with `defineCommand` (a subcommand goes in its
  *    group's file, e.g. `commands/migrate.ts`): name, description, arguments, options with
- *    their defaults, and a handler that imports `../foo.ts` dynamically. Definition modules
- *    import nothing else, so starting `airlock status` never loads what `airlock deploy` needs
+ *    their defaults, and a handler that imports `../foo.ts` dynamically. A definition module
+ *    statically imports only `command-definition.ts` and `commands/common-options.ts`, so
+ *    starting `airlock status` never loads what `airlock deploy` needs
  *    (test/cli/command-definitions.test.ts checks this).
  * 3. Add the definition to `COMMANDS` below, in the order `airlock --help` lists it.
  */
