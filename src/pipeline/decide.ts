@@ -19,11 +19,11 @@ import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import type { Provider } from '../providers/provider.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
-import type { Release } from '../state/state-store.ts';
+import type { DeploymentKind, Release } from '../state/state-store.ts';
 import { type AirlockContext, readLedger, serviceTarget } from './context.ts';
 import { contractsNotCarried, type UncarriedContract } from './contract.ts';
 import { type GatherOptions, gatherFacts } from './facts.ts';
-import { buildPlan, currentRelease, type Plan, type PlanAction, type PlanFacts } from './plan.ts';
+import { buildPlan, currentRelease, type Plan, type PlanFacts } from './plan.ts';
 
 /** What a person or a process asked for. */
 export type Intent =
@@ -58,7 +58,7 @@ export type Intent =
 /** An intent resolved to one environment, one action and one release. */
 export interface Choice {
   intent: Intent;
-  action: PlanAction;
+  action: DeploymentKind;
   env: ResolvedEnvironment;
   release: Release;
   /** The build made for this choice (deploying a commit into the first environment), if any. */
@@ -240,7 +240,7 @@ export async function chooseRelease(
     return { intent, action: 'rollback', env, release, build: null };
   }
   if (intent.verb === 'promote' && !env.previous) throw firstEnvironmentError(env);
-  const action: PlanAction = env.previous ? 'promote' : 'deploy';
+  const action: DeploymentKind = env.previous ? 'promote' : 'deploy';
   if (intent.release && intent.commit) {
     throw new UserError('USAGE', 'pass either --release or --commit, not both.');
   }

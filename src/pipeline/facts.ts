@@ -17,7 +17,13 @@ import type {
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
-import type { Approval, Release, ServingRecord, StoredCheckResult } from '../state/state-store.ts';
+import type {
+  Approval,
+  DeploymentKind,
+  Release,
+  ServingRecord,
+  StoredCheckResult,
+} from '../state/state-store.ts';
 import {
   type AirlockContext,
   databaseLocation,
@@ -26,7 +32,7 @@ import {
   serviceTarget,
 } from './context.ts';
 import { holdBackContracts } from './contract.ts';
-import { type AwaitingApproval, currentRelease, type PlanAction, type PlanFacts } from './plan.ts';
+import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
 
 /** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */
 async function migrationFacts(
@@ -207,7 +213,7 @@ export interface GatherOptions {
 /** Gathers the facts for a plan. Reads only. */
 export async function gatherFacts(
   ctx: AirlockContext,
-  action: PlanAction,
+  action: DeploymentKind,
   env: ResolvedEnvironment,
   release: Release,
   options: GatherOptions = {},

@@ -7,10 +7,8 @@ import type { ResolvedConfig, ResolvedEnvironment } from '../config/resolve.ts';
 import { checksStale } from '../gates/checks-gate.ts';
 import { evaluateGates, gatesHold } from '../gates/evaluate.ts';
 import type { GateInputs, GateResult, MigrationGateFacts } from '../gates/gate.ts';
-import type { Release, ServingRecord } from '../state/state-store.ts';
+import type { DeploymentKind, Release, ServingRecord } from '../state/state-store.ts';
 import { describeHold } from './contract.ts';
-
-export type PlanAction = 'deploy' | 'promote' | 'rollback';
 
 export interface PlanStep {
   name: string;
@@ -29,7 +27,7 @@ export interface ReleaseSummary {
 }
 
 export interface Plan {
-  action: PlanAction;
+  action: DeploymentKind;
   environment: string;
   /** Where a promotion comes from. */
   previous: string | null;
@@ -50,7 +48,7 @@ export interface Plan {
 
 /** Everything `buildPlan` needs; gathered by `gatherFacts`. */
 export interface PlanFacts {
-  action: PlanAction;
+  action: DeploymentKind;
   environment: ResolvedEnvironment;
   config: ResolvedConfig;
   release: Release;

@@ -13,6 +13,7 @@
  * other provider deploys it again from its artifact.
  */
 import type { ProviderSettings } from '../config/resolve.ts';
+import type { DeploymentKind } from '../state/state-store.ts';
 
 export type ProviderName = 'local' | 'cloudflare' | 'fly' | 'railway' | 'command';
 
@@ -92,7 +93,7 @@ export interface ProcessDeployment {
 /** Everything a provider needs to deploy one service of one release into one environment. */
 export interface ServiceDeployment extends ProcessDeployment, ServiceTarget {
   /** What the pipeline is doing: a platform may use its own rollback for `rollback`. */
-  kind: 'deploy' | 'promote' | 'rollback';
+  kind: DeploymentKind;
 }
 
 export interface DeployOptions {

@@ -9,9 +9,15 @@
  */
 import type { CheckResult } from '../checks/check.ts';
 
+/**
+ * What puts a release into an environment: `deploy` (into the first environment), `promote`
+ * (into a later one, through its gate) or `rollback` (an earlier release again). The one
+ * declaration of the kind: plans, runs, deployments, providers and audit actions use it.
+ */
 export type DeploymentKind = 'deploy' | 'promote' | 'rollback';
 export type DeploymentStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'rolled_back';
-export type RunKind = 'deploy' | 'promote' | 'rollback' | 'migrate';
+/** A run is a deployment of one kind, or `migrate` (`airlock migrate apply` on its own). */
+export type RunKind = DeploymentKind | 'migrate';
 /**
  * `interrupted`: the process running it died (detected by the next command); `resolved`: an
  * interrupted run that `airlock resume` finished or rolled back, or a newer run replaced.
