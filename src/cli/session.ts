@@ -10,8 +10,9 @@ import { loadConfig } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { RUNTIME_ENTRY } from '../package-paths.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
+import { createDatabases } from '../pipeline/databases.ts';
 import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover.ts';
-import { createProviders } from '../providers/registry.ts';
+import { createProviders, hostedDatabaseEngines } from '../providers/registry.ts';
 import { ArtifactStore } from '../releases/artifact-store.ts';
 import { gitUserEmail } from '../releases/git.ts';
 import { openStateStore } from '../state/open-state-store.ts';
@@ -131,6 +132,7 @@ export async function openSession(
     actor: await actor,
     now: () => new Date(),
     providerFor,
+    databases: createDatabases(hostedDatabaseEngines(providerFor, config)),
     sink: reporter,
     ...processIdentity(),
     lockTtlMs: positiveInt(process.env.AIRLOCK_LOCK_TTL_MS) ?? DEFAULT_LOCK_TTL_MS,

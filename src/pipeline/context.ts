@@ -1,11 +1,5 @@
-/**
- * The dependencies of every pipeline operation, passed in (never module singletons or
- * `process.env` mutation: DESIGN.md principle 3, Hono's `createApp`, Kysely's providers).
- */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   type ResolvedConfig,
   type ResolvedDatabase,
@@ -14,12 +8,10 @@ import {
 } from '../config/resolve.ts';
 import { InternalError } from '../errors.ts';
 import type { CiFact } from '../gates/gate.ts';
-import type { LedgerEntry } from '../migrations/ledger.ts';
-import type { MigrationDriver } from '../migrations/migration-driver.ts';
-import { SqliteMigrationDriver } from '../migrations/sqlite-migration-driver.ts';
 import type { Provider, ServiceTarget } from '../providers/provider.ts';
 import type { ArtifactStore } from '../releases/artifact-store.ts';
 import type { StateStore } from '../state/state-store.ts';
+import type { Databases } from './databases.ts';
 import type { DeploymentObserver } from './deployment-events.ts';
 import type { ProgressSink } from './events.ts';
 
@@ -33,6 +25,8 @@ export interface AirlockContext {
   actor: string;
   now: () => Date;
   providerFor(environment: ResolvedEnvironment): Provider;
+  /** The environments' databases (SQLite, Postgres, and engines providers host such as D1). */
+  databases: Databases;
   sink: ProgressSink;
   host: string;
   pid: number;
@@ -54,59 +48,6 @@ export const DEFAULT_LOCK_TTL_MS = 30_000;
 /** Defaults for the machine-derived fields. */
 export function processIdentity(): { host: string; pid: number } {
   return { host: os.hostname(), pid: process.pid };
-}
-
-/**
- * Opens the migration driver of one environment's database (SQLite file or Postgres URL).
- * The Postgres driver (and `pg`) load only when needed.
- */
-export async function openMigrationDriver(database: ResolvedDatabase): Promise<MigrationDriver> {
-  usableDatabase(database);
-  if (database.engine === 'd1') {
-    const { openD1MigrationDriver } = await import('../providers/cloudflare/d1.ts');
-    return openD1MigrationDriver(database);
-  }
-  if (database.engine === 'postgres') {
-    const { PostgresMigrationDriver } = await import('../migrations/postgres-migration-driver.ts');
-    return new PostgresMigrationDriver(database.url, {
-      lockTimeoutMs: database.lockTimeoutMs,
-      statementTimeoutMs: database.statementTimeoutMs,
-    });
-  }
-  return new SqliteMigrationDriver(database.url);
-}
-
-/** Reads an environment's ledger without creating anything (no SQLite file, no Postgres table). */
-export async function readLedger(database: ResolvedDatabase): Promise<LedgerEntry[]> {
-  usableDatabase(database);
-  const location =
-    database.engine === 'd1' && database.d1?.mode === 'local'
-      ? await databaseLocation(database)
-      : database;
-  if (location.engine === 'sqlite' && !existsSync(fileURLToPath(location.url))) return [];
-  const driver = await openMigrationDriver(database);
-  try {
-    return await driver.readLedger();
-  } finally {
-    await driver.close();
-  }
-}
-
-/**
- * Where a database's rows are, for tools that open it directly (dry run, drift, describe): a
- * local D1 database is the SQLite file wrangler dev keeps; a remote one, a schema-only snapshot
- * taken now through the D1 HTTP API (`d1DatabaseLocation`).
- * @throws UserError `DATABASE_URL_UNSET` (see `usableDatabase`); what the D1 HTTP API throws.
- */
-export async function databaseLocation(
-  database: ResolvedDatabase,
-): Promise<{ engine: 'sqlite' | 'postgres'; url: string }> {
-  usableDatabase(database);
-  if (database.engine === 'd1') {
-    const { d1DatabaseLocation } = await import('../providers/cloudflare/d1.ts');
-    return d1DatabaseLocation(database);
-  }
-  return { engine: database.engine, url: database.url };
 }
 
 /**

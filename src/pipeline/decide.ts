@@ -20,7 +20,7 @@ import { UserError } from '../errors.ts';
 import type { Provider } from '../providers/provider.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
 import type { DeploymentKind, Release } from '../state/state-store.ts';
-import { type AirlockContext, readLedger, serviceTarget } from './context.ts';
+import { type AirlockContext, serviceTarget } from './context.ts';
 import { contractsNotCarried, type UncarriedContract } from './contract.ts';
 import { type GatherOptions, gatherFacts } from './facts.ts';
 import { buildPlan, currentRelease, type Plan, type PlanFacts } from './plan.ts';
@@ -288,7 +288,13 @@ async function guardRollback(
     const database = env.services[name]?.database;
     if (!database) continue;
     unsafe.push(
-      ...(await contractsNotCarried(ctx, name, await readLedger(database), release, candidates)),
+      ...(await contractsNotCarried(
+        ctx,
+        name,
+        await ctx.databases.readLedger(database),
+        release,
+        candidates,
+      )),
     );
   }
   if (unsafe.length === 0) return null;

@@ -24,13 +24,7 @@ import type {
   ServingRecord,
   StoredCheckResult,
 } from '../state/state-store.ts';
-import {
-  type AirlockContext,
-  databaseLocation,
-  databaseOf,
-  readLedger,
-  serviceTarget,
-} from './context.ts';
+import { type AirlockContext, databaseOf, serviceTarget } from './context.ts';
 import { holdBackContracts } from './contract.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
 
@@ -50,7 +44,7 @@ async function migrationFacts(
     const files = artifact.migrationsDigest
       ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
       : [];
-    const plan = planMigrations(files, await readLedger(service.database));
+    const plan = planMigrations(files, await ctx.databases.readLedger(service.database));
     const servingId = serving.find((s) => s.service === name)?.releaseId;
     const { run, hold } = holdBackContracts(
       plan.pending,
@@ -58,7 +52,10 @@ async function migrationFacts(
       servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null,
     );
     const notOnPrevious = previous
-      ? checkAppliedOnPrevious(run, await readLedger(databaseOf(ctx.config, previous, name)))
+      ? checkAppliedOnPrevious(
+          run,
+          await ctx.databases.readLedger(databaseOf(ctx.config, previous, name)),
+        )
       : [];
     out.push({
       service: name,
@@ -96,8 +93,8 @@ async function driftFacts(
         : [];
       const side = async (environment: string, database: ResolvedDatabase) => ({
         name: environment,
-        schema: await describeSchema(await databaseLocation(database)),
-        ledger: await readLedger(database),
+        schema: await describeSchema(await ctx.databases.location(database)),
+        ledger: await ctx.databases.readLedger(database),
       });
       const result = await detectDrift(
         { a: await side(previous, source), b: await side(env.name, target), files },

@@ -9,7 +9,7 @@ import { UserError } from '../errors.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationFile } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, Migrator, notOnPreviousError } from '../migrations/migrator.ts';
-import { type AirlockContext, databaseOf, openMigrationDriver, readLedger } from './context.ts';
+import { type AirlockContext, databaseOf } from './context.ts';
 import { type ContractHold, holdBackContracts } from './contract.ts';
 
 export interface MigrateServiceOptions {
@@ -45,7 +45,7 @@ export async function migrateService(
   files: MigrationFile[],
   options: MigrateServiceOptions,
 ): Promise<MigrateServiceResult> {
-  const driver = await openMigrationDriver(databaseOf(ctx.config, env.name, service));
+  const driver = await ctx.databases.open(databaseOf(ctx.config, env.name, service));
   try {
     const migrator = new Migrator(driver, files);
     const plan = await migrator.status();
@@ -78,7 +78,7 @@ export async function migrateService(
     if (env.previous && run.length > 0 && plan.problems.length === 0) {
       const missing = checkAppliedOnPrevious(
         run,
-        await readLedger(databaseOf(ctx.config, env.previous, service)),
+        await ctx.databases.readLedger(databaseOf(ctx.config, env.previous, service)),
       );
       if (missing.length > 0)
         throw notOnPreviousError(missing, { environment: env.name, previous: env.previous });

@@ -12,7 +12,8 @@
  * (a warm process, a platform version or image) switches to it at once (Argo Rollouts). Any
  * other provider deploys it again from its artifact.
  */
-import type { ProviderSettings } from '../config/resolve.ts';
+import type { ProviderSettings, ResolvedDatabase } from '../config/resolve.ts';
+import type { DatabaseLocation, MigrationDriver } from '../migrations/migration-driver.ts';
 import type { DeploymentKind } from '../state/state-store.ts';
 
 export type ProviderName = 'local' | 'cloudflare' | 'fly' | 'railway' | 'command';
@@ -244,4 +245,26 @@ export interface Provider {
   ): Promise<void>;
   /** Stops everything the provider runs for an environment (used by `airlock demo` cleanup). */
   stopEnvironment(environment: string): Promise<void>;
+  /**
+   * Optional: a database engine this platform hosts (Cloudflare: D1), opened for the migrator
+   * and the tools that read schemas. The core reaches it only through here.
+   */
+  readonly databaseEngine?: DatabaseEngine;
+}
+
+/** A database engine a platform hosts; the core opens SQLite and Postgres itself. */
+export interface DatabaseEngine {
+  readonly engine: 'd1';
+  /**
+   * Opens the migration driver of one of its databases.
+   * @throws UserError when the database cannot be reached (e.g. no API token).
+   */
+  open(database: ResolvedDatabase): Promise<MigrationDriver>;
+  /**
+   * Where its rows are for tools that open them directly (dry run, drift, describe): a SQLite
+   * file (for a remote database, a schema-only snapshot taken at the call).
+   */
+  location(database: ResolvedDatabase): Promise<DatabaseLocation>;
+  /** True when reading the ledger would have to create the database (nothing ran there yet). */
+  missing(database: ResolvedDatabase): Promise<boolean>;
 }

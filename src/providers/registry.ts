@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig, ResolvedEnvironment } from '../config/resolve.ts';
 import { LocalProvider, type LocalProviderOptions } from './local/local-provider.ts';
-import type { Provider, ProviderName } from './provider.ts';
+import type { DatabaseEngine, Provider, ProviderName } from './provider.ts';
 
 /** What a platform provider's module gets to build its provider. */
 export interface ProviderContext {
@@ -27,6 +27,19 @@ const FACTORIES: Record<Exclude<ProviderName, 'local'>, () => Promise<ProviderFa
   railway: async () => (await import('./railway/index.ts')).createProvider,
   command: async () => (await import('./command/index.ts')).createProvider,
 };
+
+/** The database engines the built providers host (Cloudflare: D1), for `createDatabases`. */
+export function hostedDatabaseEngines(
+  providerFor: (environment: ResolvedEnvironment) => Provider,
+  config: ResolvedConfig,
+): DatabaseEngine[] {
+  const engines = new Map<string, DatabaseEngine>();
+  for (const env of Object.values(config.environments)) {
+    const engine = providerFor(env).databaseEngine;
+    if (engine) engines.set(engine.engine, engine);
+  }
+  return [...engines.values()];
+}
 
 /**
  * Builds the providers the configuration's environments use.

@@ -2,7 +2,7 @@
  * Parity on real file pairs (issue 6, seeds 000 and 003): a fly.toml + fly.staging.toml pair
  * and a wrangler.toml with [env.production], each once clean (only names, ids, routes and
  * databases differ) and once drifted (memory; compatibility_date). The platform part is read
- * with the same readers the fly and cloudflare providers use (src/parity/platform-files.ts),
+ * with the same readers the fly and cloudflare providers use (their *-platform-config.ts),
  * the Airlock part from a real airlock.yaml through the real loader.
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,8 @@ import {
   compareProfiles,
   type ParityComparison,
 } from '../../src/parity/compare.ts';
-import { flyPlatformConfig, wranglerPlatformConfig } from '../../src/parity/platform-files.ts';
+import { wranglerPlatformConfig } from '../../src/providers/cloudflare/wrangler-platform-config.ts';
+import { flyPlatformConfig } from '../../src/providers/fly/fly-platform-config.ts';
 import type { PlatformConfig } from '../../src/providers/provider.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/parity/', import.meta.url));

@@ -18,7 +18,8 @@ import type { DatabaseLocation } from '../../migrations/migration-driver.ts';
 import { formatMigrationVersion, migrationFilename } from '../../migrations/migration-name.ts';
 import { sqlitePathFromUrl } from '../../migrations/sqlite-migration-driver.ts';
 import { verifiedMigrationFiles } from '../../migrations/verified-migration-files.ts';
-import { databaseLocation, databaseOf } from '../../pipeline/context.ts';
+import { databaseOf } from '../../pipeline/context.ts';
+import type { Databases } from '../../pipeline/databases.ts';
 import { acquireEnvironmentLock } from '../../pipeline/lock.ts';
 import type { CommandIO } from '../command-io.ts';
 import { confirmChange } from '../confirm.ts';
@@ -76,9 +77,9 @@ export async function migrateAdoptCommand(
             { hint: `Run \`airlock migrate adopt ${env.name} --from wrangler\` without it.` },
           );
         }
-        adoption = await remoteD1Adoption(database, env.name);
+        adoption = await remoteD1Adoption(ctx.databases, database, env.name);
       } else {
-        const location = await databaseLocation(database);
+        const location = await ctx.databases.location(database);
         const file = await localD1Source({
           projectDir: path.resolve(ctx.config.dir, service.root),
           own: sqlitePathFromUrl(location.url),
@@ -124,7 +125,7 @@ export async function migrateAdoptCommand(
     try {
       result = await adoptLedger(
         adoption.source,
-        adoption.target ?? (await databaseLocation(database)),
+        adoption.target ?? (await ctx.databases.location(database)),
         files,
         { dryRun: Boolean(opts.dryRun) },
       );
@@ -256,6 +257,7 @@ function parseAdoptOptions(opts: AdoptOptions): {
  * @throws UserError `MIGRATION_ADOPT_SOURCE_NOT_FOUND` when wrangler's table has no rows.
  */
 async function remoteD1Adoption(
+  databases: Databases,
   database: ResolvedDatabase,
   environment: string,
 ): Promise<Adoption> {
@@ -276,7 +278,7 @@ async function remoteD1Adoption(
     );
   }
   return {
-    source: { tool: 'wrangler', rows, schema: await databaseLocation(database) },
+    source: { tool: 'wrangler', rows, schema: await databases.location(database) },
     from: `${table} in ${database.display}`,
     target: {
       readLedger: () => driver.readLedger(),

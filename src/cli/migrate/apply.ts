@@ -85,8 +85,8 @@ async function migrateDryRunCommand(
       const database = databaseOf(ctx.config, env.name, service.name);
       const result = await dryRunPending(
         files,
-        environmentDatabase(ctx.config, env.name, service.name),
-        env.previous ? environmentDatabase(ctx.config, env.previous, service.name) : null,
+        environmentDatabase(session.ctx, env.name, service.name),
+        env.previous ? environmentDatabase(session.ctx, env.previous, service.name) : null,
         { appliedBy: ctx.actor, release: opts.release ?? null },
       );
       io.reporter.info(

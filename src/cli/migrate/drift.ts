@@ -38,8 +38,8 @@ export async function migrateDriftCommand(
       for (const service of services) {
         const dbA = databaseOf(config, envA.name, service.name);
         const result = await environmentDrift(
-          environmentDatabase(config, envA.name, service.name),
-          environmentDatabase(config, envB.name, service.name),
+          environmentDatabase(session.ctx, envA.name, service.name),
+          environmentDatabase(session.ctx, envB.name, service.name),
           await verifiedMigrationFiles(dbA.migrationsDir),
         );
         io.reporter.info(`${service.name}: ${envA.name} ↔ ${envB.name} (${dbA.engine}):`);

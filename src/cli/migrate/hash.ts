@@ -28,7 +28,7 @@ export async function migrateHashCommand(
           .filter(
             (environment) => config.environments[environment]?.services[service.name]?.database,
           )
-          .map((environment) => environmentDatabase(config, environment, service.name));
+          .map((environment) => environmentDatabase(session.ctx, environment, service.name));
         reports.push({ service: service.name, ...(await hashMigrations(dir, databases)) });
       }
       for (const r of reports) {

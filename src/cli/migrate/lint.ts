@@ -28,7 +28,7 @@ export async function migrateLintCommand(
         const { only, report } = await lintPendingMigrations(
           files,
           database.engine,
-          opts.all ? null : environmentDatabase(config, first, service.name),
+          opts.all ? null : environmentDatabase(session.ctx, first, service.name),
         );
         if (!report) {
           io.reporter.info(

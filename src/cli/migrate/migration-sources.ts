@@ -10,12 +10,7 @@ import { UserError } from '../../errors.ts';
 import type { EnvironmentDatabase } from '../../migrations/environment-database.ts';
 import { type MigrationFile, readMigrationDir } from '../../migrations/migration-files.ts';
 import { verifiedMigrationFiles } from '../../migrations/verified-migration-files.ts';
-import {
-  type AirlockContext,
-  databaseLocation,
-  databaseOf,
-  readLedger,
-} from '../../pipeline/context.ts';
+import { type AirlockContext, databaseOf } from '../../pipeline/context.ts';
 import { releaseNamed } from '../../pipeline/decide.ts';
 
 /** `p` relative to the working directory, for messages. */
@@ -29,14 +24,15 @@ export function shown(p: string): string {
  * one, when nothing is pending) cannot fail it.
  */
 export function environmentDatabase(
-  config: ResolvedConfig,
+  ctx: Pick<AirlockContext, 'config' | 'databases'>,
   environment: string,
   service: string,
 ): EnvironmentDatabase {
+  const database = () => databaseOf(ctx.config, environment, service);
   return {
     environment,
-    readLedger: async () => readLedger(databaseOf(config, environment, service)),
-    location: async () => databaseLocation(databaseOf(config, environment, service)),
+    readLedger: async () => ctx.databases.readLedger(database()),
+    location: async () => ctx.databases.location(database()),
   };
 }
 

@@ -24,8 +24,8 @@ export async function migrateStatusCommand(
     )) {
       const status = await migrationStatus(
         files,
-        environmentDatabase(ctx.config, env.name, service.name),
-        env.previous ? environmentDatabase(ctx.config, env.previous, service.name) : null,
+        environmentDatabase(session.ctx, env.name, service.name),
+        env.previous ? environmentDatabase(session.ctx, env.previous, service.name) : null,
       );
       io.reporter.info(`${service.name} on ${env.name} (files from ${source}):`);
       io.reporter.table(

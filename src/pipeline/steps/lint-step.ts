@@ -1,6 +1,5 @@
 import { readMigrationDir } from '../../migrations/migration-files.ts';
 import { planMigrations } from '../../migrations/migrator.ts';
-import { readLedger } from '../context.ts';
 import type { Step } from '../engine.ts';
 import type { DeploymentRun } from './deployment-run.ts';
 
@@ -24,7 +23,7 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
       if (!database || !artifact?.migrationsDigest)
         return { status: 'succeeded', message: 'no migrations' };
       const files = await readMigrationDir(d.ctx.artifacts.pathOf(artifact.migrationsDigest));
-      const pending = planMigrations(files, await readLedger(database)).pending;
+      const pending = planMigrations(files, await d.ctx.databases.readLedger(database)).pending;
       if (pending.length === 0) return { status: 'succeeded', message: 'nothing pending' };
       ctx.progress(`linting ${pending.length} file${pending.length === 1 ? '' : 's'}`);
       // Loaded on demand: the SQL parser is large, and most deployments have nothing to lint.

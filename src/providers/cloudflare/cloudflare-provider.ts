@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../../config/resolve.ts';
 import { UserError } from '../../errors.ts';
-import { wranglerPlatformConfig } from '../../parity/platform-files.ts';
+
 import type { LocalProvider } from '../local/local-provider.ts';
 import type {
   DeployOptions,
@@ -28,6 +28,7 @@ import type {
   ServiceTarget,
 } from '../provider.ts';
 import { secretNamesPart } from '../provider.ts';
+import { d1DatabaseEngine } from './d1.ts';
 import { LocalWorkers } from './local-mode.ts';
 import { RemoteWorkers } from './remote-mode.ts';
 import {
@@ -38,6 +39,7 @@ import {
 } from './worker-release.ts';
 import { envLabel, settingsOf, wranglerFileOf } from './worker-target.ts';
 import { findWranglerConfig, wranglerEnvironment } from './wrangler-config.ts';
+import { wranglerPlatformConfig } from './wrangler-platform-config.ts';
 
 export interface CloudflareProviderOptions {
   /** The project's `.airlock` folder. */
@@ -52,6 +54,8 @@ export interface CloudflareProviderOptions {
 
 export class CloudflareProvider implements Provider {
   readonly name = 'cloudflare' as const;
+  /** D1, opened for the migrator locally (wrangler dev's file) or through the D1 HTTP API. */
+  readonly databaseEngine = d1DatabaseEngine;
   readonly #options: CloudflareProviderOptions;
   readonly #local: LocalWorkers;
   readonly #remote: RemoteWorkers;

@@ -1,5 +1,5 @@
 /**
- * D1 databases for Airlock's migrator (issue 6). In local mode the database is the SQLite file
+ * D1 databases for Airlock's migrator. In local mode the database is the SQLite file
  * `wrangler dev` (miniflare) keeps for the binding under the environment's `--persist-to`
  * folder, so Airlock's checksummed ledger and the Worker see the same rows. In remote mode it
  * is Cloudflare's D1, reached through the D1 HTTP API with an API token.
@@ -9,15 +9,16 @@
  * HTTP API and replayed into a fresh SQLite file under `.airlock/envs/<env>/d1-remote/` (as a
  * Postgres dry run works on a schema-only dump). Nothing written there reaches Cloudflare.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ResolvedDatabase } from '../../config/resolve.ts';
 import { UserError } from '../../errors.ts';
 import { localD1DatabasePath } from '../../migrations/local-d1-database.ts';
 import type { DatabaseLocation, MigrationDriver } from '../../migrations/migration-driver.ts';
 import { SqliteMigrationDriver } from '../../migrations/sqlite-migration-driver.ts';
+import type { DatabaseEngine } from '../provider.ts';
 import { d1Binding, findWranglerConfig, readWranglerConfig } from './wrangler-config.ts';
 
 function d1Of(database: ResolvedDatabase) {
@@ -129,3 +130,15 @@ export async function openD1MigrationDriver(database: ResolvedDatabase): Promise
   const { openRemoteD1Driver } = await import('./d1-http-driver.ts');
   return openRemoteD1Driver(database, d1Target(database));
 }
+
+/** D1 as a database engine the cloudflare provider hosts (see `Provider.databaseEngine`). */
+export const d1DatabaseEngine: DatabaseEngine = {
+  engine: 'd1',
+  open: openD1MigrationDriver,
+  location: d1DatabaseLocation,
+  // A local database nothing has migrated yet has no file; a remote one always exists.
+  async missing(database) {
+    if (d1Of(database).mode !== 'local') return false;
+    return !existsSync(fileURLToPath(localD1Location(database).url));
+  },
+};

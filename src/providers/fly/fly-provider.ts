@@ -18,7 +18,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ProviderError, UserError } from '../../errors.ts';
-import { flyPlatformConfig } from '../../parity/platform-files.ts';
 import {
   type CliResult,
   envSuffix,
@@ -56,6 +55,7 @@ import {
   parseSecretNames,
   parseStatus,
 } from './fly-output.ts';
+import { flyPlatformConfig } from './fly-platform-config.ts';
 import { registryDigest } from './registry-digest.ts';
 
 export interface FlyProviderOptions {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { InternalError, UserError } from '../../errors.ts';
-import { flatten } from '../../parity/platform-files.ts';
+import { flatten } from '../../parity/flatten.ts';
 import type { PlatformConfig, ServiceTarget } from '../provider.ts';
 
 export interface RailwayTarget {

@@ -1,46 +1,11 @@
 /**
- * The platform configuration of one environment, read from the user's own files, as parity
- * compares it (issue 6; seed 003: staging is "a 100% production mirror"): every setting
- * flattened to a dotted key, bindings by name and kind, vars by name. Secrets are added by the
- * provider, by name. Pure readers: no network, no CLI.
+ * A wrangler environment as parity compares it (staging as a mirror of production): settings
+ * flattened to dotted keys, bindings by name and kind, var names. Secrets are added by the
+ * provider, by name. A pure reader: no network, no CLI.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseToml } from 'smol-toml';
-import { UserError } from '../errors.ts';
-import {
-  readWranglerConfig,
-  type WranglerConfig,
-  wranglerEnvironment,
-} from '../providers/cloudflare/wrangler-config.ts';
-import type { PlatformConfig } from '../providers/provider.ts';
-
-/**
- * Flattens `value` into `out` as dotted keys: objects by key, arrays by index (`vm.0.memory`),
- * scalars as strings. Arrays of scalars become one comma-separated value.
- */
-export function flatten(value: unknown, prefix: string, out: Record<string, string>): void {
-  if (value === null || value === undefined) return;
-  if (Array.isArray(value)) {
-    if (value.every((v) => v === null || typeof v !== 'object')) {
-      out[prefix] = value.map(String).join(',');
-      return;
-    }
-    value.forEach((v, i) => {
-      flatten(v, `${prefix}.${i}`, out);
-    });
-    return;
-  }
-  if (value instanceof Date) {
-    out[prefix] = value.toISOString();
-    return;
-  }
-  if (typeof value === 'object') {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>))
-      flatten(v, prefix ? `${prefix}.${k}` : k, out);
-    return;
-  }
-  out[prefix] = String(value);
-}
+import { flatten } from '../../parity/flatten.ts';
+import type { PlatformConfig } from '../provider.ts';
+import { readWranglerConfig, type WranglerConfig, wranglerEnvironment } from './wrangler-config.ts';
 
 /** Binding kinds of a wrangler environment, by wrangler's key. */
 const WRANGLER_BINDINGS: Array<[key: string, kind: string, name: string]> = [
@@ -129,45 +94,5 @@ export function wranglerPlatformConfig(
     vars: Object.keys((effective.vars as Record<string, unknown> | undefined) ?? {}).sort(),
     secrets: [],
     sources: [wrangler.file],
-  };
-}
-
-/**
- * A fly.toml as parity sees it: every setting flattened (`primary_region`, `vm.0.memory`,
- * `http_service.internal_port`, `deploy.strategy`, …), mounts as bindings (`volume`), `[env]`
- * names as vars. Secrets are the provider's to add.
- * @throws UserError `PROVIDER_CONFIG_INVALID` naming the file.
- */
-export function flyPlatformConfig(file: string): PlatformConfig {
-  let data: Record<string, unknown>;
-  try {
-    data = parseToml(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new UserError(
-      'PROVIDER_CONFIG_INVALID',
-      `${file}: ${(error as Error).message.split('\n')[0]}`,
-      { hint: 'Fix the TOML (flyctl reads the same file), or set fly.config in airlock.yaml.' },
-    );
-  }
-  const { env, mounts, ...rest } = data as {
-    env?: Record<string, unknown>;
-    mounts?: unknown;
-  };
-  const settings: Record<string, string> = {};
-  flatten(rest, '', settings);
-  const bindings: Record<string, string> = {};
-  for (const mount of Array.isArray(mounts) ? mounts : mounts ? [mounts] : []) {
-    const m = mount as { source?: unknown; destination?: unknown };
-    if (typeof m.destination === 'string') {
-      bindings[m.destination] = 'volume';
-      if (typeof m.source === 'string') settings[`mounts.${m.destination}.source`] = m.source;
-    }
-  }
-  return {
-    settings,
-    bindings,
-    vars: Object.keys(env ?? {}).sort(),
-    secrets: [],
-    sources: [file],
   };
 }

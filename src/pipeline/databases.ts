@@ -1,0 +1,86 @@
+/**
+ * Opening the environments' databases: SQLite files and Postgres through the migrator's own
+ * drivers, and engines a platform hosts (D1) through its provider's `databaseEngine`, so the
+ * core never imports a platform's code. Built once per session and passed in the context.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type ResolvedDatabase, usableDatabase } from '../config/resolve.ts';
+import { UserError } from '../errors.ts';
+import type { LedgerEntry } from '../migrations/ledger.ts';
+import type { DatabaseLocation, MigrationDriver } from '../migrations/migration-driver.ts';
+import { SqliteMigrationDriver } from '../migrations/sqlite-migration-driver.ts';
+import type { DatabaseEngine } from '../providers/provider.ts';
+
+export interface Databases {
+  /**
+   * Opens the migration driver of a database. The Postgres driver (and `pg`) load only when
+   * needed. @throws UserError `DATABASE_URL_UNSET`; what the engine throws.
+   */
+  open(database: ResolvedDatabase): Promise<MigrationDriver>;
+  /** Reads a ledger without creating anything (no SQLite file, no Postgres table). */
+  readLedger(database: ResolvedDatabase): Promise<LedgerEntry[]>;
+  /**
+   * Where a database's rows are, for tools that open it directly (dry run, drift, describe).
+   * @throws UserError `DATABASE_URL_UNSET`; what the engine throws.
+   */
+  location(database: ResolvedDatabase): Promise<DatabaseLocation>;
+}
+
+/**
+ * The databases of a session. `hosted`: the engines the configuration's providers host.
+ * @throws nothing; opening a database whose engine no provider hosts throws UserError
+ *   `PROVIDER_CONFIG_INVALID`.
+ */
+export function createDatabases(hosted: readonly DatabaseEngine[]): Databases {
+  const engineOf = (database: ResolvedDatabase): DatabaseEngine | null => {
+    if (database.engine === 'sqlite' || database.engine === 'postgres') return null;
+    const engine = hosted.find((e) => e.engine === database.engine);
+    if (!engine) {
+      throw new UserError(
+        'PROVIDER_CONFIG_INVALID',
+        `a ${database.engine} database needs the provider that hosts it (cloudflare for d1).`,
+        { hint: 'Set the environment’s provider to cloudflare, or use engine sqlite or postgres.' },
+      );
+    }
+    return engine;
+  };
+  const open = async (database: ResolvedDatabase): Promise<MigrationDriver> => {
+    usableDatabase(database);
+    const engine = engineOf(database);
+    if (engine) return engine.open(database);
+    if (database.engine === 'postgres') {
+      const { PostgresMigrationDriver } = await import(
+        '../migrations/postgres-migration-driver.ts'
+      );
+      return new PostgresMigrationDriver(database.url, {
+        lockTimeoutMs: database.lockTimeoutMs,
+        statementTimeoutMs: database.statementTimeoutMs,
+      });
+    }
+    return new SqliteMigrationDriver(database.url);
+  };
+  return {
+    open,
+    async readLedger(database) {
+      usableDatabase(database);
+      const engine = engineOf(database);
+      const missing = engine
+        ? await engine.missing(database)
+        : database.engine === 'sqlite' && !existsSync(fileURLToPath(database.url));
+      if (missing) return [];
+      const driver = await open(database);
+      try {
+        return await driver.readLedger();
+      } finally {
+        await driver.close();
+      }
+    },
+    async location(database) {
+      usableDatabase(database);
+      const engine = engineOf(database);
+      if (engine) return engine.location(database);
+      return { engine: database.engine as 'sqlite' | 'postgres', url: database.url };
+    },
+  };
+}
