@@ -2,7 +2,7 @@
  * The error family. Every failure Airlock reports is one of four kinds, each with a stable
  * `code` (callers branch on the code, never on message text) and a `hint` that says what to do
  * next, naming the command to run. Errors are rendered in exactly two places: the CLI reporter
- * and the HTTP server. (DESIGN.md principle 5; wrangler's UserError, Kamal's messages.)
+ * and the HTTP server. (Every failure says what happened and what to do next: wrangler's UserError, Kamal's messages.)
  */
 
 /** Stable error codes. Add new ones here; never rename one that has shipped. */

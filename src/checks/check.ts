@@ -1,7 +1,7 @@
 /**
  * Check specifications (as resolved from `airlock.yaml`, defaults applied) and results.
  * A check verifies a live environment after every deployment; unreachable counts as failed.
- * (DESIGN.md "check"; seed 000 "smoke tests (health + version)", seed 001 "smoke/E2E against
+ * ("smoke tests (health + version)", "smoke/E2E against
  * the live staging URL (unreachable blocks)".)
  */
 

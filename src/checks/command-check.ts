@@ -1,7 +1,7 @@
 /**
  * The command check: runs an E2E suite or a script against the live environment with
- * `BASE_URL` set; exit code 0 passes (seed 001 "smoke/E2E against the live staging URL",
- * seed 002 "deploy staging → migrate → smoke").
+ * `BASE_URL` set; exit code 0 passes ("smoke/E2E against the live staging URL",
+ * "deploy staging → migrate → smoke").
  */
 
 import { statSync } from 'node:fs';

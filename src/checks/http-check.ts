@@ -1,6 +1,6 @@
 /**
  * The HTTP check: one request against the environment's URL, retried until it passes or the
- * check's `timeoutMs` ends (seed 000 "smoke tests (health + version)"; seed 001 "unreachable
+ * check's `timeoutMs` ends ("smoke tests (health + version)"; "unreachable
  * blocks"; Kargo verification, Kamal's health check before the switch).
  */
 

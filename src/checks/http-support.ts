@@ -1,6 +1,6 @@
 /**
  * Small helpers shared by the HTTP and latency checks: naming why a request failed (an
- * unreachable environment is a failed check, never a crash; seed 001 "unreachable blocks"),
+ * unreachable environment is a failed check, never a crash: "if staging is unreachable, promotion blocks"),
  * per-request timeouts, and abortable pauses.
  */
 

@@ -1,7 +1,7 @@
 /**
  * `${…}` placeholders in check specs, and the JSON subset match used by HTTP checks.
  * Placeholders let one `airlock.yaml` say "`/version` must report the release being deployed"
- * (seed 000's version smoke test): `${release.id}`, `${release.commit}`, `${release.digest}`,
+ * (a version smoke test): `${release.id}`, `${release.commit}`, `${release.digest}`,
  * `${environment}`, `${service}`.
  */
 

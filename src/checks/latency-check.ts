@@ -1,6 +1,6 @@
 /**
  * The latency check: a small benchmark of one path against the live environment, so a release
- * that makes staging slow does not reach production (seed 003 "response-time benchmarks").
+ * that makes staging slow does not reach production (response-time benchmarks).
  */
 
 import type { CheckContext, CheckResult, LatencyCheckSpec } from './check.ts';

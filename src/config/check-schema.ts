@@ -130,7 +130,7 @@ export const latencyCheckSchema = field(
   }),
   {
     description:
-      'Sends GET requests to a path and passes when the 95th percentile latency is within `p95Ms` (seed 003: response-time benchmarks).',
+      'Sends GET requests to a path and passes when the 95th percentile latency is within `p95Ms` (a response-time budget).',
     examples: [{ name: 'speed', type: 'latency', path: '/health', p95Ms: 200 }],
   },
 );

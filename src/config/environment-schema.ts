@@ -73,7 +73,7 @@ const freezeSchema = z.strictObject({
 const promotionObjectSchema = z.strictObject({
   policy: field(z.enum(['manual', 'automatic']).default('manual'), {
     description:
-      'manual: promote with `airlock promote`. automatic: promote as soon as the gate holds (seed 001).',
+      'manual: promote with `airlock promote`. automatic: promote as soon as the gate holds (passing it is both necessary and sufficient).',
     examples: ['manual'],
   }),
   approval: field(approvalSchema.optional(), {
@@ -87,7 +87,7 @@ const promotionObjectSchema = z.strictObject({
   }),
   ci: field(z.boolean().optional(), {
     description:
-      'Require CI green at the exact commit (seed 001), as defined by the top-level `ci:` section.',
+      'Require CI green at the exact commit being promoted, as defined by the top-level `ci:` section.',
     examples: [true],
   }),
   checksMaxAge: field(durationSchema.optional(), {

@@ -14,7 +14,7 @@ export const cloudflareSettingsSchema = z.strictObject({
   }),
   env: field(z.string().min(1).nullable().optional(), {
     description:
-      'The wrangler environment this Airlock environment deploys as: null for the top level, or the name of an [env.<name>] section. Default: the top level for the first environment of the pipeline and the Airlock environment name for the others (seed 000: staging at the top level, production in env.production).',
+      'The wrangler environment this Airlock environment deploys as: null for the top level, or the name of an [env.<name>] section. Default: the top level for the first environment of the pipeline and the Airlock environment name for the others (the usual Workers layout: staging at the top level, production in env.production).',
     examples: ['production'],
   }),
   mode: field(z.enum(['remote', 'local']).optional(), {
@@ -32,7 +32,7 @@ export const cloudflareSettingsSchema = z.strictObject({
 export const flySettingsSchema = z.strictObject({
   config: field(z.string().min(1).optional(), {
     description:
-      'The fly.toml of this environment, relative to the service folder. Default: fly.<environment>.toml when it exists (seed 003: fly.staging.toml), else fly.toml.',
+      'The fly.toml of this environment, relative to the service folder. Default: fly.<environment>.toml when it exists (e.g. fly.staging.toml), else fly.toml.',
     examples: ['fly.staging.toml'],
   }),
   app: field(z.string().min(1).optional(), {

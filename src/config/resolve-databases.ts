@@ -127,7 +127,7 @@ export function resolveDatabase(
       severity: 'error',
       path: where,
       at: 'key',
-      message: `is required: with engine postgres every environment names its own database (seeds 001 and 003: never shared).`,
+      message: `is required: with engine postgres every environment names its own database (data is never shared between environments).`,
       fix: `add \`databaseUrl: \${${environment.toUpperCase().replaceAll('-', '_')}_DATABASE_URL}\` under environments.${environment}.services.${service}, and export that variable.`,
     });
     return { ...common, url: '', display: '' };

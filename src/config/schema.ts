@@ -125,7 +125,7 @@ export const configSchema = z.strictObject({
       .optional(),
     {
       description:
-        "Staging as a production mirror (seed 003): each environment's profile — the Airlock settings that must match (health, checks by name, database engine, migrate mode, timeouts) and the platform's configuration read from your own files (settings, bindings by kind, var and secret names; never values) — is compared with the previous environment's on every promotion and by `airlock diff`.",
+        "Staging as a production mirror: each environment's profile — the Airlock settings that must match (health, checks by name, database engine, migrate mode, timeouts) and the platform's configuration read from your own files (settings, bindings by kind, var and secret names; never values) — is compared with the previous environment's on every promotion and by `airlock diff`.",
       examples: [{ allow: ['platform.vm.*.memory'], gate: 'block' }],
     },
   ),

@@ -22,7 +22,7 @@ export function checksStale(inputs: GateInputs): boolean {
 
 /**
  * Holds when the checks of this release passed on the previous environment, against its live
- * URL. (Seed 001: smoke and E2E against the live staging URL; unreachable blocks.)
+ * URL. (Smoke and E2E against the live staging URL; unreachable blocks.)
  */
 export function evaluateChecksGate(inputs: GateInputs): GateResult {
   const { previous, release, previousDeployment: d, previousChecks } = inputs;

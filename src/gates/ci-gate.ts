@@ -1,7 +1,7 @@
 import type { GateInputs, GateResult } from './gate.ts';
 
 /**
- * Holds when CI is green at the release's exact commit (seed 001: "main-branch CI must be
+ * Holds when CI is green at the release's exact commit ("main-branch CI must be
  * green at the exact commit being promoted"), from GitHub's combined status and check runs or
  * from `airlock ci run`.
  */

@@ -2,7 +2,7 @@ import type { GateInputs, GateResult } from './gate.ts';
 
 /**
  * Holds when every service of the previous environment serves this release, put there by a
- * deployment that switched traffic. (Seed 001: "the staging deploy must succeed".)
+ * deployment that switched traffic. ("The staging deploy must succeed".)
  */
 export function evaluateDeployedGate(inputs: GateInputs): GateResult {
   const { previous, release, previousServing, services } = inputs;

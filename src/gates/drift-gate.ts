@@ -1,7 +1,7 @@
 import type { GateInputs, GateResult } from './gate.ts';
 
 /**
- * Holds when neither environment's live schema differs from what its ledger implies (issue 4:
+ * Holds when neither environment's live schema differs from what its ledger implies (
  * a manual `ALTER TABLE` on staging means staging no longer tests what production will run).
  * Differences the pending migrations explain are not drift. A service with
  * `database.drift: warn` lets the promotion through and says so.

@@ -1,7 +1,7 @@
 /**
  * Gates: the conditions a promotion must meet. Each gate kind is a small pure module,
  * `evaluate(inputs) -> GateResult`; `airlock plan` prints every result with its reason.
- * (DESIGN.md principle 1 and "gate"; Kargo verification, GitHub Environments protection rules.)
+ * (plan, then apply; Kargo verification, GitHub Environments protection rules.)
  */
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import type { MigrationProblem, NotOnPrevious } from '../migrations/migrator.ts';
@@ -61,7 +61,7 @@ export interface DriftFact {
 }
 
 /**
- * Parity of one service between the previous environment and the target (issue 6): the
+ * Parity of one service between the previous environment and the target: the
  * differences of their profiles that the allow list does not allow. Names and kinds only —
  * never a secret's or a var's value.
  */

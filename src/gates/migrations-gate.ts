@@ -3,7 +3,7 @@ import type { GateInputs, GateResult } from './gate.ts';
 /**
  * Holds when every migration this environment would run has already succeeded on the previous
  * environment with the same checksum, and this environment's ledger agrees with the files.
- * (Seed 000: "staging gets migrations first; a migration that breaks staging must be fixed
+ * ("Staging gets migrations first; a migration that breaks staging must be fixed
  * before production receives later ones".)
  */
 export function evaluateMigrationsGate(inputs: GateInputs): GateResult {

@@ -15,7 +15,7 @@ function describe(fact: ParityFact, previous: string, target: string): string {
 }
 
 /**
- * Holds when the environment promoted into mirrors the previous one (issue 6, seed 003): their
+ * Holds when the environment promoted into mirrors the previous one (staging as a production mirror): their
  * profiles (Airlock settings, platform settings and resources, bindings by kind, var and secret
  * names) differ only in keys the allow list allows. `parity.gate: warn` lets drift through and
  * says so; a platform configuration that cannot be read fails the gate (or is noted in warn

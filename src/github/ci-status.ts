@@ -2,7 +2,7 @@
  * CI state at one commit, combined from GitHub's two CI mechanisms: commit statuses (the
  * combined status of `GET /repos/{owner}/{repo}/commits/{ref}/status`) and check runs
  * (`GET /repos/{owner}/{repo}/commits/{ref}/check-runs`). Pure: `GitHubClient.ciStatus` fetches,
- * this decides. (Seed 001: "CI green at the exact commit being promoted".)
+ * this decides. ("CI green at the exact commit being promoted".)
  */
 
 /** `none`: nothing reported on the commit at all (and no context was required). */

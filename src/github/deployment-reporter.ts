@@ -1,5 +1,5 @@
 /**
- * Reports Airlock deployments through the GitHub Deployments API (issue 5; seed 001 reports
+ * Reports Airlock deployments through the GitHub Deployments API (automatic promotion reports
  * deployments to GitHub): each run creates a GitHub deployment of the release's commit for that
  * environment and moves it `in_progress → success | failure | error`, with `environment_url`
  * and `log_url`; after a success, older deployments of the environment become `inactive`.

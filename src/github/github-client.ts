@@ -3,7 +3,7 @@
  * check runs) for the `ci` gate, and the Deployments API to report each deployment's progress.
  * The token is held in private fields only and never reaches state, logs, errors or output;
  * Octokit's own logging is silenced (the CLI reporter is the only writer to the terminal).
- * (Seed 001: "CI green at the exact commit", "the GitHub Deployments API status is success".)
+ * ("CI green at the exact commit", "the GitHub Deployments API status is success".)
  */
 import { Octokit } from '@octokit/rest';
 import { AirlockError, UserError } from '../errors.ts';

@@ -1,8 +1,7 @@
 /**
- * What `airlock init` finds in a project folder (issue 6): the platform files the project
- * already has — wrangler.toml / wrangler.jsonc with its [env.*] sections and D1 bindings (seed
- * 000), fly.toml with fly.<env>.toml beside it (seed 003), railway.json / railway.toml (seed
- * 001) — package.json's build and start scripts, and an existing migrations folder. Reads
+ * What `airlock init` finds in a project folder: the platform files the project
+ * already has — wrangler.toml / wrangler.jsonc with its [env.*] sections and D1 bindings,
+ * fly.toml with fly.<env>.toml beside it, railway.json / railway.toml — package.json's build and start scripts, and an existing migrations folder. Reads
  * files only; every guess is the renderer's to explain in a comment.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

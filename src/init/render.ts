@@ -132,7 +132,7 @@ function wranglerEnvironments(d: Detection): EnvPlan[] {
     chosen.push({
       name: 'staging',
       section: null,
-      comment: [`The top level of ${w.file} (seed 000: staging by default).`],
+      comment: [`The top level of ${w.file} (staging by default).`],
     });
   for (const section of orderEnvironments(w.environments)) {
     const name = toName(section, `env-${chosen.length + 1}`);
@@ -193,7 +193,7 @@ function flyEnvironments(d: Detection): EnvPlan[] {
       envs.push({
         name,
         comment: [
-          'No fly.staging.toml: staging deploys fly.toml as its own app (seed 003: the same',
+          'No fly.staging.toml: staging deploys fly.toml as its own app (a production mirror: the same',
           `configuration and resources, only the name differs). Create the app: fly apps create ${app}`,
         ],
         service: [`fly: { app: ${q(app)} }`],
@@ -258,7 +258,7 @@ function databaseGuess(
     return { lines: ['engine: sqlite', `migrations: ${q(m.dir)}`], urls: false };
   }
   plan.databaseComment.push(
-    `${m.dir}/ found${m.kind === 'supabase' ? ' (Supabase)' : ''}. Each environment names its own Postgres database (never shared, seeds 001 and 003).`,
+    `${m.dir}/ found${m.kind === 'supabase' ? ' (Supabase)' : ''}. Each environment names its own Postgres database (data is never shared between environments).`,
   );
   if (m.kind === 'supabase')
     plan.databaseComment.push(
@@ -374,7 +374,7 @@ export function renderConfig(detection: Detection): string {
     line(`    provider: ${detection.platform}`);
     if (last && i > 0) {
       line(
-        '    # Someone other than the deployer approves (seeds 000, 002); or: promotion: automatic (seed 001).',
+        '    # Someone other than the deployer approves (prevent self-review); or: promotion: automatic.',
       );
       line('    promotion:');
       line('      approval: { required: 1 }');
@@ -393,7 +393,7 @@ export function renderConfig(detection: Detection): string {
   });
   line();
   line(
-    '# Staging mirrors production (seed 003): `airlock diff staging production` compares them, and',
+    '# Staging mirrors production: `airlock diff staging production` compares them, and',
   );
   line(
     '# the parity gate blocks a promotion while they differ outside the allow list (docs/parity.md).',

@@ -1,5 +1,5 @@
 /**
- * Plan, then apply (DESIGN.md principle 1) for migrations. `planMigrations` compares the files
+ * Plan, then apply (Flyway's validate, Atlas's plan) for migrations. `planMigrations` compares the files
  * on disk with an environment's ledger and is pure; `Migrator.apply` is the only side effect.
  *
  * Rules:
@@ -7,7 +7,7 @@
  *   is gone, is a problem and blocks every apply until fixed (Flyway `validate`, Atlas
  *   `atlas.sum`).
  * - Staging gets migrations first: production refuses a migration that has not succeeded on
- *   the previous environment with the same checksum (seed 000, "Migration ordering").
+ *   the previous environment with the same checksum (staging gets migrations first).
  */
 
 import { type AirlockError, type ErrorCode, toAirlockError, UserError } from '../errors.ts';
@@ -105,7 +105,7 @@ export interface NotOnPrevious {
 /**
  * Which of `files` have not succeeded on the previous environment (e.g. staging, when
  * migrating production) with the same checksum. Pure. Pass the files about to run (usually the
- * plan's `pending`); an empty result means they may run. Seed 000: "Staging gets migrations
+ * plan's `pending`); an empty result means they may run. "Staging gets migrations
  * first. If a migration breaks staging, it must be fixed before production can receive
  * subsequent migrations."
  */

@@ -1,5 +1,5 @@
 /**
- * What Airlock tells a team about its pipeline (seed 002: "… → smoke → notify"). One event shape
+ * What Airlock tells a team about its pipeline (a pipeline that ends "… → smoke → notify"). One event shape
  * for every sink: the Slack-compatible payload is rendered from it, and the signed webhook sends
  * it as is. Events carry facts a person can act on, never secrets.
  */

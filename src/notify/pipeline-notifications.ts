@@ -1,5 +1,5 @@
 /**
- * Which notification a deployment event becomes (issue 5: deploy started, succeeded or failed;
+ * Which notification a deployment event becomes (deploy started, succeeded or failed;
  * approval requested; promoted; rolled back; gate failed). Pure.
  */
 import type { DeploymentEvent } from '../pipeline/deployment-events.ts';

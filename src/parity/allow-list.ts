@@ -1,5 +1,5 @@
 /**
- * Which differences between two environments parity allows (issue 6; seed 003: staging is "a
+ * Which differences between two environments parity allows (staging as "a
  * 100% production mirror" where only names, databases and secrets differ). Patterns are globs
  * over the dotted keys of a profile (`platform.vm.0.memory`, `airlock.health.path`,
  * `vars.LOG_LEVEL`): `*` matches within one segment, `**` across segments. A pattern matches a
@@ -25,7 +25,7 @@ export const DEFAULT_PARITY_ALLOW: readonly string[] = [
   'preview_urls',
   'hostname',
   'hostnames',
-  // Databases and URLs: each environment has its own (seeds 001, 003). The engine and the
+  // Databases and URLs: each environment has its own. The engine and the
   // migrate mode are compared (airlock.database.engine, airlock.database.migrate).
   'database_name',
   'database_id',
@@ -33,7 +33,7 @@ export const DEFAULT_PARITY_ALLOW: readonly string[] = [
   'url',
   '*_url',
   '*_URL',
-  // What seed 003 sets differently on purpose.
+  // What a production mirror sets differently on purpose (app name, APP_ENV, LOG_LEVEL …).
   'APP_ENV',
   'LOG_LEVEL',
   // Runtime timeouts are not resources: production may keep the previous release warm longer.

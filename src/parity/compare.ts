@@ -1,5 +1,5 @@
 /**
- * Parity (issue 6; seed 003: staging is "a 100% production mirror" — identical configuration and
+ * Parity (staging as "a 100% production mirror" — identical configuration and
  * resources, only names, databases and secrets differ). The **profile** of one service in one
  * environment is every setting that must match, as dotted keys:
  *

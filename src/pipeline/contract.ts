@@ -1,5 +1,5 @@
 /**
- * Expand/contract (issue 4). A migration marked `-- airlock:contract` drops or renames what
+ * Expand/contract (the parallel change pattern). A migration marked `-- airlock:contract` drops or renames what
  * older code still uses, so it may reach an environment only once the release serving there
  * was built with the schema the contract leaves behind — that is, the release carries the
  * contract migration itself, so its code no longer uses what the migration removes. Until

@@ -2,7 +2,7 @@
  * What happened to a deployment, told to the outside world after it is recorded: notifications
  * (Slack, signed webhooks) and GitHub Deployments subscribe through `AirlockContext.observe`.
  * Observers run after the state and audit are written and are never awaited by the pipeline:
- * a slow or failing receiver cannot fail or hold up a deployment (issue 5). The session waits
+ * a slow or failing receiver cannot fail or hold up a deployment. The session waits
  * for them (`flush`) before the command exits.
  */
 import type { ExecuteResult } from './execute.ts';

@@ -1,7 +1,7 @@
 /**
  * What the engine tells the outside world while it runs. The CLI reporter renders these as a
  * live task list; `--json` collects them; the server will stream them. The core never writes
- * to the terminal itself (DESIGN.md: reporter.ts is the only writer).
+ * to the terminal itself (cli/reporter.ts is the only writer).
  */
 import type { StepStatus } from '../state/state-store.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Applying an environment's migrations, shared by the pipeline's migrate step and
  * `airlock migrate apply`: one transaction per file with its ledger row, after refusing what
- * is unsafe — an edited or missing applied file, a release older than the schema, and (seed 000)
+ * is unsafe — an edited or missing applied file, a release older than the schema, and
  * any file the previous environment has not run with the same checksum. Audited.
  */
 import type { ResolvedEnvironment } from '../config/resolve.ts';

@@ -199,7 +199,7 @@ export async function runCli(run: CliInvocation): Promise<CliResult> {
 /**
  * The environment a platform CLI runs with for one Airlock environment: the parent's, with the
  * per-environment token chosen (`<NAME>_<ENV>` over `<NAME>`) and every other environment's
- * variant removed, so a staging command never carries production's credential (seed 001).
+ * variant removed, so a staging command never carries production's credential (credentials are never shared between environments).
  * @returns the child's environment and the token values to mask.
  */
 export function scopedTokenEnv(

@@ -3,10 +3,10 @@
  * A provider puts one service of one release into one environment and reports what runs
  * there. It also rolls back, sets secrets, and (for platform-owned databases such as D1)
  * opens the migration driver. The core never imports a provider's folder. It receives a
- * `Provider` from `providers/registry.ts` (DESIGN.md principle 3).
+ * `Provider` from `providers/registry.ts` (dependencies are passed in, as Hono's `createApp`).
  *
  * One contract suite (test/providers/contract.ts) runs against every provider, and the fakes
- * of platforms that cannot be reached from here run it too (issue 6).
+ * of platforms that cannot be reached from here run it too.
  *
  * Rolling back means serving an earlier release again. A provider that still has that release
  * (a warm process, a platform version or image) switches to it at once (Argo Rollouts). Any
@@ -147,7 +147,7 @@ export interface ServiceState {
 }
 
 /**
- * An environment's platform configuration as parity compares it (issue 6, seed 003: staging
+ * An environment's platform configuration as parity compares it (staging
  * is "a 100% production mirror": identical configuration and resources, only names, databases
  * and secrets differ). Values of secrets never appear; vars by name only.
  */

@@ -2,7 +2,7 @@
  * `airlock build`: a release is built once, from one commit, in a clean checkout (a git
  * worktree), and its outputs are stored content-addressed. With uncommitted changes and no
  * `--commit`, the working tree is built instead and the release is marked dirty, loudly.
- * (DESIGN.md "release"; Heroku: build once, promote the slug; Google Cloud Deploy: a release is
+ * (Heroku: build once, promote the slug; Google Cloud Deploy: a release is
  * immutable.)
  */
 import { createHash } from 'node:crypto';
@@ -198,7 +198,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
       if (service.database) {
         const dir = path.join(root, service.database.migrations);
         // airlock.sum first: a conflicted merge or an edit without re-hashing stops the build,
-        // naming the file, before a release is made of it (issue 4; Atlas's atlas.sum). The sum
+        // naming the file, before a release is made of it (Atlas's atlas.sum). The sum
         // file is read before the folder: after a conflicted merge its conflict markers explain
         // the two 0007 files better than the duplicate number does.
         const files = await (async () => {

@@ -101,7 +101,7 @@ describe('team mode configuration', () => {
   it('requires databaseUrl in every environment with engine postgres, and refuses it with sqlite', () => {
     const missing = POSTGRES.replace(', databaseUrl: "${STAGING_DATABASE_URL}"', '');
     expect(errors(missing, env)).toEqual([
-      'airlock.yaml:11:17: error: environments.staging.services.notes.databaseUrl: is required: with engine postgres every environment names its own database (seeds 001 and 003: never shared). Fix: add `databaseUrl: ${STAGING_DATABASE_URL}` under environments.staging.services.notes, and export that variable.',
+      'airlock.yaml:11:17: error: environments.staging.services.notes.databaseUrl: is required: with engine postgres every environment names its own database (data is never shared between environments). Fix: add `databaseUrl: ${STAGING_DATABASE_URL}` under environments.staging.services.notes, and export that variable.',
     ]);
     const sqlite = POSTGRES.replace('engine: postgres', 'engine: sqlite');
     expect(errors(sqlite, env)[0]).toContain(

@@ -123,7 +123,7 @@ describe('airlock init', () => {
     expect(staging.database?.d1?.binding).toBe('DB');
     expect(staging.build.command).toBe('npm ci && npx wrangler deploy --dry-run --outdir dist');
     expect(config.environments.production?.promotion.approval.required).toBe(1);
-    expect(text).toContain('# The top level of wrangler.toml (seed 000: staging by default).');
+    expect(text).toContain('# The top level of wrangler.toml (staging by default).');
   });
 
   it('wrangler.jsonc with [env.staging] and [env.production] → both sections, named explicitly where the default differs', async () => {

@@ -90,7 +90,7 @@ export function checkStep(d: DeploymentRun, service: string, title: string): Ste
 
 /**
  * Before a promotion whose checks on the previous environment are older than
- * `promotion.checksMaxAge` (issue 5: "re-verified if older than a configured age"): runs them
+ * `promotion.checksMaxAge` (checks are re-verified when older than a configured age): runs them
  * again against the previous environment's live URL, recorded with the deployment that put the
  * release there. A failure stops the promotion before anything in the target changes.
  */

@@ -8,7 +8,7 @@ const SHOWN = 3;
 
 /**
  * Lints the migrations a release would bring into the first environment, before any of them
- * runs there (issue 4: "`airlock migrate lint` runs by itself before a migration reaches
+ * runs there ("`airlock migrate lint` runs by itself before a migration reaches
  * staging"). An error-level finding fails the step, so nothing is migrated or switched; every
  * suppressed finding is audited with its `-- airlock:lint-ignore` reason.
  */

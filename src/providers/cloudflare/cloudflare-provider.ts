@@ -1,6 +1,6 @@
 /**
- * The cloudflare provider (issue 6): Workers, and their D1 databases through d1.ts. The user's
- * own wrangler file describes each environment (seed 000: the top level is staging,
+ * The cloudflare provider: Workers, and their D1 databases through d1.ts. The user's
+ * own wrangler file describes each environment (the usual layout: the top level is staging,
  * `[env.production]` is production); Airlock never asks for it again.
  *
  * A release is built once by the user's build command (`wrangler deploy --dry-run --outdir

@@ -277,7 +277,7 @@ export class D1HttpMigrationDriver implements MigrationDriver {
 
   /**
    * Writes ledger rows for migrations another tool ran (`airlock migrate adopt --from
-   * wrangler`, issue 6), runs none: one batch with the lock guard, so all rows land or none.
+   * wrangler`), runs none: one batch with the lock guard, so all rows land or none.
    * @throws UserError `MIGRATION_FAILED` when one of the versions is in the ledger already
    *   (another process recorded it meanwhile) or D1 refused the rows; `MIGRATION_LOCKED` when
    *   this driver held the lock and lost it.

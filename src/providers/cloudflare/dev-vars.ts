@@ -3,7 +3,7 @@
  * `.airlock/envs/<env>/cloudflare/<service>/.dev.vars`, mode 0600 in a 0700 folder. It sits
  * beside the wrangler file Airlock generates for each release, which is where `wrangler dev`
  * looks for it (`<config dir>/.dev.vars`), so values never pass through argv, the runtime's
- * state or a log. staging and production each have their own (seed 000: distinct keys).
+ * state or a log. staging and production each have their own (distinct keys per environment).
  *
  * wrangler parses the file with dotenv's `parse` (no `$VAR` expansion). A value is written
  * between single quotes (taken literally, newlines included), or between backticks when it

@@ -3,7 +3,7 @@
  * --outdir dist`) plus `airlock-worker.json`, which records the release's own wrangler
  * configuration (from the built commit, not from whatever the working tree holds later) and
  * which file is the entry point. Every environment deploys those bytes with `--no-bundle`:
- * built once, never rebuilt (issue 6, Heroku's slug).
+ * built once, never rebuilt (Heroku's slug).
  *
  * At deploy time the recorded configuration becomes a wrangler file of its own beside the
  * environment's state (`.airlock/envs/<env>/cloudflare/<service>/wrangler.<release>.jsonc`),

@@ -3,7 +3,7 @@
  * way wrangler reads it: the top level is one environment, and each `[env.<name>]` section is
  * another. Bindings and vars are not inherited into an environment, while `name`,
  * `compatibility_date` and the other top-level keys are (Cloudflare's "inheritable vs
- * non-inheritable keys"). Airlock never asks the user to describe the Worker again (issue 6).
+ * non-inheritable keys"). Airlock never asks the user to describe the Worker again.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

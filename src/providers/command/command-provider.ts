@@ -1,5 +1,5 @@
 /**
- * The command provider (issue 6): deploys with the user's own commands, for any platform Airlock
+ * The command provider: deploys with the user's own commands, for any platform Airlock
  * has no provider for. Every command runs with `sh -c` in the service folder, with the process
  * environment (minus any inherited AIRLOCK_* variable) plus exactly the documented variables,
  * under `command.timeoutMs` and the run's abort signal (docs/providers/command.md).

@@ -1,5 +1,5 @@
 /**
- * The command provider (issue 6): your own deploy, rollback, URL, describe and secrets commands
+ * The command provider: your own deploy, rollback, URL, describe and secrets commands
  * (see command-provider.ts and docs/providers/command.md).
  */
 import type { ProviderFactory } from '../registry.ts';

@@ -1,5 +1,5 @@
 /**
- * Which fly.toml and which Fly app one Airlock environment uses (seed 003: fly.staging.toml
+ * Which fly.toml and which Fly app one Airlock environment uses (staging as a production mirror: fly.staging.toml
  * beside fly.toml, two apps), read from the user's own files. Pure apart from reading them.
  */
 import { existsSync, readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * The fly provider (issue 6; seed 003: a staging app mirroring production, fly.staging.toml
+ * The fly provider (a staging app mirroring production, fly.staging.toml
  * beside fly.toml). Built once, one image:
  *
  * - `packageRelease` runs `fly deploy --build-only --push` in the release's clean checkout with
@@ -150,7 +150,7 @@ export class FlyProvider implements Provider {
         'PROVIDER_CONFIG_INVALID',
         `Fly has no app ${t.app} (${t.environment}): ${line}`,
         {
-          hint: `Create it first: \`fly apps create ${t.app}\` (seed 003: one app per environment).`,
+          hint: `Create it first: \`fly apps create ${t.app}\` (one app per environment).`,
         },
       );
     }
@@ -231,7 +231,7 @@ export class FlyProvider implements Provider {
     return this.#deploy(deployment, options);
   }
 
-  /** Seeds 001/003: environments never share an app. @throws UserError `PROVIDER_CONFIG_INVALID`. */
+  /** Environments never share an app (staging would overwrite production). @throws UserError `PROVIDER_CONFIG_INVALID`. */
   #refuseSharedApp(t: FlyTarget): void {
     for (const peer of this.#options.peers?.(t.service) ?? []) {
       if (peer.environment === t.environment || peer.settings.provider !== 'fly') continue;

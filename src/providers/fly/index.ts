@@ -1,4 +1,4 @@
-/** The fly provider (issue 6): Fly.io apps through flyctl. See fly-provider.ts and docs/providers/fly.md. */
+/** The fly provider: Fly.io apps through flyctl. See fly-provider.ts and docs/providers/fly.md. */
 import { serviceTargets } from '../../pipeline/context.ts';
 import type { ProviderFactory } from '../registry.ts';
 import { FlyProvider } from './fly-provider.ts';

@@ -1,4 +1,4 @@
-/** The railway provider (issue 6): Railway services through the Railway CLI. See railway-provider.ts and docs/providers/railway.md. */
+/** The railway provider: Railway services through the Railway CLI. See railway-provider.ts and docs/providers/railway.md. */
 import { serviceTargets } from '../../pipeline/context.ts';
 import type { ProviderFactory } from '../registry.ts';
 import { RailwayProvider } from './railway-provider.ts';

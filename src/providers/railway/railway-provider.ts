@@ -1,5 +1,5 @@
 /**
- * The railway provider (issue 6; seed 001: Railway, per-environment variables, credentials never
+ * The railway provider (Railway, per-environment variables, credentials never
  * shared). Everything goes through the Railway CLI:
  *
  * - deploy: the release's verified artifact folder, byte for byte, is the deployment's source:
@@ -244,7 +244,7 @@ export class RailwayProvider implements Provider {
     return this.#deploy(deployment, options);
   }
 
-  /** Seed 001: environments never share a Railway environment. @throws UserError `PROVIDER_CONFIG_INVALID`. */
+  /** Environments never share a Railway environment (credentials are never shared). @throws UserError `PROVIDER_CONFIG_INVALID`. */
   #refuseShared(t: RailwayTarget): void {
     for (const peer of this.#options.peers?.(t.service) ?? []) {
       if (peer.environment === t.environment || peer.settings.provider !== 'railway') continue;
