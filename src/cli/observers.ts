@@ -9,6 +9,7 @@ import { toAirlockError } from '../errors.ts';
 import type { CiFact } from '../gates/gate.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { type AsyncObserver, DeploymentEventBus } from '../pipeline/deployment-events.ts';
+import { audit } from '../state/audit.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { Reporter } from './reporter.ts';
 
@@ -49,27 +50,28 @@ export async function integrations(
           reporter.warn(
             `notification ${event.type} to ${result.sink} failed after ${result.attempts} attempt(s): ${result.error ?? `HTTP ${result.status}`}${result.hint ? ` (${result.hint})` : ''}. The deployment is not affected.`,
           );
-        await store.appendAudit({
-          at: new Date().toISOString(),
-          actor: event.actor,
-          action: failed ? 'notification.failed' : 'notification.delivered',
-          environment: event.environment,
-          releaseId: event.release?.id ?? null,
-          runId: typeof event.details.runId === 'number' ? event.details.runId : null,
-          result: failed ? 'failed' : 'ok',
-          detail: {
-            event: event.type,
-            sink: result.sink,
-            kind: result.kind,
-            host: result.host,
-            status: result.status,
-            attempts: result.attempts,
-            durationMs: result.durationMs,
-            deliveryId: result.deliveryId,
-            ...(result.error ? { error: result.error } : {}),
-            ...(result.hint ? { hint: result.hint } : {}),
+        await audit(
+          { store, actor: event.actor, now: () => new Date() },
+          failed ? 'notification.failed' : 'notification.delivered',
+          {
+            environment: event.environment,
+            releaseId: event.release?.id ?? null,
+            runId: typeof event.details.runId === 'number' ? event.details.runId : null,
+            result: failed ? 'failed' : 'ok',
+            detail: {
+              event: event.type,
+              sink: result.sink,
+              kind: result.kind,
+              host: result.host,
+              status: result.status,
+              attempts: result.attempts,
+              durationMs: result.durationMs,
+              deliveryId: result.deliveryId,
+              ...(result.error ? { error: result.error } : {}),
+              ...(result.hint ? { hint: result.hint } : {}),
+            },
           },
-        });
+        );
       },
     });
     const n = notifier;
@@ -111,18 +113,17 @@ export async function integrations(
           reporter.warn(
             `GitHub Deployments: ${e.message}${e.hint ? ` ${e.hint}` : ''} The deployment is not affected.`,
           );
-          await store
-            .appendAudit({
-              at: new Date().toISOString(),
-              actor: event.actor,
-              action: 'github.report_failed',
+          await audit(
+            { store, actor: event.actor, now: () => new Date() },
+            'github.report_failed',
+            {
               environment: plan.environment,
               releaseId: plan.release.id,
               runId: event.type === 'finished' ? event.result.run.id : null,
               result: 'failed',
               detail: { event: event.type, code: e.code, message: e.message },
-            })
-            .catch(() => {});
+            },
+          ).catch(() => {});
         },
       }),
     );

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { runDaemon } from '../providers/local/runtime-daemon.ts';
 import { openStateStore } from '../state/open-state-store.ts';
-import { auditEventFor } from './runtime-audit.ts';
+import { auditRuntimeEvent } from './runtime-audit.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -23,7 +23,6 @@ const store = process.env.AIRLOCK_STATE_URL
     : undefined;
 await runDaemon(['--home', values.home ?? ''], {
   onEvent: (event) => {
-    const audit = auditEventFor(event);
-    if (audit && store) void store.appendAudit(audit).catch(() => {});
+    if (store) void auditRuntimeEvent(store, event).catch(() => {});
   },
 });

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline/promises';
 import { environmentNamed } from '../config/environments.ts';
 import { UserError } from '../errors.ts';
 import { serviceTarget } from '../pipeline/context.ts';
+import { audit } from '../state/audit.ts';
 import type { CommandIO } from './command-io.ts';
 import { withSession } from './session.ts';
 
@@ -76,14 +77,8 @@ export async function secretSetCommand(
         { [name]: value },
         { signal: io.signal },
       );
-    await ctx.store.appendAudit({
-      at: ctx.now().toISOString(),
-      actor: ctx.actor,
-      action: 'secret.set',
+    await audit(ctx, 'secret.set', {
       environment: env.name,
-      releaseId: null,
-      runId: null,
-      result: 'ok',
       detail: { service, names: result.set, provider: env.provider },
     });
     io.reporter.success(

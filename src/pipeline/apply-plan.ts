@@ -5,6 +5,7 @@
  * decides what runs; this module runs it.
  */
 import { hasCode } from '../errors.ts';
+import { audit, runAction } from '../state/audit.ts';
 import type {
   Deployment,
   DeploymentStatus,
@@ -54,36 +55,25 @@ export interface ExecuteResult {
   outcomes: Record<string, StepOutcome>;
 }
 
-/** The audit action's noun for each kind of run (`promotion.started`, `rollback.failed`, …). */
-export const AUDIT_ACTION: Record<Plan['action'], string> = {
-  deploy: 'deployment',
-  promote: 'promotion',
-  rollback: 'rollback',
-};
-
 /**
  * An interrupted run of this environment is resolved by this one: resumed (when this run
  * resumes it) or replaced (any newer deployment decides what serves; an old run must never be
  * resumed over it).
  */
 async function resolveInterrupted(
-  store: AirlockContext['store'],
   ctx: AirlockContext,
   environment: string,
   runId: number,
   resumes: number | null,
 ): Promise<void> {
+  const { store } = ctx;
   for (const old of await store.listRuns({ status: 'interrupted', environment, limit: 50 })) {
     const message = old.id === resumes ? `resumed by run #${runId}` : `replaced by run #${runId}`;
     await store.updateRun(old.id, { status: 'resolved', message });
-    await store.appendAudit({
-      at: ctx.now().toISOString(),
-      actor: ctx.actor,
-      action: old.id === resumes ? 'run.resumed' : 'run.replaced',
+    await audit(ctx, old.id === resumes ? 'run.resumed' : 'run.replaced', {
       environment,
       releaseId: old.releaseId,
       runId: old.id,
-      result: 'ok',
       detail: { by: runId },
     });
   }
@@ -131,7 +121,6 @@ export async function applyPlan(
   const { lock } = lease;
   const env = facts.environment;
   const release = facts.release;
-  const audit = AUDIT_ACTION[plan.action];
   // Every write of this run is fenced: if another process takes the lock over (this one was
   // paused past its lease), the writes are refused instead of interleaving with theirs.
   const store = ctx.store.fenced({ environment: env.name, token: lock.token });
@@ -149,7 +138,7 @@ export async function applyPlan(
       startedAt,
       resumedFrom: options.resume?.runId ?? null,
     });
-    await resolveInterrupted(store, ctx, env.name, run.id, options.resume?.runId ?? null);
+    await resolveInterrupted(rctx, env.name, run.id, options.resume?.runId ?? null);
     const deployment = await store.createDeployment({
       runId: run.id,
       environment: env.name,
@@ -159,14 +148,11 @@ export async function applyPlan(
       previousReleaseId: plan.current,
       startedAt,
     });
-    await store.appendAudit({
+    await audit(rctx, runAction(plan.action, 'started'), {
       at: startedAt,
-      actor: ctx.actor,
-      action: `${audit}.started`,
       environment: env.name,
       releaseId: release.id,
       runId: run.id,
-      result: 'ok',
       detail: {
         from: plan.current,
         lockFence: lock.fence,
@@ -183,14 +169,11 @@ export async function applyPlan(
       actor: ctx.actor,
     });
     for (const gate of plan.gates.filter((g) => g.overridden)) {
-      await store.appendAudit({
+      await audit(rctx, 'gate.overridden', {
         at: startedAt,
-        actor: ctx.actor,
-        action: 'gate.overridden',
         environment: env.name,
         releaseId: release.id,
         runId: run.id,
-        result: 'ok',
         detail: { gate: gate.gate, reason: gate.overridden, gateReason: gate.reason },
       });
     }
@@ -259,10 +242,8 @@ export async function applyPlan(
     await store.updateRun(run.id, { status: result.status, finishedAt, message });
     const waiting = facts.awaitingApproval;
     if (waiting && result.status === 'succeeded') {
-      await store.appendAudit({
+      await audit(rctx, 'approval.superseded', {
         at: finishedAt,
-        actor: ctx.actor,
-        action: 'approval.superseded',
         environment: waiting.environment,
         releaseId: waiting.release,
         runId: run.id,
@@ -280,23 +261,25 @@ export async function applyPlan(
     for (const record of await store.getServing(env.name))
       serving[record.service] = record.releaseId;
     const checks = await store.listCheckResults(deployment.id);
-    await store.appendAudit({
-      at: finishedAt,
-      actor: ctx.actor,
-      action: `${audit}.${result.status === 'succeeded' ? 'succeeded' : 'failed'}`,
-      environment: env.name,
-      releaseId: release.id,
-      runId: run.id,
-      result: result.status === 'succeeded' ? 'ok' : result.status,
-      detail: {
-        from: plan.current,
-        durationMs: result.durationMs,
-        checks: checks.map((c) => ({ service: c.service, name: c.name, status: c.status })),
-        ...(failure ? { failedStep: failure.name, reason: failure.message } : {}),
-        ...(rolledBack ? { rolledBackTo: plan.current } : {}),
-        serving,
+    await audit(
+      rctx,
+      runAction(plan.action, result.status === 'succeeded' ? 'succeeded' : 'failed'),
+      {
+        at: finishedAt,
+        environment: env.name,
+        releaseId: release.id,
+        runId: run.id,
+        result: result.status === 'succeeded' ? 'ok' : result.status,
+        detail: {
+          from: plan.current,
+          durationMs: result.durationMs,
+          checks: checks.map((c) => ({ service: c.service, name: c.name, status: c.status })),
+          ...(failure ? { failedStep: failure.name, reason: failure.message } : {}),
+          ...(rolledBack ? { rolledBackTo: plan.current } : {}),
+          serving,
+        },
       },
-    });
+    );
     const outcome: ExecuteResult = {
       plan,
       run: { ...run, status: result.status, finishedAt, message },

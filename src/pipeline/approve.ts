@@ -7,6 +7,7 @@
 
 import { environmentNamed } from '../config/environments.ts';
 import { UserError } from '../errors.ts';
+import { audit } from '../state/audit.ts';
 import type { Approval, Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 import { promotionCandidate, releaseNamed } from './decide.ts';
@@ -53,13 +54,10 @@ export async function recordApproval(
   const at = ctx.now().toISOString();
   /** A refused approval is on the record too (who tried, and why it did not count). */
   const refused = (detail: Record<string, unknown>) =>
-    ctx.store.appendAudit({
+    audit(ctx, 'approval.refused', {
       at,
-      actor: ctx.actor,
-      action: 'approval.refused',
       environment: env.name,
       releaseId: release.id,
-      runId: null,
       result: 'refused',
       detail,
     });
@@ -105,14 +103,10 @@ export async function recordApproval(
     comment: request.comment ?? null,
     at,
   });
-  await ctx.store.appendAudit({
+  await audit(ctx, request.decision === 'approved' ? 'approval.recorded' : 'approval.rejected', {
     at,
-    actor: ctx.actor,
-    action: request.decision === 'approved' ? 'approval.recorded' : 'approval.rejected',
     environment: env.name,
     releaseId: release.id,
-    runId: null,
-    result: 'ok',
     detail: request.comment ? { comment: request.comment } : {},
   });
   return { approval, release, repeated: false };

@@ -9,6 +9,7 @@
  */
 import { environmentNamed } from '../config/environments.ts';
 import { hasCode, UserError } from '../errors.ts';
+import { audit } from '../state/audit.ts';
 import type { Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 import { alreadyServing, decide, promotionCandidate, promotionChoice } from './decide.ts';
@@ -95,13 +96,9 @@ export async function autoPromote(
   const sleep = options.sleep ?? defaultSleep;
   /** On the record: `older` waited for this environment and `newer` took its place. */
   const superseded = async (older: Release, newer: Release) => {
-    await ctx.store.appendAudit({
-      at: ctx.now().toISOString(),
-      actor: ctx.actor,
-      action: 'promotion.superseded',
+    await audit(ctx, 'promotion.superseded', {
       environment: env.name,
       releaseId: older.id,
-      runId: null,
       result: 'superseded',
       detail: { by: newer.id, policy: 'automatic' },
     });

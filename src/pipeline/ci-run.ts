@@ -7,6 +7,7 @@ import { UserError } from '../errors.ts';
 import { runShell } from '../process/shell.ts';
 import { withCommitCheckout } from '../releases/checkout.ts';
 import { resolveCommit } from '../releases/git.ts';
+import { audit } from '../state/audit.ts';
 import type { CiResult } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 
@@ -60,13 +61,9 @@ export async function runCi(
     actor: ctx.actor,
     at: ctx.now().toISOString(),
   });
-  await ctx.store.appendAudit({
+  await audit(ctx, passed ? 'ci.passed' : 'ci.failed', {
     at: recorded.at,
-    actor: ctx.actor,
-    action: passed ? 'ci.passed' : 'ci.failed',
     environment: null,
-    releaseId: null,
-    runId: null,
     result: passed ? 'ok' : 'failed',
     detail: { commit, command: ci.command, summary },
   });

@@ -19,6 +19,7 @@ import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import type { Provider } from '../providers/provider.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
+import { audit } from '../state/audit.ts';
 import type { DeploymentKind, Release } from '../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from './context.ts';
 import { contractsNotCarried, type UncarriedContract } from './contract.ts';
@@ -299,29 +300,13 @@ async function guardRollback(
   }
   if (unsafe.length === 0) return null;
   const files = unsafe.map((u) => `${u.service}/${u.filename}`);
-  const audit = {
-    actor: ctx.actor,
-    environment: env.name,
-    releaseId: release.id,
-    runId: null,
-    detail: { contracts: unsafe },
-  };
+  const fields = { environment: env.name, releaseId: release.id, detail: { contracts: unsafe } };
   if (force) {
     return async () => {
-      await ctx.store.appendAudit({
-        ...audit,
-        at: ctx.now().toISOString(),
-        action: 'rollback.forced',
-        result: 'ok',
-      });
+      await audit(ctx, 'rollback.forced', fields);
     };
   }
-  await ctx.store.appendAudit({
-    ...audit,
-    at: ctx.now().toISOString(),
-    action: 'rollback.refused',
-    result: 'refused',
-  });
+  await audit(ctx, 'rollback.refused', { ...fields, result: 'refused' });
   throw new UserError(
     'ROLLBACK_UNSAFE',
     `rolling ${env.name} back to ${release.id} would start its code against a schema it does not know: ${files.join(', ')} ${unsafe.length === 1 ? 'is a contract migration' : 'are contract migrations'} applied on ${env.name} that ${release.id} does not carry.`,

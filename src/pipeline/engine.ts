@@ -7,6 +7,7 @@
  * `on-failure` steps (e.g. an automatic rollback) run.
  */
 import { type AirlockError, toAirlockError } from '../errors.ts';
+import { audit } from '../state/audit.ts';
 import type { RunStep, StateStore, StepStatus } from '../state/state-store.ts';
 import type { ProgressSink, StepInfo } from './events.ts';
 
@@ -121,15 +122,18 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
   const finish = (record: RunStep) =>
     store.transaction(async (tx) => {
       await tx.saveStep(record);
-      if (options.audit && record.status !== 'skipped') {
-        await tx.appendAudit({
+      // A finished step is succeeded, failed or errored (a step that reports skipped is not audited).
+      const status = record.status;
+      if (
+        options.audit &&
+        (status === 'succeeded' || status === 'failed' || status === 'errored')
+      ) {
+        await audit({ store: tx, actor: options.audit.actor, now }, `step.${status}`, {
           at: record.finishedAt ?? now().toISOString(),
-          actor: options.audit.actor,
-          action: `step.${record.status}`,
           environment: options.audit.environment,
           releaseId: options.audit.releaseId,
           runId,
-          result: record.status === 'succeeded' ? 'ok' : record.status,
+          result: status === 'succeeded' ? 'ok' : status,
           detail: {
             step: record.name,
             durationMs: record.durationMs,

@@ -7,8 +7,9 @@
  * second decision. Whatever happens the lock is released.
  */
 import { AirlockError, hasCode, type UserError } from '../errors.ts';
+import { audit, runAction } from '../state/audit.ts';
 import type { Lock } from '../state/state-store.ts';
-import { type ApplyOptions, AUDIT_ACTION, applyPlan, type ExecuteResult } from './apply-plan.ts';
+import { type ApplyOptions, applyPlan, type ExecuteResult } from './apply-plan.ts';
 import type { AirlockContext } from './context.ts';
 import { type Choice, type Decision, decide } from './decide.ts';
 import type { GatherOptions } from './facts.ts';
@@ -75,13 +76,10 @@ export async function refusePlan(
   lock: RefusalContext = { underLock: false },
 ): Promise<UserError> {
   const at = ctx.now().toISOString();
-  await ctx.store.appendAudit({
+  await audit(ctx, runAction(plan.action, 'refused'), {
     at,
-    actor: ctx.actor,
-    action: `${AUDIT_ACTION[plan.action]}.refused`,
     environment: plan.environment,
     releaseId: plan.release.id,
-    runId: null,
     result: 'refused',
     detail: {
       gates: plan.gates.filter((g) => g.status !== 'holds'),

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.ts';
+import { audit } from '../state/audit.ts';
 import type { Lock, QueueEntry, Release, StateStore } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 
@@ -108,14 +109,8 @@ export async function acquireEnvironmentLock(
       ...(stale ? { takeoverToken: stale.token } : {}),
     });
     if (attempt.acquired && stale) {
-      await ctx.store.appendAudit({
-        at: ctx.now().toISOString(),
-        actor: ctx.actor,
-        action: 'lock.taken-over',
+      await audit(ctx, 'lock.taken-over', {
         environment,
-        releaseId: null,
-        runId: null,
-        result: 'ok',
         detail: {
           previousHolder: stale.holder,
           pid: stale.pid,
@@ -165,13 +160,9 @@ export async function acquireEnvironmentLock(
       );
       entry = queued.entry;
       for (const old of queued.superseded) {
-        await ctx.store.appendAudit({
-          at: ctx.now().toISOString(),
-          actor: ctx.actor,
-          action: 'queue.superseded',
+        await audit(ctx, 'queue.superseded', {
           environment,
           releaseId: old.releaseId,
-          runId: null,
           result: 'superseded',
           detail: { by: options.queue.release.id, waitingSince: old.createdAt, waiter: old.actor },
         });
@@ -226,14 +217,8 @@ export async function acquireManualLock(
     });
   }
   if (!attempt.acquired) throw heldError(attempt.holder, 0);
-  await ctx.store.appendAudit({
-    at: ctx.now().toISOString(),
-    actor: ctx.actor,
-    action: 'lock.acquired',
+  await audit(ctx, 'lock.acquired', {
     environment,
-    releaseId: null,
-    runId: null,
-    result: 'ok',
     detail: { message, manual: true, fence: attempt.lock.fence },
   });
   return attempt.lock;
@@ -257,14 +242,8 @@ export async function releaseLockByCommand(
     });
   }
   await ctx.store.releaseLock(environment, lock.token);
-  await ctx.store.appendAudit({
-    at: ctx.now().toISOString(),
-    actor: ctx.actor,
-    action: 'lock.released',
+  await audit(ctx, 'lock.released', {
     environment,
-    releaseId: null,
-    runId: null,
-    result: 'ok',
     detail: {
       holder: lock.holder,
       since: lock.acquiredAt,

@@ -9,6 +9,7 @@ import { UserError } from '../errors.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationFile } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, Migrator, notOnPreviousError } from '../migrations/migrator.ts';
+import { audit } from '../state/audit.ts';
 import { type AirlockContext, databaseOf } from './context.ts';
 import { type ContractHold, holdBackContracts } from './contract.ts';
 
@@ -98,14 +99,10 @@ export async function migrateService(
       ...(options.onFile ? { onProgress: options.onFile } : {}),
     });
     if (result.applied.length > 0) {
-      await ctx.store.appendAudit({
-        at: ctx.now().toISOString(),
-        actor: ctx.actor,
-        action: 'migrations.applied',
+      await audit(ctx, 'migrations.applied', {
         environment: env.name,
         releaseId: options.release,
         runId: options.runId,
-        result: 'ok',
         detail: {
           service,
           applied: result.applied.map((e) => ({
@@ -118,14 +115,10 @@ export async function migrateService(
       });
     }
     if (hold) {
-      await ctx.store.appendAudit({
-        at: ctx.now().toISOString(),
-        actor: ctx.actor,
-        action: 'migrations.held_back',
+      await audit(ctx, 'migrations.held_back', {
         environment: env.name,
         releaseId: options.release,
         runId: options.runId,
-        result: 'ok',
         detail: { service, ...hold },
       });
     }

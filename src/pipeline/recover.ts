@@ -4,6 +4,7 @@
  * deployment failed, the lock it held is freed, what actually serves is read back from the
  * provider, and an audit event says so. (Kargo persists every transition for this reason.)
  */
+import { audit } from '../state/audit.ts';
 import { type AirlockContext, serviceTarget } from './context.ts';
 import { processGone } from './lock.ts';
 
@@ -98,10 +99,8 @@ export async function recoverInterruptedRuns(ctx: AirlockContext): Promise<Inter
       lockFreed = await ctx.store.releaseLock(run.environment, lock.token);
     }
     await ctx.store.updateRun(run.id, { status: 'interrupted', finishedAt: at, message: why });
-    await ctx.store.appendAudit({
+    await audit(ctx, 'run.interrupted', {
       at,
-      actor: ctx.actor,
-      action: 'run.interrupted',
       environment: run.environment,
       releaseId: run.releaseId,
       runId: run.id,

@@ -16,6 +16,7 @@ import { directivesOf } from '../migrations/directives.ts';
 import { readSumFile, verifyIntegrity } from '../migrations/integrity.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { runShell } from '../process/shell.ts';
+import { audit } from '../state/audit.ts';
 import type { Release, ReleaseArtifact, StateStore } from '../state/state-store.ts';
 import type { ArtifactStore } from './artifact-store.ts';
 import { withCommitCheckout } from './checkout.ts';
@@ -271,14 +272,9 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
     buildMs: Math.round(performance.now() - started),
     services,
   });
-  await store.appendAudit({
-    at: now().toISOString(),
-    actor: options.actor,
-    action: 'release.built',
+  await audit({ store, actor: options.actor, now }, 'release.built', {
     environment: null,
     releaseId: release.id,
-    runId: null,
-    result: 'ok',
     detail: {
       commit: sha,
       digest,

@@ -5,6 +5,7 @@
  * Each function implements the `StateStore` method of the same name (documented in
  * `state-store.ts`), reading and writing through the store view's {@link StoreAccess}.
  */
+import type { AuditAction, AuditResult } from './audit-action.ts';
 import type { AuditEvent, NewAuditEvent } from './state-store.ts';
 import { json, parse, type Row, type StoreAccess } from './store-access.ts';
 
@@ -13,11 +14,12 @@ function toAudit(r: Row<'audit_events'>): AuditEvent {
     id: Number(r.id),
     at: r.at,
     actor: r.actor,
-    action: r.action,
+    // Text in the database: what an older Airlock wrote is read back as it is.
+    action: r.action as AuditAction,
     environment: r.environment,
     releaseId: r.release_id,
     runId: r.run_id === null ? null : Number(r.run_id),
-    result: r.result,
+    result: r.result as AuditResult,
     detail: parse(r.detail) ?? {},
   };
 }

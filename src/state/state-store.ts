@@ -8,6 +8,7 @@
  * follows for team mode. Both are built on one Kysely query layer (`kysely-state-store.ts`).
  */
 import type { CheckResult } from '../checks/check.ts';
+import type { AuditAction, AuditResult } from './audit-action.ts';
 
 /**
  * What puts a release into an environment: `deploy` (into the first environment), `promote`
@@ -208,17 +209,22 @@ export interface QueueEntry {
 
 export type NewQueueEntry = Omit<QueueEntry, 'id' | 'status' | 'message' | 'updatedAt'>;
 
+/** One entry of the audit log; written through `audit()` (`src/state/audit.ts`). */
 export interface AuditEvent {
   id: number;
   at: string;
   actor: string;
-  /** What happened, dotted: `deployment.succeeded`, `approval.refused`, `run.interrupted`. */
-  action: string;
+  /**
+   * What happened, dotted: `deployment.succeeded`, `approval.refused`, `run.interrupted` (the
+   * list is `AUDIT_ACTIONS`). Stored as text: a row written by an older Airlock may hold one
+   * that is no longer listed.
+   */
+  action: AuditAction;
   environment: string | null;
   releaseId: string | null;
   runId: number | null;
-  /** `ok`, `failed`, `refused`, `interrupted`, … */
-  result: string;
+  /** `ok`, `failed`, `errored`, `refused`, `interrupted` or `superseded` (stored as text too). */
+  result: AuditResult;
   /** Facts; never secrets. */
   detail: Record<string, unknown>;
 }

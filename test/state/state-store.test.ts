@@ -338,7 +338,7 @@ for (const impl of implementations) {
       await a.appendAudit({
         at: 't',
         actor: 'a',
-        action: 'x',
+        action: 'lock.acquired',
         environment: 'staging',
         releaseId: null,
         runId: run.id,
@@ -357,7 +357,7 @@ for (const impl of implementations) {
         a.appendAudit({
           at: 't',
           actor: 'a',
-          action: 'late',
+          action: 'lock.released',
           environment: 'staging',
           releaseId: null,
           runId: run.id,
@@ -379,7 +379,9 @@ for (const impl of implementations) {
       ).rejects.toMatchObject({ code: 'LOCK_LOST' });
       expect((await store.getRun(run.id))?.status).toBe('running');
       expect(await store.getServing('staging')).toEqual([]);
-      expect((await store.listAudit({ limit: 10 })).map((e) => e.action)).toEqual(['x']);
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.action)).toEqual([
+        'lock.acquired',
+      ]);
       // b's own fenced view writes fine
       await store
         .fenced({ environment: 'staging', token: 'tb' })
@@ -393,7 +395,7 @@ for (const impl of implementations) {
           await tx.appendAudit({
             at: 't',
             actor: 'a',
-            action: 'first',
+            action: 'ci.passed',
             environment: null,
             releaseId: null,
             runId: null,
@@ -408,7 +410,7 @@ for (const impl of implementations) {
         await tx.appendAudit({
           at: 't',
           actor: 'a',
-          action: 'one',
+          action: 'ci.passed',
           environment: null,
           releaseId: null,
           runId: null,
@@ -418,7 +420,7 @@ for (const impl of implementations) {
         await tx.appendAudit({
           at: 't',
           actor: 'a',
-          action: 'two',
+          action: 'ci.failed',
           environment: null,
           releaseId: null,
           runId: null,
@@ -426,7 +428,10 @@ for (const impl of implementations) {
           detail: {},
         });
       });
-      expect((await store.listAudit({ limit: 10 })).map((e) => e.action)).toEqual(['two', 'one']);
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.action)).toEqual([
+        'ci.failed',
+        'ci.passed',
+      ]);
     });
 
     it('queues: a newer automatic promotion supersedes older automatic ones, never manual ones', async () => {
@@ -498,7 +503,7 @@ describe('SqliteStateStore', () => {
     await store.appendAudit({
       at: 't',
       actor: 'a',
-      action: 'x',
+      action: 'lock.acquired',
       environment: null,
       releaseId: null,
       runId: null,

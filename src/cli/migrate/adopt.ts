@@ -21,6 +21,7 @@ import { verifiedMigrationFiles } from '../../migrations/verified-migration-file
 import { databaseOf } from '../../pipeline/context.ts';
 import type { Databases } from '../../pipeline/databases.ts';
 import { acquireEnvironmentLock } from '../../pipeline/lock.ts';
+import { audit } from '../../state/audit.ts';
 import type { CommandIO } from '../command-io.ts';
 import { confirmChange } from '../confirm.ts';
 import { withSession } from '../session.ts';
@@ -130,14 +131,8 @@ export async function migrateAdoptCommand(
         { dryRun: Boolean(opts.dryRun) },
       );
       if (result.written) {
-        await ctx.store.appendAudit({
-          at: ctx.now().toISOString(),
-          actor: ctx.actor,
-          action: 'migrations.adopted',
+        await audit(ctx, 'migrations.adopted', {
           environment: env.name,
-          releaseId: null,
-          runId: null,
-          result: 'ok',
           detail: {
             service: service.name,
             tool,

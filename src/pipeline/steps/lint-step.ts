@@ -1,5 +1,6 @@
 import { readMigrationDir } from '../../migrations/migration-files.ts';
 import { planMigrations } from '../../migrations/migrator.ts';
+import { audit } from '../../state/audit.ts';
 import type { Step } from '../engine.ts';
 import type { DeploymentRun } from './deployment-run.ts';
 
@@ -33,14 +34,10 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
         only: pending.map((f) => f.version),
       });
       if (report.suppressed.length > 0) {
-        await d.ctx.store.appendAudit({
-          at: d.ctx.now().toISOString(),
-          actor: d.ctx.actor,
-          action: 'migrations.lint_suppressed',
+        await audit(d.ctx, 'migrations.lint_suppressed', {
           environment: d.env.name,
           releaseId: d.release.id,
           runId: d.runId,
-          result: 'ok',
           detail: {
             service,
             suppressed: report.suppressed.map((f) => ({

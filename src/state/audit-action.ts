@@ -1,0 +1,118 @@
+/**
+ * The closed list of audit actions Airlock writes, grouped by what they are about. An action is
+ * `<group>.<what>` (`promotion.refused`, `step.failed`); every event goes through `audit()`
+ * (`src/state/audit.ts`), which accepts only these. `docs/audit.md` describes each group's
+ * `result` and `detail`, and a test keeps that page and this list equal.
+ *
+ * The stored column stays a plain string: rows written by an older Airlock may hold an action
+ * that is no longer listed here, so readers keep a default branch.
+ */
+
+/**
+ * The actions of each group. Every action starts with its group's name and a dot.
+ */
+export const AUDIT_ACTION_GROUPS = {
+  /**
+   * A run putting a release into the first environment (`airlock deploy <first>`): `started`
+   * once the lock is held and the run recorded, `succeeded` / `failed` when it ends, `refused`
+   * (no run) when a gate does not hold.
+   */
+  deployment: [
+    'deployment.started',
+    'deployment.succeeded',
+    'deployment.failed',
+    'deployment.refused',
+  ],
+  /**
+   * A run promoting a release into a later environment (`airlock promote`, `airlock deploy
+   * <later>`, automatic promotions), as for `deployment`; `superseded` when an automatic
+   * promotion waiting for its gate (`airlock promote --auto`) gives way to a newer release.
+   */
+  promotion: [
+    'promotion.started',
+    'promotion.succeeded',
+    'promotion.failed',
+    'promotion.refused',
+    'promotion.superseded',
+  ],
+  /**
+   * A run serving an earlier release again (`airlock rollback`), as for `deployment`; `refused`
+   * also when the target release does not carry a contract migration applied on the
+   * environment, and `forced` when `--force` passes that guard (written before the run starts).
+   */
+  rollback: [
+    'rollback.started',
+    'rollback.succeeded',
+    'rollback.failed',
+    'rollback.refused',
+    'rollback.forced',
+  ],
+  /**
+   * One finished step of a deployment, promotion or rollback run, written in the same
+   * transaction as the step's record. Skipped steps are not written.
+   */
+  step: ['step.succeeded', 'step.failed', 'step.errored'],
+  /**
+   * Runs whose process died: `interrupted` when the next command finds one, `resumed` /
+   * `replaced` when `airlock resume` or a newer run of that environment resolves it.
+   */
+  run: ['run.interrupted', 'run.resumed', 'run.replaced'],
+  /**
+   * A run started although the deploy window or a freeze said no, because `--override-window
+   * <reason>` overrode it.
+   */
+  gate: ['gate.overridden'],
+  /**
+   * `airlock approve`: `recorded` (approved) or `rejected`; `refused` when the approval does not
+   * count (not an approver, self-approval); `superseded` when a newer release's run replaced a
+   * release that was still waiting for approval on the next environment.
+   */
+  approval: ['approval.recorded', 'approval.rejected', 'approval.refused', 'approval.superseded'],
+  /**
+   * Environment locks: `acquired` / `released` by `airlock lock acquire|release`, `taken-over`
+   * when a command takes a lock whose holder died or whose lease ran out.
+   */
+  lock: ['lock.acquired', 'lock.released', 'lock.taken-over'],
+  /** A command waiting in an environment's queue gave way to a newer release (automatic policy). */
+  queue: ['queue.superseded'],
+  /**
+   * Database migrations: `applied` (files ran), `held_back` (a contract migration waits for the
+   * release that no longer needs what it removes), `lint_suppressed` (lint findings silenced by
+   * a directive, during a run), `adopted` (`airlock migrate adopt` wrote the ledger from another
+   * tool's history).
+   */
+  migrations: [
+    'migrations.applied',
+    'migrations.held_back',
+    'migrations.lint_suppressed',
+    'migrations.adopted',
+  ],
+  /** `airlock build` (or a deploy that builds first) created a new release. */
+  release: ['release.built'],
+  /** `airlock ci run` recorded the result of the CI command at a commit. */
+  ci: ['ci.passed', 'ci.failed'],
+  /** `airlock secret set` set a secret on an environment's service. */
+  secret: ['secret.set'],
+  /** A notification sink was told about a deployment (delivered, or failed after its retries). */
+  notification: ['notification.delivered', 'notification.failed'],
+  /** Reporting a run to GitHub Deployments failed (the run itself is not affected). */
+  github: ['github.report_failed'],
+  /** The local runtime saw an app process of a local environment crash, and restarted it. */
+  app: ['app.crashed', 'app.restarted'],
+} as const satisfies Record<string, readonly `${string}.${string}`[]>;
+
+/** The name of a group of actions: what the events are about (`promotion`, `lock`, …). */
+export type AuditActionGroup = keyof typeof AUDIT_ACTION_GROUPS;
+
+/** One action Airlock writes to the audit log, e.g. `promotion.refused`. */
+export type AuditAction = (typeof AUDIT_ACTION_GROUPS)[AuditActionGroup][number];
+
+/** Every action, group by group, in the order above. */
+export const AUDIT_ACTIONS: readonly AuditAction[] = Object.values(AUDIT_ACTION_GROUPS).flat();
+
+/**
+ * The outcome of an audited event: `ok`; `failed` (a business outcome) or `errored` (a
+ * technical fault); `refused` (a gate or a rule said no: nothing ran); `interrupted` (its
+ * process died); `superseded` (a newer release took its place).
+ */
+export type AuditResult = 'ok' | 'failed' | 'errored' | 'refused' | 'interrupted' | 'superseded';
