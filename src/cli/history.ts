@@ -1,4 +1,5 @@
 import { UserError } from '../errors.ts';
+import { migrationLabel } from '../migrations/migration-name.ts';
 import type { AuditEvent } from '../state/state-store.ts';
 import type { CommandIO } from './command-io.ts';
 import type { Reporter } from './reporter.ts';
@@ -21,7 +22,7 @@ export function describeEvent(e: AuditEvent): string {
       .join('; ');
   if (Array.isArray(d.applied))
     return (d.applied as Array<{ version: number; name: string }>)
-      .map((a) => `${String(a.version).padStart(4, '0')}_${a.name}`)
+      .map((a) => migrationLabel(a.version, a.name))
       .join(', ');
   if (typeof d.rolledBackTo === 'string') return `rolled back to ${d.rolledBackTo}`;
   if (typeof d.from === 'string' || d.from === null)

@@ -392,9 +392,7 @@ export function renderConfig(detection: Detection): string {
     }
   });
   line();
-  line(
-    '# Staging mirrors production: `airlock diff staging production` compares them, and',
-  );
+  line('# Staging mirrors production: `airlock diff staging production` compares them, and');
   line(
     '# the parity gate blocks a promotion while they differ outside the allow list (docs/parity.md).',
   );

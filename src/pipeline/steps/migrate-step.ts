@@ -1,4 +1,5 @@
 import { readMigrationDir } from '../../migrations/migration-files.ts';
+import { migrationLabel } from '../../migrations/migration-name.ts';
 import type { Step } from '../engine.ts';
 import { migrateService } from '../migrate.ts';
 import type { DeploymentRun } from './deployment-run.ts';
@@ -25,7 +26,7 @@ export function migrateStep(d: DeploymentRun, service: string, title: string): S
           if (phase === 'start') ctx.progress(`applying ${file.filename}`);
         },
       });
-      const applied = result.applied.map((e) => `${String(e.version).padStart(4, '0')}_${e.name}`);
+      const applied = result.applied.map((e) => migrationLabel(e.version, e.name));
       const held = result.hold
         ? `; held back ${result.hold.heldBack.map((h) => h.filename).join(', ')} (contract: ${d.env.name} served ${result.hold.serving}, which predates it)`
         : '';
