@@ -19,9 +19,7 @@ await build({
     'runtime-entry': 'src/cli/runtime-entry.ts',
   },
   platform: 'node',
-  // sql-parser-cst (GPL-2.0-or-later) stays a separate package loaded from node_modules,
-  // never copied into Airlock's MIT bundle.
-  external: [/^node:/, 'cli-table3', 'log-update', 'sql-parser-cst'],
+  external: [/^node:/, 'cli-table3', 'log-update'],
   logLevel: 'warn',
   output: {
     dir: dist,

@@ -10,9 +10,13 @@
  * - `-- airlock:no-transaction` — Postgres: run the file's statements one by one, outside a
  *   transaction (what `CREATE INDEX CONCURRENTLY` needs). See `PostgresMigrationDriver`, which
  *   reads it through `isNoTransactionMigration` → `parseDirectives`.
- * - `-- airlock:lint-ignore <rule> <reason…>` — suppress `<rule>` in this file. The reason is
- *   required: it is what the audit log records. A suppression without a reason or for an
- *   unknown rule suppresses nothing and is itself an error.
+ * - `-- airlock:lint-ignore <rule> <reason…>` — suppress `<rule>` on the next statement only
+ *   (the first statement that ends after the directive's line). The reason is required: it is
+ *   what the audit log records.
+ * - `-- airlock:lint-ignore-file <rule> <reason…>` — suppress `<rule>` in the whole file.
+ *
+ * A suppression without a reason or for an unknown rule suppresses nothing and is itself an
+ * error.
  *
  * Anything else that looks like a directive (`-- airlock:contracts`, `-- AIRLOCK:contract`,
  * `SELECT 1; -- airlock:contract`, `-- airlock:contract drop old columns`) has no effect and is
@@ -32,11 +36,18 @@ export const CONTRACT_MARKER = '-- airlock:contract';
 export const NO_TRANSACTION_MARKER = '-- airlock:no-transaction';
 
 /** The directive names, as written after `airlock:`. */
-export const DIRECTIVE_NAMES = ['contract', 'no-transaction', 'lint-ignore'] as const;
+export const DIRECTIVE_NAMES = [
+  'contract',
+  'no-transaction',
+  'lint-ignore',
+  'lint-ignore-file',
+] as const;
 
-/** One `-- airlock:lint-ignore <rule> <reason>` that takes effect. */
+/** One `-- airlock:lint-ignore[-file] <rule> <reason>` that takes effect. */
 export interface LintIgnore {
   rule: string;
+  /** `statement`: the next statement only (`lint-ignore`); `file`: the whole file (`lint-ignore-file`). */
+  scope: 'statement' | 'file';
   /** The reason as written (trimmed); never empty. */
   reason: string;
   /** 1-based line of the directive. */
@@ -74,7 +85,7 @@ export interface ParseDirectivesOptions {
 /** `--` then `airlock:` in any case, at the start of a line (after spaces). */
 const DIRECTIVE_LINE = /^([ \t]*)--[ \t]*(airlock):(.*)$/i;
 /** A directive after something else on the line. */
-const TRAILING_DIRECTIVE = /--[ \t]*airlock:(?:contract|no-transaction|lint-ignore)\b/;
+const TRAILING_DIRECTIVE = /--[ \t]*airlock:(?:contract|no-transaction|lint-ignore(?:-file)?)\b/;
 
 /**
  * Reads the directives of a migration file's text. Never throws: every malformed directive is
@@ -151,7 +162,8 @@ export function parseDirectives(
         }
         break;
       }
-      case 'lint-ignore': {
+      case 'lint-ignore':
+      case 'lint-ignore-file': {
         const rule = args.split(/\s+/, 1)[0] ?? '';
         const reason = args.slice(rule.length).trim();
         if (!rule) {
@@ -160,8 +172,8 @@ export function parseDirectives(
             line,
             col,
             message:
-              '`-- airlock:lint-ignore` names no rule and gives no reason, so it suppresses nothing.',
-            fix: 'Write `-- airlock:lint-ignore <rule> <why this is safe here>`; the reason is recorded in the audit log.',
+              '`-- airlock:${name}` names no rule and gives no reason, so it suppresses nothing.',
+            fix: `Write \`-- airlock:${name} <rule> <why this is safe here>\`; the reason is recorded in the audit log.`,
           });
         } else if (!knownRules.has(rule)) {
           const suggestion = suggest(rule, knownRules);
@@ -169,9 +181,9 @@ export function parseDirectives(
             code: 'lint-ignore-unknown-rule',
             line,
             col,
-            message: `\`-- airlock:lint-ignore ${rule}\` names no lint rule, so it suppresses nothing.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
+            message: `\`-- airlock:${name} ${rule}\` names no lint rule, so it suppresses nothing.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`,
             fix: suggestion
-              ? `Write \`-- airlock:lint-ignore ${suggestion}${reason ? ` ${reason}` : ' <reason>'}\`.`
+              ? `Write \`-- airlock:${name} ${suggestion}${reason ? ` ${reason}` : ' <reason>'}\`.`
               : 'Name the rule exactly as the finding shows it (e.g. `destructive-change-outside-contract`).',
           });
         } else if (!reason) {
@@ -179,11 +191,16 @@ export function parseDirectives(
             code: 'lint-ignore-without-reason',
             line,
             col,
-            message: `\`-- airlock:lint-ignore ${rule}\` gives no reason, so it suppresses nothing: every suppression is recorded in the audit log with its reason.`,
-            fix: `Write \`-- airlock:lint-ignore ${rule} <why this is safe here>\`.`,
+            message: `\`-- airlock:${name} ${rule}\` gives no reason, so it suppresses nothing: every suppression is recorded in the audit log with its reason.`,
+            fix: `Write \`-- airlock:${name} ${rule} <why this is safe here>\`.`,
           });
         } else {
-          result.ignores.push({ rule, reason, line });
+          result.ignores.push({
+            rule,
+            scope: name === 'lint-ignore-file' ? 'file' : 'statement',
+            reason,
+            line,
+          });
         }
         break;
       }

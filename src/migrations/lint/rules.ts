@@ -34,23 +34,24 @@ export interface LintRule {
 
 const ALL: readonly LintEngine[] = ['sqlite', 'd1', 'postgres'];
 
-/** Rules the linters report themselves, about a file as a whole. */
+/** Rules the linters report themselves, about statements as such. */
 const LINTER_RULES: readonly LintRule[] = [
   {
     name: 'syntax-error',
     severity: 'error',
     engines: ALL,
-    summary: 'The file does not parse (SQLite: sql-parser-cst and SQLite both refuse it).',
-    source: 'https://github.com/nene/sql-parser-cst',
+    summary:
+      "The statement does not parse: SQLite's parser refuses it (SQLite, D1), or squawk's Postgres parser does.",
+    source: 'https://www.sqlite.org/lang.html',
     suppressible: true,
   },
   {
-    name: 'unparsed-statement',
-    severity: 'warning',
+    name: 'unparsed',
+    severity: 'error',
     engines: ['sqlite', 'd1'],
     summary:
-      "SQLite accepts the file but Airlock's parser does not, so its statements were not linted.",
-    source: 'https://github.com/nene/sql-parser-cst',
+      "SQLite accepts the statement but Airlock's SQLite reader cannot read it, so no rule checked it.",
+    source: 'src/migrations/lint/sqlite-statement.ts',
     suppressible: true,
   },
   {
@@ -70,7 +71,8 @@ const DIRECTIVE_RULES: readonly LintRule[] = [
     name: 'unknown-directive',
     severity: 'error',
     engines: ALL,
-    summary: 'A `-- airlock:` line that is not contract, no-transaction or lint-ignore.',
+    summary:
+      'A `-- airlock:` line that is not contract, no-transaction, lint-ignore or lint-ignore-file.',
     source: 'src/migrations/directives.ts',
     suppressible: false,
   },
@@ -103,7 +105,8 @@ const DIRECTIVE_RULES: readonly LintRule[] = [
     name: 'unused-lint-ignore',
     severity: 'warning',
     engines: ALL,
-    summary: 'A lint-ignore that suppressed nothing in its file (stale, or the wrong engine).',
+    summary:
+      'A lint-ignore that suppressed nothing in its statement (or a lint-ignore-file in its file): stale, or the wrong engine.',
     source: 'src/migrations/directives.ts',
     suppressible: false,
   },
@@ -124,13 +127,16 @@ function entry({ name, severity, engines, summary, source, suppressible }: LintR
 }
 
 /**
- * Airlock's own rules: the linters' own, each rule module's (SQLite and D1 statements are
- * parsed with sql-parser-cst: rules/sqlite/; Postgres: rules/postgres/), and the directives'.
+ * Airlock's own rules: the linters' own, each rule module's (SQLite and D1: rules/sqlite/;
+ * Postgres: rules/postgres/), and the directives'.
  */
 export const AIRLOCK_RULES: readonly LintRule[] = [
   ...LINTER_RULES,
   ...SQLITE_LINT_RULES.map(entry),
-  ...POSTGRES_LINT_RULES.map(entry),
+  // A rule with a module for each engine (create-if-not-exists-then-drop) is listed once.
+  ...POSTGRES_LINT_RULES.filter((r) => !SQLITE_LINT_RULES.some((s) => s.name === r.name)).map(
+    entry,
+  ),
   ...DIRECTIVE_RULES,
 ];
 
@@ -216,6 +222,18 @@ export const SUPPRESSIBLE_RULES: ReadonlySet<string> = new Set([
     .filter(([, treatment]) => treatment !== 'excluded')
     .map(([name]) => name),
 ]);
+
+/** Where the lint rules are explained, one section per rule (a file of the package). */
+export const LINT_RULES_DOC = 'docs/lint-rules.md';
+
+/**
+ * Where `rule` is explained: `docs/lint-rules.md#<rule>` for Airlock's rules, squawk's page for
+ * squawk's (https://squawkhq.com/docs/<rule>).
+ */
+export function ruleDocs(rule: string): string {
+  if (AIRLOCK_RULES.some((r) => r.name === rule)) return `${LINT_RULES_DOC}#${rule}`;
+  return `https://squawkhq.com/docs/${rule}`;
+}
 
 /** The severity of one of Airlock's own rules. */
 export function airlockSeverity(rule: string): LintSeverity {

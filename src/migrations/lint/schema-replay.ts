@@ -63,6 +63,16 @@ export class SchemaReplay {
     }
   }
 
+  /** Compiles `sql` without running it: SQLite's message when it refuses, or null. */
+  compile(sql: string): string | null {
+    try {
+      this.#db.prepare(sql);
+      return null;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
   #finish(): void {
     try {
       this.#db.exec('COMMIT');
@@ -77,6 +87,66 @@ export class SchemaReplay {
         .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE")
         .get(name) !== undefined
     );
+  }
+
+  /**
+   * True when SQLite takes `expression` as a constant default, the only kind `ALTER TABLE …
+   * ADD COLUMN` accepts on a table with rows (https://www.sqlite.org/lang_altertable.html#altertabaddcol):
+   * asked of SQLite itself, by adding a column with that default to a one-row scratch table
+   * (`CURRENT_TIMESTAMP`, `datetime('now')`, even `(1 + 1)` are not constant; `-1`, `'x'`,
+   * `TRUE`, `CAST(1 AS TEXT)` are). Null when SQLite refuses the expression itself.
+   */
+  defaultIsConstant(expression: string): boolean | null {
+    try {
+      this.#db.exec(
+        'CREATE TEMP TABLE airlock_default_probe (x); INSERT INTO temp.airlock_default_probe VALUES (1)',
+      );
+    } catch {
+      return null;
+    }
+    try {
+      this.#db.exec(
+        `ALTER TABLE temp.airlock_default_probe ADD COLUMN y DEFAULT (${expression}\n)`,
+      );
+      return true;
+    } catch {
+      try {
+        // A statement SQLite refuses on an empty table is not about constancy.
+        this.#db.exec('DELETE FROM temp.airlock_default_probe');
+        this.#db.exec(
+          `ALTER TABLE temp.airlock_default_probe ADD COLUMN y DEFAULT (${expression}\n)`,
+        );
+        return false;
+      } catch {
+        return null;
+      }
+    } finally {
+      this.#db.exec('DROP TABLE temp.airlock_default_probe');
+    }
+  }
+
+  /**
+   * The columns `SELECT *` returns from `table`, in order (generated columns included, the
+   * hidden columns of virtual tables not).
+   */
+  selectStarColumns(table: string): string[] {
+    return (
+      this.#db
+        .prepare('SELECT name FROM pragma_table_xinfo(?) WHERE hidden <> 1 ORDER BY cid')
+        .all(table) as { name: string }[]
+    ).map((r) => r.name);
+  }
+
+  /**
+   * The columns an `INSERT INTO table` without a column list fills, in order (generated
+   * columns are not filled).
+   */
+  insertColumns(table: string): string[] {
+    return (
+      this.#db
+        .prepare('SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid')
+        .all(table) as { name: string }[]
+    ).map((r) => r.name);
   }
 
   columns(table: string): ColumnInfo[] {

@@ -1,7 +1,7 @@
 /**
  * Positions in a migration file's text. Lint reports `line:col` with both 1-based, the column
  * counted in Unicode code points (what an editor shows), whatever the source of the position:
- * a UTF-16 offset (sql-parser-cst ranges, JavaScript strings) or a UTF-8 byte column (squawk).
+ * a UTF-16 offset (token offsets, JavaScript strings) or a UTF-8 byte column (squawk).
  */
 
 export interface Position {
@@ -42,6 +42,17 @@ export class SourceText {
     }
     const start = this.#lineStarts[lo]!;
     return { line: lo + 1, col: codePoints(this.text.slice(start, at)) + 1 };
+  }
+
+  /** UTF-16 index of 1-based `line` and 1-based code-point `col` (the inverse of `position`). */
+  offsetOf(line: number, col: number): number {
+    const start = this.lineStart(line);
+    let index = start;
+    for (let n = 1; n < col && index < this.text.length && this.text[index] !== '\n'; n++) {
+      const c = this.text.charCodeAt(index);
+      index += c >= 0xd800 && c <= 0xdbff ? 2 : 1;
+    }
+    return index;
   }
 
   /** UTF-16 index of the start of 1-based `line` (the end of the text past the last line). */

@@ -7,11 +7,11 @@
  * create the new table, copy, drop the old one, rename the new one into its place).
  *
  * It also lists the file's destructive changes (`changes`): dropping or renaming a table or
- * column, changing a column's type (in a rebuild), dropping a view. A table or view the file
- * itself created is not live anywhere yet, so changing it is not destructive.
+ * column, changing a column's type (in a rebuild), dropping a view or a trigger. A table, view
+ * or trigger the file itself created is not live anywhere yet, so changing it is not destructive
+ * (a `CREATE TABLE IF NOT EXISTS` of a table the schema already has creates nothing).
  */
 
-import type { AlterTableAction, Statement } from 'sql-parser-cst';
 import { InternalError } from '../../errors.ts';
 import type {
   ColumnInfo,
@@ -20,7 +20,7 @@ import type {
   SchemaReplay,
   TriggerInfo,
 } from './schema-replay.ts';
-import { entityName } from './sql-nodes.ts';
+import type { ReadStatement, SqliteAlterAction } from './sqlite-statement.ts';
 import type { DestructiveChange } from './types.ts';
 
 /** What a `DROP TABLE` was about to remove, read from the replay just before it ran. */
@@ -65,6 +65,15 @@ export interface FileChange extends Pick<DestructiveChange, 'kind' | 'table' | '
   detail?: string;
 }
 
+/** A statement that creates or drops one named object. */
+export interface ObjectStatement {
+  object: 'table' | 'view' | 'index' | 'trigger';
+  name: string;
+  /** UTF-16 offset of the statement. */
+  offset: number;
+  statementIndex: number;
+}
+
 interface SchemaEvent {
   kind: 'create-table' | 'rename-to';
   table: string;
@@ -74,12 +83,27 @@ interface SchemaEvent {
 /** The facts of one file; `record` each statement before it runs, then `resolve` once. */
 export class FileFacts {
   readonly #replay: SchemaReplay;
-  /** Lowercase names of tables and views this file created (not live anywhere yet). */
+  /**
+   * Lowercase names of the tables this file created (not live anywhere yet), and of its views
+   * and triggers as `view:<name>` and `trigger:<name>`.
+   */
   readonly #created = new Set<string>();
   readonly #drops: DropRecord[] = [];
-  readonly #viewDrops: Array<{ view: string; offset: number; statementIndex: number }> = [];
-  readonly #createdViews: Array<{ view: string; statementIndex: number }> = [];
+  /** DROP VIEW and DROP TRIGGER of objects the file did not create. */
+  readonly #objectDrops: Array<{
+    object: 'view' | 'trigger';
+    name: string;
+    offset: number;
+    statementIndex: number;
+  }> = [];
+  readonly #createdObjects: Array<{
+    object: 'view' | 'trigger';
+    name: string;
+    statementIndex: number;
+  }> = [];
   readonly #writes: Write[] = [];
+  readonly #ifNotExists: ObjectStatement[] = [];
+  readonly #objectDropsAll: ObjectStatement[] = [];
   readonly #events: SchemaEvent[] = [];
   readonly #changes: FileChange[] = [];
   #resolved: ResolvedDrop[] | undefined;
@@ -92,6 +116,16 @@ export class FileFacts {
   /** The file's row writes so far, in order. */
   get writes(): readonly Write[] {
     return this.#writes;
+  }
+
+  /** The file's `CREATE … IF NOT EXISTS` statements so far, in order. */
+  get createsIfNotExists(): readonly ObjectStatement[] {
+    return this.#ifNotExists;
+  }
+
+  /** The file's `DROP TABLE/VIEW/INDEX/TRIGGER` statements so far, in order. */
+  get objectDrops(): readonly ObjectStatement[] {
+    return this.#objectDropsAll;
   }
 
   /** Destructive changes so far, in the order they are made (rebuilds and view drops last). */
@@ -111,54 +145,64 @@ export class FileFacts {
     return this.#resolved;
   }
 
-  /** Records statement `index` (at `statement.range`), before it runs in the replay. */
-  record(statement: Statement, index: number): void {
-    const start = statement.range![0];
-    switch (statement.type) {
-      case 'alter_table_stmt': {
-        const table = entityName(statement.table);
-        if (table) {
-          for (const action of statement.actions.items) this.#alter(table, action, index, start);
+  /** Records statement `index`, before it runs in the replay. */
+  record(statement: ReadStatement, index: number): void {
+    const start = statement.start;
+    switch (statement.kind) {
+      case 'alter-table':
+        this.#alter(statement.table.name, statement.action, index);
+        return;
+      case 'drop':
+        this.#objectDropsAll.push({
+          object: statement.object,
+          name: statement.name.name,
+          offset: start,
+          statementIndex: index,
+        });
+        if (statement.object === 'table') this.#drop(statement.name.name, index, start);
+        else if (statement.object === 'view' || statement.object === 'trigger') {
+          const name = statement.name.name;
+          if (this.#created.delete(`${statement.object}:${name.toLowerCase()}`)) return;
+          this.#objectDrops.push({
+            object: statement.object,
+            name,
+            offset: start,
+            statementIndex: index,
+          });
         }
         return;
-      }
-      case 'drop_table_stmt':
-        for (const item of statement.tables.items) {
-          const table = entityName(item);
-          if (table) this.#drop(table, index, start);
+      case 'create': {
+        const name = statement.name.name;
+        if (statement.ifNotExists) {
+          this.#ifNotExists.push({
+            object: statement.object,
+            name,
+            offset: start,
+            statementIndex: index,
+          });
         }
-        return;
-      case 'drop_view_stmt':
-        for (const item of statement.views.items) {
-          const view = entityName(item);
-          if (!view) continue;
-          if (this.#created.delete(view.toLowerCase())) continue;
-          this.#viewDrops.push({ view, offset: start, statementIndex: index });
-        }
-        return;
-      case 'create_table_stmt': {
-        const table = entityName(statement.name);
-        if (table) {
+        if (statement.object === 'table') {
           const replacesLive = this.#drops.some(
-            (d) => d.table.toLowerCase() === table.toLowerCase(),
+            (d) => d.table.toLowerCase() === name.toLowerCase(),
           );
-          if (!replacesLive) this.#created.add(table.toLowerCase());
-          this.#events.push({ kind: 'create-table', table, statementIndex: index });
+          // IF NOT EXISTS of a table the schema already has creates nothing.
+          const existed = statement.ifNotExists && this.#replay.tableExists(name);
+          if (!replacesLive && !existed) this.#created.add(name.toLowerCase());
+          this.#events.push({ kind: 'create-table', table: name, statementIndex: index });
+        } else if (statement.object === 'view' || statement.object === 'trigger') {
+          this.#created.add(`${statement.object}:${name.toLowerCase()}`);
+          this.#createdObjects.push({ object: statement.object, name, statementIndex: index });
         }
         return;
       }
-      case 'create_view_stmt': {
-        const view = entityName(statement.name);
-        if (view) {
-          this.#created.add(view.toLowerCase());
-          this.#createdViews.push({ view, statementIndex: index });
-        }
-        return;
-      }
-      case 'insert_stmt':
-      case 'update_stmt':
-      case 'delete_stmt':
-        this.#write(statement, index);
+      case 'insert':
+      case 'update':
+      case 'delete':
+        this.#writes.push({
+          table: statement.table.name,
+          kind: statement.kind,
+          statementIndex: index,
+        });
         return;
       default:
         return;
@@ -168,49 +212,49 @@ export class FileFacts {
   /**
    * After the whole file ran in the replay: what each DROP TABLE turned out to be (`drops`),
    * with the destructive changes that follow (a dropped table; a rebuild's left-out and retyped
-   * columns; a dropped view not created again). Call once.
+   * columns; a dropped view or trigger not created again). Call once.
    */
   resolve(): void {
     this.#resolved = this.#drops.map((drop) => this.#resolveDrop(drop));
-    for (const drop of this.#viewDrops) {
-      const recreated = this.#createdViews.some(
+    for (const drop of this.#objectDrops) {
+      const recreated = this.#createdObjects.some(
         (v) =>
-          v.view.toLowerCase() === drop.view.toLowerCase() &&
+          v.object === drop.object &&
+          v.name.toLowerCase() === drop.name.toLowerCase() &&
           v.statementIndex > drop.statementIndex,
       );
-      if (!recreated)
-        this.#changes.push({ kind: 'drop-view', table: drop.view, offset: drop.offset });
+      if (!recreated) {
+        this.#changes.push({
+          kind: drop.object === 'view' ? 'drop-view' : 'drop-trigger',
+          table: drop.name,
+          offset: drop.offset,
+        });
+      }
     }
   }
 
-  #alter(table: string, action: AlterTableAction, index: number, offset: number): void {
-    const at = action.range?.[0] ?? offset;
+  #alter(table: string, action: SqliteAlterAction, index: number): void {
+    const at = action.start;
     const createdHere = this.#created.has(table.toLowerCase());
     switch (action.type) {
-      case 'alter_action_drop_column':
+      case 'drop-column':
         if (!createdHere) {
-          this.#changes.push({
-            kind: 'drop-column',
-            table,
-            column: action.column.name,
-            offset: at,
-          });
+          this.#changes.push({ kind: 'drop-column', table, column: action.column, offset: at });
         }
         return;
-      case 'alter_action_rename_column':
+      case 'rename-column':
         if (!createdHere) {
           this.#changes.push({
             kind: 'rename-column',
             table,
-            column: action.oldName.name,
-            to: action.newName.name,
+            column: action.column,
+            to: action.to,
             offset: at,
           });
         }
         return;
-      case 'alter_action_rename': {
-        const to = entityName(action.newName);
-        if (!to) return;
+      case 'rename-table': {
+        const to = action.to;
         this.#events.push({ kind: 'rename-to', table: to, statementIndex: index });
         const rebuilding = this.#drops.some(
           (d) => d.table.toLowerCase() === to.toLowerCase() && d.statementIndex < index,
@@ -244,33 +288,6 @@ export class FileFacts {
       graph: existed ? this.#replay.foreignKeys() : [],
       createdBefore: new Set(this.#created),
     });
-  }
-
-  #write(statement: Statement, index: number): void {
-    if (
-      statement.type !== 'insert_stmt' &&
-      statement.type !== 'update_stmt' &&
-      statement.type !== 'delete_stmt'
-    ) {
-      return;
-    }
-    for (const clause of statement.clauses) {
-      if (clause.type === 'insert_clause') {
-        const table = entityName(clause.table);
-        if (table) this.#writes.push({ table, kind: 'insert', statementIndex: index });
-      } else if (clause.type === 'update_clause' || clause.type === 'delete_clause') {
-        for (const item of clause.tables.items) {
-          const table = entityName(item);
-          if (table) {
-            this.#writes.push({
-              table,
-              kind: clause.type === 'update_clause' ? 'update' : 'delete',
-              statementIndex: index,
-            });
-          }
-        }
-      }
-    }
   }
 
   #resolveDrop(drop: DropRecord): ResolvedDrop {

@@ -1,16 +1,21 @@
 /**
  * The SQLite and Cloudflare D1 linter: runs the rules of rules/sqlite/ (registry.ts) on each
- * reported file, and reports itself what concerns the file as a whole (`syntax-error`,
- * `unparsed-statement`, `replay-error`; see rules.ts for the catalogue).
+ * reported file, and reports itself what concerns the statements as such (`syntax-error`,
+ * `unparsed`, `replay-error`; see rules.ts for the catalogue).
  *
- * Each reported file is parsed with sql-parser-cst (`dialect: 'sqlite'`, `includeRange`) and
- * walked statement by statement against a `SchemaReplay` holding the schema as of the file: the
+ * SQLite itself is the grammar: each reported file is split into statements as SQLite's parser
+ * splits it (sql-tokens.ts), each statement is read into what the rules need
+ * (sqlite-statement.ts) and run in a `SchemaReplay`. What SQLite's parser refuses is a
+ * `syntax-error`; what SQLite accepts but the reader cannot read is `unparsed` (an error: no
+ * statement is skipped silently). The file is walked statement by statement against the
+ * replay, which holds the schema as of the file: the
  * earlier files are replayed into it in version order, and each statement of the file is run in
  * it right after the rules' `check`, so a rule sees the tables, foreign keys, indexes and
  * triggers that exist at that very statement. What the file does is gathered as it goes
  * (sqlite-file-facts.ts) for the rules' `finish`, called once the whole file ran. Transaction
  * control and `PRAGMA foreign_keys` are not run in the replay: they are the rules' business,
- * and must not change how the next statements replay.
+ * and must not change how the next statements replay; `ATTACH` attaches an in-memory database
+ * and `VACUUM` is skipped, so the replay never writes a file.
  *
  * Engine facts the rules rely on (each shown on real SQLite in test/migrations/lint/; each rule
  * module cites its own):
@@ -30,7 +35,6 @@
  * - D1 refuses `BEGIN`/`SAVEPOINT` (https://github.com/cloudflare/workerd/issues/5411).
  */
 
-import { type Node, type Program, parse, type Statement } from 'sql-parser-cst';
 import type { MigrationFile } from '../migration-files.ts';
 import { SQLITE_LINT_RULES } from './rules/sqlite/registry.ts';
 import type { SqliteEngine, SqliteLintRule } from './rules/sqlite/sqlite-lint-rule.ts';
@@ -38,7 +42,9 @@ import { airlockSeverity } from './rules.ts';
 import { SchemaReplay } from './schema-replay.ts';
 import { SourceText } from './source-text.ts';
 import { foreignKeysPragma, isTransactionControl } from './sql-nodes.ts';
+import { type SqliteStatementText, splitSqliteStatements } from './sql-tokens.ts';
 import { FileFacts } from './sqlite-file-facts.ts';
+import { type ReadStatement, readSqliteStatement } from './sqlite-statement.ts';
 import type { DestructiveChange, EngineLintResult, LintFinding, RuleFinding } from './types.ts';
 
 /**
@@ -75,27 +81,53 @@ export function lintSqliteMigrations(
 
 /** Replays a file that is only context: whole, or statement by statement if that fails. */
 function replayContext(replay: SchemaReplay, file: MigrationFile): void {
-  if (replay.run(file.sql) === null) return;
-  let program: Program;
-  try {
-    program = parseSqlite(file);
-  } catch {
-    return; // the schema stays as far as SQLite got
-  }
-  for (const statement of program.statements) {
-    if (statement.type === 'empty' || isTransactionControl(statement)) continue;
-    const [start, end] = statement.range!;
-    replay.run(file.sql.slice(start, end));
+  if (!mayRunWhole(file.sql) || replay.run(file.sql) !== null) {
+    for (const text of splitSqliteStatements(file.sql)) {
+      const reading = readSqliteStatement(text.tokens);
+      if (reading.ok && !replays(reading.statement)) continue;
+      replay.run(replayText(file.sql, text, reading.ok ? reading.statement : undefined));
+    }
   }
 }
 
-function parseSqlite(file: MigrationFile): Program {
-  return parse(file.sql, { dialect: 'sqlite', includeRange: true, filename: file.filename });
+/**
+ * False when a file has statements that must not run as written in the replay (transaction
+ * control, PRAGMA foreign_keys, ATTACH, VACUUM): it is then replayed statement by statement.
+ */
+function mayRunWhole(sql: string): boolean {
+  return !/\b(?:begin|commit|end|rollback|savepoint|release|foreign_keys|attach|vacuum)\b/i.test(
+    sql,
+  );
 }
 
-/** False for the statements that must not run in the replay (see the module comment). */
-function replays(statement: Statement): boolean {
-  return !isTransactionControl(statement) && foreignKeysPragma(statement) === null;
+/**
+ * False for the statements that do not run in the replay: transaction control and `PRAGMA
+ * foreign_keys` (the rules' business; they must not change how the next statements replay),
+ * VACUUM (it may write a file: `VACUUM INTO`), EXPLAIN (it changes nothing).
+ */
+function replays(statement: ReadStatement): boolean {
+  return (
+    !isTransactionControl(statement) &&
+    foreignKeysPragma(statement) === null &&
+    statement.kind !== 'vacuum' &&
+    statement.kind !== 'explain'
+  );
+}
+
+/** The text the replay runs for a statement: ATTACH attaches an in-memory database instead of a file. */
+function replayText(sql: string, text: SqliteStatementText, statement?: ReadStatement): string {
+  if (statement?.kind === 'attach' && statement.schema) {
+    return `ATTACH DATABASE ':memory:' AS "${statement.schema.replace(/"/g, '""')}"`;
+  }
+  return sql.slice(text.start, text.end);
+}
+
+/**
+ * SQLite's own messages for text its parser refuses (`sqlite3ErrorMsg` in `src/tokenize.c` and
+ * `src/parse.y`), as opposed to a statement that reads well but fails on the schema.
+ */
+function isSyntaxError(message: string): boolean {
+  return /syntax error|incomplete input|unrecognized token/.test(message);
 }
 
 /** The lint of one file. */
@@ -124,23 +156,33 @@ class FileLint {
   }
 
   run(): EngineLintResult {
-    let program: Program;
-    try {
-      program = parseSqlite(this.#file);
-    } catch (error) {
-      this.#unparsed(error);
-      return { findings: this.#findings, destructive: [] };
-    }
     const context = {
       engine: this.#engine,
       file: this.#file,
-      text: (node: Node) => this.#text(node),
+      text: (start: number, end: number) => this.#file.sql.slice(start, end),
+      replay: this.#replay,
     };
     const facts = new FileFacts(this.#replay);
     let replayFailure: { offset: number; message: string } | undefined;
     let laterFailures = 0;
-    program.statements.forEach((statement, index) => {
-      if (statement.type === 'empty') return;
+    splitSqliteStatements(this.#file.sql).forEach((text, index) => {
+      const reading = readSqliteStatement(text.tokens);
+      if (!reading.ok) {
+        const failure = this.#replay.run(this.#file.sql.slice(text.start, text.end));
+        if (failure === null) {
+          this.#add(
+            'unparsed',
+            reading.offset,
+            `SQLite accepts this statement, but Airlock's SQLite reader cannot read it (${reading.reason} at \`${firstWords(this.#file.sql, reading.offset)}\`), so no rule could check it.`,
+            'Check the statement by hand against the rules of `airlock migrate lint` and, if it is safe, say why with `-- airlock:lint-ignore unparsed <reason>` on the line before it; please report the statement to Airlock so the reader learns it.',
+          );
+        } else if (isSyntaxError(failure)) {
+          this.#syntaxError(text, failure);
+        } else if (replayFailure) laterFailures++;
+        else replayFailure = { offset: text.start, message: failure };
+        return;
+      }
+      const statement = reading.statement;
       let reported = false;
       for (const rule of this.#rules) {
         const found = rule.check?.(statement, context) ?? [];
@@ -149,12 +191,12 @@ class FileLint {
       }
       facts.record(statement, index);
       if (!replays(statement)) return;
-      const [start, end] = statement.range!;
-      const failure = this.#replay.run(this.#file.sql.slice(start, end));
+      const failure = this.#replay.run(replayText(this.#file.sql, text, statement));
       // A statement a rule reported on already says why it fails.
       if (failure === null || reported) return;
-      if (replayFailure) laterFailures++;
-      else replayFailure = { offset: start, message: failure };
+      if (isSyntaxError(failure)) this.#syntaxError(text, failure);
+      else if (replayFailure) laterFailures++;
+      else replayFailure = { offset: text.start, message: failure };
     });
     if (replayFailure) {
       const later =
@@ -169,7 +211,7 @@ class FileLint {
       );
     }
     facts.resolve();
-    const fileContext = { ...context, contract: this.#contract, replay: this.#replay, facts };
+    const fileContext = { ...context, contract: this.#contract, facts };
     for (const rule of this.#rules) this.#report(rule.name, rule.finish?.(fileContext) ?? []);
     const destructive = facts.changes.map(({ offset, detail: _, ...change }): DestructiveChange => {
       const { line, col } = this.#source.position(offset);
@@ -186,32 +228,37 @@ class FileLint {
     return { findings: this.#findings, destructive };
   }
 
-  /** `syntax-error` when SQLite refuses the file too, else `unparsed-statement`. */
-  #unparsed(error: unknown): void {
-    const text = error instanceof Error ? error.message : String(error);
-    const where = /--> .*:(\d+):(\d+)\s*$/m.exec(text);
-    const line = where ? Number(where[1]) : 1;
-    const col = where ? Number(where[2]) : 1;
-    const offset =
-      this.#source.lineStart(line) +
-      [...this.#source.lineText(line)].slice(0, col - 1).join('').length;
-    const parser = text.split('\n', 1)[0]!;
-    const sqlite = this.#replay.run(this.#file.sql);
-    if (sqlite === null) {
-      this.#add(
-        'unparsed-statement',
-        offset,
-        `Airlock's SQLite parser cannot read this file (${parser}), although SQLite accepts it, so none of its statements were linted.`,
-        'Check the file by hand against the rules of `airlock migrate lint`; if the syntax is ordinary SQLite, report it to Airlock with the statement.',
-      );
-    } else {
-      this.#add(
-        'syntax-error',
-        offset,
-        `The file does not parse: ${parser}. SQLite refuses it too: ${sqlite}.`,
-        'Fix the SQL at this position.',
-      );
+  /** Reports SQLite's syntax error at the token where its parser stopped. */
+  #syntaxError(text: SqliteStatementText, message: string): void {
+    this.#add(
+      'syntax-error',
+      this.#syntaxErrorOffset(text),
+      `SQLite cannot read this statement: ${message}. Every ${this.#engine === 'd1' ? 'D1' : 'SQLite'} database refuses it, staging and production alike.`,
+      'Fix the SQL of this statement (SQLite names the token where it stopped).',
+    );
+  }
+
+  /**
+   * The offset of the token SQLite's parser stops at: the first token `k` such that the
+   * statement cut after `k` is a syntax error (before it, a cut is incomplete or complete input,
+   * never a syntax error), found by bisection with SQLite compiling (not running) each cut.
+   */
+  #syntaxErrorOffset(text: SqliteStatementText): number {
+    const { tokens } = text;
+    const cut = (k: number) => this.#file.sql.slice(text.start, tokens[k]!.end);
+    let lo = 0;
+    let hi = tokens.length - 1;
+    const failsAt = (k: number) => {
+      const message = this.#replay.compile(cut(k));
+      return message !== null && isSyntaxError(message) && !/incomplete input/.test(message);
+    };
+    if (!failsAt(hi)) return tokens[hi]!.end; // SQLite wants more: it stops at the end
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (failsAt(mid)) hi = mid;
+      else lo = mid + 1;
     }
+    return tokens[lo]!.start;
   }
 
   #report(rule: string, found: RuleFinding[]): void {
@@ -229,11 +276,13 @@ class FileLint {
       col,
       message,
       fix,
+      docs: '',
     });
   }
+}
 
-  #text(node: Node): string {
-    const [start, end] = node.range!;
-    return this.#file.sql.slice(start, end);
-  }
+/** The text at `offset`, up to 30 characters on one line, for messages. */
+function firstWords(sql: string, offset: number): string {
+  const line = sql.slice(offset).split('\n', 1)[0]!.trim();
+  return line.length > 30 ? `${line.slice(0, 27)}...` : line || '(end of statement)';
 }

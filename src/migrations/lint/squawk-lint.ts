@@ -26,15 +26,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AlterTableAction, type Node, parse, type Statement } from 'sql-parser-cst';
 import { ProviderError } from '../../errors.ts';
 import type { MigrationFile } from '../migration-files.ts';
 import { type SqlStatement, splitSqlStatements } from '../sql-split.ts';
 import { describeDestructive } from './destructive-change.ts';
+import { postgresDestructiveStatements } from './postgres-destructive.ts';
+import {
+  type PostgresAlterAction,
+  type PostgresStatement,
+  readPostgresStatement,
+} from './postgres-statement.ts';
 import { POSTGRES_LINT_RULES } from './rules/postgres/registry.ts';
-import { EXCLUDED_SQUAWK_RULES, SQUAWK_RULES } from './rules.ts';
+import { EXCLUDED_SQUAWK_RULES, ruleDocs, SQUAWK_RULES } from './rules.ts';
 import { SourceText } from './source-text.ts';
-import { entityName } from './sql-nodes.ts';
 import type { DestructiveChange, EngineLintResult, LintFinding } from './types.ts';
 
 /** One violation as squawk's JSON reporter prints it. */
@@ -145,7 +149,7 @@ export async function lintPostgresMigrations(
       }
       return found;
     };
-    for (const file of files) analysis(file).airlockRules(findings);
+    for (const file of files) analysis(file).airlockRules(findings, destructive);
     for (const violation of runs.flat()) {
       const file = byName.get(violation.file.replace(/^.*[\\/]/, ''));
       if (file) analysis(file).map(violation, findings, destructive);
@@ -227,6 +231,7 @@ function squawkIgnoreFinding(file: MigrationFile, line: number): LintFinding {
     path: file.path,
     line,
     col,
+    docs: ruleDocs('squawk-ignore-comment'),
     message:
       '`squawk-ignore` has no effect under Airlock: every suppression must say why, and the reason goes to the audit log. The violations it meant to hide are reported.',
     fix: 'Replace it with `-- airlock:lint-ignore <rule> <why this is safe here>` on a line of its own.',
@@ -270,14 +275,14 @@ const NOTES: Readonly<Record<string, { why?: string; fix?: string }>> = {
   },
 };
 
-/** Statements of one Postgres file, parsed on demand to name the tables of a violation. */
+/** Statements of one Postgres file, read once, to name the objects of a violation. */
 class PostgresFile {
   readonly #file: MigrationFile;
   readonly #contract: boolean;
   readonly #noTransaction: boolean;
   readonly #source: SourceText;
   readonly #statements: SqlStatement[];
-  readonly #parsed = new Map<number, Statement | null>();
+  readonly #read: PostgresStatement[];
   /** The file's first syntax error (squawk reports several per broken statement) and the rest's count. */
   #syntaxError: { finding: LintFinding; more: number } | undefined;
   #syntaxErrorMessage = '';
@@ -288,29 +293,61 @@ class PostgresFile {
     this.#noTransaction = directives.noTransaction;
     this.#source = new SourceText(file.sql);
     this.#statements = splitSqlStatements(file.sql);
+    this.#read = this.#statements.map((s) => readPostgresStatement(s.text, s.offset));
   }
 
-  /** Runs Airlock's own Postgres rules (rules/postgres/) on the file. */
-  airlockRules(findings: LintFinding[]): void {
+  #finding(rule: string, offset: number, message: string, fix: string): LintFinding {
+    const { line, col } = this.#source.position(offset);
+    return {
+      rule,
+      severity: rule === 'destructive-change-outside-contract' ? 'error' : ruleSeverity(rule),
+      file: this.#file.filename,
+      path: this.#file.path,
+      line,
+      col,
+      message,
+      fix,
+      docs: ruleDocs(rule),
+    };
+  }
+
+  /**
+   * Runs Airlock's own Postgres rules (rules/postgres/) on the file, and reports its destructive
+   * statements squawk has no rule for (DROP SCHEMA … CASCADE, TRUNCATE, DROP VIEW/TYPE/FUNCTION/
+   * TRIGGER) as destructive changes.
+   */
+  airlockRules(findings: LintFinding[], destructive: DestructiveChange[]): void {
     const context = {
       file: this.#file,
       statements: this.#statements,
+      read: this.#read,
       noTransaction: this.#noTransaction,
     };
     for (const rule of POSTGRES_LINT_RULES) {
       for (const found of rule.check(context)) {
-        const { line, col } = this.#source.position(found.offset);
         findings.push({
-          rule: rule.name,
+          ...this.#finding(rule.name, found.offset, found.message, found.fix),
           severity: rule.severity,
-          file: this.#file.filename,
-          path: this.#file.path,
-          line,
-          col,
-          message: found.message,
-          fix: found.fix,
         });
       }
+    }
+    for (const change of postgresDestructiveStatements(this.#read)) {
+      const { line, col } = this.#source.position(change.offset);
+      destructive.push({
+        kind: change.kind,
+        table: change.table,
+        file: this.#file.filename,
+        path: this.#file.path,
+        version: this.#file.version,
+        line,
+        col,
+        contract: this.#contract,
+      });
+      if (this.#contract) continue;
+      const { message, fix } = describeDestructive(change);
+      findings.push(
+        this.#finding('destructive-change-outside-contract', change.offset, message, fix),
+      );
     }
   }
 
@@ -346,6 +383,7 @@ class PostgresFile {
           ...base,
           message: `${violation.message} (Expected in a contract migration, but the type change still rewrites the table under an ACCESS EXCLUSIVE lock.)`,
           fix: [violation.help, note?.fix, docs].filter(Boolean).join(' '),
+          docs,
         });
         return;
       }
@@ -356,6 +394,7 @@ class PostgresFile {
         ...base,
         message: `${described.map((d) => d.message).join(' ')} (squawk ${rule}: ${violation.message})`,
         fix: described[0]!.fix,
+        docs: ruleDocs('destructive-change-outside-contract'),
       });
       return;
     }
@@ -365,6 +404,7 @@ class PostgresFile {
       ...base,
       message: [violation.message, note?.why].filter(Boolean).join(' '),
       fix: [violation.help, note?.fix, docs].filter(Boolean).join(' '),
+      docs: ruleDocs(rule),
     };
     if (rule === 'syntax-error') {
       if (this.#syntaxError) {
@@ -386,60 +426,39 @@ class PostgresFile {
     const index = this.#statements.findIndex(
       (s) => offset >= s.offset && offset <= s.offset + s.text.length,
     );
-    const statement = index >= 0 ? this.#statements[index]! : undefined;
-    const parsed = index >= 0 ? this.#parse(index) : null;
+    const read = index >= 0 ? this.#read[index]! : undefined;
     const created = this.#createdBefore(index);
-    const fresh = (table: string) => created.has(table.toLowerCase());
+    const fresh = (table: string) => created.has(table);
     const kind = KIND_OF_RULE[rule]!;
-    if (parsed?.type === 'drop_table_stmt') {
-      return parsed.tables.items
-        .map((item) => entityName(item))
-        .filter((t): t is string => t !== undefined && !fresh(t))
-        .map((table) => ({ kind, table }));
+    if (read?.kind === 'drop' && read.object === 'table') {
+      return read.names.filter((n) => !fresh(n.name)).map((n) => ({ kind, table: n.name }));
     }
-    if (parsed?.type === 'alter_table_stmt') {
-      const table = entityName(parsed.table);
-      if (!table) return [{ kind, table: tableFromText(statement?.text) }];
+    if (read?.kind === 'alter-table') {
+      const table = read.table.name;
       if (fresh(table)) return [];
-      const relative = offset - statement!.offset;
-      const actions = parsed.actions.items;
-      const action =
-        actions.find((a) => matches(rule, a) && within(a, relative)) ??
-        actions.find((a) => matches(rule, a));
-      return [{ kind, table, ...details(action, statement!.text) }];
+      const wanted = ACTION_OF_RULE[rule];
+      const matching = read.actions.filter((a) => a.type === wanted);
+      // The action the violation points into: the last one starting at or before it.
+      const action = matching.filter((a) => a.start <= offset).at(-1) ?? matching[0];
+      return [{ kind, table, ...details(action) }];
     }
-    const table = tableFromText(statement?.text);
-    return fresh(table) ? [] : [{ kind, table }];
+    return [{ kind, table: '(a table squawk names in its message)' }];
   }
 
-  #parse(index: number): Statement | null {
-    if (!this.#parsed.has(index)) {
-      let statement: Statement | null = null;
-      try {
-        statement =
-          parse(this.#statements[index]!.text, { dialect: 'postgresql', includeRange: true })
-            .statements[0] ?? null;
-      } catch {
-        statement = null;
-      }
-      this.#parsed.set(index, statement);
-    }
-    return this.#parsed.get(index)!;
-  }
-
-  /** Lowercase names of the tables created by the statements before `index`. */
+  /** Names of the tables created by the statements before `index`. */
   #createdBefore(index: number): Set<string> {
     const created = new Set<string>();
-    for (let i = 0; i < index; i++) {
-      if (!/^create\s/i.test(this.#statements[i]!.text)) continue;
-      const statement = this.#parse(i);
-      if (statement?.type === 'create_table_stmt') {
-        const name = entityName(statement.name);
-        if (name) created.add(name.toLowerCase());
+    for (const read of this.#read.slice(0, Math.max(0, index))) {
+      if (read.kind === 'create' && read.object === 'table') {
+        for (const n of read.names) created.add(n.name);
       }
     }
     return created;
   }
+}
+
+function ruleSeverity(rule: string): 'error' | 'warning' {
+  return SQUAWK_RULES[rule] === 'error' ? 'error' : 'warning';
 }
 
 const KIND_OF_RULE: Readonly<Record<string, DestructiveChange['kind']>> = {
@@ -450,56 +469,26 @@ const KIND_OF_RULE: Readonly<Record<string, DestructiveChange['kind']>> = {
   'changing-column-type': 'change-column-type',
 };
 
-const ACTION_OF_RULE: Readonly<Record<string, AlterTableAction['type']>> = {
-  'ban-drop-column': 'alter_action_drop_column',
-  'renaming-column': 'alter_action_rename_column',
-  'renaming-table': 'alter_action_rename',
-  'changing-column-type': 'alter_action_alter_column',
+const ACTION_OF_RULE: Readonly<Record<string, PostgresAlterAction['type']>> = {
+  'ban-drop-column': 'drop-column',
+  'renaming-column': 'rename-column',
+  'renaming-table': 'rename-table',
+  'changing-column-type': 'set-type',
 };
 
-function matches(rule: string, action: AlterTableAction): boolean {
-  return action.type === ACTION_OF_RULE[rule];
-}
-
-function within(node: Node, offset: number): boolean {
-  const range = node.range;
-  return range !== undefined && offset >= range[0] && offset <= range[1];
-}
-
 function details(
-  action: AlterTableAction | undefined,
-  text: string,
+  action: PostgresAlterAction | undefined,
 ): Pick<DestructiveChange, 'column' | 'to'> {
-  const slice = (node: Node) => (node.range ? text.slice(node.range[0], node.range[1]) : undefined);
   switch (action?.type) {
-    case 'alter_action_drop_column':
-      return { column: action.column.name };
-    case 'alter_action_rename_column':
-      return { column: action.oldName.name, to: action.newName.name };
-    case 'alter_action_rename': {
-      const to = entityName(action.newName);
-      return to ? { to } : {};
-    }
-    case 'alter_action_alter_column': {
-      const column = action.column.type === 'identifier' ? action.column.name : undefined;
-      const to =
-        action.action.type === 'alter_action_set_data_type'
-          ? slice(action.action.dataType)
-          : undefined;
-      return { ...(column ? { column } : {}), ...(to ? { to } : {}) };
-    }
+    case 'drop-column':
+      return { column: action.column };
+    case 'rename-column':
+      return { column: action.column, to: action.to };
+    case 'rename-table':
+      return { to: action.to };
+    case 'set-type':
+      return { column: action.column, ...(action.to ? { to: action.to } : {}) };
     default:
       return {};
   }
-}
-
-/** The table named by `ALTER TABLE …` / `DROP TABLE …` when the parser cannot read the statement. */
-function tableFromText(text: string | undefined): string {
-  const match =
-    /^(?:alter|drop)\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?((?:"(?:[^"]|"")+"|[\w$]+)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[\w$]+))?)/i.exec(
-      text ?? '',
-    );
-  if (!match) return '(unknown table)';
-  const last = match[1]!.split(/\s*\.\s*/).at(-1)!;
-  return last.startsWith('"') ? last.slice(1, -1).replace(/""/g, '"') : last;
 }

@@ -24,6 +24,11 @@ export interface LintFinding {
   message: string;
   /** How to do it safely. */
   fix: string;
+  /**
+   * Where the rule is explained: `docs/lint-rules.md#<rule>` (a file of the airlock-deploy
+   * package) for Airlock's rules, squawk's page (https://squawkhq.com/docs/<rule>) for squawk's.
+   */
+  docs: string;
   /** Set on suppressed findings: the reason written in `-- airlock:lint-ignore <rule> <reason>`. */
   suppressedBecause?: string;
 }
@@ -55,7 +60,16 @@ export type DestructiveChangeKind =
   | 'rename-table'
   | 'rename-column'
   | 'change-column-type'
-  | 'drop-view';
+  | 'drop-view'
+  | 'drop-trigger'
+  /** Postgres: `DROP TYPE` / `DROP DOMAIN`. */
+  | 'drop-type'
+  /** Postgres: `DROP FUNCTION` / `DROP PROCEDURE`. */
+  | 'drop-function'
+  /** Postgres: `DROP SCHEMA … CASCADE`, which drops everything in it. */
+  | 'drop-schema'
+  /** Postgres: `TRUNCATE`. */
+  | 'truncate-table';
 
 /**
  * One destructive change of one file: something code that is still live (the release being
@@ -64,7 +78,10 @@ export type DestructiveChangeKind =
  */
 export interface DestructiveChange {
   kind: DestructiveChangeKind;
-  /** The table (or view) as written, without a schema prefix. */
+  /**
+   * The object as written, without a schema prefix: the table, or the view, trigger, type,
+   * function or schema the kind names.
+   */
   table: string;
   /** The column, for column changes. */
   column?: string;

@@ -14,6 +14,7 @@ const NOT_RULES = new Set([
   'sqlite-lint-rule.ts',
   'postgres-lint-rule.ts',
   'drop-effects.ts',
+  'add-column.ts',
 ]);
 
 function ruleModules(engine: 'sqlite' | 'postgres'): string[] {

@@ -7,6 +7,7 @@
 
 import type { MigrationFile } from '../../../migration-files.ts';
 import type { SqlStatement } from '../../../sql-split.ts';
+import type { PostgresStatement } from '../../postgres-statement.ts';
 import type { LintRule } from '../../rules.ts';
 import type { RuleFinding } from '../../types.ts';
 
@@ -15,6 +16,8 @@ export interface PostgresFileContext {
   file: MigrationFile;
   /** The file's statements, in order. */
   statements: readonly SqlStatement[];
+  /** The same statements as postgres-statement.ts reads them. */
+  read: readonly PostgresStatement[];
   /** True when the file is marked `-- airlock:no-transaction` (the driver runs it outside one). */
   noTransaction: boolean;
 }

@@ -16,10 +16,10 @@ export const d1ExplicitTransactionRule: SqliteLintRule = {
   suppressible: true,
   check(statement, context) {
     if (!isTransactionControl(statement)) return [];
-    const text = firstLine(context.text(statement));
+    const text = firstLine(context.text(statement.start, statement.end));
     return [
       {
-        offset: statement.range![0],
+        offset: statement.start,
         message: `\`${text}\` controls a transaction, which D1 refuses ("To execute a transaction, please use the state.storage.transaction() … APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT statements"): D1 runs each migration file as one batch, which is already atomic.`,
         fix: 'Remove every BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT and RELEASE from the file; if part of it must not be atomic with the rest, put it in a migration of its own.',
       },

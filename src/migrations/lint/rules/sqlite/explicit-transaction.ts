@@ -18,10 +18,10 @@ export const explicitTransactionRule: SqliteLintRule = {
   suppressible: true,
   check(statement, context) {
     if (!isTransactionControl(statement) || isSavepointControl(statement)) return [];
-    const text = firstLine(context.text(statement));
+    const text = firstLine(context.text(statement.start, statement.end));
     return [
       {
-        offset: statement.range![0],
+        offset: statement.start,
         message: `\`${text}\` controls a transaction, but Airlock already runs each SQLite migration in one transaction (BEGIN IMMEDIATE) together with its ledger row: a BEGIN fails ("cannot start a transaction within a transaction"), and a COMMIT or ROLLBACK ends Airlock's transaction early, so a later failure leaves part of the file applied without a ledger row.`,
         fix: 'Remove the BEGIN/COMMIT/ROLLBACK statements: the whole file is atomic already. Use SAVEPOINT … RELEASE if you need to roll back part of it.',
       },

@@ -18,8 +18,8 @@ export const foreignKeysPragmaRule: SqliteLintRule = {
     if (foreignKeysPragma(statement) !== 'off') return [];
     return [
       {
-        offset: statement.range![0],
-        message: `\`${firstLine(context.text(statement))}\` does nothing here: SQLite ignores PRAGMA foreign_keys inside a transaction, and Airlock runs each migration inside one, on a node:sqlite connection with foreign keys on. The statements after it run with foreign keys enforced — a DROP TABLE still fires ON DELETE CASCADE.`,
+        offset: statement.start,
+        message: `\`${firstLine(context.text(statement.start, statement.end))}\` does nothing here: SQLite ignores PRAGMA foreign_keys inside a transaction, and Airlock runs each migration inside one, on a node:sqlite connection with foreign keys on. The statements after it run with foreign keys enforced — a DROP TABLE still fires ON DELETE CASCADE.`,
         fix: 'Remove it. Use `PRAGMA defer_foreign_keys = on` to let the file violate foreign keys until it ends (checked at COMMIT); it does not stop ON DELETE actions.',
       },
     ];

@@ -5,11 +5,11 @@
  * them; sqlite-lint.ts walks each file and calls them.
  */
 
-import type { Node, Statement } from 'sql-parser-cst';
 import type { MigrationFile } from '../../../migration-files.ts';
 import type { LintRule } from '../../rules.ts';
 import type { SchemaReplay } from '../../schema-replay.ts';
 import type { FileFacts } from '../../sqlite-file-facts.ts';
+import type { ReadStatement } from '../../sqlite-statement.ts';
 import type { RuleFinding } from '../../types.ts';
 
 /** The two engines the SQLite rules run on. */
@@ -19,16 +19,19 @@ export type SqliteEngine = 'sqlite' | 'd1';
 export interface SqliteRuleContext {
   engine: SqliteEngine;
   file: MigrationFile;
-  /** The text of a node of the file (by its range). */
-  text(node: Node): string;
+  /** The text of the file from `start` to `end` (UTF-16 offsets, e.g. a statement's). */
+  text(start: number, end: number): string;
+  /**
+   * The schema: in `check`, as it is just before the statement runs; in `finish`, as the file
+   * leaves it.
+   */
+  replay: SchemaReplay;
 }
 
 /** What `finish` can see, once every statement of the file ran in the replay. */
 export interface SqliteFileContext extends SqliteRuleContext {
   /** True when the file is marked `-- airlock:contract`. */
   contract: boolean;
-  /** The schema as the file leaves it. */
-  replay: SchemaReplay;
   /** What the file did (resolved: `facts.drops` is readable). */
   facts: FileFacts;
 }
@@ -43,6 +46,6 @@ export interface SqliteFileContext extends SqliteRuleContext {
  * A rule runs only on its `engines`. Both return `[]` when all is well.
  */
 export interface SqliteLintRule extends LintRule {
-  check?(statement: Statement, context: SqliteRuleContext): RuleFinding[];
+  check?(statement: ReadStatement, context: SqliteRuleContext): RuleFinding[];
   finish?(context: SqliteFileContext): RuleFinding[];
 }
