@@ -14,7 +14,7 @@ import type { MigrationFile } from '../../../src/migrations/migration-files.ts';
 import { Migrator } from '../../../src/migrations/migrator.ts';
 import { SqliteMigrationDriver } from '../../../src/migrations/sqlite-migration-driver.ts';
 import { caught } from '../engines.ts';
-import { migrations, rulesOf } from './helpers.ts';
+import { at, migrations, rulesOf } from './helpers.ts';
 
 const SCHEMA = `CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
 CREATE TABLE tags (id INTEGER PRIMARY KEY, note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE, tag TEXT NOT NULL);
@@ -273,5 +273,253 @@ describe('rebuild-drops-indexes-or-triggers on real SQLite', () => {
     expect(
       rulesOf((await lintMigrations(files, { engine: 'sqlite', only: [2] })).findings),
     ).toEqual(['rebuild-drops-indexes-or-triggers']);
+  });
+});
+
+/** Rule, line and column of each finding of file `version` (for precise assertions). */
+async function findingsOf(files: MigrationFile[], version: number): Promise<string[]> {
+  const report = await lintMigrations(files, { engine: 'sqlite', only: [version] });
+  return report.findings.map((f) => `${f.rule}@${f.line}:${f.col}`);
+}
+
+describe('Prisma\'s table rebuild (PRAGMA foreign_key_check("users")) on real SQLite', () => {
+  const SCHEMA_PRISMA = `CREATE TABLE "users" (
+    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "email" TEXT NOT NULL,
+    "name" TEXT
+);
+CREATE UNIQUE INDEX "users_email_key" ON "users"("email");
+CREATE TABLE "posts" (
+    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "authorId" INTEGER NOT NULL,
+    CONSTRAINT "posts_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "users" ("id") ON DELETE CASCADE ON UPDATE CASCADE
+);
+`;
+  /** What `prisma migrate dev` writes to make users.name required (Prisma's RedefineTables). */
+  const PRISMA_REBUILD = `-- RedefineTables
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_users" (
+    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "email" TEXT NOT NULL,
+    "name" TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO "new_users" ("email", "id", "name") SELECT "email", "id", coalesce("name", '') AS "name" FROM "users";
+DROP TABLE "users";
+ALTER TABLE "new_users" RENAME TO "users";
+CREATE UNIQUE INDEX "users_email_key" ON "users"("email");
+PRAGMA foreign_key_check("users");
+PRAGMA foreign_keys=ON;
+`;
+  const seedUsers = () =>
+    withDb((db) =>
+      db.exec(`INSERT INTO users (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com');
+INSERT INTO posts ("authorId") VALUES (1), (1), (2);`),
+    );
+
+  it('deletes every post when Airlock applies it, and lint says so at the DROP TABLE', async () => {
+    const files = migrations(SCHEMA_PRISMA, PRISMA_REBUILD);
+    await apply(files.slice(0, 1));
+    seedUsers();
+    await apply(files);
+    expect(count('users')).toBe(2);
+    expect(count('posts')).toBe(0); // ON DELETE CASCADE fired on DROP TABLE "users"
+    expect(await findingsOf(files, 2)).toEqual([
+      `foreign-keys-pragma@${at(PRISMA_REBUILD, 'PRAGMA foreign_keys=OFF').line}:1`,
+      `rebuild-with-cascading-children@${at(PRISMA_REBUILD, 'DROP TABLE').line}:1`,
+    ]);
+  });
+
+  it('keeps the posts when the file keeps them and puts them back, and lint passes it', async () => {
+    const kept = PRISMA_REBUILD.replace(
+      'PRAGMA foreign_keys=OFF;\n',
+      'CREATE TABLE "posts_keep" AS SELECT * FROM "posts";\n',
+    ).replace(
+      'PRAGMA foreign_keys=ON;\n',
+      'INSERT INTO "posts" SELECT * FROM "posts_keep";\nDROP TABLE "posts_keep";\n',
+    );
+    const files = migrations(SCHEMA_PRISMA, kept);
+    await apply(files.slice(0, 1));
+    seedUsers();
+    await apply(files);
+    expect(count('posts')).toBe(3);
+    expect(await findingsOf(files, 2)).toEqual([]);
+  });
+});
+
+describe('the ADD COLUMN traps on real SQLite: each passes on an empty table and fails once it has rows', () => {
+  const TABLE =
+    'CREATE TABLE users (id INTEGER PRIMARY KEY, price INTEGER NOT NULL DEFAULT 0);\nCREATE TABLE teams (id INTEGER PRIMARY KEY);\n';
+  const cases = [
+    {
+      rule: 'add-column-stored-generated',
+      bad: 'ALTER TABLE users ADD COLUMN doubled INTEGER AS (price * 2) STORED;\n',
+      needle: 'AS (price',
+      error: 'cannot add a STORED column',
+      good: 'ALTER TABLE users ADD COLUMN doubled INTEGER AS (price * 2) VIRTUAL;\n',
+    },
+    {
+      rule: 'add-column-non-constant-default',
+      bad: 'ALTER TABLE users ADD COLUMN created_at TEXT DEFAULT CURRENT_TIMESTAMP;\n',
+      needle: 'CURRENT_TIMESTAMP',
+      error: 'Cannot add a column with non-constant default',
+      good: "ALTER TABLE users ADD COLUMN created_at TEXT DEFAULT '1970-01-01 00:00:00';\n",
+    },
+    {
+      rule: 'add-column-non-constant-default',
+      bad: 'ALTER TABLE users ADD COLUMN score INTEGER DEFAULT (1 + 1);\n',
+      needle: '(1 + 1)',
+      error: 'Cannot add a column with non-constant default',
+      good: 'ALTER TABLE users ADD COLUMN score INTEGER DEFAULT (-2);\n',
+    },
+    {
+      rule: 'add-column-references-with-default',
+      bad: 'ALTER TABLE users ADD COLUMN team_id INTEGER REFERENCES teams (id) DEFAULT 1;\n',
+      needle: '1;',
+      error: 'Cannot add a REFERENCES column with non-NULL default value',
+      good: 'ALTER TABLE users ADD COLUMN team_id INTEGER REFERENCES teams (id) DEFAULT NULL;\n',
+    },
+  ];
+
+  for (const c of cases) {
+    it(`${c.rule}: ${c.bad.trim()}`, async () => {
+      const files = migrations(TABLE, c.bad);
+      const { line, col } = at(c.bad, c.needle);
+      expect(await findingsOf(files, 2)).toEqual([`${c.rule}@${line}:${col}`]);
+      await apply(files.slice(0, 1));
+      withDb((db) =>
+        db.exec('INSERT INTO teams (id) VALUES (1); INSERT INTO users (price) VALUES (5)'),
+      );
+      const error = await caught(apply(files));
+      expect(error.code).toBe('MIGRATION_FAILED');
+      expect(error.message).toContain(c.error);
+      // On an empty table (a fresh staging), the same file applies.
+      await rm(path);
+      await apply(files);
+    });
+
+    it(`${c.rule} passes: ${c.good.trim()}`, async () => {
+      const files = migrations(TABLE, c.good);
+      expect(await findingsOf(files, 2)).toEqual([]);
+      await apply(files.slice(0, 1));
+      withDb((db) =>
+        db.exec('INSERT INTO teams (id) VALUES (1); INSERT INTO users (price) VALUES (5)'),
+      );
+      await apply(files);
+      expect(count('users')).toBe(1);
+    });
+  }
+});
+
+describe('insert-select-star-column-order on real SQLite', () => {
+  const NOTES3 = 'CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT);\n';
+  const rebuild = (
+    copy: string,
+  ) => `CREATE TABLE notes_new (id INTEGER PRIMARY KEY, body TEXT, title TEXT NOT NULL CHECK (title <> ''));
+${copy}
+DROP TABLE notes;
+ALTER TABLE notes_new RENAME TO notes;
+`;
+
+  it('a rebuild that reorders columns and copies with SELECT * swaps their values, silently', async () => {
+    const sql = rebuild('INSERT INTO notes_new SELECT * FROM notes;');
+    const files = migrations(NOTES3, sql);
+    await apply(files.slice(0, 1));
+    withDb((db) => db.exec("INSERT INTO notes (title, body) VALUES ('Title', 'Body text')"));
+    await apply(files);
+    expect(withDb((db) => db.prepare('SELECT title, body FROM notes').get())).toEqual({
+      title: 'Body text',
+      body: 'Title',
+    });
+    const { line, col } = at(sql, 'notes;');
+    expect(await findingsOf(files, 2)).toEqual([`insert-select-star-column-order@${line}:${col}`]);
+  });
+
+  it('naming the columns copies them right, and lint passes it', async () => {
+    const files = migrations(
+      NOTES3,
+      rebuild('INSERT INTO notes_new (id, title, body) SELECT id, title, body FROM notes;'),
+    );
+    await apply(files.slice(0, 1));
+    withDb((db) => db.exec("INSERT INTO notes (title, body) VALUES ('Title', 'Body text')"));
+    await apply(files);
+    expect(withDb((db) => db.prepare('SELECT title, body FROM notes').get())).toEqual({
+      title: 'Title',
+      body: 'Body text',
+    });
+    expect(await findingsOf(files, 2)).toEqual([]);
+  });
+
+  it('SELECT * between tables with the same column order passes', async () => {
+    const files = migrations(
+      NOTES3,
+      "CREATE TABLE notes_copy (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT);\nINSERT INTO notes_copy SELECT * FROM notes WHERE title <> '';\n",
+    );
+    expect(await findingsOf(files, 2)).toEqual([]);
+  });
+});
+
+describe('create-if-not-exists-then-drop on real SQLite', () => {
+  const FILE =
+    'CREATE TABLE IF NOT EXISTS cache (k TEXT PRIMARY KEY, v TEXT);\nDROP TABLE cache;\n';
+
+  it('drops the live table, rows and all, where it already existed', async () => {
+    const files = migrations(FILE);
+    withDb((db) =>
+      db.exec(
+        "CREATE TABLE cache (k TEXT PRIMARY KEY, v TEXT); INSERT INTO cache VALUES ('a', '1')",
+      ),
+    );
+    await apply(files);
+    expect(
+      withDb((db) =>
+        db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'cache'").get(),
+      ),
+    ).toEqual({ n: 0 });
+    expect(await findingsOf(files, 1)).toEqual([`create-if-not-exists-then-drop@2:1`]);
+  });
+
+  it('without IF NOT EXISTS, the file fails loudly there instead, and lint passes it', async () => {
+    const files = migrations(
+      'CREATE TABLE cache (k TEXT PRIMARY KEY, v TEXT);\nDROP TABLE cache;\n',
+    );
+    withDb((db) =>
+      db.exec(
+        "CREATE TABLE cache (k TEXT PRIMARY KEY, v TEXT); INSERT INTO cache VALUES ('a', '1')",
+      ),
+    );
+    const error = await caught(apply(files));
+    expect(error.message).toContain('table cache already exists');
+    expect(count('cache')).toBe(1);
+    expect(await findingsOf(files, 1)).toEqual([]);
+  });
+});
+
+describe('dropping a trigger or a view is destructive (contract only) on real SQLite', () => {
+  const SEARCH = `CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+CREATE TABLE note_log (note_id INTEGER, at TEXT);
+CREATE TRIGGER notes_log AFTER INSERT ON notes BEGIN INSERT INTO note_log VALUES (new.id, 'now'); END;
+CREATE VIEW titles AS SELECT title FROM notes;
+`;
+
+  it('DROP TRIGGER outside a contract migration silently stops what the trigger did', async () => {
+    const files = migrations(SEARCH, 'DROP TRIGGER notes_log;\nDROP VIEW titles;\n');
+    await apply(files);
+    withDb((db) => db.exec("INSERT INTO notes (title) VALUES ('a')"));
+    expect(count('note_log')).toBe(0);
+    expect(await findingsOf(files, 2)).toEqual([
+      'destructive-change-outside-contract@1:1',
+      'destructive-change-outside-contract@2:1',
+    ]);
+  });
+
+  it('in a contract migration, or dropped and created again, it passes', async () => {
+    const files = migrations(
+      SEARCH,
+      '-- airlock:contract\nDROP TRIGGER notes_log;\n',
+      'DROP VIEW titles;\nCREATE VIEW titles AS SELECT upper(title) AS title FROM notes;\nDROP TRIGGER IF EXISTS missing;\nCREATE TRIGGER missing AFTER DELETE ON notes BEGIN SELECT 1; END;\n',
+    );
+    await apply(files);
+    expect(await findingsOf(files, 2)).toEqual([]);
+    expect(await findingsOf(files, 3)).toEqual([]);
   });
 });

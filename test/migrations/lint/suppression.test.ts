@@ -1,8 +1,9 @@
 /**
- * `-- airlock:lint-ignore <rule> <reason>`: a finding it covers moves to `suppressed` with the
- * reason (which the caller writes to the audit log); without a reason, or for an unknown rule,
- * nothing is suppressed and the directive itself is an error; an ignore that suppresses nothing
- * is a warning. The same on every engine.
+ * `-- airlock:lint-ignore <rule> <reason>` (the next statement) and `-- airlock:lint-ignore-file
+ * <rule> <reason>` (the whole file): a finding one covers moves to `suppressed` with the reason
+ * (which the caller writes to the audit log); without a reason, or for an unknown rule, nothing
+ * is suppressed and the directive itself is an error; an ignore that suppresses nothing is a
+ * warning. The same on every engine.
  */
 import { describe, expect, it } from 'vitest';
 import { formatFinding } from '../../../src/migrations/lint/lint-migrations.ts';
@@ -81,6 +82,66 @@ describe.each(['sqlite', 'd1', 'postgres'] as const)('lint-ignore on %s', (engin
     expect(report.findings[0]!.severity).toBe('warning');
     expect(report.errors).toBe(0);
     expect(report.warnings).toBe(1);
+  });
+
+  it('covers the next statement only: a reason about one column does not hide a DROP TABLE', async () => {
+    const sql = `-- airlock:lint-ignore destructive-change-outside-contract body was never read
+ALTER TABLE notes DROP COLUMN body;
+CREATE TABLE other (id bigint);
+DROP TABLE notes;
+`;
+    const report = await lint(engine, [NOTES, sql]);
+    expect(where(report.suppressed).map((w) => w.replace(/:\d+$/, ''))).toEqual([
+      'destructive-change-outside-contract@2:2',
+    ]);
+    expect(where(report.findings).map((w) => w.replace(/:\d+$/, ''))).toEqual([
+      'destructive-change-outside-contract@2:4',
+    ]);
+  });
+
+  it('covers a statement that spans lines, with comments between the directive and it', async () => {
+    const sql = `-- airlock:lint-ignore destructive-change-outside-contract body was never read
+-- (checked in the access logs)
+
+ALTER TABLE notes
+  DROP COLUMN body;
+`;
+    const report = await lint(engine, [NOTES, sql]);
+    expect(report.findings).toEqual([]);
+    expect(report.suppressed).toHaveLength(1);
+  });
+
+  it('warns about an ignore whose next statement has nothing to suppress, and reports the later finding', async () => {
+    const sql = `-- airlock:lint-ignore destructive-change-outside-contract meant for the drop below
+CREATE TABLE other (id bigint);
+ALTER TABLE notes DROP COLUMN body;
+`;
+    const report = await lint(engine, [NOTES, sql]);
+    expect(where(report.findings).map((w) => w.replace(/:\d+$/, ''))).toEqual([
+      'unused-lint-ignore@2:1',
+      'destructive-change-outside-contract@2:3',
+    ]);
+    expect(report.findings[0]!.message).toContain('covers the next statement only');
+  });
+
+  it('lint-ignore-file covers every statement of its file, and only its file', async () => {
+    const sql = `-- airlock:lint-ignore-file destructive-change-outside-contract the old notes schema is dead code
+ALTER TABLE notes DROP COLUMN body;
+DROP TABLE notes;
+`;
+    const report = await lint(engine, [
+      NOTES,
+      sql,
+      `${NOTES.replace('notes', 'notes2')}DROP TABLE notes2;\n`,
+    ]);
+    expect(where(report.suppressed).map((w) => w.replace(/:\d+$/, ''))).toEqual([
+      'destructive-change-outside-contract@2:2',
+      'destructive-change-outside-contract@2:3',
+    ]);
+    expect(
+      report.suppressed.every((f) => f.suppressedBecause === 'the old notes schema is dead code'),
+    ).toBe(true);
+    expect(report.findings).toEqual([]);
   });
 
   it('cannot suppress the rules about directives', async () => {
