@@ -120,6 +120,21 @@ export class Reporter implements ProgressSink {
     this.#write(this.#style('dim', text));
   }
 
+  /**
+   * Writes a machine-readable document (a SARIF log, GitHub annotations) to stdout as is, with
+   * a final newline. Not with `--json`, whose one object is the only thing on stdout.
+   */
+  document(text: string): void {
+    if (this.json) return;
+    this.#out.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** A line for people while stdout carries a document: on stderr, dimmed. */
+  aside(text: string): void {
+    if (this.json) return;
+    this.#err.write(`${styleText('dim', text, { stream: this.#err })}\n`);
+  }
+
   /** A table with a header row; `null` cells print as `—`. */
   table(head: string[], rows: Array<Array<string | number | null>>): void {
     if (this.json) return;

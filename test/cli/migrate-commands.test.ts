@@ -187,6 +187,51 @@ describe('airlock migrate (SQLite)', () => {
     expect(all.services[0].report.files).toBe(3);
   });
 
+  it('lint --format sarif, github and json: one document on stdout, the summary on stderr', async () => {
+    expectCode(await cli('migrate', 'hash'), 0);
+    expectCode(await cli('migrate', 'apply', 'staging'), 0);
+    await writeFile(
+      path.join(migrations(project), '0003_drop_body.sql'),
+      'ALTER TABLE notes DROP COLUMN body;\n',
+    );
+    expectCode(await cli('migrate', 'hash'), 0);
+
+    const sarif = expectCode(await cli('migrate', 'lint', '--format', 'sarif'), 1);
+    const log = JSON.parse(sarif.stdout);
+    expect(log.version).toBe('2.1.0');
+    expect(log.runs[0].results).toMatchObject([
+      {
+        ruleId: 'destructive-change-outside-contract',
+        level: 'error',
+        locations: [
+          {
+            physicalLocation: {
+              artifactLocation: { uri: 'migrations/0003_drop_body.sql' },
+              region: { startLine: 1 },
+            },
+          },
+        ],
+      },
+    ]);
+    expect(sarif.stderr).toContain('✖ notes: 1 error, 0 warnings, 0 suppressed in 1 file');
+
+    const github = expectCode(await cli('migrate', 'lint', '--format', 'github'), 1);
+    expect(github.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^::error file=migrations\/0003_drop_body\.sql,line=1,col=\d+,title=airlock lint%3A destructive-change-outside-contract::Column notes\.body is dropped .* See: docs\/lint-rules\.md#destructive-change-outside-contract$/,
+      ),
+    ]);
+
+    const json = JSON.parse(expectCode(await cli('migrate', 'lint', '--format', 'json'), 1).stdout);
+    expect(json).toMatchObject({ ok: false, errors: 1 });
+    expect(json.services[0].report.findings[0].docs).toBe(
+      'docs/lint-rules.md#destructive-change-outside-contract',
+    );
+
+    const unknown = expectCode(await cli('migrate', 'lint', '--format', 'xml'), 2);
+    expect(unknown.stderr).toContain('Unknown lint output format "xml"');
+  });
+
   it('apply --dry-run reports the failing migration and leaves the environment untouched', async () => {
     expectCode(await cli('migrate', 'hash'), 0);
     expectCode(await cli('migrate', 'apply', 'staging'), 0);

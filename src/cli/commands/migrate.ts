@@ -71,8 +71,13 @@ export const migrateDefinition = defineGroup({
       options: [
         EVERY_SERVICE,
         { flags: '--all', description: 'lint every migration, also those already applied' },
+        {
+          flags: '--format <format>',
+          description:
+            'text (default), json, sarif (SARIF 2.1.0, for GitHub code scanning) or github (workflow annotations)',
+        },
       ],
-      handler: async (io, opts: { service?: string; all?: boolean }) =>
+      handler: async (io, opts: { service?: string; all?: boolean; format?: string }) =>
         (await import('../migrate/lint.ts')).migrateLintCommand(io, opts),
     }),
     defineCommand({
