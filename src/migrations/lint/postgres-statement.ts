@@ -65,6 +65,8 @@ export type PostgresStatement = PostgresStatementKind & {
  * the file's). Never throws: a statement it cannot follow is `other`.
  */
 export function readPostgresStatement(text: string, offset = 0): PostgresStatement {
+  // Most statements are none of these: no need to tokenize them.
+  if (!/^(?:create|drop|truncate|alter)\b/i.test(text)) return { kind: 'other', start: offset };
   const tokens = tokenizeSql(text, 'postgres').map(
     (t): SqlToken => ({ ...t, start: t.start + offset, end: t.end + offset }),
   );
