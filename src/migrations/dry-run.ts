@@ -14,7 +14,9 @@
  *   --schema-only --no-owner --no-privileges | psql -v ON_ERROR_STOP=1 --single-transaction`),
  *   plus the rows of Airlock's ledger (`airlock.migrations`: schema and data, so pending is
  *   computed the same); the real `Migrator` and `PostgresMigrationDriver` run on it; then
- *   `DROP DATABASE … WITH (FORCE)`. Schema only: a migration that only fails because of
+ *   `DROP DATABASE … WITH (FORCE)`. The database's own settings (`ALTER DATABASE … SET
+ *   search_path …`), which a dump leaves out, are copied from its catalog first
+ *   (platform-shape.ts). Schema only: a migration that only fails because of
  *   existing rows passes here (a data copy of production is not something a dry run should
  *   make). `pg_dump` and `psql` must be on PATH (Debian/Ubuntu package `postgresql-client`),
  *   and not older than the server. The password never appears on a command line (it is passed
@@ -28,6 +30,7 @@ import type { LedgerEntry } from './ledger.ts';
 import type { DatabaseLocation } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { type MigrateOptions, Migrator, planMigrations } from './migrator.ts';
+import { applyPlatformShape, readPlatformShape } from './platform-shape.ts';
 import { redactUrl, withClient } from './postgres-client.ts';
 import { insertPostgresLedgerRow } from './postgres-ledger.ts';
 import { PostgresMigrationDriver } from './postgres-migration-driver.ts';
@@ -134,6 +137,10 @@ async function dryRunPostgres(
   }
   const scratch = await createScratchPostgresDatabase(url);
   try {
+    // pg_dump copies the schemas and extensions, not the database's own settings (ALTER
+    // DATABASE … SET search_path …), which the migrations may rely on: copied from the catalog.
+    const shape = await readPlatformShape(url, files);
+    await applyPlatformShape(url, scratch, { ...shape, schemas: [], extensions: [] });
     await copyPostgresSchema(url, scratch.url, options);
     await insertPostgresLedger(scratch.url, ledger);
     const driver = new PostgresMigrationDriver(scratch.url);

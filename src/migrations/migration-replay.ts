@@ -1,7 +1,8 @@
 /**
  * The schema a list of migration files produces: the files applied in order, by the real
  * drivers, to an empty scratch database (a temporary SQLite file, or a temporary Postgres
- * database next to the environment's), described, then removed. Atlas's dev database, Supabase
+ * database next to the environment's, shaped like it: platform-shape.ts), described, then
+ * removed. Atlas's dev database, Supabase
  * CLI's shadow database for `db diff`, and Flyway's drift report compute it the same way.
  */
 
@@ -14,6 +15,7 @@ import { describePostgres } from './introspect-postgres.ts';
 import { describeSqlite } from './introspect-sqlite.ts';
 import type { MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { applyPlatformShape, type PlatformShape, readPlatformShape } from './platform-shape.ts';
 import { withClient } from './postgres-client.ts';
 import { PostgresMigrationDriver } from './postgres-migration-driver.ts';
 import type { SchemaSnapshot } from './schema-snapshot.ts';
@@ -22,11 +24,17 @@ import { SqliteMigrationDriver } from './sqlite-migration-driver.ts';
 
 export interface ReplayOptions {
   /**
-   * Postgres: a connection string to any database on a server where the user may `CREATE
-   * DATABASE`; the scratch database is made there and dropped afterwards. Required for
-   * Postgres.
+   * Postgres: the environment's database. The scratch database is made on its server (the
+   * user must be allowed to `CREATE DATABASE`), given its platform shape (platform-shape.ts:
+   * database-level settings, extensions, platform schemas such as Supabase's `auth`), and
+   * dropped afterwards. Required for Postgres.
    */
   postgresUrl?: string;
+  /**
+   * Postgres: reproduce the live database's platform shape on the scratch database. Default
+   * true; false replays on a plain empty database.
+   */
+  platformShape?: boolean;
   /** Postgres: the schema to describe. Default `public`. */
   schema?: string;
   /** SQLite: folder for the scratch file. Default the OS temp folder. */
@@ -43,6 +51,7 @@ interface ReplaySession {
 async function openReplay(
   engine: 'sqlite' | 'postgres',
   options: ReplayOptions,
+  shape: PlatformShape | null,
 ): Promise<ReplaySession> {
   const meta = { appliedBy: 'airlock replay', release: null };
   const applyWith = async (driver: MigrationDriver, file: MigrationFile) => {
@@ -53,7 +62,7 @@ async function openReplay(
         'MIGRATION_SCRATCH_FAILED',
         `Replaying ${file.filename} on an empty scratch database failed, so the schema the ledger implies cannot be computed: ${(error as Error).message}`,
         {
-          hint: `Migrations must build the schema from an empty database. If ${file.filename} depends on objects created outside migrations (an extension, a platform schema such as Supabase's auth), create them in an earlier migration.`,
+          hint: `Migrations must build the schema from a database shaped like the environment's: an empty one with its platform schemas (such as Supabase's auth), extensions and database settings, copied from the environment. If ${file.filename} depends on anything else created outside migrations, create it in an earlier migration.`,
           details: { file: file.path },
           cause: error,
         },
@@ -88,6 +97,12 @@ async function openReplay(
     );
   }
   const scratch = await createScratchPostgresDatabase(options.postgresUrl);
+  try {
+    if (shape) await applyPlatformShape(options.postgresUrl, scratch, shape);
+  } catch (error) {
+    await scratch.drop();
+    throw error;
+  }
   const driver = new PostgresMigrationDriver(scratch.url);
   return {
     apply: (file) => applyWith(driver, file),
@@ -129,6 +144,10 @@ export async function replaySchemas(
   options: ReplayOptions,
 ): Promise<SchemaSnapshot[]> {
   const results: SchemaSnapshot[] = [];
+  const shape =
+    engine === 'postgres' && options.postgresUrl && options.platformShape !== false
+      ? await readPlatformShape(options.postgresUrl, [...new Set(lists.flat())])
+      : null;
   const order = lists.map((_, i) => i).sort((x, y) => lists[x]!.length - lists[y]!.length);
   let session: ReplaySession | null = null;
   let done: MigrationFile[] = [];
@@ -139,7 +158,7 @@ export async function replaySchemas(
       if (!extends_) {
         await session?.close();
         session = null;
-        session = await openReplay(engine, options);
+        session = await openReplay(engine, options, shape);
         done = [];
       }
       for (const file of list.slice(done.length)) await session!.apply(file);

@@ -141,20 +141,35 @@ export async function copyPostgresSchema(
   targetUrl: string,
   options: { schemas?: string[]; pgDump?: string; psql?: string } = {},
 ): Promise<void> {
-  const source = libpqTarget(sourceUrl);
-  const target = libpqTarget(targetUrl);
   const schemaArgs = options.schemas
     ? [...new Set([...options.schemas, 'airlock'])].map((s) => `--schema=${s}`)
     : [];
-  const pgDump = options.pgDump ?? 'pg_dump';
-  const psql = options.psql ?? 'psql';
   if (options.schemas?.includes('public')) {
     // A dump of selected schemas creates `public` itself; a new database has one already.
     await withClient(targetUrl, (client) => client.query('DROP SCHEMA IF EXISTS public'));
   }
+  await pipeSchemaDump(sourceUrl, targetUrl, schemaArgs, options);
+}
+
+/**
+ * `pg_dump --schema-only --no-owner --no-privileges <dumpArgs>` of `sourceUrl` piped into
+ * `psql -X -q -v ON_ERROR_STOP=1 --single-transaction` on `targetUrl`.
+ *
+ * @throws UserError `MIGRATION_SCRATCH_FAILED` as `copyPostgresSchema`.
+ */
+export async function pipeSchemaDump(
+  sourceUrl: string,
+  targetUrl: string,
+  dumpArgs: string[],
+  options: { pgDump?: string; psql?: string } = {},
+): Promise<void> {
+  const source = libpqTarget(sourceUrl);
+  const target = libpqTarget(targetUrl);
+  const pgDump = options.pgDump ?? 'pg_dump';
+  const psql = options.psql ?? 'psql';
   const dump = spawn(
     pgDump,
-    ['--schema-only', '--no-owner', '--no-privileges', ...schemaArgs, `--dbname=${source.url}`],
+    ['--schema-only', '--no-owner', '--no-privileges', ...dumpArgs, `--dbname=${source.url}`],
     { env: source.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const restore = spawn(
