@@ -5,7 +5,9 @@
  * (migration-replay.ts). A live schema that differs from the one its own ledger implies has
  * **drifted**: someone changed it outside migrations (a manual `ALTER TABLE`, a dashboard's
  * table editor). Differences between the two implied schemas are the pending migrations'
- * doing, and are reported apart as explained. (Atlas `migrate diff` / schema inspection,
+ * doing, and are reported apart as explained. A row applied by a release the files do not
+ * come from (after a rollback) is replayed from that release's file (`ledgerFiles`), so what
+ * it did is not drift either. (Atlas `migrate diff` / schema inspection,
  * Flyway's drift report, Supabase CLI's `db diff` compare a database with what migrations
  * produce the same way: by replaying them on a shadow database.)
  */
@@ -86,10 +88,20 @@ function driftPhrasing(environment: string): DifferencePhrasing {
  *   database; `USAGE` for Postgres schemas without `options.postgresUrl`.
  */
 export async function detectDrift(
-  input: { a: EnvironmentSchema; b: EnvironmentSchema; files: MigrationFile[] },
+  input: {
+    a: EnvironmentSchema;
+    b: EnvironmentSchema;
+    files: MigrationFile[];
+    /**
+     * Files of other releases, for ledger rows `files` do not carry (matched by version and
+     * sha256): an environment that rolled back serves a release without the migrations a
+     * later release applied there, and those rows' changes are explained by these files.
+     */
+    ledgerFiles?: MigrationFile[];
+  },
   options: ReplayOptions = {},
 ): Promise<DriftResult> {
-  const { a, b, files } = input;
+  const { a, b, files, ledgerFiles = [] } = input;
   const engine = a.schema.engine;
   if (b.schema.engine !== engine) {
     throw new UserError(
@@ -99,10 +111,17 @@ export async function detectDrift(
   }
   const problems: DriftResult['problems'] = [];
   const appliedFiles = (env: EnvironmentSchema): MigrationFile[] => {
-    for (const p of planMigrations(files, env.ledger).problems)
+    // A row whose file this release lacks, but another release carries, is explained by it.
+    const fromLedger = env.ledger.flatMap((e) => {
+      if (files.some((f) => f.version === e.version)) return [];
+      const file = ledgerFiles.find((f) => f.version === e.version && f.sha256 === e.sha256);
+      return file ? [file] : [];
+    });
+    const known = [...files, ...fromLedger];
+    for (const p of planMigrations(known, env.ledger).problems)
       problems.push({ ...p, environment: env.name });
     const versions = new Set(env.ledger.map((e) => e.version));
-    return files.filter((f) => versions.has(f.version)).sort((x, y) => x.version - y.version);
+    return known.filter((f) => versions.has(f.version)).sort((x, y) => x.version - y.version);
   };
   const aFiles = appliedFiles(a);
   const bFiles = appliedFiles(b);

@@ -26,6 +26,7 @@ import type {
 } from '../state/state-store.ts';
 import { type AirlockContext, databaseOf, serviceTarget } from './context.ts';
 import { holdBackContracts } from './contract.ts';
+import { ledgerFilesFromReleases } from './ledger-files.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
 
 /** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */
@@ -96,8 +97,13 @@ async function driftFacts(
         schema: await describeSchema(await ctx.databases.location(database)),
         ledger: await ctx.databases.readLedger(database),
       });
+      const a = await side(previous, source);
+      const b = await side(env.name, target);
+      // Rows applied by a release this one does not carry (after a rollback) are explained by
+      // their files in that release.
+      const ledgerFiles = await ledgerFilesFromReleases(ctx, name, files, [a.ledger, b.ledger]);
       const result = await detectDrift(
-        { a: await side(previous, source), b: await side(env.name, target), files },
+        { a, b, files, ledgerFiles },
         target.engine === 'postgres' ? { postgresUrl: target.url } : {},
       );
       fact.findings = result.findings.map((f) => f.difference.message);

@@ -10,6 +10,7 @@ import { environmentDrift, mergeDrift } from '../../migrations/environment-drift
 import { driftError } from '../../migrations/schema-drift.ts';
 import { verifiedMigrationFiles } from '../../migrations/verified-migration-files.ts';
 import { databaseOf } from '../../pipeline/context.ts';
+import { ledgerFilesFromReleases } from '../../pipeline/ledger-files.ts';
 import type { CommandIO } from '../command-io.ts';
 import { withSession } from '../session.ts';
 import { environmentDatabase, servicesWithDatabase } from './migration-sources.ts';
@@ -37,10 +38,16 @@ export async function migrateDriftCommand(
       const reports = [];
       for (const service of services) {
         const dbA = databaseOf(config, envA.name, service.name);
+        const files = await verifiedMigrationFiles(dbA.migrationsDir);
         const result = await environmentDrift(
           environmentDatabase(session.ctx, envA.name, service.name),
           environmentDatabase(session.ctx, envB.name, service.name),
-          await verifiedMigrationFiles(dbA.migrationsDir),
+          files,
+          {
+            // Rows a release applied that the working tree lacks (checked out before it).
+            ledgerFiles: (ledgers) =>
+              ledgerFilesFromReleases(session.ctx, service.name, files, ledgers),
+          },
         );
         io.reporter.info(`${service.name}: ${envA.name} ↔ ${envB.name} (${dbA.engine}):`);
         for (const f of result.findings) io.reporter.info(`  ✖ drift: ${f.difference.message}`);
