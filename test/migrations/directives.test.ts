@@ -33,11 +33,33 @@ describe('parseDirectives', () => {
     expect(d.ignores).toEqual([
       {
         rule: 'destructive-change-outside-contract',
+        scope: 'statement',
         reason: 'the v2 API stopped reading body in release 41',
         line: 4,
       },
     ]);
     expect(d.problems).toEqual([]);
+  });
+
+  it('reads lint-ignore-file as a file-wide ignore, with the same checks', () => {
+    const d = parseDirectives(
+      '-- airlock:lint-ignore-file destructive-change-outside-contract v1 tables are dead\n-- airlock:lint-ignore-file replay-error\n-- airlock:lint-ignore-files replay-error x\nSELECT 1;\n',
+    );
+    expect(d.ignores).toEqual([
+      {
+        rule: 'destructive-change-outside-contract',
+        scope: 'file',
+        reason: 'v1 tables are dead',
+        line: 1,
+      },
+    ]);
+    expect(d.problems.map((p) => `${p.code}@${p.line}`)).toEqual([
+      'lint-ignore-without-reason@2',
+      'unknown-directive@3',
+    ]);
+    expect(d.problems[0]!.message).toContain(
+      '`-- airlock:lint-ignore-file replay-error` gives no reason',
+    );
   });
 
   it('finds nothing in a file without directives, and ignores plain comments that mention Airlock', () => {
@@ -54,7 +76,9 @@ describe('parseDirectives', () => {
       '--airlock:contract\r\n-- airlock:lint-ignore replay-error table made by hand\r\nSELECT 1;\r\n',
     );
     expect(d.contract).toBe(true);
-    expect(d.ignores).toEqual([{ rule: 'replay-error', reason: 'table made by hand', line: 2 }]);
+    expect(d.ignores).toEqual([
+      { rule: 'replay-error', scope: 'statement', reason: 'table made by hand', line: 2 },
+    ]);
   });
 
   it('requires a reason: a lint-ignore without one suppresses nothing and is a problem', () => {
