@@ -1,10 +1,32 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_FILE_NAMES, parseConfig } from '../config/load.ts';
 import { ConfigError, InternalError, UserError } from '../errors.ts';
 import { detectProject } from '../init/detect.ts';
-import { renderConfig } from '../init/render.ts';
+import type { PackageManagerName } from '../init/node-project.ts';
+import { choosePorts } from '../init/ports.ts';
+import { renderInit, toName } from '../init/render.ts';
+import { SUM_FILENAME } from '../migrations/integrity.ts';
 import type { CommandIO } from './command-io.ts';
+
+/** `<pm> --version` in `dir`, or null when it is not installed (or takes over 5 s). */
+function probeVersion(dir: string) {
+  return (name: PackageManagerName): string | null => {
+    try {
+      const out = execFileSync(name, ['--version'], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 5_000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+        env: { ...process.env, COREPACK_ENABLE_DOWNLOAD_PROMPT: '0' },
+      }).trim();
+      return /^\d+\.\d+\.\d+/.exec(out)?.[0] ?? null;
+    } catch {
+      return null;
+    }
+  };
+}
 
 /**
  * `airlock init [--force] [--print]`: writes a starting, commented airlock.yaml from the files
@@ -19,8 +41,13 @@ export async function initCommand(
 ): Promise<number> {
   const file = path.resolve(io.globals.config ?? path.join(process.cwd(), 'airlock.yaml'));
   const dir = path.dirname(file);
-  const detection = detectProject(dir);
-  const text = renderConfig(detection);
+  const detection = detectProject(dir, { probeVersion: probeVersion(dir) });
+  // Local ports: free now, and different from other projects' (derived from the name).
+  const ports =
+    detection.platform === 'local'
+      ? await choosePorts(toName(detection.packageJson?.name ?? path.basename(dir), 'app'), 2)
+      : undefined;
+  const { yaml: text, unsure } = renderInit(detection, ports ? { ports } : {});
   const display = path.relative(process.cwd(), file) || file;
   // What init writes must load; anything else is a bug here, not the user's to fix.
   try {
@@ -36,7 +63,14 @@ export async function initCommand(
       },
     );
   }
-  io.reporter.result({ file, platform: detection.platform, found: detection.found, yaml: text });
+  io.reporter.result({
+    file,
+    platform: detection.platform,
+    found: detection.found,
+    unsure,
+    ...(ports ? { ports } : {}),
+    yaml: text,
+  });
   if (opts.print) {
     if (!io.globals.json) process.stdout.write(text);
     return 0;
@@ -54,8 +88,19 @@ export async function initCommand(
   writeFileSync(file, text);
   io.reporter.success(`Wrote ${display} for provider ${detection.platform}, from:`);
   for (const f of detection.found) io.reporter.info(`  - ${f}`);
+  if (unsure.length > 0) {
+    io.reporter.warn(
+      `Could not decide ${unsure.length === 1 ? 'one thing' : `${unsure.length} things`} (also written at the top of ${display}):`,
+    );
+    for (const u of unsure) io.reporter.info(`  - ${u}`);
+  }
+  const m = detection.migrations;
+  const hash =
+    m && m.files > 0 && !existsSync(path.join(dir, m.dir, SUM_FILENAME))
+      ? ` \`airlock migrate hash\` (records ${m.dir}/'s files in ${SUM_FILENAME}), commit,`
+      : '';
   io.reporter.info(
-    'Next: read the file (every guess is commented), `airlock config validate`, then `airlock deploy staging`.',
+    `Next: read the file (every guess is commented), \`airlock config validate\`,${hash} then \`airlock deploy staging\`.`,
   );
   return 0;
 }

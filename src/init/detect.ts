@@ -1,8 +1,11 @@
 /**
  * What `airlock init` finds in a project folder: the platform files the project
  * already has — wrangler.toml / wrangler.jsonc with its [env.*] sections and D1 bindings,
- * fly.toml with fly.<env>.toml beside it, railway.json / railway.toml — package.json's build and start scripts, and an existing migrations folder. Reads
- * files only; every guess is the renderer's to explain in a comment.
+ * fly.toml with fly.<env>.toml beside it, railway.json / railway.toml — the Node project
+ * (package manager, build, start: node-project.ts), the database engine and the migration
+ * tool's folder (database-detect.ts). Reads files only (the package manager's version may be
+ * asked of the machine through `probeVersion`); every guess is the renderer's to explain in a
+ * comment, and what could not be decided is listed in `unsure`.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +17,14 @@ import {
   readWranglerConfig,
   type WranglerEnvironment,
 } from '../providers/cloudflare/wrangler-config.ts';
+import {
+  detectMigrationTool,
+  type EngineInfo,
+  engineFromDependencies,
+  type MigrationTool,
+  sqlDialect,
+} from './database-detect.ts';
+import { detectNodeProject, type NodeProject, type VersionProbe } from './node-project.ts';
 
 export type InitPlatform = 'cloudflare' | 'fly' | 'railway' | 'local';
 
@@ -21,8 +32,9 @@ export interface PackageInfo {
   name: string | null;
   scripts: Record<string, string>;
   dependencies: string[];
-  /** A lockfile is there (package-lock.json): the build can run `npm ci`. */
-  lockfile: boolean;
+  devDependencies: string[];
+  /** The package manager, build and start command (see node-project.ts). */
+  node: NodeProject;
 }
 
 export interface WranglerInfo {
@@ -60,6 +72,18 @@ export interface MigrationsInfo {
   files: number;
   /** Files whose names Airlock accepts (NNNN_name.sql). */
   valid: number;
+  /** The lowest number in the file names (drizzle-kit starts at 0000), null when none. */
+  first: number | null;
+  /** The tool whose configuration names the folder, and where it says so. */
+  tool: MigrationTool | null;
+  from: string | null;
+}
+
+export interface DatabaseDetection {
+  /** The engine, and why; null when nothing says. */
+  engine: EngineInfo | null;
+  /** Why the engine could not be decided (two kinds of drivers), when so. */
+  conflict: string | null;
 }
 
 export interface Detection {
@@ -70,9 +94,17 @@ export interface Detection {
   fly: FlyInfo | null;
   railway: RailwayInfo | null;
   migrations: MigrationsInfo | null;
+  database: DatabaseDetection;
   dockerfile: boolean;
   /** One line per thing found, for the output and the file's header. */
   found: string[];
+  /** What could not be decided, one sentence each (shown in the output and the file). */
+  unsure: string[];
+}
+
+export interface DetectOptions {
+  /** The version of a package manager on this machine (`pnpm --version`); default: unknown. */
+  probeVersion?: VersionProbe;
 }
 
 function readJson(file: string): Record<string, unknown> {
@@ -103,10 +135,17 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : nul
 const obj = (v: unknown): Record<string, unknown> =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
-function packageInfo(dir: string): PackageInfo | null {
+function readPackageJson(dir: string): Record<string, unknown> | null {
   const file = path.join(dir, 'package.json');
-  if (!existsSync(file)) return null;
-  const data = readJson(file);
+  return existsSync(file) ? readJson(file) : null;
+}
+
+function packageInfo(
+  dir: string,
+  data: Record<string, unknown> | null,
+  probe: VersionProbe,
+): PackageInfo | null {
+  if (!data) return null;
   const scripts = Object.fromEntries(
     Object.entries(obj(data.scripts)).filter(
       (e): e is [string, string] => typeof e[1] === 'string',
@@ -116,7 +155,8 @@ function packageInfo(dir: string): PackageInfo | null {
     name: str(data.name),
     scripts,
     dependencies: Object.keys(obj(data.dependencies)),
-    lockfile: existsSync(path.join(dir, 'package-lock.json')),
+    devDependencies: Object.keys(obj(data.devDependencies)),
+    node: detectNodeProject(dir, data, probe),
   };
 }
 
@@ -206,37 +246,93 @@ function sqlFiles(dir: string): string[] {
   }
 }
 
-function migrationsInfo(dir: string, wrangler: WranglerInfo | null): MigrationsInfo | null {
-  const candidates: Array<[string, MigrationsInfo['kind']]> = [
+function migrationsInfo(
+  dir: string,
+  wrangler: WranglerInfo | null,
+  pkg: Record<string, unknown> | null,
+): MigrationsInfo | null {
+  const tool = wrangler?.d1[0]?.migrationsDir ? null : detectMigrationTool(dir, pkg ?? {});
+  type Candidate = [string, MigrationsInfo['kind'], typeof tool];
+  const candidates: Candidate[] = [
     ...(wrangler?.d1[0]?.migrationsDir
-      ? [[wrangler.d1[0].migrationsDir, 'd1'] as [string, 'd1']]
+      ? [[wrangler.d1[0].migrationsDir, 'd1', null] as Candidate]
       : []),
-    ['migrations', wrangler?.d1.length ? 'd1' : 'sql'],
-    ['supabase/migrations', 'supabase'],
-    ['db/migrations', 'sql'],
-    ['sql/migrations', 'sql'],
+    // The tool's folder counts even before its first migration: it is where they will be.
+    ...(tool ? [[tool.dir, tool.tool === 'supabase' ? 'supabase' : 'sql', tool] as Candidate] : []),
+    ['migrations', wrangler?.d1.length ? 'd1' : 'sql', null],
+    ['supabase/migrations', 'supabase', null],
+    ['db/migrations', 'sql', null],
+    ['sql/migrations', 'sql', null],
   ];
-  for (const [rel, kind] of candidates) {
+  for (const [rel, kind, from] of candidates) {
     const files = sqlFiles(path.join(dir, rel));
-    if (files.length === 0 && !(kind === 'd1' && existsSync(path.join(dir, rel)))) continue;
+    if (
+      files.length === 0 &&
+      !((kind === 'd1' || from) && existsSync(path.join(dir, rel))) &&
+      !from
+    )
+      continue;
+    const numbers = files
+      .map((f) => MIGRATION_FILENAME.exec(f)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number);
     return {
       dir: rel.replace(/\/+$/, ''),
       kind,
       files: files.length,
-      valid: files.filter((f) => MIGRATION_FILENAME.test(f)).length,
+      valid: numbers.length,
+      first: numbers.length ? Math.min(...numbers) : null,
+      tool: from?.tool ?? null,
+      from: from?.from ?? null,
     };
   }
   return null;
 }
 
+/**
+ * The engine: the migration tool's configuration first, then Supabase's folder, then what the
+ * migrations' SQL is written for (Airlock runs those files), then the dependencies. A driver
+ * dependency that disagrees with the SQL is reported, not followed.
+ */
+function databaseDetection(
+  dir: string,
+  migrations: MigrationsInfo | null,
+  pkg: Record<string, unknown> | null,
+  tool: ReturnType<typeof detectMigrationTool>,
+): DatabaseDetection {
+  const fromDeps = engineFromDependencies(pkg ?? {});
+  if (tool?.engine)
+    return {
+      engine: { engine: tool.engine, from: tool.engineFrom ?? tool.from },
+      conflict: null,
+    };
+  if (migrations?.kind === 'supabase')
+    return { engine: { engine: 'postgres', from: 'supabase/migrations/' }, conflict: null };
+  const sql = migrations ? sqlDialect(path.join(dir, migrations.dir)) : null;
+  if (sql) {
+    const deps = fromDeps.engine;
+    return {
+      engine: sql,
+      conflict:
+        deps && deps.engine !== sql.engine
+          ? `the ${deps.from} is a ${deps.engine} driver, but ${migrations?.dir}/ is written for ${sql.engine} (${sql.from}): wrote ${sql.engine}`
+          : null,
+    };
+  }
+  return fromDeps;
+}
+
 /** Looks at `dir` and says what Airlock would start from. */
-export function detectProject(dir: string): Detection {
+export function detectProject(dir: string, options: DetectOptions = {}): Detection {
   const names = readdirSync(dir);
-  const packageJson = packageInfo(dir);
+  const pkg = readPackageJson(dir);
+  const packageJson = packageInfo(dir, pkg, options.probeVersion ?? (() => null));
   const wrangler = wranglerInfo(dir);
   const fly = flyInfo(dir, names);
   const railway = railwayInfo(dir);
-  const migrations = migrationsInfo(dir, wrangler);
+  const migrations = migrationsInfo(dir, wrangler, pkg);
+  const tool = wrangler?.d1.length ? null : detectMigrationTool(dir, pkg ?? {});
+  const database = databaseDetection(dir, migrations, pkg, tool);
   const platform: InitPlatform = wrangler
     ? 'cloudflare'
     : fly
@@ -255,16 +351,38 @@ export function detectProject(dir: string): Detection {
   if (railway) found.push(railway.file);
   if (packageJson) {
     const scripts = ['build', 'start'].filter((s) => packageJson.scripts[s]);
-    found.push(`package.json${scripts.length ? ` (scripts: ${scripts.join(', ')})` : ''}`);
+    const pm = packageJson.node.packageManager;
+    found.push(
+      `package.json${scripts.length ? ` (scripts: ${scripts.join(', ')})` : ''}, ${pm.name}${pm.name === 'yarn' ? (pm.berry ? ' 2+' : ' 1') : ''} (${pm.source})`,
+    );
   }
   if (migrations)
     found.push(
-      `${migrations.dir}/ (${migrations.files} .sql file${migrations.files === 1 ? '' : 's'})`,
+      `${migrations.dir}/ (${migrations.files} .sql file${migrations.files === 1 ? '' : 's'}${migrations.from ? `, from ${migrations.from}` : ''})`,
     );
+  if (database.engine)
+    found.push(`database engine ${database.engine.engine} (${database.engine.from})`);
   const dockerfile = names.includes('Dockerfile');
   if (platform === 'fly' && dockerfile) found.push('Dockerfile');
   const others = [wrangler && 'cloudflare', fly && 'fly', railway && 'railway'].filter(Boolean);
   if (others.length > 1)
     found.push(`several platforms (${others.join(', ')}): starting from ${platform}`);
-  return { dir, platform, packageJson, wrangler, fly, railway, migrations, dockerfile, found };
+  const unsure = [...(packageJson?.node.unsure ?? [])];
+  if (database.conflict)
+    unsure.push(
+      `the database engine: ${database.conflict}; set database.engine to the one the app uses in production, with migrations written for it.`,
+    );
+  return {
+    dir,
+    platform,
+    packageJson,
+    wrangler,
+    fly,
+    railway,
+    migrations,
+    database,
+    dockerfile,
+    found,
+    unsure,
+  };
 }

@@ -5,6 +5,15 @@
  */
 import { stringify } from 'yaml';
 import type { Detection } from './detect.ts';
+import { execBinary, installCommand, nodeRecipe, runScript } from './node-recipe.ts';
+
+export interface RenderOptions {
+  /**
+   * Local ports, one per environment in pipeline order (see ports.ts `choosePorts`). Default:
+   * 4100, 4200 … (tests and `--print` on a machine where nothing is checked).
+   */
+  ports?: number[];
+}
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
@@ -45,7 +54,7 @@ interface Plan {
   project: string;
   service: string;
   pipeline: EnvPlan[];
-  build: { command: string; output: string; comment: string };
+  build: { command: string; output: string; comment: string[] };
   run: { command: string; comment: string } | null;
   health: string | null;
   database: string[] | null;
@@ -53,72 +62,83 @@ interface Plan {
   databaseUrls: boolean;
   checks: Array<{ lines: string[]; comment: string }>;
   notes: string[];
+  /** What could not be decided: written as comments at the top and printed by the command. */
+  unsure: string[];
 }
 
 function buildGuess(d: Detection): Plan['build'] {
   const pkg = d.packageJson;
-  const install = pkg?.lockfile ? 'npm ci' : pkg?.dependencies.length ? 'npm install' : null;
+  const pm = pkg?.node.packageManager;
+  const install =
+    pm && (pm.lockfile || pkg.dependencies.length || pkg.devDependencies.length)
+      ? installCommand(pm)
+      : null;
   const withInstall = (cmd: string) => (install ? `${install} && ${cmd}` : cmd);
   if (d.platform === 'cloudflare') {
+    const wrangler = 'wrangler deploy --dry-run --outdir dist';
     return {
-      command: withInstall('npx wrangler deploy --dry-run --outdir dist'),
+      command: withInstall(pm ? execBinary(pm, wrangler) : `npx ${wrangler}`),
       output: 'dist',
-      comment: 'wrangler bundles the Worker once; every environment gets these bytes',
+      comment: ['wrangler bundles the Worker once; every environment gets these bytes.'],
     };
   }
   if (d.platform === 'railway' && d.railway?.buildCommand) {
     return {
       command: d.railway.buildCommand,
       output: '.',
-      comment: `from ${d.railway.file} (build.buildCommand); the release is the checkout after it`,
+      comment: [
+        `From ${d.railway.file} (build.buildCommand); the release is the checkout after it.`,
+      ],
     };
   }
-  if (pkg?.scripts.build) {
+  if (d.platform === 'local' && pkg) {
+    const recipe = nodeRecipe(pkg.node);
+    return { command: recipe.command, output: recipe.output, comment: recipe.comments };
+  }
+  if (pkg?.scripts.build && pm) {
+    const out = pkg.node.build?.outDir ?? 'dist';
     return {
-      command: withInstall('npm run build'),
-      output: 'dist',
-      comment: 'package.json has a build script; dist/ is a guess: set the folder it writes',
+      command: withInstall(runScript(pm, 'build')),
+      output: out,
+      comment: [
+        `package.json has a build script; ${out}/ is ${pkg.node.build?.outDirFrom ?? 'a guess: set the folder it writes'}.`,
+      ],
     };
   }
   if (d.platform === 'fly') {
     return {
       command: 'mkdir -p dist && cp fly*.toml dist/',
       output: 'dist',
-      comment:
-        'fly builds one image per release from this checkout (Dockerfile) and records its digest in dist/',
+      comment: [
+        'fly builds one image per release from this checkout (Dockerfile) and records its digest in dist/.',
+      ],
     };
   }
-  if (pkg) {
+  if (pkg && pm) {
     return {
-      command: install ? `${install} --omit=dev` : 'true',
+      command: install ? `${install}` : 'true',
       output: '.',
-      comment: 'no build script: the release is the checkout with its production dependencies',
+      comment: ['No build script: the release is the checkout with its dependencies.'],
     };
   }
   return {
     command: 'make build',
     output: 'dist',
-    comment: 'nothing to guess from: put your build command and the folder it writes here',
+    comment: ['Nothing to guess from: put your build command and the folder it writes here.'],
   };
 }
 
-function runGuess(d: Detection, output: string): Plan['run'] {
+function runGuess(d: Detection): Plan['run'] {
   if (d.platform !== 'local') return null;
-  const start = d.packageJson?.scripts.start;
-  if (start) {
-    const inOutput = new RegExp(
-      `^node (?:\\./)?${output.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(\\S+)$`,
-    ).exec(start);
-    if (inOutput)
-      return {
-        command: `node ${inOutput[1]}`,
-        comment: `package.json start (${start}), inside ${output}/`,
-      };
-    if (output === '.') return { command: 'npm start', comment: `package.json start: ${start}` };
+  const node = d.packageJson?.node;
+  if (node) {
+    const recipe = nodeRecipe(node);
+    if (recipe.run) return { command: recipe.run, comment: recipe.runComment };
   }
   return {
     command: 'node index.js',
-    comment: `a guess: the command that starts the app inside ${output}/, listening on $PORT`,
+    comment:
+      'a guess: the command that starts the app inside the release folder, listening on $PORT',
   };
 }
 
@@ -205,23 +225,28 @@ function flyEnvironments(d: Detection): EnvPlan[] {
   return envs;
 }
 
-function simpleEnvironments(d: Detection): EnvPlan[] {
+function simpleEnvironments(d: Detection, ports: number[] | undefined): EnvPlan[] {
   const local = d.platform === 'local';
-  return ['staging', 'production'].map((name, i) => ({
-    name,
-    comment:
-      d.platform === 'railway'
-        ? [`The Railway environment "${name}" (railway.environment to use another).`]
-        : local
-          ? [`Runs on this machine behind port ${4100 + 100 * i} (the local provider).`]
-          : [],
-    service: local ? [`port: ${4100 + 100 * i}`] : [],
-  }));
+  return ['staging', 'production'].map((name, i) => {
+    const port = ports?.[i] ?? 4100 + 100 * i;
+    return {
+      name,
+      comment:
+        d.platform === 'railway'
+          ? [`The Railway environment "${name}" (railway.environment to use another).`]
+          : local
+            ? [
+                `Runs on this machine behind port ${port} (the local provider; ${ports ? 'free when init ran, derived from the project name' : 'check it is free'}).`,
+              ]
+            : [],
+      service: local ? [`port: ${port}`] : [],
+    };
+  });
 }
 
 function databaseGuess(
   d: Detection,
-  plan: Pick<Plan, 'databaseComment'>,
+  plan: Pick<Plan, 'databaseComment' | 'unsure'>,
 ): {
   lines: string[] | null;
   urls: boolean;
@@ -247,18 +272,37 @@ function databaseGuess(
     };
   }
   if (!m) return { lines: null, urls: false };
+  if (m.tool)
+    plan.databaseComment.push(
+      `Migrations are written by ${m.tool} (${m.from}): create them with it, then \`airlock migrate hash\` records them in ${m.dir}/airlock.sum.`,
+    );
+  if (m.first === 0)
+    plan.unsure.push(
+      `${m.dir}/ numbers its migrations from 0000 (${m.tool ?? 'its tool'}'s numbering); Airlock's NNNN_name.sql migrations start at 0001, so \`airlock deploy\` refuses the folder as it is.`,
+    );
   if (m.valid < m.files)
     plan.databaseComment.push(
       `${m.files - m.valid} file(s) in ${m.dir}/ are not named NNNN_name.sql: rename them (or run \`airlock migrate adopt\`) before the first deploy.`,
     );
-  if (d.platform === 'local' && m.kind !== 'supabase') {
-    plan.databaseComment.push(
-      `${m.dir}/ found. Locally each environment gets its own SQLite file; for Postgres use engine postgres and a databaseUrl per environment.`,
-    );
+  const engine = d.database.engine;
+  if (d.platform === 'local' && m.kind !== 'supabase' && engine?.engine !== 'postgres') {
+    if (engine)
+      plan.databaseComment.push(
+        `SQLite (${engine.from}): each environment gets its own file; the app reads its file: URL from DATABASE_URL.`,
+      );
+    else {
+      plan.databaseComment.push(
+        `${m.dir}/ found. Locally each environment gets its own SQLite file (DATABASE_URL); for Postgres use engine postgres and a databaseUrl per environment.`,
+      );
+      if (!d.database.conflict)
+        plan.unsure.push(
+          `the database engine (no database driver in dependencies, no tool configuration naming one): wrote sqlite; use postgres if the migrations are for Postgres.`,
+        );
+    }
     return { lines: ['engine: sqlite', `migrations: ${q(m.dir)}`], urls: false };
   }
   plan.databaseComment.push(
-    `${m.dir}/ found${m.kind === 'supabase' ? ' (Supabase)' : ''}. Each environment names its own Postgres database (data is never shared between environments).`,
+    `${m.dir}/ found${m.kind === 'supabase' ? ' (Supabase)' : ''}${engine ? `, Postgres (${engine.from})` : ''}. Each environment names its own Postgres database (data is never shared between environments).`,
   );
   if (m.kind === 'supabase')
     plan.databaseComment.push(
@@ -267,7 +311,7 @@ function databaseGuess(
   return { lines: ['engine: postgres', `migrations: ${q(m.dir)}`], urls: true };
 }
 
-function plan(d: Detection): Plan {
+function plan(d: Detection, options: RenderOptions): Plan {
   const project = toName(
     d.packageJson?.name ??
       d.wrangler?.name ??
@@ -285,15 +329,16 @@ function plan(d: Detection): Plan {
         ? wranglerEnvironments(d)
         : d.platform === 'fly'
           ? flyEnvironments(d)
-          : simpleEnvironments(d),
+          : simpleEnvironments(d, options.ports),
     build,
-    run: runGuess(d, build.output),
+    run: runGuess(d),
     health: null,
     database: null,
     databaseComment: [],
     databaseUrls: false,
     checks: [],
     notes: [],
+    unsure: [...d.unsure, ...(d.platform === 'local' ? (d.packageJson?.node.unsureRun ?? []) : [])],
   };
   const healthFrom = d.railway?.healthcheckPath
     ? `${d.railway.file}'s healthcheckPath`
@@ -319,13 +364,28 @@ function plan(d: Detection): Plan {
 }
 
 /** The airlock.yaml text for what `detection` found. */
-export function renderConfig(detection: Detection): string {
-  const p = plan(detection);
+export function renderConfig(detection: Detection, options: RenderOptions = {}): string {
+  return renderInit(detection, options).yaml;
+}
+
+/**
+ * The airlock.yaml text for what `detection` found, and what could not be decided (also written
+ * as comments at the top of the file).
+ */
+export function renderInit(
+  detection: Detection,
+  options: RenderOptions = {},
+): { yaml: string; unsure: string[] } {
+  const p = plan(detection, options);
   const out: string[] = [];
   const line = (text = '') => out.push(text);
   line('# Airlock configuration, written by `airlock init` from what this folder has:');
   for (const f of detection.found.length ? detection.found : ['nothing Airlock recognizes'])
     line(`#   - ${f}`);
+  if (p.unsure.length) {
+    line('# Could not decide (read these first):');
+    for (const u of p.unsure) line(`#   - ${u}`);
+  }
   line(
     '# Every value is a starting guess: read it, change it, then run `airlock config validate`.',
   );
@@ -337,7 +397,7 @@ export function renderConfig(detection: Detection): string {
   line();
   line('services:');
   line(`  ${p.service}:`);
-  line(`    # ${p.build.comment}.`);
+  for (const c of p.build.comment) line(`    # ${c}`);
   line('    build:');
   line(`      command: ${q(p.build.command)}`);
   line(`      output: ${q(p.build.output)}`);
@@ -354,8 +414,9 @@ export function renderConfig(detection: Detection): string {
     line('    database:');
     for (const l of p.database) line(`      ${l}`);
   } else {
+    const engine = detection.database.engine;
     line(
-      '    # No migrations folder found. With one: database: { engine: sqlite | postgres | d1, migrations: migrations }',
+      `    # No migrations folder found${engine ? ` (the app uses ${engine.engine}: ${engine.from})` : ''}. With one: database: { engine: ${engine?.engine ?? 'sqlite | postgres | d1'}, migrations: migrations }`,
     );
   }
   line('    checks:');
@@ -399,5 +460,5 @@ export function renderConfig(detection: Detection): string {
   line('# parity:');
   line('#   allow: [platform.vm.*.memory]   # more differences to allow, added to the defaults');
   line('#   gate: block                     # or warn, or off');
-  return `${out.join('\n')}\n`;
+  return { yaml: `${out.join('\n')}\n`, unsure: p.unsure };
 }
