@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'BUILD_FAILED'
   | 'BUILD_OUTPUT_MISSING'
   | 'DIGEST_MISMATCH'
+  | 'ARTIFACT_INCOMPLETE'
   // pipeline
   | 'LOCK_HELD'
   | 'LOCK_LOST'

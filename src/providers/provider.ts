@@ -243,6 +243,13 @@ export interface Provider {
     },
     options?: DeployOptions,
   ): Promise<void>;
+  /**
+   * Optional: refuses, before anything changes, an artifact this platform could not run as it
+   * is (the verify step calls it with the stored artifact of every service, before migrations
+   * and the switch). The local provider checks that a Node artifact carries its dependencies.
+   * @throws ProviderError `ARTIFACT_INCOMPLETE` naming what is missing and the fix.
+   */
+  verifyArtifact?(target: ServiceTarget, artifactDir: string): Promise<void>;
   /** Stops everything the provider runs for an environment (used by `airlock demo` cleanup). */
   stopEnvironment(environment: string): Promise<void>;
   /**

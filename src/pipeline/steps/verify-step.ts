@@ -1,7 +1,12 @@
+import { serviceTarget } from '../context.ts';
 import type { Step } from '../engine.ts';
 import type { DeploymentRun } from './deployment-run.ts';
 
-/** Re-digests every stored artifact of the release: what deploys is exactly what was built. */
+/**
+ * Re-digests every stored artifact of the release (what deploys is exactly what was built),
+ * then lets the environment's provider refuse one it could not run (`Provider.verifyArtifact`:
+ * a Node artifact without its dependencies), before migrations and the switch.
+ */
 export function verifyStep(d: DeploymentRun, title: string): Step {
   return {
     name: 'verify',
@@ -17,6 +22,12 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
         bytes += tree.bytes;
         files += tree.files;
         if (artifact.migrationsDigest) await d.ctx.artifacts.verify(artifact.migrationsDigest);
+        const provider = d.ctx.providerFor(d.env);
+        if (provider.verifyArtifact && d.env.services[service])
+          await provider.verifyArtifact(
+            serviceTarget(d.ctx.config, d.env, service),
+            d.ctx.artifacts.pathOf(artifact.digest),
+          );
         // The artifact digest is the one `airlock build` printed and the app reports as
         // AIRLOCK_DIGEST; the release digest (over artifacts and migrations) is in `output`.
         matched.push(`${service} sha256:${artifact.digest.slice(0, 12)}`);

@@ -5,6 +5,8 @@
  * (start new, health-check, switch, drain old); rollback to a release still kept warm switches
  * at once (Argo Rollouts).
  */
+import { ProviderError } from '../../errors.ts';
+import { checkNodeArtifact } from '../../releases/node-artifact.ts';
 import type {
   DeployOptions,
   DeployOutcome,
@@ -68,6 +70,38 @@ export class LocalProvider implements Provider {
       stopTimeoutMs: d.stopTimeoutMs,
       ...(d.fence !== undefined ? { fence: d.fence } : {}),
     };
+  }
+
+  /**
+   * The app runs from a copy of the artifact, so a Node artifact must carry its dependencies:
+   * every `dependencies` entry of its package.json in its own node_modules (see
+   * node-artifact.ts). Checked before migrations and the switch.
+   * @throws ProviderError `ARTIFACT_INCOMPLETE` naming the modules and the fix.
+   */
+  async verifyArtifact(target: ServiceTarget, artifactDir: string): Promise<void> {
+    const check = checkNodeArtifact(artifactDir);
+    const outside = Object.keys(check.outside);
+    if (check.missing.length === 0 && outside.length === 0) return;
+    const names = [...check.missing, ...outside];
+    const list =
+      names.slice(0, 8).join(', ') + (names.length > 8 ? ` and ${names.length - 8} more` : '');
+    const what =
+      check.missing.length > 0
+        ? `lacks ${names.length === 1 ? 'a dependency' : `${names.length} dependencies`} its package.json lists: ${list}`
+        : `reaches ${list} through a link that leaves the artifact (${check.outside[outside[0] as string]})`;
+    throw new ProviderError(
+      'ARTIFACT_INCOMPLETE',
+      `The artifact of ${target.service} ${what}. It would not start where it runs (node_modules/${names[0]} is not inside it); nothing was changed in ${target.environment}.`,
+      {
+        hint: `Make services.${target.service}.build install the production dependencies into the output folder (npm: copy package.json and package-lock.json there and run \`npm ci --omit=dev\` in it; pnpm: \`pnpm deploy --prod <folder>\`): docs/node-apps.md has the recipe per package manager, and \`airlock init --print\` writes one for this project. Then build and deploy again.`,
+        details: {
+          environment: target.environment,
+          service: target.service,
+          missing: check.missing,
+          outside: check.outside,
+        },
+      },
+    );
   }
 
   /** A rollback is a deployment of the earlier release: instant when it is still warm. */
