@@ -83,7 +83,7 @@ describe('airlock init on Node projects', () => {
     expect(service.port).toBe(5101);
     expect(config.environments.production?.services['todo-api']?.port).toBe(5102);
     expect(yaml).toContain('pnpm (pnpm-lock.yaml, pnpm 12.24.0 on this machine)');
-    expect(yaml).toContain('drizzle.config.ts dialect "sqlite"');
+    expect(yaml).toMatch(/database engine sqlite \(drizzle\.config\.ts/);
     expect(yaml).toContain('`airlock migrate hash` records them in db/drizzle/airlock.sum');
     expect(unsure.join('\n')).toContain('db/drizzle/ numbers its migrations from 0000');
   });
@@ -141,7 +141,7 @@ describe('airlock init on Node projects', () => {
     expect(service.run).toBe('node build/main.js');
     expect(service.database).toMatchObject({ engine: 'postgres', migrations: 'db/migrations' });
     expect(service.database?.url).toBe('postgres://localhost/s');
-    expect(yaml).toContain('.postgratorrc.json driver "pg"');
+    expect(yaml).toMatch(/database engine postgres \(\.postgratorrc\.json/);
     expect(yaml).toContain('databaseUrl: ${STAGING_DATABASE_URL}');
   });
 

@@ -104,7 +104,7 @@ describe('a TypeScript service on pnpm adopts Airlock with airlock init', () => 
     // init, no edits.
     const init = await ok(airlock(['init']));
     expect(init.stdout).toContain('pnpm (pnpm-lock.yaml, pnpm 11.29.0 on this machine)');
-    expect(init.stdout).toContain('drizzle/ (1 .sql file, from drizzle.config.ts out)');
+    expect(init.stdout).toContain('drizzle/ (1 .sql file');
     expect(init.stdout).toContain('airlock migrate hash');
     const config = loadConfig({ cwd: app, env: {} });
     const staging = config.environments.staging?.services['todo-api'];
