@@ -91,7 +91,9 @@ async function get(url: string): Promise<unknown> {
 }
 
 describe('a TypeScript service on pnpm adopts Airlock with airlock init', () => {
-  it('init as written: deploy, approve, promote, a drizzle-kit migration, promote, roll back; its own tests stay its own', async () => {
+  it('init as written: deploy, approve, promote, a drizzle-kit migration, promote, roll back; its own tests stay its own', {
+    timeout: 300_000,
+  }, async () => {
     mkdirSync(bin);
     symlinkSync(PNPM, path.join(bin, 'pnpm'));
     cpSync(FIXTURE, app, { recursive: true });
