@@ -6,7 +6,7 @@
  * puts node_modules in the output.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -158,10 +158,15 @@ http.createServer((req, res) => res.end(hello)).listen(Number(process.env.PORT),
     expect(text).toContain('lacks a dependency its package.json lists: greeting');
     expect(text).toContain('npm ci --omit=dev');
     expect(text).toContain('docs/node-apps.md');
-    // Nothing happened in staging: no migration ran (no database file), nothing serves.
-    expect(existsSync(path.join(dir, '.airlock/envs/staging/data/shop.db'))).toBe(false);
-    const status = JSON.parse((await cli(dir, 'status', '--json')).stdout);
-    expect(JSON.stringify(status)).not.toMatch(/"release":"r1"/);
+    // Nothing happened in staging: the migration is still pending, nothing listens.
+    const migrations = JSON.parse(
+      (await cli(dir, 'migrate', 'status', 'staging', '--json')).stdout,
+    );
+    expect(migrations.services[0]).toMatchObject({
+      applied: [],
+      pending: ['0001_create_orders.sql'],
+    });
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
 
     writeFileSync(
       path.join(dir, 'airlock.yaml'),
