@@ -229,7 +229,7 @@ export function detectMigrationTool(
         dir: 'supabase/migrations',
         from: 'supabase/migrations/',
         engine: 'postgres',
-        engineFrom: 'Supabase (Postgres)',
+        engineFrom: 'Supabase',
       } as const)
     : null;
   return (

@@ -358,7 +358,7 @@ export function detectProject(dir: string, options: DetectOptions = {}): Detecti
   }
   if (migrations)
     found.push(
-      `${migrations.dir}/ (${migrations.files} .sql file${migrations.files === 1 ? '' : 's'}${migrations.from ? `, from ${migrations.from}` : ''})`,
+      `${migrations.dir}/ (${migrations.files} .sql file${migrations.files === 1 ? '' : 's'}${migrations.from && migrations.from !== `${migrations.dir}/` ? `, from ${migrations.from}` : ''})`,
     );
   if (database.engine)
     found.push(`database engine ${database.engine.engine} (${database.engine.from})`);

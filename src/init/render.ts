@@ -302,7 +302,7 @@ function databaseGuess(
     return { lines: ['engine: sqlite', `migrations: ${q(m.dir)}`], urls: false };
   }
   plan.databaseComment.push(
-    `${m.dir}/ found${m.kind === 'supabase' ? ' (Supabase)' : ''}${engine ? `, Postgres (${engine.from})` : ''}. Each environment names its own Postgres database (data is never shared between environments).`,
+    `${m.dir}/ found${m.kind === 'supabase' ? ' (Supabase)' : engine ? `, Postgres (${engine.from})` : ''}. Each environment names its own Postgres database (data is never shared between environments).`,
   );
   if (m.kind === 'supabase')
     plan.databaseComment.push(
