@@ -33,6 +33,7 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
     reporter.info(
       `✖ ${plan.action} of ${plan.release.id} to ${plan.environment} ${status}${where}`,
     );
+    if (result.failedStep?.hint) reporter.info(`  → ${result.failedStep.hint}`);
     const serving = Object.entries(result.serving)
       .map(([s, r]) => `${s} → ${r ?? 'nothing'}`)
       .join(', ');

@@ -42,7 +42,7 @@ export interface ExecuteResult {
   run: Run;
   deployment: Deployment;
   status: 'succeeded' | 'failed' | 'errored';
-  failedStep: { name: string; message: string | null; code?: string } | null;
+  failedStep: { name: string; message: string | null; code?: string; hint?: string } | null;
   /** Release serving after the run, per service. */
   serving: Record<string, string | null>;
   /** True when an on-failure rollback put the previous release back. */
@@ -290,6 +290,7 @@ export async function applyPlan(
             name: failure.name,
             message: failure.message,
             ...(failure.code ? { code: failure.code } : {}),
+            ...(failure.hint ? { hint: failure.hint } : {}),
           }
         : null,
       serving,

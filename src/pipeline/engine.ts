@@ -68,7 +68,14 @@ export interface RunStepsOptions {
 export interface RunStepsResult {
   status: 'succeeded' | 'failed' | 'errored';
   /** The first step that did not succeed, if any. */
-  failedStep: { name: string; status: StepStatus; message: string | null; code?: string } | null;
+  failedStep: {
+    name: string;
+    status: StepStatus;
+    message: string | null;
+    code?: string;
+    /** What to do next, from the error that stopped the step (`AirlockError.hint`). */
+    hint?: string;
+  } | null;
   outcomes: Map<string, StepOutcome>;
   durationMs: number;
 }
@@ -236,7 +243,14 @@ export async function runSteps(options: RunStepsOptions): Promise<RunStepsResult
       (status === 'failed' || status === 'errored') &&
       step.when === 'on-success'
     ) {
-      failedStep = { name: step.name, status, message: record.message, ...(code ? { code } : {}) };
+      const hint = (outcome.output as { hint?: unknown } | undefined)?.hint;
+      failedStep = {
+        name: step.name,
+        status,
+        message: record.message,
+        ...(code ? { code } : {}),
+        ...(typeof hint === 'string' ? { hint } : {}),
+      };
       technical = status === 'errored';
     }
     await options.pause?.(`after:${step.name}`);

@@ -150,14 +150,17 @@ http.createServer((req, res) => res.end(hello)).listen(Number(process.env.PORT),
     git('add', '-A');
     git('commit', '-q', '-m', 'shop');
 
-    const refused = await cli(dir, 'deploy', 'staging', '--yes', '--json');
-    expect(refused.code, refused.stdout).not.toBe(0);
-    const json = JSON.parse(refused.stdout);
-    const text = JSON.stringify(json);
-    expect(text).toContain('ARTIFACT_INCOMPLETE');
-    expect(text).toContain('lacks a dependency its package.json lists: greeting');
-    expect(text).toContain('npm ci --omit=dev');
-    expect(text).toContain('docs/node-apps.md');
+    const refused = await cli(dir, 'deploy', 'staging', '--yes');
+    expect(refused.code, refused.stdout).toBe(1);
+    expect(refused.stdout).toContain('lacks a dependency its package.json lists: greeting');
+    expect(refused.stdout).toContain(
+      '→ Make services.shop.build install the production dependencies',
+    );
+    expect(refused.stdout).toContain('npm ci --omit=dev');
+    expect(refused.stdout).toContain('docs/node-apps.md');
+    const json = JSON.parse((await cli(dir, 'deploy', 'staging', '--yes', '--json')).stdout);
+    expect(json.failedStep).toMatchObject({ name: 'verify', code: 'ARTIFACT_INCOMPLETE' });
+    expect(json.failedStep.hint).toContain('pnpm deploy --prod');
     // Nothing happened in staging: the migration is still pending, nothing listens.
     const migrations = JSON.parse(
       (await cli(dir, 'migrate', 'status', 'staging', '--json')).stdout,
