@@ -48,14 +48,7 @@ const POSTGRES_DEPS = [
   'slonik',
   '@supabase/supabase-js',
 ];
-const SQLITE_DEPS = [
-  'better-sqlite3',
-  '@libsql/client',
-  'libsql',
-  'sqlite3',
-  'sqlite',
-  'bun:sqlite',
-];
+const SQLITE_DEPS = ['better-sqlite3', '@libsql/client', 'libsql', 'sqlite3', 'sqlite'];
 
 const DRIZZLE_CONFIGS = [
   'drizzle.config.ts',

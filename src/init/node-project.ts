@@ -54,8 +54,6 @@ export interface NodeProject {
   packageManager: PackageManagerInfo;
   build: NodeBuildInfo | null;
   start: NodeStartInfo | null;
-  /** package.json `files`, when set (what `pnpm deploy` and `npm pack` copy). */
-  files: string[] | null;
   /** Install-time scripts of the project itself (`prepare`, `postinstall` …), which a production install would run without their devDependencies. */
   installScripts: string[];
   /** Package-manager settings files beside package.json that an install in another folder needs (`.npmrc`, `.yarnrc.yml` …). */
@@ -307,9 +305,6 @@ export function detectNodeProject(
   const packageManager = packageManagerOf(dir, pkg, probe, unsure);
   const build = buildOf(dir, scripts, deps, unsureRun);
   const start = startOf(scripts, str(pkg.main), build, unsureRun);
-  const files = Array.isArray(pkg.files)
-    ? pkg.files.filter((f): f is string => typeof f === 'string')
-    : null;
   const configFiles = [
     '.npmrc',
     '.yarnrc',
@@ -332,7 +327,6 @@ export function detectNodeProject(
     packageManager,
     build,
     start,
-    files,
     installScripts: INSTALL_SCRIPTS.filter((s) => scripts[s]),
     configFiles,
     yarnFolders,
