@@ -5,7 +5,18 @@ import { resolveCommit } from '../releases/git.ts';
 import type { CommandIO } from './command-io.ts';
 import { withSession } from './session.ts';
 
-/** `airlock plan <env>`: what deploy or promote would do, each gate and why. Changes nothing. */
+/**
+ * Exit status of `airlock plan` when a gate blocks: the action would be refused. Distinct from
+ * 1 (the plan could not be made), so a script can tell "blocked" from "broken" the way
+ * `terraform plan -detailed-exitcode` tells "changes" from "error".
+ */
+export const EXIT_PLAN_BLOCKED = 4;
+
+/**
+ * `airlock plan <env>`: what deploy or promote would do, each gate and why. Changes nothing.
+ * Exit 0 when the action would proceed, {@link EXIT_PLAN_BLOCKED} when a gate blocks it (the
+ * `--json` result carries `blocked` and `exitCode` too).
+ */
 export async function planCommand(
   io: CommandIO,
   environment: string,
@@ -20,8 +31,9 @@ export async function planCommand(
         ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
       });
       io.reporter.plan(plan);
-      io.reporter.result({ plan });
-      return 0;
+      const exitCode = plan.blocked ? EXIT_PLAN_BLOCKED : 0;
+      io.reporter.result({ plan, blocked: plan.blocked, exitCode });
+      return exitCode;
     } catch (error) {
       // Deploying into the first environment builds first; say so instead of failing.
       if (
@@ -35,7 +47,7 @@ export async function planCommand(
       io.reporter.info(
         `No release of ${commit.slice(0, 7)} is built yet: \`airlock deploy ${environment}\` would first build it (\`airlock build\`), then verify, migrate, deploy and check it on ${environment}. Run \`airlock build\` and plan again to see pending migrations.`,
       );
-      io.reporter.result({ plan: null, wouldBuild: commit });
+      io.reporter.result({ plan: null, wouldBuild: commit, blocked: false, exitCode: 0 });
       return 0;
     }
   });

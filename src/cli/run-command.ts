@@ -3,7 +3,8 @@
  * Ctrl-C handling, errors rendered in one place, and the exit code.
  * Exit codes: 0 success; 1 a failed deployment, a refused promotion or any other failure;
  * 2 a usage or configuration error; 130 interrupted twice with Ctrl-C (a handler may return
- * another, e.g. `promote --auto` exits 3 while a gate is still pending).
+ * another, e.g. `promote --auto` exits 3 while a gate is still pending, `plan` 4 when a gate
+ * blocks).
  */
 import type { Command } from 'commander';
 import { type AirlockError, toAirlockError } from '../errors.ts';

@@ -114,6 +114,11 @@ describe('parity on the example project', () => {
     ).toBe(0);
 
     const plan = await cli('plan', 'production');
+    // A blocked plan exits 4 (not 0, not the 1 of a broken command), in --json too.
+    expect(plan.code).toBe(4);
+    const planJson = JSON.parse((await cli('plan', 'production', '--json')).stdout);
+    expect(planJson).toMatchObject({ ok: false, blocked: true, exitCode: 4 });
+    expect(planJson.error).toBeUndefined();
     expect(plan.stdout).toMatch(
       /✖ parity {5}production does not mirror staging — notes: airlock\.health\.path \(\/health on staging, \/version on production\)\./,
     );
@@ -134,7 +139,9 @@ describe('parity on the example project', () => {
     project.editConfig((doc) => {
       doc.setIn(['parity'], doc.createNode({ gate: 'warn' }));
     });
-    expect((await cli('plan', 'production')).stdout).toContain(
+    const warned = await cli('plan', 'production');
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toContain(
       '✔ parity     staging and production differ, allowed by parity.gate: warn — notes: airlock.health.path (/health on staging, /version on production).',
     );
     project.editConfig((doc) => {
