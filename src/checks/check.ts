@@ -76,6 +76,13 @@ export interface CheckContext {
   /** Absolute path of the service root (command checks run here unless `cwd` is set). */
   serviceRoot: string;
   signal?: AbortSignal;
+  /**
+   * The environment's database URL for this service (what the app gets as `DATABASE_URL`), so
+   * a command check can read the same database without the user writing it twice.
+   */
+  databaseUrl?: string;
+  /** Values never shown in a check's output or message (masked): variables read, credentials. */
+  secrets?: readonly string[];
 }
 
 export interface CheckResult {

@@ -20,6 +20,7 @@ const KILL_GRACE_MS = 2000;
 export function commandCheckEnv(ctx: CheckContext): Record<string, string> {
   return {
     BASE_URL: ctx.baseUrl,
+    ...(ctx.databaseUrl ? { DATABASE_URL: ctx.databaseUrl } : {}),
     AIRLOCK_ENV: ctx.environment,
     AIRLOCK_RELEASE: ctx.release.id,
     AIRLOCK_COMMIT: ctx.release.commit,
@@ -29,14 +30,18 @@ export function commandCheckEnv(ctx: CheckContext): Record<string, string> {
 
 /**
  * Runs `spec.run` with `/bin/sh -c` in `ctx.serviceRoot` (joined with `spec.cwd` when set),
- * environment = `process.env` + `spec.env` + `BASE_URL`, `AIRLOCK_ENV`, `AIRLOCK_RELEASE`,
- * `AIRLOCK_COMMIT`, `AIRLOCK_SERVICE` (later wins). The command gets its own process group;
+ * environment = `process.env` + the environment's `DATABASE_URL` + `spec.env` (its `${NAME}`
+ * references already read) + `BASE_URL`, `AIRLOCK_ENV`, `AIRLOCK_RELEASE`, `AIRLOCK_COMMIT`,
+ * `AIRLOCK_SERVICE` (later wins; a `spec.env.DATABASE_URL` overrides the environment's). The
+ * shell expands `${NAME}` in `spec.run` from that environment. `ctx.secrets` are masked in
+ * the output kept and the message. The command gets its own process group;
  * after `spec.timeoutMs` (or when `ctx.signal` aborts) the whole group gets SIGTERM, then
  * SIGKILL 2 s later. When the shell exits, anything it left running in its group is killed too,
  * so a check never leaks processes. Never throws.
  *
  * @returns passed on exit code 0; `details.exitCode` (null when killed), `details.signal`,
- *   `details.timedOut`, `details.outputTail` (last 20 lines of stdout and stderr interleaved).
+ *   `details.timedOut`, `details.outputTail` (last 20 lines of stdout and stderr interleaved,
+ *   secrets masked).
  */
 export async function runCommandCheck(
   spec: CommandCheckSpec,
@@ -44,7 +49,13 @@ export async function runCommandCheck(
 ): Promise<CheckResult> {
   const started = performance.now();
   const cwd = spec.cwd ? resolve(ctx.serviceRoot, spec.cwd) : ctx.serviceRoot;
-  const env = { ...process.env, ...spec.env, ...commandCheckEnv(ctx) };
+  const { DATABASE_URL: databaseUrl, ...airlockEnv } = commandCheckEnv(ctx);
+  const env = {
+    ...process.env,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...spec.env,
+    ...airlockEnv,
+  };
   if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
     return {
       name: spec.name,
@@ -65,6 +76,7 @@ export async function runCommandCheck(
     tailLines: OUTPUT_TAIL_LINES,
     keepOutput: OUTPUT_KEEP_CHARS,
     killGraceMs: KILL_GRACE_MS,
+    scrub: [...(ctx.secrets ?? []), ...(databaseUrl ? [databaseUrl] : [])],
   });
   const durationMs = Math.round(performance.now() - started);
   const lines = outcome.output.replace(/\s+$/, '').split(/\r?\n/);

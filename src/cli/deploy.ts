@@ -12,7 +12,16 @@ import { formatDuration } from './reporter.ts';
 import { withSession } from './session.ts';
 import { waitHooks } from './wait.ts';
 
-/** One summary line (and the JSON fields) for a finished deployment, promotion or rollback. */
+/** The last lines a command check printed (stored masked), or null. */
+export function outputTailOf(check: { details: Record<string, unknown> }): string | null {
+  const tail = check.details.outputTail;
+  return typeof tail === 'string' && tail.trim() !== '' ? tail : null;
+}
+
+/**
+ * One summary line (and the JSON fields) for a finished deployment, promotion or rollback; a
+ * failed command check's last lines follow it (`checks[].outputTail` in `--json`).
+ */
 export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
   const { plan, status } = result;
   const verb =
@@ -34,6 +43,14 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
       `✖ ${plan.action} of ${plan.release.id} to ${plan.environment} ${status}${where}`,
     );
     if (result.failedStep?.hint) reporter.info(`  → ${result.failedStep.hint}`);
+    for (const check of result.checks) {
+      const tail = outputTailOf(check);
+      if (check.status !== 'failed' || !tail) continue;
+      reporter.info(
+        `  ${check.service}/${check.name} output (last ${tail.split('\n').length} lines, secrets masked):`,
+      );
+      reporter.info(tail.replace(/^/gm, '    │ '));
+    }
     const serving = Object.entries(result.serving)
       .map(([s, r]) => `${s} → ${r ?? 'nothing'}`)
       .join(', ');
@@ -54,13 +71,18 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
     rolledBack: result.rolledBack,
     serving: result.serving,
     urls: result.urls,
-    checks: result.checks.map(({ service, name, status: s, durationMs, message }) => ({
-      service,
-      name,
-      status: s,
-      durationMs,
-      message,
-    })),
+    checks: result.checks.map((check) => {
+      const { service, name, status: s, durationMs, message } = check;
+      const tail = s === 'failed' ? outputTailOf(check) : null;
+      return {
+        service,
+        name,
+        status: s,
+        durationMs,
+        message,
+        ...(tail ? { outputTail: tail } : {}),
+      };
+    }),
     durationMs: result.durationMs,
     startedAt: result.run.startedAt,
     finishedAt: result.run.finishedAt,

@@ -21,6 +21,7 @@ import type { CommandDefinition, CommandGroupDefinition } from './command-defini
 import type { CommandIO } from './command-io.ts';
 import { approveDefinition } from './commands/approve.ts';
 import { buildDefinition } from './commands/build.ts';
+import { checkDefinition } from './commands/check.ts';
 import { ciDefinition } from './commands/ci.ts';
 import { configDefinition } from './commands/config.ts';
 import { demoDefinition } from './commands/demo.ts';
@@ -49,6 +50,7 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   promoteDefinition,
   approveDefinition,
   planDefinition,
+  checkDefinition,
   diffDefinition,
   rollbackDefinition,
   resumeDefinition,

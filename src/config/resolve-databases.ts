@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Finding } from './diagnostics.ts';
+import { expandEnv } from './references.ts';
 import type {
   D1Location,
   ProviderSettings,
@@ -32,22 +33,6 @@ export function maskUrl(url: string): string {
   } catch {
     return url;
   }
-}
-
-const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-/** Replaces `${NAME}` with the environment variable NAME; lists names that are not set. */
-export function expandEnv(
-  value: string,
-  env: Readonly<Record<string, string | undefined>>,
-): { value: string; missing: string[] } {
-  const missing: string[] = [];
-  const expanded = value.replace(ENV_REFERENCE, (_, name: string) => {
-    const v = env[name];
-    if (v === undefined || v === '') missing.push(name);
-    return v ?? '';
-  });
-  return { value: expanded, missing };
 }
 
 /**

@@ -7,6 +7,7 @@
 import ms from 'ms';
 import type { CheckSpec } from '../checks/check.ts';
 import type { EnvironmentConfig, PromotionConfig } from './environment-schema.ts';
+import { expandServiceFields } from './references.ts';
 import type {
   PromotionPolicy,
   ResolveContext,
@@ -87,19 +88,41 @@ export function resolveEnvironment(
     const root = base.root;
     const health = { ...DEFAULTS.health, ...base.health, ...o.health };
     const settings = providerSettings(config, name, index, serviceName, env.provider, ctx);
+    const database = base.database
+      ? resolveDatabase(base.database, root, name, serviceName, o.databaseUrl, settings, ctx)
+      : null;
+    const here = ['environments', name, 'services', serviceName];
+    // Not inherited (wrangler's vars): an environment gets only what it sets.
+    const fields = expandServiceFields(
+      o.vars ?? {},
+      (o.checks ?? base.checks ?? []) as CheckSpec[],
+      ctx.env,
+      {
+        vars: [...here, 'vars'],
+        checks: o.checks ? [...here, 'checks'] : ['services', serviceName, 'checks'],
+        provided: new Set([
+          'BASE_URL',
+          'AIRLOCK_ENV',
+          'AIRLOCK_RELEASE',
+          'AIRLOCK_COMMIT',
+          'AIRLOCK_SERVICE',
+          ...(database ? ['DATABASE_URL'] : []),
+        ]),
+      },
+      ctx.findings,
+    );
     services[serviceName] = {
       name: serviceName,
       root,
       build: { command: base.build.command, output: base.build.output, env: base.build.env ?? {} },
-      database: base.database
-        ? resolveDatabase(base.database, root, name, serviceName, o.databaseUrl, settings, ctx)
-        : null,
+      database,
       run: o.run ?? base.run ?? '',
       provider: settings,
       health,
-      checks: (o.checks ?? base.checks ?? []) as CheckSpec[],
-      // Not inherited (wrangler's vars): an environment gets only what it sets.
-      vars: o.vars ?? {},
+      checks: fields.checks,
+      vars: fields.vars,
+      references: fields.references,
+      unset: fields.unset,
       port: o.port ?? null,
       keepWarmMs: o.keepWarmMs ?? base.keepWarmMs ?? DEFAULTS.keepWarmMs,
       drainTimeoutMs: o.drainTimeoutMs ?? base.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,

@@ -122,8 +122,20 @@ export interface ResolvedService {
   /** The environment's provider and its settings for this service. */
   provider: ProviderSettings;
   health: HealthProbe;
+  /** Checks with their `${NAME}` references read (see references.ts). */
   checks: CheckSpec[];
+  /** Variables set for the app, `${NAME}` references read. */
   vars: Record<string, string>;
+  /**
+   * Variables read into `vars` and `checks`, with their values, so output that would show one
+   * masks it instead. Never print this.
+   */
+  references: Array<{ name: string; value: string }>;
+  /**
+   * Variables `vars` or `checks` read that are not set here: commands that deploy or check this
+   * service in this environment stop with these (see `usableService`); others go on.
+   */
+  unset: ConfigDiagnostic[];
   /** Stable local port; null only when the provider does not need one. */
   port: number | null;
   keepWarmMs: number;
@@ -221,6 +233,15 @@ export interface ResolvedConfig {
 export function usableDatabase(database: ResolvedDatabase): ResolvedDatabase {
   if (database.unset) throw new ConfigError('CONFIG_INVALID', [database.unset]);
   return database;
+}
+
+/**
+ * `service`, when every variable its `vars` and `checks` read is set here.
+ * @throws ConfigError `CONFIG_INVALID` naming the file, line and variable of each unset one.
+ */
+export function usableService(service: ResolvedService): ResolvedService {
+  if (service.unset.length > 0) throw new ConfigError('CONFIG_INVALID', service.unset);
+  return service;
 }
 
 /** What the resolution steps share: the project folder, the variables, the findings so far. */

@@ -12,17 +12,23 @@ export function latestDecisions(approvals: Approval[]): Approval[] {
  * Holds when `required` distinct people approved this release for this environment and nobody's
  * latest word is a rejection. Someone who deployed the release does not count unless
  * `allowSelfApproval`; only listed `approvers` count when a list is set; approvals older than
- * `expiresAfter` do not count (GitHub Environments: required reviewers, prevent self-review).
+ * `expiresAfter` do not count (GitHub Environments: required reviewers, prevent self-review),
+ * nor do approvals given before the release was rolled back from this environment (it was
+ * taken out of service for a reason; Octopus likewise blocks a release after a failed
+ * deployment until someone looks again).
  */
 export function evaluateApprovalGate(inputs: GateInputs): GateResult {
   const { environment, release, deployers } = inputs;
   const { required, allowSelfApproval, approvers, expiresAfterMs } = environment.promotion.approval;
   // Approvals from people not on the list, or too old, do not count.
   const now = Date.parse(inputs.now);
+  const rolledBackAt = inputs.rolledBack ? Date.parse(inputs.rolledBack.at) : null;
+  const beforeRollback = (a: Approval) => rolledBackAt !== null && Date.parse(a.at) <= rolledBackAt;
   const valid = inputs.approvals.filter(
     (a) =>
       (!approvers || approvers.includes(a.actor)) &&
-      (expiresAfterMs === null || now - Date.parse(a.at) <= expiresAfterMs),
+      (expiresAfterMs === null || now - Date.parse(a.at) <= expiresAfterMs) &&
+      !beforeRollback(a),
   );
   const decisions = latestDecisions(valid);
   const rejected = decisions.filter((d) => d.decision === 'rejected');
@@ -64,10 +70,17 @@ export function evaluateApprovalGate(inputs: GateInputs): GateResult {
   const expired =
     expiresAfterMs !== null &&
     inputs.approvals.some((a) => now - Date.parse(a.at) > expiresAfterMs);
+  const voided = latestDecisions(inputs.approvals.filter(beforeRollback)).filter(
+    (a) => a.decision === 'approved',
+  );
+  const rollback =
+    inputs.rolledBack && voided.length > 0
+      ? `; ${release.id} was rolled back from ${environment.name} by ${inputs.rolledBack.actor} at ${inputs.rolledBack.at} (to ${inputs.rolledBack.to}), so the approval${voided.length === 1 ? '' : 's'} given before (${voided.map((a) => a.actor).join(', ')}) no longer count${voided.length === 1 ? 's' : ''}`
+      : '';
   return {
     gate: 'approval',
     status: 'pending',
-    reason: `${missing} more approval${missing === 1 ? '' : 's'} needed (${counted.length}/${required})${notBy}${expired ? '; older approvals expired' : ''}.`,
+    reason: `${missing} more approval${missing === 1 ? '' : 's'} needed (${counted.length}/${required})${notBy}${expired ? '; older approvals expired' : ''}${rollback}.`,
     next: `airlock approve ${environment.name} --release ${release.id}`,
   };
 }

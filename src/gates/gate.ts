@@ -106,6 +106,11 @@ export interface GateInputs {
   /** One per service; empty when `parity.gate` is off. */
   parity: ParityFact[];
   approvals: Approval[];
+  /**
+   * The latest rollback in this environment away from this release, or null. Approvals given
+   * before it do not count: the release was taken out of service, so it needs a fresh look.
+   */
+  rolledBack: { at: string; actor: string; to: string } | null;
   /** People who deployed this release into earlier environments (prevent self-review). */
   deployers: string[];
   /** ISO-8601 time of evaluation. */

@@ -202,6 +202,21 @@ function latestPerCheck(results: StoredCheckResult[]): StoredCheckResult[] {
   return [...latest.values()];
 }
 
+/** The latest rollback in `environment` that took `releaseId` out of service, or null. */
+async function rolledBackFrom(
+  ctx: AirlockContext,
+  environment: string,
+  releaseId: string,
+): Promise<GateInputs['rolledBack']> {
+  const recent = await ctx.store.listDeployments({ environment, limit: 100 });
+  const rollback = recent.find(
+    (d) => d.kind === 'rollback' && d.previousReleaseId === releaseId && d.switchedAt !== null,
+  );
+  return rollback
+    ? { at: rollback.switchedAt as string, actor: rollback.actor, to: rollback.releaseId }
+    : null;
+}
+
 export interface GatherOptions {
   /** `--override-window "reason"`. */
   windowOverride?: string;
@@ -247,6 +262,7 @@ export async function gatherFacts(
         : [],
       migrations,
       approvals: await ctx.store.listApprovals(env.name, release.id),
+      rolledBack: await rolledBackFrom(ctx, env.name, release.id),
       deployers: await deployersOf(ctx, env.name, release.id),
       now: ctx.now().toISOString(),
       drift: options.skipMigrations ? [] : await driftFacts(ctx, env, previous, release),

@@ -93,7 +93,7 @@ export function buildPlan(facts: PlanFacts): Plan {
   const steps: PlanStep[] = [
     {
       name: 'verify',
-      title: `Verify ${release.id} artifacts (sha256)`,
+      title: `Preflight and verify ${release.id} artifacts (sha256)`,
       kind: 'verify',
       service: null,
       when: 'on-success',

@@ -250,6 +250,13 @@ export interface Provider {
    * @throws ProviderError `ARTIFACT_INCOMPLETE` naming what is missing and the fix.
    */
   verifyArtifact?(target: ServiceTarget, artifactDir: string): Promise<void>;
+  /**
+   * Optional: what this platform needs before anything changes (the verify step calls it for
+   * every service before migrations run): the local provider's stable port is free or already
+   * its own; a remote platform's credentials are set. Reads only.
+   * @throws ProviderError `PORT_IN_USE`, `PROVIDER_AUTH` naming what is wrong and the fix.
+   */
+  preflight?(target: ServiceTarget): Promise<void>;
   /** Stops everything the provider runs for an environment (used by `airlock demo` cleanup). */
   stopEnvironment(environment: string): Promise<void>;
   /**

@@ -87,6 +87,11 @@ export const AUDIT_ACTION_GROUPS = {
     'migrations.lint_suppressed',
     'migrations.adopted',
   ],
+  /**
+   * `airlock check <env>` ran an environment's checks again against what serves: `passed` or
+   * `failed` (detail: each check's name, service, status and message).
+   */
+  check: ['check.passed', 'check.failed'],
   /** `airlock build` (or a deploy that builds first) created a new release. */
   release: ['release.built'],
   /** `airlock ci run` recorded the result of the CI command at a commit. */

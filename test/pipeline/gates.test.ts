@@ -129,6 +129,7 @@ function inputs(overrides: Partial<GateInputs> = {}): GateInputs {
       },
     ],
     approvals: [approval('reviewer@x')],
+    rolledBack: null,
     deployers: ['dev@x'],
     drift: [],
     parity: [],
@@ -500,6 +501,29 @@ describe('gates', () => {
     expect(
       evaluateApprovalGate(inputs({ environment: environment({ expiresAfterMs: 2 * 3_600_000 }) }))
         .status,
+    ).toBe('holds');
+  });
+
+  it('approvals given before the release was rolled back from the environment no longer count', () => {
+    // The approval is from 11:00; production rolled r3 back at 11:30.
+    const rolledBack = { at: '2026-11-21T11:30:00.000Z', actor: 'ops@x', to: 'r2' };
+    expect(evaluateApprovalGate(inputs({ rolledBack }))).toMatchObject({
+      status: 'pending',
+      reason:
+        '1 more approval needed (0/1) by someone other than dev@x; r3 was rolled back from production by ops@x at 2026-11-21T11:30:00.000Z (to r2), so the approval given before (reviewer@x) no longer counts.',
+      next: 'airlock approve production --release r3',
+    });
+    // A fresh approval after the rollback counts.
+    const fresh = { ...approval('reviewer@x'), at: '2026-11-21T11:45:00.000Z' };
+    expect(
+      evaluateApprovalGate(inputs({ rolledBack, approvals: [approval('reviewer@x'), fresh] }))
+        .status,
+    ).toBe('holds');
+    // A rollback before the approval does not void it.
+    expect(
+      evaluateApprovalGate(
+        inputs({ rolledBack: { ...rolledBack, at: '2026-11-21T10:00:00.000Z' } }),
+      ).status,
     ).toBe('holds');
   });
 });

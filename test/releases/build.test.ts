@@ -142,7 +142,7 @@ describe('airlock build', () => {
     writeFileSync(path.join(stored, 'server.js'), '// tampered\n', { flag: 'a' });
     const { code, stdout } = await project.cli(['deploy', 'staging', '--release', 'r3']);
     expect(code).toBe(1);
-    expect(stdout).toMatch(/✖ Verify r3 artifacts \(sha256\) .*was modified on disk/);
+    expect(stdout).toMatch(/✖ Preflight and verify r3 artifacts \(sha256\) .*was modified on disk/);
     expect((await liveVersion(project.url('staging'))).release).toBe('r1');
   });
 

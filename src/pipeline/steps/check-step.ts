@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { runChecks } from '../../checks/run-checks.ts';
-import type { ResolvedEnvironment } from '../../config/resolve.ts';
+import { type ResolvedEnvironment, usableDatabase, usableService } from '../../config/resolve.ts';
 import { withCommitCheckout } from '../../releases/checkout.ts';
 import type { Release } from '../../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from '../context.ts';
@@ -14,20 +14,22 @@ import type { DeploymentRun } from './deployment-run.ts';
  * temporary checkout that borrows the working tree's node_modules — so a rollback to r1 is
  * checked by r1's suite, not by today's.
  */
-async function runServiceChecks(
+export async function runServiceChecks(
   ctx: AirlockContext,
   env: ResolvedEnvironment,
   release: Release,
   service: string,
   url: string,
   deploymentId: number,
-  step: StepContext,
+  step: Pick<StepContext, 'signal' | 'progress'>,
 ): Promise<StepOutcome> {
   const settings = env.services[service];
   if (!settings) return { status: 'errored', message: `no service ${service} in ${env.name}` };
   const specs = settings.checks;
   if (specs.length === 0)
     return { status: 'succeeded', message: 'no checks configured', output: { results: [] } };
+  usableService(settings);
+  const databaseUrl = settings.database ? usableDatabase(settings.database).url : undefined;
   const run = (projectDir: string) =>
     runChecks(
       specs,
@@ -38,6 +40,8 @@ async function runServiceChecks(
         release: { id: release.id, commit: release.commit, digest: release.digest },
         serviceRoot: path.resolve(projectDir, settings.root),
         signal: step.signal,
+        ...(databaseUrl ? { databaseUrl } : {}),
+        secrets: checkSecrets(settings.references, databaseUrl),
       },
       (result) =>
         step.progress(
@@ -59,6 +63,9 @@ async function runServiceChecks(
     status: r.status,
     durationMs: r.durationMs,
     message: r.message,
+    ...(r.status === 'failed' && typeof r.details.outputTail === 'string' && r.details.outputTail
+      ? { outputTail: r.details.outputTail }
+      : {}),
   }));
   if (failed.length > 0) {
     return {
@@ -72,6 +79,20 @@ async function runServiceChecks(
     message: `${results.length} passed (${results.map((r) => `${r.name} ${r.durationMs} ms`).join(', ')})`,
     output: { results: summary },
   };
+}
+
+/** What a check must never show: the values of variables it read, the database URL and its password. */
+function checkSecrets(
+  references: ReadonlyArray<{ value: string }>,
+  databaseUrl: string | undefined,
+): string[] {
+  const secrets = references.map((r) => r.value);
+  if (databaseUrl) {
+    secrets.push(databaseUrl);
+    const password = URL.canParse(databaseUrl) ? new URL(databaseUrl).password : '';
+    if (password) secrets.push(password, decodeURIComponent(password));
+  }
+  return secrets;
 }
 
 /** Runs a service's checks against the environment's live URL, recorded with the deployment. */

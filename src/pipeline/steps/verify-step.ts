@@ -1,9 +1,10 @@
+import { usableDatabase, usableService } from '../../config/resolve.ts';
 import { serviceTarget } from '../context.ts';
 import type { Step } from '../engine.ts';
 import type { DeploymentRun } from './deployment-run.ts';
 
 /**
- * Re-digests every stored artifact of the release (what deploys is exactly what was built),
+ * Preflight, then re-digests every stored artifact of the release (what deploys is exactly what was built),
  * then lets the environment's provider refuse one it could not run (`Provider.verifyArtifact`:
  * a Node artifact without its dependencies), before migrations and the switch.
  */
@@ -16,13 +17,23 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
       let bytes = 0;
       let files = 0;
       const matched: string[] = [];
+      // Preflight: everything that can be known before a side effect (variables the service
+      // and its checks read, its database URL, the platform's own needs such as a free port or
+      // credentials) is checked before any migration runs.
+      const provider = d.ctx.providerFor(d.env);
+      for (const service of Object.keys(d.release.services)) {
+        const settings = d.env.services[service];
+        if (!settings) continue;
+        usableService(settings);
+        if (settings.database) usableDatabase(settings.database);
+        await provider.preflight?.(serviceTarget(d.ctx.config, d.env, service));
+      }
       for (const [service, artifact] of Object.entries(d.release.services)) {
         ctx.progress(`${service}: sha256:${artifact.digest.slice(0, 12)}`);
         const tree = await d.ctx.artifacts.verify(artifact.digest);
         bytes += tree.bytes;
         files += tree.files;
         if (artifact.migrationsDigest) await d.ctx.artifacts.verify(artifact.migrationsDigest);
-        const provider = d.ctx.providerFor(d.env);
         if (provider.verifyArtifact && d.env.services[service])
           await provider.verifyArtifact(
             serviceTarget(d.ctx.config, d.env, service),

@@ -5,6 +5,7 @@
  * (start new, health-check, switch, drain old); rollback to a release still kept warm switches
  * at once (Argo Rollouts).
  */
+import net from 'node:net';
 import { ProviderError } from '../../errors.ts';
 import { checkNodeArtifact } from '../../releases/node-artifact.ts';
 import type {
@@ -23,6 +24,15 @@ import { LocalRuntimeClient } from './runtime-client.ts';
 import { emptyServiceState, readStateFile } from './runtime-files.ts';
 
 /** Options of {@link LocalProvider}. */
+/** Whether 127.0.0.1:`port` can be listened on now (listen, then close at once). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 export interface LocalProviderOptions {
   /** The project's `.airlock` directory. */
   home: string;
@@ -100,6 +110,26 @@ export class LocalProvider implements Provider {
           missing: check.missing,
           outside: check.outside,
         },
+      },
+    );
+  }
+
+  /**
+   * The stable port must be free, or already served by this runtime for this very
+   * environment and service (a redeploy): a port another process holds is found here, before
+   * migrations run, not at the switch.
+   * @throws ProviderError `PORT_IN_USE` naming the port and the fix.
+   */
+  async preflight(target: ServiceTarget): Promise<void> {
+    if (!target.port) return;
+    if (await canListen(target.port)) return;
+    if ((await this.client.isRunning()) && (await this.describe(target)).release !== null) return;
+    throw new ProviderError(
+      'PORT_IN_USE',
+      `Port ${target.port} (environment ${target.environment}, service ${target.service}) is already in use by another process; nothing was changed in ${target.environment}.`,
+      {
+        hint: `Stop whatever listens on 127.0.0.1:${target.port} (\`ss -ltnp 'sport = :${target.port}'\` shows it), or change \`port\` of ${target.service} for environment ${target.environment} in airlock.yaml to a free port.`,
+        details: { port: target.port, environment: target.environment, service: target.service },
       },
     );
   }
