@@ -69,6 +69,8 @@ interface Where {
   checks: ConfigPath;
   /** Names a command check gets from Airlock itself (BASE_URL, DATABASE_URL, …). */
   provided: ReadonlySet<string>;
+  /** The environment being resolved. */
+  environment: string;
 }
 
 /**
@@ -99,8 +101,8 @@ export function expandServiceFields(
     findings.push({
       severity: 'error',
       path,
-      message: `reads ${list}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment (Airlock never passes \${${missing[0]}} on as text).`,
-      fix: `export ${missing[0]} before running a command that touches this environment, or remove the reference.`,
+      message: `reads ${list} for ${where.environment}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment (Airlock never passes \${${missing[0]}} on as text).`,
+      fix: `export ${missing[0]} before running a command that touches ${where.environment}, or remove the reference.`,
       deferred: (diagnostic) => {
         out.unset.push(diagnostic);
       },

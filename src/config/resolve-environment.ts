@@ -98,6 +98,7 @@ export function resolveEnvironment(
       (o.checks ?? base.checks ?? []) as CheckSpec[],
       ctx.env,
       {
+        environment: name,
         vars: [...here, 'vars'],
         checks: o.checks ? [...here, 'checks'] : ['services', serviceName, 'checks'],
         provided: new Set([

@@ -41,7 +41,7 @@ export function evaluateChecksGate(inputs: GateInputs): GateResult {
       gate: 'checks',
       status: 'fails',
       reason: `${release.id}'s checks failed on ${previous}${detail ? ` — ${detail}` : ''}.`,
-      next: `fix the failure, commit, and run \`airlock deploy ${previous}\``,
+      next: `fix the failure, commit, and run \`airlock deploy ${previous}\` (or, for a flaky check, \`airlock check ${previous}\` to run them again)`,
     };
   }
   if (d.checksStatus === 'passed') {

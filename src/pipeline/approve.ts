@@ -11,7 +11,7 @@ import { audit } from '../state/audit.ts';
 import type { Approval, Release } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 import { promotionCandidate, releaseNamed } from './decide.ts';
-import { deployersOf } from './facts.ts';
+import { deployersOf, rolledBackFrom } from './facts.ts';
 
 export interface ApproveRequest {
   environment: string;
@@ -92,7 +92,10 @@ export async function recordApproval(
     (a) => a.actor === ctx.actor,
   );
   const last = earlier[earlier.length - 1];
-  if (last && last.decision === request.decision && !request.comment) {
+  // A rollback from this environment voided the approvals before it: approving again counts.
+  const rolledBack = await rolledBackFrom(ctx, env.name, release.id);
+  const voided = last && rolledBack && Date.parse(last.at) <= Date.parse(rolledBack.at);
+  if (last && last.decision === request.decision && !request.comment && !voided) {
     return { approval: last, release, repeated: true };
   }
   const approval = await ctx.store.addApproval({

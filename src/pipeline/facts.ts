@@ -203,7 +203,7 @@ function latestPerCheck(results: StoredCheckResult[]): StoredCheckResult[] {
 }
 
 /** The latest rollback in `environment` that took `releaseId` out of service, or null. */
-async function rolledBackFrom(
+export async function rolledBackFrom(
   ctx: AirlockContext,
   environment: string,
   releaseId: string,

@@ -83,6 +83,16 @@ export async function recheckEnvironment(
         ),
       );
     }
+    // The deployment's checks status follows its latest result per check: a re-run that passes
+    // re-opens the gate a flaky failure closed (and a failing one closes it).
+    for (const deploymentId of new Set(serving.map((r) => r.deploymentId))) {
+      const latest = new Map<string, StoredCheckResult>();
+      for (const c of await ctx.store.listCheckResults(deploymentId))
+        latest.set(`${c.service}\0${c.name}`, c);
+      if (latest.size === 0) continue;
+      const ok = [...latest.values()].every((c) => c.status === 'passed');
+      await ctx.store.updateDeployment(deploymentId, { checksStatus: ok ? 'passed' : 'failed' });
+    }
     const passed = checks.every((c) => c.status === 'passed');
     const releases = [...new Set(Object.values(servingNow))];
     await audit(ctx, passed ? 'check.passed' : 'check.failed', {

@@ -430,6 +430,8 @@ describe('valid configs', () => {
         { name: 'e2e', type: 'command', run: 'node e2e/notes.e2e.mjs', timeoutMs: 300_000 },
       ],
       vars: {},
+      references: [],
+      unset: [],
       port: 4200,
       keepWarmMs: 60_000,
       drainTimeoutMs: 30_000,
