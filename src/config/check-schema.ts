@@ -23,11 +23,12 @@ export const httpCheckSchema = field(
       examples: ['/version'],
     }),
     headers: field(z.record(z.string(), z.string()).optional(), {
-      description: 'Request headers.',
+      description:
+        'Request headers; `${NAME}` reads the environment variable NAME (a token stays out of the file), `${release.id}` and the other placeholders are filled in.',
       examples: [{ accept: 'application/json' }],
     }),
     body: field(z.string().optional(), {
-      description: 'Request body, sent as is.',
+      description: 'Request body, sent as is after `${NAME}` and the placeholders are filled in.',
       examples: ['{"title":"smoke"}'],
     }),
     expect: field(
@@ -80,7 +81,7 @@ export const commandCheckSchema = field(
     type: z.literal('command'),
     run: field(z.string().min(1), {
       description:
-        'Shell command (an E2E suite); exit code 0 passes. Runs with BASE_URL, AIRLOCK_ENV, AIRLOCK_RELEASE, AIRLOCK_COMMIT set.',
+        "Shell command (an E2E suite); exit code 0 passes. Runs with BASE_URL, DATABASE_URL (the environment's database), AIRLOCK_ENV, AIRLOCK_RELEASE, AIRLOCK_COMMIT and `env` set; its shell expands `${NAME}` from them (a name set nowhere stops the command that runs the check). When it fails, its last 20 lines are shown, secrets masked.",
       examples: ['node e2e/notes.e2e.mjs'],
     }),
     cwd: field(z.string().optional(), {
@@ -88,7 +89,8 @@ export const commandCheckSchema = field(
       examples: ['e2e'],
     }),
     env: field(envVarsSchema.optional(), {
-      description: 'Extra environment variables for the command.',
+      description:
+        "Extra environment variables for the command; `${NAME}` in a value reads the environment variable NAME. The command also gets the environment's DATABASE_URL (the one the app gets); a DATABASE_URL here overrides it.",
       examples: [{ CI: '1' }],
     }),
     timeoutMs: field(msSchema.default(300_000), {

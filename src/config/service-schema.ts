@@ -60,7 +60,7 @@ const overridableServiceFields = {
   }),
   vars: field(envVarsSchema.optional(), {
     description:
-      'Plain environment variables for the app. Not inherited: an environment that sets none gets none (as in wrangler).',
+      'Plain environment variables for the app; `${NAME}` in a value reads the environment variable NAME (unset: the commands that touch this environment stop, naming it). Not inherited: an environment that sets none gets none (as in wrangler).',
     examples: [{ LOG_LEVEL: 'info' }],
     inherit: 'non-inheritable',
   }),
