@@ -57,11 +57,12 @@ describe('${NAME} references', () => {
   it('are read in vars, check env, headers and path; check placeholders stay for the check', () => {
     const config = parseConfig(CONFIG, '/tmp/x/airlock.yaml', 'airlock.yaml', ENV);
     const staging = config.environments.staging?.services.api;
-    expect(staging?.vars).toEqual({
+    if (!staging) throw new Error('staging.api not resolved');
+    expect(staging.vars).toEqual({
       API_URL: 'https://api.staging.example/v1',
       LOG_LEVEL: 'debug',
     });
-    const [http, command] = staging?.checks as [HttpCheckSpec, CommandCheckSpec];
+    const [http, command] = staging.checks as [HttpCheckSpec, CommandCheckSpec];
     expect(http.path).toBe('/version?key=k1');
     expect(http.headers).toEqual({ authorization: 'Bearer tok-123456', 'x-env': '${environment}' });
     expect(http.expect.json).toEqual({ release: '${release.id}' });
