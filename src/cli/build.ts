@@ -1,5 +1,6 @@
 import { buildForContext } from '../pipeline/decide.ts';
 import type { BuildProgress } from '../releases/build.ts';
+import { artifactDigestLabel, releaseDigestLabel } from '../releases/digest-label.ts';
 import type { CommandIO } from './command-io.ts';
 import type { Reporter } from './reporter.ts';
 import { formatDuration } from './reporter.ts';
@@ -29,7 +30,7 @@ export function buildProgressPrinter(reporter: Reporter): (p: BuildProgress) => 
         return;
       case 'service-done':
         reporter.success(
-          `${p.service}: ${p.files} files, ${(p.bytes / 1024).toFixed(1)} KiB, sha256:${p.digest.slice(0, 12)} [${formatDuration(p.ms)}]`,
+          `${p.service}: ${p.files} files, ${(p.bytes / 1024).toFixed(1)} KiB, ${artifactDigestLabel(p.digest)} [${formatDuration(p.ms)}]`,
         );
         return;
     }
@@ -50,7 +51,7 @@ export async function buildCommand(
     });
     const r = result.release;
     io.reporter.success(
-      `${result.reused ? 'Release' : 'Built release'} ${r.id}: commit ${r.commit.slice(0, 7)}${r.dirty ? ' (DIRTY)' : ''}, sha256:${r.digest.slice(0, 12)}`,
+      `${result.reused ? 'Release' : 'Built release'} ${r.id}: commit ${r.commit.slice(0, 7)}${r.dirty ? ' (DIRTY)' : ''}, ${releaseDigestLabel(r.digest)}`,
     );
     io.reporter.result({ release: r, reused: result.reused });
     return 0;

@@ -31,6 +31,7 @@ import { deploy, planDeploy, rollback } from '../pipeline/operations.ts';
 import { environmentStatuses } from '../pipeline/status.ts';
 import { findFreePort } from '../providers/local/app-process.ts';
 import { LocalRuntimeClient } from '../providers/local/runtime-client.ts';
+import { artifactDigestLabel } from '../releases/digest-label.ts';
 import { buildProgressPrinter } from './build.ts';
 import type { CommandIO } from './command-io.ts';
 import { reportOutcome } from './deploy.ts';
@@ -277,7 +278,7 @@ export async function demoCommand(
       'both environments to serve the same artifact',
     );
     r.success(
-      `Same bytes: staging and production both report ${p.release} with artifact sha256:${p.digest.slice(0, 16)}… (built once, promoted, verified at deploy).`,
+      `Same bytes: staging and production both report ${p.release} with ${artifactDigestLabel(p.digest, 16)}… (built once, promoted, verified at deploy).`,
     );
 
     // 3. A commit with a new migration.

@@ -43,6 +43,16 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
       `✖ ${plan.action} of ${plan.release.id} to ${plan.environment} ${status}${where}`,
     );
     if (result.failedStep?.hint) reporter.info(`  → ${result.failedStep.hint}`);
+    // An app that exited or never got healthy: the last lines it wrote (details.logTail).
+    const failedOutput = result.steps.find((s) => s.name === result.failedStep?.name)?.output;
+    const logTail = failedOutput?.logTail;
+    if (typeof logTail === 'string' && logTail.trim() !== '') {
+      const lines = logTail.replace(/\s+$/, '').split('\n');
+      reporter.info(
+        `  Last ${lines.length} line${lines.length === 1 ? '' : 's'} of ${String(failedOutput?.logFile ?? 'its log')}:`,
+      );
+      reporter.info(lines.join('\n').replace(/^/gm, '    │ '));
+    }
     for (const check of result.checks) {
       const tail = outputTailOf(check);
       if (check.status !== 'failed' || !tail) continue;

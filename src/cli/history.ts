@@ -77,7 +77,7 @@ export async function releasesCommand(io: CommandIO, opts: { limit: string }): P
   return withSession(io, async (session) => {
     const releases = await session.ctx.store.listReleases(positive(opts.limit, '--limit'));
     io.reporter.table(
-      ['RELEASE', 'COMMIT', 'DIGEST', 'SUBJECT', 'BUILT', 'BY'],
+      ['RELEASE', 'COMMIT', 'RELEASE DIGEST', 'SUBJECT', 'BUILT', 'BY'],
       releases.map((r) => [
         r.id,
         `${r.commit.slice(0, 7)}${r.dirty ? ' (dirty)' : ''}`,

@@ -11,6 +11,7 @@ import { type AirlockError, ConfigError, formatDiagnostic } from '../errors.ts';
 import type { GateResult } from '../gates/gate.ts';
 import type { PipelineEvent, ProgressSink } from '../pipeline/events.ts';
 import type { Plan } from '../pipeline/plan.ts';
+import { releaseDigestLabel } from '../releases/digest-label.ts';
 import type { StepStatus } from '../state/state-store.ts';
 
 type Style = Parameters<typeof styleText>[0];
@@ -186,7 +187,7 @@ export class Reporter implements ProgressSink {
           ? `Roll back to ${plan.release.id}`
           : `Deploy ${plan.release.id}`;
     this.#write(
-      `${this.#style('bold', `${verb} → ${plan.environment}`)}  ${this.#style('dim', `(${plan.release.commit.slice(0, 7)} ${plan.release.subject}; sha256:${plan.release.digest.slice(0, 12)}; ${plan.environment} serves ${plan.current ?? 'nothing yet'})`)}`,
+      `${this.#style('bold', `${verb} → ${plan.environment}`)}  ${this.#style('dim', `(${plan.release.commit.slice(0, 7)} ${plan.release.subject}; ${releaseDigestLabel(plan.release.digest)}; ${plan.environment} serves ${plan.current ?? 'nothing yet'})`)}`,
     );
     if (plan.gates.length > 0) {
       this.#write('Gate:');

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ProviderError, UserError } from '../errors.ts';
+import { artifactDigestLabel } from './digest-label.ts';
 import { digestTree, type TreeDigest } from './tree-digest.ts';
 
 export class ArtifactStore {
@@ -69,7 +70,7 @@ export class ArtifactStore {
     if (!existsSync(stored)) {
       throw new ProviderError(
         'DIGEST_MISMATCH',
-        `artifact sha256:${digest.slice(0, 12)} is missing from ${this.root}.`,
+        `${artifactDigestLabel(digest)} is missing from ${this.root}.`,
         {
           hint: 'The release cannot be deployed from this machine. Build it again with `airlock build --commit <sha>`.',
           details: { digest },
@@ -80,7 +81,7 @@ export class ArtifactStore {
     if (tree.digest !== digest) {
       throw new ProviderError(
         'DIGEST_MISMATCH',
-        `artifact sha256:${digest.slice(0, 12)} was modified on disk (it now digests to sha256:${tree.digest.slice(0, 12)}).`,
+        `${artifactDigestLabel(digest)} was modified on disk (it now digests to sha256:${tree.digest.slice(0, 12)}).`,
         {
           hint: `Delete ${stored} and build the release again; never edit files under .airlock/artifacts.`,
           details: { expected: digest, actual: tree.digest },

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { type ResolvedEnvironment, usableDatabase } from '../../config/resolve.ts';
 import type { DeployOutcome, ServiceDeployment } from '../../providers/provider.ts';
 import type { ArtifactStore } from '../../releases/artifact-store.ts';
+import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import { digestTree } from '../../releases/tree-digest.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from '../context.ts';
@@ -67,7 +68,7 @@ export async function switchService(
   const settings = env.services[service];
   const artifact = release.services[service];
   if (!settings || !artifact) throw new Error(`release ${release.id} has no service ${service}`);
-  options.progress(`copying sha256:${artifact.digest.slice(0, 12)} (${artifact.files} files)`);
+  options.progress(`copying ${artifactDigestLabel(artifact.digest)} (${artifact.files} files)`);
   const dir = await materialize(
     ctx.artifacts,
     artifact.digest,

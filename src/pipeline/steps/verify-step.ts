@@ -1,4 +1,5 @@
 import { usableDatabase, usableService } from '../../config/resolve.ts';
+import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import { serviceTarget } from '../context.ts';
 import type { Step } from '../engine.ts';
 import type { DeploymentRun } from './deployment-run.ts';
@@ -29,7 +30,7 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
         await provider.preflight?.(serviceTarget(d.ctx.config, d.env, service));
       }
       for (const [service, artifact] of Object.entries(d.release.services)) {
-        ctx.progress(`${service}: sha256:${artifact.digest.slice(0, 12)}`);
+        ctx.progress(`${service}: ${artifactDigestLabel(artifact.digest)}`);
         const tree = await d.ctx.artifacts.verify(artifact.digest);
         bytes += tree.bytes;
         files += tree.files;
@@ -41,7 +42,7 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
           );
         // The artifact digest is the one `airlock build` printed and the app reports as
         // AIRLOCK_DIGEST; the release digest (over artifacts and migrations) is in `output`.
-        matched.push(`${service} sha256:${artifact.digest.slice(0, 12)}`);
+        matched.push(`${service} ${artifactDigestLabel(artifact.digest)}`);
       }
       return {
         status: 'succeeded',

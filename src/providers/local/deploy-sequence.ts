@@ -5,6 +5,7 @@
  * again switches back at once, without a boot (Argo Rollouts' fast rollback). In every failure
  * before the switch, the previous release keeps serving untouched.
  */
+
 import fsp from 'node:fs/promises';
 import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +13,7 @@ import { InternalError, ProviderError, toAirlockError } from '../../errors.ts';
 import type { DeployOptions, DeployOutcome, ProcessDeployment } from '../provider.ts';
 import { AppProcess, findFreePort, probeHttp } from './app-process.ts';
 import { BACKOFF_START_MS, type CrashSupervisor } from './crash-supervisor.ts';
+import { listeningPorts } from './listening-ports.ts';
 import { urlFor } from './runtime-files.ts';
 import type { RuntimeContext, ServiceSlot, WarmEntry } from './service-slot.ts';
 
@@ -23,7 +25,11 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 type HealthWait =
   | { kind: 'healthy' }
   | { kind: 'exited' }
-  | { kind: 'timeout'; last: string }
+  | {
+      kind: 'timeout';
+      last: string /** Ports the app's process group listens on. */;
+      listening: number[];
+    }
   | { kind: 'aborted' };
 
 /** Identity of what a process runs: a warm process is reused only for the same release and config. */
@@ -250,12 +256,26 @@ export class DeploySequence {
         },
       );
     }
+    // An app that listens, but not on PORT, is the usual cause of a health check that never
+    // gets an answer: name the port it chose.
+    const elsewhere = outcome.listening.filter((p) => p !== port);
+    const wrongPort =
+      elsewhere.length > 0 && !outcome.listening.includes(port)
+        ? ` It listens on port ${elsewhere.join(', ')}, not on ${port}: make it listen on the PORT environment variable Airlock sets.`
+        : '';
     throw new ProviderError(
       'HEALTH_TIMEOUT',
-      `${d.service} ${d.release.id} did not answer 200 on ${d.health.path} within ${d.health.timeoutMs} ms (last probe: ${outcome.last}; environment ${d.environment}).`,
+      `${d.service} ${d.release.id} did not answer 200 on ${d.health.path} within ${d.health.timeoutMs} ms (last probe: ${outcome.last}; environment ${d.environment}).${wrongPort}`,
       {
-        hint: `Read ${logFile} to see why; fix the app, or raise health.timeoutMs in airlock.yaml if it boots slowly; ${keepsServing(previous)}.`,
-        details: { ...details, timeoutMs: d.health.timeoutMs, lastProbe: outcome.last },
+        hint: wrongPort
+          ? `Start the app on $PORT (e.g. \`app.listen(process.env.PORT)\`); its output is in ${logFile}; ${keepsServing(previous)}.`
+          : `Read ${logFile} to see why; fix the app, or raise health.timeoutMs in airlock.yaml if it boots slowly; ${keepsServing(previous)}.`,
+        details: {
+          ...details,
+          timeoutMs: d.health.timeoutMs,
+          lastProbe: outcome.last,
+          listeningOn: outcome.listening,
+        },
       },
     );
   }
@@ -286,7 +306,8 @@ export class DeploySequence {
         if (proc.exit) return { kind: 'exited' };
         if (signal.aborted) return { kind: 'aborted' };
         const remaining = deadline - performance.now();
-        if (remaining <= 0) return { kind: 'timeout', last };
+        if (remaining <= 0)
+          return { kind: 'timeout', last, listening: await listeningPorts(proc.pid) };
         const probeTimeout = Math.max(50, Math.min(remaining, Math.max(1_000, intervalMs)));
         const result = await Promise.race([probeHttp(proc.port, path, probeTimeout), interrupted]);
         if (result === 'interrupted') continue;

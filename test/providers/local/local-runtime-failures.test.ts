@@ -73,6 +73,22 @@ describe('LocalRuntime failures', () => {
     expect(eventOf('deploy.failed', 'r2')?.details).toMatchObject({ code: 'HEALTH_TIMEOUT' });
   });
 
+  it('HEALTH_TIMEOUT names the port the app listens on when it is not PORT', async () => {
+    const elsewhere = await freePort();
+    const error = await runtime
+      .deploy(deployment('r1', { env: { LISTEN_PORT: String(elsewhere) }, healthTimeoutMs: 4_000 }))
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'HEALTH_TIMEOUT' });
+    const { message, hint, details } = error as ProviderError;
+    expect(message).toMatch(
+      new RegExp(
+        `It listens on port ${elsewhere}, not on \\d+: make it listen on the PORT environment variable Airlock sets\\.$`,
+      ),
+    );
+    expect(hint).toContain('Start the app on $PORT');
+    expect(details.listeningOn).toEqual([elsewhere]);
+  });
+
   it('fails fast with APP_EXITED when the candidate exits during boot, with its output', async () => {
     await runtime.deploy(deployment('r1'));
 
