@@ -181,7 +181,7 @@ describeIfPostgres('kill -9 at every step boundary of a promotion, then resume',
     });
     expect(outcome.reason).toMatch(
       new RegExp(
-        `^cannot finish \\(artifact sha256:[0-9a-f]{12} is missing from .*\\); rolled back to ${before}$`,
+        `^cannot finish \\(artifact digest sha256:[0-9a-f]{12} is missing from .*\\); rolled back to ${before}$`,
       ),
     );
     expect((await liveVersion(project.url('production'))).release).toBe(before);
