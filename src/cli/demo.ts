@@ -21,7 +21,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadConfig } from '../config/load.ts';
-import { maskUrl } from '../config/resolve-databases.ts';
 import { type AirlockError, hasCode, InternalError, UserError } from '../errors.ts';
 import { packagePath } from '../package-paths.ts';
 import { recordApproval } from '../pipeline/approve.ts';
@@ -31,6 +30,7 @@ import { deploy, planDeploy, rollback } from '../pipeline/operations.ts';
 import { environmentStatuses } from '../pipeline/status.ts';
 import { findFreePort } from '../providers/local/app-process.ts';
 import { LocalRuntimeClient } from '../providers/local/runtime-client.ts';
+import { redactUrl } from '../secrets/redact.ts';
 import { buildProgressPrinter } from './build.ts';
 import type { CommandIO } from './command-io.ts';
 import { reportOutcome } from './deploy.ts';
@@ -102,7 +102,7 @@ export async function createDemoDatabases(adminUrl: string): Promise<DemoPostgre
   } catch (error) {
     throw new UserError(
       'USAGE',
-      `cannot create the demo's databases on ${maskUrl(adminUrl)}: ${(error as Error).message}`,
+      `cannot create the demo's databases on ${redactUrl(adminUrl)}: ${(error as Error).message}`,
       {
         hint: 'Pass --postgres with a URL whose user may CREATE DATABASE, e.g. postgres://postgres@127.0.0.1:5432/postgres.',
       },

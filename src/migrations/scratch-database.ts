@@ -24,7 +24,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { UserError } from '../errors.ts';
-import { errorCode, redactUrl, withClient, withDatabase } from './postgres-client.ts';
+import { redact, redactUrl } from '../secrets/redact.ts';
+import { errorCode, withClient, withDatabase } from './postgres-client.ts';
 import { sqlitePathFromUrl } from './sqlite-migration-driver.ts';
 
 /**
@@ -252,12 +253,14 @@ function scratchFailed(
   secrets: string[],
   hint: string,
 ): UserError {
-  let output = (outcome.stderr || outcome.spawnError?.message || `exit code ${outcome.code}`)
-    .trim()
-    .split('\n')
-    .slice(0, 6)
-    .join(' ');
-  for (const secret of secrets) output = output.split(secret).join('***');
+  const output = redact(
+    (outcome.stderr || outcome.spawnError?.message || `exit code ${outcome.code}`)
+      .trim()
+      .split('\n')
+      .slice(0, 6)
+      .join(' '),
+    secrets,
+  );
   return new UserError('MIGRATION_SCRATCH_FAILED', `${what}: ${output}`, {
     hint,
     details: { exitCode: outcome.code },

@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { ProviderError } from '../errors.ts';
+import { redactForms, secretForms } from '../secrets/redact.ts';
 
 export interface CliInvocation {
   /** Executable names to try in order (the first one found on PATH runs), e.g. `['fly', 'flyctl']`. */
@@ -46,30 +47,21 @@ export interface CliResult {
 }
 
 const TAIL = 30;
-const MASK = '••••';
 /** stdout kept for parsing at most (bytes of text); a CLI printing more is cut at this point. */
 const MAX_STDOUT = 8 * 1024 * 1024;
 /** ANSI colour codes, which some CLIs (wrangler) write even without a terminal. */
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
-/** `text` with every occurrence of the given values replaced by a mask. */
-export function mask(text: string, values: readonly string[] = []): string {
-  let out = text;
-  for (const value of values) {
-    if (value.length >= 4) out = out.split(value).join(MASK);
-  }
-  return out;
-}
-
 function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-found'> {
   const started = performance.now();
-  const redact = run.redact ?? [];
+  const forms = secretForms(run.redact ?? []);
+  const mask = (text: string) => redactForms(text, forms);
   const tail: string[] = [];
   let stdout = '';
   let stderr = '';
   const partial = { out: '', err: '' };
   const push = (line: string) => {
-    const shown = mask(line.replace(ANSI, ''), redact);
+    const shown = mask(line.replace(ANSI, ''));
     tail.push(shown);
     if (tail.length > TAIL) tail.shift();
     run.onLine?.(shown);
@@ -140,7 +132,7 @@ function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-foun
           exitCode: null,
           signal: null,
           stdout,
-          stderr: mask(stderr, redact),
+          stderr: mask(stderr),
           tail,
           aborted,
           timedOut,
@@ -165,7 +157,7 @@ function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-foun
         exitCode: code,
         signal,
         stdout,
-        stderr: mask(stderr, redact),
+        stderr: mask(stderr),
         tail,
         aborted: aborted || Boolean(run.signal?.aborted),
         timedOut,
