@@ -5,7 +5,6 @@
  * artifact → a commit with a new migration goes through → a broken commit is stopped at the
  * gate → production rolls back to r1 → status and history. Cleans up unless `--keep`.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   cpSync,
@@ -28,6 +27,7 @@ import type { AirlockContext } from '../pipeline/context.ts';
 import type { ExecuteResult } from '../pipeline/execute.ts';
 import { deploy, planDeploy, rollback } from '../pipeline/operations.ts';
 import { environmentStatuses } from '../pipeline/status.ts';
+import { runToolSync } from '../process/run-tool.ts';
 import { findFreePort } from '../providers/local/app-process.ts';
 import { LocalRuntimeClient } from '../providers/local/runtime-client.ts';
 import { redactUrl } from '../secrets/redact.ts';
@@ -43,10 +43,12 @@ const EXAMPLES = packagePath('examples');
 const DEVELOPER = 'dev@airlock.demo';
 const REVIEWER = 'reviewer@airlock.demo';
 
+/** Runs git in the demo's repository as the demo's developer. @throws Error with git's stderr. */
 function gitIn(dir: string, args: string[]): string {
-  return execFileSync('git', args, {
+  const result = runToolSync({
+    command: 'git',
+    args,
     cwd: dir,
-    encoding: 'utf8',
     env: {
       ...process.env,
       GIT_AUTHOR_NAME: 'Demo Developer',
@@ -54,7 +56,13 @@ function gitIn(dir: string, args: string[]): string {
       GIT_COMMITTER_NAME: 'Demo Developer',
       GIT_COMMITTER_EMAIL: DEVELOPER,
     },
-  }).trim();
+  });
+  if (result.spawnError || result.exitCode !== 0) {
+    const why =
+      result.spawnError?.message ?? (result.stderr.trim() || `exit code ${result.exitCode}`);
+    throw new Error(`Command failed: git ${args.join(' ')}: ${why}`);
+  }
+  return result.stdout.trim();
 }
 
 /**
