@@ -5,7 +5,6 @@
  * artifact → a commit with a new migration goes through → a broken commit is stopped at the
  * gate → production rolls back to r1 → status and history. Cleans up unless `--keep`.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   cpSync,
@@ -21,7 +20,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadConfig } from '../config/load.ts';
-import { maskUrl } from '../config/resolve-databases.ts';
 import { type AirlockError, hasCode, InternalError, UserError } from '../errors.ts';
 import { packagePath } from '../package-paths.ts';
 import { recordApproval } from '../pipeline/approve.ts';
@@ -29,9 +27,11 @@ import type { AirlockContext } from '../pipeline/context.ts';
 import type { ExecuteResult } from '../pipeline/execute.ts';
 import { deploy, planDeploy, rollback } from '../pipeline/operations.ts';
 import { environmentStatuses } from '../pipeline/status.ts';
+import { runToolSync } from '../process/run-tool.ts';
 import { findFreePort } from '../providers/local/app-process.ts';
 import { LocalRuntimeClient } from '../providers/local/runtime-client.ts';
 import { artifactDigestLabel } from '../releases/digest-label.ts';
+import { redactUrl } from '../secrets/redact.ts';
 import { buildProgressPrinter } from './build.ts';
 import type { CommandIO } from './command-io.ts';
 import { reportOutcome } from './deploy.ts';
@@ -44,10 +44,12 @@ const EXAMPLES = packagePath('examples');
 const DEVELOPER = 'dev@airlock.demo';
 const REVIEWER = 'reviewer@airlock.demo';
 
+/** Runs git in the demo's repository as the demo's developer. @throws Error with git's stderr. */
 function gitIn(dir: string, args: string[]): string {
-  return execFileSync('git', args, {
+  const result = runToolSync({
+    command: 'git',
+    args,
     cwd: dir,
-    encoding: 'utf8',
     env: {
       ...process.env,
       GIT_AUTHOR_NAME: 'Demo Developer',
@@ -55,7 +57,13 @@ function gitIn(dir: string, args: string[]): string {
       GIT_COMMITTER_NAME: 'Demo Developer',
       GIT_COMMITTER_EMAIL: DEVELOPER,
     },
-  }).trim();
+  });
+  if (result.spawnError || result.exitCode !== 0) {
+    const why =
+      result.spawnError?.message ?? (result.stderr.trim() || `exit code ${result.exitCode}`);
+    throw new Error(`Command failed: git ${args.join(' ')}: ${why}`);
+  }
+  return result.stdout.trim();
 }
 
 /**
@@ -103,7 +111,7 @@ export async function createDemoDatabases(adminUrl: string): Promise<DemoPostgre
   } catch (error) {
     throw new UserError(
       'USAGE',
-      `cannot create the demo's databases on ${maskUrl(adminUrl)}: ${(error as Error).message}`,
+      `cannot create the demo's databases on ${redactUrl(adminUrl)}: ${(error as Error).message}`,
       {
         hint: 'Pass --postgres with a URL whose user may CREATE DATABASE, e.g. postgres://postgres@127.0.0.1:5432/postgres.',
       },

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_FILE_NAMES, parseConfig } from '../config/load.ts';
@@ -8,23 +7,21 @@ import type { PackageManagerName } from '../init/node-project.ts';
 import { choosePorts } from '../init/ports.ts';
 import { renderInit, toName } from '../init/render.ts';
 import { SUM_FILENAME } from '../migrations/integrity.ts';
+import { runToolSync } from '../process/run-tool.ts';
 import type { CommandIO } from './command-io.ts';
 
 /** `<pm> --version` in `dir`, or null when it is not installed (or takes over 5 s). */
 function probeVersion(dir: string) {
   return (name: PackageManagerName): string | null => {
-    try {
-      const out = execFileSync(name, ['--version'], {
-        cwd: dir,
-        encoding: 'utf8',
-        timeout: 5_000,
-        stdio: ['ignore', 'pipe', 'ignore'],
-        env: { ...process.env, COREPACK_ENABLE_DOWNLOAD_PROMPT: '0' },
-      }).trim();
-      return /^\d+\.\d+\.\d+/.exec(out)?.[0] ?? null;
-    } catch {
-      return null;
-    }
+    const result = runToolSync({
+      command: name,
+      args: ['--version'],
+      cwd: dir,
+      timeoutMs: 5_000,
+      env: { ...process.env, COREPACK_ENABLE_DOWNLOAD_PROMPT: '0' },
+    });
+    if (result.spawnError || result.exitCode !== 0) return null;
+    return /^\d+\.\d+\.\d+/.exec(result.stdout.trim())?.[0] ?? null;
   };
 }
 

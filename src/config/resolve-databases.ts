@@ -2,10 +2,11 @@
  * Resolution of databases: each service's own database per environment (a SQLite file under
  * `.airlock/envs/<env>/data/`, a Postgres URL read from `${NAME}`, or a D1 binding of the
  * environment's wrangler file), the rule that two environments never share one, and where the
- * state store lives. URLs may hold passwords: they are shown masked (`maskUrl`).
+ * state store lives. URLs may hold passwords: they are shown masked (`redactUrl`, src/secrets/redact.ts).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { redactUrl } from '../secrets/redact.ts';
 import type { Finding } from './diagnostics.ts';
 import { expandEnv } from './references.ts';
 import type {
@@ -23,17 +24,6 @@ const DATABASE_DEFAULTS = {
   lockTimeoutMs: 5_000,
   statementTimeoutMs: 60_000,
 } as const;
-
-/** A connection URL with its password replaced by `***`. */
-export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 /**
  * The database of `service` in `environment`: `base` from the service, `databaseUrl` from the
@@ -139,11 +129,11 @@ export function resolveDatabase(
     ctx.findings.push({
       severity: 'error',
       path: where,
-      message: `expected a postgres:// URL, got ${value.includes('://') ? `"${maskUrl(value).split('://')[0]}://…"` : 'something else'}.`,
+      message: `expected a postgres:// URL, got ${value.includes('://') ? `"${redactUrl(value).split('://')[0]}://…"` : 'something else'}.`,
       fix: 'use postgres://user:password@host:5432/database.',
     });
   }
-  return { ...common, url: value, display: maskUrl(value) };
+  return { ...common, url: value, display: redactUrl(value) };
 }
 
 /** `host:port/database` of a Postgres URL (localhost and 127.0.0.1 are one host), or null. */
@@ -204,7 +194,7 @@ export function resolveState(config: Config, ctx: ResolveContext): StateLocation
     });
   }
   if (/^postgres(ql)?:\/\//.test(value))
-    return { kind: 'postgres', url: value, display: maskUrl(value) };
+    return { kind: 'postgres', url: value, display: redactUrl(value) };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
     ctx.findings.push({
       severity: 'error',

@@ -5,6 +5,7 @@
  * taken from a response or a network error is scrubbed of the token first.
  */
 import { type ErrorCode, ProviderError } from '../errors.ts';
+import { redact } from '../secrets/redact.ts';
 
 /** What went wrong, for callers to branch on (never on the message text). */
 export type GitHubFailure =
@@ -82,11 +83,6 @@ export class GitHubApiError extends ProviderError {
     this.failure = options.failure;
     this.status = options.status;
   }
-}
-
-/** Replaces every occurrence of the token in `text`. */
-export function redactToken(text: string, token: string): string {
-  return token.length >= 4 ? text.split(token).join('[REDACTED]') : text;
 }
 
 function header(headers: Record<string, unknown> | undefined, name: string): string | undefined {
@@ -176,7 +172,7 @@ export interface GitHubErrorContext {
  */
 export function toGitHubError(error: unknown, context: GitHubErrorContext): GitHubApiError {
   const { operation, repository, token } = context;
-  const scrub = (text: string) => redactToken(text, token);
+  const scrub = (text: string) => redact(text, [token]);
   const doing = `while trying to ${operation.action} in ${repository}`;
   const grant = `\`${operation.permission}\` (fine-grained token or a workflow's \`permissions:\`) or the \`${CLASSIC_SCOPE[operation.permission]}\` scope (classic token)`;
 
@@ -293,9 +289,9 @@ export function unexpectedGitHubResponse(
 ): GitHubApiError {
   return new GitHubApiError(
     API_CODE,
-    redactToken(
+    redact(
       `GitHub answered unexpectedly while trying to ${context.operation.action} in ${context.repository}: ${what}.`,
-      context.token,
+      [context.token],
     ),
     {
       failure: 'unexpected',

@@ -26,12 +26,13 @@
  */
 
 import { type AirlockError, type ErrorCode, toAirlockError } from '../errors.ts';
+import { redactUrl } from '../secrets/redact.ts';
 import type { LedgerEntry } from './ledger.ts';
 import type { DatabaseLocation } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { type MigrateOptions, Migrator, planMigrations } from './migrator.ts';
 import { applyPlatformShape, readPlatformShape } from './platform-shape.ts';
-import { redactUrl, withClient } from './postgres-client.ts';
+import { withClient } from './postgres-client.ts';
 import { insertPostgresLedgerRow } from './postgres-ledger.ts';
 import { PostgresMigrationDriver } from './postgres-migration-driver.ts';
 import {

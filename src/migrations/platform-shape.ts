@@ -20,9 +20,10 @@
  */
 
 import { UserError } from '../errors.ts';
+import { redactUrl } from '../secrets/redact.ts';
 import { readPostgresStatement } from './lint/postgres-statement.ts';
 import type { MigrationFile } from './migration-files.ts';
-import { redactUrl, withClient } from './postgres-client.ts';
+import { withClient } from './postgres-client.ts';
 import { pipeSchemaDump, type ScratchDatabase } from './scratch-database.ts';
 import { splitSqlStatements } from './sql-split.ts';
 

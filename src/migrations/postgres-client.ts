@@ -1,11 +1,13 @@
 /**
  * Short-lived Postgres connections for work beside a migration driver's own session: reading a
- * schema, making and dropping scratch databases, reading another tool's ledger. And the two
- * things every message about a Postgres URL needs: the password hidden, the error's SQLSTATE.
+ * schema, making and dropping scratch databases, reading another tool's ledger. And the error's
+ * SQLSTATE, which messages about a Postgres failure need (the URL in them goes through
+ * `redactUrl` of src/secrets/redact.ts).
  */
 
 import { Client } from 'pg';
 import { UserError } from '../errors.ts';
+import { redactUrl } from '../secrets/redact.ts';
 
 /**
  * Runs `fn` on a new `pg.Client` to `url`, then closes it.
@@ -45,17 +47,6 @@ export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.href;
-}
-
-/** `url` with its password replaced by `***`, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
 }
 
 /**

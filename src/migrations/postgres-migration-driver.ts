@@ -34,11 +34,12 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, DatabaseError } from 'pg';
 import { InternalError, UserError } from '../errors.ts';
+import { redactUrl } from '../secrets/redact.ts';
 import { NO_TRANSACTION_MARKER, parseDirectives } from './directives.ts';
 import { type LedgerEntry, POSTGRES_LEDGER_TABLE } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
-import { errorCode, redactUrl } from './postgres-client.ts';
+import { errorCode } from './postgres-client.ts';
 import {
   CREATE_POSTGRES_LEDGER,
   postgresLedgerExists,

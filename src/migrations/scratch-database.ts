@@ -16,7 +16,6 @@
  *   any message.
  */
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,7 +23,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { UserError } from '../errors.ts';
-import { errorCode, redactUrl, withClient, withDatabase } from './postgres-client.ts';
+import { runToolPipe, type ToolResult } from '../process/run-tool.ts';
+import { redact, redactUrl } from '../secrets/redact.ts';
+import { errorCode, withClient, withDatabase } from './postgres-client.ts';
 import { sqlitePathFromUrl } from './sqlite-migration-driver.ts';
 
 /**
@@ -167,30 +168,38 @@ export async function pipeSchemaDump(
   const target = libpqTarget(targetUrl);
   const pgDump = options.pgDump ?? 'pg_dump';
   const psql = options.psql ?? 'psql';
-  const dump = spawn(
-    pgDump,
-    ['--schema-only', '--no-owner', '--no-privileges', ...dumpArgs, `--dbname=${source.url}`],
-    { env: source.env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const restore = spawn(
-    psql,
-    [
-      '-X',
-      '-q',
-      '-v',
-      'ON_ERROR_STOP=1',
-      '--single-transaction',
-      '-o',
-      '/dev/null',
-      `--dbname=${target.url}`,
-    ],
-    { env: target.env, stdio: ['pipe', 'ignore', 'pipe'] },
-  );
-  dump.stdout.pipe(restore.stdin);
-  // psql stopping early (ON_ERROR_STOP) closes its stdin under pg_dump: not the error to report.
-  restore.stdin.on('error', () => {});
-  const [dumped, restored] = await Promise.all([finish(dump), finish(restore)]);
   const secrets = [source.password, target.password].filter((p): p is string => !!p);
+  const [dumped, restored] = await runToolPipe(
+    {
+      command: pgDump,
+      args: [
+        '--schema-only',
+        '--no-owner',
+        '--no-privileges',
+        ...dumpArgs,
+        `--dbname=${source.url}`,
+      ],
+      env: source.env,
+      maxStderr: MAX_STDERR,
+      redact: secrets,
+    },
+    {
+      command: psql,
+      args: [
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '--single-transaction',
+        '-o',
+        '/dev/null',
+        `--dbname=${target.url}`,
+      ],
+      env: target.env,
+      maxStderr: MAX_STDERR,
+      redact: secrets,
+    },
+  );
   for (const [tool, outcome] of [
     [pgDump, dumped],
     [psql, restored],
@@ -206,7 +215,7 @@ export async function pipeSchemaDump(
       );
     }
   }
-  if (dumped.code !== 0 || dumped.spawnError) {
+  if (dumped.exitCode !== 0 || dumped.spawnError) {
     throw scratchFailed(
       `pg_dump of ${redactUrl(sourceUrl)} failed`,
       dumped,
@@ -216,7 +225,7 @@ export async function pipeSchemaDump(
         : `Check that ${redactUrl(sourceUrl)} is reachable with these credentials (\`pg_dump --schema-only\` must work against it).`,
     );
   }
-  if (restored.code !== 0 || restored.spawnError) {
+  if (restored.exitCode !== 0 || restored.spawnError) {
     throw scratchFailed(
       `restoring the schema of ${redactUrl(sourceUrl)} into the scratch database failed`,
       restored,
@@ -226,41 +235,26 @@ export async function pipeSchemaDump(
   }
 }
 
-interface ProcessOutcome {
-  code: number | null;
-  stderr: string;
-  spawnError: NodeJS.ErrnoException | null;
-}
-
-function finish(child: ReturnType<typeof spawn>): Promise<ProcessOutcome> {
-  return new Promise((resolve) => {
-    let stderr = '';
-    let spawnError: NodeJS.ErrnoException | null = null;
-    child.stderr?.on('data', (chunk: Buffer) => {
-      if (stderr.length < 20_000) stderr += chunk.toString('utf8');
-    });
-    child.on('error', (error) => {
-      spawnError = error as NodeJS.ErrnoException;
-    });
-    child.on('close', (code) => resolve({ code, stderr, spawnError }));
-  });
-}
+/** Standard error of pg_dump and psql kept for a message (characters). */
+const MAX_STDERR = 20_000;
 
 function scratchFailed(
   what: string,
-  outcome: ProcessOutcome,
+  outcome: ToolResult,
   secrets: string[],
   hint: string,
 ): UserError {
-  let output = (outcome.stderr || outcome.spawnError?.message || `exit code ${outcome.code}`)
-    .trim()
-    .split('\n')
-    .slice(0, 6)
-    .join(' ');
-  for (const secret of secrets) output = output.split(secret).join('***');
+  const output = redact(
+    (outcome.stderr || outcome.spawnError?.message || `exit code ${outcome.exitCode}`)
+      .trim()
+      .split('\n')
+      .slice(0, 6)
+      .join(' '),
+    secrets,
+  );
   return new UserError('MIGRATION_SCRATCH_FAILED', `${what}: ${output}`, {
     hint,
-    details: { exitCode: outcome.code },
+    details: { exitCode: outcome.exitCode },
   });
 }
 

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describeFetchError, sleep as pause } from '../checks/http-support.ts';
+import { redact } from '../secrets/redact.ts';
 import type { NotificationEvent, NotificationEventType } from './notification-event.ts';
 import { type NotifySink, sinkHost } from './notify-config.ts';
 import { slackPayload } from './slack-payload.ts';
@@ -91,16 +92,6 @@ function credentialsOf(sink: NotifySink): string[] {
     // Not a URL: the whole value is already listed.
   }
   return out.filter((s) => s.length >= 6).sort((a, b) => b.length - a.length);
-}
-
-function scrub(text: string, credentials: readonly string[]): string {
-  let out = text;
-  for (const c of credentials) {
-    out = out.replaceAll(c, '***');
-    const encoded = encodeURIComponent(c);
-    if (encoded !== c) out = out.replaceAll(encoded, '***');
-  }
-  return out;
 }
 
 /** Milliseconds a `Retry-After` header asks for (seconds or an HTTP date), or undefined. */
@@ -252,8 +243,8 @@ export class Notifier {
       attempts,
       durationMs,
       deliveryId,
-      error: scrub(last.error, credentials),
-      hint: scrub(hintFor(sink, name, host, last, attempts), credentials),
+      error: redact(last.error, credentials),
+      hint: redact(hintFor(sink, name, host, last, attempts), credentials),
     };
   }
 

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { redactForms, secretForms } from '../secrets/redact.ts';
 
 export interface ShellOptions {
   cwd: string;
@@ -31,7 +32,10 @@ export interface ShellOptions {
    * environment). Default: no standard input.
    */
   input?: string;
-  /** Values replaced by `***` wherever output is kept or passed on (lines, tail, output, stdout, errors). */
+  /**
+   * Secrets masked (`redact` of src/secrets/redact.ts) wherever output is kept or passed on (lines,
+   * tail, log file, output, stdout, errors).
+   */
   scrub?: readonly string[];
   /** Also keep standard output alone (what a caller parses), up to its last this many characters. Default 0. */
   keepStdout?: number;
@@ -54,27 +58,6 @@ export interface ShellResult {
   durationMs: number;
 }
 
-/** `text` with every value of `secrets` (non-empty) replaced by `***`. */
-export function scrubText(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s) out = out.split(s).join('***');
-  return out;
-}
-
-/** The values to scrub: each, and each longer line of a multi-line one (output is handled by line); longest first. */
-function scrubList(values: readonly string[] | undefined): string[] {
-  return [
-    ...new Set(
-      (values ?? []).flatMap((s) => [
-        s,
-        ...(s.includes('\n') ? s.split(/\r?\n/).filter((l) => l.trim().length >= 6) : []),
-      ]),
-    ),
-  ]
-    .filter((s) => s.length > 0)
-    .sort((a, b) => b.length - a.length);
-}
-
 /** A line longer than this is passed on in pieces, so output without newlines cannot grow memory. */
 const MAX_LINE_CHARS = 64 * 1024;
 
@@ -85,8 +68,8 @@ export function runShell(command: string, options: ShellOptions): Promise<ShellR
   const tail: string[] = [];
   const keepOutput = options.keepOutput ?? 0;
   const keepStdout = options.keepStdout ?? 0;
-  const scrub = scrubList(options.scrub);
-  const clean = (text: string) => (scrub.length ? scrubText(text, scrub) : text);
+  const scrub = secretForms(options.scrub ?? []);
+  const clean = (text: string) => (scrub.length ? redactForms(text, scrub) : text);
   let output = '';
   let stdout = '';
   const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;

@@ -1,13 +1,14 @@
 /**
- * Runs a platform's own CLI (flyctl, the Railway CLI) for the fly and railway providers: argv as
- * an array (never a shell), secret values only on stdin, every output line passed on with known
- * secret values and tokens masked, the whole process group stopped on abort or timeout.
+ * Runs a platform's own CLI (flyctl, the Railway CLI, wrangler) for its provider, through
+ * `runTool` (src/process/run-tool.ts): argv as an array (never a shell), secret values only on
+ * stdin, every output line passed on with known secret values and tokens masked, the whole
+ * process group stopped on abort or timeout.
  *
  * The providers build their argv as data (Kamal's command builders), so tests assert the exact
  * commands; this module only runs them.
  */
-import { spawn } from 'node:child_process';
 import { ProviderError } from '../errors.ts';
+import { runTool } from '../process/run-tool.ts';
 
 export interface CliInvocation {
   /** Executable names to try in order (the first one found on PATH runs), e.g. `['fly', 'flyctl']`. */
@@ -46,134 +47,38 @@ export interface CliResult {
 }
 
 const TAIL = 30;
-const MASK = '••••';
-/** stdout kept for parsing at most (bytes of text); a CLI printing more is cut at this point. */
+/** stdout kept for parsing at most (characters); a CLI printing more is cut at this point. */
 const MAX_STDOUT = 8 * 1024 * 1024;
-/** ANSI colour codes, which some CLIs (wrangler) write even without a terminal. */
-const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
-/** `text` with every occurrence of the given values replaced by a mask. */
-export function mask(text: string, values: readonly string[] = []): string {
-  let out = text;
-  for (const value of values) {
-    if (value.length >= 4) out = out.split(value).join(MASK);
-  }
-  return out;
-}
-
-function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-found'> {
-  const started = performance.now();
-  const redact = run.redact ?? [];
-  const tail: string[] = [];
-  let stdout = '';
-  let stderr = '';
-  const partial = { out: '', err: '' };
-  const push = (line: string) => {
-    const shown = mask(line.replace(ANSI, ''), redact);
-    tail.push(shown);
-    if (tail.length > TAIL) tail.shift();
-    run.onLine?.(shown);
-  };
-  const take = (which: 'out' | 'err', chunk: Buffer) => {
-    const text = chunk.toString('utf8');
-    if (which === 'out') {
-      if (stdout.length < MAX_STDOUT) stdout += text;
-    } else stderr += text;
-    const lines = (partial[which] + text).split(/\r?\n/);
-    partial[which] = lines.pop() ?? '';
-    for (const line of lines) push(line);
-  };
-
-  return new Promise((resolve) => {
-    let settled = false;
-    let aborted = false;
-    let timedOut = false;
-    const child = spawn(bin, run.args, {
-      cwd: run.cwd,
-      env: run.env as NodeJS.ProcessEnv,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const killGroup = () => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      setTimeout(() => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }, 2_000).unref();
-    };
-    const onAbort = () => {
-      aborted = true;
-      killGroup();
-    };
-    run.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer =
-      run.timeoutMs !== undefined
-        ? setTimeout(() => {
-            timedOut = true;
-            killGroup();
-          }, run.timeoutMs)
-        : undefined;
-    timer?.unref();
-    const finish = (result: CliResult | 'not-found') => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      run.signal?.removeEventListener('abort', onAbort);
-      resolve(result);
-    };
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') finish('not-found');
-      else {
-        stderr += `${error.message}\n`;
-        push(error.message);
-        finish({
-          bin,
-          spawnError: error.message,
-          exitCode: null,
-          signal: null,
-          stdout,
-          stderr: mask(stderr, redact),
-          tail,
-          aborted,
-          timedOut,
-          durationMs: performance.now() - started,
-        });
-      }
-    });
-    child.stdout.on('data', (chunk: Buffer) => take('out', chunk));
-    child.stderr.on('data', (chunk: Buffer) => take('err', chunk));
-    child.stdin.on('error', () => {
-      // the CLI may exit before reading stdin; its exit code tells what happened
-    });
-    child.stdin.end(run.stdin ?? '');
-    child.on('close', (code, signal) => {
-      for (const which of ['out', 'err'] as const) {
-        if (partial[which]) push(partial[which]);
-        partial[which] = '';
-      }
-      finish({
-        bin,
-        spawnError: null,
-        exitCode: code,
-        signal,
-        stdout,
-        stderr: mask(stderr, redact),
-        tail,
-        aborted: aborted || Boolean(run.signal?.aborted),
-        timedOut,
-        durationMs: performance.now() - started,
-      });
-    });
-    if (run.signal?.aborted) onAbort();
+/** Runs `bin` once through `runTool` (its own process group, masked output). */
+async function runOnce(bin: string, run: CliInvocation): Promise<CliResult | 'not-found'> {
+  const result = await runTool({
+    command: bin,
+    args: run.args,
+    cwd: run.cwd,
+    env: run.env,
+    stdin: run.stdin ?? '',
+    ownGroup: true,
+    ...(run.timeoutMs !== undefined ? { timeoutMs: run.timeoutMs } : {}),
+    ...(run.signal ? { signal: run.signal } : {}),
+    ...(run.onLine ? { onLine: run.onLine } : {}),
+    tailLines: TAIL,
+    redact: run.redact ?? [],
+    maxStdout: MAX_STDOUT,
   });
+  if (result.spawnError?.code === 'ENOENT') return 'not-found';
+  return {
+    bin,
+    spawnError: result.spawnError?.message ?? null,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    tail: result.tail,
+    aborted: result.aborted,
+    timedOut: result.timedOut,
+    durationMs: result.durationMs,
+  };
 }
 
 /** Runs the first of `run.bins` that exists. Never throws; `bin` is null when none was found. */

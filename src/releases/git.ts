@@ -1,22 +1,26 @@
 /**
- * The few git commands Airlock runs, through the user's own `git`.
+ * The few git commands Airlock runs, through the user's own `git` (`runTool`,
+ * src/process/run-tool.ts).
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { UserError } from '../errors.ts';
+import { runTool } from '../process/run-tool.ts';
 
-const run = promisify(execFile);
+/** Output git may print before Airlock gives up on a command (characters). */
+const MAX_OUTPUT = 64 * 1024 * 1024;
 
 /** Runs git in `cwd` and returns trimmed stdout. @throws Error with git's stderr. */
 export async function git(cwd: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run('git', args, { cwd, maxBuffer: 64 * 1024 * 1024 });
-    // Only the trailing newline: porcelain output starts with meaningful spaces.
-    return stdout.trimEnd();
-  } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    throw new Error((e.stderr || e.message).trim());
+  const result = await runTool({ command: 'git', args, cwd, maxStdout: MAX_OUTPUT });
+  if (result.spawnError) throw new Error(result.spawnError.message);
+  if (result.stdoutTruncated) {
+    throw new Error(`git ${args.join(' ')} printed more than ${MAX_OUTPUT} characters.`);
   }
+  if (result.exitCode !== 0) {
+    const failed = `Command failed: git ${args.join(' ')}`;
+    throw new Error((result.stderr || failed).trim());
+  }
+  // Only the trailing newline: porcelain output starts with meaningful spaces.
+  return result.stdout.trimEnd();
 }
 
 /** The repository's top folder. @throws UserError `NOT_A_GIT_REPO`. */

@@ -7,6 +7,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { AirlockError, ProviderError } from '../errors.ts';
+import { redactUrl } from '../secrets/redact.ts';
 import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
 import { STATE_SCHEMA, type StateDatabase } from './schema.ts';
 
@@ -37,17 +38,6 @@ function unreachable(error: unknown, display: string): ProviderError {
       hint: 'Check that the server answers and that AIRLOCK_STATE_URL (or state: in airlock.yaml) is right.',
     },
   );
-}
-
-/** The URL without its password, for messages. */
-function display(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured URL';
-  }
 }
 
 export class PostgresStateStore extends KyselyStateStore {
@@ -81,7 +71,7 @@ export class PostgresStateStore extends KyselyStateStore {
     } catch (error) {
       await base.destroy().catch(() => {});
       if (error instanceof AirlockError) throw error;
-      throw unreachable(error, display(options.url));
+      throw unreachable(error, redactUrl(options.url));
     }
   }
 }

@@ -156,7 +156,7 @@ describe('GitHubClient faults', () => {
     const rendered = [error.message, error.stack, JSON.stringify(error), inspect(error)].join();
     expect(rendered).not.toContain(token);
     expect(rendered).not.toContain('newline0123456789');
-    expect(error.message).toContain('[REDACTED]');
+    expect(error.message).toContain('***');
   });
 });
 

@@ -11,7 +11,7 @@ import {
   parseSecretNames,
   parseStatus,
 } from '../../src/providers/fly/fly-output.ts';
-import { goDuration, mask, runCli } from '../../src/providers/platform-cli.ts';
+import { goDuration, runCli } from '../../src/providers/platform-cli.ts';
 import { releaseInMessage } from '../../src/providers/railway/railway-commands.ts';
 import {
   parseDeployments,
@@ -172,8 +172,8 @@ describe('platform CLI runner', () => {
       onLine: (line) => lines.push(line),
     });
     expect(result.exitCode).toBe(0);
-    expect(lines.sort()).toEqual(['got ••••', 'token=••••', '{"ok":true}'].sort());
-    expect(result.stderr).toBe('token=••••\n');
+    expect(lines.sort()).toEqual(['got ***', 'token=***', '{"ok":true}'].sort());
+    expect(result.stderr).toBe('token=***\n');
     expect(result.stdout).toContain('{"ok":true}');
   });
 
@@ -206,9 +206,8 @@ describe('platform CLI runner', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 
-  it('formats durations for flyctl and masks only meaningful values', () => {
+  it('formats durations for flyctl', () => {
     expect(goDuration(30_000)).toBe('30s');
     expect(goDuration(1)).toBe('1s');
-    expect(mask('a b abc', ['a', 'abcd'])).toBe('a b abc');
   });
 });

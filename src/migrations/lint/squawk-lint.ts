@@ -21,13 +21,13 @@
  *   byte column, converted here to 1-based line:col in code points.
  */
 
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ProviderError } from '../../errors.ts';
+import { runTool } from '../../process/run-tool.ts';
 import type { MigrationFile } from '../migration-files.ts';
 import { type SqlStatement, splitSqlStatements } from '../sql-split.ts';
 import { describeDestructive } from './destructive-change.ts';
@@ -203,27 +203,14 @@ function readsAs(path: string, text: string): boolean {
 
 /** Runs squawk and parses its JSON report. */
 async function runSquawk(binary: string, args: string[], cwd: string): Promise<SquawkViolation[]> {
-  const { code, stdout, stderr } = await new Promise<{
-    code: number | null;
-    stdout: string;
-    stderr: string;
-  }>((resolve, reject) => {
-    const child = spawn(binary, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', (error) =>
-      reject(unavailable(`Cannot run squawk (${binary}): ${error.message}.`, error)),
-    );
-    child.on('close', (exitCode) =>
-      resolve({
-        code: exitCode,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-  });
+  const result = await runTool({ command: binary, args, cwd });
+  if (result.spawnError) {
+    const cause = Object.assign(new Error(result.spawnError.message), {
+      code: result.spawnError.code,
+    });
+    throw unavailable(`Cannot run squawk (${binary}): ${result.spawnError.message}.`, cause);
+  }
+  const { exitCode: code, stdout, stderr } = result;
   // squawk exits 0 without violations and 1 with some; anything else is its own failure.
   if (code === 0 || code === 1) {
     try {

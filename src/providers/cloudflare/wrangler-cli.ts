@@ -13,7 +13,8 @@ import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ProviderError } from '../../errors.ts';
-import { mask, runCli } from '../platform-cli.ts';
+import { redact } from '../../secrets/redact.ts';
+import { runCli } from '../platform-cli.ts';
 
 /** How to start wrangler: `command` with `prefix` before wrangler's own arguments. */
 export interface WranglerBin {
@@ -108,7 +109,7 @@ export function wranglerBaseEnv(): Record<string, string> {
  * throws for a failed command; see `wranglerFailure`.
  */
 export async function runWrangler(bin: WranglerBin, run: WranglerRun): Promise<WranglerResult> {
-  const redact = [run.env.CLOUDFLARE_API_TOKEN ?? '', ...(run.redact ?? [])].filter(Boolean);
+  const secrets = [run.env.CLOUDFLARE_API_TOKEN ?? '', ...(run.redact ?? [])].filter(Boolean);
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'airlock-wrangler-'));
   const outputFile = path.join(outDir, 'output.json');
   const logLines: string[] = [];
@@ -117,7 +118,7 @@ export async function runWrangler(bin: WranglerBin, run: WranglerRun): Promise<W
     args: [...bin.prefix, ...run.args],
     cwd: run.cwd,
     env: { ...run.env, ...wranglerBaseEnv(), WRANGLER_OUTPUT_FILE_PATH: outputFile },
-    redact,
+    redact: secrets,
     onLine: (line) => {
       logLines.push(line);
       run.onLine?.(line);
@@ -149,7 +150,7 @@ export async function runWrangler(bin: WranglerBin, run: WranglerRun): Promise<W
   await rm(outDir, { recursive: true, force: true });
   if (run.logFile) {
     await mkdir(path.dirname(run.logFile), { recursive: true, mode: 0o700 });
-    const header = `--- airlock: wrangler ${mask(run.args.join(' '), redact)} (in ${run.cwd}) at ${new Date().toISOString()}, exit ${result.exitCode ?? result.signal ?? result.spawnError}`;
+    const header = `--- airlock: wrangler ${redact(run.args.join(' '), secrets)} (in ${run.cwd}) at ${new Date().toISOString()}, exit ${result.exitCode ?? result.signal ?? result.spawnError}`;
     await appendFile(run.logFile, `${header}\n${logLines.join('\n')}\n`, { mode: 0o600 });
   }
   return { ...result, stdout: ran.stdout, tail: ran.tail, output };
@@ -160,7 +161,7 @@ export async function runWrangler(bin: WranglerBin, run: WranglerRun): Promise<W
  * (`A request to the Cloudflare API (…) failed. Uncaught SyntaxError: … [code: 10021]`), else
  * the `command-failed` entry of its output file, else its last line.
  */
-export function failureReason(result: WranglerResult, redact: readonly string[] = []): string {
+export function failureReason(result: WranglerResult, secrets: readonly string[] = []): string {
   const at = result.tail.findIndex((line) => /\[ERROR\]/.test(line));
   let reason = '';
   if (at >= 0) {
@@ -182,7 +183,7 @@ export function failureReason(result: WranglerResult, redact: readonly string[] 
       [...result.tail].reverse().find((l) => l.trim() && !l.startsWith('🪵')) ??
       '';
   }
-  return mask(reason.trim(), redact);
+  return redact(reason.trim(), secrets);
 }
 
 /** True when wrangler refused the credentials (or had none): Cloudflare's code 10000 and friends. */
@@ -208,8 +209,8 @@ export function wranglerFailure(
   result: WranglerResult,
   options: { redact?: readonly string[]; logFile?: string; hint?: string } = {},
 ): ProviderError {
-  const redact = options.redact ?? [];
-  const tail = result.tail.map((line) => mask(line, redact));
+  const secrets = options.redact ?? [];
+  const tail = result.tail.map((line) => redact(line, secrets));
   const details = {
     exitCode: result.exitCode,
     signal: result.signal,
@@ -228,7 +229,7 @@ export function wranglerFailure(
     : result.exitCode === null
       ? `was killed by ${result.signal}`
       : `exited ${result.exitCode}`;
-  const reason = failureReason(result, redact);
+  const reason = failureReason(result, secrets);
   const message = `${what} ${how}${reason ? `: ${reason}` : '.'}`;
   const readLog = options.logFile ? ` Its full output is in ${options.logFile}.` : '';
   if (isAuthFailure(result)) {

@@ -6,9 +6,7 @@
  * left running in its process group is stopped too (as for builds and checks), so a command
  * that starts a long-running process must detach it into its own session (`setsid`).
  */
-import { runShell, scrubText } from '../../process/shell.ts';
-
-export { scrubText };
+import { runShell } from '../../process/shell.ts';
 
 export interface CommandRunOptions {
   cwd: string;
@@ -20,7 +18,7 @@ export interface CommandRunOptions {
   signal?: AbortSignal;
   /** Each output line (stdout and stderr), scrubbed, without its newline. */
   onLine?: (line: string) => void;
-  /** Values replaced by `***` wherever output is kept or passed on. */
+  /** Secrets masked (src/secrets/redact.ts) wherever output is kept or passed on. */
   scrub?: string[];
   /** After SIGTERM, SIGKILL the group this long later (ms). Default 2000. */
   killGraceMs?: number;

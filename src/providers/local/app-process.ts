@@ -4,12 +4,12 @@
  * 127.0.0.1, stopped with SIGTERM then SIGKILL (Kamal's `docker stop -t`), and counting the
  * requests the proxy has in flight to it so a switch can drain it (kamal-proxy's drain).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type * as Http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { type BackgroundProcess, startBackground } from '../../process/background.ts';
 import type { ProcessDeployment } from '../provider.ts';
 import { readLocalSecrets } from './local-secrets.ts';
 import { signalProcessGroup } from './runtime-files.ts';
@@ -189,7 +189,7 @@ export class AppProcess {
     const { deployment } = options;
     await fsp.mkdir(path.dirname(options.logFile), { recursive: true, mode: 0o700 });
     const fd = fs.openSync(options.logFile, 'a', 0o600);
-    let child: ChildProcess;
+    let started: Promise<BackgroundProcess>;
     let logOffset: number;
     try {
       fs.writeSync(
@@ -198,26 +198,18 @@ export class AppProcess {
           `(${deployment.environment}) on port ${options.port} at ${new Date(options.now()).toISOString()}\n`,
       );
       logOffset = fs.fstatSync(fd).size;
-      child = spawn('/bin/sh', ['-c', `exec ${deployment.run}`], {
+      started = startBackground({
+        command: '/bin/sh',
+        args: ['-c', `exec ${deployment.run}`],
         cwd: deployment.artifactDir,
         env: appEnvironment(deployment, options.port, options.home),
-        stdio: ['ignore', fd, fd],
-        detached: true,
+        outputFd: fd,
       });
     } finally {
       fs.closeSync(fd);
     }
-    const exited = new Promise<ExitInfo>((resolve) => {
-      child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
-      child.once('error', () => {
-        if (child.pid === undefined) resolve({ exitCode: null, signal: null });
-      });
-    });
-    if (child.pid === undefined) {
-      const error = await new Promise<Error>((resolve) => child.once('error', resolve));
-      throw error;
-    }
-    return new AppProcess(options, child.pid, logOffset, exited);
+    const { pid, exited } = await started;
+    return new AppProcess(options, pid, logOffset, exited);
   }
 
   /** One health probe of `path` (default: the deployment's health path). True on HTTP 200. */

@@ -4,11 +4,11 @@
  * 127.0.0.1). Deployments stream progress as NDJSON; aborting `signal` closes the request,
  * which makes the daemon abort the deploy if traffic has not switched yet.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type * as Http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ProviderError, type SerializedError } from '../../errors.ts';
+import { type BackgroundProcess, startBackground } from '../../process/background.ts';
 import type { DeployOptions, DeployOutcome, ProcessDeployment, ServiceState } from '../provider.ts';
 import { readLogTail } from './app-process.ts';
 import {
@@ -113,24 +113,28 @@ export class LocalRuntimeClient {
     fs.mkdirSync(this.#paths.localDir, { recursive: true, mode: 0o700 });
     const logFd = fs.openSync(this.#paths.logFile, 'a', 0o600);
     let exitCode: number | null = null;
+    let started: Promise<BackgroundProcess>;
     try {
-      const args = [this.#daemonEntry, '--home', this.#paths.home, ...this.#daemonArgs];
-      const child = spawn(process.execPath, args, {
+      started = startBackground({
+        command: process.execPath,
+        args: [this.#daemonEntry, '--home', this.#paths.home, ...this.#daemonArgs],
         cwd: this.#paths.home,
-        detached: true,
-        stdio: ['ignore', logFd, logFd],
         env: { ...process.env, ...this.#daemonEnv },
+        outputFd: logFd,
+        unref: true,
       });
-      child.on('error', () => {
-        exitCode = -1;
-      });
-      child.once('exit', (code, signal) => {
-        exitCode = code ?? (signal ? 128 : -1);
-      });
-      child.unref();
     } finally {
       fs.closeSync(logFd);
     }
+    started.then(
+      ({ exited }) =>
+        exited.then(({ exitCode: code, signal }) => {
+          exitCode = code ?? (signal ? 128 : -1);
+        }),
+      () => {
+        exitCode = -1;
+      },
+    );
     const deadline = Date.now() + this.#startTimeoutMs;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
