@@ -27,6 +27,7 @@ import { demoDefinition } from './commands/demo.ts';
 import { deployDefinition } from './commands/deploy.ts';
 import { diffDefinition } from './commands/diff.ts';
 import { historyDefinition } from './commands/history.ts';
+import { homeDefinition } from './commands/home.ts';
 import { initDefinition } from './commands/init.ts';
 import { localDefinition } from './commands/local.ts';
 import { lockDefinition } from './commands/lock.ts';
@@ -61,6 +62,7 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   secretDefinition,
   configDefinition,
   localDefinition,
+  homeDefinition,
 ];
 
 function isGroup(

@@ -24,7 +24,7 @@ import { emptyServiceState, readStateFile } from './runtime-files.ts';
 
 /** Options of {@link LocalProvider}. */
 export interface LocalProviderOptions {
-  /** The project's `.airlock` directory. */
+  /** The project's Airlock home (`config/home.ts`). */
   home: string;
   /** Custom daemon entry file (see `LocalRuntimeClientOptions.daemonEntry`). */
   daemonEntry?: string;
