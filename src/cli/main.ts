@@ -17,6 +17,7 @@
  * 3. Add the definition to `COMMANDS` below, in the order `airlock --help` lists it.
  */
 import { Command, CommanderError } from 'commander';
+import { PACKAGE_VERSION } from '../package-paths.ts';
 import type { CommandDefinition, CommandGroupDefinition } from './command-definition.ts';
 import type { CommandIO } from './command-io.ts';
 import { approveDefinition } from './commands/approve.ts';
@@ -98,7 +99,7 @@ export function buildProgram(): Command {
     .description(
       'A staging gate in front of production: build once, deploy to staging, migrate, check, promote the same release, roll back in seconds.',
     )
-    .version('0.1.0', '--version')
+    .version(PACKAGE_VERSION, '--version')
     .option(
       '-c, --config <file>',
       'path of airlock.yaml (default: found in this folder or a parent)',
