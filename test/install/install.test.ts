@@ -127,6 +127,13 @@ beforeAll(async () => {
       },
     ),
   );
+  // What `prepack` then does to the manifest: no `prepare` ships (an installed copy has no
+  // install scripts).
+  await ok(
+    run(process.execPath, [path.join(ROOT, 'scripts/pack-manifest.ts'), 'strip', stage], {
+      cwd: ROOT,
+    }),
+  );
   const packed = await ok(
     run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: stage }),
   );
