@@ -111,7 +111,7 @@ describeIfPostgres('kill -9 at every step boundary of a promotion, then resume',
 
     // The ledger matches the schema: every applied migration's table exists, and no other.
     const prod = new DatabaseSync(
-      path.join(project.dir, '.airlock/envs/production/data/notes.db'),
+      path.join(projectHome(project.dir), 'envs/production/data/notes.db'),
       { readOnly: true },
     );
     try {
