@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // A temporary AIRLOCK_HOME per test file: tests never write to the real user's home.
+    setupFiles: ['test/setup-home.ts'],
   },
 });

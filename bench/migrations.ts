@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config/load.ts';
 import { writeSumFile } from '../src/migrations/integrity.ts';
 import { readMigrationDir } from '../src/migrations/migration-files.ts';
 import { Migrator } from '../src/migrations/migrator.ts';
@@ -158,7 +159,7 @@ environments:
     );
   }
   const applied = countRows(
-    databaseWith(path.join(dir, '.airlock'), 'airlock_migrations'),
+    databaseWith(loadConfig({ cwd: dir, env: process.env }).home.dir, 'airlock_migrations'),
     'airlock_migrations',
   );
   if (applied !== files) throw new Error(`airlock's ledger has ${applied} rows, expected ${files}`);

@@ -15,6 +15,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { createExampleProject } from '../src/cli/demo.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { SUM_FILENAME, sumTextSync } from '../src/migrations/integrity.ts';
 import { LocalRuntimeClient } from '../src/providers/local/runtime-client.ts';
 
@@ -192,7 +193,8 @@ export function cliJson(run: ProcessRun): Record<string, unknown> {
 export async function createBenchProject(): Promise<BenchProject> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-'));
   const ports = await createExampleProject(dir);
-  const home = path.join(dir, '.airlock');
+  // Its Airlock home, under the AIRLOCK_HOME bench/run.ts sets.
+  const home = loadConfig({ cwd: dir, env: process.env }).home.dir;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     AIRLOCK_ACTOR: DEVELOPER,

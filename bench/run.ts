@@ -162,11 +162,15 @@ export async function main(argv: string[]): Promise<void> {
   let project: BenchProject | null = null;
   let plainApp: PlainApp | null = null;
   const plainDir = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-plain-'));
+  // Airlock's homes for the bench's projects: a temporary folder, not the user's state folder.
+  const homes = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-home-'));
+  process.env.AIRLOCK_HOME = homes;
   const cleanup = async () => {
     killStrayChildren();
     await plainApp?.stopAll().catch(() => {});
     await project?.cleanup().catch(() => {});
     rmSync(plainDir, { recursive: true, force: true });
+    rmSync(homes, { recursive: true, force: true });
   };
   const onSignal = () => {
     log('interrupted: cleaning up');

@@ -1,11 +1,26 @@
 #!/usr/bin/env node
-// Airlock's command line. It runs the bundle that `npm ci` builds into dist/ (a few modules
-// to load instead of ~575) while that bundle is newer than every source file; otherwise, or
-// with AIRLOCK_FROM_SOURCE=1, it runs the TypeScript sources directly (Node >= 24 strips
-// types). The compile cache makes later starts fast either way.
-import { readdirSync, statSync } from 'node:fs';
+// Airlock's command line (package `airlock-deploy`, command `airlock`).
+//
+// Installed from the registry (inside a node_modules folder, or without its sources and a git
+// checkout beside them) it always runs the bundle in dist/: package managers do not keep file
+// times, and Node refuses to strip types from files under node_modules. In a checkout of the
+// repository it runs the bundle `npm ci` builds while that bundle is newer than every source
+// file, else (or with AIRLOCK_FROM_SOURCE=1) the TypeScript sources directly. The compile cache
+// makes later starts fast either way.
+//
+// Written for any Node that can parse an ES module, so that an old one gets one clear line.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+const REQUIRED_MAJOR = 24;
+const major = Number(process.versions.node.split('.')[0]);
+if (!(major >= REQUIRED_MAJOR)) {
+  process.stderr.write(
+    `airlock needs Node.js ${REQUIRED_MAJOR} or newer; this is Node.js ${process.versions.node}. Install Node ${REQUIRED_MAJOR} (https://nodejs.org, or \`nvm install ${REQUIRED_MAJOR}\`, \`fnm install ${REQUIRED_MAJOR}\`, \`volta install node@${REQUIRED_MAJOR}\`) and run it again.\n`,
+  );
+  process.exit(1);
+}
 
 module.enableCompileCache?.();
 
@@ -18,12 +33,23 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+const root = fileURLToPath(new URL('..', import.meta.url));
+const BUNDLE = `${root}dist/airlock.mjs`;
+
+/** A checkout of Airlock's repository (sources and git beside them), not an installed copy. */
+function isCheckout() {
+  return (
+    !root.split(/[\\/]/).includes('node_modules') &&
+    existsSync(`${root}src/cli/main.ts`) &&
+    existsSync(`${root}.git`)
+  );
+}
+
 function bundleIsFresh() {
   if (process.env.AIRLOCK_FROM_SOURCE === '1') return false;
-  const root = fileURLToPath(new URL('..', import.meta.url));
   let built;
   try {
-    built = statSync(`${root}dist/airlock.mjs`).mtimeMs;
+    built = statSync(BUNDLE).mtimeMs;
   } catch {
     return false;
   }
@@ -34,5 +60,14 @@ function bundleIsFresh() {
   return true;
 }
 
-const { main } = await import(bundleIsFresh() ? '../dist/airlock.mjs' : '../src/cli/main.ts');
+let entry = '../dist/airlock.mjs';
+if (isCheckout()) {
+  if (!bundleIsFresh()) entry = '../src/cli/main.ts';
+} else if (!existsSync(BUNDLE)) {
+  process.stderr.write(
+    `airlock: ${BUNDLE} is missing: this copy of airlock-deploy is incomplete. Reinstall it (\`npm install -D airlock-deploy\`).\n`,
+  );
+  process.exit(1);
+}
+const { main } = await import(entry);
 await main(process.argv);

@@ -68,6 +68,8 @@ export type ErrorCode =
   | 'RUNTIME_ALREADY_RUNNING'
   // state
   | 'STATE_SCHEMA_TOO_NEW'
+  | 'HOME_MOVE_NEEDED'
+  | 'HOME_MOVE_CONFLICT'
   // anything else
   | 'INTERNAL'
   // migration lint

@@ -7,13 +7,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The name Airlock is published under (`airlock` on the registry is another package). */
+export const PACKAGE_NAME = 'airlock-deploy';
+
 function findRoot(from: string): string {
   let dir = path.dirname(from);
   for (;;) {
     const manifest = path.join(dir, 'package.json');
     if (
       existsSync(manifest) &&
-      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'airlock'
+      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME
     ) {
       return dir;
     }
@@ -27,6 +30,11 @@ const here = fileURLToPath(import.meta.url);
 
 /** Absolute path of the package root. */
 export const PACKAGE_ROOT = findRoot(here);
+
+/** The installed version (package.json's `version`), which `airlock --version` prints. */
+export const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
 
 /** True when running from the bundle in `dist/`. */
 export const BUNDLED = !here.endsWith('.ts');

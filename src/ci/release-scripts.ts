@@ -44,12 +44,13 @@ esac
 
 /**
  * Builds the release of the checked-out commit once (or finds it, on a re-run) and prints its
- * outputs, plus `paths` (its artifacts under `.airlock/`) and `local` (whether they are on this
- * runner: false when an earlier attempt built it).
+ * outputs, plus `paths` (its artifacts under the project's Airlock home, which `airlock home
+ * path` prints) and `local` (whether they are on this runner: false when an earlier attempt
+ * built it).
  */
 export function buildReleaseScript(project: string): string {
   return `npx airlock build --json | tee "$RUNNER_TEMP/airlock-build.json"
-node - "$RUNNER_TEMP/airlock-build.json" >> "$GITHUB_OUTPUT" <<'JS'
+node - "$RUNNER_TEMP/airlock-build.json" "$(npx airlock home path)" >> "$GITHUB_OUTPUT" <<'JS'
 const fs = require('node:fs');
 const { release } = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 if (release.dirty) {
@@ -62,7 +63,7 @@ const paths = Object.values(release.services)
   .map((digest) => \`artifacts/sha256/\${digest}\`);
 ${releaseOutputs(project)}
 console.log(\`paths=\${paths.join(' ')}\`);
-console.log(\`local=\${paths.every((p) => fs.existsSync(\`.airlock/\${p}\`))}\`);
+console.log(\`local=\${paths.every((p) => fs.existsSync(\`\${process.argv[3]}/\${p}\`))}\`);
 JS
 `;
 }
@@ -74,7 +75,7 @@ mkdir -p "$dir"
 cp "$RUNNER_TEMP/airlock-build.json" "$dir/release.json"
 # A tar keeps file modes, which a zipped upload would drop (the digest covers them).
 read -r -a paths <<< "$ARTIFACT_PATHS"
-tar -cf "$dir/artifacts.tar" -C .airlock "\${paths[@]}"
+tar -cf "$dir/artifacts.tar" -C "$(npx airlock home path)" "\${paths[@]}"
 ls -l "$dir"
 `;
 
@@ -99,8 +100,9 @@ if [ "$digest" != "$RELEASE_DIGEST" ]; then
   echo "::error title=Wrong artifact::the artifact holds release sha256:$digest, not sha256:$RELEASE_DIGEST."
   exit 1
 fi
-mkdir -p .airlock
-tar -xf "$dir/artifacts.tar" -C .airlock
+home=$(npx airlock home path)
+mkdir -p "$home"
+tar -xf "$dir/artifacts.tar" -C "$home"
 echo "Release sha256:$RELEASE_DIGEST unpacked; Airlock re-digests it before it deploys."
 `;
 

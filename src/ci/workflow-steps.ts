@@ -50,7 +50,7 @@ export function setupSteps(ctx: JobContext, fullHistory: boolean): WorkflowStep[
         ...(npm ? { cache: 'npm', 'cache-dependency-path': lockfile } : {}),
       },
     },
-    { name: 'Install dependencies (Airlock is a devDependency)', run: ctx.install },
+    { name: 'Install dependencies (airlock-deploy is a devDependency)', run: ctx.install },
   ];
 }
 
@@ -59,7 +59,7 @@ export function workingDirectory(ctx: JobContext): Pick<WorkflowJob, 'defaults'>
   return ctx.projectDir ? { defaults: { run: { 'working-directory': ctx.projectDir } } } : {};
 }
 
-/** Download a release uploaded by any run (this one included) and unpack it into `.airlock/`. */
+/** Download a release uploaded by any run (this one included) and unpack it into the project's Airlock home. */
 export function fetchReleaseSteps(
   ids: { artifact: string; digest: string },
   condition?: string,

@@ -377,7 +377,11 @@ export async function demoCommand(
     } else {
       await runtime.shutdown().catch(() => {});
       await postgres?.drop().catch(() => {});
-      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) {
+        // The temporary project goes, and with it its Airlock home (state, releases, logs).
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(dev.home, { recursive: true, force: true });
+      }
       if (!ok)
         r.warn(
           `The demo stopped early; ${opts.dir ? `its project stays in ${dir}` : 'its temporary project was removed'}.`,

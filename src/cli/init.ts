@@ -7,8 +7,17 @@ import type { PackageManagerName } from '../init/node-project.ts';
 import { choosePorts } from '../init/ports.ts';
 import { renderInit, toName } from '../init/render.ts';
 import { SUM_FILENAME } from '../migrations/integrity.ts';
+import { PACKAGE_NAME } from '../package-paths.ts';
 import { runToolSync } from '../process/run-tool.ts';
 import type { CommandIO } from './command-io.ts';
+
+/** Adding Airlock's package as a devDependency, per package manager. */
+const ADD_DEV: Record<PackageManagerName, string> = {
+  npm: `npm install -D ${PACKAGE_NAME}`,
+  pnpm: `pnpm add -D ${PACKAGE_NAME}`,
+  yarn: `yarn add -D ${PACKAGE_NAME}`,
+  bun: `bun add -d ${PACKAGE_NAME}`,
+};
 
 /** `<pm> --version` in `dir`, or null when it is not installed (or takes over 5 s). */
 function probeVersion(dir: string) {
@@ -96,6 +105,15 @@ export async function initCommand(
     m && m.files > 0 && !existsSync(path.join(dir, m.dir, SUM_FILENAME))
       ? ` \`airlock migrate hash\` (records ${m.dir}/'s files in ${SUM_FILENAME}), commit,`
       : '';
+  const pkg = detection.packageJson;
+  if (
+    pkg &&
+    !pkg.dependencies.includes(PACKAGE_NAME) &&
+    !pkg.devDependencies.includes(PACKAGE_NAME)
+  )
+    io.reporter.info(
+      `Add Airlock to the project, so CI and everyone run the same version: \`${ADD_DEV[pkg.node.packageManager?.name ?? 'npm']}\` (the command stays \`airlock\`: \`npx airlock …\`).`,
+    );
   io.reporter.info(
     `Next: read the file (every guess is commented), \`airlock config validate\`,${hash} then \`airlock deploy staging\`.`,
   );

@@ -17,6 +17,7 @@
  * 3. Add the definition to `COMMANDS` below, in the order `airlock --help` lists it.
  */
 import { Command, CommanderError } from 'commander';
+import { PACKAGE_VERSION } from '../package-paths.ts';
 import type { CommandDefinition, CommandGroupDefinition } from './command-definition.ts';
 import type { CommandIO } from './command-io.ts';
 import { approveDefinition } from './commands/approve.ts';
@@ -28,6 +29,7 @@ import { demoDefinition } from './commands/demo.ts';
 import { deployDefinition } from './commands/deploy.ts';
 import { diffDefinition } from './commands/diff.ts';
 import { historyDefinition } from './commands/history.ts';
+import { homeDefinition } from './commands/home.ts';
 import { initDefinition } from './commands/init.ts';
 import { localDefinition } from './commands/local.ts';
 import { lockDefinition } from './commands/lock.ts';
@@ -63,6 +65,7 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   secretDefinition,
   configDefinition,
   localDefinition,
+  homeDefinition,
 ];
 
 function isGroup(
@@ -98,7 +101,7 @@ export function buildProgram(): Command {
     .description(
       'A staging gate in front of production: build once, deploy to staging, migrate, check, promote the same release, roll back in seconds.',
     )
-    .version('0.1.0', '--version')
+    .version(PACKAGE_VERSION, '--version')
     .option(
       '-c, --config <file>',
       'path of airlock.yaml (default: found in this folder or a parent)',

@@ -1,7 +1,7 @@
 /**
  * The local runtime as the CLI starts it: the provider's daemon, plus a hook that writes app
  * crashes and restarts into the project's audit log as they happen (the runtime itself knows
- * nothing of the state store). Usage: `node runtime-entry.ts --home <.airlock> [--state <state.db>]`,
+ * nothing of the state store). Usage: `node runtime-entry.ts --home <airlock-home> [--state <state.db>]`,
  * with `AIRLOCK_STATE_URL` in the environment for a Postgres state store.
  */
 import { parseArgs } from 'node:util';

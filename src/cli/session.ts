@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
+import { UserError } from '../errors.ts';
 import { RUNTIME_ENTRY } from '../package-paths.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
 import { createDatabases } from '../pipeline/databases.ts';
@@ -70,10 +71,26 @@ export async function resolveActor(
   );
 }
 
-/** The project's `.airlock` folder, created with a `.gitignore` so git never sees it. */
+/**
+ * This project's Airlock home (`config.home.dir`, outside the project tree; see
+ * `config/home.ts`), created 0700 with a `.gitignore` (in case AIRLOCK_HOME points inside a
+ * repository).
+ * @throws UserError `HOME_MOVE_NEEDED` while the project still has files in `.airlock/` from the
+ *   earlier layout: `airlock home move` moves them (nothing is ignored or silently duplicated).
+ */
 export function airlockHome(config: ResolvedConfig): string {
-  const home = path.join(config.dir, '.airlock');
-  mkdirSync(home, { recursive: true });
+  const { dir: home, legacyDir } = config.home;
+  if (legacyDir) {
+    throw new UserError(
+      'HOME_MOVE_NEEDED',
+      `${legacyDir} holds Airlock's state, artifacts and local environments from an earlier version; Airlock now keeps them outside the project, in ${home}.`,
+      {
+        hint: 'Run `airlock home move` to move them there (the local runtime restarts; what served keeps serving), then carry on.',
+        details: { legacy: legacyDir, home },
+      },
+    );
+  }
+  mkdirSync(home, { recursive: true, mode: 0o700 });
   const ignore = path.join(home, '.gitignore');
   if (!existsSync(ignore))
     writeFileSync(ignore, '# Airlock state, artifacts and local environments\n*\n');

@@ -51,7 +51,8 @@ export async function statusCommand(io: CommandIO): Promise<number> {
     const { ctx } = session;
     const statuses = await environmentStatuses(ctx);
     renderStatus(io.reporter, statuses, ctx.now());
-    io.reporter.result({ environments: statuses });
+    io.reporter.note(`Airlock home: ${ctx.config.home.dir} (\`airlock home show\`)`);
+    io.reporter.result({ environments: statuses, home: ctx.config.home.dir });
     return 0;
   });
 }

@@ -19,7 +19,7 @@ export const cloudflareSettingsSchema = z.strictObject({
   }),
   mode: field(z.enum(['remote', 'local']).optional(), {
     description:
-      "Default `remote`. `remote`: deploy to Cloudflare with the project's own wrangler (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID). `local`: run the Worker with `wrangler dev` (workerd) on this machine behind the environment's port, its D1 databases under .airlock/envs/<env>/wrangler/.",
+      "Default `remote`. `remote`: deploy to Cloudflare with the project's own wrangler (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID). `local`: run the Worker with `wrangler dev` (workerd) on this machine behind the environment's port, its D1 databases in the Airlock home of the project (envs/<env>/wrangler/).",
     examples: ['local'],
   }),
   accountId: field(z.string().min(1).optional(), {

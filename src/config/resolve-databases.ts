@@ -1,6 +1,6 @@
 /**
  * Resolution of databases: each service's own database per environment (a SQLite file under
- * `.airlock/envs/<env>/data/`, a Postgres URL read from `${NAME}`, or a D1 binding of the
+ * `<home>/envs/<env>/data/`, a Postgres URL read from `${NAME}`, or a D1 binding of the
  * environment's wrangler file), the rule that two environments never share one, and where the
  * state store lives. URLs may hold passwords: they are shown masked (`redactUrl`, src/secrets/redact.ts).
  */
@@ -76,7 +76,7 @@ export function resolveDatabase(
       serviceDir: path.resolve(ctx.dir, root),
       wranglerEnv: settings.env,
       mode: settings.mode,
-      persistDir: path.join(ctx.dir, '.airlock', 'envs', environment, 'wrangler'),
+      persistDir: path.join(ctx.home, 'envs', environment, 'wrangler'),
       accountId: settings.accountId,
     };
     const display = `d1 ${d1.binding ?? '(the only D1 binding)'} of ${d1.wranglerEnv ? `env.${d1.wranglerEnv}` : 'the top level'} (${d1.mode})`;
@@ -89,11 +89,11 @@ export function resolveDatabase(
         path: where,
         at: 'key',
         message:
-          'is only for engine postgres; with sqlite each environment gets its own file under .airlock/envs/<env>/data/.',
+          'is only for engine postgres; with sqlite each environment gets its own file under the Airlock home of the project (envs/<env>/data/).',
         fix: `remove databaseUrl, or set services.${service}.database.engine: postgres.`,
       });
     }
-    const file = path.join(ctx.dir, '.airlock', 'envs', environment, 'data', `${service}.db`);
+    const file = path.join(ctx.home, 'envs', environment, 'data', `${service}.db`);
     const url = pathToFileURL(file).href;
     return { ...common, url, display: url };
   }
@@ -178,19 +178,24 @@ export function checkIsolation(
 }
 
 /**
- * Where the state store lives: `AIRLOCK_STATE_URL`, else `state:`, else `.airlock/state.db`;
- * a postgres:// URL (team mode) or a file path resolved against the project folder.
+ * Where the state store lives: `AIRLOCK_STATE_URL`, else `state:`, else `<home>/state.db` (the
+ * project's Airlock home, beside the artifacts and release folders it describes); a
+ * postgres:// URL (team mode) or a file path resolved against the project folder.
  */
 export function resolveState(config: Config, ctx: ResolveContext): StateLocation {
   const override = ctx.env.AIRLOCK_STATE_URL;
-  const raw = override || config.state || '.airlock/state.db';
+  const raw = override || config.state;
+  if (!raw) {
+    const file = path.join(ctx.home, 'state.db');
+    return { kind: 'sqlite', file, display: file };
+  }
   const { value, missing } = expandEnv(raw, ctx.env);
   if (missing.length > 0) {
     ctx.findings.push({
       severity: 'error',
       path: ['state'],
       message: `reads ${missing.map((m) => `$${m}`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment.`,
-      fix: `export ${missing[0]}=postgres://user:password@host:5432/airlock, or remove state to use .airlock/state.db.`,
+      fix: `export ${missing[0]}=postgres://user:password@host:5432/airlock, or remove state to use state.db in Airlock's home.`,
     });
   }
   if (/^postgres(ql)?:\/\//.test(value))
@@ -200,7 +205,7 @@ export function resolveState(config: Config, ctx: ResolveContext): StateLocation
       severity: 'error',
       path: ['state'],
       message: `expected a file path or a postgres:// URL, got a ${value.split('://')[0]}:// URL (its value is not shown: it may hold a password).`,
-      fix: 'remove state (the default is .airlock/state.db), give a file path, or a postgres:// URL.',
+      fix: "remove state (the default is state.db in Airlock's home), give a file path, or a postgres:// URL.",
     });
   }
   const file = path.resolve(ctx.dir, value);

@@ -14,6 +14,7 @@ import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
 import { type NotifySink, resolveNotifySinks } from '../notify/notify-config.ts';
 import type { HealthProbe } from '../providers/provider.ts';
 import type { Finding } from './diagnostics.ts';
+import { type AirlockHome, resolveHome } from './home.ts';
 import { checkIsolation, resolveState } from './resolve-databases.ts';
 import { resolveEnvironment } from './resolve-environment.ts';
 import type { Config } from './schema.ts';
@@ -48,7 +49,7 @@ export interface ResolvedDatabase {
   migrations: string;
   migrate: 'before-switch' | 'after-switch';
   /**
-   * This environment's own database: a `file:` URL (SQLite, under `.airlock/envs/<env>/data/`)
+   * This environment's own database: a `file:` URL (SQLite, under `<home>/envs/<env>/data/`)
    * or a `postgres://` URL. It may hold a password: never print it; print `display`.
    */
   url: string;
@@ -210,6 +211,11 @@ export interface ResolvedConfig {
   /** Project root: the folder holding airlock.yaml. */
   dir: string;
   project: string;
+  /**
+   * This project's Airlock home, outside the project tree (`config/home.ts`): the embedded state
+   * database, artifacts, release folders, local environments' databases, runtime files, logs.
+   */
+  home: AirlockHome;
   /** The state store: a SQLite file, or Postgres in team mode. */
   state: StateLocation;
   pipeline: string[];
@@ -248,6 +254,8 @@ export function usableService(service: ResolvedService): ResolvedService {
 export interface ResolveContext {
   /** Absolute project folder (holding airlock.yaml). */
   dir: string;
+  /** Absolute path of this project's Airlock home (see `config/home.ts`). */
+  home: string;
   /** Environment variables `${NAME}` references read. */
   env: Readonly<Record<string, string | undefined>>;
   /** Problems found; `resolveConfig` returns them. */
@@ -269,7 +277,8 @@ export function resolveConfig(
   },
 ): { resolved: ResolvedConfig; findings: Finding[] } {
   const dir = path.dirname(options.file);
-  const ctx: ResolveContext = { dir, env: options.env, findings: [] };
+  const home = resolveHome(dir, config.project, options.env);
+  const ctx: ResolveContext = { dir, home: home.dir, env: options.env, findings: [] };
   const environments: Record<string, ResolvedEnvironment> = {};
   config.pipeline.forEach((name, index) => {
     const env = config.environments[name];
@@ -318,6 +327,7 @@ export function resolveConfig(
       displayFile: options.displayFile,
       dir,
       project: config.project,
+      home,
       state,
       ci,
       github,

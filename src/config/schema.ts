@@ -21,7 +21,7 @@ import { serviceSchema } from './service-schema.ts';
 export const configSchema = z.strictObject({
   $schema: field(z.string().optional(), {
     description: 'Path or URL of the JSON Schema, for editors.',
-    examples: ['./node_modules/airlock/schema/airlock.schema.json'],
+    examples: ['./node_modules/airlock-deploy/schema/airlock.schema.json'],
   }),
   project: field(nameSchema('project'), {
     description: 'Project name.',
@@ -29,7 +29,7 @@ export const configSchema = z.strictObject({
   }),
   state: field(z.string().optional(), {
     description:
-      'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log): a SQLite file path (default .airlock/state.db), or a postgres:// URL (team mode; `${NAME}` reads it from an environment variable). AIRLOCK_STATE_URL overrides it.',
+      'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log): a SQLite file path (default: state.db in the Airlock home of the project, outside the project; see docs/configuration.md), or a postgres:// URL (team mode; `${NAME}` reads it from an environment variable). AIRLOCK_STATE_URL overrides it.',
     examples: ['${AIRLOCK_STATE_URL}'],
   }),
   ci: field(

@@ -116,7 +116,7 @@ const buildSchema = z.strictObject({
 const databaseSchema = z.strictObject({
   engine: field(z.enum(['sqlite', 'postgres', 'd1']), {
     description:
-      "Database engine. `sqlite`: each environment gets its own file under .airlock/envs/<env>/data/. `postgres`: each environment sets its own `databaseUrl`. `d1`: Cloudflare D1, the database bound as `binding` in each environment's wrangler configuration (provider cloudflare).",
+      "Database engine. `sqlite`: each environment gets its own file in the Airlock home of the project (envs/<env>/data/). `postgres`: each environment sets its own `databaseUrl`. `d1`: Cloudflare D1, the database bound as `binding` in each environment's wrangler configuration (provider cloudflare).",
     examples: ['sqlite'],
   }),
   binding: field(z.string().min(1).optional(), {

@@ -15,7 +15,7 @@ import { compareSchemas } from './schema-compare.ts';
  * environment's own SQLite file `own` when it holds `d1_migrations`, else the only local D1
  * database wrangler made under `projectDir`. When that is another file than `own`, it must
  * hold the same schema: otherwise `own`'s ledger would claim migrations it never ran.
- * @param options.cwd paths in messages are shown relative to it.
+ * @param options.cwd paths inside it are shown relative to it in messages (others absolute).
  * @returns the file's absolute path.
  * @throws UserError `MIGRATION_ADOPT_SOURCE_NOT_FOUND` (no such database, or several);
  *   `MIGRATION_ADOPT_MISMATCH` when the schemas differ.
@@ -77,7 +77,12 @@ async function sameSchemaOrRefuse(
   cwd: string,
 ): Promise<void> {
   if (!existsSync(source)) return; // adoptLedger reports the missing source
-  const shown = (p: string) => path.relative(cwd, p) || '.';
+  // Relative inside the working folder; absolute outside it (an environment's database is in
+  // Airlock's home, outside the project).
+  const shown = (p: string) => {
+    const rel = path.relative(cwd, p);
+    return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel || '.';
+  };
   const differences = compareSchemas(
     await describeSchema({ engine: 'sqlite', url: source }),
     await describeSchema({ engine: 'sqlite', url: target }),

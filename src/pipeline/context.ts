@@ -19,7 +19,7 @@ export interface AirlockContext {
   config: ResolvedConfig;
   store: StateStore;
   artifacts: ArtifactStore;
-  /** The project's `.airlock` folder. */
+  /** The project's Airlock home, outside the project (`config/home.ts`). */
   home: string;
   /** Who is acting (`--as`, `AIRLOCK_ACTOR`, git `user.email`). */
   actor: string;

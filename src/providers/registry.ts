@@ -10,7 +10,7 @@ import type { DatabaseEngine, Provider, ProviderName } from './provider.ts';
 /** What a platform provider's module gets to build its provider. */
 export interface ProviderContext {
   config: ResolvedConfig;
-  /** The project's `.airlock` folder. */
+  /** The project's Airlock home (`config/home.ts`). */
   home: string;
   /** The process environment (tokens such as CLOUDFLARE_API_TOKEN, FLY_API_TOKEN, RAILWAY_TOKEN). */
   env: Readonly<Record<string, string | undefined>>;

@@ -1,5 +1,5 @@
 /**
- * Content-addressed storage of build outputs under `.airlock/artifacts/sha256/<digest>/`.
+ * Content-addressed storage of build outputs under `<home>/artifacts/sha256/<digest>/`.
  * An artifact is stored once, never modified, and verified (re-digested) whenever it is used:
  * a promotion deploys the identical bytes that passed the previous environment (Heroku
  * Pipelines: promote copies the slug; OCI: content addressing).
@@ -12,7 +12,7 @@ import { artifactDigestLabel } from './digest-label.ts';
 import { digestTree, type TreeDigest } from './tree-digest.ts';
 
 export class ArtifactStore {
-  /** Absolute path of the store's root (`.airlock/artifacts`). */
+  /** Absolute path of the store's root (`<home>/artifacts`). */
   readonly root: string;
 
   constructor(root: string) {
@@ -83,7 +83,7 @@ export class ArtifactStore {
         'DIGEST_MISMATCH',
         `${artifactDigestLabel(digest)} was modified on disk (it now digests to sha256:${tree.digest.slice(0, 12)}).`,
         {
-          hint: `Delete ${stored} and build the release again; never edit files under .airlock/artifacts.`,
+          hint: `Delete ${stored} and build the release again; never edit files under <home>/artifacts.`,
           details: { expected: digest, actual: tree.digest },
         },
       );

@@ -40,7 +40,7 @@ export interface BuildReleaseOptions {
   config: ResolvedConfig;
   store: StateStore;
   artifacts: ArtifactStore;
-  /** The project's `.airlock` folder (build logs go to `logs/`). */
+  /** The project's Airlock home (build logs go to `logs/`). */
   home: string;
   actor: string;
   /** Commit-ish to build. Default: HEAD, or the working tree when it has uncommitted changes. */

@@ -45,7 +45,7 @@ export async function resolveCommit(cwd: string, ref: string): Promise<string> {
   }
 }
 
-/** Paths (relative to `dir`) with uncommitted changes, ignoring Airlock's own `.airlock/`. */
+/** Paths (relative to `dir`) with uncommitted changes, ignoring `.airlock/` (where earlier versions kept Airlock's files). */
 export async function uncommittedChanges(dir: string): Promise<string[]> {
   const out = await git(dir, [
     'status',

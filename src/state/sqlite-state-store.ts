@@ -1,5 +1,5 @@
 /**
- * The embedded state store: one SQLite file (`.airlock/state.db` by default) through Node's
+ * The embedded state store: one SQLite file (`state.db` in the project's Airlock home by default) through Node's
  * built-in `node:sqlite`, in WAL mode so the CLI, the local runtime and the dashboard can read
  * and write it at the same time.
  */

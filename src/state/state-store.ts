@@ -4,7 +4,7 @@
  * environment locks, what serves where, and an append-only audit log.
  *
  * Times are ISO-8601 UTC strings (`Date.prototype.toISOString()`), durations are ms.
- * Implementations: `SqliteStateStore` (embedded default, `.airlock/state.db`); a Postgres one
+ * Implementations: `SqliteStateStore` (embedded default, `state.db` in the project's Airlock home); a Postgres one
  * follows for team mode. Both are built on one Kysely query layer (`kysely-state-store.ts`).
  */
 import type { CheckResult } from '../checks/check.ts';

@@ -30,7 +30,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { BIN } from '../helpers/project.ts';
+import { BIN, projectHome } from '../helpers/project.ts';
 
 export interface WorkflowEvent {
   name: 'push' | 'pull_request' | 'workflow_dispatch';
@@ -203,7 +203,7 @@ if (index[name]) console.log(index[name]);
   ): Promise<JobResult> {
     // A fresh runner: its own temp folder, no artifacts from other jobs.
     const temp = mkdtempSync(path.join(this.dir, 'runner-temp-'));
-    rmSync(path.join(this.project, '.airlock', 'artifacts'), { recursive: true, force: true });
+    rmSync(path.join(projectHome(this.project), 'artifacts'), { recursive: true, force: true });
     const steps: Record<string, Record<string, string>> = {};
     const values = (expression: string): string => {
       if (expression === 'runner.temp') return temp;

@@ -379,7 +379,7 @@ migrations_dir = "migrations"
     // wrangler's database is not staging's: adopting its ledger there would be a lie.
     const elsewhere = expectCode(await cli('migrate', 'adopt', 'staging', '--from', 'wrangler'), 1);
     expect(elsewhere.stderr).toContain(
-      "staging's database (.airlock/envs/staging/data/notes.db) is not the D1 database wrangler migrated (.wrangler/state/v3/d1/miniflare-D1DatabaseObject/",
+      `staging's database (${staging}) is not the D1 database wrangler migrated (.wrangler/state/v3/d1/miniflare-D1DatabaseObject/`,
     );
     expect(elsewhere.stderr).toContain('the D1 database has table notes that staging');
     expect(existsSync(staging)).toBe(false);
@@ -393,7 +393,7 @@ migrations_dir = "migrations"
       0,
     );
     expect(dry.stdout).toContain(
-      "notes on staging: wrangler's ledger (d1_migrations in .airlock/envs/staging/data/notes.db) (dry run: nothing is written):",
+      `notes on staging: wrangler's ledger (d1_migrations in ${staging}) (dry run: nothing is written):`,
     );
     expect(dry.stdout).toMatch(
       /0002 +0002_add_notes_updated_at\.sql +\d{4}-\d\d-\d\d [\d:]+ +adopted from wrangler/,

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, exampleProject, type TestProject } from '../helpers/project.ts';
+import { BIN, exampleProject, projectHome, type TestProject } from '../helpers/project.ts';
 
 const VALUE = 'whsec_cli-secret-value-7d1e';
 
@@ -62,7 +62,7 @@ describe('airlock secret', () => {
     expect(history.stdout).toContain('secret.set');
     for (const text of [set.stdout, set.stderr, list.stdout, history.stdout])
       expect(text).not.toContain(VALUE);
-    const state = readFileSync(path.join(project.dir, '.airlock', 'state.db'));
+    const state = readFileSync(path.join(projectHome(project.dir), 'state.db'));
     expect(state.includes(Buffer.from(VALUE))).toBe(false);
   });
 

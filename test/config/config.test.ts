@@ -321,7 +321,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     );
     const error = errorOf(text);
     expect(error.message).toBe(
-      'airlock.yaml:2:8: error: state: expected a file path or a postgres:// URL, got a mysql:// URL (its value is not shown: it may hold a password). Fix: remove state (the default is .airlock/state.db), give a file path, or a postgres:// URL.',
+      "airlock.yaml:2:8: error: state: expected a file path or a postgres:// URL, got a mysql:// URL (its value is not shown: it may hold a password). Fix: remove state (the default is state.db in Airlock's home), give a file path, or a postgres:// URL.",
     );
     expect(JSON.stringify(error.toJSON())).not.toContain('s3cret');
     expect(JSON.stringify(error.toJSON())).not.toContain('db.example.com');
@@ -361,10 +361,12 @@ describe('valid configs', () => {
     expect(config.warnings).toEqual([]);
     expect(config.project).toBe('notes');
     expect(config.dir).toBe('/tmp/x');
+    // The embedded state sits in the project's Airlock home, outside the project folder.
+    expect(config.home.dir).not.toContain('/tmp/x/');
     expect(config.state).toEqual({
       kind: 'sqlite',
-      file: '/tmp/x/.airlock/state.db',
-      display: '/tmp/x/.airlock/state.db',
+      file: `${config.home.dir}/state.db`,
+      display: `${config.home.dir}/state.db`,
     });
     expect(config.pipeline).toEqual(['staging', 'production']);
     expect(config.services).toEqual(['notes']);
@@ -407,8 +409,8 @@ describe('valid configs', () => {
         migrations: 'migrations',
         migrationsDir: '/tmp/x/migrations',
         migrate: 'before-switch',
-        url: 'file:///tmp/x/.airlock/envs/production/data/notes.db',
-        display: 'file:///tmp/x/.airlock/envs/production/data/notes.db',
+        url: `file://${config.home.dir}/envs/production/data/notes.db`,
+        display: `file://${config.home.dir}/envs/production/data/notes.db`,
         lockTimeoutMs: 5000,
         statementTimeoutMs: 60000,
         drift: 'block',

@@ -58,7 +58,7 @@ describe('provider settings', () => {
         binding: 'DB',
         wranglerEnv: 'production',
         mode: 'local',
-        persistDir: '/tmp/p/.airlock/envs/production/wrangler',
+        persistDir: `${config.home.dir}/envs/production/wrangler`,
         serviceDir: '/tmp/p',
       },
     });

@@ -141,6 +141,7 @@ describe('the configuration reference', () => {
     expect(sections).toEqual([
       'A complete example',
       'Inheritance',
+      'Where Airlock keeps its files',
       'Contents',
       'Top level',
       'Notification sink: slack',

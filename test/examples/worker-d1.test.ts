@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { localD1DatabasePath } from '../../src/migrations/local-d1-database.ts';
 import { findFreePort } from '../../src/providers/local/app-process.ts';
+import { projectHome } from '../helpers/project.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const EXAMPLE = path.join(REPO, 'examples', 'worker-d1');
@@ -100,7 +101,7 @@ describe.skipIf(missing !== null)('examples/worker-d1 (seed 000) through the CLI
     const file = localD1DatabasePath({
       projectDir: dir,
       databaseId: environment === 'staging' ? STAGING_DB : PRODUCTION_DB,
-      persistTo: path.join(dir, '.airlock', 'envs', environment, 'wrangler'),
+      persistTo: path.join(projectHome(dir), 'envs', environment, 'wrangler'),
     });
     const db = new DatabaseSync(file, { readOnly: true });
     try {

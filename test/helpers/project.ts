@@ -19,6 +19,14 @@ import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts'
 
 export const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 
+/**
+ * The Airlock home of the project in `dir` as the CLI resolves it (under this test file's
+ * AIRLOCK_HOME, set by test/setup-home.ts), from its airlock.yaml.
+ */
+export function projectHome(dir: string, env: Record<string, string | undefined> = {}): string {
+  return loadConfig({ cwd: dir, env: { ...process.env, ...env } }).home.dir;
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -125,11 +133,28 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
     },
     async cleanup() {
       for (const s of sessions) await s.close().catch(() => {});
-      await new LocalRuntimeClient({ home: path.join(dir, '.airlock') }).shutdown().catch(() => {});
+      let home: string | null = null;
+      try {
+        home = projectHome(dir, extraEnv);
+      } catch {
+        // airlock.yaml was made invalid by the test: nothing was deployed with it.
+      }
+      if (home) await new LocalRuntimeClient({ home }).shutdown().catch(() => {});
       // Release the Postgres pool's connections before a test drops its database.
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Stops the local runtime of the project in `dir`, if it has a valid airlock.yaml and one runs. */
+export async function stopRuntimeOf(dir: string): Promise<void> {
+  let home: string;
+  try {
+    home = projectHome(dir);
+  } catch {
+    return;
+  }
+  await new LocalRuntimeClient({ home }).shutdown().catch(() => {});
 }
 
 /** Fetches `/version` of a live environment. */

@@ -23,8 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import type { ResolvedConfig } from '../../src/config/resolve.ts';
-import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts';
-import { BIN, type CliResult } from '../helpers/project.ts';
+import { BIN, type CliResult, projectHome, stopRuntimeOf } from '../helpers/project.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PARITY = path.join(ROOT, 'test/fixtures/parity');
@@ -32,7 +31,7 @@ const dirs: string[] = [];
 
 afterAll(async () => {
   for (const dir of dirs) {
-    await new LocalRuntimeClient({ home: path.join(dir, '.airlock') }).shutdown().catch(() => {});
+    await stopRuntimeOf(dir);
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -297,7 +296,9 @@ describe('airlock init', () => {
     expect(deployed.code, deployed.stderr + deployed.stdout).toBe(0);
     expect(deployed.stdout).toMatch(/Check airlock-example-notes \(smoke, e2e\).*2 passed/);
     expect(
-      existsSync(path.join(dir, '.airlock', 'envs', 'staging', 'data', 'airlock-example-notes.db')),
+      existsSync(
+        path.join(projectHome(dir), 'envs', 'staging', 'data', 'airlock-example-notes.db'),
+      ),
     ).toBe(true);
   });
 });

@@ -61,7 +61,7 @@ const HOME_OUTSIDE_PROJECT = (() => {
   try {
     writeFileSync(
       path.join(probe, 'airlock.yaml'),
-      'project: probe\nservices:\n  s:\n    build: { command: "true", output: "." }\n',
+      'project: probe\npipeline: [staging]\nservices:\n  s:\n    build: { command: "true", output: "." }\n    run: node server.js\nenvironments:\n  staging: { services: { s: { port: 4100 } } }\n',
     );
     const config = loadConfig({ cwd: probe, env: { AIRLOCK_HOME: path.join(probe, 'h') } });
     return !homeOf(config).startsWith(path.join(probe, '.airlock'));

@@ -11,14 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { deploy, planDeploy, rollback } from '../../src/pipeline/operations.ts';
-import { exampleProject, REVIEWER, type TestProject } from '../helpers/project.ts';
+import { exampleProject, projectHome, REVIEWER, type TestProject } from '../helpers/project.ts';
 
 describe('drift after a rollback', () => {
   let project: TestProject;
   let dev: AirlockContext;
 
   const database = (environment: string) =>
-    path.join(project.dir, '.airlock', 'envs', environment, 'data', 'notes.db');
+    path.join(projectHome(project.dir), 'envs', environment, 'data', 'notes.db');
 
   beforeAll(async () => {
     project = await exampleProject();

@@ -8,7 +8,13 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import { deploy, planDeploy } from '../../src/pipeline/operations.ts';
-import { exampleProject, liveVersion, REVIEWER, type TestProject } from '../helpers/project.ts';
+import {
+  exampleProject,
+  liveVersion,
+  projectHome,
+  REVIEWER,
+  type TestProject,
+} from '../helpers/project.ts';
 
 describe('schema drift blocks a promotion', () => {
   let project: TestProject;
@@ -35,7 +41,7 @@ describe('schema drift blocks a promotion', () => {
     });
 
     // Someone "fixes" staging by hand.
-    const db = new DatabaseSync(path.join(project.dir, '.airlock/envs/staging/data/notes.db'));
+    const db = new DatabaseSync(path.join(projectHome(project.dir), 'envs/staging/data/notes.db'));
     db.exec('ALTER TABLE notes ADD COLUMN hotfix_flag INTEGER');
     db.close();
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { deploy, planDeploy, rollback } from '../../src/pipeline/operations.ts';
-import { exampleProject, REVIEWER, type TestProject } from '../helpers/project.ts';
+import { exampleProject, projectHome, REVIEWER, type TestProject } from '../helpers/project.ts';
 
 const EXPAND = '0003_add_notes_legacy.sql';
 const CONTRACT = '0004_drop_notes_legacy.sql';
@@ -23,7 +23,7 @@ describe('expand/contract', () => {
   /** Column names of `notes` and the ledger's files, in one environment's database. */
   function schemaOf(environment: string): { columns: string[]; ledger: number[] } {
     const db = new DatabaseSync(
-      path.join(project.dir, '.airlock', 'envs', environment, 'data', 'notes.db'),
+      path.join(projectHome(project.dir), 'envs', environment, 'data', 'notes.db'),
       { readOnly: true },
     );
     try {

@@ -8,7 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { deploy } from '../../src/pipeline/operations.ts';
-import { exampleProject, liveVersion, type TestProject } from '../helpers/project.ts';
+import { exampleProject, liveVersion, projectHome, type TestProject } from '../helpers/project.ts';
 
 describe('migrations are linted before they reach staging', () => {
   let project: TestProject;
@@ -16,7 +16,7 @@ describe('migrations are linted before they reach staging', () => {
 
   const stagingLedger = () => {
     const db = new DatabaseSync(
-      path.join(project.dir, '.airlock', 'envs', 'staging', 'data', 'notes.db'),
+      path.join(projectHome(project.dir), 'envs', 'staging', 'data', 'notes.db'),
       { readOnly: true },
     );
     try {

@@ -13,6 +13,7 @@ import {
   DEVELOPER,
   exampleProject,
   liveVersion,
+  projectHome,
   REVIEWER,
   type TestProject,
 } from '../helpers/project.ts';
@@ -124,7 +125,7 @@ describe('promotion through the gate', () => {
     // after a restore from an old backup: production must not run a migration staging lacks.
     const back = await rollback(ctx, 'staging', 'r2');
     expect(back.status).toBe('succeeded');
-    const db = new DatabaseSync(path.join(project.dir, '.airlock/envs/staging/data/notes.db'));
+    const db = new DatabaseSync(path.join(projectHome(project.dir), 'envs/staging/data/notes.db'));
     db.exec('DELETE FROM airlock_migrations WHERE version = 3');
     db.close();
     const plan = await planDeploy(ctx, 'production', {});

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestTree } from '../../src/releases/tree-digest.ts';
-import { exampleProject, liveVersion, type TestProject } from '../helpers/project.ts';
+import { exampleProject, liveVersion, projectHome, type TestProject } from '../helpers/project.ts';
 
 describe('digestTree', () => {
   it('depends on every byte, path and executable bit, not on creation order', async () => {
@@ -78,7 +78,9 @@ describe('airlock build', () => {
     // The working tree was not touched: the build ran in a worktree.
     expect(readdirSync(project.dir)).not.toContain('dist');
     const artifact = r1.release.services.notes.digest;
-    expect(readdirSync(path.join(project.dir, '.airlock/artifacts/sha256'))).toContain(artifact);
+    expect(readdirSync(path.join(projectHome(project.dir), 'artifacts/sha256'))).toContain(
+      artifact,
+    );
     const again = JSON.parse((await project.cli(['build', '--json'])).stdout);
     expect(again).toMatchObject({ reused: true, release: { id: 'r1' } });
     // A deterministic build of the same commit gives the same content: still r1.

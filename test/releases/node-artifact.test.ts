@@ -10,15 +10,14 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts';
 import { checkNodeArtifact } from '../../src/releases/node-artifact.ts';
-import { BIN, type CliResult } from '../helpers/project.ts';
+import { BIN, type CliResult, stopRuntimeOf } from '../helpers/project.ts';
 import { freePort } from '../providers/local/local-test-helpers.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
   for (const dir of dirs) {
-    await new LocalRuntimeClient({ home: path.join(dir, '.airlock') }).shutdown().catch(() => {});
+    await stopRuntimeOf(dir);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -13,6 +13,7 @@ import {
   BIN,
   exampleProject,
   liveVersion,
+  projectHome,
   REVIEWER,
   type TestProject,
 } from '../helpers/project.ts';
@@ -62,7 +63,7 @@ describeIfPostgres('kill -9 at every step boundary of a promotion, then resume',
 
   /** Runs `airlock promote production`, stops it at `boundary` and kills it with SIGKILL. */
   async function promoteKilledAt(boundary: string): Promise<void> {
-    const marker = path.join(project.dir, '.airlock', 'fault-paused');
+    const marker = path.join(projectHome(project.dir), 'fault-paused');
     rmSync(marker, { force: true });
     const child = spawn(process.execPath, [BIN, 'promote', 'production', '--yes'], {
       cwd: project.dir,
@@ -110,7 +111,7 @@ describeIfPostgres('kill -9 at every step boundary of a promotion, then resume',
 
     // The ledger matches the schema: every applied migration's table exists, and no other.
     const prod = new DatabaseSync(
-      path.join(project.dir, '.airlock/envs/production/data/notes.db'),
+      path.join(projectHome(project.dir), 'envs/production/data/notes.db'),
       { readOnly: true },
     );
     try {

@@ -13,9 +13,11 @@ import { verifiedMigrationFiles } from '../../migrations/verified-migration-file
 import { type AirlockContext, databaseOf } from '../../pipeline/context.ts';
 import { releaseNamed } from '../../pipeline/decide.ts';
 
-/** `p` relative to the working directory, for messages. */
+/** `p` for messages: relative to the working directory when inside it, else absolute. */
 export function shown(p: string): string {
-  return path.relative(process.cwd(), p) || '.';
+  const rel = path.relative(process.cwd(), p);
+  // Outside the working folder (an environment's database is in Airlock's home): absolute.
+  return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel || '.';
 }
 
 /**

@@ -42,7 +42,7 @@ import { findWranglerConfig, wranglerEnvironment } from './wrangler-config.ts';
 import { wranglerPlatformConfig } from './wrangler-platform-config.ts';
 
 export interface CloudflareProviderOptions {
-  /** The project's `.airlock` folder. */
+  /** The project's Airlock home (`config/home.ts`). */
   home: string;
   /** The process environment (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, PATH). */
   env: Readonly<Record<string, string | undefined>>;

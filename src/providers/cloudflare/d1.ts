@@ -6,7 +6,7 @@
  *
  * Tools that read a database's schema directly (the drift gate, `migrate drift`, dry runs) get,
  * for a remote D1 database, a schema-only snapshot: its `sqlite_master` DDL read through the D1
- * HTTP API and replayed into a fresh SQLite file under `.airlock/envs/<env>/d1-remote/` (as a
+ * HTTP API and replayed into a fresh SQLite file under `<home>/envs/<env>/d1-remote/` (as a
  * Postgres dry run works on a schema-only dump). Nothing written there reaches Cloudflare.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * Secrets of a Worker in local mode: one `.dev.vars` file per environment and service,
- * `.airlock/envs/<env>/cloudflare/<service>/.dev.vars`, mode 0600 in a 0700 folder. It sits
+ * `<home>/envs/<env>/cloudflare/<service>/.dev.vars`, mode 0600 in a 0700 folder. It sits
  * beside the wrangler file Airlock generates for each release, which is where `wrangler dev`
  * looks for it (`<config dir>/.dev.vars`), so values never pass through argv, the runtime's
  * state or a log. staging and production each have their own (distinct keys per environment).

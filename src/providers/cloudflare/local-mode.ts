@@ -3,7 +3,7 @@
  * `wrangler dev` (workerd) under Airlock's local runtime, which gives it a stable port, the
  * health check, the zero-downtime switch and warm rollback (see local/local-runtime.ts).
  *
- * One environment = one `--persist-to` folder (`.airlock/envs/<env>/wrangler`), so staging's and
+ * One environment = one `--persist-to` folder (`<home>/envs/<env>/wrangler`), so staging's and
  * production's D1 databases are separate SQLite files, the very files Airlock's migrator
  * applies migrations to (d1.ts). The bundle runs as built (`--no-bundle`); the release's vars
  * are `--var` flags; secrets are the environment's `.dev.vars`, never a flag.

@@ -14,7 +14,7 @@
  *              values exact and never in argv); names from `wrangler secret list --format json`.
  *
  * What Airlock deployed is recorded per environment in
- * `.airlock/envs/<env>/cloudflare/<service>/deployments.json` (release, digest, version id, URL).
+ * `<home>/envs/<env>/cloudflare/<service>/deployments.json` (release, digest, version id, URL).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

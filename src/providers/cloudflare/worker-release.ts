@@ -6,7 +6,7 @@
  * built once, never rebuilt (Heroku's slug).
  *
  * At deploy time the recorded configuration becomes a wrangler file of its own beside the
- * environment's state (`.airlock/envs/<env>/cloudflare/<service>/wrangler.<release>.jsonc`),
+ * environment's state (`<home>/envs/<env>/cloudflare/<service>/wrangler.<release>.jsonc`),
  * its `main` pointing into the verified artifact. What wrangler would otherwise rebuild is
  * left out of it (`[build]`, per-environment `main`, `base_dir`).
  */

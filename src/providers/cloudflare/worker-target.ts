@@ -58,19 +58,19 @@ export function wranglerFileOf(target: ServiceTarget, settings = settingsOf(targ
   return file;
 }
 
-/** `.airlock/envs/<env>/cloudflare/<service>/`: generated wrangler files, `.dev.vars`, records (0700). */
+/** `<home>/envs/<env>/cloudflare/<service>/`: generated wrangler files, `.dev.vars`, records (0700). */
 export function workDir(home: string, environment: string, service: string): string {
   const dir = path.join(home, 'envs', environment, 'cloudflare', service);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
 
-/** `.airlock/envs/<env>/wrangler`: wrangler dev's `--persist-to` (D1, KV, R2, Durable Objects). */
+/** `<home>/envs/<env>/wrangler`: wrangler dev's `--persist-to` (D1, KV, R2, Durable Objects). */
 export function persistDir(home: string, environment: string): string {
   return path.join(home, 'envs', environment, 'wrangler');
 }
 
-/** `.airlock/envs/<env>/logs/wrangler-<service>.log`: every wrangler command's output, masked. */
+/** `<home>/envs/<env>/logs/wrangler-<service>.log`: every wrangler command's output, masked. */
 export function wranglerLog(home: string, environment: string, service: string): string {
   return path.join(home, 'envs', environment, 'logs', `wrangler-${service}.log`);
 }

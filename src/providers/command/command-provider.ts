@@ -10,7 +10,7 @@
  *   printing one), else the last URL line of the deploy output.
  * - rollback: `command.rollback`, else the deploy command, with the earlier release's variables.
  * - describe: `command.describe`'s JSON, else what Airlock last deployed (recorded by release and
- *   URL under .airlock/envs/<env>/command/<service>.json).
+ *   URL under <home>/envs/<env>/command/<service>.json).
  * - secrets: `command.secrets` once per name, with AIRLOCK_SECRET_NAME and the value on standard
  *   input only; the names are recorded, never the values.
  */
@@ -31,7 +31,7 @@ import { type CommandRunResult, runCommand } from './run-command.ts';
 type CommandSettings = Extract<ServiceTarget['settings'], { provider: 'command' }>;
 
 export interface CommandProviderOptions {
-  /** The project's `.airlock` folder (the provider's records live under envs/<env>/command/). */
+  /** The project's Airlock home (the provider's records live under envs/<env>/command/). */
   home: string;
   /** The process environment the commands start from (AIRLOCK_* variables are dropped). */
   env: Readonly<Record<string, string | undefined>>;

@@ -1,6 +1,6 @@
 /**
  * What the command provider remembers about one service in one environment, in
- * `.airlock/envs/<env>/command/<service>.json`: the release and URL Airlock last deployed there
+ * `<home>/envs/<env>/command/<service>.json`: the release and URL Airlock last deployed there
  * (so `describe` can answer without a `describe` command) and the names of the secrets it set
  * (never their values). Written atomically.
  */

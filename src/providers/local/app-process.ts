@@ -120,7 +120,7 @@ export async function readLogTail(file: string, fromOffset = 0, maxLines = 20): 
 /** Options of {@link AppProcess.spawn}. */
 export interface SpawnAppOptions {
   deployment: ProcessDeployment;
-  /** Absolute `.airlock` home, exported to the app as `AIRLOCK_RUNTIME_HOME`. */
+  /** Absolute path of the Airlock home, exported to the app as `AIRLOCK_RUNTIME_HOME`. */
   home: string;
   /** Port the app must listen on (exported as `PORT`). */
   port: number;

@@ -34,7 +34,7 @@ function canListen(port: number): Promise<boolean> {
 }
 
 export interface LocalProviderOptions {
-  /** The project's `.airlock` directory. */
+  /** The project's Airlock home (`config/home.ts`). */
   home: string;
   /** Custom daemon entry file (see `LocalRuntimeClientOptions.daemonEntry`). */
   daemonEntry?: string;

@@ -31,7 +31,7 @@ import { type RuntimeContext, ServiceSlot, slotKey } from './service-slot.ts';
 
 /** Options of {@link LocalRuntime}. */
 export interface LocalRuntimeOptions {
-  /** The project's `.airlock` directory. */
+  /** The project's Airlock home (`config/home.ts`). */
   home: string;
   /** Called synchronously for every event; exceptions it throws are ignored. */
   onEvent?: (event: RuntimeEvent) => void;
@@ -40,7 +40,7 @@ export interface LocalRuntimeOptions {
 }
 
 /**
- * The in-process engine of the local provider. One instance per `.airlock` home (the daemon
+ * The in-process engine of the local provider. One instance per Airlock home (the daemon
  * enforces that). All methods are safe to call concurrently; deploys to the same
  * (environment, service) are serialized.
  */
@@ -86,7 +86,7 @@ export class LocalRuntime {
     this.#deploys = new DeploySequence(this.#ctx, this.#supervisor);
   }
 
-  /** Absolute `.airlock` home. */
+  /** Absolute path of the Airlock home. */
   get home(): string {
     return this.#ctx.paths.home;
   }

@@ -1,6 +1,6 @@
 /**
  * Secrets of the local provider: one JSON file per environment and service,
- * `.airlock/envs/<env>/secrets/<service>.json`, mode 0600 in a 0700 folder (wrangler's
+ * `<home>/envs/<env>/secrets/<service>.json`, mode 0600 in a 0700 folder (wrangler's
  * `.dev.vars`, kept per environment). The app process reads them at spawn: values never pass
  * through the runtime's state, its logs or a command line. They take effect at the next
  * deployment, as on the platforms.

@@ -24,7 +24,7 @@ const http: typeof Http = process.getBuiltinModule('node:http');
 
 /** Options of {@link LocalRuntimeClient}. Times in ms. */
 export interface LocalRuntimeClientOptions {
-  /** The project's `.airlock` directory. */
+  /** The project's Airlock home (`config/home.ts`). */
   home: string;
   /** How long `ensureStarted()` waits for a new daemon (ms). Default 10 000. */
   startTimeoutMs?: number;
@@ -83,7 +83,7 @@ export class LocalRuntimeClient {
     this.#daemonEnv = options.daemonEnv ?? {};
   }
 
-  /** Absolute `.airlock` home. */
+  /** Absolute path of the Airlock home. */
   get home(): string {
     return this.#paths.home;
   }

@@ -3,7 +3,7 @@
  * processes of every environment (a {@link LocalRuntime}), and answers a control API on
  * 127.0.0.1 with bearer-token auth. Started detached by `LocalRuntimeClient.ensureStarted()`:
  *
- *     node src/providers/local/runtime-daemon.ts --home <project>/.airlock
+ *     node src/providers/local/runtime-daemon.ts --home <Airlock home>
  *
  * One instance per home (`local/runtime.pid`, created with O_EXCL; a stale one is replaced).
  * Writes `local/runtime.json` `{ pid, port, token, startedAt, version: 1 }` (0600) once the API
@@ -42,7 +42,7 @@ import {
 
 /** Options of {@link startDaemon}. */
 export interface DaemonOptions {
-  /** The project's `.airlock` directory. */
+  /** The project's Airlock home (`config/home.ts`). */
   home: string;
   /** Called for every RuntimeEvent after it is appended to `envs/<env>/events.jsonl`. */
   onEvent?: (event: RuntimeEvent) => void;
@@ -146,7 +146,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   // The home must exist: a daemon that starts late must not recreate a deleted project's dir.
   if (!fs.existsSync(paths.home)) {
     throw new ProviderError('PROVIDER_UNAVAILABLE', `${paths.home} does not exist.`, {
-      hint: 'Run Airlock from the project directory (the runtime lives in its .airlock directory).',
+      hint: "Run Airlock from the project directory (the runtime lives in the project's Airlock home; `airlock home show` prints where).",
     });
   }
   fs.mkdirSync(paths.localDir, { recursive: true, mode: 0o700 });
@@ -381,7 +381,7 @@ export async function runDaemon(
 ): Promise<never> {
   const { values } = parseArgs({ args: argv, options: { home: { type: 'string' } }, strict: true });
   if (!values.home) {
-    process.stderr.write('usage: node runtime-daemon.ts --home <project>/.airlock\n');
+    process.stderr.write('usage: node runtime-daemon.ts --home <airlock-home>\n');
     process.exit(2);
   }
   const home = path.resolve(values.home);

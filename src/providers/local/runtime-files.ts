@@ -1,5 +1,5 @@
 /**
- * Where the local runtime keeps its files under the project's `.airlock` directory, the shape of
+ * Where the local runtime keeps its files in the project's Airlock home (`config/home.ts`), the shape of
  * `local/state.json` and `local/runtime.json`, and the small file and process helpers the
  * runtime, the daemon and the client share (atomic writes, "is this pid alive and ours").
  *
@@ -17,7 +17,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessDeployment, ServiceState } from '../provider.ts';
 
-/** Absolute paths of the local runtime's files for one `.airlock` home. */
+/** Absolute paths of the local runtime's files for one Airlock home. */
 export interface RuntimePaths {
   home: string;
   localDir: string;

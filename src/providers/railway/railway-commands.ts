@@ -15,7 +15,7 @@ const scope = (t: RailwayTarget) => [
 /**
  * Upload a release's verified artifact folder as the deployment's source, exactly as it is:
  * `--path-as-root` (the folder is the archive root), `--no-gitignore` (the artifact lives under
- * .airlock, which git ignores), `--detach --json` (returns the deployment id; Airlock polls).
+ * Airlock's home, outside the repository), `--detach --json` (returns the deployment id; Airlock polls).
  */
 export function upCommand(t: RailwayTarget, artifactDir: string, message: string): string[] {
   return [

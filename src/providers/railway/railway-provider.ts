@@ -12,7 +12,7 @@
  * - AIRLOCK_RELEASE and the other non-secret variables are set first with `railway variable set
  *   K=V … --skip-deploys`, and put back if the deployment fails.
  * - the deployment message names the release, which is how `describe` knows what serves (and a
- *   ledger under .airlock/railway/ as a fallback).
+ *   ledger under <home>/railway/ as a fallback).
  * - rollback re-uploads the earlier release's artifact.
  * - secrets: `railway variable set NAME --stdin --skip-deploys`, one value per call on stdin.
  *
@@ -69,7 +69,7 @@ import {
 export interface RailwayProviderOptions {
   /** The process environment: PATH, RAILWAY_TOKEN[_<ENV>], RAILWAY_API_TOKEN[_<ENV>], RAILWAY_PROJECT_ID. */
   env: Readonly<Record<string, string | undefined>>;
-  /** The project's .airlock folder (a ledger of which deployment runs which release). */
+  /** The project's Airlock home (a ledger of which deployment runs which release). */
   home: string;
   /** The plain variables airlock.yaml configures for a service in an environment (names). */
   varsOf?: (environment: string, service: string) => string[];

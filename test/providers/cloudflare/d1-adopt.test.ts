@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sumTextSync } from '../../../src/migrations/integrity.ts';
 import { localD1DatabasePath } from '../../../src/migrations/local-d1-database.ts';
 import { type FakeD1Api, startFakeD1Api } from '../../fakes/cloudflare/fake-d1-api.ts';
+import { projectHome } from '../../helpers/project.ts';
 import { REPO, SEED_000_WRANGLER } from './cloudflare-test-helpers.ts';
 
 const STAGING_DB = '00000000-0000-4000-8000-00000000aaaa';
@@ -191,7 +192,7 @@ describe('adopting wrangler’s D1 ledger (engine d1)', () => {
 
   it('local: adopts the ledger of the D1 file wrangler dev keeps for the environment', async () => {
     const { dir, cli } = await project('local');
-    const persist = path.join(dir, '.airlock', 'envs', 'staging', 'wrangler');
+    const persist = path.join(projectHome(dir), 'envs', 'staging', 'wrangler');
     const file = localD1DatabasePath({
       projectDir: persist,
       databaseId: STAGING_DB,

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeCliEnv, fakeCliEnv } from '../../fakes/cli/fake-cli-env.ts';
-import { BIN } from '../../helpers/project.ts';
+import { BIN, projectHome } from '../../helpers/project.ts';
 import { FLY_TOKEN, flyToml } from './fly-test-project.ts';
 
 const AIRLOCK_YAML = `project: blue-banded-bee
@@ -97,8 +97,8 @@ describe('seed 003 through the CLI (FAKE flyctl): one image, staging then produc
     expect(builds).toHaveLength(1);
     expect(builds[0]?.cwd).not.toBe(dir);
     expect(builds[0]?.argv).toContain('blue-banded-bee-staging');
-    const stored = execFileSync('sh', ['-c', 'cat .airlock/artifacts/sha256/*/fly-image.json'], {
-      cwd: dir,
+    const stored = execFileSync('sh', ['-c', 'cat artifacts/sha256/*/fly-image.json'], {
+      cwd: projectHome(dir),
     }).toString();
     expect(JSON.parse(stored).digest).toBe(imageOf('r1'));
   });

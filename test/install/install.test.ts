@@ -1,0 +1,340 @@
+/**
+ * Airlock as a user gets it: the package `npm pack` makes is published to a local registry
+ * (Verdaccio, a pinned devDependency, on a free 127.0.0.1 port with its own storage, taking
+ * every other package from the registry npm is configured with), installed into fresh
+ * projects with npm, pnpm and Yarn (both pinned devDependencies, nothing global), and run from
+ * there: `airlock --version` with each, `airlock demo` and a short flow of a written
+ * airlock.yaml (deploy staging, approve, promote production) with npm. The installed copy has
+ * no sources, runs its bundle, and keeps its releases outside the project.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, DEVELOPER, REVIEWER } from '../helpers/project.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const VERDACCIO = path.join(ROOT, 'node_modules/verdaccio/bin/verdaccio');
+const PNPM = path.join(ROOT, 'node_modules/pnpm/bin/pnpm.mjs');
+const YARN = path.join(ROOT, 'node_modules/@yarnpkg/cli-dist/bin/yarn.js');
+const VERSION = (
+  JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
+/** pnpm's and Yarn's stores, shared by every run on this machine (as in test/init). */
+const PNPM_STORE = path.join(os.tmpdir(), 'airlock-test-pnpm-store');
+const YARN_GLOBAL = path.join(os.tmpdir(), 'airlock-test-yarn-global');
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-install-'));
+let registry: ChildProcess | null = null;
+let registryUrl = '';
+const installed: string[] = [];
+
+function run(
+  file: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      {
+        cwd: options.cwd,
+        env: { ...process.env, CI: '1', NO_COLOR: '1', ...options.env },
+        timeout: options.timeoutMs ?? 180_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) =>
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+          stdout,
+          stderr,
+        }),
+    );
+  });
+}
+
+async function ok(result: Promise<CliResult>): Promise<CliResult> {
+  const r = await result;
+  expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+  return r;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh project folder with a package.json and nothing else. */
+function freshProject(name: string): string {
+  const project = path.join(dir, name);
+  mkdirSync(project);
+  writeFileSync(
+    path.join(project, 'package.json'),
+    `${JSON.stringify({ name, version: '1.0.0', private: true }, null, 2)}\n`,
+  );
+  installed.push(project);
+  return project;
+}
+
+/** npm with the local registry (and a token for it) in its own user config. */
+const npmrc = () => path.join(dir, '.npmrc');
+const npm = (args: string[], cwd: string) =>
+  run('npm', [...args, '--userconfig', npmrc(), '--no-audit', '--no-fund'], { cwd });
+
+beforeAll(async () => {
+  // The packed package, as `npm pack` makes it: `files` selects what ships, and the bundle is
+  // built by the script `prepack` runs, into a copy (this checkout's dist/ serves other tests
+  // meanwhile).
+  const listed = await ok(
+    run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT }),
+  );
+  const stage = path.join(dir, 'package');
+  for (const { path: file } of (
+    JSON.parse(listed.stdout.slice(listed.stdout.indexOf('['))) as Array<{
+      files: Array<{ path: string }>;
+    }>
+  )[0]?.files ?? []) {
+    if (file.startsWith('dist/')) continue;
+    mkdirSync(path.dirname(path.join(stage, file)), { recursive: true });
+    cpSync(path.join(ROOT, file), path.join(stage, file));
+  }
+  await ok(
+    run(
+      process.execPath,
+      [path.join(ROOT, 'scripts/bundle.ts'), '--out', path.join(stage, 'dist')],
+      {
+        cwd: ROOT,
+      },
+    ),
+  );
+  // What `prepack` then does to the manifest: no `prepare` ships (an installed copy has no
+  // install scripts).
+  await ok(
+    run(process.execPath, [path.join(ROOT, 'scripts/pack-manifest.ts'), 'strip', stage], {
+      cwd: ROOT,
+    }),
+  );
+  const packed = await ok(
+    run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: stage }),
+  );
+  const tarball = path.join(
+    dir,
+    (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string }>)[0]
+      ?.filename as string,
+  );
+
+  // The registry: ours published here, everything else from the configured upstream.
+  const upstream = (
+    await ok(run('npm', ['config', 'get', 'registry'], { cwd: dir }))
+  ).stdout.trim();
+  const port = await freePort();
+  registryUrl = `http://127.0.0.1:${port}/`;
+  const config = path.join(dir, 'verdaccio.yaml');
+  writeFileSync(
+    config,
+    [
+      `storage: ${path.join(dir, 'registry-storage')}`,
+      `auth: { htpasswd: { file: ${path.join(dir, 'htpasswd')}, max_users: 10 } }`,
+      `uplinks: { upstream: { url: ${JSON.stringify(upstream)}, timeout: 60s } }`,
+      'packages:',
+      "  'airlock-deploy': { access: $all, publish: $authenticated }",
+      "  '**': { access: $all, publish: $authenticated, proxy: upstream }",
+      'log: { type: stdout, format: json, level: error }',
+      '',
+    ].join('\n'),
+  );
+  registry = spawn(
+    process.execPath,
+    [VERDACCIO, '--config', config, '--listen', `127.0.0.1:${port}`],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const up = await fetch(`${registryUrl}-/ping`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) break;
+    if (Date.now() > deadline) throw new Error('the local registry did not start in 30 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // `npm adduser` as its REST call: the registry answers with a token for publishing.
+  const user = await fetch(`${registryUrl}-/user/org.couchdb.user:airlock-test`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'airlock-test', password: 'airlock-test-password' }),
+  });
+  const { token } = (await user.json()) as { token: string };
+  writeFileSync(npmrc(), `registry=${registryUrl}\n//127.0.0.1:${port}/:_authToken=${token}\n`);
+  await ok(npm(['publish', tarball], dir));
+}, 240_000);
+
+afterAll(async () => {
+  for (const project of installed) {
+    // The runtime the short flow started runs from the installed copy: stop it through it.
+    await run('npx', ['--no-install', 'airlock', 'local', 'stop'], {
+      cwd: project,
+      env: { npm_config_userconfig: npmrc() },
+    });
+  }
+  registry?.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('airlock-deploy installed from a registry', () => {
+  it('npm: the command runs its bundle, the demo passes, and a project deploys and promotes with its releases outside it', {
+    timeout: 420_000,
+  }, async () => {
+    const project = freshProject('shop');
+    await ok(npm(['install', '-D', 'airlock-deploy'], project));
+    const pkg = path.join(project, 'node_modules', 'airlock-deploy');
+    // What an installed copy has: the bundle, no TypeScript sources.
+    expect(readdirSync(pkg).sort()).toEqual(
+      ['README.md', 'bin', 'dist', 'docs', 'examples', 'package.json', 'schema'].sort(),
+    );
+    const npx = (args: string[], actor = DEVELOPER) =>
+      run('npx', ['--no-install', 'airlock', ...args], {
+        cwd: project,
+        env: { AIRLOCK_ACTOR: actor, npm_config_userconfig: npmrc() },
+      });
+    expect((await ok(npx(['--version']))).stdout.trim()).toBe(VERSION);
+
+    const demo = await ok(npx(['demo', '--json']));
+    const story = JSON.parse(demo.stdout) as { runs: Array<{ status: string }> };
+    expect(story.runs.map((r) => r.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'failed',
+      'succeeded',
+    ]);
+
+    // A service of the project's own, in a git repository.
+    const [staging, production] = [await freePort(), await freePort()];
+    writeFileSync(
+      path.join(project, 'server.js'),
+      [
+        "import http from 'node:http';",
+        'http',
+        '  .createServer((req, res) => {',
+        "    res.setHeader('content-type', 'application/json');",
+        '    res.end(JSON.stringify({ ok: true, release: process.env.AIRLOCK_RELEASE, cwd: process.cwd() }));',
+        '  })',
+        "  .listen(Number(process.env.PORT), '127.0.0.1');",
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(path.join(project, '.gitignore'), 'node_modules/\n');
+    writeFileSync(
+      path.join(project, 'airlock.yaml'),
+      [
+        'project: shop',
+        'pipeline: [staging, production]',
+        'services:',
+        '  web:',
+        '    build: { command: "mkdir -p out && cp server.js out/ && echo \'{\\"type\\":\\"module\\"}\' > out/package.json", output: out }',
+        '    run: node server.js',
+        '    health: { path: /health }',
+        'environments:',
+        `  staging: { services: { web: { port: ${staging} } } }`,
+        '  production:',
+        '    promotion: { approval: { required: 1 } }',
+        `    services: { web: { port: ${production} } }`,
+        '',
+      ].join('\n'),
+    );
+    const git = (...args: string[]) =>
+      ok(
+        run('git', args, {
+          cwd: project,
+          env: {
+            GIT_AUTHOR_NAME: 'Dev',
+            GIT_AUTHOR_EMAIL: DEVELOPER,
+            GIT_COMMITTER_NAME: 'Dev',
+            GIT_COMMITTER_EMAIL: DEVELOPER,
+          },
+        }),
+      );
+    await git('init', '-q', '-b', 'main');
+    await git('add', '-A');
+    await git('commit', '-q', '-m', 'shop');
+
+    await ok(npx(['deploy', 'staging']));
+    const served = (await (await fetch(`http://127.0.0.1:${staging}/`)).json()) as {
+      release: string;
+      cwd: string;
+    };
+    expect(served.release).toBe('r1');
+    // The release runs from Airlock's home, outside the project (and its node_modules).
+    const home = (await ok(npx(['home', 'path']))).stdout.trim();
+    expect(served.cwd.startsWith(`${home}${path.sep}`)).toBe(true);
+    expect(path.relative(project, served.cwd).startsWith('..')).toBe(true);
+    expect(readdirSync(project)).not.toContain('.airlock');
+
+    await ok(npx(['approve', 'production'], REVIEWER));
+    await ok(npx(['promote', 'production', '--yes']));
+    const promoted = (await (await fetch(`http://127.0.0.1:${production}/`)).json()) as {
+      release: string;
+    };
+    expect(promoted.release).toBe('r1');
+    const status = await ok(npx(['status']));
+    expect(status.stdout).toContain(`Airlock home: ${home}`);
+  });
+
+  it('pnpm and Yarn: the installed command runs', { timeout: 300_000 }, async () => {
+    const withPnpm = freshProject('with-pnpm');
+    const pnpmEnv = { pnpm_config_store_dir: PNPM_STORE, pnpm_config_registry: registryUrl };
+    await ok(
+      run(process.execPath, [PNPM, 'add', '-D', 'airlock-deploy'], { cwd: withPnpm, env: pnpmEnv }),
+    );
+    const pnpmVersion = await ok(
+      run(process.execPath, [PNPM, 'exec', 'airlock', '--version'], {
+        cwd: withPnpm,
+        env: pnpmEnv,
+      }),
+    );
+    // pnpm may first report that the dependencies are up to date: the version is the last line.
+    expect(pnpmVersion.stdout.trim().split('\n').at(-1)).toBe(VERSION);
+
+    const withYarn = freshProject('with-yarn');
+    const yarnEnv = {
+      YARN_NPM_REGISTRY_SERVER: registryUrl.replace(/\/$/, ''),
+      YARN_UNSAFE_HTTP_WHITELIST: '127.0.0.1',
+      YARN_GLOBAL_FOLDER: YARN_GLOBAL,
+      YARN_ENABLE_IMMUTABLE_INSTALLS: 'false',
+      YARN_ENABLE_TELEMETRY: '0',
+      // Yarn holds back versions published in the last days ("quarantined"): ours is minutes old.
+      YARN_NPM_MINIMAL_AGE_GATE: '0',
+    };
+    await ok(
+      run(process.execPath, [YARN, 'add', '-D', 'airlock-deploy'], { cwd: withYarn, env: yarnEnv }),
+    );
+    const yarnVersion = await ok(
+      run(process.execPath, [YARN, 'airlock', '--version'], { cwd: withYarn, env: yarnEnv }),
+    );
+    expect(yarnVersion.stdout.trim().split('\n').at(-1)).toBe(VERSION);
+  });
+});
