@@ -406,6 +406,8 @@ describe('valid configs', () => {
         engine: 'sqlite',
         migrations: 'migrations',
         migrationsDir: '/tmp/x/migrations',
+        layout: { layout: 'airlock' },
+        toolLedger: false,
         migrate: 'before-switch',
         url: 'file:///tmp/x/.airlock/envs/production/data/notes.db',
         display: 'file:///tmp/x/.airlock/envs/production/data/notes.db',
