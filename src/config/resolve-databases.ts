@@ -25,6 +25,26 @@ const DATABASE_DEFAULTS = {
   statementTimeoutMs: 60_000,
 } as const;
 
+type MigrationsSetting = NonNullable<Config['services'][string]['database']>['migrations'];
+
+function migrationsDirOf(migrations: MigrationsSetting): string {
+  return typeof migrations === 'string' ? migrations : migrations.dir;
+}
+
+/** The layout of `database.migrations`, with the tool ledger's default (on but for `airlock`). */
+function migrationsLayoutOf(
+  migrations: MigrationsSetting,
+): Pick<ResolvedDatabase, 'layout' | 'toolLedger'> {
+  if (typeof migrations === 'string') return { layout: { layout: 'airlock' }, toolLedger: false };
+  return {
+    layout: {
+      layout: migrations.layout,
+      ...(migrations.pattern ? { pattern: migrations.pattern } : {}),
+    },
+    toolLedger: migrations.toolLedger ?? migrations.layout !== 'airlock',
+  };
+}
+
 /**
  * The database of `service` in `environment`: `base` from the service, `databaseUrl` from the
  * environment (engine postgres only). Problems are pushed to `ctx.findings`; an unset variable
@@ -41,8 +61,9 @@ export function resolveDatabase(
 ): ResolvedDatabase {
   const common = {
     engine: base.engine,
-    migrations: base.migrations,
-    migrationsDir: path.resolve(ctx.dir, root, base.migrations),
+    migrations: migrationsDirOf(base.migrations),
+    migrationsDir: path.resolve(ctx.dir, root, migrationsDirOf(base.migrations)),
+    ...migrationsLayoutOf(base.migrations),
     migrate: base.migrate,
     lockTimeoutMs: base.lockTimeoutMs ?? DATABASE_DEFAULTS.lockTimeoutMs,
     statementTimeoutMs: base.statementTimeoutMs ?? DATABASE_DEFAULTS.statementTimeoutMs,

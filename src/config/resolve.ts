@@ -11,6 +11,7 @@
 import path from 'node:path';
 import type { CheckSpec } from '../checks/check.ts';
 import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
+import type { MigrationFolderLayout } from '../migrations/migration-layouts.ts';
 import { type NotifySink, resolveNotifySinks } from '../notify/notify-config.ts';
 import type { HealthProbe } from '../providers/provider.ts';
 import type { Finding } from './diagnostics.ts';
@@ -47,6 +48,10 @@ export interface ResolvedDatabase {
   migrationsDir: string;
   /** Migrations folder relative to the service root (where a release snapshot keeps it). */
   migrations: string;
+  /** How the folder is laid out (`airlock`, or the tool that writes it) and wrangler's pattern. */
+  layout: MigrationFolderLayout;
+  /** Also write the tool's own ledger row for each migration Airlock applies (co-existence). */
+  toolLedger: boolean;
   migrate: 'before-switch' | 'after-switch';
   /**
    * This environment's own database: a `file:` URL (SQLite, under `<home>/envs/<env>/data/`)

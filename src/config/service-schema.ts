@@ -5,6 +5,7 @@
  * environments (see `Inheritance` in schema-fields.ts).
  */
 import { z } from 'zod';
+import { MIGRATION_LAYOUTS } from '../migrations/migration-name.ts';
 import { checkSchema } from './check-schema.ts';
 import { providerSettingsFields } from './provider-settings-schema.ts';
 import { envVarsSchema, type FieldMeta, field, msSchema, portSchema } from './schema-fields.ts';
@@ -113,6 +114,28 @@ const buildSchema = z.strictObject({
   }),
 });
 
+const migrationsObjectSchema = z.strictObject({
+  dir: field(z.string().min(1), {
+    description: 'The migrations folder, relative to the service root.',
+    examples: ['supabase/migrations'],
+  }),
+  layout: field(z.enum(MIGRATION_LAYOUTS).default('airlock'), {
+    description:
+      'How the folder is laid out: `airlock` (NNNN_name.sql from 0001, no gaps; default), or the layout of the tool that writes it, read as that tool reads it: `wrangler`, `supabase`, `drizzle` (meta/_journal.json, or <timestamp>_<name>/migration.sql), `prisma`, `dbmate`, `goose` (their up sections), `node-pg-migrate` (SQL files), `postgrator` (NNN.do.name.sql).',
+    examples: ['supabase'],
+  }),
+  pattern: field(z.string().min(1).optional(), {
+    description:
+      "layout wrangler: the files that are migrations, a glob relative to `dir` (wrangler's `migrations_pattern` without its `migrations_dir/` prefix). Default `*.sql`.",
+    examples: ['*/migration.sql'],
+  }),
+  toolLedger: field(z.boolean().optional(), {
+    description:
+      "Also write the tool's own ledger row (wrangler's d1_migrations, Supabase's schema_migrations, drizzle's __drizzle_migrations, …) for each migration Airlock applies, so running the tool afterwards finds nothing to do. Default: true for every layout but `airlock`.",
+    examples: [false],
+  }),
+});
+
 const databaseSchema = z.strictObject({
   engine: field(z.enum(['sqlite', 'postgres', 'd1']), {
     description:
@@ -124,10 +147,10 @@ const databaseSchema = z.strictObject({
       'engine d1: the binding name of the database in the wrangler file ([[d1_databases]] binding). Default: the only D1 database there.',
     examples: ['DB'],
   }),
-  migrations: field(z.string().min(1).default('migrations'), {
+  migrations: field(z.union([z.string().min(1), migrationsObjectSchema]).default('migrations'), {
     description:
-      'Folder (relative to the service root) of numbered, append-only NNNN_name.sql files.',
-    examples: ['migrations'],
+      "The migrations folder (relative to the service root): a folder of Airlock's numbered, append-only NNNN_name.sql files, or `{ dir, layout }` for a folder another tool writes (wrangler, supabase, drizzle, prisma, dbmate, goose, node-pg-migrate, postgrator), read in that tool's order and names.",
+    examples: ['migrations', { dir: 'drizzle', layout: 'drizzle' }],
   }),
   migrate: field(z.enum(['before-switch', 'after-switch']).default('before-switch'), {
     description:

@@ -11,19 +11,18 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { UserError } from '../errors.ts';
-import { MIGRATION_FILENAME } from '../migrations/migration-name.ts';
+import {
+  type DetectedMigrations,
+  detectMigrations,
+  type MigrationTool,
+} from '../migrations/detect-migrations.ts';
+import { MIGRATION_FILENAME, type MigrationLayout } from '../migrations/migration-name.ts';
 import {
   findWranglerConfig,
   readWranglerConfig,
   type WranglerEnvironment,
 } from '../providers/cloudflare/wrangler-config.ts';
-import {
-  detectMigrationTool,
-  type EngineInfo,
-  engineFromDependencies,
-  type MigrationTool,
-  sqlDialect,
-} from './database-detect.ts';
+import { type EngineInfo, engineFromDependencies, sqlDialect } from './database-detect.ts';
 import { detectNodeProject, type NodeProject, type VersionProbe } from './node-project.ts';
 
 export type InitPlatform = 'cloudflare' | 'fly' | 'railway' | 'local';
@@ -70,12 +69,16 @@ export interface MigrationsInfo {
   /** `supabase`: supabase/migrations (Postgres); `d1`: a wrangler migrations_dir; `sql`: another folder of .sql files. */
   kind: 'supabase' | 'd1' | 'sql';
   files: number;
-  /** Files whose names Airlock accepts (NNNN_name.sql). */
+  /** The layout Airlock reads it in (the tool's, or Airlock's own). */
+  layout: MigrationLayout;
+  /** wrangler's migrations_pattern, relative to `dir`. */
+  pattern?: string;
+  /** Files whose names Airlock's own layout accepts (NNNN_name.sql). */
   valid: number;
   /** The lowest number in the file names (drizzle-kit starts at 0000), null when none. */
   first: number | null;
   /** The tool whose configuration names the folder, and where it says so. */
-  tool: MigrationTool | null;
+  tool: Exclude<MigrationTool, 'airlock'> | null;
   from: string | null;
 }
 
@@ -246,47 +249,40 @@ function sqlFiles(dir: string): string[] {
   }
 }
 
-function migrationsInfo(
-  dir: string,
-  wrangler: WranglerInfo | null,
-  pkg: Record<string, unknown> | null,
-): MigrationsInfo | null {
-  const tool = wrangler?.d1[0]?.migrationsDir ? null : detectMigrationTool(dir, pkg ?? {});
-  type Candidate = [string, MigrationsInfo['kind'], typeof tool];
-  const candidates: Candidate[] = [
-    ...(wrangler?.d1[0]?.migrationsDir
-      ? [[wrangler.d1[0].migrationsDir, 'd1', null] as Candidate]
-      : []),
-    // The tool's folder counts even before its first migration: it is where they will be.
-    ...(tool ? [[tool.dir, tool.tool === 'supabase' ? 'supabase' : 'sql', tool] as Candidate] : []),
-    ['migrations', wrangler?.d1.length ? 'd1' : 'sql', null],
-    ['supabase/migrations', 'supabase', null],
-    ['db/migrations', 'sql', null],
-    ['sql/migrations', 'sql', null],
-  ];
-  for (const [rel, kind, from] of candidates) {
-    const files = sqlFiles(path.join(dir, rel));
-    if (
-      files.length === 0 &&
-      !((kind === 'd1' || from) && existsSync(path.join(dir, rel))) &&
-      !from
-    )
-      continue;
-    const numbers = files
-      .map((f) => MIGRATION_FILENAME.exec(f)?.[1])
-      .filter((n): n is string => n !== undefined)
-      .map(Number);
-    return {
-      dir: rel.replace(/\/+$/, ''),
-      kind,
-      files: files.length,
-      valid: numbers.length,
-      first: numbers.length ? Math.min(...numbers) : null,
-      tool: from?.tool ?? null,
-      from: from?.from ?? null,
-    };
+function sqlFilesBelow(dir: string): string[] {
+  try {
+    return (readdirSync(dir, { recursive: true }) as string[])
+      .map((f) => f.replaceAll('\\', '/'))
+      .filter((f) => f.endsWith('.sql') && !f.split('/').includes('node_modules'));
+  } catch {
+    return [];
   }
-  return null;
+}
+
+function migrationsInfo(dir: string, detected: DetectedMigrations | null): MigrationsInfo | null {
+  const usual = ['migrations', 'supabase/migrations', 'db/migrations', 'sql/migrations'];
+  const rel =
+    detected?.dir ?? usual.find((candidate) => sqlFiles(path.join(dir, candidate)).length > 0);
+  if (!rel) return null;
+  const layout = detected?.layout ?? 'airlock';
+  const files =
+    layout === 'airlock' ? sqlFiles(path.join(dir, rel)) : sqlFilesBelow(path.join(dir, rel));
+  const numbers = files
+    .map((f) => MIGRATION_FILENAME.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number);
+  const tool = detected && detected.tool !== 'airlock' ? detected.tool : null;
+  return {
+    dir: rel.replace(/\/+$/, ''),
+    kind: tool === 'supabase' ? 'supabase' : tool === 'wrangler' ? 'd1' : 'sql',
+    layout,
+    ...(detected?.pattern ? { pattern: detected.pattern } : {}),
+    files: files.length,
+    valid: numbers.length,
+    first: numbers.length ? Math.min(...numbers) : null,
+    tool,
+    from: tool ? (detected?.from ?? null) : null,
+  };
 }
 
 /**
@@ -298,10 +294,10 @@ function databaseDetection(
   dir: string,
   migrations: MigrationsInfo | null,
   pkg: Record<string, unknown> | null,
-  tool: ReturnType<typeof detectMigrationTool>,
+  tool: DetectedMigrations | null,
 ): DatabaseDetection {
   const fromDeps = engineFromDependencies(pkg ?? {});
-  if (tool?.engine)
+  if (tool?.engine && tool.engine !== 'd1')
     return {
       engine: { engine: tool.engine, from: tool.engineFrom ?? tool.from },
       conflict: null,
@@ -330,9 +326,9 @@ export function detectProject(dir: string, options: DetectOptions = {}): Detecti
   const wrangler = wranglerInfo(dir);
   const fly = flyInfo(dir, names);
   const railway = railwayInfo(dir);
-  const migrations = migrationsInfo(dir, wrangler, pkg);
-  const tool = wrangler?.d1.length ? null : detectMigrationTool(dir, pkg ?? {});
-  const database = databaseDetection(dir, migrations, pkg, tool);
+  const detected = detectMigrations(dir);
+  const migrations = migrationsInfo(dir, detected);
+  const database = databaseDetection(dir, migrations, pkg, detected);
   const platform: InitPlatform = wrangler
     ? 'cloudflare'
     : fly

@@ -244,6 +244,13 @@ function simpleEnvironments(d: Detection, ports: number[] | undefined): EnvPlan[
   });
 }
 
+/** `migrations: { dir: ..., layout: ... }` for the detected folder (`pattern` for wrangler's). */
+function migrationsLine(m: Detection['migrations'], dir: string): string {
+  const layout = m?.layout ?? 'airlock';
+  const pattern = m?.pattern ? `, pattern: ${q(m.pattern)}` : '';
+  return `migrations: { dir: ${q(dir)}, layout: ${layout}${pattern} }`;
+}
+
 function databaseGuess(
   d: Detection,
   plan: Pick<Plan, 'databaseComment' | 'unsure'>,
@@ -266,7 +273,7 @@ function databaseGuess(
       lines: [
         'engine: d1',
         `binding: ${q(first.binding)}`,
-        `migrations: ${q(first.migrationsDir ?? m?.dir ?? 'migrations')}`,
+        migrationsLine(m, first.migrationsDir ?? m?.dir ?? 'migrations'),
       ],
       urls: false,
     };
@@ -274,15 +281,15 @@ function databaseGuess(
   if (!m) return { lines: null, urls: false };
   if (m.tool)
     plan.databaseComment.push(
-      `Migrations are written by ${m.tool} (${m.from}): create them with it, then \`airlock migrate hash\` records them in ${m.dir}/airlock.sum.`,
+      `Migrations are written by ${m.tool} (${m.from}) and read in its layout (${m.layout}): create them with it, then \`airlock migrate hash\` records them in ${m.dir}/airlock.sum. Airlock also writes ${m.tool}'s own ledger row for each migration it applies, so running ${m.tool} afterwards finds nothing to do.`,
     );
-  if (m.first === 0)
+  if (m.layout === 'airlock' && m.first === 0)
     plan.unsure.push(
-      `${m.dir}/ numbers its migrations from 0000 (${m.tool ?? 'its tool'}'s numbering); Airlock's NNNN_name.sql migrations start at 0001, so \`airlock deploy\` refuses the folder as it is.`,
+      `${m.dir}/ numbers its migrations from 0000; Airlock's own layout starts at 0001: if drizzle-kit or wrangler writes the folder, set \`layout: drizzle\` or \`layout: wrangler\` under database.migrations.`,
     );
-  if (m.valid < m.files)
+  if (m.layout === 'airlock' && m.valid < m.files)
     plan.databaseComment.push(
-      `${m.files - m.valid} file(s) in ${m.dir}/ are not named NNNN_name.sql: rename them (or run \`airlock migrate adopt\`) before the first deploy.`,
+      `${m.files - m.valid} file(s) in ${m.dir}/ are not named NNNN_name.sql: set the layout of the tool that writes them under database.migrations (see docs/migrations.md), or rename them, before the first deploy.`,
     );
   const engine = d.database.engine;
   if (d.platform === 'local' && m.kind !== 'supabase' && engine?.engine !== 'postgres') {
@@ -299,7 +306,7 @@ function databaseGuess(
           `the database engine (no database driver in dependencies, no tool configuration naming one): wrote sqlite; use postgres if the migrations are for Postgres.`,
         );
     }
-    return { lines: ['engine: sqlite', `migrations: ${q(m.dir)}`], urls: false };
+    return { lines: ['engine: sqlite', migrationsLine(m, m.dir)], urls: false };
   }
   plan.databaseComment.push(
     `${m.dir}/ found${m.kind === 'supabase' ? ' (Supabase)' : engine ? `, Postgres (${engine.from})` : ''}. Each environment names its own Postgres database (data is never shared between environments).`,
@@ -308,7 +315,7 @@ function databaseGuess(
     plan.databaseComment.push(
       'Already migrated by the Supabase CLI? `airlock migrate adopt <env> --from supabase` takes its ledger over.',
     );
-  return { lines: ['engine: postgres', `migrations: ${q(m.dir)}`], urls: true };
+  return { lines: ['engine: postgres', migrationsLine(m, m.dir)], urls: true };
 }
 
 function plan(d: Detection, options: RenderOptions): Plan {

@@ -12,7 +12,12 @@ import { LEDGER_TABLE, type LedgerEntry, POSTGRES_LEDGER_TABLE } from './ledger.
 import type { DatabaseLocation } from './migration-driver.ts';
 import { formatMigrationVersion } from './migration-name.ts';
 import { withClient } from './postgres-client.ts';
-import { CREATE_POSTGRES_LEDGER, insertPostgresLedgerRow } from './postgres-ledger.ts';
+import {
+  CREATE_POSTGRES_LEDGER,
+  insertPostgresLedgerRow,
+  MAX_INTEGER,
+  widenPostgresLedger,
+} from './postgres-ledger.ts';
 import { MIGRATION_LOCK_KEY, PostgresMigrationDriver } from './postgres-migration-driver.ts';
 import { CREATE_SQLITE_LEDGER, sqlitePathFromUrl } from './sqlite-migration-driver.ts';
 
@@ -92,8 +97,9 @@ export async function writeLedgerRows(
           MIGRATION_LOCK_KEY.toString(),
         ]);
         await client.query(CREATE_POSTGRES_LEDGER);
+        if (versions.some((v) => v > MAX_INTEGER)) await widenPostgresLedger(client);
         const { rows: clash } = await client.query<{ version: number }>(
-          `SELECT version FROM ${POSTGRES_LEDGER_TABLE} WHERE version = ANY($1::int[])`,
+          `SELECT version FROM ${POSTGRES_LEDGER_TABLE} WHERE version = ANY($1::bigint[])`,
           [versions],
         );
         if (clash.length > 0) throw raced(clash.map((c) => Number(c.version)));

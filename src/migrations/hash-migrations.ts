@@ -4,6 +4,7 @@ import type { EnvironmentDatabase } from './environment-database.ts';
 import { checkIntegrity, readSumFile, type SumFile, writeSumFile } from './integrity.ts';
 import type { LedgerEntry } from './ledger.ts';
 import { type MigrationFile, readMigrationDir } from './migration-files.ts';
+import type { MigrationFolderLayout } from './migration-layouts.ts';
 
 /** What changed in one folder's `airlock.sum`. Plain data (JSON for `--json`). */
 export interface SumUpdate {
@@ -33,6 +34,7 @@ export interface SumUpdate {
 export async function hashMigrations(
   dir: string,
   databases: EnvironmentDatabase[],
+  folder: MigrationFolderLayout = { layout: 'airlock' },
 ): Promise<SumUpdate> {
   let old: SumFile | null = null;
   let replaced: SumUpdate['replaced'] = null;
@@ -44,7 +46,7 @@ export async function hashMigrations(
     const reason = (error as UserError).details.reason;
     replaced = reason === 'merge-conflict' ? 'merge-conflict' : 'malformed';
   }
-  const files = await readMigrationDir(dir);
+  const files = await readMigrationDir(dir, folder);
   const { path: file } = await writeSumFile(dir, files);
   const problems = checkIntegrity(old ?? { version: 1, directory: '', files: [] }, files);
   const of = (kind: string) => problems.filter((p) => p.kind === kind).map((p) => p.filename);

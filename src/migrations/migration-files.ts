@@ -11,7 +11,16 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { type MigrationDirectives, parseDirectives } from './directives.ts';
 import {
+  layoutsReading,
+  listFilesBelow,
+  type MigrationFolderLayout,
+  readLayoutEntries,
+} from './migration-layouts.ts';
+import {
   formatMigrationVersion,
+  LAYOUTS,
+  leadingMigrationNumber,
+  type MigrationLayout,
   migrationFilename,
   nextMigrationFilename,
   parseMigrationFilename,
@@ -24,7 +33,10 @@ export interface MigrationFile {
   version: number;
   /** The name part, e.g. `create_notes`. */
   name: string;
-  /** The file name, e.g. `0001_create_notes.sql`. */
+  /**
+   * The file's path relative to the folder, `/`-separated: `0001_create_notes.sql`, or
+   * `20240101000000_init/migration.sql` in a folder-per-migration layout.
+   */
   filename: string;
   /** Absolute path. */
   path: string;
@@ -38,6 +50,8 @@ export interface MigrationFile {
    * `directivesOf(file)`, which parses `sql` when this is missing.
    */
   directives?: MigrationDirectives;
+  /** drizzle (journal layout): the journal's `when` (ms since the epoch), which drizzle's ledger records. */
+  createdAtMs?: number;
 }
 
 /** sha256 of some bytes as lowercase hex. */
@@ -46,39 +60,77 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 }
 
 /**
- * Reads every `*.sql` file of `dir` as a migration, sorted by version.
+ * Reads the migrations of `dir` in its layout (default `airlock`), in the order they run.
  *
  * - A missing directory gives `[]` (a project with no database has no migrations).
- * - Files not ending in `.sql` are ignored (READMEs, `.gitkeep`).
+ * - `airlock`: every `*.sql` file of the folder is a migration named `NNNN_name.sql`, numbered
+ *   from 0001 without gaps. Other files are ignored (READMEs, `.gitkeep`, `airlock.sum`).
+ * - Any other layout reads the files as its tool does (migration-layouts.ts); `sql` is then
+ *   what runs (a dbmate/goose/node-pg-migrate file's up section), `sha256` the whole file's.
  *
- * @throws UserError `MIGRATION_NAME_INVALID` for a `.sql` file not named `NNNN_name.sql`
- *   (lowercase letters, digits and `_`), naming the file.
+ * @throws UserError `MIGRATION_LAYOUT_MISMATCH` when the folder yields no migration while
+ *   `.sql` files are below it, naming them and the layouts that would read them.
+ * @throws UserError `MIGRATION_NAME_INVALID` for a `.sql` file the layout does not accept,
+ *   naming the file, and the layout that would (a start at 0000, hyphens, timestamps).
  * @throws UserError `MIGRATION_DUPLICATE` when two files share a number, naming both.
- * @throws UserError `MIGRATION_GAP` when the numbers skip one (or do not start at 1), naming
- *   the file after the gap and the missing number.
+ * @throws UserError `MIGRATION_GAP` (`airlock` only) when the numbers skip one, naming the
+ *   file after the gap and the missing number.
+ * @throws what `readLayoutEntries` throws for other layouts (code migrations, a broken journal).
  */
-export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
+export async function readMigrationDir(
+  dir: string,
+  folder: MigrationFolderLayout = { layout: 'airlock' },
+): Promise<MigrationFile[]> {
   const absDir = resolve(dir);
+  let files: MigrationFile[];
+  if (folder.layout === 'airlock') {
+    const read = await readAirlockDir(absDir);
+    if (read === null) return [];
+    files = read;
+  } else {
+    const entries = await readLayoutEntries(absDir, folder);
+    if (entries === null) return [];
+    files = entries.map((e) => ({
+      version: e.version,
+      name: e.name,
+      filename: e.filename,
+      path: e.path,
+      sql: e.sql,
+      sha256: sha256Hex(e.bytes),
+      directives: parseDirectives(e.sql),
+      ...(e.createdAtMs !== undefined ? { createdAtMs: e.createdAtMs } : {}),
+    }));
+    for (const file of files) {
+      if (!Number.isSafeInteger(file.version)) {
+        throw new UserError(
+          'MIGRATION_NAME_INVALID',
+          `Migration ${file.path} has a number too large to order exactly (${file.filename.split(/[._/]/)[0]}).`,
+          {
+            hint: 'Use a shorter number in front of the name (at most 15 digits, e.g. a timestamp to the second).',
+            details: { file: file.path },
+          },
+        );
+      }
+    }
+  }
+  if (files.length === 0) await refuseEmptyLooking(absDir, folder.layout);
+  validateSequence(files, folder.layout);
+  return files;
+}
+
+/** Airlock's own layout; null when the folder is missing. */
+async function readAirlockDir(absDir: string): Promise<MigrationFile[] | null> {
   let names: string[];
   try {
     names = await readdir(absDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
   const files: MigrationFile[] = [];
   for (const filename of names.filter((n) => n.endsWith('.sql')).sort()) {
     const parsed = parseMigrationFilename(filename);
-    if (!parsed) {
-      throw new UserError(
-        'MIGRATION_NAME_INVALID',
-        `Migration file ${join(absDir, filename)} is not named NNNN_name.sql.`,
-        {
-          hint: `Rename ${filename} to a four-digit number, an underscore and a lowercase name (e.g. 0001_create_notes.sql), or create migrations with \`airlock migrate create <name>\`.`,
-          details: { file: join(absDir, filename) },
-        },
-      );
-    }
+    if (!parsed) throw invalidAirlockName(absDir, filename, names);
     const path = join(absDir, filename);
     const bytes = await readFile(path);
     const sql = bytes.toString('utf8');
@@ -93,22 +145,89 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
     });
   }
   files.sort((a, b) => a.version - b.version || a.filename.localeCompare(b.filename));
-  validateSequence(files);
   return files;
 }
 
-/** Throws MIGRATION_DUPLICATE or MIGRATION_GAP for a sorted list that is not 1, 2, 3, … */
-function validateSequence(files: MigrationFile[]): void {
+/** MIGRATION_NAME_INVALID for `filename`, naming the layout that accepts the folder as it is. */
+function invalidAirlockName(absDir: string, filename: string, names: string[]): UserError {
+  const file = join(absDir, filename);
+  const sql = names.filter((n) => n.endsWith('.sql'));
+  const others = layoutsReading(sql, 'airlock');
+  const number = leadingMigrationNumber(filename);
+  const slug = slugMigrationName(filename.replace(/\.sql$/, '').replace(/^\d+[_.-]?/, ''));
+  const rename =
+    number !== null && slug && number > 0 && number < 10_000
+      ? `rename it to ${migrationFilename(number, slug)}`
+      : 'rename it to NNNN_name.sql (a number from 0001, an underscore, lowercase letters, digits and `_`)';
+  const layoutHint =
+    others.length > 0
+      ? ` If another tool writes this folder, keep its names and read it in that tool's layout: set \`migrations: { dir: ..., layout: ${others.includes('supabase') && number !== null && number > 99_999_999 ? 'supabase' : others[0]} }\` in airlock.yaml (layouts that read ${filename}: ${others.join(', ')}).`
+      : '';
+  return new UserError(
+    'MIGRATION_NAME_INVALID',
+    `Migration file ${file} is not named NNNN_name.sql (layout airlock: lowercase letters, digits and \`_\` after the number).`,
+    {
+      hint: `To keep Airlock's own layout, ${rename}, or create migrations with \`airlock migrate create <name>\`.${layoutHint}`,
+      details: { file },
+    },
+  );
+}
+
+/**
+ * Refuses a folder that yields no migration in `layout` while `.sql` files are below it: a
+ * deploy would otherwise ship code without its migrations.
+ */
+async function refuseEmptyLooking(absDir: string, layout: MigrationLayout): Promise<void> {
+  const sql = ((await listFilesBelow(absDir)) ?? []).filter((f) => f.endsWith('.sql'));
+  if (sql.length === 0) return;
+  const readers = layoutsReading(sql, layout);
+  const shown = sql.slice(0, 5).join(', ') + (sql.length > 5 ? `, and ${sql.length - 5} more` : '');
+  throw new UserError(
+    'MIGRATION_LAYOUT_MISMATCH',
+    `${absDir} holds ${sql.length} .sql file${sql.length === 1 ? '' : 's'} (${shown}), but layout ${layout} reads none of them as a migration.`,
+    {
+      hint:
+        readers.length > 0
+          ? `Set the layout that reads them in airlock.yaml: \`migrations: { dir: ..., layout: ${readers[0]} }\` (layouts that would: ${readers.join(', ')}).`
+          : `Name them ${LAYOUTS[layout].shape}, or point \`migrations\` at the folder that holds the migrations.`,
+      details: { file: absDir, files: sql, layouts: readers },
+    },
+  );
+}
+
+/**
+ * Throws MIGRATION_DUPLICATE for two files with one number; for `airlock`, also
+ * MIGRATION_GAP / MIGRATION_NAME_INVALID unless the list is 1, 2, 3, …
+ */
+function validateSequence(files: MigrationFile[], layout: MigrationLayout): void {
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
     const previous = files[i - 1];
     if (previous && previous.version === file.version) {
       throw new UserError(
         'MIGRATION_DUPLICATE',
-        `Migrations ${previous.path} and ${file.path} share the number ${formatMigrationVersion(file.version)}.`,
+        `Migrations ${previous.path} and ${file.path} share the number ${layout === 'airlock' ? formatMigrationVersion(file.version) : String(file.version)}.`,
         {
-          hint: `Give one of them the next free number: rename ${file.filename}, or delete it and run \`airlock migrate create <name>\`.`,
+          hint:
+            layout === 'airlock'
+              ? `Give one of them the next free number: rename ${file.filename}, or delete it and run \`airlock migrate create <name>\`.`
+              : `Airlock records one ledger row per number: give ${file.filename} a number of its own (${LAYOUTS[layout].shape}).`,
           details: { files: [previous.path, file.path], version: file.version },
+        },
+      );
+    }
+    if (layout !== 'airlock') continue;
+    if (i === 0 && file.version === 0) {
+      const others = layoutsReading(
+        files.map((f) => f.filename),
+        'airlock',
+      );
+      throw new UserError(
+        'MIGRATION_NAME_INVALID',
+        `Migration ${file.path} is numbered 0000, but Airlock's own layout numbers from 0001.`,
+        {
+          hint: `drizzle-kit and wrangler number from 0000: keep the files and set the layout of the tool that wrote them in airlock.yaml (\`migrations: { dir: ..., layout: ${others.includes('drizzle') ? 'drizzle' : 'wrangler'} }\`), or renumber every file by one (${file.filename} becomes ${migrationFilename(1, file.name)}) before any of them has run.`,
+          details: { file: file.path },
         },
       );
     }
@@ -116,9 +235,14 @@ function validateSequence(files: MigrationFile[]): void {
     if (file.version !== expected) {
       throw new UserError(
         'MIGRATION_GAP',
-        `Migration ${file.path} follows a gap: ${formatMigrationVersion(expected)} is missing.`,
+        previous
+          ? `Migration ${file.path} follows a gap: ${file.version - expected === 1 ? `${formatMigrationVersion(expected)} is` : `${formatMigrationVersion(expected)} to ${formatMigrationVersion(file.version - 1)} are`} missing after ${previous.filename}.`
+          : `Migration ${file.path} is the first, but Airlock's own layout starts at 0001.`,
         {
-          hint: `Migrations are numbered without gaps from 0001. Rename ${file.filename} to ${migrationFilename(expected, file.name)}, or restore the missing file.`,
+          hint:
+            file.version > 99_999_999
+              ? `${file.filename} is named with a timestamp, as the Supabase CLI, dbmate and Prisma name migrations: keep the names and set that tool's layout in airlock.yaml (\`migrations: { dir: ..., layout: supabase }\`; see docs/migrations.md for the layouts).`
+              : `Airlock's own layout numbers without gaps from 0001: rename ${file.filename} to ${migrationFilename(expected, file.name)}, or restore the missing file. A folder another tool writes (timestamps, gaps) keeps its names with that tool's layout: set \`migrations: { dir: ..., layout: <tool> }\` in airlock.yaml.`,
           details: { file: file.path, missing: expected },
         },
       );

@@ -75,3 +75,142 @@ export function slugMigrationName(name: string): string {
     .replace(/[^a-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '');
 }
+
+/**
+ * How a migrations folder is laid out: Airlock's own strict `NNNN_name.sql` (the default), or
+ * the layout of the tool that writes it, read as that tool reads it (its order, names and
+ * gaps). See `LAYOUTS` for each one's file names and the tool's documentation.
+ */
+export const MIGRATION_LAYOUTS = [
+  'airlock',
+  'wrangler',
+  'supabase',
+  'drizzle',
+  'prisma',
+  'dbmate',
+  'goose',
+  'node-pg-migrate',
+  'postgrator',
+] as const;
+
+export type MigrationLayout = (typeof MIGRATION_LAYOUTS)[number];
+
+/** What one layout's migration files are called, for parsing and for messages. */
+export interface LayoutNaming {
+  /** The tool that writes and runs this layout (`Airlock` for `airlock`). */
+  tool: string;
+  /** The file names, as messages show them, e.g. `<timestamp>_<name>.sql`. */
+  shape: string;
+  /** Where the tool documents it. */
+  source: string;
+  /** The tool's command that writes a new migration. */
+  create: string;
+  /**
+   * Version and name of a path relative to the migrations folder (`/`-separated), or null when
+   * this layout does not read it as a migration. The drizzle journal layout and wrangler's
+   * `migrations_pattern` are read by the folder reader (`migration-layouts.ts`), which also
+   * uses this for drizzle's folder-per-migration form.
+   */
+  parse(relativePath: string): MigrationName | null;
+  /** Files of the layout that are never migrations to run (down/undo files), or null. */
+  ignored?: RegExp;
+  /** Files the tool runs that are not SQL (JS/TS/Go migrations), which Airlock cannot run. */
+  code?: RegExp;
+  /** The up part of a file holding both directions, or null for whole-file migrations. */
+  sections?: { up: RegExp; down: RegExp; noTransaction?: RegExp };
+}
+
+function named(pattern: RegExp): (relativePath: string) => MigrationName | null {
+  return (relativePath) => {
+    const match = pattern.exec(relativePath);
+    return match ? { version: Number(match[1]), name: match[2] ?? '' } : null;
+  };
+}
+
+/** Each layout's naming; sources are the tools' documentation pages. */
+export const LAYOUTS: Record<MigrationLayout, LayoutNaming> = {
+  airlock: {
+    tool: 'Airlock',
+    create: 'airlock migrate create <name>',
+    shape: 'NNNN_name.sql (numbered from 0001 without gaps, lowercase name)',
+    source: 'docs/migrations.md',
+    parse: (p) => parseMigrationFilename(p),
+  },
+  wrangler: {
+    tool: 'wrangler',
+    create: 'wrangler d1 migrations create <database> <name>',
+    shape: 'NNNN_name.sql (any name after the number)',
+    source: 'https://developers.cloudflare.com/d1/reference/migrations/',
+    parse: named(/^(\d+)_?([^/]*?)(?:\.sql|\/.*)$/),
+  },
+  supabase: {
+    tool: 'the Supabase CLI',
+    create: 'supabase migration new <name>',
+    shape: '<timestamp>_<name>.sql',
+    source: 'https://supabase.com/docs/reference/cli/supabase-migration-new',
+    parse: named(/^(\d+)_([^/]*)\.sql$/),
+  },
+  drizzle: {
+    tool: 'drizzle-kit',
+    create: 'drizzle-kit generate --name <name>',
+    shape: 'NNNN_name.sql listed in meta/_journal.json, or <timestamp>_<name>/migration.sql',
+    source: 'https://orm.drizzle.team/docs/drizzle-kit-generate',
+    parse: named(/^(\d+)_([^/]+)\/migration\.sql$/),
+  },
+  prisma: {
+    tool: 'Prisma Migrate',
+    create: 'prisma migrate dev --create-only --name <name>',
+    shape: '<timestamp>_<name>/migration.sql',
+    source:
+      'https://www.prisma.io/docs/orm/prisma-migrate/understanding-prisma-migrate/migration-histories',
+    parse: named(/^(\d+)_([^/]+)\/migration\.sql$/),
+  },
+  dbmate: {
+    tool: 'dbmate',
+    create: 'dbmate new <name>',
+    shape: '<version>_<name>.sql with -- migrate:up / -- migrate:down sections',
+    source: 'https://github.com/amacneil/dbmate#creating-migrations',
+    parse: named(/^(\d+)_?([^/]*)\.sql$/),
+    sections: {
+      up: /^--\s*migrate:up\b/,
+      down: /^--\s*migrate:down\b/,
+      noTransaction: /^--\s*migrate:up\b.*\btransaction:false\b/,
+    },
+  },
+  goose: {
+    tool: 'goose',
+    create: 'goose create <name> sql',
+    shape: '<version>_<name>.sql with -- +goose Up / -- +goose Down sections',
+    source: 'https://pressly.github.io/goose/documentation/annotations/',
+    parse: named(/^(\d+)_([^/]+)\.sql$/),
+    code: /^\d+_[^/]+\.go$/,
+    sections: {
+      up: /^--\s*\+goose\s+Up\b/i,
+      down: /^--\s*\+goose\s+Down\b/i,
+      noTransaction: /^--\s*\+goose\s+NO\s+TRANSACTION\b/i,
+    },
+  },
+  'node-pg-migrate': {
+    tool: 'node-pg-migrate',
+    create: 'node-pg-migrate create <name> --migration-file-language sql',
+    shape: '<timestamp>_<name>.sql with -- Up Migration / -- Down Migration sections',
+    source: 'https://salsita.github.io/node-pg-migrate/migrations/sql',
+    parse: named(/^(\d+)_([^/]+)\.sql$/),
+    code: /^\d+[^/]*\.(?:js|cjs|mjs|ts|cts|mts)$/,
+    sections: { up: /^--\s*Up Migration\b/i, down: /^--\s*Down Migration\b/i },
+  },
+  postgrator: {
+    tool: 'postgrator',
+    create: 'a file NNN.do.<name>.sql with the next number',
+    shape: 'NNN.do.name.sql (NNN.undo.name.sql files are not run)',
+    source: 'https://github.com/rickbergfalk/postgrator#usage',
+    parse: named(/^(\d+)\.do(?:\.([^/]*))?\.sql$/),
+    ignored: /^\d+\.undo(?:\.[^/]*)?\.sql$/,
+    code: /^\d+\.(?:do|undo)(?:\.[^/]*)?\.(?:js|cjs|mjs)$/,
+  },
+};
+
+/** True when `value` names a layout. */
+export function isMigrationLayout(value: string): value is MigrationLayout {
+  return (MIGRATION_LAYOUTS as readonly string[]).includes(value);
+}

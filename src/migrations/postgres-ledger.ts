@@ -1,7 +1,8 @@
 /**
  * Airlock's ledger on Postgres: the table `airlock.migrations` (schema `airlock`, out of the
  * application's `public`), `version integer primary key, name text, sha256 text, applied_at
- * timestamptz, applied_by text, duration_ms integer, release text` — Flyway's
+ * timestamptz, applied_by text, duration_ms integer, release text` (`version` becomes `bigint` when a timestamped
+ * layout's version does not fit an `integer`: `widenPostgresLedger`) — Flyway's
  * `flyway_schema_history` and Atlas's revisions table, reduced to what Airlock reads. The SQL
  * that reads and writes it, for `PostgresMigrationDriver`, dry runs and ledger adoption.
  */
@@ -23,6 +24,31 @@ CREATE TABLE IF NOT EXISTS ${POSTGRES_LEDGER_TABLE} (
   duration_ms integer NOT NULL,
   release text
 )`;
+
+/**
+ * Widens a ledger made before timestamped layouts (`version integer`) to `bigint`, so a
+ * `20240101000000_init.sql` version fits. A no-op (one catalogue read) once it is `bigint`.
+ */
+export async function widenPostgresLedger(client: Client): Promise<void> {
+  const { rows } = await client.query<{ data_type: string }>(
+    `SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'migrations' AND column_name = 'version'`,
+    [POSTGRES_LEDGER_SCHEMA],
+  );
+  if (rows[0]?.data_type === 'integer') {
+    await client.query(`ALTER TABLE ${POSTGRES_LEDGER_TABLE} ALTER COLUMN version TYPE bigint`);
+  }
+}
+
+/** The largest Postgres `integer`. */
+export const MAX_INTEGER = 2_147_483_647;
+
+/**
+ * Creates the ledger when missing; widens an old `integer` one when `version` needs `bigint`.
+ */
+export async function ensurePostgresLedger(client: Client, version: number): Promise<void> {
+  if (!(await postgresLedgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
+  if (version > MAX_INTEGER) await widenPostgresLedger(client);
+}
 
 interface LedgerRow {
   version: number;

@@ -41,7 +41,7 @@ import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { errorCode } from './postgres-client.ts';
 import {
-  CREATE_POSTGRES_LEDGER,
+  ensurePostgresLedger,
   postgresLedgerExists,
   readPostgresLedger,
   recordApplied,
@@ -293,7 +293,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     }
     try {
       await client.query('BEGIN');
-      if (!(await postgresLedgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
+      await ensurePostgresLedger(client, file.version);
       await refuseIfApplied(client, file);
       const started = performance.now();
       try {
@@ -332,7 +332,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     const entry = this.#entry(file, meta, performance.now() - started);
     try {
       await client.query('BEGIN');
-      if (!(await postgresLedgerExists(client))) await client.query(CREATE_POSTGRES_LEDGER);
+      await ensurePostgresLedger(client, file.version);
       await refuseIfApplied(client, file);
       await recordApplied(client, file, entry);
       await client.query('COMMIT');

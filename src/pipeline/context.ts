@@ -8,6 +8,7 @@ import {
 } from '../config/resolve.ts';
 import { InternalError } from '../errors.ts';
 import type { CiFact } from '../gates/gate.ts';
+import type { MigrationFolderLayout } from '../migrations/migration-layouts.ts';
 import type { Provider, ServiceTarget } from '../providers/provider.ts';
 import type { ArtifactStore } from '../releases/artifact-store.ts';
 import type { StateStore } from '../state/state-store.ts';
@@ -79,6 +80,18 @@ export function serviceTarget(
 }
 
 /** The database of `service` in `environment`. @throws InternalError when it has none. */
+/**
+ * How `service`'s migrations folder is laid out (the same in every environment: `database`
+ * is global-only); Airlock's own layout when no environment has the service's database.
+ */
+export function migrationLayoutOf(config: ResolvedConfig, service: string): MigrationFolderLayout {
+  for (const environment of Object.values(config.environments)) {
+    const database = environment.services[service]?.database;
+    if (database) return database.layout;
+  }
+  return { layout: 'airlock' };
+}
+
 export function databaseOf(
   config: ResolvedConfig,
   environment: string,

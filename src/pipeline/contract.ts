@@ -15,7 +15,7 @@ import { directivesOf } from '../migrations/directives.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import { type MigrationFile, readMigrationDir } from '../migrations/migration-files.ts';
 import type { Release, ReleaseArtifact } from '../state/state-store.ts';
-import type { AirlockContext } from './context.ts';
+import { type AirlockContext, migrationLayoutOf } from './context.ts';
 
 /** Contract migrations held back in one environment for one service. */
 export interface ContractHold {
@@ -95,7 +95,10 @@ export async function contractsNotCarried(
     if (!digest) return [];
     const cached = snapshots.get(digest);
     if (cached) return cached;
-    const files = await readMigrationDir(ctx.artifacts.pathOf(digest));
+    const files = await readMigrationDir(
+      ctx.artifacts.pathOf(digest),
+      migrationLayoutOf(ctx.config, service),
+    );
     snapshots.set(digest, files);
     return files;
   };

@@ -24,7 +24,7 @@ import type {
   ServingRecord,
   StoredCheckResult,
 } from '../state/state-store.ts';
-import { type AirlockContext, databaseOf, serviceTarget } from './context.ts';
+import { type AirlockContext, databaseOf, migrationLayoutOf, serviceTarget } from './context.ts';
 import { holdBackContracts } from './contract.ts';
 import { ledgerFilesFromReleases } from './ledger-files.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
@@ -43,7 +43,10 @@ async function migrationFacts(
     const artifact = release.services[name];
     if (!service?.database || !artifact) continue;
     const files = artifact.migrationsDigest
-      ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
+      ? await readMigrationDir(
+          ctx.artifacts.pathOf(artifact.migrationsDigest),
+          migrationLayoutOf(ctx.config, name),
+        )
       : [];
     const plan = planMigrations(files, await ctx.databases.readLedger(service.database));
     const servingId = serving.find((s) => s.service === name)?.releaseId;
@@ -90,7 +93,10 @@ async function driftFacts(
       const { describeSchema } = await import('../migrations/introspect.ts');
       const { detectDrift } = await import('../migrations/schema-drift.ts');
       const files = artifact.migrationsDigest
-        ? await readMigrationDir(ctx.artifacts.pathOf(artifact.migrationsDigest))
+        ? await readMigrationDir(
+            ctx.artifacts.pathOf(artifact.migrationsDigest),
+            migrationLayoutOf(ctx.config, name),
+          )
         : [];
       const side = async (environment: string, database: ResolvedDatabase) => ({
         name: environment,

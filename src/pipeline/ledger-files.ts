@@ -8,7 +8,7 @@
 
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import { type MigrationFile, readMigrationDir } from '../migrations/migration-files.ts';
-import type { AirlockContext } from './context.ts';
+import { type AirlockContext, migrationLayoutOf } from './context.ts';
 
 /** How many of the newest releases are searched for a row whose own release is unknown. */
 const SEARCHED_RELEASES = 50;
@@ -43,7 +43,10 @@ export async function ledgerFilesFromReleases(
     const digest = release.services[service]?.migrationsDigest;
     if (!digest || read.has(digest)) continue;
     read.add(digest);
-    for (const file of await readMigrationDir(ctx.artifacts.pathOf(digest))) {
+    for (const file of await readMigrationDir(
+      ctx.artifacts.pathOf(digest),
+      migrationLayoutOf(ctx.config, service),
+    )) {
       const key = `${file.version}:${file.sha256}`;
       if (wanted.delete(key)) found.push(file);
     }

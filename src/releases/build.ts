@@ -198,13 +198,14 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
       let migrations: ReleaseArtifact['migrations'] = [];
       if (service.database) {
         const dir = path.join(root, service.database.migrations);
+        const layout = service.database.layout;
         // airlock.sum first: a conflicted merge or an edit without re-hashing stops the build,
         // naming the file, before a release is made of it (Atlas's atlas.sum). The sum
         // file is read before the folder: after a conflicted merge its conflict markers explain
         // the two 0007 files better than the duplicate number does.
         const files = await (async () => {
           await readSumFile(dir);
-          const read = await readMigrationDir(dir);
+          const read = await readMigrationDir(dir, layout);
           await verifyIntegrity(dir, read);
           return read;
         })().catch((error: unknown) => {

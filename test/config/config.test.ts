@@ -408,6 +408,8 @@ describe('valid configs', () => {
         engine: 'sqlite',
         migrations: 'migrations',
         migrationsDir: '/tmp/x/migrations',
+        layout: { layout: 'airlock' },
+        toolLedger: false,
         migrate: 'before-switch',
         url: `file://${config.home.dir}/envs/production/data/notes.db`,
         display: `file://${config.home.dir}/envs/production/data/notes.db`,

@@ -79,13 +79,20 @@ describe('airlock init on Node projects', () => {
       output: '.airlock-release',
     });
     expect(service.run).toBe('node build/index.js');
-    expect(service.database).toMatchObject({ engine: 'sqlite', migrations: 'db/drizzle' });
+    expect(service.database).toMatchObject({
+      engine: 'sqlite',
+      migrations: 'db/drizzle',
+      layout: { layout: 'drizzle' },
+      toolLedger: true,
+    });
     expect(service.port).toBe(5101);
     expect(config.environments.production?.services['todo-api']?.port).toBe(5102);
     expect(yaml).toContain('pnpm (pnpm-lock.yaml, pnpm 12.24.0 on this machine)');
     expect(yaml).toMatch(/database engine sqlite \(drizzle\.config\.ts/);
     expect(yaml).toContain('`airlock migrate hash` records them in db/drizzle/airlock.sum');
-    expect(unsure.join('\n')).toContain('db/drizzle/ numbers its migrations from 0000');
+    // drizzle-kit's numbering from 0000 is its layout, read as it is: nothing to rename.
+    expect(yaml).toContain('migrations: { dir: db/drizzle, layout: drizzle }');
+    expect(unsure.join('\n')).not.toContain('0000');
   });
 
   it('pnpm 10 (packageManager) needs --legacy; an unknown pnpm version is said', () => {
@@ -139,7 +146,11 @@ describe('airlock init on Node projects', () => {
       'npm ci && npm run build && rm -rf .airlock-release && mkdir .airlock-release && cp -R build package.json package-lock.json .npmrc .airlock-release/ && cd .airlock-release && npm pkg delete scripts.prepare && npm ci --omit=dev',
     );
     expect(service.run).toBe('node build/main.js');
-    expect(service.database).toMatchObject({ engine: 'postgres', migrations: 'db/migrations' });
+    expect(service.database).toMatchObject({
+      engine: 'postgres',
+      migrations: 'db/migrations',
+      layout: { layout: 'postgrator' },
+    });
     expect(service.database?.url).toBe('postgres://localhost/s');
     expect(yaml).toMatch(/database engine postgres \(\.postgratorrc\.json/);
     expect(yaml).toContain('databaseUrl: ${STAGING_DATABASE_URL}');
@@ -212,6 +223,7 @@ describe('airlock init on Node projects', () => {
     expect(prisma.service.database).toMatchObject({
       engine: 'postgres',
       migrations: 'prisma/migrations',
+      layout: { layout: 'prisma' },
     });
     const npm = init(
       folder({
@@ -225,6 +237,7 @@ describe('airlock init on Node projects', () => {
     expect(npm.service.database).toMatchObject({
       engine: 'postgres',
       migrations: 'db/pg-migrations',
+      layout: { layout: 'node-pg-migrate' },
     });
     const dbmate = init(
       folder({
@@ -236,6 +249,7 @@ describe('airlock init on Node projects', () => {
     expect(dbmate.service.database).toMatchObject({
       engine: 'sqlite',
       migrations: 'db/migrations',
+      layout: { layout: 'dbmate' },
     });
     const drizzle = init(
       folder({
@@ -243,7 +257,11 @@ describe('airlock init on Node projects', () => {
         'drizzle.config.json': { dialect: 'postgresql', out: 'drizzle' },
       }),
     );
-    expect(drizzle.service.database).toMatchObject({ engine: 'postgres', migrations: 'drizzle' });
+    expect(drizzle.service.database).toMatchObject({
+      engine: 'postgres',
+      migrations: 'drizzle',
+      layout: { layout: 'drizzle' },
+    });
   });
 
   it('a pg dependency without migrations says postgres in the comment; several lockfiles are named', () => {

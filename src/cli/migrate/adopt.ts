@@ -59,7 +59,7 @@ export async function migrateAdoptCommand(
     const env = environmentNamed(ctx.config, environment);
     const service = oneServiceWithDatabase(ctx.config, opts.service);
     const database = databaseOf(ctx.config, env.name, service.name);
-    const files = await verifiedMigrationFiles(database.migrationsDir);
+    const files = await verifiedMigrationFiles(database.migrationsDir, database.layout);
 
     let adoption: Adoption;
     if (tool === 'wrangler') {

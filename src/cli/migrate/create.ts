@@ -13,7 +13,11 @@ export async function migrateCreateCommand(
     io,
     async (session) => {
       const service = oneServiceWithDatabase(session.ctx.config, opts.service);
-      const { file, sum } = await createMigration(service.database!.migrationsDir, name);
+      const { file, sum } = await createMigration(
+        service.database!.migrationsDir,
+        name,
+        service.database!.layout,
+      );
       io.reporter.success(`Created ${shown(file)}`);
       io.reporter.info(`  ${shown(sum)} updated: commit it with the migration.`);
       io.reporter.result({ file, sum });

@@ -38,7 +38,7 @@ export async function migrateDriftCommand(
       const reports = [];
       for (const service of services) {
         const dbA = databaseOf(config, envA.name, service.name);
-        const files = await verifiedMigrationFiles(dbA.migrationsDir);
+        const files = await verifiedMigrationFiles(dbA.migrationsDir, dbA.layout);
         const result = await environmentDrift(
           environmentDatabase(session.ctx, envA.name, service.name),
           environmentDatabase(session.ctx, envB.name, service.name),

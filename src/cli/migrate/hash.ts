@@ -29,7 +29,10 @@ export async function migrateHashCommand(
             (environment) => config.environments[environment]?.services[service.name]?.database,
           )
           .map((environment) => environmentDatabase(session.ctx, environment, service.name));
-        reports.push({ service: service.name, ...(await hashMigrations(dir, databases)) });
+        reports.push({
+          service: service.name,
+          ...(await hashMigrations(dir, databases, service.database!.layout)),
+        });
       }
       for (const r of reports) {
         const what = `${shown(r.file)} (${r.files} file${r.files === 1 ? '' : 's'})`;

@@ -43,7 +43,7 @@ export async function migrateLintCommand(
       const reports = [];
       for (const service of servicesWithDatabase(config, opts.service)) {
         const database = databaseOf(config, first, service.name);
-        const files = await verifiedMigrationFiles(database.migrationsDir);
+        const files = await verifiedMigrationFiles(database.migrationsDir, database.layout);
         const { only, report } = await lintPendingMigrations(
           files,
           database.engine,

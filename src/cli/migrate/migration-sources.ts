@@ -118,13 +118,18 @@ export async function migrationSources(
     if (release) {
       const digest = release.services[name]?.migrationsDigest;
       if (digest) await ctx.artifacts.verify(digest);
-      const files = digest ? await readMigrationDir(ctx.artifacts.pathOf(digest)) : [];
+      const files = digest
+        ? await readMigrationDir(ctx.artifacts.pathOf(digest), service.database.layout)
+        : [];
       out.push({ service, files, source: `release ${release.id}` });
     } else {
       // A release's files were checked against airlock.sum when it was built.
       out.push({
         service,
-        files: await verifiedMigrationFiles(service.database.migrationsDir),
+        files: await verifiedMigrationFiles(
+          service.database.migrationsDir,
+          service.database.layout,
+        ),
         source: shown(service.database.migrationsDir),
       });
     }

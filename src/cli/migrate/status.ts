@@ -1,7 +1,7 @@
 /** `airlock migrate status <environment>`: the ledger against the migration files, per service. */
 
 import { environmentNamed } from '../../config/environments.ts';
-import { formatMigrationVersion } from '../../migrations/migration-name.ts';
+import { formatMigrationVersion, LAYOUTS } from '../../migrations/migration-name.ts';
 import { type MigrationStatusRow, migrationStatus } from '../../migrations/migration-status.ts';
 import type { CommandIO } from '../command-io.ts';
 import { withSession } from '../session.ts';
@@ -27,7 +27,10 @@ export async function migrateStatusCommand(
         environmentDatabase(session.ctx, env.name, service.name),
         env.previous ? environmentDatabase(session.ctx, env.previous, service.name) : null,
       );
-      io.reporter.info(`${service.name} on ${env.name} (files from ${source}):`);
+      const layout = service.database?.layout.layout ?? 'airlock';
+      io.reporter.info(
+        `${service.name} on ${env.name} (files from ${source}, layout ${layout}${layout === 'airlock' ? '' : `: ${LAYOUTS[layout].tool}'s ${LAYOUTS[layout].shape}`}):`,
+      );
       io.reporter.table(
         ['VERSION', 'NAME', 'STATUS', 'APPLIED', 'RELEASE', 'SHA256'],
         status.rows.map((row) => [
@@ -42,6 +45,7 @@ export async function migrateStatusCommand(
       for (const p of status.problems) io.reporter.warn(`${p.message} ${p.hint}`);
       report.push({
         service: service.name,
+        layout,
         applied: status.applied,
         pending: status.pending.map((f) => f.filename),
         problems: status.problems,

@@ -23,7 +23,10 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
       const artifact = d.release.services[service];
       if (!database || !artifact?.migrationsDigest)
         return { status: 'succeeded', message: 'no migrations' };
-      const files = await readMigrationDir(d.ctx.artifacts.pathOf(artifact.migrationsDigest));
+      const files = await readMigrationDir(
+        d.ctx.artifacts.pathOf(artifact.migrationsDigest),
+        database.layout,
+      );
       const pending = planMigrations(files, await d.ctx.databases.readLedger(database)).pending;
       if (pending.length === 0) return { status: 'succeeded', message: 'nothing pending' };
       ctx.progress(`linting ${pending.length} file${pending.length === 1 ? '' : 's'}`);

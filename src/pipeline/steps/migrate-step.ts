@@ -1,5 +1,6 @@
 import { readMigrationDir } from '../../migrations/migration-files.ts';
 import { migrationLabel } from '../../migrations/migration-name.ts';
+import { migrationLayoutOf } from '../context.ts';
 import type { Step } from '../engine.ts';
 import { migrateService } from '../migrate.ts';
 import type { DeploymentRun } from './deployment-run.ts';
@@ -16,7 +17,10 @@ export function migrateStep(d: DeploymentRun, service: string, title: string): S
     async run(ctx) {
       const artifact = d.release.services[service];
       const files = artifact?.migrationsDigest
-        ? await readMigrationDir(d.ctx.artifacts.pathOf(artifact.migrationsDigest))
+        ? await readMigrationDir(
+            d.ctx.artifacts.pathOf(artifact.migrationsDigest),
+            migrationLayoutOf(d.ctx.config, service),
+          )
         : [];
       const result = await migrateService(d.ctx, d.env, service, files, {
         release: d.release.id,

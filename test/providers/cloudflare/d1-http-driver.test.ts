@@ -282,6 +282,8 @@ describe('openRemoteD1Driver', () => {
     },
     migrationsDir: dir,
     migrations: 'migrations',
+    layout: { layout: 'airlock' },
+    toolLedger: false,
     migrate: 'before-switch',
     url: 'd1:staging/web',
     display: 'd1 DB (remote)',
