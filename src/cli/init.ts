@@ -19,14 +19,14 @@ const ADD_DEV: Record<PackageManagerName, string> = {
   bun: `bun add -d ${PACKAGE_NAME}`,
 };
 
-/** `<pm> --version` in `dir`, or null when it is not installed (or takes over 5 s). */
+/** `<pm> --version` in `dir`, or null when it is not installed (or takes over 15 s: a busy machine). */
 function probeVersion(dir: string) {
   return (name: PackageManagerName): string | null => {
     const result = runToolSync({
       command: name,
       args: ['--version'],
       cwd: dir,
-      timeoutMs: 5_000,
+      timeoutMs: 15_000,
       env: { ...process.env, COREPACK_ENABLE_DOWNLOAD_PROMPT: '0' },
     });
     if (result.spawnError || result.exitCode !== 0) return null;
