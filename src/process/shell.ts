@@ -2,6 +2,9 @@
  * Runs a user's shell command (a build, an E2E suite) in its own process group, streaming its
  * output by line, keeping a tail, optionally appending everything to a log file, and killing the
  * whole group on timeout or abort so nothing is left running.
+ *
+ * The other ways Airlock starts a process: a known program run with argv (`run-tool.ts`) and a
+ * long-lived child writing to a log file (`background.ts`).
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
