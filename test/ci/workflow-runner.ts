@@ -8,7 +8,7 @@
  * What GitHub itself provides is replaced explicitly, nothing else:
  * - `${{ … }}` expressions come from a small substitution table (`values`), plus the steps' and
  *   needed jobs' outputs; an expression not in the table fails the run;
- * - `npx airlock` is this repository's CLI (`node bin/airlock.js`); the install step is skipped
+ * - `npx airlock` is this repository's CLI (`bin/airlock.js` run by the Node running the tests); the install step is skipped
  *   (the notes example needs no dependencies on SQLite, and Airlock comes from this checkout);
  * - the actions: checkout checks out the event's commit in the project, setup-node is the Node
  *   running the tests, upload-artifact and download-artifact copy folders to and from a local
@@ -266,7 +266,7 @@ if (index[name]) console.log(index[name]);
       env.RUNNER_TEMP as string,
       `step-${Math.random().toString(36).slice(2)}.sh`,
     );
-    writeFileSync(file, script.replaceAll('npx airlock', `node ${BIN}`));
+    writeFileSync(file, script.replaceAll('npx airlock', `${process.execPath} ${BIN}`));
     const outputFile = `${file}.output`;
     writeFileSync(outputFile, '');
     const cwd = path.join(
