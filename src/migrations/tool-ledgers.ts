@@ -206,6 +206,11 @@ export function toolLedgerStatements(
           sql: `CREATE TABLE IF NOT EXISTS schemaversion (version BIGINT PRIMARY KEY, name TEXT DEFAULT '', md5 TEXT DEFAULT '', run_at ${pg ? 'TIMESTAMPTZ DEFAULT now()' : 'TIMESTAMP DEFAULT CURRENT_TIMESTAMP'})`,
           params: [],
         },
+        // postgrator starts its table with a version 0 row.
+        {
+          sql: 'INSERT INTO schemaversion (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schemaversion)',
+          params: [],
+        },
         {
           sql: `INSERT INTO schemaversion (version, name, md5) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
           params: [file.version, file.name, md5(file.sql)],
