@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.ts';
 import { type ColdStartResult, coldStartSection, measureColdStart } from './cold-start.ts';
+import { layoutsSection, measurePostgresLayouts, measureWranglerLayout } from './layouts.ts';
 import { lintSection, measureLint } from './lint.ts';
 import { applySection, measureApply } from './migrations.ts';
 import { type PlainApp, preparePlainApp } from './plain-app.ts';
@@ -248,6 +249,15 @@ export async function main(argv: string[]): Promise<void> {
     const apply = await measureApply({ files: p.migrationFiles, runs: p.migrationRuns });
     log(`migrations: linting ${p.migrationFiles} files`);
     const lint = await measureLint({ files: p.migrationFiles, runs: p.migrationRuns });
+    // (h) other tools' layouts: Airlock vs the tool, on the same files.
+    const layoutRuns = options.quick ? 1 : 3;
+    const layoutAdmin = await reachablePostgres(options.postgres);
+    const layouts = [
+      ...(layoutAdmin
+        ? await measurePostgresLayouts(layoutAdmin, { files: 50, runs: layoutRuns })
+        : []),
+      await measureWranglerLayout({ files: 20, runs: layoutRuns }),
+    ];
 
     const sections = [
       promotionSection(promotion, {
@@ -266,6 +276,7 @@ export async function main(argv: string[]): Promise<void> {
       stateStoreSection(stateStore, stateOptions),
       applySection(apply),
       lintSection(lint),
+      layoutsSection(layouts),
     ];
     const report: BenchReport = {
       bench: 'airlock',

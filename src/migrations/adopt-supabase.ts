@@ -12,6 +12,7 @@
 import type { AdoptProblem, RowMatch } from './adopt.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { withClient } from './postgres-client.ts';
+import { versionText } from './tool-ledgers.ts';
 
 /** A row of Supabase's `supabase_migrations.schema_migrations`. */
 export interface SupabaseMigrationRow {
@@ -51,6 +52,9 @@ export function matchSupabase(
         });
         continue;
       }
+    } else if (files.some((f) => versionText(f) === row.version)) {
+      // The folder is in Supabase's own layout: the row names its file by version.
+      file = files.find((f) => versionText(f) === row.version)!;
     } else {
       const candidates = row.name ? files.filter((f) => f.name === row.name) : [];
       if (candidates.length !== 1) {

@@ -47,6 +47,8 @@ import { type D1MigrationRow, matchWrangler, readD1Ledger } from './adopt-wrangl
 import type { LedgerEntry } from './ledger.ts';
 import type { DatabaseLocation } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { readToolLedger, type ToolLedgerRow } from './tool-ledger-read.ts';
+import { type ToolLayout, toolLedgerKey, toolLedgerTable } from './tool-ledgers.ts';
 
 /** Where the ledger to adopt comes from: rows, or a database to read them from. */
 export type AdoptSource =
@@ -59,7 +61,13 @@ export type AdoptSource =
   | { tool: 'wrangler'; sqlitePath: string; table?: string }
   /** `mapping`: Supabase version → Airlock file name, for files whose names differ. */
   | { tool: 'supabase'; rows: SupabaseMigrationRow[]; mapping?: Record<string, string> }
-  | { tool: 'supabase'; url: string; mapping?: Record<string, string> };
+  | { tool: 'supabase'; url: string; mapping?: Record<string, string> }
+  /**
+   * Another tool's ledger in the database at `location` (tool-ledgers.ts): drizzle, Prisma,
+   * dbmate, goose, node-pg-migrate, postgrator. Rows match files by the tool's own key
+   * (`toolLedgerKey`), so the files keep their names.
+   */
+  | { tool: Exclude<ToolLayout, 'wrangler' | 'supabase'>; location: DatabaseLocation };
 
 /**
  * An Airlock ledger reached through a driver rather than a direct connection (remote D1: the
@@ -153,9 +161,16 @@ export async function adoptLedger(
         ? source.rows
         : await readD1Ledger(source.sqlitePath, { table: source.table });
     matches = matchWrangler(rows, sorted, problems);
-  } else {
+  } else if (source.tool === 'supabase') {
     const rows = 'rows' in source ? source.rows : await readSupabaseLedger(source.url);
     matches = matchSupabase(rows, sorted, source.mapping ?? {}, problems);
+  } else {
+    matches = matchToolRows(
+      source.tool,
+      await readToolLedger(source.tool, source.location),
+      sorted,
+      problems,
+    );
   }
   checkGaps(matches, sorted, source.tool, problems);
 
@@ -190,16 +205,19 @@ export async function adoptLedger(
   }
 
   const sourceDatabase: DatabaseLocation | null =
-    'sqlitePath' in source
-      ? { engine: 'sqlite', url: source.sqlitePath }
-      : 'url' in source
-        ? { engine: 'postgres', url: source.url }
-        : source.tool === 'wrangler' && source.schema
-          ? source.schema
-          : null;
+    'location' in source
+      ? source.location
+      : 'sqlitePath' in source
+        ? { engine: 'sqlite', url: source.sqlitePath }
+        : 'url' in source
+          ? { engine: 'postgres', url: source.url }
+          : source.tool === 'wrangler' && source.schema
+            ? source.schema
+            : null;
   const verify =
     options.verifySchema ??
     ('sqlitePath' in source ||
+      ('location' in source && source.location.engine === 'sqlite') ||
       (source.tool === 'wrangler' && 'schema' in source && !!source.schema));
   if (verify) {
     if (!sourceDatabase) {
@@ -231,6 +249,33 @@ export async function adoptLedger(
   return { adopted: toWrite, skipped, problems, written: true };
 }
 
+/**
+ * Matches another tool's rows (in the order it ran them) to `files` by the tool's key; a row
+ * without its file is a `no-file` problem.
+ */
+function matchToolRows(
+  tool: ToolLayout,
+  rows: ToolLedgerRow[],
+  files: MigrationFile[],
+  problems: AdoptProblem[],
+): RowMatch[] {
+  const byKey = new Map(files.map((f) => [toolLedgerKey(tool, f), f]));
+  const table = toolLedgerTable(tool, 'postgres');
+  const matches: RowMatch[] = [];
+  for (const row of rows) {
+    const file = byKey.get(row.key);
+    if (file) matches.push({ row: row.key, file, appliedAt: row.appliedAt });
+    else
+      problems.push({
+        kind: 'no-file',
+        row: row.key,
+        file: null,
+        message: `${table} records ${row.key} as applied, but no migration file in the folder is that one (${tool} matches ${tool === 'drizzle' ? 'the sha256 of the file' : 'by name'}): restore it from git before adopting.`,
+      });
+  }
+  return matches;
+}
+
 /** The `MIGRATION_ADOPT_MISMATCH` error for a result with problems, naming each. */
 export function adoptError(result: AdoptResult): UserError {
   const n = result.problems.length;
@@ -259,7 +304,7 @@ function checkGaps(
         kind: 'gap',
         row: null,
         file: file.filename,
-        message: `${file.filename} is not in ${tool === 'wrangler' ? 'd1_migrations' : "Supabase's ledger"}, but later migrations are: it either ran under another name or never ran. Find out which (compare the database with the file) before adopting.`,
+        message: `${file.filename} is not in ${tool === 'wrangler' ? 'd1_migrations' : tool === 'supabase' ? "Supabase's ledger" : `${tool}'s ledger`}, but later migrations are: it either ran under another name or never ran. Find out which (compare the database with the file) before adopting.`,
       });
     }
   }

@@ -13,6 +13,7 @@ import {
   type SchemaSnapshot,
   type TableSnapshot,
 } from './schema-snapshot.ts';
+import { TOOL_LEDGER_TABLES } from './tool-ledgers.ts';
 
 const ACTIONS: Record<string, string> = {
   a: 'no action',
@@ -30,6 +31,8 @@ export async function describePostgres(
   const schema = options.schema ?? 'public';
   const ignored = [...(options.ignoreTables ?? [])];
   if (schema === POSTGRES_LEDGER_SCHEMA) ignored.push('migrations');
+  // Other tools' ledgers (co-existence writes them): bookkeeping, not the application's schema.
+  if (schema === 'public') ignored.push(...TOOL_LEDGER_TABLES);
   // Ordinary and partitioned tables of the schema, without extension-owned ones (PostGIS's
   // spatial_ref_sys) and without partitions (they follow their parent).
   const tableFilter = `n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition

@@ -15,15 +15,17 @@ import {
   type SchemaSnapshot,
   type TableSnapshot,
 } from './schema-snapshot.ts';
+import { TOOL_LEDGER_TABLES } from './tool-ledgers.ts';
 
 /**
- * Tables never described on SQLite: Airlock's ledger, wrangler's (`d1_migrations`), SQLite's
+ * Tables never described on SQLite: Airlock's ledger, other tools' (`d1_migrations`,
+ * `__drizzle_migrations`, …: `TOOL_LEDGER_TABLES`), SQLite's
  * own (`sqlite_*`) and D1 / miniflare's (`_cf_*`, e.g. `_cf_METADATA`).
  */
 function ignoredSqliteTable(name: string, extra: Set<string>): boolean {
   return (
     name === LEDGER_TABLE ||
-    name === 'd1_migrations' ||
+    TOOL_LEDGER_TABLES.includes(name) ||
     name.startsWith('sqlite_') ||
     name.startsWith('_cf_') ||
     extra.has(name)

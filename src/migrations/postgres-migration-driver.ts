@@ -48,6 +48,7 @@ import {
   refuseIfApplied,
 } from './postgres-ledger.ts';
 import { lineAt, type SqlStatement, splitSqlStatements } from './sql-split.ts';
+import { type ToolLayout, toolLedgerStatements } from './tool-ledgers.ts';
 
 export interface PostgresMigrationDriverOptions {
   /**
@@ -64,6 +65,11 @@ export interface PostgresMigrationDriverOptions {
   migrationLockTimeoutMs?: number;
   /** Clock for `appliedAt`. Default `() => new Date()`. */
   now?: () => Date;
+  /**
+   * Also record each applied file in this tool's own ledger, in the same transaction
+   * (co-existence: the tool run afterwards finds nothing to do; tool-ledgers.ts). Default none.
+   */
+  toolLedger?: ToolLayout | null;
 }
 
 /** The line that opts a file out of its transaction (any line of the file, alone). */
@@ -105,6 +111,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
   readonly #statementTimeoutMs: number;
   readonly #migrationLockTimeoutMs: number;
   readonly #now: () => Date;
+  readonly #toolLedger: ToolLayout | null;
   #connecting: Promise<Client> | undefined;
   /** Set when the session broke (server restart, terminated backend): its locks are gone. */
   #broken: Error | undefined;
@@ -116,6 +123,15 @@ export class PostgresMigrationDriver implements MigrationDriver {
     this.#statementTimeoutMs = milliseconds(options.statementTimeoutMs, 60_000);
     this.#migrationLockTimeoutMs = milliseconds(options.migrationLockTimeoutMs, 60_000);
     this.#now = options.now ?? (() => new Date());
+    this.#toolLedger = options.toolLedger ?? null;
+  }
+
+  /** The tool's own ledger row for `file`, in the open transaction (co-existence). */
+  async #recordInToolLedger(client: Client, file: MigrationFile): Promise<void> {
+    if (!this.#toolLedger) return;
+    for (const s of toolLedgerStatements(this.#toolLedger, 'postgres', file, this.#now())) {
+      await client.query(s.sql, s.params);
+    }
   }
 
   /**
@@ -303,6 +319,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
       }
       const entry = this.#entry(file, meta, performance.now() - started);
       await recordApplied(client, file, entry);
+      await this.#recordInToolLedger(client, file);
       await client.query('COMMIT');
       return entry;
     } catch (error) {
@@ -335,6 +352,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
       await ensurePostgresLedger(client, file.version);
       await refuseIfApplied(client, file);
       await recordApplied(client, file, entry);
+      await this.#recordInToolLedger(client, file);
       await client.query('COMMIT');
       return entry;
     } catch (error) {

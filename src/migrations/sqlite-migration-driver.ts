@@ -17,12 +17,18 @@ import { UserError } from '../errors.ts';
 import { LEDGER_TABLE, type LedgerEntry } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { type ToolLayout, toolLedgerStatements } from './tool-ledgers.ts';
 
 export interface SqliteMigrationDriverOptions {
   /** How long (ms) to wait for another connection's lock before failing. Default 5000. */
   busyTimeoutMs?: number;
   /** Clock for `appliedAt`. Default `() => new Date()`. */
   now?: () => Date;
+  /**
+   * Also record each applied file in this tool's own ledger, in the same transaction
+   * (co-existence: the tool run afterwards finds nothing to do; tool-ledgers.ts). Default none.
+   */
+  toolLedger?: ToolLayout | null;
 }
 
 /**
@@ -71,6 +77,7 @@ export class SqliteMigrationDriver implements MigrationDriver {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #now: () => Date;
+  readonly #toolLedger: ToolLayout | null;
   #closed = false;
 
   constructor(location: string, options: SqliteMigrationDriverOptions = {}) {
@@ -80,6 +87,7 @@ export class SqliteMigrationDriver implements MigrationDriver {
     this.#db.exec(
       `PRAGMA busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`,
     );
+    this.#toolLedger = options.toolLedger ?? null;
     this.#db.exec('PRAGMA journal_mode = WAL');
     this.#now = options.now ?? (() => new Date());
   }
@@ -140,6 +148,11 @@ export class SqliteMigrationDriver implements MigrationDriver {
         entry.durationMs,
         entry.release,
       );
+      if (this.#toolLedger) {
+        for (const s of toolLedgerStatements(this.#toolLedger, 'sqlite', file, this.#now())) {
+          db.prepare(s.sql).run(...s.params);
+        }
+      }
       db.exec('COMMIT');
       return entry;
     } catch (error) {

@@ -3,6 +3,7 @@
  * drivers, and engines a platform hosts (D1) through its provider's `databaseEngine`, so the
  * core never imports a platform's code. Built once per session and passed in the context.
  */
+
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ResolvedDatabase, usableDatabase } from '../config/resolve.ts';
@@ -10,6 +11,7 @@ import { UserError } from '../errors.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { DatabaseLocation, MigrationDriver } from '../migrations/migration-driver.ts';
 import { SqliteMigrationDriver } from '../migrations/sqlite-migration-driver.ts';
+import type { ToolLayout } from '../migrations/tool-ledgers.ts';
 import type { DatabaseEngine } from '../providers/provider.ts';
 
 export interface Databases {
@@ -25,6 +27,12 @@ export interface Databases {
    * @throws UserError `DATABASE_URL_UNSET`; what the engine throws.
    */
   location(database: ResolvedDatabase): Promise<DatabaseLocation>;
+}
+
+/** The tool whose ledger Airlock also writes for `database` (co-existence), or null. */
+export function toolLedgerOf(database: ResolvedDatabase): ToolLayout | null {
+  const { layout } = database.layout;
+  return database.toolLedger && layout !== 'airlock' ? layout : null;
 }
 
 /**
@@ -56,9 +64,10 @@ export function createDatabases(hosted: readonly DatabaseEngine[]): Databases {
       return new PostgresMigrationDriver(database.url, {
         lockTimeoutMs: database.lockTimeoutMs,
         statementTimeoutMs: database.statementTimeoutMs,
+        toolLedger: toolLedgerOf(database),
       });
     }
-    return new SqliteMigrationDriver(database.url);
+    return new SqliteMigrationDriver(database.url, { toolLedger: toolLedgerOf(database) });
   };
   return {
     open,

@@ -92,12 +92,13 @@ export const migrateDefinition = defineGroup({
     defineCommand({
       name: 'adopt',
       description:
-        "take over a database wrangler (D1) or the Supabase CLI has been migrating: import its ledger as Airlock's, running nothing",
+        "take over a database another tool (wrangler, Supabase CLI, drizzle, Prisma, dbmate, goose, node-pg-migrate, postgrator) has been migrating: import its ledger as Airlock's, running nothing",
       arguments: ['<environment>'],
       options: [
         {
           flags: '--from <tool>',
-          description: 'the tool whose ledger to import: wrangler or supabase',
+          description:
+            'the tool whose ledger to import: wrangler, supabase, drizzle, prisma, dbmate, goose, node-pg-migrate or postgrator',
         },
         {
           flags: '--d1-database <path>',

@@ -1,5 +1,6 @@
 /**
- * `airlock migrate adopt <env> --from wrangler|supabase`: takes over a database another tool
+ * `airlock migrate adopt <env> --from <tool>` (wrangler, supabase, drizzle, prisma, dbmate, goose,
+ * node-pg-migrate, postgrator): takes over a database another tool
  * has been migrating, by importing its ledger as Airlock's (no SQL runs). Refuses, writing
  * nothing, when the ledger and the files disagree. Under the environment's lock; audited.
  */
@@ -15,8 +16,14 @@ import {
 } from '../../migrations/adopt.ts';
 import { localD1Source } from '../../migrations/local-d1-source.ts';
 import type { DatabaseLocation } from '../../migrations/migration-driver.ts';
-import { formatMigrationVersion, migrationFilename } from '../../migrations/migration-name.ts';
+import {
+  formatMigrationVersion,
+  isMigrationLayout,
+  MIGRATION_LAYOUTS,
+  migrationFilename,
+} from '../../migrations/migration-name.ts';
 import { sqlitePathFromUrl } from '../../migrations/sqlite-migration-driver.ts';
+import { type ToolLayout, toolLedgerTable } from '../../migrations/tool-ledgers.ts';
 import { verifiedMigrationFiles } from '../../migrations/verified-migration-files.ts';
 import { databaseOf } from '../../pipeline/context.ts';
 import type { Databases } from '../../pipeline/databases.ts';
@@ -94,6 +101,20 @@ export async function migrateAdoptCommand(
           target: location,
         };
       }
+    } else if (tool !== 'supabase') {
+      if (database.engine === 'd1' && database.d1?.mode !== 'local') {
+        throw new UserError(
+          'USAGE',
+          `${service.name}'s database on ${env.name} is Cloudflare's D1 (remote); Airlock adopts ${tool}'s ledger from a local SQLite file or a Postgres database.`,
+          { hint: 'On D1, wrangler applies the migrations: use `--from wrangler`.' },
+        );
+      }
+      const location = await ctx.databases.location(database);
+      adoption = {
+        source: { tool, location },
+        from: `${toolLedgerTable(tool, location.engine)} in ${location.engine === 'postgres' ? database.display : shown(sqlitePathFromUrl(location.url))}`,
+        target: null,
+      };
     } else {
       if (database.engine !== 'postgres') {
         throw new UserError(
@@ -208,18 +229,22 @@ export async function migrateAdoptCommand(
  * @throws UserError `USAGE`.
  */
 function parseAdoptOptions(opts: AdoptOptions): {
-  tool: 'wrangler' | 'supabase';
+  tool: ToolLayout;
   mapping: Record<string, string>;
 } {
   const tool = opts.from;
-  if (tool !== 'wrangler' && tool !== 'supabase') {
+  const tools = MIGRATION_LAYOUTS.filter((l) => l !== 'airlock');
+  if (!tool || tool === 'airlock' || !isMigrationLayout(tool)) {
     throw new UserError(
       'USAGE',
       tool
         ? `cannot adopt migrations from "${tool}".`
-        : 'say which tool has been running the migrations: --from wrangler or --from supabase.',
+        : `say which tool has been running the migrations: --from ${tools.join('|')}.`,
       {
-        hint: "`--from wrangler` reads the d1_migrations table of a (local) D1 database; `--from supabase` reads supabase_migrations.schema_migrations of the environment's Postgres database.",
+        hint: `\`--from wrangler\` reads the d1_migrations table of a (local) D1 database; \`--from supabase\` reads supabase_migrations.schema_migrations; the others read their tool's own table (${tools
+          .filter((t) => t !== 'wrangler' && t !== 'supabase')
+          .map((t) => `${t}: ${toolLedgerTable(t, 'postgres')}`)
+          .join(', ')}) in the environment's database.`,
       },
     );
   }
@@ -230,7 +255,7 @@ function parseAdoptOptions(opts: AdoptOptions): {
   }
   if (opts.map && tool !== 'supabase') {
     throw new UserError('USAGE', '--map is only for --from supabase.', {
-      hint: 'wrangler records file names, which must be the Airlock file names exactly.',
+      hint: `${tool}'s ledger names its files the way the folder does: read the folder in its layout (\`migrations: { dir, layout: ${tool} }\`).`,
     });
   }
   const mapping: Record<string, string> = {};
@@ -243,7 +268,7 @@ function parseAdoptOptions(opts: AdoptOptions): {
     }
     mapping[match[1] as string] = match[2] as string;
   }
-  return { tool, mapping };
+  return { tool: tool as ToolLayout, mapping };
 }
 
 /**

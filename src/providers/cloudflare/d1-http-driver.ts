@@ -19,6 +19,7 @@
  * held, every batch starts with a guard that fails when the row is no longer ours, so a
  * process that lost the lock cannot apply a file.
  */
+
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { ResolvedDatabase } from '../../config/resolve.ts';
@@ -29,6 +30,8 @@ import type { ApplyMeta, MigrationDriver } from '../../migrations/migration-driv
 import type { MigrationFile } from '../../migrations/migration-files.ts';
 import { formatMigrationVersion } from '../../migrations/migration-name.ts';
 import { CREATE_SQLITE_LEDGER } from '../../migrations/sqlite-migration-driver.ts';
+import { type ToolLayout, toolLedgerStatements } from '../../migrations/tool-ledgers.ts';
+import { toolLedgerOf } from '../../pipeline/databases.ts';
 import { envSuffix, scopedTokenEnv } from '../platform-cli.ts';
 import {
   CLOUDFLARE_CREDENTIALS,
@@ -90,6 +93,11 @@ export interface D1HttpMigrationDriverOptions {
   /** Give up on one request after this long (ms). Default 60 s. */
   requestTimeoutMs?: number;
   fetch?: typeof fetch;
+  /**
+   * Also record each applied file in this tool's ledger (wrangler's `d1_migrations`), in the
+   * same batch, so `wrangler d1 migrations apply` afterwards finds nothing to do. Default none.
+   */
+  toolLedger?: ToolLayout | null;
 }
 
 interface LedgerRow {
@@ -127,6 +135,7 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       lockWaitMs: 120_000,
       lockPollMs: 1_000,
       requestTimeoutMs: 60_000,
+      toolLedger: null,
       ...options,
       display: options.display ?? `D1 database ${options.databaseId}`,
       fetch: options.fetch ?? fetch,
@@ -242,6 +251,12 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       { sql: CREATE_SQLITE_LEDGER },
       insert,
       ...(isBlank(file.sql) ? [] : [{ sql: file.sql }]),
+      ...(this.#o.toolLedger
+        ? toolLedgerStatements(this.#o.toolLedger, 'sqlite', file, this.#o.now()).map((s) => ({
+            sql: s.sql,
+            params: s.params.map((p) => (p === null ? '' : String(p))),
+          }))
+        : []),
     ];
     const started = performance.now();
     let results: D1QueryResult[];
@@ -533,5 +548,6 @@ export async function openRemoteD1Driver(
     apiToken,
     baseUrl: env.CLOUDFLARE_API_BASE_URL || CLOUDFLARE_API_BASE_URL,
     display: database.display,
+    toolLedger: toolLedgerOf(database),
   });
 }

@@ -9,6 +9,7 @@
  * HTTP API and replayed into a fresh SQLite file under `<home>/envs/<env>/d1-remote/` (as a
  * Postgres dry run works on a schema-only dump). Nothing written there reaches Cloudflare.
  */
+
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -18,6 +19,7 @@ import { UserError } from '../../errors.ts';
 import { localD1DatabasePath } from '../../migrations/local-d1-database.ts';
 import type { DatabaseLocation, MigrationDriver } from '../../migrations/migration-driver.ts';
 import { SqliteMigrationDriver } from '../../migrations/sqlite-migration-driver.ts';
+import { toolLedgerOf } from '../../pipeline/databases.ts';
 import type { DatabaseEngine } from '../provider.ts';
 import { d1Binding, findWranglerConfig, readWranglerConfig } from './wrangler-config.ts';
 
@@ -126,7 +128,10 @@ export async function d1DatabaseLocation(database: ResolvedDatabase): Promise<Da
  */
 export async function openD1MigrationDriver(database: ResolvedDatabase): Promise<MigrationDriver> {
   const d1 = d1Of(database);
-  if (d1.mode === 'local') return new SqliteMigrationDriver(localD1Location(database).url);
+  if (d1.mode === 'local')
+    return new SqliteMigrationDriver(localD1Location(database).url, {
+      toolLedger: toolLedgerOf(database),
+    });
   const { openRemoteD1Driver } = await import('./d1-http-driver.ts');
   return openRemoteD1Driver(database, d1Target(database));
 }
