@@ -62,6 +62,10 @@ export const REVIEWER = 'reviewer@airlock.demo';
 export interface ExampleProjectOptions {
   /** Environment for every command and session (e.g. AIRLOCK_STATE_URL for team mode). */
   env?: Record<string, string>;
+  /** A first edit of airlock.yaml, made before the project is handed out. */
+  config?: (doc: ReturnType<typeof parseDocument>) => void;
+  /** Commits the edit with this message (otherwise it stays an uncommitted change). */
+  commitMessage?: string;
 }
 
 export async function exampleProject(options: ExampleProjectOptions = {}): Promise<TestProject> {
@@ -70,7 +74,7 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
   const ports = await createExampleProject(dir);
   const file = path.join(dir, 'airlock.yaml');
   const sessions: Session[] = [];
-  return {
+  const project: TestProject = {
     dir,
     ports,
     url: (environment) => `http://127.0.0.1:${ports[environment]}`,
@@ -144,6 +148,9 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  if (options.config) project.editConfig(options.config);
+  if (options.commitMessage) project.commitFiles({}, options.commitMessage);
+  return project;
 }
 
 /** Stops the local runtime of the project in `dir`, if it has a valid airlock.yaml and one runs. */

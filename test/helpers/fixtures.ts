@@ -1,0 +1,86 @@
+/**
+ * Per-test fixtures (vitest `test.extend`): every test gets its own project, state and
+ * processes, set up before it and cleaned up after it whatever its outcome, so any test runs
+ * alone (`-t`) and in any order (`--sequence.shuffle`). Fixtures are lazy: a test pays only for
+ * the ones it names.
+ *
+ * - `projectTest`: `{ project }`, the notes example in a temporary git repository (ports from
+ *   the OS), its local runtime stopped afterwards.
+ * - `projectTestWith(options)`: the same with `ExampleProjectOptions` (environment, a first
+ *   edit of airlock.yaml committed before the test starts).
+ * - `promotedProjectTest`: also `{ r1 }`, the first release deployed to staging, approved by
+ *   `REVIEWER` and promoted to production (in process, real processes and checks).
+ * - `postgresProjectTest`: `{ project, stateDatabase }`, team mode: the state store in a
+ *   Postgres database of its own, dropped after the test.
+ */
+import { expect, test } from 'vitest';
+import { recordApproval } from '../../src/pipeline/approve.ts';
+import { deploy } from '../../src/pipeline/operations.ts';
+import { createTestDatabase, type TestDatabase } from './postgres.ts';
+import {
+  type ExampleProjectOptions,
+  exampleProject,
+  REVIEWER,
+  type TestProject,
+} from './project.ts';
+
+/** A test whose `project` fixture is the example project made with `options`. */
+export function projectTestWith(options: ExampleProjectOptions = {}) {
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern
+  return test.extend('project', async ({}, { onCleanup }): Promise<TestProject> => {
+    const project = await exampleProject(options);
+    onCleanup(() => project.cleanup());
+    return project;
+  });
+}
+
+/** A test with `project`: the notes example, fresh for this test. */
+export const projectTest = projectTestWith();
+
+/**
+ * Deploys the current commit to staging, has `REVIEWER` approve it for production and
+ * promotes it there (in process, as `DEVELOPER`). Returns the release id (`r1` on a fresh
+ * project). Fails the test when a step does not succeed.
+ */
+export async function ship(project: TestProject): Promise<string> {
+  const { ctx: dev } = await project.session();
+  const { ctx: reviewer } = await project.session(REVIEWER);
+  const staged = await deploy(dev, 'staging', {});
+  expect(staged.status, staged.failedStep?.message ?? '').toBe('succeeded');
+  await recordApproval(reviewer, { environment: 'production', decision: 'approved' });
+  const promoted = await deploy(dev, 'production', {});
+  expect(promoted.status, promoted.failedStep?.message ?? '').toBe('succeeded');
+  return promoted.plan.release.id;
+}
+
+/** `projectTestWith(options)` plus `r1`: the first release serving staging and production. */
+export function promotedProjectTestWith(options: ExampleProjectOptions = {}) {
+  return projectTestWith(options).extend('r1', async ({ project }) => ship(project));
+}
+
+/** A test with `project` and `r1` serving both staging and production. */
+export const promotedProjectTest = promotedProjectTestWith();
+
+/**
+ * A test in team mode: `stateDatabase`, a Postgres database of its own holding the state
+ * store (`AIRLOCK_STATE_URL`), and `project` using it. Use inside `describeIfPostgres`.
+ */
+export function postgresProjectTestWith(options: ExampleProjectOptions = {}) {
+  const withDatabase = test.extend(
+    'stateDatabase',
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern
+    async ({}, { onCleanup }): Promise<TestDatabase> => {
+      const database = await createTestDatabase('airlock_state');
+      onCleanup(() => database.drop());
+      return database;
+    },
+  );
+  return withDatabase.extend('project', async ({ stateDatabase }, { onCleanup }) => {
+    const project = await exampleProject({
+      ...options,
+      env: { ...options.env, AIRLOCK_STATE_URL: stateDatabase.url },
+    });
+    onCleanup(() => project.cleanup());
+    return project;
+  });
+}
