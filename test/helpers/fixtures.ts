@@ -55,7 +55,10 @@ export async function ship(project: TestProject): Promise<string> {
 
 /** `projectTestWith(options)` plus `r1`: the first release serving staging and production. */
 export function promotedProjectTestWith(options: ExampleProjectOptions = {}) {
-  return projectTestWith(options).extend('r1', async ({ project }) => ship(project));
+  // auto: the project is promoted even in a test that does not name `r1`.
+  return projectTestWith(options).extend('r1', { auto: true }, async ({ project }) =>
+    ship(project),
+  );
 }
 
 /** A test with `project` and `r1` serving both staging and production. */

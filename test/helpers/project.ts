@@ -164,6 +164,29 @@ export async function stopRuntimeOf(dir: string): Promise<void> {
   await new LocalRuntimeClient({ home }).shutdown().catch(() => {});
 }
 
+/**
+ * An airlock.yaml edit (for `editConfig` or `ExampleProjectOptions.config`): production gets a
+ * check of its own that only r1 passes (its `/version` must report r1), so any later release
+ * fails its checks there and is rolled back automatically. A check set production alone has is
+ * a parity difference: allowed here on purpose.
+ */
+export function productionChecksOnlyR1(doc: ReturnType<typeof parseDocument>): void {
+  doc.setIn(
+    ['environments', 'production', 'services', 'notes', 'checks'],
+    [
+      {
+        name: 'only-r1',
+        type: 'http',
+        path: '/version',
+        expect: { status: 200, json: { release: 'r1' } },
+        timeoutMs: 1000,
+        intervalMs: 100,
+      },
+    ],
+  );
+  doc.setIn(['parity'], doc.createNode({ allow: ['airlock.checks.*'] }));
+}
+
 /** Fetches `/version` of a live environment. */
 export async function liveVersion(
   url: string,
