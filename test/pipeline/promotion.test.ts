@@ -124,7 +124,9 @@ describe('promotion through the gate', () => {
       // after a restore from an old backup: production must not run a migration staging lacks.
       project.commit('2-pinned-notes');
       expect((await deploy(ctx, 'staging', {})).status).toBe('succeeded');
-      const db = new DatabaseSync(path.join(projectHome(project.dir), 'envs/staging/data/notes.db'));
+      const db = new DatabaseSync(
+        path.join(projectHome(project.dir), 'envs/staging/data/notes.db'),
+      );
       db.exec('DELETE FROM airlock_migrations WHERE version = 3');
       db.close();
       const plan = await planDeploy(ctx, 'production', {});
