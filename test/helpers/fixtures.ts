@@ -8,6 +8,7 @@
  *   the OS), its local runtime stopped afterwards.
  * - `projectTestWith(options)`: the same with `ExampleProjectOptions` (environment, a first
  *   edit of airlock.yaml committed before the test starts).
+ * - `stagedProjectTest`: also `{ r1 }`, the first release deployed to staging.
  * - `promotedProjectTest`: also `{ r1 }`, the first release deployed to staging, approved by
  *   `REVIEWER` and promoted to production (in process, real processes and checks).
  * - `postgresProjectTest`: `{ project, stateDatabase }`, team mode: the state store in a
@@ -52,6 +53,19 @@ export async function ship(project: TestProject): Promise<string> {
   expect(promoted.status, promoted.failedStep?.message ?? '').toBe('succeeded');
   return promoted.plan.release.id;
 }
+
+/** `projectTestWith(options)` plus `r1`: the first release deployed to staging (only). */
+export function stagedProjectTestWith(options: ExampleProjectOptions = {}) {
+  return projectTestWith(options).extend('r1', { auto: true }, async ({ project }) => {
+    const { ctx } = await project.session();
+    const staged = await deploy(ctx, 'staging', {});
+    expect(staged.status, staged.failedStep?.message ?? '').toBe('succeeded');
+    return staged.plan.release.id;
+  });
+}
+
+/** A test with `project` and `r1` serving staging; nothing serves production. */
+export const stagedProjectTest = stagedProjectTestWith();
 
 /** `projectTestWith(options)` plus `r1`: the first release serving staging and production. */
 export function promotedProjectTestWith(options: ExampleProjectOptions = {}) {
