@@ -10,6 +10,8 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // A temporary AIRLOCK_HOME per test file: tests never write to the real user's home.
+    setupFiles: ['test/setup-home.ts'],
     // Files and the tests in each file run in a random order, so a test that leans on another
     // one's leftovers fails. vitest picks the seed (Date.now()) and prints it in its banner;
     // the seed reporter repeats it at the end. Replay an order with --sequence.seed=<n>.

@@ -16,6 +16,7 @@
  */
 import { expect, test } from 'vitest';
 import { recordApproval } from '../../src/pipeline/approve.ts';
+import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { deploy } from '../../src/pipeline/operations.ts';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 import {
@@ -39,16 +40,25 @@ export function projectTestWith(options: ExampleProjectOptions = {}) {
 export const projectTest = projectTestWith();
 
 /**
- * Deploys the current commit to staging, has `REVIEWER` approve it for production and
- * promotes it there (in process, as `DEVELOPER`). Returns the release id (`r1` on a fresh
- * project). Fails the test when a step does not succeed.
+ * Deploys the current commit to staging (in process, as `DEVELOPER`) and has `REVIEWER` approve
+ * it for production. Returns the developer's context. Fails the test when the deployment does
+ * not succeed.
  */
-export async function ship(project: TestProject): Promise<string> {
+export async function stageAndApprove(project: TestProject): Promise<AirlockContext> {
   const { ctx: dev } = await project.session();
   const { ctx: reviewer } = await project.session(REVIEWER);
   const staged = await deploy(dev, 'staging', {});
   expect(staged.status, staged.failedStep?.message ?? '').toBe('succeeded');
   await recordApproval(reviewer, { environment: 'production', decision: 'approved' });
+  return dev;
+}
+
+/**
+ * `stageAndApprove`, then promotes the release to production. Returns the release id (`r1` on
+ * a fresh project). Fails the test when a step does not succeed.
+ */
+export async function ship(project: TestProject): Promise<string> {
+  const dev = await stageAndApprove(project);
   const promoted = await deploy(dev, 'production', {});
   expect(promoted.status, promoted.failedStep?.message ?? '').toBe('succeeded');
   return promoted.plan.release.id;

@@ -6,21 +6,15 @@
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect } from 'vitest';
-import { recordApproval } from '../../src/pipeline/approve.ts';
 import { deploy, planDeploy } from '../../src/pipeline/operations.ts';
-import { projectTest } from '../helpers/fixtures.ts';
-import { liveVersion, projectHome, REVIEWER } from '../helpers/project.ts';
+import { projectTest, stageAndApprove } from '../helpers/fixtures.ts';
+import { liveVersion, projectHome } from '../helpers/project.ts';
 
 describe('schema drift blocks a promotion', () => {
   projectTest(
     'a column added by hand on staging blocks production until it is in a migration, or drift: warn',
     async ({ project }) => {
-      const dev = (await project.session()).ctx;
-      expect((await deploy(dev, 'staging', {})).status).toBe('succeeded');
-      await recordApproval((await project.session(REVIEWER)).ctx, {
-        environment: 'production',
-        decision: 'approved',
-      });
+      const dev = await stageAndApprove(project);
       const clean = await planDeploy(dev, 'production', {});
       expect(clean.gates.find((g) => g.gate === 'drift')).toEqual({
         gate: 'drift',

@@ -4,33 +4,25 @@
  * release serving there carries it, then applied by the next deployment; the rollback guard
  * refuses to go back behind it, and `--force` is audited.
  */
-import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect } from 'vitest';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import { deploy, planDeploy, rollback } from '../../src/pipeline/operations.ts';
 import { promotedProjectTest, ship } from '../helpers/fixtures.ts';
-import { projectHome, REVIEWER, type TestProject } from '../helpers/project.ts';
+import { ledgerVersions, notesDatabase, REVIEWER, type TestProject } from '../helpers/project.ts';
 
 const EXPAND = '0003_add_notes_legacy.sql';
 const CONTRACT = '0004_drop_notes_legacy.sql';
 
-/** Column names of `notes` and the ledger's files, in one environment's database. */
+/** Column names of `notes` and the ledger's versions, in one environment's database. */
 function schemaOf(
   project: TestProject,
   environment: string,
 ): { columns: string[]; ledger: number[] } {
-  const db = new DatabaseSync(
-    path.join(projectHome(project.dir), 'envs', environment, 'data', 'notes.db'),
-    { readOnly: true },
-  );
+  const db = new DatabaseSync(notesDatabase(project, environment), { readOnly: true });
   try {
     const columns = db.prepare('PRAGMA table_info(notes)').all() as Array<{ name: string }>;
-    const ledger = db.prepare('SELECT version FROM airlock_migrations ORDER BY version').all();
-    return {
-      columns: columns.map((c) => c.name),
-      ledger: (ledger as Array<{ version: number }>).map((r) => Number(r.version)),
-    };
+    return { columns: columns.map((c) => c.name), ledger: ledgerVersions(project, environment) };
   } finally {
     db.close();
   }

@@ -3,29 +3,10 @@
  * first environment lints its pending migrations first; an error-level finding stops it before
  * anything is migrated or switched, and a suppression's reason lands in the audit log.
  */
-import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, expect } from 'vitest';
 import { deploy } from '../../src/pipeline/operations.ts';
 import { projectTest, stagedProjectTest } from '../helpers/fixtures.ts';
-import { liveVersion, projectHome, type TestProject } from '../helpers/project.ts';
-
-/** The versions in staging's ledger. */
-function stagingLedger(project: TestProject): number[] {
-  const db = new DatabaseSync(
-    path.join(projectHome(project.dir), 'envs', 'staging', 'data', 'notes.db'),
-    { readOnly: true },
-  );
-  try {
-    return (
-      db.prepare('SELECT version FROM airlock_migrations').all() as Array<{
-        version: number;
-      }>
-    ).map((r) => Number(r.version));
-  } finally {
-    db.close();
-  }
-}
+import { ledgerVersions, liveVersion } from '../helpers/project.ts';
 
 describe('migrations are linted before they reach staging', () => {
   projectTest(
@@ -56,7 +37,7 @@ describe('migrations are linted before they reach staging', () => {
         /^1 file: 1 error, 0 warnings — 0003_drop_updated_at\.sql:1: destructive-change-outside-contract: /,
       );
       expect(result.steps.find((s) => s.name === 'migrate:notes')?.status).toBe('skipped');
-      expect(stagingLedger(project)).toEqual([1, 2]);
+      expect(ledgerVersions(project, 'staging')).toEqual([1, 2]);
       expect((await liveVersion(project.url('staging'))).release).toBe('r1');
     },
   );
@@ -78,7 +59,7 @@ describe('migrations are linted before they reach staging', () => {
       expect(result.steps.find((s) => s.name === 'lint:notes')?.message).toBe(
         '1 file: 0 errors, 0 warnings, 1 suppressed',
       );
-      expect(stagingLedger(project)).toEqual([1, 2, 3]);
+      expect(ledgerVersions(project, 'staging')).toEqual([1, 2, 3]);
       const audit = await dev.store.listAudit({ environment: 'staging', limit: 30 });
       expect(audit.find((a) => a.action === 'migrations.lint_suppressed')).toMatchObject({
         releaseId: result.plan.release.id,

@@ -11,7 +11,7 @@ import { recordApproval } from '../../src/pipeline/approve.ts';
 import { autoPromote } from '../../src/pipeline/auto-promote.ts';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { deploy, planDeploy } from '../../src/pipeline/operations.ts';
-import { projectTestWith, stagedProjectTestWith } from '../helpers/fixtures.ts';
+import { projectTestWith, stageAndApprove, stagedProjectTestWith } from '../helpers/fixtures.ts';
 import type { ExampleProjectOptions } from '../helpers/project.ts';
 import { liveVersion, REVIEWER } from '../helpers/project.ts';
 
@@ -163,12 +163,7 @@ describe('manual policy: freeze, stale checks, approvals never dropped silently'
   freezeTest(
     'a freeze blocks with its reason; an override with a reason lets the promotion through, audited',
     async ({ project }) => {
-      const dev = (await project.session()).ctx;
-      expect((await deploy(dev, 'staging', {})).status).toBe('succeeded');
-      await recordApproval((await project.session(REVIEWER)).ctx, {
-        environment: 'production',
-        decision: 'approved',
-      });
+      const dev = await stageAndApprove(project);
       const plan = await planDeploy(dev, 'production', {});
       expect(plan.gates.find((g) => g.gate === 'window')).toMatchObject({
         status: 'fails',

@@ -10,7 +10,14 @@ import { DatabaseSync } from 'node:sqlite';
 import { expect } from 'vitest';
 import { postgresProjectTestWith, ship } from '../helpers/fixtures.ts';
 import { describeIfPostgres } from '../helpers/postgres.ts';
-import { BIN, liveVersion, projectHome, REVIEWER, type TestProject } from '../helpers/project.ts';
+import {
+  BIN,
+  liveVersion,
+  productionChecks,
+  projectHome,
+  REVIEWER,
+  type TestProject,
+} from '../helpers/project.ts';
 
 const BOUNDARIES = [
   'before:verify',
@@ -25,21 +32,15 @@ const BOUNDARIES = [
  * check only (fast; staging keeps smoke + e2e), with r1 serving staging and production.
  */
 const resumeTest = postgresProjectTestWith({
-  config: (doc) => {
-    doc.setIn(
-      ['environments', 'production', 'services', 'notes', 'checks'],
-      [
-        {
-          name: 'smoke',
-          type: 'http',
-          path: '/version',
-          expect: { status: 200, json: { release: '${release.id}' } },
-        },
-      ],
-    );
-    // A check set that differs from staging's is a parity difference: allowed here on purpose.
-    doc.setIn(['parity'], doc.createNode({ allow: ['airlock.checks.*'] }));
-  },
+  config: (doc) =>
+    productionChecks(doc, [
+      {
+        name: 'smoke',
+        type: 'http',
+        path: '/version',
+        expect: { status: 200, json: { release: '${release.id}' } },
+      },
+    ]),
   commitMessage: 'production runs the smoke check only',
 })
   .extend('env', async ({ stateDatabase }) => ({ AIRLOCK_STATE_URL: stateDatabase.url }))
