@@ -1,18 +1,21 @@
 /**
  * Per-test fixtures (vitest `test.extend`): every test gets its own project, state and
  * processes, set up before it and cleaned up after it whatever its outcome, so any test runs
- * alone (`-t`) and in any order (`--sequence.shuffle`). Fixtures are lazy: a test pays only for
- * the ones it names.
+ * alone (`-t`) and in any order (`--sequence.shuffle`).
  *
  * - `projectTest`: `{ project }`, the notes example in a temporary git repository (ports from
  *   the OS), its local runtime stopped afterwards.
  * - `projectTestWith(options)`: the same with `ExampleProjectOptions` (environment, a first
- *   edit of airlock.yaml committed before the test starts).
- * - `stagedProjectTest`: also `{ r1 }`, the first release deployed to staging.
- * - `promotedProjectTest`: also `{ r1 }`, the first release deployed to staging, approved by
- *   `REVIEWER` and promoted to production (in process, real processes and checks).
- * - `postgresProjectTest`: `{ project, stateDatabase }`, team mode: the state store in a
- *   Postgres database of its own, dropped after the test.
+ *   edit of airlock.yaml, committed when a message is given).
+ * - `stagedProjectTest(With)`: also `{ r1 }`, the first release deployed to staging.
+ * - `promotedProjectTest(With)`: also `{ r1 }`, the first release deployed to staging,
+ *   approved by `REVIEWER` and promoted to production (in process, real processes and checks).
+ *   `r1` is set up even in a test that does not name it.
+ * - `postgresProjectTestWith(options)`: `{ project, stateDatabase }`, team mode: the state
+ *   store in a Postgres database of its own, dropped after the test.
+ *
+ * Extend them in a test file for what only that file needs (`.extend('name', fn)`); keep setup
+ * that no test changes (a server's roles, an installed node_modules) in `beforeAll`.
  */
 import { expect, test } from 'vitest';
 import { recordApproval } from '../../src/pipeline/approve.ts';
