@@ -5,38 +5,37 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exampleProject, type TestProject } from '../helpers/project.ts';
+import { describe, expect } from 'vitest';
+import { projectTest } from '../helpers/fixtures.ts';
+import type { TestProject } from '../helpers/project.ts';
+
+/** The workflow files in `project`, by name. */
+const workflowsIn = (project: TestProject) =>
+  readdirSync(path.join(project.dir, '.github', 'workflows')).sort();
 
 describe('airlock ci init github', () => {
-  let project: TestProject;
-  const workflows = () => readdirSync(path.join(project.dir, '.github', 'workflows')).sort();
+  projectTest(
+    'writes the manual flow for a manually promoted production, and is idempotent',
+    async ({ project }) => {
+      const first = await project.cli(['ci', 'init', 'github']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(workflowsIn(project)).toEqual(['airlock-production.yml', 'airlock-staging.yml']);
+      expect(first.stdout).toContain('manual flow: wrote 2 workflow files');
+      const production = readFileSync(
+        path.join(project.dir, '.github/workflows/airlock-production.yml'),
+        'utf8',
+      );
+      expect(production).toContain(
+        'npx airlock promote production --release "$RELEASE_DIGEST" --yes',
+      );
+      const again = await project.cli(['ci', 'init', 'github']);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain('manual flow: workflows already up to date');
+    },
+  );
 
-  beforeAll(async () => {
-    project = await exampleProject();
-  });
-  afterAll(async () => {
-    await project?.cleanup();
-  });
-
-  it('writes the manual flow for a manually promoted production, and is idempotent', async () => {
-    const first = await project.cli(['ci', 'init', 'github']);
-    expect(first.code, first.stderr).toBe(0);
-    expect(workflows()).toEqual(['airlock-production.yml', 'airlock-staging.yml']);
-    expect(first.stdout).toContain('manual flow: wrote 2 workflow files');
-    const production = readFileSync(
-      path.join(project.dir, '.github/workflows/airlock-production.yml'),
-      'utf8',
-    );
-    expect(production).toContain(
-      'npx airlock promote production --release "$RELEASE_DIGEST" --yes',
-    );
-    const again = await project.cli(['ci', 'init', 'github']);
-    expect(again.code).toBe(0);
-    expect(again.stdout).toContain('manual flow: workflows already up to date');
-  });
-
-  it('keeps a file that differs unless --force', async () => {
+  projectTest('keeps a file that differs unless --force', async ({ project }) => {
+    expect((await project.cli(['ci', 'init', 'github'])).code).toBe(0);
     const file = path.join(project.dir, '.github/workflows/airlock-staging.yml');
     writeFileSync(file, `${readFileSync(file, 'utf8')}# edited by hand\n`);
     const kept = await project.cli(['ci', 'init', 'github']);
@@ -49,22 +48,25 @@ describe('airlock ci init github', () => {
     expect(readFileSync(file, 'utf8')).not.toContain('# edited by hand');
   });
 
-  it('follows an automatic production policy, and refuses an unknown flow or provider', async () => {
-    project.editConfig((doc) => {
-      doc.setIn(['environments', 'production', 'promotion'], 'automatic');
-    });
-    const auto = await project.cli(['ci', 'init', 'github']);
-    expect(auto.code, auto.stderr).toBe(0);
-    expect(workflows()).toContain('airlock-deploy.yml');
-    expect(
-      readFileSync(path.join(project.dir, '.github/workflows/airlock-deploy.yml'), 'utf8'),
-    ).toContain('promote production --auto');
-    const bad = await project.cli(['ci', 'init', 'github', '--flow', 'nightly']);
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain(
-      '--flow must be one of manual, automatic, staging-branch, got "nightly".',
-    );
-    const gitlab = await project.cli(['ci', 'init', 'gitlab']);
-    expect(gitlab.stderr).toContain('there is no CI provider "gitlab".');
-  });
+  projectTest(
+    'follows an automatic production policy, and refuses an unknown flow or provider',
+    async ({ project }) => {
+      project.editConfig((doc) => {
+        doc.setIn(['environments', 'production', 'promotion'], 'automatic');
+      });
+      const auto = await project.cli(['ci', 'init', 'github']);
+      expect(auto.code, auto.stderr).toBe(0);
+      expect(workflowsIn(project)).toContain('airlock-deploy.yml');
+      expect(
+        readFileSync(path.join(project.dir, '.github/workflows/airlock-deploy.yml'), 'utf8'),
+      ).toContain('promote production --auto');
+      const bad = await project.cli(['ci', 'init', 'github', '--flow', 'nightly']);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain(
+        '--flow must be one of manual, automatic, staging-branch, got "nightly".',
+      );
+      const gitlab = await project.cli(['ci', 'init', 'gitlab']);
+      expect(gitlab.stderr).toContain('there is no CI provider "gitlab".');
+    },
+  );
 });

@@ -1,50 +1,42 @@
 /** The CLI as users run it: real child processes, exit codes, --json, protected environments. */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEMO_STORY,
-  demoStory,
-  exampleProject,
-  REVIEWER,
-  type TestProject,
-} from '../helpers/project.ts';
+import { describe, expect } from 'vitest';
+import { projectTest, promotedProjectTest } from '../helpers/fixtures.ts';
+import { DEMO_STORY, demoStory, REVIEWER } from '../helpers/project.ts';
 
 describe('airlock CLI', () => {
-  let project: TestProject;
+  projectTest(
+    'status --json prints one JSON object when nothing is deployed',
+    async ({ project }) => {
+      const { code, stdout } = await project.cli(['status', '--json']);
+      expect(code).toBe(0);
+      const json = JSON.parse(stdout);
+      expect(json.ok).toBe(true);
+      expect(json.environments.map((e: { environment: string }) => e.environment)).toEqual([
+        'staging',
+        'production',
+      ]);
+      expect(json.environments[0].services[0]).toMatchObject({
+        service: 'notes',
+        release: null,
+        url: project.url('staging'),
+      });
+    },
+  );
 
-  beforeAll(async () => {
-    project = await exampleProject();
-  });
-  afterAll(async () => {
-    await project.cleanup();
-  });
+  projectTest(
+    'reports an unknown environment with the ones that exist, exit 1',
+    async ({ project }) => {
+      const { code, stderr } = await project.cli(['deploy', 'prod']);
+      expect(code).toBe(1);
+      expect(stderr).toContain('✖ there is no environment "prod" in airlock.yaml.');
+      expect(stderr).toContain('→ Environments are: staging, production.');
+      expect(stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace by default
+    },
+  );
 
-  it('status --json prints one JSON object when nothing is deployed', async () => {
-    const { code, stdout } = await project.cli(['status', '--json']);
-    expect(code).toBe(0);
-    const json = JSON.parse(stdout);
-    expect(json.ok).toBe(true);
-    expect(json.environments.map((e: { environment: string }) => e.environment)).toEqual([
-      'staging',
-      'production',
-    ]);
-    expect(json.environments[0].services[0]).toMatchObject({
-      service: 'notes',
-      release: null,
-      url: project.url('staging'),
-    });
-  });
-
-  it('reports an unknown environment with the ones that exist, exit 1', async () => {
-    const { code, stderr } = await project.cli(['deploy', 'prod']);
-    expect(code).toBe(1);
-    expect(stderr).toContain('✖ there is no environment "prod" in airlock.yaml.');
-    expect(stderr).toContain('→ Environments are: staging, production.');
-    expect(stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace by default
-  });
-
-  it('puts errors in the JSON object with --json', async () => {
+  projectTest('puts errors in the JSON object with --json', async ({ project }) => {
     const { code, stdout } = await project.cli(['rollback', 'staging', '--json']);
     expect(code).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({
@@ -53,50 +45,55 @@ describe('airlock CLI', () => {
     });
   });
 
-  it('refuses to change a protected environment without --yes when there is no terminal', async () => {
-    expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
-    expect((await project.cli(['approve', 'production', '--as', REVIEWER])).code).toBe(0);
-    const refused = await project.cli(['promote', 'production']);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain(
-      'production is a protected environment and there is no terminal to confirm on.',
-    );
-    expect(refused.stderr).toContain('Re-run with --yes to confirm.');
-    const status = JSON.parse((await project.cli(['status', '--json'])).stdout);
-    expect(status.environments[1].services[0].release).toBeNull();
-    const done = await project.cli(['promote', 'production', '--yes', '--json']);
-    expect(done.code).toBe(0);
-    expect(JSON.parse(done.stdout)).toMatchObject({
-      ok: true,
-      action: 'promote',
-      status: 'succeeded',
-      release: { id: 'r1' },
-    });
-  });
+  projectTest(
+    'refuses to change a protected environment without --yes when there is no terminal',
+    async ({ project }) => {
+      expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
+      expect((await project.cli(['approve', 'production', '--as', REVIEWER])).code).toBe(0);
+      const refused = await project.cli(['promote', 'production']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(
+        'production is a protected environment and there is no terminal to confirm on.',
+      );
+      expect(refused.stderr).toContain('Re-run with --yes to confirm.');
+      const status = JSON.parse((await project.cli(['status', '--json'])).stdout);
+      expect(status.environments[1].services[0].release).toBeNull();
+      const done = await project.cli(['promote', 'production', '--yes', '--json']);
+      expect(done.code).toBe(0);
+      expect(JSON.parse(done.stdout)).toMatchObject({
+        ok: true,
+        action: 'promote',
+        status: 'succeeded',
+        release: { id: 'r1' },
+      });
+    },
+  );
 
-  it('does nothing when promoting the release production already serves', async () => {
-    const { code, stdout } = await project.cli(['promote', 'production', '--yes']);
-    expect(code).toBe(0);
-    expect(stdout).toContain('production already serves r1; nothing to promote.');
-  });
+  promotedProjectTest(
+    'does nothing when promoting the release production already serves',
+    async ({ project }) => {
+      const { code, stdout } = await project.cli(['promote', 'production', '--yes']);
+      expect(code).toBe(0);
+      expect(stdout).toContain('production already serves r1; nothing to promote.');
+    },
+  );
 
-  it('shows every gate and exits 1 when a promotion is refused', async () => {
-    project.commit('2-pinned-notes');
+  projectTest('shows every gate and exits 1 when a promotion is refused', async ({ project }) => {
     expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
     const { code, stdout, stderr } = await project.cli(['promote', 'production', '--yes']);
     expect(code).toBe(1);
     expect(stdout).toContain('Gate for production:');
-    expect(stdout).toMatch(/✔ deployed {3}r2 serves on staging/);
+    expect(stdout).toMatch(/✔ deployed {3}r1 serves on staging/);
     expect(stdout).toContain(
       '… approval   1 more approval needed (0/1) by someone other than dev@airlock.demo.',
     );
     expect(stderr).toContain(
-      '✖ promotion of r2 to production refused: the approval gate is pending',
+      '✖ promotion of r1 to production refused: the approval gate is pending',
     );
-    expect(stderr).toContain('→ Next: airlock approve production --release r2.');
+    expect(stderr).toContain('→ Next: airlock approve production --release r1.');
   });
 
-  it('exits 2 on an invalid airlock.yaml and names file:line:col', async () => {
+  projectTest('exits 2 on an invalid airlock.yaml and names file:line:col', async ({ project }) => {
     const bad = path.join(project.dir, 'bad.yaml');
     writeFileSync(
       bad,
@@ -112,31 +109,35 @@ describe('airlock CLI', () => {
     expect(JSON.parse(json.stdout).error).toMatchObject({ kind: 'config', code: 'CONFIG_INVALID' });
   });
 
-  it('refuses a second deployment while the environment is locked, naming the holder', async () => {
-    const { ctx } = await project.session();
-    const held = await ctx.store.acquireLock({
-      environment: 'staging',
-      token: 'held-by-this-test',
-      holder: 'ann@example.com',
-      runId: null,
-      pid: process.pid, // alive, on this host
-      host: ctx.host,
-      message: 'hotfix in progress',
-      ttlMs: 60_000,
-      now: new Date(),
-    });
-    expect(held.acquired).toBe(true);
-    const { code, stderr } = await project.cli(['deploy', 'staging', '--release', 'r2']);
-    expect(code).toBe(1);
-    expect(stderr).toMatch(
-      /✖ staging is locked by ann@example\.com \(pid \d+ on .+\) since .+: "hotfix in progress"\./,
-    );
-    expect(stderr).toContain('Wait for it to finish (or pass --wait 10m).');
-    await ctx.store.releaseLock('staging', 'held-by-this-test');
-    expect((await project.cli(['deploy', 'staging', '--release', 'r2'])).code).toBe(0);
-  });
+  projectTest(
+    'refuses a second deployment while the environment is locked, naming the holder',
+    async ({ project }) => {
+      expect((await project.cli(['build'])).code).toBe(0); // r1
+      const { ctx } = await project.session();
+      const held = await ctx.store.acquireLock({
+        environment: 'staging',
+        token: 'held-by-this-test',
+        holder: 'ann@example.com',
+        runId: null,
+        pid: process.pid, // alive, on this host
+        host: ctx.host,
+        message: 'hotfix in progress',
+        ttlMs: 60_000,
+        now: new Date(),
+      });
+      expect(held.acquired).toBe(true);
+      const { code, stderr } = await project.cli(['deploy', 'staging', '--release', 'r1']);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(
+        /✖ staging is locked by ann@example\.com \(pid \d+ on .+\) since .+: "hotfix in progress"\./,
+      );
+      expect(stderr).toContain('Wait for it to finish (or pass --wait 10m).');
+      await ctx.store.releaseLock('staging', 'held-by-this-test');
+      expect((await project.cli(['deploy', 'staging', '--release', 'r1'])).code).toBe(0);
+    },
+  );
 
-  it('exits 2 with a suggestion for an unknown command', async () => {
+  projectTest('exits 2 with a suggestion for an unknown command', async ({ project }) => {
     const { code, stderr } = await project.cli(['promot']);
     expect(code).toBe(2);
     expect(stderr).toContain("unknown command 'promot'");
@@ -145,20 +146,16 @@ describe('airlock CLI', () => {
 });
 
 describe('airlock demo', () => {
-  it('runs the whole story, exits 0, and cleans up', async () => {
-    const tmp = await exampleProject(); // only for its cli runner and a scratch folder
-    try {
-      const started = Date.now();
-      const { code, stdout, stderr } = await tmp.cli(['demo', '--json'], { timeoutMs: 60_000 });
-      expect(stderr).toBe('');
-      expect(code).toBe(0);
-      expect(Date.now() - started).toBeLessThan(60_000);
-      const json = JSON.parse(stdout);
-      expect(json.ok).toBe(true);
-      expect(demoStory(json)).toEqual(DEMO_STORY);
-      expect(existsSync(json.dir)).toBe(false);
-    } finally {
-      await tmp.cleanup();
-    }
+  // The project is only a CLI runner and a scratch folder: the demo makes its own.
+  projectTest('runs the whole story, exits 0, and cleans up', async ({ project }) => {
+    const started = Date.now();
+    const { code, stdout, stderr } = await project.cli(['demo', '--json'], { timeoutMs: 60_000 });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const json = JSON.parse(stdout);
+    expect(json.ok).toBe(true);
+    expect(demoStory(json)).toEqual(DEMO_STORY);
+    expect(existsSync(json.dir)).toBe(false);
   });
 });

@@ -5,8 +5,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, exampleProject, projectHome, type TestProject } from '../helpers/project.ts';
+import { describe, expect } from 'vitest';
+import { projectTest } from '../helpers/fixtures.ts';
+import { BIN, projectHome } from '../helpers/project.ts';
 
 const VALUE = 'whsec_cli-secret-value-7d1e';
 
@@ -36,37 +37,31 @@ function cliWithInput(
 }
 
 describe('airlock secret', () => {
-  let project: TestProject;
+  projectTest(
+    'sets a secret from stdin, lists names only, and keeps the value out of output and state',
+    async ({ project }) => {
+      const set = await cliWithInput(
+        project.dir,
+        ['secret', 'set', 'staging', 'WEBHOOK_SECRET'],
+        `${VALUE}\n`,
+      );
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stdout).toContain('WEBHOOK_SECRET set for notes on staging (local)');
+      const list = await project.cli(['secret', 'list', 'staging']);
+      expect(list.stdout).toContain('notes on staging: WEBHOOK_SECRET');
+      expect((await project.cli(['secret', 'list', 'production'])).stdout).toContain(
+        'notes on production has no secrets.',
+      );
+      const history = await project.cli(['history', '--json']);
+      expect(history.stdout).toContain('secret.set');
+      for (const text of [set.stdout, set.stderr, list.stdout, history.stdout])
+        expect(text).not.toContain(VALUE);
+      const state = readFileSync(path.join(projectHome(project.dir), 'state.db'));
+      expect(state.includes(Buffer.from(VALUE))).toBe(false);
+    },
+  );
 
-  beforeAll(async () => {
-    project = await exampleProject();
-  });
-  afterAll(async () => {
-    await project?.cleanup();
-  });
-
-  it('sets a secret from stdin, lists names only, and keeps the value out of output and state', async () => {
-    const set = await cliWithInput(
-      project.dir,
-      ['secret', 'set', 'staging', 'WEBHOOK_SECRET'],
-      `${VALUE}\n`,
-    );
-    expect(set.code, set.stderr).toBe(0);
-    expect(set.stdout).toContain('WEBHOOK_SECRET set for notes on staging (local)');
-    const list = await project.cli(['secret', 'list', 'staging']);
-    expect(list.stdout).toContain('notes on staging: WEBHOOK_SECRET');
-    expect((await project.cli(['secret', 'list', 'production'])).stdout).toContain(
-      'notes on production has no secrets.',
-    );
-    const history = await project.cli(['history', '--json']);
-    expect(history.stdout).toContain('secret.set');
-    for (const text of [set.stdout, set.stderr, list.stdout, history.stdout])
-      expect(text).not.toContain(VALUE);
-    const state = readFileSync(path.join(projectHome(project.dir), 'state.db'));
-    expect(state.includes(Buffer.from(VALUE))).toBe(false);
-  });
-
-  it('refuses a bad name and an empty value', async () => {
+  projectTest('refuses a bad name and an empty value', async ({ project }) => {
     const bad = await cliWithInput(project.dir, ['secret', 'set', 'staging', '1BAD'], 'x');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('"1BAD" is not a secret name.');

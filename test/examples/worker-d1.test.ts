@@ -141,9 +141,7 @@ describe.skipIf(missing !== null)('examples/worker-d1 (seed 000) through the CLI
     rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 
-  let r1Digest = '';
-
-  it('deploy staging: builds once, migrates staging’s D1, and the checks on /health and /version pass', async () => {
+  it('deploy staging (builds once, migrates staging’s D1, checks pass), promote production (the same bundle, its own D1), a second release through both, then production rolls back to r1 (warm: a switch)', async () => {
     const result = await cli(['deploy', 'staging']);
     expectOk(result);
     expect(result.stdout).toContain('Migrate notes (2 pending)');
@@ -156,7 +154,7 @@ describe.skipIf(missing !== null)('examples/worker-d1 (seed 000) through the CLI
       environment: 'staging',
       title: 'Notes (staging)',
     });
-    r1Digest = String(version.digest);
+    const r1Digest = String(version.digest);
     expect(r1Digest).toMatch(/^[0-9a-f]{64}$/);
 
     // The Worker writes through its D1 binding into the very file Airlock migrated.
@@ -177,13 +175,12 @@ describe.skipIf(missing !== null)('examples/worker-d1 (seed 000) through the CLI
       { version: 1, release: 'r1' },
       { version: 2, release: 'r1' },
     ]);
-  });
 
-  it('promote production: the same bundle (one digest), production’s own D1 migrated separately, checks pass', async () => {
-    const result = await cli(['promote', 'production', '--yes']);
-    expectOk(result);
-    expect(result.stdout).toContain('Migrate notes (2 pending)');
-    expect(result.stdout).toContain('r1 promoted to production');
+    // Promote production: the same bundle (one digest), production’s own D1 migrated separately, checks pass.
+    const promoted = await cli(['promote', 'production', '--yes']);
+    expectOk(promoted);
+    expect(promoted.stdout).toContain('Migrate notes (2 pending)');
+    expect(promoted.stdout).toContain('r1 promoted to production');
 
     const staging = await get('staging', '/version');
     const production = await get('production', '/version');
@@ -197,9 +194,8 @@ describe.skipIf(missing !== null)('examples/worker-d1 (seed 000) through the CLI
     expect(d1<{ version: number }>('production', 'SELECT version FROM airlock_migrations')).toEqual(
       [{ version: 1 }, { version: 2 }],
     );
-  });
 
-  it('a second release goes through both, then production rolls back to r1 (warm: a switch)', async () => {
+    // A second release goes through both, then production rolls back to r1 (warm: a switch).
     const source = path.join(dir, 'src', 'index.js');
     writeFileSync(
       source,

@@ -114,11 +114,15 @@ export async function openConnections(name: string, timeoutMs = 3000): Promise<n
 /**
  * `describe` for a suite that needs the test server: runs it when Postgres answers; otherwise
  * skips it with a warning saying what is needed, or, in CI, replaces it with one failing test
- * that says so.
+ * that says so. `options.timeout` (ms) is each test's timeout.
  */
-export function describeIfPostgres(name: string, fn: () => void): void {
+export function describeIfPostgres(
+  name: string,
+  fn: () => void,
+  options: { timeout?: number } = {},
+): void {
   if (problemAtImport === null) {
-    describe(name, fn);
+    describe(name, options, fn);
   } else if (process.env.CI) {
     describe(name, () => {
       it('needs Postgres', () => {

@@ -7,6 +7,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { commitStep, createExampleProject } from '../../src/cli/demo.ts';
@@ -62,6 +63,10 @@ export const REVIEWER = 'reviewer@airlock.demo';
 export interface ExampleProjectOptions {
   /** Environment for every command and session (e.g. AIRLOCK_STATE_URL for team mode). */
   env?: Record<string, string>;
+  /** A first edit of airlock.yaml, made before the project is handed out. */
+  config?: (doc: ReturnType<typeof parseDocument>) => void;
+  /** Commits the edit with this message (otherwise it stays an uncommitted change). */
+  commitMessage?: string;
 }
 
 export async function exampleProject(options: ExampleProjectOptions = {}): Promise<TestProject> {
@@ -70,7 +75,7 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
   const ports = await createExampleProject(dir);
   const file = path.join(dir, 'airlock.yaml');
   const sessions: Session[] = [];
-  return {
+  const project: TestProject = {
     dir,
     ports,
     url: (environment) => `http://127.0.0.1:${ports[environment]}`,
@@ -144,6 +149,9 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  if (options.config) project.editConfig(options.config);
+  if (options.commitMessage) project.commitFiles({}, options.commitMessage);
+  return project;
 }
 
 /** Stops the local runtime of the project in `dir`, if it has a valid airlock.yaml and one runs. */
@@ -155,6 +163,51 @@ export async function stopRuntimeOf(dir: string): Promise<void> {
     return;
   }
   await new LocalRuntimeClient({ home }).shutdown().catch(() => {});
+}
+
+type YamlDocument = ReturnType<typeof parseDocument>;
+
+/**
+ * An airlock.yaml edit: production runs `checks` of its own instead of the service's. A check
+ * set production alone has is a parity difference: allowed here on purpose.
+ */
+export function productionChecks(doc: YamlDocument, checks: Array<Record<string, unknown>>): void {
+  doc.setIn(['environments', 'production', 'services', 'notes', 'checks'], checks);
+  doc.setIn(['parity'], doc.createNode({ allow: ['airlock.checks.*'] }));
+}
+
+/**
+ * An airlock.yaml edit (for `editConfig` or `ExampleProjectOptions.config`): production gets a
+ * check of its own that only r1 passes (its `/version` must report r1), so any later release
+ * fails its checks there and is rolled back automatically.
+ */
+export function productionChecksOnlyR1(doc: YamlDocument): void {
+  productionChecks(doc, [
+    {
+      name: 'only-r1',
+      type: 'http',
+      path: '/version',
+      expect: { status: 200, json: { release: 'r1' } },
+      timeoutMs: 1000,
+      intervalMs: 100,
+    },
+  ]);
+}
+
+/** The path of the notes example's SQLite database in `environment`. */
+export function notesDatabase(project: TestProject, environment: string): string {
+  return path.join(projectHome(project.dir), 'envs', environment, 'data', 'notes.db');
+}
+
+/** The versions in the ledger of `environment`'s notes database, ascending. */
+export function ledgerVersions(project: TestProject, environment: string): number[] {
+  const db = new DatabaseSync(notesDatabase(project, environment), { readOnly: true });
+  try {
+    const rows = db.prepare('SELECT version FROM airlock_migrations ORDER BY version').all();
+    return (rows as Array<{ version: number }>).map((r) => Number(r.version));
+  } finally {
+    db.close();
+  }
 }
 
 /** Fetches `/version` of a live environment. */

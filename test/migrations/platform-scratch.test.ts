@@ -6,7 +6,7 @@
  * to extension functions. The scratch databases drift and dry runs replay on are shaped like the
  * live one, from its catalog (platform-shape.ts), so both give real answers.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import { dryRunMigrations } from '../../src/migrations/dry-run.ts';
 import { describePostgres } from '../../src/migrations/introspect-postgres.ts';
 import type { LedgerEntry } from '../../src/migrations/ledger.ts';
@@ -79,36 +79,58 @@ CREATE INDEX notes_owner_idx ON public.notes (owner);
 `,
 )[2]!;
 
+async function apply(db: TestDatabase, files: MigrationFile[]): Promise<void> {
+  const driver = new PostgresMigrationDriver(db.url);
+  try {
+    await new Migrator(driver, files).apply({ appliedBy: 'test', release: null });
+  } finally {
+    await driver.close();
+  }
+}
+
+async function side(name: string, db: TestDatabase) {
+  const driver = new PostgresMigrationDriver(db.url);
+  let ledger: LedgerEntry[];
+  try {
+    ledger = await driver.readLedger();
+  } finally {
+    await driver.close();
+  }
+  return {
+    name,
+    ledger,
+    schema: await withClient(db.url, (client) => describePostgres(client)),
+  };
+}
+
+async function supabaseDatabase(prefix: string): Promise<TestDatabase> {
+  const db = await createTestDatabase(prefix);
+  await withClient(db.url, (client) => client.query(PLATFORM(db.name)));
+  await apply(db, FILES);
+  return db;
+}
+
+/**
+ * `staging` and `production`: databases of their own for each test, shaped like a Supabase
+ * project (its schemas, extensions and search_path) with FILES applied, dropped afterwards.
+ */
+const supabaseTest = test
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern
+  .extend('staging', async ({}, { onCleanup }): Promise<TestDatabase> => {
+    const db = await supabaseDatabase('airlock_supa_staging');
+    onCleanup(() => db.drop());
+    return db;
+  })
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern
+  .extend('production', async ({}, { onCleanup }): Promise<TestDatabase> => {
+    const db = await supabaseDatabase('airlock_supa_production');
+    onCleanup(() => db.drop());
+    return db;
+  });
+
 describeIfPostgres('a Supabase-shaped project on real Postgres', () => {
-  let staging: TestDatabase;
-  let production: TestDatabase;
-
-  async function apply(db: TestDatabase, files: MigrationFile[]): Promise<void> {
-    const driver = new PostgresMigrationDriver(db.url);
-    try {
-      await new Migrator(driver, files).apply({ appliedBy: 'test', release: null });
-    } finally {
-      await driver.close();
-    }
-  }
-
-  async function side(name: string, db: TestDatabase) {
-    const driver = new PostgresMigrationDriver(db.url);
-    let ledger: LedgerEntry[];
-    try {
-      ledger = await driver.readLedger();
-    } finally {
-      await driver.close();
-    }
-    return {
-      name,
-      ledger,
-      schema: await withClient(db.url, (client) => describePostgres(client)),
-    };
-  }
-
   beforeAll(async () => {
-    // Roles belong to the server: made once, shared by every database on it.
+    // Roles belong to the server: made once, shared by every database on it (never changed).
     await withAdminClient(async (c) => {
       for (const role of ['anon', 'authenticated', 'service_role']) {
         await c.query(
@@ -116,57 +138,29 @@ describeIfPostgres('a Supabase-shaped project on real Postgres', () => {
         );
       }
     });
-    staging = await createTestDatabase('airlock_supa_staging');
-    production = await createTestDatabase('airlock_supa_production');
-    for (const db of [staging, production]) {
-      await withClient(db.url, (client) => client.query(PLATFORM(db.name)));
-      await apply(db, FILES);
-    }
   });
 
-  afterAll(async () => {
-    await staging?.drop();
-    await production?.drop();
-  });
+  supabaseTest(
+    "reads the platform's shape from the live catalog, leaving out what the migrations create",
+    async ({ staging }) => {
+      const shape = await readPlatformShape(staging.url, [
+        ...FILES,
+        ...migrations('', '', '', 'CREATE SCHEMA IF NOT EXISTS storage;\n'),
+      ]);
+      expect(shape).toEqual({
+        settings: [{ role: null, name: 'search_path', value: '"$user", public, extensions' }],
+        extensions: [
+          { name: 'pgcrypto', schema: 'extensions' },
+          { name: 'uuid-ossp', schema: 'extensions' },
+        ],
+        schemas: ['auth', 'extensions'],
+      });
+    },
+  );
 
-  it("reads the platform's shape from the live catalog, leaving out what the migrations create", async () => {
-    const shape = await readPlatformShape(staging.url, [
-      ...FILES,
-      ...migrations('', '', '', 'CREATE SCHEMA IF NOT EXISTS storage;\n'),
-    ]);
-    expect(shape).toEqual({
-      settings: [{ role: null, name: 'search_path', value: '"$user", public, extensions' }],
-      extensions: [
-        { name: 'pgcrypto', schema: 'extensions' },
-        { name: 'uuid-ossp', schema: 'extensions' },
-      ],
-      schemas: ['auth', 'extensions'],
-    });
-  });
-
-  it('passes drift: the replay runs on a scratch database shaped like the live one', async () => {
-    const result = await detectDrift(
-      { a: await side('staging', staging), b: await side('production', production), files: FILES },
-      { postgresUrl: staging.url },
-    );
-    expect(result).toMatchObject({ drifted: false, findings: [], explainedByPending: [] });
-    expect(await leakedScratchDatabases()).toEqual([]);
-  });
-
-  it('without the shape the replay fails, which is what drift used to answer', async () => {
-    await expect(
-      replaySchema('postgres', FILES, { postgresUrl: staging.url, platformShape: false }),
-    ).rejects.toMatchObject({
-      code: 'MIGRATION_SCRATCH_FAILED',
-      message: expect.stringContaining('schema "auth" does not exist'),
-    });
-  });
-
-  it('still finds real drift: a column added by hand on production', async () => {
-    await withClient(production.url, (c) =>
-      c.query('ALTER TABLE public.notes ADD COLUMN hotfix int'),
-    );
-    try {
+  supabaseTest(
+    'passes drift: the replay runs on a scratch database shaped like the live one',
+    async ({ staging, production }) => {
       const result = await detectDrift(
         {
           a: await side('staging', staging),
@@ -175,31 +169,67 @@ describeIfPostgres('a Supabase-shaped project on real Postgres', () => {
         },
         { postgresUrl: staging.url },
       );
-      expect(result.drifted).toBe(true);
-      expect(result.findings.map((f) => f.difference.message)).toEqual([
-        'production has column notes.hotfix (integer) that none of its applied migrations creates: it was changed outside migrations',
-      ]);
-    } finally {
-      await withClient(production.url, (c) =>
-        c.query('ALTER TABLE public.notes DROP COLUMN hotfix'),
-      );
-    }
-  });
+      expect(result).toMatchObject({ drifted: false, findings: [], explainedByPending: [] });
+      expect(await leakedScratchDatabases()).toEqual([]);
+    },
+  );
 
-  it('dry-runs a pending migration that relies on the database search_path, as the real apply does', async () => {
-    const files = [...FILES, PENDING];
-    const dry = await dryRunMigrations({ engine: 'postgres', url: production.url }, files);
-    expect(dry.failed).toBeNull();
-    expect(dry.pending).toEqual([PENDING.filename]);
-    expect(dry.applied.map((e) => e.version)).toEqual([3]);
-    await apply(production, files); // the real apply agrees
-    const broken = migrations('', '', '', 'SELECT no_such_function(1);\n')[3]!;
-    const failing = await dryRunMigrations({ engine: 'postgres', url: production.url }, [
-      ...files,
-      broken,
-    ]);
-    expect(failing.failed).toMatchObject({ code: 'MIGRATION_FAILED' });
-    expect(failing.failed!.message).toContain('no_such_function');
-    expect(await leakedScratchDatabases()).toEqual([]);
-  });
+  supabaseTest(
+    'without the shape the replay fails, which is what drift used to answer',
+    async ({ staging }) => {
+      await expect(
+        replaySchema('postgres', FILES, { postgresUrl: staging.url, platformShape: false }),
+      ).rejects.toMatchObject({
+        code: 'MIGRATION_SCRATCH_FAILED',
+        message: expect.stringContaining('schema "auth" does not exist'),
+      });
+    },
+  );
+
+  supabaseTest(
+    'still finds real drift: a column added by hand on production',
+    async ({ staging, production }) => {
+      await withClient(production.url, (c) =>
+        c.query('ALTER TABLE public.notes ADD COLUMN hotfix int'),
+      );
+      try {
+        const result = await detectDrift(
+          {
+            a: await side('staging', staging),
+            b: await side('production', production),
+            files: FILES,
+          },
+          { postgresUrl: staging.url },
+        );
+        expect(result.drifted).toBe(true);
+        expect(result.findings.map((f) => f.difference.message)).toEqual([
+          'production has column notes.hotfix (integer) that none of its applied migrations creates: it was changed outside migrations',
+        ]);
+      } finally {
+        await withClient(production.url, (c) =>
+          c.query('ALTER TABLE public.notes DROP COLUMN hotfix'),
+        );
+      }
+    },
+  );
+
+  supabaseTest(
+    'dry-runs a pending migration that relies on the database search_path, as the real apply does',
+    async ({ production }) => {
+      const files = [...FILES, PENDING];
+      const dry = await dryRunMigrations({ engine: 'postgres', url: production.url }, files);
+      expect(dry.failed).toBeNull();
+      expect(dry.pending).toEqual([PENDING.filename]);
+      expect(dry.applied.map((e) => e.version)).toEqual([3]);
+      await apply(production, files); // the real apply agrees
+      const broken = migrations('', '', '', 'SELECT no_such_function(1);\n')[3]!;
+      const failing = await dryRunMigrations({ engine: 'postgres', url: production.url }, [
+        ...files,
+        broken,
+      ]);
+      expect(failing.failed).toMatchObject({ code: 'MIGRATION_FAILED' });
+      expect(failing.failed!.message).toContain('no_such_function');
+      expect(await leakedScratchDatabases()).toEqual([]);
+    },
+  );
 });

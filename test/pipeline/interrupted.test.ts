@@ -3,8 +3,9 @@
  * release, and the next command reports the interrupted run and frees the lock.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, exampleProject, liveVersion, type TestProject } from '../helpers/project.ts';
+import { describe, expect } from 'vitest';
+import { projectTest } from '../helpers/fixtures.ts';
+import { BIN, liveVersion } from '../helpers/project.ts';
 
 const SLEEP = 'sleep 47.123';
 
@@ -30,86 +31,80 @@ async function waitFor(
 }
 
 describe('a deployment killed with SIGKILL', () => {
-  let project: TestProject;
+  projectTest(
+    'leaves the old release serving; the next command reports it and frees the lock',
+    async ({ project }) => {
+      expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
+      expect((await liveVersion(project.url('staging'))).release).toBe('r1');
 
-  beforeAll(async () => {
-    project = await exampleProject();
-  });
-  afterAll(async () => {
-    await project.cleanup();
-  });
+      // r2 whose process never becomes healthy: the CLI will be waiting on the health check.
+      project.commit('2-pinned-notes');
+      project.editConfig((doc) =>
+        doc.setIn(['environments', 'staging', 'services', 'notes', 'run'], SLEEP),
+      );
+      const child = spawn(process.execPath, [BIN, 'deploy', 'staging'], {
+        cwd: project.dir,
+        env: { ...process.env, CI: '1', NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+      });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      expect(await waitFor(() => output.includes('▸ Deploy notes r1 → r2'), 30_000)).toBe(true);
+      expect(await waitFor(() => processRunning(SLEEP), 10_000)).toBe(true);
+      child.kill('SIGKILL');
+      await exited;
 
-  it('leaves the old release serving; the next command reports it and frees the lock', async () => {
-    expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
-    expect((await liveVersion(project.url('staging'))).release).toBe('r1');
+      // Still the old release, and the candidate the dead CLI asked for is stopped.
+      expect((await liveVersion(project.url('staging'))).release).toBe('r1');
+      expect(await waitFor(() => !processRunning(SLEEP), 10_000)).toBe(true);
 
-    // r2 whose process never becomes healthy: the CLI will be waiting on the health check.
-    project.commit('2-pinned-notes');
-    project.editConfig((doc) =>
-      doc.setIn(['environments', 'staging', 'services', 'notes', 'run'], SLEEP),
-    );
-    const child = spawn(process.execPath, [BIN, 'deploy', 'staging'], {
-      cwd: project.dir,
-      env: { ...process.env, CI: '1', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    expect(await waitFor(() => output.includes('▸ Deploy notes r1 → r2'), 30_000)).toBe(true);
-    expect(await waitFor(() => processRunning(SLEEP), 10_000)).toBe(true);
-    child.kill('SIGKILL');
-    await exited;
+      const report = await project.cli(['status']);
+      expect(report.code).toBe(0);
+      expect(report.stderr).toMatch(
+        /run #\d+ \(deploy r2 → staging\) was interrupted during deploy:notes: process \d+ on .* is gone\. The staging lock is released\. staging serves: notes → r1\./,
+      );
+      const status = await project.cli(['status', '--json']);
+      expect(status.code).toBe(0);
+      const json = JSON.parse(status.stdout);
+      expect(json.interrupted).toBeUndefined(); // reported once, by the first command after the kill
+      const staging = json.environments.find(
+        (e: { environment: string }) => e.environment === 'staging',
+      );
+      expect(staging.lock).toBeNull();
+      expect(staging.services[0]).toMatchObject({ release: 'r1', healthy: true });
+      expect(staging.lastDeployment).toMatchObject({ releaseId: 'r2', status: 'failed' });
+      expect(staging.lastDeployment.message).toMatch(/^interrupted: process \d+/);
 
-    // Still the old release, and the candidate the dead CLI asked for is stopped.
-    expect((await liveVersion(project.url('staging'))).release).toBe('r1');
-    expect(await waitFor(() => !processRunning(SLEEP), 10_000)).toBe(true);
+      const { ctx } = await project.session();
+      const [run] = await ctx.store.listRuns({ environment: 'staging', limit: 1 });
+      expect(run?.status).toBe('interrupted');
+      const steps = await ctx.store.listSteps(run!.id);
+      expect(steps.map((s) => `${s.name}:${s.status}`)).toEqual([
+        'verify:succeeded',
+        'lint:notes:succeeded',
+        'migrate:notes:succeeded',
+        'deploy:notes:errored',
+        'check:notes:skipped',
+      ]);
+      const events = await ctx.store.listAudit({ environment: 'staging', limit: 5 });
+      expect(events.find((e) => e.action === 'run.interrupted')).toMatchObject({
+        result: 'interrupted',
+        detail: { step: 'deploy:notes', lockFreed: true },
+      });
 
-    const report = await project.cli(['status']);
-    expect(report.code).toBe(0);
-    expect(report.stderr).toMatch(
-      /run #\d+ \(deploy r2 → staging\) was interrupted during deploy:notes: process \d+ on .* is gone\. The staging lock is released\. staging serves: notes → r1\./,
-    );
-    const status = await project.cli(['status', '--json']);
-    expect(status.code).toBe(0);
-    const json = JSON.parse(status.stdout);
-    expect(json.interrupted).toBeUndefined(); // reported once, by the first command after the kill
-    const staging = json.environments.find(
-      (e: { environment: string }) => e.environment === 'staging',
-    );
-    expect(staging.lock).toBeNull();
-    expect(staging.services[0]).toMatchObject({ release: 'r1', healthy: true });
-    expect(staging.lastDeployment).toMatchObject({ releaseId: 'r2', status: 'failed' });
-    expect(staging.lastDeployment.message).toMatch(/^interrupted: process \d+/);
-
-    const { ctx } = await project.session();
-    const [run] = await ctx.store.listRuns({ environment: 'staging', limit: 1 });
-    expect(run?.status).toBe('interrupted');
-    const steps = await ctx.store.listSteps(run!.id);
-    expect(steps.map((s) => `${s.name}:${s.status}`)).toEqual([
-      'verify:succeeded',
-      'lint:notes:succeeded',
-      'migrate:notes:succeeded',
-      'deploy:notes:errored',
-      'check:notes:skipped',
-    ]);
-    const events = await ctx.store.listAudit({ environment: 'staging', limit: 5 });
-    expect(events.find((e) => e.action === 'run.interrupted')).toMatchObject({
-      result: 'interrupted',
-      detail: { step: 'deploy:notes', lockFreed: true },
-    });
-
-    // The lock is free: with a run command that works, the next deploy goes through.
-    project.editConfig((doc) =>
-      doc.deleteIn(['environments', 'staging', 'services', 'notes', 'run']),
-    );
-    const again = await project.cli(['deploy', 'staging', '--json']);
-    expect(again.code).toBe(0);
-    const deployed = JSON.parse(again.stdout);
-    expect(deployed).toMatchObject({ ok: true, status: 'succeeded', environment: 'staging' });
-    expect(deployed.release.id).not.toBe('r1');
-    expect((await liveVersion(project.url('staging'))).release).toBe(deployed.release.id);
-  });
+      // The lock is free: with a run command that works, the next deploy goes through.
+      project.editConfig((doc) =>
+        doc.deleteIn(['environments', 'staging', 'services', 'notes', 'run']),
+      );
+      const again = await project.cli(['deploy', 'staging', '--json']);
+      expect(again.code).toBe(0);
+      const deployed = JSON.parse(again.stdout);
+      expect(deployed).toMatchObject({ ok: true, status: 'succeeded', environment: 'staging' });
+      expect(deployed.release.id).not.toBe('r1');
+      expect((await liveVersion(project.url('staging'))).release).toBe(deployed.release.id);
+    },
+  );
 });

@@ -3,94 +3,77 @@
  * first environment lints its pending migrations first; an error-level finding stops it before
  * anything is migrated or switched, and a suppression's reason lands in the audit log.
  */
-import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AirlockContext } from '../../src/pipeline/context.ts';
+import { describe, expect } from 'vitest';
 import { deploy } from '../../src/pipeline/operations.ts';
-import { exampleProject, liveVersion, projectHome, type TestProject } from '../helpers/project.ts';
+import { projectTest, stagedProjectTest } from '../helpers/fixtures.ts';
+import { ledgerVersions, liveVersion } from '../helpers/project.ts';
 
 describe('migrations are linted before they reach staging', () => {
-  let project: TestProject;
-  let dev: AirlockContext;
+  projectTest(
+    'lints the first release’s migrations and lets clean ones through',
+    async ({ project }) => {
+      const { ctx: dev } = await project.session();
+      const result = await deploy(dev, 'staging', {});
+      expect(result.status).toBe('succeeded');
+      expect(result.steps.find((s) => s.name === 'lint:notes')).toMatchObject({
+        status: 'succeeded',
+        message: '2 files: 0 errors, 0 warnings',
+      });
+    },
+  );
 
-  const stagingLedger = () => {
-    const db = new DatabaseSync(
-      path.join(projectHome(project.dir), 'envs', 'staging', 'data', 'notes.db'),
-      { readOnly: true },
-    );
-    try {
-      return (
-        db.prepare('SELECT version FROM airlock_migrations').all() as Array<{
-          version: number;
-        }>
-      ).map((r) => Number(r.version));
-    } finally {
-      db.close();
-    }
-  };
+  stagedProjectTest(
+    'an unsafe migration stops the deployment before it touches staging',
+    async ({ project }) => {
+      const { ctx: dev } = await project.session();
+      project.commitFiles(
+        { 'migrations/0003_drop_updated_at.sql': 'ALTER TABLE notes DROP COLUMN updated_at;\n' },
+        'Drop notes.updated_at',
+      );
+      const result = await deploy(dev, 'staging', {});
+      expect(result.status).toBe('failed');
+      expect(result.failedStep?.name).toBe('lint:notes');
+      expect(result.failedStep?.message).toMatch(
+        /^1 file: 1 error, 0 warnings — 0003_drop_updated_at\.sql:1: destructive-change-outside-contract: /,
+      );
+      expect(result.steps.find((s) => s.name === 'migrate:notes')?.status).toBe('skipped');
+      expect(ledgerVersions(project, 'staging')).toEqual([1, 2]);
+      expect((await liveVersion(project.url('staging'))).release).toBe('r1');
+    },
+  );
 
-  beforeAll(async () => {
-    project = await exampleProject();
-    dev = (await project.session()).ctx;
-  });
-  afterAll(async () => {
-    await project?.cleanup();
-  });
-
-  it('lints the first release’s migrations and lets clean ones through', async () => {
-    const result = await deploy(dev, 'staging', {});
-    expect(result.status).toBe('succeeded');
-    expect(result.steps.find((s) => s.name === 'lint:notes')).toMatchObject({
-      status: 'succeeded',
-      message: '2 files: 0 errors, 0 warnings',
-    });
-  });
-
-  it('an unsafe migration stops the deployment before it touches staging', async () => {
-    project.commitFiles(
-      { 'migrations/0003_drop_updated_at.sql': 'ALTER TABLE notes DROP COLUMN updated_at;\n' },
-      'Drop notes.updated_at',
-    );
-    const result = await deploy(dev, 'staging', {});
-    expect(result.status).toBe('failed');
-    expect(result.failedStep?.name).toBe('lint:notes');
-    expect(result.failedStep?.message).toMatch(
-      /^1 file: 1 error, 0 warnings — 0003_drop_updated_at\.sql:1: destructive-change-outside-contract: /,
-    );
-    expect(result.steps.find((s) => s.name === 'migrate:notes')?.status).toBe('skipped');
-    expect(stagingLedger()).toEqual([1, 2]);
-    expect((await liveVersion(project.url('staging'))).release).toBe('r1');
-  });
-
-  it('a finding suppressed with a reason passes, and the reason is audited', async () => {
-    project.commitFiles(
-      {
-        // Never ran anywhere, so it may still change.
-        'migrations/0003_drop_updated_at.sql':
-          '-- airlock:lint-ignore foreign-keys-pragma kept for parity with the D1 twin of this file\nPRAGMA foreign_keys = OFF;\nCREATE TABLE note_tags (note_id INTEGER NOT NULL, tag TEXT NOT NULL);\n',
-      },
-      'Add note_tags instead',
-    );
-    const result = await deploy(dev, 'staging', {});
-    expect(result.status, result.failedStep?.message ?? '').toBe('succeeded');
-    expect(result.steps.find((s) => s.name === 'lint:notes')?.message).toBe(
-      '1 file: 0 errors, 0 warnings, 1 suppressed',
-    );
-    expect(stagingLedger()).toEqual([1, 2, 3]);
-    const audit = await dev.store.listAudit({ environment: 'staging', limit: 30 });
-    expect(audit.find((a) => a.action === 'migrations.lint_suppressed')).toMatchObject({
-      releaseId: result.plan.release.id,
-      detail: {
-        service: 'notes',
-        suppressed: [
-          {
-            rule: 'foreign-keys-pragma',
-            file: '0003_drop_updated_at.sql',
-            reason: 'kept for parity with the D1 twin of this file',
-          },
-        ],
-      },
-    });
-  });
+  stagedProjectTest(
+    'a finding suppressed with a reason passes, and the reason is audited',
+    async ({ project }) => {
+      const { ctx: dev } = await project.session();
+      project.commitFiles(
+        {
+          // Never ran anywhere, so it may still change.
+          'migrations/0003_drop_updated_at.sql':
+            '-- airlock:lint-ignore foreign-keys-pragma kept for parity with the D1 twin of this file\nPRAGMA foreign_keys = OFF;\nCREATE TABLE note_tags (note_id INTEGER NOT NULL, tag TEXT NOT NULL);\n',
+        },
+        'Add note_tags instead',
+      );
+      const result = await deploy(dev, 'staging', {});
+      expect(result.status, result.failedStep?.message ?? '').toBe('succeeded');
+      expect(result.steps.find((s) => s.name === 'lint:notes')?.message).toBe(
+        '1 file: 0 errors, 0 warnings, 1 suppressed',
+      );
+      expect(ledgerVersions(project, 'staging')).toEqual([1, 2, 3]);
+      const audit = await dev.store.listAudit({ environment: 'staging', limit: 30 });
+      expect(audit.find((a) => a.action === 'migrations.lint_suppressed')).toMatchObject({
+        releaseId: result.plan.release.id,
+        detail: {
+          service: 'notes',
+          suppressed: [
+            {
+              rule: 'foreign-keys-pragma',
+              file: '0003_drop_updated_at.sql',
+              reason: 'kept for parity with the D1 twin of this file',
+            },
+          ],
+        },
+      });
+    },
+  );
 });

@@ -3,8 +3,9 @@
  * while a new release is promoted into it and then rolled back; not one request fails.
  */
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exampleProject, REVIEWER, type TestProject } from '../helpers/project.ts';
+import { describe, expect } from 'vitest';
+import { promotedProjectTest } from '../helpers/fixtures.ts';
+import { REVIEWER } from '../helpers/project.ts';
 
 interface Load {
   stop(): Promise<{ ok: number; failed: number; errors: string[]; releases: Set<string> }>;
@@ -56,36 +57,28 @@ function hammer(url: string, clients: number): Load {
 }
 
 describe('zero-downtime switching', () => {
-  let project: TestProject;
+  // r1 serves staging and production (the fixture).
+  promotedProjectTest(
+    'serves every request while r2 is promoted into production and rolled back',
+    async ({ project }) => {
+      project.commit('2-pinned-notes');
+      expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
+      expect((await project.cli(['approve', 'production', '--as', REVIEWER])).code).toBe(0);
 
-  beforeAll(async () => {
-    project = await exampleProject();
-    expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
-    expect((await project.cli(['approve', 'production', '--as', REVIEWER])).code).toBe(0);
-    expect((await project.cli(['promote', 'production', '--yes'])).code).toBe(0);
-  });
-  afterAll(async () => {
-    await project.cleanup();
-  });
+      const load = hammer(project.url('production'), 8);
+      await new Promise((r) => setTimeout(r, 200));
+      const promote = await project.cli(['promote', 'production', '--yes']);
+      expect(promote.code).toBe(0);
+      const rollback = await project.cli(['rollback', 'production', '--yes']);
+      expect(rollback.code).toBe(0);
+      expect(rollback.stdout).toContain('switched to warm r1');
+      await new Promise((r) => setTimeout(r, 200));
+      const result = await load.stop();
 
-  it('serves every request while r2 is promoted into production and rolled back', async () => {
-    project.commit('2-pinned-notes');
-    expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
-    expect((await project.cli(['approve', 'production', '--as', REVIEWER])).code).toBe(0);
-
-    const load = hammer(project.url('production'), 8);
-    await new Promise((r) => setTimeout(r, 200));
-    const promote = await project.cli(['promote', 'production', '--yes']);
-    expect(promote.code).toBe(0);
-    const rollback = await project.cli(['rollback', 'production', '--yes']);
-    expect(rollback.code).toBe(0);
-    expect(rollback.stdout).toContain('switched to warm r1');
-    await new Promise((r) => setTimeout(r, 200));
-    const result = await load.stop();
-
-    expect(result.errors).toEqual([]);
-    expect(result.failed).toBe(0);
-    expect(result.ok).toBeGreaterThan(200);
-    expect([...result.releases].sort()).toEqual(['r1', 'r2']);
-  });
+      expect(result.errors).toEqual([]);
+      expect(result.failed).toBe(0);
+      expect(result.ok).toBeGreaterThan(200);
+      expect([...result.releases].sort()).toEqual(['r1', 'r2']);
+    },
+  );
 });

@@ -7,7 +7,7 @@
  *
  * Use: `describeProviderContract('local', async () => harness)` in a test file.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { AirlockError } from '../../src/errors.ts';
 import type { Provider, ServiceDeployment, ServiceTarget } from '../../src/providers/provider.ts';
 
@@ -43,87 +43,92 @@ export function describeProviderContract(
   createHarness: () => Promise<ProviderHarness>,
   options: { timeoutMs?: number } = {},
 ): void {
-  describe(`provider contract: ${name}`, { timeout: options.timeoutMs ?? 120_000 }, () => {
-    let h: ProviderHarness;
-    let staging: string;
-    let production: string;
-
-    beforeAll(async () => {
-      h = await createHarness();
-      [staging, production] = h.environments;
-    }, options.timeoutMs ?? 120_000);
-    afterAll(async () => {
-      if (!h) return;
+  // Each test gets a harness of its own (its own home, ports, fake platform state), stopped
+  // and cleaned up after it, so the tests run alone and in any order.
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern
+  const contractTest = test.extend('h', async ({}, { onCleanup }) => {
+    const h = await createHarness();
+    onCleanup(async () => {
       for (const environment of h.environments) await h.provider.stopEnvironment(environment);
       await h.cleanup();
     });
+    return h;
+  });
 
-    it('describes an environment where nothing is deployed yet', async () => {
+  describe(`provider contract: ${name}`, { timeout: options.timeoutMs ?? 120_000 }, () => {
+    contractTest('describes an environment where nothing is deployed yet', async ({ h }) => {
+      const [staging] = h.environments;
       const state = await h.provider.describe(h.target(staging));
       expect(state).toMatchObject({ environment: staging, release: null });
     });
 
-    it('deploys a release, reports its URL, and describes it as serving', async () => {
-      const outcome = await h.provider.deploy(await h.deployment(staging, 'r1'));
-      expect(outcome.url).toMatch(/^https?:\/\//);
-      expect(outcome.previousRelease).toBeNull();
-      const state = await h.provider.describe(h.target(staging));
-      expect(state).toMatchObject({ release: 'r1', url: outcome.url });
-      const served = await h.servedRelease(outcome.url);
-      if (served !== null) expect(served).toBe('r1');
-    });
+    contractTest(
+      'deploys, promotes apart, replaces, survives a release that cannot come up, and rolls back',
+      async ({ h }) => {
+        const [staging, production] = h.environments;
+        const served = async (url: string, release: string) => {
+          const live = await h.servedRelease(url);
+          if (live !== null) expect(live).toBe(release);
+        };
 
-    it('deploys the same release into a second environment, apart from the first', async () => {
-      const outcome = await h.provider.deploy(await h.deployment(production, 'r1', 'promote'));
-      const first = await h.provider.describe(h.target(staging));
-      expect(outcome.url).not.toBe(first.url);
-      expect((await h.provider.describe(h.target(production))).release).toBe('r1');
-    });
+        // A release is deployed, its URL reported, and it is described as serving.
+        const first = await h.provider.deploy(await h.deployment(staging, 'r1'));
+        expect(first.url).toMatch(/^https?:\/\//);
+        expect(first.previousRelease).toBeNull();
+        expect(await h.provider.describe(h.target(staging))).toMatchObject({
+          release: 'r1',
+          url: first.url,
+        });
+        await served(first.url, 'r1');
 
-    it('replaces a release with a newer one', async () => {
-      const outcome = await h.provider.deploy(await h.deployment(staging, 'r2'));
-      expect(outcome.previousRelease).toBe('r1');
-      expect((await h.provider.describe(h.target(staging))).release).toBe('r2');
-      const served = await h.servedRelease(outcome.url);
-      if (served !== null) expect(served).toBe('r2');
-      // The other environment is untouched.
-      expect((await h.provider.describe(h.target(production))).release).toBe('r1');
-    });
+        // The same release goes into a second environment, apart from the first.
+        const promoted = await h.provider.deploy(await h.deployment(production, 'r1', 'promote'));
+        expect(promoted.url).not.toBe(first.url);
+        expect((await h.provider.describe(h.target(production))).release).toBe('r1');
 
-    it('a release that cannot come up fails with a ProviderError, and the previous one keeps serving', async () => {
-      const error = await h.provider
-        .deploy(await h.deployment(staging, 'broken'))
-        .then(() => null)
-        .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(AirlockError);
-      expect((error as AirlockError).kind).toBe('provider');
-      expect((await h.provider.describe(h.target(staging))).release).toBe('r2');
-    });
+        // A newer release replaces it; the other environment is untouched.
+        const newer = await h.provider.deploy(await h.deployment(staging, 'r2'));
+        expect(newer.previousRelease).toBe('r1');
+        expect((await h.provider.describe(h.target(staging))).release).toBe('r2');
+        await served(newer.url, 'r2');
+        expect((await h.provider.describe(h.target(production))).release).toBe('r1');
 
-    it('rolls back to the earlier release', async () => {
-      const outcome = await h.provider.rollback(await h.deployment(staging, 'r1', 'rollback'));
-      expect(outcome.previousRelease).toBe('r2');
-      expect((await h.provider.describe(h.target(staging))).release).toBe('r1');
-      const served = await h.servedRelease(outcome.url);
-      if (served !== null) expect(served).toBe('r1');
-    });
+        // A release that cannot come up fails with a ProviderError; the previous one keeps serving.
+        const error = await h.provider
+          .deploy(await h.deployment(staging, 'broken'))
+          .then(() => null)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(AirlockError);
+        expect((error as AirlockError).kind).toBe('provider');
+        expect((await h.provider.describe(h.target(staging))).release).toBe('r2');
 
-    it('sets secrets by name; values never reach argv, logs or errors', async () => {
-      const result = await h.provider.setSecrets(h.target(staging), {
-        API_KEY: SECRET_VALUE,
-      });
-      expect(result.set).toEqual(['API_KEY']);
-      expect(await h.provider.secretNames(h.target(staging))).toContain('API_KEY');
-      expect(await h.provider.secretNames(h.target(production))).not.toContain('API_KEY');
-      expect(await h.transcript()).not.toContain(SECRET_VALUE);
-    });
+        // A rollback puts the earlier release back.
+        const back = await h.provider.rollback(await h.deployment(staging, 'r1', 'rollback'));
+        expect(back.previousRelease).toBe('r2');
+        expect((await h.provider.describe(h.target(staging))).release).toBe('r1');
+        await served(back.url, 'r1');
+      },
+    );
 
-    it('reports the platform configuration of each environment, secrets by name only', async () => {
-      const config = await h.provider.platformConfig(h.target(staging));
-      expect(config.secrets).toContain('API_KEY');
-      expect(JSON.stringify(config)).not.toContain(SECRET_VALUE);
-      expect(Array.isArray(config.vars)).toBe(true);
-      expect(typeof config.settings).toBe('object');
-    });
+    contractTest(
+      'sets secrets by name, in one environment only; values never reach argv, logs, errors or the platform configuration',
+      async ({ h }) => {
+        const [staging, production] = h.environments;
+        // Some platforms keep secrets on a deployed service only (a Worker must exist).
+        await h.provider.deploy(await h.deployment(staging, 'r1'));
+        const result = await h.provider.setSecrets(h.target(staging), { API_KEY: SECRET_VALUE });
+        expect(result.set).toEqual(['API_KEY']);
+        expect(await h.provider.secretNames(h.target(staging))).toContain('API_KEY');
+        expect(await h.provider.secretNames(h.target(production))).not.toContain('API_KEY');
+        expect(await h.transcript()).not.toContain(SECRET_VALUE);
+
+        // The platform configuration of the environment names the secret, never its value.
+        const config = await h.provider.platformConfig(h.target(staging));
+        expect(config.secrets).toContain('API_KEY');
+        expect(JSON.stringify(config)).not.toContain(SECRET_VALUE);
+        expect(Array.isArray(config.vars)).toBe(true);
+        expect(typeof config.settings).toBe('object');
+      },
+    );
   });
 }

@@ -3,7 +3,6 @@
  * and the bytes re-verified at every deployment.
  */
 
-import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
@@ -15,9 +14,10 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digestTree } from '../../src/releases/tree-digest.ts';
-import { exampleProject, liveVersion, projectHome, type TestProject } from '../helpers/project.ts';
+import { projectTest } from '../helpers/fixtures.ts';
+import { liveVersion, projectHome } from '../helpers/project.ts';
 
 describe('digestTree', () => {
   it('depends on every byte, path and executable bit, not on creation order', async () => {
@@ -60,116 +60,126 @@ describe('digestTree', () => {
 });
 
 describe('airlock build', () => {
-  let project: TestProject;
+  projectTest(
+    'builds the commit once in a clean checkout, and reuses the release afterwards',
+    async ({ project }) => {
+      const first = await project.cli(['build', '--json']);
+      expect(first.code).toBe(0);
+      const r1 = JSON.parse(first.stdout);
+      expect(r1).toMatchObject({ ok: true, reused: false, release: { id: 'r1', dirty: false } });
+      expect(r1.release.digest).toMatch(/^[0-9a-f]{64}$/);
+      // The working tree was not touched: the build ran in a worktree.
+      expect(readdirSync(project.dir)).not.toContain('dist');
+      const artifact = r1.release.services.notes.digest;
+      expect(readdirSync(path.join(projectHome(project.dir), 'artifacts/sha256'))).toContain(
+        artifact,
+      );
+      const again = JSON.parse((await project.cli(['build', '--json'])).stdout);
+      expect(again).toMatchObject({ reused: true, release: { id: 'r1' } });
+      // A deterministic build of the same commit gives the same content: still r1.
+      const rebuilt = JSON.parse((await project.cli(['build', '--rebuild', '--json'])).stdout);
+      expect(rebuilt).toMatchObject({
+        reused: true,
+        release: { id: 'r1', digest: r1.release.digest },
+      });
+    },
+  );
 
-  beforeAll(async () => {
-    project = await exampleProject();
-  });
-  afterAll(async () => {
-    await project.cleanup();
-  });
+  projectTest(
+    'builds uncommitted changes as a dirty release and says so loudly',
+    async ({ project }) => {
+      writeFileSync(path.join(project.dir, 'src/extra.js'), 'export const extra = 1;\n');
+      writeFileSync(path.join(project.dir, 'README.md'), '# changed\n', { flag: 'a' });
+      const { code, stdout, stderr } = await project.cli(['build']);
+      expect(code).toBe(0);
+      expect(stderr).toMatch(
+        /UNCOMMITTED CHANGES: building the working tree, not commit [0-9a-f]{7}\. This release is marked dirty/,
+      );
+      expect(stderr).toContain('src/extra.js');
+      expect(stderr).toMatch(/changed: (README\.md, src\/extra\.js|src\/extra\.js, README\.md)\)/);
+      expect(stdout).toMatch(/Built release r1: commit [0-9a-f]{7} \(DIRTY\)/);
+    },
+  );
 
-  it('builds the commit once in a clean checkout, and reuses the release afterwards', async () => {
-    const first = await project.cli(['build', '--json']);
-    expect(first.code).toBe(0);
-    const r1 = JSON.parse(first.stdout);
-    expect(r1).toMatchObject({ ok: true, reused: false, release: { id: 'r1', dirty: false } });
-    expect(r1.release.digest).toMatch(/^[0-9a-f]{64}$/);
-    // The working tree was not touched: the build ran in a worktree.
-    expect(readdirSync(project.dir)).not.toContain('dist');
-    const artifact = r1.release.services.notes.digest;
-    expect(readdirSync(path.join(projectHome(project.dir), 'artifacts/sha256'))).toContain(
-      artifact,
-    );
-    const again = JSON.parse((await project.cli(['build', '--json'])).stdout);
-    expect(again).toMatchObject({ reused: true, release: { id: 'r1' } });
-    // A deterministic build of the same commit gives the same content: still r1.
-    const rebuilt = JSON.parse((await project.cli(['build', '--rebuild', '--json'])).stdout);
-    expect(rebuilt).toMatchObject({
-      reused: true,
-      release: { id: 'r1', digest: r1.release.digest },
-    });
-  });
+  projectTest(
+    'builds an older commit with --commit, from that commit, not the working tree',
+    async ({ project }) => {
+      project.commit('2-pinned-notes');
+      const head = JSON.parse((await project.cli(['build', '--json'])).stdout);
+      expect(
+        head.release.services.notes.migrations.map((m: { version: number }) => m.version),
+      ).toEqual([1, 2, 3]);
+      const old = JSON.parse((await project.cli(['build', '--commit', 'HEAD~1', '--json'])).stdout);
+      expect(old.release.id).toBe('r2');
+      expect(old.release.services.notes.migrations).toHaveLength(2);
+    },
+  );
 
-  it('builds uncommitted changes as a dirty release and says so loudly', async () => {
-    writeFileSync(path.join(project.dir, 'src/extra.js'), 'export const extra = 1;\n');
-    writeFileSync(path.join(project.dir, 'README.md'), '# changed\n', { flag: 'a' });
-    const { code, stdout, stderr } = await project.cli(['build']);
-    expect(code).toBe(0);
-    expect(stderr).toMatch(
-      /UNCOMMITTED CHANGES: building the working tree, not commit [0-9a-f]{7}\. This release is marked dirty/,
-    );
-    expect(stderr).toContain('src/extra.js');
-    expect(stderr).toMatch(/changed: (README\.md, src\/extra\.js|src\/extra\.js, README\.md)\)/);
-    expect(stdout).toMatch(/Built release r2: commit [0-9a-f]{7} \(DIRTY\)/);
-    rmSync(path.join(project.dir, 'src/extra.js'));
-    execFileSync('git', ['checkout', '--', 'README.md'], { cwd: project.dir });
-  });
+  projectTest(
+    'refuses to build a commit whose migrations do not match airlock.sum, naming the file',
+    async ({ project }) => {
+      const file = 'migrations/0002_add_notes_updated_at.sql';
+      const original = readFileSync(path.join(project.dir, file), 'utf8');
+      project.commitFiles(
+        { [file]: `${original}-- a comment added without re-hashing\n` },
+        'Edit an applied migration',
+        { hash: false },
+      );
+      const edited = await project.cli(['build']);
+      expect(edited.code).not.toBe(0);
+      expect(edited.stderr).toMatch(
+        /commit [0-9a-f]{7}: 0002_add_notes_updated_at\.sql changed since airlock\.sum was written/,
+      );
+      expect(edited.stderr).toContain('git checkout -- migrations/0002_add_notes_updated_at.sql');
+      expect(edited.stderr).not.toContain('airlock-checkout-');
+    },
+  );
 
-  it('builds an older commit with --commit, from that commit, not the working tree', async () => {
-    project.commit('2-pinned-notes');
-    const r3 = JSON.parse((await project.cli(['build', '--json'])).stdout);
-    expect(r3.release.services.notes.migrations.map((m: { version: number }) => m.version)).toEqual(
-      [1, 2, 3],
-    );
-    const old = JSON.parse((await project.cli(['build', '--commit', 'HEAD~1', '--json'])).stdout);
-    expect(old.release.id).toBe('r1');
-    expect(old.release.services.notes.migrations).toHaveLength(2);
-  });
+  projectTest(
+    'refuses to deploy an artifact whose bytes changed on disk; the old release keeps serving',
+    async ({ project }) => {
+      expect((await project.cli(['deploy', 'staging'])).code).toBe(0); // r1
+      project.commit('2-pinned-notes');
+      expect((await project.cli(['build'])).code).toBe(0); // r2
+      const { ctx } = await project.session();
+      const r2 = (await ctx.store.findRelease('r2'))!;
+      const stored = ctx.artifacts.pathOf(r2.services.notes!.digest);
+      chmodSync(path.join(stored, 'server.js'), 0o644);
+      writeFileSync(path.join(stored, 'server.js'), '// tampered\n', { flag: 'a' });
+      const { code, stdout } = await project.cli(['deploy', 'staging', '--release', 'r2']);
+      expect(code).toBe(1);
+      expect(stdout).toMatch(
+        /✖ Preflight and verify r2 artifacts \(sha256\) .*was modified on disk/,
+      );
+      expect((await liveVersion(project.url('staging'))).release).toBe('r1');
+    },
+  );
 
-  it('refuses to build a commit whose migrations do not match airlock.sum, naming the file', async () => {
-    const file = 'migrations/0002_add_notes_updated_at.sql';
-    const original = readFileSync(path.join(project.dir, file), 'utf8');
-    project.commitFiles(
-      { [file]: `${original}-- a comment added without re-hashing\n` },
-      'Edit an applied migration',
-      { hash: false },
-    );
-    const edited = await project.cli(['build']);
-    expect(edited.code).not.toBe(0);
-    expect(edited.stderr).toMatch(
-      /commit [0-9a-f]{7}: 0002_add_notes_updated_at\.sql changed since airlock\.sum was written/,
-    );
-    expect(edited.stderr).toContain('git checkout -- migrations/0002_add_notes_updated_at.sql');
-    expect(edited.stderr).not.toContain('airlock-checkout-');
-    execFileSync('git', ['revert', '--no-edit', 'HEAD'], { cwd: project.dir });
-  });
+  projectTest(
+    'reports a failing build with its log, and a build that leaves no output',
+    async ({ project }) => {
+      project.editConfig((doc) =>
+        doc.setIn(
+          ['services', 'notes', 'build', 'command'],
+          'echo compiling; echo "type error in x.ts" >&2; exit 3',
+        ),
+      );
+      const failed = await project.cli(['build', '--rebuild', '--json']);
+      expect(failed.code).toBe(1);
+      const error = JSON.parse(failed.stdout).error;
+      expect(error).toMatchObject({
+        code: 'BUILD_FAILED',
+        message: expect.stringContaining('exited 3'),
+      });
+      expect(error.details.tail).toContain('type error in x.ts');
+      expect(error.hint).toMatch(/Read the build log: .*build-[0-9a-f]{12}-dirty-notes\.log/);
 
-  it('refuses to deploy an artifact whose bytes changed on disk; the old release keeps serving', async () => {
-    expect((await project.cli(['deploy', 'staging', '--release', 'r1'])).code).toBe(0);
-    const { ctx } = await project.session();
-    const r3 = (await ctx.store.findRelease('r3'))!;
-    const stored = ctx.artifacts.pathOf(r3.services.notes!.digest);
-    chmodSync(path.join(stored, 'server.js'), 0o644);
-    writeFileSync(path.join(stored, 'server.js'), '// tampered\n', { flag: 'a' });
-    const { code, stdout } = await project.cli(['deploy', 'staging', '--release', 'r3']);
-    expect(code).toBe(1);
-    expect(stdout).toMatch(/✖ Preflight and verify r3 artifacts \(sha256\) .*was modified on disk/);
-    expect((await liveVersion(project.url('staging'))).release).toBe('r1');
-  });
-
-  it('reports a failing build with its log, and a build that leaves no output', async () => {
-    project.editConfig((doc) =>
-      doc.setIn(
-        ['services', 'notes', 'build', 'command'],
-        'echo compiling; echo "type error in x.ts" >&2; exit 3',
-      ),
-    );
-    const failed = await project.cli(['build', '--rebuild', '--json']);
-    expect(failed.code).toBe(1);
-    const error = JSON.parse(failed.stdout).error;
-    expect(error).toMatchObject({
-      code: 'BUILD_FAILED',
-      message: expect.stringContaining('exited 3'),
-    });
-    expect(error.details.tail).toContain('type error in x.ts');
-    expect(error.hint).toMatch(/Read the build log: .*build-[0-9a-f]{12}-dirty-notes\.log/);
-
-    project.editConfig((doc) => doc.setIn(['services', 'notes', 'build', 'command'], 'true'));
-    const empty = await project.cli(['build', '--rebuild', '--json']);
-    expect(JSON.parse(empty.stdout).error).toMatchObject({
-      code: 'BUILD_OUTPUT_MISSING',
-      message: 'the build of notes succeeded but left no files in dist.',
-    });
-  });
+      project.editConfig((doc) => doc.setIn(['services', 'notes', 'build', 'command'], 'true'));
+      const empty = await project.cli(['build', '--rebuild', '--json']);
+      expect(JSON.parse(empty.stdout).error).toMatchObject({
+        code: 'BUILD_OUTPUT_MISSING',
+        message: 'the build of notes succeeded but left no files in dist.',
+      });
+    },
+  );
 });

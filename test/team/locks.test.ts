@@ -4,9 +4,10 @@
  * was paused (SIGSTOP) past its lease.
  */
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, describeIfPostgres, type TestDatabase } from '../helpers/postgres.ts';
-import { BIN, exampleProject, liveVersion, type TestProject } from '../helpers/project.ts';
+import { expect } from 'vitest';
+import { postgresProjectTestWith } from '../helpers/fixtures.ts';
+import { describeIfPostgres } from '../helpers/postgres.ts';
+import { BIN, liveVersion, type TestProject } from '../helpers/project.ts';
 
 interface Exit {
   code: number | null;
@@ -46,134 +47,159 @@ async function until(
   }
 }
 
-describeIfPostgres('team mode: locks across processes (Postgres state)', () => {
-  let db: TestDatabase;
-  let project: TestProject;
-  let env: Record<string, string>;
+/**
+ * A team-mode project (state on a Postgres database of its own) whose slow staging check keeps a
+ * deployment, and its lock, busy for a few seconds; r1 is built. `env` points commands at the
+ * state database.
+ */
+const teamTest = postgresProjectTestWith({
+  config: (doc) =>
+    doc.setIn(
+      ['environments', 'staging', 'services', 'notes', 'checks'],
+      [{ name: 'slow', type: 'command', run: 'sleep 3', timeoutMs: 30000 }],
+    ),
+})
+  .extend('env', async ({ stateDatabase }) => ({ AIRLOCK_STATE_URL: stateDatabase.url }))
+  .extend('r1', { auto: true }, async ({ project }) => {
+    const built = await project.cli(['build', '--json']);
+    expect(built.code, built.stderr).toBe(0);
+    return JSON.parse(built.stdout).release.id as string;
+  });
 
-  beforeAll(async () => {
-    db = await createTestDatabase('airlock_team');
-    env = { AIRLOCK_STATE_URL: db.url };
-    project = await exampleProject({ env });
-    // A slow staging check keeps a deployment (and its lock) busy for a few seconds.
-    project.editConfig((doc) =>
-      doc.setIn(
-        ['environments', 'staging', 'services', 'notes', 'checks'],
-        [{ name: 'slow', type: 'command', run: 'sleep 3', timeoutMs: 30000 }],
-      ),
+describeIfPostgres(
+  'team mode: locks across processes (Postgres state)',
+  () => {
+    teamTest(
+      '8 processes race to deploy into one environment: exactly one deploys, the others fail naming the holder',
+      async ({ project, env }) => {
+        const racers = Array.from({ length: 8 }, () =>
+          start(project, ['deploy', 'staging', '--release', 'r1', '--json'], env),
+        );
+        const exits = await Promise.all(racers.map((r) => r.exit));
+        const winners = exits.filter((e) => e.code === 0);
+        const losers = exits.filter((e) => e.code !== 0);
+        expect(winners).toHaveLength(1);
+        expect(losers).toHaveLength(7);
+        for (const loser of losers) {
+          const error = JSON.parse(loser.stdout).error;
+          expect(error.code).toBe('LOCK_HELD');
+          expect(error.message).toMatch(
+            /^staging is locked by dev@airlock\.demo \(pid \d+ on .+\) since .+: "deploy r1"\.$/,
+          );
+        }
+        const { ctx } = await project.session();
+        const deployments = await ctx.store.listDeployments({ environment: 'staging', limit: 20 });
+        expect(deployments).toHaveLength(1);
+        expect(deployments[0]?.status).toBe('succeeded');
+      },
     );
-    expect((await project.cli(['build', '--json'])).code).toBe(0);
-  });
-  afterAll(async () => {
-    await project.cleanup();
-    await db.drop();
-  });
 
-  it('8 processes race to deploy into one environment: exactly one deploys, the others fail naming the holder', async () => {
-    const racers = Array.from({ length: 8 }, () =>
-      start(project, ['deploy', 'staging', '--release', 'r1', '--json'], env),
+    teamTest(
+      'a second process with --wait queues behind the first and deploys after it',
+      async ({ project, env }) => {
+        const first = start(project, ['deploy', 'staging', '--release', 'r1', '--json'], env);
+        const { ctx } = await project.session();
+        await until(async () => (await ctx.store.getLock('staging')) !== undefined, 15_000);
+        const second = start(
+          project,
+          ['deploy', 'staging', '--release', 'r1', '--wait', '1m'],
+          env,
+        );
+        await until(
+          async () => (await ctx.store.listQueue('staging', 'waiting')).length === 1,
+          15_000,
+        );
+        const [a, b] = await Promise.all([first.exit, second.exit]);
+        expect(a.code).toBe(0);
+        expect(b.code).toBe(0);
+        expect(b.stdout).toMatch(
+          /⏳ staging is locked by dev@airlock\.demo \(pid \d+ on .+\) since .+: "deploy r1"\. Waiting in the queue \(up to 1 minute\)…/,
+        );
+        expect((await ctx.store.listQueue('staging')).map((q) => q.status)).toContain('started');
+        const runs = await ctx.store.listRuns({ environment: 'staging', limit: 10 });
+        expect(runs.slice(0, 2).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+      },
     );
-    const exits = await Promise.all(racers.map((r) => r.exit));
-    const winners = exits.filter((e) => e.code === 0);
-    const losers = exits.filter((e) => e.code !== 0);
-    expect(winners).toHaveLength(1);
-    expect(losers).toHaveLength(7);
-    for (const loser of losers) {
-      const error = JSON.parse(loser.stdout).error;
-      expect(error.code).toBe('LOCK_HELD');
-      expect(error.message).toMatch(
-        /^staging is locked by dev@airlock\.demo \(pid \d+ on .+\) since .+: "deploy r1"\.$/,
-      );
-    }
-    const { ctx } = await project.session();
-    const deployments = await ctx.store.listDeployments({ environment: 'staging', limit: 20 });
-    expect(deployments).toHaveLength(1);
-    expect(deployments[0]?.status).toBe('succeeded');
-  });
 
-  it('a second process with --wait queues behind the first and deploys after it', async () => {
-    const first = start(project, ['deploy', 'staging', '--release', 'r1', '--json'], env);
-    const { ctx } = await project.session();
-    await until(async () => (await ctx.store.getLock('staging')) !== undefined, 15_000);
-    const second = start(project, ['deploy', 'staging', '--release', 'r1', '--wait', '1m'], env);
-    await until(async () => (await ctx.store.listQueue('staging', 'waiting')).length === 1, 15_000);
-    const [a, b] = await Promise.all([first.exit, second.exit]);
-    expect(a.code).toBe(0);
-    expect(b.code).toBe(0);
-    expect(b.stdout).toMatch(
-      /⏳ staging is locked by dev@airlock\.demo \(pid \d+ on .+\) since .+: "deploy r1"\. Waiting in the queue \(up to 1 minute\)…/,
+    teamTest(
+      'a process paused past its lease cannot write after another took over (fencing)',
+      async ({ project, env }) => {
+        const ttl = { ...env, AIRLOCK_LOCK_TTL_MS: '1500' };
+        const { ctx } = await project.session();
+        const a = start(project, ['deploy', 'staging', '--release', 'r1'], ttl);
+        // Pause A while its slow check runs (it holds the lock and has written its run).
+        await until(() => a.output().includes('▸ Check notes'), 30_000);
+        const [aRun] = await ctx.store.listRuns({
+          environment: 'staging',
+          status: 'running',
+          limit: 1,
+        });
+        expect(aRun?.pid).toBe(a.child.pid);
+        a.child.kill('SIGSTOP');
+        try {
+          await new Promise((r) => setTimeout(r, 2_500)); // A's 1.5 s lease runs out
+          const b = await project.cli(['deploy', 'staging', '--release', 'r1', '--json'], {
+            env: ttl,
+          });
+          expect(b.code).toBe(0);
+          const bRun = JSON.parse(b.stdout).runId as number;
+          const takeover = (await ctx.store.listAudit({ environment: 'staging', limit: 50 })).find(
+            (e) => e.action === 'lock.taken-over',
+          );
+          expect(takeover?.detail).toMatchObject({ pid: a.child.pid });
+          const before = await ctx.store.listAudit({ limit: 1000 });
+          // A wakes up: every write it tries is refused, and it stops.
+          a.child.kill('SIGCONT');
+          const aExit = await a.exit;
+          expect(aExit.code).toBe(1);
+          expect(aExit.stderr).toContain('no longer holds the staging lock');
+          const after = await ctx.store.listAudit({ limit: 1000 });
+          expect(
+            after.filter((e) => !before.some((x) => x.id === e.id) && e.runId === aRun?.id),
+          ).toEqual([]);
+          expect((await ctx.store.getRun(aRun!.id))?.status).toBe('running'); // A could not even close it
+          expect((await ctx.store.getRun(bRun))?.status).toBe('succeeded');
+          const serving = await ctx.store.getServing('staging');
+          expect(serving[0]?.deploymentId).toBe(JSON.parse(b.stdout).deploymentId);
+          expect((await liveVersion(project.url('staging'))).release).toBe('r1');
+        } finally {
+          a.child.kill('SIGCONT');
+          a.child.kill('SIGKILL');
+        }
+      },
     );
-    expect((await ctx.store.listQueue('staging')).map((q) => q.status)).toContain('started');
-    const runs = await ctx.store.listRuns({ environment: 'staging', limit: 10 });
-    expect(runs.slice(0, 2).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
-  });
 
-  it('a process paused past its lease cannot write after another took over (fencing)', async () => {
-    const ttl = { ...env, AIRLOCK_LOCK_TTL_MS: '1500' };
-    const { ctx } = await project.session();
-    const a = start(project, ['deploy', 'staging', '--release', 'r1'], ttl);
-    // Pause A while its slow check runs (it holds the lock and has written its run).
-    await until(() => a.output().includes('▸ Check notes'), 30_000);
-    const [aRun] = await ctx.store.listRuns({
-      environment: 'staging',
-      status: 'running',
-      limit: 1,
-    });
-    expect(aRun?.pid).toBe(a.child.pid);
-    a.child.kill('SIGSTOP');
-    try {
-      await new Promise((r) => setTimeout(r, 2_500)); // A's 1.5 s lease runs out
-      const b = await project.cli(['deploy', 'staging', '--release', 'r1', '--json'], { env: ttl });
-      expect(b.code).toBe(0);
-      const bRun = JSON.parse(b.stdout).runId as number;
-      const takeover = (await ctx.store.listAudit({ environment: 'staging', limit: 50 })).find(
-        (e) => e.action === 'lock.taken-over',
-      );
-      expect(takeover?.detail).toMatchObject({ pid: a.child.pid });
-      const before = await ctx.store.listAudit({ limit: 1000 });
-      // A wakes up: every write it tries is refused, and it stops.
-      a.child.kill('SIGCONT');
-      const aExit = await a.exit;
-      expect(aExit.code).toBe(1);
-      expect(aExit.stderr).toContain('no longer holds the staging lock');
-      const after = await ctx.store.listAudit({ limit: 1000 });
-      expect(
-        after.filter((e) => !before.some((x) => x.id === e.id) && e.runId === aRun?.id),
-      ).toEqual([]);
-      expect((await ctx.store.getRun(aRun!.id))?.status).toBe('running'); // A could not even close it
-      expect((await ctx.store.getRun(bRun))?.status).toBe('succeeded');
-      const serving = await ctx.store.getServing('staging');
-      expect(serving[0]?.deploymentId).toBe(JSON.parse(b.stdout).deploymentId);
-      expect((await liveVersion(project.url('staging'))).release).toBe('r1');
-    } finally {
-      a.child.kill('SIGCONT');
-      a.child.kill('SIGKILL');
-    }
-  });
-
-  it('holds an environment with a manual lock until it is released', async () => {
-    const acquired = await project.cli([
-      'lock',
-      'acquire',
-      'staging',
-      '-m',
-      'database maintenance',
-    ]);
-    expect(acquired.code).toBe(0);
-    const refused = await project.cli(['deploy', 'staging', '--release', 'r1']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('staging is locked by dev@airlock.demo (a manual lock) since');
-    expect(refused.stderr).toContain('"database maintenance"');
-    const status = await project.cli(['lock', 'status']);
-    expect(status.stdout).toContain('🔒 staging is locked by dev@airlock.demo (a manual lock)');
-    expect(status.stdout).toContain('🔓 production is free');
-    expect((await project.cli(['lock', 'release', 'staging'])).code).toBe(0);
-    expect((await project.cli(['deploy', 'staging', '--release', 'r1'])).code).toBe(0);
-    const { ctx } = await project.session();
-    const actions = (await ctx.store.listAudit({ environment: 'staging', limit: 200 })).map(
-      (e) => e.action,
+    teamTest(
+      'holds an environment with a manual lock until it is released',
+      async ({ project }) => {
+        const acquired = await project.cli([
+          'lock',
+          'acquire',
+          'staging',
+          '-m',
+          'database maintenance',
+        ]);
+        expect(acquired.code).toBe(0);
+        const refused = await project.cli(['deploy', 'staging', '--release', 'r1']);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain(
+          'staging is locked by dev@airlock.demo (a manual lock) since',
+        );
+        expect(refused.stderr).toContain('"database maintenance"');
+        const status = await project.cli(['lock', 'status']);
+        expect(status.stdout).toContain('🔒 staging is locked by dev@airlock.demo (a manual lock)');
+        expect(status.stdout).toContain('🔓 production is free');
+        expect((await project.cli(['lock', 'release', 'staging'])).code).toBe(0);
+        expect((await project.cli(['deploy', 'staging', '--release', 'r1'])).code).toBe(0);
+        const { ctx } = await project.session();
+        const actions = (await ctx.store.listAudit({ environment: 'staging', limit: 200 })).map(
+          (e) => e.action,
+        );
+        expect(actions).toContain('lock.acquired');
+        expect(actions).toContain('lock.released');
+      },
     );
-    expect(actions).toContain('lock.acquired');
-    expect(actions).toContain('lock.released');
-  });
-});
+  },
+  // Several real CLI processes per test, each a few seconds on a busy machine.
+  { timeout: 240_000 },
+);

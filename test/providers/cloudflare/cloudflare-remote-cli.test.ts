@@ -149,7 +149,7 @@ describe('cloudflare remote mode through the CLI (FAKE wrangler, FAKE D1 API)', 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('deploys staging, promotes the same bundle to production, migrating each D1 database on its own', async () => {
+  it('deploys staging, promotes the same bundle to production (each D1 database migrated on its own), rolls production back with wrangler rollback, and the drift gate reads each remote D1 schema', async () => {
     const staging = await ok(['deploy', 'staging']);
     expect(staging).toContain('applied 0001_create_notes');
     expect(staging).toContain('→ https://notes-worker.airlock-fake.workers.dev');
@@ -171,9 +171,8 @@ describe('cloudflare remote mode through the CLI (FAKE wrangler, FAKE D1 API)', 
     );
     // Every D1 request carried the token; none of them was refused.
     expect(api.requests.every((r) => r.auth === 'valid' && r.status === 200)).toBe(true);
-  });
 
-  it('rolls production back with wrangler rollback to the version of the earlier release', async () => {
+    // Rolls production back with wrangler rollback to the version of the earlier release.
     writeFileSync(path.join(dir, 'src', 'index.js'), workerSource('v2'));
     git('commit', '-q', '-am', 'v2');
     await ok(['deploy', 'staging']);
@@ -196,9 +195,8 @@ describe('cloudflare remote mode through the CLI (FAKE wrangler, FAKE D1 API)', 
     expect(
       Object.fromEntries(status.environments.map((e) => [e.environment, e.services[0]?.release])),
     ).toEqual({ staging: 'r2', production: 'r1' });
-  });
 
-  it('the drift gate reads each remote D1 schema (a snapshot through the D1 HTTP API)', async () => {
+    // The drift gate reads each remote D1 schema (a snapshot through the D1 HTTP API).
     const db = new DatabaseSync(api.file(PRODUCTION_DB));
     db.exec('CREATE TABLE made_by_hand (x TEXT)');
     db.close();

@@ -90,7 +90,7 @@ describe('seed 003 through the CLI (FAKE flyctl): one image, staging then produc
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('airlock build pushes one image from the clean checkout and stores its digest in the release', async () => {
+  it("builds one image from the clean checkout, runs that digest on staging then production, and rolls production back to r1's digest without building", async () => {
     const result = await airlock(['build']);
     expect(result.code, result.out).toBe(0);
     const builds = fake.invocations().filter((i) => i.argv.includes('--build-only'));
@@ -101,9 +101,8 @@ describe('seed 003 through the CLI (FAKE flyctl): one image, staging then produc
       cwd: projectHome(dir),
     }).toString();
     expect(JSON.parse(stored).digest).toBe(imageOf('r1'));
-  });
 
-  it('deploy staging, then promote production: both apps run the same digest', async () => {
+    // Deploy staging, then promote production: both apps run the same digest.
     expect((await airlock(['deploy', 'staging'])).code).toBe(0);
     const promoted = await airlock(['promote', 'production', '--yes']);
     expect(promoted.code, promoted.out).toBe(0);
@@ -112,19 +111,20 @@ describe('seed 003 through the CLI (FAKE flyctl): one image, staging then produc
     expect(machines('blue-banded-bee-staging')).toEqual([{ digest, release: 'r1' }]);
     expect(machines('blue-banded-bee')).toEqual([{ digest, release: 'r1' }]);
     expect(fake.invocations().filter((i) => i.argv.includes('--build-only'))).toHaveLength(1);
-  });
 
-  it('a second release promoted, then rolled back: production runs r1’s digest again, no build', async () => {
+    // A second release promoted, then rolled back: production runs r1’s digest again, no build.
     writeFileSync(path.join(dir, 'server.js'), "console.log('v2');\n");
     git('commit', '-q', '-am', 'v2');
     expect((await airlock(['deploy', 'staging'])).code).toBe(0);
     expect((await airlock(['promote', 'production', '--yes'])).code).toBe(0);
     expect(machines('blue-banded-bee')).toEqual([{ digest: imageOf('r2'), release: 'r2' }]);
-    const builds = fake.invocations().filter((i) => i.argv.includes('--build-only')).length;
+    const buildCount = fake.invocations().filter((i) => i.argv.includes('--build-only')).length;
     const rolled = await airlock(['rollback', 'production', '--yes']);
     expect(rolled.code, rolled.out).toBe(0);
     expect(machines('blue-banded-bee')).toEqual([{ digest: imageOf('r1'), release: 'r1' }]);
-    expect(fake.invocations().filter((i) => i.argv.includes('--build-only'))).toHaveLength(builds);
+    expect(fake.invocations().filter((i) => i.argv.includes('--build-only'))).toHaveLength(
+      buildCount,
+    );
     expect(readFileSync(fake.env.FAKE_CLI_TRANSCRIPT as string, 'utf8')).not.toContain(FLY_TOKEN);
   });
 });

@@ -52,7 +52,7 @@ describe('LocalRuntime failures', () => {
     const r1Pid = (await runtime.describe('staging', 'web', port)).pid;
 
     const error = await runtime
-      .deploy(deployment('r2', { env: { FAIL_HEALTH: '1' }, healthTimeoutMs: 800 }))
+      .deploy(deployment('r2', { env: { FAIL_HEALTH: '1' }, healthTimeoutMs: 8_000 }))
       .catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(ProviderError);

@@ -90,7 +90,7 @@ describe('seed 001 through the CLI (FAKE Railway CLI): the same bytes, staging t
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('deploys to staging, then promotes exactly those bytes to production', async () => {
+  it('deploys to staging, promotes exactly those bytes to production; a release whose staging deployment fails stops there and r1 keeps serving everywhere', async () => {
     const staged = await airlock(['deploy', 'staging']);
     expect(staged.code, staged.out).toBe(0);
     expect(staged.out).toMatch(/https:\/\/web-staging-\w+\.up\.railway\.app/);
@@ -108,9 +108,8 @@ describe('seed 001 through the CLI (FAKE Railway CLI): the same bytes, staging t
       expect(call.note).toBe(
         `token scope=${call.argv.includes('production') ? 'production' : 'staging'}`,
       );
-  });
 
-  it('a release whose staging deployment fails stops there; r1 keeps serving everywhere', async () => {
+    // A release whose staging deployment fails stops there; r1 keeps serving everywhere.
     writeFileSync(path.join(dir, 'server.js'), "console.log('v2');\n");
     git('commit', '-q', '-am', 'v2');
     fake.updateRailwayState((s) => {
@@ -121,8 +120,8 @@ describe('seed 001 through the CLI (FAKE Railway CLI): the same bytes, staging t
     expect(failed.out).toContain('ended FAILED. r1 keeps serving.');
     expect(serving('staging').map((d) => d.message)).toEqual(['r1']);
     expect(fake.railwayState().variables.staging?.web?.AIRLOCK_RELEASE).toBe('r1');
-    const promoted = await airlock(['promote', 'production', '--yes']);
+    const notPromoted = await airlock(['promote', 'production', '--yes']);
     expect(serving('production').map((d) => d.message)).toEqual(['r1']);
-    expect(promoted.out).not.toContain('r2 promoted');
+    expect(notPromoted.out).not.toContain('r2 promoted');
   });
 });
