@@ -102,7 +102,7 @@ function wrangler(dir: string): Found {
       const rawPattern =
         typeof first.migrations_pattern === 'string' ? clean(first.migrations_pattern) : null;
       const pattern =
-        rawPattern && rawPattern.startsWith(`${folder}/`)
+        rawPattern?.startsWith(`${folder}/`)
           ? rawPattern.slice(folder.length + 1)
           : null;
       return {
