@@ -101,10 +101,9 @@ function wrangler(dir: string): Found {
       const folder = clean(migrationsDir ?? 'migrations');
       const rawPattern =
         typeof first.migrations_pattern === 'string' ? clean(first.migrations_pattern) : null;
-      const pattern =
-        rawPattern?.startsWith(`${folder}/`)
-          ? rawPattern.slice(folder.length + 1)
-          : null;
+      const pattern = rawPattern?.startsWith(`${folder}/`)
+        ? rawPattern.slice(folder.length + 1)
+        : null;
       return {
         dir: folder,
         layout: 'wrangler',
