@@ -127,7 +127,10 @@ if [ "$GITHUB_REF_TYPE" = tag ]; then ref="$GITHUB_SHA"; fi
 plan="$RUNNER_TEMP/airlock-plan.json"
 args=(plan ${target} --json)
 if [ -n "$ref" ]; then args+=(--release "$ref"); fi
-npx airlock "\${args[@]}" > "$plan" || { cat "$plan"; exit 1; }
+# Exit 4 is a plan whose gate blocks now: it still names the release (promote enforces the gates).
+status=0
+npx airlock "\${args[@]}" > "$plan" || status=$?
+if [ "$status" -ne 0 ] && [ "$status" -ne 4 ]; then cat "$plan"; exit 1; fi
 ${planOutputs(project, target)}`;
 }
 
@@ -142,9 +145,15 @@ export function resolveBranchReleaseScript(
   target: string,
 ): string {
   return `plan="$RUNNER_TEMP/airlock-plan.json"
-if ! npx airlock plan ${target} --release "$GITHUB_SHA" --json > "$plan"; then
+# Exit 4 is a plan whose gate blocks now (say, before this runner has the release's files): it
+# still names the release, and the promote step enforces the gates.
+status=0
+npx airlock plan ${target} --release "$GITHUB_SHA" --json > "$plan" || status=$?
+if [ "$status" -ne 0 ] && [ "$status" -ne 4 ]; then
   echo "No release was built from $GITHUB_SHA; promoting what ${previous} serves if this commit has exactly its files."
-  npx airlock plan ${target} --json > "$plan" || { cat "$plan"; exit 1; }
+  status=0
+  npx airlock plan ${target} --json > "$plan" || status=$?
+  if [ "$status" -ne 0 ] && [ "$status" -ne 4 ]; then cat "$plan"; exit 1; fi
   serving=$(node -p 'require(process.argv[1]).plan.release.commit' "$plan")
   if [ "$(git rev-parse "$serving^{tree}")" != "$(git rev-parse "HEAD^{tree}")" ]; then
     echo "::error title=Not what ${previous} serves::$GITHUB_SHA is not the commit ${previous} serves ($serving) and its files differ: ${target} only gets what ${previous} tested. Push this commit to the ${previous} branch first, then merge ${previous} into this branch."
@@ -161,7 +170,10 @@ ${planOutputs(project, target)}`;
  */
 export function autoPromoteScript(previous: string, target: string): string {
   return `plan="$RUNNER_TEMP/airlock-plan.json"
-npx airlock plan ${target} --json > "$plan" || { cat "$plan"; exit 1; }
+# Exit 4 (a gate blocks now, e.g. a soak still running) still names the release: --auto waits.
+status=0
+npx airlock plan ${target} --json > "$plan" || status=$?
+if [ "$status" -ne 0 ] && [ "$status" -ne 4 ]; then cat "$plan"; exit 1; fi
 next=$(node -p 'require(process.argv[1]).plan.release.digest' "$plan")
 if [ "$next" != "$RELEASE_DIGEST" ]; then
   echo "::notice title=Superseded::${previous} now serves another release (sha256:\${next:0:12}); the run that deployed it promotes it to ${target}."

@@ -348,7 +348,10 @@ if (index[name]) console.log(index[name]);
 function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(AIRLOCK_|GITHUB_|RUNNER_|DEMO_)/.test(key)) continue;
+    // AIRLOCK_HOME stays: where this machine keeps Airlock's homes (the test file's temporary
+    // one), so the scripts and the fresh-runner cleanup above see the same home.
+    if (value === undefined) continue;
+    if (key !== 'AIRLOCK_HOME' && /^(AIRLOCK_|GITHUB_|RUNNER_|DEMO_)/.test(key)) continue;
     env[key] = value;
   }
   return env;

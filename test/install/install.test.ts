@@ -33,9 +33,8 @@ const VERSION = (
     version: string;
   }
 ).version;
-/** pnpm's and Yarn's stores, shared by every run on this machine (as in test/init). */
+/** pnpm's store, shared by every run on this machine (as in test/init). */
 const PNPM_STORE = path.join(os.tmpdir(), 'airlock-test-pnpm-store');
-const YARN_GLOBAL = path.join(os.tmpdir(), 'airlock-test-yarn-global');
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-install-'));
 let registry: ChildProcess | null = null;
@@ -155,7 +154,7 @@ beforeAll(async () => {
     [
       `storage: ${path.join(dir, 'registry-storage')}`,
       `auth: { htpasswd: { file: ${path.join(dir, 'htpasswd')}, max_users: 10 } }`,
-      `uplinks: { upstream: { url: ${JSON.stringify(upstream)}, timeout: 60s } }`,
+      `uplinks: { upstream: { url: ${JSON.stringify(upstream)}, timeout: 60s, max_fails: 10 } }`,
       'packages:',
       "  'airlock-deploy': { access: $all, publish: $authenticated }",
       "  '**': { access: $all, publish: $authenticated, proxy: upstream }",
@@ -306,7 +305,12 @@ describe('airlock-deploy installed from a registry', () => {
 
   it('pnpm and Yarn: the installed command runs', { timeout: 300_000 }, async () => {
     const withPnpm = freshProject('with-pnpm');
-    const pnpmEnv = { pnpm_config_store_dir: PNPM_STORE, pnpm_config_registry: registryUrl };
+    const pnpmEnv = {
+      pnpm_config_store_dir: PNPM_STORE,
+      pnpm_config_registry: registryUrl,
+      pnpm_config_network_concurrency: '4',
+      pnpm_config_fetch_retries: '5',
+    };
     await ok(
       run(process.execPath, [PNPM, 'add', '-D', 'airlock-deploy'], { cwd: withPnpm, env: pnpmEnv }),
     );
@@ -323,11 +327,16 @@ describe('airlock-deploy installed from a registry', () => {
     const yarnEnv = {
       YARN_NPM_REGISTRY_SERVER: registryUrl.replace(/\/$/, ''),
       YARN_UNSAFE_HTTP_WHITELIST: '127.0.0.1',
-      YARN_GLOBAL_FOLDER: YARN_GLOBAL,
+      // Per run: Yarn's cache keeps each package's tarball URL, which names this run's port.
+      YARN_GLOBAL_FOLDER: path.join(dir, 'yarn-global'),
       YARN_ENABLE_IMMUTABLE_INSTALLS: 'false',
       YARN_ENABLE_TELEMETRY: '0',
       // Yarn holds back versions published in the last days ("quarantined"): ours is minutes old.
       YARN_NPM_MINIMAL_AGE_GATE: '0',
+      // A few requests at a time, retried: the local registry fetches each tarball upstream first.
+      YARN_NETWORK_CONCURRENCY: '4',
+      YARN_HTTP_RETRY: '5',
+      YARN_HTTP_TIMEOUT: '120000',
     };
     await ok(
       run(process.execPath, [YARN, 'add', '-D', 'airlock-deploy'], { cwd: withYarn, env: yarnEnv }),

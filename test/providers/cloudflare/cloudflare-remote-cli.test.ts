@@ -61,6 +61,8 @@ describe('cloudflare remote mode through the CLI (FAKE wrangler, FAKE D1 API)', 
           cwd: dir,
           env: {
             ...env,
+            // This test file's temporary Airlock home (test/setup-home.ts), not the user's.
+            AIRLOCK_HOME: process.env.AIRLOCK_HOME ?? '',
             AIRLOCK_FROM_SOURCE: '1',
             AIRLOCK_ACTOR: 'ci@example.com',
             CI: '1',
