@@ -97,8 +97,11 @@ async function get(url: string): Promise<unknown> {
 }
 
 describe('a TypeScript service on pnpm adopts Airlock with airlock init', () => {
-  it('init as written: deploy, approve, promote, a drizzle-kit migration, promote, roll back; its own tests stay its own', // on a quiet machine, six on a busy one. // pnpm installs, two tsc builds, drizzle-kit and seven Airlock commands: about two minutes
-  { timeout: 600_000 }, async () => {
+  // pnpm installs, two tsc builds, drizzle-kit and seven Airlock commands: about two minutes
+  // on a quiet machine, six on a busy one.
+  it('init as written: deploy, approve, promote, a drizzle-kit migration, promote, roll back; its own tests stay its own', {
+    timeout: 600_000,
+  }, async () => {
     mkdirSync(bin);
     symlinkSync(PNPM, path.join(bin, 'pnpm'));
     cpSync(FIXTURE, app, { recursive: true });
