@@ -97,9 +97,17 @@ describeIfPostgres(
     teamTest(
       'a second process with --wait queues behind the first and deploys after it',
       async ({ project, env }) => {
+        // The first deployment holds the lock for 10 s, long enough for a second process to
+        // start and join the queue on a busy machine.
+        project.editConfig((doc) =>
+          doc.setIn(
+            ['environments', 'staging', 'services', 'notes', 'checks'],
+            [{ name: 'slow', type: 'command', run: 'sleep 10', timeoutMs: 30000 }],
+          ),
+        );
         const first = start(project, ['deploy', 'staging', '--release', 'r1', '--json'], env);
         const { ctx } = await project.session();
-        await until(async () => (await ctx.store.getLock('staging')) !== undefined, 15_000);
+        await until(async () => (await ctx.store.getLock('staging')) !== undefined, 60_000);
         const second = start(
           project,
           ['deploy', 'staging', '--release', 'r1', '--wait', '1m'],
@@ -107,7 +115,7 @@ describeIfPostgres(
         );
         await until(
           async () => (await ctx.store.listQueue('staging', 'waiting')).length === 1,
-          15_000,
+          60_000,
         );
         const [a, b] = await Promise.all([first.exit, second.exit]);
         expect(a.code).toBe(0);
@@ -128,7 +136,7 @@ describeIfPostgres(
         const { ctx } = await project.session();
         const a = start(project, ['deploy', 'staging', '--release', 'r1'], ttl);
         // Pause A while its slow check runs (it holds the lock and has written its run).
-        await until(() => a.output().includes('▸ Check notes'), 30_000);
+        await until(() => a.output().includes('▸ Check notes'), 90_000);
         const [aRun] = await ctx.store.listRuns({
           environment: 'staging',
           status: 'running',
