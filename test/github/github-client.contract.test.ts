@@ -355,17 +355,20 @@ for (const factory of [fakeBackend(), realBackend(process.env)]) {
           ...(backend.baseUrl ? { baseUrl: backend.baseUrl } : {}),
         });
         const sha = await backend.newCommit();
+        // One call at a time: a rejection that settles while an earlier call is awaited would
+        // be unhandled until its turn.
         for (const call of [
-          wrong.ciStatus(sha),
-          wrong.createDeployment({
-            ref: sha,
-            environment: env(),
-            description: 'Airlock: wrong token',
-            payload: { release: 'r1', digest: DIGEST },
-          }),
-          wrong.markOlderInactive(env(), 1),
+          () => wrong.ciStatus(sha),
+          () =>
+            wrong.createDeployment({
+              ref: sha,
+              environment: env(),
+              description: 'Airlock: wrong token',
+              payload: { release: 'r1', digest: DIGEST },
+            }),
+          () => wrong.markOlderInactive(env(), 1),
         ]) {
-          const error = await thrown(call);
+          const error = await thrown(call());
           expect(error).toMatchObject({ status: 401, failure: 'unauthorized' });
           expect(error.message).toMatch(/rejected the token/);
           expect(error.details.githubMessage).toBe('Bad credentials');
