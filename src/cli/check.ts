@@ -1,6 +1,6 @@
 import { recheckEnvironment } from '../pipeline/recheck.ts';
 import type { CommandIO } from './command-io.ts';
-import { outputTailOf } from './deploy.ts';
+import { checkJson, reportFailedCheckOutput } from './deploy.ts';
 import { withSession } from './session.ts';
 
 /**
@@ -18,14 +18,7 @@ export async function checkCommand(io: CommandIO, environment: string): Promise<
     const serving = Object.entries(result.serving)
       .map(([service, release]) => `${service} ${release}`)
       .join(', ');
-    for (const check of result.checks) {
-      const tail = check.status === 'failed' ? outputTailOf(check) : null;
-      if (!tail) continue;
-      reporter.info(
-        `  ${check.service}/${check.name} output (last ${tail.split('\n').length} lines, secrets masked):`,
-      );
-      reporter.info(tail.replace(/^/gm, '    │ '));
-    }
+    reportFailedCheckOutput(reporter, result.checks);
     const failed = result.checks.filter((c) => c.status === 'failed').length;
     const total = result.checks.length;
     if (total === 0) reporter.info(`${result.environment} (${serving}) has no checks configured.`);
@@ -41,18 +34,7 @@ export async function checkCommand(io: CommandIO, environment: string): Promise<
       environment: result.environment,
       serving: result.serving,
       passed: result.passed,
-      checks: result.checks.map((check) => {
-        const { service, name, status, durationMs, message } = check;
-        const tail = status === 'failed' ? outputTailOf(check) : null;
-        return {
-          service,
-          name,
-          status,
-          durationMs,
-          message,
-          ...(tail ? { outputTail: tail } : {}),
-        };
-      }),
+      checks: result.checks.map(checkJson),
     });
     return result.passed ? 0 : 1;
   });

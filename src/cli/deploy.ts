@@ -4,6 +4,7 @@ import type { GateResult } from '../gates/gate.ts';
 import type { ExecuteResult } from '../pipeline/execute.ts';
 import { deploy, followAutomaticPromotions, promote } from '../pipeline/operations.ts';
 import { summarize } from '../pipeline/plan.ts';
+import type { StoredCheckResult } from '../state/state-store.ts';
 import { buildProgressPrinter } from './build.ts';
 import type { CommandIO } from './command-io.ts';
 import { confirmChange } from './confirm.ts';
@@ -13,9 +14,33 @@ import { withSession } from './session.ts';
 import { waitHooks } from './wait.ts';
 
 /** The last lines a command check printed (stored masked), or null. */
-export function outputTailOf(check: { details: Record<string, unknown> }): string | null {
+function outputTailOf(check: { details: Record<string, unknown> }): string | null {
   const tail = check.details.outputTail;
   return typeof tail === 'string' && tail.trim() !== '' ? tail : null;
+}
+
+type ReportedCheck = Pick<
+  StoredCheckResult,
+  'service' | 'name' | 'status' | 'durationMs' | 'message' | 'details'
+>;
+
+/** Prints the last lines of every failed command check (secrets already masked). */
+export function reportFailedCheckOutput(reporter: Reporter, checks: ReportedCheck[]): void {
+  for (const check of checks) {
+    const tail = check.status === 'failed' ? outputTailOf(check) : null;
+    if (!tail) continue;
+    reporter.info(
+      `  ${check.service}/${check.name} output (last ${tail.split('\n').length} lines, secrets masked):`,
+    );
+    reporter.info(tail.replace(/^/gm, '    │ '));
+  }
+}
+
+/** A check as `--json` shows it: a failed command check carries its `outputTail`. */
+export function checkJson(check: ReportedCheck) {
+  const { service, name, status, durationMs, message } = check;
+  const tail = status === 'failed' ? outputTailOf(check) : null;
+  return { service, name, status, durationMs, message, ...(tail ? { outputTail: tail } : {}) };
 }
 
 /**
@@ -53,14 +78,7 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
       );
       reporter.info(lines.join('\n').replace(/^/gm, '    │ '));
     }
-    for (const check of result.checks) {
-      const tail = outputTailOf(check);
-      if (check.status !== 'failed' || !tail) continue;
-      reporter.info(
-        `  ${check.service}/${check.name} output (last ${tail.split('\n').length} lines, secrets masked):`,
-      );
-      reporter.info(tail.replace(/^/gm, '    │ '));
-    }
+    reportFailedCheckOutput(reporter, result.checks);
     const serving = Object.entries(result.serving)
       .map(([s, r]) => `${s} → ${r ?? 'nothing'}`)
       .join(', ');
@@ -81,18 +99,7 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
     rolledBack: result.rolledBack,
     serving: result.serving,
     urls: result.urls,
-    checks: result.checks.map((check) => {
-      const { service, name, status: s, durationMs, message } = check;
-      const tail = s === 'failed' ? outputTailOf(check) : null;
-      return {
-        service,
-        name,
-        status: s,
-        durationMs,
-        message,
-        ...(tail ? { outputTail: tail } : {}),
-      };
-    }),
+    checks: result.checks.map(checkJson),
     durationMs: result.durationMs,
     startedAt: result.run.startedAt,
     finishedAt: result.run.finishedAt,
