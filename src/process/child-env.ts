@@ -1,11 +1,12 @@
 /**
  * The least environment for the commands Airlock runs on the user's behalf (command checks,
- * builds, the local CI command): what a shell and a package manager need to work, never the
+ * builds): what a shell and a package manager need to work, never the
  * CLI's whole environment. A staging check must not see `PRODUCTION_DATABASE_URL`,
  * `FLY_API_TOKEN_PRODUCTION` or `GITHUB_TOKEN` just because the CLI that runs it holds them; a
  * command that needs a variable declares it (`env:` of the check or the build, where `${NAME}`
  * reads it on purpose).
  */
+import { isCredentialName } from '../secrets/known-secrets.ts';
 
 /** Variables passed through by name: the shell, the locale, temp folders, terminals, proxies, CA bundles. */
 const PASSED = new Set([
@@ -48,17 +49,6 @@ const PASSED = new Set([
 
 /** Prefixes passed through: the locale, npm/yarn settings (registry, cache) and Airlock's own. */
 const PASSED_PREFIXES = ['LC_', 'npm_config_', 'NPM_CONFIG_', 'YARN_', 'AIRLOCK_'];
-
-/**
- * A name that looks like it holds a credential (`*_TOKEN`, `*_SECRET`, `*PASSWORD*`, `*_KEY`,
- * `*DATABASE_URL*`, `*_DSN`, `*AUTH*`, `*CREDENTIAL*`): never passed through by prefix, even
- * under `npm_config_` or `AIRLOCK_` (`npm_config__authToken`, `AIRLOCK_STATE_URL` with a password).
- */
-export function isCredentialName(name: string): boolean {
-  return /TOKEN|SECRET|PASSW(OR)?D|PASSPHRASE|(^|_)KEY$|_KEY_|PRIVATE|CREDENTIAL|AUTH|DATABASE_URL|_DSN$|STATE_URL|COOKIE|SESSION/i.test(
-    name,
-  );
-}
 
 /**
  * The environment of a child process: the passed-through variables of `base` (by name and prefix,
