@@ -6,6 +6,7 @@
 
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { childEnvironment } from '../process/child-env.ts';
 import { runShell } from '../process/shell.ts';
 import type { CheckContext, CheckResult, CommandCheckSpec } from './check.ts';
 
@@ -16,7 +17,7 @@ const OUTPUT_KEEP_CHARS = 64 * 1024;
 /** After SIGTERM on timeout, SIGKILL the group after this long (ms). */
 const KILL_GRACE_MS = 2000;
 
-/** The variables a command check sees on top of `process.env` and `spec.env`. */
+/** The variables a command check sees on top of the least environment and `spec.env`. */
 export function commandCheckEnv(ctx: CheckContext): Record<string, string> {
   return {
     BASE_URL: ctx.baseUrl,
@@ -30,7 +31,8 @@ export function commandCheckEnv(ctx: CheckContext): Record<string, string> {
 
 /**
  * Runs `spec.run` with `/bin/sh -c` in `ctx.serviceRoot` (joined with `spec.cwd` when set),
- * environment = `process.env` + the environment's `DATABASE_URL` + `spec.env` (its `${NAME}`
+ * environment = the least environment of `process/child-env.ts` (PATH, HOME, locale, proxies;
+ * never another environment's credentials) + the environment's `DATABASE_URL` + `spec.env` (its `${NAME}`
  * references already read) + `BASE_URL`, `AIRLOCK_ENV`, `AIRLOCK_RELEASE`, `AIRLOCK_COMMIT`,
  * `AIRLOCK_SERVICE` (later wins; a `spec.env.DATABASE_URL` overrides the environment's). The
  * shell expands `${NAME}` in `spec.run` from that environment. `ctx.secrets` are masked in
@@ -50,12 +52,12 @@ export async function runCommandCheck(
   const started = performance.now();
   const cwd = spec.cwd ? resolve(ctx.serviceRoot, spec.cwd) : ctx.serviceRoot;
   const { DATABASE_URL: databaseUrl, ...airlockEnv } = commandCheckEnv(ctx);
-  const env = {
-    ...process.env,
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-    ...spec.env,
-    ...airlockEnv,
-  };
+  const env = childEnvironment(
+    process.env,
+    databaseUrl ? { DATABASE_URL: databaseUrl } : undefined,
+    spec.env,
+    airlockEnv,
+  );
   if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
     return {
       name: spec.name,

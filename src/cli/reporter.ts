@@ -12,6 +12,7 @@ import type { GateResult } from '../gates/gate.ts';
 import type { PipelineEvent, ProgressSink } from '../pipeline/events.ts';
 import type { Plan } from '../pipeline/plan.ts';
 import { releaseDigestLabel } from '../releases/digest-label.ts';
+import { SecretMask } from '../secrets/known-secrets.ts';
 import type { StepStatus } from '../state/state-store.ts';
 
 type Style = Parameters<typeof styleText>[0];
@@ -59,6 +60,22 @@ export function formatAge(iso: string | null, now: Date): string {
   return `${Math.round(s / 86_400)} d ago`;
 }
 
+/** `stream` whose `write` masks text chunks with `mask` (everything else passes through). */
+function maskedStream(stream: NodeJS.WriteStream, mask: SecretMask): NodeJS.WriteStream {
+  return new Proxy(stream, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown;
+      if (property === 'write')
+        return (chunk: unknown, ...rest: unknown[]) =>
+          (target.write as (...a: unknown[]) => boolean)(
+            typeof chunk === 'string' && mask.size > 0 ? mask.text(chunk) : chunk,
+            ...rest,
+          );
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 export class Reporter implements ProgressSink {
   readonly json: boolean;
   readonly verbose: boolean;
@@ -74,11 +91,17 @@ export class Reporter implements ProgressSink {
   /** Loaded by `ready()` only when progress is drawn live (keeps every command's start fast). */
   #createLogUpdate: typeof CreateLogUpdate | undefined;
 
+  /**
+   * The secrets this command knows (the session adds them): everything written to stdout and
+   * stderr, the live view and the `--json` object included, is masked with it.
+   */
+  readonly mask = new SecretMask();
+
   constructor(options: ReporterOptions) {
     this.json = options.json;
     this.verbose = options.verbose;
-    this.#out = options.stdout ?? process.stdout;
-    this.#err = options.stderr ?? process.stderr;
+    this.#out = maskedStream(options.stdout ?? process.stdout, this.mask);
+    this.#err = maskedStream(options.stderr ?? process.stderr, this.mask);
     this.#live = options.live ?? (Boolean(this.#out.isTTY) && !process.env.CI && !this.json);
   }
 

@@ -66,6 +66,7 @@ export async function secretSetCommand(
     const env = environmentNamed(ctx.config, environment);
     const service = serviceOf(ctx.config.services, opts.service);
     const value = await readValue(name);
+    io.reporter.mask.add([value]);
     if (value === '')
       throw new UserError('USAGE', `no value for ${name} on standard input.`, {
         hint: `Pipe it in: \`printf %s "$VALUE" | airlock secret set ${env.name} ${name}\`.`,

@@ -13,9 +13,12 @@ import { RUNTIME_ENTRY } from '../package-paths.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
 import { createDatabases } from '../pipeline/databases.ts';
 import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover.ts';
+import { localSecretsFile, readLocalSecrets } from '../providers/local/local-secrets.ts';
 import { createProviders, hostedDatabaseEngines } from '../providers/registry.ts';
 import { ArtifactStore } from '../releases/artifact-store.ts';
 import { gitUserEmail } from '../releases/git.ts';
+import { knownSecrets } from '../secrets/known-secrets.ts';
+import { maskingStore } from '../state/masking-store.ts';
 import { openStateStore } from '../state/open-state-store.ts';
 import { integrations } from './observers.ts';
 import type { Reporter } from './reporter.ts';
@@ -134,7 +137,10 @@ export async function openSession(
   const home = airlockHome(config);
   // `git config` runs in its own process while the store opens.
   const actor = resolveActor(config.dir, globals.as, process.env);
-  const store = await openStateStore(config.state);
+  // Every secret this command knows is masked wherever it would be written (see known-secrets.ts).
+  const mask = reporter.mask;
+  mask.add(knownSecrets(config, process.env, localSecretValues(config, home)));
+  const store = maskingStore(await openStateStore(config.state), mask);
   const providerFor = await createProviders(config, {
     home,
     env: process.env,
@@ -154,7 +160,12 @@ export async function openSession(
     ...processIdentity(),
     lockTtlMs: positiveInt(process.env.AIRLOCK_LOCK_TTL_MS) ?? DEFAULT_LOCK_TTL_MS,
     ...faultPause(process.env.AIRLOCK_FAULT_PAUSE, home),
-    ...(outward.bus.size > 0 ? { observe: outward.bus.publish } : {}),
+    ...(outward.bus.size > 0
+      ? {
+          observe: (event: Parameters<typeof outward.bus.publish>[0]) =>
+            outward.bus.publish(mask.deep(event)),
+        }
+      : {}),
     ...(outward.githubCi ? { githubCi: outward.githubCi } : {}),
   };
   const interrupted = options.recover === false ? [] : await recoverInterruptedRuns(ctx);
@@ -176,6 +187,15 @@ export async function openSession(
       await store.close();
     },
   };
+}
+
+/** The values of every environment's local secrets files (provider local), to be masked. */
+function localSecretValues(config: ResolvedConfig, home: string): string[] {
+  const values: string[] = [];
+  for (const env of Object.values(config.environments))
+    for (const service of Object.keys(env.services))
+      values.push(...Object.values(readLocalSecrets(localSecretsFile(home, env.name, service))));
+  return values;
 }
 
 /** Runs `fn` with an open session and always closes it. */

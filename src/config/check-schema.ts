@@ -81,7 +81,7 @@ export const commandCheckSchema = field(
     type: z.literal('command'),
     run: field(z.string().min(1), {
       description:
-        "Shell command (an E2E suite); exit code 0 passes. Runs with BASE_URL, DATABASE_URL (the environment's database), AIRLOCK_ENV, AIRLOCK_RELEASE, AIRLOCK_COMMIT and `env` set; its shell expands `${NAME}` from them (a name set nowhere stops the command that runs the check). When it fails, its last 20 lines are shown, secrets masked.",
+        "Shell command (an E2E suite); exit code 0 passes. Runs with BASE_URL, DATABASE_URL (the environment's database), AIRLOCK_ENV, AIRLOCK_RELEASE, AIRLOCK_COMMIT and `env` set, on top of a least environment (PATH, HOME, locale, proxies, npm settings): never the other variables of the shell that runs Airlock, such as another environment's credentials or GITHUB_TOKEN; its shell expands `${NAME}` from them (a name set nowhere stops the command that runs the check). When it fails, its last 20 lines are shown, secrets masked.",
       examples: ['node e2e/notes.e2e.mjs'],
     }),
     cwd: field(z.string().optional(), {
@@ -90,7 +90,7 @@ export const commandCheckSchema = field(
     }),
     env: field(envVarsSchema.optional(), {
       description:
-        "Extra environment variables for the command; `${NAME}` in a value reads the environment variable NAME. The command also gets the environment's DATABASE_URL (the one the app gets); a DATABASE_URL here overrides it.",
+        "Extra environment variables for the command; `${NAME}` in a value reads the environment variable NAME (the way to hand the command a variable of your shell on purpose). The command also gets the environment's DATABASE_URL (the one the app gets); a DATABASE_URL here overrides it.",
       examples: [{ CI: '1' }],
     }),
     timeoutMs: field(msSchema.default(300_000), {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
 import { issuesToFindings, type SourceMap, toDiagnostic } from './diagnostics.ts';
+import { checkPaths } from './path-rules.ts';
 import { type ResolvedConfig, resolveConfig } from './resolve.ts';
 import { checkRules } from './rules.ts';
 import { configSchema } from './schema.ts';
@@ -140,7 +141,9 @@ export function parseConfig(
       displayFile,
     );
   }
-  const findings = checkRules(parsed.data).map((f) => toDiagnostic(source, f));
+  const findings = [...checkRules(parsed.data), ...checkPaths(parsed.data, path.dirname(file))].map(
+    (f) => toDiagnostic(source, f),
+  );
   const errors = findings.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw invalid(errors, displayFile);
   const { resolved, findings: resolution } = resolveConfig(parsed.data, {

@@ -109,7 +109,8 @@ const buildSchema = z.strictObject({
     examples: ['dist'],
   }),
   env: field(envVarsSchema.optional(), {
-    description: 'Environment variables for the build command.',
+    description:
+      'Environment variables for the build command, which otherwise sees only a least environment (PATH, HOME, locale, proxies, npm settings; no credentials): `${NAME}` in a value hands it a variable of your shell on purpose.',
     examples: [{ NODE_ENV: 'production' }],
   }),
 });

@@ -15,6 +15,7 @@ import { UserError } from '../errors.ts';
 import { directivesOf } from '../migrations/directives.ts';
 import { readSumFile, verifyIntegrity } from '../migrations/integrity.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
+import { childEnvironment } from '../process/child-env.ts';
 import { runShell } from '../process/shell.ts';
 import { audit } from '../state/audit.ts';
 import type { Release, ReleaseArtifact, StateStore } from '../state/state-store.ts';
@@ -150,13 +151,11 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
       progress({ type: 'service-start', service: name, command: service.build.command });
       const result = await runShell(service.build.command, {
         cwd: root,
-        env: {
-          ...process.env,
-          ...service.build.env,
+        env: childEnvironment(process.env, service.build.env, {
           AIRLOCK_COMMIT: sha,
           AIRLOCK_DIRTY: dirty ? '1' : '0',
           AIRLOCK_SERVICE: name,
-        },
+        }),
         logFile,
         ...(options.signal ? { signal: options.signal } : {}),
         onLine: (line) => progress({ type: 'line', service: name, line }),

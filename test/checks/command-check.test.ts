@@ -45,6 +45,49 @@ async function isAlive(pid: number): Promise<boolean> {
 }
 
 describe('runCommandCheck', () => {
+  it("sees the least environment: PATH and HOME, never another environment's credentials or the CLI's tokens", async () => {
+    const planted = {
+      PRODUCTION_DATABASE_URL: 'postgres://app:prod-pw-7f3a@db.internal/prod',
+      FLY_API_TOKEN_PRODUCTION: 'fo1_production_token_91c2',
+      GITHUB_TOKEN: 'ghp_cli_token_55aa',
+      AIRLOCK_STATE_URL: 'postgres://airlock:state-pw@db/state',
+      npm_config__authToken: 'npm-token-0c0c',
+      npm_config_registry: 'http://127.0.0.1:4873/',
+    };
+    Object.assign(process.env, planted);
+    try {
+      const result = await runCommandCheck(
+        spec(
+          "env | grep -E '^(PRODUCTION_DATABASE_URL|FLY_API_TOKEN_PRODUCTION|GITHUB_TOKEN|AIRLOCK_STATE_URL|npm_config__authToken|npm_config_registry|DECLARED|BASE_URL|PATH)='",
+          {
+            env: { DECLARED: 'on purpose' },
+          },
+        ),
+        context('http://127.0.0.1:9', { serviceRoot: root }),
+      );
+      expect(result.status).toBe('passed');
+      const seen = Object.fromEntries(
+        String(result.details.outputTail)
+          .split('\n')
+          .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+      );
+      for (const name of [
+        'PRODUCTION_DATABASE_URL',
+        'FLY_API_TOKEN_PRODUCTION',
+        'GITHUB_TOKEN',
+        'AIRLOCK_STATE_URL',
+        'npm_config__authToken',
+      ])
+        expect(seen[name], name).toBeUndefined();
+      expect(seen.PATH).toBe(process.env.PATH);
+      expect(seen.npm_config_registry).toBe('http://127.0.0.1:4873/');
+      expect(seen.DECLARED).toBe('on purpose');
+      expect(seen.BASE_URL).toBe('http://127.0.0.1:9');
+    } finally {
+      for (const name of Object.keys(planted)) delete process.env[name];
+    }
+  });
+
   it('passes on exit 0 with the Airlock variables set, in the service root', async () => {
     const result = await runCommandCheck(
       spec(
