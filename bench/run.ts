@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --json] [-- --quick] [-- --only apply,lint,layouts] [-- --runs N]`:
+ * `npm run bench [-- --json] [-- --quick] [-- --only apply,lint,layouts[-postgres]] [-- --runs N]`:
  * Airlock's performance figures, measured on real processes, real HTTP on 127.0.0.1 and real
  * SQLite, with baselines from the same run: (a) promotion latency and Airlock's own overhead,
  * (b) zero downtime under load against a "stop old, start new" baseline, (c) warm and cold
  * rollback, (d) CLI cold start, (e) the state store, (f) applying migrations, (g) lint, (h)
  * other tools' layouts. `--only` runs just the sections named (those that need no example
- * project: `apply` (f), `lint` (g), `layouts` (h)); `--runs N` sets their number of runs.
+ * project: `apply` (f), `lint` (g), `layouts` (h), `layouts-postgres` (h) without wrangler's
+ * ~100 s per run); `--runs N` sets their number of runs.
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
  */
@@ -48,10 +49,10 @@ interface BenchOptions {
 }
 
 /** The sections `--only` can run alone: they need no example project. */
-const ONLY_SECTIONS = ['apply', 'lint', 'layouts'] as const;
+const ONLY_SECTIONS = ['apply', 'lint', 'layouts', 'layouts-postgres'] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only apply,lint,layouts] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only apply,lint,layouts,layouts-postgres] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -178,7 +179,8 @@ async function migrationSections(
   only: Set<OnlySection> | null,
 ): Promise<Section[]> {
   const runs = options.runs ?? p.migrationRuns;
-  const wanted = (name: OnlySection) => only === null || only.has(name);
+  const wanted = (name: OnlySection) =>
+    only === null || only.has(name) || (name === 'layouts' && only.has('layouts-postgres'));
   const sections: Section[] = [];
   // (f) migrations: apply 500 files vs wrangler's local apply; lint a 500-file directory.
   if (wanted('apply')) {
@@ -198,7 +200,9 @@ async function migrationSections(
         ...(layoutAdmin
           ? await measurePostgresLayouts(layoutAdmin, { files: 50, runs: layoutRuns })
           : []),
-        await measureWranglerLayout({ files: 20, runs: layoutRuns }),
+        ...(only?.has('layouts-postgres') && !only.has('layouts')
+          ? []
+          : [await measureWranglerLayout({ files: 20, runs: layoutRuns })]),
       ]),
     );
   }
