@@ -8,6 +8,10 @@
  *   their undo files beside them, on a fresh Postgres database.
  * - **node-pg-migrate** 9 (its CLI, `node-pg-migrate up`), `<ms>_<name>.sql` files with up and
  *   down sections, on a fresh Postgres database: a user's wait, Node's start included.
+ * - **dbmate** 2.36 (`dbmate up`, its Go binary through the npm package's launcher),
+ *   `<timestamp>_<name>.sql` files with `-- migrate:up` / `-- migrate:down` sections.
+ * - **drizzle-kit** 0.31 (`drizzle-kit migrate`, its CLI reading drizzle.config.ts), the journal
+ *   layout (`meta/_journal.json`, `0000_<name>.sql`…) as `drizzle-kit generate` writes it.
  * - **wrangler** (`wrangler d1 migrations apply --local`), `NNNN_Name-With-Hyphens.sql` from
  *   0000, on a fresh local D1 (Airlock: the same SQLite engine, a fresh file).
  *
@@ -105,7 +109,7 @@ function check(what: string, got: number, files: number): void {
   if (got !== files) throw new Error(`${what}: ${got} ledger rows, expected ${files}`);
 }
 
-/** postgrator and node-pg-migrate on Postgres (`admin` may CREATE DATABASE). */
+/** postgrator, node-pg-migrate, dbmate and drizzle-kit on Postgres (`admin` may CREATE DATABASE). */
 export async function measurePostgresLayouts(
   admin: string,
   options: { files: number; runs: number },
@@ -115,9 +119,25 @@ export async function measurePostgresLayouts(
   try {
     const postgratorDir = path.join(root, 'postgrator');
     const npmDir = path.join(root, 'npm');
+    const dbmateDir = path.join(root, 'dbmate');
+    const drizzleDir = path.join(root, 'drizzle');
     mkdirSync(postgratorDir);
     mkdirSync(npmDir);
+    mkdirSync(dbmateDir);
+    mkdirSync(path.join(drizzleDir, 'meta'), { recursive: true });
+    writeFileSync(
+      path.join(root, 'drizzle.config.ts'),
+      "export default { dialect: 'postgresql', out: './drizzle', dbCredentials: { url: process.env.DATABASE_URL } };\n",
+    );
+    const journal: Array<Record<string, unknown>> = [];
     for (let i = 0; i < n; i++) {
+      writeFileSync(
+        path.join(dbmateDir, `${20240101000000 + i}_step_${i}.sql`),
+        `-- migrate:up\n${statement(i)}\n\n-- migrate:down\n`,
+      );
+      const tag = `${String(i).padStart(4, '0')}_step_${i}`;
+      writeFileSync(path.join(drizzleDir, `${tag}.sql`), `${statement(i)}\n`);
+      journal.push({ idx: i, version: '7', when: 1_700_000_000_000 + i, tag, breakpoints: true });
       const v = String(i + 1).padStart(3, '0');
       writeFileSync(path.join(postgratorDir, `${v}.do.step_${i}.sql`), `${statement(i)}\n`);
       writeFileSync(path.join(postgratorDir, `${v}.undo.step_${i}.sql`), '-- no undo\n');
@@ -126,6 +146,10 @@ export async function measurePostgresLayouts(
         `-- Up Migration\n${statement(i)}\n\n-- Down Migration\n`,
       );
     }
+    writeFileSync(
+      path.join(drizzleDir, 'meta', '_journal.json'),
+      JSON.stringify({ version: '7', dialect: 'postgresql', entries: journal }, null, 2),
+    );
     const { default: Postgrator } = await import('postgrator');
     const postgrator: LayoutBenchResult = {
       tool: 'postgrator 8 (library)',
@@ -141,8 +165,24 @@ export async function measurePostgresLayouts(
       airlockMs: [],
       toolMs: [],
     };
+    const dbmate: LayoutBenchResult = {
+      tool: 'dbmate 2.36 (CLI `up`)',
+      layout: 'dbmate',
+      files: n,
+      airlockMs: [],
+      toolMs: [],
+    };
+    const drizzle: LayoutBenchResult = {
+      tool: 'drizzle-kit 0.31 (CLI `migrate`)',
+      layout: 'drizzle',
+      files: n,
+      airlockMs: [],
+      toolMs: [],
+    };
     for (let run = 0; run < options.runs; run++) {
-      log(`layouts: postgrator and node-pg-migrate, run ${run + 1}/${options.runs}`);
+      log(
+        `layouts: postgrator, node-pg-migrate, dbmate and drizzle-kit, run ${run + 1}/${options.runs}`,
+      );
       await withDatabase(admin, async (url) => {
         const client = new pg.Client({ connectionString: url });
         await client.connect();
@@ -181,8 +221,46 @@ export async function measurePostgresLayouts(
         );
         check('Airlock', await countRows(url, 'SELECT count(*) AS n FROM airlock.migrations'), n);
       });
+      await withDatabase(admin, async (url) => {
+        const dbmateUrl = new URL(url);
+        dbmateUrl.searchParams.set('sslmode', 'disable');
+        const started = performance.now();
+        execFileSync(
+          BIN('dbmate'),
+          ['--url', dbmateUrl.toString(), '--migrations-dir', dbmateDir, '--no-dump-schema', 'up'],
+          { stdio: 'ignore' },
+        );
+        dbmate.toolMs.push(performance.now() - started);
+        check('dbmate', await countRows(url, 'SELECT count(*) AS n FROM schema_migrations'), n);
+      });
+      await withDatabase(admin, async (url) => {
+        dbmate.airlockMs.push(
+          await airlockApply({ engine: 'postgres', url }, dbmateDir, { layout: 'dbmate' }),
+        );
+        check('Airlock', await countRows(url, 'SELECT count(*) AS n FROM airlock.migrations'), n);
+      });
+      await withDatabase(admin, async (url) => {
+        const started = performance.now();
+        execFileSync(BIN('drizzle-kit'), ['migrate'], {
+          cwd: root,
+          env: { ...process.env, DATABASE_URL: url },
+          stdio: 'ignore',
+        });
+        drizzle.toolMs.push(performance.now() - started);
+        check(
+          'drizzle-kit',
+          await countRows(url, 'SELECT count(*) AS n FROM drizzle.__drizzle_migrations'),
+          n,
+        );
+      });
+      await withDatabase(admin, async (url) => {
+        drizzle.airlockMs.push(
+          await airlockApply({ engine: 'postgres', url }, drizzleDir, { layout: 'drizzle' }),
+        );
+        check('Airlock', await countRows(url, 'SELECT count(*) AS n FROM airlock.migrations'), n);
+      });
     }
-    return [postgrator, npm];
+    return [postgrator, npm, dbmate, drizzle];
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -268,7 +346,7 @@ export function layoutsSection(results: LayoutBenchResult[]): Section {
       ];
     }),
     notes: [
-      "The ratio is the tool's time over Airlock's. Airlock's figure is in process (reading the folder in the layout, one transaction per file with its own ledger row and the tool's); node-pg-migrate's and wrangler's include their CLI's start, postgrator's is in process like Airlock's.",
+      "The ratio is the tool's time over Airlock's. Airlock's figure is in process (reading the folder in the layout, one transaction per file with its own ledger row and the tool's); node-pg-migrate's, dbmate's, drizzle-kit's and wrangler's include their CLI's start, postgrator's is in process like Airlock's. node-pg-migrate and drizzle-kit apply every pending file in one transaction, Airlock one transaction per file (a failure keeps the files before it).",
     ],
     details: Object.fromEntries(results.map((r) => [r.layout, r])),
   };

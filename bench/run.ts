@@ -1,8 +1,12 @@
 /**
- * `npm run bench [-- --json] [-- --quick]`: Airlock's performance figures, measured on real
- * processes, real HTTP on 127.0.0.1 and real SQLite, with baselines from the same run:
- * (a) promotion latency and Airlock's own overhead, (b) zero downtime under load against a
- * "stop old, start new" baseline, (c) warm and cold rollback, (d) CLI cold start.
+ * `npm run bench [-- --json] [-- --quick] [-- --only apply,lint,layouts[-postgres]] [-- --runs N]`:
+ * Airlock's performance figures, measured on real processes, real HTTP on 127.0.0.1 and real
+ * SQLite, with baselines from the same run: (a) promotion latency and Airlock's own overhead,
+ * (b) zero downtime under load against a "stop old, start new" baseline, (c) warm and cold
+ * rollback, (d) CLI cold start, (e) the state store, (f) applying migrations, (g) lint, (h)
+ * other tools' layouts. `--only` runs just the sections named (those that need no example
+ * project: `apply` (f), `lint` (g), `layouts` (h), `layouts-postgres` (h) without wrangler's
+ * ~100 s per run); `--runs N` sets their number of runs.
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
  */
@@ -38,7 +42,17 @@ interface BenchOptions {
   quick: boolean;
   /** Admin URL of a Postgres server for (e), or null for SQLite only. */
   postgres: string | null;
+  /** Only these sections (`--only`), or null for all. */
+  only: Set<OnlySection> | null;
+  /** Runs of (f), (g) and (h) (`--runs`), or null for the plan's. */
+  runs: number | null;
 }
+
+/** The sections `--only` can run alone: they need no example project. */
+const ONLY_SECTIONS = ['apply', 'lint', 'layouts', 'layouts-postgres'] as const;
+type OnlySection = (typeof ONLY_SECTIONS)[number];
+const USAGE =
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only apply,lint,layouts,layouts-postgres] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -46,6 +60,12 @@ function parseArgs(argv: string[]): BenchOptions {
     quick: false,
     postgres:
       process.env.AIRLOCK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    only: null,
+    runs: null,
+  };
+  const fail = (why: string): never => {
+    process.stderr.write(`${USAGE}\n${why}\n`);
+    process.exit(2);
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -53,12 +73,16 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg === '--quick') options.quick = true;
     else if (arg === '--postgres' && argv[i + 1]) options.postgres = argv[++i] as string;
     else if (arg === '--no-postgres') options.postgres = null;
-    else {
-      process.stderr.write(
-        `usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres]\nunknown argument ${arg}\n`,
-      );
-      process.exit(2);
-    }
+    else if (arg === '--only' && argv[i + 1]) {
+      const names = (argv[++i] as string).split(',');
+      const unknown = names.filter((n) => !(ONLY_SECTIONS as readonly string[]).includes(n));
+      if (unknown.length > 0) fail(`--only takes ${ONLY_SECTIONS.join(', ')}; not ${unknown}`);
+      options.only = new Set(names as OnlySection[]);
+    } else if (arg === '--runs' && argv[i + 1]) {
+      const runs = Number(argv[++i]);
+      if (!Number.isInteger(runs) || runs < 1) fail('--runs takes a whole number ≥ 1');
+      options.runs = runs;
+    } else fail(`unknown argument ${arg}`);
   }
   return options;
 }
@@ -145,6 +169,46 @@ function whereTimeGoes(
   ];
 }
 
+/**
+ * (f), (g) and (h), or those of them in `only`: they need no example project.
+ * @returns their sections, in that order.
+ */
+async function migrationSections(
+  options: BenchOptions,
+  p: ReturnType<typeof plan>,
+  only: Set<OnlySection> | null,
+): Promise<Section[]> {
+  const runs = options.runs ?? p.migrationRuns;
+  const wanted = (name: OnlySection) =>
+    only === null || only.has(name) || (name === 'layouts' && only.has('layouts-postgres'));
+  const sections: Section[] = [];
+  // (f) migrations: apply 500 files vs wrangler's local apply; lint a 500-file directory.
+  if (wanted('apply')) {
+    log(`migrations: applying ${p.migrationFiles} files with Airlock and with wrangler --local`);
+    sections.push(applySection(await measureApply({ files: p.migrationFiles, runs })));
+  }
+  if (wanted('lint')) {
+    log(`migrations: linting ${p.migrationFiles} files`);
+    sections.push(lintSection(await measureLint({ files: p.migrationFiles, runs })));
+  }
+  // (h) other tools' layouts: Airlock vs the tool, on the same files.
+  if (wanted('layouts')) {
+    const layoutRuns = options.runs ?? (options.quick ? 1 : 3);
+    const layoutAdmin = await reachablePostgres(options.postgres);
+    sections.push(
+      layoutsSection([
+        ...(layoutAdmin
+          ? await measurePostgresLayouts(layoutAdmin, { files: 50, runs: layoutRuns })
+          : []),
+        ...(only?.has('layouts-postgres') && !only.has('layouts')
+          ? []
+          : [await measureWranglerLayout({ files: 20, runs: layoutRuns })]),
+      ]),
+    );
+  }
+  return sections;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const options = parseArgs(argv);
   const p = plan(options.quick);
@@ -159,6 +223,23 @@ export async function main(argv: string[]): Promise<void> {
     loadavg: os.loadavg(),
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
   };
+  if (options.only) {
+    log(`only ${[...options.only].join(', ')} on ${machine.cpus} CPU, node ${machine.node}`);
+    const sections = await migrationSections(options, p, options.only);
+    const report: BenchReport = {
+      bench: 'airlock',
+      date,
+      quick: options.quick,
+      machine,
+      durationS: (performance.now() - began) / 1000,
+      sections,
+      findings: findingsOf(sections),
+    };
+    process.stdout.write(
+      options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report),
+    );
+    return;
+  }
 
   let project: BenchProject | null = null;
   let plainApp: PlainApp | null = null;
@@ -244,20 +325,7 @@ export async function main(argv: string[]): Promise<void> {
       releases: project.releaseCount(),
     });
 
-    // (f) migrations: apply 500 files vs wrangler's local apply; lint a 500-file directory.
-    log(`migrations: applying ${p.migrationFiles} files with Airlock and with wrangler --local`);
-    const apply = await measureApply({ files: p.migrationFiles, runs: p.migrationRuns });
-    log(`migrations: linting ${p.migrationFiles} files`);
-    const lint = await measureLint({ files: p.migrationFiles, runs: p.migrationRuns });
-    // (h) other tools' layouts: Airlock vs the tool, on the same files.
-    const layoutRuns = options.quick ? 1 : 3;
-    const layoutAdmin = await reachablePostgres(options.postgres);
-    const layouts = [
-      ...(layoutAdmin
-        ? await measurePostgresLayouts(layoutAdmin, { files: 50, runs: layoutRuns })
-        : []),
-      await measureWranglerLayout({ files: 20, runs: layoutRuns }),
-    ];
+    const applyLintLayouts = await migrationSections(options, p, null);
 
     const sections = [
       promotionSection(promotion, {
@@ -274,9 +342,7 @@ export async function main(argv: string[]): Promise<void> {
       }),
       coldStartSection(coldStart),
       stateStoreSection(stateStore, stateOptions),
-      applySection(apply),
-      lintSection(lint),
-      layoutsSection(layouts),
+      ...applyLintLayouts,
     ];
     const report: BenchReport = {
       bench: 'airlock',

@@ -42,13 +42,19 @@ import type { MigrationFile } from './migration-files.ts';
 import { errorCode } from './postgres-client.ts';
 import {
   ensurePostgresLedger,
+  MAX_INTEGER,
   postgresLedgerExists,
   readPostgresLedger,
   recordApplied,
   refuseIfApplied,
 } from './postgres-ledger.ts';
 import { lineAt, type SqlStatement, splitSqlStatements } from './sql-split.ts';
-import { type ToolLayout, toolLedgerStatements } from './tool-ledgers.ts';
+import {
+  type ToolLayout,
+  toolLedgerColumnsQuery,
+  toolLedgerRow,
+  toolLedgerSetup,
+} from './tool-ledgers.ts';
 
 export interface PostgresMigrationDriverOptions {
   /**
@@ -112,6 +118,18 @@ export class PostgresMigrationDriver implements MigrationDriver {
   readonly #migrationLockTimeoutMs: number;
   readonly #now: () => Date;
   readonly #toolLedger: ToolLayout | null;
+  /**
+   * Set once a committed transaction of this driver made `airlock.migrations` exist, so later
+   * files skip the check (one round trip each).
+   */
+  #ledgerReady = false;
+  /** Likewise once its `version` is known to be `bigint` (timestamped versions). */
+  #ledgerWide = false;
+  /**
+   * Set once a committed transaction of this driver ran the tool's ledger setup: the table's
+   * columns as found then. Later files only insert their row.
+   */
+  #toolLedgerColumns: readonly string[] | undefined;
   #connecting: Promise<Client> | undefined;
   /** Set when the session broke (server restart, terminated backend): its locks are gone. */
   #broken: Error | undefined;
@@ -126,12 +144,43 @@ export class PostgresMigrationDriver implements MigrationDriver {
     this.#toolLedger = options.toolLedger ?? null;
   }
 
-  /** The tool's own ledger row for `file`, in the open transaction (co-existence). */
-  async #recordInToolLedger(client: Client, file: MigrationFile): Promise<void> {
-    if (!this.#toolLedger) return;
-    for (const s of toolLedgerStatements(this.#toolLedger, 'postgres', file, this.#now())) {
+  /**
+   * The tool's own ledger row for `file`, in the open transaction (co-existence); the first time
+   * (per driver) after the statements that make the tool's table exist and a look at its columns.
+   * @returns the columns to remember once the transaction commits (undefined: no tool ledger).
+   */
+  async #recordInToolLedger(
+    client: Client,
+    file: MigrationFile,
+  ): Promise<readonly string[] | undefined> {
+    if (!this.#toolLedger) return undefined;
+    let columns = this.#toolLedgerColumns;
+    if (columns === undefined) {
+      for (const s of toolLedgerSetup(this.#toolLedger, 'postgres', file)) {
+        await client.query(s.sql, s.params);
+      }
+      const probe = toolLedgerColumnsQuery(this.#toolLedger, 'postgres');
+      columns = probe
+        ? (await client.query<{ name: string }>(probe.sql, probe.params)).rows.map((r) => r.name)
+        : [];
+    }
+    for (const s of toolLedgerRow(this.#toolLedger, 'postgres', file, this.#now(), columns)) {
       await client.query(s.sql, s.params);
     }
+    return columns;
+  }
+
+  /** `airlock.migrations` made to exist (and wide enough for `version`) unless known to. */
+  async #ensureLedger(client: Client, version: number): Promise<void> {
+    const known = version > MAX_INTEGER ? this.#ledgerWide : this.#ledgerReady;
+    if (!known) await ensurePostgresLedger(client, version);
+  }
+
+  /** After `file`'s commit: what its transaction made exist stays known for later files. */
+  #committed(file: MigrationFile, toolLedgerColumns: readonly string[] | undefined): void {
+    this.#ledgerReady = true;
+    if (file.version > MAX_INTEGER) this.#ledgerWide = true;
+    this.#toolLedgerColumns ??= toolLedgerColumns;
   }
 
   /**
@@ -309,7 +358,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     }
     try {
       await client.query('BEGIN');
-      await ensurePostgresLedger(client, file.version);
+      await this.#ensureLedger(client, file.version);
       await refuseIfApplied(client, file);
       const started = performance.now();
       try {
@@ -319,8 +368,9 @@ export class PostgresMigrationDriver implements MigrationDriver {
       }
       const entry = this.#entry(file, meta, performance.now() - started);
       await recordApplied(client, file, entry);
-      await this.#recordInToolLedger(client, file);
+      const columns = await this.#recordInToolLedger(client, file);
       await client.query('COMMIT');
+      this.#committed(file, columns);
       return entry;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
@@ -334,7 +384,9 @@ export class PostgresMigrationDriver implements MigrationDriver {
     file: MigrationFile,
     meta: ApplyMeta,
   ): Promise<LedgerEntry> {
-    if (await postgresLedgerExists(client)) await refuseIfApplied(client, file);
+    if (this.#ledgerReady || (await postgresLedgerExists(client))) {
+      await refuseIfApplied(client, file);
+    }
     const statements = splitSqlStatements(file.sql);
     const started = performance.now();
     for (const [index, statement] of statements.entries()) {
@@ -349,11 +401,12 @@ export class PostgresMigrationDriver implements MigrationDriver {
     const entry = this.#entry(file, meta, performance.now() - started);
     try {
       await client.query('BEGIN');
-      await ensurePostgresLedger(client, file.version);
+      await this.#ensureLedger(client, file.version);
       await refuseIfApplied(client, file);
       await recordApplied(client, file, entry);
-      await this.#recordInToolLedger(client, file);
+      const columns = await this.#recordInToolLedger(client, file);
       await client.query('COMMIT');
+      this.#committed(file, columns);
       return entry;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});

@@ -17,7 +17,12 @@ import { UserError } from '../errors.ts';
 import { LEDGER_TABLE, type LedgerEntry } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
-import { type ToolLayout, toolLedgerStatements } from './tool-ledgers.ts';
+import {
+  type ToolLayout,
+  toolLedgerColumnsQuery,
+  toolLedgerRow,
+  toolLedgerSetup,
+} from './tool-ledgers.ts';
 
 export interface SqliteMigrationDriverOptions {
   /** How long (ms) to wait for another connection's lock before failing. Default 5000. */
@@ -78,6 +83,11 @@ export class SqliteMigrationDriver implements MigrationDriver {
   readonly #db: DatabaseSync;
   readonly #now: () => Date;
   readonly #toolLedger: ToolLayout | null;
+  /**
+   * Set once a committed transaction of this driver ran the tool's ledger setup: the table's
+   * columns as found then. Later files only insert their row.
+   */
+  #toolLedgerColumns: readonly string[] | undefined;
   #closed = false;
 
   constructor(location: string, options: SqliteMigrationDriverOptions = {}) {
@@ -148,12 +158,9 @@ export class SqliteMigrationDriver implements MigrationDriver {
         entry.durationMs,
         entry.release,
       );
-      if (this.#toolLedger) {
-        for (const s of toolLedgerStatements(this.#toolLedger, 'sqlite', file, this.#now())) {
-          db.prepare(s.sql).run(...s.params);
-        }
-      }
+      const columns = this.#recordInToolLedger(file);
       db.exec('COMMIT');
+      this.#toolLedgerColumns ??= columns;
       return entry;
     } catch (error) {
       // SQLite may already have rolled back by itself (e.g. after SQLITE_FULL).
@@ -161,6 +168,31 @@ export class SqliteMigrationDriver implements MigrationDriver {
       if (error instanceof UserError) throw error;
       throw failed(file, error);
     }
+  }
+
+  /**
+   * The tool's own ledger row for `file`, in the open transaction (co-existence); the first time
+   * (per driver) after the statements that make the tool's table exist and a look at its columns.
+   * @returns the columns to remember once the transaction commits (undefined: no tool ledger).
+   */
+  #recordInToolLedger(file: MigrationFile): readonly string[] | undefined {
+    if (!this.#toolLedger) return undefined;
+    let columns = this.#toolLedgerColumns;
+    if (columns === undefined) {
+      for (const s of toolLedgerSetup(this.#toolLedger, 'sqlite', file)) {
+        this.#db.prepare(s.sql).run(...s.params);
+      }
+      const probe = toolLedgerColumnsQuery(this.#toolLedger, 'sqlite');
+      columns = probe
+        ? (this.#db.prepare(probe.sql).all(...probe.params) as Array<{ name: string }>).map(
+            (r) => r.name,
+          )
+        : [];
+    }
+    for (const s of toolLedgerRow(this.#toolLedger, 'sqlite', file, this.#now(), columns)) {
+      this.#db.prepare(s.sql).run(...s.params);
+    }
+    return columns;
   }
 
   async close(): Promise<void> {

@@ -5,12 +5,9 @@
  * (writing the tool's ledger row too), and the tool run again has nothing to do. One test per
  * tool; each Postgres test makes its own databases and drops them.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { adoptLedger } from '../../src/migrations/adopt.ts';
@@ -19,15 +16,8 @@ import { localD1DatabasePath } from '../../src/migrations/local-d1-database.ts';
 import type { DatabaseLocation } from '../../src/migrations/migration-driver.ts';
 import { readMigrationDir } from '../../src/migrations/migration-files.ts';
 import type { MigrationFolderLayout } from '../../src/migrations/migration-layouts.ts';
-import { Migrator } from '../../src/migrations/migrator.ts';
-import { PostgresMigrationDriver } from '../../src/migrations/postgres-migration-driver.ts';
-import { SqliteMigrationDriver } from '../../src/migrations/sqlite-migration-driver.ts';
-import type { ToolLayout } from '../../src/migrations/tool-ledgers.ts';
 import { createTestDatabase, describeIfPostgres, type TestDatabase } from '../helpers/postgres.ts';
-
-const run = promisify(execFile);
-const BIN = (name: string) =>
-  fileURLToPath(new URL(`../../node_modules/.bin/${name}`, import.meta.url));
+import { adoptFromTool, airlockApply, runInstalledTool } from './tool-round-trip.ts';
 
 let dir: string;
 const databases: TestDatabase[] = [];
@@ -39,38 +29,13 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Applies the folder with Airlock, writing `tool`'s ledger too. */
-async function airlockApply(
-  location: DatabaseLocation,
-  folder: string,
-  layout: MigrationFolderLayout,
-  tool: ToolLayout | null,
-): Promise<string[]> {
-  const files = await readMigrationDir(folder, layout);
-  const driver =
-    location.engine === 'postgres'
-      ? new PostgresMigrationDriver(location.url, { toolLedger: tool })
-      : new SqliteMigrationDriver(location.url, { toolLedger: tool });
-  try {
-    const result = await new Migrator(driver, files).apply({ appliedBy: 'test', release: null });
-    return result.applied.map((e) => e.name);
-  } finally {
-    await driver.close();
-  }
-}
-
 /** Adopts `tool`'s ledger on `location` (its schema checked) and expects every file adopted. */
-async function adopt(
+const adopt = (
   tool: 'postgrator' | 'node-pg-migrate',
   location: DatabaseLocation,
   folder: string,
   layout: MigrationFolderLayout,
-): Promise<void> {
-  const files = await readMigrationDir(folder, layout);
-  const result = await adoptLedger({ tool, location }, location, files, { verifySchema: true });
-  expect(result.problems).toEqual([]);
-  expect(result.adopted.map((e) => e.version)).toEqual(files.map((f) => f.version));
-}
+) => adoptFromTool(tool, location, folder, layout, dir);
 
 describeIfPostgres('tools on Postgres', () => {
   it('postgrator: NNN.do files (undo ignored), applied by postgrator and by Airlock alike; adopted; postgrator afterwards runs nothing', async () => {
@@ -134,10 +99,9 @@ describeIfPostgres('tools on Postgres', () => {
     databases.push(a, b);
     const folder = path.join(dir, 'migrations');
     const tool = (args: string[], url?: string) =>
-      run(BIN('node-pg-migrate'), [...args, '-m', folder], {
+      runInstalledTool('node-pg-migrate', [...args, '-m', folder], {
         cwd: dir,
-        env: { ...process.env, ...(url ? { DATABASE_URL: url } : {}) },
-        timeout: 60_000,
+        env: url ? { DATABASE_URL: url } : {},
       });
     const create = async (name: string, up: string, down: string) => {
       await tool(['create', name, '--migration-file-language', 'sql']);
@@ -180,7 +144,7 @@ describeIfPostgres('tools on Postgres', () => {
     );
     expect(await airlockApply(A, folder, layout, 'node-pg-migrate')).toEqual(['add-age']);
     const again = await tool(['up'], a.url);
-    expect(`${again.stdout}${again.stderr}`).toMatch(/No migrations to run/i);
+    expect(again).toMatch(/No migrations to run/i);
   });
 });
 
@@ -202,18 +166,17 @@ it('wrangler (D1 local): files wrangler numbers from 0000, applied by wrangler a
     'ALTER TABLE notes ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;\n',
   );
   const wrangler = () =>
-    run(BIN('wrangler'), ['d1', 'migrations', 'apply', 'w-db', '--local'], {
+    runInstalledTool('wrangler', ['d1', 'migrations', 'apply', 'w-db', '--local'], {
       cwd: dir,
       env: {
-        ...process.env,
         CI: '1',
         WRANGLER_SEND_METRICS: 'false',
         WRANGLER_LOG_PATH: path.join(dir, 'logs'),
       },
-      timeout: 90_000,
+      timeoutMs: 90_000,
     });
   const first = await wrangler();
-  expect(first.stdout).toMatch(/0002_pin\.sql\s*│\s*✅/);
+  expect(first).toMatch(/0002_pin\.sql\s*│\s*✅/);
   const layout = { layout: 'wrangler' } as const;
   const D1 = {
     engine: 'sqlite',
@@ -235,5 +198,5 @@ it('wrangler (D1 local): files wrangler numbers from 0000, applied by wrangler a
   );
   expect(await airlockApply(D1, folder, layout, 'wrangler')).toEqual(['tags']);
   const again = await wrangler();
-  expect(again.stdout).toMatch(/No migrations to apply/);
+  expect(again).toMatch(/No migrations to apply/);
 }, 180_000);
