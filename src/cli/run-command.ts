@@ -2,7 +2,7 @@
  * Runs one command's handler the way every command runs: a reporter for the global flags,
  * Ctrl-C handling, errors rendered in one place, and the exit code.
  * Exit codes: 0 success; 1 a failed deployment, a refused promotion or any other failure;
- * 2 a usage or configuration error; 130 interrupted twice with Ctrl-C (a handler may return
+ * 2 a usage or configuration error; 130 interrupted twice with Ctrl-C (143 SIGTERM, 129 SIGHUP) (a handler may return
  * another, e.g. `promote --auto` exits 3 while a gate is still pending, `plan` 4 when a gate
  * blocks).
  */
@@ -11,6 +11,13 @@ import { type AirlockError, toAirlockError } from '../errors.ts';
 import type { CommandIO } from './command-io.ts';
 import { Reporter } from './reporter.ts';
 import type { GlobalOptions } from './session.ts';
+
+const HANDLED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGTERM: 15,
+};
 
 /** 2 for a configuration or usage error (including a missing `--yes`), else 1. */
 export function exitCodeFor(error: AirlockError): number {
@@ -29,8 +36,8 @@ export async function exit(code: number): Promise<never> {
 
 /**
  * Runs `handler` for the parsed `command` and exits the process with its code. The first
- * Ctrl-C aborts `io.signal` (the current step stops, the previous release keeps serving); the
- * second exits 130 at once.
+ * Ctrl-C, SIGTERM or SIGHUP aborts `io.signal` (the current step stops, the previous release
+ * keeps serving); the second exits at once (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
  */
 export async function runCommand(
   command: Command,
@@ -39,14 +46,17 @@ export async function runCommand(
   const globals = command.optsWithGlobals() as GlobalOptions;
   const reporter = new Reporter({ json: Boolean(globals.json), verbose: Boolean(globals.verbose) });
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
+  // SIGTERM (CI cancellation, `timeout`, a container stop) and SIGHUP (a closed terminal) stop the
+  // command as Ctrl-C does: the current step stops and the previous release keeps serving.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 2));
+    const by = signal === 'SIGINT' ? 'Ctrl-C' : signal;
     reporter.warn(
-      'Interrupting: the current step stops and the previous release keeps serving. Ctrl-C again quits at once.',
+      `Interrupting (${by}): the current step stops and the previous release keeps serving. ${signal === 'SIGINT' ? 'Ctrl-C' : `${signal} or Ctrl-C`} again quits at once.`,
     );
-    controller.abort(new Error('interrupted by Ctrl-C'));
+    controller.abort(new Error(`interrupted by ${by}`));
   };
-  process.on('SIGINT', onSigint);
+  for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
   let code = 0;
   try {
     await reporter.ready();
@@ -56,7 +66,7 @@ export async function runCommand(
     reporter.error(e);
     code = exitCodeFor(e);
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const signal of HANDLED_SIGNALS) process.off(signal, onSignal);
   }
   reporter.flush(code === 0);
   await exit(code);

@@ -155,7 +155,7 @@ export async function openSession(
     actor: await actor,
     now: () => new Date(),
     providerFor,
-    databases: createDatabases(hostedDatabaseEngines(providerFor, config)),
+    databases: createDatabases(hostedDatabaseEngines(providerFor, config), config.project),
     sink: reporter,
     ...processIdentity(),
     lockTtlMs: positiveInt(process.env.AIRLOCK_LOCK_TTL_MS) ?? DEFAULT_LOCK_TTL_MS,

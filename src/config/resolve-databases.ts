@@ -61,6 +61,7 @@ export function resolveDatabase(
 ): ResolvedDatabase {
   const common = {
     engine: base.engine,
+    environment,
     migrations: migrationsDirOf(base.migrations),
     migrationsDir: path.resolve(ctx.dir, root, migrationsDirOf(base.migrations)),
     ...migrationsLayoutOf(base.migrations),
@@ -157,11 +158,26 @@ export function resolveDatabase(
   return { ...common, url: value, display: redactUrl(value) };
 }
 
-/** `host:port/database` of a Postgres URL (localhost and 127.0.0.1 are one host), or null. */
+/**
+ * `host:port/database` of a Postgres URL, or null. Spellings of one host compare equal (see below);
+ * a host alias (another DNS name) does not: the database's claim catches that one.
+ */
 export function databaseIdentity(url: string): string | null {
   try {
     const u = new URL(url);
-    const host = u.hostname.toLowerCase() === 'localhost' ? '127.0.0.1' : u.hostname.toLowerCase();
+    // `?host=` wins over the authority (libpq, pg); an IPv4 address in any spelling (127.1,
+    // 2130706433, 0x7f.1) is read as the WHATWG parser reads an http host; every loopback name
+    // and 0.0.0.0 (which connects to this machine) is one host.
+    const raw = (u.searchParams.get('host') || u.hostname).toLowerCase();
+    let host = raw;
+    try {
+      host = new URL(`http://${raw.includes(':') && !raw.startsWith('[') ? `[${raw}]` : raw}/`)
+        .hostname;
+    } catch {
+      // not a host an http URL accepts (a socket folder): compared as written
+    }
+    if (['localhost', '0.0.0.0', '[::1]', '[::]'].includes(host) || host.startsWith('127.'))
+      host = '127.0.0.1';
     const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || u.username || 'postgres';
     return `${host}:${u.port || '5432'}/${database}`;
   } catch {

@@ -42,6 +42,8 @@ export interface D1Location {
 
 export interface ResolvedDatabase {
   engine: 'sqlite' | 'postgres' | 'd1';
+  /** The environment whose database this is (what its claim names: `migrations/database-claim.ts`). */
+  environment: string;
   /** engine d1: where the database is (the url is then `d1:` and the provider opens it). */
   d1?: D1Location;
   /** Absolute path of the migrations folder in the working tree. */

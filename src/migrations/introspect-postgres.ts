@@ -5,6 +5,7 @@
  */
 
 import type { Client } from 'pg';
+import { POSTGRES_CLAIM_TABLE_NAME } from './database-claim.ts';
 import { POSTGRES_LEDGER_SCHEMA } from './ledger.ts';
 import {
   compareForeignKeys,
@@ -30,7 +31,7 @@ export async function describePostgres(
 ): Promise<SchemaSnapshot> {
   const schema = options.schema ?? 'public';
   const ignored = [...(options.ignoreTables ?? [])];
-  if (schema === POSTGRES_LEDGER_SCHEMA) ignored.push('migrations');
+  if (schema === POSTGRES_LEDGER_SCHEMA) ignored.push('migrations', POSTGRES_CLAIM_TABLE_NAME);
   // Other tools' ledgers (co-existence writes them): bookkeeping, not the application's schema.
   if (schema === 'public') ignored.push(...TOOL_LEDGER_TABLES);
   // Ordinary and partitioned tables of the schema, without extension-owned ones (PostGIS's

@@ -5,6 +5,7 @@
  */
 
 import type { DatabaseSync } from 'node:sqlite';
+import { SQLITE_CLAIM_TABLE } from './database-claim.ts';
 import { LEDGER_TABLE } from './ledger.ts';
 import {
   compareForeignKeys,
@@ -18,13 +19,14 @@ import {
 import { TOOL_LEDGER_TABLES } from './tool-ledgers.ts';
 
 /**
- * Tables never described on SQLite: Airlock's ledger, other tools' (`d1_migrations`,
+ * Tables never described on SQLite: Airlock's ledger and claim, other tools' (`d1_migrations`,
  * `__drizzle_migrations`, …: `TOOL_LEDGER_TABLES`), SQLite's
  * own (`sqlite_*`) and D1 / miniflare's (`_cf_*`, e.g. `_cf_METADATA`).
  */
 function ignoredSqliteTable(name: string, extra: Set<string>): boolean {
   return (
     name === LEDGER_TABLE ||
+    name === SQLITE_CLAIM_TABLE ||
     TOOL_LEDGER_TABLES.includes(name) ||
     name.startsWith('sqlite_') ||
     name.startsWith('_cf_') ||

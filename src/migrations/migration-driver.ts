@@ -5,6 +5,7 @@
  * driver (via wrangler / the D1 HTTP API) would implement the same contract.
  */
 
+import type { DatabaseClaim } from './database-claim.ts';
 import type { LedgerEntry } from './ledger.ts';
 import type { MigrationFile } from './migration-files.ts';
 
@@ -49,6 +50,12 @@ export interface MigrationDriver {
    * @throws UserError `MIGRATION_LOCKED` when another process keeps the lock too long.
    */
   lock?(): Promise<() => Promise<void>>;
+  /**
+   * Optional: checks that this database belongs to `claim`'s environment, writing the claim on
+   * first contact when `create` (see `database-claim.ts`).
+   * @throws UserError `DATABASE_CLAIMED` when another environment claimed it.
+   */
+  claim?(claim: DatabaseClaim, options: { create: boolean }): Promise<void>;
   /** Releases the connection. Idempotent. */
   close(): Promise<void>;
 }

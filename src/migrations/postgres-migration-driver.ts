@@ -35,6 +35,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, DatabaseError } from 'pg';
 import { InternalError, UserError } from '../errors.ts';
 import { redactUrl } from '../secrets/redact.ts';
+import { claimPostgres, type DatabaseClaim } from './database-claim.ts';
 import { NO_TRANSACTION_MARKER, parseDirectives } from './directives.ts';
 import { type LedgerEntry, POSTGRES_LEDGER_TABLE } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
@@ -255,6 +256,15 @@ export class PostgresMigrationDriver implements MigrationDriver {
         throw this.#sessionError(error, 'releasing the migration lock');
       }
     };
+  }
+
+  async claim(claim: DatabaseClaim, options: { create: boolean }): Promise<void> {
+    const client = await this.#client();
+    try {
+      await claimPostgres(client, claim, redactUrl(this.#url), options);
+    } catch (error) {
+      throw this.#sessionError(error, 'reading the database claim');
+    }
   }
 
   /** Ends the session (releasing any lock it holds). Idempotent. */

@@ -14,6 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { claimSqlite, type DatabaseClaim } from './database-claim.ts';
 import { LEDGER_TABLE, type LedgerEntry } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
@@ -100,6 +101,10 @@ export class SqliteMigrationDriver implements MigrationDriver {
     this.#toolLedger = options.toolLedger ?? null;
     this.#db.exec('PRAGMA journal_mode = WAL');
     this.#now = options.now ?? (() => new Date());
+  }
+
+  async claim(claim: DatabaseClaim, options: { create: boolean }): Promise<void> {
+    claimSqlite(this.#db, claim, this.path, options);
   }
 
   async readLedger(): Promise<LedgerEntry[]> {

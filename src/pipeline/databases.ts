@@ -36,11 +36,13 @@ export function toolLedgerOf(database: ResolvedDatabase): ToolLayout | null {
 }
 
 /**
- * The databases of a session. `hosted`: the engines the configuration's providers host.
+ * The databases of a session. `hosted`: the engines the configuration's providers host;
+ * `project`: whose claim each database carries (opening one claims it on first contact, reading
+ * a ledger only checks the claim: see `migrations/database-claim.ts`).
  * @throws nothing; opening a database whose engine no provider hosts throws UserError
  *   `PROVIDER_CONFIG_INVALID`.
  */
-export function createDatabases(hosted: readonly DatabaseEngine[]): Databases {
+export function createDatabases(hosted: readonly DatabaseEngine[], project: string): Databases {
   const engineOf = (database: ResolvedDatabase): DatabaseEngine | null => {
     if (database.engine === 'sqlite' || database.engine === 'postgres') return null;
     const engine = hosted.find((e) => e.engine === database.engine);
@@ -54,6 +56,20 @@ export function createDatabases(hosted: readonly DatabaseEngine[]): Databases {
     return engine;
   };
   const open = async (database: ResolvedDatabase): Promise<MigrationDriver> => {
+    const driver = await openDriver(database);
+    await claimed(driver, database, true);
+    return driver;
+  };
+  /** Checks (and with `create`, writes) the database's claim; closes the driver when refused. */
+  const claimed = async (driver: MigrationDriver, database: ResolvedDatabase, create: boolean) => {
+    try {
+      await driver.claim?.({ project, environment: database.environment }, { create });
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
+  };
+  const openDriver = async (database: ResolvedDatabase): Promise<MigrationDriver> => {
     usableDatabase(database);
     const engine = engineOf(database);
     if (engine) return engine.open(database);
@@ -78,7 +94,8 @@ export function createDatabases(hosted: readonly DatabaseEngine[]): Databases {
         ? await engine.missing(database)
         : database.engine === 'sqlite' && !existsSync(fileURLToPath(database.url));
       if (missing) return [];
-      const driver = await open(database);
+      const driver = await openDriver(database);
+      await claimed(driver, database, false);
       try {
         return await driver.readLedger();
       } finally {

@@ -6,7 +6,7 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { AirlockError, ProviderError } from '../errors.ts';
+import { AirlockError, ProviderError, UserError } from '../errors.ts';
 import { redactUrl } from '../secrets/redact.ts';
 import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
 import { STATE_SCHEMA, type StateDatabase } from './schema.ts';
@@ -40,6 +40,33 @@ function unreachable(error: unknown, display: string): ProviderError {
   );
 }
 
+/**
+ * The state store never lives in an environment's application database: one that carries an
+ * environment's claim (`migrations/database-claim.ts`) is refused, so the audit log and locks
+ * are not in the data a migration or a bad release can touch.
+ * @throws UserError `STATE_IN_APPLICATION_DATABASE` naming the environment.
+ */
+async function refuseApplicationDatabase(db: Kysely<StateDatabase>, schema: string): Promise<void> {
+  const { rows } = await sql<{
+    claim: string | null;
+  }>`SELECT to_regclass(${`${schema}.claim`})::text AS claim`.execute(db);
+  if (!rows[0]?.claim) return;
+  const claim = await sql<{
+    project: string;
+    environment: string;
+  }>`SELECT project, environment FROM ${sql.id(schema, 'claim')} WHERE id = 1`.execute(db);
+  const owner = claim.rows[0];
+  if (!owner) return;
+  throw new UserError(
+    'STATE_IN_APPLICATION_DATABASE',
+    `The state database is the application database of environment ${owner.environment} (project ${owner.project}): Airlock's history, locks and audit log must not live in data a migration or a release can change.`,
+    {
+      hint: 'Point state (or AIRLOCK_STATE_URL) at a database of its own, e.g. postgres://…/airlock on the same server.',
+      details: { environment: owner.environment, project: owner.project },
+    },
+  );
+}
+
 export class PostgresStateStore extends KyselyStateStore {
   readonly schema: string;
 
@@ -59,6 +86,7 @@ export class PostgresStateStore extends KyselyStateStore {
     pool.on('error', () => {}); // an idle client dropped by the server; the next query reconnects
     const base = new Kysely<StateDatabase>({ dialect: new PostgresDialect({ pool }) });
     try {
+      await refuseApplicationDatabase(base, schema);
       await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`
         .execute(base)
         .catch((error: { code?: string }) => {

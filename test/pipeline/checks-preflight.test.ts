@@ -37,7 +37,8 @@ async function withProbe(): Promise<TestProject> {
         name: 'probe',
         type: 'command',
         run: 'node probe.mjs',
-        env: { PROBE_TOKEN: '${PROBE_TOKEN}' },
+        // A check sees only what it declares of the shell's variables.
+        env: { PROBE_TOKEN: '${PROBE_TOKEN}', PROBE_FAIL: '${PROBE_FAIL}' },
       }),
     );
   });
@@ -55,7 +56,7 @@ describe('checks and preflight', () => {
     project = await withProbe();
     const p = project;
     const cli = (args: string[], env: Record<string, string> = {}) =>
-      p.cli(args, { env: { ...FROM_SOURCE, ...env } });
+      p.cli(args, { env: { ...FROM_SOURCE, PROBE_FAIL: '0', ...env } });
 
     // No PROBE_TOKEN here: refused before anything changed, naming file, line and variable.
     const unset = await cli(['deploy', 'staging']);

@@ -108,3 +108,45 @@ describe('a deployment killed with SIGKILL', () => {
     },
   );
 });
+
+describe('a deployment stopped with SIGTERM (CI cancellation, `timeout`)', () => {
+  projectTest(
+    'stops as Ctrl-C does: the step stops, the old release keeps serving, the lock is freed',
+    async ({ project }) => {
+      expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
+      project.commit('2-pinned-notes');
+      project.editConfig((doc) =>
+        doc.setIn(['environments', 'staging', 'services', 'notes', 'run'], SLEEP),
+      );
+      const child = spawn(process.execPath, [BIN, 'deploy', 'staging'], {
+        cwd: project.dir,
+        env: { ...process.env, CI: '1', NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+      });
+      child.stderr.on('data', (chunk) => {
+        output += chunk;
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(await waitFor(() => processRunning(SLEEP), 30_000)).toBe(true);
+      child.kill('SIGTERM');
+      // Handled, not killed by the signal (which would exit 143 with no cleanup).
+      expect(await exited).toBe(1);
+      expect(output).toContain('Interrupting (SIGTERM)');
+      expect((await liveVersion(project.url('staging'))).release).toBe('r1');
+      expect(await waitFor(() => !processRunning(SLEEP), 10_000)).toBe(true);
+
+      const status = await project.cli(['status', '--json']);
+      const json = JSON.parse(status.stdout);
+      expect(json.interrupted).toBeUndefined(); // it ended itself: nothing left to recover
+      const staging = json.environments.find(
+        (e: { environment: string }) => e.environment === 'staging',
+      );
+      expect(staging.lock).toBeNull();
+      expect(staging.services[0]).toMatchObject({ release: 'r1' });
+    },
+  );
+});

@@ -270,6 +270,7 @@ describe('openRemoteD1Driver', () => {
     accountId: string | null = null,
   ): ResolvedDatabase => ({
     engine: 'd1',
+    environment: wranglerEnv ?? 'staging',
     d1: {
       environment: wranglerEnv ?? 'staging',
       binding: 'DB',

@@ -1,0 +1,113 @@
+/**
+ * Isolation by identity: on first contact Airlock writes a claim (project, environment) into each
+ * environment's database, and every later contact reads it back. A database claimed by another
+ * environment is refused by every command, whatever URL reached it (`127.1`, `0.0.0.0`, an integer
+ * address, a host alias, `?host=`): comparing URL text cannot see that two spellings are one
+ * database, and a CI job that holds only its own environment's URL has nothing to compare with.
+ * The claim sits beside the ledger: `airlock.claim` on Postgres, `airlock_claim` on SQLite (both
+ * left out of schema snapshots and drift).
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { Client } from 'pg';
+import { UserError } from '../errors.ts';
+import { POSTGRES_LEDGER_SCHEMA } from './ledger.ts';
+
+/** Who a database belongs to. */
+export interface DatabaseClaim {
+  project: string;
+  environment: string;
+}
+
+/** SQLite: the claim table in the environment's database file. */
+export const SQLITE_CLAIM_TABLE = 'airlock_claim';
+/** Postgres: the claim table, in Airlock's own schema beside the ledger. */
+export const POSTGRES_CLAIM_TABLE_NAME = 'claim';
+const POSTGRES_CLAIM_TABLE = `${POSTGRES_LEDGER_SCHEMA}.${POSTGRES_CLAIM_TABLE_NAME}`;
+
+/**
+ * @throws UserError `DATABASE_CLAIMED` when `found` is another project's or environment's claim.
+ */
+function compare(found: DatabaseClaim | undefined, claim: DatabaseClaim, where: string): void {
+  if (!found) return;
+  if (found.project === claim.project && found.environment === claim.environment) return;
+  const owner =
+    found.project === claim.project
+      ? `environment ${found.environment}`
+      : `environment ${found.environment} of project ${found.project}`;
+  throw new UserError(
+    'DATABASE_CLAIMED',
+    `The database ${where} given to ${claim.environment} belongs to ${owner}: environments never share a database, so nothing was done (a change meant for ${claim.environment} would have reached ${found.environment}'s data).`,
+    {
+      hint: `Give ${claim.environment} its own database (its URL may be another spelling of ${found.environment}'s: an alias of the host, 127.1, 0.0.0.0, ?host=). If this database really moved to ${claim.environment}, remove its claim first: DELETE FROM ${where.startsWith('postgres') ? POSTGRES_CLAIM_TABLE : SQLITE_CLAIM_TABLE};`,
+      details: {
+        environment: claim.environment,
+        claimedBy: found.environment,
+        claimedByProject: found.project,
+      },
+    },
+  );
+}
+
+/**
+ * Reads the claim of a Postgres database and, with `create`, writes `claim` when there is none.
+ * @param where the database as shown in messages (password masked).
+ * @throws UserError `DATABASE_CLAIMED` (see above).
+ */
+export async function claimPostgres(
+  client: Client,
+  claim: DatabaseClaim,
+  where: string,
+  options: { create: boolean },
+): Promise<void> {
+  const exists = await client.query(
+    'SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2',
+    [POSTGRES_LEDGER_SCHEMA, POSTGRES_CLAIM_TABLE_NAME],
+  );
+  if (exists.rowCount === 0 && !options.create) return;
+  if (exists.rowCount === 0) {
+    await client.query(
+      `CREATE SCHEMA IF NOT EXISTS ${POSTGRES_LEDGER_SCHEMA};
+       CREATE TABLE IF NOT EXISTS ${POSTGRES_CLAIM_TABLE} (
+         id int PRIMARY KEY CHECK (id = 1),
+         project text NOT NULL,
+         environment text NOT NULL,
+         claimed_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+  }
+  if (options.create) {
+    await client.query(
+      `INSERT INTO ${POSTGRES_CLAIM_TABLE} (id, project, environment) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING`,
+      [claim.project, claim.environment],
+    );
+  }
+  const row = await client.query<DatabaseClaim>(
+    `SELECT project, environment FROM ${POSTGRES_CLAIM_TABLE} WHERE id = 1`,
+  );
+  compare(row.rows[0], claim, where);
+}
+
+/** The SQLite form of {@link claimPostgres}. @throws UserError `DATABASE_CLAIMED`. */
+export function claimSqlite(
+  db: DatabaseSync,
+  claim: DatabaseClaim,
+  where: string,
+  options: { create: boolean },
+): void {
+  const exists = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+    .get(SQLITE_CLAIM_TABLE);
+  if (!exists && !options.create) return;
+  if (options.create) {
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS ${SQLITE_CLAIM_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), project TEXT NOT NULL, environment TEXT NOT NULL, claimed_at TEXT NOT NULL)`,
+    );
+    db.prepare(
+      `INSERT OR IGNORE INTO ${SQLITE_CLAIM_TABLE} (id, project, environment, claimed_at) VALUES (1, ?, ?, ?)`,
+    ).run(claim.project, claim.environment, new Date().toISOString());
+  }
+  const row = db
+    .prepare(`SELECT project, environment FROM ${SQLITE_CLAIM_TABLE} WHERE id = 1`)
+    .get() as DatabaseClaim | undefined;
+  compare(row ? { project: row.project, environment: row.environment } : undefined, claim, where);
+}
