@@ -31,6 +31,7 @@ import { Migrator } from '../src/migrations/migrator.ts';
 import { PostgresMigrationDriver } from '../src/migrations/postgres-migration-driver.ts';
 import { SqliteMigrationDriver } from '../src/migrations/sqlite-migration-driver.ts';
 import type { ToolLayout } from '../src/migrations/tool-ledgers.ts';
+import { dbmateBinary } from '../test/helpers/dbmate-binary.ts';
 import { log } from './project.ts';
 import { row, type Section } from './report.ts';
 import { median, p95 } from './stats.ts';
@@ -114,6 +115,8 @@ export async function measurePostgresLayouts(
   admin: string,
   options: { files: number; runs: number },
 ): Promise<LayoutBenchResult[]> {
+  // dbmate's binary is installed on first use (a cache under node_modules), not a dependency.
+  const dbmateBin = await dbmateBinary();
   const root = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-layouts-'));
   const n = options.files;
   try {
@@ -226,7 +229,7 @@ export async function measurePostgresLayouts(
         dbmateUrl.searchParams.set('sslmode', 'disable');
         const started = performance.now();
         execFileSync(
-          BIN('dbmate'),
+          dbmateBin,
           ['--url', dbmateUrl.toString(), '--migrations-dir', dbmateDir, '--no-dump-schema', 'up'],
           { stdio: 'ignore' },
         );

@@ -1,6 +1,6 @@
 /**
- * Acceptance for the dbmate layout against dbmate itself (the pinned `dbmate` devDependency,
- * whose Linux binary comes from the `@dbmate/linux-x64` package, no download at install):
+ * Acceptance for the dbmate layout against dbmate itself (its binary package for this machine,
+ * installed on first use into a cache folder: test/helpers/dbmate-binary.ts):
  * `dbmate new` writes the files (`<timestamp>_<name>.sql` with `-- migrate:up` / `-- migrate:down`
  * sections), `dbmate up` applies them on one database and Airlock (up sections only) on another,
  * and both schemas are equal. Then Airlock adopts `schema_migrations` on the first, applies one
@@ -8,34 +8,21 @@
  * SQLite and Postgres.
  */
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { describeSchema } from '../../src/migrations/introspect.ts';
 import type { DatabaseLocation } from '../../src/migrations/migration-driver.ts';
 import { readToolLedger } from '../../src/migrations/tool-ledger-read.ts';
+import { dbmateBinary } from '../helpers/dbmate-binary.ts';
 import { createTestDatabase, describeIfPostgres, type TestDatabase } from '../helpers/postgres.ts';
 import { adoptFromTool, airlockApply, runInstalledTool } from './tool-round-trip.ts';
 
-/**
- * dbmate's binary for this machine (`@dbmate/<platform>-<arch>`, an optional dependency). The
- * lock file may lack other platforms' packages; then the tests skip locally (with a warning)
- * and fail in CI, where the binary must be there.
- */
-const binaryPackage = `@dbmate/${process.platform}-${process.arch}`;
-const hasBinary = (() => {
-  try {
-    createRequire(import.meta.url).resolve(`${binaryPackage}/package.json`);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasBinary && !process.env.CI) {
-  console.warn(`dbmate tests skipped: ${binaryPackage} is not installed (npm install adds it).`);
-}
-const itWithDbmate = it.skipIf(!hasBinary && !process.env.CI);
+let binary: string;
+beforeAll(async () => {
+  binary = await dbmateBinary();
+}, 200_000);
+const itWithDbmate = it;
 
 let dir: string;
 const databases: TestDatabase[] = [];
@@ -49,7 +36,7 @@ afterEach(async () => {
 
 const dbmate = (url: string, args: string[]) =>
   runInstalledTool(
-    'dbmate',
+    binary,
     ['--url', url, '--migrations-dir', 'db/migrations', '--no-dump-schema', ...args],
     { cwd: dir },
   );

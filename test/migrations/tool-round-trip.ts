@@ -3,6 +3,7 @@
  * in node_modules (through src/process/run-tool.ts), apply a folder with Airlock (optionally
  * writing the tool's ledger too), and adopt the tool's ledger with the schema check.
  */
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { adoptLedger } from '../../src/migrations/adopt.ts';
@@ -22,7 +23,7 @@ export const NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.m
 export const BIN = (name: string): string => `${NODE_MODULES}/.bin/${name}`;
 
 /**
- * Runs `node_modules/.bin/<name> ...args` in `cwd` with `env` added to this process's; fails
+ * Runs `node_modules/.bin/<name> ...args` (or the program at an absolute `name`) in `cwd` with `env` added to this process's; fails
  * the test with the tool's output when it exits non-zero.
  * @returns standard output and standard error together.
  */
@@ -32,7 +33,7 @@ export async function runInstalledTool(
   options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
 ): Promise<string> {
   const result = await runTool({
-    command: BIN(name),
+    command: path.isAbsolute(name) ? name : BIN(name),
     args,
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
