@@ -154,7 +154,7 @@ async function writeApprovalFile(
       'USAGE',
       '--output signs an approval without the state store, so it needs --release and --digest.',
       {
-        hint: `Take both from \`airlock status --json\` (or the approval request), e.g. \`airlock approve ${environment} --release r7 --digest <sha256> --output approval.sig\`.`,
+        hint: `Take both from \`airlock releases --json\` (id and digest), e.g. \`airlock approve ${environment} --release r7 --digest <sha256> --output approval.sig\`.`,
       },
     );
   if (!/^(sha256:)?[0-9a-f]{64}$/i.test(opts.digest))
