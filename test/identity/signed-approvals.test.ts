@@ -3,7 +3,7 @@
  * allowed-signers file, and a real SQLite state: who may approve is what a signature proves,
  * verified against the file at the release's commit.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,6 +22,7 @@ import { recordApproval, signApproval } from '../../src/pipeline/approve.ts';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { Release } from '../../src/state/state-store.ts';
+import { BIN } from '../helpers/project.ts';
 
 let dir: string;
 let store: SqliteStateStore;
@@ -165,7 +166,9 @@ beforeAll(async () => {
   );
   c2 = commit('two');
   config = loadConfig({ cwd: dir, env: process.env });
-  store = await SqliteStateStore.open({ file: path.join(dir, '..', `${path.basename(dir)}.db`) });
+  // The state the CLI opens for this project (in this test file's AIRLOCK_HOME).
+  if (config.state.kind !== 'sqlite') throw new Error('expected the SQLite state');
+  store = await SqliteStateStore.open({ file: config.state.file });
 });
 
 afterAll(async () => {
@@ -409,5 +412,81 @@ describe('signed approvals', () => {
       r2,
     );
     expect(notCounted.some((u) => u.actor === '(signed file fake.sig)')).toBe(true);
+  });
+
+  it('from the command line: --output signs without the state, --import records it for its signer, history --json shows the evidence', async () => {
+    const r = await release(c1);
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, ...args],
+          { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env } },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const file = path.join(dir, '..', `${path.basename(dir)}-${r.id}.sig`);
+    // No state reachable: --output never opens it.
+    const out = await cli(
+      [
+        'approve',
+        'production',
+        '--release',
+        r.id,
+        '--digest',
+        r.digest,
+        '--key',
+        keys.bob!,
+        '--output',
+        file,
+      ],
+      { AIRLOCK_STATE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+    );
+    expect(out.code, out.stderr + out.stdout).toBe(0);
+    // A claimed name records nothing under signed.
+    const claimed = await cli([
+      'approve',
+      'production',
+      '--release',
+      r.id,
+      '--as',
+      'bob@x',
+      '--json',
+    ]);
+    expect(claimed.code).not.toBe(0);
+    expect(JSON.parse(claimed.stdout).error.code).toBe('APPROVAL_IDENTITY_REQUIRED');
+    // Someone else hands the file in: it counts for bob.
+    const imported = await cli([
+      'approve',
+      'production',
+      '--import',
+      file,
+      '--as',
+      'mallory@x',
+      '--json',
+    ]);
+    expect(imported.code, imported.stderr + imported.stdout).toBe(0);
+    const result = JSON.parse(imported.stdout);
+    expect(result.approval).toMatchObject({ actor: 'bob@x', identity: 'signed', releaseId: r.id });
+    expect(result.blocked).toBe(true); // the other gates (deployed, checks) still wait
+    expect(result.gates.find((g: { gate: string }) => g.gate === 'approval')).toMatchObject({
+      status: 'holds',
+    });
+    const history = JSON.parse((await cli(['history', 'production', '--json'])).stdout);
+    const recorded = history.events.find(
+      (e: { action: string; releaseId: string }) =>
+        e.action === 'approval.recorded' && e.releaseId === r.id,
+    );
+    expect(recorded).toMatchObject({
+      actor: 'mallory@x',
+      detail: {
+        approver: 'bob@x',
+        identity: 'signed',
+        submittedBy: 'mallory@x',
+        evidence: { kind: 'ssh', fingerprint: expect.stringMatching(/^SHA256:/) },
+      },
+    });
+    expect(recorded.detail.evidence.signature).toContain('BEGIN SSH SIGNATURE');
   });
 });
