@@ -19,6 +19,8 @@ import { parse } from 'yaml';
 import { generateWorkflows } from '../../src/ci/github-workflows.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { OidcTokenError, verifyGithubOidcToken } from '../../src/identity/github-oidc.ts';
+import { recordApproval } from '../../src/pipeline/approve.ts';
+import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import { BIN } from '../helpers/project.ts';
 
@@ -273,6 +275,23 @@ describe('the approve workflow, end to end against the FAKE issuer', () => {
       (e) => e.action === 'approval.refused',
     );
     expect(refusal?.detail).toMatchObject({ reason: 'oidc-wrong-repository' });
+
+    // One token records one approval: the same token again is refused as replayed.
+    const ctx = {
+      config,
+      store: check,
+      actor: 'runner',
+      now: () => new Date(),
+    } as unknown as AirlockContext;
+    const token = await sign(githubClaims({ actor: 'hubot' }));
+    const once = { environment: 'production', release: release.id, decision: 'approved' as const };
+    const first = await recordApproval(ctx, { ...once, proof: { kind: 'oidc', token } });
+    expect(first.approval).toMatchObject({ actor: 'hubot', identity: 'oidc' });
+    await expect(
+      recordApproval(ctx, { ...once, proof: { kind: 'oidc', token } }),
+    ).rejects.toMatchObject({ code: 'OIDC_TOKEN_REFUSED' });
+    const [replayed] = await check.listAudit({ limit: 1 });
+    expect(replayed).toMatchObject({ action: 'approval.refused', detail: { reason: 'replayed' } });
     await check.close();
   });
 });
