@@ -2,7 +2,9 @@
  * Approvals: who let a release into an environment. Recorded per (environment, release); the
  * approval gate counts distinct people. Whoever deployed the release cannot approve its
  * promotion unless the environment allows self-approval (GitHub Environments: prevent
- * self-review, on by default).
+ * self-review, on by default). Who approves is what the environment's `approval.identity`
+ * accepts as proof: an SSH signature (the signer's principal in the allowed-signers file at the
+ * release's commit), a GitHub Actions OIDC token (its `actor`), or, under `any`, the name given.
  */
 
 import { environmentNamed } from '../config/environments.ts';
@@ -70,7 +72,7 @@ interface Approver {
 
 /**
  * Makes a signed approval without the state store (`airlock approve --output`): the statement
- * for `release` (its id and digest, as \`airlock status\` shows them), signed with `key`.
+ * for `release` (its id and digest, as `airlock releases --json` shows them), signed with `key`.
  * @throws UserError `SIGNING_FAILED`, `APPROVAL_NOT_ALLOWED`, `UNKNOWN_ENVIRONMENT`.
  */
 export async function signApproval(
