@@ -428,6 +428,7 @@ describe('valid configs', () => {
       build: { command: 'node scripts/build.mjs', output: 'dist', env: {} },
       database: {
         engine: 'sqlite',
+        environment: 'production',
         migrations: 'migrations',
         migrationsDir: '/tmp/x/migrations',
         layout: { layout: 'airlock' },
