@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
-import { deployFirstJob, promoteLastJob, verifyJob } from './workflow-jobs.ts';
+import { approveLastJob, deployFirstJob, promoteLastJob, verifyJob } from './workflow-jobs.ts';
 import { secretNames } from './workflow-secrets.ts';
 import type { JobContext } from './workflow-steps.ts';
 import { renderWorkflow, workflowOf } from './workflow-yaml.ts';
@@ -158,6 +158,7 @@ export function generateWorkflows(
           ),
         ),
       },
+      ...approveWorkflow(ctx),
     ];
   }
 
@@ -202,6 +203,58 @@ export function generateWorkflows(
       content: renderWorkflow(
         headerOf(ctx, lastSummary, secretsLine(ctx, [last])),
         workflowOf(`Airlock: promote to ${last}`, lastOn, { [promote]: promoteLastJob(ctx) }),
+      ),
+    },
+    ...approveWorkflow(ctx),
+  ];
+}
+
+/**
+ * With `approval.identity: oidc` on the last environment: a workflow a reviewer runs by hand to
+ * approve or reject a release, proven by the run's OIDC token (`airlock approve --oidc`).
+ */
+function approveWorkflow(ctx: JobContext): GeneratedWorkflow[] {
+  const { last } = ctx;
+  const env = ctx.config.environments[last];
+  if (env?.promotion.approval.identity !== 'oidc') return [];
+  const summary = `Run by hand (Actions → Run workflow; inputs: the release, approve or reject, a reason) to record a decision about promoting that release to ${last}. Who decided is the person who ran it, proven by the run's OIDC token (permissions: id-token: write); no database credential is handed to the reviewer.`;
+  return [
+    {
+      path: `.github/workflows/airlock-approve-${last}.yml`,
+      description: summary,
+      content: renderWorkflow(
+        headerOf(
+          ctx,
+          summary,
+          'Secrets — AIRLOCK_STATE_URL (a repository secret: this job runs in no GitHub environment).',
+        ),
+        workflowOf(
+          `Airlock: approve for ${last}`,
+          {
+            workflow_dispatch: {
+              inputs: {
+                release: {
+                  description: `Release to decide on: r3, a digest or a commit prefix`,
+                  type: 'string',
+                  required: true,
+                },
+                decision: {
+                  description: 'approve or reject',
+                  type: 'choice',
+                  options: ['approve', 'reject'],
+                  default: 'approve',
+                },
+                reason: {
+                  description: 'Why (recorded with the decision)',
+                  type: 'string',
+                  required: false,
+                  default: '',
+                },
+              },
+            },
+          },
+          { [`approve-${last}`]: approveLastJob(ctx) },
+        ),
       ),
     },
   ];

@@ -184,3 +184,17 @@ fi
 npx airlock promote ${target} --auto --release "$RELEASE_DIGEST" --yes
 `;
 }
+
+/**
+ * The approve workflow's step: `airlock approve <environment>` for the dispatched release, with
+ * `--reject` and the reason from the inputs, proven by the run's OIDC token (`--oidc`). The
+ * inputs arrive as environment variables (RELEASE, DECISION, REASON), never spliced into the
+ * script.
+ */
+export function approveScript(environment: string): string {
+  return `args=(approve ${environment} --release "$RELEASE" --oidc)
+if [ "$DECISION" = reject ]; then args+=(--reject); fi
+if [ -n "$REASON" ]; then args+=(-m "$REASON"); fi
+npx airlock "\${args[@]}"
+`;
+}

@@ -1,11 +1,12 @@
 /**
  * The jobs of the generated workflows: verify (the pull-request checks and every service's
  * build), build the release once and deploy it to the first environment, and promote a release
- * by digest into the last environment.
+ * by digest into the last environment; approve a release for the last environment from GitHub.
  */
 import path from 'node:path';
 import { PINNED_ACTIONS, usesOf } from './pinned-actions.ts';
 import {
+  approveScript,
   autoPromoteScript,
   buildReleaseScript,
   PACK_RELEASE_SCRIPT,
@@ -189,6 +190,38 @@ export function promoteLastJob(ctx: JobContext): WorkflowJob {
             : `Promote to ${env} (the gate, then migrate, switch, check)`,
         run: promote,
         env: { ...secrets, RELEASE_DIGEST: ids.digest },
+      },
+    ],
+  };
+}
+
+/**
+ * Approves (or rejects) a release's promotion into the last environment from GitHub: a reviewer
+ * runs the workflow by hand (inputs: release, decision, reason), and the approval is proven by
+ * this run's OIDC token (`id-token: write`), whose `actor` is the reviewer. The job needs only
+ * the shared state, never the environment's deploy credentials, and no GitHub environment.
+ */
+export function approveLastJob(ctx: JobContext): WorkflowJob {
+  const env = ctx.last;
+  const state = { AIRLOCK_STATE_URL: '${{ secrets.AIRLOCK_STATE_URL }}' };
+  return {
+    name: `Approve for ${env}`,
+    'runs-on': 'ubuntu-latest',
+    permissions: { contents: 'read', 'id-token': 'write' },
+    'timeout-minutes': 10,
+    ...workingDirectory(ctx),
+    steps: [
+      ...setupSteps(ctx, false),
+      { name: 'Require shared Airlock state', run: requireTeamStateScript(env), env: state },
+      {
+        name: `Record the decision for ${env} (identity: this run's GitHub OIDC token)`,
+        run: approveScript(env),
+        env: {
+          ...state,
+          RELEASE: '${{ inputs.release }}',
+          DECISION: '${{ inputs.decision }}',
+          REASON: '${{ inputs.reason }}',
+        },
       },
     ],
   };

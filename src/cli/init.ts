@@ -117,5 +117,10 @@ export async function initCommand(
   io.reporter.info(
     `Next: read the file (every guess is commented), \`airlock config validate\`,${hash} then \`airlock deploy staging\`.`,
   );
+  const last = /^pipeline: \[(?:.*, )?([^,\]]+)\]$/m.exec(text)?.[1];
+  if (last && text.includes('identity: signed'))
+    io.reporter.info(
+      `Approvals into ${last} are signed: commit each reviewer's SSH public key to .approvals/allowed_signers (\`ann@example.com ssh-ed25519 AAAA…\`, git's format); they approve with \`airlock approve ${last} --key ~/.ssh/id_ed25519\`.`,
+    );
   return 0;
 }

@@ -32,6 +32,39 @@ const approvalSchema = z.strictObject({
       'An approval older than this no longer counts (e.g. 24h). Default: approvals do not expire.',
     examples: ['24h'],
   }),
+  identity: field(z.enum(['signed', 'oidc', 'any']).default('any'), {
+    description:
+      "What proves who approved: `signed` (an SSH signature by a key in the allowed-signers file at the release's commit), `oidc` (GitHub Actions' OIDC token, verified against the issuer's keys), or `any` (the name Airlock is given, unverified; every such approval says so). Default: any.",
+    examples: ['signed'],
+  }),
+  allowedSigners: field(z.string().min(1).default('.approvals/allowed_signers'), {
+    description:
+      "Path (from the project folder) of the allowed-signers file, in git's `allowed_signers` format (`principal[,principal] [options] keytype key`). Read at the release's commit, so a key added later does not approve an older release and a removed key stops counting.",
+    examples: ['.approvals/allowed_signers'],
+  }),
+  oidc: field(
+    z
+      .strictObject({
+        repository: field(z.string().regex(/^[^/\s]+\/[^/\s]+$/, { error: 'owner/name' }), {
+          description: 'The GitHub repository (owner/name) whose workflows may approve.',
+          examples: ['acme/shop'],
+        }),
+        audience: field(z.string().min(1).default('airlock'), {
+          description: 'The audience Airlock requests the token for, and requires.',
+          examples: ['airlock'],
+        }),
+        issuer: field(z.url().default('https://token.actions.githubusercontent.com'), {
+          description: "The token's issuer, whose published keys verify it (GitHub's by default).",
+          examples: ['https://token.actions.githubusercontent.com'],
+        }),
+      })
+      .optional(),
+    {
+      description:
+        'Where approvals under `identity: oidc` come from: the GitHub repository whose workflows may approve, and the token audience. Required with `identity: oidc`.',
+      examples: [{ repository: 'acme/shop' }],
+    },
+  ),
 });
 
 const windowSchema = z.strictObject({

@@ -1,6 +1,7 @@
 /**
  * Every folder or file airlock.yaml names stays inside the project: a service's `root`, its
- * build `output`, its migrations folder and a provider's configuration file. A path that climbs
+ * build `output`, its migrations folder, a provider's configuration file and an environment's
+ * allowed-signers file. A path that climbs
  * out (`../../etc`) or reaches outside through a symbolic link is refused, because Airlock writes
  * next to some of them (the migrations integrity file) and ships what others hold (the build
  * output). Checked lexically first, then on the real path of the nearest part that exists.
@@ -91,6 +92,18 @@ function namedPaths(config: Config, projectDir: string): NamedPath[] {
           name,
         ]);
     }
+  }
+  // The allowed-signers file (and the signed approvals committed beside it).
+  for (const [envName, env] of Object.entries(config.environments)) {
+    const promotion = env.promotion;
+    const file = typeof promotion === 'object' ? promotion.approval?.allowedSigners : undefined;
+    if (file)
+      out.push({
+        path: ['environments', envName, 'promotion', 'approval', 'allowedSigners'],
+        value: file,
+        base: projectDir,
+        what: 'allowed-signers file',
+      });
   }
   return out;
 }

@@ -31,10 +31,21 @@ const minutesOf = (hhmm: string): number => {
   return (h ?? 0) * 60 + (m ?? 0);
 };
 
+/** Where the allowed-signers file is when `approval.allowedSigners` is not set. */
+export const DEFAULT_ALLOWED_SIGNERS = '.approvals/allowed_signers';
+
 function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
   const base: PromotionPolicy = {
     policy: 'manual',
-    approval: { required: 0, allowSelfApproval: false, approvers: null, expiresAfterMs: null },
+    approval: {
+      required: 0,
+      allowSelfApproval: false,
+      approvers: null,
+      expiresAfterMs: null,
+      identity: 'any',
+      allowedSigners: DEFAULT_ALLOWED_SIGNERS,
+      oidc: null,
+    },
     soakMs: null,
     ci: false,
     checksMaxAgeMs: null,
@@ -53,6 +64,15 @@ function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
       allowSelfApproval: p.approval?.allowSelfApproval ?? false,
       approvers: p.approval?.approvers ?? null,
       expiresAfterMs: duration(p.approval?.expiresAfter),
+      identity: p.approval?.identity ?? 'any',
+      allowedSigners: p.approval?.allowedSigners ?? DEFAULT_ALLOWED_SIGNERS,
+      oidc: p.approval?.oidc
+        ? {
+            repository: p.approval.oidc.repository,
+            audience: p.approval.oidc.audience,
+            issuer: p.approval.oidc.issuer,
+          }
+        : null,
     },
     soakMs: duration(p.soak),
     ci: p.ci ?? false,

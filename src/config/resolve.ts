@@ -151,6 +151,9 @@ export interface ResolvedService {
   stopTimeoutMs: number;
 }
 
+/** What proves an approver's identity: `signed` (SSH signature), `oidc` (CI token), `any` (unverified). */
+export type ApprovalIdentity = 'signed' | 'oidc' | 'any';
+
 export interface PromotionPolicy {
   policy: 'manual' | 'automatic';
   approval: {
@@ -160,6 +163,12 @@ export interface PromotionPolicy {
     approvers: string[] | null;
     /** Approvals older than this (ms) no longer count; null: never expire. */
     expiresAfterMs: number | null;
+    /** What proves who approved (see `docs/configuration.md`): a signature, an OIDC token, or nothing. */
+    identity: ApprovalIdentity;
+    /** Allowed-signers file, relative to the project folder (read at the release's commit). */
+    allowedSigners: string;
+    /** With `identity: oidc`: the repository, audience and issuer a token must carry. */
+    oidc: { repository: string; audience: string; issuer: string } | null;
   };
   /** Minimum time (ms) on the previous environment. */
   soakMs: number | null;

@@ -174,5 +174,21 @@ export function checkRules(config: Config): Finding[] {
     });
   }
 
+  // `identity: oidc` needs to know which repository's tokens may approve.
+  for (const [name, env] of Object.entries(config.environments)) {
+    const promotion = env.promotion;
+    if (typeof promotion !== 'object') continue;
+    const approval = promotion.approval;
+    if (approval?.identity === 'oidc' && !approval.oidc) {
+      findings.push({
+        severity: 'error',
+        path: ['environments', name, 'promotion', 'approval', 'identity'],
+        message:
+          'is oidc, but approval.oidc.repository is not set, so no token could be checked against a repository.',
+        fix: `add environments.${name}.promotion.approval.oidc: { repository: <owner>/<name> }.`,
+      });
+    }
+  }
+
   return findings;
 }

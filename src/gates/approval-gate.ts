@@ -77,10 +77,16 @@ export function evaluateApprovalGate(inputs: GateInputs): GateResult {
     inputs.rolledBack && voided.length > 0
       ? `; ${release.id} was rolled back from ${environment.name} by ${inputs.rolledBack.actor} at ${inputs.rolledBack.at} (to ${inputs.rolledBack.to}), so the approval${voided.length === 1 ? '' : 's'} given before (${voided.map((a) => a.actor).join(', ')}) no longer count${voided.length === 1 ? 's' : ''}`
       : '';
+  const identity = environment.promotion.approval.identity;
+  const proven =
+    identity === 'signed' ? ' signed' : identity === 'oidc' ? ' proven by a GitHub OIDC token' : '';
+  const uncounted = (inputs.approvalsNotCounted ?? [])
+    .map((u) => `${u.actor}: ${u.reason}`)
+    .join('; ');
   return {
     gate: 'approval',
     status: 'pending',
-    reason: `${missing} more approval${missing === 1 ? '' : 's'} needed (${counted.length}/${required})${notBy}${expired ? '; older approvals expired' : ''}${rollback}.`,
+    reason: `${missing} more${proven} approval${missing === 1 ? '' : 's'} needed (${counted.length}/${required})${notBy}${expired ? '; older approvals expired' : ''}${rollback}${uncounted ? `; not counted: ${uncounted}` : ''}.`,
     next: `airlock approve ${environment.name} --release ${release.id}`,
   };
 }

@@ -105,7 +105,14 @@ export interface GateInputs {
   drift: DriftFact[];
   /** One per service; empty when `parity.gate` is off. */
   parity: ParityFact[];
+  /**
+   * The approvals that may count under the environment's `approval.identity` policy, each
+   * `actor` the verified principal (signatures verified again against the allowed-signers file
+   * at the release's commit).
+   */
   approvals: Approval[];
+  /** Approvals recorded that do not count under the identity policy, with why (shown). */
+  approvalsNotCounted?: { actor: string; reason: string }[];
   /**
    * The latest rollback in this environment away from this release, or null. Approvals given
    * before it do not count: the release was taken out of service, so it needs a fresh look.

@@ -442,10 +442,17 @@ export function renderInit(
     line(`    provider: ${detection.platform}`);
     if (last && i > 0) {
       line(
-        '    # Someone other than the deployer approves (prevent self-review); or: promotion: automatic.',
+        '    # Someone other than the deployer approves (prevent self-review), proven by their SSH',
+      );
+      line(
+        '    # signature (`airlock approve <env> --key ~/.ssh/id_ed25519`) with a key listed in',
+      );
+      line("    # .approvals/allowed_signers (git's format: `ann@example.com ssh-ed25519 AAAA…`).");
+      line(
+        '    # Or identity: oidc (GitHub Actions), any (names, unverified); or promotion: automatic.',
       );
       line('    promotion:');
-      line('      approval: { required: 1 }');
+      line('      approval: { required: 1, identity: signed }');
     }
     const serviceLines = [
       ...env.service,

@@ -14,7 +14,7 @@ import type { AirlockContext } from './context.ts';
 import { type Choice, type Decision, decide } from './decide.ts';
 import type { GatherOptions } from './facts.ts';
 import { gateBlockedError } from './gate-blocked.ts';
-import { acquireEnvironmentLock, type HeldLock, keepAlive } from './lock.ts';
+import { acquireEnvironmentLock, auditLockRefused, type HeldLock, keepAlive } from './lock.ts';
 import type { Plan, PlanFacts } from './plan.ts';
 
 export type { ExecuteResult } from './apply-plan.ts';
@@ -98,7 +98,9 @@ async function tryLock(
   message: string,
 ): Promise<{ lock: HeldLock } | { held: AirlockError }> {
   try {
-    return { lock: await acquireEnvironmentLock(ctx, choice.env.name, message) };
+    return {
+      lock: await acquireEnvironmentLock(ctx, choice.env.name, message, { quietRefusal: true }),
+    };
   } catch (error) {
     if (hasCode(error, 'LOCK_HELD') && error instanceof AirlockError) return { held: error };
     throw error;
@@ -130,7 +132,11 @@ export async function execute(
     before = await decide(ctx, choice, options.gather);
     if (before.outcome === 'unchanged') return unchanged(before);
     if (before.outcome === 'blocked') return refused(ctx, before.plan, { underLock: false });
-    if (!options.waitMs) throw attempt.held;
+    if (!options.waitMs) {
+      const holder = attempt.held.details.lock as Lock;
+      await auditLockRefused(ctx, holder, message, 0);
+      throw attempt.held;
+    }
     await options.beforeApply?.(before.plan);
     waitStarted = Date.now();
     lock = await acquireEnvironmentLock(ctx, choice.env.name, message, {

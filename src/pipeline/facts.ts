@@ -24,6 +24,7 @@ import type {
   ServingRecord,
   StoredCheckResult,
 } from '../state/state-store.ts';
+import { countableApprovals } from './approval-identity.ts';
 import { type AirlockContext, databaseOf, migrationLayoutOf, serviceTarget } from './context.ts';
 import { holdBackContracts } from './contract.ts';
 import { ledgerFilesFromReleases } from './ledger-files.ts';
@@ -201,6 +202,16 @@ export async function deployersOf(
   return [...out];
 }
 
+/** The approvals the gate may count (verified under the identity policy), and those it may not. */
+async function approvalFacts(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+): Promise<Pick<GateInputs, 'approvals' | 'approvalsNotCounted'>> {
+  const { approvals, notCounted } = await countableApprovals(ctx, env, release);
+  return { approvals, approvalsNotCounted: notCounted };
+}
+
 /** The latest result of each (service, check): a re-verification replaces the earlier run. */
 function latestPerCheck(results: StoredCheckResult[]): StoredCheckResult[] {
   const latest = new Map<string, StoredCheckResult>();
@@ -267,7 +278,7 @@ export async function gatherFacts(
         ? latestPerCheck(await ctx.store.listCheckResults(previousDeployment.id))
         : [],
       migrations,
-      approvals: await ctx.store.listApprovals(env.name, release.id),
+      ...(await approvalFacts(ctx, env, release)),
       rolledBack: await rolledBackFrom(ctx, env.name, release.id),
       deployers: await deployersOf(ctx, env.name, release.id),
       now: ctx.now().toISOString(),

@@ -62,6 +62,32 @@ export interface AcquireOptions {
   signal?: AbortSignal;
   /** Poll interval while waiting (ms). Default 250. */
   pollMs?: number;
+  /** Do not audit a refusal (the caller decides whether it is one, and audits it). */
+  quietRefusal?: boolean;
+}
+
+/**
+ * Puts a refused lock on the record (`lock.refused`): who holds it and why, what was wanted,
+ * and how long the refused command waited.
+ */
+export async function auditLockRefused(
+  ctx: AirlockContext,
+  holder: Lock,
+  wanted: string,
+  waitedMs: number,
+): Promise<void> {
+  await audit(ctx, 'lock.refused', {
+    environment: holder.environment,
+    result: 'refused',
+    detail: {
+      wanted,
+      holder: holder.holder,
+      kind: holder.kind,
+      since: holder.acquiredAt,
+      message: holder.message,
+      waitedMs,
+    },
+  });
 }
 
 function heldError(holder: Lock, waitedMs: number): UserError {
@@ -142,6 +168,8 @@ export async function acquireEnvironmentLock(
     if (!options.waitMs || waited >= options.waitMs || options.signal?.aborted) {
       if (entry)
         await ctx.store.updateQueueEntry(entry.id, 'gave-up', 'stopped waiting', ctx.now());
+      if (!options.quietRefusal)
+        await auditLockRefused(ctx, attempt.holder, message, options.waitMs ? waited : 0);
       throw heldError(attempt.holder, options.waitMs ? waited : 0);
     }
     if (!entry && options.queue) {
@@ -216,7 +244,10 @@ export async function acquireManualLock(
       takeoverToken: attempt.holder.token,
     });
   }
-  if (!attempt.acquired) throw heldError(attempt.holder, 0);
+  if (!attempt.acquired) {
+    await auditLockRefused(ctx, attempt.holder, `lock acquire: ${message}`, 0);
+    throw heldError(attempt.holder, 0);
+  }
   await audit(ctx, 'lock.acquired', {
     environment,
     detail: { message, manual: true, fence: attempt.lock.fence },
@@ -237,6 +268,7 @@ export async function releaseLockByCommand(
   const lock = await ctx.store.getLock(environment);
   if (!lock || (lock.kind === 'run' && lock.expiresAt <= ctx.now().toISOString())) return null;
   if (lock.kind === 'run' && !lockIsStale(lock, ctx) && !force) {
+    await auditLockRefused(ctx, lock, 'lock release', 0);
     throw new UserError('LOCK_HELD', `${describeLock(lock)}; a running command holds it.`, {
       hint: `Let it finish. To take it anyway (that command's writes will then be refused), run \`airlock lock release ${environment} --force\`.`,
     });

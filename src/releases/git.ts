@@ -71,3 +71,12 @@ export async function gitUserEmail(cwd: string): Promise<string | undefined> {
     return undefined;
   }
 }
+
+/** git's `user.signingkey` (a key path, or `key::<public key>`), or undefined. */
+export async function gitSigningKey(cwd: string): Promise<string | undefined> {
+  try {
+    return (await git(cwd, ['config', 'user.signingkey'])) || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -64,15 +64,17 @@ export const AUDIT_ACTION_GROUPS = {
   gate: ['gate.overridden'],
   /**
    * `airlock approve`: `recorded` (approved) or `rejected`; `refused` when the approval does not
-   * count (not an approver, self-approval); `superseded` when a newer release's run replaced a
+   * count (not an approver, self-approval, no proven identity, a signature or token that does
+   * not verify); `superseded` when a newer release's run replaced a
    * release that was still waiting for approval on the next environment.
    */
   approval: ['approval.recorded', 'approval.rejected', 'approval.refused', 'approval.superseded'],
   /**
    * Environment locks: `acquired` / `released` by `airlock lock acquire|release`, `taken-over`
-   * when a command takes a lock whose holder died or whose lease ran out.
+   * when a command takes a lock whose holder died or whose lease ran out, `refused` when a
+   * command could not have the lock (held by another, or a live run's lock not released).
    */
-  lock: ['lock.acquired', 'lock.released', 'lock.taken-over'],
+  lock: ['lock.acquired', 'lock.released', 'lock.taken-over', 'lock.refused'],
   /** A command waiting in an environment's queue gave way to a newer release (automatic policy). */
   queue: ['queue.superseded'],
   /**

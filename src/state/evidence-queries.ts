@@ -6,7 +6,13 @@
  * `state-store.ts`), reading and writing through the store view's {@link StoreAccess}.
  */
 import type { CheckResult } from '../checks/check.ts';
-import type { Approval, CiResult, NewApproval, StoredCheckResult } from './state-store.ts';
+import type {
+  Approval,
+  ApprovalEvidence,
+  CiResult,
+  NewApproval,
+  StoredCheckResult,
+} from './state-store.ts';
 import { json, parse, type StoreAccess } from './store-access.ts';
 
 export async function recordCheckResults(
@@ -70,6 +76,9 @@ export async function addApproval(access: StoreAccess, a: NewApproval): Promise<
         decision: a.decision,
         comment: a.comment,
         at: a.at,
+        identity: a.identity,
+        nonce: a.nonce,
+        evidence: a.evidence ? JSON.stringify(a.evidence) : null,
       })
       .returningAll()
       .executeTakeFirstOrThrow(),
@@ -97,7 +106,20 @@ export async function listApprovals(
     decision: r.decision as Approval['decision'],
     comment: r.comment,
     at: r.at,
+    identity: r.identity as Approval['identity'],
+    nonce: r.nonce,
+    evidence: r.evidence ? (JSON.parse(r.evidence) as ApprovalEvidence) : null,
   }));
+}
+
+/** True when an approval with this nonce is recorded (a signature or token already used). */
+export async function approvalNonceUsed(access: StoreAccess, nonce: string): Promise<boolean> {
+  const row = await access.db
+    .selectFrom('approvals')
+    .select('id')
+    .where('nonce', '=', nonce)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function recordCiResult(

@@ -283,6 +283,10 @@ export class KyselyStateStore implements StateStore {
     return evidence.listApprovals(this.#access, environment, releaseId);
   }
 
+  approvalNonceUsed(nonce: string): Promise<boolean> {
+    return evidence.approvalNonceUsed(this.#access, nonce);
+  }
+
   // ------------------------------------------------------------------------------- locks and queue
 
   acquireLock(req: AcquireLockRequest): Promise<LockAttempt> {

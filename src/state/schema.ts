@@ -96,6 +96,12 @@ export interface ApprovalsTable {
   decision: string;
   comment: string | null;
   at: string;
+  /** `signed`, `oidc` or `unverified` (0004). */
+  identity: Generated<string>;
+  /** Unique when set: a signed statement's nonce or a token's id (0004). */
+  nonce: string | null;
+  /** JSON `ApprovalEvidence`, or null (0004). */
+  evidence: string | null;
 }
 
 export interface LocksTable {
@@ -421,11 +427,35 @@ function ciResults(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * What proved an approver's identity: how (`identity`), the evidence (signature and statement,
+ * or token claims) and the nonce, unique so one signature or token records one approval.
+ */
+function approvalEvidence(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('approvals')
+        .addColumn('identity', 'text', (c) => c.notNull().defaultTo('unverified'))
+        .execute();
+      await db.schema.alterTable('approvals').addColumn('nonce', 'text').execute();
+      await db.schema.alterTable('approvals').addColumn('evidence', 'text').execute();
+      await db.schema
+        .createIndex('approvals_nonce')
+        .on('approvals')
+        .column('nonce')
+        .unique()
+        .execute();
+    },
+  };
+}
+
 function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect, schema),
     '0002_team_mode': teamMode(dialect),
     '0003_ci_results': ciResults(dialect),
+    '0004_approval_evidence': approvalEvidence(),
   };
 }
 

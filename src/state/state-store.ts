@@ -136,14 +136,44 @@ export interface StoredCheckResult extends CheckResult {
   at: string;
 }
 
+/**
+ * What proved an approver's identity, kept with the approval: an SSH signature over the signed
+ * statement (verified against the allowed-signers file at the release's commit), or the claims
+ * of a verified GitHub Actions OIDC token.
+ */
+export type ApprovalEvidence =
+  | {
+      kind: 'ssh';
+      /** The exact statement that was signed (JSON text; see `pipeline/approval-statement.ts`). */
+      statement: string;
+      /** The armored SSH signature (`-----BEGIN SSH SIGNATURE-----`). */
+      signature: string;
+      /** The signing key's fingerprint, `SHA256:…` as `ssh-keygen -l` prints it. */
+      fingerprint: string;
+      /** Who handed the signed approval in (`--import`), when not the signer; null otherwise. */
+      submittedBy: string | null;
+    }
+  | {
+      kind: 'oidc';
+      issuer: string;
+      /** The token's claims Airlock checked and keeps (sub, repository, actor, run_id, …). */
+      claims: Record<string, unknown>;
+    };
+
 export interface Approval {
   id: number;
   environment: string;
   releaseId: string;
+  /** Who approved: a verified principal (signed, oidc) or the name Airlock was given (unverified). */
   actor: string;
   decision: 'approved' | 'rejected';
   comment: string | null;
   at: string;
+  /** How `actor` was established. Approvals recorded before identities were checked are `unverified`. */
+  identity: 'signed' | 'oidc' | 'unverified';
+  /** The signed statement's nonce (or the token's id): unique, so a signature is used once. */
+  nonce: string | null;
+  evidence: ApprovalEvidence | null;
 }
 
 export type NewApproval = Omit<Approval, 'id'>;
@@ -306,6 +336,8 @@ export interface StateStore {
 
   addApproval(approval: NewApproval): Promise<Approval>;
   listApprovals(environment: string, releaseId: string): Promise<Approval[]>;
+  /** True when an approval carrying this nonce is already recorded (a replayed signature or token). */
+  approvalNonceUsed(nonce: string): Promise<boolean>;
 
   /** Atomically takes the lock if it is free, expired, or held by `takeoverToken`. */
   acquireLock(request: AcquireLockRequest): Promise<LockAttempt>;

@@ -48,6 +48,7 @@ const ALLOWED_PERMISSIONS: Record<string, string> = {
   deployments: 'write',
   statuses: 'read',
   checks: 'read',
+  'id-token': 'write',
 };
 
 let root: string;
@@ -109,6 +110,13 @@ beforeAll(async () => {
     },
   );
   configs.monorepo = await project('monorepo', () => {}, {}, 'apps/notes');
+  // Reviewers approve from GitHub, proven by the run's OIDC token: one more workflow.
+  configs.oidc = await project('oidc', (doc) => {
+    doc.setIn(['environments', 'production', 'promotion'], {
+      policy: 'manual',
+      approval: { required: 1, identity: 'oidc', oidc: { repository: 'acme/notes' } },
+    });
+  });
   // Seed 003 on Fly: each environment's flyctl token comes from its own GitHub environment.
   configs.fly = await project('fly', (doc) => {
     doc.deleteIn(['services', 'notes', 'run']);
@@ -126,6 +134,7 @@ const VARIANTS: Array<{ config: string; options?: Partial<GenerateWorkflowsOptio
   { config: 'github' },
   { config: 'postgres' },
   { config: 'fly' },
+  { config: 'oidc' },
   {
     config: 'monorepo',
     options: {
@@ -159,7 +168,9 @@ describe('generated workflows: GitHub’s parser and actionlint', () => {
     for (const flow of CI_FLOWS) {
       it(`${flow}, ${variant.config}: no errors, no findings`, async () => {
         const workflows = generate(variant.config, flow, variant.options);
-        expect(workflows.length).toBe(flow === 'automatic' ? 1 : 2);
+        expect(workflows.length).toBe(
+          (flow === 'automatic' ? 1 : 2) + (variant.config === 'oidc' ? 1 : 0),
+        );
         for (const w of workflows) {
           const { errors, template } = await parseWithGitHub(w.path, w.content);
           expect(errors, `${w.path}:\n${w.content}`).toEqual([]);
@@ -244,8 +255,13 @@ describe('generated workflows: invariants', () => {
             expect(job.permissions?.checks === 'read', id).toBe(
               github && job.environment === 'production',
             );
+            // The OIDC token only where a reviewer's approval is proven by it.
+            const approves = /args=\(approve .* --oidc\)/.test(scriptsOf(job));
+            expect(job.permissions?.['id-token'] === 'write', id).toBe(approves);
             if (!job.environment)
-              expect(Object.keys(job.permissions ?? {}), id).toEqual(['contents']);
+              expect(Object.keys(job.permissions ?? {}), id).toEqual(
+                approves ? ['contents', 'id-token'] : ['contents'],
+              );
           }
         }
       }

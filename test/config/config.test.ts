@@ -154,6 +154,21 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     ]);
   });
 
+  it('approval.identity: a typo suggests the value; oidc needs the repository', () => {
+    const typo = VALID_EXAMPLE.replace('required: 1 }', 'required: 1, identity: signd }');
+    expect(errorsOf(typo)).toEqual([
+      expect.stringMatching(
+        /^airlock\.yaml:15:\d+: error: environments\.production\.promotion\.approval\.identity: expected one of "signed", "oidc", "any", got "signd"\. Fix: did you mean "signed"\?$/,
+      ),
+    ]);
+    const oidc = VALID_EXAMPLE.replace('required: 1 }', 'required: 1, identity: oidc }');
+    expect(errorsOf(oidc)).toEqual([
+      expect.stringMatching(
+        /^airlock\.yaml:15:\d+: error: environments\.production\.promotion\.approval\.identity: is oidc, but approval\.oidc\.repository is not set.*Fix: add environments\.production\.promotion\.approval\.oidc: \{ repository: <owner>\/<name> \}\.$/,
+      ),
+    ]);
+  });
+
   it('an enum typo (policy: automatc) suggests the value', () => {
     const text = VALID_EXAMPLE.replace(
       '{ approval: { required: 1 } }',
@@ -389,7 +404,14 @@ describe('valid configs', () => {
       window: null,
       freeze: [],
     };
-    const approval = { allowSelfApproval: false, approvers: null, expiresAfterMs: null };
+    const approval = {
+      allowSelfApproval: false,
+      approvers: null,
+      expiresAfterMs: null,
+      identity: 'any',
+      allowedSigners: '.approvals/allowed_signers',
+      oidc: null,
+    };
     expect(staging.promotion).toEqual({
       policy: 'manual',
       approval: { required: 0, ...approval },
@@ -406,6 +428,7 @@ describe('valid configs', () => {
       build: { command: 'node scripts/build.mjs', output: 'dist', env: {} },
       database: {
         engine: 'sqlite',
+        environment: 'production',
         migrations: 'migrations',
         migrationsDir: '/tmp/x/migrations',
         layout: { layout: 'airlock' },

@@ -118,6 +118,18 @@ describe('configured paths stay inside the project', () => {
     );
   });
 
+  it('refuses an allowed-signers file outside the project', () => {
+    const text = config(BASE).replace(
+      '  production:\n',
+      '  production:\n    promotion: { approval: { required: 1, identity: signed, allowedSigners: ../keys/allowed_signers } }\n',
+    );
+    const r = refusal(text);
+    expect(r.path).toBe('environments.production.promotion.approval.allowedSigners');
+    expect(r.message).toMatch(
+      /allowed-signers file "\.\.\/keys\/allowed_signers" is outside the project/,
+    );
+  });
+
   it('refuses a symbolic link inside the project that leads outside it', () => {
     symlinkSync(outside, path.join(dir, 'migrations'));
     const r = refusal(config(`${BASE}\n    database: { engine: sqlite, migrations: migrations }`));

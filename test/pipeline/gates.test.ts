@@ -50,6 +50,9 @@ function environment(
         allowSelfApproval: false,
         approvers: null,
         expiresAfterMs: null,
+        identity: 'any',
+        allowedSigners: '.approvals/allowed_signers',
+        oidc: null,
         ...approval,
       },
       soakMs: null,
@@ -93,6 +96,9 @@ const approval = (
   decision,
   comment,
   at: '2026-11-21T11:00:00.000Z',
+  identity: 'unverified',
+  nonce: null,
+  evidence: null,
 });
 
 function inputs(overrides: Partial<GateInputs> = {}): GateInputs {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PostgresStateStore } from '../../src/state/postgres-state-store.ts';
+import { STATE_SCHEMA_VERSION } from '../../src/state/schema.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { NewRelease, StateStore } from '../../src/state/state-store.ts';
 import { createTestDatabase, describeIfPostgres } from '../helpers/postgres.ts';
@@ -217,21 +218,41 @@ for (const impl of implementations) {
         decision: 'approved',
         comment: null,
         at: 't1',
+        identity: 'unverified',
+        nonce: null,
+        evidence: null,
       });
-      await store.addApproval({
+      const signed = {
         environment: 'production',
         releaseId: 'r1',
         actor: 'b',
-        decision: 'rejected',
+        decision: 'rejected' as const,
         comment: 'no',
         at: 't2',
-      });
+        identity: 'signed' as const,
+        nonce: 'n-1',
+        evidence: {
+          kind: 'ssh' as const,
+          statement: '{}',
+          signature: 'sig',
+          fingerprint: 'SHA256:x',
+          submittedBy: null,
+        },
+      };
+      await store.addApproval(signed);
       const list = await store.listApprovals('production', 'r1');
-      expect(list.map((a) => [a.actor, a.decision])).toEqual([
-        ['a', 'approved'],
-        ['b', 'rejected'],
+      expect(list.map((a) => [a.actor, a.decision, a.identity])).toEqual([
+        ['a', 'approved', 'unverified'],
+        ['b', 'rejected', 'signed'],
       ]);
+      expect(list[1]?.evidence).toEqual(signed.evidence);
       expect(await store.listApprovals('production', 'r2')).toEqual([]);
+      // A nonce records one approval: the same signature again is refused by the store itself.
+      expect(await store.approvalNonceUsed('n-1')).toBe(true);
+      expect(await store.approvalNonceUsed('n-2')).toBe(false);
+      await expect(store.addApproval({ ...signed, at: 't3' })).rejects.toThrow();
+      await store.addApproval({ ...signed, nonce: null, identity: 'unverified', evidence: null });
+      await store.addApproval({ ...signed, nonce: null, identity: 'unverified', evidence: null });
     });
 
     it('gives a lock to one holder at a time, with a growing fence, and frees it on expiry or release', async () => {
@@ -529,7 +550,7 @@ describe('SqliteStateStore schema version', () => {
     await (await SqliteStateStore.open({ file })).close();
     const raw = new DatabaseSync(file);
     expect(raw.prepare('PRAGMA user_version').get()).toEqual(
-      expect.objectContaining({ user_version: 3 }),
+      expect.objectContaining({ user_version: STATE_SCHEMA_VERSION }),
     );
     raw.exec('PRAGMA user_version = 99');
     raw.close();

@@ -91,6 +91,15 @@ describeIfPostgres(
         const deployments = await ctx.store.listDeployments({ environment: 'staging', limit: 20 });
         expect(deployments).toHaveLength(1);
         expect(deployments[0]?.status).toBe('succeeded');
+        // Every refusal is on the record.
+        const refused = (await ctx.store.listAudit({ environment: 'staging', limit: 100 })).filter(
+          (e) => e.action === 'lock.refused',
+        );
+        expect(refused).toHaveLength(7);
+        expect(refused[0]).toMatchObject({
+          result: 'refused',
+          detail: { wanted: 'deploy r1', holder: 'dev@airlock.demo', kind: 'run' },
+        });
       },
     );
 

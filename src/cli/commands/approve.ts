@@ -1,3 +1,4 @@
+import type { ApproveOptions } from '../approve.ts';
 import { defineCommand } from '../command-definition.ts';
 
 /** `airlock approve <environment>`. */
@@ -12,10 +13,24 @@ export const approveDefinition = defineCommand({
     },
     { flags: '-m, --message <comment>', description: 'a comment, recorded with the approval' },
     { flags: '--reject', description: 'record a rejection instead; it blocks the promotion' },
+    {
+      flags: '--key <key>',
+      description: "sign the approval with this SSH key (default: git's user.signingkey)",
+    },
+    {
+      flags: '--output <file>',
+      description: 'write a signed approval file instead of recording it (no state needed)',
+    },
+    { flags: '--digest <sha256>', description: "the release's digest, with --output" },
+    {
+      flags: '--import <file>',
+      description: 'record a signed approval file; it counts for its signer',
+    },
+    {
+      flags: '--oidc',
+      description: "prove who approves with GitHub Actions' OIDC token (in a workflow)",
+    },
   ],
-  handler: async (
-    io,
-    environment: string,
-    opts: { release?: string; message?: string; reject?: boolean },
-  ) => (await import('../approve.ts')).approveCommand(io, environment, opts),
+  handler: async (io, environment: string, opts: ApproveOptions) =>
+    (await import('../approve.ts')).approveCommand(io, environment, opts),
 });
