@@ -59,32 +59,42 @@ export async function claimPostgres(
   where: string,
   options: { create: boolean },
 ): Promise<void> {
-  const exists = await client.query(
-    'SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2',
-    [POSTGRES_LEDGER_SCHEMA, POSTGRES_CLAIM_TABLE_NAME],
-  );
-  if (exists.rowCount === 0 && !options.create) return;
-  if (exists.rowCount === 0) {
-    await client.query(
-      `CREATE SCHEMA IF NOT EXISTS ${POSTGRES_LEDGER_SCHEMA};
-       CREATE TABLE IF NOT EXISTS ${POSTGRES_CLAIM_TABLE} (
-         id int PRIMARY KEY CHECK (id = 1),
-         project text NOT NULL,
-         environment text NOT NULL,
-         claimed_at timestamptz NOT NULL DEFAULT now()
-       )`,
-    );
+  // One query once claimed (every later contact); the table is made on the first.
+  const read = async (): Promise<DatabaseClaim | undefined> => {
+    try {
+      const row = await client.query<DatabaseClaim>(
+        `SELECT project, environment FROM ${POSTGRES_CLAIM_TABLE} WHERE id = 1`,
+      );
+      return row.rows[0];
+    } catch (error) {
+      // 42P01 undefined table, 3F000 undefined schema: never claimed.
+      const code = (error as { code?: string }).code;
+      if (code === '42P01' || code === '3F000') return undefined;
+      throw error;
+    }
+  };
+  const found = await read();
+  if (found || !options.create) {
+    compare(found, claim, where);
+    return;
   }
-  if (options.create) {
-    await client.query(
-      `INSERT INTO ${POSTGRES_CLAIM_TABLE} (id, project, environment) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING`,
-      [claim.project, claim.environment],
-    );
-  }
-  const row = await client.query<DatabaseClaim>(
-    `SELECT project, environment FROM ${POSTGRES_CLAIM_TABLE} WHERE id = 1`,
+  await client.query(
+    `CREATE SCHEMA IF NOT EXISTS ${POSTGRES_LEDGER_SCHEMA};
+     CREATE TABLE IF NOT EXISTS ${POSTGRES_CLAIM_TABLE} (
+       id int PRIMARY KEY CHECK (id = 1),
+       project text NOT NULL,
+       environment text NOT NULL,
+       claimed_at timestamptz NOT NULL DEFAULT now()
+     );
+     INSERT INTO ${POSTGRES_CLAIM_TABLE} (id, project, environment) VALUES (1, ${literal(claim.project)}, ${literal(claim.environment)}) ON CONFLICT (id) DO NOTHING`,
   );
-  compare(row.rows[0], claim, where);
+  // Another process may have claimed it first: what is there now decides.
+  compare(await read(), claim, where);
+}
+
+/** A SQL string literal (project and environment names are validated identifiers, but quote anyway). */
+function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
 }
 
 /** The SQLite form of {@link claimPostgres}. @throws UserError `DATABASE_CLAIMED`. */
@@ -94,20 +104,26 @@ export function claimSqlite(
   where: string,
   options: { create: boolean },
 ): void {
-  const exists = db
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
-    .get(SQLITE_CLAIM_TABLE);
-  if (!exists && !options.create) return;
-  if (options.create) {
-    db.exec(
-      `CREATE TABLE IF NOT EXISTS ${SQLITE_CLAIM_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), project TEXT NOT NULL, environment TEXT NOT NULL, claimed_at TEXT NOT NULL)`,
-    );
-    db.prepare(
-      `INSERT OR IGNORE INTO ${SQLITE_CLAIM_TABLE} (id, project, environment, claimed_at) VALUES (1, ?, ?, ?)`,
-    ).run(claim.project, claim.environment, new Date().toISOString());
+  const read = (): DatabaseClaim | undefined => {
+    const exists = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+      .get(SQLITE_CLAIM_TABLE);
+    if (!exists) return undefined;
+    const row = db
+      .prepare(`SELECT project, environment FROM ${SQLITE_CLAIM_TABLE} WHERE id = 1`)
+      .get() as DatabaseClaim | undefined;
+    return row ? { project: row.project, environment: row.environment } : undefined;
+  };
+  const found = read();
+  if (found || !options.create) {
+    compare(found, claim, where);
+    return;
   }
-  const row = db
-    .prepare(`SELECT project, environment FROM ${SQLITE_CLAIM_TABLE} WHERE id = 1`)
-    .get() as DatabaseClaim | undefined;
-  compare(row ? { project: row.project, environment: row.environment } : undefined, claim, where);
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${SQLITE_CLAIM_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), project TEXT NOT NULL, environment TEXT NOT NULL, claimed_at TEXT NOT NULL)`,
+  );
+  db.prepare(
+    `INSERT OR IGNORE INTO ${SQLITE_CLAIM_TABLE} (id, project, environment, claimed_at) VALUES (1, ?, ?, ?)`,
+  ).run(claim.project, claim.environment, new Date().toISOString());
+  compare(read(), claim, where);
 }
