@@ -10,6 +10,7 @@
 import type { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { InternalError, UserError } from '../errors.ts';
+import type { AuditHead, AuditVerification } from './audit-chain.ts';
 import * as audit from './audit-queries.ts';
 import * as deployments from './deployment-queries.ts';
 import * as evidence from './evidence-queries.ts';
@@ -60,6 +61,8 @@ export async function migrateStateSchema(
     provider: stateMigrations(dialect, schema),
     migrationTableName: STATE_MIGRATION_TABLE,
     migrationLockTableName: STATE_MIGRATION_LOCK_TABLE,
+    // Migrations written on parallel branches may land in either order; each runs once.
+    allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
@@ -342,7 +345,23 @@ export class KyselyStateStore implements StateStore {
   // ------------------------------------------------------------------------------- audit
 
   appendAudit(e: NewAuditEvent): Promise<AuditEvent> {
-    return audit.appendAudit(this.#access, e);
+    return audit.appendAudit(this.#access, e, { postgres: this.dialect.forShare });
+  }
+
+  acceptAudit(e: NewAuditEvent): Promise<AuditEvent> {
+    return audit.appendAudit(this.#access, e, { postgres: this.dialect.forShare, accept: true });
+  }
+
+  auditHead(): Promise<AuditHead | undefined> {
+    return audit.auditHead(this.#access);
+  }
+
+  verifyAudit(options: { tail?: number } = {}): Promise<AuditVerification> {
+    return audit.verifyAudit(this.#access, options);
+  }
+
+  markAuditBroken(id: number, reason: string): Promise<boolean> {
+    return audit.markAuditBroken(this.#access, id, reason);
   }
 
   listAudit(filter: {
