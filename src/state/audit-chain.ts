@@ -101,6 +101,8 @@ export class ChainCheck {
   readonly #scope: 'full' | 'tail';
   readonly #head: AuditHead | null;
   #last: { id: number; hash: string } | null = null;
+  /** The highest id seen so far, chained or not. */
+  #seen = 0;
   #checked = 0;
   #unchained = 0;
   readonly #problems: AuditProblem[] = [];
@@ -115,6 +117,8 @@ export class ChainCheck {
   add(row: ChainRow): void {
     const id = Number(row.id);
     const start = this.#head?.chainStart ?? 1;
+    const seen = this.#seen;
+    this.#seen = Math.max(seen, id);
     if (row.hash === null || row.prev_hash === null) {
       if (id < start) this.#unchained++;
       else
@@ -146,11 +150,14 @@ export class ChainCheck {
             `it does not follow #${last.id}: #${last.id} was rewritten, or an event between them removed.`,
           );
       }
-    } else if (this.#scope === 'full' && row.prev_hash !== AUDIT_GENESIS) {
-      this.#problem(
-        start,
-        `the chain's first events are missing: #${id} follows an event the log no longer holds.`,
-      );
+    } else if (this.#scope === 'full') {
+      const from = Math.max(start, seen + 1);
+      if (id > from) this.#problem(from, `${range(from, id - 1)} missing: removed from the log.`);
+      else if (row.prev_hash !== AUDIT_GENESIS)
+        this.#problem(
+          start,
+          `the chain's first events are missing: #${id} follows an event the log no longer holds.`,
+        );
     }
     if (row.action === 'audit.accepted') {
       const from = Number((safeParse(row.detail) as { from?: unknown })?.from);
