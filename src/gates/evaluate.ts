@@ -14,7 +14,7 @@ import { evaluateWindowGate } from './window-gate.ts';
  * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates appear
  * only when they apply, so a plan lists exactly the conditions that do: drift for services
  * with a database; parity unless `parity.gate: off`; ci, soak and window when the promotion policy configures them;
- * audit when the chain was checked (always, for a real promotion).
+ * audit only when the audit log's chain is found altered (it is checked for every promotion).
  */
 export function evaluateGates(inputs: GateInputs): GateResult[] {
   const policy = inputs.environment.promotion;
@@ -28,7 +28,7 @@ export function evaluateGates(inputs: GateInputs): GateResult[] {
     ...(policy.soakMs ? [evaluateSoakGate(inputs)] : []),
     ...(policy.window || policy.freeze.length ? [evaluateWindowGate(inputs)] : []),
     evaluateApprovalGate(inputs),
-    ...(inputs.audit ? [evaluateAuditGate(inputs)] : []),
+    ...(inputs.audit && !inputs.audit.ok ? [evaluateAuditGate(inputs)] : []),
   ];
 }
 

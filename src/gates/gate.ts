@@ -136,6 +136,6 @@ export interface GateInputs {
   ci: CiFact | null;
   /** `--override-window "reason"`: promote outside the window or during a freeze, audited. */
   windowOverride: string | null;
-  /** The audit chain; the `audit` gate appears when it was checked. */
+  /** The audit chain; the `audit` gate appears (and fails) when it is altered. */
   audit?: AuditFact | null;
 }

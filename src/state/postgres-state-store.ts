@@ -92,7 +92,8 @@ export class PostgresStateStore extends KyselyStateStore {
         .catch((error: { code?: string }) => {
           // Two processes creating it at once: the loser sees a duplicate; the schema exists.
           // A least-privilege role (`airlock state grant`) may not create schemas: the owner made it.
-          if (error.code !== '23505' && error.code !== '42P06' && error.code !== '42501') throw error;
+          if (error.code !== '23505' && error.code !== '42P06' && error.code !== '42501')
+            throw error;
         });
       const db = base.withSchema(schema);
       await migrateStateSchema(db, 'postgres', schema);

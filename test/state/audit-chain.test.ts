@@ -128,7 +128,9 @@ describe('audit chain on SQLite', () => {
     expect(() => raw.exec(replace)).toThrow(/append-only/);
     raw.exec('DROP TRIGGER audit_events_no_replace');
     raw.exec(replace); // recursive_triggers is off in this connection: the delete guard stays quiet
-    expect((raw.prepare('SELECT actor FROM audit_events WHERE id = 3').get() as { actor: string }).actor).toBe('evil');
+    expect(
+      (raw.prepare('SELECT actor FROM audit_events WHERE id = 3').get() as { actor: string }).actor,
+    ).toBe('evil');
     await expectCaughtThenAccepted(store, 3);
     // The next open finds the dropped guard, creates it again, and says so in the log.
     const again = await SqliteStateStore.open({ file });
@@ -142,14 +144,16 @@ describe('audit chain on SQLite', () => {
     expect((await again.verifyAudit()).ok).toBe(true);
   });
 
-  it('Airlock\'s own connection fires the delete guard on REPLACE (recursive_triggers)', async () => {
+  it("Airlock's own connection fires the delete guard on REPLACE (recursive_triggers)", async () => {
     const { store } = await open();
     await append(store, 2);
     const db = (store as SqliteStateStore).db;
     const { sql } = await import('kysely');
     await sql`DROP TRIGGER audit_events_no_replace`.execute(db);
     await expect(
-      sql`INSERT OR REPLACE INTO audit_events (id, at, actor, action, result, detail) VALUES (1, 't', 'evil', 'x', 'ok', '{}')`.execute(db),
+      sql`INSERT OR REPLACE INTO audit_events (id, at, actor, action, result, detail) VALUES (1, 't', 'evil', 'x', 'ok', '{}')`.execute(
+        db,
+      ),
     ).rejects.toThrow(/append-only/);
   });
 
@@ -158,17 +162,22 @@ describe('audit chain on SQLite', () => {
     await append(store, 6);
     raw.exec('DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE id = 4');
     const v = await store.verifyAudit();
-    expect(v.problems[0]).toMatchObject({ id: 4, reason: expect.stringContaining('event #4 is missing') });
+    expect(v.problems[0]).toMatchObject({
+      id: 4,
+      reason: expect.stringContaining('event #4 is missing'),
+    });
     raw.exec('DELETE FROM audit_events WHERE id = 6');
     const tail = await store.verifyAudit({ tail: 32 });
     expect(tail.problems.map((p) => p.id)).toEqual([4, 6]);
     await expectCaughtThenAccepted(store, 4);
   });
 
-  it('finds a direct UPDATE of one event\'s detail', async () => {
+  it("finds a direct UPDATE of one event's detail", async () => {
     const { store, raw } = await open();
     await append(store, 5);
-    raw.exec(`DROP TRIGGER audit_events_no_update; UPDATE audit_events SET detail = '{"i":99}' WHERE id = 2`);
+    raw.exec(
+      `DROP TRIGGER audit_events_no_update; UPDATE audit_events SET detail = '{"i":99}' WHERE id = 2`,
+    );
     await expectCaughtThenAccepted(store, 2);
   });
 
@@ -176,7 +185,10 @@ describe('audit chain on SQLite', () => {
     const { store, raw } = await open();
     await append(store, 4);
     const { chainHash, eventContent } = await import('../../src/state/audit-chain.ts');
-    const row = raw.prepare('SELECT * FROM audit_events WHERE id = 2').get() as Record<string, never>;
+    const row = raw.prepare('SELECT * FROM audit_events WHERE id = 2').get() as Record<
+      string,
+      never
+    >;
     const forged = { ...(row as object), actor: 'evil' } as Parameters<typeof eventContent>[0] & {
       prev_hash: string;
     };
@@ -185,7 +197,10 @@ describe('audit chain on SQLite', () => {
       .prepare('UPDATE audit_events SET actor = ?, hash = ? WHERE id = 2')
       .run('evil', chainHash(forged.prev_hash, eventContent(forged)));
     const v = await store.verifyAudit();
-    expect(v.problems[0]).toMatchObject({ id: 3, reason: expect.stringContaining('does not follow #2') });
+    expect(v.problems[0]).toMatchObject({
+      id: 3,
+      reason: expect.stringContaining('does not follow #2'),
+    });
   });
 
   it('starts the chain after the events a store held before the upgrade', async () => {
@@ -260,7 +275,7 @@ describeIfPostgres('audit chain on Postgres', () => {
     await expectCaughtThenAccepted(store, 3);
   });
 
-  it('finds a direct UPDATE of one event\'s detail by the owner', async () => {
+  it("finds a direct UPDATE of one event's detail by the owner", async () => {
     const { store, owner } = await open();
     await append(store, 3);
     await owner.query('ALTER TABLE airlock.audit_events DISABLE TRIGGER audit_events_append_only');
@@ -299,7 +314,9 @@ describeIfPostgres('audit chain on Postgres', () => {
           'DELETE FROM airlock.audit_head',
           'DROP TRIGGER audit_events_append_only ON airlock.audit_events',
         ])
-          await expect(client.query(attack), attack).rejects.toThrow(/permission denied|must be owner/);
+          await expect(client.query(attack), attack).rejects.toThrow(
+            /permission denied|must be owner/,
+          );
       } finally {
         await client.end();
       }
