@@ -5,7 +5,7 @@
  * Each function implements the `StateStore` method of the same name (documented in
  * `state-store.ts`), reading and writing through the store view's {@link StoreAccess}.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AuditAction, AuditResult } from './audit-action.ts';
 import {
   type AuditHead,
@@ -66,10 +66,14 @@ async function lockedHead(
 export async function appendAudit(
   access: StoreAccess,
   e: NewAuditEvent,
-  options: { accept?: boolean; postgres?: boolean } = {},
+  options: { accept?: boolean; pgSchema?: string | null } = {},
 ): Promise<AuditEvent> {
+  if (options.pgSchema && !options.accept) {
+    const row = await access.write((db) => appendInOneStatement(db, options.pgSchema as string, e));
+    if (row) return toAudit(row);
+  }
   const row = await access.write(async (db) => {
-    const head = await lockedHead(db, options.postgres ?? false);
+    const head = await lockedHead(db, Boolean(options.pgSchema));
     const last = await db
       .selectFrom('audit_events')
       .select(['id', 'hash'])
@@ -124,6 +128,53 @@ export async function appendAudit(
     return inserted;
   }, true);
   return toAudit(row);
+}
+
+/**
+ * Postgres: the append as one statement (one round trip, no explicit transaction): the head row
+ * locked FOR UPDATE, the next id, the hash computed by Postgres's `sha256()` over the same bytes
+ * `chainHash` hashes (`eventContent` is `[id,` + the rest as JSON, built here), the event
+ * inserted and the head moved. Undefined when the head row is missing (the caller then writes it).
+ */
+async function appendInOneStatement(
+  db: Kysely<StateDatabase>,
+  schema: string,
+  e: NewAuditEvent,
+): Promise<Row<'audit_events'> | undefined> {
+  const detail = json(e.detail);
+  const rest = JSON.stringify([
+    e.at,
+    e.actor,
+    e.action,
+    e.environment,
+    e.releaseId,
+    e.runId,
+    e.result,
+    detail,
+  ]).slice(1);
+  const events = sql.id(schema, 'audit_events');
+  const head = sql.id(schema, 'audit_head');
+  const { rows } = await sql<Row<'audit_events'>>`
+    WITH h AS (SELECT seq, hash FROM ${head} WHERE id = 1 FOR UPDATE),
+    n AS (
+      SELECT greatest(h.seq, coalesce((SELECT max(id) FROM ${events}), 0)) + 1 AS id, h.hash AS prev
+      FROM h
+    ),
+    c AS (
+      SELECT n.id, n.prev,
+        encode(sha256(convert_to(n.prev || E'\n' || '[' || n.id::text || ',' || ${rest}::text, 'UTF8')), 'hex') AS hash
+      FROM n
+    ),
+    ins AS (
+      INSERT INTO ${events} (id, at, actor, action, environment, release_id, run_id, result, detail, prev_hash, hash)
+      SELECT c.id, ${e.at}, ${e.actor}, ${e.action}, ${e.environment}, ${e.releaseId}, ${e.runId}::bigint,
+        ${e.result}, ${detail}, c.prev, c.hash
+      FROM c
+      RETURNING *
+    ),
+    upd AS (UPDATE ${head} SET seq = ins.id, hash = ins.hash FROM ins WHERE ${head}.id = 1)
+    SELECT * FROM ins`.execute(db);
+  return rows[0];
 }
 
 /** The chain's head row, or undefined when it is missing. */

@@ -110,6 +110,8 @@ export class KyselyStateStore implements StateStore {
   readonly dialect: StoreDialect;
   /** Writes through this view require this fence; null: unfenced. */
   readonly fence: Fence | null;
+  /** Postgres: the schema holding the tables (raw SQL names it); null on SQLite. */
+  readonly pgSchema: string | null;
   /** True for a view bound to an open transaction. */
   readonly #bound: boolean;
   /** Only the store that opened the database closes it. */
@@ -120,10 +122,16 @@ export class KyselyStateStore implements StateStore {
   constructor(
     db: Kysely<StateDatabase>,
     dialect: StoreDialect,
-    options: { fence?: Fence | null; bound?: boolean; owner?: boolean } = {},
+    options: {
+      fence?: Fence | null;
+      bound?: boolean;
+      owner?: boolean;
+      pgSchema?: string | null;
+    } = {},
   ) {
     this.db = db;
     this.dialect = dialect;
+    this.pgSchema = options.pgSchema ?? null;
     this.fence = options.fence ?? null;
     this.#bound = options.bound ?? false;
     this.#owner = options.owner ?? true;
@@ -135,7 +143,11 @@ export class KyselyStateStore implements StateStore {
   }
 
   fenced(fence: Fence): StateStore {
-    return new KyselyStateStore(this.db, this.dialect, { fence, owner: false });
+    return new KyselyStateStore(this.db, this.dialect, {
+      fence,
+      owner: false,
+      pgSchema: this.pgSchema,
+    });
   }
 
   async transaction<T>(fn: (store: StateStore) => Promise<T>): Promise<T> {
@@ -143,7 +155,12 @@ export class KyselyStateStore implements StateStore {
     return this.dialect.atomically(this.db, async (trx) => {
       await this.#checkFence(trx);
       return fn(
-        new KyselyStateStore(trx, this.dialect, { fence: this.fence, bound: true, owner: false }),
+        new KyselyStateStore(trx, this.dialect, {
+          fence: this.fence,
+          bound: true,
+          owner: false,
+          pgSchema: this.pgSchema,
+        }),
       );
     });
   }
@@ -345,11 +362,11 @@ export class KyselyStateStore implements StateStore {
   // ------------------------------------------------------------------------------- audit
 
   appendAudit(e: NewAuditEvent): Promise<AuditEvent> {
-    return audit.appendAudit(this.#access, e, { postgres: this.dialect.forShare });
+    return audit.appendAudit(this.#access, e, { pgSchema: this.pgSchema });
   }
 
   acceptAudit(e: NewAuditEvent): Promise<AuditEvent> {
-    return audit.appendAudit(this.#access, e, { postgres: this.dialect.forShare, accept: true });
+    return audit.appendAudit(this.#access, e, { pgSchema: this.pgSchema, accept: true });
   }
 
   auditHead(): Promise<AuditHead | undefined> {

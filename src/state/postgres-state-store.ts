@@ -71,7 +71,7 @@ export class PostgresStateStore extends KyselyStateStore {
   readonly schema: string;
 
   private constructor(db: Kysely<StateDatabase>, schema: string) {
-    super(db, postgresStoreDialect);
+    super(db, postgresStoreDialect, { pgSchema: schema });
     this.schema = schema;
   }
 

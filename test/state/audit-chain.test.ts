@@ -39,7 +39,8 @@ function event(i: number, environment = 'staging') {
     releaseId: `r${i}`,
     runId: null,
     result: 'ok' as const,
-    detail: { i },
+    // Non-ASCII text: Postgres hashes the same UTF-8 bytes as Node.
+    detail: { i, note: 'déployé ✓ 😀 "quoted"\n' },
   };
 }
 
