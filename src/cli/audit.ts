@@ -1,6 +1,7 @@
 import { UserError } from '../errors.ts';
 import { audit } from '../state/audit.ts';
 import {
+  AUDIT_TAIL,
   type AuditVerification,
   describeAlteration,
   formatAuditHead,
@@ -94,7 +95,7 @@ export async function auditAcceptCommand(io: CommandIO, opts: { reason: string }
           },
         },
       );
-      const after = await ctx.store.verifyAudit({ tail: 32 });
+      const after = await ctx.store.verifyAudit({ tail: AUDIT_TAIL });
       io.reporter.success(
         `Accepted ${v.problems.length} problem(s) from #${first.id}; a new segment starts at #${event.id}. Gates hold again${after.ok ? '' : ` — but the tail still fails: ${describeAlteration(after)}`}.`,
       );

@@ -18,7 +18,7 @@ import type {
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
-import { describeAlteration, formatAuditHead } from '../state/audit-chain.ts';
+import { AUDIT_TAIL, describeAlteration, formatAuditHead } from '../state/audit-chain.ts';
 import type {
   Approval,
   DeploymentKind,
@@ -157,9 +157,6 @@ async function parityFacts(
 }
 
 /** CI at the release's commit, when the environment requires it (GitHub or `airlock ci run`). */
-/** How many of the newest audit events a gate re-hashes (plus the head row): a few ms at any size. */
-export const AUDIT_TAIL = 32;
-
 /** The audit chain's newest events and head, for the `audit` gate. */
 async function auditFact(ctx: AirlockContext): Promise<AuditFact> {
   const v = await ctx.store.verifyAudit({ tail: AUDIT_TAIL });

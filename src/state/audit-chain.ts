@@ -15,6 +15,9 @@
 import { createHash } from 'node:crypto';
 import { AUDIT_GENESIS } from './schema.ts';
 
+/** How many of the newest events a gate (and `airlock history`) re-hashes, with the head row: a few ms at any size. */
+export const AUDIT_TAIL = 32;
+
 /** One stored event, as the chain sees it (the columns, detail as stored text). */
 export interface ChainRow {
   id: number;

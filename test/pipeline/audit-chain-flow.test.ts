@@ -22,6 +22,10 @@ describe('audit chain in a real flow', () => {
       );
       raw.close();
 
+      // history warns: the edited event is among the newest ones every command re-hashes.
+      const history = await project.cli(['history']);
+      expect(history.stderr).toContain('audit log altered at #2');
+
       const verify = await project.cli(['audit', 'verify', '--json']);
       expect(verify.code).not.toBe(0);
       expect(JSON.parse(verify.stdout)).toMatchObject({
