@@ -35,7 +35,12 @@ export async function auditVerifyCommand(io: CommandIO): Promise<number> {
     io,
     async ({ ctx }) => {
       const v = await ctx.store.verifyAudit();
-      io.reporter.result({ audit: verificationJson(v) });
+      const missingGuards = await ctx.store.missingAuditGuards();
+      io.reporter.result({ audit: { ...verificationJson(v), missingGuards } });
+      if (missingGuards.length > 0)
+        io.reporter.warn(
+          `The audit log's guard trigger(s) ${missingGuards.join(', ')} are missing or disabled: someone with the tables' owner rights removed them. The next Airlock run as the owner recreates them; the chain still exposes what was changed meanwhile.`,
+        );
       const first = v.problems[0];
       if (!first) {
         io.reporter.success(

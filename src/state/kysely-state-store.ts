@@ -377,6 +377,11 @@ export class KyselyStateStore implements StateStore {
     return audit.verifyAudit(this.#access, options);
   }
 
+  /** Overridden by the Postgres store; SQLite restores its guards when it opens. */
+  async missingAuditGuards(): Promise<string[]> {
+    return [];
+  }
+
   markAuditBroken(id: number, reason: string): Promise<boolean> {
     return audit.markAuditBroken(this.#access, id, reason);
   }

@@ -529,19 +529,50 @@ function auditChain(dialect: Dialect, schema: string): Migration {
       const refuse = qualified(dialect, schema, 'audit_refuse_wipe');
       await sql`CREATE FUNCTION ${refuse}() RETURNS trigger AS $$
         BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql`.execute(db);
-      await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON ${events}
-        FOR EACH STATEMENT EXECUTE FUNCTION ${refuse}()`.execute(db);
-      await sql`CREATE TRIGGER audit_head_no_wipe BEFORE DELETE OR TRUNCATE ON ${head}
-        FOR EACH STATEMENT EXECUTE FUNCTION ${refuse}()`.execute(db);
-      // ALWAYS: they fire under session_replication_role = replica too.
-      for (const [table, trigger] of [
-        [events, 'audit_events_append_only'],
-        [events, 'audit_events_no_truncate'],
-        [head, 'audit_head_no_wipe'],
-      ] as const)
-        await sql`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${sql.id(trigger)}`.execute(db);
+      for (const name of Object.keys(POSTGRES_AUDIT_GUARDS))
+        for (const statement of postgresGuardStatements(schema, name))
+          await sql.raw(statement).execute(db);
     },
   };
+}
+
+/**
+ * The guards of the audit log on Postgres, by name: the table each is on and its definition
+ * (after `CREATE TRIGGER <name>`). Every one is `ENABLE ALWAYS`: it fires under
+ * `session_replication_role = replica` too. Checked every time the store opens, and recreated
+ * (when the connected role owns the tables) if one is missing or no longer always enabled.
+ */
+export const POSTGRES_AUDIT_GUARDS: Record<string, { table: string; definition: string }> = {
+  audit_events_append_only: {
+    table: 'audit_events',
+    definition: 'BEFORE UPDATE OR DELETE ON {events} FOR EACH ROW EXECUTE FUNCTION {append_only}()',
+  },
+  audit_events_no_truncate: {
+    table: 'audit_events',
+    definition: 'BEFORE TRUNCATE ON {events} FOR EACH STATEMENT EXECUTE FUNCTION {refuse}()',
+  },
+  audit_head_no_wipe: {
+    table: 'audit_head',
+    definition:
+      'BEFORE DELETE OR TRUNCATE ON {head} FOR EACH STATEMENT EXECUTE FUNCTION {refuse}()',
+  },
+};
+
+/** The statements that (re)create guard `name` in `schema`, always enabled. */
+export function postgresGuardStatements(schema: string, name: string): string[] {
+  const guard = POSTGRES_AUDIT_GUARDS[name];
+  if (!guard) throw new Error(`unknown audit guard ${name}`);
+  const q = (id: string) => `"${schema.replaceAll('"', '""')}"."${id}"`;
+  const definition = guard.definition
+    .replace('{events}', q('audit_events'))
+    .replace('{head}', q('audit_head'))
+    .replace('{append_only}', q('audit_append_only'))
+    .replace('{refuse}', q('audit_refuse_wipe'));
+  return [
+    `DROP TRIGGER IF EXISTS "${name}" ON ${q(guard.table)}`,
+    `CREATE TRIGGER "${name}" ${definition}`,
+    `ALTER TABLE ${q(guard.table)} ENABLE ALWAYS TRIGGER "${name}"`,
+  ];
 }
 
 function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {

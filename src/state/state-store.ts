@@ -387,6 +387,11 @@ export interface StateStore {
   auditHead(): Promise<AuditHead | undefined>;
   /** Checks the chain: the whole log, or with `tail` only the newest `tail` events and the head. */
   verifyAudit(options?: { tail?: number }): Promise<AuditVerification>;
+  /**
+   * The audit log's guard triggers that are missing or disabled. SQLite recreates them when it
+   * opens (so none); Postgres recreates them on open when the connected role owns the tables.
+   */
+  missingAuditGuards(): Promise<string[]>;
   /** Records on the head that the log is altered at `id`; every gate fails until accepted. */
   markAuditBroken(id: number, reason: string): Promise<boolean>;
   /** Newest first. */

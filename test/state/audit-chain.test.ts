@@ -254,10 +254,21 @@ describeIfPostgres('audit chain on Postgres', () => {
     await append(store, 4);
     await expect(owner.query('TRUNCATE airlock.audit_events')).rejects.toThrow(/append-only/);
     await owner.query('DROP TRIGGER audit_events_no_truncate ON airlock.audit_events');
+    expect(await store.missingAuditGuards()).toEqual(['audit_events_no_truncate']);
     await owner.query('TRUNCATE airlock.audit_events');
     const v = await store.verifyAudit({ tail: 32 });
     expect(v.problems[0]?.reason).toContain('events #1–#4 are missing');
     await expectCaughtThenAccepted(store, 1);
+    // The next open (as the owner) recreates the guard, and says so in the log.
+    const again = await PostgresStateStore.open({ url: db.url });
+    cleanups.push(() => again.close());
+    expect(await again.missingAuditGuards()).toEqual([]);
+    expect((await again.listAudit({ limit: 1 }))[0]).toMatchObject({
+      action: 'audit.guard-restored',
+      detail: { triggers: ['audit_events_no_truncate'] },
+    });
+    await expect(owner.query('TRUNCATE airlock.audit_events')).rejects.toThrow(/append-only/);
+    expect((await again.verifyAudit()).ok).toBe(true);
   });
 
   it('refuses an UPDATE under session_replication_role = replica; with the trigger back to normal, finds it', async () => {
@@ -268,6 +279,7 @@ describeIfPostgres('audit chain on Postgres', () => {
       owner.query(`UPDATE airlock.audit_events SET detail = '{"i":42}' WHERE id = 3`),
     ).rejects.toThrow(/append-only/);
     await owner.query('ALTER TABLE airlock.audit_events ENABLE TRIGGER audit_events_append_only');
+    expect(await store.missingAuditGuards()).toEqual(['audit_events_append_only']);
     await owner.query(`UPDATE airlock.audit_events SET detail = '{"i":42}' WHERE id = 3`);
     await owner.query('DELETE FROM airlock.audit_events WHERE id = 5');
     await owner.query('SET session_replication_role = origin');
