@@ -59,6 +59,18 @@ describe('audit chain in a real flow', () => {
         ok: true,
         audit: { accepted: [expect.objectContaining({ id: 2 })] },
       });
+
+      // state grant: SQL for Postgres (printed without connecting); refused for a SQLite file.
+      const sqlite = await project.cli(['state', 'grant']);
+      expect(sqlite.code).toBe(2);
+      expect(sqlite.stderr).toContain('for the Postgres state store');
+      const grant = await project.cli(['state', 'grant', '--role', 'deployer'], {
+        env: { AIRLOCK_STATE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+      });
+      expect(grant.code, grant.stderr).toBe(0);
+      expect(grant.stdout).toContain(
+        'REVOKE UPDATE, DELETE, TRUNCATE ON "airlock"."audit_events" FROM deployer;',
+      );
     },
     60_000,
   );
