@@ -1,11 +1,11 @@
 /**
- * `npm run bench [-- --json] [-- --quick] [-- --only apply,lint,layouts[-postgres]] [-- --runs N]`:
+ * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres]] [-- --runs N]`:
  * Airlock's performance figures, measured on real processes, real HTTP on 127.0.0.1 and real
  * SQLite, with baselines from the same run: (a) promotion latency and Airlock's own overhead,
  * (b) zero downtime under load against a "stop old, start new" baseline, (c) warm and cold
  * rollback, (d) CLI cold start, (e) the state store, (f) applying migrations, (g) lint, (h)
  * other tools' layouts. `--only` runs just the sections named (those that need no example
- * project: `apply` (f), `lint` (g), `layouts` (h), `layouts-postgres` (h) without wrangler's
+ * project: `state-store` (e), `apply` (f), `lint` (g), `layouts` (h), `layouts-postgres` (h) without wrangler's
  * ~100 s per run); `--runs N` sets their number of runs.
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
@@ -49,10 +49,10 @@ interface BenchOptions {
 }
 
 /** The sections `--only` can run alone: they need no example project. */
-const ONLY_SECTIONS = ['apply', 'lint', 'layouts', 'layouts-postgres'] as const;
+const ONLY_SECTIONS = ['state-store', 'apply', 'lint', 'layouts', 'layouts-postgres'] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only apply,lint,layouts,layouts-postgres] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -209,6 +209,16 @@ async function migrationSections(
   return sections;
 }
 
+/** (e)'s size: 1 000 000 audit events (100 000 with --quick). */
+function stateStoreOptions(options: BenchOptions, postgresUrl: string | null) {
+  return {
+    services: 100,
+    auditEvents: options.quick ? 100_000 : 1_000_000,
+    iterations: options.quick ? 30 : 200,
+    postgresUrl,
+  };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const options = parseArgs(argv);
   const p = plan(options.quick);
@@ -225,7 +235,12 @@ export async function main(argv: string[]): Promise<void> {
   };
   if (options.only) {
     log(`only ${[...options.only].join(', ')} on ${machine.cpus} CPU, node ${machine.node}`);
-    const sections = await migrationSections(options, p, options.only);
+    const sections: Section[] = [];
+    if (options.only.has('state-store')) {
+      const stateOptions = stateStoreOptions(options, await reachablePostgres(options.postgres));
+      sections.push(stateStoreSection(await measureStateStore(stateOptions), stateOptions));
+    }
+    sections.push(...(await migrationSections(options, p, options.only)));
     const report: BenchReport = {
       bench: 'airlock',
       date,
@@ -310,12 +325,7 @@ export async function main(argv: string[]): Promise<void> {
     );
 
     // (e)
-    const stateOptions = {
-      services: 100,
-      auditEvents: options.quick ? 100_000 : 1_000_000,
-      iterations: options.quick ? 30 : 200,
-      postgresUrl: await reachablePostgres(options.postgres),
-    };
+    const stateOptions = stateStoreOptions(options, await reachablePostgres(options.postgres));
     const stateStore = await measureStateStore(stateOptions);
 
     // (d)

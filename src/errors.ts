@@ -30,6 +30,7 @@ export type ErrorCode =
   // pipeline
   | 'LOCK_HELD'
   | 'LOCK_LOST'
+  | 'AUDIT_ALTERED'
   | 'SUPERSEDED'
   | 'GATE_BLOCKED'
   | 'SELF_APPROVAL'

@@ -1,5 +1,6 @@
 import { UserError } from '../errors.ts';
 import { migrationLabel } from '../migrations/migration-name.ts';
+import { AUDIT_TAIL, describeAlteration } from '../state/audit-chain.ts';
 import type { AuditEvent } from '../state/state-store.ts';
 import type { CommandIO } from './command-io.ts';
 import type { Reporter } from './reporter.ts';
@@ -67,7 +68,14 @@ export async function historyCommand(
       ...(environment ? { environment } : {}),
     });
     renderHistory(io.reporter, events);
-    io.reporter.result({ events });
+    // The newest events and the head, re-hashed (a few ms): an altered log is never shown silently.
+    const chain = await session.ctx.store.verifyAudit({ tail: AUDIT_TAIL });
+    const altered = describeAlteration(chain);
+    if (altered)
+      io.reporter.warn(
+        `${altered} Run \`airlock audit verify\` for every problem; gates fail until \`airlock audit accept --reason "<why>"\`.`,
+      );
+    io.reporter.result({ events, auditChain: { ok: chain.ok, alteration: altered } });
     return 0;
   });
 }

@@ -21,6 +21,7 @@ import { PACKAGE_VERSION } from '../package-paths.ts';
 import type { CommandDefinition, CommandGroupDefinition } from './command-definition.ts';
 import type { CommandIO } from './command-io.ts';
 import { approveDefinition } from './commands/approve.ts';
+import { auditDefinition } from './commands/audit.ts';
 import { buildDefinition } from './commands/build.ts';
 import { checkDefinition } from './commands/check.ts';
 import { ciDefinition } from './commands/ci.ts';
@@ -40,6 +41,7 @@ import { releasesDefinition } from './commands/releases.ts';
 import { resumeDefinition } from './commands/resume.ts';
 import { rollbackDefinition } from './commands/rollback.ts';
 import { secretDefinition } from './commands/secret.ts';
+import { stateDefinition } from './commands/state.ts';
 import { statusDefinition } from './commands/status.ts';
 import { exit, runCommand } from './run-command.ts';
 
@@ -59,10 +61,12 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   lockDefinition,
   statusDefinition,
   historyDefinition,
+  auditDefinition,
   releasesDefinition,
   migrateDefinition,
   ciDefinition,
   secretDefinition,
+  stateDefinition,
   configDefinition,
   localDefinition,
   homeDefinition,

@@ -10,6 +10,7 @@ import type { CiFact } from '../gates/gate.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { type AsyncObserver, DeploymentEventBus } from '../pipeline/deployment-events.ts';
 import { audit } from '../state/audit.ts';
+import { formatAuditHead } from '../state/audit-chain.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { Reporter } from './reporter.ts';
 
@@ -35,6 +36,11 @@ export async function integrations(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<Integrations> {
   const observers: AsyncObserver[] = [];
+  /** The audit chain's head, sent out so a copy lives outside the state database. */
+  const auditHead = async (): Promise<string | null> => {
+    const head = await store.auditHead().catch(() => undefined);
+    return head ? formatAuditHead(head) : null;
+  };
   let notifier: Notifier | null = null;
   if (config.notify.length > 0) {
     const [{ Notifier }, { createNotificationEvent }, { notificationFor }] = await Promise.all([
@@ -77,7 +83,15 @@ export async function integrations(
     const n = notifier;
     observers.push((event) => {
       const input = notificationFor(event, config.project);
-      return input ? n.notify(createNotificationEvent(input)) : undefined;
+      if (!input) return undefined;
+      return auditHead().then((head) =>
+        n.notify(
+          createNotificationEvent({
+            ...input,
+            details: { ...input.details, ...(head ? { auditHead: head } : {}) },
+          }),
+        ),
+      );
     });
   }
 
@@ -106,6 +120,7 @@ export async function integrations(
     observers.push(
       gitHubDeploymentReporter(github, {
         ...(logUrl ? { logUrl } : {}),
+        auditHead,
         isProduction: (environment) => environment === last,
         onFailure: async (error, event) => {
           const e = toAirlockError(error);

@@ -1,4 +1,5 @@
 import { evaluateApprovalGate } from './approval-gate.ts';
+import { evaluateAuditGate } from './audit-gate.ts';
 import { evaluateChecksGate } from './checks-gate.ts';
 import { evaluateCiGate } from './ci-gate.ts';
 import { evaluateDeployedGate } from './deployed-gate.ts';
@@ -12,7 +13,8 @@ import { evaluateWindowGate } from './window-gate.ts';
 /**
  * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates appear
  * only when they apply, so a plan lists exactly the conditions that do: drift for services
- * with a database; parity unless `parity.gate: off`; ci, soak and window when the promotion policy configures them.
+ * with a database; parity unless `parity.gate: off`; ci, soak and window when the promotion policy configures them;
+ * audit only when the audit log's chain is found altered (it is checked for every promotion).
  */
 export function evaluateGates(inputs: GateInputs): GateResult[] {
   const policy = inputs.environment.promotion;
@@ -26,6 +28,7 @@ export function evaluateGates(inputs: GateInputs): GateResult[] {
     ...(policy.soakMs ? [evaluateSoakGate(inputs)] : []),
     ...(policy.window || policy.freeze.length ? [evaluateWindowGate(inputs)] : []),
     evaluateApprovalGate(inputs),
+    ...(inputs.audit && !inputs.audit.ok ? [evaluateAuditGate(inputs)] : []),
   ];
 }
 

@@ -23,7 +23,8 @@ export type GateKind =
   | 'ci'
   | 'soak'
   | 'window'
-  | 'approval';
+  | 'approval'
+  | 'audit';
 
 /** `holds`: satisfied. `fails`: blocks until something changes. `pending`: waiting (e.g. for an approval). */
 export type GateStatus = 'holds' | 'fails' | 'pending';
@@ -87,6 +88,15 @@ export interface CiFact {
   failing: string[];
 }
 
+/** The audit log's hash chain, as checked when the facts were gathered (its newest events and head). */
+export interface AuditFact {
+  ok: boolean;
+  /** The head as `seq:hash-prefix`, or null when it is missing. */
+  head: string | null;
+  /** "audit log altered at #N: …" when not ok. */
+  alteration: string | null;
+}
+
 /** Everything the gates look at, gathered before evaluation so evaluation stays pure. */
 export interface GateInputs {
   /** The environment being promoted into. */
@@ -126,4 +136,6 @@ export interface GateInputs {
   ci: CiFact | null;
   /** `--override-window "reason"`: promote outside the window or during a freeze, audited. */
   windowOverride: string | null;
+  /** The audit chain; the `audit` gate appears (and fails) when it is altered. */
+  audit?: AuditFact | null;
 }

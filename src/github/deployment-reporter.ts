@@ -19,6 +19,12 @@ export interface GitHubReporterOptions {
   logUrl?: string;
   /** True for environments that serve end users (the last of the pipeline). */
   isProduction(environment: string): boolean;
+  /**
+   * The audit chain's head as `seq:hash-prefix` (`formatAuditHead`), or null. Carried in each
+   * deployment's payload and its final status, so GitHub keeps a copy of the head outside the
+   * state database: a rewrite of the whole log then no longer matches it.
+   */
+  auditHead?: () => Promise<string | null>;
   /** Called with each failed API call; must not throw. */
   onFailure(error: unknown, event: DeploymentEvent): void | Promise<void>;
 }
@@ -53,11 +59,16 @@ export function gitHubDeploymentReporter(
     if (event.type === 'started') {
       const { plan } = event;
       const id = attempt(event, async () => {
+        const auditHead = (await options.auditHead?.()) ?? null;
         const deployment = await api.createDeployment({
           ref: plan.release.commit,
           environment: plan.environment,
           description: `Airlock ${plan.action} ${plan.release.id} to ${plan.environment}`,
-          payload: { release: plan.release.id, digest: plan.release.digest },
+          payload: {
+            release: plan.release.id,
+            digest: plan.release.digest,
+            ...(auditHead ? { auditHead } : {}),
+          },
           productionEnvironment: options.isProduction(plan.environment),
         });
         await api.setDeploymentStatus(deployment.id, {
@@ -86,12 +97,14 @@ export function gitHubDeploymentReporter(
               ? 'failure'
               : 'error';
         await attempt(event, async () => {
+          const auditHead = (await options.auditHead?.()) ?? null;
           await api.setDeploymentStatus(id, {
             state,
-            description:
+            description: `${
               result.status === 'succeeded'
                 ? `${result.plan.release.id} serves ${result.plan.environment}`
-                : (result.run.message ?? `${result.plan.action} ${result.status}`),
+                : (result.run.message ?? `${result.plan.action} ${result.status}`)
+            }${auditHead ? ` (audit head ${auditHead})` : ''}`,
             ...(url ? { environmentUrl: url } : {}),
             ...logUrl,
           });

@@ -41,7 +41,8 @@ export interface CreateDeploymentOptions {
   environment: string;
   /** One line, shown on GitHub's environment page. */
   description: string;
-  payload: { release: string; digest: string };
+  /** `auditHead`: the audit chain's head (`seq:hash-prefix`) when the deployment was made. */
+  payload: { release: string; digest: string; auditHead?: string };
   /** The environment goes away eventually (a preview). Default false. */
   transientEnvironment?: boolean;
   /** The environment serves end users. Default: GitHub's (true for an environment named `production`). */
@@ -241,7 +242,11 @@ export class GitHubClient {
           task: 'deploy',
           environment: options.environment,
           description: options.description,
-          payload: { release: options.payload.release, digest: options.payload.digest },
+          payload: {
+            release: options.payload.release,
+            digest: options.payload.digest,
+            ...(options.payload.auditHead ? { auditHead: options.payload.auditHead } : {}),
+          },
           auto_merge: false,
           required_contexts: [],
           transient_environment: options.transientEnvironment ?? false,

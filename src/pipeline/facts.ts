@@ -8,6 +8,7 @@
 import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
 import type {
+  AuditFact,
   CiFact,
   DriftFact,
   GateInputs,
@@ -17,6 +18,7 @@ import type {
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
+import { AUDIT_TAIL, describeAlteration, formatAuditHead } from '../state/audit-chain.ts';
 import type {
   Approval,
   DeploymentKind,
@@ -155,6 +157,16 @@ async function parityFacts(
 }
 
 /** CI at the release's commit, when the environment requires it (GitHub or `airlock ci run`). */
+/** The audit chain's newest events and head, for the `audit` gate. */
+async function auditFact(ctx: AirlockContext): Promise<AuditFact> {
+  const v = await ctx.store.verifyAudit({ tail: AUDIT_TAIL });
+  return {
+    ok: v.ok,
+    head: v.head ? formatAuditHead(v.head) : null,
+    alteration: describeAlteration(v),
+  };
+}
+
 async function ciFact(
   ctx: AirlockContext,
   env: ResolvedEnvironment,
@@ -286,6 +298,7 @@ export async function gatherFacts(
       parity: options.skipMigrations ? [] : await parityFacts(ctx, env, previous),
       ci: await ciFact(ctx, env, release),
       windowOverride: options.windowOverride ?? null,
+      audit: await auditFact(ctx),
     };
   }
   return {

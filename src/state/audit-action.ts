@@ -104,6 +104,13 @@ export const AUDIT_ACTION_GROUPS = {
   notification: ['notification.delivered', 'notification.failed'],
   /** Reporting a run to GitHub Deployments failed (the run itself is not affected). */
   github: ['github.report_failed'],
+  /**
+   * The audit log itself: `altered` when `airlock audit verify` finds the hash chain broken
+   * (detail: the first bad event and why); `accepted` when `airlock audit accept --reason`
+   * starts a new segment after it (gates hold again); `guard-restored` when a guard trigger of
+   * the log was found dropped (SQLite) and created again.
+   */
+  audit: ['audit.altered', 'audit.accepted', 'audit.guard-restored'],
   /** The local runtime saw an app process of a local environment crash, and restarted it. */
   app: ['app.crashed', 'app.restarted'],
 } as const satisfies Record<string, readonly `${string}.${string}`[]>;

@@ -10,6 +10,7 @@
 import type { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { InternalError, UserError } from '../errors.ts';
+import type { AuditHead, AuditVerification } from './audit-chain.ts';
 import * as audit from './audit-queries.ts';
 import * as deployments from './deployment-queries.ts';
 import * as evidence from './evidence-queries.ts';
@@ -60,6 +61,8 @@ export async function migrateStateSchema(
     provider: stateMigrations(dialect, schema),
     migrationTableName: STATE_MIGRATION_TABLE,
     migrationLockTableName: STATE_MIGRATION_LOCK_TABLE,
+    // Migrations written on parallel branches may land in either order; each runs once.
+    allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
@@ -107,6 +110,8 @@ export class KyselyStateStore implements StateStore {
   readonly dialect: StoreDialect;
   /** Writes through this view require this fence; null: unfenced. */
   readonly fence: Fence | null;
+  /** Postgres: the schema holding the tables (raw SQL names it); null on SQLite. */
+  readonly pgSchema: string | null;
   /** True for a view bound to an open transaction. */
   readonly #bound: boolean;
   /** Only the store that opened the database closes it. */
@@ -117,10 +122,16 @@ export class KyselyStateStore implements StateStore {
   constructor(
     db: Kysely<StateDatabase>,
     dialect: StoreDialect,
-    options: { fence?: Fence | null; bound?: boolean; owner?: boolean } = {},
+    options: {
+      fence?: Fence | null;
+      bound?: boolean;
+      owner?: boolean;
+      pgSchema?: string | null;
+    } = {},
   ) {
     this.db = db;
     this.dialect = dialect;
+    this.pgSchema = options.pgSchema ?? null;
     this.fence = options.fence ?? null;
     this.#bound = options.bound ?? false;
     this.#owner = options.owner ?? true;
@@ -132,7 +143,11 @@ export class KyselyStateStore implements StateStore {
   }
 
   fenced(fence: Fence): StateStore {
-    return new KyselyStateStore(this.db, this.dialect, { fence, owner: false });
+    return new KyselyStateStore(this.db, this.dialect, {
+      fence,
+      owner: false,
+      pgSchema: this.pgSchema,
+    });
   }
 
   async transaction<T>(fn: (store: StateStore) => Promise<T>): Promise<T> {
@@ -140,7 +155,12 @@ export class KyselyStateStore implements StateStore {
     return this.dialect.atomically(this.db, async (trx) => {
       await this.#checkFence(trx);
       return fn(
-        new KyselyStateStore(trx, this.dialect, { fence: this.fence, bound: true, owner: false }),
+        new KyselyStateStore(trx, this.dialect, {
+          fence: this.fence,
+          bound: true,
+          owner: false,
+          pgSchema: this.pgSchema,
+        }),
       );
     });
   }
@@ -342,7 +362,28 @@ export class KyselyStateStore implements StateStore {
   // ------------------------------------------------------------------------------- audit
 
   appendAudit(e: NewAuditEvent): Promise<AuditEvent> {
-    return audit.appendAudit(this.#access, e);
+    return audit.appendAudit(this.#access, e, { pgSchema: this.pgSchema });
+  }
+
+  acceptAudit(e: NewAuditEvent): Promise<AuditEvent> {
+    return audit.appendAudit(this.#access, e, { pgSchema: this.pgSchema, accept: true });
+  }
+
+  auditHead(): Promise<AuditHead | undefined> {
+    return audit.auditHead(this.#access);
+  }
+
+  verifyAudit(options: { tail?: number } = {}): Promise<AuditVerification> {
+    return audit.verifyAudit(this.#access, options);
+  }
+
+  /** Overridden by the Postgres store; SQLite restores its guards when it opens. */
+  async missingAuditGuards(): Promise<string[]> {
+    return [];
+  }
+
+  markAuditBroken(id: number, reason: string): Promise<boolean> {
+    return audit.markAuditBroken(this.#access, id, reason);
   }
 
   listAudit(filter: {

@@ -23,6 +23,8 @@ const WRITES = new Set<string>([
   'updateQueueEntry',
   'recordCiResult',
   'appendAudit',
+  'acceptAudit',
+  'markAuditBroken',
 ]);
 
 /** `store` with its writes masked by `mask` (also in its fenced views and transactions). */

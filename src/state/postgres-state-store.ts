@@ -8,8 +8,14 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { AirlockError, ProviderError, UserError } from '../errors.ts';
 import { redactUrl } from '../secrets/redact.ts';
+import { audit } from './audit.ts';
 import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
-import { STATE_SCHEMA, type StateDatabase } from './schema.ts';
+import {
+  POSTGRES_AUDIT_GUARDS,
+  postgresGuardStatements,
+  STATE_SCHEMA,
+  type StateDatabase,
+} from './schema.ts';
 
 export interface PostgresStateStoreOptions {
   /** `postgres://user:password@host:5432/database`. Never logged. */
@@ -71,8 +77,49 @@ export class PostgresStateStore extends KyselyStateStore {
   readonly schema: string;
 
   private constructor(db: Kysely<StateDatabase>, schema: string) {
-    super(db, postgresStoreDialect);
+    super(db, postgresStoreDialect, { pgSchema: schema });
     this.schema = schema;
+  }
+
+  /** The audit guards missing, or no longer enabled ALWAYS (one catalog query). */
+  override async missingAuditGuards(db: Kysely<StateDatabase> = this.db): Promise<string[]> {
+    const { rows } = await sql<{ tgname: string }>`
+      SELECT t.tgname FROM pg_trigger t
+      JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ${this.schema} AND c.relname IN ('audit_events', 'audit_head')
+        AND NOT t.tgisinternal AND t.tgenabled = 'A'`.execute(db);
+    const present = new Set(rows.map((r) => r.tgname));
+    return Object.keys(POSTGRES_AUDIT_GUARDS).filter((name) => !present.has(name));
+  }
+
+  /**
+   * Checks the audit log's guards on every open; any missing (dropped, or disabled / set back to
+   * fire only outside replica mode) is recreated and `audit.guard-restored` says which. Needs the
+   * tables' owner: a least-privilege role cannot, and leaves it to `airlock audit verify`, which
+   * names them.
+   */
+  async #restoreGuards(): Promise<void> {
+    if ((await this.missingAuditGuards()).length === 0) return;
+    let missing: string[] = [];
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await sql`SELECT pg_advisory_xact_lock(hashtext('airlock audit guards'))`.execute(trx);
+        missing = await this.missingAuditGuards(trx); // another opener may have restored them
+        for (const name of missing)
+          for (const statement of postgresGuardStatements(this.schema, name))
+            await sql.raw(statement).execute(trx);
+      });
+    } catch {
+      return; // not the owner: `airlock audit verify` reports the missing guards
+    }
+    if (missing.length === 0) return;
+    await audit({ store: this, actor: 'airlock', now: () => new Date() }, 'audit.guard-restored', {
+      environment: null,
+      detail: {
+        triggers: missing,
+        note: 'a guard of the audit log was missing or disabled (outside Airlock) and was created again',
+      },
+    });
   }
 
   /**
@@ -91,11 +138,15 @@ export class PostgresStateStore extends KyselyStateStore {
         .execute(base)
         .catch((error: { code?: string }) => {
           // Two processes creating it at once: the loser sees a duplicate; the schema exists.
-          if (error.code !== '23505' && error.code !== '42P06') throw error;
+          // A least-privilege role (`airlock state grant`) may not create schemas: the owner made it.
+          if (error.code !== '23505' && error.code !== '42P06' && error.code !== '42501')
+            throw error;
         });
       const db = base.withSchema(schema);
       await migrateStateSchema(db, 'postgres', schema);
-      return new PostgresStateStore(db, schema);
+      const store = new PostgresStateStore(db, schema);
+      await store.#restoreGuards();
+      return store;
     } catch (error) {
       await base.destroy().catch(() => {});
       if (error instanceof AirlockError) throw error;

@@ -129,6 +129,29 @@ export interface AuditEventsTable {
   run_id: number | null;
   result: string;
   detail: string;
+  /** The previous event's `hash` (64 zeros at a segment's start); null before the chain existed. */
+  prev_hash: Generated<string | null>;
+  /** sha256 of `prev_hash` and this event's canonical content (`audit-chain.ts`). */
+  hash: Generated<string | null>;
+}
+
+/**
+ * The chain's head, one row (`id` 1), kept apart from the events and written in the same
+ * transaction as each append: the last chained event and its hash. A removed tail shows as a
+ * head that names an event the log no longer ends with.
+ */
+export interface AuditHeadTable {
+  id: number;
+  /** Id of the last chained event (0: none yet). */
+  seq: number;
+  /** Its hash (64 zeros: none yet). */
+  hash: string;
+  /** First event id the chain covers: events before it were written before the chain existed. */
+  chain_start: number;
+  /** Set when a problem was found (by `airlock audit verify`, or a head found missing): the first bad event id, until `airlock audit accept`. */
+  broken_at: number | null;
+  /** Why `broken_at` is set, one sentence. */
+  broken_reason: string | null;
 }
 
 export interface QueueTable {
@@ -173,6 +196,7 @@ export interface StateDatabase {
   approvals: ApprovalsTable;
   locks: LocksTable;
   audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -450,12 +474,114 @@ function approvalEvidence(): Migration {
   };
 }
 
+/** The hash of "no previous event": the `prev_hash` of a chain's first event. */
+export const AUDIT_GENESIS = '0'.repeat(64);
+
+/**
+ * The guards of the audit log on SQLite, by name: no UPDATE, no DELETE, no INSERT over an
+ * existing id (`INSERT OR REPLACE` otherwise deletes the old row without the delete trigger
+ * when `recursive_triggers` is off, as it is in any other connection), and the head row
+ * cannot be deleted. Checked, and recreated when missing, every time the store opens.
+ */
+export const SQLITE_AUDIT_GUARDS: Record<string, string> = {
+  audit_events_no_update: `CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
+  audit_events_no_delete: `CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
+  audit_events_no_replace: `CREATE TRIGGER IF NOT EXISTS audit_events_no_replace BEFORE INSERT ON audit_events
+    WHEN EXISTS (SELECT 1 FROM audit_events WHERE id = NEW.id)
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
+  audit_head_no_delete: `CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
+    BEGIN SELECT RAISE(ABORT, 'the audit chain head cannot be deleted'); END`,
+};
+
+/**
+ * The hash chain over the audit log (see `audit-chain.ts`): two columns on every event, the
+ * head row, and the guards against wiping (Postgres: TRUNCATE triggers; all triggers fire also
+ * under `session_replication_role = replica`). Events written before this migration stay as
+ * they are, unchained: the chain starts with the first event written after it.
+ */
+function auditChain(dialect: Dialect, schema: string): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('audit_events').addColumn('prev_hash', 'text').execute();
+      await db.schema.alterTable('audit_events').addColumn('hash', 'text').execute();
+      await db.schema
+        .createTable('audit_head')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('chain_start', 'bigint', (c) => c.notNull())
+        .addColumn('broken_at', 'bigint')
+        .addColumn('broken_reason', 'text')
+        .execute();
+      const events = qualified(dialect, schema, 'audit_events');
+      const head = qualified(dialect, schema, 'audit_head');
+      // The chain starts after the last event written so far (a segment start).
+      await sql`INSERT INTO ${head} (id, seq, hash, chain_start)
+        SELECT 1, coalesce(max(id), 0), ${AUDIT_GENESIS}, coalesce(max(id), 0) + 1 FROM ${events}`.execute(
+        db,
+      );
+      if (dialect === 'sqlite') {
+        for (const ddl of Object.values(SQLITE_AUDIT_GUARDS)) await sql.raw(ddl).execute(db);
+        return;
+      }
+      const refuse = qualified(dialect, schema, 'audit_refuse_wipe');
+      await sql`CREATE FUNCTION ${refuse}() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql`.execute(db);
+      for (const name of Object.keys(POSTGRES_AUDIT_GUARDS))
+        for (const statement of postgresGuardStatements(schema, name))
+          await sql.raw(statement).execute(db);
+    },
+  };
+}
+
+/**
+ * The guards of the audit log on Postgres, by name: the table each is on and its definition
+ * (after `CREATE TRIGGER <name>`). Every one is `ENABLE ALWAYS`: it fires under
+ * `session_replication_role = replica` too. Checked every time the store opens, and recreated
+ * (when the connected role owns the tables) if one is missing or no longer always enabled.
+ */
+export const POSTGRES_AUDIT_GUARDS: Record<string, { table: string; definition: string }> = {
+  audit_events_append_only: {
+    table: 'audit_events',
+    definition: 'BEFORE UPDATE OR DELETE ON {events} FOR EACH ROW EXECUTE FUNCTION {append_only}()',
+  },
+  audit_events_no_truncate: {
+    table: 'audit_events',
+    definition: 'BEFORE TRUNCATE ON {events} FOR EACH STATEMENT EXECUTE FUNCTION {refuse}()',
+  },
+  audit_head_no_wipe: {
+    table: 'audit_head',
+    definition:
+      'BEFORE DELETE OR TRUNCATE ON {head} FOR EACH STATEMENT EXECUTE FUNCTION {refuse}()',
+  },
+};
+
+/** The statements that (re)create guard `name` in `schema`, always enabled. */
+export function postgresGuardStatements(schema: string, name: string): string[] {
+  const guard = POSTGRES_AUDIT_GUARDS[name];
+  if (!guard) throw new Error(`unknown audit guard ${name}`);
+  const q = (id: string) => `"${schema.replaceAll('"', '""')}"."${id}"`;
+  const definition = guard.definition
+    .replace('{events}', q('audit_events'))
+    .replace('{head}', q('audit_head'))
+    .replace('{append_only}', q('audit_append_only'))
+    .replace('{refuse}', q('audit_refuse_wipe'));
+  return [
+    `DROP TRIGGER IF EXISTS "${name}" ON ${q(guard.table)}`,
+    `CREATE TRIGGER "${name}" ${definition}`,
+    `ALTER TABLE ${q(guard.table)} ENABLE ALWAYS TRIGGER "${name}"`,
+  ];
+}
+
 function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect, schema),
     '0002_team_mode': teamMode(dialect),
     '0003_ci_results': ciResults(dialect),
     '0004_approval_evidence': approvalEvidence(),
+    '0005_audit_chain': auditChain(dialect, schema),
   };
 }
 

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, sql } from 'kysely';
 import { UserError } from '../errors.ts';
+import { audit } from './audit.ts';
 import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
 import { nodeSqliteDialect } from './node-sqlite-dialect.ts';
-import { STATE_SCHEMA_VERSION, type StateDatabase } from './schema.ts';
+import { SQLITE_AUDIT_GUARDS, STATE_SCHEMA_VERSION, type StateDatabase } from './schema.ts';
 
 export interface SqliteStateStoreOptions {
   /** Path of the database file; parent folders are created. */
@@ -52,7 +53,10 @@ export class SqliteStateStore extends KyselyStateStore {
   static async open(options: SqliteStateStoreOptions): Promise<SqliteStateStore> {
     mkdirSync(path.dirname(options.file), { recursive: true });
     const database = new DatabaseSync(options.file, { timeout: options.busyTimeoutMs ?? 10_000 });
-    database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    // recursive_triggers: INSERT OR REPLACE on this connection fires the audit log's delete guard.
+    database.exec(
+      'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA recursive_triggers = ON;',
+    );
     const db = new Kysely<StateDatabase>({ dialect: nodeSqliteDialect(database) });
     // Fast path: user_version says the schema is current, so the migrator need not look.
     const { user_version: version } = database.prepare('PRAGMA user_version').get() as {
@@ -70,6 +74,35 @@ export class SqliteStateStore extends KyselyStateStore {
       await migrateStateSchema(db, 'sqlite');
       database.exec(`PRAGMA user_version = ${STATE_SCHEMA_VERSION}`);
     }
-    return new SqliteStateStore(db, options.file);
+    const store = new SqliteStateStore(db, options.file);
+    await store.#restoreGuards(database);
+    return store;
+  }
+
+  /**
+   * The audit log's guard triggers (`SQLITE_AUDIT_GUARDS`) are checked on every open (one query);
+   * any that someone dropped is created again, and `audit.guard-restored` records which.
+   */
+  async #restoreGuards(database: DatabaseSync): Promise<void> {
+    const names = Object.keys(SQLITE_AUDIT_GUARDS);
+    const present = new Set(
+      (
+        database
+          .prepare(
+            `SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN (${names.map(() => '?').join(', ')})`,
+          )
+          .all(...names) as Array<{ name: string }>
+      ).map((r) => r.name),
+    );
+    const missing = names.filter((n) => !present.has(n));
+    if (missing.length === 0) return;
+    for (const name of missing) database.exec(SQLITE_AUDIT_GUARDS[name] as string);
+    await audit({ store: this, actor: 'airlock', now: () => new Date() }, 'audit.guard-restored', {
+      environment: null,
+      detail: {
+        triggers: missing,
+        note: 'a guard of the audit log was missing (dropped outside Airlock) and was created again',
+      },
+    });
   }
 }

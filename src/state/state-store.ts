@@ -9,6 +9,7 @@
  */
 import type { CheckResult } from '../checks/check.ts';
 import type { AuditAction, AuditResult } from './audit-action.ts';
+import type { AuditHead, AuditVerification } from './audit-chain.ts';
 
 /**
  * What puts a release into an environment: `deploy` (into the first environment), `promote`
@@ -371,7 +372,28 @@ export interface StateStore {
   /** The newest CI result of a commit (full SHA). */
   latestCiResult(commit: string): Promise<CiResult | undefined>;
 
+  /**
+   * Appends an event to the hash chain (`audit-chain.ts`): next id, `prev_hash` from the head
+   * row, the head moved to it, all in one transaction (concurrent appends queue on the head).
+   */
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
+  /**
+   * Appends `audit.accepted`: chained on the last stored event (not the head, which may name
+   * removed events), and clears the head's `broken_at`, so gates hold again. Its detail's `from`
+   * is the first problem it accepts.
+   */
+  acceptAudit(event: NewAuditEvent): Promise<AuditEvent>;
+  /** The chain's head row (last chained event, its hash), or undefined when it is missing. */
+  auditHead(): Promise<AuditHead | undefined>;
+  /** Checks the chain: the whole log, or with `tail` only the newest `tail` events and the head. */
+  verifyAudit(options?: { tail?: number }): Promise<AuditVerification>;
+  /**
+   * The audit log's guard triggers that are missing or disabled. SQLite recreates them when it
+   * opens (so none); Postgres recreates them on open when the connected role owns the tables.
+   */
+  missingAuditGuards(): Promise<string[]>;
+  /** Records on the head that the log is altered at `id`; every gate fails until accepted. */
+  markAuditBroken(id: number, reason: string): Promise<boolean>;
   /** Newest first. */
   listAudit(filter: {
     environment?: string;

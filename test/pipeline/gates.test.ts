@@ -666,3 +666,16 @@ describe('ci gate', () => {
     expect(evaluateCiGate(inputs()).status).toBe('holds');
   });
 });
+
+describe('audit gate', () => {
+  it('is listed, and fails with the first altered event, only when the audit chain is altered', () => {
+    const altered = { ok: false, head: '3:abc', alteration: 'audit log altered at #2: edited.' };
+    const audit = (i: GateInputs) => evaluateGates(i).filter((g) => g.gate === 'audit');
+    expect(audit(inputs({ audit: altered }))).toMatchObject([
+      { status: 'fails', reason: expect.stringContaining('audit log altered at #2') },
+    ]);
+    expect(gatesHold(evaluateGates(inputs({ audit: altered })))).toBe(false);
+    expect(audit(inputs({ audit: { ...altered, ok: true, alteration: null } }))).toEqual([]);
+    expect(audit(inputs())).toEqual([]);
+  });
+});

@@ -62,8 +62,10 @@ describe('seeds 000/002: manual promotion with two approvers', () => {
         'deployment.succeeded staging r1',
         'approval.requested production r1',
       ]);
-      // Each delivery is signed with the shared secret over its timestamp and body.
+      // Each delivery is signed with the shared secret over its timestamp and body, and carries
+      // the audit chain's head (a copy outside the state database).
       for (const r of receiver.requests) {
+        expect(JSON.parse(r.body).details.auditHead).toMatch(/^\d+:[0-9a-f]{16}$/);
         expect(
           verifyWebhookSignature({
             secret: SECRET,
@@ -204,6 +206,9 @@ describe('seed 001: automatic promotion when CI is green at the exact commit (FA
           .deploymentStatuses(deployment?.id as number)
           .find((s) => s.state === 'success');
         expect(success?.environment_url).toBe(project.url(environment));
+        // The audit chain's head travels with the deployment, kept outside the state database.
+        expect(deployment?.payload).toMatchObject({ auditHead: expect.stringMatching(/^\d+:/) });
+        expect(success?.description).toMatch(/\(audit head \d+:[0-9a-f]{16}\)$/);
       }
 
       // Stops on red, naming the failing gate and check, and production keeps serving.
