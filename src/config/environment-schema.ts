@@ -123,6 +123,11 @@ const promotionObjectSchema = z.strictObject({
       'Require CI green at the exact commit being promoted, as defined by the top-level `ci:` section.',
     examples: [true],
   }),
+  livePrevious: field(z.boolean().optional(), {
+    description:
+      "Ask the previous environment's platform at promotion time whether it still serves the release and answers its health check; unreachable, stopped or serving another release blocks the `deployed` gate. Default true; false judges by Airlock's records alone (for a previous environment this machine cannot reach).",
+    examples: [false],
+  }),
   checksMaxAge: field(durationSchema.optional(), {
     description:
       "Re-run the previous environment's checks before promoting when they passed longer ago than this (e.g. 1h).",

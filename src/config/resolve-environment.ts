@@ -49,6 +49,7 @@ function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
     soakMs: null,
     ci: false,
     checksMaxAgeMs: null,
+    livePrevious: true,
     window: null,
     freeze: [],
   };
@@ -77,6 +78,7 @@ function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
     soakMs: duration(p.soak),
     ci: p.ci ?? false,
     checksMaxAgeMs: duration(p.checksMaxAge),
+    livePrevious: p.livePrevious ?? true,
     window: p.window
       ? {
           days: p.window.days,

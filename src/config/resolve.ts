@@ -176,6 +176,8 @@ export interface PromotionPolicy {
   ci: boolean;
   /** Re-run the previous environment's checks when older than this (ms). */
   checksMaxAgeMs: number | null;
+  /** Ask the previous environment's platform at promotion time (`pipeline/live-previous.ts`). */
+  livePrevious: boolean;
   /** Days, local minutes [start, end) and time zone promotions may run in; null: any time. */
   window: {
     days: string[];

@@ -98,6 +98,21 @@ export interface AuditFact {
 }
 
 /** Everything the gates look at, gathered before evaluation so evaluation stays pure. */
+/** One service of the previous environment as its platform reports it at promotion time. */
+export interface LiveServiceFact {
+  service: string;
+  /** Where it serves; null when it could not be asked. */
+  url: string | null;
+  /** The release serving traffic; null when nothing serves (or it could not be asked). */
+  release: string | null;
+  /** True when the serving process answers its health check. */
+  healthy: boolean;
+  /** Why it could not be asked, or null. */
+  error: string | null;
+  /** False when this machine may not ask (no credentials for that environment here). */
+  askable: boolean;
+}
+
 export interface GateInputs {
   /** The environment being promoted into. */
   environment: ResolvedEnvironment;
@@ -136,6 +151,11 @@ export interface GateInputs {
   ci: CiFact | null;
   /** `--override-window "reason"`: promote outside the window or during a freeze, audited. */
   windowOverride: string | null;
+  /**
+   * What the previous environment's platform reports now, per service (`pipeline/live-previous.ts`);
+   * absent where it was not asked (the `deployed` gate then reads the records only).
+   */
+  previousLive?: LiveServiceFact[];
   /** The audit chain; the `audit` gate appears (and fails) when it is altered. */
   audit?: AuditFact | null;
 }

@@ -30,6 +30,7 @@ import { countableApprovals } from './approval-identity.ts';
 import { type AirlockContext, databaseOf, migrationLayoutOf, serviceTarget } from './context.ts';
 import { holdBackContracts } from './contract.ts';
 import { ledgerFilesFromReleases } from './ledger-files.ts';
+import { liveServices } from './live-previous.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
 
 /** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */
@@ -299,6 +300,9 @@ export async function gatherFacts(
       ci: await ciFact(ctx, env, release),
       windowOverride: options.windowOverride ?? null,
       audit: await auditFact(ctx),
+      ...(env.promotion.livePrevious
+        ? { previousLive: await liveServices(ctx, environmentNamed(ctx.config, previous)) }
+        : {}),
     };
   }
   return {

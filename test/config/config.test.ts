@@ -401,6 +401,7 @@ describe('valid configs', () => {
       ci: false,
       soakMs: null,
       checksMaxAgeMs: null,
+      livePrevious: true,
       window: null,
       freeze: [],
     };

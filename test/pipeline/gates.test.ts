@@ -58,6 +58,7 @@ function environment(
       soakMs: null,
       ci: false,
       checksMaxAgeMs: null,
+      livePrevious: true,
       window: null,
       freeze: [],
       ...policy,

@@ -150,6 +150,9 @@ const freeze: ExampleProjectOptions = {
         policy: 'manual',
         approval: { required: 1 },
         checksMaxAge: '1h',
+        // The re-check step is what these tests exercise (a stopped staging fails it); the
+        // live look at staging in the deployed gate has its own test (live-previous.test.ts).
+        livePrevious: false,
         freeze: [{ from, to, reason: 'launch week' }],
       }),
     );

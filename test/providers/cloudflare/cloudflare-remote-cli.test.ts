@@ -44,6 +44,8 @@ environments:
     provider: cloudflare
   production:
     provider: cloudflare
+    # The FAKE workers.dev URLs are not served on this machine: judge staging by the records.
+    promotion: { livePrevious: false }
 `;
 
 describe('cloudflare remote mode through the CLI (FAKE wrangler, FAKE D1 API)', () => {
