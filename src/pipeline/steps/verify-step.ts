@@ -2,7 +2,7 @@ import { usableDatabase, usableService } from '../../config/resolve.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import { serviceTarget } from '../context.ts';
 import type { Step } from '../engine.ts';
-import type { DeploymentRun } from './deployment-run.ts';
+import { type DeploymentRun, materializeService } from './deployment-run.ts';
 
 /**
  * Preflight, then re-digests every stored artifact of the release (what deploys is exactly what was built),
@@ -35,10 +35,12 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
         bytes += tree.bytes;
         files += tree.files;
         if (artifact.migrationsDigest) await d.ctx.artifacts.verify(artifact.migrationsDigest);
+        // The environment's copy is made here (links: cheap), so the provider judges the
+        // folder that will run and the switch later reuses it.
         if (provider.verifyArtifact && d.env.services[service])
           await provider.verifyArtifact(
             serviceTarget(d.ctx.config, d.env, service),
-            d.ctx.artifacts.pathOf(artifact.digest),
+            await materializeService(d, d.release, service),
           );
         // The artifact digest is the one `airlock build` printed and the app reports as
         // AIRLOCK_DIGEST; the release digest (over artifacts and migrations) is in `output`.
