@@ -114,6 +114,10 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'more detail: progress lines, error stacks')
     .option('-y, --yes', 'confirm changes to protected environments without asking')
     .option('--as <actor>', 'act as this person (default: $AIRLOCK_ACTOR, then git user.email)')
+    .option(
+      '--verify <mode>',
+      'full: re-hash every file of a release before using it, ignoring the verified cache (default: cached)',
+    )
     .showSuggestionAfterError(true)
     .exitOverride();
   for (const definition of COMMANDS) {

@@ -38,7 +38,7 @@ import {
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ProviderError, UserError } from '../errors.ts';
+import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
 import { HASH_CONCURRENCY, mapLimit, VerifiedCache } from './file-hash.ts';
 import {
@@ -62,6 +62,8 @@ export type MaterializeMode = 'link' | 'copy';
 export interface ArtifactStoreOptions {
   /** Default `link`. */
   materialize?: MaterializeMode;
+  /** Every verification re-hashes every file, ignoring the verified cache (`--verify full`). */
+  fullVerify?: boolean;
 }
 
 export interface VerifyOptions {
@@ -81,12 +83,16 @@ export class ArtifactStore {
   readonly root: string;
   readonly mode: MaterializeMode;
   readonly cache: VerifiedCache;
+  readonly fullVerify: boolean;
+  /** Digests verified in full by this instance (a full verification is done once per command). */
+  readonly #fullyVerified = new Set<string>();
   readonly #manifests = new Map<string, Manifest>();
   readonly #objectDirs = new Set<string>();
 
   constructor(root: string, options: ArtifactStoreOptions = {}) {
     this.root = root;
     this.mode = options.materialize ?? 'link';
+    this.fullVerify = options.fullVerify ?? false;
     this.cache = new VerifiedCache(path.join(root, 'verified-cache.json'));
   }
 
@@ -259,7 +265,8 @@ export class ArtifactStore {
    */
   async verify(digest: string, options: VerifyOptions = {}): Promise<TreeDigest> {
     const manifest = await this.manifest(digest);
-    if (options.full) await this.cache.clear();
+    const full = options.full ?? (this.fullVerify && !this.#fullyVerified.has(digest));
+    if (full) await this.cache.clear();
     const problems: string[] = [];
     await mapLimit(manifest.entries, HASH_CONCURRENCY, async (entry) => {
       if (entry.kind !== 'file') return;
@@ -291,6 +298,7 @@ export class ArtifactStore {
         },
       );
     }
+    if (full) this.#fullyVerified.add(digest);
     return { digest, bytes: manifest.bytes, files: manifest.files };
   }
 
@@ -440,13 +448,4 @@ async function digestTreeSize(dir: string): Promise<number | null> {
 /** Removes a folder of read-only files (they can be unlinked: their folders are writable). */
 export async function removeTree(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-}
-
-/** Refuses a materialize mode that is not one of {@link MaterializeMode}. */
-export function materializeModeOf(value: string | undefined, source: string): MaterializeMode {
-  if (value === undefined || value === '' || value === 'link') return 'link';
-  if (value === 'copy') return 'copy';
-  throw new UserError('CONFIG_INVALID', `${source} is ${JSON.stringify(value)}.`, {
-    hint: `Set it to "link" (hard links or reflinks from the store, the default) or "copy".`,
-  });
 }

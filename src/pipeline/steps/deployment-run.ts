@@ -103,6 +103,7 @@ export async function switchService(
     health: settings.health,
     drainTimeoutMs: settings.drainTimeoutMs,
     keepWarmMs: settings.keepWarmMs,
+    keepWarmReleases: settings.keepWarmReleases,
     stopTimeoutMs: settings.stopTimeoutMs,
     fence: d.fence,
   };
