@@ -29,6 +29,7 @@ import { configDefinition } from './commands/config.ts';
 import { demoDefinition } from './commands/demo.ts';
 import { deployDefinition } from './commands/deploy.ts';
 import { diffDefinition } from './commands/diff.ts';
+import { gcDefinition } from './commands/gc.ts';
 import { historyDefinition } from './commands/history.ts';
 import { homeDefinition } from './commands/home.ts';
 import { initDefinition } from './commands/init.ts';
@@ -63,6 +64,7 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   historyDefinition,
   auditDefinition,
   releasesDefinition,
+  gcDefinition,
   migrateDefinition,
   ciDefinition,
   secretDefinition,

@@ -392,10 +392,13 @@ export class ArtifactStore {
   /**
    * Removes every artifact not in `keep` (manifest, view, old-format folder), then every object
    * no kept manifest names, and leftovers of interrupted writes.
+   * Kept objects whose ctime moved since `sinceMs` only because links to them were removed keep
+   * their verified-cache entries (see `VerifiedCache.renew`).
    * @returns bytes freed (sizes of removed objects and old folders' files) and what was removed.
    */
   async collect(
     keep: ReadonlySet<string>,
+    sinceMs = Date.now(),
   ): Promise<{ bytes: number; artifacts: string[]; objects: number }> {
     const removed: string[] = [];
     let bytes = 0;
@@ -431,6 +434,11 @@ export class ArtifactStore {
       }
     }
     await rm(path.join(this.root, 'tmp'), { recursive: true, force: true });
+    await mapLimit([...live], HASH_CONCURRENCY, async (object) => {
+      const stat = await lstat(object).catch(() => null);
+      if (stat) this.cache.renew(stat, sinceMs);
+    });
+    await this.cache.save();
     return { bytes, artifacts: removed, objects };
   }
 }

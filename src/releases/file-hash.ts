@@ -116,6 +116,22 @@ export class VerifiedCache {
     this.#dirty = true;
   }
 
+  /**
+   * Renews the entry of a read-only file whose ctime moved at or after `sinceMs` while its size,
+   * mtime and mode stayed: a link to it was added or removed by Airlock itself (materializing
+   * a copy, collecting garbage), which changes the ctime but not the bytes.
+   */
+  renew(stat: Stats, sinceMs: number): void {
+    const key = cacheKey(stat);
+    const hit = key ? this.#entries.get(key) : undefined;
+    if (!key || !hit || stat.ctimeMs < sinceMs) return;
+    const [size, mtime, , mode] = hit[0].split(':');
+    const [nsize, nmtime, , nmode] = cacheStamp(stat).split(':');
+    if (size !== nsize || mtime !== nmtime || mode !== nmode) return;
+    this.#entries.set(key, [cacheStamp(stat), hit[1]]);
+    this.#dirty = true;
+  }
+
   /** Writes the cache when it changed (atomically: a temporary file renamed over it). */
   async save(): Promise<void> {
     if (!this.#dirty || !this.file) return;
