@@ -1,13 +1,14 @@
 /**
- * Hashing many files fast: files are read concurrently (the I/O runs on libuv's thread pool, the
- * sha256 in OpenSSL), and a **verified cache** remembers the sha256 of read-only files by device,
+ * Hashing many files fast: the store reads and hashes synchronously (see `hashFiles` for the
+ * measurements; the runtime, which serves traffic meanwhile, reads concurrently without blocking),
+ * and a **verified cache** remembers the sha256 of read-only files by device,
  * inode, size, mtime and ctime, so a file already verified is not read again until one of those
  * changes (a write, a chmod, a replacement: every one of them changes the ctime or the inode).
  * Only files with no write bit are cached: the store's objects and the links to them (the idea
  * of git's index and of pnpm's store integrity checks).
  */
 import { createHash, hash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -22,6 +23,44 @@ export async function hashFile(file: string, size: number): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/**
+ * sha256 (hex) of a file's bytes, read synchronously: for the store, whose loops over thousands
+ * of small files are several times faster without a promise per system call.
+ * @throws Error (ENOENT, EACCES) from the file system.
+ */
+export function hashFileSync(file: string, size: number): string {
+  if (size <= WHOLE_FILE_BYTES) return hash('sha256', readFileSync(file), 'hex');
+  const h = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  const fd = openSync(file, 'r');
+  try {
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer))
+      h.update(buffer.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * sha256 of many files, read and hashed one after the other on this thread. Measured on the
+ * real-size bench tree (6 800 files, 57 MB, 2 CPUs): this loop took 485–1 341 ms where the same
+ * files on two worker threads took 1 217–1 902 ms (start-up and scheduling on a busy machine)
+ * and concurrent asynchronous reads about 1.9× a single `sha256sum`: small files cost system
+ * calls, not hashing. A file that cannot be read gives `error:<code>` (which matches no digest).
+ */
+export async function hashFiles(
+  files: ReadonlyArray<{ file: string; size: number }>,
+): Promise<string[]> {
+  return files.map((f) => {
+    try {
+      return hashFileSync(f.file, f.size);
+    } catch (error) {
+      return `error:${(error as NodeJS.ErrnoException).code}`;
+    }
+  });
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; rejects with the first failure. */
@@ -70,11 +109,15 @@ export class VerifiedCache {
   }
 
   async #load(): Promise<void> {
+    this.#loadSync();
+  }
+
+  #loadSync(): void {
     if (this.#loaded) return;
     this.#loaded = true;
     if (!this.file) return;
     try {
-      const data = JSON.parse(await readFile(this.file, 'utf8')) as {
+      const data = JSON.parse(readFileSync(this.file, 'utf8')) as {
         version?: number;
         entries?: Record<string, [string, string]>;
       };
@@ -108,8 +151,32 @@ export class VerifiedCache {
     return sha;
   }
 
+  /** {@link digest}, synchronously (see {@link hashFileSync}). */
+  digestSync(file: string, stat: Stats): string {
+    this.#loadSync();
+    const key = cacheKey(stat);
+    if (key) {
+      const hit = this.#entries.get(key);
+      if (hit && hit[0] === cacheStamp(stat)) return hit[1];
+    }
+    const sha = hashFileSync(file, stat.size);
+    if (key) this.remember(stat, sha);
+    return sha;
+  }
+
+  /**
+   * The cached sha256 of the file with lstat `stat`, or null when it must be hashed.
+   */
+  lookup(stat: Stats): string | null {
+    this.#loadSync();
+    const key = cacheKey(stat);
+    const hit = key ? this.#entries.get(key) : undefined;
+    return hit && hit[0] === cacheStamp(stat) ? hit[1] : null;
+  }
+
   /** Records that the read-only file with `stat` has sha256 `sha` (just written and hashed). */
   remember(stat: Stats, sha: string): void {
+    this.#loadSync();
     const key = cacheKey(stat);
     if (!key) return;
     this.#entries.set(key, [cacheStamp(stat), sha]);
@@ -122,6 +189,7 @@ export class VerifiedCache {
    * a copy, collecting garbage), which changes the ctime but not the bytes.
    */
   renew(stat: Stats, sinceMs: number): void {
+    this.#loadSync();
     const key = cacheKey(stat);
     const hit = key ? this.#entries.get(key) : undefined;
     if (!key || !hit || stat.ctimeMs < sinceMs) return;

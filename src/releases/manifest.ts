@@ -7,7 +7,7 @@
  * content-addressed by file keeps its digest.
  */
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { HASH_CONCURRENCY, mapLimit } from './file-hash.ts';
@@ -104,6 +104,51 @@ export async function scanTree(
   }
   await walk('');
   return { entries, files };
+}
+
+/** {@link scanTree}, synchronously (the store's loops; see `hashFileSync`). */
+export function scanTreeSync(dir: string): { entries: ManifestEntry[]; files: ScannedFile[] } {
+  const entries: ManifestEntry[] = [];
+  const files: ScannedFile[] = [];
+  const walk = (rel: string): void => {
+    const listed = readdirSync(path.join(dir, rel), { withFileTypes: true });
+    listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (listed.length === 0 && rel) entries.push({ kind: 'dir', path: rel });
+    for (const entry of listed) {
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      const full = path.join(dir, relPath);
+      if (entry.isSymbolicLink()) {
+        entries.push({ kind: 'symlink', path: relPath, target: readlinkSync(full) });
+      } else if (entry.isDirectory()) {
+        walk(relPath);
+      } else if (entry.isFile()) {
+        const stat = lstatSync(full);
+        files.push({ index: entries.length, full, stat });
+        entries.push({
+          kind: 'file',
+          path: relPath,
+          mode: stat.mode & 0o111 ? 0o755 : 0o644,
+          size: stat.size,
+          sha256: '',
+        });
+      }
+    }
+  };
+  walk('');
+  return { entries, files };
+}
+
+/** {@link manifestOfTree}, synchronously. */
+export function manifestOfTreeSync(
+  dir: string,
+  digestOf: (file: string, stat: Stats) => string,
+): Manifest {
+  const { entries, files } = scanTreeSync(dir);
+  for (const file of files) {
+    const entry = entries[file.index] as ManifestEntry & { kind: 'file' };
+    entry.sha256 = digestOf(file.full, file.stat);
+  }
+  return manifestOf(entries);
 }
 
 /**

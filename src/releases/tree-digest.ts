@@ -5,8 +5,8 @@
  * made (the idea of Nix's NAR hash and OCI layer digests). The listing is a release artifact's
  * manifest (`manifest.ts`); files are hashed concurrently (`file-hash.ts`).
  */
-import { hashFile, type VerifiedCache } from './file-hash.ts';
-import { manifestOfTree } from './manifest.ts';
+import { hashFile, hashFileSync, type VerifiedCache } from './file-hash.ts';
+import { manifestOfTree, manifestOfTreeSync } from './manifest.ts';
 
 export interface TreeDigest {
   /** sha256, 64 lowercase hex chars. */
@@ -27,6 +27,21 @@ export async function digestTree(dir: string, cache?: VerifiedCache): Promise<Tr
   const manifest = await manifestOfTree(
     dir,
     cache ? (file, stat) => cache.digest(file, stat) : (file, stat) => hashFile(file, stat.size),
+  );
+  return { digest: manifest.digest, bytes: manifest.bytes, files: manifest.files };
+}
+
+/**
+ * {@link digestTree}, synchronously: several times faster over thousands of files, but it blocks
+ * the event loop meanwhile (the CLI's store; not the runtime, which serves traffic).
+ * @throws Error (ENOENT) when `dir` does not exist.
+ */
+export function digestTreeSync(dir: string, cache?: VerifiedCache): TreeDigest {
+  const manifest = manifestOfTreeSync(
+    dir,
+    cache
+      ? (file, stat) => cache.digestSync(file, stat)
+      : (file, stat) => hashFileSync(file, stat.size),
   );
   return { digest: manifest.digest, bytes: manifest.bytes, files: manifest.files };
 }

@@ -51,11 +51,17 @@ export async function materializeService(
   const artifacts = d.ctx.artifacts;
   const base = releaseDir(d.ctx.home, d.env.name, release.id, service);
   let dir = base;
+  let matched = false;
   for (let n = 2; existsSync(dir); n += 1) {
-    if (await artifacts.matches(dir, artifact.digest)) break;
+    // An existing copy that digests right is all a deployment needs: its files are the store's
+    // objects (or verified copies of them). This is what makes a warm rollback cheap.
+    if (await artifacts.matches(dir, artifact.digest)) {
+      matched = true;
+      break;
+    }
     dir = `${base}-${n}`;
   }
-  await artifacts.materialize(artifact.digest, dir);
+  if (!matched) await artifacts.materialize(artifact.digest, dir);
   d.materialized ??= new Map();
   d.materialized.set(key, dir);
   return dir;
