@@ -15,7 +15,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,6 +205,11 @@ async function measureCli(
   installDir: string,
   options: RealSizeOptions,
 ): Promise<void> {
+  // Run alone (`--only real-size`), the bench has not pointed AIRLOCK_HOME at a temporary folder.
+  const ownHome = process.env.AIRLOCK_HOME
+    ? null
+    : mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-home-'));
+  if (ownHome) process.env.AIRLOCK_HOME = ownHome;
   const project: BenchProject = await createBenchProject();
   try {
     const file = path.join(project.dir, 'airlock.yaml');
@@ -244,6 +257,10 @@ async function measureCli(
     result.cold = await measureRollback(project, options.rollbacks, 'real size, cold');
   } finally {
     await project.cleanup();
+    if (ownHome) {
+      delete process.env.AIRLOCK_HOME;
+      remove(ownHome);
+    }
   }
 }
 

@@ -63,7 +63,9 @@ gcTest(
       await ctx.artifacts.verify(release.services.notes!.digest, { full: true });
     }
     expect((await liveVersion(project.url('staging'))).release).toBe('r4');
-    // Nothing left to collect.
-    expect((await collectGarbage(ctx)).copies).toEqual([]);
+    // Nothing left to collect; the command says so.
+    const cli = await project.cli(['gc', '--dry-run', '--json']);
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout).gc).toMatchObject({ dryRun: true, copies: [], artifacts: [] });
   },
 );
