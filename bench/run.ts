@@ -1,12 +1,13 @@
 /**
- * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres]] [-- --runs N]`:
+ * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres],real-size] [-- --runs N]`:
  * Airlock's performance figures, measured on real processes, real HTTP on 127.0.0.1 and real
  * SQLite, with baselines from the same run: (a) promotion latency and Airlock's own overhead,
  * (b) zero downtime under load against a "stop old, start new" baseline, (c) warm and cold
  * rollback, (d) CLI cold start, (e) the state store, (f) applying migrations, (g) lint, (h)
- * other tools' layouts. `--only` runs just the sections named (those that need no example
- * project: `state-store` (e), `apply` (f), `lint` (g), `layouts` (h), `layouts-postgres` (h) without wrangler's
- * ~100 s per run); `--runs N` sets their number of runs.
+ * other tools' layouts, (i) a real-size release. `--only` runs just the sections named (those
+ * that need no shared example project: `state-store` (e), `apply` (f), `lint` (g), `layouts`
+ * (h), `layouts-postgres` (h) without wrangler's ~100 s per run, `real-size` (i)); `--runs N`
+ * sets their number of runs (of (e) to (h)).
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
  */
@@ -21,6 +22,7 @@ import { applySection, measureApply } from './migrations.ts';
 import { type PlainApp, preparePlainApp } from './plain-app.ts';
 import { type BenchProject, createBenchProject, killStrayChildren, log } from './project.ts';
 import { measurePromotion, type PromotionResult, promotionSection } from './promotion.ts';
+import { measureRealSize, realSizeSection } from './real-size.ts';
 import { type BenchReport, renderReport, type Section } from './report.ts';
 import {
   measureRollback,
@@ -49,10 +51,17 @@ interface BenchOptions {
 }
 
 /** The sections `--only` can run alone: they need no example project. */
-const ONLY_SECTIONS = ['state-store', 'apply', 'lint', 'layouts', 'layouts-postgres'] as const;
+const ONLY_SECTIONS = [
+  'state-store',
+  'apply',
+  'lint',
+  'layouts',
+  'layouts-postgres',
+  'real-size',
+] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -115,6 +124,7 @@ function plan(quick: boolean) {
         // wrangler takes ~0.5 s per file: 100 files keep --quick short.
         migrationFiles: 100,
         migrationRuns: 1,
+        realSize: { runs: 3, promotions: 3, rollbacks: 3 },
         load: { rate: 1000, target: 5000, instances: 20, connectionsPerInstance: 1, leadMs: 1000 },
       }
     : {
@@ -127,6 +137,7 @@ function plan(quick: boolean) {
         dependencyRuns: 9,
         migrationFiles: 500,
         migrationRuns: 3,
+        realSize: { runs: 5, promotions: 5, rollbacks: 5 },
         load: {
           rate: 2000,
           target: 20_000,
@@ -241,6 +252,8 @@ export async function main(argv: string[]): Promise<void> {
       sections.push(stateStoreSection(await measureStateStore(stateOptions), stateOptions));
     }
     sections.push(...(await migrationSections(options, p, options.only)));
+    if (options.only.has('real-size'))
+      sections.push(realSizeSection(await measureRealSize(p.realSize)));
     const report: BenchReport = {
       bench: 'airlock',
       date,
@@ -336,6 +349,8 @@ export async function main(argv: string[]): Promise<void> {
     });
 
     const applyLintLayouts = await migrationSections(options, p, null);
+    // (i) a real-size release: store, verify, materialize, promote, roll back.
+    const realSize = await measureRealSize(p.realSize);
 
     const sections = [
       promotionSection(promotion, {
@@ -353,6 +368,7 @@ export async function main(argv: string[]): Promise<void> {
       coldStartSection(coldStart),
       stateStoreSection(stateStore, stateOptions),
       ...applyLintLayouts,
+      realSizeSection(realSize),
     ];
     const report: BenchReport = {
       bench: 'airlock',

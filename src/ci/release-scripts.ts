@@ -57,10 +57,12 @@ if (release.dirty) {
   console.error('::error title=Dirty build::the checkout had uncommitted changes when Airlock built it. A release is a build of one commit: make sure no step before the build writes into the repository.');
   process.exit(1);
 }
+// The store keeps manifests and the file objects they name; a runner's home holds this build's.
 const paths = Object.values(release.services)
   .flatMap((service) => [service.digest, service.migrationsDigest])
   .filter(Boolean)
-  .map((digest) => \`artifacts/sha256/\${digest}\`);
+  .map((digest) => \`artifacts/manifests/\${digest}.json.gz\`)
+  .concat(['artifacts/objects']);
 ${releaseOutputs(project)}
 console.log(\`paths=\${paths.join(' ')}\`);
 console.log(\`local=\${paths.every((p) => fs.existsSync(\`\${process.argv[3]}/\${p}\`))}\`);

@@ -8,6 +8,7 @@ import type { StoredCheckResult } from '../state/state-store.ts';
 import { buildProgressPrinter } from './build.ts';
 import type { CommandIO } from './command-io.ts';
 import { confirmChange } from './confirm.ts';
+import { gcAfterDeploy } from './gc.ts';
 import type { Reporter } from './reporter.ts';
 import { formatDuration } from './reporter.ts';
 import { withSession } from './session.ts';
@@ -174,6 +175,7 @@ export async function deployCommand(
     }
     reportOutcome(reporter, result);
     if (result.status !== 'succeeded') return 1;
+    await gcAfterDeploy(ctx, reporter);
     if (opts.follow) {
       const follow = await followAutomaticPromotions(
         ctx,

@@ -29,6 +29,7 @@ import { configDefinition } from './commands/config.ts';
 import { demoDefinition } from './commands/demo.ts';
 import { deployDefinition } from './commands/deploy.ts';
 import { diffDefinition } from './commands/diff.ts';
+import { gcDefinition } from './commands/gc.ts';
 import { historyDefinition } from './commands/history.ts';
 import { homeDefinition } from './commands/home.ts';
 import { initDefinition } from './commands/init.ts';
@@ -63,6 +64,7 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   historyDefinition,
   auditDefinition,
   releasesDefinition,
+  gcDefinition,
   migrateDefinition,
   ciDefinition,
   secretDefinition,
@@ -114,6 +116,10 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'more detail: progress lines, error stacks')
     .option('-y, --yes', 'confirm changes to protected environments without asking')
     .option('--as <actor>', 'act as this person (default: $AIRLOCK_ACTOR, then git user.email)')
+    .option(
+      '--verify <mode>',
+      'full: re-hash every file of a release before using it, ignoring the verified cache (default: cached)',
+    )
     .showSuggestionAfterError(true)
     .exitOverride();
   for (const definition of COMMANDS) {

@@ -29,6 +29,8 @@ export interface GlobalOptions {
   verbose?: boolean;
   yes?: boolean;
   as?: string;
+  /** `full`: re-hash every file of a release, ignoring the verified cache. */
+  verify?: string;
 }
 
 export interface Session {
@@ -123,6 +125,17 @@ export function loadProjectConfig(globals: GlobalOptions): ResolvedConfig {
 }
 
 /**
+ * `--verify <mode>`: `cached` (default; read-only files verified before are not read again) or
+ * `full`. @throws UserError `USAGE` for another value.
+ */
+export function verifyMode(value: string | undefined): 'cached' | 'full' {
+  if (value === undefined || value === 'cached' || value === 'full') return value ?? 'cached';
+  throw new UserError('USAGE', `--verify is ${JSON.stringify(value)}.`, {
+    hint: 'Use `--verify full` (re-hash every file of the release) or `--verify cached` (the default).',
+  });
+}
+
+/**
  * Opens a session. Reports configuration warnings and interrupted runs through the reporter.
  * @throws ConfigError; UserError `STATE_SCHEMA_TOO_NEW`.
  */
@@ -150,7 +163,10 @@ export async function openSession(
   const ctx: AirlockContext = {
     config,
     store,
-    artifacts: new ArtifactStore(path.join(home, 'artifacts')),
+    artifacts: new ArtifactStore(path.join(home, 'artifacts'), {
+      materialize: config.releases.materialize,
+      fullVerify: verifyMode(globals.verify) === 'full',
+    }),
     home,
     actor: await actor,
     now: () => new Date(),

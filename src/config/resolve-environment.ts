@@ -22,6 +22,7 @@ import type { Config } from './schema.ts';
 const DEFAULTS = {
   health: { path: '/health', timeoutMs: 30_000, intervalMs: 100 },
   keepWarmMs: 0,
+  keepWarmReleases: 1,
   drainTimeoutMs: 30_000,
   stopTimeoutMs: 10_000,
 } as const;
@@ -148,6 +149,7 @@ export function resolveEnvironment(
       unset: fields.unset,
       port: o.port ?? null,
       keepWarmMs: o.keepWarmMs ?? base.keepWarmMs ?? DEFAULTS.keepWarmMs,
+      keepWarmReleases: o.keepWarmReleases ?? base.keepWarmReleases ?? DEFAULTS.keepWarmReleases,
       drainTimeoutMs: o.drainTimeoutMs ?? base.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
       stopTimeoutMs: o.stopTimeoutMs ?? base.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs,
     };

@@ -147,6 +147,8 @@ export interface ResolvedService {
   /** Stable local port; null only when the provider does not need one. */
   port: number | null;
   keepWarmMs: number;
+  /** At most this many earlier releases kept warm at once. */
+  keepWarmReleases: number;
   drainTimeoutMs: number;
   stopTimeoutMs: number;
 }
@@ -215,6 +217,14 @@ export interface ResolvedEnvironment {
 }
 
 /** Parity: the allow list the user added to the default one, and what the gate does. */
+/** `releases:` with defaults applied (see `schema.ts`). */
+export interface ReleaseStoreSettings {
+  materialize: 'link' | 'copy';
+  /** Releases kept per environment by garbage collection (besides what serves, warm, pending). */
+  keep: number;
+  gcAfterDeploy: boolean;
+}
+
 export interface ParitySettings {
   /** Globs over dotted profile keys, added to `DEFAULT_PARITY_ALLOW`. */
   allow: string[];
@@ -245,6 +255,7 @@ export interface ResolvedConfig {
   /** Notification sinks (credentials resolved: never print one; see `describeSink`). */
   notify: NotifySink[];
   parity: ParitySettings;
+  releases: ReleaseStoreSettings;
   warnings: ConfigDiagnostic[];
   /** The validated file, defaults applied, before inheritance. */
   raw: Config;
@@ -351,6 +362,11 @@ export function resolveConfig(
       github,
       notify: notify.sinks,
       parity: { allow: config.parity?.allow ?? [], gate: config.parity?.gate ?? 'block' },
+      releases: {
+        materialize: config.releases?.materialize ?? 'link',
+        keep: config.releases?.keep ?? 3,
+        gcAfterDeploy: config.releases?.gcAfterDeploy ?? true,
+      },
       pipeline: [...config.pipeline],
       services: Object.keys(config.services),
       environments,

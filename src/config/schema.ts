@@ -129,6 +129,32 @@ export const configSchema = z.strictObject({
       examples: [{ allow: ['platform.vm.*.memory'], gate: 'block' }],
     },
   ),
+  releases: field(
+    z
+      .strictObject({
+        materialize: field(z.enum(['link', 'copy']).default('link'), {
+          description:
+            "How an environment's copy of a release is made from the store: `link` (hard links to the store's read-only files, or a copy where the file system refuses links) or `copy` (always copies, reflinks where the file system has them). See docs/releases.md.",
+          examples: ['copy'],
+        }),
+        keep: field(z.number().int().min(1).default(3), {
+          description:
+            '`airlock gc` keeps the last this many releases deployed to each environment (besides what serves, warm releases and pending promotions).',
+          examples: [5],
+        }),
+        gcAfterDeploy: field(z.boolean().default(true), {
+          description:
+            'Run the garbage collection after every successful deployment (`airlock gc` runs it by hand).',
+          examples: [false],
+        }),
+      })
+      .optional(),
+    {
+      description:
+        "The release store in the Airlock home: each file once, by sha256; environments' copies made of links; garbage collection. See docs/releases.md.",
+      examples: [{ materialize: 'link', keep: 3, gcAfterDeploy: true }],
+    },
+  ),
   pipeline: field(z.array(nameSchema('environment')).min(1), {
     description: 'Environments in promotion order; a release enters at the first one.',
     examples: [['staging', 'production']],

@@ -71,6 +71,12 @@ const overridableServiceFields = {
     examples: [300000],
     inherit: 'inheritable',
   }),
+  keepWarmReleases: field(z.number().int().min(1).optional(), {
+    description:
+      'At most this many earlier releases are kept warm at once (default 1: the previous one); beyond it the oldest warm process is stopped.',
+    examples: [2],
+    inherit: 'inheritable',
+  }),
   drainTimeoutMs: field(msSchema.optional(), {
     description: "Wait at most this long (ms) for the old release's in-flight requests.",
     examples: [30000],

@@ -96,7 +96,7 @@ export async function contractsNotCarried(
     const cached = snapshots.get(digest);
     if (cached) return cached;
     const files = await readMigrationDir(
-      ctx.artifacts.pathOf(digest),
+      await ctx.artifacts.view(digest),
       migrationLayoutOf(ctx.config, service),
     );
     snapshots.set(digest, files);

@@ -48,7 +48,7 @@ async function migrationFacts(
     if (!service?.database || !artifact) continue;
     const files = artifact.migrationsDigest
       ? await readMigrationDir(
-          ctx.artifacts.pathOf(artifact.migrationsDigest),
+          await ctx.artifacts.view(artifact.migrationsDigest),
           migrationLayoutOf(ctx.config, name),
         )
       : [];
@@ -98,7 +98,7 @@ async function driftFacts(
       const { detectDrift } = await import('../migrations/schema-drift.ts');
       const files = artifact.migrationsDigest
         ? await readMigrationDir(
-            ctx.artifacts.pathOf(artifact.migrationsDigest),
+            await ctx.artifacts.view(artifact.migrationsDigest),
             migrationLayoutOf(ctx.config, name),
           )
         : [];

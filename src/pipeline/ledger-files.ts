@@ -44,7 +44,7 @@ export async function ledgerFilesFromReleases(
     if (!digest || read.has(digest)) continue;
     read.add(digest);
     for (const file of await readMigrationDir(
-      ctx.artifacts.pathOf(digest),
+      await ctx.artifacts.view(digest),
       migrationLayoutOf(ctx.config, service),
     )) {
       const key = `${file.version}:${file.sha256}`;

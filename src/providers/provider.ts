@@ -81,6 +81,11 @@ export interface ProcessDeployment {
   drainTimeoutMs: number;
   /** Keep the old process running this long (ms) after draining, for instant rollback. 0 = stop it. */
   keepWarmMs: number;
+  /**
+   * At most this many earlier releases kept warm at once (default 1); the oldest warm process
+   * beyond it is stopped.
+   */
+  keepWarmReleases?: number;
   /** Grace period (ms) between SIGTERM and SIGKILL when stopping a process. */
   stopTimeoutMs: number;
   /**

@@ -1,73 +1,282 @@
 /**
- * Content-addressed storage of build outputs under `<home>/artifacts/sha256/<digest>/`.
- * An artifact is stored once, never modified, and verified (re-digested) whenever it is used:
- * a promotion deploys the identical bytes that passed the previous environment (Heroku
- * Pipelines: promote copies the slug; OCI: content addressing).
+ * Content-addressed storage of build outputs under `<home>/artifacts/` (the shape of pnpm's
+ * store and git's objects):
+ *
+ * - `objects/<2 hex>/<62 hex>` — every file once, named by the sha256 of its bytes (`-x` suffix
+ *   for an executable one), read-only (0444 or 0555). Two artifacts that differ by one file
+ *   share every other object.
+ * - `manifests/<digest>.json.gz` — an artifact: its manifest (`manifest.ts`: path, mode, size
+ *   and sha256 of every file), named by its digest, the sha256 of its canonical listing.
+ * - `sha256/<digest>/` — a folder view of an artifact made of links to the objects (migrations
+ *   are read from one), or an artifact stored by an earlier version of Airlock as a plain copy,
+ *   moved into the store the first time it is used.
+ * - `verified-cache.json` — the verified cache (`file-hash.ts`).
+ *
+ * An artifact is stored once, never modified, and verified whenever it is used: a promotion
+ * deploys the identical bytes that passed the previous environment (Heroku Pipelines: promote
+ * copies the slug; OCI: content addressing). An environment's copy is made of hard links to the
+ * objects (or reflinks, or plain copies: see {@link MaterializeMode}); since a write through a
+ * hard link would change the object, objects are read-only and every verification re-checks
+ * their bytes unless the verified cache proves them unchanged.
  */
-import { existsSync } from 'node:fs';
-import { cp, mkdir, rename, rm } from 'node:fs/promises';
+import { createHash, hash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  constants,
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  type Stats,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
-import { ProviderError, UserError } from '../errors.ts';
+import { pipeline } from 'node:stream/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
-import { digestTree, type TreeDigest } from './tree-digest.ts';
+import { hashFiles, VerifiedCache } from './file-hash.ts';
+import {
+  type Manifest,
+  type ManifestEntry,
+  manifestOf,
+  parseManifest,
+  scanTree,
+  scanTreeSync,
+  serializeManifest,
+} from './manifest.ts';
+import type { TreeDigest } from './tree-digest.ts';
+
+/**
+ * How an environment's copy is made from the store: `link` (default) tries a hard link per file,
+ * then a reflink or copy (`fs.copyFile` with `COPYFILE_FICLONE`) where the file system refuses
+ * links (another device, no hard links); `copy` always copies (reflinks where the file system
+ * has them), for file systems or backups that must not share inodes with the store.
+ */
+export type MaterializeMode = 'link' | 'copy';
+
+export interface ArtifactStoreOptions {
+  /** Default `link`. */
+  materialize?: MaterializeMode;
+  /** Every verification re-hashes every file, ignoring the verified cache (`--verify full`). */
+  fullVerify?: boolean;
+}
+
+export interface VerifyOptions {
+  /** Re-hash every file, ignoring the verified cache (`--verify full`). */
+  full?: boolean;
+}
+
+/** Files up to this size (bytes) are stored from one read; larger ones are streamed. */
+const WHOLE_FILE_BYTES = 8 * 1024 * 1024;
+/** Errors of `link(2)` after which a copy is made instead. */
+const NO_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EACCES']);
+
+const fileMode = (entry: { mode: number }): number => (entry.mode === 0o755 ? 0o555 : 0o444);
 
 export class ArtifactStore {
   /** Absolute path of the store's root (`<home>/artifacts`). */
   readonly root: string;
+  readonly mode: MaterializeMode;
+  readonly cache: VerifiedCache;
+  readonly fullVerify: boolean;
+  /** Digests verified in full by this instance (a full verification is done once per command). */
+  readonly #fullyVerified = new Set<string>();
+  /** Digests this instance verified (one command): materializing them does not verify again. */
+  readonly #verifiedHere = new Set<string>();
+  readonly #manifests = new Map<string, Manifest>();
+  readonly #objectDirs = new Set<string>();
+  readonly #objectsRoot: string;
 
-  constructor(root: string) {
+  constructor(root: string, options: ArtifactStoreOptions = {}) {
     this.root = root;
+    this.mode = options.materialize ?? 'link';
+    this.fullVerify = options.fullVerify ?? false;
+    this.cache = new VerifiedCache(path.join(root, 'verified-cache.json'));
+    this.#objectsRoot = path.join(root, 'objects') + path.sep;
   }
 
-  /** Where an artifact lives. */
+  /** Where an artifact's folder view lives (see {@link view}, which makes it). */
   pathOf(digest: string): string {
     return path.join(this.root, 'sha256', digest);
   }
 
+  /** Where an artifact's manifest lives. */
+  manifestPath(digest: string): string {
+    return path.join(this.root, 'manifests', `${digest}.json.gz`);
+  }
+
+  /** Where the object of a file with sha256 `sha` and `mode` lives. */
+  objectPath(sha: string, mode: number): string {
+    // Concatenated, not path.join: called once per file of every verification.
+    return `${this.#objectsRoot}${sha.slice(0, 2)}${path.sep}${sha.slice(2)}${mode === 0o755 ? '-x' : ''}`;
+  }
+
+  /** True when the artifact is stored here (in either format). */
   has(digest: string): boolean {
-    return existsSync(this.pathOf(digest));
+    return existsSync(this.manifestPath(digest)) || existsSync(this.pathOf(digest));
   }
 
   /**
-   * Stores a folder (no-op when the same content is already stored).
+   * Stores a folder: each file's bytes once as an object, then the manifest (no-op for content
+   * already stored). What is stored is what was hashed (each file is read once), so a file
+   * changing meanwhile cannot make the manifest lie. With `view`, also makes the folder view
+   * (`pathOf`).
    * @returns its digest, size (bytes) and file count.
    */
-  async put(source: string): Promise<TreeDigest> {
-    const tree = await digestTree(source);
-    const target = this.pathOf(tree.digest);
-    if (existsSync(target)) return tree;
-    const staging = path.join(this.root, 'tmp', `${tree.digest}-${process.pid}-${Date.now()}`);
-    await mkdir(path.dirname(staging), { recursive: true });
-    await cp(source, staging, { recursive: true, verbatimSymlinks: true });
-    const copied = await digestTree(staging);
-    if (copied.digest !== tree.digest) {
-      await rm(staging, { recursive: true, force: true });
-      throw new UserError(
+  async put(source: string, options: { view?: boolean } = {}): Promise<TreeDigest> {
+    const { entries, files } = scanTreeSync(source);
+    for (const file of files) {
+      const entry = entries[file.index] as ManifestEntry & { kind: 'file' };
+      entry.sha256 =
+        file.stat.size <= WHOLE_FILE_BYTES
+          ? this.#storeSmallObject(file.full, entry.mode)
+          : await this.#storeObject(file.full, file.stat, entry.mode);
+    }
+    const manifest = manifestOf(entries);
+    await this.#writeManifest(manifest);
+    await this.cache.save();
+    if (options.view) await this.view(manifest.digest);
+    return { digest: manifest.digest, bytes: manifest.bytes, files: manifest.files };
+  }
+
+  /** The folder of an object, made once per store instance. */
+  #objectDir(object: string): string {
+    const dir = path.dirname(object);
+    if (!this.#objectDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.#objectDirs.add(dir);
+    }
+    return dir;
+  }
+
+  /**
+   * Stores a small file's bytes (read once, synchronously: thousands of small files are several
+   * times faster without a promise per system call) as an object; returns their sha256.
+   */
+  #storeSmallObject(file: string, mode: 0o644 | 0o755): string {
+    const bytes = readFileSync(file);
+    const sha = hash('sha256', bytes, 'hex');
+    const object = this.objectPath(sha, mode);
+    const existing = lstatSync(object, { throwIfNoEntry: false });
+    if (existing && existing.size === bytes.length) return sha;
+    const tmp = path.join(
+      this.#objectDir(object),
+      `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`,
+    );
+    writeFileSync(tmp, bytes, { mode: fileMode({ mode }) });
+    chmodSync(tmp, fileMode({ mode }));
+    renameSync(tmp, object);
+    this.cache.remember(lstatSync(object), sha);
+    return sha;
+  }
+
+  /** Stores one large file's bytes (streamed, read once) as an object; returns their sha256. */
+  async #storeObject(file: string, stat: Stats, mode: 0o644 | 0o755): Promise<string> {
+    await mkdir(path.join(this.root, 'tmp'), { recursive: true });
+    const tmp = path.join(this.root, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+    let sha: string;
+    let bytes: Buffer | null = null;
+    if (stat.size <= WHOLE_FILE_BYTES) {
+      bytes = await readFile(file);
+      sha = hash('sha256', bytes, 'hex');
+    } else {
+      const h = createHash('sha256');
+      await pipeline(
+        createReadStream(file),
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            h.update(chunk);
+            yield chunk;
+          }
+        },
+        createWriteStream(tmp, { mode: 0o600 }),
+      );
+      sha = h.digest('hex');
+    }
+    const object = this.objectPath(sha, mode);
+    const existing = await lstat(object).catch(() => null);
+    if (existing && existing.size === (bytes ? bytes.length : stat.size)) {
+      if (!bytes) await rm(tmp, { force: true });
+      return sha;
+    }
+    const dir = path.dirname(object);
+    if (!this.#objectDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.#objectDirs.add(dir);
+    }
+    if (bytes) await writeFile(tmp, bytes, { mode: 0o600 });
+    await chmod(tmp, fileMode({ mode }));
+    await rename(tmp, object);
+    this.cache.remember(await lstat(object), sha);
+    return sha;
+  }
+
+  async #writeManifest(manifest: Manifest): Promise<void> {
+    const target = this.manifestPath(manifest.digest);
+    this.#manifests.set(manifest.digest, manifest);
+    if (existsSync(target)) return;
+    await mkdir(path.dirname(target), { recursive: true });
+    const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, gzipSync(serializeManifest(manifest)), { mode: 0o444 });
+    await rename(tmp, target);
+  }
+
+  /**
+   * The manifest of a stored artifact. An artifact an earlier version stored as a plain folder
+   * (`sha256/<digest>/` without a manifest) is moved into the store first, and must still digest
+   * to `digest`.
+   * @throws ProviderError `DIGEST_MISMATCH` when it is missing, or its manifest (or old folder)
+   *   was modified.
+   */
+  async manifest(digest: string): Promise<Manifest> {
+    const known = this.#manifests.get(digest);
+    if (known) return known;
+    const file = this.manifestPath(digest);
+    let gz: Buffer | null = null;
+    try {
+      gz = await readFile(file);
+    } catch {
+      gz = null;
+    }
+    if (!gz) return this.#adoptOldFolder(digest);
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(gunzipSync(gz).toString('utf8'), digest);
+    } catch (error) {
+      throw new ProviderError(
         'DIGEST_MISMATCH',
-        `the build output in ${source} changed while it was being stored.`,
+        `the manifest of ${artifactDigestLabel(digest)} is damaged or was modified (${(error as Error).message}).`,
         {
-          hint: 'Make sure nothing writes into the output folder after the build command exits, then build again.',
+          hint: `Delete ${file} and build the release again; never edit files under <home>/artifacts.`,
+          details: { digest, manifest: file },
         },
       );
     }
-    await mkdir(path.dirname(target), { recursive: true });
-    try {
-      await rename(staging, target);
-    } catch (error) {
-      // Another process stored the same content first; theirs is as good as ours.
-      await rm(staging, { recursive: true, force: true });
-      if (!existsSync(target)) throw error;
-    }
-    return tree;
+    this.#manifests.set(digest, manifest);
+    return manifest;
   }
 
-  /**
-   * Re-digests a stored artifact.
-   * @throws ProviderError `DIGEST_MISMATCH` when it is missing or its bytes changed.
-   */
-  async verify(digest: string): Promise<TreeDigest> {
-    const stored = this.pathOf(digest);
-    if (!existsSync(stored)) {
+  async #adoptOldFolder(digest: string): Promise<Manifest> {
+    const old = this.pathOf(digest);
+    if (!existsSync(old)) {
       throw new ProviderError(
         'DIGEST_MISMATCH',
         `${artifactDigestLabel(digest)} is missing from ${this.root}.`,
@@ -77,45 +286,272 @@ export class ArtifactStore {
         },
       );
     }
-    const tree = await digestTree(stored);
-    if (tree.digest !== digest) {
+    const stored = await this.put(old);
+    if (stored.digest !== digest) {
+      await rm(this.manifestPath(stored.digest), { force: true });
+      this.#manifests.delete(stored.digest);
       throw new ProviderError(
         'DIGEST_MISMATCH',
-        `${artifactDigestLabel(digest)} was modified on disk (it now digests to sha256:${tree.digest.slice(0, 12)}).`,
+        `${artifactDigestLabel(digest)} was modified on disk (it now digests to sha256:${stored.digest.slice(0, 12)}).`,
         {
-          hint: `Delete ${stored} and build the release again; never edit files under <home>/artifacts.`,
-          details: { expected: digest, actual: tree.digest },
+          hint: `Delete ${old} and build the release again; never edit files under <home>/artifacts.`,
+          details: { expected: digest, actual: stored.digest },
         },
       );
     }
-    return tree;
+    // The old plain copy is replaced by a view made of links (made again on demand).
+    await rm(old, { recursive: true, force: true });
+    return this.manifest(digest);
   }
 
   /**
-   * Copies a verified artifact into `dest` (replacing it) and verifies the copy, so what runs is
-   * exactly what was built. @throws ProviderError `DIGEST_MISMATCH`.
+   * Verifies a stored artifact: its manifest digests to `digest`, and every object it names is
+   * present with its size, mode and sha256 (read again unless the verified cache proves the
+   * object unchanged since it was last hashed).
+   * @throws ProviderError `DIGEST_MISMATCH` when it is missing or any of it changed.
    */
-  async materialize(digest: string, dest: string): Promise<void> {
-    await this.verify(digest);
-    if (existsSync(dest)) {
-      const current = await digestTree(dest).catch(() => undefined);
-      if (current?.digest === digest) return;
-      await rm(dest, { recursive: true, force: true });
+  async verify(digest: string, options: VerifyOptions = {}): Promise<TreeDigest> {
+    const manifest = await this.manifest(digest);
+    const full = options.full ?? (this.fullVerify && !this.#fullyVerified.has(digest));
+    if (full) await this.cache.clear();
+    const problems: string[] = [];
+    const misses: Array<{
+      file: string;
+      size: number;
+      stat: Stats;
+      entry: ManifestEntry & { kind: 'file' };
+    }> = [];
+    for (const entry of manifest.entries) {
+      if (entry.kind !== 'file') continue;
+      const object = this.objectPath(entry.sha256, entry.mode);
+      const stat = lstatSync(object, { throwIfNoEntry: false });
+      if (!stat?.isFile()) {
+        problems.push(`${entry.path}: its object ${object} is missing`);
+        continue;
+      }
+      if (stat.size !== entry.size || (stat.mode & 0o111 ? 0o755 : 0o644) !== entry.mode) {
+        problems.push(`${entry.path}: its object ${object} changed size or mode`);
+        continue;
+      }
+      const cached = this.cache.lookup(stat);
+      if (cached === null) misses.push({ file: object, size: stat.size, stat, entry });
+      else if (cached !== entry.sha256)
+        problems.push(
+          `${entry.path}: its object ${object} was modified (sha256:${cached.slice(0, 12)})`,
+        );
     }
-    const staging = `${dest}.tmp-${process.pid}-${Date.now()}`;
-    await mkdir(path.dirname(dest), { recursive: true });
-    await cp(this.pathOf(digest), staging, { recursive: true, verbatimSymlinks: true });
-    const copied = await digestTree(staging);
-    if (copied.digest !== digest) {
-      await rm(staging, { recursive: true, force: true });
+    const hashed = await hashFiles(misses);
+    misses.forEach((miss, k) => {
+      const sha = hashed[k] as string;
+      if (sha === miss.entry.sha256) this.cache.remember(miss.stat, sha);
+      else
+        problems.push(
+          `${miss.entry.path}: its object ${miss.file} was modified (sha256:${sha.slice(0, 12)})`,
+        );
+    });
+    await this.cache.save();
+    if (problems.length > 0) {
+      problems.sort();
+      throw new ProviderError(
+        'DIGEST_MISMATCH',
+        `${artifactDigestLabel(digest)} was modified on disk: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}.`,
+        {
+          hint: 'Store objects are read-only and shared by every release and environment copy: something wrote through a link. Build the release again with `airlock build --rebuild`, then run `airlock gc`.',
+          details: { digest, problems: problems.slice(0, 20) },
+        },
+      );
+    }
+    if (full) this.#fullyVerified.add(digest);
+    this.#verifiedHere.add(digest);
+    return { digest, bytes: manifest.bytes, files: manifest.files };
+  }
+
+  /**
+   * True when `dir` holds exactly the artifact `digest` (same paths, modes, bytes; nothing
+   * added). Read-only files verified before are not read again (the verified cache).
+   */
+  async matches(dir: string, digest: string, options: VerifyOptions = {}): Promise<boolean> {
+    if (!existsSync(dir)) return false;
+    const full = options.full ?? this.fullVerify;
+    let listing: ReturnType<typeof scanTreeSync>;
+    try {
+      listing = scanTreeSync(dir);
+    } catch {
+      return false;
+    }
+    const misses: number[] = [];
+    for (const [k, file] of listing.files.entries()) {
+      const cached = full ? null : this.cache.lookup(file.stat);
+      const entry = listing.entries[file.index] as ManifestEntry & { kind: 'file' };
+      if (cached === null) misses.push(k);
+      else entry.sha256 = cached;
+    }
+    const hashed = await hashFiles(
+      misses.map((k) => ({
+        file: listing.files[k]?.full as string,
+        size: listing.files[k]?.stat.size as number,
+      })),
+    );
+    misses.forEach((k, n) => {
+      const file = listing.files[k] as (typeof listing.files)[number];
+      const entry = listing.entries[file.index] as ManifestEntry & { kind: 'file' };
+      entry.sha256 = hashed[n] as string;
+    });
+    const tree = manifestOf(listing.entries);
+    // Read-only files hashed here are remembered only when the whole copy matched.
+    if (tree.digest === digest)
+      misses.forEach((k, n) => {
+        const file = listing.files[k] as (typeof listing.files)[number];
+        this.cache.remember(file.stat, hashed[n] as string);
+      });
+    await this.cache.save();
+    return tree?.digest === digest;
+  }
+
+  /**
+   * Makes `dest` (replacing it) a verified copy of the artifact: links to the objects (see
+   * {@link MaterializeMode}), read-only files. A `dest` that already matches is kept.
+   * @throws ProviderError `DIGEST_MISMATCH` (the artifact or the copy does not verify).
+   */
+  async materialize(digest: string, dest: string, options: VerifyOptions = {}): Promise<void> {
+    const manifest = await this.manifest(digest);
+    // Verified moments ago by this command (the verify step): not read again.
+    if (options.full || !this.#verifiedHere.has(digest)) await this.verify(digest, options);
+    if (existsSync(dest)) {
+      if (await this.matches(dest, digest)) return;
+      await removeTree(dest);
+    }
+    const staging = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    await mkdir(staging, { recursive: true });
+    const dirs = new Set<string>();
+    for (const entry of manifest.entries) {
+      const parent = entry.kind === 'dir' ? entry.path : path.posix.dirname(entry.path);
+      if (parent !== '.') dirs.add(parent);
+    }
+    for (const dir of [...dirs].sort()) mkdirSync(path.join(staging, dir), { recursive: true });
+    let linking = this.mode === 'link';
+    for (const entry of manifest.entries) {
+      const target = path.join(staging, entry.path);
+      if (entry.kind === 'symlink') symlinkSync(entry.target, target);
+      if (entry.kind !== 'file') continue;
+      const object = this.objectPath(entry.sha256, entry.mode);
+      if (linking) {
+        try {
+          linkSync(object, target);
+          // Linking changes the object's ctime: the object was verified just above, so its
+          // cache entry is renewed rather than lost.
+          this.cache.remember(lstatSync(target), entry.sha256);
+          continue;
+        } catch (error) {
+          if (!NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+          linking = false;
+        }
+      }
+      copyFileSync(object, target, constants.COPYFILE_FICLONE);
+      chmodSync(target, fileMode(entry));
+      this.cache.remember(lstatSync(target), entry.sha256);
+    }
+    // A copy made of links only is the verified objects under the manifest's names; a copied one
+    // is checked.
+    if (!linking && !(await this.matches(staging, digest))) {
+      await removeTree(staging);
       throw new ProviderError(
         'DIGEST_MISMATCH',
         `the copy of sha256:${digest.slice(0, 12)} in ${dest} does not match.`,
-        {
-          hint: 'Check free disk space and retry.',
-        },
+        { hint: 'Check free disk space and retry.' },
       );
     }
     await rename(staging, dest);
   }
+
+  /**
+   * The artifact as a folder (`pathOf(digest)`), made of links to the objects when missing or
+   * changed; for readers of small artifacts such as migrations. An artifact not stored on this
+   * machine gives its path all the same (which does not exist), as before the store had views.
+   * @throws ProviderError `DIGEST_MISMATCH` when the stored artifact does not verify.
+   */
+  async view(digest: string): Promise<string> {
+    const dir = this.pathOf(digest);
+    if (!this.has(digest)) return dir;
+    await this.materialize(digest, dir);
+    return dir;
+  }
+
+  /** Digests of every stored artifact (both formats). */
+  async list(): Promise<string[]> {
+    const digests = new Set<string>();
+    for (const name of await readdir(path.join(this.root, 'manifests')).catch(() => []))
+      if (name.endsWith('.json.gz')) digests.add(name.slice(0, -'.json.gz'.length));
+    for (const name of await readdir(path.join(this.root, 'sha256')).catch(() => []))
+      if (/^[0-9a-f]{64}$/.test(name)) digests.add(name);
+    return [...digests].sort();
+  }
+
+  /**
+   * Removes every artifact not in `keep` (manifest, view, old-format folder), then every object
+   * no kept manifest names, and leftovers of interrupted writes.
+   * Kept objects whose ctime moved since `sinceMs` only because links to them were removed keep
+   * their verified-cache entries (see `VerifiedCache.renew`).
+   * @returns bytes freed (sizes of removed objects and old folders' files) and what was removed.
+   */
+  async collect(
+    keep: ReadonlySet<string>,
+    sinceMs = Date.now(),
+  ): Promise<{ bytes: number; artifacts: string[]; objects: number }> {
+    const removed: string[] = [];
+    let bytes = 0;
+    for (const digest of await this.list()) {
+      if (keep.has(digest)) continue;
+      const old = this.pathOf(digest);
+      if (existsSync(old) && !existsSync(this.manifestPath(digest)))
+        bytes += (await digestTreeSize(old)) ?? 0;
+      await removeTree(old);
+      await rm(this.manifestPath(digest), { force: true });
+      this.#manifests.delete(digest);
+      removed.push(digest);
+    }
+    const live = new Set<string>();
+    for (const digest of keep) {
+      if (!this.has(digest)) continue;
+      const manifest = await this.manifest(digest).catch(() => null);
+      for (const entry of manifest?.entries ?? [])
+        if (entry.kind === 'file') live.add(this.objectPath(entry.sha256, entry.mode));
+    }
+    let objects = 0;
+    const objectsRoot = path.join(this.root, 'objects');
+    for (const prefix of await readdir(objectsRoot).catch(() => [])) {
+      const dir = path.join(objectsRoot, prefix);
+      for (const name of await readdir(dir).catch(() => [])) {
+        const object = path.join(dir, name);
+        if (live.has(object)) continue;
+        const stat = await lstat(object).catch(() => null);
+        await unlink(object).catch(() => {});
+        // An object still linked from an environment's copy frees its bytes with that copy.
+        if (stat && stat.nlink <= 1) bytes += stat.size;
+        objects += 1;
+      }
+    }
+    await rm(path.join(this.root, 'tmp'), { recursive: true, force: true });
+    for (const object of live) {
+      const stat = lstatSync(object, { throwIfNoEntry: false });
+      if (stat) this.cache.renew(stat, sinceMs);
+    }
+    await this.cache.save();
+    return { bytes, artifacts: removed, objects };
+  }
+}
+
+/** Total size (bytes) of a folder's files, or null when it cannot be read. */
+async function digestTreeSize(dir: string): Promise<number | null> {
+  try {
+    const { files } = await scanTree(dir);
+    return files.reduce((sum, f) => sum + f.stat.size, 0);
+  } catch {
+    return null;
+  }
+}
+
+/** Removes a folder of read-only files (they can be unlinked: their folders are writable). */
+export async function removeTree(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
 }

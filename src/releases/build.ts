@@ -224,7 +224,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
           ...(directivesOf(f).contract ? { contract: true } : {}),
         }));
         if (existsSync(dir) && files.length > 0)
-          migrationsDigest = (await artifacts.put(dir)).digest;
+          migrationsDigest = (await artifacts.put(dir, { view: true })).digest;
       }
       services[name] = {
         digest: tree.digest,

@@ -96,19 +96,19 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
   it('an unknown top-level key suggests the closest one, without also reporting it missing', () => {
     const text = VALID_EXAMPLE.replace('services:\n  notes:', 'servics:\n  notes:');
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:3:1: error: servics: unknown field "servics" (allowed here: $schema, project, state, ci, github, notify, parity, pipeline, services, environments). Fix: did you mean "services"?',
+      'airlock.yaml:3:1: error: servics: unknown field "servics" (allowed here: $schema, project, state, ci, github, notify, parity, releases, pipeline, services, environments). Fix: did you mean "services"?',
     ]);
   });
 
   it('a typo in a service field (helth)', () => {
     expect(errorsOf(withService('    helth: { path: /health }'))).toEqual([
-      'airlock.yaml:7:5: error: services.notes.helth: unknown field "helth" (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: did you mean "health"?',
+      'airlock.yaml:7:5: error: services.notes.helth: unknown field "helth" (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: did you mean "health"?',
     ]);
   });
 
   it('port at the top of a service says where it goes, with the real names', () => {
     expect(errorsOf(withService('    port: 4100'))).toEqual([
-      'airlock.yaml:7:5: error: services.notes.port: "port" cannot be set here (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: port is set per environment, because each environment needs its own: move it to environments.staging.services.notes.port and environments.production.services.notes.port.',
+      'airlock.yaml:7:5: error: services.notes.port: "port" cannot be set here (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: port is set per environment, because each environment needs its own: move it to environments.staging.services.notes.port and environments.production.services.notes.port.',
     ]);
   });
 
@@ -126,7 +126,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
       `,
     );
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:12:9: error: environments.staging.services.notes.build: "build" cannot be set here (allowed here: run, health, checks, vars, keepWarmMs, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command, port, databaseUrl). Fix: build is global-only: a release is built once and the same artifact is deployed to every environment. Set it under services.notes.build.',
+      'airlock.yaml:12:9: error: environments.staging.services.notes.build: "build" cannot be set here (allowed here: run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command, port, databaseUrl). Fix: build is global-only: a release is built once and the same artifact is deployed to every environment. Set it under services.notes.build.',
     ]);
   });
 
@@ -351,7 +351,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     expect(error.message).toBe(
       [
         '2 problems in airlock.yaml:',
-        '  airlock.yaml:7:5: error: services.notes.helth: unknown field "helth" (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: did you mean "health"?',
+        '  airlock.yaml:7:5: error: services.notes.helth: unknown field "helth" (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: did you mean "health"?',
         '  airlock.yaml:16:40: error: environments.production.promotion.approval.required: expected a number ≥ 0, got -1. Fix: for example `required: 1`.',
       ].join('\n'),
     );
@@ -462,6 +462,7 @@ describe('valid configs', () => {
       unset: [],
       port: 4200,
       keepWarmMs: 60_000,
+      keepWarmReleases: 1,
       drainTimeoutMs: 30_000,
       stopTimeoutMs: 10_000,
     });

@@ -129,7 +129,7 @@ describe('the configuration reference', () => {
     expect(markdown).toContain('| `global-only` |');
     expect(markdown).toContain('| `root`, `build`, `database` |');
     expect(markdown).toContain(
-      '| `run`, `health`, `checks`, `keepWarmMs`, `drainTimeoutMs`, `stopTimeoutMs`, `cloudflare`, `fly`, `railway`, `command` |',
+      '| `run`, `health`, `checks`, `keepWarmMs`, `keepWarmReleases`, `drainTimeoutMs`, `stopTimeoutMs`, `cloudflare`, `fly`, `railway`, `command` |',
     );
     expect(markdown).toContain('| `port`, `databaseUrl` |');
     expect(markdown).toContain('| `vars` |');

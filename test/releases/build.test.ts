@@ -51,7 +51,7 @@ describe('digestTree', () => {
       ['lib/y.js', '2'],
     ]);
     chmodSync(path.join(e, 'x.js'), 0o755);
-    const [da, db, dc, dd, de] = await Promise.all([a, b, c, d, e].map(digestTree));
+    const [da, db, dc, dd, de] = await Promise.all([a, b, c, d, e].map((dir) => digestTree(dir)));
     expect(da?.digest).toBe(db?.digest);
     expect(da).toMatchObject({ bytes: 2, files: 2 });
     expect(new Set([da?.digest, dc?.digest, dd?.digest, de?.digest]).size).toBe(4);
@@ -71,8 +71,8 @@ describe('airlock build', () => {
       // The working tree was not touched: the build ran in a worktree.
       expect(readdirSync(project.dir)).not.toContain('dist');
       const artifact = r1.release.services.notes.digest;
-      expect(readdirSync(path.join(projectHome(project.dir), 'artifacts/sha256'))).toContain(
-        artifact,
+      expect(readdirSync(path.join(projectHome(project.dir), 'artifacts/manifests'))).toContain(
+        `${artifact}.json.gz`,
       );
       const again = JSON.parse((await project.cli(['build', '--json'])).stdout);
       expect(again).toMatchObject({ reused: true, release: { id: 'r1' } });
@@ -143,9 +143,13 @@ describe('airlock build', () => {
       expect((await project.cli(['build'])).code).toBe(0); // r2
       const { ctx } = await project.session();
       const r2 = (await ctx.store.findRelease('r2'))!;
-      const stored = ctx.artifacts.pathOf(r2.services.notes!.digest);
-      chmodSync(path.join(stored, 'server.js'), 0o644);
-      writeFileSync(path.join(stored, 'server.js'), '// tampered\n', { flag: 'a' });
+      // The store keeps each file once, read-only, named by its sha256: write into one.
+      const manifest = await ctx.artifacts.manifest(r2.services.notes!.digest);
+      const entry = manifest.entries.find((e) => e.path === 'server.js');
+      if (entry?.kind !== 'file') throw new Error('server.js is not in the manifest');
+      const object = ctx.artifacts.objectPath(entry.sha256, entry.mode);
+      chmodSync(object, 0o644);
+      writeFileSync(object, '// tampered\n', { flag: 'a' });
       const { code, stdout } = await project.cli(['deploy', 'staging', '--release', 'r2']);
       expect(code).toBe(1);
       expect(stdout).toMatch(

@@ -119,7 +119,7 @@ export async function migrationSources(
       const digest = release.services[name]?.migrationsDigest;
       if (digest) await ctx.artifacts.verify(digest);
       const files = digest
-        ? await readMigrationDir(ctx.artifacts.pathOf(digest), service.database.layout)
+        ? await readMigrationDir(await ctx.artifacts.view(digest), service.database.layout)
         : [];
       out.push({ service, files, source: `release ${release.id}` });
     } else {

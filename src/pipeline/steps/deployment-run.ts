@@ -6,9 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type ResolvedEnvironment, usableDatabase } from '../../config/resolve.ts';
 import type { DeployOutcome, ServiceDeployment } from '../../providers/provider.ts';
-import type { ArtifactStore } from '../../releases/artifact-store.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
-import { digestTree } from '../../releases/tree-digest.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from '../context.ts';
 
@@ -29,22 +27,43 @@ export interface DeploymentRun {
   rolledBack: Set<string>;
   /** Public URL per service. */
   urls: Record<string, string>;
+  /** Environment copies made in this deployment (`<release id>\0<service>` → folder). */
+  materialized?: Map<string, string>;
 }
 
 /**
- * Copies a release's service artifact to where it runs, verified. A folder that already holds
- * the identical bytes is reused; one that an app modified is left alone (a process may still
- * run in it) and a fresh sibling is used.
+ * Makes the environment's copy of a release's service artifact (links to the store's objects,
+ * verified; see `ArtifactStore.materialize`) and returns its folder. A folder that already holds
+ * the identical files is reused; one that changed (an app wrote into it, a file was replaced) is
+ * never run again: it is left alone (a process may still run in it) and a fresh sibling is
+ * used. Within one deployment a copy made (and verified) by the verify step is not checked again.
  */
-async function materialize(artifacts: ArtifactStore, digest: string, dir: string): Promise<string> {
-  if (existsSync(dir)) {
-    const tree = await digestTree(dir).catch(() => undefined);
-    if (tree?.digest === digest) return dir;
-    let n = 2;
-    while (existsSync(`${dir}-${n}`)) n += 1;
-    dir = `${dir}-${n}`;
+export async function materializeService(
+  d: DeploymentRun,
+  release: Release,
+  service: string,
+): Promise<string> {
+  const artifact = release.services[service];
+  if (!artifact) throw new Error(`release ${release.id} has no service ${service}`);
+  const key = `${release.id}\0${service}`;
+  const known = d.materialized?.get(key);
+  if (known) return known;
+  const artifacts = d.ctx.artifacts;
+  const base = releaseDir(d.ctx.home, d.env.name, release.id, service);
+  let dir = base;
+  let matched = false;
+  for (let n = 2; existsSync(dir); n += 1) {
+    // An existing copy that digests right is all a deployment needs: its files are the store's
+    // objects (or verified copies of them). This is what makes a warm rollback cheap.
+    if (await artifacts.matches(dir, artifact.digest)) {
+      matched = true;
+      break;
+    }
+    dir = `${base}-${n}`;
   }
-  await artifacts.materialize(digest, dir);
+  if (!matched) await artifacts.materialize(artifact.digest, dir);
+  d.materialized ??= new Map();
+  d.materialized.set(key, dir);
   return dir;
 }
 
@@ -69,11 +88,7 @@ export async function switchService(
   const artifact = release.services[service];
   if (!settings || !artifact) throw new Error(`release ${release.id} has no service ${service}`);
   options.progress(`copying ${artifactDigestLabel(artifact.digest)} (${artifact.files} files)`);
-  const dir = await materialize(
-    ctx.artifacts,
-    artifact.digest,
-    releaseDir(ctx.home, env.name, release.id, service),
-  );
+  const dir = await materializeService(d, release, service);
   const vars: Record<string, string> = {
     ...settings.vars,
     ...(settings.database ? { DATABASE_URL: usableDatabase(settings.database).url } : {}),
@@ -94,6 +109,7 @@ export async function switchService(
     health: settings.health,
     drainTimeoutMs: settings.drainTimeoutMs,
     keepWarmMs: settings.keepWarmMs,
+    keepWarmReleases: settings.keepWarmReleases,
     stopTimeoutMs: settings.stopTimeoutMs,
     fence: d.fence,
   };

@@ -24,7 +24,7 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
       if (!database || !artifact?.migrationsDigest)
         return { status: 'succeeded', message: 'no migrations' };
       const files = await readMigrationDir(
-        d.ctx.artifacts.pathOf(artifact.migrationsDigest),
+        await d.ctx.artifacts.view(artifact.migrationsDigest),
         database.layout,
       );
       const pending = planMigrations(files, await d.ctx.databases.readLedger(database)).pending;

@@ -18,7 +18,7 @@ export function migrateStep(d: DeploymentRun, service: string, title: string): S
       const artifact = d.release.services[service];
       const files = artifact?.migrationsDigest
         ? await readMigrationDir(
-            d.ctx.artifacts.pathOf(artifact.migrationsDigest),
+            await d.ctx.artifacts.view(artifact.migrationsDigest),
             migrationLayoutOf(d.ctx.config, service),
           )
         : [];

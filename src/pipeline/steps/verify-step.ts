@@ -2,10 +2,11 @@ import { usableDatabase, usableService } from '../../config/resolve.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import { serviceTarget } from '../context.ts';
 import type { Step } from '../engine.ts';
-import type { DeploymentRun } from './deployment-run.ts';
+import { type DeploymentRun, materializeService } from './deployment-run.ts';
 
 /**
- * Preflight, then re-digests every stored artifact of the release (what deploys is exactly what was built),
+ * Preflight, then verifies every artifact of the release (what deploys is exactly what was
+ * built: the environment's copy, or the store and a new copy made from it),
  * then lets the environment's provider refuse one it could not run (`Provider.verifyArtifact`:
  * a Node artifact without its dependencies), before migrations and the switch.
  */
@@ -31,15 +32,19 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
       }
       for (const [service, artifact] of Object.entries(d.release.services)) {
         ctx.progress(`${service}: ${artifactDigestLabel(artifact.digest)}`);
-        const tree = await d.ctx.artifacts.verify(artifact.digest);
-        bytes += tree.bytes;
-        files += tree.files;
+        bytes += artifact.bytes;
+        files += artifact.files;
         if (artifact.migrationsDigest) await d.ctx.artifacts.verify(artifact.migrationsDigest);
-        if (provider.verifyArtifact && d.env.services[service])
-          await provider.verifyArtifact(
-            serviceTarget(d.ctx.config, d.env, service),
-            d.ctx.artifacts.pathOf(artifact.digest),
-          );
+        if (!d.env.services[service]) {
+          await d.ctx.artifacts.verify(artifact.digest);
+        } else {
+          // The environment's copy is made here (links: cheap) and verified: an existing copy
+          // that digests right needs nothing more; otherwise the store is verified and a new
+          // copy made. The provider judges the folder that will run; the switch reuses it.
+          const dir = await materializeService(d, d.release, service);
+          if (provider.verifyArtifact)
+            await provider.verifyArtifact(serviceTarget(d.ctx.config, d.env, service), dir);
+        }
         // The artifact digest is the one `airlock build` printed and the app reports as
         // AIRLOCK_DIGEST; the release digest (over artifacts and migrations) is in `output`.
         matched.push(`${service} ${artifactDigestLabel(artifact.digest)}`);

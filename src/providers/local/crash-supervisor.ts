@@ -6,7 +6,10 @@
  * answers 503 with `Retry-After` (see reverse-proxy.ts). Exits of warm, draining and booting
  * processes are not crashes: they are reported, or left to the deploy that watches them.
  */
-import { toAirlockError } from '../../errors.ts';
+import path from 'node:path';
+import { ProviderError, toAirlockError } from '../../errors.ts';
+import { VerifiedCache } from '../../releases/file-hash.ts';
+import { digestTree } from '../../releases/tree-digest.ts';
 import type { ProcessDeployment } from '../provider.ts';
 import type { AppProcess, ExitInfo } from './app-process.ts';
 import type { RuntimeContext, ServiceSlot } from './service-slot.ts';
@@ -40,6 +43,7 @@ export type Relaunch = (
 export class CrashSupervisor {
   readonly #ctx: RuntimeContext;
   readonly #relaunch: Relaunch;
+  #cache: VerifiedCache | undefined;
 
   constructor(ctx: RuntimeContext, relaunch: Relaunch) {
     this.#ctx = ctx;
@@ -122,10 +126,35 @@ export class CrashSupervisor {
     this.scheduleRestart(slot, delay);
   }
 
+  /**
+   * Refuses to restart from a copy of a release that changed since it was deployed: a copy
+   * Airlock made (under the home's `envs/`) must still digest to the release's artifact digest.
+   * Read-only files verified before are not read again (the store's verified cache, read only).
+   * @throws ProviderError `DIGEST_MISMATCH`.
+   */
+  async #verifyCopy(d: ProcessDeployment): Promise<void> {
+    const envs = path.join(this.#ctx.paths.home, 'envs') + path.sep;
+    if (!path.resolve(d.artifactDir).startsWith(envs)) return;
+    this.#cache ??= new VerifiedCache(
+      path.join(this.#ctx.paths.home, 'artifacts', 'verified-cache.json'),
+    );
+    const tree = await digestTree(d.artifactDir, this.#cache).catch(() => null);
+    if (tree?.digest === d.release.digest) return;
+    throw new ProviderError(
+      'DIGEST_MISMATCH',
+      `the copy of ${d.service} ${d.release.id} in ${d.artifactDir} changed since it was deployed; it is not restarted.`,
+      {
+        hint: `Deploy the release again (\`airlock deploy ${d.environment} --release ${d.release.id}\`): a fresh verified copy is made.`,
+        details: { artifactDir: d.artifactDir, digest: d.release.digest },
+      },
+    );
+  }
+
   async #restartNow(slot: ServiceSlot, state: RestartState): Promise<void> {
     const d = slot.desired;
     if (slot.restart !== state || !d) return;
     try {
+      await this.#verifyCopy(d);
       const proc = await this.#relaunch(slot, d, state.controller.signal);
       if (slot.restart !== state) {
         await this.#ctx.stop(proc, 'superseded by a deployment');
@@ -149,8 +178,10 @@ export class CrashSupervisor {
           signal: (airlockError.details.signal as string | null | undefined) ?? null,
         };
       }
-      // A missing build output will not come back by waiting: stay down until the next deploy.
-      const retry = airlockError.code !== 'BUILD_OUTPUT_MISSING';
+      // A missing build output or a changed copy will not come back by waiting: stay down
+      // until the next deploy.
+      const retry =
+        airlockError.code !== 'BUILD_OUTPUT_MISSING' && airlockError.code !== 'DIGEST_MISMATCH';
       const delay = retry ? this.nextBackoff(slot) : null;
       this.#ctx.emit('process.crashed', d, pid, {
         phase: 'restart',

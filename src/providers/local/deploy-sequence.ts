@@ -405,6 +405,16 @@ export class DeploySequence {
       progress(
         `keeping ${old.release} (pid ${old.pid}) warm for ${d.keepWarmMs} ms for instant rollback`,
       );
+      // The cap: the oldest warm processes beyond it are stopped (each holds a whole app's memory).
+      const cap = Math.max(1, d.keepWarmReleases ?? 1);
+      while (slot.warm.length > cap) {
+        const oldest = slot.warm[0] as WarmEntry;
+        slot.takeWarm(oldest);
+        await this.#ctx.stop(oldest.proc, `more than ${cap} warm (keepWarmReleases)`);
+        progress(
+          `stopped warm ${oldest.proc.release} (pid ${oldest.proc.pid}): keepWarmReleases is ${cap}`,
+        );
+      }
     } else {
       await this.#ctx.stop(old, 'replaced');
       progress(`stopped ${old.release} (pid ${old.pid})`);

@@ -77,6 +77,7 @@ export class LocalProvider implements Provider {
       health: d.health,
       drainTimeoutMs: d.drainTimeoutMs,
       keepWarmMs: d.keepWarmMs,
+      ...(d.keepWarmReleases !== undefined ? { keepWarmReleases: d.keepWarmReleases } : {}),
       stopTimeoutMs: d.stopTimeoutMs,
       ...(d.fence !== undefined ? { fence: d.fence } : {}),
     };

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArtifactStore } from '../../../src/releases/artifact-store.ts';
 import { type FakeCliEnv, fakeCliEnv } from '../../fakes/cli/fake-cli-env.ts';
 import { BIN, projectHome } from '../../helpers/project.ts';
 import { FLY_TOKEN, flyToml } from './fly-test-project.ts';
@@ -97,9 +98,13 @@ describe('seed 003 through the CLI (FAKE flyctl): one image, staging then produc
     expect(builds).toHaveLength(1);
     expect(builds[0]?.cwd).not.toBe(dir);
     expect(builds[0]?.argv).toContain('blue-banded-bee-staging');
-    const stored = execFileSync('sh', ['-c', 'cat artifacts/sha256/*/fly-image.json'], {
-      cwd: projectHome(dir),
-    }).toString();
+    const store = new ArtifactStore(path.join(projectHome(dir), 'artifacts'));
+    const entries = await Promise.all(
+      (await store.list()).map(async (digest) => (await store.manifest(digest)).entries),
+    );
+    const entry = entries.flat().find((e) => e.path === 'fly-image.json');
+    if (entry?.kind !== 'file') throw new Error('fly-image.json is not in the stored artifact');
+    const stored = readFileSync(store.objectPath(entry.sha256, entry.mode), 'utf8');
     expect(JSON.parse(stored).digest).toBe(imageOf('r1'));
 
     // Deploy staging, then promote production: both apps run the same digest.

@@ -176,6 +176,20 @@ describe('LocalRuntime deploy', () => {
     expect((await runtime.describe('staging', 'web', port)).warm).toEqual([]);
   });
 
+  it('keeps at most keepWarmReleases warm: the oldest warm process beyond the cap is stopped', async () => {
+    await runtime.deploy(deployment('r1', { keepWarmMs: 60_000 }));
+    const r1Pid = (await runtime.describe('staging', 'web', port)).pid as number;
+    await runtime.deploy(deployment('r2', { keepWarmMs: 60_000 }));
+    await runtime.deploy(deployment('r3', { keepWarmMs: 60_000 }));
+    expect((await runtime.describe('staging', 'web', port)).warm).toEqual(['r2']);
+    const stopped = events.find((event) => event.type === 'process.stopped' && event.pid === r1Pid);
+    expect(stopped?.details).toMatchObject({ reason: expect.stringContaining('keepWarmReleases') });
+    expect(isProcessAlive(r1Pid)).toBe(false);
+    // A cap of 2 keeps both earlier releases.
+    await runtime.deploy({ ...deployment('r4', { keepWarmMs: 60_000 }), keepWarmReleases: 2 });
+    expect((await runtime.describe('staging', 'web', port)).warm).toEqual(['r2', 'r3']);
+  });
+
   it('stops one environment and leaves the others serving', async () => {
     const productionPort = await freePort();
     await runtime.deploy(deployment('r1', { keepWarmMs: 60_000 }));

@@ -2,12 +2,14 @@
 // exits during boot, an aborted deploy, and a serving process that crashes. In every case the
 // previous release must keep serving and no candidate may be left running.
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../../src/errors.ts';
 import { LocalRuntime } from '../../../src/providers/local/local-runtime.ts';
 import type { RuntimeEvent } from '../../../src/providers/local/runtime-events.ts';
 import { isProcessAlive } from '../../../src/providers/local/runtime-files.ts';
+import { digestTree } from '../../../src/releases/tree-digest.ts';
 import {
   type DeploymentInput,
   echoDeployment,
@@ -164,5 +166,24 @@ describe('LocalRuntime failures', () => {
       exitCode: 1,
       restartInMs: 200,
     });
+  });
+
+  it('does not restart a crashed process whose copy of the release changed', async () => {
+    // A copy as the pipeline makes one: under the home's envs/, read-only files.
+    const artifactDir = path.join(home, 'envs', 'staging', 'releases', 'r1', 'web');
+    await fs.mkdir(artifactDir, { recursive: true });
+    await fs.writeFile(path.join(artifactDir, 'server.js'), '// r1\n', { mode: 0o444 });
+    const d = deployment('r1', { artifactDir });
+    d.release.digest = (await digestTree(artifactDir)).digest;
+    await runtime.deploy(d);
+
+    await fs.chmod(path.join(artifactDir, 'server.js'), 0o644);
+    await fs.appendFile(path.join(artifactDir, 'server.js'), '// changed\n');
+    expect((await get(`http://127.0.0.1:${port}/crash`)).status).toBe(200);
+    const refused = await waitFor('the refused restart', () =>
+      events.find((e) => e.type === 'process.crashed' && e.details?.phase === 'restart'),
+    );
+    expect(refused.details).toMatchObject({ code: 'DIGEST_MISMATCH', restartInMs: null });
+    expect(eventOf('process.restarted', 'r1')).toBeUndefined();
   });
 });

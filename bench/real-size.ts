@@ -1,0 +1,349 @@
+/**
+ * (i) A real-size release. The notes example with the production dependencies of a realistic
+ * service (the npm packages of `bench/real-size/package-lock.json`, installed with `npm ci
+ * --ignore-scripts` once into a cache folder under the system's temporary folder and reused by
+ * later runs) copied into its build output: thousands of files, tens of MB. Measured side by side
+ * in one run, with `cp -a` and a single-threaded `sha256sum` (`find | xargs -0 sha256sum`: one
+ * process at a time) over the same tree as baselines:
+ *
+ * - storing a build (`ArtifactStore.put`), verifying it with no verified cache (`--verify full`)
+ *   and with a warm one, and the first materialization into a new folder (in process);
+ * - the disk a second release that changes one file adds to the store (`du`);
+ * - `airlock promote production` (whole command; Airlock's overhead is the wall time minus app
+ *   boot, checks and migration SQL, as in (a)), and warm and cold `airlock rollback production`
+ *   (whole command, as in (c)).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { ArtifactStore } from '../src/releases/artifact-store.ts';
+import { scanTree } from '../src/releases/manifest.ts';
+import { type BenchProject, cliJson, createBenchProject, log, stepOf } from './project.ts';
+import { stageAndApprove } from './promotion.ts';
+import { row, type Section } from './report.ts';
+import { measureRollback, prepareColdRollback, type RollbackIteration } from './rollback.ts';
+import { median, p95, round1 } from './stats.ts';
+
+const PACKAGE_DIR = fileURLToPath(new URL('./real-size/', import.meta.url));
+
+export interface RealSizeOptions {
+  /** Repetitions of each in-process and baseline measurement. */
+  runs: number;
+  promotions: number;
+  rollbacks: number;
+}
+
+export interface RealSizeResult {
+  files: number;
+  bytes: number;
+  installDir: string;
+  cpMs: number[];
+  sha256sumMs: number[];
+  storeMs: number[];
+  verifyColdMs: number[];
+  verifyWarmMs: number[];
+  materializeMs: number[];
+  /** Bytes the store grew by when a release changing one file was stored. */
+  secondReleaseBytes: number;
+  promotions: Array<{ release: string; wallMs: number; overheadMs: number; bootMs: number }>;
+  warm: RollbackIteration[];
+  cold: RollbackIteration[];
+}
+
+function time<T>(fn: () => T): { ms: number; value: T } {
+  const started = performance.now();
+  const value = fn();
+  return { ms: performance.now() - started, value };
+}
+
+async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - started, value };
+}
+
+/**
+ * The installed dependencies, from the committed lockfile; installed once per lockfile into
+ * `<tmp>/airlock-bench-real-size-<hash>/` and reused by later runs.
+ */
+export function installRealSizeTree(): string {
+  const lock = readFileSync(path.join(PACKAGE_DIR, 'package-lock.json'));
+  const dir = path.join(
+    os.tmpdir(),
+    `airlock-bench-real-size-${createHash('sha256').update(lock).digest('hex').slice(0, 12)}`,
+  );
+  const done = path.join(dir, '.installed');
+  if (existsSync(done)) return dir;
+  log(`real size: installing the packages of bench/real-size/package-lock.json into ${dir}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const file of ['package.json', 'package-lock.json'])
+    cpSync(path.join(PACKAGE_DIR, file), path.join(dir, file));
+  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  writeFileSync(done, `${new Date().toISOString()}\n`);
+  return dir;
+}
+
+/** Disk used by `dir` in bytes (`du -s -B1`: hard links counted once). */
+function diskUsed(dir: string): number {
+  return Number(execFileSync('du', ['-s', '-B1', dir], { encoding: 'utf8' }).split(/\s/)[0]);
+}
+
+/** Drops a folder of read-only files. */
+function remove(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export async function measureRealSize(options: RealSizeOptions): Promise<RealSizeResult> {
+  const installDir = installRealSizeTree();
+  const scratch = path.join(os.tmpdir(), `airlock-bench-real-size-run-${process.pid}`);
+  remove(scratch);
+  mkdirSync(scratch, { recursive: true });
+  try {
+    // The tree: the notes app's build output with the dependencies, as the project builds it.
+    const tree = path.join(scratch, 'tree');
+    mkdirSync(tree);
+    execFileSync(
+      'cp',
+      ['-a', path.join(installDir, 'node_modules'), path.join(tree, 'node_modules')],
+      {
+        stdio: 'ignore',
+      },
+    );
+    writeFileSync(path.join(tree, 'server.js'), "console.log('real size')\n");
+    const scan = await scanTree(tree);
+    const files = scan.files.length;
+    const bytes = scan.files.reduce((sum, f) => sum + f.stat.size, 0);
+    log(`real size: ${files} files, ${(bytes / 1e6).toFixed(1)} MB`);
+
+    const result: RealSizeResult = {
+      files,
+      bytes,
+      installDir,
+      cpMs: [],
+      sha256sumMs: [],
+      storeMs: [],
+      verifyColdMs: [],
+      verifyWarmMs: [],
+      materializeMs: [],
+      secondReleaseBytes: Number.NaN,
+      promotions: [],
+      warm: [],
+      cold: [],
+    };
+    let store: ArtifactStore | null = null;
+    let digest = '';
+    for (let i = 0; i < options.runs; i++) {
+      const copy = path.join(scratch, `cp-${i}`);
+      result.cpMs.push(time(() => execFileSync('cp', ['-a', tree, copy])).ms);
+      remove(copy);
+      result.sha256sumMs.push(
+        time(() =>
+          execFileSync('sh', ['-c', 'find . -type f -print0 | xargs -0 sha256sum > /dev/null'], {
+            cwd: tree,
+          }),
+        ).ms,
+      );
+      const root = path.join(scratch, `store-${i}`, 'artifacts');
+      const candidate = new ArtifactStore(root);
+      const put = await timeAsync(() => candidate.put(tree));
+      result.storeMs.push(put.ms);
+      if (store) remove(path.dirname(store.root));
+      store = candidate;
+      digest = put.value.digest;
+      // Cold: no verified cache (what `--verify full` does), a fresh instance as a new command.
+      result.verifyColdMs.push(
+        (await timeAsync(() => new ArtifactStore(root).verify(digest, { full: true }))).ms,
+      );
+      result.verifyWarmMs.push((await timeAsync(() => new ArtifactStore(root).verify(digest))).ms);
+      const dest = path.join(scratch, `env-${i}`, 'r1', 'notes');
+      result.materializeMs.push(
+        (await timeAsync(() => new ArtifactStore(root).materialize(digest, dest))).ms,
+      );
+    }
+    for (let i = 1; i < options.runs; i++)
+      result.verifyWarmMs.push(
+        (await timeAsync(() => new ArtifactStore((store as ArtifactStore).root).verify(digest))).ms,
+      );
+    // A second release: one file changed.
+    const root = (store as ArtifactStore).root;
+    const before = diskUsed(root);
+    const second = path.join(scratch, 'tree-2');
+    execFileSync('cp', ['-a', tree, second]);
+    writeFileSync(path.join(second, 'server.js'), "console.log('real size, second release')\n");
+    await new ArtifactStore(root).put(second);
+    result.secondReleaseBytes = diskUsed(root) - before;
+    log(
+      `real size: store ${Math.round(median(result.storeMs))} ms, verify cold ${Math.round(median(result.verifyColdMs))} ms / warm ${Math.round(median(result.verifyWarmMs))} ms (sha256sum ${Math.round(median(result.sha256sumMs))} ms), materialize ${Math.round(median(result.materializeMs))} ms (cp -a ${Math.round(median(result.cpMs))} ms), second release +${result.secondReleaseBytes} B`,
+    );
+
+    await measureCli(result, installDir, options);
+    return result;
+  } finally {
+    remove(scratch);
+  }
+}
+
+/** Promotions and rollbacks of the real-size artifact through the CLI. */
+async function measureCli(
+  result: RealSizeResult,
+  installDir: string,
+  options: RealSizeOptions,
+): Promise<void> {
+  // Run alone (`--only real-size`), the bench has not pointed AIRLOCK_HOME at a temporary folder.
+  const ownHome = process.env.AIRLOCK_HOME
+    ? null
+    : mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-home-'));
+  if (ownHome) process.env.AIRLOCK_HOME = ownHome;
+  const project: BenchProject = await createBenchProject();
+  try {
+    const file = path.join(project.dir, 'airlock.yaml');
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    doc.setIn(
+      ['services', 'notes', 'build', 'command'],
+      `node scripts/build.mjs && cp -a '${path.join(installDir, 'node_modules')}' dist/node_modules`,
+    );
+    writeFileSync(file, doc.toString());
+    execFileSync('git', ['commit', '-q', '-am', 'bench: real-size dependencies in the build'], {
+      cwd: project.dir,
+    });
+    log('real size: warm-up (r1 to staging and production)');
+    await stageAndApprove(project);
+    await project.cli(['promote', 'production', '--yes', '--json']);
+    for (let i = 1; i <= options.promotions; i++) {
+      project.commitChange(`real size ${i}`);
+      await stageAndApprove(project);
+      const promote = await project.cli(['promote', 'production', '--yes', '--json']);
+      const json = cliJson(promote);
+      if (json.status !== 'succeeded')
+        throw new Error(
+          `real-size promotion ${i} did not succeed: ${promote.stdout.slice(0, 800)}`,
+        );
+      const run = project.run(Number(json.runId));
+      const bootMs = Number(stepOf(run, 'deploy:notes').output?.bootMs ?? 0);
+      const migrationsMs = Number(stepOf(run, 'migrate:notes').output?.durationMs ?? 0);
+      const checksMs = ((json.checks as Array<{ durationMs: number }>) ?? []).reduce(
+        (sum, c) => sum + c.durationMs,
+        0,
+      );
+      const it = {
+        release: String((json.release as { id: string }).id),
+        wallMs: promote.wallMs,
+        bootMs,
+        overheadMs: promote.wallMs - bootMs - checksMs - migrationsMs,
+      };
+      result.promotions.push(it);
+      log(
+        `real size: promotion ${i}/${options.promotions} ${it.release} ${Math.round(it.wallMs)} ms, overhead ${Math.round(it.overheadMs)} ms`,
+      );
+    }
+    result.warm = await measureRollback(project, options.rollbacks, 'real size, warm');
+    await prepareColdRollback(project);
+    result.cold = await measureRollback(project, options.rollbacks, 'real size, cold');
+  } finally {
+    await project.cleanup();
+    if (ownHome) {
+      delete process.env.AIRLOCK_HOME;
+      remove(ownHome);
+    }
+  }
+}
+
+export function realSizeSection(result: RealSizeResult): Section {
+  const stat = (values: number[]) => ({
+    value: round1(median(values)),
+    p95: round1(p95(values)),
+    n: values.length,
+  });
+  const cp = round1(median(result.cpMs));
+  const sum = round1(median(result.sha256sumMs));
+  const ratio = (values: number[], base: number) => median(values) / base;
+  const overhead = result.promotions.map((p) => p.overheadMs);
+  const warmWall = result.warm.map((r) => r.wallMs);
+  return {
+    id: 'real-size',
+    title: `(i) Real-size release: ${result.files} files, ${(result.bytes / 1e6).toFixed(1)} MB`,
+    valueLabel: 'median',
+    rows: [
+      row('store a build (ArtifactStore.put)', {
+        unit: 'ms',
+        ...stat(result.storeMs),
+        baseline: cp,
+        baselineLabel: 'cp -a',
+      }),
+      row('verify, cold (no verified cache)', {
+        unit: 'ms',
+        ...stat(result.verifyColdMs),
+        baseline: sum,
+        baselineLabel: 'sha256sum, 1 thread',
+        target: '≤ 1.0× sha256sum',
+        ok: ratio(result.verifyColdMs, sum) <= 1.0,
+      }),
+      row('verify, warm verified cache', {
+        unit: 'ms',
+        ...stat(result.verifyWarmMs),
+        baseline: sum,
+        baselineLabel: 'sha256sum, 1 thread',
+        target: '≤ 0.1× sha256sum',
+        ok: ratio(result.verifyWarmMs, sum) <= 0.1,
+      }),
+      row('first materialization (links)', {
+        unit: 'ms',
+        ...stat(result.materializeMs),
+        baseline: cp,
+        baselineLabel: 'cp -a',
+        target: '≤ 0.2× cp -a',
+        ok: ratio(result.materializeMs, cp) <= 0.2,
+      }),
+      row('promote production (whole command)', {
+        unit: 'ms',
+        ...stat(result.promotions.map((p) => p.wallMs)),
+      }),
+      row("Airlock's overhead in that promotion", {
+        unit: 'ms',
+        ...stat(overhead),
+        target: '≤ 1000 ms',
+        ok: median(overhead) <= 1000,
+      }),
+      row('warm rollback (whole command)', {
+        unit: 'ms',
+        ...stat(warmWall),
+        target: '≤ 300 ms',
+        ok: median(warmWall) <= 300,
+      }),
+      row('cold rollback (whole command)', {
+        unit: 'ms',
+        ...stat(result.cold.map((r) => r.wallMs)),
+      }),
+      row('second release changing one file: disk added (kB)', {
+        unit: 'count',
+        value: Math.round(result.secondReleaseBytes / 1000),
+        p95: null,
+        n: 1,
+        target: '≤ 1000 kB',
+        ok: result.secondReleaseBytes <= 1_000_000,
+      }),
+    ],
+    notes: [
+      `The tree: bench/real-size/package-lock.json installed with npm ci --omit=dev --ignore-scripts (cached in ${result.installDir}), plus the app. Baselines over the same tree in the same run: cp -a ${cp} ms, find | xargs -0 sha256sum ${sum} ms.`,
+      `Verify cold re-hashes every file (what --verify full does); warm reads the verified cache and stats every store object. Materialization includes verifying the store (warm cache) and the new copy.`,
+      `Promotion overhead is the whole command minus app boot, checks and migration SQL; it includes building nothing (the release exists), verifying, materializing production's copy and the garbage collection after the deployment.`,
+    ],
+    details: { ...result },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * `airlock gc`: garbage collection of releases on this machine (`pipeline/gc.ts` decides what is
+ * kept); also run after a deployment when `releases.gcAfterDeploy` holds (`reportAutoGc`).
+ */
+
+import type { AirlockContext } from '../pipeline/context.ts';
+import { collectGarbage, type GcResult } from '../pipeline/gc.ts';
+import type { CommandIO } from './command-io.ts';
+import type { Reporter } from './reporter.ts';
+import { withSession } from './session.ts';
+
+/** `12.3 MB` (powers of 1000, as `du --si`). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
+  if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)} MB`;
+  return `${(bytes / 1e9).toFixed(2)} GB`;
+}
+
+function summary(result: GcResult, dryRun: boolean): string {
+  const verb = dryRun ? 'would free' : 'freed';
+  return `${verb} ${formatBytes(result.freedBytes)}: ${result.copies.length} environment ${result.copies.length === 1 ? 'copy' : 'copies'}, ${result.artifacts.length} stored ${result.artifacts.length === 1 ? 'artifact' : 'artifacts'}${dryRun ? '' : `, ${result.objects} ${result.objects === 1 ? 'file' : 'files'}`}.`;
+}
+
+export async function gcCommand(io: CommandIO, opts: { dryRun?: boolean }): Promise<number> {
+  return withSession(io, async (session) => {
+    const dryRun = opts.dryRun === true;
+    const result = await collectGarbage(session.ctx, { dryRun });
+    const reporter = io.reporter;
+    for (const [environment, kept] of Object.entries(result.kept)) {
+      const list = Object.entries(kept)
+        .map(([id, why]) => `${id} (${why})`)
+        .join(', ');
+      reporter.info(`${environment} keeps ${list || 'nothing'}`);
+    }
+    for (const environment of result.skipped)
+      reporter.warn(
+        `${environment} is locked by another command: its copies are left for the next \`airlock gc\`.`,
+      );
+    for (const copy of result.copies)
+      reporter.note(`${dryRun ? 'would remove' : 'removed'} ${copy}`);
+    reporter.success(summary(result, dryRun));
+    reporter.result({ gc: { ...result, dryRun } });
+    return 0;
+  });
+}
+
+/**
+ * The garbage collection after a successful deployment (`releases.gcAfterDeploy`): one line, and
+ * never a failed command (a deployment that succeeded stays a success).
+ */
+export async function gcAfterDeploy(ctx: AirlockContext, reporter: Reporter): Promise<void> {
+  if (!ctx.config.releases.gcAfterDeploy) return;
+  try {
+    const result = await collectGarbage(ctx);
+    if (result.freedBytes > 0 || result.copies.length > 0)
+      reporter.note(`garbage collection ${summary(result, false)}`);
+  } catch (error) {
+    reporter.warn(
+      `garbage collection after the deployment failed (${(error as Error).message}); run \`airlock gc\`.`,
+    );
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * A release artifact's manifest: every entry of a folder in a canonical order (each folder's
+ * entries sorted by name, depth first), files with their mode, size and sha256, symlinks with
+ * their target, and empty folders. The artifact digest is the sha256 of the manifest's canonical
+ * listing, which is exactly the listing `tree-digest.ts` always digested (kind, executable bit,
+ * path, and the file's sha256 or the symlink's target): an artifact stored before the store was
+ * content-addressed by file keeps its digest.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { HASH_CONCURRENCY, mapLimit } from './file-hash.ts';
+
+/** One entry of a manifest. Modes are normalized as git does: 0o644 or 0o755. */
+export type ManifestEntry =
+  | { kind: 'file'; path: string; mode: 0o644 | 0o755; size: number; sha256: string }
+  | { kind: 'symlink'; path: string; target: string }
+  | { kind: 'dir'; path: string };
+
+export interface Manifest {
+  /** sha256 (hex) of the canonical listing: the artifact digest. */
+  digest: string;
+  /** Total size of regular files (bytes). */
+  bytes: number;
+  /** Number of regular files. */
+  files: number;
+  entries: ManifestEntry[];
+}
+
+/** The line of one entry in the canonical listing (the digest's input). */
+function canonicalLine(entry: ManifestEntry): string {
+  if (entry.kind === 'file')
+    return `f${entry.mode === 0o755 ? 'x' : '-'} ${entry.path}\0${entry.sha256}`;
+  if (entry.kind === 'symlink') return `l ${entry.path}\0${entry.target}`;
+  return `d ${entry.path}`;
+}
+
+/** The artifact digest of `entries` (in their order). */
+export function manifestDigest(entries: readonly ManifestEntry[]): string {
+  return createHash('sha256').update(entries.map(canonicalLine).join('\n')).digest('hex');
+}
+
+/** Builds a manifest from entries (computes the digest and the totals). */
+export function manifestOf(entries: ManifestEntry[]): Manifest {
+  let bytes = 0;
+  let files = 0;
+  for (const entry of entries) {
+    if (entry.kind !== 'file') continue;
+    bytes += entry.size;
+    files += 1;
+  }
+  return { digest: manifestDigest(entries), bytes, files, entries };
+}
+
+/** A file found by {@link scanTree}, before its bytes are hashed. */
+export interface ScannedFile {
+  /** Index of its entry in `entries`. */
+  index: number;
+  /** Absolute path. */
+  full: string;
+  stat: Stats;
+}
+
+/**
+ * Lists a folder in canonical order without reading file contents: file entries get
+ * `sha256: ''` and are listed in `files` for the caller to hash.
+ * @throws Error (ENOENT) when `dir` does not exist.
+ */
+export async function scanTree(
+  dir: string,
+): Promise<{ entries: ManifestEntry[]; files: ScannedFile[] }> {
+  const entries: ManifestEntry[] = [];
+  const files: ScannedFile[] = [];
+  async function walk(rel: string): Promise<void> {
+    const listed = await readdir(path.join(dir, rel), { withFileTypes: true });
+    listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (listed.length === 0 && rel) entries.push({ kind: 'dir', path: rel });
+    // lstat every entry of the folder at once; descend in order afterwards.
+    const stats = await Promise.all(
+      listed.map((entry) =>
+        entry.isFile() ? lstat(path.join(dir, rel, entry.name)) : Promise.resolve(null),
+      ),
+    );
+    for (const [i, entry] of listed.entries()) {
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      const full = path.join(dir, relPath);
+      if (entry.isSymbolicLink()) {
+        entries.push({ kind: 'symlink', path: relPath, target: await readlink(full) });
+      } else if (entry.isDirectory()) {
+        await walk(relPath);
+      } else if (entry.isFile()) {
+        const stat = stats[i] as Stats;
+        files.push({ index: entries.length, full, stat });
+        entries.push({
+          kind: 'file',
+          path: relPath,
+          mode: stat.mode & 0o111 ? 0o755 : 0o644,
+          size: stat.size,
+          sha256: '',
+        });
+      }
+    }
+  }
+  await walk('');
+  return { entries, files };
+}
+
+/** {@link scanTree}, synchronously (the store's loops; see `hashFileSync`). */
+export function scanTreeSync(dir: string): { entries: ManifestEntry[]; files: ScannedFile[] } {
+  const entries: ManifestEntry[] = [];
+  const files: ScannedFile[] = [];
+  const walk = (rel: string): void => {
+    const listed = readdirSync(path.join(dir, rel), { withFileTypes: true });
+    listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (listed.length === 0 && rel) entries.push({ kind: 'dir', path: rel });
+    for (const entry of listed) {
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      const full = path.join(dir, relPath);
+      if (entry.isSymbolicLink()) {
+        entries.push({ kind: 'symlink', path: relPath, target: readlinkSync(full) });
+      } else if (entry.isDirectory()) {
+        walk(relPath);
+      } else if (entry.isFile()) {
+        const stat = lstatSync(full);
+        files.push({ index: entries.length, full, stat });
+        entries.push({
+          kind: 'file',
+          path: relPath,
+          mode: stat.mode & 0o111 ? 0o755 : 0o644,
+          size: stat.size,
+          sha256: '',
+        });
+      }
+    }
+  };
+  walk('');
+  return { entries, files };
+}
+
+/** {@link manifestOfTree}, synchronously. */
+export function manifestOfTreeSync(
+  dir: string,
+  digestOf: (file: string, stat: Stats) => string,
+): Manifest {
+  const { entries, files } = scanTreeSync(dir);
+  for (const file of files) {
+    const entry = entries[file.index] as ManifestEntry & { kind: 'file' };
+    entry.sha256 = digestOf(file.full, file.stat);
+  }
+  return manifestOf(entries);
+}
+
+/**
+ * Lists and hashes a folder: its manifest. `digestOf` returns a file's sha256 (default: read
+ * it; a {@link VerifiedCache}'s `digest` skips files verified before).
+ */
+export async function manifestOfTree(
+  dir: string,
+  digestOf: (file: string, stat: Stats) => Promise<string>,
+): Promise<Manifest> {
+  const { entries, files } = await scanTree(dir);
+  await mapLimit(files, HASH_CONCURRENCY, async (file) => {
+    const entry = entries[file.index] as ManifestEntry & { kind: 'file' };
+    entry.sha256 = await digestOf(file.full, file.stat);
+  });
+  return manifestOf(entries);
+}
+
+/** Compact on-disk form: `[kind, path, …]` rows (smaller than objects for thousands of files). */
+type ManifestRow = ['f', string, number, number, string] | ['l', string, string] | ['d', string];
+
+/** Serializes a manifest (JSON; the store gzips it). */
+export function serializeManifest(manifest: Manifest): string {
+  const rows: ManifestRow[] = manifest.entries.map((e) =>
+    e.kind === 'file'
+      ? ['f', e.path, e.mode, e.size, e.sha256]
+      : e.kind === 'symlink'
+        ? ['l', e.path, e.target]
+        : ['d', e.path],
+  );
+  return JSON.stringify({ version: 1, digest: manifest.digest, entries: rows });
+}
+
+/**
+ * Parses a serialized manifest and checks its digest.
+ * @throws Error with a message naming what is wrong (malformed, or a digest that does not match
+ *   its entries: the manifest was edited).
+ */
+export function parseManifest(text: string, expectedDigest: string): Manifest {
+  const data = JSON.parse(text) as { version?: unknown; digest?: unknown; entries?: unknown };
+  if (data.version !== 1 || !Array.isArray(data.entries))
+    throw new Error('not a version 1 manifest');
+  const entries: ManifestEntry[] = [];
+  for (const row of data.entries as unknown[]) {
+    if (!Array.isArray(row) || typeof row[1] !== 'string') throw new Error('malformed entry');
+    const rel = row[1] as string;
+    if (rel.startsWith('/') || rel.split('/').some((part) => part === '..' || part === ''))
+      throw new Error(`entry path ${JSON.stringify(rel)} leaves the artifact`);
+    if (row[0] === 'f' && (row[2] === 0o644 || row[2] === 0o755) && typeof row[3] === 'number')
+      entries.push({ kind: 'file', path: rel, mode: row[2], size: row[3], sha256: String(row[4]) });
+    else if (row[0] === 'l' && typeof row[2] === 'string')
+      entries.push({ kind: 'symlink', path: rel, target: row[2] });
+    else if (row[0] === 'd') entries.push({ kind: 'dir', path: rel });
+    else throw new Error(`malformed entry for ${rel}`);
+  }
+  const manifest = manifestOf(entries);
+  if (manifest.digest !== expectedDigest || data.digest !== expectedDigest)
+    throw new Error(`its entries digest to sha256:${manifest.digest.slice(0, 12)}`);
+  return manifest;
+}

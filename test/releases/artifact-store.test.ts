@@ -1,0 +1,192 @@
+/**
+ * The content-addressed store on a real file system: a generated tree of a few hundred files is
+ * stored, verified, materialized by links (and by the forced copy fallback), and tampering with
+ * an object, a manifest or an environment's copy is refused.
+ */
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ArtifactStore } from '../../src/releases/artifact-store.ts';
+import { digestTree } from '../../src/releases/tree-digest.ts';
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'airlock-store-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let counter = 0;
+/** A tree of `files` files in nested folders (a little like node_modules), with a symlink, an executable and an empty folder. */
+function makeTree(files = 300, variant = ''): string {
+  const dir = path.join(scratch, `tree-${counter++}`);
+  for (let i = 0; i < files; i++) {
+    const file = path.join(dir, 'node_modules', `pkg-${i % 30}`, i % 2 ? 'lib' : '', `f${i}.js`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, `module.exports = ${i}; // ${'x'.repeat(i % 97)}\n`);
+  }
+  writeFileSync(path.join(dir, 'server.js'), `console.log('hi${variant}')\n`);
+  writeFileSync(path.join(dir, 'run.sh'), '#!/bin/sh\n');
+  chmodSync(path.join(dir, 'run.sh'), 0o755);
+  symlinkSync('node_modules/pkg-1', path.join(dir, 'link'));
+  mkdirSync(path.join(dir, 'empty'));
+  return dir;
+}
+
+const newStore = (mode: 'link' | 'copy' = 'link') =>
+  new ArtifactStore(path.join(scratch, `home-${counter++}`, 'artifacts'), { materialize: mode });
+
+describe('ArtifactStore', () => {
+  it('stores each file once and keeps the digest a plain tree digest has', async () => {
+    const store = newStore();
+    const tree = makeTree();
+    const stored = await store.put(tree);
+    expect(stored).toEqual(await digestTree(tree));
+    expect(stored.files).toBe(302);
+    // A second release changing one file adds one object and one manifest.
+    const objects = () =>
+      readdirSync(path.join(store.root, 'objects'), { recursive: true }).filter((f) =>
+        statSync(path.join(store.root, 'objects', String(f))).isFile(),
+      ).length;
+    const before = objects();
+    const second = makeTree(300, '-2');
+    const stored2 = await store.put(second);
+    expect(stored2.digest).not.toBe(stored.digest);
+    expect(objects()).toBe(before + 1);
+    // Objects are read-only.
+    const manifest = await store.manifest(stored.digest);
+    const entry = manifest.entries.find((e) => e.path === 'run.sh');
+    if (entry?.kind !== 'file') throw new Error('run.sh missing');
+    expect(statSync(store.objectPath(entry.sha256, entry.mode)).mode & 0o777).toBe(0o555);
+    await expect(store.verify(stored.digest, { full: true })).resolves.toEqual(stored);
+  });
+
+  it('materializes by hard links: read-only files sharing the objects, verified', async () => {
+    const store = newStore();
+    const { digest } = await store.put(makeTree());
+    const dest = path.join(scratch, `env-${counter++}`, 'r1');
+    await store.materialize(digest, dest);
+    expect((await digestTree(dest)).digest).toBe(digest);
+    const server = statSync(path.join(dest, 'server.js'));
+    expect(server.nlink).toBe(2);
+    expect(server.mode & 0o222).toBe(0);
+    expect(await store.matches(dest, digest)).toBe(true);
+  });
+
+  it('works with the copy fallback forced (a file system without links)', async () => {
+    const store = newStore('copy');
+    const { digest } = await store.put(makeTree());
+    const dest = path.join(scratch, `env-${counter++}`, 'r1');
+    await store.materialize(digest, dest);
+    expect((await digestTree(dest)).digest).toBe(digest);
+    const server = statSync(path.join(dest, 'server.js'));
+    expect(server.nlink).toBe(1);
+    expect(server.mode & 0o222).toBe(0);
+    // A changed copy is detected even though its object is intact.
+    chmodSync(path.join(dest, 'server.js'), 0o644);
+    writeFileSync(path.join(dest, 'server.js'), 'tampered', { flag: 'a' });
+    expect(await store.matches(dest, digest)).toBe(false);
+    await expect(store.verify(digest)).resolves.toMatchObject({ digest });
+  });
+
+  it('refuses a store object written through a link, even with a warm verified cache', async () => {
+    const store = newStore();
+    const { digest } = await store.put(makeTree());
+    const dest = path.join(scratch, `env-${counter++}`, 'r1');
+    await store.materialize(digest, dest);
+    await store.verify(digest); // the cache is warm now
+    // Write through the environment's hard link: the object changes too.
+    const file = path.join(dest, 'node_modules', 'pkg-3', 'lib', 'f3.js');
+    chmodSync(file, 0o644);
+    writeFileSync(file, 'module.exports = 666;\n');
+    chmodSync(file, 0o444);
+    await expect(store.verify(digest)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      message: expect.stringContaining('node_modules/pkg-3/lib/f3.js'),
+    });
+    expect(await store.matches(dest, digest)).toBe(false);
+  });
+
+  it('refuses a replaced or added file in a materialized copy', async () => {
+    const store = newStore();
+    const { digest } = await store.put(makeTree());
+    const dest = path.join(scratch, `env-${counter++}`, 'r1');
+    await store.materialize(digest, dest);
+    const copy = `${dest}-b`;
+    cpSync(dest, copy, { recursive: true, verbatimSymlinks: true });
+    expect(await store.matches(copy, digest)).toBe(true);
+    // Replaced (a new inode with other bytes), same size and mode.
+    rmSync(path.join(dest, 'server.js'));
+    writeFileSync(path.join(dest, 'server.js'), "console.log('ho')\n", { mode: 0o444 });
+    expect(await store.matches(dest, digest)).toBe(false);
+    writeFileSync(path.join(copy, 'extra.txt'), 'x');
+    expect(await store.matches(copy, digest)).toBe(false);
+    // Materializing again over the changed copy restores it.
+    await store.materialize(digest, dest);
+    expect(await store.matches(dest, digest)).toBe(true);
+  });
+
+  it('refuses a modified manifest and a missing object', async () => {
+    const store = newStore();
+    const { digest } = await store.put(makeTree());
+    const file = store.manifestPath(digest);
+    const data = JSON.parse(gunzipSync(readFileSync(file)).toString('utf8'));
+    data.entries[0][1] = `${data.entries[0][1]}x`;
+    chmodSync(file, 0o644);
+    writeFileSync(file, gzipSync(JSON.stringify(data)));
+    const fresh = new ArtifactStore(store.root);
+    await expect(fresh.verify(digest)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      message: expect.stringContaining('manifest'),
+    });
+
+    const other = newStore();
+    const stored = await other.put(makeTree());
+    const manifest = await other.manifest(stored.digest);
+    const entry = manifest.entries.find((e) => e.kind === 'file');
+    if (entry?.kind !== 'file') throw new Error('no file');
+    rmSync(other.objectPath(entry.sha256, entry.mode));
+    await expect(other.verify(stored.digest)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      message: expect.stringContaining('missing'),
+    });
+  });
+
+  it('adopts an artifact stored by an earlier version as a plain folder, and refuses a changed one', async () => {
+    const store = newStore();
+    const tree = makeTree(50);
+    const { digest } = await digestTree(tree);
+    cpSync(tree, store.pathOf(digest), { recursive: true, verbatimSymlinks: true });
+    await expect(store.verify(digest)).resolves.toMatchObject({ digest, files: 52 });
+    expect(statSync(store.manifestPath(digest)).isFile()).toBe(true);
+    // Migrations are read from a view made of links.
+    const view = await store.view(digest);
+    expect((await digestTree(view)).digest).toBe(digest);
+
+    const changed = newStore();
+    cpSync(tree, changed.pathOf(digest), { recursive: true, verbatimSymlinks: true });
+    writeFileSync(path.join(changed.pathOf(digest), 'server.js'), 'tampered');
+    await expect(changed.verify(digest)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+  });
+
+  it('collects what is not kept, and reports freed bytes', async () => {
+    const store = newStore();
+    const a = await store.put(makeTree(100));
+    const b = await store.put(makeTree(100, '-b'));
+    const freed = await store.collect(new Set([b.digest]));
+    expect(freed.artifacts).toEqual([a.digest]);
+    expect(freed.objects).toBe(1);
+    expect(freed.bytes).toBeGreaterThan(0);
+    await expect(store.verify(b.digest, { full: true })).resolves.toMatchObject(b);
+    await expect(store.verify(a.digest)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+  });
+});
