@@ -174,6 +174,7 @@ describeIfPostgres(
         expect((await liveVersion(project.url('production'))).release).toBe(release.id);
         // The release's stored bytes disappear (a disk cleanup, another machine).
         const stored = (await ctx.store.findRelease(release.id))!.services.notes!;
+        rmSync(ctx.artifacts.manifestPath(stored.digest), { force: true });
         rmSync(ctx.artifacts.pathOf(stored.digest), { recursive: true, force: true });
 
         const resumed = await project.cli(['resume', 'production', '--json']);
