@@ -8,14 +8,27 @@
  */
 import { isCredentialName } from '../secrets/known-secrets.ts';
 
-/** Variables passed through by name: the shell, the locale, temp folders, terminals, proxies, CA bundles. */
-const PASSED = new Set([
+/**
+ * What any child needs to run at all: where programs are, who and where it is, the locale, the
+ * time zone and a temp folder. An app the local runtime starts gets only these of the CLI's
+ * environment (`providers/local/app-process.ts`); a user's command gets more (below).
+ */
+export const BASIC_ENV_KEYS = [
   'PATH',
   'HOME',
   'USER',
   'LOGNAME',
   'SHELL',
   'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+] as const;
+
+/** Variables passed through by name: the basics, terminals, proxies, CA bundles, tool homes. */
+const PASSED = new Set<string>([
+  ...BASIC_ENV_KEYS,
   'LANGUAGE',
   'TERM',
   'COLORTERM',

@@ -92,18 +92,23 @@ export async function scanTree(
       } else if (entry.isFile()) {
         const stat = stats[i] as Stats;
         files.push({ index: entries.length, full, stat });
-        entries.push({
-          kind: 'file',
-          path: relPath,
-          mode: stat.mode & 0o111 ? 0o755 : 0o644,
-          size: stat.size,
-          sha256: '',
-        });
+        entries.push(fileEntry(relPath, stat));
       }
     }
   }
   await walk('');
   return { entries, files };
+}
+
+/** A file's manifest entry before it is hashed (`sha256` is filled in by the caller). */
+function fileEntry(relPath: string, stat: Stats): ManifestEntry {
+  return {
+    kind: 'file',
+    path: relPath,
+    mode: stat.mode & 0o111 ? 0o755 : 0o644,
+    size: stat.size,
+    sha256: '',
+  };
 }
 
 /** {@link scanTree}, synchronously (the store's loops; see `hashFileSync`). */
@@ -124,13 +129,7 @@ export function scanTreeSync(dir: string): { entries: ManifestEntry[]; files: Sc
       } else if (entry.isFile()) {
         const stat = lstatSync(full);
         files.push({ index: entries.length, full, stat });
-        entries.push({
-          kind: 'file',
-          path: relPath,
-          mode: stat.mode & 0o111 ? 0o755 : 0o644,
-          size: stat.size,
-          sha256: '',
-        });
+        entries.push(fileEntry(relPath, stat));
       }
     }
   };

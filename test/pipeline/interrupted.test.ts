@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect } from 'vitest';
 import { projectTest } from '../helpers/fixtures.ts';
-import { BIN, liveVersion } from '../helpers/project.ts';
+import { BIN, liveVersion, type TestProject } from '../helpers/project.ts';
 
 const SLEEP = 'sleep 47.123';
 
@@ -30,6 +30,31 @@ async function waitFor(
   return predicate();
 }
 
+/**
+ * Commits r2 whose process never becomes healthy and starts `airlock deploy staging` for it as a
+ * real child process: the CLI will be waiting on the health check. Output is stdout and stderr.
+ */
+function startStuckDeploy(project: TestProject) {
+  project.commit('2-pinned-notes');
+  project.editConfig((doc) =>
+    doc.setIn(['environments', 'staging', 'services', 'notes', 'run'], SLEEP),
+  );
+  const child = spawn(process.execPath, [BIN, 'deploy', 'staging'], {
+    cwd: project.dir,
+    env: { ...process.env, CI: '1', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, exited, output: () => output };
+}
+
 describe('a deployment killed with SIGKILL', () => {
   projectTest(
     'leaves the old release serving; the next command reports it and frees the lock',
@@ -38,21 +63,8 @@ describe('a deployment killed with SIGKILL', () => {
       expect((await liveVersion(project.url('staging'))).release).toBe('r1');
 
       // r2 whose process never becomes healthy: the CLI will be waiting on the health check.
-      project.commit('2-pinned-notes');
-      project.editConfig((doc) =>
-        doc.setIn(['environments', 'staging', 'services', 'notes', 'run'], SLEEP),
-      );
-      const child = spawn(process.execPath, [BIN, 'deploy', 'staging'], {
-        cwd: project.dir,
-        env: { ...process.env, CI: '1', NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk) => {
-        output += chunk;
-      });
-      const exited = new Promise((resolve) => child.on('exit', resolve));
-      expect(await waitFor(() => output.includes('▸ Deploy notes r1 → r2'), 30_000)).toBe(true);
+      const { child, exited, output } = startStuckDeploy(project);
+      expect(await waitFor(() => output().includes('▸ Deploy notes r1 → r2'), 30_000)).toBe(true);
       expect(await waitFor(() => processRunning(SLEEP), 10_000)).toBe(true);
       child.kill('SIGKILL');
       await exited;
@@ -114,28 +126,12 @@ describe('a deployment stopped with SIGTERM (CI cancellation, `timeout`)', () =>
     'stops as Ctrl-C does: the step stops, the old release keeps serving, the lock is freed',
     async ({ project }) => {
       expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
-      project.commit('2-pinned-notes');
-      project.editConfig((doc) =>
-        doc.setIn(['environments', 'staging', 'services', 'notes', 'run'], SLEEP),
-      );
-      const child = spawn(process.execPath, [BIN, 'deploy', 'staging'], {
-        cwd: project.dir,
-        env: { ...process.env, CI: '1', NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk) => {
-        output += chunk;
-      });
-      child.stderr.on('data', (chunk) => {
-        output += chunk;
-      });
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const { child, exited, output } = startStuckDeploy(project);
       expect(await waitFor(() => processRunning(SLEEP), 30_000)).toBe(true);
       child.kill('SIGTERM');
       // Handled, not killed by the signal (which would exit 143 with no cleanup).
       expect(await exited).toBe(1);
-      expect(output).toContain('Interrupting (SIGTERM)');
+      expect(output()).toContain('Interrupting (SIGTERM)');
       expect((await liveVersion(project.url('staging'))).release).toBe('r1');
       expect(await waitFor(() => !processRunning(SLEEP), 10_000)).toBe(true);
 

@@ -10,6 +10,7 @@ import type * as Http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { type BackgroundProcess, startBackground } from '../../process/background.ts';
+import { BASIC_ENV_KEYS } from '../../process/child-env.ts';
 import type { ProcessDeployment } from '../provider.ts';
 import { readLocalSecrets } from './local-secrets.ts';
 import { signalProcessGroup } from './runtime-files.ts';
@@ -23,20 +24,6 @@ export interface ExitInfo {
   signal: string | null;
 }
 
-/** Variables of the CLI's own environment an app inherits; everything else comes from `d.env`. */
-const BASE_ENV_KEYS = [
-  'PATH',
-  'HOME',
-  'USER',
-  'LOGNAME',
-  'SHELL',
-  'LANG',
-  'LC_ALL',
-  'LC_CTYPE',
-  'TZ',
-  'TMPDIR',
-] as const;
-
 /**
  * The environment of an app process: a safe base of the runtime's own environment (PATH, HOME,
  * LANG, TZ, …; never NODE_OPTIONS or secrets of the shell), then `d.env`, then the secrets file,
@@ -49,7 +36,8 @@ export function appEnvironment(
   home: string,
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const key of BASE_ENV_KEYS) {
+  // Of the CLI's own environment an app inherits only the basics; everything else comes from `d.env`.
+  for (const key of BASIC_ENV_KEYS) {
     const value = process.env[key];
     if (value !== undefined) env[key] = value;
   }
