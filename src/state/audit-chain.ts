@@ -13,7 +13,7 @@
  * says so in plain words.
  */
 import { createHash } from 'node:crypto';
-import { AUDIT_GENESIS } from './schema.ts';
+import { AUDIT_GENESIS } from './audit-guards.ts';
 
 /** How many of the newest events a gate (and `airlock history`) re-hashes, with the head row: a few ms at any size. */
 export const AUDIT_TAIL = 32;

@@ -15,7 +15,8 @@ import {
   chainHash,
   eventContent,
 } from './audit-chain.ts';
-import { AUDIT_GENESIS, type StateDatabase } from './schema.ts';
+import { AUDIT_GENESIS } from './audit-guards.ts';
+import type { StateDatabase } from './schema.ts';
 import type { AuditEvent, NewAuditEvent } from './state-store.ts';
 import { json, parse, type Row, type StoreAccess } from './store-access.ts';
 

@@ -9,13 +9,9 @@ import pg from 'pg';
 import { AirlockError, ProviderError, UserError } from '../errors.ts';
 import { redactUrl } from '../secrets/redact.ts';
 import { audit } from './audit.ts';
+import { POSTGRES_AUDIT_GUARDS, postgresGuardStatements } from './audit-guards.ts';
 import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
-import {
-  POSTGRES_AUDIT_GUARDS,
-  postgresGuardStatements,
-  STATE_SCHEMA,
-  type StateDatabase,
-} from './schema.ts';
+import { STATE_SCHEMA, type StateDatabase } from './schema.ts';
 
 export interface PostgresStateStoreOptions {
   /** `postgres://user:password@host:5432/database`. Never logged. */

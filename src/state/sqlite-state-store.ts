@@ -9,9 +9,10 @@ import { DatabaseSync } from 'node:sqlite';
 import { Kysely, sql } from 'kysely';
 import { UserError } from '../errors.ts';
 import { audit } from './audit.ts';
+import { SQLITE_AUDIT_GUARDS } from './audit-guards.ts';
 import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
 import { nodeSqliteDialect } from './node-sqlite-dialect.ts';
-import { SQLITE_AUDIT_GUARDS, STATE_SCHEMA_VERSION, type StateDatabase } from './schema.ts';
+import { STATE_SCHEMA_VERSION, type StateDatabase } from './schema.ts';
 
 export interface SqliteStateStoreOptions {
   /** Path of the database file; parent folders are created. */
