@@ -25,6 +25,7 @@ export type ErrorCode =
   // releases
   | 'BUILD_FAILED'
   | 'BUILD_OUTPUT_MISSING'
+  | 'BUILD_LINK_OUTSIDE'
   | 'DIGEST_MISMATCH'
   | 'ARTIFACT_INCOMPLETE'
   // pipeline

@@ -138,7 +138,12 @@ export function resolveEnvironment(
     services[serviceName] = {
       name: serviceName,
       root,
-      build: { command: base.build.command, output: base.build.output, env: base.build.env ?? {} },
+      build: {
+        command: base.build.command,
+        output: base.build.output,
+        env: base.build.env ?? {},
+        allowLinksOutside: base.build.allowLinksOutside ?? false,
+      },
       database,
       run: o.run ?? base.run ?? '',
       provider: settings,

@@ -123,7 +123,13 @@ export interface ResolvedService {
   name: string;
   /** Service folder relative to the project root (`.` for the root). */
   root: string;
-  build: { command: string; output: string; env: Record<string, string> };
+  build: {
+    command: string;
+    output: string;
+    env: Record<string, string>;
+    /** Keep symbolic links in the output that point outside it (audited). */
+    allowLinksOutside: boolean;
+  };
   database: ResolvedDatabase | null;
   /** Command that starts the app (provider local); empty for providers that do not run one. */
   run: string;

@@ -114,6 +114,11 @@ const buildSchema = z.strictObject({
       'Folder (relative to the service root) holding the build output; stored content-addressed as the release artifact.',
     examples: ['dist'],
   }),
+  allowLinksOutside: field(z.boolean().optional(), {
+    description:
+      'Keep symbolic links in the build output that point outside it (by default a build that leaves one is refused: the release would carry a path into the build machine, such as /etc). Each build that keeps one records the links in its audit event.',
+    examples: [true],
+  }),
   env: field(envVarsSchema.optional(), {
     description:
       'Environment variables for the build command, which otherwise sees only a least environment (PATH, HOME, locale, proxies, npm settings; no credentials): `${NAME}` in a value hands it a variable of your shell on purpose.',

@@ -6,7 +6,7 @@
  * immutable.)
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,6 +84,30 @@ export function releaseDigest(services: Record<string, ReleaseArtifact>): string
 }
 
 /** Copies the tracked and untracked-but-not-ignored files of a repository into `dest`. */
+/** A symbolic link of a build output and where it points (relative to the output). */
+export interface OutsideLink {
+  link: string;
+  target: string;
+}
+
+/**
+ * The symbolic links under `output` whose target, resolved from the link's folder, is outside
+ * `output` (`../../etc/passwd`, `/etc/ssl`). A release carries only its own files.
+ */
+export function linksLeaving(output: string): OutsideLink[] {
+  const root = path.resolve(output);
+  const out: OutsideLink[] = [];
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isSymbolicLink()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    const target = readlinkSync(full);
+    const rel = path.relative(root, path.resolve(path.dirname(full), target));
+    if (rel.startsWith('..') || path.isAbsolute(rel))
+      out.push({ link: path.relative(root, full), target });
+  }
+  return out.sort((a, b) => (a.link < b.link ? -1 : 1));
+}
+
 async function copyWorkingTree(root: string, dest: string): Promise<void> {
   const listing = await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
   const files = listing.split('\0').filter(Boolean);
@@ -135,6 +159,8 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
 
   const logDir = path.join(options.home, 'logs');
   await mkdir(logDir, { recursive: true });
+  // Links out of an output kept on purpose (`build.allowLinksOutside`), per service: audited.
+  const linksKept: Record<string, OutsideLink[]> = {};
   const buildAll = async (projectDir: string): Promise<Record<string, ReleaseArtifact>> => {
     const services: Record<string, ReleaseArtifact> = {};
     for (const name of config.services) {
@@ -186,6 +212,19 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
           },
         );
       }
+      const outside = linksLeaving(output);
+      if (outside.length > 0 && !service.build.allowLinksOutside) {
+        const [first] = outside;
+        throw new UserError(
+          'BUILD_LINK_OUTSIDE',
+          `the build output of ${name} holds ${outside.length === 1 ? 'a symbolic link' : `${outside.length} symbolic links`} pointing outside it (${first?.link} → ${first?.target}); a release carries only its own files, so nothing was stored.`,
+          {
+            hint: `Copy what the link points to into ${path.join(service.root, service.build.output)} in the build (e.g. \`cp -L\`), or, when the target exists on every machine that runs the release, set services.${name}.build.allowLinksOutside: true (each such build is recorded in the audit log).`,
+            details: { service: name, links: outside.slice(0, 20) },
+          },
+        );
+      }
+      if (outside.length > 0) linksKept[name] = outside.slice(0, 50);
       await options.packageRelease?.(
         name,
         output,
@@ -280,6 +319,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
       digest,
       dirty,
       ...(dirty ? { dirtyFiles: dirtyFiles.slice(0, 50) } : {}),
+      ...(Object.keys(linksKept).length > 0 ? { linksOutside: linksKept } : {}),
     },
   });
   return { release, reused: false, dirtyFiles };

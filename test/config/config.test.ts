@@ -426,7 +426,7 @@ describe('valid configs', () => {
     expect(production.services.notes).toEqual({
       name: 'notes',
       root: '.',
-      build: { command: 'node scripts/build.mjs', output: 'dist', env: {} },
+      build: { command: 'node scripts/build.mjs', output: 'dist', env: {}, allowLinksOutside: false },
       database: {
         engine: 'sqlite',
         environment: 'production',

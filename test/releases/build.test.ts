@@ -61,6 +61,36 @@ describe('digestTree', () => {
 
 describe('airlock build', () => {
   projectTest(
+    'refuses an output with a symbolic link that leaves it, unless allowed on purpose (then audited)',
+    async ({ project }) => {
+      const script = readFileSync(path.join(project.dir, 'scripts/build.mjs'), 'utf8');
+      project.commitFiles(
+        {
+          'scripts/build.mjs': `${script}\nimport { symlinkSync as linkOut } from 'node:fs';\nlinkOut('/etc/hostname', 'dist/hostname');\n`,
+        },
+        'A build that links out of its output',
+      );
+      const refused = await project.cli(['build']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(
+        'the build output of notes holds a symbolic link pointing outside it (hostname → /etc/hostname)',
+      );
+      expect(refused.stderr).toContain('services.notes.build.allowLinksOutside: true');
+
+      project.editConfig((doc) =>
+        doc.setIn(['services', 'notes', 'build', 'allowLinksOutside'], true),
+      );
+      const built = await project.cli(['build', '--json']);
+      expect(built.code, built.stderr).toBe(0);
+      const history = JSON.parse((await project.cli(['history', '--json'])).stdout);
+      const event = history.events.find((e: { action: string }) => e.action === 'release.built');
+      expect(event.detail.linksOutside).toEqual({
+        notes: [{ link: 'hostname', target: '/etc/hostname' }],
+      });
+    },
+  );
+
+  projectTest(
     'builds the commit once in a clean checkout, and reuses the release afterwards',
     async ({ project }) => {
       const first = await project.cli(['build', '--json']);
