@@ -426,7 +426,12 @@ describe('valid configs', () => {
     expect(production.services.notes).toEqual({
       name: 'notes',
       root: '.',
-      build: { command: 'node scripts/build.mjs', output: 'dist', env: {}, allowLinksOutside: false },
+      build: {
+        command: 'node scripts/build.mjs',
+        output: 'dist',
+        env: {},
+        allowLinksOutside: false,
+      },
       database: {
         engine: 'sqlite',
         environment: 'production',
