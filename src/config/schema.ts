@@ -144,7 +144,7 @@ export const configSchema = z.strictObject({
         }),
         gcAfterDeploy: field(z.boolean().default(true), {
           description:
-            'Run the garbage collection after every successful deployment (`airlock gc` runs it by hand).',
+            'Run the garbage collection after a successful deployment, at most once an hour (`airlock gc` runs it by hand, any time).',
           examples: [false],
         }),
       })
