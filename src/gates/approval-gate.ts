@@ -87,6 +87,11 @@ export function evaluateApprovalGate(inputs: GateInputs): GateResult {
     gate: 'approval',
     status: 'pending',
     reason: `${missing} more${proven} approval${missing === 1 ? '' : 's'} needed (${counted.length}/${required})${notBy}${expired ? '; older approvals expired' : ''}${rollback}${uncounted ? `; not counted: ${uncounted}` : ''}.`,
-    next: `airlock approve ${environment.name} --release ${release.id}`,
+    next:
+      identity === 'signed'
+        ? `airlock approve ${environment.name} --release ${release.id} --key ~/.ssh/id_ed25519 (a reviewer whose key is in ${environment.promotion.approval.allowedSigners})`
+        : identity === 'oidc'
+          ? `run the workflow .github/workflows/airlock-approve-${environment.name}.yml on GitHub Actions for ${release.id}`
+          : `airlock approve ${environment.name} --release ${release.id}`,
   };
 }

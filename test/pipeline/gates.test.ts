@@ -439,6 +439,21 @@ describe('gates', () => {
     expect(r.reason).toBe('1 more approval needed (0/1) by someone other than dev@x.');
   });
 
+  it('a pending signed or OIDC approval tells how to give one that counts', () => {
+    const signed = evaluateApprovalGate(
+      inputs({ approvals: [], environment: environment({ identity: 'signed' }) }),
+    );
+    expect(signed.reason).toContain('1 more signed approval needed');
+    expect(signed.next).toContain(
+      'airlock approve production --release r3 --key ~/.ssh/id_ed25519',
+    );
+    expect(signed.next).toContain('.approvals/allowed_signers');
+    const oidc = evaluateApprovalGate(
+      inputs({ approvals: [], environment: environment({ identity: 'oidc' }) }),
+    );
+    expect(oidc.next).toContain('.github/workflows/airlock-approve-production.yml');
+  });
+
   it("approval does not count the deployer's own approval (prevent self-review)", () => {
     expect(evaluateApprovalGate(inputs({ approvals: [approval('dev@x')] })).status).toBe('pending');
     const allowed = evaluateApprovalGate(
