@@ -7,7 +7,6 @@
  * The claim sits beside the ledger: `airlock.claim` on Postgres, `airlock_claim` on SQLite (both
  * left out of schema snapshots and drift).
  */
-import type { DatabaseSync } from 'node:sqlite';
 import type { Client } from 'pg';
 import { UserError } from '../errors.ts';
 import { POSTGRES_LEDGER_SCHEMA } from './ledger.ts';
@@ -97,33 +96,45 @@ function literal(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/** The SQLite form of {@link claimPostgres}. @throws UserError `DATABASE_CLAIMED`. */
-export function claimSqlite(
-  db: DatabaseSync,
+/**
+ * Runs one SQL statement with `?` parameters and returns its rows: a SQLite file's connection, or
+ * D1's HTTP API (the same SQL dialect).
+ */
+export type SqliteStatementRunner = (
+  sql: string,
+  params?: string[],
+) => Promise<Record<string, unknown>[]>;
+
+/**
+ * The SQLite form of {@link claimPostgres}, over a SQLite file or a D1 database (`run`).
+ * @throws UserError `DATABASE_CLAIMED`.
+ */
+export async function claimSqlite(
+  run: SqliteStatementRunner,
   claim: DatabaseClaim,
   where: string,
   options: { create: boolean },
-): void {
-  const read = (): DatabaseClaim | undefined => {
-    const exists = db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
-      .get(SQLITE_CLAIM_TABLE);
-    if (!exists) return undefined;
-    const row = db
-      .prepare(`SELECT project, environment FROM ${SQLITE_CLAIM_TABLE} WHERE id = 1`)
-      .get() as DatabaseClaim | undefined;
-    return row ? { project: row.project, environment: row.environment } : undefined;
+): Promise<void> {
+  const read = async (): Promise<DatabaseClaim | undefined> => {
+    const exists = await run(
+      "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?",
+      [SQLITE_CLAIM_TABLE],
+    );
+    if (exists.length === 0) return undefined;
+    const [row] = await run(`SELECT project, environment FROM ${SQLITE_CLAIM_TABLE} WHERE id = 1`);
+    return row ? { project: String(row.project), environment: String(row.environment) } : undefined;
   };
-  const found = read();
+  const found = await read();
   if (found || !options.create) {
     compare(found, claim, where);
     return;
   }
-  db.exec(
+  await run(
     `CREATE TABLE IF NOT EXISTS ${SQLITE_CLAIM_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), project TEXT NOT NULL, environment TEXT NOT NULL, claimed_at TEXT NOT NULL)`,
   );
-  db.prepare(
+  await run(
     `INSERT OR IGNORE INTO ${SQLITE_CLAIM_TABLE} (id, project, environment, claimed_at) VALUES (1, ?, ?, ?)`,
-  ).run(claim.project, claim.environment, new Date().toISOString());
-  compare(read(), claim, where);
+    [claim.project, claim.environment, new Date().toISOString()],
+  );
+  compare(await read(), claim, where);
 }

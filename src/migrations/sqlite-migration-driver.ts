@@ -104,7 +104,13 @@ export class SqliteMigrationDriver implements MigrationDriver {
   }
 
   async claim(claim: DatabaseClaim, options: { create: boolean }): Promise<void> {
-    claimSqlite(this.#db, claim, this.path, options);
+    const db = this.#db;
+    await claimSqlite(
+      async (sql, params = []) => db.prepare(sql).all(...params) as Record<string, unknown>[],
+      claim,
+      this.path,
+      options,
+    );
   }
 
   async readLedger(): Promise<LedgerEntry[]> {

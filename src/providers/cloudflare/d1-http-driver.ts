@@ -25,6 +25,7 @@ import os from 'node:os';
 import type { ResolvedDatabase } from '../../config/resolve.ts';
 import { ProviderError, UserError } from '../../errors.ts';
 import type { D1MigrationRow } from '../../migrations/adopt-wrangler.ts';
+import { claimSqlite, type DatabaseClaim } from '../../migrations/database-claim.ts';
 import { LEDGER_TABLE, type LedgerEntry } from '../../migrations/ledger.ts';
 import type { ApplyMeta, MigrationDriver } from '../../migrations/migration-driver.ts';
 import type { MigrationFile } from '../../migrations/migration-files.ts';
@@ -206,6 +207,24 @@ export class D1HttpMigrationDriver implements MigrationDriver {
             ? 'Check database_id in the wrangler file and CLOUDFLARE_ACCOUNT_ID (`wrangler d1 list`).'
             : 'Try again; run `airlock migrate status` to see what was applied.',
       },
+    );
+  }
+
+  /**
+   * Checks (and with `create`, writes) the database's claim over the HTTP API, as on a SQLite
+   * file: a D1 database bound to two environments (one `database_id` in both wrangler
+   * environments) is refused by the second, even in a CI job that holds only its own token.
+   * @throws UserError `DATABASE_CLAIMED`.
+   */
+  async claim(claim: DatabaseClaim, options: { create: boolean }): Promise<void> {
+    await claimSqlite(
+      async (sql, params) => {
+        const [result] = await this.query([{ sql, ...(params ? { params } : {}) }]);
+        return result?.results ?? [];
+      },
+      claim,
+      this.#o.display,
+      options,
     );
   }
 

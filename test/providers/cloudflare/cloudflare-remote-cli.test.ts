@@ -157,12 +157,12 @@ describe('cloudflare remote mode through the CLI (FAKE wrangler, FAKE D1 API)', 
     const staging = await ok(['deploy', 'staging']);
     expect(staging).toContain('applied 0001_create_notes');
     expect(staging).toContain('→ https://notes-worker.airlock-fake.workers.dev');
-    expect(tables(STAGING_DB)).toEqual(['airlock_migrations', 'notes']);
+    expect(tables(STAGING_DB)).toEqual(['airlock_claim', 'airlock_migrations', 'notes']);
     expect(tables(PRODUCTION_DB)).toEqual([]);
 
     const production = await ok(['promote', 'production', '--yes']);
     expect(production).toContain('→ https://notes-worker-production.airlock-fake.workers.dev');
-    expect(tables(PRODUCTION_DB)).toEqual(['airlock_migrations', 'notes']);
+    expect(tables(PRODUCTION_DB)).toEqual(['airlock_claim', 'airlock_migrations', 'notes']);
 
     const a = fake.worker('notes-worker')?.versions[0];
     const b = fake.worker('notes-worker-production')?.versions[0];

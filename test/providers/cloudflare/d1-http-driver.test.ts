@@ -173,6 +173,20 @@ describe('D1HttpMigrationDriver (against the fake D1 API)', () => {
     expect(ledgerOf(id)[0]).toMatchObject({ version: 1, appliedBy: 'ci', release: 'r1' });
   });
 
+  it('claims the database for its environment: a second environment bound to the same database_id is refused', async () => {
+    await open().claim({ project: 'shop', environment: 'staging' }, { create: true });
+    // Staging again (any later contact) is fine; the claim is one row beside the ledger.
+    await open().claim({ project: 'shop', environment: 'staging' }, { create: true });
+    expect(tablesOf(id)).toEqual(['airlock_claim']);
+    // Production's job holds only its own token and binding: the claim alone tells it apart.
+    const error = await caught(
+      open().claim({ project: 'shop', environment: 'production' }, { create: true }),
+    );
+    expect(error.code).toBe('DATABASE_CLAIMED');
+    expect(error.message).toContain(`D1 database ${id}`);
+    expect(error.message).toContain('belongs to environment staging');
+  });
+
   it('refuses explicit transactions as D1 does, keeping nothing of the file', async () => {
     await files.write('0001_with_begin.sql', 'BEGIN TRANSACTION;\nCREATE TABLE t (x);\nCOMMIT;\n');
     const error = await caught(
