@@ -112,7 +112,16 @@ export function localRuntimeOptions(
     home,
     daemonEntry: RUNTIME_ENTRY,
     daemonArgs: state.kind === 'sqlite' ? ['--state', state.file] : [],
-    daemonEnv: state.kind === 'postgres' ? { AIRLOCK_STATE_URL: state.url } : {},
+    daemonEnv:
+      state.kind === 'postgres'
+        ? { AIRLOCK_STATE_URL: state.url }
+        : state.kind === 'd1'
+          ? {
+              AIRLOCK_STATE_URL: state.url,
+              ...(state.apiToken ? { AIRLOCK_STATE_TOKEN: state.apiToken } : {}),
+              ...(state.baseUrl ? { CLOUDFLARE_API_BASE_URL: state.baseUrl } : {}),
+            }
+          : {},
   };
 }
 

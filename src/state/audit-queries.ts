@@ -16,6 +16,12 @@ import {
   eventContent,
 } from './audit-chain.ts';
 import { AUDIT_GENESIS } from './audit-guards.ts';
+import {
+  type D1Transaction,
+  d1Statement,
+  d1TransactionOf,
+  guardStatement,
+} from './d1-transaction.ts';
 import type { StateDatabase } from './schema.ts';
 import type { AuditEvent, NewAuditEvent } from './state-store.ts';
 import { json, parse, type Row, type StoreAccess } from './store-access.ts';
@@ -74,6 +80,8 @@ export async function appendAudit(
     if (row) return toAudit(row);
   }
   const row = await access.write(async (db) => {
+    const d1 = d1TransactionOf(db);
+    if (d1) return appendDeferred(db, d1, e, options.accept ?? false);
     const head = await lockedHead(db, Boolean(options.pgSchema));
     const last = await db
       .selectFrom('audit_events')
@@ -129,6 +137,94 @@ export async function appendAudit(
     return inserted;
   }, true);
   return toAudit(row);
+}
+
+/**
+ * D1: the append as statements kept for the transaction's batch (`d1-transaction.ts`), with the
+ * same id, `prev` and hash as above. The first append of a transaction reads the head and the
+ * last event and guards the batch on both being unchanged (another process appending meanwhile
+ * fails the batch, and the transaction runs again); later appends chain on the pending ones.
+ */
+async function appendDeferred(
+  db: Kysely<StateDatabase>,
+  tx: D1Transaction,
+  e: NewAuditEvent,
+  accept: boolean,
+): Promise<Row<'audit_events'>> {
+  let chain = tx.audit;
+  if (!chain) {
+    const head = await lockedHead(db, false);
+    const last = await db
+      .selectFrom('audit_events')
+      .select(['id', 'hash'])
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    chain = { head, last: last ? { id: Number(last.id), hash: last.hash } : undefined };
+    tx.guard(
+      guardStatement(
+        '(SELECT count(*) FROM "audit_head") = ? AND (SELECT count(*) FROM "audit_head" WHERE "id" = 1 AND "seq" = ? AND "hash" = ?) = ? AND (SELECT coalesce(max("id"), 0) FROM "audit_events") = ?',
+        [head ? 1 : 0, head?.seq ?? -1, head?.hash ?? '', head ? 1 : 0, chain.last?.id ?? 0],
+      ),
+    );
+  }
+  const { head, last } = chain;
+  const id = Math.max(head?.seq ?? 0, last?.id ?? 0) + 1;
+  const prev = accept || !head ? (last?.hash ?? AUDIT_GENESIS) : head.hash;
+  const values = {
+    id,
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    environment: e.environment,
+    release_id: e.releaseId,
+    run_id: e.runId,
+    result: e.result,
+    detail: json(e.detail),
+  };
+  const hash = chainHash(prev, eventContent(values));
+  const row = { ...values, prev_hash: prev, hash };
+  tx.defer(d1Statement(db.insertInto('audit_events').values(row).compile()), 'audit_events');
+  const broken = {
+    brokenAt: accept ? null : id,
+    brokenReason: accept
+      ? null
+      : 'the chain head row was removed (and written again here): events before this one may have been removed.',
+  };
+  tx.defer(
+    d1Statement(
+      head
+        ? db
+            .updateTable('audit_head')
+            .set({ seq: id, hash, ...(accept ? { broken_at: null, broken_reason: null } : {}) })
+            .where('id', '=', 1)
+            .compile()
+        : db
+            .insertInto('audit_head')
+            .values({
+              id: 1,
+              seq: id,
+              hash,
+              chain_start: 1,
+              broken_at: broken.brokenAt,
+              broken_reason: broken.brokenReason,
+            })
+            .compile(),
+    ),
+    'audit_head',
+  );
+  tx.audit = {
+    head: head
+      ? {
+          ...head,
+          seq: id,
+          hash,
+          ...(accept ? { brokenAt: null, brokenReason: null } : {}),
+        }
+      : { seq: id, hash, chainStart: 1, ...broken },
+    last: { id, hash },
+  };
+  return row as Row<'audit_events'>;
 }
 
 /**

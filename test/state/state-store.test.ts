@@ -7,10 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { D1StateStore } from '../../src/state/d1-state-store.ts';
 import { PostgresStateStore } from '../../src/state/postgres-state-store.ts';
 import { STATE_SCHEMA_VERSION } from '../../src/state/schema.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { NewRelease, StateStore } from '../../src/state/state-store.ts';
+import { startFakeD1Api } from '../fakes/cloudflare/fake-d1-api.ts';
 import { createTestDatabase, describeIfPostgres } from '../helpers/postgres.ts';
 
 interface Implementation {
@@ -35,6 +37,29 @@ const implementations: Implementation[] = [
         store: await SqliteStateStore.open({ file }),
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
         reopen: () => SqliteStateStore.open({ file }),
+      };
+    },
+  },
+  {
+    // FAKE D1 API: Cloudflare's HTTP envelope over a real SQLite file (test/fakes/cloudflare).
+    name: 'd1',
+    describe,
+    async open() {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-d1-'));
+      const api = await startFakeD1Api(dir);
+      const options = {
+        accountId: api.accountId,
+        databaseId: api.createDatabase(),
+        apiToken: api.token,
+        baseUrl: api.baseUrl,
+      };
+      return {
+        store: await D1StateStore.open(options),
+        cleanup: async () => {
+          await api.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+        reopen: () => D1StateStore.open(options),
       };
     },
   },

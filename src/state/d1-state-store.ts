@@ -1,0 +1,224 @@
+/**
+ * The state store on Cloudflare D1 (`state: d1://<account-id>/<database-id>`), for teams whose
+ * whole stack is on Cloudflare: the same Kysely queries as the SQLite store (D1 is SQLite),
+ * sent through D1's HTTP API (`POST …/accounts/{account}/d1/database/{database}/query`, the
+ * client of `providers/cloudflare/d1-http-driver.ts`) with a token that has D1: Edit.
+ *
+ * D1 has neither interactive transactions nor locks. A statement outside a transaction is one
+ * request. A transaction is a `D1Transaction` (`d1-transaction.ts`): its plain inserts and
+ * audit appends are sent together as one batch (one D1 transaction) at its end, behind guards
+ * — conditional writes — that fail the batch when the environment lock is no longer this
+ * view's or the audit chain moved since it was read; a transaction that lost such a race and
+ * wrote nothing yet runs again (the fence check then reports `LOCK_LOST`). Environment locks
+ * are leases written by one conditional statement (`lock-queries.ts`), so they need nothing
+ * more. The store's schema migrations run under the lease of `D1HttpMigrationDriver.lock()`.
+ */
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  Kysely,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
+import { ProviderError } from '../errors.ts';
+import {
+  CLOUDFLARE_API_BASE_URL,
+  D1HttpMigrationDriver as D1Client,
+  type D1HttpMigrationDriver,
+} from '../providers/cloudflare/d1-http-driver.ts';
+import { audit } from './audit.ts';
+import { SQLITE_AUDIT_GUARDS } from './audit-guards.ts';
+import {
+  bindD1Transaction,
+  D1GuardFailed,
+  D1Transaction,
+  d1Statement,
+  guardStatement,
+  toQueryResult,
+} from './d1-transaction.ts';
+import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
+import { STATE_MIGRATION_TABLE, STATE_SCHEMA_VERSION, type StateDatabase } from './schema.ts';
+
+export interface D1StateStoreOptions {
+  accountId: string;
+  databaseId: string;
+  /** A Cloudflare API token with D1: Edit. Never logged or put in an error. */
+  apiToken: string;
+  /** Default: Cloudflare's API (`CLOUDFLARE_API_BASE_URL` overrides it, as for wrangler). */
+  baseUrl?: string;
+  fetch?: typeof fetch;
+}
+
+/** How often a transaction that lost a race to another writer is run again. */
+const ATTEMPTS = 5;
+
+/** One connection: each query is one request, or a statement of the open `D1Transaction`. */
+class D1Connection implements DatabaseConnection {
+  readonly #client: D1HttpMigrationDriver;
+  readonly #tx: D1Transaction | null;
+
+  constructor(client: D1HttpMigrationDriver, tx: D1Transaction | null) {
+    this.#client = client;
+    this.#tx = tx;
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#tx) return this.#tx.execute<R>(query);
+    const [result] = await this.#client.query([d1Statement(query)]);
+    return toQueryResult<R>(result);
+  }
+
+  // biome-ignore lint/correctness/useYield: D1 cannot stream rows.
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('the D1 state store does not stream query results');
+  }
+}
+
+class D1Driver implements Driver {
+  readonly #connection: D1Connection;
+
+  constructor(client: D1HttpMigrationDriver, tx: D1Transaction | null) {
+    this.#connection = new D1Connection(client, tx);
+  }
+
+  async init(): Promise<void> {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return this.#connection;
+  }
+  async beginTransaction(): Promise<void> {
+    throw new Error('D1 has no interactive transactions: use the store dialect (D1Transaction)');
+  }
+  async commitTransaction(): Promise<void> {}
+  async rollbackTransaction(): Promise<void> {}
+  async releaseConnection(): Promise<void> {}
+  async destroy(): Promise<void> {}
+}
+
+/** Kysely over D1's HTTP API: SQLite's SQL, one request per query (or the transaction's batch). */
+function d1Dialect(client: D1HttpMigrationDriver, tx: D1Transaction | null): Dialect {
+  return {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => new D1Driver(client, tx),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+    createIntrospector: (db) => new SqliteIntrospector(db),
+  };
+}
+
+/** The store dialect: a transaction is a `D1Transaction`, run again when it lost a race. */
+function d1StoreDialect(client: D1HttpMigrationDriver): StoreDialect {
+  return {
+    name: 'sqlite',
+    forShare: false,
+    async atomically(_db, fn, fence) {
+      for (let attempt = 1; ; attempt++) {
+        const tx = new D1Transaction(
+          (batch) => client.query(batch),
+          fence
+            ? [
+                guardStatement(
+                  'EXISTS (SELECT 1 FROM "locks" WHERE "environment" = ? AND "token" = ?)',
+                  [fence.environment, fence.token],
+                ),
+              ]
+            : [],
+        );
+        const trx = new Kysely<StateDatabase>({ dialect: d1Dialect(client, tx) });
+        bindD1Transaction(trx, tx);
+        try {
+          const result = await fn(trx);
+          await tx.commit();
+          return result;
+        } catch (error) {
+          if (!(error instanceof D1GuardFailed)) throw error;
+          if (tx.wrote || attempt >= ATTEMPTS) {
+            throw new ProviderError(
+              'PROVIDER_UNAVAILABLE',
+              `another Airlock process kept writing the D1 state database at the same moment (${attempt} attempts); ${tx.wrote ? 'part of this change was written' : 'nothing of this change was written'}.`,
+              { hint: 'Run the command again; `airlock status` shows what was recorded.' },
+            );
+          }
+        }
+      }
+    },
+  };
+}
+
+export class D1StateStore extends KyselyStateStore {
+  readonly accountId: string;
+  readonly databaseId: string;
+
+  private constructor(db: Kysely<StateDatabase>, dialect: StoreDialect, o: D1StateStoreOptions) {
+    super(db, dialect);
+    this.accountId = o.accountId;
+    this.databaseId = o.databaseId;
+  }
+
+  /**
+   * Connects and brings the schema up to date (one request when it already is; concurrent
+   * openers of an older schema serialise on the D1 migration lease), then checks the audit
+   * log's guard triggers and recreates any that is missing.
+   * @throws ProviderError `PROVIDER_AUTH` (token refused), `PROVIDER_UNAVAILABLE` (no answer;
+   *   the token is never in the message); UserError `STATE_SCHEMA_TOO_NEW`.
+   */
+  static async open(options: D1StateStoreOptions): Promise<D1StateStore> {
+    const client = new D1Client({
+      accountId: options.accountId,
+      databaseId: options.databaseId,
+      apiToken: options.apiToken,
+      baseUrl: options.baseUrl ?? CLOUDFLARE_API_BASE_URL,
+      display: `the D1 state database ${options.databaseId}`,
+      purpose: 'state',
+      lockTtlMs: 60_000,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const db = new Kysely<StateDatabase>({ dialect: d1Dialect(client, null) });
+    const store = new D1StateStore(db, d1StoreDialect(client), options);
+    const names = Object.keys(SQLITE_AUDIT_GUARDS);
+    const [objects] = await client.query([
+      {
+        sql: `SELECT name FROM sqlite_master WHERE name IN (${[STATE_MIGRATION_TABLE, ...names].map(() => '?').join(', ')})`,
+        params: [STATE_MIGRATION_TABLE, ...names],
+      },
+    ]);
+    const present = new Set((objects?.results ?? []).map((r) => String(r.name)));
+    let applied = 0;
+    if (present.has(STATE_MIGRATION_TABLE)) {
+      const [count] = await client.query([
+        { sql: `SELECT count(*) AS n FROM "${STATE_MIGRATION_TABLE}"` },
+      ]);
+      applied = Number(count?.results?.[0]?.n ?? 0);
+    }
+    if (applied !== STATE_SCHEMA_VERSION) {
+      const release = await client.lock();
+      try {
+        await migrateStateSchema(db, 'sqlite');
+      } finally {
+        await release();
+        await client.close();
+      }
+      return store; // the migrations created the guards
+    }
+    await store.#restoreGuards(
+      client,
+      names.filter((n) => !present.has(n)),
+    );
+    return store;
+  }
+
+  /** Recreates the audit guards someone dropped; `audit.guard-restored` says which. */
+  async #restoreGuards(client: D1HttpMigrationDriver, missing: string[]): Promise<void> {
+    if (missing.length === 0) return;
+    await client.query(missing.map((name) => ({ sql: SQLITE_AUDIT_GUARDS[name] as string })));
+    await audit({ store: this, actor: 'airlock', now: () => new Date() }, 'audit.guard-restored', {
+      environment: null,
+      detail: {
+        triggers: missing,
+        note: 'a guard of the audit log was missing (dropped outside Airlock) and was created again',
+      },
+    });
+  }
+}
