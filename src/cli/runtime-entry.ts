@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { d1StateLocation } from '../config/resolve-databases.ts';
+import { openD1StateClient } from '../providers/cloudflare/d1-state-client.ts';
 import { runDaemon } from '../providers/local/runtime-daemon.ts';
 import { openStateStore } from '../state/open-state-store.ts';
 import { auditRuntimeEvent } from './runtime-audit.ts';
@@ -21,7 +22,9 @@ const { values } = parseArgs({
 const stateUrl = process.env.AIRLOCK_STATE_URL;
 const d1 = stateUrl ? d1StateLocation(stateUrl, process.env) : undefined;
 const store = stateUrl
-  ? await openStateStore(d1 ?? { kind: 'postgres', url: stateUrl, display: '' })
+  ? await openStateStore(d1 ?? { kind: 'postgres', url: stateUrl, display: '' }, {
+      d1Client: openD1StateClient,
+    })
   : values.state
     ? await openStateStore({ kind: 'sqlite', file: values.state, display: values.state })
     : undefined;

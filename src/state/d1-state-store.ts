@@ -1,8 +1,8 @@
 /**
  * The state store on Cloudflare D1 (`state: d1://<account-id>/<database-id>`), for teams whose
  * whole stack is on Cloudflare: the same Kysely queries as the SQLite store (D1 is SQLite),
- * sent through D1's HTTP API (`POST …/accounts/{account}/d1/database/{database}/query`, the
- * client of `providers/cloudflare/d1-http-driver.ts`) with a token that has D1: Edit.
+ * sent through D1's HTTP API (`POST …/accounts/{account}/d1/database/{database}/query`) by the
+ * client passed in (`providers/cloudflare/d1-http-driver.ts`, with a token that has D1: Edit).
  *
  * D1 has neither interactive transactions nor locks. A statement outside a transaction is one
  * request. A transaction is a `D1Transaction` (`d1-transaction.ts`): its plain inserts and
@@ -11,7 +11,7 @@
  * view's or the audit chain moved since it was read; a transaction that lost such a race and
  * wrote nothing yet runs again (the fence check then reports `LOCK_LOST`). Environment locks
  * are leases written by one conditional statement (`lock-queries.ts`), so they need nothing
- * more. The store's schema migrations run under the lease of `D1HttpMigrationDriver.lock()`.
+ * more. The store's schema migrations run under the lease of `the client's `lock()``.
  */
 import {
   type CompiledQuery,
@@ -25,16 +25,12 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import { ProviderError } from '../errors.ts';
-import {
-  CLOUDFLARE_API_BASE_URL,
-  D1HttpMigrationDriver as D1Client,
-  type D1HttpMigrationDriver,
-} from '../providers/cloudflare/d1-http-driver.ts';
 import { audit } from './audit.ts';
 import { SQLITE_AUDIT_GUARDS } from './audit-guards.ts';
 import {
   bindD1Transaction,
   D1GuardFailed,
+  type D1StateClient,
   D1Transaction,
   d1Statement,
   guardStatement,
@@ -44,13 +40,13 @@ import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysel
 import { STATE_MIGRATION_TABLE, STATE_SCHEMA_VERSION, type StateDatabase } from './schema.ts';
 
 export interface D1StateStoreOptions {
+  /**
+   * D1's HTTP API for the state database (the Cloudflare provider's `openD1StateClient`; the
+   * token it holds is never logged or put in an error).
+   */
+  client: D1StateClient;
   accountId: string;
   databaseId: string;
-  /** A Cloudflare API token with D1: Edit. Never logged or put in an error. */
-  apiToken: string;
-  /** Default: Cloudflare's API (`CLOUDFLARE_API_BASE_URL` overrides it, as for wrangler). */
-  baseUrl?: string;
-  fetch?: typeof fetch;
 }
 
 /** How often a transaction that lost a race to another writer is run again. */
@@ -58,10 +54,10 @@ const ATTEMPTS = 5;
 
 /** One connection: each query is one request, or a statement of the open `D1Transaction`. */
 class D1Connection implements DatabaseConnection {
-  readonly #client: D1HttpMigrationDriver;
+  readonly #client: D1StateClient;
   readonly #tx: D1Transaction | null;
 
-  constructor(client: D1HttpMigrationDriver, tx: D1Transaction | null) {
+  constructor(client: D1StateClient, tx: D1Transaction | null) {
     this.#client = client;
     this.#tx = tx;
   }
@@ -81,7 +77,7 @@ class D1Connection implements DatabaseConnection {
 class D1Driver implements Driver {
   readonly #connection: D1Connection;
 
-  constructor(client: D1HttpMigrationDriver, tx: D1Transaction | null) {
+  constructor(client: D1StateClient, tx: D1Transaction | null) {
     this.#connection = new D1Connection(client, tx);
   }
 
@@ -99,7 +95,7 @@ class D1Driver implements Driver {
 }
 
 /** Kysely over D1's HTTP API: SQLite's SQL, one request per query (or the transaction's batch). */
-function d1Dialect(client: D1HttpMigrationDriver, tx: D1Transaction | null): Dialect {
+function d1Dialect(client: D1StateClient, tx: D1Transaction | null): Dialect {
   return {
     createAdapter: () => new SqliteAdapter(),
     createDriver: () => new D1Driver(client, tx),
@@ -109,7 +105,7 @@ function d1Dialect(client: D1HttpMigrationDriver, tx: D1Transaction | null): Dia
 }
 
 /** The store dialect: a transaction is a `D1Transaction`, run again when it lost a race. */
-function d1StoreDialect(client: D1HttpMigrationDriver): StoreDialect {
+function d1StoreDialect(client: D1StateClient): StoreDialect {
   return {
     name: 'sqlite',
     forShare: false,
@@ -151,10 +147,18 @@ export class D1StateStore extends KyselyStateStore {
   readonly accountId: string;
   readonly databaseId: string;
 
+  readonly #client: D1StateClient;
+
   private constructor(db: Kysely<StateDatabase>, dialect: StoreDialect, o: D1StateStoreOptions) {
     super(db, dialect);
     this.accountId = o.accountId;
     this.databaseId = o.databaseId;
+    this.#client = o.client;
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.#client.close();
   }
 
   /**
@@ -165,16 +169,7 @@ export class D1StateStore extends KyselyStateStore {
    *   the token is never in the message); UserError `STATE_SCHEMA_TOO_NEW`.
    */
   static async open(options: D1StateStoreOptions): Promise<D1StateStore> {
-    const client = new D1Client({
-      accountId: options.accountId,
-      databaseId: options.databaseId,
-      apiToken: options.apiToken,
-      baseUrl: options.baseUrl ?? CLOUDFLARE_API_BASE_URL,
-      display: `the D1 state database ${options.databaseId}`,
-      purpose: 'state',
-      lockTtlMs: 60_000,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    });
+    const { client } = options;
     const db = new Kysely<StateDatabase>({ dialect: d1Dialect(client, null) });
     const store = new D1StateStore(db, d1StoreDialect(client), options);
     const names = Object.keys(SQLITE_AUDIT_GUARDS);
@@ -198,7 +193,6 @@ export class D1StateStore extends KyselyStateStore {
         await migrateStateSchema(db, 'sqlite');
       } finally {
         await release();
-        await client.close();
       }
       return store; // the migrations created the guards
     }
@@ -210,7 +204,7 @@ export class D1StateStore extends KyselyStateStore {
   }
 
   /** Recreates the audit guards someone dropped; `audit.guard-restored` says which. */
-  async #restoreGuards(client: D1HttpMigrationDriver, missing: string[]): Promise<void> {
+  async #restoreGuards(client: D1StateClient, missing: string[]): Promise<void> {
     if (missing.length === 0) return;
     await client.query(missing.map((name) => ({ sql: SQLITE_AUDIT_GUARDS[name] as string })));
     await audit({ store: this, actor: 'airlock', now: () => new Date() }, 'audit.guard-restored', {

@@ -15,16 +15,36 @@
  * row locks D1 does not have.
  */
 import type { CompiledQuery, Kysely, QueryResult } from 'kysely';
-import {
-  D1QueryError,
-  type D1QueryResult,
-  type D1Statement,
-} from '../providers/cloudflare/d1-http-driver.ts';
 import type { AuditHead } from './audit-chain.ts';
 import type { StateDatabase } from './schema.ts';
 
-/** Sends one batch to D1 (see `D1HttpMigrationDriver.query`). */
-export type D1Batch = (batch: D1Statement[]) => Promise<D1QueryResult[]>;
+/** One statement of a D1 batch: SQL with `?` placeholders and the JSON values bound to them. */
+export interface D1Statement {
+  sql: string;
+  params?: (string | number | null)[];
+}
+
+/** D1's answer to one statement of a batch. */
+export interface D1QueryResult {
+  results?: Record<string, unknown>[];
+  success: boolean;
+  meta?: { changes?: number; last_row_id?: number; [key: string]: unknown };
+}
+
+/**
+ * What the D1 state store needs of D1's HTTP API, passed in by whoever opens the store (the
+ * Cloudflare provider's `D1HttpMigrationDriver` is one): `query` sends one batch (one D1
+ * transaction) and throws when D1 refused a statement (none of the batch stays); `lock` takes
+ * a lease for the store's schema migrations and returns its release.
+ */
+export interface D1StateClient {
+  query(batch: D1Statement[]): Promise<D1QueryResult[]>;
+  lock(): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** Sends one batch to D1. */
+export type D1Batch = D1StateClient['query'];
 
 /** A guard of the batch failed: what the transaction read has changed since. */
 export class D1GuardFailed extends Error {}
@@ -63,8 +83,10 @@ export function guardStatement(condition: string, params: (string | number | nul
   return { sql: `SELECT CASE WHEN ${condition} THEN 1 ELSE ${FAIL} END AS held`, params };
 }
 
+/** D1 refused the batch at a guard: its only word for it is SQLite's message for `json()`. */
 const isGuardFailure = (error: unknown) =>
-  error instanceof D1QueryError && /malformed JSON|a guard of this write/i.test(error.message);
+  (error as { code?: unknown })?.code === 7500 &&
+  /malformed JSON|a guard of this write/i.test(String((error as Error).message));
 
 /** The audit chain as this transaction has left it (after its pending appends). */
 export interface PendingAuditChain {

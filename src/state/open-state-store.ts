@@ -4,35 +4,36 @@
  * when used.
  */
 import type { StateLocation } from '../config/resolve.ts';
-import { ProviderError } from '../errors.ts';
+import { InternalError } from '../errors.ts';
+import type { D1StateClient } from './d1-transaction.ts';
 import { SqliteStateStore } from './sqlite-state-store.ts';
 import type { StateStore } from './state-store.ts';
 
-/**
- * @throws ProviderError `PROVIDER_AUTH` for a d1:// state without a token; what each store's
- *   `open` throws.
- */
-export async function openStateStore(location: StateLocation): Promise<StateStore> {
+export interface OpenStateStoreDeps {
+  /**
+   * D1's HTTP API for a `d1://` location (the CLI passes the Cloudflare provider's
+   * `openD1StateClient`, which throws `PROVIDER_AUTH` without a token).
+   */
+  d1Client?: (location: Extract<StateLocation, { kind: 'd1' }>) => D1StateClient;
+}
+
+/** @throws what each store's `open` (and `deps.d1Client`) throws. */
+export async function openStateStore(
+  location: StateLocation,
+  deps: OpenStateStoreDeps = {},
+): Promise<StateStore> {
   if (location.kind === 'postgres') {
     const { PostgresStateStore } = await import('./postgres-state-store.ts');
     return PostgresStateStore.open({ url: location.url });
   }
   if (location.kind === 'd1') {
-    if (!location.apiToken) {
-      throw new ProviderError(
-        'PROVIDER_AUTH',
-        `the state store ${location.display} is on Cloudflare D1, and neither AIRLOCK_STATE_TOKEN nor CLOUDFLARE_API_TOKEN is set.`,
-        {
-          hint: 'Export AIRLOCK_STATE_TOKEN (a Cloudflare API token with D1: Edit on that account), then run the command again.',
-        },
-      );
-    }
+    if (!deps.d1Client)
+      throw new InternalError('INTERNAL', 'openStateStore: a d1:// state needs deps.d1Client');
     const { D1StateStore } = await import('./d1-state-store.ts');
     return D1StateStore.open({
+      client: deps.d1Client(location),
       accountId: location.accountId,
       databaseId: location.databaseId,
-      apiToken: location.apiToken,
-      ...(location.baseUrl ? { baseUrl: location.baseUrl } : {}),
     });
   }
   return SqliteStateStore.open({ file: location.file });

@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { D1StateStore } from '../../src/state/d1-state-store.ts';
+import { d1StateLocation } from '../../src/config/resolve-databases.ts';
+import { openD1StateClient } from '../../src/providers/cloudflare/d1-state-client.ts';
+import { openStateStore } from '../../src/state/open-state-store.ts';
 import { PostgresStateStore } from '../../src/state/postgres-state-store.ts';
 import { STATE_SCHEMA_VERSION } from '../../src/state/schema.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
@@ -47,19 +49,18 @@ const implementations: Implementation[] = [
     async open() {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-d1-'));
       const api = await startFakeD1Api(dir);
-      const options = {
-        accountId: api.accountId,
-        databaseId: api.createDatabase(),
-        apiToken: api.token,
-        baseUrl: api.baseUrl,
-      };
+      const location = d1StateLocation(`d1://${api.accountId}/${api.createDatabase()}`, {
+        AIRLOCK_STATE_TOKEN: api.token,
+        CLOUDFLARE_API_BASE_URL: api.baseUrl,
+      });
+      const open = () => openStateStore(location!, { d1Client: openD1StateClient });
       return {
-        store: await D1StateStore.open(options),
+        store: await open(),
         cleanup: async () => {
           await api.close();
           rmSync(dir, { recursive: true, force: true });
         },
-        reopen: () => D1StateStore.open(options),
+        reopen: open,
       };
     },
   },
