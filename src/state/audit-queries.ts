@@ -153,14 +153,24 @@ async function appendDeferred(
 ): Promise<Row<'audit_events'>> {
   let chain = tx.audit;
   if (!chain) {
-    const head = await lockedHead(db, false);
-    const last = await db
-      .selectFrom('audit_events')
-      .select(['id', 'hash'])
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    chain = { head, last: last ? { id: Number(last.id), hash: last.hash } : undefined };
+    // The head and the last event in one request.
+    const { rows } = await sql<
+      Partial<Row<'audit_head'>> & { last_id: number | null; last_hash: string | null }
+    >`SELECT h.*, (SELECT max("id") FROM "audit_events") AS last_id,
+        (SELECT "hash" FROM "audit_events" ORDER BY "id" DESC LIMIT 1) AS last_hash
+      FROM (SELECT 1) LEFT JOIN "audit_head" h ON h."id" = 1`.execute(db);
+    const found = rows[0];
+    const head =
+      found?.seq === null || found?.seq === undefined
+        ? undefined
+        : toHead(found as Row<'audit_head'>);
+    chain = {
+      head,
+      last:
+        found?.last_id === null || found?.last_id === undefined
+          ? undefined
+          : { id: Number(found.last_id), hash: found.last_hash ?? null },
+    };
     tx.guard(
       guardStatement(
         '(SELECT count(*) FROM "audit_head") = ? AND (SELECT count(*) FROM "audit_head" WHERE "id" = 1 AND "seq" = ? AND "hash" = ?) = ? AND (SELECT coalesce(max("id"), 0) FROM "audit_events") = ?',

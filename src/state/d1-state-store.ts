@@ -8,8 +8,8 @@
  * request. A transaction is a `D1Transaction` (`d1-transaction.ts`): its plain inserts and
  * audit appends are sent together as one batch (one D1 transaction) at its end, behind guards
  * — conditional writes — that fail the batch when the environment lock is no longer this
- * view's or the audit chain moved since it was read; a transaction that lost such a race and
- * wrote nothing yet runs again (the fence check then reports `LOCK_LOST`). Environment locks
+ * view's or the audit chain moved since it was read; a refused batch is followed by a read of the lock (`LOCK_LOST`, naming the new holder),
+ * and a transaction that lost a race on the audit chain and wrote nothing yet runs again. Environment locks
  * are leases written by one conditional statement (`lock-queries.ts`), so they need nothing
  * more. The store's schema migrations run under the lease of `the client's `lock()``.
  */
@@ -109,7 +109,8 @@ function d1StoreDialect(client: D1StateClient): StoreDialect {
   return {
     name: 'sqlite',
     forShare: false,
-    async atomically(_db, fn, fence) {
+    guardsFence: true,
+    async atomically(db, fn, fence, checkFence) {
       for (let attempt = 1; ; attempt++) {
         const tx = new D1Transaction(
           (batch) => client.query(batch),
@@ -130,6 +131,8 @@ function d1StoreDialect(client: D1StateClient): StoreDialect {
           return result;
         } catch (error) {
           if (!(error instanceof D1GuardFailed)) throw error;
+          // The fence (LOCK_LOST, naming who holds the lock now), or the audit chain moved.
+          await checkFence(db);
           if (tx.wrote || attempt >= ATTEMPTS) {
             throw new ProviderError(
               'PROVIDER_UNAVAILABLE',

@@ -101,7 +101,14 @@ export interface StoreDialect {
     db: Kysely<StateDatabase>,
     fn: (trx: Kysely<StateDatabase>) => Promise<T>,
     fence: Fence | null,
+    checkFence: (trx: Kysely<StateDatabase>) => Promise<void>,
   ): Promise<T>;
+  /**
+   * True when the dialect's write batches themselves fail once `fence` lost the lock (D1): the
+   * store then does not read the lock before each write, and the dialect calls `checkFence`
+   * (which throws `LOCK_LOST` with the new holder) only after a batch was refused.
+   */
+  guardsFence?: boolean;
   /** Whether `SELECT … FOR SHARE` exists (Postgres). */
   forShare: boolean;
 }
@@ -157,7 +164,7 @@ export class KyselyStateStore implements StateStore {
     return this.dialect.atomically(
       this.db,
       async (trx) => {
-        await this.#checkFence(trx);
+        if (!this.dialect.guardsFence) await this.#checkFence(trx);
         return fn(
           new KyselyStateStore(trx, this.dialect, {
             fence: this.fence,
@@ -168,6 +175,7 @@ export class KyselyStateStore implements StateStore {
         );
       },
       this.fence,
+      (trx) => this.#checkFence(trx),
     );
   }
 
@@ -197,10 +205,11 @@ export class KyselyStateStore implements StateStore {
     return this.dialect.atomically(
       this.db,
       async (trx) => {
-        await this.#checkFence(trx);
+        if (!this.dialect.guardsFence) await this.#checkFence(trx);
         return fn(trx);
       },
       this.fence,
+      (trx) => this.#checkFence(trx),
     );
   }
 
