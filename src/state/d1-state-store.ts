@@ -50,7 +50,11 @@ export interface D1StateStoreOptions {
 }
 
 /** How often a transaction that lost a race to another writer is run again. */
-const ATTEMPTS = 5;
+const ATTEMPTS = 10;
+
+/** A random pause (ms) before attempt `n` + 1, growing with `n`, so racing writers spread out. */
+const backoff = (n: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * Math.min(n, 5)));
 
 /** One connection: each query is one request, or a statement of the open `D1Transaction`. */
 class D1Connection implements DatabaseConnection {
@@ -140,6 +144,7 @@ function d1StoreDialect(client: D1StateClient): StoreDialect {
               { hint: 'Run the command again; `airlock status` shows what was recorded.' },
             );
           }
+          await backoff(attempt);
         }
       }
     },

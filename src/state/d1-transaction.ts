@@ -134,12 +134,15 @@ export class D1Transaction {
       this.defer(statement, node.into.table.identifier.name);
       return { rows: [] };
     }
-    const read = node.kind === 'SelectQueryNode';
+    const read =
+      node.kind === 'SelectQueryNode' ||
+      (node.kind === 'RawNode' && /^\s*select\b/i.test(query.sql));
     if (read && !this.#touchesPending(query.sql)) {
       const [result] = await this.#batch([statement], false);
       return toQueryResult<R>(result);
     }
-    const results = await this.#batch([...this.#takePending(), statement], true);
+    const pending = this.#takePending();
+    const results = await this.#batch([...pending, statement], !read || pending.length > 0);
     return toQueryResult<R>(results.at(-1));
   }
 
