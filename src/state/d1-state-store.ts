@@ -24,7 +24,8 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
-import { ProviderError } from '../errors.ts';
+import { ProviderError, UserError } from '../errors.ts';
+import { SQLITE_CLAIM_TABLE } from '../migrations/database-claim.ts';
 import { audit } from './audit.ts';
 import { SQLITE_AUDIT_GUARDS } from './audit-guards.ts';
 import {
@@ -151,6 +152,27 @@ function d1StoreDialect(client: D1StateClient): StoreDialect {
   };
 }
 
+/**
+ * The state store never lives in an environment's application database (as on Postgres): one
+ * that carries an environment's claim (`migrations/database-claim.ts`) is refused.
+ * @throws UserError `STATE_IN_APPLICATION_DATABASE` naming the environment.
+ */
+async function refuseApplicationDatabase(client: D1StateClient): Promise<void> {
+  const [claim] = await client.query([
+    { sql: `SELECT project, environment FROM ${SQLITE_CLAIM_TABLE} WHERE id = 1` },
+  ]);
+  const owner = claim?.results?.[0] as { project: string; environment: string } | undefined;
+  if (!owner) return;
+  throw new UserError(
+    'STATE_IN_APPLICATION_DATABASE',
+    `The D1 state database is the application database of environment ${owner.environment} (project ${owner.project}): Airlock's history, locks and audit log must not live in data a migration or a release can change.`,
+    {
+      hint: 'Create a D1 database for Airlock alone (`npx wrangler d1 create airlock-state`) and point state (or AIRLOCK_STATE_URL) at it: d1://<account-id>/<its database id>.',
+      details: { environment: owner.environment, project: owner.project },
+    },
+  );
+}
+
 export class D1StateStore extends KyselyStateStore {
   readonly accountId: string;
   readonly databaseId: string;
@@ -181,13 +203,15 @@ export class D1StateStore extends KyselyStateStore {
     const db = new Kysely<StateDatabase>({ dialect: d1Dialect(client, null) });
     const store = new D1StateStore(db, d1StoreDialect(client), options);
     const names = Object.keys(SQLITE_AUDIT_GUARDS);
+    const look = [STATE_MIGRATION_TABLE, SQLITE_CLAIM_TABLE, ...names];
     const [objects] = await client.query([
       {
-        sql: `SELECT name FROM sqlite_master WHERE name IN (${[STATE_MIGRATION_TABLE, ...names].map(() => '?').join(', ')})`,
-        params: [STATE_MIGRATION_TABLE, ...names],
+        sql: `SELECT name FROM sqlite_master WHERE name IN (${look.map(() => '?').join(', ')})`,
+        params: look,
       },
     ]);
     const present = new Set((objects?.results ?? []).map((r) => String(r.name)));
+    if (present.has(SQLITE_CLAIM_TABLE)) await refuseApplicationDatabase(client);
     let applied = 0;
     if (present.has(STATE_MIGRATION_TABLE)) {
       const [count] = await client.query([

@@ -147,6 +147,18 @@ describe('D1StateStore', () => {
     again.close();
   });
 
+  it("refuses an environment's application database (one that carries its claim)", async () => {
+    const db = new DatabaseSync(api.file(databaseId));
+    db.exec(
+      "CREATE TABLE airlock_claim (id INTEGER PRIMARY KEY, project TEXT, environment TEXT, claimed_at TEXT); INSERT INTO airlock_claim VALUES (1, 'notes', 'production', 't')",
+    );
+    db.close();
+    await expect(open()).rejects.toMatchObject({
+      code: 'STATE_IN_APPLICATION_DATABASE',
+      message: expect.stringContaining('environment production'),
+    });
+  });
+
   it('refuses a wrong or missing token with PROVIDER_AUTH, never printing the token', async () => {
     await expect(open({ AIRLOCK_STATE_TOKEN: 'wrong-token-0123456789' })).rejects.toMatchObject({
       code: 'PROVIDER_AUTH',
