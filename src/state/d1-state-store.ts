@@ -204,13 +204,16 @@ export class D1StateStore extends KyselyStateStore {
     const store = new D1StateStore(db, d1StoreDialect(client), options);
     const names = Object.keys(SQLITE_AUDIT_GUARDS);
     const look = [STATE_MIGRATION_TABLE, SQLITE_CLAIM_TABLE, ...names];
-    const [objects] = await client.query([
-      {
-        sql: `SELECT name FROM sqlite_master WHERE name IN (${look.map(() => '?').join(', ')})`,
-        params: look,
-      },
-    ]);
-    const present = new Set((objects?.results ?? []).map((r) => String(r.name)));
+    const objects = async () => {
+      const [found] = await client.query([
+        {
+          sql: `SELECT name FROM sqlite_master WHERE name IN (${look.map(() => '?').join(', ')})`,
+          params: look,
+        },
+      ]);
+      return new Set((found?.results ?? []).map((r) => String(r.name)));
+    };
+    let present = await objects();
     if (present.has(SQLITE_CLAIM_TABLE)) await refuseApplicationDatabase(client);
     let applied = 0;
     if (present.has(STATE_MIGRATION_TABLE)) {
@@ -226,7 +229,7 @@ export class D1StateStore extends KyselyStateStore {
       } finally {
         await release();
       }
-      return store; // the migrations created the guards
+      present = await objects();
     }
     await store.#restoreGuards(
       client,
