@@ -89,54 +89,76 @@ export async function appendAudit(
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
-    const lastId = last ? Number(last.id) : 0;
-    const id = Math.max(head?.seq ?? 0, lastId) + 1;
-    const prev = options.accept || !head ? (last?.hash ?? AUDIT_GENESIS) : head.hash;
-    const values = {
-      id,
-      at: e.at,
-      actor: e.actor,
-      action: e.action,
-      environment: e.environment,
-      release_id: e.releaseId,
-      run_id: e.runId,
-      result: e.result,
-      detail: json(e.detail),
-    };
-    const hash = chainHash(prev, eventContent(values));
-    const inserted = await db
-      .insertInto('audit_events')
-      .values({ ...values, prev_hash: prev, hash })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    if (head) {
-      await db
-        .updateTable('audit_head')
-        .set({
-          seq: id,
-          hash,
-          ...(options.accept ? { broken_at: null, broken_reason: null } : {}),
-        })
-        .where('id', '=', 1)
-        .execute();
-    } else {
-      await db
-        .insertInto('audit_head')
-        .values({
+    const next = nextEvent(
+      db,
+      head,
+      last ? { id: Number(last.id), hash: last.hash } : undefined,
+      e,
+      options.accept ?? false,
+    );
+    const inserted = await next.insertEvent.returningAll().executeTakeFirstOrThrow();
+    await next.moveHead.execute();
+    return inserted;
+  }, true);
+  return toAudit(row);
+}
+
+const HEAD_REWRITTEN =
+  'the chain head row was removed (and written again here): events before this one may have been removed.';
+
+/**
+ * The event that follows `head` and the `last` stored event, and the statements that write it
+ * and move the head to it (or write a missing head again, marked broken at it unless `accept`).
+ */
+function nextEvent(
+  db: Kysely<StateDatabase>,
+  head: AuditHead | undefined,
+  last: { id: number; hash: string | null } | undefined,
+  e: NewAuditEvent,
+  accept: boolean,
+) {
+  const id = Math.max(head?.seq ?? 0, last?.id ?? 0) + 1;
+  const prev = accept || !head ? (last?.hash ?? AUDIT_GENESIS) : head.hash;
+  const values = {
+    id,
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    environment: e.environment,
+    release_id: e.releaseId,
+    run_id: e.runId,
+    result: e.result,
+    detail: json(e.detail),
+  };
+  const hash = chainHash(prev, eventContent(values));
+  const row = { ...values, prev_hash: prev, hash };
+  const newHead: AuditHead = head
+    ? { ...head, seq: id, hash, ...(accept ? { brokenAt: null, brokenReason: null } : {}) }
+    : {
+        seq: id,
+        hash,
+        chainStart: 1,
+        brokenAt: accept ? null : id,
+        brokenReason: accept ? null : HEAD_REWRITTEN,
+      };
+  return {
+    row,
+    head: newHead,
+    insertEvent: db.insertInto('audit_events').values(row),
+    moveHead: head
+      ? db
+          .updateTable('audit_head')
+          .set({ seq: id, hash, ...(accept ? { broken_at: null, broken_reason: null } : {}) })
+          .where('id', '=', 1)
+      : db.insertInto('audit_head').values({
           id: 1,
           seq: id,
           hash,
           chain_start: 1,
-          broken_at: options.accept ? null : id,
-          broken_reason: options.accept
-            ? null
-            : 'the chain head row was removed (and written again here): events before this one may have been removed.',
-        })
-        .execute();
-    }
-    return inserted;
-  }, true);
-  return toAudit(row);
+          broken_at: newHead.brokenAt,
+          broken_reason: newHead.brokenReason,
+        }),
+  };
 }
 
 /**
@@ -178,63 +200,11 @@ async function appendDeferred(
       ),
     );
   }
-  const { head, last } = chain;
-  const id = Math.max(head?.seq ?? 0, last?.id ?? 0) + 1;
-  const prev = accept || !head ? (last?.hash ?? AUDIT_GENESIS) : head.hash;
-  const values = {
-    id,
-    at: e.at,
-    actor: e.actor,
-    action: e.action,
-    environment: e.environment,
-    release_id: e.releaseId,
-    run_id: e.runId,
-    result: e.result,
-    detail: json(e.detail),
-  };
-  const hash = chainHash(prev, eventContent(values));
-  const row = { ...values, prev_hash: prev, hash };
-  tx.defer(d1Statement(db.insertInto('audit_events').values(row).compile()), 'audit_events');
-  const broken = {
-    brokenAt: accept ? null : id,
-    brokenReason: accept
-      ? null
-      : 'the chain head row was removed (and written again here): events before this one may have been removed.',
-  };
-  tx.defer(
-    d1Statement(
-      head
-        ? db
-            .updateTable('audit_head')
-            .set({ seq: id, hash, ...(accept ? { broken_at: null, broken_reason: null } : {}) })
-            .where('id', '=', 1)
-            .compile()
-        : db
-            .insertInto('audit_head')
-            .values({
-              id: 1,
-              seq: id,
-              hash,
-              chain_start: 1,
-              broken_at: broken.brokenAt,
-              broken_reason: broken.brokenReason,
-            })
-            .compile(),
-    ),
-    'audit_head',
-  );
-  tx.audit = {
-    head: head
-      ? {
-          ...head,
-          seq: id,
-          hash,
-          ...(accept ? { brokenAt: null, brokenReason: null } : {}),
-        }
-      : { seq: id, hash, chainStart: 1, ...broken },
-    last: { id, hash },
-  };
-  return row as Row<'audit_events'>;
+  const next = nextEvent(db, chain.head, chain.last, e, accept);
+  tx.defer(d1Statement(next.insertEvent.compile()), 'audit_events');
+  tx.defer(d1Statement(next.moveHead.compile()), 'audit_head');
+  tx.audit = { head: next.head, last: { id: next.row.id, hash: next.row.hash } };
+  return next.row as Row<'audit_events'>;
 }
 
 /**

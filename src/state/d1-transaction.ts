@@ -28,7 +28,7 @@ export interface D1Statement {
 export interface D1QueryResult {
   results?: Record<string, unknown>[];
   success: boolean;
-  meta?: { changes?: number; last_row_id?: number; [key: string]: unknown };
+  meta?: { changes?: number; last_row_id?: number; duration?: number; [key: string]: unknown };
 }
 
 /**

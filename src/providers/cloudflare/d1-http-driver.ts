@@ -33,6 +33,7 @@ import { formatMigrationVersion } from '../../migrations/migration-name.ts';
 import { CREATE_SQLITE_LEDGER } from '../../migrations/sqlite-migration-driver.ts';
 import { type ToolLayout, toolLedgerStatements } from '../../migrations/tool-ledgers.ts';
 import { toolLedgerOf } from '../../pipeline/databases.ts';
+import type { D1QueryResult, D1Statement } from '../../state/d1-transaction.ts';
 import { envSuffix, scopedTokenEnv } from '../platform-cli.ts';
 import {
   CLOUDFLARE_CREDENTIALS,
@@ -48,17 +49,8 @@ export const LOCK_TABLE = 'airlock_migration_lock';
 /** D1's clock in ms since the epoch (SQLite's `now` is fixed within a statement). */
 const NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
-export interface D1Statement {
-  sql: string;
-  /** JSON values bound to the `?` placeholders (strings, numbers, null). */
-  params?: (string | number | null)[];
-}
-
-export interface D1QueryResult {
-  results?: Record<string, unknown>[];
-  success: boolean;
-  meta?: { changes?: number; duration?: number; [key: string]: unknown };
-}
+/** A statement of a batch and D1's answer to it: the shapes the D1 state store uses too. */
+export type { D1QueryResult, D1Statement } from '../../state/d1-transaction.ts';
 
 interface D1Response {
   result?: D1QueryResult[] | null;
