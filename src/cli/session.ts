@@ -13,6 +13,7 @@ import { RUNTIME_ENTRY } from '../package-paths.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
 import { createDatabases } from '../pipeline/databases.ts';
 import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover.ts';
+import { openD1StateClient } from '../providers/cloudflare/d1-state-client.ts';
 import { localSecretsFile, readLocalSecrets } from '../providers/local/local-secrets.ts';
 import { createProviders, hostedDatabaseEngines } from '../providers/registry.ts';
 import { ArtifactStore } from '../releases/artifact-store.ts';
@@ -112,7 +113,16 @@ export function localRuntimeOptions(
     home,
     daemonEntry: RUNTIME_ENTRY,
     daemonArgs: state.kind === 'sqlite' ? ['--state', state.file] : [],
-    daemonEnv: state.kind === 'postgres' ? { AIRLOCK_STATE_URL: state.url } : {},
+    daemonEnv:
+      state.kind === 'postgres'
+        ? { AIRLOCK_STATE_URL: state.url }
+        : state.kind === 'd1'
+          ? {
+              AIRLOCK_STATE_URL: state.url,
+              ...(state.apiToken ? { AIRLOCK_STATE_TOKEN: state.apiToken } : {}),
+              ...(state.baseUrl ? { CLOUDFLARE_API_BASE_URL: state.baseUrl } : {}),
+            }
+          : {},
   };
 }
 
@@ -153,7 +163,10 @@ export async function openSession(
   // Every secret this command knows is masked wherever it would be written (see known-secrets.ts).
   const mask = reporter.mask;
   mask.add(knownSecrets(config, process.env, localSecretValues(config, home)));
-  const store = maskingStore(await openStateStore(config.state), mask);
+  const store = maskingStore(
+    await openStateStore(config.state, { d1Client: openD1StateClient }),
+    mask,
+  );
   const providerFor = await createProviders(config, {
     home,
     env: process.env,

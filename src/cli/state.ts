@@ -20,7 +20,7 @@ export async function stateGrantCommand(
   if (config.state.kind !== 'postgres')
     throw new UserError(
       'USAGE',
-      'airlock state grant is for the Postgres state store; this project keeps its state in a SQLite file.',
+      `airlock state grant is for the Postgres state store; this project keeps its state ${config.state.kind === 'd1' ? 'on Cloudflare D1 (give its token D1: Edit on that account alone)' : 'in a SQLite file'}.`,
       {
         hint: 'Set state: (or AIRLOCK_STATE_URL) to a Postgres URL for team mode; a SQLite file is protected by its file permissions.',
       },

@@ -237,14 +237,47 @@ export function resolveState(config: Config, ctx: ResolveContext): StateLocation
   }
   if (/^postgres(ql)?:\/\//.test(value))
     return { kind: 'postgres', url: value, display: redactUrl(value) };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+  if (/^d1:\/\//i.test(value)) {
+    const d1 = d1StateLocation(value, ctx.env);
+    if (d1) return d1;
     ctx.findings.push({
       severity: 'error',
       path: ['state'],
-      message: `expected a file path or a postgres:// URL, got a ${value.split('://')[0]}:// URL (its value is not shown: it may hold a password).`,
-      fix: "remove state (the default is state.db in Airlock's home), give a file path, or a postgres:// URL.",
+      message: `expected d1://<account-id>/<database-id>, got ${redactUrl(value)}.`,
+      fix: 'give the account id (`wrangler whoami`) and the database id (`wrangler d1 list`), e.g. d1://0123…/4567…; the token comes from AIRLOCK_STATE_TOKEN or CLOUDFLARE_API_TOKEN, never from the URL.',
+    });
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    ctx.findings.push({
+      severity: 'error',
+      path: ['state'],
+      message: `expected a file path, a postgres:// or a d1:// URL, got a ${value.split('://')[0]}:// URL (its value is not shown: it may hold a password).`,
+      fix: "remove state (the default is state.db in Airlock's home), give a file path, a postgres:// URL or d1://<account-id>/<database-id>.",
     });
   }
   const file = path.resolve(ctx.dir, value);
   return { kind: 'sqlite', file, display: file };
+}
+
+/**
+ * `d1://<account-id>/<database-id>` as a state location: the token from AIRLOCK_STATE_TOKEN (a
+ * token for the state database alone), else CLOUDFLARE_API_TOKEN; the API from
+ * CLOUDFLARE_API_BASE_URL when set. Undefined when the URL is not of that shape (a user or
+ * password in it included: a token never goes in the URL).
+ */
+export function d1StateLocation(
+  url: string,
+  env: Readonly<Record<string, string | undefined>>,
+): StateLocation | undefined {
+  const match = /^d1:\/\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_-]+)\/?$/i.exec(url.trim());
+  if (!match) return undefined;
+  const [, accountId, databaseId] = match as unknown as [string, string, string];
+  return {
+    kind: 'd1',
+    url: `d1://${accountId}/${databaseId}`,
+    display: `d1://${accountId}/${databaseId}`,
+    accountId,
+    databaseId,
+    apiToken: env.AIRLOCK_STATE_TOKEN || env.CLOUDFLARE_API_TOKEN || null,
+    baseUrl: env.CLOUDFLARE_API_BASE_URL || null,
+  };
 }

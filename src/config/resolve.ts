@@ -79,7 +79,19 @@ export interface ResolvedDatabase {
 /** Where the state store lives. `url` may hold a password: print `display`. */
 export type StateLocation =
   | { kind: 'sqlite'; file: string; display: string }
-  | { kind: 'postgres'; url: string; display: string };
+  | { kind: 'postgres'; url: string; display: string }
+  | {
+      kind: 'd1';
+      /** `d1://<account-id>/<database-id>` (no secret in it). */
+      url: string;
+      display: string;
+      accountId: string;
+      databaseId: string;
+      /** AIRLOCK_STATE_TOKEN, else CLOUDFLARE_API_TOKEN; null when neither is set. Never print it. */
+      apiToken: string | null;
+      /** Cloudflare's API, or CLOUDFLARE_API_BASE_URL when set (as for wrangler). */
+      baseUrl: string | null;
+    };
 
 /** A provider's own settings for one environment and service, with defaults applied. */
 export type ProviderSettings =

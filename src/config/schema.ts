@@ -29,7 +29,7 @@ export const configSchema = z.strictObject({
   }),
   state: field(z.string().optional(), {
     description:
-      'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log): a SQLite file path (default: state.db in the Airlock home of the project, outside the project; see docs/configuration.md), or a postgres:// URL (team mode; `${NAME}` reads it from an environment variable). AIRLOCK_STATE_URL overrides it.',
+      'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log): a SQLite file path (default: state.db in the Airlock home of the project, outside the project; see docs/configuration.md), a postgres:// URL (team mode; `${NAME}` reads it from an environment variable), or d1://<account-id>/<database-id> (team mode on Cloudflare D1, through its HTTP API; the token comes from AIRLOCK_STATE_TOKEN, else CLOUDFLARE_API_TOKEN). AIRLOCK_STATE_URL overrides it.',
     examples: ['${AIRLOCK_STATE_URL}'],
   }),
   ci: field(

@@ -65,6 +65,7 @@ export function knownSecrets(
   for (const [name, value] of Object.entries(env))
     if (isCredentialName(name)) add(value, MIN_GUESSED_SECRET_LENGTH);
   if (config.state.kind === 'postgres') add(config.state.url);
+  if (config.state.kind === 'd1') add(config.state.apiToken);
   for (const environment of Object.values(config.environments)) {
     for (const service of Object.values(environment.services)) {
       add(service.database?.url);

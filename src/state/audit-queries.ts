@@ -16,6 +16,12 @@ import {
   eventContent,
 } from './audit-chain.ts';
 import { AUDIT_GENESIS } from './audit-guards.ts';
+import {
+  type D1Transaction,
+  d1Statement,
+  d1TransactionOf,
+  guardStatement,
+} from './d1-transaction.ts';
 import type { StateDatabase } from './schema.ts';
 import type { AuditEvent, NewAuditEvent } from './state-store.ts';
 import { json, parse, type Row, type StoreAccess } from './store-access.ts';
@@ -74,6 +80,8 @@ export async function appendAudit(
     if (row) return toAudit(row);
   }
   const row = await access.write(async (db) => {
+    const d1 = d1TransactionOf(db);
+    if (d1) return appendDeferred(db, d1, e, options.accept ?? false);
     const head = await lockedHead(db, Boolean(options.pgSchema));
     const last = await db
       .selectFrom('audit_events')
@@ -81,54 +89,122 @@ export async function appendAudit(
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
-    const lastId = last ? Number(last.id) : 0;
-    const id = Math.max(head?.seq ?? 0, lastId) + 1;
-    const prev = options.accept || !head ? (last?.hash ?? AUDIT_GENESIS) : head.hash;
-    const values = {
-      id,
-      at: e.at,
-      actor: e.actor,
-      action: e.action,
-      environment: e.environment,
-      release_id: e.releaseId,
-      run_id: e.runId,
-      result: e.result,
-      detail: json(e.detail),
-    };
-    const hash = chainHash(prev, eventContent(values));
-    const inserted = await db
-      .insertInto('audit_events')
-      .values({ ...values, prev_hash: prev, hash })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    if (head) {
-      await db
-        .updateTable('audit_head')
-        .set({
-          seq: id,
-          hash,
-          ...(options.accept ? { broken_at: null, broken_reason: null } : {}),
-        })
-        .where('id', '=', 1)
-        .execute();
-    } else {
-      await db
-        .insertInto('audit_head')
-        .values({
+    const next = nextEvent(
+      db,
+      head,
+      last ? { id: Number(last.id), hash: last.hash } : undefined,
+      e,
+      options.accept ?? false,
+    );
+    const inserted = await next.insertEvent.returningAll().executeTakeFirstOrThrow();
+    await next.moveHead.execute();
+    return inserted;
+  }, true);
+  return toAudit(row);
+}
+
+const HEAD_REWRITTEN =
+  'the chain head row was removed (and written again here): events before this one may have been removed.';
+
+/**
+ * The event that follows `head` and the `last` stored event, and the statements that write it
+ * and move the head to it (or write a missing head again, marked broken at it unless `accept`).
+ */
+function nextEvent(
+  db: Kysely<StateDatabase>,
+  head: AuditHead | undefined,
+  last: { id: number; hash: string | null } | undefined,
+  e: NewAuditEvent,
+  accept: boolean,
+) {
+  const id = Math.max(head?.seq ?? 0, last?.id ?? 0) + 1;
+  const prev = accept || !head ? (last?.hash ?? AUDIT_GENESIS) : head.hash;
+  const values = {
+    id,
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    environment: e.environment,
+    release_id: e.releaseId,
+    run_id: e.runId,
+    result: e.result,
+    detail: json(e.detail),
+  };
+  const hash = chainHash(prev, eventContent(values));
+  const row = { ...values, prev_hash: prev, hash };
+  const newHead: AuditHead = head
+    ? { ...head, seq: id, hash, ...(accept ? { brokenAt: null, brokenReason: null } : {}) }
+    : {
+        seq: id,
+        hash,
+        chainStart: 1,
+        brokenAt: accept ? null : id,
+        brokenReason: accept ? null : HEAD_REWRITTEN,
+      };
+  return {
+    row,
+    head: newHead,
+    insertEvent: db.insertInto('audit_events').values(row),
+    moveHead: head
+      ? db
+          .updateTable('audit_head')
+          .set({ seq: id, hash, ...(accept ? { broken_at: null, broken_reason: null } : {}) })
+          .where('id', '=', 1)
+      : db.insertInto('audit_head').values({
           id: 1,
           seq: id,
           hash,
           chain_start: 1,
-          broken_at: options.accept ? null : id,
-          broken_reason: options.accept
-            ? null
-            : 'the chain head row was removed (and written again here): events before this one may have been removed.',
-        })
-        .execute();
-    }
-    return inserted;
-  }, true);
-  return toAudit(row);
+          broken_at: newHead.brokenAt,
+          broken_reason: newHead.brokenReason,
+        }),
+  };
+}
+
+/**
+ * D1: the append as statements kept for the transaction's batch (`d1-transaction.ts`), with the
+ * same id, `prev` and hash as above. The first append of a transaction reads the head and the
+ * last event and guards the batch on both being unchanged (another process appending meanwhile
+ * fails the batch, and the transaction runs again); later appends chain on the pending ones.
+ */
+async function appendDeferred(
+  db: Kysely<StateDatabase>,
+  tx: D1Transaction,
+  e: NewAuditEvent,
+  accept: boolean,
+): Promise<Row<'audit_events'>> {
+  let chain = tx.audit;
+  if (!chain) {
+    // The head and the last event in one request.
+    const { rows } = await sql<
+      Partial<Row<'audit_head'>> & { last_id: number | null; last_hash: string | null }
+    >`SELECT h.*, (SELECT max("id") FROM "audit_events") AS last_id,
+        (SELECT "hash" FROM "audit_events" ORDER BY "id" DESC LIMIT 1) AS last_hash
+      FROM (SELECT 1) LEFT JOIN "audit_head" h ON h."id" = 1`.execute(db);
+    const found = rows[0];
+    const head =
+      found?.seq === null || found?.seq === undefined
+        ? undefined
+        : toHead(found as Row<'audit_head'>);
+    chain = {
+      head,
+      last:
+        found?.last_id === null || found?.last_id === undefined
+          ? undefined
+          : { id: Number(found.last_id), hash: found.last_hash ?? null },
+    };
+    tx.guard(
+      guardStatement(
+        '(SELECT count(*) FROM "audit_head") = ? AND (SELECT count(*) FROM "audit_head" WHERE "id" = 1 AND "seq" = ? AND "hash" = ?) = ? AND (SELECT coalesce(max("id"), 0) FROM "audit_events") = ?',
+        [head ? 1 : 0, head?.seq ?? -1, head?.hash ?? '', head ? 1 : 0, chain.last?.id ?? 0],
+      ),
+    );
+  }
+  const next = nextEvent(db, chain.head, chain.last, e, accept);
+  tx.defer(d1Statement(next.insertEvent.compile()), 'audit_events');
+  tx.defer(d1Statement(next.moveHead.compile()), 'audit_head');
+  tx.audit = { head: next.head, last: { id: next.row.id, hash: next.row.hash } };
+  return next.row as Row<'audit_events'>;
 }
 
 /**

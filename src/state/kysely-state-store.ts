@@ -1,5 +1,5 @@
 /**
- * The `StateStore` written once over Kysely; the SQLite and Postgres stores differ only in the
+ * The `StateStore` written once over Kysely; the SQLite, Postgres and D1 stores differ only in the
  * dialect they hand it. This class holds what every query shares — the database or open
  * transaction, the fence a write must still hold, transactions — and hands each call to the
  * queries of its area: releases (`release-queries.ts`), runs and steps (`run-queries.ts`),
@@ -94,12 +94,21 @@ export interface StoreDialect {
   /**
    * Runs `fn` in a transaction that holds the write lock from its first statement (SQLite:
    * BEGIN IMMEDIATE on the single connection; Postgres: a transaction whose fence check locks
-   * the lock row FOR SHARE), so a check and the writes after it are atomic.
+   * the lock row FOR SHARE; D1: a batch whose first statement fails unless `fence` still holds
+   * the lock), so a check and the writes after it are atomic.
    */
   atomically<T>(
     db: Kysely<StateDatabase>,
     fn: (trx: Kysely<StateDatabase>) => Promise<T>,
+    fence: Fence | null,
+    checkFence: (trx: Kysely<StateDatabase>) => Promise<void>,
   ): Promise<T>;
+  /**
+   * True when the dialect's write batches themselves fail once `fence` lost the lock (D1): the
+   * store then does not read the lock before each write, and the dialect calls `checkFence`
+   * (which throws `LOCK_LOST` with the new holder) only after a batch was refused.
+   */
+  guardsFence?: boolean;
   /** Whether `SELECT … FOR SHARE` exists (Postgres). */
   forShare: boolean;
 }
@@ -152,17 +161,22 @@ export class KyselyStateStore implements StateStore {
 
   async transaction<T>(fn: (store: StateStore) => Promise<T>): Promise<T> {
     if (this.#bound) return fn(this);
-    return this.dialect.atomically(this.db, async (trx) => {
-      await this.#checkFence(trx);
-      return fn(
-        new KyselyStateStore(trx, this.dialect, {
-          fence: this.fence,
-          bound: true,
-          owner: false,
-          pgSchema: this.pgSchema,
-        }),
-      );
-    });
+    return this.dialect.atomically(
+      this.db,
+      async (trx) => {
+        if (!this.dialect.guardsFence) await this.#checkFence(trx);
+        return fn(
+          new KyselyStateStore(trx, this.dialect, {
+            fence: this.fence,
+            bound: true,
+            owner: false,
+            pgSchema: this.pgSchema,
+          }),
+        );
+      },
+      this.fence,
+      (trx) => this.#checkFence(trx),
+    );
   }
 
   /** @throws UserError `LOCK_LOST` when this view's fence no longer holds the lock. */
@@ -188,10 +202,15 @@ export class KyselyStateStore implements StateStore {
   /** One write: unfenced, or checked and written in one transaction. */
   async #write<T>(fn: (db: Kysely<StateDatabase>) => Promise<T>, atomic = false): Promise<T> {
     if (this.#bound || (!this.fence && !atomic)) return fn(this.db);
-    return this.dialect.atomically(this.db, async (trx) => {
-      await this.#checkFence(trx);
-      return fn(trx);
-    });
+    return this.dialect.atomically(
+      this.db,
+      async (trx) => {
+        if (!this.dialect.guardsFence) await this.#checkFence(trx);
+        return fn(trx);
+      },
+      this.fence,
+      (trx) => this.#checkFence(trx),
+    );
   }
 
   // ------------------------------------------------------------------------------- releases

@@ -336,7 +336,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     );
     const error = errorOf(text);
     expect(error.message).toBe(
-      "airlock.yaml:2:8: error: state: expected a file path or a postgres:// URL, got a mysql:// URL (its value is not shown: it may hold a password). Fix: remove state (the default is state.db in Airlock's home), give a file path, or a postgres:// URL.",
+      "airlock.yaml:2:8: error: state: expected a file path, a postgres:// or a d1:// URL, got a mysql:// URL (its value is not shown: it may hold a password). Fix: remove state (the default is state.db in Airlock's home), give a file path, a postgres:// URL or d1://<account-id>/<database-id>.",
     );
     expect(JSON.stringify(error.toJSON())).not.toContain('s3cret');
     expect(JSON.stringify(error.toJSON())).not.toContain('db.example.com');

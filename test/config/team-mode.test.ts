@@ -1,4 +1,4 @@
-/** Team-mode configuration: Postgres state, per-environment Postgres databases, isolation. */
+/** Team-mode configuration: Postgres or D1 state, per-environment Postgres databases, isolation. */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { usableDatabase } from '../../src/config/resolve.ts';
@@ -62,6 +62,40 @@ describe('team mode configuration', () => {
       AIRLOCK_STATE_URL: 'postgres://other@h/db',
     });
     expect(config.state).toMatchObject({ kind: 'postgres', url: 'postgres://other@h/db' });
+  });
+
+  it('reads a d1:// state: account and database from the URL, the token from AIRLOCK_STATE_TOKEN, else CLOUDFLARE_API_TOKEN', () => {
+    const url = 'd1://0123abcd/4567-ef89';
+    const config = parseConfig(POSTGRES, '/tmp/x/airlock.yaml', 'airlock.yaml', {
+      ...env,
+      AIRLOCK_STATE: url,
+      AIRLOCK_STATE_TOKEN: 'state-token-value',
+      CLOUDFLARE_API_TOKEN: 'deploy-token-value',
+    });
+    expect(config.state).toEqual({
+      kind: 'd1',
+      url,
+      display: url,
+      accountId: '0123abcd',
+      databaseId: '4567-ef89',
+      apiToken: 'state-token-value',
+      baseUrl: null,
+    });
+    const fallback = parseConfig(POSTGRES, '/tmp/x/airlock.yaml', 'airlock.yaml', {
+      ...env,
+      AIRLOCK_STATE: url,
+      CLOUDFLARE_API_TOKEN: 'deploy-token-value',
+    });
+    expect(fallback.state).toMatchObject({ kind: 'd1', apiToken: 'deploy-token-value' });
+  });
+
+  it('refuses a d1:// state that is not d1://<account-id>/<database-id>, without showing a password in it', () => {
+    const [message] = errors(POSTGRES, { ...env, AIRLOCK_STATE: 'd1://user:s3cret@acct/db' });
+    expect(message).toContain('state: expected d1://<account-id>/<database-id>');
+    expect(message).not.toContain('s3cret');
+    expect(errors(POSTGRES, { ...env, AIRLOCK_STATE: 'd1://acct' })[0]).toContain(
+      'AIRLOCK_STATE_TOKEN or CLOUDFLARE_API_TOKEN',
+    );
   });
 
   it('an unset database variable stops only what touches that environment, naming file, line and variable', () => {

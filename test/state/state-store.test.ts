@@ -7,10 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { d1StateLocation } from '../../src/config/resolve-databases.ts';
+import { openD1StateClient } from '../../src/providers/cloudflare/d1-state-client.ts';
+import { openStateStore } from '../../src/state/open-state-store.ts';
 import { PostgresStateStore } from '../../src/state/postgres-state-store.ts';
 import { STATE_SCHEMA_VERSION } from '../../src/state/schema.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { NewRelease, StateStore } from '../../src/state/state-store.ts';
+import { startFakeD1Api } from '../fakes/cloudflare/fake-d1-api.ts';
 import { createTestDatabase, describeIfPostgres } from '../helpers/postgres.ts';
 
 interface Implementation {
@@ -35,6 +39,28 @@ const implementations: Implementation[] = [
         store: await SqliteStateStore.open({ file }),
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
         reopen: () => SqliteStateStore.open({ file }),
+      };
+    },
+  },
+  {
+    // FAKE D1 API: Cloudflare's HTTP envelope over a real SQLite file (test/fakes/cloudflare).
+    name: 'd1',
+    describe,
+    async open() {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-d1-'));
+      const api = await startFakeD1Api(dir);
+      const location = d1StateLocation(`d1://${api.accountId}/${api.createDatabase()}`, {
+        AIRLOCK_STATE_TOKEN: api.token,
+        CLOUDFLARE_API_BASE_URL: api.baseUrl,
+      });
+      const open = () => openStateStore(location!, { d1Client: openD1StateClient });
+      return {
+        store: await open(),
+        cleanup: async () => {
+          await api.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+        reopen: open,
       };
     },
   },

@@ -33,6 +33,7 @@ import { formatMigrationVersion } from '../../migrations/migration-name.ts';
 import { CREATE_SQLITE_LEDGER } from '../../migrations/sqlite-migration-driver.ts';
 import { type ToolLayout, toolLedgerStatements } from '../../migrations/tool-ledgers.ts';
 import { toolLedgerOf } from '../../pipeline/databases.ts';
+import type { D1QueryResult, D1Statement } from '../../state/d1-transaction.ts';
 import { envSuffix, scopedTokenEnv } from '../platform-cli.ts';
 import {
   CLOUDFLARE_CREDENTIALS,
@@ -48,16 +49,8 @@ export const LOCK_TABLE = 'airlock_migration_lock';
 /** D1's clock in ms since the epoch (SQLite's `now` is fixed within a statement). */
 const NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
-export interface D1Statement {
-  sql: string;
-  params?: string[];
-}
-
-export interface D1QueryResult {
-  results?: Record<string, unknown>[];
-  success: boolean;
-  meta?: { changes?: number; duration?: number; [key: string]: unknown };
-}
+/** A statement of a batch and D1's answer to it: the shapes the D1 state store uses too. */
+export type { D1QueryResult, D1Statement } from '../../state/d1-transaction.ts';
 
 interface D1Response {
   result?: D1QueryResult[] | null;
@@ -83,6 +76,12 @@ export interface D1HttpMigrationDriverOptions {
   baseUrl?: string;
   /** How the database is named in messages (e.g. `d1 DB of env.production (remote)`). */
   display?: string;
+  /**
+   * What the database is for, which decides the hints of errors: `migrations` (default; an
+   * unreachable API is `MIGRATION_DATABASE_UNREACHABLE`) or `state` (Airlock's own state store:
+   * `PROVIDER_UNAVAILABLE`, pointing at `state:` / AIRLOCK_STATE_URL).
+   */
+  purpose?: 'migrations' | 'state';
   /** Clock for `appliedAt`. */
   now?: () => Date;
   /** Lifetime of the lock row (ms) without renewal. Default 120 s. */
@@ -119,9 +118,10 @@ const isBlank = (sql: string) =>
 
 export class D1HttpMigrationDriver implements MigrationDriver {
   readonly engine = 'd1' as const;
-  readonly #o: Required<Omit<D1HttpMigrationDriverOptions, 'display' | 'fetch'>> & {
+  readonly #o: Required<Omit<D1HttpMigrationDriverOptions, 'display' | 'fetch' | 'purpose'>> & {
     display: string;
     fetch: typeof fetch;
+    purpose: 'migrations' | 'state';
   };
   /** The lock row's owner while this driver holds the lock. */
   #owner: string | null = null;
@@ -140,6 +140,7 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       ...options,
       display: options.display ?? `D1 database ${options.databaseId}`,
       fetch: options.fetch ?? fetch,
+      purpose: options.purpose ?? 'migrations',
     };
   }
 
@@ -170,12 +171,11 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       });
     } catch (error) {
       const cause = error instanceof Error ? (error.cause ?? error) : error;
-      throw new UserError(
-        'MIGRATION_DATABASE_UNREACHABLE',
+      throw this.#unreachable(
         `${this.#o.display}: the D1 HTTP API could not be reached (${cause instanceof Error ? cause.message : String(cause)}).`,
-        {
-          hint: 'Check the network and CLOUDFLARE_API_BASE_URL, then run `airlock migrate status` to see what was applied.',
-        },
+        this.#o.purpose === 'state'
+          ? 'Check the network and CLOUDFLARE_API_BASE_URL, and that state: (or AIRLOCK_STATE_URL) names the right d1:// database.'
+          : 'Check the network and CLOUDFLARE_API_BASE_URL, then run `airlock migrate status` to see what was applied.',
       );
     }
     const text = await response.text();
@@ -192,21 +192,25 @@ export class D1HttpMigrationDriver implements MigrationDriver {
         'PROVIDER_AUTH',
         `${this.#o.display}: Cloudflare refused the API token (HTTP ${response.status}${message ? `: ${message}` : ''}).`,
         {
-          hint: 'Use a CLOUDFLARE_API_TOKEN with the D1: Edit permission on this account (CLOUDFLARE_ACCOUNT_ID).',
+          hint:
+            this.#o.purpose === 'state'
+              ? 'Use an AIRLOCK_STATE_TOKEN (or CLOUDFLARE_API_TOKEN) with the D1: Edit permission on the account of the d1:// state URL.'
+              : 'Use a CLOUDFLARE_API_TOKEN with the D1: Edit permission on this account (CLOUDFLARE_ACCOUNT_ID).',
         },
       );
     }
     if (response.ok && body.success !== false && Array.isArray(body.result)) return body.result;
     if (response.status === 400 && first) throw new D1QueryError(first.message, first.code ?? null);
-    throw new UserError(
-      'MIGRATION_DATABASE_UNREACHABLE',
+    const state = this.#o.purpose === 'state';
+    throw this.#unreachable(
       `${this.#o.display}: the D1 HTTP API answered HTTP ${response.status}${message ? `: ${message}` : ''}.`,
-      {
-        hint:
-          response.status === 404
-            ? 'Check database_id in the wrangler file and CLOUDFLARE_ACCOUNT_ID (`wrangler d1 list`).'
-            : 'Try again; run `airlock migrate status` to see what was applied.',
-      },
+      response.status === 404
+        ? state
+          ? 'Check the account and database ids of the d1:// state URL (`wrangler d1 list`).'
+          : 'Check database_id in the wrangler file and CLOUDFLARE_ACCOUNT_ID (`wrangler d1 list`).'
+        : state
+          ? 'Try again.'
+          : 'Try again; run `airlock migrate status` to see what was applied.',
     );
   }
 
@@ -226,6 +230,12 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       this.#o.display,
       options,
     );
+  }
+
+  #unreachable(message: string, hint: string): UserError | ProviderError {
+    return this.#o.purpose === 'state'
+      ? new ProviderError('PROVIDER_UNAVAILABLE', message, { hint })
+      : new UserError('MIGRATION_DATABASE_UNREACHABLE', message, { hint });
   }
 
   async readLedger(): Promise<LedgerEntry[]> {
