@@ -235,8 +235,11 @@ export class ArtifactStore {
     if (existsSync(target)) return;
     await mkdir(path.dirname(target), { recursive: true });
     const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, gzipSync(serializeManifest(manifest)), { mode: 0o444 });
+    const gz = gzipSync(serializeManifest(manifest));
+    await writeFile(tmp, gz, { mode: 0o444 });
     await rename(tmp, target);
+    // Written from a checked manifest: later commands only parse these bytes (see `manifest`).
+    this.cache.remember(lstatSync(target), hash('sha256', gz, 'hex'));
   }
 
   /**
