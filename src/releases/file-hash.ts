@@ -209,10 +209,10 @@ export async function mapLimit<T, R>(
 
 /** Numbers per entry: dev, ino, size, mtimeMs, ctimeMs, mode. */
 const FIELDS = 6;
-/** Bytes of one entry on disk: the numbers (float64) then the 32-byte sha256. */
+/** Bytes of one entry on disk: its numbers (float64, in the block of numbers) and its 32-byte sha256 (in the block of digests). */
 const RECORD = FIELDS * 8 + 32;
 /** First bytes of the cache file (format 2: binary records). */
-const MAGIC = Buffer.from('ALVC0002');
+const MAGIC = Buffer.from('ALVC0003');
 
 /**
  * A verified cache persisted as fixed-size binary records (`<home>/artifacts/verified-cache.bin`):
@@ -263,14 +263,14 @@ export class VerifiedCache {
     if (data.length < 16 || !data.subarray(0, 8).equals(MAGIC)) return;
     const count = data.readUInt32LE(8);
     if (16 + count * RECORD !== data.length) return;
+    // Every entry's numbers, then every digest: two block copies, no per-field reads.
+    const numbers = new Float64Array(count * FIELDS);
+    new Uint8Array(numbers.buffer).set(data.subarray(16, 16 + count * FIELDS * 8));
     this.#grow(count);
-    for (let slot = 0; slot < count; slot++) {
-      const at = 16 + slot * RECORD;
-      for (let f = 0; f < FIELDS; f++)
-        this.#nums[slot * FIELDS + f] = data.readDoubleLE(at + f * 8);
-      data.copy(this.#shas, slot * 32, at + FIELDS * 8, at + RECORD);
-      this.#index.set(this.#nums[slot * FIELDS + 1] as number, slot);
-    }
+    this.#nums.set(numbers);
+    data.copy(this.#shas, 0, 16 + count * FIELDS * 8);
+    for (let slot = 0; slot < count; slot++)
+      this.#index.set(numbers[slot * FIELDS + 1] as number, slot);
     this.#count = count;
   }
 
@@ -383,12 +383,12 @@ export class VerifiedCache {
     MAGIC.copy(data, 0);
     data.writeUInt32LE(slots.length, 8);
     data.writeUInt32LE(0, 12);
+    const numbers = new Float64Array(slots.length * FIELDS);
     slots.forEach((slot, k) => {
-      const at = 16 + k * RECORD;
-      for (let f = 0; f < FIELDS; f++)
-        data.writeDoubleLE(this.#nums[slot * FIELDS + f] as number, at + f * 8);
-      this.#shas.copy(data, at + FIELDS * 8, slot * 32, slot * 32 + 32);
+      numbers.set(this.#nums.subarray(slot * FIELDS, slot * FIELDS + FIELDS), k * FIELDS);
+      this.#shas.copy(data, 16 + slots.length * FIELDS * 8 + k * 32, slot * 32, slot * 32 + 32);
     });
+    data.set(new Uint8Array(numbers.buffer), 16);
     const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
     await mkdir(path.dirname(this.file), { recursive: true });
     await writeFile(tmp, data);
