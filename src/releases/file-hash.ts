@@ -10,7 +10,7 @@
 import { createHash, hash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -115,17 +115,24 @@ parentPort.postMessage(errors);
 `;
 
 /**
- * sha256 (hex) of many files (`size`: bytes, as stated by the caller), on every CPU: the calling
- * thread and up to `availableParallelism() - 1` worker threads (at most 3) claim files from one
- * shared list, so a slow file or a busy CPU holds no one up. Each file costs open, one read and
+ * sha256 (hex) of many files (`size`: bytes, as stated by the caller), on every idle CPU: the
+ * calling thread and one worker thread per further CPU the load average leaves idle (at most 3)
+ * claim files from one shared list, so a slow file or a busy CPU holds no one up. Each file costs open, one read and
  * close (no `fstat`). Below 256 files, or on one CPU, the calling thread hashes alone (a worker
  * takes a few ms to start). A file that cannot be read gives `error:<code>` (which matches no
  * digest).
  */
 export async function hashFiles(
   files: ReadonlyArray<{ file: string; size: number }>,
+  options: {
+    /** Threads, the calling one included (tests); default: the CPUs the load leaves idle. */
+    threads?: number;
+  } = {},
 ): Promise<string[]> {
-  const threads = Math.min(availableParallelism(), 4);
+  // CPUs the machine leaves idle (make's `-l`): on a busy machine extra threads only compete.
+  const threads =
+    options.threads ??
+    Math.min(4, Math.max(1, Math.round(availableParallelism() - (loadavg()[0] ?? 0))));
   if (files.length < PARALLEL_MIN_FILES || threads < 2) {
     const buffer = { bytes: Buffer.allocUnsafe(1 << 20) };
     return files.map((f) => {

@@ -122,7 +122,7 @@ describe('ArtifactStore', () => {
     const { files } = scanTreeSync(makeTree(400));
     const list = files.map((f) => ({ file: f.full, size: f.stat.size }));
     list.splice(123, 0, { file: path.join(scratch, 'missing-file'), size: 10 });
-    const hashed = await hashFiles(list);
+    const hashed = await hashFiles(list, { threads: 3 });
     expect(hashed[123]).toBe('error:ENOENT');
     hashed.forEach((sha, i) => {
       if (i !== 123) expect(sha).toBe(hashFileSync(list[i]?.file as string, 0));
