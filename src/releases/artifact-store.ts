@@ -544,6 +544,8 @@ export class ArtifactStore {
       }
     }
     await rm(path.join(this.root, 'tmp'), { recursive: true, force: true });
+    // The verified cache of earlier versions (JSON), replaced by verified-cache.bin.
+    await rm(path.join(this.root, 'verified-cache.json'), { force: true });
     for (const object of live) {
       const stat = lstatSync(object, { throwIfNoEntry: false });
       if (stat) this.cache.renew(stat, sinceMs);
