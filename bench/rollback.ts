@@ -36,6 +36,8 @@ export interface RollbackIteration {
   pollLagMs: number;
   reusedWarm: boolean;
   bootMs: number;
+  /** The rollback's check step (its smoke and e2e checks), ms. */
+  checksMs: number;
   polls: number;
 }
 
@@ -105,6 +107,7 @@ export async function measureRollback(
       pollLagMs: observedEpoch - switchedAt,
       reusedWarm: step.output?.reusedWarm === true,
       bootMs: typeof step.output?.bootMs === 'number' ? step.output.bootMs : 0,
+      checksMs: run.steps.find((s) => s.name === 'check:notes')?.durationMs ?? 0,
       polls,
     };
     out.push(it);

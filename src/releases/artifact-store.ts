@@ -10,7 +10,7 @@
  * - `sha256/<digest>/` — a folder view of an artifact made of links to the objects (migrations
  *   are read from one), or an artifact stored by an earlier version of Airlock as a plain copy,
  *   moved into the store the first time it is used.
- * - `verified-cache.json` — the verified cache (`file-hash.ts`).
+ * - `verified-cache.bin` — the verified cache (`file-hash.ts`).
  *
  * An artifact is stored once, never modified, and verified whenever it is used: a promotion
  * deploys the identical bytes that passed the previous environment (Heroku Pipelines: promote
@@ -109,7 +109,7 @@ export class ArtifactStore {
     this.root = root;
     this.mode = options.materialize ?? 'link';
     this.fullVerify = options.fullVerify ?? false;
-    this.cache = new VerifiedCache(path.join(root, 'verified-cache.json'));
+    this.cache = new VerifiedCache(path.join(root, 'verified-cache.bin'));
     this.#objectsRoot = path.join(root, 'objects') + path.sep;
   }
 
@@ -235,8 +235,11 @@ export class ArtifactStore {
     if (existsSync(target)) return;
     await mkdir(path.dirname(target), { recursive: true });
     const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, gzipSync(serializeManifest(manifest)), { mode: 0o444 });
+    const gz = gzipSync(serializeManifest(manifest));
+    await writeFile(tmp, gz, { mode: 0o444 });
     await rename(tmp, target);
+    // Written from a checked manifest: later commands only parse these bytes (see `manifest`).
+    this.cache.remember(lstatSync(target), hash('sha256', gz, 'hex'));
   }
 
   /**
@@ -251,15 +254,22 @@ export class ArtifactStore {
     if (known) return known;
     const file = this.manifestPath(digest);
     let gz: Buffer | null = null;
+    let stat: Stats | undefined;
     try {
-      gz = await readFile(file);
+      gz = readFileSync(file);
+      stat = lstatSync(file);
     } catch {
       gz = null;
     }
-    if (!gz) return this.#adoptOldFolder(digest);
+    if (!gz || !stat) return this.#adoptOldFolder(digest);
     let manifest: Manifest;
     try {
-      manifest = parseManifest(gunzipSync(gz).toString('utf8'), digest);
+      // A manifest file whose exact bytes were checked before (their sha256 is in the verified
+      // cache under this read-only file) is only parsed; any other is checked in full.
+      const sha = hash('sha256', gz, 'hex');
+      const checked = this.cache.lookup(stat) === sha && !this.fullVerify;
+      manifest = parseManifest(gunzipSync(gz).toString('utf8'), digest, { checked });
+      if (!checked) this.cache.remember(stat, sha);
     } catch (error) {
       throw new ProviderError(
         'DIGEST_MISMATCH',
@@ -462,6 +472,8 @@ export class ArtifactStore {
       );
     }
     await rename(staging, dest);
+    // The links' new ctimes: without them the next command would hash every file again.
+    await this.cache.save();
   }
 
   /**
@@ -532,6 +544,8 @@ export class ArtifactStore {
       }
     }
     await rm(path.join(this.root, 'tmp'), { recursive: true, force: true });
+    // The verified cache of earlier versions (JSON), replaced by verified-cache.bin.
+    await rm(path.join(this.root, 'verified-cache.json'), { force: true });
     for (const object of live) {
       const stat = lstatSync(object, { throwIfNoEntry: false });
       if (stat) this.cache.renew(stat, sinceMs);

@@ -20,6 +20,8 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
+import { hashFileSync, hashFiles } from '../../src/releases/file-hash.ts';
+import { scanTreeSync } from '../../src/releases/manifest.ts';
 import { digestTree } from '../../src/releases/tree-digest.ts';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'airlock-store-test-'));
@@ -114,6 +116,36 @@ describe('ArtifactStore', () => {
       message: expect.stringContaining('node_modules/pkg-3/lib/f3.js'),
     });
     expect(await store.matches(dest, digest)).toBe(false);
+  });
+
+  it('hashes many files on several threads, each with its own digest, an unreadable one as an error', async () => {
+    const { files } = scanTreeSync(makeTree(400));
+    const list = files.map((f) => ({ file: f.full, size: f.stat.size }));
+    list.splice(123, 0, { file: path.join(scratch, 'missing-file'), size: 10 });
+    const hashed = await hashFiles(list, { threads: 3 });
+    expect(hashed[123]).toBe('error:ENOENT');
+    hashed.forEach((sha, i) => {
+      if (i !== 123) expect(sha).toBe(hashFileSync(list[i]?.file as string, 0));
+    });
+  });
+
+  it('refuses a modified object in a full verification (every file hashed again)', async () => {
+    const store = newStore();
+    const { digest } = await store.put(makeTree(400));
+    const dest = path.join(scratch, `env-${counter++}`, 'r1');
+    await store.materialize(digest, dest);
+    const file = path.join(dest, 'node_modules', 'pkg-17', 'lib', 'f377.js');
+    const before = statSync(file);
+    chmodSync(file, 0o644);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('377', '378'));
+    chmodSync(file, 0o444);
+    expect(statSync(file).size).toBe(before.size);
+    await expect(
+      new ArtifactStore(store.root).verify(digest, { full: true }),
+    ).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      message: expect.stringContaining('node_modules/pkg-17/lib/f377.js'),
+    });
   });
 
   it('refuses a replaced or added file in a materialized copy', async () => {

@@ -136,7 +136,7 @@ export class CrashSupervisor {
     const envs = path.join(this.#ctx.paths.home, 'envs') + path.sep;
     if (!path.resolve(d.artifactDir).startsWith(envs)) return;
     this.#cache ??= new VerifiedCache(
-      path.join(this.#ctx.paths.home, 'artifacts', 'verified-cache.json'),
+      path.join(this.#ctx.paths.home, 'artifacts', 'verified-cache.bin'),
     );
     const tree = await digestTree(d.artifactDir, this.#cache).catch(() => null);
     if (tree?.digest === d.release.digest) return;
