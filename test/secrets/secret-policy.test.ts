@@ -5,57 +5,35 @@
  * `airlock diff` tells refused from allowed; a required name missing on production fails the
  * `secrets` gate and blocks the promotion until it is set.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { deploy, planDeploy } from '../../src/pipeline/operations.ts';
 import { projectTest, projectTestWith, stageAndApprove } from '../helpers/fixtures.ts';
-import { BIN, type CliResult, projectHome } from '../helpers/project.ts';
+import { projectHome, type TestProject } from '../helpers/project.ts';
 
 const VALUE = 'sk_live_policy-value-51c0ffee';
 
-/** `airlock <args>` in `dir` with `input` on stdin. */
-function cliWithInput(dir: string, args: string[], input: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: dir,
-        env: { ...process.env, CI: '1', NO_COLOR: '1', AIRLOCK_ACTOR: 'dev@airlock.demo' },
-      },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
-          stdout,
-          stderr,
-        }),
-    );
-    child.stdin?.end(input);
-  });
-}
-
-const set = (dir: string, env: string, name: string, value = VALUE) =>
-  cliWithInput(dir, ['secret', 'set', env, name], value);
+const set = (project: TestProject, env: string, name: string, value = VALUE) =>
+  project.cli(['secret', 'set', env, name], { input: value });
 
 describe('secret isolation policy', () => {
   projectTest(
     'the same value in two environments is refused, under the same or another name; never shown',
     async ({ project }) => {
-      expect((await set(project.dir, 'staging', 'PAYMENT_KEY')).code).toBe(0);
-      const same = await set(project.dir, 'production', 'PAYMENT_KEY');
+      expect((await set(project, 'staging', 'PAYMENT_KEY')).code).toBe(0);
+      const same = await set(project, 'production', 'PAYMENT_KEY');
       expect(same.code).not.toBe(0);
       expect(same.stderr).toContain(
         'refused: PAYMENT_KEY on production holds the same value as PAYMENT_KEY on staging',
       );
-      const renamed = await set(project.dir, 'production', 'BILLING_TOKEN');
+      const renamed = await set(project, 'production', 'BILLING_TOKEN');
       expect(renamed.code).not.toBe(0);
       expect(renamed.stderr).toContain(
         'BILLING_TOKEN on production holds the same value as PAYMENT_KEY on staging',
       );
       // A value of production's own is accepted.
-      expect((await set(project.dir, 'production', 'PAYMENT_KEY', `${VALUE}-prod`)).code).toBe(0);
+      expect((await set(project, 'production', 'PAYMENT_KEY', `${VALUE}-prod`)).code).toBe(0);
       const home = projectHome(project.dir);
       expect(
         readFileSync(path.join(home, 'envs/production/secrets/notes.json'), 'utf8'),
@@ -77,8 +55,8 @@ describe('secret isolation policy', () => {
   })(
     'names in secrets.shared may hold one value; airlock diff tells allowed from refused',
     async ({ project }) => {
-      expect((await set(project.dir, 'staging', 'MAPS_KEY')).code).toBe(0);
-      expect((await set(project.dir, 'production', 'MAPS_KEY')).code).toBe(0);
+      expect((await set(project, 'staging', 'MAPS_KEY')).code).toBe(0);
+      expect((await set(project, 'production', 'MAPS_KEY')).code).toBe(0);
       const allowed = await project.cli(['diff', 'staging', 'production']);
       expect(allowed.stdout).toContain(
         '≈ MAPS_KEY on production holds the same value as MAPS_KEY on staging — shared on purpose (secrets.shared)',
@@ -105,7 +83,7 @@ describe('secret isolation policy', () => {
   projectTestWith({
     config: (doc) => doc.set('secrets', { required: ['SESSION_SECRET'] }),
   })('a required name missing on production blocks the promotion', async ({ project }) => {
-    expect((await set(project.dir, 'staging', 'SESSION_SECRET', `${VALUE}-staging`)).code).toBe(0);
+    expect((await set(project, 'staging', 'SESSION_SECRET', `${VALUE}-staging`)).code).toBe(0);
     const dev = await stageAndApprove(project);
     const blocked = await planDeploy(dev, 'production', {});
     expect(blocked.gates.find((g) => g.gate === 'secrets')).toMatchObject({
@@ -114,7 +92,7 @@ describe('secret isolation policy', () => {
     });
     await expect(deploy(dev, 'production', {})).rejects.toMatchObject({ code: 'GATE_BLOCKED' });
 
-    expect((await set(project.dir, 'production', 'SESSION_SECRET')).code).toBe(0);
+    expect((await set(project, 'production', 'SESSION_SECRET')).code).toBe(0);
     const open = await planDeploy(dev, 'production', {});
     expect(open.gates.find((g) => g.gate === 'secrets')).toMatchObject({
       status: 'holds',

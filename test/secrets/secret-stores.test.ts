@@ -5,7 +5,6 @@
  * real `airlock deploy` of the notes example until the app process sees the value.
  */
 
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +19,7 @@ import {
 import { InfisicalStore } from '../../src/secrets/stores/infisical-store.ts';
 import { startFakeInfisical } from '../fakes/infisical/fake-infisical.ts';
 import { projectTestWith } from '../helpers/fixtures.ts';
-import { BIN, type CliResult, projectHome, type TestProject } from '../helpers/project.ts';
+import { projectHome, type TestProject } from '../helpers/project.ts';
 
 const VALUE = 'tok_store-value-9a8b7c6d5e';
 const sha = (v: string) => createHash('sha256').update(v).digest('hex');
@@ -138,31 +137,6 @@ function withProbe(project: TestProject, store: Record<string, unknown>): string
   return probe;
 }
 
-function cliWithInput(
-  project: TestProject,
-  args: string[],
-  input: string,
-  env: Record<string, string>,
-): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: project.dir,
-        env: { ...process.env, CI: '1', NO_COLOR: '1', AIRLOCK_ACTOR: 'dev@airlock.demo', ...env },
-      },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
-          stdout,
-          stderr,
-        }),
-    );
-    child.stdin?.end(input);
-  });
-}
-
 describe('a store carried through airlock deploy', () => {
   projectTestWith()(
     'Infisical (FAKE): the value set reaches the app; never printed',
@@ -179,12 +153,10 @@ describe('a store carried through airlock deploy', () => {
           INFISICAL_CLIENT_ID: 'ci-staging',
           INFISICAL_CLIENT_SECRET: 'cs-staging-0123456789',
         };
-        const set = await cliWithInput(
-          project,
-          ['secret', 'set', 'staging', 'API_TOKEN'],
-          VALUE,
+        const set = await project.cli(['secret', 'set', 'staging', 'API_TOKEN'], {
+          input: VALUE,
           env,
-        );
+        });
         expect(set.code, set.stderr).toBe(0);
         expect(set.stdout).toContain(
           'API_TOKEN set for notes on staging (Infisical staging:/staging)',
@@ -211,7 +183,10 @@ describe('a store carried through airlock deploy', () => {
       const privateKey = readFileSync(keyFile, 'utf8').trim();
       expect(keygen.stdout).not.toContain(privateKey);
       expect(path.dirname(path.dirname(keyFile))).toBe(projectHome(project.dir));
-      const set = await cliWithInput(project, ['secret', 'set', 'staging', 'API_TOKEN'], VALUE, {});
+      const set = await project.cli(['secret', 'set', 'staging', 'API_TOKEN'], {
+        input: VALUE,
+        env: {},
+      });
       expect(set.code, set.stderr).toBe(0);
       expect(readFileSync(path.join(project.dir, '.env.staging'), 'utf8')).not.toContain(VALUE);
       project.commitFiles({}, 'the encrypted secrets of staging');
