@@ -48,13 +48,32 @@ export function isDotenvFile(file: string): boolean {
 }
 
 /**
+ * The globs of `.secretlintignore` at the repository root (secretlint's own ignore file, one
+ * glob per line, `#` comments): files matched are not scanned for secret-looking strings (test
+ * fixtures with example URLs). A tracked plaintext `.env*` is reported whatever it says.
+ */
+export function ignoredGlobs(root: string): string[] {
+  try {
+    return readFileSync(path.join(root, '.secretlintignore'), 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => (l.endsWith('/') ? `${l}**` : l));
+  } catch {
+    return [];
+  }
+}
+
+/**
  * Scans `files` (relative to `root`): tracked `.env*` files holding a plaintext value, and
- * secretlint's recommended rules over every text file up to 1 MB.
+ * secretlint's recommended rules over every text file up to 1 MB not matched by
+ * `.secretlintignore`.
  */
 export async function scanRepository(
   root: string,
   files: readonly string[],
 ): Promise<RepositoryFinding[]> {
+  const ignored = ignoredGlobs(root);
   const findings: RepositoryFinding[] = [];
   const config = {
     rules: [{ id: '@secretlint/secretlint-rule-preset-recommend', rule: recommended }],
@@ -78,6 +97,7 @@ export async function scanRepository(
         rule: 'plaintext-env',
         message: 'a plaintext .env file is committed',
       });
+    if (ignored.some((glob) => path.matchesGlob(file, glob))) continue;
     const result = await lintSource({
       source: { filePath: absolute, content, contentType: 'text' },
       options: { config, maskSecrets: true, noPhysicFilePath: false },

@@ -47,6 +47,11 @@ describe('airlock doctor', () => {
           expect.stringMatching(/^src\/github\.js:1 @secretlint\/secretlint-rule-github /),
         ],
       });
+      // .secretlintignore keeps fixtures out of the string scan, not out of the .env check.
+      project.commitFiles({ '.secretlintignore': '# fixtures\nsrc/github.js\n' }, 'ignore');
+      const ignored = JSON.parse((await project.cli(['doctor', '--json'])).stdout) as typeof json;
+      expect(ignored.checks.find((c) => c.name === 'secrets in files')?.status).toBe('ok');
+      expect(ignored.checks.find((c) => c.name === 'plaintext .env')?.status).toBe('fail');
       const text = await project.cli(['doctor']);
       expect(text.stdout).toContain('✖ plaintext .env: 1 plaintext .env file is committed.');
       for (const out of [dirty.stdout, dirty.stderr, text.stdout, text.stderr]) {
