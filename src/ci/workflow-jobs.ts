@@ -25,7 +25,10 @@ import {
 } from './workflow-steps.ts';
 import type { WorkflowJob, WorkflowStep } from './workflow-yaml.ts';
 
-/** Runs the pull-request checks, then builds every service as a release would be built. */
+/**
+ * Runs `airlock doctor` (no committed secrets) and the pull-request checks, then builds every
+ * service as a release would be built.
+ */
 export function verifyJob(ctx: JobContext): WorkflowJob {
   const builds: WorkflowStep[] = ctx.config.services.map((name) => {
     const service = ctx.config.environments[ctx.first]?.services[name];
@@ -46,6 +49,8 @@ export function verifyJob(ctx: JobContext): WorkflowJob {
     ...workingDirectory(ctx),
     steps: [
       ...setupSteps(ctx, false),
+      // A committed plaintext .env or a secret-looking string in a tracked file fails here.
+      { name: 'airlock doctor', run: 'npx airlock doctor' },
       ...ctx.verify.map((command) => ({ name: command, run: command })),
       ...builds,
     ],

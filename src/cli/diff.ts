@@ -11,6 +11,8 @@ import {
 } from '../parity/compare.ts';
 import { serviceTarget } from '../pipeline/context.ts';
 import { createProviders } from '../providers/registry.ts';
+import { describeSharedValue, type SharedValue, sharedValues } from '../secrets/fingerprint.ts';
+import { openStateStore } from '../state/open-state-store.ts';
 import type { CommandIO } from './command-io.ts';
 import { airlockHome, loadProjectConfig, localRuntimeOptions } from './session.ts';
 
@@ -26,7 +28,8 @@ const SECTION_TITLES: Record<ParitySection, string> = {
  * `airlock diff <a> <b> [--service S]`: the two environments' profiles side by side (staging as
  * a production mirror) — Airlock settings, platform settings and resources, bindings with their kinds, var
  * and secret names (never values) — each difference marked as drift or as allowed (and by which
- * pattern). Exit 1 when there is drift. Reads only: nothing is deployed or changed.
+ * pattern) — and secret values the two hold alike (keyed fingerprints), refused unless the names are
+ * in `secrets.shared`. Exit 1 when there is drift. Reads only: nothing is deployed or changed.
  */
 export async function diffCommand(
   io: CommandIO,
@@ -62,6 +65,25 @@ export async function diffCommand(
   }
 
   for (const c of comparisons) render(io, c, config.dir);
+  // Equal values are known only by the keyed fingerprints `airlock secret set` records.
+  const store = await openStateStore(config.state);
+  let values: SharedValue[];
+  try {
+    const fingerprints = (await store.listSecretFingerprints()).filter(
+      (f) => f.environment === envA.name || f.environment === envB.name,
+    );
+    values = sharedValues(fingerprints, envB.name, config.secrets.shared);
+  } finally {
+    await store.close();
+  }
+  const refused = values.filter((v) => !v.allowed);
+  if (values.length > 0) {
+    io.reporter.info('  Secret values (by keyed fingerprint; values are never shown)');
+    for (const v of values)
+      io.reporter.info(
+        `  ${v.allowed ? '≈' : '✖'} ${describeSharedValue(v)} — ${v.allowed ? 'shared on purpose (secrets.shared)' : 'refused: not in secrets.shared'}`,
+      );
+  }
   const drift = comparisons.flatMap((c) => c.drift.map((r) => `${c.service}: ${r.key}`));
   const unread = comparisons.flatMap((c) => c.unread.map((u) => `${c.service}: ${u}`));
   const allowed = comparisons.reduce((n, c) => n + c.allowed.length, 0);
@@ -82,7 +104,21 @@ export async function diffCommand(
     },
     drift: drift.length > 0,
     complete: unread.length === 0,
+    sharedValues: values.map((v) => ({
+      name: v.name,
+      other: v.other,
+      status: v.allowed ? 'allowed' : 'refused',
+    })),
   });
+  if (refused.length > 0) {
+    io.reporter.info(
+      `✖ ${envA.name} and ${envB.name} share ${refused.length} secret value${refused.length === 1 ? '' : 's'} under names not in secrets.shared: ${refused.map((v) => v.name).join(', ')}.`,
+    );
+    io.reporter.note(
+      `  Give each environment its own value (\`airlock secret set ${envB.name} <NAME>\`), or list external keys shared on purpose in secrets.shared (docs/secrets.md).`,
+    );
+    return 1;
+  }
   if (drift.length > 0) {
     io.reporter.info(
       `✖ ${envA.name} and ${envB.name} differ outside the allow list in ${drift.length} key${drift.length === 1 ? '' : 's'} (${drift.join(', ')}); ${allowed} allowed difference${allowed === 1 ? '' : 's'}${unread.length ? `; ${unread.length} part${unread.length === 1 ? ' was' : 's were'} not read` : ''}.`,
@@ -103,7 +139,7 @@ export async function diffCommand(
     return 1;
   }
   io.reporter.success(
-    `${envB.name} mirrors ${envA.name}: ${compared} keys compared, ${allowed} allowed difference${allowed === 1 ? '' : 's'}.`,
+    `${envB.name} mirrors ${envA.name}: ${compared} keys compared, ${allowed} allowed difference${allowed === 1 ? '' : 's'}${values.length ? `; ${values.length} secret value${values.length === 1 ? '' : 's'} shared on purpose (secrets.shared)` : ''}.`,
   );
   return 0;
 }

@@ -29,6 +29,7 @@ import { configDefinition } from './commands/config.ts';
 import { demoDefinition } from './commands/demo.ts';
 import { deployDefinition } from './commands/deploy.ts';
 import { diffDefinition } from './commands/diff.ts';
+import { doctorDefinition } from './commands/doctor.ts';
 import { gcDefinition } from './commands/gc.ts';
 import { historyDefinition } from './commands/history.ts';
 import { homeDefinition } from './commands/home.ts';
@@ -68,6 +69,7 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   migrateDefinition,
   ciDefinition,
   secretDefinition,
+  doctorDefinition,
   stateDefinition,
   configDefinition,
   localDefinition,

@@ -9,9 +9,17 @@ import { createInterface } from 'node:readline/promises';
 import { environmentNamed } from '../config/environments.ts';
 import { UserError } from '../errors.ts';
 import { serviceTarget } from '../pipeline/context.ts';
+import {
+  describeSharedValue,
+  fingerprintKey,
+  fingerprintOf,
+  sharedValues,
+} from '../secrets/fingerprint.ts';
+import { EncryptedFileStore, privateKeyVariable } from '../secrets/stores/encrypted-file-store.ts';
+import { openSecretStore } from '../secrets/stores/open-secret-store.ts';
 import { audit } from '../state/audit.ts';
 import type { CommandIO } from './command-io.ts';
-import { withSession } from './session.ts';
+import { airlockHome, loadProjectConfig, withSession } from './session.ts';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -71,21 +79,72 @@ export async function secretSetCommand(
       throw new UserError('USAGE', `no value for ${name} on standard input.`, {
         hint: `Pipe it in: \`printf %s "$VALUE" | airlock secret set ${env.name} ${name}\`.`,
       });
-    const result = await ctx
-      .providerFor(env)
-      .setSecrets(
-        serviceTarget(ctx.config, env, service),
-        { [name]: value },
-        { signal: io.signal },
+    // The isolation policy: one value under a name not shared on purpose lives in one
+    // environment only (judged by keyed fingerprints; the value itself is never kept).
+    const key = fingerprintKey(ctx.home, process.env, { create: true });
+    if (!key) throw new Error('unreachable: the fingerprint key is created when missing');
+    const fingerprint = fingerprintOf(key, value);
+    const clashes = sharedValues(
+      await ctx.store.listSecretFingerprints(),
+      env.name,
+      ctx.config.secrets.shared,
+      { name, fingerprint, keyId: key.id },
+    ).filter((c) => !c.allowed);
+    if (clashes.length > 0) {
+      await audit(ctx, 'secret.set', {
+        environment: env.name,
+        result: 'refused',
+        detail: { service, names: [name], sharedWith: clashes.map((c) => c.other) },
+      });
+      throw new UserError(
+        'SECRET_VALUE_SHARED',
+        `refused: ${clashes.map(describeSharedValue).join('; ')}. Each environment needs its own credentials.`,
+        {
+          hint: `Use a value of ${env.name}'s own (a separate key or password), or, for an external key shared on purpose, add ${name} to secrets.shared in airlock.yaml.`,
+          details: { environment: env.name, name, sharedWith: clashes.map((c) => c.other) },
+        },
       );
+    }
+    const store = openSecretStore(ctx.config, process.env, ctx.home);
+    let set: string[];
+    let where: string;
+    if (store) {
+      await store.set(env.name, { [name]: value });
+      set = [name];
+      where = store.where(env.name);
+    } else {
+      const result = await ctx
+        .providerFor(env)
+        .setSecrets(
+          serviceTarget(ctx.config, env, service),
+          { [name]: value },
+          { signal: io.signal },
+        );
+      set = result.set;
+      where = env.provider;
+    }
+    await ctx.store.recordSecretFingerprint({
+      environment: env.name,
+      service,
+      name,
+      fingerprint,
+      keyId: key.id,
+      actor: ctx.actor,
+      at: ctx.now().toISOString(),
+    });
     await audit(ctx, 'secret.set', {
       environment: env.name,
-      detail: { service, names: result.set, provider: env.provider },
+      detail: {
+        service,
+        names: set,
+        provider: env.provider,
+        ...(store ? { store: store.kind } : {}),
+      },
     });
     io.reporter.success(
-      `${name} set for ${service} on ${env.name} (${env.provider}); it takes effect at the next deployment.`,
+      `${name} set for ${service} on ${env.name} (${where}); it takes effect at the next deployment.`,
     );
-    io.reporter.result({ environment: env.name, service, set: result.set });
+    io.reporter.result({ environment: env.name, service, set });
     return 0;
   });
 }
@@ -98,7 +157,10 @@ export async function secretListCommand(
   return withSession(io, async ({ ctx }) => {
     const env = environmentNamed(ctx.config, environment);
     const service = serviceOf(ctx.config.services, opts.service);
-    const names = await ctx.providerFor(env).secretNames(serviceTarget(ctx.config, env, service));
+    const store = openSecretStore(ctx.config, process.env, ctx.home);
+    const names = store
+      ? await store.names(env.name)
+      : await ctx.providerFor(env).secretNames(serviceTarget(ctx.config, env, service));
     io.reporter.info(
       names.length
         ? `${service} on ${env.name}: ${names.join(', ')}`
@@ -107,4 +169,35 @@ export async function secretListCommand(
     io.reporter.result({ environment: env.name, service, secrets: names });
     return 0;
   });
+}
+
+/**
+ * `airlock secret keygen <env>`: with `secrets.store.encryptedFile`, writes the environment's
+ * file with a new public key (to commit), and its private key to `keys/<env>.key` in the Airlock
+ * home (mode 0600, outside the project): put that into the CI secret AIRLOCK_SECRETS_KEY_<ENV> of
+ * that environment only, then keep or delete the file. The key is never printed.
+ * @throws UserError `USAGE` when the store is not an encrypted file; `SECRETS_FILE_EXISTS`.
+ */
+export async function secretKeygenCommand(io: CommandIO, environment: string): Promise<number> {
+  const config = loadProjectConfig(io.globals);
+  const env = environmentNamed(config, environment);
+  const store = openSecretStore(config, process.env, airlockHome(config));
+  if (!(store instanceof EncryptedFileStore))
+    throw new UserError('USAGE', 'airlock secret keygen is for secrets.store.encryptedFile.', {
+      hint: 'Set secrets: { store: { encryptedFile: {} } } in airlock.yaml (docs/secrets.md).',
+    });
+  const { publicKey, keyFile } = await store.keygen(env.name);
+  const variable = privateKeyVariable(env.name);
+  io.reporter.success(`${store.where(env.name)} created with public key ${publicKey}; commit it.`);
+  io.reporter.info(
+    `${env.name}'s private key is in ${keyFile} (owner-only). Store its content as the CI secret ${variable} of ${env.name} only; Airlock reads that variable (or this file, on this machine).`,
+  );
+  io.reporter.result({
+    environment: env.name,
+    file: store.where(env.name),
+    publicKey,
+    variable,
+    keyFile,
+  });
+  return 0;
 }

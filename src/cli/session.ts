@@ -186,6 +186,7 @@ export async function openSession(
     providerFor,
     databases: createDatabases(hostedDatabaseEngines(providerFor, config), config.project),
     sink: reporter,
+    mask,
     ...processIdentity(),
     lockTtlMs: positiveInt(process.env.AIRLOCK_LOCK_TTL_MS) ?? DEFAULT_LOCK_TTL_MS,
     ...faultPause(process.env.AIRLOCK_FAULT_PAUSE, home),

@@ -19,6 +19,7 @@ import { type AirlockHome, resolveHome } from './home.ts';
 import { checkIsolation, resolveState } from './resolve-databases.ts';
 import { resolveEnvironment } from './resolve-environment.ts';
 import type { Config } from './schema.ts';
+import type { SecretStoreConfig } from './secrets-schema.ts';
 
 /** Where an engine-d1 database is: the wrangler file and environment that bind it. */
 export interface D1Location {
@@ -273,10 +274,30 @@ export interface ResolvedConfig {
   /** Notification sinks (credentials resolved: never print one; see `describeSink`). */
   notify: NotifySink[];
   parity: ParitySettings;
+  secrets: SecretsSettings;
   releases: ReleaseStoreSettings;
   warnings: ConfigDiagnostic[];
   /** The validated file, defaults applied, before inheritance. */
   raw: Config;
+}
+
+/** The `secrets:` section with defaults: `required` per environment of the pipeline. */
+export interface SecretsSettings {
+  /** True when airlock.yaml has a `secrets:` section (the `secrets` gate is then listed always). */
+  configured: boolean;
+  /** Names each environment must have. */
+  required: Record<string, string[]>;
+  /** Names that may hold the same value in several environments. */
+  shared: string[];
+  store: SecretStoreConfig;
+}
+
+function resolveSecrets(config: Config): SecretsSettings {
+  const s = config.secrets;
+  const required: Record<string, string[]> = {};
+  for (const env of config.pipeline)
+    required[env] = Array.isArray(s?.required) ? [...s.required] : [...(s?.required?.[env] ?? [])];
+  return { configured: !!s, required, shared: s?.shared ?? [], store: s?.store ?? 'platform' };
 }
 
 /**
@@ -380,6 +401,7 @@ export function resolveConfig(
       github,
       notify: notify.sinks,
       parity: { allow: config.parity?.allow ?? [], gate: config.parity?.gate ?? 'block' },
+      secrets: resolveSecrets(config),
       releases: {
         materialize: config.releases?.materialize ?? 'link',
         keep: config.releases?.keep ?? 3,

@@ -49,6 +49,22 @@ export function checkRules(config: Config): Finding[] {
     }
   }
 
+  // secrets.required per environment names environments of the pipeline.
+  const required = config.secrets?.required;
+  if (required && !Array.isArray(required)) {
+    for (const name of Object.keys(required)) {
+      if (config.pipeline.includes(name)) continue;
+      const guess = didYouMean(name, config.pipeline);
+      findings.push({
+        severity: 'error',
+        path: ['secrets', 'required', name],
+        at: 'key',
+        message: `environment "${name}" is not in the pipeline.`,
+        fix: guess ? `did you mean "${guess}"?` : `use one of: ${config.pipeline.join(', ')}.`,
+      });
+    }
+  }
+
   // Per-environment service settings refer to real services, and ports are set and unique.
   const ports = new Map<number, string>();
   const allPorts = new Set<number>();

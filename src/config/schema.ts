@@ -16,6 +16,7 @@ import { notifySchema } from '../notify/notify-config.ts';
 import { DEFAULT_PARITY_ALLOW } from '../parity/allow-list.ts';
 import { environmentSchema } from './environment-schema.ts';
 import { field, msSchema, nameSchema } from './schema-fields.ts';
+import { secretsSchema } from './secrets-schema.ts';
 import { serviceSchema } from './service-schema.ts';
 
 export const configSchema = z.strictObject({
@@ -129,6 +130,11 @@ export const configSchema = z.strictObject({
       examples: [{ allow: ['platform.vm.*.memory'], gate: 'block' }],
     },
   ),
+  secrets: field(secretsSchema.optional(), {
+    description:
+      'Secret isolation: the names each environment needs, the names shared on purpose, and where values live (docs/secrets.md). Airlock keeps a keyed fingerprint of every value set with `airlock secret set`; the same value under a name that is not shared is refused in a second environment.',
+    examples: [{ required: ['SESSION_SECRET'], shared: ['MAPS_API_KEY'] }],
+  }),
   releases: field(
     z
       .strictObject({

@@ -7,13 +7,14 @@ import { evaluateDriftGate } from './drift-gate.ts';
 import type { GateInputs, GateResult } from './gate.ts';
 import { evaluateMigrationsGate } from './migrations-gate.ts';
 import { evaluateParityGate } from './parity-gate.ts';
+import { evaluateSecretsGate } from './secrets-gate.ts';
 import { evaluateSoakGate } from './soak-gate.ts';
 import { evaluateWindowGate } from './window-gate.ts';
 
 /**
  * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates appear
  * only when they apply, so a plan lists exactly the conditions that do: drift for services
- * with a database; parity unless `parity.gate: off`; ci, soak and window when the promotion policy configures them;
+ * with a database; parity unless `parity.gate: off`; secrets with a `secrets:` section or a value shared between environments; ci, soak and window when the promotion policy configures them;
  * audit only when the audit log's chain is found altered (it is checked for every promotion).
  */
 export function evaluateGates(inputs: GateInputs): GateResult[] {
@@ -24,6 +25,7 @@ export function evaluateGates(inputs: GateInputs): GateResult[] {
     evaluateMigrationsGate(inputs),
     ...(inputs.drift.length ? [evaluateDriftGate(inputs)] : []),
     ...(inputs.parity.length ? [evaluateParityGate(inputs)] : []),
+    ...(inputs.secrets ? [evaluateSecretsGate(inputs)] : []),
     ...(policy.ci ? [evaluateCiGate(inputs)] : []),
     ...(policy.soakMs ? [evaluateSoakGate(inputs)] : []),
     ...(policy.window || policy.freeze.length ? [evaluateWindowGate(inputs)] : []),

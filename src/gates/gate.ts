@@ -6,6 +6,7 @@
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import type { MigrationProblem, NotOnPrevious } from '../migrations/migrator.ts';
 import type { ContractHold } from '../pipeline/contract.ts';
+import type { SharedValue } from '../secrets/fingerprint.ts';
 import type {
   Approval,
   Deployment,
@@ -20,6 +21,7 @@ export type GateKind =
   | 'migrations'
   | 'drift'
   | 'parity'
+  | 'secrets'
   | 'ci'
   | 'soak'
   | 'window'
@@ -75,6 +77,19 @@ export interface ParityFact {
   /** How many differences the allow list allowed. */
   allowed: number;
   /** Set when a platform configuration could not be read. */
+  error?: string;
+}
+
+/**
+ * The secret isolation policy of the environment promoted into (`secrets:`): required names it
+ * lacks, per service, and values it shares with another environment (by keyed fingerprint).
+ */
+export interface SecretsFact {
+  missing: Array<{ service: string; names: string[] }>;
+  /** How many names are required of the target. */
+  requiredCount: number;
+  shared: SharedValue[];
+  /** Set when the target's secret names could not be read. */
   error?: string;
 }
 
@@ -156,6 +171,8 @@ export interface GateInputs {
    * absent where it was not asked (the `deployed` gate then reads the records only).
    */
   previousLive?: LiveServiceFact[];
+  /** The secrets policy; null when there is none and no value is shared (no `secrets` gate). */
+  secrets?: SecretsFact | null;
   /** The audit chain; the `audit` gate appears (and fails) when it is altered. */
   audit?: AuditFact | null;
 }

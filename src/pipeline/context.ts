@@ -11,6 +11,7 @@ import type { CiFact } from '../gates/gate.ts';
 import type { MigrationFolderLayout } from '../migrations/migration-layouts.ts';
 import type { Provider, ServiceTarget } from '../providers/provider.ts';
 import type { ArtifactStore } from '../releases/artifact-store.ts';
+import type { SecretMask } from '../secrets/known-secrets.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { Databases } from './databases.ts';
 import type { DeploymentObserver } from './deployment-events.ts';
@@ -40,6 +41,8 @@ export interface AirlockContext {
    * by the pipeline and never able to fail it (see deployment-events.ts).
    */
   observe?: DeploymentObserver;
+  /** The command's secret mask: values read during the command (a secret store's) are added to it. */
+  mask?: SecretMask;
   /** Reads CI at a commit from GitHub (set when `ci: { github }` is configured and GITHUB_TOKEN is present). */
   githubCi?: (commit: string, required: string[] | null) => Promise<CiFact>;
 }

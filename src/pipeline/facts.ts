@@ -14,10 +14,13 @@ import type {
   GateInputs,
   MigrationGateFacts,
   ParityFact,
+  SecretsFact,
 } from '../gates/gate.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
+import { sharedValues } from '../secrets/fingerprint.ts';
+import { openSecretStore } from '../secrets/stores/open-secret-store.ts';
 import { AUDIT_TAIL, describeAlteration, formatAuditHead } from '../state/audit-chain.ts';
 import type {
   Approval,
@@ -155,6 +158,38 @@ async function parityFacts(
     out.push(fact);
   }
   return out;
+}
+
+/**
+ * The secrets policy of `env` (`secrets:`): the required names it lacks (from the secret store,
+ * or each service's platform secret names) and the values it shares with another environment
+ * (keyed fingerprints recorded by `airlock secret set`). Null when there is no policy and no
+ * value is shared.
+ */
+async function secretsFact(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+): Promise<SecretsFact | null> {
+  const policy = ctx.config.secrets;
+  const shared = sharedValues(await ctx.store.listSecretFingerprints(), env.name, policy.shared);
+  if (!policy.configured && shared.length === 0) return null;
+  const required = policy.required[env.name] ?? [];
+  const fact: SecretsFact = { missing: [], requiredCount: required.length, shared };
+  if (required.length === 0) return fact;
+  try {
+    const store = openSecretStore(ctx.config, process.env, ctx.home);
+    const storeNames = store ? new Set(await store.names(env.name)) : null;
+    for (const service of ctx.config.services) {
+      const names =
+        storeNames ??
+        new Set(await ctx.providerFor(env).secretNames(serviceTarget(ctx.config, env, service)));
+      const missing = required.filter((n) => !names.has(n));
+      if (missing.length > 0) fact.missing.push({ service, names: missing });
+    }
+  } catch (error) {
+    fact.error = error instanceof Error ? error.message : String(error);
+  }
+  return fact;
 }
 
 /** CI at the release's commit, when the environment requires it (GitHub or `airlock ci run`). */
@@ -298,6 +333,7 @@ export async function gatherFacts(
       drift: options.skipMigrations ? [] : await driftFacts(ctx, env, previous, release),
       parity: options.skipMigrations ? [] : await parityFacts(ctx, env, previous),
       ci: await ciFact(ctx, env, release),
+      secrets: options.skipMigrations ? null : await secretsFact(ctx, env),
       windowOverride: options.windowOverride ?? null,
       audit: await auditFact(ctx),
       ...(env.promotion.livePrevious

@@ -11,6 +11,7 @@ import type {
   ApprovalEvidence,
   CiResult,
   NewApproval,
+  SecretFingerprint,
   StoredCheckResult,
 } from './state-store.ts';
 import { json, parse, type StoreAccess } from './store-access.ts';
@@ -165,4 +166,52 @@ export async function latestCiResult(
     actor: r.actor,
     at: r.at,
   };
+}
+
+export async function recordSecretFingerprint(
+  access: StoreAccess,
+  f: SecretFingerprint,
+): Promise<void> {
+  const row = {
+    environment: f.environment,
+    service: f.service,
+    name: f.name,
+    fingerprint: f.fingerprint,
+    key_id: f.keyId,
+    actor: f.actor,
+    at: f.at,
+  };
+  await access.write((db) =>
+    db
+      .insertInto('secret_fingerprints')
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(['environment', 'service', 'name']).doUpdateSet({
+          fingerprint: row.fingerprint,
+          key_id: row.key_id,
+          actor: row.actor,
+          at: row.at,
+        }),
+      )
+      .execute(),
+  );
+}
+
+export async function listSecretFingerprints(access: StoreAccess): Promise<SecretFingerprint[]> {
+  const rows = await access.db
+    .selectFrom('secret_fingerprints')
+    .selectAll()
+    .orderBy('environment')
+    .orderBy('service')
+    .orderBy('name')
+    .execute();
+  return rows.map((r) => ({
+    environment: r.environment,
+    service: r.service,
+    name: r.name,
+    fingerprint: r.fingerprint,
+    keyId: r.key_id,
+    actor: r.actor,
+    at: r.at,
+  }));
 }

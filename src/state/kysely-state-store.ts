@@ -44,6 +44,7 @@ import type {
   Run,
   RunStatus,
   RunStep,
+  SecretFingerprint,
   ServingRecord,
   StateStore,
   StoredCheckResult,
@@ -376,6 +377,16 @@ export class KyselyStateStore implements StateStore {
 
   latestCiResult(commit: string): Promise<CiResult | undefined> {
     return evidence.latestCiResult(this.#access, commit);
+  }
+
+  // ------------------------------------------------------------------------------- secret fingerprints
+
+  recordSecretFingerprint(f: SecretFingerprint): Promise<void> {
+    return evidence.recordSecretFingerprint(this.#access, f);
+  }
+
+  listSecretFingerprints(): Promise<SecretFingerprint[]> {
+    return evidence.listSecretFingerprints(this.#access);
   }
 
   // ------------------------------------------------------------------------------- audit

@@ -190,8 +190,22 @@ export interface CiResultsTable {
   at: string;
 }
 
+/** The keyed fingerprint of the value last set for one secret (`airlock secret set`); never a value. */
+export interface SecretFingerprintsTable {
+  environment: string;
+  service: string;
+  name: string;
+  /** HMAC-SHA256 of the value, hex, under the fingerprint key (kept outside this database). */
+  fingerprint: string;
+  /** Which key made it (a hash of the key), so fingerprints made with different keys are never compared. */
+  key_id: string;
+  actor: string;
+  at: string;
+}
+
 export interface StateDatabase {
   queue: QueueTable;
+  secret_fingerprints: SecretFingerprintsTable;
   ci_results: CiResultsTable;
   releases: ReleasesTable;
   runs: RunsTable;
@@ -521,6 +535,25 @@ function auditChain(dialect: Dialect, schema: string): Migration {
   };
 }
 
+/** Keyed fingerprints of secret values, one row per (environment, service, name). */
+function secretFingerprints(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('secret_fingerprints')
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('service', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('secret_fingerprints_pk', ['environment', 'service', 'name'])
+        .execute();
+    },
+  };
+}
+
 function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect, schema),
@@ -528,6 +561,7 @@ function migrationsFor(dialect: Dialect, schema: string): Record<string, Migrati
     '0003_ci_results': ciResults(dialect),
     '0004_approval_evidence': approvalEvidence(),
     '0005_audit_chain': auditChain(dialect, schema),
+    '0006_secret_fingerprints': secretFingerprints(),
   };
 }
 

@@ -262,6 +262,22 @@ export interface AuditEvent {
 
 export type NewAuditEvent = Omit<AuditEvent, 'id'>;
 
+/**
+ * The keyed fingerprint of the value last set for one secret by `airlock secret set`
+ * (`secrets/fingerprint.ts`): HMAC-SHA256 under a key kept outside the state store. Never a value.
+ */
+export interface SecretFingerprint {
+  environment: string;
+  service: string;
+  name: string;
+  /** Hex HMAC-SHA256 of the value. */
+  fingerprint: string;
+  /** Identifies the key that made it; fingerprints of different keys are not compared. */
+  keyId: string;
+  actor: string;
+  at: string;
+}
+
 /** The result of `airlock ci run` at one commit. */
 export interface CiResult {
   id: number;
@@ -371,6 +387,11 @@ export interface StateStore {
   recordCiResult(result: Omit<CiResult, 'id'>): Promise<CiResult>;
   /** The newest CI result of a commit (full SHA). */
   latestCiResult(commit: string): Promise<CiResult | undefined>;
+
+  /** Records (or replaces) the fingerprint of one secret of one environment and service. */
+  recordSecretFingerprint(fingerprint: SecretFingerprint): Promise<void>;
+  /** Every recorded fingerprint, by environment, service and name. */
+  listSecretFingerprints(): Promise<SecretFingerprint[]>;
 
   /**
    * Appends an event to the hash chain (`audit-chain.ts`): next id, `prev_hash` from the head

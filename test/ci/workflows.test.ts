@@ -340,6 +340,7 @@ describe('generated workflows: invariants', () => {
     const verify = first?.jobs.verify as Job;
     expect(verify.steps.map((s) => s.run).filter(Boolean)).toEqual([
       'npm ci',
+      'npx airlock doctor',
       'npm run lint --if-present',
       'npm test --if-present',
       'node scripts/build.mjs',
@@ -390,6 +391,7 @@ describe('generated workflows: invariants', () => {
     });
     expect(verify.steps.map((s) => s.run).filter(Boolean)).toEqual([
       'npm ci --ignore-scripts',
+      'npx airlock doctor',
       'npm run lint',
       'npm test',
       'npm run typecheck',

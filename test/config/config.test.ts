@@ -96,8 +96,21 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
   it('an unknown top-level key suggests the closest one, without also reporting it missing', () => {
     const text = VALID_EXAMPLE.replace('services:\n  notes:', 'servics:\n  notes:');
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:3:1: error: servics: unknown field "servics" (allowed here: $schema, project, state, ci, github, notify, parity, releases, pipeline, services, environments). Fix: did you mean "services"?',
+      'airlock.yaml:3:1: error: servics: unknown field "servics" (allowed here: $schema, project, state, ci, github, notify, parity, secrets, releases, pipeline, services, environments). Fix: did you mean "services"?',
     ]);
+  });
+
+  it('secrets: a bad secret name, and an environment outside the pipeline, by line and field', () => {
+    const [name] = errorsOf(`${VALID_EXAMPLE}secrets:\n  shared: [1BAD]\n`);
+    expect(name).toMatch(
+      /^airlock\.yaml:\d+:\d+: error: secrets\.shared\[0\]: expected a secret name \(letters, digits and _, not starting with a digit\), e\.g\. STRIPE_KEY/,
+    );
+    const [env] = errorsOf(
+      `${VALID_EXAMPLE}secrets:\n  required:\n    prodution: [SESSION_SECRET]\n`,
+    );
+    expect(env).toMatch(
+      /^airlock\.yaml:\d+:5: error: secrets\.required\.prodution: environment "prodution" is not in the pipeline\. Fix: did you mean "production"\?/,
+    );
   });
 
   it('a typo in a service field (helth)', () => {

@@ -38,10 +38,10 @@ export interface TestProject {
   dir: string;
   ports: { staging: number; production: number };
   url(environment: 'staging' | 'production'): string;
-  /** Runs `airlock <args>` in the project as a real child process. */
+  /** Runs `airlock <args>` in the project as a real child process (`input`: its whole stdin). */
   cli(
     args: string[],
-    options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number },
+    options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string },
   ): Promise<CliResult>;
   /** Opens an in-process session (silent reporter) acting as `actor`. */
   session(actor?: string): Promise<Session>;
@@ -81,7 +81,7 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
     url: (environment) => `http://127.0.0.1:${ports[environment]}`,
     cli(args, options = {}) {
       return new Promise((resolve) => {
-        execFile(
+        const child = execFile(
           process.execPath,
           [BIN, ...args],
           {
@@ -101,6 +101,7 @@ export async function exampleProject(options: ExampleProjectOptions = {}): Promi
             resolve({ code, stdout, stderr });
           },
         );
+        if (options.input !== undefined) child.stdin?.end(options.input);
       });
     },
     async session(actor = DEVELOPER) {

@@ -1,6 +1,6 @@
 import { defineCommand, defineGroup } from '../command-definition.ts';
 
-/** `airlock secret set|list`. */
+/** `airlock secret set|list|keygen`. */
 export const secretDefinition = defineGroup({
   name: 'secret',
   description:
@@ -22,6 +22,14 @@ export const secretDefinition = defineGroup({
       options: [{ flags: '--service <service>', description: 'service (default: the only one)' }],
       handler: async (io, environment: string, opts: { service?: string }) =>
         (await import('../secrets.ts')).secretListCommand(io, environment, opts),
+    }),
+    defineCommand({
+      name: 'keygen',
+      description:
+        "secrets.store.encryptedFile: create an environment's encrypted file (public key, to commit) and its private key (in the Airlock home, for that environment's CI secret)",
+      arguments: ['<environment>'],
+      handler: async (io, environment: string) =>
+        (await import('../secrets.ts')).secretKeygenCommand(io, environment),
     }),
   ],
 });

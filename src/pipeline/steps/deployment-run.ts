@@ -7,6 +7,7 @@ import path from 'node:path';
 import { type ResolvedEnvironment, usableDatabase } from '../../config/resolve.ts';
 import type { DeployOutcome, ServiceDeployment } from '../../providers/provider.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
+import { openSecretStore } from '../../secrets/stores/open-secret-store.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from '../context.ts';
 
@@ -99,6 +100,7 @@ export async function switchService(
     AIRLOCK_DIGEST: artifact.digest,
   };
   const provider = ctx.providerFor(env);
+  await syncStoreSecrets(d, service, options);
   const deployment: ServiceDeployment = {
     ...serviceTarget(ctx.config, env, service),
     kind: options.rollback ? 'rollback' : d.kind,
@@ -137,4 +139,30 @@ export function releaseDir(
   service: string,
 ): string {
   return path.join(home, 'envs', environment, 'releases', releaseId, service);
+}
+
+/**
+ * With a secret store (`secrets.store`), sets the environment's values from it on the platform
+ * before the release starts, so the app sees them as platform secrets. Values are added to the
+ * command's mask first; only names are reported. Nothing to do for `platform`.
+ * @throws UserError from the store (a missing or wrong private key, no Infisical credentials).
+ */
+async function syncStoreSecrets(
+  d: DeploymentRun,
+  service: string,
+  options: { signal: AbortSignal; progress: (message: string) => void },
+): Promise<void> {
+  const { ctx, env } = d;
+  const store = openSecretStore(ctx.config, process.env, ctx.home);
+  if (!store) return;
+  const values = await store.read(env.name);
+  ctx.mask?.add(Object.values(values));
+  const names = Object.keys(values);
+  if (names.length === 0) return;
+  options.progress(
+    `setting ${names.length} secret${names.length === 1 ? '' : 's'} from ${store.where(env.name)}`,
+  );
+  await ctx
+    .providerFor(env)
+    .setSecrets(serviceTarget(ctx.config, env, service), values, { signal: options.signal });
 }
