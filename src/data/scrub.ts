@@ -2,13 +2,14 @@
  * Scrub rules: what each column of a copied table becomes in the target environment, and the
  * fail-closed coverage check. Pseudonyms are deterministic for one salt (the same input gives the
  * same output, on every machine and every refresh), so joins on a scrubbed column and unique
- * constraints keep holding, as Snaplet's copycat transformers do: realistic names and phone
- * numbers come from `@snaplet/copycat` keyed with the salt; every pseudonym that must stay unique
- * (email, username, hash, uuid) carries a keyed HMAC-SHA256 of the input. Scrubbed emails are on
+ * constraints keep holding, as Snaplet's copycat transformers do (names from copycat's lists,
+ * see `transformers`); every pseudonym that must stay unique (email, username, hash, uuid)
+ * carries part of a keyed sha256 of the input. Scrubbed emails are on
  * `example.com` (reserved by RFC 2606), so a staging mail can never reach a real person.
  */
-import { createHmac } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { copycat } from '@snaplet/copycat';
+import enLocale from '@snaplet/copycat/dist/locales/en';
 import type { ScrubRule } from '../config/service-schema.ts';
 import { UserError } from '../errors.ts';
 
@@ -37,17 +38,34 @@ export interface ScrubSettings {
 
 /**
  * The transformers of a salt. `salt` is secret: it never leaves this module.
+ *
+ * Each pseudonym comes from one keyed sha256 of the input (`salt`, the rule's kind, the value):
+ * its bytes pick a first and a last name from copycat's English name lists (3 007 × 474) and
+ * give the digits and the suffix that keep emails, usernames, UUIDs and hashes unique per input.
+ * One native hash per value instead of copycat's own per-call hashing keeps a refresh of a
+ * million rows near the speed of `pg_dump | psql` (bench (j)); copycat itself makes the rarer
+ * street addresses, keyed with the same salt.
  */
 export function transformers(salt: string): (rule: ScrubRule) => Transformer | null {
   copycat.setHashKey(copycat.generateHashKey(salt.padEnd(16, '.').slice(0, 16)));
-  const mac = (kind: string, value: CellValue) =>
-    createHmac('sha256', salt).update(kind).update('\0').update(String(value)).digest('hex');
+  const key = `${salt}\0`;
+  // A CommonJS module whose export is `{ default: locale }` when Node loads it from ESM.
+  const en = ((enLocale as unknown as { default?: unknown }).default ?? enLocale) as {
+    name: { first_name: string[]; last_name: string[] };
+  };
+  const first = en.name.first_name;
+  const last = en.name.last_name;
   const text = (value: CellValue) =>
     value instanceof Uint8Array ? Buffer.from(value).toString('hex') : String(value);
+  const digest = (kind: string, value: CellValue): Buffer =>
+    hash('sha256', `${key}${kind}\0${text(value)}`, 'buffer');
+  const pick = (list: readonly string[], bytes: Buffer, at: number) =>
+    list[bytes.readUInt32BE(at) % list.length] ?? '';
+  const lower = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
   const keyed =
-    (fn: (input: string) => string, kind: string): Transformer =>
+    (kind: string, fn: (bytes: Buffer) => string): Transformer =>
     (value) =>
-      value === null ? null : fn(`${kind}:${mac(kind, text(value)).slice(0, 24)}`);
+      value === null ? null : fn(digest(kind, value));
   return (rule) => {
     if (typeof rule === 'object') return () => rule.value as CellValue;
     switch (rule) {
@@ -58,43 +76,36 @@ export function transformers(salt: string): (rule: ScrubRule) => Transformer | n
       case 'empty':
         return (value) => (value === null ? null : '');
       case 'email':
-        return (value) => {
-          if (value === null) return null;
-          const h = mac('email', text(value));
-          const seed = h.slice(0, 24);
-          const local = `${copycat.firstName(seed)}.${copycat.lastName(seed)}`
-            .toLowerCase()
-            .replace(/[^a-z0-9.]/g, '');
-          return `${local}.${h.slice(24, 34)}@example.com`;
-        };
+        return keyed(
+          'email',
+          (b) =>
+            `${lower(pick(first, b, 0))}.${lower(pick(last, b, 4))}.${b.toString('hex', 8, 13)}@example.com`,
+        );
       case 'fullName':
-        return keyed((s) => `${copycat.firstName(s)} ${copycat.lastName(s)}`, 'name');
+        return keyed('name', (b) => `${pick(first, b, 0)} ${pick(last, b, 4)}`);
       case 'firstName':
-        return keyed((s) => copycat.firstName(s), 'first');
+        return keyed('first', (b) => pick(first, b, 0));
       case 'lastName':
-        return keyed((s) => copycat.lastName(s), 'last');
+        return keyed('last', (b) => pick(last, b, 4));
       case 'phone':
-        return keyed((s) => copycat.phoneNumber(s), 'phone');
-      case 'streetAddress':
-        return keyed((s) => copycat.streetAddress(s), 'street');
+        // +1 555 …: the North American prefix kept for fiction.
+        return keyed(
+          'phone',
+          (b) => `+1 555 ${String(b.readUInt32BE(0) % 10_000_000).padStart(7, '0')}`,
+        );
       case 'username':
-        return (value) => {
-          if (value === null) return null;
-          const h = mac('user', text(value));
-          return `${copycat
-            .firstName(h.slice(0, 24))
-            .toLowerCase()
-            .replace(/[^a-z0-9]/g, '')}_${h.slice(24, 34)}`;
-        };
+        return keyed('user', (b) => `${lower(pick(first, b, 0))}_${b.toString('hex', 4, 9)}`);
+      case 'streetAddress':
+        return (value) =>
+          value === null ? null : copycat.streetAddress(digest('street', value).toString('hex'));
       case 'uuid':
-        return (value) => {
-          if (value === null) return null;
-          const h = mac('uuid', text(value));
+        return keyed('uuid', (b) => {
+          const h = b.toString('hex');
           // A version-4-shaped UUID from the keyed hash: unique as the input is.
           return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? '0', 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-        };
+        });
       case 'hash':
-        return (value) => (value === null ? null : mac('hash', text(value)).slice(0, 32));
+        return keyed('hash', (b) => b.toString('hex', 0, 16));
     }
   };
 }
