@@ -3,7 +3,9 @@
  */
 import { refreshData } from '../data/refresh.ts';
 import { seedData } from '../data/seed.ts';
+import { recheckEnvironment } from '../pipeline/recheck.ts';
 import type { CommandIO } from './command-io.ts';
+import { checkJson } from './deploy.ts';
 import { withSession } from './session.ts';
 
 /** `airlock data seed <env>`. */
@@ -35,7 +37,7 @@ const rate = (rows: number, ms: number) =>
 export async function dataRefreshCommand(
   io: CommandIO,
   environment: string,
-  opts: { from: string; service?: string },
+  opts: { from: string; service?: string; check?: boolean },
 ): Promise<number> {
   return withSession(io, async ({ ctx }) => {
     let shown = 0;
@@ -66,10 +68,31 @@ export async function dataRefreshCommand(
           `${r.service}: copied as they are (strict is off, no rule): ${r.uncovered.join(', ')}.`,
         );
       io.reporter.success(
-        `${r.service}: ${environment} now holds a scrubbed copy of ${opts.from}'s data (${(r.durationMs / 1000).toFixed(1)} s). Run \`airlock check ${environment}\` to check it.`,
+        `${r.service}: ${environment} now holds a scrubbed copy of ${opts.from}'s data (${(r.durationMs / 1000).toFixed(1)} s).${opts.check ? '' : ` Run \`airlock check ${environment}\` to check it.`}`,
       );
     }
-    io.reporter.result({ refreshed: results });
-    return 0;
+    if (!opts.check) {
+      io.reporter.result({ refreshed: results });
+      return 0;
+    }
+    const checked = await recheckEnvironment(ctx, environment, {
+      signal: io.signal,
+      onProgress: (line) => io.reporter.info(`  ${line}`),
+    });
+    const failed = checked.checks.filter((c) => c.status === 'failed').length;
+    if (failed === 0)
+      io.reporter.success(
+        `${checked.checks.length} checks passed on ${environment} after the refresh.`,
+      );
+    else
+      io.reporter.warn(
+        `${failed} of ${checked.checks.length} checks failed on ${environment} after the refresh.`,
+      );
+    io.reporter.result({
+      refreshed: results,
+      checks: checked.checks.map(checkJson),
+      passed: checked.passed,
+    });
+    return checked.passed ? 0 : 1;
   });
 }

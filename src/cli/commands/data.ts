@@ -25,9 +25,17 @@ export const dataDefinition = defineGroup({
           required: true,
         },
         { flags: '--service <name>', description: 'only this service' },
+        {
+          flags: '--check',
+          description:
+            "re-run the environment's checks on the refreshed data (exit 1 when one fails)",
+        },
       ],
-      handler: async (io, environment: string, opts: { from: string; service?: string }) =>
-        (await import('../data.ts')).dataRefreshCommand(io, environment, opts),
+      handler: async (
+        io,
+        environment: string,
+        opts: { from: string; service?: string; check?: boolean },
+      ) => (await import('../data.ts')).dataRefreshCommand(io, environment, opts),
     }),
   ],
 });
