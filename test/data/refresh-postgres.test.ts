@@ -112,16 +112,26 @@ async function seedProduction(url: string): Promise<void> {
   );
 }
 
+/** Both databases migrated, production filled, one row of staging's own; the session's context. */
+async function migratedAndSeeded(
+  project: TestProject,
+  dbs: { staging: TestDatabase; production: TestDatabase },
+  stagingEmail: string,
+): Promise<AirlockContext> {
+  const { ctx } = await project.session();
+  await migrate(ctx, 'production');
+  await migrate(ctx, 'staging');
+  await seedProduction(dbs.production.url);
+  await sql(dbs.staging.url, `INSERT INTO users (email) VALUES ('${stagingEmail}')`);
+  return ctx;
+}
+
 describeIfPostgres('data refresh on Postgres', () => {
   test('copies production into staging scrubbed: nothing personal in pg_dump, same pseudonyms twice, keys hold', async ({
     project,
     dbs,
   }) => {
-    const { ctx } = await project.session();
-    await migrate(ctx, 'production');
-    await migrate(ctx, 'staging');
-    await seedProduction(dbs.production.url);
-    await sql(dbs.staging.url, "INSERT INTO users (email) VALUES ('old-staging-row@x.test')");
+    const ctx = await migratedAndSeeded(project, dbs, 'old-staging-row@x.test');
 
     const [result] = await refreshData(ctx, { target: 'staging', source: 'production' });
     expect(result?.tables.map((t) => [t.table, t.rows])).toEqual([
@@ -178,11 +188,7 @@ describeIfPostgres('data refresh on Postgres', () => {
     project,
     dbs,
   }) => {
-    const { ctx } = await project.session();
-    await migrate(ctx, 'production');
-    await migrate(ctx, 'staging');
-    await seedProduction(dbs.production.url);
-    await sql(dbs.staging.url, "INSERT INTO users (email) VALUES ('kept-staging@x.test')");
+    const ctx = await migratedAndSeeded(project, dbs, 'kept-staging@x.test');
     const stagingRows = () => sql(dbs.staging.url, 'SELECT email FROM users ORDER BY id');
     const original = await stagingRows();
 
