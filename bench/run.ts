@@ -1,12 +1,13 @@
 /**
- * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres],real-size] [-- --runs N]`:
+ * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres],real-size,data-refresh] [-- --runs N]`:
  * Airlock's performance figures, measured on real processes, real HTTP on 127.0.0.1 and real
  * SQLite, with baselines from the same run: (a) promotion latency and Airlock's own overhead,
  * (b) zero downtime under load against a "stop old, start new" baseline, (c) warm and cold
  * rollback, (d) CLI cold start, (e) the state store, (f) applying migrations, (g) lint, (h)
- * other tools' layouts, (i) a real-size release. `--only` runs just the sections named (those
+ * other tools' layouts, (i) a real-size release, (j) a scrubbed data refresh. `--only` runs just the sections named (those
  * that need no shared example project: `state-store` (e), `apply` (f), `lint` (g), `layouts`
- * (h), `layouts-postgres` (h) without wrangler's ~100 s per run, `real-size` (i)); `--runs N`
+ * (h), `layouts-postgres` (h) without wrangler's ~100 s per run, `real-size` (i), `data-refresh` (j),
+ * on Postgres only); `--runs N`
  * sets their number of runs (of (e) to (h)).
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
@@ -16,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.ts';
 import { type ColdStartResult, coldStartSection, measureColdStart } from './cold-start.ts';
+import { dataRefreshSection, measureDataRefresh } from './data-refresh.ts';
 import { layoutsSection, measurePostgresLayouts, measureWranglerLayout } from './layouts.ts';
 import { lintSection, measureLint } from './lint.ts';
 import { applySection, measureApply } from './migrations.ts';
@@ -58,10 +60,11 @@ const ONLY_SECTIONS = [
   'layouts',
   'layouts-postgres',
   'real-size',
+  'data-refresh',
 ] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,data-refresh] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -254,6 +257,20 @@ export async function main(argv: string[]): Promise<void> {
     sections.push(...(await migrationSections(options, p, options.only)));
     if (options.only.has('real-size'))
       sections.push(realSizeSection(await measureRealSize(p.realSize)));
+    if (options.only.has('data-refresh')) {
+      const adminUrl = await reachablePostgres(options.postgres);
+      if (adminUrl)
+        sections.push(
+          dataRefreshSection(
+            await measureDataRefresh({
+              adminUrl,
+              rows: options.quick ? 100_000 : 1_000_000,
+              runs: options.runs ?? 3,
+            }),
+          ),
+        );
+      else log('data refresh: Postgres does not answer; skipped');
+    }
     const report: BenchReport = {
       bench: 'airlock',
       date,
@@ -351,6 +368,15 @@ export async function main(argv: string[]): Promise<void> {
     const applyLintLayouts = await migrationSections(options, p, null);
     // (i) a real-size release: store, verify, materialize, promote, roll back.
     const realSize = await measureRealSize(p.realSize);
+    // (j) a scrubbed data refresh, Postgres to Postgres, against pg_dump | psql.
+    const dataAdmin = await reachablePostgres(options.postgres);
+    const dataRefresh = dataAdmin
+      ? await measureDataRefresh({
+          adminUrl: dataAdmin,
+          rows: options.quick ? 100_000 : 1_000_000,
+          runs: options.quick ? 1 : 3,
+        })
+      : null;
 
     const sections = [
       promotionSection(promotion, {
@@ -369,6 +395,7 @@ export async function main(argv: string[]): Promise<void> {
       stateStoreSection(stateStore, stateOptions),
       ...applyLintLayouts,
       realSizeSection(realSize),
+      ...(dataRefresh ? [dataRefreshSection(dataRefresh)] : []),
     ];
     const report: BenchReport = {
       bench: 'airlock',

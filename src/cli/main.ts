@@ -26,6 +26,7 @@ import { buildDefinition } from './commands/build.ts';
 import { checkDefinition } from './commands/check.ts';
 import { ciDefinition } from './commands/ci.ts';
 import { configDefinition } from './commands/config.ts';
+import { dataDefinition } from './commands/data.ts';
 import { demoDefinition } from './commands/demo.ts';
 import { deployDefinition } from './commands/deploy.ts';
 import { diffDefinition } from './commands/diff.ts';
@@ -66,6 +67,7 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   auditDefinition,
   releasesDefinition,
   gcDefinition,
+  dataDefinition,
   migrateDefinition,
   ciDefinition,
   secretDefinition,

@@ -186,6 +186,90 @@ const databaseSchema = z.strictObject({
   }),
 });
 
+/** A scrub rule: what a column's values become in a copied environment. */
+const scrubRuleSchema = z.union([
+  z.enum([
+    'keep',
+    'null',
+    'email',
+    'fullName',
+    'firstName',
+    'lastName',
+    'phone',
+    'username',
+    'streetAddress',
+    'uuid',
+    'hash',
+    'empty',
+  ]),
+  z.strictObject({
+    value: field(z.union([z.string(), z.number(), z.boolean(), z.null()]), {
+      description: 'A constant every row gets.',
+      examples: ['redacted'],
+    }),
+  }),
+]);
+
+const dataSchema = z.strictObject({
+  seed: field(
+    z
+      .union([
+        z.string().min(1),
+        z.strictObject({
+          command: field(z.string().min(1), {
+            description:
+              'A command that seeds the environment (DATABASE_URL, AIRLOCK_ENV set; a least environment otherwise). It must be idempotent.',
+            examples: ['node scripts/seed.mjs'],
+          }),
+        }),
+      ])
+      .optional(),
+    {
+      description:
+        'Seed data for `airlock data seed <env>`: a .sql file or a folder of them (run in name order, each in one transaction; write them idempotently, e.g. INSERT … ON CONFLICT DO NOTHING), or `{ command }`.',
+      examples: ['seeds', { command: 'node scripts/seed.mjs' }],
+    },
+  ),
+  seedLast: field(z.boolean().default(false), {
+    description:
+      'Allow `airlock data seed` on the last environment of the pipeline (production). Off by default.',
+    examples: [false],
+  }),
+  scrub: field(
+    z
+      .record(
+        z.string().regex(/^[A-Za-z_][\w$]*\.[A-Za-z_][\w$]*$/, { error: 'table.column' }),
+        scrubRuleSchema,
+      )
+      .default({}),
+    {
+      description:
+        '`airlock data refresh`: what each column becomes in the copy, as `table.column: rule`. Rules: keep, null, empty, email, fullName, firstName, lastName, phone, username, streetAddress, uuid, hash (deterministic with the salt: the same input gives the same pseudonym, so joins and unique constraints hold), or `{ value: <constant> }`.',
+      examples: [{ 'users.email': 'email', 'users.name': 'fullName', 'users.id': 'keep' }],
+    },
+  ),
+  keep: field(z.array(z.string().min(1)).default([]), {
+    description:
+      'Columns copied as they are, as `table.column` or `table.*` (every column of that table): the same as `keep` in `scrub`, shorter for whole tables of non-personal data.',
+    examples: [['orders.*', 'users.id']],
+  }),
+  exclude: field(z.array(z.string().min(1)).default([]), {
+    description:
+      "Tables not copied: emptied in the target (sessions, tokens, audit trails of the source's users).",
+    examples: [['sessions']],
+  }),
+  strict: field(z.boolean().default(true), {
+    description:
+      'Fail closed (default): every column of every copied table needs a rule or an explicit keep; a column none covers (one a new migration added) refuses the refresh, naming it. false: such columns are copied as they are (and listed as a warning).',
+    examples: [true],
+  }),
+  salt: field(z.string().min(1).default('${AIRLOCK_DATA_SALT}'), {
+    description:
+      'The secret that makes pseudonyms unguessable, read from an environment variable (`${NAME}`); the same salt gives the same pseudonyms on every machine. Keep it out of the repository.',
+    examples: ['${AIRLOCK_DATA_SALT}'],
+  }),
+});
+
 export const serviceSchema = z.strictObject({
   root: field(z.string().default('.'), {
     description: 'Service folder, relative to airlock.yaml.',
@@ -200,6 +284,12 @@ export const serviceSchema = z.strictObject({
   database: field(databaseSchema.optional(), {
     description: "The service's database and its migrations.",
     examples: [{ engine: 'sqlite', migrations: 'migrations' }],
+    inherit: 'global-only',
+  }),
+  data: field(dataSchema.optional(), {
+    description:
+      "Staging data: seeds (`airlock data seed`) and a scrubbed copy of another environment's database (`airlock data refresh staging --from production`): docs/staging-data.md.",
+    examples: [{ seed: 'seeds', scrub: { 'users.email': 'email' }, keep: ['orders.*'] }],
     inherit: 'global-only',
   }),
   ...overridableServiceFields,
@@ -219,3 +309,5 @@ export const serviceOverrideSchema = z.strictObject({
 
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type ServiceOverride = z.output<typeof serviceOverrideSchema>;
+export type DataConfig = z.output<typeof dataSchema>;
+export type ScrubRule = z.output<typeof scrubRuleSchema>;

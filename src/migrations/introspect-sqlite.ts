@@ -6,7 +6,7 @@
 
 import type { DatabaseSync } from 'node:sqlite';
 import { SQLITE_CLAIM_TABLE } from './database-claim.ts';
-import { LEDGER_TABLE } from './ledger.ts';
+import { LEDGER_TABLE, SQLITE_SEED_TABLE } from './ledger.ts';
 import {
   compareForeignKeys,
   compareText,
@@ -27,6 +27,7 @@ function ignoredSqliteTable(name: string, extra: Set<string>): boolean {
   return (
     name === LEDGER_TABLE ||
     name === SQLITE_CLAIM_TABLE ||
+    name === SQLITE_SEED_TABLE ||
     TOOL_LEDGER_TABLES.includes(name) ||
     name.startsWith('sqlite_') ||
     name.startsWith('_cf_') ||

@@ -25,6 +25,8 @@ export interface LedgerEntry {
 
 /** Name of the ledger table the SQLite driver keeps in the migrated database. */
 export const LEDGER_TABLE = 'airlock_migrations';
+/** SQLite: the seed ledger of `airlock data seed` (`airlock.seeds` on Postgres), never schema. */
+export const SQLITE_SEED_TABLE = 'airlock_seeds';
 
 /**
  * The Postgres driver's ledger: table `migrations` in its own schema `airlock`, so it stays out

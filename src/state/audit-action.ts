@@ -113,6 +113,12 @@ export const AUDIT_ACTION_GROUPS = {
   audit: ['audit.altered', 'audit.accepted', 'audit.guard-restored'],
   /** The local runtime saw an app process of a local environment crash, and restarted it. */
   app: ['app.crashed', 'app.restarted'],
+  /**
+   * Staging data: `seeded` when `airlock data seed` ran seed files or a command (detail: which);
+   * `refreshed` / `refresh-failed` / `refused` for `airlock data refresh` (detail: the source,
+   * rows per table, duration; or why it was refused or failed).
+   */
+  data: ['data.seeded', 'data.refreshed', 'data.refresh-failed', 'data.refused'],
 } as const satisfies Record<string, readonly `${string}.${string}`[]>;
 
 /** The name of a group of actions: what the events are about (`promotion`, `lock`, …). */

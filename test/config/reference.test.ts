@@ -127,7 +127,7 @@ describe('the configuration reference', () => {
 
   it('explains the four inheritance classes with their fields', () => {
     expect(markdown).toContain('| `global-only` |');
-    expect(markdown).toContain('| `root`, `build`, `database` |');
+    expect(markdown).toContain('| `root`, `build`, `database`, `data` |');
     expect(markdown).toContain(
       '| `run`, `health`, `checks`, `keepWarmMs`, `keepWarmReleases`, `drainTimeoutMs`, `stopTimeoutMs`, `cloudflare`, `fly`, `railway`, `command` |',
     );

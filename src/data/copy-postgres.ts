@@ -1,0 +1,181 @@
+/**
+ * Copies tables from one Postgres database into another, streaming: each table leaves the source
+ * through `COPY (SELECT …) TO STDOUT` and enters the target through `COPY … FROM STDIN`
+ * (`pg-copy-streams`), one line at a time through the table's transformers, so memory stays
+ * flat whatever the table's size. Tables without a transformer pass through as bytes.
+ *
+ * Everything happens in one transaction on the target: the copied and excluded tables are
+ * emptied, filled in foreign-key order and their sequences set as the source's; a failure or a
+ * killed process leaves the target exactly as it was (Postgres rolls the transaction back).
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Client } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { CellValue, TablePlan } from './scrub.ts';
+
+/** Rows copied per table, in copy order. */
+export interface CopyCounts {
+  table: string;
+  rows: number;
+  ms: number;
+}
+
+/** Progress of one table: rows so far. */
+export type CopyProgress = (table: string, rows: number) => void;
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** Reads one field of COPY's text format (backslash escapes) into its value. */
+function unescapeField(raw: string): string {
+  if (!raw.includes('\\')) return raw;
+  return raw.replace(/\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|(.))/g, (_m, oct, hex, ch) => {
+    if (oct) return String.fromCharCode(Number.parseInt(oct, 8));
+    if (hex) return String.fromCharCode(Number.parseInt(hex, 16));
+    switch (ch) {
+      case 'b':
+        return '\b';
+      case 'f':
+        return '\f';
+      case 'n':
+        return '\n';
+      case 'r':
+        return '\r';
+      case 't':
+        return '\t';
+      case 'v':
+        return '\v';
+      default:
+        return ch;
+    }
+  });
+}
+
+/** Writes a value as one field of COPY's text format. */
+function escapeField(value: CellValue): string {
+  if (value === null) return '\\N';
+  const text =
+    value instanceof Uint8Array ? `\\x${Buffer.from(value).toString('hex')}` : String(value);
+  return text.replace(/[\\\n\r\t]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t',
+  );
+}
+
+/** Transforms COPY text lines column by column; counts rows. */
+class RowTransform extends Transform {
+  #rest = '';
+  rows = 0;
+  readonly #columns: Array<((v: CellValue) => CellValue) | undefined>;
+  readonly #progress: () => void;
+
+  constructor(plan: TablePlan, progress: (rows: number) => void) {
+    super();
+    this.#columns = plan.columns.map((c) => plan.transform.get(c));
+    this.#progress = () => progress(this.rows);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const text = this.#rest + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.#rest = lines.pop() ?? '';
+    const out: string[] = [];
+    for (const line of lines) {
+      const fields = line.split('\t');
+      for (let i = 0; i < fields.length; i++) {
+        const t = this.#columns[i];
+        if (!t) continue;
+        const raw = fields[i] ?? '\\N';
+        fields[i] = escapeField(t(raw === '\\N' ? null : unescapeField(raw)));
+      }
+      out.push(fields.join('\t'));
+    }
+    this.rows += lines.length;
+    if (out.length > 0) this.push(`${out.join('\n')}\n`);
+    this.#progress();
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#rest) this._transform(Buffer.from('\n'), 'utf8', done);
+    else done();
+  }
+}
+
+/** Counts the rows of a pass-through table (lines of COPY text) without parsing them. */
+class LineCounter extends Transform {
+  rows = 0;
+  readonly progress: (rows: number) => void;
+  constructor(progress: (rows: number) => void) {
+    super();
+    this.progress = progress;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let n = 0;
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+    this.rows += n;
+    this.progress(this.rows);
+    done(null, chunk);
+  }
+}
+
+/**
+ * Copies `plans` (in foreign-key order, referenced tables first) from `source` into `target`,
+ * and empties `excluded` in the target, in one transaction on the target.
+ * @param schema the Postgres schema of the tables (`public`).
+ * @throws what Postgres throws (the target's transaction is rolled back first).
+ */
+export async function copyPostgres(
+  source: Client,
+  target: Client,
+  plans: TablePlan[],
+  excluded: string[],
+  options: { schema: string; onProgress?: CopyProgress; signal?: AbortSignal },
+): Promise<CopyCounts[]> {
+  const qualified = (t: string) => `${quote(options.schema)}.${quote(t)}`;
+  const counts: CopyCounts[] = [];
+  // A consistent snapshot of the source across tables (REPEATABLE READ, read only).
+  await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await target.query('BEGIN');
+  try {
+    const all = [...plans.map((p) => p.table), ...excluded];
+    if (all.length > 0) await target.query(`TRUNCATE ${all.map(qualified).join(', ')}`);
+    for (const plan of plans) {
+      options.signal?.throwIfAborted();
+      const started = Date.now();
+      const columns = plan.columns.map(quote).join(', ');
+      const out = source.query(
+        copyTo(`COPY (SELECT ${columns} FROM ${qualified(plan.table)}) TO STDOUT`),
+      );
+      const into = target.query(copyFrom(`COPY ${qualified(plan.table)} (${columns}) FROM STDIN`));
+      const progress = (rows: number) => options.onProgress?.(plan.table, rows);
+      const middle =
+        plan.transform.size > 0 ? new RowTransform(plan, progress) : new LineCounter(progress);
+      await pipeline(out, middle, into, options.signal ? { signal: options.signal } : {});
+      counts.push({ table: plan.table, rows: middle.rows, ms: Date.now() - started });
+    }
+    // Sequences as the source has them, so the next insert on the target does not collide.
+    const { rows: sequences } = await source.query<{ name: string }>(
+      `SELECT sequencename AS name FROM pg_sequences WHERE schemaname = $1`,
+      [options.schema],
+    );
+    for (const { name } of sequences) {
+      const { rows } = await source.query<{ last_value: string | null; is_called: boolean }>(
+        `SELECT last_value, is_called FROM ${qualified(name)}`,
+      );
+      const row = rows[0];
+      if (row?.last_value != null)
+        await target.query('SELECT setval($1::regclass, $2, $3)', [
+          qualified(name),
+          row.last_value,
+          row.is_called,
+        ]);
+    }
+    await target.query('COMMIT');
+  } catch (error) {
+    await target.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    await source.query('COMMIT').catch(() => {});
+  }
+  return counts;
+}
