@@ -115,13 +115,13 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
 
   it('a typo in a service field (helth)', () => {
     expect(errorsOf(withService('    helth: { path: /health }'))).toEqual([
-      'airlock.yaml:7:5: error: services.notes.helth: unknown field "helth" (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: did you mean "health"?',
+      'airlock.yaml:7:5: error: services.notes.helth: unknown field "helth" (allowed here: root, build, database, data, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: did you mean "health"?',
     ]);
   });
 
   it('port at the top of a service says where it goes, with the real names', () => {
     expect(errorsOf(withService('    port: 4100'))).toEqual([
-      'airlock.yaml:7:5: error: services.notes.port: "port" cannot be set here (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: port is set per environment, because each environment needs its own: move it to environments.staging.services.notes.port and environments.production.services.notes.port.',
+      'airlock.yaml:7:5: error: services.notes.port: "port" cannot be set here (allowed here: root, build, database, data, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: port is set per environment, because each environment needs its own: move it to environments.staging.services.notes.port and environments.production.services.notes.port.',
     ]);
   });
 
@@ -364,7 +364,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     expect(error.message).toBe(
       [
         '2 problems in airlock.yaml:',
-        '  airlock.yaml:7:5: error: services.notes.helth: unknown field "helth" (allowed here: root, build, database, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: did you mean "health"?',
+        '  airlock.yaml:7:5: error: services.notes.helth: unknown field "helth" (allowed here: root, build, database, data, run, health, checks, vars, keepWarmMs, keepWarmReleases, drainTimeoutMs, stopTimeoutMs, cloudflare, fly, railway, command). Fix: did you mean "health"?',
         '  airlock.yaml:16:40: error: environments.production.promotion.approval.required: expected a number ≥ 0, got -1. Fix: for example `required: 1`.',
       ].join('\n'),
     );
