@@ -40,6 +40,7 @@ export interface LeaseRecord {
 
 /**
  * Switches `slot` back to `previous` (under the slot's lock, as a deployment without a lease).
+ * Resolves false when there was nothing to do (another release serves by now).
  * @throws what a deployment throws.
  */
 export type Revert = (
@@ -47,7 +48,7 @@ export type Revert = (
   previous: ProcessDeployment,
   /** The release the lease was for: nothing is done when another one serves by now. */
   release: string,
-) => Promise<void>;
+) => Promise<boolean>;
 
 /** Keeps the slots' leases; see the module comment. */
 export class ChecksLeases {
@@ -173,7 +174,7 @@ export class ChecksLeases {
     const pid = slot.serving?.pid;
     let error: string | null = null;
     try {
-      await this.#revert(slot, lease.previous, lease.release);
+      if (!(await this.#revert(slot, lease.previous, lease.release))) return;
     } catch (caught) {
       error = (caught as Error).message;
     }

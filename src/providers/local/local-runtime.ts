@@ -101,8 +101,9 @@ export class LocalRuntime {
     this.#leases = new ChecksLeases(this.#ctx, (slot, previous, release) =>
       slot.lock.run(async () => {
         const serving = slot.serving?.release ?? slot.desired?.release.id ?? null;
-        if (slot.closed || serving !== release) return;
+        if (slot.closed || serving !== release) return false;
         await this.#deploys.run(slot, { ...previous, checksLeaseMs: 0 }, {}, 'revert');
+        return true;
       }),
     );
     this.#deploys = new DeploySequence(this.#ctx, this.#supervisor, this.#leases);
