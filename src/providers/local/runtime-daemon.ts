@@ -55,6 +55,8 @@ export interface DaemonOptions {
   home: string;
   /** Called for every RuntimeEvent after it is appended to `envs/<env>/events.jsonl`. */
   onEvent?: (event: RuntimeEvent) => void;
+  /** Called once the restore at start finished (what served serves again), or failed. */
+  onRestored?: () => void;
 }
 
 /** A started daemon. */
@@ -428,47 +430,50 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   const services = recovered ? (await readStateFile(paths.home)).services : [];
-  void runtime.restore().then(
-    (result) => {
-      if (recovered) {
-        const back = Date.now();
-        const diedAt = recovered.diedAt ? Date.parse(recovered.diedAt) : null;
-        log(
-          `recovered after runtime ${recovered.pid} died${recovered.signal ? ` (${recovered.signal})` : ''}; adopted ${result.adopted.join(', ') || 'no'} app processes`,
-        );
-        for (const record of services) {
-          const id = `${record.environment}/${record.service}@${record.deployment.release.id}`;
-          onEvent({
-            at: new Date(back).toISOString(),
-            type: 'runtime.recovered',
-            environment: record.environment,
-            service: record.service,
-            release: record.deployment.release.id,
-            pid: process.pid,
-            details: {
-              previousPid: recovered.pid,
-              previousStartedAt: recovered.startedAt,
-              diedAt: recovered.diedAt,
-              signal: recovered.signal,
-              servingAgainAt: new Date(back).toISOString(),
-              // Until the proxies listened and the service was taken back (null: unknown death time).
-              downMs: diedAt === null ? null : back - diedAt,
-              servesAgain: result.restored.includes(id),
-              adopted: result.adopted.includes(record.pid ?? -1),
-            },
-          });
+  void runtime
+    .restore()
+    .then(
+      (result) => {
+        if (recovered) {
+          const back = Date.now();
+          const diedAt = recovered.diedAt ? Date.parse(recovered.diedAt) : null;
+          log(
+            `recovered after runtime ${recovered.pid} died${recovered.signal ? ` (${recovered.signal})` : ''}; adopted ${result.adopted.join(', ') || 'no'} app processes`,
+          );
+          for (const record of services) {
+            const id = `${record.environment}/${record.service}@${record.deployment.release.id}`;
+            onEvent({
+              at: new Date(back).toISOString(),
+              type: 'runtime.recovered',
+              environment: record.environment,
+              service: record.service,
+              release: record.deployment.release.id,
+              pid: process.pid,
+              details: {
+                previousPid: recovered.pid,
+                previousStartedAt: recovered.startedAt,
+                diedAt: recovered.diedAt,
+                signal: recovered.signal,
+                servingAgainAt: new Date(back).toISOString(),
+                // Until the proxies listened and the service was taken back (null: unknown death time).
+                downMs: diedAt === null ? null : back - diedAt,
+                servesAgain: result.restored.includes(id),
+                adopted: result.adopted.includes(record.pid ?? -1),
+              },
+            });
+          }
         }
-      }
-      if (result.restored.length || result.failed.length || result.killedStale.length) {
-        log(
-          `restore: relaunched ${result.restored.join(', ') || 'nothing'}; ` +
-            `stopped stale pids ${result.killedStale.join(', ') || 'none'}; ` +
-            `failed ${result.failed.map((f) => `${f.environment}/${f.service} (${f.error.code})`).join(', ') || 'none'}`,
-        );
-      }
-    },
-    (error) => log(`restore failed: ${(error as Error).message}`),
-  );
+        if (result.restored.length || result.failed.length || result.killedStale.length) {
+          log(
+            `restore: relaunched ${result.restored.join(', ') || 'nothing'}; ` +
+              `stopped stale pids ${result.killedStale.join(', ') || 'none'}; ` +
+              `failed ${result.failed.map((f) => `${f.environment}/${f.service} (${f.error.code})`).join(', ') || 'none'}`,
+          );
+        }
+      },
+      (error) => log(`restore failed: ${(error as Error).message}`),
+    )
+    .finally(() => options.onRestored?.());
 
   return { pid: process.pid, port, token, startedAt, runtime, close, closed };
 }

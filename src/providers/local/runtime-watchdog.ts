@@ -15,7 +15,8 @@
  * The daemon exiting 0 (a clean shutdown, or another daemon already runs for the home) ends the
  * watchdog with it; a daemon that fails before it was ever up ends it with the daemon's code (the
  * client reports the log). SIGTERM, SIGINT and SIGHUP are passed on to the daemon, which shuts
- * down gracefully. More than 5 deaths within 60 s: the next start waits 5 s (no busy loop).
+ * down gracefully. A daemon that dies within 2 s of coming up, more than 5 times within 60 s, is
+ * a crash loop: the next start waits 5 s (no busy loop).
  */
 import fs from 'node:fs';
 import { type BackgroundExit, startBackground } from '../../process/background.ts';
@@ -39,6 +40,8 @@ export const RECOVERED_ENV = 'AIRLOCK_RUNTIME_RECOVERED';
 export const WATCHDOG_ENV = 'AIRLOCK_RUNTIME_WATCHDOG';
 
 const LOOP_WINDOW_MS = 60_000;
+/** A daemon that was up for less than this (ms) before it died counts toward a crash loop. */
+const LOOP_EARLY_DEATH_MS = 2_000;
 const LOOP_MAX_DEATHS = 5;
 const LOOP_PAUSE_MS = 5_000;
 
@@ -139,7 +142,8 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
       exitCode: exit.exitCode,
       startedAt: info.startedAt,
     };
-    deaths.push(now);
+    const upMs = now - Date.parse(info.startedAt);
+    if (!(upMs >= LOOP_EARLY_DEATH_MS)) deaths.push(now);
     while (deaths.length && (deaths[0] as number) < now - LOOP_WINDOW_MS) deaths.shift();
     if (deaths.length > LOOP_MAX_DEATHS) {
       log(home, `${deaths.length} deaths within a minute: waiting ${LOOP_PAUSE_MS} ms`);
