@@ -8,21 +8,37 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { d1StateLocation } from '../config/resolve-databases.ts';
-import { openD1StateClient } from '../providers/cloudflare/d1-state-client.ts';
-import { runDaemon, watchdogOf } from '../providers/local/runtime-daemon.ts';
-import { openStateStore } from '../state/open-state-store.ts';
 import type { StateStore } from '../state/state-store.ts';
-import { auditRuntimeEvent } from './runtime-audit.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: { home: { type: 'string' }, state: { type: 'string' }, watchdog: { type: 'boolean' } },
   strict: true,
 });
+// The watchdog loads only itself (imports below are dynamic): a light process, quick to start.
 if (values.watchdog) {
-  process.exit(await watchdogOf(process.argv.slice(2), path.resolve(values.home ?? '.')));
+  const { runWatchdog } = await import('../providers/local/runtime-watchdog.ts');
+  process.exit(
+    await runWatchdog({
+      entry: process.argv[1] as string,
+      args: process.argv.slice(2).filter((arg) => arg !== '--watchdog'),
+      home: path.resolve(values.home ?? '.'),
+    }),
+  );
 }
+const [
+  { d1StateLocation },
+  { openD1StateClient },
+  { runDaemon },
+  { openStateStore },
+  { auditRuntimeEvent },
+] = await Promise.all([
+  import('../config/resolve-databases.ts'),
+  import('../providers/cloudflare/d1-state-client.ts'),
+  import('../providers/local/runtime-daemon.ts'),
+  import('../state/open-state-store.ts'),
+  import('./runtime-audit.ts'),
+]);
 // The state: a SQLite file (--state), or Postgres / D1 through AIRLOCK_STATE_URL (never an
 // argument: arguments are visible to every user of the machine). Opened once the daemon has
 // restored what served, not before: a restarted runtime serves again without waiting for the
