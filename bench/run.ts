@@ -1,13 +1,16 @@
 /**
- * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres],real-size,data-refresh] [-- --runs N]`:
+ * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres],real-size,data-refresh,runtime-lease] [-- --runs N]`:
  * Airlock's performance figures, measured on real processes, real HTTP on 127.0.0.1 and real
  * SQLite, with baselines from the same run: (a) promotion latency and Airlock's own overhead,
  * (b) zero downtime under load against a "stop old, start new" baseline, (c) warm and cold
  * rollback, (d) CLI cold start, (e) the state store, (f) applying migrations, (g) lint, (h)
- * other tools' layouts, (i) a real-size release, (j) a scrubbed data refresh. `--only` runs just the sections named (those
+ * other tools' layouts, (i) a real-size release, (j) a scrubbed data refresh, (k) unchecked releases and the runtime's
+ * own death. `--only` runs just the sections named (those
  * that need no shared example project: `state-store` (e), `apply` (f), `lint` (g), `layouts`
  * (h), `layouts-postgres` (h) without wrangler's ~100 s per run, `real-size` (i), `data-refresh` (j),
- * on Postgres only); `--runs N`
+ * on Postgres only, and `runtime-lease` (k): kill -9 of the CLI at every step boundary of a
+ * failing promotion, and of the runtime daemon under load — about 5 minutes, so it runs only
+ * when named); `--runs N`
  * sets their number of runs (of (e) to (h)).
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
@@ -32,6 +35,7 @@ import {
   type RollbackIteration,
   rollbackSection,
 } from './rollback.ts';
+import { measureRuntimeLease, runtimeLeaseSection } from './runtime-lease.ts';
 import { measureStateStore, stateStoreSection } from './state-store.ts';
 import { median } from './stats.ts';
 import {
@@ -61,10 +65,11 @@ const ONLY_SECTIONS = [
   'layouts-postgres',
   'real-size',
   'data-refresh',
+  'runtime-lease',
 ] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,data-refresh] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,data-refresh,runtime-lease] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -233,6 +238,26 @@ function stateStoreOptions(options: BenchOptions, postgresUrl: string | null) {
   };
 }
 
+/** (j) on an example project of its own, in a temporary Airlock home. */
+async function runtimeLeaseAlone(quick: boolean): Promise<Section> {
+  const homes = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-home-'));
+  const previousHome = process.env.AIRLOCK_HOME;
+  process.env.AIRLOCK_HOME = homes;
+  let project: BenchProject | null = null;
+  try {
+    project = await createBenchProject();
+    return runtimeLeaseSection(
+      await measureRuntimeLease(project, { loadRate: 200, daemonKills: quick ? 3 : 7 }),
+    );
+  } finally {
+    killStrayChildren();
+    await project?.cleanup().catch(() => {});
+    rmSync(homes, { recursive: true, force: true });
+    if (previousHome === undefined) delete process.env.AIRLOCK_HOME;
+    else process.env.AIRLOCK_HOME = previousHome;
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const options = parseArgs(argv);
   const p = plan(options.quick);
@@ -271,6 +296,7 @@ export async function main(argv: string[]): Promise<void> {
         );
       else log('data refresh: Postgres does not answer; skipped');
     }
+    if (options.only.has('runtime-lease')) sections.push(await runtimeLeaseAlone(options.quick));
     const report: BenchReport = {
       bench: 'airlock',
       date,

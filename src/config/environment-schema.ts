@@ -4,7 +4,7 @@
  * checks fail, and its service overrides.
  */
 import { z } from 'zod';
-import { field } from './schema-fields.ts';
+import { field, msSchema } from './schema-fields.ts';
 import { serviceOverrideSchema } from './service-schema.ts';
 
 /** A duration such as `30m`, `2h`, `1d`, `90s` (parsed with `ms`). */
@@ -182,6 +182,11 @@ export const environmentSchema = z.strictObject({
     description:
       'What happens when checks fail after a deployment: roll back to the previous release, or keep the failed release serving (so it can be inspected). Default: keep on the first environment, rollback on the others.',
     examples: ['rollback'],
+  }),
+  checksLeaseMs: field(msSchema.optional(), {
+    description:
+      'How long (ms) a local environment waits for the checks of a new release after the switch: the running command renews this lease while its checks run and confirms it when they complete; if the lease runs out first (the command was killed), the local runtime switches back to the previous release by itself. 0 turns it off. Default: 30000.',
+    examples: [30000],
   }),
   services: field(z.record(z.string(), serviceOverrideSchema).optional(), {
     description: 'Per-environment service settings, overriding the inheritable ones.',

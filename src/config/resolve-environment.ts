@@ -18,6 +18,9 @@ import { resolveDatabase } from './resolve-databases.ts';
 import { providerSettings } from './resolve-providers.ts';
 import type { Config } from './schema.ts';
 
+/** How long (ms) a switch waits for its checks by default (see `checksLeaseMs`). */
+export const DEFAULT_CHECKS_LEASE_MS = 30_000;
+
 /** Service settings (ms) when neither the service nor the environment sets them. */
 const DEFAULTS = {
   health: { path: '/health', timeoutMs: 30_000, intervalMs: 100 },
@@ -168,6 +171,7 @@ export function resolveEnvironment(
     promotion: normalizePromotion(env.promotion),
     protected: env.protected ?? index === last,
     onCheckFailure: env.onCheckFailure ?? (index === 0 ? 'keep' : 'rollback'),
+    checksLeaseMs: env.checksLeaseMs ?? DEFAULT_CHECKS_LEASE_MS,
     services,
   };
 }

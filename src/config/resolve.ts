@@ -232,6 +232,8 @@ export interface ResolvedEnvironment {
   promotion: PromotionPolicy;
   protected: boolean;
   onCheckFailure: 'rollback' | 'keep';
+  /** How long (ms) a switch waits for its checks before the local runtime switches back; 0: no lease. */
+  checksLeaseMs: number;
   services: Record<string, ResolvedService>;
 }
 

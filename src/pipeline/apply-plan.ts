@@ -14,6 +14,7 @@ import type {
   ServingRecord,
   StoredCheckResult,
 } from '../state/state-store.ts';
+import { ChecksLeaseKeeper } from './checks-lease.ts';
 import type { AirlockContext } from './context.ts';
 import { runSteps, type Step, type StepOutcome } from './engine.ts';
 import type { Lease } from './lock.ts';
@@ -190,6 +191,7 @@ export async function applyPlan(
       switched: new Set(),
       rolledBack: new Set(),
       urls: {},
+      leases: new ChecksLeaseKeeper(ctx.providerFor(env), ctx.config, env),
     };
 
     // The lease's keep-alive now also marks the run alive (`airlock resume` reads it).
@@ -202,6 +204,8 @@ export async function applyPlan(
         { runId: options.resume?.runId as number, output },
       ]),
     );
+    // A lease still held when the run ends (a failure with nothing to roll back to here) is no
+    // longer renewed: the platform switches back when it runs out.
     const result = await runSteps({
       store,
       runId: run.id,
@@ -213,7 +217,7 @@ export async function applyPlan(
       audit: { actor: ctx.actor, environment: env.name, releaseId: release.id },
       completed,
       ...(ctx.pause ? { pause: ctx.pause } : {}),
-    });
+    }).finally(() => d.leases?.releaseAll());
 
     // Record the outcome.
     const finishedAt = ctx.now().toISOString();

@@ -8,9 +8,10 @@
  */
 
 import { environmentNamed } from '../config/environments.ts';
+import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { toAirlockError } from '../errors.ts';
 import type { Release, Run, ServingRecord } from '../state/state-store.ts';
-import type { AirlockContext } from './context.ts';
+import { type AirlockContext, serviceTarget } from './context.ts';
 import { type ExecuteResult, executeResumed } from './execute.ts';
 import { gatherFacts } from './facts.ts';
 import { buildPlan } from './plan.ts';
@@ -45,6 +46,28 @@ async function servingBefore(ctx: AirlockContext, run: Run): Promise<ServingReco
     deploymentId: served.id,
     since: served.switchedAt as string,
   }));
+}
+
+/**
+ * A switch the dead run made may have been undone since (the local runtime switches back when a
+ * switch's checks lease runs out): a `deploy:<service>` step whose service no longer serves
+ * `release` is done again rather than adopted, so the checks that follow check `release`.
+ */
+async function forgetUndoneSwitches(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: string,
+  completed: Map<string, Record<string, unknown> | null>,
+): Promise<void> {
+  for (const name of [...completed.keys()]) {
+    if (!name.startsWith('deploy:')) continue;
+    const service = name.slice('deploy:'.length);
+    const state = await ctx
+      .providerFor(env)
+      .describe(serviceTarget(ctx.config, env, service))
+      .catch(() => null);
+    if (state && state.release !== release) completed.delete(name);
+  }
 }
 
 /** True when every artifact of the release verifies on this machine. */
@@ -88,6 +111,7 @@ export async function resumeInterruptedRuns(
           .filter((s) => s.status === 'succeeded')
           .map((s) => [s.name, s.output]),
       );
+      await forgetUndoneSwitches(ctx, env, release.id, completed);
       const facts = { ...(await gatherFacts(ctx, kind, env, release)), serving: before };
       const result = await executeResumed(ctx, facts, buildPlan(facts), {
         resume: { runId: run.id, completed, before },

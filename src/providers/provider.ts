@@ -94,6 +94,23 @@ export interface ProcessDeployment {
    * and abandons an unfinished one when a higher fence arrives.
    */
   fence?: number;
+  /**
+   * Marks the switch as "checks pending" for this long (ms): unless the pipeline renews or
+   * confirms it (see {@link Provider.checksLease}) before then, the platform switches back by
+   * itself to the release that served before (local runtime). Absent or 0: no lease (a rollback,
+   * a restart).
+   */
+  checksLeaseMs?: number;
+}
+
+/** What a {@link Provider.checksLease} call found. */
+export interface ChecksLeaseState {
+  /** True while the release's switch still waits for its checks (after a renewal: renewed). */
+  pending: boolean;
+  /** Release serving now (null: nothing); another one than asked means it was switched back. */
+  serving: string | null;
+  /** ISO-8601 end of the lease, when pending. */
+  expiresAt: string | null;
 }
 
 /** Everything a provider needs to deploy one service of one release into one environment. */
@@ -121,6 +138,11 @@ export interface DeployOutcome {
   switchMs: number;
   /** Release id that served before, or null for the first deployment. */
   previousRelease: string | null;
+  /**
+   * Set when the switch waits for its checks under a lease of this many ms (see
+   * `ProcessDeployment.checksLeaseMs`): renew or confirm it with {@link Provider.checksLease}.
+   */
+  checksLeaseMs?: number;
 }
 
 /** A process crash seen by the provider. */
@@ -213,6 +235,19 @@ export interface Provider {
   rollback(deployment: ServiceDeployment, options?: DeployOptions): Promise<DeployOutcome>;
   /** Reports what serves one service in one environment. Never throws for "nothing deployed". */
   describe(target: ServiceTarget): Promise<ServiceState>;
+  /**
+   * Optional (platforms that outlive the CLI and can switch back by themselves: the local
+   * runtime): `renew` extends the "checks pending" lease of `release`'s switch by `ms`;
+   * `confirm` ends it (the checks completed; the release stays). Either is a no-op when
+   * `release` is not pending; the answer says what serves.
+   * @throws ProviderError `PROVIDER_UNAVAILABLE`.
+   */
+  checksLease?(
+    target: ServiceTarget,
+    release: string,
+    action: 'renew' | 'confirm',
+    ms?: number,
+  ): Promise<ChecksLeaseState>;
   /**
    * Sets secrets of one service in one environment (`wrangler secret put --env`, `fly secrets
    * set`, Railway variables …). Values never reach logs, errors, state or argv.

@@ -111,8 +111,17 @@ export const AUDIT_ACTION_GROUPS = {
    * the log was found dropped (SQLite) and created again.
    */
   audit: ['audit.altered', 'audit.accepted', 'audit.guard-restored'],
-  /** The local runtime saw an app process of a local environment crash, and restarted it. */
-  app: ['app.crashed', 'app.restarted'],
+  /**
+   * The local runtime saw an app process of a local environment crash, and restarted it; or
+   * refused to restart it because its copy no longer verifies (`restart-refused`).
+   */
+  app: ['app.crashed', 'app.restarted', 'app.restart-refused'],
+  /**
+   * The local runtime acting by itself: `reverted` when a switch's checks lease expired before
+   * the pipeline confirmed its checks, and it switched back to the release that served before;
+   * `recovered` when it came back after its daemon died (the outage).
+   */
+  runtime: ['runtime.reverted', 'runtime.recovered'],
   /**
    * Staging data: `seeded` when `airlock data seed` ran seed files or a command (detail: which);
    * `refreshed` / `refresh-failed` / `refused` for `airlock data refresh` (detail: the source,

@@ -149,7 +149,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
       'approval: { required: 1 }',
     );
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:15:5: error: environments.production.approval: "approval" cannot be set here (allowed here: provider, promotion, protected, onCheckFailure, services). Fix: approval belongs to the promotion policy: write promotion: { approval: { required: 1 } }.',
+      'airlock.yaml:15:5: error: environments.production.approval: "approval" cannot be set here (allowed here: provider, promotion, protected, onCheckFailure, checksLeaseMs, services). Fix: approval belongs to the promotion policy: write promotion: { approval: { required: 1 } }.',
     ]);
   });
 

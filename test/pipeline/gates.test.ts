@@ -65,6 +65,7 @@ function environment(
     },
     protected: true,
     onCheckFailure: 'rollback',
+    checksLeaseMs: 30_000,
     services: {},
   };
 }

@@ -104,7 +104,27 @@ export function checkStep(d: DeploymentRun, service: string, title: string): Ste
     async run(ctx) {
       const url = d.urls[service];
       if (!url) return { status: 'errored', message: `no URL for ${service}` };
-      return runServiceChecks(d.ctx, d.env, d.release, service, url, d.deploymentId, ctx);
+      const outcome = await runServiceChecks(
+        d.ctx,
+        d.env,
+        d.release,
+        service,
+        url,
+        d.deploymentId,
+        ctx,
+      );
+      // The checks completed: confirm the switch's lease, unless they failed and an automatic
+      // rollback comes next (the lease stays renewed until it replaces the release).
+      const keep = outcome.status === 'succeeded' || d.env.onCheckFailure === 'keep';
+      const lease = await d.leases?.settle(service, keep);
+      if (lease && lease.serving !== d.release.id) {
+        return {
+          status: 'failed',
+          message: `the local runtime switched ${service} back to ${lease.serving ?? 'nothing'} before ${d.release.id}'s checks completed (its checks lease of ${d.env.checksLeaseMs} ms ran out), so ${d.release.id} is not checked`,
+          output: { ...outcome.output, serving: lease.serving },
+        };
+      }
+      return outcome;
     },
   };
 }

@@ -16,6 +16,10 @@ export function deployStep(d: DeploymentRun, service: string, title: string): St
       // so what serves is recorded against the deployment that completes the job.
       d.switched.add(service);
       if (typeof output?.url === 'string') d.urls[service] = output.url;
+      // Its lease, if the platform still has it pending, is renewed by this run from now on.
+      if (typeof output?.checksLeaseMs === 'number') {
+        d.leases?.hold(service, d.release.id, output.checksLeaseMs);
+      }
       await d.ctx.store.setServing({
         environment: d.env.name,
         service,

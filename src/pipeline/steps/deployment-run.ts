@@ -9,6 +9,7 @@ import type { DeployOutcome, ServiceDeployment } from '../../providers/provider.
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import { openSecretStore } from '../../secrets/stores/open-secret-store.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
+import type { ChecksLeaseKeeper } from '../checks-lease.ts';
 import { type AirlockContext, serviceTarget } from '../context.ts';
 
 export interface DeploymentRun {
@@ -28,6 +29,8 @@ export interface DeploymentRun {
   rolledBack: Set<string>;
   /** Public URL per service. */
   urls: Record<string, string>;
+  /** The checks leases this run renews (see `pipeline/checks-lease.ts`). */
+  leases?: ChecksLeaseKeeper;
   /** Environment copies made in this deployment (`<release id>\0<service>` → folder). */
   materialized?: Map<string, string>;
 }
@@ -114,6 +117,10 @@ export async function switchService(
     keepWarmReleases: settings.keepWarmReleases,
     stopTimeoutMs: settings.stopTimeoutMs,
     fence: d.fence,
+    // The switch waits for its checks (a rollback goes back to what was checked: no lease).
+    ...(!options.rollback && d.kind !== 'rollback' && env.checksLeaseMs > 0
+      ? { checksLeaseMs: env.checksLeaseMs }
+      : {}),
   };
   const hooks = { signal: options.signal, onProgress: options.progress };
   const outcome =
@@ -128,6 +135,7 @@ export async function switchService(
     since: ctx.now().toISOString(),
   });
   d.urls[service] = outcome.url;
+  if (outcome.checksLeaseMs) d.leases?.hold(service, release.id, outcome.checksLeaseMs);
   return outcome;
 }
 

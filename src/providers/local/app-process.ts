@@ -13,7 +13,10 @@ import { type BackgroundProcess, startBackground } from '../../process/backgroun
 import { BASIC_ENV_KEYS } from '../../process/child-env.ts';
 import type { ProcessDeployment } from '../provider.ts';
 import { readLocalSecrets } from './local-secrets.ts';
-import { signalProcessGroup } from './runtime-files.ts';
+import { isProcessAlive, signalProcessGroup } from './runtime-files.ts';
+
+/** How often (ms) an adopted process (not our child: no exit event) is checked for life. */
+const ADOPTED_POLL_MS = 50;
 
 /** node:http without its ESM facade, whose lazy WebSocket exports load undici (~25 ms per CLI start). */
 const http: typeof Http = process.getBuiltinModule('node:http');
@@ -198,6 +201,22 @@ export class AppProcess {
     }
     const { pid, exited } = await started;
     return new AppProcess(options, pid, logOffset, exited);
+  }
+
+  /**
+   * Takes over a live app process a previous daemon started (it survived that daemon's death:
+   * apps are group leaders writing to their own log file). Not being its parent, the runtime
+   * learns of its exit by polling (every 50 ms); its exit code is then unknown (null).
+   */
+  static adopt(options: SpawnAppOptions & { pid: number; logOffset: number }): AppProcess {
+    const exited = new Promise<ExitInfo>((resolve) => {
+      const timer = setInterval(() => {
+        if (isProcessAlive(options.pid)) return;
+        clearInterval(timer);
+        resolve({ exitCode: null, signal: null });
+      }, ADOPTED_POLL_MS);
+    });
+    return new AppProcess(options, options.pid, options.logOffset, exited);
   }
 
   /** One health probe of `path` (default: the deployment's health path). True on HTTP 200. */

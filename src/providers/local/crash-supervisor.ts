@@ -5,11 +5,12 @@
  * (systemd's `Restart=` with `RestartSec`, supervisord's `startretries`). Meanwhile the proxy
  * answers 503 with `Retry-After` (see reverse-proxy.ts). Exits of warm, draining and booting
  * processes are not crashes: they are reported, or left to the deploy that watches them.
+ *
+ * A restart starts from the release's copy only if it still verifies (`copy-verify.ts`, in the
+ * launch). A copy that changed is never started again: the release that served before it serves
+ * instead (its own copy verified the same way), and `restart.refused` says why.
  */
-import path from 'node:path';
-import { ProviderError, toAirlockError } from '../../errors.ts';
-import { VerifiedCache } from '../../releases/file-hash.ts';
-import { digestTree } from '../../releases/tree-digest.ts';
+import { toAirlockError } from '../../errors.ts';
 import type { ProcessDeployment } from '../provider.ts';
 import type { AppProcess, ExitInfo } from './app-process.ts';
 import type { RuntimeContext, ServiceSlot } from './service-slot.ts';
@@ -39,15 +40,27 @@ export type Relaunch = (
   signal: AbortSignal,
 ) => Promise<AppProcess>;
 
+/**
+ * Starts `previous` in `slot` (verified, healthy) and switches traffic to it, as a deployment
+ * without a lease.
+ * @throws ProviderError as `DeploySequence.launch` does.
+ */
+export type FallBack = (
+  slot: ServiceSlot,
+  previous: ProcessDeployment,
+  signal: AbortSignal,
+) => Promise<void>;
+
 /** Restarts crashed serving processes; see the module comment. */
 export class CrashSupervisor {
   readonly #ctx: RuntimeContext;
   readonly #relaunch: Relaunch;
-  #cache: VerifiedCache | undefined;
+  readonly #fallBack: FallBack;
 
-  constructor(ctx: RuntimeContext, relaunch: Relaunch) {
+  constructor(ctx: RuntimeContext, relaunch: Relaunch, fallBack: FallBack) {
     this.#ctx = ctx;
     this.#relaunch = relaunch;
+    this.#fallBack = fallBack;
   }
 
   /** Tracks `proc` as live in `slot` until it exits, then handles the exit. */
@@ -126,35 +139,10 @@ export class CrashSupervisor {
     this.scheduleRestart(slot, delay);
   }
 
-  /**
-   * Refuses to restart from a copy of a release that changed since it was deployed: a copy
-   * Airlock made (under the home's `envs/`) must still digest to the release's artifact digest.
-   * Read-only files verified before are not read again (the store's verified cache, read only).
-   * @throws ProviderError `DIGEST_MISMATCH`.
-   */
-  async #verifyCopy(d: ProcessDeployment): Promise<void> {
-    const envs = path.join(this.#ctx.paths.home, 'envs') + path.sep;
-    if (!path.resolve(d.artifactDir).startsWith(envs)) return;
-    this.#cache ??= new VerifiedCache(
-      path.join(this.#ctx.paths.home, 'artifacts', 'verified-cache.bin'),
-    );
-    const tree = await digestTree(d.artifactDir, this.#cache).catch(() => null);
-    if (tree?.digest === d.release.digest) return;
-    throw new ProviderError(
-      'DIGEST_MISMATCH',
-      `the copy of ${d.service} ${d.release.id} in ${d.artifactDir} changed since it was deployed; it is not restarted.`,
-      {
-        hint: `Deploy the release again (\`airlock deploy ${d.environment} --release ${d.release.id}\`): a fresh verified copy is made.`,
-        details: { artifactDir: d.artifactDir, digest: d.release.digest },
-      },
-    );
-  }
-
   async #restartNow(slot: ServiceSlot, state: RestartState): Promise<void> {
     const d = slot.desired;
     if (slot.restart !== state || !d) return;
     try {
-      await this.#verifyCopy(d);
       const proc = await this.#relaunch(slot, d, state.controller.signal);
       if (slot.restart !== state) {
         await this.#ctx.stop(proc, 'superseded by a deployment');
@@ -189,8 +177,40 @@ export class CrashSupervisor {
         message: airlockError.message,
         restartInMs: delay,
       });
+      if (airlockError.code === 'DIGEST_MISMATCH') {
+        await this.#refuse(slot, state, d, airlockError.message);
+        return;
+      }
       slot.restart = null;
       if (delay !== null) this.scheduleRestart(slot, delay);
     }
+  }
+
+  /** The copy of `d` changed: serve the release that served before it, and say why. */
+  async #refuse(
+    slot: ServiceSlot,
+    state: RestartState,
+    d: ProcessDeployment,
+    reason: string,
+  ): Promise<void> {
+    const previous = slot.previous;
+    let fallBackError: string | null = null;
+    if (previous && previous.release.id !== d.release.id) {
+      try {
+        await this.#fallBack(slot, previous, state.controller.signal);
+      } catch (error) {
+        fallBackError = toAirlockError(error).message;
+      }
+    }
+    if (slot.restart === state) slot.restart = null;
+    const fellBack =
+      !!previous && fallBackError === null && slot.serving?.release === previous.release.id;
+    this.#ctx.emit('restart.refused', d, undefined, {
+      reason,
+      previousRelease: previous?.release.id ?? null,
+      fellBack,
+      ...(fallBackError ? { fallBackError } : {}),
+    });
+    await this.#ctx.persist();
   }
 }

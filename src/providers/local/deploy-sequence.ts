@@ -12,10 +12,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError, ProviderError, toAirlockError } from '../../errors.ts';
 import type { DeployOptions, DeployOutcome, ProcessDeployment } from '../provider.ts';
 import { AppProcess, findFreePort, probeHttp } from './app-process.ts';
+import type { ChecksLeases } from './checks-lease.ts';
+import { CopyVerifier } from './copy-verify.ts';
 import { BACKOFF_START_MS, type CrashSupervisor } from './crash-supervisor.ts';
 import { listeningPorts } from './listening-ports.ts';
 import { urlFor } from './runtime-files.ts';
 import type { RuntimeContext, ServiceSlot, WarmEntry } from './service-slot.ts';
+
+/** Why a process is started: by a deployment, or by the runtime itself. */
+export type LaunchReason = 'deploy' | 'restart' | 'restore' | 'revert';
 
 /** First pause between health probes (ms); it doubles up to `health.intervalMs`. */
 const FIRST_HEALTH_POLL_MS = 5;
@@ -85,10 +90,14 @@ export function validateDeployment(d: ProcessDeployment): void {
 export class DeploySequence {
   readonly #ctx: RuntimeContext;
   readonly #supervisor: CrashSupervisor;
+  readonly #leases: ChecksLeases;
+  readonly #copies: CopyVerifier;
 
-  constructor(ctx: RuntimeContext, supervisor: CrashSupervisor) {
+  constructor(ctx: RuntimeContext, supervisor: CrashSupervisor, leases: ChecksLeases) {
     this.#ctx = ctx;
     this.#supervisor = supervisor;
+    this.#leases = leases;
+    this.#copies = new CopyVerifier(ctx.paths.home);
   }
 
   /**
@@ -100,6 +109,7 @@ export class DeploySequence {
     slot: ServiceSlot,
     d: ProcessDeployment,
     options: DeployOptions,
+    reason: LaunchReason = 'deploy',
   ): Promise<DeployOutcome> {
     const signals = [slot.abort.signal, this.#ctx.closing];
     if (options.signal) signals.push(options.signal);
@@ -146,7 +156,7 @@ export class DeploySequence {
         await this.#ctx.stop(warm.proc, 'warm process unhealthy');
       }
 
-      const { proc, bootMs } = await this.launch(slot, d, signal, progress, 'deploy');
+      const { proc, bootMs } = await this.launch(slot, d, signal, progress, reason);
       if (signal.aborted) {
         slot.candidates.delete(proc);
         await this.#ctx.stop(proc, 'deploy aborted');
@@ -168,14 +178,16 @@ export class DeploySequence {
 
   /**
    * Spawns `d` on a free port and waits until it is healthy. On failure the candidate is
-   * stopped before the error is thrown.
+   * stopped before the error is thrown. What the runtime starts by itself (any `reason` but
+   * `deploy`, whose copy the CLI has just verified) starts only from a copy that still verifies.
+   * @throws ProviderError `DIGEST_MISMATCH` (see copy-verify.ts), and as `LocalRuntime.deploy`.
    */
   async launch(
     slot: ServiceSlot,
     d: ProcessDeployment,
     signal: AbortSignal,
     progress: (message: string) => void,
-    reason: 'deploy' | 'restart' | 'restore',
+    reason: LaunchReason,
   ): Promise<{ proc: AppProcess; bootMs: number }> {
     const previous = slot.serving?.release ?? slot.desired?.release.id ?? null;
     if (signal.aborted) throw abortedError(d, previous);
@@ -192,6 +204,7 @@ export class DeploySequence {
         },
       );
     }
+    if (reason !== 'deploy') await this.#copies.verify(d);
     const port = await findFreePort();
     const logFile = this.#ctx.paths.appLogFile(d.environment, d.service, d.release.id);
     let proc: AppProcess;
@@ -344,8 +357,11 @@ export class DeploySequence {
     this.#supervisor.cancelRestart(slot);
     const old = slot.serving;
     const previousRelease = old?.release ?? slot.desired?.release.id ?? null;
+    const before = slot.desired;
     slot.serving = proc; // the switch: every request from now on goes to `proc`
     slot.desired = d;
+    if (before && before.release.id !== d.release.id) slot.previous = before;
+    this.#leases.onSwitch(slot, d, before);
     slot.since = new Date(this.#ctx.now()).toISOString();
     slot.restarts = 0;
     slot.backoffMs = BACKOFF_START_MS;
@@ -356,8 +372,12 @@ export class DeploySequence {
       ...info,
       switchMs,
       port: slot.proxy.port,
+      ...(slot.pending ? { checksLeaseMs: slot.pending.leaseMs } : {}),
     });
-    progress(`switched ${d.service} in ${d.environment} to ${d.release.id}`);
+    progress(
+      `switched ${d.service} in ${d.environment} to ${d.release.id}${slot.pending ? ` (checks pending: switched back unless confirmed within ${slot.pending.leaseMs} ms)` : ''}`,
+    );
+    const leaseMs = slot.pending?.leaseMs;
     await this.#ctx.persist();
     if (old && old !== proc) await this.#retire(slot, old, d, progress);
     return {
@@ -366,6 +386,7 @@ export class DeploySequence {
       bootMs: info.bootMs,
       switchMs,
       previousRelease,
+      ...(leaseMs ? { checksLeaseMs: leaseMs } : {}),
     };
   }
 
@@ -420,6 +441,16 @@ export class DeploySequence {
       progress(`stopped ${old.release} (pid ${old.pid})`);
     }
     await this.#ctx.persist();
+  }
+
+  /** Keeps an adopted process (restore) warm for its deployment's `keepWarmMs` from now. */
+  keepWarmAdopted(slot: ServiceSlot, proc: AppProcess): void {
+    this.#keepWarm(
+      slot,
+      proc,
+      fingerprint(proc.deployment),
+      Math.max(1_000, proc.deployment.keepWarmMs),
+    );
   }
 
   #keepWarm(slot: ServiceSlot, proc: AppProcess, fp: string, keepWarmMs: number): void {

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { ProviderError } from '../../errors.ts';
 import { checkNodeArtifact } from '../../releases/node-artifact.ts';
 import type {
+  ChecksLeaseState,
   DeployOptions,
   DeployOutcome,
   PlatformConfig,
@@ -80,6 +81,7 @@ export class LocalProvider implements Provider {
       ...(d.keepWarmReleases !== undefined ? { keepWarmReleases: d.keepWarmReleases } : {}),
       stopTimeoutMs: d.stopTimeoutMs,
       ...(d.fence !== undefined ? { fence: d.fence } : {}),
+      ...(d.checksLeaseMs ? { checksLeaseMs: d.checksLeaseMs } : {}),
     };
   }
 
@@ -145,6 +147,16 @@ export class LocalProvider implements Provider {
     const { environment, service, port } = target;
     if (!(await this.client.isRunning())) return emptyServiceState(environment, service, port);
     return this.client.describe(environment, service, port);
+  }
+
+  /** Renews or confirms a switch's checks lease in the runtime (see `LocalRuntime.checksLease`). */
+  checksLease(
+    target: ServiceTarget,
+    release: string,
+    action: 'renew' | 'confirm',
+    ms?: number,
+  ): Promise<ChecksLeaseState> {
+    return this.client.checksLease(target.environment, target.service, release, action, ms);
   }
 
   /** Writes the secrets file the app reads at its next start (see local-secrets.ts). */

@@ -11,8 +11,15 @@
  * `service-slot.ts`; `LocalRuntime` keeps the slots, state.json and shutdown.
  */
 import { ProviderError } from '../../errors.ts';
-import type { DeployOptions, DeployOutcome, ProcessDeployment, ServiceState } from '../provider.ts';
+import type {
+  ChecksLeaseState,
+  DeployOptions,
+  DeployOutcome,
+  ProcessDeployment,
+  ServiceState,
+} from '../provider.ts';
 import type { AppProcess } from './app-process.ts';
+import { ChecksLeases } from './checks-lease.ts';
 import { CrashSupervisor } from './crash-supervisor.ts';
 import { DeployFences } from './deploy-fences.ts';
 import { DeploySequence, validateDeployment } from './deploy-sequence.ts';
@@ -48,6 +55,7 @@ export class LocalRuntime {
   readonly #ctx: RuntimeContext;
   readonly #supervisor: CrashSupervisor;
   readonly #deploys: DeploySequence;
+  readonly #leases: ChecksLeases;
   readonly #fences = new DeployFences();
   readonly #slots = new Map<string, ServiceSlot>();
   readonly #pendingSlots = new Map<string, Promise<ServiceSlot>>();
@@ -79,11 +87,26 @@ export class LocalRuntime {
         }
       },
     };
-    this.#supervisor = new CrashSupervisor(this.#ctx, async (slot, d, signal) => {
-      const { proc } = await this.#deploys.launch(slot, d, signal, () => {}, 'restart');
-      return proc;
-    });
-    this.#deploys = new DeploySequence(this.#ctx, this.#supervisor);
+    this.#supervisor = new CrashSupervisor(
+      this.#ctx,
+      async (slot, d, signal) => {
+        const { proc } = await this.#deploys.launch(slot, d, signal, () => {}, 'restart');
+        return proc;
+      },
+      async (slot, previous, signal) => {
+        // Under no lock (like a restart): a deployment that comes meanwhile supersedes it.
+        await this.#deploys.run(slot, { ...previous, checksLeaseMs: 0 }, { signal }, 'revert');
+      },
+    );
+    this.#leases = new ChecksLeases(this.#ctx, (slot, previous, release) =>
+      slot.lock.run(async () => {
+        const serving = slot.serving?.release ?? slot.desired?.release.id ?? null;
+        if (slot.closed || serving !== release) return false;
+        await this.#deploys.run(slot, { ...previous, checksLeaseMs: 0 }, {}, 'revert');
+        return true;
+      }),
+    );
+    this.#deploys = new DeploySequence(this.#ctx, this.#supervisor, this.#leases);
   }
 
   /** Absolute path of the Airlock home. */
@@ -137,6 +160,22 @@ export class LocalRuntime {
     return this.#stateOf(slot);
   }
 
+  /**
+   * Renews (`ms` from now, default the lease's own length) or confirms the "checks pending" lease
+   * of `release` in one service (see checks-lease.ts). A no-op when it is not pending; the answer
+   * says what serves (another release than `release`: the runtime switched back).
+   */
+  checksLease(
+    environment: string,
+    service: string,
+    release: string,
+    action: 'renew' | 'confirm',
+    ms?: number,
+  ): ChecksLeaseState {
+    const slot = this.#slots.get(slotKey(environment, service));
+    return this.#leases.update(slot && !slot.closed ? slot : undefined, release, action, ms);
+  }
+
   /** {@link describe} for every (environment, service) the runtime has a proxy for. */
   async describeAll(): Promise<ServiceState[]> {
     const slots = [...this.#slots.values()].filter((slot) => !slot.closed);
@@ -183,6 +222,7 @@ export class LocalRuntime {
       ctx: this.#ctx,
       deploys: this.#deploys,
       supervisor: this.#supervisor,
+      leases: this.#leases,
       slotFor: (d) => this.#slotFor(d),
       orphan: (record) => this.#orphans.push(record),
     });
@@ -220,6 +260,8 @@ export class LocalRuntime {
     slot.abort.abort();
     const restart = this.#supervisor.cancelRestart(slot);
     await restart?.task;
+    if (reason === 'shutdown') this.#leases.suspend(slot);
+    else this.#leases.clear(slot);
     await slot.lock.run(async () => {
       slot.closed = true;
       this.#supervisor.cancelRestart(slot);
@@ -275,6 +317,8 @@ export class LocalRuntime {
         deployment: slot.desired,
         pid: slot.serving?.pid ?? null,
         since: slot.since,
+        ...(slot.previous ? { previous: slot.previous } : {}),
+        ...(slot.pending ? { lease: this.#leases.record(slot) } : {}),
       });
     }
     const processes: ProcessRecord[] = [];
@@ -295,6 +339,9 @@ export class LocalRuntime {
         release: proc.release,
         role,
         stopTimeoutMs: proc.deployment.stopTimeoutMs,
+        port: proc.port,
+        deployment: proc.deployment,
+        logOffset: proc.logOffset,
       });
     }
     return { version: 1, updatedAt: new Date(this.#ctx.now()).toISOString(), services, processes };

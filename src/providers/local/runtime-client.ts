@@ -9,7 +9,13 @@ import type * as Http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ProviderError, type SerializedError } from '../../errors.ts';
 import { type BackgroundProcess, startBackground } from '../../process/background.ts';
-import type { DeployOptions, DeployOutcome, ProcessDeployment, ServiceState } from '../provider.ts';
+import type {
+  ChecksLeaseState,
+  DeployOptions,
+  DeployOutcome,
+  ProcessDeployment,
+  ServiceState,
+} from '../provider.ts';
 import { readLogTail } from './app-process.ts';
 import {
   isProcessAlive,
@@ -95,7 +101,8 @@ export class LocalRuntimeClient {
 
   /**
    * Returns the live daemon's runtime.json, starting the daemon first if needed: spawns
-   * `process.execPath <daemonEntry> --home <home>` detached (stdio to runtime.log, unref'd)
+   * `process.execPath <daemonEntry> --watchdog --home <home>` detached (stdio to runtime.log,
+   * unref'd), a watchdog that runs the daemon and restarts it if it dies,
    * and waits up to `startTimeoutMs` for a runtime.json that answers. Safe when several CLIs do it
    * at once (the pid file lets one daemon win; the others exit and everyone finds the winner).
    * @throws ProviderError `PROVIDER_UNAVAILABLE` when no daemon came up in time.
@@ -117,7 +124,8 @@ export class LocalRuntimeClient {
     try {
       started = startBackground({
         command: process.execPath,
-        args: [this.#daemonEntry, '--home', this.#paths.home, ...this.#daemonArgs],
+        // The watchdog runs the daemon and restarts it if it dies (runtime-watchdog.ts).
+        args: [this.#daemonEntry, '--watchdog', '--home', this.#paths.home, ...this.#daemonArgs],
         cwd: this.#paths.home,
         env: { ...process.env, ...this.#daemonEnv },
         outputFd: logFd,
@@ -247,6 +255,26 @@ export class LocalRuntimeClient {
     );
   }
 
+  /**
+   * `POST /v1/environments/:env/services/:service/lease`: renews (by `ms`, default the lease's
+   * own length) or confirms the "checks pending" lease of `release` (see `LocalRuntime.checksLease`).
+   * @throws ProviderError `PROVIDER_UNAVAILABLE` when the runtime is not running.
+   */
+  async checksLease(
+    environment: string,
+    service: string,
+    release: string,
+    action: 'renew' | 'confirm',
+    ms?: number,
+  ): Promise<ChecksLeaseState> {
+    return this.#json<ChecksLeaseState>(
+      await this.#requireInfo(),
+      'POST',
+      `/v1/environments/${encodeURIComponent(environment)}/services/${encodeURIComponent(service)}/lease`,
+      { release, action, ...(ms !== undefined ? { ms } : {}) },
+    );
+  }
+
   /** `POST /v1/environments/:env/stop`: stops everything the runtime runs for an environment. */
   async stopEnvironment(environment: string): Promise<void> {
     await this.#json(
@@ -257,7 +285,7 @@ export class LocalRuntimeClient {
   }
 
   /**
-   * Stops the daemon gracefully (`POST /v1/shutdown`) and waits until its pid is gone. No-op
+   * Stops the daemon gracefully (`POST /v1/shutdown`) and waits until its pid (and its watchdog's) is gone. No-op
    * when it is not running.
    * @throws ProviderError `PROVIDER_UNAVAILABLE` when it is still alive after `shutdownTimeoutMs`.
    */
@@ -270,7 +298,8 @@ export class LocalRuntimeClient {
       // it may already be going away; wait for the pid below
     }
     const deadline = Date.now() + this.#shutdownTimeoutMs;
-    while (isProcessAlive(info.pid)) {
+    // The watchdog ends with the daemon's clean exit.
+    while (isProcessAlive(info.pid) || (info.watchdogPid && isProcessAlive(info.watchdogPid))) {
       if (Date.now() >= deadline) {
         throw this.#unavailable(
           `The local runtime (pid ${info.pid}) did not stop within ${Math.round(this.#shutdownTimeoutMs / 1000)} s.`,
@@ -374,8 +403,13 @@ export class LocalRuntimeClient {
     );
   }
 
-  async #json<T>(info: RuntimeInfo, method: 'GET' | 'POST', path: string): Promise<T> {
-    const raw = await this.#request(info, method, path);
+  async #json<T>(
+    info: RuntimeInfo,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    const raw = await this.#request(info, method, path, body);
     if (raw.status !== 200) throw await this.#errorOf(raw);
     const text = await this.#readBody(raw.response);
     return JSON.parse(text) as T;

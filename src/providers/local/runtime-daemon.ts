@@ -17,6 +17,8 @@
  *                                                       or {"error":SerializedError}; a client that
  *                                                       disconnects before the switch aborts the deploy
  *   GET  /v1/environments/:env/services/:service?port=N → ServiceState
+ *   POST /v1/environments/:env/services/:service/lease  (body: { release, action: 'renew'|'confirm', ms? })
+ *                                                     → ChecksLeaseState (see checks-lease.ts)
  *   POST /v1/environments/:env/stop                   → { ok: true }
  *   POST /v1/shutdown                                 → { ok: true, pid }
  */
@@ -36,9 +38,16 @@ import type { RuntimeEvent } from './runtime-events.ts';
 import {
   isProcessAlive,
   type RuntimeInfo,
+  readStateFile,
   runtimePaths,
   writeFileAtomic,
 } from './runtime-files.ts';
+import {
+  RECOVERED_ENV,
+  type RecoveredFrom,
+  runWatchdog,
+  WATCHDOG_ENV,
+} from './runtime-watchdog.ts';
 
 /** Options of {@link startDaemon}. */
 export interface DaemonOptions {
@@ -46,6 +55,8 @@ export interface DaemonOptions {
   home: string;
   /** Called for every RuntimeEvent after it is appended to `envs/<env>/events.jsonl`. */
   onEvent?: (event: RuntimeEvent) => void;
+  /** Called once the restore at start finished (what served serves again), or failed. */
+  onRestored?: () => void;
 }
 
 /** A started daemon. */
@@ -136,6 +147,35 @@ function errorBody(error: unknown): { error: SerializedError } {
 }
 
 /**
+ * How the daemon before this one died, if it did not shut down cleanly: the watchdog says so
+ * (`AIRLOCK_RUNTIME_RECOVERED`), else a runtime.json left behind by a dead pid tells (a clean
+ * shutdown removes it; the time of death is then unknown).
+ */
+function previousDeath(runtimeFile: string): RecoveredFrom | null {
+  const passed = process.env[RECOVERED_ENV];
+  if (passed) {
+    try {
+      return JSON.parse(passed) as RecoveredFrom;
+    } catch {
+      // fall through to the file
+    }
+  }
+  try {
+    const stale = JSON.parse(fs.readFileSync(runtimeFile, 'utf8')) as RuntimeInfo;
+    if (stale.pid === process.pid || isProcessAlive(stale.pid)) return null;
+    return {
+      pid: stale.pid,
+      diedAt: null,
+      signal: null,
+      exitCode: null,
+      startedAt: stale.startedAt ?? null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Starts the daemon in this process: pid file, LocalRuntime, control API on 127.0.0.1:0,
  * runtime.json, then `runtime.restore()` in the background (deploys that arrive meanwhile are
  * serialized with it per service).
@@ -155,29 +195,28 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const startedAt = new Date().toISOString();
   const token = randomBytes(32).toString('hex');
-  const runtime = new LocalRuntime({
-    home: paths.home,
-    onEvent: (event) => {
-      try {
-        fs.mkdirSync(paths.envDir(event.environment), { recursive: true, mode: 0o700 });
-        fs.appendFileSync(paths.eventsFile(event.environment), `${JSON.stringify(event)}\n`, {
-          mode: 0o600,
-        });
-      } catch (error) {
-        log(`could not append an event: ${(error as Error).message}`);
-      }
-      if (event.type === 'process.crashed' || event.type === 'deploy.failed') {
-        log(
-          `${event.type} ${event.environment}/${event.service} ${event.release} ${JSON.stringify(event.details ?? {})}`,
-        );
-      }
-      try {
-        options.onEvent?.(event);
-      } catch (error) {
-        log(`onEvent hook failed: ${(error as Error).message}`);
-      }
-    },
-  });
+  const recovered = previousDeath(paths.runtimeFile);
+  const onEvent = (event: RuntimeEvent) => {
+    try {
+      fs.mkdirSync(paths.envDir(event.environment), { recursive: true, mode: 0o700 });
+      fs.appendFileSync(paths.eventsFile(event.environment), `${JSON.stringify(event)}\n`, {
+        mode: 0o600,
+      });
+    } catch (error) {
+      log(`could not append an event: ${(error as Error).message}`);
+    }
+    if (event.type === 'process.crashed' || event.type === 'deploy.failed') {
+      log(
+        `${event.type} ${event.environment}/${event.service} ${event.release} ${JSON.stringify(event.details ?? {})}`,
+      );
+    }
+    try {
+      options.onEvent?.(event);
+    } catch (error) {
+      log(`onEvent hook failed: ${(error as Error).message}`);
+    }
+  };
+  const runtime = new LocalRuntime({ home: paths.home, onEvent });
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => {
@@ -284,6 +323,36 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     return c.json(await runtime.describe(c.req.param('env'), c.req.param('service'), port));
   });
 
+  app.post('/v1/environments/:env/services/:service/lease', async (c) => {
+    const body = await c.req
+      .json<{ release?: unknown; action?: unknown; ms?: unknown }>()
+      .catch(() => ({}) as { release?: unknown; action?: unknown; ms?: unknown });
+    if (
+      typeof body.release !== 'string' ||
+      (body.action !== 'renew' && body.action !== 'confirm') ||
+      (body.ms !== undefined && typeof body.ms !== 'number')
+    ) {
+      return c.json(
+        errorBody(
+          new UserError(
+            'USAGE',
+            'The body must be { release: string, action: "renew" | "confirm", ms?: number }.',
+          ),
+        ),
+        400,
+      );
+    }
+    return c.json(
+      runtime.checksLease(
+        c.req.param('env'),
+        c.req.param('service'),
+        body.release,
+        body.action,
+        body.ms as number | undefined,
+      ),
+    );
+  });
+
   app.post('/v1/environments/:env/stop', async (c) => {
     await runtime.stopEnvironment(c.req.param('env'));
     return c.json({ ok: true });
@@ -322,7 +391,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     throw error;
   }
 
-  const info: RuntimeInfo = { pid: process.pid, port, token, startedAt, version: 1 };
+  const watchdogPid = Number(process.env[WATCHDOG_ENV]);
+  const info: RuntimeInfo = {
+    pid: process.pid,
+    port,
+    token,
+    startedAt,
+    ...(Number.isInteger(watchdogPid) && watchdogPid === process.ppid ? { watchdogPid } : {}),
+    version: 1,
+  };
   await writeFileAtomic(paths.runtimeFile, `${JSON.stringify(info, null, 2)}\n`);
   log(`local runtime started (pid ${process.pid}, control port ${port}, home ${paths.home})`);
 
@@ -352,20 +429,66 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     return closing;
   };
 
-  void runtime.restore().then(
-    (result) => {
-      if (result.restored.length || result.failed.length || result.killedStale.length) {
-        log(
-          `restore: relaunched ${result.restored.join(', ') || 'nothing'}; ` +
-            `stopped stale pids ${result.killedStale.join(', ') || 'none'}; ` +
-            `failed ${result.failed.map((f) => `${f.environment}/${f.service} (${f.error.code})`).join(', ') || 'none'}`,
-        );
-      }
-    },
-    (error) => log(`restore failed: ${(error as Error).message}`),
-  );
+  const services = recovered ? (await readStateFile(paths.home)).services : [];
+  void runtime
+    .restore()
+    .then(
+      (result) => {
+        if (recovered) {
+          const back = Date.now();
+          const diedAt = recovered.diedAt ? Date.parse(recovered.diedAt) : null;
+          log(
+            `recovered after runtime ${recovered.pid} died${recovered.signal ? ` (${recovered.signal})` : ''}; adopted ${result.adopted.join(', ') || 'no'} app processes`,
+          );
+          for (const record of services) {
+            const id = `${record.environment}/${record.service}@${record.deployment.release.id}`;
+            onEvent({
+              at: new Date(back).toISOString(),
+              type: 'runtime.recovered',
+              environment: record.environment,
+              service: record.service,
+              release: record.deployment.release.id,
+              pid: process.pid,
+              details: {
+                previousPid: recovered.pid,
+                previousStartedAt: recovered.startedAt,
+                diedAt: recovered.diedAt,
+                signal: recovered.signal,
+                servingAgainAt: new Date(back).toISOString(),
+                // Until the proxies listened and the service was taken back (null: unknown death time).
+                downMs: diedAt === null ? null : back - diedAt,
+                servesAgain: result.restored.includes(id),
+                adopted: result.adopted.includes(record.pid ?? -1),
+              },
+            });
+          }
+        }
+        if (result.restored.length || result.failed.length || result.killedStale.length) {
+          log(
+            `restore: relaunched ${result.restored.join(', ') || 'nothing'}; ` +
+              `stopped stale pids ${result.killedStale.join(', ') || 'none'}; ` +
+              `failed ${result.failed.map((f) => `${f.environment}/${f.service} (${f.error.code})`).join(', ') || 'none'}`,
+          );
+        }
+      },
+      (error) => log(`restore failed: ${(error as Error).message}`),
+    )
+    .finally(() => options.onRestored?.());
 
   return { pid: process.pid, port, token, startedAt, runtime, close, closed };
+}
+
+/**
+ * Runs this very entry file as a watchdog (`--watchdog`, see runtime-watchdog.ts) over a daemon
+ * started with the same arguments minus `--watchdog`.
+ * @returns the exit code for the watchdog process.
+ */
+export function watchdogOf(argv: string[], home: string): Promise<number> {
+  return runWatchdog({
+    entry: process.argv[1] as string,
+    args: argv.filter((arg) => arg !== '--watchdog'),
+    home,
+  });
 }
 
 /**
@@ -379,12 +502,19 @@ export async function runDaemon(
   argv: string[] = process.argv.slice(2),
   options: Omit<DaemonOptions, 'home'> = {},
 ): Promise<never> {
-  const { values } = parseArgs({ args: argv, options: { home: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { home: { type: 'string' }, watchdog: { type: 'boolean' } },
+    strict: true,
+  });
   if (!values.home) {
-    process.stderr.write('usage: node runtime-daemon.ts --home <airlock-home>\n');
+    process.stderr.write('usage: node runtime-daemon.ts [--watchdog] --home <airlock-home>\n');
     process.exit(2);
   }
   const home = path.resolve(values.home);
+  if (values.watchdog) {
+    process.exit(await watchdogOf(argv, home));
+  }
   const log = (message: string) => {
     if (fs.existsSync(runtimePaths(home).localDir)) makeLogger(runtimePaths(home).logFile)(message);
     else process.stderr.write(`${message}\n`);

@@ -21,7 +21,10 @@ export interface RuntimeEvent {
 /**
  * Kinds of runtime events: a process `started` / `healthy` / `stopped` / `crashed` /
  * `restarted`; traffic `switched` to a release; the old release `drained`; a deploy that
- * `failed` or was `aborted` (the previous release kept serving).
+ * `failed` or was `aborted` (the previous release kept serving); a checks lease that `expired`
+ * (`checks-lease.ts`: the runtime switched back by itself); the runtime `recovered` after its
+ * previous daemon died (`runtime-watchdog.ts`); a crashed app's `restart.refused` because its copy
+ * no longer verifies (the previous release serves instead).
  */
 export type RuntimeEventType =
   | 'process.started'
@@ -32,7 +35,10 @@ export type RuntimeEventType =
   | 'process.crashed'
   | 'process.restarted'
   | 'deploy.failed'
-  | 'deploy.aborted';
+  | 'deploy.aborted'
+  | 'lease.expired'
+  | 'runtime.recovered'
+  | 'restart.refused';
 
 /** Reports one event about deployment `d` (its environment, service and release). */
 export type EmitEvent = (

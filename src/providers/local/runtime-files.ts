@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessDeployment, ServiceState } from '../provider.ts';
+import type { LeaseRecord } from './checks-lease.ts';
 
 /** Absolute paths of the local runtime's files for one Airlock home. */
 export interface RuntimePaths {
@@ -58,6 +59,8 @@ export interface RuntimeInfo {
   token: string;
   /** ISO-8601 time the daemon started. */
   startedAt: string;
+  /** Pid of the watchdog that restarts the daemon if it dies (runtime-watchdog.ts), if any. */
+  watchdogPid?: number;
   version: 1;
 }
 
@@ -71,6 +74,10 @@ export interface ServiceRecord {
   pid: number | null;
   /** ISO-8601 time the release started serving. */
   since: string | null;
+  /** The deployment that served before (a crash with a copy that no longer verifies falls back to it). */
+  previous?: ProcessDeployment | null;
+  /** The switch's checks lease while it is pending (see checks-lease.ts). */
+  lease?: LeaseRecord;
 }
 
 /** A live app process the runtime started (serving, warm, draining or booting). */
@@ -80,6 +87,12 @@ export interface ProcessRecord {
   service: string;
   release: string;
   role: 'candidate' | 'serving' | 'draining' | 'warm';
+  /** The port the app listens on (127.0.0.1), so a new daemon can adopt it. */
+  port?: number;
+  /** The deployment it runs (for adoption; absent in files of older versions). */
+  deployment?: ProcessDeployment;
+  /** Byte offset of its log file where its output starts. */
+  logOffset?: number;
   /** Grace period (ms) between SIGTERM and SIGKILL when stopping it. */
   stopTimeoutMs: number;
 }

@@ -6,6 +6,7 @@
  */
 import type { CrashRecord, ProcessDeployment } from '../provider.ts';
 import type { AppProcess } from './app-process.ts';
+import type { PendingLease } from './checks-lease.ts';
 import { BACKOFF_START_MS, type RestartState } from './crash-supervisor.ts';
 import { ReverseProxy } from './reverse-proxy.ts';
 import type { EmitEvent } from './runtime-events.ts';
@@ -66,6 +67,10 @@ export class ServiceSlot {
   serving: AppProcess | null = null;
   /** The deployment that should serve (survives a crash; relaunched by restarts and restore). */
   desired: ProcessDeployment | null = null;
+  /** The deployment that served before `desired` (what a copy that fails to verify falls back to). */
+  previous: ProcessDeployment | null = null;
+  /** Set while the serving release's switch waits for its checks (see checks-lease.ts). */
+  pending: PendingLease | null = null;
   since: string | null = null;
   restarts = 0;
   lastCrash: CrashRecord | null = null;

@@ -168,22 +168,32 @@ describe('LocalRuntime failures', () => {
     });
   });
 
-  it('does not restart a crashed process whose copy of the release changed', async () => {
-    // A copy as the pipeline makes one: under the home's envs/, read-only files.
-    const artifactDir = path.join(home, 'envs', 'staging', 'releases', 'r1', 'web');
-    await fs.mkdir(artifactDir, { recursive: true });
-    await fs.writeFile(path.join(artifactDir, 'server.js'), '// r1\n', { mode: 0o444 });
-    const d = deployment('r1', { artifactDir });
-    d.release.digest = (await digestTree(artifactDir)).digest;
-    await runtime.deploy(d);
+  it('does not restart a crashed process whose copy changed: the previous release serves, and says why', async () => {
+    // Copies as the pipeline makes them: under the home's envs/, read-only files.
+    const copyOf = async (release: string) => {
+      const artifactDir = path.join(home, 'envs', 'staging', 'releases', release, 'web');
+      await fs.mkdir(artifactDir, { recursive: true });
+      await fs.writeFile(path.join(artifactDir, 'server.js'), `// ${release}\n`, { mode: 0o444 });
+      const d = deployment(release, { artifactDir });
+      d.release.digest = (await digestTree(artifactDir)).digest;
+      return d;
+    };
+    await runtime.deploy(await copyOf('r0'));
+    const r1 = await copyOf('r1');
+    await runtime.deploy(r1);
+    expect(await servedRelease(port)).toBe('r1');
 
-    await fs.chmod(path.join(artifactDir, 'server.js'), 0o644);
-    await fs.appendFile(path.join(artifactDir, 'server.js'), '// changed\n');
+    await fs.chmod(path.join(r1.artifactDir, 'server.js'), 0o644);
+    await fs.appendFile(path.join(r1.artifactDir, 'server.js'), '// changed\n');
     expect((await get(`http://127.0.0.1:${port}/crash`)).status).toBe(200);
-    const refused = await waitFor('the refused restart', () =>
-      events.find((e) => e.type === 'process.crashed' && e.details?.phase === 'restart'),
-    );
-    expect(refused.details).toMatchObject({ code: 'DIGEST_MISMATCH', restartInMs: null });
+    const refused = await waitFor('the refused restart', () => eventOf('restart.refused', 'r1'));
+    expect(refused.details).toMatchObject({ previousRelease: 'r0', fellBack: true });
+    expect(refused.details?.reason).toContain('changed since it was deployed');
     expect(eventOf('process.restarted', 'r1')).toBeUndefined();
+    expect(await servedRelease(port)).toBe('r0');
+    expect(await runtime.describe('staging', 'web', port)).toMatchObject({
+      release: 'r0',
+      healthy: true,
+    });
   });
 });

@@ -145,8 +145,11 @@ export async function waitFor<T>(
   }
 }
 
-/** Pids of live runtime daemons started for `home` (found in /proc/<pid>/cmdline). */
-export async function daemonsFor(home: string): Promise<number[]> {
+/**
+ * Pids of live runtime daemons started for `home` (found in /proc/<pid>/cmdline); with
+ * `watchdogs`, their watchdogs (`--watchdog`) too.
+ */
+export async function daemonsFor(home: string, watchdogs = false): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -156,7 +159,8 @@ export async function daemonsFor(home: string): Promise<number[]> {
     if (
       args.some((arg) => /runtime-(daemon-main\.ts|entry\.(ts|mjs))$/.test(arg)) &&
       homeIndex >= 0 &&
-      path.resolve(args[homeIndex + 1] ?? '') === path.resolve(home)
+      path.resolve(args[homeIndex + 1] ?? '') === path.resolve(home) &&
+      (watchdogs || !args.includes('--watchdog'))
     ) {
       pids.push(Number(entry));
     }

@@ -65,9 +65,9 @@ afterEach(async () => {
   const appPids = (await readEvents())
     .filter((event) => event.type === 'process.started')
     .map((event) => event.pid as number);
-  const leaked = [...new Set([...daemonPids, ...(await daemonsFor(home)), ...appPids])].filter(
-    isProcessAlive,
-  );
+  const leaked = [
+    ...new Set([...daemonPids, ...(await daemonsFor(home, true)), ...appPids]),
+  ].filter(isProcessAlive);
   killAll(leaked);
   await fs.rm(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   expect(leaked, 'processes left running after shutdown()').toEqual([]);
@@ -170,27 +170,45 @@ describe('local runtime daemon', () => {
     }
   });
 
-  it('restores the serving release on the same port after the daemon is killed', async () => {
+  it('comes back by itself after kill -9: the app is adopted, serves again, and the outage is recorded', async () => {
     const firstDaemon = await startDaemon();
     await client.deploy(deployment('r1'));
-    const firstAppPid = (await client.describe('staging', 'web', port)).pid as number;
-    expect((await readStateFile(home)).services).toMatchObject([{ pid: firstAppPid }]);
+    const appPid = (await client.describe('staging', 'web', port)).pid as number;
+    expect((await readStateFile(home)).services).toMatchObject([{ pid: appPid }]);
 
     process.kill(firstDaemon, 'SIGKILL');
-    await waitFor('the daemon to die', () => !isProcessAlive(firstDaemon));
-    expect(await client.isRunning()).toBe(false);
+    const killedAt = performance.now();
+    await waitFor(
+      'the proxy to go down',
+      async () => (await servedRelease(port)) === null,
+      2_000,
+      5,
+    );
+    await waitFor('r1 served again', async () => (await servedRelease(port)) === 'r1', 5_000, 10);
+    // The 2 s target is measured by `npm run bench -- --only runtime-kill`; here: it came back.
+    expect(performance.now() - killedAt).toBeLessThan(10_000);
 
-    const secondDaemon = await startDaemon();
-    expect(secondDaemon).not.toBe(firstDaemon);
-    const restored = await waitFor('r1 relaunched', async () => {
-      const state = await client.describe('staging', 'web', port);
-      return state.pid !== null && state.healthy ? state : null;
+    const info = await client.ensureStarted();
+    daemonPids.add(info.pid);
+    expect(info.pid).not.toBe(firstDaemon);
+    // The same app process serves: adopted by the new daemon, not orphaned nor restarted.
+    expect(await client.describe('staging', 'web', port)).toMatchObject({
+      release: 'r1',
+      pid: appPid,
+      healthy: true,
     });
-    expect(restored).toMatchObject({ release: 'r1', url: `http://127.0.0.1:${port}` });
-    expect(restored.pid).not.toBe(firstAppPid);
-    expect(await servedRelease(port)).toBe('r1');
-    // The orphan of the killed daemon was ours, so it was stopped.
-    expect(isProcessAlive(firstAppPid)).toBe(false);
+    const recovered = await waitFor('runtime.recovered in events.jsonl', async () =>
+      (await readEvents()).find((e) => e.type === 'runtime.recovered'),
+    );
+    expect(recovered).toMatchObject({
+      release: 'r1',
+      details: { previousPid: firstDaemon, signal: 'SIGKILL', servesAgain: true, adopted: true },
+    });
+    expect(recovered.details?.downMs).toEqual(expect.any(Number));
+
+    // The adopted process is still the runtime's: shutdown stops it (afterEach checks no leak).
+    await client.shutdown();
+    await waitFor('the adopted app to stop', () => !isProcessAlive(appPid), 5_000);
   });
 
   it('fails fast with the log tail when the daemon cannot start', async () => {
