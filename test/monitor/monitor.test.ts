@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test as plain } from 'vitest';
 import { GitHubClient } from '../../src/github/github-client.ts';
+import { environmentHealth } from '../../src/monitor/health-summary.ts';
 import { GitHubIncidentIssues, INCIDENT_LABEL } from '../../src/monitor/incident-issues.ts';
 import { decideIncident } from '../../src/monitor/incident-rules.ts';
 import { Monitor } from '../../src/monitor/monitor.ts';
@@ -145,6 +146,11 @@ describe('airlock monitor', () => {
     );
     expect(actions).toEqual(expect.arrayContaining(['incident.opened', 'incident.resolved']));
 
+    // What `airlock status` shows: 3 of 6 passes healthy, no incident open.
+    const [health] = await environmentHealth(ctx.store, ctx.config.pipeline, new Date(clock.now));
+    expect(health).toMatchObject({ environment: 'staging', uptime24h: 50, uptime7d: 50, open: [] });
+    expect(health?.p95Ms).toEqual(expect.any(Number));
+
     // Recovered: the promotion goes through.
     const promoted = await promote(ctx, 'production', {});
     expect(promoted.status).toBe('succeeded');
@@ -196,6 +202,14 @@ describe('airlock monitor', () => {
     const down = await project.cli(['monitor', '--once', '--json']);
     expect(down.code, down.stderr).toBe(1);
     expect(JSON.parse(down.stdout).opened).toHaveLength(1);
+    const status = await project.cli(['status', '--json']);
+    expect(JSON.parse(status.stdout).monitor).toEqual([
+      expect.objectContaining({
+        environment: 'staging',
+        uptime24h: 33.33,
+        open: [expect.objectContaining({ environment: 'staging', status: 'open' })],
+      }),
+    ]);
     const broken = await project.cli(['monitor', '--once'], {
       env: { AIRLOCK_STATE_URL: 'postgres://airlock@127.0.0.1:1/nowhere' },
     });
