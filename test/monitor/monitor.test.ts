@@ -3,7 +3,18 @@
  * with incidents tracked as issues on the FAKE GitHub. Passes are driven in process with a
  * clock that advances one interval (1 s) per pass, so the test does not sleep through them.
  */
-import { afterEach, beforeEach, describe, expect, test as plain } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  test as plain,
+} from 'vitest';
+import type { Session } from '../../src/cli/session.ts';
 import { GitHubClient } from '../../src/github/github-client.ts';
 import { environmentHealth } from '../../src/monitor/health-summary.ts';
 import { GitHubIncidentIssues, INCIDENT_LABEL } from '../../src/monitor/incident-issues.ts';
@@ -11,7 +22,6 @@ import { decideIncident } from '../../src/monitor/incident-rules.ts';
 import { Monitor } from '../../src/monitor/monitor.ts';
 import { monitorSettings } from '../../src/monitor/monitor-settings.ts';
 import { recordApproval } from '../../src/pipeline/approve.ts';
-import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { planDeploy, promote } from '../../src/pipeline/operations.ts';
 import { LocalRuntimeClient } from '../../src/providers/local/runtime-client.ts';
 import { FakeGitHub } from '../fakes/github/fake-github.ts';
@@ -20,6 +30,28 @@ import { REVIEWER, type TestProject } from '../helpers/project.ts';
 
 const TOKEN = 'ghp_monitortesttoken000000000000000000';
 let github: FakeGitHub;
+/** A webhook receiver: every notification delivered to it. */
+const hook = { server: null as Server | null, events: [] as Array<{ type: string }> };
+
+beforeAll(async () => {
+  hook.server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      hook.events.push(JSON.parse(body));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => hook.server?.listen(0, '127.0.0.1', r));
+  const { port } = hook.server.address() as AddressInfo;
+  process.env.MONITOR_TEST_HOOK_URL = `http://127.0.0.1:${port}/hook`;
+  process.env.MONITOR_TEST_HOOK_SECRET = 'monitor-test-hook-secret';
+});
+afterAll(async () => {
+  await new Promise((r) => hook.server?.close(r));
+});
 
 beforeEach(async () => {
   github = await FakeGitHub.start({ repository: 'acme/notes', token: TOKEN });
@@ -32,22 +64,31 @@ const test = stagedProjectTestWith({
   config: (doc) => {
     doc.set('github', { repository: 'acme/notes', deployments: false });
     doc.set('monitor', { intervalMs: 1000 });
+    doc.set('notify', [
+      {
+        kind: 'webhook',
+        url: '${MONITOR_TEST_HOOK_URL}',
+        secret: '${MONITOR_TEST_HOOK_SECRET}',
+        events: ['incident.opened', 'incident.resolved'],
+      },
+    ]);
   },
 });
 
-/** A context whose clock is `clock.now`, advanced by the test. */
-async function clocked(project: TestProject, clock: { now: number }): Promise<AirlockContext> {
-  const { ctx } = await project.session();
-  return { ...ctx, now: () => new Date(clock.now) };
+/** A session whose clock is `clock.now`, advanced by the test. */
+async function clocked(project: TestProject, clock: { now: number }): Promise<Session> {
+  const session = await project.session();
+  return { ...session, ctx: { ...session.ctx, now: () => new Date(clock.now) } };
 }
 
-function monitorFor(ctx: AirlockContext, token?: string): Monitor {
+/** A monitor with the session's notifications, and issues on the fake GitHub. */
+function monitorFor({ ctx, integrations }: Session): Monitor {
   const client = new GitHubClient({ token: TOKEN, repository: 'acme/notes', baseUrl: github.url });
   return new Monitor({
     ctx,
     settings: monitorSettings(ctx.config.raw),
     issues: new GitHubIncidentIssues(client),
-    ...(token ? { token } : {}),
+    ...(integrations.notify ? { notify: integrations.notify } : {}),
   });
 }
 
@@ -70,8 +111,10 @@ describe('airlock monitor', () => {
     project,
   }) => {
     const clock = { now: Date.parse('2026-06-01T10:00:00.000Z') };
-    const ctx = await clocked(project, clock);
-    const monitor = monitorFor(ctx);
+    const session = await clocked(project, clock);
+    const { ctx } = session;
+    const monitor = monitorFor(session);
+    hook.events.length = 0;
     const runtime = new LocalRuntimeClient({ home: ctx.home });
     const pass = async () => {
       const r = await monitor.pass();
@@ -141,10 +184,19 @@ describe('airlock monitor', () => {
     expect(comments.at(-1)?.body).toContain('Outage: 3 s');
     expect(recovered.open).toEqual([]);
 
-    const actions = (await ctx.store.listAudit({ environment: 'staging', limit: 20 })).map(
-      (e) => e.action,
+    // Notified (and each delivery recorded in the audit log).
+    await session.integrations.flush();
+    expect(hook.events.map((e) => e.type)).toEqual(['incident.opened', 'incident.resolved']);
+    const events = await ctx.store.listAudit({ environment: 'staging', limit: 20 });
+    expect(events.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['incident.opened', 'incident.resolved']),
     );
-    expect(actions).toEqual(expect.arrayContaining(['incident.opened', 'incident.resolved']));
+    expect(
+      events
+        .filter((e) => e.action === 'notification.delivered')
+        .map((e) => e.detail.event)
+        .sort(),
+    ).toEqual(['incident.opened', 'incident.resolved']);
 
     // What `airlock status` shows: 3 of 6 passes healthy, no incident open.
     const [health] = await environmentHealth(ctx.store, ctx.config.pipeline, new Date(clock.now));
@@ -158,8 +210,9 @@ describe('airlock monitor', () => {
 
   test('two monitors racing raise one incident and one issue', async ({ project }) => {
     const clock = { now: Date.parse('2026-06-01T10:00:00.000Z') };
-    const a = monitorFor(await clocked(project, clock));
-    const b = monitorFor(await clocked(project, clock));
+    const sessions = [await clocked(project, clock), await clocked(project, clock)];
+    const [a, b] = sessions.map(monitorFor) as [Monitor, Monitor];
+    hook.events.length = 0;
     const { ctx } = await project.session();
     await new LocalRuntimeClient({ home: ctx.home }).shutdown();
     for (let i = 0; i < 3; i++) {
@@ -169,6 +222,8 @@ describe('airlock monitor', () => {
     }
     expect(await ctx.store.listIncidents({ limit: 10 })).toHaveLength(1);
     expect(github.issues(INCIDENT_LABEL).filter((i) => i.state === 'open')).toHaveLength(1);
+    for (const s of sessions) await s.integrations.flush();
+    expect(hook.events.filter((e) => e.type === 'incident.opened')).toHaveLength(1);
     // The standby takes over once the holder lets go; still the one incident.
     await a.release();
     await b.release();
@@ -196,9 +251,12 @@ describe('airlock monitor', () => {
     expect(JSON.parse(healthy.stdout).samples).toEqual([
       expect.objectContaining({ environment: 'staging', check: 'smoke', ok: true }),
     ]);
-    const { ctx } = await project.session();
-    await new LocalRuntimeClient({ home: ctx.home }).shutdown();
-    expect((await project.cli(['monitor', '--once'])).code).toBe(0); // one failing pass: not yet
+    const session = await project.session();
+    await new LocalRuntimeClient({ home: session.ctx.home }).shutdown();
+    // One failing pass (in process, to keep the test short): no incident yet.
+    const inProcess = monitorFor(session);
+    expect((await inProcess.pass()).open).toEqual([]);
+    await inProcess.release();
     const down = await project.cli(['monitor', '--once', '--json']);
     expect(down.code, down.stderr).toBe(1);
     expect(JSON.parse(down.stdout).opened).toHaveLength(1);
