@@ -301,7 +301,7 @@ export interface MonitorSample {
   latencyMs: number;
   /** The pass's time; every sample of one pass has the same. */
   at: string;
-  /** One line: why it passed or failed. */
+  /** One line: why it failed; empty when it passed. */
   message: string;
 }
 
