@@ -1,6 +1,6 @@
 import { toAirlockError, UserError } from '../errors.ts';
 import { formatDuration, GitHubIncidentIssues } from '../monitor/incident-issues.ts';
-import { Monitor, type MonitorPassResult } from '../monitor/monitor.ts';
+import { gitHubBranchCi, Monitor, type MonitorPassResult } from '../monitor/monitor.ts';
 import { monitorSettings } from '../monitor/monitor-settings.ts';
 import type { Incident } from '../state/state-store.ts';
 import type { CommandIO } from './command-io.ts';
@@ -71,6 +71,7 @@ export async function monitorCommand(io: CommandIO, opts: MonitorOptions): Promi
             ? new GitHubIncidentIssues(integrations.github)
             : null,
         ...(integrations.notify ? { notify: integrations.notify } : {}),
+        ...(integrations.github ? { ci: gitHubBranchCi(integrations.github) } : {}),
       });
       try {
         if (opts.once) {

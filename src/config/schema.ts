@@ -130,6 +130,11 @@ export const configSchema = z.strictObject({
             'Samples older than this (ms) are deleted at the end of a pass. Default 7 days (what `airlock status` shows).',
           examples: [1209600000],
         }),
+        ci: field(z.string().min(1).optional(), {
+          description:
+            'A branch whose head the monitor reads CI at on every pass (GitHub combined status and check runs; needs the github: section and GITHUB_TOKEN): red there opens a `ci` incident, as an environment does.',
+          examples: ['main'],
+        }),
         issues: field(z.boolean().default(true), {
           description:
             'Open a GitHub issue (label `airlock-incident`) per incident, comment on changes and close it on recovery; needs the github: section and GITHUB_TOKEN with `issues: write`.',

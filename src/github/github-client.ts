@@ -181,10 +181,14 @@ export class GitHubClient {
   /**
    * CI state at exactly `sha`: the combined commit status and every check run (all pages),
    * combined by `combineCiStatus` (failure > pending > success; nothing reported is `none`).
+   * With `branch: true`, `sha` is a branch name and GitHub reads its head (the monitor's CI).
    * @throws UserError `USAGE` for anything but a full commit SHA; GitHubApiError.
    */
-  async ciStatus(sha: string, options: CiStatusOptions = {}): Promise<CiStatusResult> {
-    if (!FULL_SHA.test(sha)) {
+  async ciStatus(
+    sha: string,
+    options: CiStatusOptions & { branch?: boolean } = {},
+  ): Promise<CiStatusResult> {
+    if (!options.branch && !FULL_SHA.test(sha)) {
       throw new UserError('USAGE', `"${sha}" is not a full commit SHA.`, {
         hint: 'CI is checked at the exact commit of a release; pass its full 40-character SHA.',
       });

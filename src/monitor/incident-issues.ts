@@ -43,7 +43,9 @@ export function formatDuration(ms: number): string {
 
 /** The issue's title; the `(incident #N)` marker finds it again after a crash. */
 export function incidentTitle(incident: Incident): string {
-  return `${incident.environment} is failing its checks (incident #${incident.id})`;
+  return incident.cause === 'ci'
+    ? `CI is red at the head of ${incident.environment.slice(3)} (incident #${incident.id})`
+    : `${incident.environment} is failing its checks (incident #${incident.id})`;
 }
 
 function failingTable(incident: Incident): string {
@@ -63,6 +65,15 @@ export function incidentBody(incident: Incident, context: IncidentContext): stri
     .map(([service, release]) => `${service} ${release}`)
     .join(', ');
   const urls = Object.entries(context.urls).map(([service, url]) => `- ${service}: ${url}`);
+  if (incident.cause === 'ci') {
+    return [
+      `CI of ${context.project} is red at the head of **${incident.environment.slice(3)}** since ${incident.startedAt} (incident #${incident.id}).`,
+      '',
+      ...incident.failing.map((c) => `- ${c.message}`),
+      '',
+      `Opened by \`airlock monitor\`; this issue is closed once ${context.resolveAfter} passes in a row see CI green (or pending) there.`,
+    ].join('\n');
+  }
   return [
     `**${incident.environment}** of ${context.project} has failed its monitored checks since ${incident.startedAt} (incident #${incident.id}).`,
     '',

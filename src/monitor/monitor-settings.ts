@@ -19,6 +19,8 @@ export interface MonitorSettings {
   retentionMs: number;
   /** Track incidents as GitHub issues (when the github: section is set). */
   issues: boolean;
+  /** Branch whose head's CI is read on every pass, or null. */
+  ci: string | null;
 }
 
 export const MONITOR_DEFAULTS: MonitorSettings = {
@@ -29,6 +31,7 @@ export const MONITOR_DEFAULTS: MonitorSettings = {
   commandChecks: false,
   retentionMs: 7 * 24 * 3_600_000,
   issues: true,
+  ci: null,
 };
 
 /** The settings of a validated config's `monitor:` section, defaults filled in. */
@@ -43,6 +46,7 @@ export function monitorSettings(raw: Pick<Config, 'monitor'>): MonitorSettings {
     commandChecks: m.commandChecks,
     retentionMs: m.retentionMs,
     issues: m.issues,
+    ci: m.ci ?? null,
   };
 }
 

@@ -8,6 +8,7 @@
  * environment and cause even if two ever race.
  */
 import { randomUUID } from 'node:crypto';
+import type { GitHubClient } from '../github/github-client.ts';
 import { createNotificationEvent, type NotificationEvent } from '../notify/notification-event.ts';
 import type { AirlockContext } from '../pipeline/context.ts';
 import { audit } from '../state/audit.ts';
@@ -19,8 +20,15 @@ import { type EnvironmentProbe, probeEnvironments } from './probe.ts';
 
 /** The lock row the monitors share (not an environment name: those cannot start with @). */
 export const MONITOR_LEASE = '@monitor';
-/** The only cause so far: the environment's monitored checks fail. */
+/** The environment's monitored checks fail. */
 export const CHECKS_CAUSE = 'checks';
+/** CI is red at the head of a branch (`monitor.ci`); its incidents' environment is `ci:<branch>`. */
+export const CI_CAUSE = 'ci';
+
+/** CI at the head of a branch, as the monitor reads it. */
+export type BranchCi = (
+  branch: string,
+) => Promise<{ state: 'success' | 'failure' | 'pending' | 'none'; summary: string }>;
 
 /** GitHub's page of an environment's deployments, from the API root (GitHub Enterprise: `/api/v3`). */
 export function deploymentsPage(
@@ -32,6 +40,14 @@ export function deploymentsPage(
   return `${web}/${repository}/deployments/${encodeURIComponent(environment)}`;
 }
 
+/** CI at a branch's head from GitHub's combined status and check runs. */
+export function gitHubBranchCi(github: GitHubClient): BranchCi {
+  return async (branch) => {
+    const r = await github.ciStatus(branch, { branch: true });
+    return { state: r.state, summary: r.summary };
+  };
+}
+
 export interface MonitorDeps {
   ctx: AirlockContext;
   settings: MonitorSettings;
@@ -39,6 +55,8 @@ export interface MonitorDeps {
   issues: IncidentIssues | null;
   /** Sends a notification (deliveries are recorded by the caller); never awaited for long. */
   notify?: (event: NotificationEvent) => unknown;
+  /** Reads CI at a branch's head (GitHub); needed for `monitor.ci`. */
+  ci?: BranchCi;
   /** This monitor's lease token. Default: a new one. */
   token?: string;
 }
@@ -97,6 +115,7 @@ export class Monitor {
       return result;
     }
     result.environments = await probeEnvironments(ctx, settings, at, signal);
+    if (settings.ci) result.environments.push(await this.#probeCi(settings.ci, at, result));
     const samples: MonitorSample[] = result.environments.flatMap((e) => e.samples);
     await ctx.store.recordMonitorSamples(samples);
     for (const probe of result.environments) {
@@ -133,7 +152,47 @@ export class Monitor {
     return attempt.acquired ? null : attempt.holder;
   }
 
+  /** CI at the branch's head as one sample (pending and none count as passing). */
+  async #probeCi(branch: string, at: string, result: MonitorPassResult): Promise<EnvironmentProbe> {
+    const probe: EnvironmentProbe = {
+      environment: `ci:${branch}`,
+      serving: {},
+      urls: {},
+      samples: [],
+      skipped: [],
+    };
+    const sample = (ok: boolean, latencyMs: number, message: string) =>
+      probe.samples.push({
+        environment: probe.environment,
+        service: branch,
+        check: 'ci',
+        ok,
+        latencyMs,
+        at,
+        message,
+      });
+    if (!this.#deps.ci) {
+      result.warnings.push(
+        `monitor.ci is set, but CI cannot be read here (needs the github: section and GITHUB_TOKEN).`,
+      );
+      return probe;
+    }
+    const started = performance.now();
+    try {
+      const ci = await this.#deps.ci(branch);
+      const ok = ci.state !== 'failure';
+      sample(ok, Math.round(performance.now() - started), ok ? '' : `CI is red: ${ci.summary}`);
+    } catch (error) {
+      // GitHub unreachable says nothing about CI: no sample, a warning.
+      result.warnings.push(
+        `could not read CI at ${branch}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    return probe;
+  }
+
   async #incidents(probe: EnvironmentProbe, result: MonitorPassResult): Promise<void> {
+    if (probe.samples.length === 0) return;
     const { ctx, settings } = this.#deps;
     const environment = probe.environment;
     const failing: IncidentCheck[] = probe.samples
@@ -151,7 +210,7 @@ export class Monitor {
     if (decision.kind === 'open') {
       const incident = await ctx.store.openIncident({
         environment,
-        cause: CHECKS_CAUSE,
+        cause: environment.startsWith('ci:') ? CI_CAUSE : CHECKS_CAUSE,
         startedAt: decision.since,
         openedAt: result.at,
         failing,

@@ -3,6 +3,9 @@
  * finds the issue an interrupted pass opened), commented on when the failing checks change,
  * closed with the outage's duration.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitHubClient } from '../../src/github/github-client.ts';
 import {
@@ -11,6 +14,10 @@ import {
   INCIDENT_LABEL,
   type IncidentContext,
 } from '../../src/monitor/incident-issues.ts';
+import { gitHubBranchCi, Monitor } from '../../src/monitor/monitor.ts';
+import { MONITOR_DEFAULTS } from '../../src/monitor/monitor-settings.ts';
+import type { AirlockContext } from '../../src/pipeline/context.ts';
+import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { Incident } from '../../src/state/state-store.ts';
 import { FakeGitHub } from '../fakes/github/fake-github.ts';
 
@@ -99,5 +106,65 @@ describe('incident issues', () => {
       '3 min 20 s',
       '1 h 5 min',
     ]);
+  });
+});
+
+describe('CI at the head of a branch', () => {
+  it('red on two passes opens a ci incident and its issue; green resolves it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-monitor-ci-'));
+    const store = await SqliteStateStore.open({ file: path.join(dir, 'state.db') });
+    try {
+      const client = new GitHubClient({
+        token: TOKEN,
+        repository: 'acme/shop',
+        baseUrl: github.url,
+      });
+      let clock = Date.parse('2026-06-01T10:00:00.000Z');
+      const ctx = {
+        config: { project: 'shop', dir, pipeline: [], environments: {}, github: null },
+        store,
+        actor: 'monitor',
+        host: 'test',
+        pid: process.pid,
+        now: () => new Date(clock),
+        providerFor: () => {
+          throw new Error('no environment is probed here');
+        },
+      } as unknown as AirlockContext;
+      const monitor = new Monitor({
+        ctx,
+        settings: { ...MONITOR_DEFAULTS, ci: 'main' },
+        issues,
+        ci: gitHubBranchCi(client),
+      });
+      const red = github.createCommit();
+      github.setBranch('main', red);
+      github.addCheckRun(red, { name: 'test', conclusion: 'failure' });
+      const first = await monitor.pass();
+      expect(first.environments[0]?.samples).toEqual([
+        expect.objectContaining({ environment: 'ci:main', check: 'ci', ok: false }),
+      ]);
+      clock += 60_000;
+      const second = await monitor.pass();
+      expect(second.opened).toEqual([
+        expect.objectContaining({ environment: 'ci:main', cause: 'ci' }),
+      ]);
+      const [issue] = github.issues(INCIDENT_LABEL);
+      expect(issue?.title).toBe('CI is red at the head of main (incident #1)');
+      expect(issue?.body).toContain('CI is red: test');
+
+      const green = github.createCommit();
+      github.setBranch('main', green);
+      github.addCheckRun(green, { name: 'test', conclusion: 'success' });
+      for (let i = 0; i < 2; i++) {
+        clock += 60_000;
+        await monitor.pass();
+      }
+      expect(await store.listIncidents({ status: 'open', limit: 5 })).toEqual([]);
+      expect(github.issues(INCIDENT_LABEL)[0]?.state).toBe('closed');
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,7 +12,7 @@
  * `required_contexts` (409), `auto_inactive`, 140-character status descriptions, 404/422 bodies.
  *
  * Endpoints (under /repos/{owner}/{repo}):
- *   GET  /commits/{ref}/status                      combined commit status
+ *   GET  /commits/{ref}/status                      combined commit status (ref: a SHA or a branch)
  *   GET  /commits/{ref}/check-runs                  check runs (filter, check_name, status)
  *   GET  /deployments                               list (sha, ref, task, environment)
  *   POST /deployments                               create
@@ -26,7 +26,7 @@
  *   GET  /issues/{number}/comments                  list, oldest first
  *   POST /issues/{number}/comments                  create
  * Test helpers: createCommit, setStatus, addCheckRun, addToken, failNext, requests, deployments,
- * issues, issueComments.
+ * issues, issueComments, setBranch.
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -191,6 +191,7 @@ export class FakeGitHub {
   readonly #commits = new Map<string, CommitRecord>();
   readonly #deployments: Deployment[] = [];
   readonly #deploymentStatuses = new Map<number, DeploymentStatus[]>();
+  readonly #branches = new Map<string, string>();
   readonly #issues: Issue[] = [];
   readonly #issueComments = new Map<number, IssueComment[]>();
   readonly #labels = new Map<string, IssueLabel>();
@@ -262,6 +263,12 @@ export class FakeGitHub {
     const sha = randomBytes(20).toString('hex');
     this.#commits.set(sha, { statuses: [], checkRuns: [] });
     return sha;
+  }
+
+  /** Points branch `name` at commit `sha` (the commit endpoints then accept the name as ref). */
+  setBranch(name: string, sha: string): void {
+    this.#commit(sha);
+    this.#branches.set(name, sha);
   }
 
   /** Reports a commit status (a newer one of the same context replaces it in the combined status). */
@@ -392,7 +399,7 @@ export class FakeGitHub {
     app.get('/repos/:owner/:repo/commits/:ref/status', (c) => {
       const denied = this.#require(c, 'statuses', 'read');
       if (denied) return denied;
-      const ref = c.req.param('ref');
+      const ref = this.#branches.get(c.req.param('ref')) ?? c.req.param('ref');
       const commit = this.#commits.get(ref);
       if (!commit) return this.#unprocessable(`No commit found for SHA: ${ref}`);
       const latest = new Map<string, SimpleCommitStatus>();
@@ -414,7 +421,7 @@ export class FakeGitHub {
     app.get('/repos/:owner/:repo/commits/:ref/check-runs', (c) => {
       const denied = this.#require(c, 'checks', 'read');
       if (denied) return denied;
-      const ref = c.req.param('ref');
+      const ref = this.#branches.get(c.req.param('ref')) ?? c.req.param('ref');
       const commit = this.#commits.get(ref);
       if (!commit) return this.#unprocessable(`No commit found for SHA: ${ref}`);
       const filter = c.req.query('filter') ?? 'latest';
