@@ -2,39 +2,9 @@
  * The monitor's part of the state-store contract (samples, passes, stats, incidents), looped
  * over SQLite and Postgres (Postgres skipped without AIRLOCK_TEST_POSTGRES_URL; CI sets it).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PostgresStateStore } from '../../src/state/postgres-state-store.ts';
-import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { MonitorSample, StateStore } from '../../src/state/state-store.ts';
-import { createTestDatabase, describeIfPostgres } from '../helpers/postgres.ts';
-
-const implementations = [
-  {
-    name: 'sqlite',
-    describe,
-    async open() {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-monitor-'));
-      return {
-        store: await SqliteStateStore.open({ file: path.join(dir, 'state.db') }),
-        cleanup: () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-  {
-    name: 'postgres',
-    describe: describeIfPostgres,
-    async open() {
-      const db = await createTestDatabase('airlock_state');
-      return {
-        store: await PostgresStateStore.open({ url: db.url }),
-        cleanup: () => db.drop(),
-      };
-    },
-  },
-];
+import { stateImplementations } from '../helpers/state-implementations.ts';
 
 const at = (s: number) => new Date(Date.UTC(2026, 5, 1, 10, 0, s)).toISOString();
 const sample = (s: number, ok: boolean, latencyMs = 10, check = 'health'): MonitorSample => ({
@@ -47,7 +17,7 @@ const sample = (s: number, ok: boolean, latencyMs = 10, check = 'health'): Monit
   message: ok ? '→ 200' : 'connection refused',
 });
 
-for (const impl of implementations) {
+for (const impl of stateImplementations) {
   impl.describe(`monitor state: ${impl.name}`, () => {
     let store: StateStore;
     let cleanup: () => void | Promise<void>;
