@@ -6,7 +6,7 @@ import Table from 'cli-table3';
 
 export interface Row {
   metric: string;
-  unit: 'ms' | 'count' | '%';
+  unit: 'ms' | 'count' | '%' | 'MiB';
   /** The median over iterations, or the single value of a one-shot measurement. */
   value: number | null;
   p95: number | null;
@@ -83,6 +83,7 @@ function formatValue(value: number | null, unit: Row['unit']): string {
   if (value === null || Number.isNaN(value)) return '—';
   if (unit === 'count') return Math.round(value).toLocaleString('en-US');
   if (unit === '%') return `${value.toFixed(1)} %`;
+  if (unit === 'MiB') return `${value.toFixed(2)} MiB`;
   if (Math.abs(value) >= 100) return `${Math.round(value)} ms`;
   return `${value.toFixed(1)} ms`;
 }

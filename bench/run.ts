@@ -5,12 +5,12 @@
  * (b) zero downtime under load against a "stop old, start new" baseline, (c) warm and cold
  * rollback, (d) CLI cold start, (e) the state store, (f) applying migrations, (g) lint, (h)
  * other tools' layouts, (i) a real-size release, (j) a scrubbed data refresh, (k) unchecked releases and the runtime's
- * own death. `--only` runs just the sections named (those
+ * own death, (l) the monitor. `--only` runs just the sections named (those
  * that need no shared example project: `state-store` (e), `apply` (f), `lint` (g), `layouts`
  * (h), `layouts-postgres` (h) without wrangler's ~100 s per run, `real-size` (i), `data-refresh` (j),
  * on Postgres only, and `runtime-lease` (k): kill -9 of the CLI at every step boundary of a
  * failing promotion, and of the runtime daemon under load — about 5 minutes, so it runs only
- * when named); `--runs N`
+ * when named), `monitor` (l): one monitor pass over 300 environment-services; `--runs N`
  * sets their number of runs (of (e) to (h)).
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
@@ -24,6 +24,7 @@ import { dataRefreshSection, measureDataRefresh } from './data-refresh.ts';
 import { layoutsSection, measurePostgresLayouts, measureWranglerLayout } from './layouts.ts';
 import { lintSection, measureLint } from './lint.ts';
 import { applySection, measureApply } from './migrations.ts';
+import { measureMonitor, monitorSection } from './monitor.ts';
 import { type PlainApp, preparePlainApp } from './plain-app.ts';
 import { type BenchProject, createBenchProject, killStrayChildren, log } from './project.ts';
 import { measurePromotion, type PromotionResult, promotionSection } from './promotion.ts';
@@ -66,10 +67,11 @@ const ONLY_SECTIONS = [
   'real-size',
   'data-refresh',
   'runtime-lease',
+  'monitor',
 ] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,data-refresh,runtime-lease] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,data-refresh,runtime-lease,monitor] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -297,6 +299,10 @@ export async function main(argv: string[]): Promise<void> {
       else log('data refresh: Postgres does not answer; skipped');
     }
     if (options.only.has('runtime-lease')) sections.push(await runtimeLeaseAlone(options.quick));
+    if (options.only.has('monitor'))
+      sections.push(
+        monitorSection(await measureMonitor({ services: 100, passes: options.runs ?? 10 })),
+      );
     const report: BenchReport = {
       bench: 'airlock',
       date,

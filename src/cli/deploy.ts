@@ -1,5 +1,5 @@
 import { environmentNamed } from '../config/environments.ts';
-import { AirlockError } from '../errors.ts';
+import { AirlockError, UserError } from '../errors.ts';
 import type { GateResult } from '../gates/gate.ts';
 import type { ExecuteResult } from '../pipeline/execute.ts';
 import { deploy, followAutomaticPromotions, promote } from '../pipeline/operations.ts';
@@ -125,6 +125,7 @@ export async function deployCommand(
     follow: boolean;
     wait?: string;
     overrideWindow?: string;
+    fixes?: string;
   },
   verb: 'deploy' | 'promote',
 ): Promise<number> {
@@ -138,6 +139,7 @@ export async function deployCommand(
         ...(opts.release ? { release: opts.release } : {}),
         ...(opts.commit ? { commit: opts.commit } : {}),
         ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
+        ...(opts.fixes !== undefined ? { fixes: incidentId(opts.fixes) } : {}),
       };
       const outcome = await (verb === 'promote' ? promote : deploy)(ctx, environment, choice, {
         signal: io.signal,
@@ -214,4 +216,15 @@ export async function deployCommand(
     }
     return 0;
   });
+}
+
+/** `--fixes 3` or `--fixes #3`. @throws UserError `USAGE` for anything else. */
+export function incidentId(text: string): number {
+  const id = Number(text.replace(/^#/, ''));
+  if (!Number.isInteger(id) || id < 1)
+    throw new UserError(
+      'USAGE',
+      `--fixes expects an incident number (see \`airlock incidents\`), got "${text}".`,
+    );
+  return id;
 }

@@ -38,6 +38,7 @@ import { initDefinition } from './commands/init.ts';
 import { localDefinition } from './commands/local.ts';
 import { lockDefinition } from './commands/lock.ts';
 import { migrateDefinition } from './commands/migrate.ts';
+import { incidentsDefinition, monitorDefinition } from './commands/monitor.ts';
 import { planDefinition } from './commands/plan.ts';
 import { promoteDefinition } from './commands/promote.ts';
 import { releasesDefinition } from './commands/releases.ts';
@@ -63,6 +64,8 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   resumeDefinition,
   lockDefinition,
   statusDefinition,
+  monitorDefinition,
+  incidentsDefinition,
   historyDefinition,
   auditDefinition,
   releasesDefinition,

@@ -7,6 +7,8 @@
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { toAirlockError } from '../errors.ts';
 import type { CiFact } from '../gates/gate.ts';
+import type { GitHubClient } from '../github/github-client.ts';
+import type { NotificationEvent } from '../notify/notification-event.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { type AsyncObserver, DeploymentEventBus } from '../pipeline/deployment-events.ts';
 import { audit } from '../state/audit.ts';
@@ -16,6 +18,10 @@ import type { Reporter } from './reporter.ts';
 
 export interface Integrations {
   bus: DeploymentEventBus;
+  /** Sends an event to the configured sinks (deliveries audited); absent without sinks. */
+  notify?: (event: NotificationEvent) => void;
+  /** The GitHub client, when the github: section and GITHUB_TOKEN are set (`airlock monitor`). */
+  github?: GitHubClient;
   githubCi?: (commit: string, required: string[] | null) => Promise<CiFact>;
   /** Waits for deliveries and GitHub calls still in flight. Never rejects. */
   flush(): Promise<void>;
@@ -144,8 +150,11 @@ export async function integrations(
     );
   }
   const bus = new DeploymentEventBus(observers);
+  const sendTo = notifier;
   return {
     bus,
+    ...(sendTo ? { notify: (event: NotificationEvent) => void sendTo.notify(event) } : {}),
+    ...(github ? { github } : {}),
     ...(github
       ? {
           githubCi: async (commit: string, required: string[] | null): Promise<CiFact> => {

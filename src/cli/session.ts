@@ -21,7 +21,7 @@ import { gitUserEmail } from '../releases/git.ts';
 import { knownSecrets } from '../secrets/known-secrets.ts';
 import { maskingStore } from '../state/masking-store.ts';
 import { openStateStore } from '../state/open-state-store.ts';
-import { integrations } from './observers.ts';
+import { type Integrations, integrations } from './observers.ts';
 import type { Reporter } from './reporter.ts';
 
 export interface GlobalOptions {
@@ -36,6 +36,8 @@ export interface GlobalOptions {
 
 export interface Session {
   ctx: AirlockContext;
+  /** Notifications and GitHub, as configured (see observers.ts). */
+  integrations: Integrations;
   interrupted: InterruptedRun[];
   close(): Promise<void>;
 }
@@ -210,6 +212,7 @@ export async function openSession(
   }
   return {
     ctx,
+    integrations: outward,
     interrupted,
     close: async () => {
       // Deliveries still in flight are finished (or recorded as failed) before the store closes.

@@ -1,3 +1,4 @@
+import { type EnvironmentHealth, environmentHealth } from '../monitor/health-summary.ts';
 import { type EnvironmentStatus, environmentStatuses } from '../pipeline/status.ts';
 import type { CommandIO } from './command-io.ts';
 import { formatAge, type Reporter } from './reporter.ts';
@@ -45,14 +46,29 @@ export function renderStatus(reporter: Reporter, statuses: EnvironmentStatus[], 
   }
 }
 
+/** One line per monitored environment: uptime 24 h / 7 d, p95, open incidents. */
+export function renderHealth(reporter: Reporter, health: EnvironmentHealth[]): void {
+  const pct = (v: number | null) => (v === null ? '–' : `${v}%`);
+  for (const h of health) {
+    const incidents = h.open.map(
+      (i) => `incident #${i.id} open since ${i.startedAt}${i.issueUrl ? ` (${i.issueUrl})` : ''}`,
+    );
+    const line = `${h.environment}: uptime ${pct(h.uptime24h)} 24 h · ${pct(h.uptime7d)} 7 d · p95 ${h.p95Ms === null ? '–' : `${h.p95Ms} ms`}${incidents.length ? ` · ${incidents.join('; ')}` : ''}`;
+    if (incidents.length) reporter.warn(line);
+    else reporter.info(line);
+  }
+}
+
 /** `airlock status`: environment → release, commit, since when, health. */
 export async function statusCommand(io: CommandIO): Promise<number> {
   return withSession(io, async (session) => {
     const { ctx } = session;
     const statuses = await environmentStatuses(ctx);
     renderStatus(io.reporter, statuses, ctx.now());
+    const health = await environmentHealth(ctx.store, ctx.config.pipeline, ctx.now());
+    renderHealth(io.reporter, health);
     io.reporter.note(`Airlock home: ${ctx.config.home.dir} (\`airlock home show\`)`);
-    io.reporter.result({ environments: statuses, home: ctx.config.home.dir });
+    io.reporter.result({ environments: statuses, monitor: health, home: ctx.config.home.dir });
     return 0;
   });
 }

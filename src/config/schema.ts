@@ -100,6 +100,54 @@ export const configSchema = z.strictObject({
       'Where pipeline events are sent: Slack-compatible incoming webhooks and signed JSON webhooks (docs/notifications.md). A failed delivery is recorded in the audit log and never fails a deployment.',
     examples: [[{ kind: 'slack', url: '${SLACK_WEBHOOK_URL}', environments: ['production'] }]],
   }),
+  monitor: field(
+    z
+      .strictObject({
+        intervalMs: field(msSchema.min(1000).default(60_000), {
+          description: '`airlock monitor`: time between passes (ms).',
+          examples: [60000],
+        }),
+        openAfter: field(z.number().int().min(1).default(2), {
+          description:
+            'Consecutive failing passes of an environment before an incident opens (one per environment and cause).',
+          examples: [2],
+        }),
+        resolveAfter: field(z.number().int().min(1).default(2), {
+          description: 'Consecutive passing passes before an open incident is resolved.',
+          examples: [2],
+        }),
+        checks: field(z.array(z.string().min(1)).optional(), {
+          description:
+            "The checks (by name) the monitor probes in every environment. Default: every service's HTTP checks. A command check is probed only when named here or when `commandChecks` is true; latency checks only when named.",
+          examples: [['health', 'version']],
+        }),
+        commandChecks: field(z.boolean().default(false), {
+          description: 'Also probe command checks (an E2E suite) on every pass. Default false.',
+          examples: [true],
+        }),
+        retentionMs: field(msSchema.default(604_800_000), {
+          description:
+            'Samples older than this (ms) are deleted at the end of a pass. Default 7 days (what `airlock status` shows).',
+          examples: [1209600000],
+        }),
+        ci: field(z.string().min(1).optional(), {
+          description:
+            'A branch whose head the monitor reads CI at on every pass (GitHub combined status and check runs; needs the github: section and GITHUB_TOKEN): red there opens a `ci` incident, as an environment does.',
+          examples: ['main'],
+        }),
+        issues: field(z.boolean().default(true), {
+          description:
+            'Open a GitHub issue (label `airlock-incident`) per incident, comment on changes and close it on recovery; needs the github: section and GITHUB_TOKEN with `issues: write`.',
+          examples: [true],
+        }),
+      })
+      .optional(),
+    {
+      description:
+        'Continuous health of every environment (`airlock monitor`, docs/monitor.md): which checks are probed, when an incident opens and resolves, and GitHub issues for incidents. An open incident on an environment blocks promotions out of it (the `health` gate).',
+      examples: [{ intervalMs: 60000, openAfter: 2, resolveAfter: 2 }],
+    },
+  ),
   parity: field(
     z
       .strictObject({

@@ -5,6 +5,7 @@ import { evaluateCiGate } from './ci-gate.ts';
 import { evaluateDeployedGate } from './deployed-gate.ts';
 import { evaluateDriftGate } from './drift-gate.ts';
 import type { GateInputs, GateResult } from './gate.ts';
+import { evaluateHealthGate } from './health-gate.ts';
 import { evaluateMigrationsGate } from './migrations-gate.ts';
 import { evaluateParityGate } from './parity-gate.ts';
 import { evaluateSecretsGate } from './secrets-gate.ts';
@@ -15,7 +16,7 @@ import { evaluateWindowGate } from './window-gate.ts';
  * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates appear
  * only when they apply, so a plan lists exactly the conditions that do: drift for services
  * with a database; parity unless `parity.gate: off`; secrets with a `secrets:` section or a value shared between environments; ci, soak and window when the promotion policy configures them;
- * audit only when the audit log's chain is found altered (it is checked for every promotion).
+ * health when an incident is open on the previous environment (or `--fixes` names one); audit only when the audit log's chain is found altered (it is checked for every promotion).
  */
 export function evaluateGates(inputs: GateInputs): GateResult[] {
   const policy = inputs.environment.promotion;
@@ -29,6 +30,7 @@ export function evaluateGates(inputs: GateInputs): GateResult[] {
     ...(policy.ci ? [evaluateCiGate(inputs)] : []),
     ...(policy.soakMs ? [evaluateSoakGate(inputs)] : []),
     ...(policy.window || policy.freeze.length ? [evaluateWindowGate(inputs)] : []),
+    ...(inputs.incidents?.length || inputs.fixes ? [evaluateHealthGate(inputs)] : []),
     evaluateApprovalGate(inputs),
     ...(inputs.audit && !inputs.audit.ok ? [evaluateAuditGate(inputs)] : []),
   ];

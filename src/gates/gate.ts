@@ -10,6 +10,7 @@ import type { SharedValue } from '../secrets/fingerprint.ts';
 import type {
   Approval,
   Deployment,
+  Incident,
   Release,
   ServingRecord,
   StoredCheckResult,
@@ -26,7 +27,8 @@ export type GateKind =
   | 'soak'
   | 'window'
   | 'approval'
-  | 'audit';
+  | 'audit'
+  | 'health';
 
 /** `holds`: satisfied. `fails`: blocks until something changes. `pending`: waiting (e.g. for an approval). */
 export type GateStatus = 'holds' | 'fails' | 'pending';
@@ -173,6 +175,13 @@ export interface GateInputs {
   previousLive?: LiveServiceFact[];
   /** The secrets policy; null when there is none and no value is shared (no `secrets` gate). */
   secrets?: SecretsFact | null;
+  /**
+   * Incidents open on the previous environment (`airlock monitor`); the `health` gate appears
+   * when there is one. Absent: not asked.
+   */
+  incidents?: Incident[];
+  /** `--fixes <incident>`: the promotion is meant to fix this incident (audited when it lets it through). */
+  fixes?: number | null;
   /** The audit chain; the `audit` gate appears (and fails) when it is altered. */
   audit?: AuditFact | null;
 }

@@ -89,6 +89,16 @@ export interface GitHubDeploymentStatus {
   createdAt: string;
 }
 
+/** An issue as Airlock reads it back. */
+export interface GitHubIssue {
+  number: number;
+  /** The issue's page on GitHub. */
+  htmlUrl: string;
+  title: string;
+  state: 'open' | 'closed';
+  labels: string[];
+}
+
 /** GitHub truncates deployment status descriptions at 140 characters; we do it first, visibly. */
 const DESCRIPTION_LIMIT = 140;
 
@@ -171,10 +181,14 @@ export class GitHubClient {
   /**
    * CI state at exactly `sha`: the combined commit status and every check run (all pages),
    * combined by `combineCiStatus` (failure > pending > success; nothing reported is `none`).
+   * With `branch: true`, `sha` is a branch name and GitHub reads its head (the monitor's CI).
    * @throws UserError `USAGE` for anything but a full commit SHA; GitHubApiError.
    */
-  async ciStatus(sha: string, options: CiStatusOptions = {}): Promise<CiStatusResult> {
-    if (!FULL_SHA.test(sha)) {
+  async ciStatus(
+    sha: string,
+    options: CiStatusOptions & { branch?: boolean } = {},
+  ): Promise<CiStatusResult> {
+    if (!options.branch && !FULL_SHA.test(sha)) {
       throw new UserError('USAGE', `"${sha}" is not a full commit SHA.`, {
         hint: 'CI is checked at the exact commit of a release; pass its full 40-character SHA.',
       });
@@ -400,6 +414,66 @@ export class GitHubClient {
     };
   }
 
+  /** Opens an issue with `labels` (GitHub creates a label that does not exist yet). */
+  async createIssue(options: {
+    title: string;
+    body: string;
+    labels: string[];
+  }): Promise<GitHubIssue> {
+    return this.#call({ action: 'open an issue', permission: 'issues: write' }, async () => {
+      const { data } = await this.#octokit.rest.issues.create({
+        owner: this.owner,
+        repo: this.repo,
+        title: options.title,
+        body: options.body,
+        labels: options.labels,
+      });
+      return toIssue(data);
+    });
+  }
+
+  /** Adds a comment to issue `number`. */
+  async commentOnIssue(number: number, body: string): Promise<void> {
+    await this.#call({ action: `comment on issue #${number}`, permission: 'issues: write' }, () =>
+      this.#octokit.rest.issues.createComment({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: number,
+        body,
+      }),
+    );
+  }
+
+  /** Closes issue `number` as completed. */
+  async closeIssue(number: number): Promise<void> {
+    await this.#call({ action: `close issue #${number}`, permission: 'issues: write' }, () =>
+      this.#octokit.rest.issues.update({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: number,
+        state: 'closed',
+        state_reason: 'completed',
+      }),
+    );
+  }
+
+  /** Open issues carrying `label`, newest first (pull requests left out), at most 100. */
+  async listOpenIssues(label: string): Promise<GitHubIssue[]> {
+    return this.#call(
+      { action: `list the open ${label} issues`, permission: 'issues: write' },
+      async () => {
+        const { data } = await this.#octokit.rest.issues.listForRepo({
+          owner: this.owner,
+          repo: this.repo,
+          state: 'open',
+          labels: label,
+          per_page: 100,
+        });
+        return data.filter((i) => !i.pull_request).map(toIssue);
+      },
+    );
+  }
+
   /** Runs one API operation; whatever it throws becomes a token-free GitHubApiError. */
   async #call<T>(
     operation: GitHubOperation,
@@ -414,4 +488,20 @@ export class GitHubClient {
       throw toGitHubError(error, this.#errorContext(operation));
     }
   }
+}
+
+function toIssue(data: {
+  number: number;
+  html_url: string;
+  title: string;
+  state: string;
+  labels: Array<string | { name?: string }>;
+}): GitHubIssue {
+  return {
+    number: data.number,
+    htmlUrl: data.html_url,
+    title: data.title,
+    state: data.state === 'closed' ? 'closed' : 'open',
+    labels: data.labels.map((l) => (typeof l === 'string' ? l : (l.name ?? ''))),
+  };
 }

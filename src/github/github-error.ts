@@ -44,7 +44,8 @@ export type GitHubPermission =
   | 'statuses: read'
   | 'checks: read'
   | 'deployments: read'
-  | 'deployments: write';
+  | 'deployments: write'
+  | 'issues: write';
 
 /** The classic personal-access-token scope that grants each permission. */
 const CLASSIC_SCOPE: Record<GitHubPermission, string> = {
@@ -52,6 +53,7 @@ const CLASSIC_SCOPE: Record<GitHubPermission, string> = {
   'checks: read': 'repo',
   'deployments: read': 'repo_deployment',
   'deployments: write': 'repo_deployment',
+  'issues: write': 'repo',
 };
 
 /** One call the client makes, described for messages. */

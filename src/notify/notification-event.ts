@@ -13,6 +13,8 @@ export const NOTIFICATION_EVENT_TYPES = [
   'promotion.succeeded',
   'rollback.succeeded',
   'gate.failed',
+  'incident.opened',
+  'incident.resolved',
 ] as const;
 
 export type NotificationEventType = (typeof NOTIFICATION_EVENT_TYPES)[number];
@@ -90,6 +92,10 @@ function defaultSummary(input: NotificationEventInput): string {
       return `${env} was rolled back to ${release} by ${actor}.`;
     case 'gate.failed':
       return `Promoting ${release} to ${env} was refused${reason}.`;
+    case 'incident.opened':
+      return `${env} is down${reason}.`;
+    case 'incident.resolved':
+      return `${env} has recovered${reason}.`;
   }
 }
 

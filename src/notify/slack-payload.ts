@@ -33,6 +33,8 @@ const LOOK: Record<NotificationEventType, { icon: string; title: string }> = {
   'promotion.succeeded': { icon: '⏫', title: 'promoted' },
   'rollback.succeeded': { icon: '↩️', title: 'rolled back' },
   'gate.failed': { icon: '⛔', title: 'promotion refused' },
+  'incident.opened': { icon: '🚨', title: 'incident opened' },
+  'incident.resolved': { icon: '✅', title: 'incident resolved' },
 };
 
 /** Slack's limits: header 150 characters, a text object 3000, a field 2000. */

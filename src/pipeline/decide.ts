@@ -41,6 +41,8 @@ export type Intent =
       commit?: string;
       /** `--override-window "reason"`: outside the deploy window or during a freeze (audited). */
       windowOverride?: string;
+      /** `--fixes <incident>` (see `GateInputs.fixes`). */
+      fixes?: number;
       /**
        * When the environment already serves the chosen release: `skip` ends the decision
        * `unchanged` (promotion is idempotent); `redeploy` deploys it again. Default `redeploy`.
@@ -364,9 +366,11 @@ export async function decide(
     return unchangedDecision(choice);
   }
   const windowOverride = intent.verb === 'rollback' ? undefined : intent.windowOverride;
+  const fixes = intent.verb === 'rollback' ? undefined : intent.fixes;
   const facts = await gatherFacts(ctx, action, env, release, {
     ...options,
     ...(windowOverride ? { windowOverride } : {}),
+    ...(fixes !== undefined ? { fixes } : {}),
   });
   const plan = buildPlan(facts);
   return { outcome: plan.blocked ? 'blocked' : 'proceed', choice, facts, plan, recordForce };

@@ -285,6 +285,8 @@ export async function rolledBackFrom(
 export interface GatherOptions {
   /** `--override-window "reason"`. */
   windowOverride?: string;
+  /** `--fixes <incident>`. */
+  fixes?: number;
   /**
    * Leave the databases and platforms alone (no migration, drift or parity facts): for
    * telling people what a release waits for where the next environment's database or platform
@@ -335,6 +337,12 @@ export async function gatherFacts(
       ci: await ciFact(ctx, env, release),
       secrets: options.skipMigrations ? null : await secretsFact(ctx, env),
       windowOverride: options.windowOverride ?? null,
+      incidents: await ctx.store.listIncidents({
+        environment: previous,
+        status: 'open',
+        limit: 20,
+      }),
+      fixes: options.fixes ?? null,
       audit: await auditFact(ctx),
       ...(env.promotion.livePrevious
         ? { previousLive: await liveServices(ctx, environmentNamed(ctx.config, previous)) }

@@ -28,6 +28,8 @@ export interface ReleaseChoice {
   commit?: string;
   /** `--override-window "reason"`: promote outside the deploy window or during a freeze (audited). */
   windowOverride?: string;
+  /** `--fixes <incident>`: the promotion fixes this open incident (the `health` gate lets it through, audited). */
+  fixes?: number;
 }
 
 export interface OperationHooks {

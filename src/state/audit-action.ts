@@ -94,6 +94,11 @@ export const AUDIT_ACTION_GROUPS = {
    * `failed` (detail: each check's name, service, status and message).
    */
   check: ['check.passed', 'check.failed'],
+  /**
+   * `airlock monitor` saw an environment red: `opened` after consecutive failing passes,
+   * `changed` when the failing checks change, `resolved` after consecutive passing passes.
+   */
+  incident: ['incident.opened', 'incident.changed', 'incident.resolved'],
   /** `airlock build` (or a deploy that builds first) created a new release. */
   release: ['release.built'],
   /** `airlock ci run` recorded the result of the CI command at a commit. */

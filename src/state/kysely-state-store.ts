@@ -15,6 +15,7 @@ import * as audit from './audit-queries.ts';
 import * as deployments from './deployment-queries.ts';
 import * as evidence from './evidence-queries.ts';
 import * as locks from './lock-queries.ts';
+import * as monitor from './monitor-queries.ts';
 import * as releases from './release-queries.ts';
 import * as runs from './run-queries.ts';
 import {
@@ -31,11 +32,16 @@ import type {
   CiResult,
   Deployment,
   Fence,
+  Incident,
   Lock,
   LockAttempt,
+  MonitorPass,
+  MonitorSample,
+  MonitorStats,
   NewApproval,
   NewAuditEvent,
   NewDeployment,
+  NewIncident,
   NewQueueEntry,
   NewRelease,
   NewRun,
@@ -387,6 +393,51 @@ export class KyselyStateStore implements StateStore {
 
   listSecretFingerprints(): Promise<SecretFingerprint[]> {
     return evidence.listSecretFingerprints(this.#access);
+  }
+
+  // ------------------------------------------------------------------------------- monitor
+
+  recordMonitorSamples(samples: MonitorSample[]): Promise<void> {
+    return monitor.recordMonitorSamples(this.#access, samples);
+  }
+
+  recentMonitorPasses(environment: string, limit: number): Promise<MonitorPass[]> {
+    return monitor.recentMonitorPasses(this.#access, environment, limit);
+  }
+
+  monitorStats(since: string): Promise<MonitorStats[]> {
+    return monitor.monitorStats(this.#access, since);
+  }
+
+  compactMonitorSamples(before: string): Promise<number> {
+    return monitor.compactMonitorSamples(this.#access, before);
+  }
+
+  openIncident(incident: NewIncident): Promise<Incident | undefined> {
+    return monitor.openIncident(this.#access, incident);
+  }
+
+  updateIncident(
+    id: number,
+    patch: Partial<Pick<Incident, 'failing' | 'issueNumber' | 'issueUrl'>>,
+  ): Promise<void> {
+    return monitor.updateIncident(this.#access, id, patch);
+  }
+
+  resolveIncident(id: number, resolvedAt: string, durationMs: number): Promise<boolean> {
+    return monitor.resolveIncident(this.#access, id, resolvedAt, durationMs);
+  }
+
+  getIncident(id: number): Promise<Incident | undefined> {
+    return monitor.getIncident(this.#access, id);
+  }
+
+  listIncidents(filter: {
+    environment?: string;
+    status?: Incident['status'];
+    limit: number;
+  }): Promise<Incident[]> {
+    return monitor.listIncidents(this.#access, filter);
   }
 
   // ------------------------------------------------------------------------------- audit

@@ -25,6 +25,9 @@ const WRITES = new Set<string>([
   'appendAudit',
   'acceptAudit',
   'markAuditBroken',
+  'recordMonitorSamples',
+  'openIncident',
+  'updateIncident',
 ]);
 
 /** `store` with its writes masked by `mask` (also in its fenced views and transactions). */

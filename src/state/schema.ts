@@ -203,7 +203,46 @@ export interface SecretFingerprintsTable {
   at: string;
 }
 
+/** One probe of one monitored check by `airlock monitor` (0007). */
+export interface MonitorSamplesTable {
+  id: Generated<number>;
+  environment: string;
+  service: string;
+  check_name: string;
+  /** 1 passed, 0 failed. */
+  ok: number;
+  /** The probe's wall time (ms). */
+  latency_ms: number;
+  /** The pass's time: every sample of one pass carries the same `at`. */
+  at: string;
+  message: string;
+}
+
+/** A red environment seen by the monitor (0007). */
+export interface IncidentsTable {
+  id: Generated<number>;
+  environment: string;
+  /** What is red: `checks` (the environment's monitored checks). */
+  cause: string;
+  /** `open` or `resolved`. */
+  status: string;
+  /** The first failing pass of the streak that opened it. */
+  started_at: string;
+  opened_at: string;
+  resolved_at: string | null;
+  duration_ms: number | null;
+  /** JSON: Array<{ service, check, message }>, as last seen. */
+  failing: string;
+  release_id: string | null;
+  issue_number: number | null;
+  issue_url: string | null;
+  /** 1 while open (unique with environment and cause), null once resolved. */
+  open_key: number | null;
+}
+
 export interface StateDatabase {
+  monitor_samples: MonitorSamplesTable;
+  incidents: IncidentsTable;
   queue: QueueTable;
   secret_fingerprints: SecretFingerprintsTable;
   ci_results: CiResultsTable;
@@ -554,6 +593,53 @@ function secretFingerprints(): Migration {
   };
 }
 
+/**
+ * The monitor: a sample per probed check and pass, and incidents. `open_key` is 1 while an
+ * incident is open, so the unique index allows one open incident per environment and cause
+ * (two monitors racing cannot both open one); resolved rows set it to null.
+ */
+function monitor(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      const autoinc = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) =>
+        dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey();
+      await db.schema
+        .createTable('monitor_samples')
+        .addColumn('id', serial(dialect), autoinc)
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('service', 'text', (c) => c.notNull())
+        .addColumn('check_name', 'text', (c) => c.notNull())
+        .addColumn('ok', 'integer', (c) => c.notNull())
+        .addColumn('latency_ms', 'integer', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('monitor_samples_env_at')
+        .on('monitor_samples')
+        .columns(['environment', 'at'])
+        .execute();
+      await db.schema
+        .createTable('incidents')
+        .addColumn('id', serial(dialect), autoinc)
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('cause', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('opened_at', 'text', (c) => c.notNull())
+        .addColumn('resolved_at', 'text')
+        .addColumn('duration_ms', 'bigint')
+        .addColumn('failing', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text')
+        .addColumn('issue_number', 'bigint')
+        .addColumn('issue_url', 'text')
+        .addColumn('open_key', 'integer')
+        .addUniqueConstraint('incidents_one_open', ['environment', 'cause', 'open_key'])
+        .execute();
+    },
+  };
+}
+
 function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect, schema),
@@ -562,6 +648,7 @@ function migrationsFor(dialect: Dialect, schema: string): Record<string, Migrati
     '0004_approval_evidence': approvalEvidence(),
     '0005_audit_chain': auditChain(dialect, schema),
     '0006_secret_fingerprints': secretFingerprints(),
+    '0007_monitor': monitor(dialect),
   };
 }
 

@@ -291,6 +291,68 @@ export interface CiResult {
   at: string;
 }
 
+/** One probe of one monitored check (`airlock monitor`). */
+export interface MonitorSample {
+  environment: string;
+  service: string;
+  check: string;
+  ok: boolean;
+  /** Wall time of the probe (ms). */
+  latencyMs: number;
+  /** The pass's time; every sample of one pass has the same. */
+  at: string;
+  /** One line: why it failed; empty when it passed. */
+  message: string;
+}
+
+/** An environment's result in one monitor pass: ok when every sample of it passed. */
+export interface MonitorPass {
+  at: string;
+  ok: boolean;
+}
+
+/** Uptime and latency of an environment's samples since a time. */
+export interface MonitorStats {
+  environment: string;
+  /** Passes seen. */
+  passes: number;
+  /** Passes where every check passed. */
+  okPasses: number;
+  /** 95th percentile of the samples' latency (ms), or null without samples. */
+  p95Ms: number | null;
+}
+
+/** One failing check of an incident. */
+export interface IncidentCheck {
+  service: string;
+  check: string;
+  message: string;
+}
+
+/** A red environment seen by the monitor (`cause` `checks`: its monitored checks fail). */
+export interface Incident {
+  id: number;
+  environment: string;
+  cause: string;
+  status: 'open' | 'resolved';
+  /** The first failing pass of the streak. */
+  startedAt: string;
+  openedAt: string;
+  resolvedAt: string | null;
+  /** From `startedAt` to the first passing pass of the recovery (ms). */
+  durationMs: number | null;
+  failing: IncidentCheck[];
+  /** The release serving when it opened (one service: its release; several: the first). */
+  releaseId: string | null;
+  issueNumber: number | null;
+  issueUrl: string | null;
+}
+
+export type NewIncident = Pick<
+  Incident,
+  'environment' | 'cause' | 'startedAt' | 'openedAt' | 'failing' | 'releaseId'
+>;
+
 export interface StateStore {
   close(): Promise<void>;
 
@@ -415,6 +477,33 @@ export interface StateStore {
   missingAuditGuards(): Promise<string[]>;
   /** Records on the head that the log is altered at `id`; every gate fails until accepted. */
   markAuditBroken(id: number, reason: string): Promise<boolean>;
+  /** Records one monitor pass's samples. */
+  recordMonitorSamples(samples: MonitorSample[]): Promise<void>;
+  /** An environment's newest `limit` passes, newest first. */
+  recentMonitorPasses(environment: string, limit: number): Promise<MonitorPass[]>;
+  /** Per environment: passes, passing passes and p95 latency of the samples at or after `since`. */
+  monitorStats(since: string): Promise<MonitorStats[]>;
+  /** Deletes samples older than `before`; @returns how many. */
+  compactMonitorSamples(before: string): Promise<number>;
+  /**
+   * Opens an incident unless one is open for the same environment and cause (a unique index
+   * decides between racing monitors). @returns the new incident, or undefined when one was open.
+   */
+  openIncident(incident: NewIncident): Promise<Incident | undefined>;
+  updateIncident(
+    id: number,
+    patch: Partial<Pick<Incident, 'failing' | 'issueNumber' | 'issueUrl'>>,
+  ): Promise<void>;
+  /** Resolves an open incident; false when it was not open (another monitor resolved it). */
+  resolveIncident(id: number, resolvedAt: string, durationMs: number): Promise<boolean>;
+  getIncident(id: number): Promise<Incident | undefined>;
+  /** Newest first. */
+  listIncidents(filter: {
+    environment?: string;
+    status?: Incident['status'];
+    limit: number;
+  }): Promise<Incident[]>;
+
   /** Newest first. */
   listAudit(filter: {
     environment?: string;

@@ -26,6 +26,8 @@ describe('createNotificationEvent', () => {
       'r3 (c0ffee5) was promoted to production by alice@example.com.',
       'production was rolled back to r3 (c0ffee5) by alice@example.com.',
       'Promoting r3 (c0ffee5) to production was refused: the checks gate fails.',
+      'production is down: the checks gate fails.',
+      'production has recovered: the checks gate fails.',
     ]);
   });
 

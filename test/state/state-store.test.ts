@@ -1,82 +1,19 @@
 /**
  * The state-store contract. One spec, looped over every implementation (Kysely runs each test
- * on every dialect); a new store passes by being added to `implementations`.
+ * on every dialect); a new store passes by being added to `stateImplementations`
+ * (test/helpers/state-implementations.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { d1StateLocation } from '../../src/config/resolve-databases.ts';
-import { openD1StateClient } from '../../src/providers/cloudflare/d1-state-client.ts';
-import { openStateStore } from '../../src/state/open-state-store.ts';
-import { PostgresStateStore } from '../../src/state/postgres-state-store.ts';
 import { STATE_SCHEMA_VERSION } from '../../src/state/schema.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { NewRelease, StateStore } from '../../src/state/state-store.ts';
-import { startFakeD1Api } from '../fakes/cloudflare/fake-d1-api.ts';
-import { createTestDatabase, describeIfPostgres } from '../helpers/postgres.ts';
+import { stateImplementations } from '../helpers/state-implementations.ts';
 
-interface Implementation {
-  name: string;
-  /** `describe`, or `describeIfPostgres` for an engine that needs a server. */
-  describe: (name: string, fn: () => void) => void;
-  open(): Promise<{
-    store: StateStore;
-    cleanup(): void | Promise<void>;
-    reopen(): Promise<StateStore>;
-  }>;
-}
-
-const implementations: Implementation[] = [
-  {
-    name: 'sqlite',
-    describe,
-    async open() {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-'));
-      const file = path.join(dir, 'state.db');
-      return {
-        store: await SqliteStateStore.open({ file }),
-        cleanup: () => rmSync(dir, { recursive: true, force: true }),
-        reopen: () => SqliteStateStore.open({ file }),
-      };
-    },
-  },
-  {
-    // FAKE D1 API: Cloudflare's HTTP envelope over a real SQLite file (test/fakes/cloudflare).
-    name: 'd1',
-    describe,
-    async open() {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-state-d1-'));
-      const api = await startFakeD1Api(dir);
-      const location = d1StateLocation(`d1://${api.accountId}/${api.createDatabase()}`, {
-        AIRLOCK_STATE_TOKEN: api.token,
-        CLOUDFLARE_API_BASE_URL: api.baseUrl,
-      });
-      const open = () => openStateStore(location!, { d1Client: openD1StateClient });
-      return {
-        store: await open(),
-        cleanup: async () => {
-          await api.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-        reopen: open,
-      };
-    },
-  },
-  {
-    name: 'postgres',
-    describe: describeIfPostgres,
-    async open() {
-      const db = await createTestDatabase('airlock_state');
-      return {
-        store: await PostgresStateStore.open({ url: db.url }),
-        cleanup: () => db.drop(),
-        reopen: () => PostgresStateStore.open({ url: db.url }),
-      };
-    },
-  },
-];
+const implementations = stateImplementations;
 
 const digest = (c: string) => c.repeat(64).slice(0, 64);
 const commit = (c: string) => c.repeat(40).slice(0, 40);

@@ -13,6 +13,8 @@ export interface PromoteOptions {
   /** A duration (`15s`). */
   interval: string;
   overrideWindow?: string;
+  /** `--fixes <incident>` (a number, checked by the handler). */
+  fixes?: string;
 }
 
 /** `airlock promote <environment>`: once, or with `--auto` under the automatic policy. */
@@ -49,6 +51,11 @@ export const promoteDefinition = defineCommand({
     {
       flags: '--override-window <reason>',
       description: 'promote outside the deploy window or during a freeze; the reason is audited',
+    },
+    {
+      flags: '--fixes <incident>',
+      description:
+        'this promotion fixes the open incident (`airlock incidents`) that blocks the health gate; audited',
     },
   ],
   handler: async (io, environment: string, opts: PromoteOptions) =>

@@ -82,7 +82,7 @@ export async function runServiceChecks(
 }
 
 /** What a check must never show: the values of variables it read, the database URL and its password. */
-function checkSecrets(
+export function checkSecrets(
   references: ReadonlyArray<{ value: string }>,
   databaseUrl: string | undefined,
 ): string[] {

@@ -12,14 +12,21 @@
  * `required_contexts` (409), `auto_inactive`, 140-character status descriptions, 404/422 bodies.
  *
  * Endpoints (under /repos/{owner}/{repo}):
- *   GET  /commits/{ref}/status                      combined commit status
+ *   GET  /commits/{ref}/status                      combined commit status (ref: a SHA or a branch)
  *   GET  /commits/{ref}/check-runs                  check runs (filter, check_name, status)
  *   GET  /deployments                               list (sha, ref, task, environment)
  *   POST /deployments                               create
  *   GET  /deployments/{id}                          get
  *   GET  /deployments/{id}/statuses                 list, newest first
  *   POST /deployments/{id}/statuses                 create
- * Test helpers: createCommit, setStatus, addCheckRun, addToken, failNext, requests, deployments.
+ *   GET  /issues                                    list (state, labels; pull requests never made here)
+ *   POST /issues                                    create (title required; labels made on the fly)
+ *   GET  /issues/{number}                           get
+ *   PATCH /issues/{number}                          update (state, state_reason, title, body, labels)
+ *   GET  /issues/{number}/comments                  list, oldest first
+ *   POST /issues/{number}/comments                  create
+ * Test helpers: createCommit, setStatus, addCheckRun, addToken, failNext, requests, deployments,
+ * issues, issueComments, setBranch.
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -38,6 +45,17 @@ type CheckRun = Schemas['check-run'];
 type Deployment = Schemas['deployment'];
 type DeploymentStatus = Schemas['deployment-status'];
 type BasicError = Schemas['basic-error'];
+type Issue = Schemas['issue'];
+type IssueComment = Schemas['issue-comment'];
+type IssueLabel = {
+  id: number;
+  node_id: string;
+  url: string;
+  name: string;
+  color: string;
+  default: boolean;
+  description: string | null;
+};
 type ValidationError = Schemas['validation-error'];
 type Json<O extends keyof operations, S extends number> = operations[O]['responses'] extends {
   [K in S]: { content: { 'application/json': infer B } };
@@ -51,18 +69,29 @@ type CreatedDeployment = Json<'repos/create-deployment', 201>;
 type OneDeployment = Json<'repos/get-deployment', 200>;
 type DeploymentStatusList = Json<'repos/list-deployment-statuses', 200>;
 type CreatedDeploymentStatus = Json<'repos/create-deployment-status', 201>;
+type CreatedIssue = Json<'issues/create', 201>;
+type UpdatedIssue = Json<'issues/update', 200>;
+type IssueList = Json<'issues/list-for-repo', 200>;
+type CreatedIssueComment = Json<'issues/create-comment', 201>;
+type IssueCommentList = Json<'issues/list-comments', 200>;
+type CreateIssueBody = operations['issues/create']['requestBody']['content']['application/json'];
+type UpdateIssueBody = NonNullable<
+  operations['issues/update']['requestBody']
+>['content']['application/json'];
+type CreateIssueCommentBody =
+  operations['issues/create-comment']['requestBody']['content']['application/json'];
 type CreateDeploymentBody =
   operations['repos/create-deployment']['requestBody']['content']['application/json'];
 type CreateDeploymentStatusBody =
   operations['repos/create-deployment-status']['requestBody']['content']['application/json'];
 
-export type FakePermission = 'statuses' | 'checks' | 'deployments';
+export type FakePermission = 'statuses' | 'checks' | 'deployments' | 'issues';
 export type FakeAccess = 'none' | 'read' | 'write';
 
 export interface FakeTokenOptions {
   /** The user the token belongs to (the `creator` of what it creates). Default `airlock-bot`. */
   login?: string;
-  /** Repository permissions, as a fine-grained token has them. Default: write on all three. */
+  /** Repository permissions, as a fine-grained token has them. Default: write on all four. */
   permissions?: Partial<Record<FakePermission, FakeAccess>>;
 }
 
@@ -162,6 +191,10 @@ export class FakeGitHub {
   readonly #commits = new Map<string, CommitRecord>();
   readonly #deployments: Deployment[] = [];
   readonly #deploymentStatuses = new Map<number, DeploymentStatus[]>();
+  readonly #branches = new Map<string, string>();
+  readonly #issues: Issue[] = [];
+  readonly #issueComments = new Map<number, IssueComment[]>();
+  readonly #labels = new Map<string, IssueLabel>();
   readonly #faults: Array<
     Required<Omit<FakeFault, 'message' | 'path'>> & Omit<FakeFault, 'times'>
   > = [];
@@ -219,6 +252,7 @@ export class FakeGitHub {
         statuses: 'write',
         checks: 'write',
         deployments: 'write',
+        issues: 'write',
         ...options.permissions,
       },
     });
@@ -229,6 +263,12 @@ export class FakeGitHub {
     const sha = randomBytes(20).toString('hex');
     this.#commits.set(sha, { statuses: [], checkRuns: [] });
     return sha;
+  }
+
+  /** Points branch `name` at commit `sha` (the commit endpoints then accept the name as ref). */
+  setBranch(name: string, sha: string): void {
+    this.#commit(sha);
+    this.#branches.set(name, sha);
   }
 
   /** Reports a commit status (a newer one of the same context replaces it in the combined status). */
@@ -310,6 +350,19 @@ export class FakeGitHub {
     return [...(this.#deploymentStatuses.get(id) ?? [])].reverse();
   }
 
+  /** Issues as stored, oldest first (optionally only those carrying `label`). */
+  issues(label?: string): Issue[] {
+    return this.#issues.filter(
+      (i) =>
+        label === undefined || i.labels.some((l) => (typeof l === 'string' ? l : l.name) === label),
+    );
+  }
+
+  /** An issue's comments, oldest first. */
+  issueComments(number: number): IssueComment[] {
+    return [...(this.#issueComments.get(number) ?? [])];
+  }
+
   // ---- the API ---------------------------------------------------------------------------
 
   #app(): Hono<FakeEnv> {
@@ -346,7 +399,7 @@ export class FakeGitHub {
     app.get('/repos/:owner/:repo/commits/:ref/status', (c) => {
       const denied = this.#require(c, 'statuses', 'read');
       if (denied) return denied;
-      const ref = c.req.param('ref');
+      const ref = this.#branches.get(c.req.param('ref')) ?? c.req.param('ref');
       const commit = this.#commits.get(ref);
       if (!commit) return this.#unprocessable(`No commit found for SHA: ${ref}`);
       const latest = new Map<string, SimpleCommitStatus>();
@@ -368,7 +421,7 @@ export class FakeGitHub {
     app.get('/repos/:owner/:repo/commits/:ref/check-runs', (c) => {
       const denied = this.#require(c, 'checks', 'read');
       if (denied) return denied;
-      const ref = c.req.param('ref');
+      const ref = this.#branches.get(c.req.param('ref')) ?? c.req.param('ref');
       const commit = this.#commits.get(ref);
       if (!commit) return this.#unprocessable(`No commit found for SHA: ${ref}`);
       const filter = c.req.query('filter') ?? 'latest';
@@ -505,6 +558,152 @@ export class FakeGitHub {
       }
       const body: CreatedDeploymentStatus = status;
       return this.#json(201, body);
+    });
+
+    app.get('/repos/:owner/:repo/issues', (c) => {
+      const denied = this.#require(c, 'issues', 'read');
+      if (denied) return denied;
+      const state = c.req.query('state') ?? 'open';
+      const labels = (c.req.query('labels') ?? '').split(',').filter(Boolean);
+      const list: IssueList = [...this.#issues]
+        .reverse()
+        .filter(
+          (i) =>
+            (state === 'all' || i.state === state) &&
+            labels.every((name) =>
+              i.labels.some((l) => (typeof l === 'string' ? l : l.name) === name),
+            ),
+        );
+      const { items, headers } = this.#page(c, list, 30);
+      return this.#json(200, items, headers);
+    });
+
+    app.post('/repos/:owner/:repo/issues', async (c) => {
+      const denied = this.#require(c, 'issues', 'write');
+      if (denied) return denied;
+      const input = await this.#body<CreateIssueBody>(c);
+      if (input instanceof Response) return input;
+      if (input.title === undefined || input.title === null || String(input.title) === '') {
+        return this.#invalid('Issue', 'title', 'missing_field');
+      }
+      const number = this.#issues.length + 1;
+      const id = this.#id();
+      const now = timestamp();
+      const api = `${this.#repoApi()}/issues/${number}`;
+      const issue: CreatedIssue = {
+        id,
+        node_id: nodeId('I', id),
+        url: api,
+        repository_url: this.#repoApi(),
+        labels_url: `${api}/labels{/name}`,
+        comments_url: `${api}/comments`,
+        events_url: `${api}/events`,
+        html_url: `https://github.com/${this.repository}/issues/${number}`,
+        number,
+        state: 'open',
+        state_reason: null,
+        title: String(input.title),
+        body: input.body ?? null,
+        user: this.#tokenOf(c).user,
+        labels: (input.labels ?? []).map((l) =>
+          this.#label(typeof l === 'string' ? l : (l.name ?? '')),
+        ),
+        assignee: null,
+        assignees: [],
+        milestone: null,
+        locked: false,
+        active_lock_reason: null,
+        comments: 0,
+        closed_at: null,
+        created_at: now,
+        updated_at: now,
+        closed_by: null,
+        author_association: 'OWNER',
+      } satisfies Issue;
+      this.#issues.push(issue);
+      this.#issueComments.set(number, []);
+      return this.#json(201, issue);
+    });
+
+    app.get('/repos/:owner/:repo/issues/:number', (c) => {
+      const denied = this.#require(c, 'issues', 'read');
+      if (denied) return denied;
+      const issue = this.#issue(c.req.param('number'));
+      return issue ? this.#json(200, issue) : this.#notFound();
+    });
+
+    app.patch('/repos/:owner/:repo/issues/:number', async (c) => {
+      const denied = this.#require(c, 'issues', 'write');
+      if (denied) return denied;
+      const issue = this.#issue(c.req.param('number'));
+      if (!issue) return this.#notFound();
+      const input = await this.#body<UpdateIssueBody>(c);
+      if (input instanceof Response) return input;
+      if (input.state !== undefined && input.state !== 'open' && input.state !== 'closed') {
+        return this.#invalid('Issue', 'state', 'invalid');
+      }
+      const now = timestamp();
+      if (input.title !== undefined && input.title !== null) issue.title = String(input.title);
+      if (input.body !== undefined) issue.body = input.body;
+      if (input.labels) {
+        issue.labels = input.labels.map((l) =>
+          this.#label(typeof l === 'string' ? l : (l.name ?? '')),
+        );
+      }
+      if (input.state === 'closed' && issue.state !== 'closed') {
+        issue.state = 'closed';
+        issue.state_reason = input.state_reason ?? 'completed';
+        issue.closed_at = now;
+        issue.closed_by = this.#tokenOf(c).user;
+      } else if (input.state === 'open' && issue.state !== 'open') {
+        issue.state = 'open';
+        issue.state_reason = 'reopened';
+        issue.closed_at = null;
+        issue.closed_by = null;
+      }
+      issue.updated_at = now;
+      const body: UpdatedIssue = issue;
+      return this.#json(200, body);
+    });
+
+    app.get('/repos/:owner/:repo/issues/:number/comments', (c) => {
+      const denied = this.#require(c, 'issues', 'read');
+      if (denied) return denied;
+      const issue = this.#issue(c.req.param('number'));
+      if (!issue) return this.#notFound();
+      const list: IssueCommentList = this.issueComments(issue.number);
+      const { items, headers } = this.#page(c, list, 30);
+      return this.#json(200, items, headers);
+    });
+
+    app.post('/repos/:owner/:repo/issues/:number/comments', async (c) => {
+      const denied = this.#require(c, 'issues', 'write');
+      if (denied) return denied;
+      const issue = this.#issue(c.req.param('number'));
+      if (!issue) return this.#notFound();
+      const input = await this.#body<CreateIssueCommentBody>(c);
+      if (input instanceof Response) return input;
+      if (typeof input.body !== 'string' || !input.body) {
+        return this.#invalid('IssueComment', 'body', 'missing_field');
+      }
+      const id = this.#id();
+      const now = timestamp();
+      const comment: CreatedIssueComment = {
+        id,
+        node_id: nodeId('IC', id),
+        url: `${this.#repoApi()}/issues/comments/${id}`,
+        html_url: `${issue.html_url}#issuecomment-${id}`,
+        body: input.body,
+        user: this.#tokenOf(c).user,
+        created_at: now,
+        updated_at: now,
+        issue_url: issue.url,
+        author_association: 'OWNER',
+      } satisfies IssueComment;
+      this.#issueComments.get(issue.number)?.push(comment);
+      issue.comments += 1;
+      issue.updated_at = now;
+      return this.#json(201, comment);
     });
 
     app.all('*', () => this.#notFound());
@@ -730,6 +929,29 @@ export class FakeGitHub {
 
   #deployment(id: string): Deployment | undefined {
     return this.#deployments.find((d) => String(d.id) === id);
+  }
+
+  #issue(number: string): Issue | undefined {
+    return this.#issues.find((i) => String(i.number) === number);
+  }
+
+  /** A repository label, made the first time it is named (as GitHub does on issue create). */
+  #label(name: string): IssueLabel {
+    let label = this.#labels.get(name);
+    if (!label) {
+      const id = this.#id();
+      label = {
+        id,
+        node_id: nodeId('LA', id),
+        url: `${this.#repoApi()}/labels/${encodeURIComponent(name)}`,
+        name,
+        color: 'ededed',
+        default: false,
+        description: null,
+      };
+      this.#labels.set(name, label);
+    }
+    return label;
   }
 
   #id(): number {
