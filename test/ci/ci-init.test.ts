@@ -8,27 +8,19 @@ import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { projectTest } from '../helpers/fixtures.ts';
 import type { TestProject } from '../helpers/project.ts';
+import { deployWithCommands } from './ci-project.ts';
 
 /**
  * The notes example as a project CI can deploy: the command provider (with describe) instead of
- * the local one, and Airlock as a devDependency.
+ * the local one; without airlock-deploy in package.json when `withAirlock` is false.
  */
 function ciReady(project: TestProject, withAirlock = true): void {
-  project.editConfig((doc) => {
-    doc.deleteIn(['services', 'notes', 'run']);
-    doc.setIn(['services', 'notes', 'command'], {
-      deploy: './scripts/deploy.sh',
-      describe: './scripts/describe.sh',
-    });
-    for (const env of ['staging', 'production']) {
-      doc.setIn(['environments', env, 'provider'], 'command');
-      doc.deleteIn(['environments', env, 'services', 'notes', 'port']);
-      doc.deleteIn(['environments', env, 'services', 'notes', 'keepWarmMs']);
-    }
-  });
+  project.editConfig(deployWithCommands);
   const file = path.join(project.dir, 'package.json');
   const pkg = JSON.parse(readFileSync(file, 'utf8'));
-  if (withAirlock) pkg.devDependencies = { 'airlock-deploy': '0.1.0' };
+  // The example lists airlock-deploy already (as a user's project does).
+  expect(pkg.devDependencies['airlock-deploy']).toBeDefined();
+  if (!withAirlock) delete pkg.devDependencies['airlock-deploy'];
   writeFileSync(file, JSON.stringify(pkg, null, 2));
 }
 

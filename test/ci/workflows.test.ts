@@ -23,6 +23,7 @@ import { createExampleProject } from '../../src/cli/demo.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { ResolvedConfig } from '../../src/config/resolve.ts';
 import { hasCode } from '../../src/errors.ts';
+import { deployWithCommands } from './ci-project.ts';
 import { actionlint, parseWithGitHub, type WorkflowData } from './parse-workflow.ts';
 
 interface Step {
@@ -68,11 +69,6 @@ function project(
     const doc = parseDocument(readFileSync(file, 'utf8'));
     deployWithCommands(doc);
     edit(doc);
-    // Airlock as the project's devDependency (the lockfile is the example's own).
-    const pkgFile = path.join(dir, 'package.json');
-    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
-    pkg.devDependencies = { 'airlock-deploy': '0.1.0', ...pkg.devDependencies };
-    writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
     writeFileSync(file, doc.toString());
     if (subdir) {
       rmSync(path.join(dir, '.git'), { recursive: true, force: true });
@@ -80,23 +76,6 @@ function project(
     }
     return loadConfig({ cwd: dir, env: { PATH: process.env.PATH, ...env } });
   });
-}
-
-/**
- * The notes example deployed by the command provider (a runner is thrown away, so the local
- * provider is refused for CI): a deploy and a describe command that talk to the platform.
- */
-function deployWithCommands(doc: ReturnType<typeof parseDocument>): void {
-  doc.deleteIn(['services', 'notes', 'run']);
-  doc.setIn(['services', 'notes', 'command'], {
-    deploy: './scripts/deploy.sh',
-    describe: './scripts/describe.sh',
-  });
-  for (const env of ['staging', 'production']) {
-    doc.setIn(['environments', env, 'provider'], 'command');
-    doc.deleteIn(['environments', env, 'services', 'notes', 'port']);
-    doc.deleteIn(['environments', env, 'services', 'notes', 'keepWarmMs']);
-  }
 }
 
 beforeAll(async () => {
