@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'CONFIG_EXISTS'
   // usage
   | 'USAGE'
+  /** `airlock ci init`: the project or configuration cannot run as generated (the hint is the fix). */
+  | 'CI_PRECONDITION'
   | 'CONFIRMATION_REQUIRED'
   | 'NOT_A_GIT_REPO'
   | 'UNKNOWN_ENVIRONMENT'

@@ -23,7 +23,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
-import { approveLastJob, deployFirstJob, promoteLastJob, verifyJob } from './workflow-jobs.ts';
+import { checkCiTargets, projectInstall } from './ci-preconditions.ts';
+import {
+  approveLastJob,
+  deployFirstJob,
+  promoteLastJob,
+  rollbackJob,
+  verifyJob,
+} from './workflow-jobs.ts';
 import { secretNames } from './workflow-secrets.ts';
 import type { JobContext } from './workflow-steps.ts';
 import { renderWorkflow, workflowOf } from './workflow-yaml.ts';
@@ -36,7 +43,10 @@ export interface GenerateWorkflowsOptions {
   flow: CiFlow;
   /** Node.js version for setup-node. Default `24`. */
   nodeVersion?: string;
-  /** Installs dependencies, Airlock among them (a devDependency). Default `npm ci`. */
+  /**
+   * Installs dependencies, Airlock among them (a devDependency). Default: the lockfile's package
+   * manager, frozen (`npm ci`, `pnpm install --frozen-lockfile`, `yarn install --immutable`).
+   */
   install?: string;
   /** The pull-request checks, run before the build. Default: lint and test when present. */
   verify?: string[];
@@ -51,7 +61,6 @@ export interface GeneratedWorkflow {
 }
 
 export const DEFAULT_NODE_VERSION = '24';
-export const DEFAULT_INSTALL = 'npm ci';
 export const DEFAULT_VERIFY: readonly string[] = [
   'npm run lint --if-present',
   'npm test --if-present',
@@ -81,10 +90,10 @@ function headerOf(ctx: JobContext, summary: string, secrets: string): string[] {
   ];
 }
 
-function secretsLine(ctx: JobContext, environments: string[]): string {
+function secretsLine(ctx: JobContext, environments: string[], ownOnly = false): string {
   const parts = environments.map(
     (env) =>
-      `${env}: ${secretNames(ctx.config, env === ctx.first ? [env] : [ctx.first, env]).join(', ')}`,
+      `${env}: ${secretNames(ctx.config, env === ctx.first || ownOnly ? [env] : [ctx.first, env]).join(', ')}`,
   );
   return `Secrets, from each job's GitHub environment — ${parts.join('; ')}.`;
 }
@@ -111,22 +120,43 @@ function contextOf(config: ResolvedConfig, options: GenerateWorkflowsOptions): J
     });
   }
   const root = repositoryRoot(config.dir);
+  const last = config.pipeline[1] as string;
+  checkCiTargets(config, options.flow, last);
+  const install = projectInstall(config, root);
   return {
     config,
     flow: options.flow,
     nodeVersion,
-    install: options.install ?? DEFAULT_INSTALL,
+    install: options.install ?? install.command,
+    packageManager: install.manager,
+    lockfile: install.lockfile,
     verify: options.verify ?? DEFAULT_VERIFY,
     projectDir: path.relative(root, config.dir).split(path.sep).join('/'),
     first: config.pipeline[0] as string,
-    last: config.pipeline[1] as string,
+    last,
   };
 }
 
 /**
- * The workflows of a flow, to write under the repository root.
+ * The secrets each environment's GitHub environment must hold for the generated jobs (the
+ * promotion job of an environment also reads the previous one's under `<NAME>_<ENV>`).
+ */
+export function secretsByEnvironment(config: ResolvedConfig): Record<string, string[]> {
+  const [first] = config.pipeline;
+  return Object.fromEntries(
+    config.pipeline.map((env) => [
+      env,
+      secretNames(config, env === first ? [env] : [first as string, env]),
+    ]),
+  );
+}
+
+/**
+ * The workflows of a flow, to write under the repository root: the flow's own, the rollback
+ * workflow, and the approve workflow when approvals are proven by OIDC.
  * @throws UserError `USAGE` for an unknown flow, a pipeline that is not two environments, or a
- *   Node.js version setup-node cannot take.
+ *   Node.js version setup-node cannot take; `CI_PRECONDITION` (with the fix) for a project the
+ *   jobs could not install or deploy (see `ci-preconditions.ts`).
  */
 export function generateWorkflows(
   config: ResolvedConfig,
@@ -158,6 +188,7 @@ export function generateWorkflows(
           ),
         ),
       },
+      rollbackWorkflow(ctx),
       ...approveWorkflow(ctx),
     ];
   }
@@ -205,6 +236,7 @@ export function generateWorkflows(
         workflowOf(`Airlock: promote to ${last}`, lastOn, { [promote]: promoteLastJob(ctx) }),
       ),
     },
+    rollbackWorkflow(ctx),
     ...approveWorkflow(ctx),
   ];
 }
@@ -220,7 +252,7 @@ function approveWorkflow(ctx: JobContext): GeneratedWorkflow[] {
   const summary = `Run by hand (Actions → Run workflow; inputs: the release, approve or reject, a reason) to record a decision about promoting that release to ${last}. Who decided is the person who ran it, proven by the run's OIDC token (permissions: id-token: write); no database credential is handed to the reviewer.`;
   return [
     {
-      path: `.github/workflows/airlock-approve-${last}.yml`,
+      path: '.github/workflows/airlock-approve.yml',
       description: summary,
       content: renderWorkflow(
         headerOf(
@@ -258,4 +290,40 @@ function approveWorkflow(ctx: JobContext): GeneratedWorkflow[] {
       ),
     },
   ];
+}
+
+/**
+ * `airlock-rollback.yml`: run by hand with an environment and a release; rolls that environment
+ * back inside its GitHub environment (its protection rules apply).
+ */
+function rollbackWorkflow(ctx: JobContext): GeneratedWorkflow {
+  const summary = `Run by hand (Actions → Run workflow; inputs: the environment and the release to return to) to serve an earlier release again: airlock rollback in that GitHub environment, so its protection rules and secrets apply; it queues behind that environment's deployments.`;
+  return {
+    path: '.github/workflows/airlock-rollback.yml',
+    description: summary,
+    content: renderWorkflow(
+      headerOf(ctx, summary, secretsLine(ctx, [...ctx.config.pipeline], true)),
+      workflowOf(
+        'Airlock: roll back',
+        {
+          workflow_dispatch: {
+            inputs: {
+              environment: {
+                description: 'Environment to roll back',
+                type: 'choice',
+                options: [...ctx.config.pipeline],
+                default: ctx.last,
+              },
+              release: {
+                description: 'Release to return to: r3, a digest or a commit prefix',
+                type: 'string',
+                required: true,
+              },
+            },
+          },
+        },
+        { rollback: rollbackJob(ctx) },
+      ),
+    ),
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * The third-party actions the generated workflows use, each pinned to the full commit SHA of a
  * release tag (a tag can be moved; a commit cannot), with the version written beside it as a
- * comment so Dependabot and Renovate can update the pin. All four are majors that run on
+ * comment so Dependabot and Renovate can update the pin. All of them run on
  * Node 24 (GitHub runs actions that declare Node 20 on Node 24 now, with a deprecation warning).
  *
  * Each SHA was checked against public workflows that pin the same action with the same version
@@ -38,6 +38,12 @@ export const PINNED_ACTIONS = {
     sha: '3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c',
     version: 'v8.0.1',
   },
+  /** Puts flyctl on PATH (the tool cache), for jobs that deploy to Fly. */
+  setupFlyctl: {
+    repository: 'superfly/flyctl-actions/setup-flyctl',
+    sha: 'ed8efb33836e8b2096c7fd3ba1c8afe303ebbff1',
+    version: '1.6',
+  },
 } as const satisfies Record<string, PinnedAction>;
 
 /** The `uses:` value of a pinned action: `owner/name@<sha>`. */
@@ -49,3 +55,10 @@ export function usesOf(action: PinnedAction): string {
 export function pinnedVersion(uses: string): string | undefined {
   return Object.values(PINNED_ACTIONS).find((a) => usesOf(a) === uses)?.version;
 }
+
+/**
+ * The Railway CLI the Railway jobs install (`npm install --global @railway/cli@<version>`): the
+ * npm package Railway publishes, pinned to an exact version so every run deploys with the same
+ * CLI. Update it with the pins above.
+ */
+export const RAILWAY_CLI = { package: '@railway/cli', version: '5.63.1' } as const;

@@ -201,3 +201,28 @@ if [ -n "$REASON" ]; then args+=(-m "$REASON"); fi
 npx airlock "\${args[@]}"
 `;
 }
+
+/**
+ * Resolves the rollback workflow's `RELEASE` input (r3, a digest with or without `sha256:`, or a
+ * commit prefix of at least 7 characters) among the releases Airlock recorded, and prints its
+ * outputs for the artifact download. An unknown or ambiguous reference fails, naming the input.
+ */
+export function resolveRollbackReleaseScript(project: string): string {
+  return `list="$RUNNER_TEMP/airlock-releases.json"
+npx airlock releases --limit 1000 --json > "$list" || { cat "$list"; exit 1; }
+node - "$list" "$RELEASE" >> "$GITHUB_OUTPUT" <<'JS'
+const [file, input] = process.argv.slice(2);
+const ref = input.trim().replace(/^sha256:/, '');
+const matches = require(file).releases.filter(
+  (r) => r.id === ref || (ref.length >= 7 && (r.digest.startsWith(ref) || r.commit.startsWith(ref))),
+);
+if (matches.length !== 1) {
+  console.error(\`::error title=Which release?::"\${input}" names \${matches.length === 0 ? 'no release' : 'several releases'}. Give a release id such as r3, a digest or a commit prefix of 7 or more characters (airlock releases lists them).\`);
+  process.exit(1);
+}
+const [release] = matches;
+console.error(\`Rolling back to \${release.id} (commit \${release.commit.slice(0, 7)}, sha256:\${release.digest.slice(0, 12)})\`);
+${releaseOutputs(project)}
+JS
+`;
+}

@@ -14,12 +14,14 @@ import {
   requireTeamStateScript,
   resolveBranchReleaseScript,
   resolveManualReleaseScript,
+  resolveRollbackReleaseScript,
 } from './release-scripts.ts';
 import { airlockEnv, githubAccess, permissionsFor } from './workflow-secrets.ts';
 import {
   concurrencyOf,
   fetchReleaseSteps,
   type JobContext,
+  platformCliSteps,
   setupSteps,
   workingDirectory,
 } from './workflow-steps.ts';
@@ -81,6 +83,7 @@ export function deployFirstJob(ctx: JobContext): WorkflowJob {
     env: { AIRLOCK_ACTOR: '${{ github.actor }}' },
     steps: [
       ...setupSteps(ctx, false),
+      ...platformCliSteps(ctx, [env]),
       {
         name: 'Require shared Airlock state',
         run: requireTeamStateScript(env),
@@ -185,6 +188,8 @@ export function promoteLastJob(ctx: JobContext): WorkflowJob {
     env: { AIRLOCK_ACTOR: '${{ github.actor }}' },
     steps: [
       ...setupSteps(ctx, true),
+      // The gate asks the previous environment's platform what it serves.
+      ...platformCliSteps(ctx, [ctx.first, env]),
       { name: 'Require shared Airlock state', run: requireTeamStateScript(env), env: secrets },
       ...resolve,
       ...fetchReleaseSteps(ids),
@@ -226,6 +231,64 @@ export function approveLastJob(ctx: JobContext): WorkflowJob {
           RELEASE: '${{ inputs.release }}',
           DECISION: '${{ inputs.decision }}',
           REASON: '${{ inputs.reason }}',
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * Rolls one environment back to an earlier release (`airlock rollback <env> --to <release>`), run
+ * by hand with the environment and the release as inputs. The job runs in that GitHub
+ * environment, so its protection rules (required reviewers, branches) apply and it reads only
+ * that environment's secrets; it queues behind the environment's deployments. The release's
+ * artifact is downloaded first: a platform that needs the bytes again (the command provider
+ * redeploys them) gets exactly the release's.
+ */
+export function rollbackJob(ctx: JobContext): WorkflowJob {
+  const github = githubAccess(ctx.config, null);
+  // Each environment's job reads its own secrets under their plain names.
+  const secrets: Record<string, string> = {};
+  for (const env of ctx.config.pipeline)
+    Object.assign(secrets, airlockEnv(ctx.config, [env], github));
+  const ids = {
+    artifact: '${{ steps.release.outputs.artifact }}',
+    digest: '${{ steps.release.outputs.digest }}',
+  };
+  return {
+    name: 'Roll back ${{ inputs.environment }}',
+    'runs-on': 'ubuntu-latest',
+    environment: '${{ inputs.environment }}',
+    concurrency: {
+      group: `airlock-${ctx.config.project}-\${{ inputs.environment }}`,
+      'cancel-in-progress': false,
+    },
+    permissions: permissionsFor(github),
+    'timeout-minutes': 30,
+    ...workingDirectory(ctx),
+    env: { AIRLOCK_ACTOR: '${{ github.actor }}' },
+    steps: [
+      ...setupSteps(ctx, true),
+      ...platformCliSteps(ctx, [...ctx.config.pipeline]),
+      {
+        name: 'Require shared Airlock state',
+        run: requireTeamStateScript('$ENVIRONMENT'),
+        env: { ...secrets, ENVIRONMENT: '${{ inputs.environment }}' },
+      },
+      {
+        name: 'Which release to return to',
+        id: 'release',
+        run: resolveRollbackReleaseScript(ctx.config.project),
+        env: { ...secrets, RELEASE: '${{ inputs.release }}' },
+      },
+      ...fetchReleaseSteps(ids),
+      {
+        name: 'Roll back (serve the earlier release again, then check it)',
+        run: 'npx airlock rollback "$ENVIRONMENT" --to "$RELEASE_ID" --yes',
+        env: {
+          ...secrets,
+          ENVIRONMENT: '${{ inputs.environment }}',
+          RELEASE_ID: '${{ steps.release.outputs.release }}',
         },
       },
     ],

@@ -3,10 +3,10 @@
  * a job up (check out, Node.js, install), fetching a release artifact uploaded by any run, and
  * one concurrency group per environment.
  */
-import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolve.ts';
+import type { PackageManager } from './ci-preconditions.ts';
 import type { CiFlow } from './github-workflows.ts';
-import { PINNED_ACTIONS, usesOf } from './pinned-actions.ts';
+import { PINNED_ACTIONS, RAILWAY_CLI, usesOf } from './pinned-actions.ts';
 import { FIND_ARTIFACT_SCRIPT, RELEASE_DIR, UNPACK_RELEASE_SCRIPT } from './release-scripts.ts';
 import type { WorkflowJob, WorkflowStep } from './workflow-yaml.ts';
 
@@ -15,7 +15,11 @@ export interface JobContext {
   config: ResolvedConfig;
   flow: CiFlow;
   nodeVersion: string;
+  /** The install command (the lockfile's package manager, frozen; or `--install`). */
   install: string;
+  packageManager: PackageManager;
+  /** The lockfile relative to the repository root (setup-node's npm cache key). */
+  lockfile: string;
   verify: readonly string[];
   /** The project folder relative to the repository root ('' when it is the root). */
   projectDir: string;
@@ -28,10 +32,15 @@ export function concurrencyOf(ctx: JobContext, environment: string): WorkflowJob
   return { group: `airlock-${ctx.config.project}-${environment}`, 'cancel-in-progress': false };
 }
 
-/** Check out (the full history when `fullHistory`), set up Node.js, install dependencies. */
+/**
+ * Check out (the full history when `fullHistory`), set up Node.js (with npm's cache, keyed by the
+ * lockfile), enable pnpm or Yarn through corepack, install the project's dependencies frozen to
+ * its lockfile (Airlock among them: `npx airlock` then runs the project's own copy), and put
+ * `node_modules/.bin` on PATH for the steps that call the project's tools by name (a build
+ * command `wrangler …`).
+ */
 export function setupSteps(ctx: JobContext, fullHistory: boolean): WorkflowStep[] {
-  const lockfile = path.posix.join(ctx.projectDir || '.', 'package-lock.json');
-  const npm = /^npm\s+(ci|install|i)\b/.test(ctx.install);
+  const npm = ctx.packageManager === 'npm';
   return [
     {
       name: 'Check out',
@@ -47,11 +56,39 @@ export function setupSteps(ctx: JobContext, fullHistory: boolean): WorkflowStep[
       uses: usesOf(PINNED_ACTIONS.setupNode),
       with: {
         'node-version': ctx.nodeVersion,
-        ...(npm ? { cache: 'npm', 'cache-dependency-path': lockfile } : {}),
+        // setup-node caches pnpm's and Yarn's stores only when they are installed before it runs.
+        ...(npm ? { cache: 'npm', 'cache-dependency-path': ctx.lockfile } : {}),
       },
     },
+    ...(npm ? [] : [{ name: `Enable ${ctx.packageManager} (corepack)`, run: 'corepack enable' }]),
     { name: 'Install dependencies (airlock-deploy is a devDependency)', run: ctx.install },
+    {
+      name: "Put the project's tools on PATH (node_modules/.bin)",
+      run: 'echo "$PWD/node_modules/.bin" >> "$GITHUB_PATH"',
+    },
   ];
+}
+
+/**
+ * The platform CLIs Airlock runs for the environments a job deploys or reads: flyctl from Fly's
+ * setup action (pinned), the Railway CLI from its npm package at a pinned version. Wrangler is
+ * the project's own devDependency (installed above); local and command providers need none.
+ */
+export function platformCliSteps(ctx: JobContext, environments: string[]): WorkflowStep[] {
+  const providers = new Set(
+    environments.flatMap((name) =>
+      Object.values(ctx.config.environments[name]?.services ?? {}).map((s) => s.provider.provider),
+    ),
+  );
+  const steps: WorkflowStep[] = [];
+  if (providers.has('fly'))
+    steps.push({ name: 'Set up flyctl', uses: usesOf(PINNED_ACTIONS.setupFlyctl) });
+  if (providers.has('railway'))
+    steps.push({
+      name: `Install the Railway CLI ${RAILWAY_CLI.version}`,
+      run: `npm install --global --no-audit --no-fund ${RAILWAY_CLI.package}@${RAILWAY_CLI.version}`,
+    });
+  return steps;
 }
 
 /** Runs every step in the project folder when it is not the repository root. */

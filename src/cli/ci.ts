@@ -1,6 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CI_FLOWS, type CiFlow, generateWorkflows } from '../ci/github-workflows.ts';
+import {
+  CI_FLOWS,
+  type CiFlow,
+  generateWorkflows,
+  secretsByEnvironment,
+} from '../ci/github-workflows.ts';
 import { UserError } from '../errors.ts';
 import { runCi } from '../pipeline/ci-run.ts';
 import { repoRoot } from '../releases/git.ts';
@@ -70,9 +75,10 @@ export async function ciInitCommand(
     ...(opts.node ? { nodeVersion: opts.node } : {}),
     ...(opts.install ? { install: opts.install } : {}),
   });
+  const secrets = secretsByEnvironment(config);
   if (opts.print) {
     for (const w of workflows) process.stdout.write(`# ---- ${w.path}\n${w.content}`);
-    io.reporter.result({ flow, workflows });
+    io.reporter.result({ flow, workflows, secrets });
     return 0;
   }
   const root = await repoRoot(config.dir);
@@ -98,7 +104,9 @@ export async function ciInitCommand(
         : '= same ';
     io.reporter.info(`${mark} ${w.path}: ${w.description}`);
   }
-  io.reporter.result({ flow, written, kept, workflows: workflows.map((w) => w.path) });
+  for (const [env, names] of Object.entries(secrets))
+    io.reporter.info(`  secrets of the GitHub environment ${env}: ${names.join(', ')}`);
+  io.reporter.result({ flow, written, kept, workflows: workflows.map((w) => w.path), secrets });
   if (kept.length > 0) {
     throw new UserError(
       'USAGE',

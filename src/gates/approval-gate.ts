@@ -91,7 +91,7 @@ export function evaluateApprovalGate(inputs: GateInputs): GateResult {
       identity === 'signed'
         ? `airlock approve ${environment.name} --release ${release.id} --key ~/.ssh/id_ed25519 (a reviewer whose key is in ${environment.promotion.approval.allowedSigners})`
         : identity === 'oidc'
-          ? `run the workflow .github/workflows/airlock-approve-${environment.name}.yml on GitHub Actions for ${release.id}`
+          ? `run the workflow .github/workflows/airlock-approve.yml on GitHub Actions for ${release.id}`
           : `airlock approve ${environment.name} --release ${release.id}`,
   };
 }

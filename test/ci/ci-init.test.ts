@@ -8,6 +8,21 @@ import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { projectTest } from '../helpers/fixtures.ts';
 import type { TestProject } from '../helpers/project.ts';
+import { deployWithCommands } from './ci-project.ts';
+
+/**
+ * The notes example as a project CI can deploy: the command provider (with describe) instead of
+ * the local one; without airlock-deploy in package.json when `withAirlock` is false.
+ */
+function ciReady(project: TestProject, withAirlock = true): void {
+  project.editConfig(deployWithCommands);
+  const file = path.join(project.dir, 'package.json');
+  const pkg = JSON.parse(readFileSync(file, 'utf8'));
+  // The example lists airlock-deploy already (as a user's project does).
+  expect(pkg.devDependencies['airlock-deploy']).toBeDefined();
+  if (!withAirlock) delete pkg.devDependencies['airlock-deploy'];
+  writeFileSync(file, JSON.stringify(pkg, null, 2));
+}
 
 /** The workflow files in `project`, by name. */
 const workflowsIn = (project: TestProject) =>
@@ -17,10 +32,19 @@ describe('airlock ci init github', () => {
   projectTest(
     'writes the manual flow for a manually promoted production, and is idempotent',
     async ({ project }) => {
+      ciReady(project);
       const first = await project.cli(['ci', 'init', 'github']);
       expect(first.code, first.stderr).toBe(0);
-      expect(workflowsIn(project)).toEqual(['airlock-production.yml', 'airlock-staging.yml']);
-      expect(first.stdout).toContain('manual flow: wrote 2 workflow files');
+      expect(workflowsIn(project)).toEqual([
+        'airlock-production.yml',
+        'airlock-rollback.yml',
+        'airlock-staging.yml',
+      ]);
+      expect(first.stdout).toContain('manual flow: wrote 3 workflow files');
+      // The secrets each GitHub environment needs.
+      expect(first.stdout).toContain(
+        'secrets of the GitHub environment staging: AIRLOCK_STATE_URL',
+      );
       const production = readFileSync(
         path.join(project.dir, '.github/workflows/airlock-production.yml'),
         'utf8',
@@ -35,6 +59,7 @@ describe('airlock ci init github', () => {
   );
 
   projectTest('keeps a file that differs unless --force', async ({ project }) => {
+    ciReady(project);
     expect((await project.cli(['ci', 'init', 'github'])).code).toBe(0);
     const file = path.join(project.dir, '.github/workflows/airlock-staging.yml');
     writeFileSync(file, `${readFileSync(file, 'utf8')}# edited by hand\n`);
@@ -51,6 +76,7 @@ describe('airlock ci init github', () => {
   projectTest(
     'follows an automatic production policy, and refuses an unknown flow or provider',
     async ({ project }) => {
+      ciReady(project);
       project.editConfig((doc) => {
         doc.setIn(['environments', 'production', 'promotion'], 'automatic');
       });
@@ -67,6 +93,23 @@ describe('airlock ci init github', () => {
       );
       const gitlab = await project.cli(['ci', 'init', 'gitlab']);
       expect(gitlab.stderr).toContain('there is no CI provider "gitlab".');
+    },
+  );
+
+  projectTest(
+    'refuses a project without airlock-deploy, printing the install command, and the local provider',
+    async ({ project }) => {
+      const local = await project.cli(['ci', 'init', 'github']);
+      expect(local.code).toBe(1);
+      expect(local.stderr).toContain(
+        'environment staging deploys notes with the local provider, which runs it on this machine',
+      );
+      ciReady(project, false);
+      const missing = await project.cli(['ci', 'init', 'github']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('package.json does not list airlock-deploy');
+      expect(missing.stderr).toContain('Run `npm install -D airlock-deploy`');
+      expect(() => workflowsIn(project)).toThrow();
     },
   );
 });

@@ -1,19 +1,25 @@
 /**
  * Runs generated workflows the way a GitHub runner would, on this machine: jobs in `needs`
- * order, `if:` conditions, job and step outputs, each `run:` script under `bash -eo pipefail`
- * in the real project with the real CLI. Every job starts like a fresh runner: its own
- * RUNNER_TEMP and no `.airlock/artifacts` (only Airlock's shared Postgres state and the local
- * environments outlive a job), so a release can only reach a later job through the artifact.
+ * order, `if:` conditions, job and step outputs, and every `run:` script exactly as written,
+ * under `bash --noprofile --norc -eo pipefail` (the workflows' shell) with the job's and the
+ * step's env. Nothing in a script is rewritten: `npm ci` installs the project's dependencies
+ * from the registry the harness points npm at (a local one serving the packed airlock-deploy),
+ * and `npx airlock` runs the copy it installed. Each script passes shellcheck first.
+ *
+ * Every job starts like a fresh runner: an empty workspace that actions/checkout clones the
+ * repository into, its own RUNNER_TEMP, HOME and Airlock home. Only what a real runner shares
+ * with others outlives a job: the shared Postgres state, the platform, the artifact store, and
+ * npm's download cache (what setup-node's `cache: npm` restores).
  *
  * What GitHub itself provides is replaced explicitly, nothing else:
- * - `${{ … }}` expressions come from a small substitution table (`values`), plus the steps' and
- *   needed jobs' outputs; an expression not in the table fails the run;
- * - `npx airlock` is this repository's CLI (`bin/airlock.js` run by the Node running the tests); the install step is skipped
- *   (the notes example needs no dependencies on SQLite, and Airlock comes from this checkout);
- * - the actions: checkout checks out the event's commit in the project, setup-node is the Node
- *   running the tests, upload-artifact and download-artifact copy folders to and from a local
- *   artifact store (one per test), and `gh api …/actions/artifacts?name=…` (the only GitHub API
- *   call the scripts make) is a fake `gh` that answers from that store.
+ * - `${{ … }}` expressions come from a small substitution table (event, inputs, secrets), plus
+ *   the steps' and needed jobs' outputs; an expression not in the table fails the run;
+ * - the actions: checkout clones the repository and checks out the event's commit,
+ *   setup-node is the Node running the tests, setup-flyctl puts the FAKE flyctl the harness was
+ *   given on PATH (where the action's tool cache would), upload-artifact and download-artifact
+ *   copy folders to and from a local artifact store, and `gh api …/actions/artifacts?name=…`
+ *   (the only GitHub API call the scripts make) is a fake `gh` that answers from that store;
+ * - `$GITHUB_PATH` and `$GITHUB_OUTPUT` are read after each step, as the runner does.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import {
@@ -30,7 +36,6 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { BIN, projectHome } from '../helpers/project.ts';
 
 export interface WorkflowEvent {
   name: 'push' | 'pull_request' | 'workflow_dispatch';
@@ -81,21 +86,30 @@ const EXPRESSION = /\$\{\{\s*(.*?)\s*\}\}/g;
 /** The repository the fake GitHub pretends to be. */
 export const REPOSITORY = 'acme/notes';
 
+export interface WorkflowRunnerOptions {
+  /** The repository (a git folder) each job's checkout clones. */
+  repository: string;
+  /** The repository's secrets, by name (`${{ secrets.NAME }}`; a missing one is empty). */
+  secrets: Record<string, string>;
+  /** The npm registry jobs install from (`npm_config_registry`, as a runner's .npmrc would). */
+  registry: string;
+  /** npm's download cache, shared by the jobs (setup-node's `cache: npm`). */
+  npmCache: string;
+  /** A folder holding the FAKE `flyctl`, put on PATH by setup-flyctl. */
+  flyctlDir?: string;
+}
+
 /** A place where several workflow runs upload and download artifacts (GitHub's store). */
 export class WorkflowRunner {
   readonly dir: string;
   private runs = 0;
-  private readonly project: string;
-  private readonly stateUrl: string;
+  private readonly options: WorkflowRunnerOptions;
   private readonly ghDir: string;
+  /** How many `run:` scripts ran (each passed shellcheck first). */
+  scripts = 0;
 
-  /**
-   * @param project the checkout every job runs in
-   * @param stateUrl the `AIRLOCK_STATE_URL` secret: the shared Postgres state
-   */
-  constructor(project: string, stateUrl: string) {
-    this.project = project;
-    this.stateUrl = stateUrl;
+  constructor(options: WorkflowRunnerOptions) {
+    this.options = options;
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-gha-'));
     mkdirSync(path.join(this.dir, 'artifacts'));
     writeFileSync(path.join(this.dir, 'artifacts.json'), '{}');
@@ -136,7 +150,11 @@ if (index[name]) console.log(index[name]);
     event: WorkflowEvent,
     options: { only?: string[]; of?: WorkflowRun } = {},
   ): Promise<WorkflowRun> {
-    const workflow = parse(readFileSync(path.join(this.project, file), 'utf8')) as {
+    const source = execFileSync('git', ['show', `${event.sha}:${file}`], {
+      cwd: this.options.repository,
+      encoding: 'utf8',
+    });
+    const workflow = parse(source) as {
       jobs: Record<string, Job>;
     };
     const runId = options.of?.runId ?? String(++this.runs);
@@ -180,12 +198,14 @@ if (index[name]) console.log(index[name]);
       'github.event_name': event.name,
       'github.actor': event.actor,
       'github.token': 'ghs_fake-token-for-tests',
-      'inputs.release': event.inputs?.release ?? '',
-      'secrets.AIRLOCK_STATE_URL': this.stateUrl,
       ...(extra.temp ? { 'runner.temp': extra.temp } : {}),
     };
     return (expression) => {
       if (expression in table) return table[expression] as string;
+      const input = /^inputs\.([\w-]+)$/.exec(expression);
+      if (input) return event.inputs?.[input[1] as string] ?? '';
+      const secret = /^secrets\.(\w+)$/.exec(expression);
+      if (secret) return this.options.secrets[secret[1] as string] ?? '';
       const step = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(expression);
       if (step && extra.steps) return extra.steps[step[1] as string]?.[step[2] as string] ?? '';
       const need = /^needs\.([\w-]+)\.outputs\.([\w-]+)$/.exec(expression);
@@ -201,9 +221,14 @@ if (index[name]) console.log(index[name]);
     runId: string,
     jobValues: (expression: string) => string,
   ): Promise<JobResult> {
-    // A fresh runner: its own temp folder, no artifacts from other jobs.
-    const temp = mkdtempSync(path.join(this.dir, 'runner-temp-'));
-    rmSync(path.join(projectHome(this.project), 'artifacts'), { recursive: true, force: true });
+    // A fresh runner: an empty workspace, its own temp folder, HOME and Airlock home.
+    const runner = mkdtempSync(path.join(this.dir, 'runner-'));
+    const temp = path.join(runner, 'temp');
+    const workspace = path.join(runner, 'work');
+    const home = path.join(runner, 'home');
+    for (const d of [temp, workspace, home]) mkdirSync(d);
+    const githubPath = path.join(runner, 'github-path');
+    writeFileSync(githubPath, '');
     const steps: Record<string, Record<string, string>> = {};
     const values = (expression: string): string => {
       if (expression === 'runner.temp') return temp;
@@ -225,24 +250,43 @@ if (index[name]) console.log(index[name]);
       GITHUB_REF_NAME: event.ref.replace(/^refs\/(heads|tags)\//, ''),
       GITHUB_REPOSITORY: REPOSITORY,
       GITHUB_RUN_ID: runId,
+      GITHUB_WORKSPACE: workspace,
+      GITHUB_PATH: githubPath,
       RUNNER_TEMP: temp,
-      PATH: `${this.ghDir}${path.delimiter}${process.env.PATH ?? ''}`,
+      HOME: home,
+      AIRLOCK_HOME: path.join(home, '.airlock'),
+      npm_config_registry: this.options.registry,
+      npm_config_cache: this.options.npmCache,
+      npm_config_prefix: path.join(home, '.npm-global'),
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
     };
+    // What the runner puts on PATH: the tools steps added (GITHUB_PATH, newest first), gh, the
+    // Node that setup-node chose, and the system's.
+    const added: string[] = [path.join(home, '.npm-global', 'bin')];
+    const pathOf = () =>
+      [...added, this.ghDir, path.dirname(process.execPath), systemPath()].join(path.delimiter);
     const jobEnv = substituteAll(job.env ?? {}, values);
     for (const step of job.steps) {
       if (step.if && !truthy(evaluate(step.if, values))) {
         log.push(`- ${step.name}: skipped`);
         continue;
       }
+      const started = performance.now();
       const outcome = step.uses
-        ? await this.runAction(step, event, runId, values)
-        : await this.runScript(step, job, {
+        ? await this.runAction(step, event, runId, values, { workspace, added })
+        : await this.runScript(step, job, workspace, {
             ...base,
+            PATH: pathOf(),
             ...jobEnv,
             ...substituteAll(step.env ?? {}, values),
           });
+      // The runner prepends what a step appended to $GITHUB_PATH, then empties it.
+      for (const line of readFileSync(githubPath, 'utf8').split('\n').reverse())
+        if (line.trim()) added.unshift(line.trim());
+      writeFileSync(githubPath, '');
       log.push(
-        `- ${step.name}: ${outcome.ok ? 'ok' : 'FAILED'}${outcome.output ? `\n${outcome.output.trimEnd()}` : ''}`,
+        `- ${step.name}: ${outcome.ok ? 'ok' : 'FAILED'} (${Math.round(performance.now() - started)} ms)${outcome.output ? `\n${outcome.output.trimEnd()}` : ''}`,
       );
       if (step.id) steps[step.id] = outcome.outputs;
       if (!outcome.ok) return { status: 'failure', outputs: {}, log: log.join('\n') };
@@ -257,34 +301,31 @@ if (index[name]) console.log(index[name]);
   private async runScript(
     step: Step,
     job: Job,
+    workspace: string,
     env: Record<string, string>,
   ): Promise<{ ok: boolean; output: string; outputs: Record<string, string> }> {
-    const script = step.run ?? '';
-    if (script.trim() === 'npm ci')
-      return { ok: true, output: '(install skipped: see workflow-runner.ts)', outputs: {} };
     const file = path.join(
       env.RUNNER_TEMP as string,
       `step-${Math.random().toString(36).slice(2)}.sh`,
     );
-    writeFileSync(file, script.replaceAll('npx airlock', `${process.execPath} ${BIN}`));
+    writeFileSync(file, step.run ?? '');
+    this.scripts += 1;
+    const lint = await exec('/usr/bin/shellcheck', ['--shell=bash', '--format=gcc', file], {
+      cwd: workspace,
+      env: process.env as Record<string, string>,
+      timeout: 30_000,
+    });
+    if (!lint.ok) return { ok: false, output: `shellcheck:\n${lint.output}`, outputs: {} };
     const outputFile = `${file}.output`;
     writeFileSync(outputFile, '');
     const cwd = path.join(
-      this.project,
+      workspace,
       step['working-directory'] ?? job.defaults?.run?.['working-directory'] ?? '.',
     );
-    const result = await new Promise<{ ok: boolean; output: string }>((resolve) => {
-      execFile(
-        'bash',
-        ['--noprofile', '--norc', '-eo', 'pipefail', file],
-        {
-          cwd,
-          env: { ...env, GITHUB_OUTPUT: outputFile },
-          timeout: 120_000,
-          maxBuffer: 16 * 1024 * 1024,
-        },
-        (error, stdout, stderr) => resolve({ ok: !error, output: `${stdout}${stderr}` }),
-      );
+    const result = await exec('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], {
+      cwd,
+      env: { ...env, GITHUB_OUTPUT: outputFile },
+      timeout: 240_000,
     });
     const outputs: Record<string, string> = {};
     for (const line of readFileSync(outputFile, 'utf8').split('\n')) {
@@ -299,16 +340,24 @@ if (index[name]) console.log(index[name]);
     event: WorkflowEvent,
     runId: string,
     values: (expression: string) => string,
+    runner: { workspace: string; added: string[] },
   ): Promise<{ ok: boolean; output: string; outputs: Record<string, string> }> {
     const [action] = (step.uses ?? '').split('@');
     const input = (key: string) => substitute(String(step.with?.[key] ?? ''), values);
     const index = path.join(this.dir, 'artifacts.json');
     switch (action) {
       case 'actions/checkout':
-        execFileSync('git', ['checkout', '-q', '--detach', event.sha], { cwd: this.project });
+        execFileSync('git', ['clone', '-q', this.options.repository, runner.workspace]);
+        execFileSync('git', ['checkout', '-q', '--detach', event.sha], { cwd: runner.workspace });
         return { ok: true, output: `checked out ${event.sha.slice(0, 7)}`, outputs: {} };
       case 'actions/setup-node':
         return { ok: true, output: `node ${process.version}`, outputs: {} };
+      case 'superfly/flyctl-actions/setup-flyctl': {
+        const dir = this.options.flyctlDir;
+        if (!dir) return { ok: false, output: 'no FAKE flyctl given to the harness', outputs: {} };
+        runner.added.unshift(dir);
+        return { ok: true, output: `FAKE flyctl on PATH from ${dir}`, outputs: {} };
+      }
       case 'actions/upload-artifact': {
         const name = input('name');
         const source = input('path');
@@ -348,13 +397,31 @@ if (index[name]) console.log(index[name]);
 function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    // AIRLOCK_HOME stays: where this machine keeps Airlock's homes (the test file's temporary
-    // one), so the scripts and the fresh-runner cleanup above see the same home.
     if (value === undefined) continue;
-    if (key !== 'AIRLOCK_HOME' && /^(AIRLOCK_|GITHUB_|RUNNER_|DEMO_)/.test(key)) continue;
+    if (/^(AIRLOCK_|GITHUB_|RUNNER_|DEMO_|npm_|NODE_|VITEST|FAKE_)/i.test(key)) continue;
     env[key] = value;
   }
   return env;
+}
+
+/** PATH without any node_modules/.bin (npx puts this checkout's there: a runner has none). */
+function systemPath(): string {
+  return (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((p) => p && !p.includes(`node_modules${path.sep}.bin`))
+    .join(path.delimiter);
+}
+
+function exec(
+  file: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string>; timeout: number },
+): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { ...options, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      resolve({ ok: !error, output: `${stdout}${stderr}` }),
+    );
+  });
 }
 
 function substitute(text: string, values: (expression: string) => string): string {

@@ -5,8 +5,8 @@
  * environment, minimal permissions on every job, deploy jobs in GitHub environments, one build
  * per flow and never in a promotion, secrets only as step env of Airlock steps.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import { createExampleProject } from '../../src/cli/demo.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { ResolvedConfig } from '../../src/config/resolve.ts';
 import { hasCode } from '../../src/errors.ts';
+import { deployWithCommands } from './ci-project.ts';
 import { actionlint, parseWithGitHub, type WorkflowData } from './parse-workflow.ts';
 
 interface Step {
@@ -66,6 +67,7 @@ function project(
   return createExampleProject(dir).then(() => {
     const file = path.join(dir, 'airlock.yaml');
     const doc = parseDocument(readFileSync(file, 'utf8'));
+    deployWithCommands(doc);
     edit(doc);
     writeFileSync(file, doc.toString());
     if (subdir) {
@@ -145,8 +147,20 @@ const VARIANTS: Array<{ config: string; options?: Partial<GenerateWorkflowsOptio
   },
 ];
 
+/** `config` as its production would be for `flow`: automatic, no approval, for the automatic flow. */
+function forFlow(config: ResolvedConfig, flow: CiFlow): ResolvedConfig {
+  const production = config.environments.production;
+  if (flow !== 'automatic' || !production) return config;
+  const promotion = { ...production.promotion, policy: 'automatic' as const };
+  promotion.approval = { ...promotion.approval, required: 0 };
+  return {
+    ...config,
+    environments: { ...config.environments, production: { ...production, promotion } },
+  };
+}
+
 function generate(config: string, flow: CiFlow, options: Partial<GenerateWorkflowsOptions> = {}) {
-  return generateWorkflows(configs[config] as ResolvedConfig, { flow, ...options });
+  return generateWorkflows(forFlow(configs[config] as ResolvedConfig, flow), { flow, ...options });
 }
 
 async function parsed(
@@ -169,7 +183,8 @@ describe('generated workflows: GitHub’s parser and actionlint', () => {
       it(`${flow}, ${variant.config}: no errors, no findings`, async () => {
         const workflows = generate(variant.config, flow, variant.options);
         expect(workflows.length).toBe(
-          (flow === 'automatic' ? 1 : 2) + (variant.config === 'oidc' ? 1 : 0),
+          // The flow's files, the rollback workflow, and the approve workflow with OIDC.
+          (flow === 'automatic' ? 1 : 2) + 1 + (variant.config === 'oidc' ? 1 : 0),
         );
         for (const w of workflows) {
           const { errors, template } = await parseWithGitHub(w.path, w.content);
@@ -209,7 +224,7 @@ describe('generated workflows: invariants', () => {
           );
           expect(uses.length).toBeGreaterThan(0);
           for (const u of uses) {
-            expect(u).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+            expect(u).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w.-]+)?@[0-9a-f]{40}$/);
             const pin = Object.values(PINNED_ACTIONS).find((a) => u === `${a.repository}@${a.sha}`);
             expect(pin, u).toBeDefined();
             expect(file.content).toContain(`uses: ${u} # ${pin?.version}`);
@@ -222,11 +237,19 @@ describe('generated workflows: invariants', () => {
       const files = await parsed(generate('notes', flow));
       const jobs = files.flatMap((f) => Object.entries(f.jobs));
       const deployJobs = jobs.filter(([, j]) => j.environment);
-      expect(deployJobs.map(([, j]) => j.environment).sort()).toEqual(['production', 'staging']);
+      // The rollback job runs in the environment it is dispatched for.
+      expect(deployJobs.map(([, j]) => j.environment).sort()).toEqual([
+        '${{ inputs.environment }}',
+        'production',
+        'staging',
+      ]);
       for (const [id, job] of jobs) {
         if (job.environment) {
           expect(job.concurrency, id).toEqual({
-            group: `airlock-notes-${job.environment}`,
+            // GitHub's parser reads the rollback job's group as a format() expression.
+            group: job.environment.startsWith('${{')
+              ? "${{ format('airlock-notes-{0}', inputs.environment) }}"
+              : `airlock-notes-${job.environment}`,
             'cancel-in-progress': false,
           });
         } else expect(job.concurrency, id).toBeUndefined();
@@ -246,7 +269,7 @@ describe('generated workflows: invariants', () => {
                 `${id}: ${scope}: ${ALLOWED_PERMISSIONS[scope]}`,
               );
             const github = variant.config === 'github';
-            const runsAirlock = /airlock (deploy|promote)/.test(scriptsOf(job));
+            const runsAirlock = /airlock (deploy|promote|rollback)/.test(scriptsOf(job));
             // The Deployments API only where Airlock deploys and reports; the CI gate only into production.
             expect(job.permissions?.deployments === 'write', id).toBe(github && runsAirlock);
             expect(job.permissions?.statuses === 'read', id).toBe(
@@ -297,7 +320,7 @@ describe('generated workflows: invariants', () => {
         )) {
           expect(file.content).not.toMatch(/^\s+run:.*\$\{\{/m);
           for (const [id, job] of Object.entries(jobs)) {
-            const runsAirlock = /airlock (deploy|promote|build)/.test(scriptsOf(job));
+            const runsAirlock = /airlock (deploy|promote|build|rollback)/.test(scriptsOf(job));
             expect(Boolean(job.environment), id).toBe(runsAirlock);
             expect(JSON.stringify(job.env ?? {}), id).not.toContain('secrets.');
             for (const step of job.steps) {
@@ -340,6 +363,7 @@ describe('generated workflows: invariants', () => {
     const verify = first?.jobs.verify as Job;
     expect(verify.steps.map((s) => s.run).filter(Boolean)).toEqual([
       'npm ci',
+      'echo "$PWD/node_modules/.bin" >> "$GITHUB_PATH"',
       'npx airlock doctor',
       'npm run lint --if-present',
       'npm test --if-present',
@@ -391,6 +415,7 @@ describe('generated workflows: invariants', () => {
     });
     expect(verify.steps.map((s) => s.run).filter(Boolean)).toEqual([
       'npm ci --ignore-scripts',
+      'echo "$PWD/node_modules/.bin" >> "$GITHUB_PATH"',
       'npx airlock doctor',
       'npm run lint',
       'npm test',
@@ -435,7 +460,7 @@ describe('generated workflows: invariants', () => {
   it('refuses an unknown flow, a pipeline that is not two environments, a bad Node version', async () => {
     const three = await project('three', (doc) => {
       doc.set('pipeline', ['staging', 'canary', 'production']);
-      doc.setIn(['environments', 'canary'], { services: { notes: { port: 4150 } } });
+      doc.setIn(['environments', 'canary'], { provider: 'command' });
     });
     const codes: string[] = [];
     for (const attempt of [
@@ -455,5 +480,179 @@ describe('generated workflows: invariants', () => {
       }
     }
     expect(codes).toEqual(['USAGE', 'USAGE', 'USAGE']);
+  });
+});
+
+describe('generated workflows: preconditions (each refused with its fix)', () => {
+  /** The error `generate` throws, as code, message and hint. */
+  function refusal(config: ResolvedConfig, flow: CiFlow = 'manual') {
+    try {
+      generateWorkflows(config, { flow });
+    } catch (error) {
+      if (!hasCode(error, 'CI_PRECONDITION')) throw error;
+      const e = error as Error & { hint?: string };
+      return `${e.message}\nFix: ${e.hint}`;
+    }
+    return 'generated';
+  }
+
+  it('the project installs Airlock from its lockfile: no airlock-deploy, no lockfile, Yarn PnP, no wrangler', async () => {
+    const config = await project('install');
+    configs.install = config;
+    const dir = config.dir;
+    const pkgFile = path.join(dir, 'package.json');
+    const withAirlock = readFileSync(pkgFile, 'utf8');
+    expect(refusal(config)).toBe('generated');
+
+    const pkg = JSON.parse(withAirlock);
+    delete pkg.devDependencies['airlock-deploy'];
+    writeFileSync(pkgFile, JSON.stringify(pkg));
+    expect(refusal(config)).toMatch(
+      /package\.json does not list airlock-deploy: on a runner `npx airlock` would fetch an unrelated npm package[\s\S]*Fix: Run `npm install -D airlock-deploy` in \./,
+    );
+    // The install command follows the lockfile's package manager.
+    renameSync(path.join(dir, 'package-lock.json'), path.join(dir, 'pnpm-lock.yaml'));
+    expect(refusal(config)).toContain('Fix: Run `pnpm add -D airlock-deploy`');
+    writeFileSync(pkgFile, withAirlock);
+    const [pnpmVerify] = Object.values(
+      (await parsed(generate('install', 'manual')))[0]?.jobs ?? {},
+    );
+    expect(
+      pnpmVerify?.steps
+        .map((s) => s.run)
+        .filter(Boolean)
+        .slice(0, 2),
+    ).toEqual(['corepack enable', 'pnpm install --frozen-lockfile']);
+    // setup-node caches npm's store only: pnpm is not installed when it runs.
+    expect(pnpmVerify?.steps[1]?.with).toEqual({ 'node-version': '24' });
+
+    renameSync(path.join(dir, 'pnpm-lock.yaml'), path.join(dir, 'yarn.lock'));
+    expect(refusal(config)).toMatch(
+      /Yarn installs \. with Plug'n'Play[\s\S]*Fix: Add `nodeLinker: node-modules` to \.yarnrc\.yml/,
+    );
+    writeFileSync(path.join(dir, '.yarnrc.yml'), 'nodeLinker: node-modules\n');
+    expect(
+      scriptsOf(
+        Object.values((await parsed(generate('install', 'manual')))[0]?.jobs ?? {})[0] as Job,
+      ),
+    ).toContain('yarn install --immutable');
+
+    rmSync(path.join(dir, 'yarn.lock'));
+    expect(refusal(config)).toMatch(
+      /no lockfile \(package-lock\.json, pnpm-lock\.yaml or yarn\.lock\) in \. or above it[\s\S]*Fix: Run `npm install` in \. and commit package-lock\.json\./,
+    );
+  });
+
+  it('deploy targets a runner can reach, and a flow the policy allows', async () => {
+    const local = await project('local-provider', (doc) => {
+      doc.setIn(['environments', 'production', 'provider'], 'local');
+      doc.setIn(['services', 'notes', 'run'], 'node server.js');
+      doc.setIn(['environments', 'production', 'services', 'notes', 'port'], 4200);
+    });
+    expect(refusal(local)).toMatch(
+      /environment production deploys notes with the local provider[\s\S]*thrown away[\s\S]*Fix: Deploy production to a platform/,
+    );
+    const noDescribe = await project('no-describe', (doc) => {
+      doc.setIn(['services', 'notes', 'command'], { deploy: './scripts/deploy.sh' });
+    });
+    expect(refusal(noDescribe)).toMatch(
+      /without command\.describe[\s\S]*Fix: Set services\.notes\.command\.describe/,
+    );
+    // The notes example's production is promoted by hand, and needs one approval.
+    expect(refusal(configs.notes as ResolvedConfig, 'automatic')).toMatch(
+      /--flow automatic promotes to production as soon as its gate holds, but airlock\.yaml promotes production by hand[\s\S]*Fix: Use --flow manual or --flow staging-branch, or set environments\.production\.promotion: automatic/,
+    );
+    const automatic = await project('automatic-approved', (doc) => {
+      doc.setIn(['environments', 'production', 'promotion'], {
+        policy: 'automatic',
+        approval: { required: 1 },
+      });
+    });
+    expect(refusal(automatic, 'automatic')).toMatch(
+      /--flow automatic promotes to production with no human step, but airlock\.yaml requires 1 approval[\s\S]*Fix: Use --flow manual[\s\S]*approval\.required: 0/,
+    );
+  });
+});
+
+describe('generated workflows: platform CLIs and shellcheck', () => {
+  it('flyctl from the pinned setup action and the Railway CLI from npm, only in the jobs that deploy; wrangler from the project', async () => {
+    const jobsOf = async (config: ResolvedConfig) =>
+      Object.fromEntries(
+        (await parsed(generateWorkflows(config, { flow: 'manual' }))).flatMap((f) =>
+          Object.entries(f.jobs),
+        ),
+      ) as Record<string, Job>;
+    const fly = await jobsOf(configs.fly as ResolvedConfig);
+    const setupFly = `superfly/flyctl-actions/setup-flyctl@${PINNED_ACTIONS.setupFlyctl.sha}`;
+    for (const id of ['deploy-staging', 'promote-production', 'rollback'])
+      expect(
+        fly[id]?.steps.map((s) => s.uses),
+        id,
+      ).toContain(setupFly);
+    expect(fly.verify?.steps.map((s) => s.uses)).not.toContain(setupFly);
+
+    const railway = await jobsOf(
+      await project('railway', (doc) => {
+        doc.deleteIn(['services', 'notes', 'command']);
+        doc.setIn(['environments', 'staging', 'provider'], 'railway');
+        doc.setIn(['environments', 'production', 'provider'], 'railway');
+      }),
+    );
+    const install = 'npm install --global --no-audit --no-fund @railway/cli@5.63.1';
+    for (const id of ['deploy-staging', 'promote-production', 'rollback'])
+      expect(
+        railway[id]?.steps.map((s) => s.run),
+        id,
+      ).toContain(install);
+    expect(scriptsOf(railway.verify as Job)).not.toContain('@railway/cli');
+
+    // The Worker example, deployed to Cloudflare: the project's own wrangler, nothing installed.
+    const dir = path.join(root, 'worker');
+    cpSync(path.join(import.meta.dirname, '../../examples/worker-d1'), dir, { recursive: true });
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: dir });
+    const load = () => loadConfig({ cwd: dir, env: { PATH: process.env.PATH } });
+    expect(() => generateWorkflows(load(), { flow: 'manual' })).toThrow(
+      /Cloudflare's local mode[\s\S]*thrown away/,
+    );
+    const yaml = path.join(dir, 'airlock.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('mode: local', 'mode: remote'));
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    expect(Object.keys(pkg.devDependencies).sort()).toEqual(['airlock-deploy', 'wrangler']);
+    const worker = await jobsOf(load());
+    const verify = (worker.verify as Job).steps.map((s) => s.run).filter(Boolean);
+    // The build step calls `wrangler` by name: node_modules/.bin is on PATH by then.
+    expect(verify.indexOf('echo "$PWD/node_modules/.bin" >> "$GITHUB_PATH"')).toBeLessThan(
+      verify.findIndex((r) => r?.startsWith('wrangler ') || r?.startsWith('npx wrangler ')),
+    );
+    expect(JSON.stringify(worker)).not.toMatch(/npm install --global|setup-flyctl/);
+  });
+
+  it('every run: script of every flow and configuration passes shellcheck', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-shellcheck-'));
+    const files: string[] = [];
+    for (const variant of VARIANTS)
+      for (const flow of CI_FLOWS)
+        for (const { jobs } of await parsed(generate(variant.config, flow, variant.options)))
+          for (const [id, job] of Object.entries(jobs))
+            for (const [i, step] of job.steps.entries()) {
+              if (!step.run) continue;
+              const file = path.join(dir, `${variant.config}-${flow}-${id}-${i}.sh`);
+              writeFileSync(file, step.run);
+              files.push(file);
+            }
+    expect(files.length).toBeGreaterThan(100);
+    const result = spawnSync('/usr/bin/shellcheck', ['--shell=bash', '--format=gcc', ...files], {
+      encoding: 'utf8',
+    });
+    rmSync(dir, { recursive: true, force: true });
+    expect(result.error).toBeUndefined();
+    expect(result.stdout, result.stdout).toBe('');
+    expect(result.status).toBe(0);
+    // And it does find problems.
+    const bad = spawnSync('/usr/bin/shellcheck', ['--shell=bash', '-'], {
+      input: 'rm -rf $DIR/*\n',
+      encoding: 'utf8',
+    });
+    expect(bad.stdout).toContain('SC2086');
   });
 });

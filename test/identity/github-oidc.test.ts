@@ -158,26 +158,34 @@ describe('the approve workflow, end to end against the FAKE issuer', () => {
         'project: shop',
         'pipeline: [staging, production]',
         'services:',
-        '  web: { build: { command: "true", output: . }, run: "true" }',
+        '  web: { build: { command: "true", output: . }, command: { deploy: "true", describe: "true" } }',
         'environments:',
-        '  staging: { services: { web: { port: 4100 } } }',
+        '  staging: { provider: command }',
         '  production:',
         '    promotion:',
         '      policy: manual',
         `      approval: { required: 1, identity: oidc, oidc: { repository: ${REPOSITORY}, issuer: "${issuer}" } }`,
-        '    services: { web: { port: 4200 } }',
+        '    provider: command',
         '',
       ].join('\n'),
     );
+    // What `ci init` requires: Airlock as a devDependency, locked.
+    writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({
+        name: 'shop',
+        private: true,
+        devDependencies: { 'airlock-deploy': '0.1.0' },
+      }),
+    );
+    writeFileSync(path.join(dir, 'package-lock.json'), '{}\n');
     const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8' });
     git('init', '-q', '-b', 'main');
     git('add', '-A');
     git('-c', 'user.email=dev@x', '-c', 'user.name=dev', 'commit', '-q', '-m', 'init');
     const config = loadConfig({ cwd: dir, env: process.env });
     const workflows = generateWorkflows(config, { flow: 'manual' });
-    const approve = workflows.find(
-      (w) => w.path === '.github/workflows/airlock-approve-production.yml',
-    );
+    const approve = workflows.find((w) => w.path === '.github/workflows/airlock-approve.yml');
     expect(approve, workflows.map((w) => w.path).join(', ')).toBeDefined();
     const doc = parse(approve!.content);
     expect(Object.keys(doc.on.workflow_dispatch.inputs)).toEqual(['release', 'decision', 'reason']);

@@ -7,80 +7,34 @@
  * airlock.yaml (deploy staging, approve, promote production) with npm. The installed copy has
  * no sources, runs its bundle, and keeps its releases outside the project.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  freePort,
+  type LocalRegistry,
+  ROOT,
+  run,
+  startLocalRegistry,
+  VERSION,
+} from '../helpers/local-registry.ts';
 import { type CliResult, DEVELOPER, REVIEWER } from '../helpers/project.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const VERDACCIO = path.join(ROOT, 'node_modules/verdaccio/bin/verdaccio');
 const PNPM = path.join(ROOT, 'node_modules/pnpm/bin/pnpm.mjs');
 const YARN = path.join(ROOT, 'node_modules/@yarnpkg/cli-dist/bin/yarn.js');
-const VERSION = (
-  JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-    version: string;
-  }
-).version;
 /** pnpm's store, shared by every run on this machine (as in test/init). */
 const PNPM_STORE = path.join(os.tmpdir(), 'airlock-test-pnpm-store');
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-install-'));
-let registry: ChildProcess | null = null;
+let registry: LocalRegistry;
+let dir = '';
 let registryUrl = '';
 const installed: string[] = [];
-
-function run(
-  file: string,
-  args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
-): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      {
-        cwd: options.cwd,
-        env: { ...process.env, CI: '1', NO_COLOR: '1', ...options.env },
-        timeout: options.timeoutMs ?? 180_000,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
-          stdout,
-          stderr,
-        }),
-    );
-  });
-}
 
 async function ok(result: Promise<CliResult>): Promise<CliResult> {
   const r = await result;
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A fresh project folder with a package.json and nothing else. */
@@ -96,98 +50,14 @@ function freshProject(name: string): string {
 }
 
 /** npm with the local registry (and a token for it) in its own user config. */
-const npmrc = () => path.join(dir, '.npmrc');
+const npmrc = () => registry.npmrc;
 const npm = (args: string[], cwd: string) =>
   run('npm', [...args, '--userconfig', npmrc(), '--no-audit', '--no-fund'], { cwd });
 
 beforeAll(async () => {
-  // The packed package, as `npm pack` makes it: `files` selects what ships, and the bundle is
-  // built by the script `prepack` runs, into a copy (this checkout's dist/ serves other tests
-  // meanwhile).
-  const listed = await ok(
-    run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT }),
-  );
-  const stage = path.join(dir, 'package');
-  for (const { path: file } of (
-    JSON.parse(listed.stdout.slice(listed.stdout.indexOf('['))) as Array<{
-      files: Array<{ path: string }>;
-    }>
-  )[0]?.files ?? []) {
-    if (file.startsWith('dist/')) continue;
-    mkdirSync(path.dirname(path.join(stage, file)), { recursive: true });
-    cpSync(path.join(ROOT, file), path.join(stage, file));
-  }
-  await ok(
-    run(
-      process.execPath,
-      [path.join(ROOT, 'scripts/bundle.ts'), '--out', path.join(stage, 'dist')],
-      {
-        cwd: ROOT,
-      },
-    ),
-  );
-  // What `prepack` then does to the manifest: no `prepare` ships (an installed copy has no
-  // install scripts).
-  await ok(
-    run(process.execPath, [path.join(ROOT, 'scripts/pack-manifest.ts'), 'strip', stage], {
-      cwd: ROOT,
-    }),
-  );
-  const packed = await ok(
-    run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: stage }),
-  );
-  const tarball = path.join(
-    dir,
-    (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string }>)[0]
-      ?.filename as string,
-  );
-
-  // The registry: ours published here, everything else from the configured upstream.
-  const upstream = (
-    await ok(run('npm', ['config', 'get', 'registry'], { cwd: dir }))
-  ).stdout.trim();
-  const port = await freePort();
-  registryUrl = `http://127.0.0.1:${port}/`;
-  const config = path.join(dir, 'verdaccio.yaml');
-  writeFileSync(
-    config,
-    [
-      `storage: ${path.join(dir, 'registry-storage')}`,
-      `auth: { htpasswd: { file: ${path.join(dir, 'htpasswd')}, max_users: 10 } }`,
-      `uplinks: { upstream: { url: ${JSON.stringify(upstream)}, timeout: 60s, max_fails: 10 } }`,
-      'packages:',
-      "  'airlock-deploy': { access: $all, publish: $authenticated }",
-      "  '**': { access: $all, publish: $authenticated, proxy: upstream }",
-      'log: { type: stdout, format: json, level: error }',
-      '',
-    ].join('\n'),
-  );
-  registry = spawn(
-    process.execPath,
-    [VERDACCIO, '--config', config, '--listen', `127.0.0.1:${port}`],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await fetch(`${registryUrl}-/ping`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (Date.now() > deadline) throw new Error('the local registry did not start in 30 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  // `npm adduser` as its REST call: the registry answers with a token for publishing.
-  const user = await fetch(`${registryUrl}-/user/org.couchdb.user:airlock-test`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'airlock-test', password: 'airlock-test-password' }),
-  });
-  const { token } = (await user.json()) as { token: string };
-  writeFileSync(npmrc(), `registry=${registryUrl}\n//127.0.0.1:${port}/:_authToken=${token}\n`);
-  await ok(npm(['publish', tarball], dir));
+  registry = await startLocalRegistry();
+  dir = registry.dir;
+  registryUrl = registry.url;
 }, 240_000);
 
 afterAll(async () => {
@@ -198,8 +68,7 @@ afterAll(async () => {
       env: { npm_config_userconfig: npmrc() },
     });
   }
-  registry?.kill();
-  rmSync(dir, { recursive: true, force: true });
+  registry?.stop();
 });
 
 describe('airlock-deploy installed from a registry', () => {

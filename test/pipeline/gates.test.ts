@@ -452,7 +452,7 @@ describe('gates', () => {
     const oidc = evaluateApprovalGate(
       inputs({ approvals: [], environment: environment({ identity: 'oidc' }) }),
     );
-    expect(oidc.next).toContain('.github/workflows/airlock-approve-production.yml');
+    expect(oidc.next).toContain('.github/workflows/airlock-approve.yml');
   });
 
   it("approval does not count the deployer's own approval (prevent self-review)", () => {

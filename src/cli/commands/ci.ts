@@ -29,7 +29,8 @@ export const ciDefinition = defineGroup({
         { flags: '--node <version>', description: 'Node.js version for setup-node (default 24)' },
         {
           flags: '--install <command>',
-          description: 'how the jobs install dependencies (default npm ci)',
+          description:
+            'how the jobs install dependencies (default: from the lockfile: npm ci, pnpm install --frozen-lockfile or yarn install --immutable)',
         },
       ],
       handler: async (
