@@ -259,6 +259,24 @@ describe('airlock init', () => {
       recursive: true,
       filter: (src) => !/node_modules|\/dist$|airlock\.yaml$/.test(src),
     });
+    // A project that has not adopted Airlock yet: no airlock.yaml, and no airlock-deploy in its
+    // dependencies (the example lists it for its workflows; its build here runs a full npm ci).
+    type Manifest = {
+      devDependencies?: Record<string, string>;
+      packages?: Record<string, { devDependencies?: Record<string, string> }>;
+    };
+    const withoutAirlock = (file: string, edit: (json: Manifest) => void) => {
+      const json = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+      edit(json);
+      writeFileSync(path.join(dir, file), `${JSON.stringify(json, null, 2)}\n`);
+    };
+    withoutAirlock('package.json', (json) => {
+      delete json.devDependencies?.['airlock-deploy'];
+    });
+    withoutAirlock('package-lock.json', (json) => {
+      delete json.packages?.['']?.devDependencies?.['airlock-deploy'];
+      delete json.packages?.['node_modules/airlock-deploy'];
+    });
     const git = (...args: string[]) =>
       execFileSync('git', args, {
         cwd: dir,
