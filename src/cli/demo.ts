@@ -154,7 +154,11 @@ export async function createExampleProject(
         path.relative(path.join(EXAMPLES, 'notes'), src),
       ),
   });
-  const ports = { staging: await findFreePort(), production: await findFreePort() };
+  // Two asks of the OS for a free port may return the same one (the first was closed again).
+  const staging = await findFreePort();
+  let production = await findFreePort();
+  while (production === staging) production = await findFreePort();
+  const ports = { staging, production };
   const file = path.join(dir, 'airlock.yaml');
   const doc = parseDocument(readFileSync(file, 'utf8'));
   doc.setIn(['environments', 'staging', 'services', 'notes', 'port'], ports.staging);

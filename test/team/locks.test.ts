@@ -167,7 +167,17 @@ describeIfPostgres(
           const before = await ctx.store.listAudit({ limit: 1000 });
           // A wakes up: every write it tries is refused, and it stops.
           a.child.kill('SIGCONT');
-          const aExit = await a.exit;
+          // Bounded, so a process that never stops fails with what it printed, not a timeout.
+          const aExit = await Promise.race([
+            a.exit,
+            new Promise<never>((_, reject) =>
+              setTimeout(
+                () =>
+                  reject(new Error(`A did not stop after it woke up; it printed:\n${a.output()}`)),
+                90_000,
+              ),
+            ),
+          ]);
           expect(aExit.code).toBe(1);
           expect(aExit.stderr).toContain('no longer holds the staging lock');
           const after = await ctx.store.listAudit({ limit: 1000 });
