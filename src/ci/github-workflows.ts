@@ -27,11 +27,12 @@ import { checkCiTargets, projectInstall } from './ci-preconditions.ts';
 import {
   approveLastJob,
   deployFirstJob,
+  monitorJob,
   promoteLastJob,
   rollbackJob,
   verifyJob,
 } from './workflow-jobs.ts';
-import { secretNames } from './workflow-secrets.ts';
+import { monitorSecretNames, secretNames } from './workflow-secrets.ts';
 import type { JobContext } from './workflow-steps.ts';
 import { renderWorkflow, workflowOf } from './workflow-yaml.ts';
 
@@ -153,7 +154,7 @@ export function secretsByEnvironment(config: ResolvedConfig): Record<string, str
 
 /**
  * The workflows of a flow, to write under the repository root: the flow's own, the rollback
- * workflow, and the approve workflow when approvals are proven by OIDC.
+ * workflow, the scheduled monitor, and the approve workflow when approvals are proven by OIDC.
  * @throws UserError `USAGE` for an unknown flow, a pipeline that is not two environments, or a
  *   Node.js version setup-node cannot take; `CI_PRECONDITION` (with the fix) for a project the
  *   jobs could not install or deploy (see `ci-preconditions.ts`).
@@ -189,6 +190,7 @@ export function generateWorkflows(
         ),
       },
       rollbackWorkflow(ctx),
+      monitorWorkflow(ctx),
       ...approveWorkflow(ctx),
     ];
   }
@@ -237,8 +239,33 @@ export function generateWorkflows(
       ),
     },
     rollbackWorkflow(ctx),
+    monitorWorkflow(ctx),
     ...approveWorkflow(ctx),
   ];
+}
+
+/** Every 15 minutes: one pass of the monitor keeps an outage's issue within 30 minutes of it. */
+export const MONITOR_SCHEDULE = '*/15 * * * *';
+
+/**
+ * `airlock-monitor.yml`: a scheduled monitor pass (and by hand), in no GitHub environment, with
+ * repository secrets only.
+ */
+function monitorWorkflow(ctx: JobContext): GeneratedWorkflow {
+  const summary = `Every 15 minutes (and by hand): one pass of airlock monitor over every environment — probe what serves, open an incident after failing passes (a GitHub issue when github: is set), comment on changes and resolve it when the environment recovers. The run is red while an incident is open.`;
+  const secrets = `Secrets — repository secrets (this job runs in no GitHub environment, so reviewers never hold it): ${monitorSecretNames(ctx.config).join(', ')}. Give it read-only platform tokens.`;
+  return {
+    path: '.github/workflows/airlock-monitor.yml',
+    description: summary,
+    content: renderWorkflow(
+      headerOf(ctx, summary, secrets),
+      workflowOf(
+        'Airlock: monitor',
+        { schedule: [{ cron: MONITOR_SCHEDULE }], workflow_dispatch: null },
+        { monitor: monitorJob(ctx) },
+      ),
+    ),
+  };
 }
 
 /**

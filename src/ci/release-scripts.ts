@@ -28,7 +28,11 @@ function releaseOutputs(project: string): string {
  * Fails unless Airlock's state is shared (Postgres or D1): every job runs on a fresh runner, so the
  * release, the staging checks and the approvals must outlive it.
  */
-export function requireTeamStateScript(environment: string): string {
+export function requireTeamStateScript(environment: string | null): string {
+  const where =
+    environment === null
+      ? 'as a repository secret'
+      : `to the GitHub environment ${environment}, or as a repository secret`;
   return `config="$RUNNER_TEMP/airlock-config.json"
 npx airlock config show --json > "$config" || { cat "$config"; exit 1; }
 state=$(node -p 'require(process.argv[1]).state' "$config")
@@ -36,7 +40,7 @@ case "$state" in
   postgres://* | postgresql://*) echo "Airlock state: shared Postgres (team mode)" ;;
   d1://*) echo "Airlock state: shared Cloudflare D1 (team mode)" ;;
   *)
-    echo "::error title=Airlock needs shared state::each job runs on a fresh runner, so Airlock's state (releases, checks, approvals, locks) must live in Postgres or Cloudflare D1. Add the secret AIRLOCK_STATE_URL (postgres://… or d1://<account-id>/<database-id>) to the GitHub environment ${environment}, or as a repository secret."
+    echo "::error title=Airlock needs shared state::each job runs on a fresh runner, so Airlock's state (releases, checks, approvals, locks) must live in Postgres or Cloudflare D1. Add the secret AIRLOCK_STATE_URL (postgres://… or d1://<account-id>/<database-id>) ${where}."
     exit 1
     ;;
 esac

@@ -16,7 +16,12 @@ import {
   resolveManualReleaseScript,
   resolveRollbackReleaseScript,
 } from './release-scripts.ts';
-import { airlockEnv, githubAccess, permissionsFor } from './workflow-secrets.ts';
+import {
+  airlockEnv,
+  githubAccess,
+  monitorSecretNames,
+  permissionsFor,
+} from './workflow-secrets.ts';
 import {
   concurrencyOf,
   fetchReleaseSteps,
@@ -25,7 +30,7 @@ import {
   setupSteps,
   workingDirectory,
 } from './workflow-steps.ts';
-import type { WorkflowJob, WorkflowStep } from './workflow-yaml.ts';
+import type { Permission, WorkflowJob, WorkflowStep } from './workflow-yaml.ts';
 
 /**
  * Runs `airlock doctor` (no committed secrets) and the pull-request checks, then builds every
@@ -291,6 +296,42 @@ export function rollbackJob(ctx: JobContext): WorkflowJob {
           RELEASE_ID: '${{ steps.release.outputs.release }}',
         },
       },
+    ],
+  };
+}
+
+/**
+ * One monitor pass (`airlock monitor --once`) from a scheduled run: probes every environment's
+ * serving release, opens, comments on and resolves incidents and their GitHub issues. It runs
+ * in no GitHub environment (reviewers must not hold a scheduled run), reads repository secrets
+ * only ({@link monitorSecretNames}), and may write issues and nothing else on GitHub (it reads CI
+ * statuses when `monitor.ci` is set). Exit 1 while an incident is open marks the run red.
+ */
+export function monitorJob(ctx: JobContext): WorkflowJob {
+  const monitor = ctx.config.raw.monitor;
+  const issues = Boolean(ctx.config.raw.github) && monitor?.issues !== false;
+  const ci = Boolean(ctx.config.raw.github && monitor?.ci);
+  const permissions: Record<string, Permission> = {
+    contents: 'read',
+    ...(issues ? { issues: 'write' as const } : {}),
+    ...(ci ? { checks: 'read' as const, statuses: 'read' as const } : {}),
+  };
+  const env: Record<string, string> = {};
+  for (const name of monitorSecretNames(ctx.config)) env[name] = `\${{ secrets.${name} }}`;
+  if (issues || ci) env.GITHUB_TOKEN = '${{ github.token }}';
+  const state = { AIRLOCK_STATE_URL: '${{ secrets.AIRLOCK_STATE_URL }}' };
+  return {
+    name: 'Monitor every environment',
+    'runs-on': 'ubuntu-latest',
+    concurrency: { group: `airlock-${ctx.config.project}-monitor`, 'cancel-in-progress': false },
+    permissions,
+    'timeout-minutes': 10,
+    ...workingDirectory(ctx),
+    steps: [
+      ...setupSteps(ctx, false),
+      ...platformCliSteps(ctx, [...ctx.config.pipeline]),
+      { name: 'Require shared Airlock state', run: requireTeamStateScript(null), env: state },
+      { name: 'One monitor pass', run: 'npx airlock monitor --once', env },
     ],
   };
 }

@@ -74,6 +74,39 @@ export function secretNames(config: ResolvedConfig, environments: string[]): str
   return [...names].filter((n) => !n.startsWith('GITHUB_'));
 }
 
+/**
+ * The environment variables `airlock monitor` reads in the scheduled workflow, which runs in no
+ * GitHub environment (a scheduled run must never wait for an environment's reviewers), so every
+ * name is a repository secret: `AIRLOCK_STATE_URL` and the `state` references, whole `${NAME}`
+ * values outside `environments` (notification webhooks), `${NAME}` references inside any
+ * `checks` (a header token), and each environment's platform credentials as `<NAME>_<ENV>`
+ * (give the monitor read-only tokens). Never the apps' vars or database URLs: the monitor
+ * probes URLs, it does not deploy.
+ */
+export function monitorSecretNames(config: ResolvedConfig): string[] {
+  const names = new Set<string>(['AIRLOCK_STATE_URL']);
+  const raw = config.raw;
+  for (const m of (raw.state ?? '').matchAll(ENV_REFERENCE)) names.add(m[1] as string);
+  const walk = (value: unknown, at: string[], inChecks: boolean): void => {
+    if (typeof value === 'string') {
+      if (inChecks) for (const m of value.matchAll(ENV_REFERENCE)) names.add(m[1] as string);
+      else if (at[0] !== 'environments' && at[0] !== 'services') {
+        const whole = WHOLE_REFERENCE.exec(value);
+        if (whole) names.add(whole[1] as string);
+      }
+    } else if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) walk(v, [...at, String(i)], inChecks);
+    } else if (value && typeof value === 'object') {
+      for (const [key, v] of Object.entries(value))
+        walk(v, [...at, key], inChecks || (key === 'checks' && at.length > 0));
+    }
+  };
+  walk(raw, [], false);
+  for (const name of platformCredentialNames(config, [...config.pipeline], undefined))
+    names.add(name);
+  return [...names].filter((n) => !n.startsWith('GITHUB_'));
+}
+
 /** Does Airlock talk to GitHub in a job: through the Deployments API, or for the `ci` gate. */
 export interface GitHubAccess {
   deployments: boolean;

@@ -6,6 +6,7 @@ import {
   generateWorkflows,
   secretsByEnvironment,
 } from '../ci/github-workflows.ts';
+import { monitorSecretNames } from '../ci/workflow-secrets.ts';
 import { UserError } from '../errors.ts';
 import { runCi } from '../pipeline/ci-run.ts';
 import { repoRoot } from '../releases/git.ts';
@@ -106,7 +107,18 @@ export async function ciInitCommand(
   }
   for (const [env, names] of Object.entries(secrets))
     io.reporter.info(`  secrets of the GitHub environment ${env}: ${names.join(', ')}`);
-  io.reporter.result({ flow, written, kept, workflows: workflows.map((w) => w.path), secrets });
+  const monitor = monitorSecretNames(config);
+  io.reporter.info(
+    `  repository secrets of the monitor (read-only platform tokens): ${monitor.join(', ')}`,
+  );
+  io.reporter.result({
+    flow,
+    written,
+    kept,
+    workflows: workflows.map((w) => w.path),
+    secrets,
+    monitorSecrets: monitor,
+  });
   if (kept.length > 0) {
     throw new UserError(
       'USAGE',

@@ -81,8 +81,11 @@ export async function probeEnvironments(
       const specs = monitoredChecks(service.checks, settings);
       if (specs.length === 0) continue;
       probe.serving[record.service] = record.releaseId;
-      if (service.unset.length > 0) {
-        probe.skipped.push(`${record.service}: ${service.unset.map((u) => u.message).join('; ')}`);
+      // The app's vars are not needed to probe it (a scheduled monitor holds no app secrets);
+      // an unset reference in a check is.
+      const unset = service.unset.filter((u) => !/(^|\.)vars(\.|$)/.test(u.path));
+      if (unset.length > 0) {
+        probe.skipped.push(`${record.service}: ${unset.map((u) => u.message).join('; ')}`);
         continue;
       }
       jobs.push(async () => {

@@ -36,11 +36,15 @@ describe('airlock ci init github', () => {
       const first = await project.cli(['ci', 'init', 'github']);
       expect(first.code, first.stderr).toBe(0);
       expect(workflowsIn(project)).toEqual([
+        'airlock-monitor.yml',
         'airlock-production.yml',
         'airlock-rollback.yml',
         'airlock-staging.yml',
       ]);
-      expect(first.stdout).toContain('manual flow: wrote 3 workflow files');
+      expect(first.stdout).toContain('manual flow: wrote 4 workflow files');
+      expect(first.stdout).toContain(
+        'repository secrets of the monitor (read-only platform tokens): AIRLOCK_STATE_URL',
+      );
       // The secrets each GitHub environment needs.
       expect(first.stdout).toContain(
         'secrets of the GitHub environment staging: AIRLOCK_STATE_URL',

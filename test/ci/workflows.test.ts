@@ -50,6 +50,7 @@ const ALLOWED_PERMISSIONS: Record<string, string> = {
   statuses: 'read',
   checks: 'read',
   'id-token': 'write',
+  issues: 'write',
 };
 
 let root: string;
@@ -183,8 +184,8 @@ describe('generated workflows: GitHub’s parser and actionlint', () => {
       it(`${flow}, ${variant.config}: no errors, no findings`, async () => {
         const workflows = generate(variant.config, flow, variant.options);
         expect(workflows.length).toBe(
-          // The flow's files, the rollback workflow, and the approve workflow with OIDC.
-          (flow === 'automatic' ? 1 : 2) + 1 + (variant.config === 'oidc' ? 1 : 0),
+          // The flow's files, the rollback and monitor workflows, and the approve workflow with OIDC.
+          (flow === 'automatic' ? 1 : 2) + 2 + (variant.config === 'oidc' ? 1 : 0),
         );
         for (const w of workflows) {
           const { errors, template } = await parseWithGitHub(w.path, w.content);
@@ -252,6 +253,12 @@ describe('generated workflows: invariants', () => {
               : `airlock-notes-${job.environment}`,
             'cancel-in-progress': false,
           });
+        } else if (id === 'monitor') {
+          // Scheduled passes queue behind each other, never in parallel.
+          expect(job.concurrency, id).toEqual({
+            group: 'airlock-notes-monitor',
+            'cancel-in-progress': false,
+          });
         } else expect(job.concurrency, id).toBeUndefined();
       }
     });
@@ -281,9 +288,15 @@ describe('generated workflows: invariants', () => {
             // The OIDC token only where a reviewer's approval is proven by it.
             const approves = /args=\(approve .* --oidc\)/.test(scriptsOf(job));
             expect(job.permissions?.['id-token'] === 'write', id).toBe(approves);
+            // The monitor files incidents as issues when GitHub is configured; nothing else may.
+            expect(job.permissions?.issues === 'write', id).toBe(github && id === 'monitor');
             if (!job.environment)
               expect(Object.keys(job.permissions ?? {}), id).toEqual(
-                approves ? ['contents', 'id-token'] : ['contents'],
+                approves
+                  ? ['contents', 'id-token']
+                  : github && id === 'monitor'
+                    ? ['contents', 'issues']
+                    : ['contents'],
               );
           }
         }
@@ -455,6 +468,47 @@ describe('generated workflows: invariants', () => {
     const github = await parsed(generate('github', 'automatic'));
     const promote = github[0]?.jobs['promote-production'] as Job;
     expect(promote.steps.at(-1)?.env?.GITHUB_TOKEN).toBe('${{ github.token }}');
+  });
+
+  it('monitor: every 15 minutes and by hand, in no GitHub environment, repository secrets without app secrets', async () => {
+    for (const flow of CI_FLOWS) {
+      const monitor = (await parsed(generate('postgres', flow))).find(
+        (f) => f.file.path === '.github/workflows/airlock-monitor.yml',
+      );
+      expect(monitor, flow).toBeDefined();
+      expect(monitor?.file.content).toContain('- cron: "*/15 * * * *"');
+      expect(monitor?.file.content).toMatch(/^ {2}workflow_dispatch:/m);
+      const job = monitor?.jobs.monitor as Job;
+      // Reviewers of a GitHub environment must never hold a scheduled run.
+      expect(job.environment).toBeUndefined();
+      expect(job.permissions).toEqual({ contents: 'read' });
+      const pass = job.steps.at(-1) as Step;
+      expect(pass.run).toBe('npx airlock monitor --once');
+      // The state (and its reference) to share samples between runs; never a database URL.
+      expect(Object.keys(pass.env ?? {}).sort()).toEqual([
+        'AIRLOCK_STATE_URL',
+        'SUPABASE_STATE_URL',
+      ]);
+      expect(monitor?.file.content).not.toMatch(/DATABASE_URL/);
+    }
+    // Platforms: each environment's token under <NAME>_<ENV> (a repository secret each).
+    const fly = (await parsed(generate('fly', 'manual'))).find(
+      (f) => f.file.path === '.github/workflows/airlock-monitor.yml',
+    );
+    const flyJob = fly?.jobs.monitor as Job;
+    expect(flyJob.steps.at(-1)?.env).toMatchObject({
+      FLY_API_TOKEN_STAGING: '${{ secrets.FLY_API_TOKEN_STAGING }}',
+      FLY_API_TOKEN_PRODUCTION: '${{ secrets.FLY_API_TOKEN_PRODUCTION }}',
+    });
+    expect(flyJob.steps.at(-1)?.env?.FLY_API_TOKEN).toBeUndefined();
+    expect(flyJob.steps.some((s) => s.name === 'Set up flyctl')).toBe(true);
+    // With GitHub: incidents become issues (issues: write and the run's token).
+    const github = (await parsed(generate('github', 'manual'))).find(
+      (f) => f.file.path === '.github/workflows/airlock-monitor.yml',
+    );
+    const githubJob = github?.jobs.monitor as Job;
+    expect(githubJob.permissions).toEqual({ contents: 'read', issues: 'write' });
+    expect(githubJob.steps.at(-1)?.env?.GITHUB_TOKEN).toBe('${{ github.token }}');
   });
 
   it('refuses an unknown flow, a pipeline that is not two environments, a bad Node version', async () => {
