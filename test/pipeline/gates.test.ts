@@ -59,6 +59,7 @@ function environment(
       ci: false,
       checksMaxAgeMs: null,
       livePrevious: true,
+      rollbackRehearsal: 'off',
       window: null,
       freeze: [],
       ...policy,
