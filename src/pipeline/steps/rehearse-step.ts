@@ -113,7 +113,7 @@ export function rehearseStep(d: DeploymentRun, service: string, title: string): 
       } catch (error) {
         back = {
           status: 'failed',
-          message: `${previous.id} did not start: ${(error as Error).message}`,
+          message: `${previous.id} did not start: ${(error as Error).message.replace(/\.$/, '')}`,
         };
       }
       ctx.progress(`switching ${service} forward to ${release.id}`);
