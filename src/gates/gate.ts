@@ -56,7 +56,8 @@ export interface MigrationGateFacts {
   problems: MigrationProblem[];
   /**
    * Contract migrations the release carries that the target has not applied (pending or held
-   * back): once they run, rolling back behind them is refused, so the release is fix-forward only.
+   * back) and the release serving the target does not carry: once they run, rolling back to it
+   * is refused, so the release is fix-forward only.
    */
   contracts?: string[];
 }

@@ -34,7 +34,7 @@ import type {
 } from '../state/state-store.ts';
 import { countableApprovals } from './approval-identity.ts';
 import { type AirlockContext, databaseOf, migrationLayoutOf, serviceTarget } from './context.ts';
-import { holdBackContracts } from './contract.ts';
+import { carries, holdBackContracts } from './contract.ts';
 import { ledgerFilesFromReleases } from './ledger-files.ts';
 import { liveServices } from './live-previous.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
@@ -61,11 +61,8 @@ async function migrationFacts(
       : [];
     const plan = planMigrations(files, await ctx.databases.readLedger(service.database));
     const servingId = serving.find((s) => s.service === name)?.releaseId;
-    const { run, hold } = holdBackContracts(
-      plan.pending,
-      name,
-      servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null,
-    );
+    const servingRelease = servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null;
+    const { run, hold } = holdBackContracts(plan.pending, name, servingRelease);
     const notOnPrevious = previous
       ? checkAppliedOnPrevious(
           run,
@@ -78,7 +75,13 @@ async function migrationFacts(
       held: hold,
       notOnPrevious,
       problems: plan.problems,
-      contracts: plan.pending.filter((f) => directivesOf(f).contract).map((f) => f.filename),
+      // Contracts this release brings that what serves here does not carry: once they run,
+      // rolling back to it is refused (nothing serving yet: nothing to roll back to).
+      contracts: servingRelease
+        ? plan.pending
+            .filter((f) => directivesOf(f).contract && !carries(servingRelease.services[name], f))
+            .map((f) => f.filename)
+        : [],
     });
   }
   return out;

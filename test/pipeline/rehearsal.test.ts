@@ -13,8 +13,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
+import type { GateResult } from '../../src/gates/gate.ts';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import { deploy, planDeploy } from '../../src/pipeline/operations.ts';
+import type { Plan } from '../../src/pipeline/plan.ts';
 import { promotedProjectTestWith, stageAndApprove } from '../helpers/fixtures.ts';
 import { liveVersion, REVIEWER, type TestProject } from '../helpers/project.ts';
 
@@ -52,8 +54,7 @@ function edit(project: TestProject, file: string, from: string, to: string): str
   return text.replaceAll(from, to);
 }
 
-const gate = (plan: { gates: Array<{ gate: string }> }, name: string) =>
-  plan.gates.find((g) => g.gate === name) as { status: string; reason: string; next?: string };
+const gate = (plan: Plan, name: string) => plan.gates.find((g) => g.gate === name) as GateResult;
 
 describe('release drills', () => {
   test('rehearses rollbacks on staging, gates production on them, and compares response times with the release before', async ({
