@@ -415,6 +415,7 @@ describe('valid configs', () => {
       soakMs: null,
       checksMaxAgeMs: null,
       livePrevious: true,
+      rollbackRehearsal: 'off',
       window: null,
       freeze: [],
     };
