@@ -43,7 +43,7 @@ const spec: PerfCheckSpec = {
   paths: ['/health', '/notes'],
   rate: 40,
   connections: 2,
-  durationMs: 300,
+  durationMs: 250,
   rounds: 3,
   maxRegression: 0.2,
   minRegressionMs: 10,
@@ -108,11 +108,15 @@ describe('perf check', () => {
     expect(first.message).toContain('no baseline yet');
     const paths = first.details.paths as Array<{ path: string; requests: number; errors: number }>;
     expect(paths.map((p) => p.path)).toEqual(['/health', '/notes']);
-    expect(paths.every((p) => p.requests >= 20 && p.errors === 0)).toBe(true);
+    expect(paths.every((p) => p.requests >= 15 && p.errors === 0)).toBe(true);
 
-    // The same server, measured again several times against the first result: no false failure.
+    // The same server, measured again several times against the first result (on the endpoint
+    // the delay goes to, to keep it short): no false failure.
     for (let i = 0; i < 3; i++) {
-      const again = await runPerfCheck(spec, context(steady, { baseline: baselineOf(first) }));
+      const again = await runPerfCheck(
+        { ...spec, paths: ['/notes'] },
+        context(steady, { baseline: baselineOf(first) }),
+      );
       expect(again.status, again.message).toBe('passed');
       expect(again.details.baselineRelease).toBe('r1');
     }
