@@ -10,7 +10,9 @@
  * (h), `layouts-postgres` (h) without wrangler's ~100 s per run, `real-size` (i), `data-refresh` (j),
  * on Postgres only, and `runtime-lease` (k): kill -9 of the CLI at every step boundary of a
  * failing promotion, and of the runtime daemon under load — about 5 minutes, so it runs only
- * when named), `monitor` (l): one monitor pass over 300 environment-services; `--runs N`
+ * when named), `monitor` (l): one monitor pass over 300 environment-services, `drills` (m):
+ * the time a rollback rehearsal adds to a staging deployment and the perf check's noise floor
+ * (runs only when named); `--runs N`
  * sets their number of runs (of (e) to (h)).
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
@@ -21,6 +23,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config/load.ts';
 import { type ColdStartResult, coldStartSection, measureColdStart } from './cold-start.ts';
 import { dataRefreshSection, measureDataRefresh } from './data-refresh.ts';
+import { drillsSection, measureDrills } from './drills.ts';
 import { layoutsSection, measurePostgresLayouts, measureWranglerLayout } from './layouts.ts';
 import { lintSection, measureLint } from './lint.ts';
 import { applySection, measureApply } from './migrations.ts';
@@ -68,10 +71,11 @@ const ONLY_SECTIONS = [
   'data-refresh',
   'runtime-lease',
   'monitor',
+  'drills',
 ] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,data-refresh,runtime-lease,monitor] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,data-refresh,runtime-lease,monitor,drills] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -240,6 +244,29 @@ function stateStoreOptions(options: BenchOptions, postgresUrl: string | null) {
   };
 }
 
+/** (m) on an example project of its own, in a temporary Airlock home (runs only when named). */
+async function drillsAlone(options: BenchOptions): Promise<Section> {
+  const homes = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-home-'));
+  const previousHome = process.env.AIRLOCK_HOME;
+  process.env.AIRLOCK_HOME = homes;
+  let project: BenchProject | null = null;
+  try {
+    project = await createBenchProject();
+    return drillsSection(
+      await measureDrills(project, {
+        deployments: options.runs ?? (options.quick ? 2 : 5),
+        perfRuns: options.quick ? 3 : 8,
+      }),
+    );
+  } finally {
+    killStrayChildren();
+    await project?.cleanup().catch(() => {});
+    rmSync(homes, { recursive: true, force: true });
+    if (previousHome === undefined) delete process.env.AIRLOCK_HOME;
+    else process.env.AIRLOCK_HOME = previousHome;
+  }
+}
+
 /** (j) on an example project of its own, in a temporary Airlock home. */
 async function runtimeLeaseAlone(quick: boolean): Promise<Section> {
   const homes = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-home-'));
@@ -299,6 +326,7 @@ export async function main(argv: string[]): Promise<void> {
       else log('data refresh: Postgres does not answer; skipped');
     }
     if (options.only.has('runtime-lease')) sections.push(await runtimeLeaseAlone(options.quick));
+    if (options.only.has('drills')) sections.push(await drillsAlone(options));
     if (options.only.has('monitor'))
       sections.push(
         monitorSection(await measureMonitor({ services: 100, passes: options.runs ?? 10 })),

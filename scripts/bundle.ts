@@ -25,7 +25,7 @@ await build({
     'runtime-entry': 'src/cli/runtime-entry.ts',
   },
   platform: 'node',
-  external: [/^node:/, 'cli-table3', 'log-update'],
+  external: [/^node:/, 'cli-table3', 'log-update', 'autocannon'],
   logLevel: 'warn',
   output: {
     dir: dist,

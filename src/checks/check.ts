@@ -64,7 +64,28 @@ export interface LatencyCheckSpec {
   requestTimeoutMs: number;
 }
 
-export type CheckSpec = HttpCheckSpec | CommandCheckSpec | LatencyCheckSpec;
+/**
+ * A fixed-rate load on each path for several short rounds; the median p50/p95 (ms) is compared
+ * with the same check's result for the release that served before (the baseline).
+ */
+export interface PerfCheckSpec {
+  name: string;
+  type: 'perf';
+  paths: string[];
+  /** Requests per second per path (all connections together). */
+  rate: number;
+  connections: number;
+  /** One round on one path (ms). */
+  durationMs: number;
+  rounds: number;
+  /** Allowed growth of the median p95, as a fraction of the baseline (0.2 = 20 %). */
+  maxRegression: number;
+  /** The smallest p95 increase (ms) that may fail. */
+  minRegressionMs: number;
+  requestTimeoutMs: number;
+}
+
+export type CheckSpec = HttpCheckSpec | CommandCheckSpec | LatencyCheckSpec | PerfCheckSpec;
 
 /** Facts available to checks and their interpolation. */
 export interface CheckContext {
@@ -83,6 +104,14 @@ export interface CheckContext {
   databaseUrl?: string;
   /** Values never shown in a check's output or message (masked): variables read, credentials. */
   secrets?: readonly string[];
+  /**
+   * What the same checks found for the release that served this environment before (their
+   * stored results, by check name): the baseline a perf check compares with. Absent: none.
+   */
+  baseline?: {
+    release: string;
+    results: ReadonlyArray<Pick<CheckResult, 'name' | 'type' | 'status' | 'details'>>;
+  };
 }
 
 export interface CheckResult {

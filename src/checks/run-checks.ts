@@ -6,6 +6,7 @@ import type { CheckContext, CheckResult, CheckSpec } from './check.ts';
 import { runCommandCheck } from './command-check.ts';
 import { runHttpCheck } from './http-check.ts';
 import { runLatencyCheck } from './latency-check.ts';
+import { runPerfCheck } from './perf-check.ts';
 
 /** Runs one check of any type. Never throws. */
 export function runCheck(spec: CheckSpec, ctx: CheckContext): Promise<CheckResult> {
@@ -16,6 +17,8 @@ export function runCheck(spec: CheckSpec, ctx: CheckContext): Promise<CheckResul
       return runCommandCheck(spec, ctx);
     case 'latency':
       return runLatencyCheck(spec, ctx);
+    case 'perf':
+      return runPerfCheck(spec, ctx);
   }
 }
 

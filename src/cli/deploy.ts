@@ -125,6 +125,7 @@ export async function deployCommand(
     follow: boolean;
     wait?: string;
     overrideWindow?: string;
+    fixForward?: string;
     fixes?: string;
   },
   verb: 'deploy' | 'promote',
@@ -140,6 +141,7 @@ export async function deployCommand(
         ...(opts.commit ? { commit: opts.commit } : {}),
         ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
         ...(opts.fixes !== undefined ? { fixes: incidentId(opts.fixes) } : {}),
+        ...(opts.fixForward ? { fixForward: opts.fixForward } : {}),
       };
       const outcome = await (verb === 'promote' ? promote : deploy)(ctx, environment, choice, {
         signal: io.signal,

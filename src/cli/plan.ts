@@ -20,7 +20,7 @@ export const EXIT_PLAN_BLOCKED = 4;
 export async function planCommand(
   io: CommandIO,
   environment: string,
-  opts: { release?: string; commit?: string; overrideWindow?: string },
+  opts: { release?: string; commit?: string; overrideWindow?: string; fixForward?: string },
 ): Promise<number> {
   return withSession(io, async (session) => {
     const { ctx } = session;
@@ -29,6 +29,7 @@ export async function planCommand(
       const plan = await planDeploy(ctx, environment, {
         ...opts,
         ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
+        ...(opts.fixForward ? { fixForward: opts.fixForward } : {}),
       });
       io.reporter.plan(plan);
       const exitCode = plan.blocked ? EXIT_PLAN_BLOCKED : 0;

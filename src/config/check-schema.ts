@@ -1,6 +1,7 @@
 /**
  * The `checks:` of a service in `airlock.yaml`: verifications against the live environment after
- * every deployment — an HTTP request, a command (an E2E suite), or a latency budget.
+ * every deployment — an HTTP request, a command (an E2E suite), a latency budget, or a response-time
+ * comparison with the release that served before (perf).
  */
 import { z } from 'zod';
 import { envVarsSchema, field, msSchema, nameSchema } from './schema-fields.ts';
@@ -137,8 +138,67 @@ export const latencyCheckSchema = field(
   },
 );
 
+export const perfCheckSchema = field(
+  z.strictObject({
+    name: checkName,
+    type: z.literal('perf'),
+    paths: field(
+      z
+        .array(z.string().startsWith('/', { error: 'a path starting with "/"' }))
+        .min(1, { error: 'at least one path, e.g. ["/health"]' })
+        .max(20),
+      {
+        description: 'Paths requested with GET, each measured on its own.',
+        examples: [['/health', '/notes']],
+      },
+    ),
+    rate: field(z.number().int().min(1).max(10_000).default(50), {
+      description:
+        'Fixed load: requests per second sent to each path (all connections together), whether or not answers are slow.',
+      examples: [50],
+    }),
+    connections: field(z.number().int().min(1).max(64).default(2), {
+      description: 'Connections the load is sent over.',
+      examples: [2],
+    }),
+    durationMs: field(z.number().int().min(200).max(600_000).default(2_000), {
+      description: 'Length of one round on one path (ms).',
+      examples: [2000],
+    }),
+    rounds: field(z.number().int().min(3).max(21).default(5), {
+      description:
+        'Rounds per path; the median of their p50 and p95 is compared, so one noisy round does not decide.',
+      examples: [5],
+    }),
+    maxRegression: field(z.number().min(0.01).max(10).default(0.2), {
+      description:
+        'Fails when the median p95 grows by more than this fraction of the baseline (0.2 = 20 %), and by more than the noise allowance.',
+      examples: [0.2],
+    }),
+    minRegressionMs: field(msSchema.default(10), {
+      description:
+        "Noise allowance floor (ms): a p95 increase smaller than this never fails, however small the baseline (a 1 ms endpoint measured at 1.3 ms is noise, not a regression). The allowance is also at least three times the rounds' spread.",
+      examples: [10],
+    }),
+    requestTimeoutMs: field(msSchema.min(1).default(5_000), {
+      description: 'A request unanswered after this many ms counts as an error.',
+      examples: [5000],
+    }),
+  }),
+  {
+    description:
+      "Sends a fixed-rate load (autocannon) to each path for several short rounds and compares the median p50 and p95 with the baseline: the same check's result for the release that served this environment before. Fails when p95 regresses beyond `maxRegression` and the noise allowance, or when any request errors. The first release measured sets the baseline.",
+    examples: [{ name: 'perf', type: 'perf', paths: ['/health', '/notes'] }],
+  },
+);
+
 export const checkSchema = field(
-  z.discriminatedUnion('type', [httpCheckSchema, commandCheckSchema, latencyCheckSchema]),
+  z.discriminatedUnion('type', [
+    httpCheckSchema,
+    commandCheckSchema,
+    latencyCheckSchema,
+    perfCheckSchema,
+  ]),
   {
     description: 'A verification against the live environment after every deployment.',
     examples: [{ name: 'smoke', type: 'http', path: '/health' }],

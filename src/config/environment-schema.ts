@@ -128,6 +128,11 @@ const promotionObjectSchema = z.strictObject({
       "Ask the previous environment's platform at promotion time whether it still serves the release and answers its health check; unreachable, stopped or serving another release blocks the `deployed` gate. Default true; false judges by Airlock's records alone (for a previous environment this machine cannot reach).",
     examples: [false],
   }),
+  rollbackRehearsal: field(z.enum(['required', 'off']).optional(), {
+    description:
+      '`required`: after a release that changes the schema passes its checks on the previous environment, Airlock switches that environment back to the release that served before (old code, new schema), runs that release\'s checks, switches forward again and re-runs the candidate\'s checks; the `rehearsal` gate holds only when this passed (or the release changed no schema). A release carrying a contract migration cannot pass (its rollback is refused by design): the gate asks for `--fix-forward "reason"` (audited). Default: off.',
+    examples: ['required'],
+  }),
   checksMaxAge: field(durationSchema.optional(), {
     description:
       "Re-run the previous environment's checks before promoting when they passed longer ago than this (e.g. 1h).",

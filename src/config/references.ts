@@ -124,6 +124,13 @@ export function expandServiceFields(
       return;
     }
     const keep = CHECK_PLACEHOLDERS;
+    if (check.type === 'perf') {
+      out.checks.push({
+        ...check,
+        paths: check.paths.map((p, i) => read(p, at('paths', i), keep)),
+      });
+      return;
+    }
     const path = read(check.path, at('path'), keep);
     if (check.type === 'latency') {
       out.checks.push({ ...check, path });

@@ -54,6 +54,7 @@ function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
     ci: false,
     checksMaxAgeMs: null,
     livePrevious: true,
+    rollbackRehearsal: 'off',
     window: null,
     freeze: [],
   };
@@ -83,6 +84,7 @@ function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
     ci: p.ci ?? false,
     checksMaxAgeMs: duration(p.checksMaxAge),
     livePrevious: p.livePrevious ?? true,
+    rollbackRehearsal: p.rollbackRehearsal ?? 'off',
     window: p.window
       ? {
           days: p.window.days,

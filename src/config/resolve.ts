@@ -199,6 +199,11 @@ export interface PromotionPolicy {
   checksMaxAgeMs: number | null;
   /** Ask the previous environment's platform at promotion time (`pipeline/live-previous.ts`). */
   livePrevious: boolean;
+  /**
+   * `required`: the previous environment rehearses a rollback of each release that changes its
+   * schema (old code on the new schema) and the `rehearsal` gate holds only when it passed.
+   */
+  rollbackRehearsal: 'required' | 'off';
   /** Days, local minutes [start, end) and time zone promotions may run in; null: any time. */
   window: {
     days: string[];

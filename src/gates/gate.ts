@@ -28,7 +28,8 @@ export type GateKind =
   | 'window'
   | 'approval'
   | 'audit'
-  | 'health';
+  | 'health'
+  | 'rehearsal';
 
 /** `holds`: satisfied. `fails`: blocks until something changes. `pending`: waiting (e.g. for an approval). */
 export type GateStatus = 'holds' | 'fails' | 'pending';
@@ -53,6 +54,26 @@ export interface MigrationGateFacts {
   held: ContractHold | null;
   notOnPrevious: NotOnPrevious[];
   problems: MigrationProblem[];
+  /**
+   * Contract migrations the release carries that the target has not applied (pending or held
+   * back) and the release serving the target does not carry: once they run, rolling back to it
+   * is refused, so the release is fix-forward only.
+   */
+  contracts?: string[];
+}
+
+/**
+ * The rollback rehearsal of one service on the previous environment, as recorded by the newest
+ * deployment of the release there that rehearsed (`rehearse:<service>` step). `missing`: none did.
+ */
+export interface RehearsalFact {
+  service: string;
+  result: 'passed' | 'failed' | 'not-needed' | 'contract' | 'missing';
+  /** The step's message (why), or null. */
+  message: string | null;
+  /** The release rehearsed as the rollback target. */
+  previous: string | null;
+  contracts: string[];
 }
 
 /** Schema drift of one service's databases in the previous and the target environment. */
@@ -184,4 +205,10 @@ export interface GateInputs {
   fixes?: number | null;
   /** The audit chain; the `audit` gate appears (and fails) when it is altered. */
   audit?: AuditFact | null;
+  /** Rollback rehearsals on the previous environment, per service with a database (`rollbackRehearsal: required`). */
+  rehearsal?: RehearsalFact[];
+  /** What the target environment serves now (the rollback target a rehearsal must have tried). */
+  targetServing?: ServingRecord[];
+  /** `--fix-forward "reason"`: the acknowledgement that a contract release cannot be rolled back (audited). */
+  fixForward?: string | null;
 }

@@ -24,6 +24,7 @@ import { deployStep } from './steps/deploy-step.ts';
 import type { DeploymentRun } from './steps/deployment-run.ts';
 import { lintStep } from './steps/lint-step.ts';
 import { migrateStep } from './steps/migrate-step.ts';
+import { rehearseStep } from './steps/rehearse-step.ts';
 import { rollbackStep } from './steps/rollback-step.ts';
 import { verifyStep } from './steps/verify-step.ts';
 
@@ -101,6 +102,8 @@ function stepsFor(plan: Plan, facts: PlanFacts, d: DeploymentRun): Step[] {
         return deployStep(d, service, s.title);
       case 'check':
         return checkStep(d, service, s.title);
+      case 'rehearse':
+        return rehearseStep(d, service, s.title);
       default:
         return rollbackStep(d, service, s.title);
     }

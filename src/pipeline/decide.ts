@@ -43,6 +43,8 @@ export type Intent =
       windowOverride?: string;
       /** `--fixes <incident>` (see `GateInputs.fixes`). */
       fixes?: number;
+      /** `--fix-forward "reason"` (see `GateInputs.fixForward`). */
+      fixForward?: string;
       /**
        * When the environment already serves the chosen release: `skip` ends the decision
        * `unchanged` (promotion is idempotent); `redeploy` deploys it again. Default `redeploy`.
@@ -367,10 +369,12 @@ export async function decide(
   }
   const windowOverride = intent.verb === 'rollback' ? undefined : intent.windowOverride;
   const fixes = intent.verb === 'rollback' ? undefined : intent.fixes;
+  const fixForward = intent.verb === 'rollback' ? undefined : intent.fixForward;
   const facts = await gatherFacts(ctx, action, env, release, {
     ...options,
     ...(windowOverride ? { windowOverride } : {}),
     ...(fixes !== undefined ? { fixes } : {}),
+    ...(fixForward ? { fixForward } : {}),
   });
   const plan = buildPlan(facts);
   return { outcome: plan.blocked ? 'blocked' : 'proceed', choice, facts, plan, recordForce };

@@ -14,8 +14,10 @@ import type {
   GateInputs,
   MigrationGateFacts,
   ParityFact,
+  RehearsalFact,
   SecretsFact,
 } from '../gates/gate.ts';
+import { directivesOf } from '../migrations/directives.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
@@ -24,6 +26,7 @@ import { openSecretStore } from '../secrets/stores/open-secret-store.ts';
 import { AUDIT_TAIL, describeAlteration, formatAuditHead } from '../state/audit-chain.ts';
 import type {
   Approval,
+  Deployment,
   DeploymentKind,
   Release,
   ServingRecord,
@@ -31,10 +34,11 @@ import type {
 } from '../state/state-store.ts';
 import { countableApprovals } from './approval-identity.ts';
 import { type AirlockContext, databaseOf, migrationLayoutOf, serviceTarget } from './context.ts';
-import { holdBackContracts } from './contract.ts';
+import { carries, holdBackContracts } from './contract.ts';
 import { ledgerFilesFromReleases } from './ledger-files.ts';
 import { liveServices } from './live-previous.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
+import type { RehearsalOutput } from './steps/rehearse-step.ts';
 
 /** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */
 async function migrationFacts(
@@ -57,11 +61,8 @@ async function migrationFacts(
       : [];
     const plan = planMigrations(files, await ctx.databases.readLedger(service.database));
     const servingId = serving.find((s) => s.service === name)?.releaseId;
-    const { run, hold } = holdBackContracts(
-      plan.pending,
-      name,
-      servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null,
-    );
+    const servingRelease = servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null;
+    const { run, hold } = holdBackContracts(plan.pending, name, servingRelease);
     const notOnPrevious = previous
       ? checkAppliedOnPrevious(
           run,
@@ -74,6 +75,13 @@ async function migrationFacts(
       held: hold,
       notOnPrevious,
       problems: plan.problems,
+      // Contracts this release brings that what serves here does not carry: once they run,
+      // rolling back to it is refused (nothing serving yet: nothing to roll back to).
+      contracts: servingRelease
+        ? plan.pending
+            .filter((f) => directivesOf(f).contract && !carries(servingRelease.services[name], f))
+            .map((f) => f.filename)
+        : [],
     });
   }
   return out;
@@ -287,12 +295,55 @@ export interface GatherOptions {
   windowOverride?: string;
   /** `--fixes <incident>`. */
   fixes?: number;
+  /** `--fix-forward "reason"`: acknowledges a contract release cannot be rolled back. */
+  fixForward?: string;
   /**
    * Leave the databases and platforms alone (no migration, drift or parity facts): for
    * telling people what a release waits for where the next environment's database or platform
    * cannot be reached (its secret is not here).
    */
   skipMigrations?: boolean;
+}
+
+/**
+ * The rollback rehearsal of each service with a database, from the newest deployment of the
+ * release into the previous environment (in `history`, newest first) whose run rehearsed it.
+ */
+async function rehearsalFacts(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  history: Deployment[],
+): Promise<RehearsalFact[]> {
+  const services = ctx.config.services.filter((s) => env.services[s]?.database);
+  const found = new Map<string, RehearsalFact>();
+  for (const deployment of history) {
+    if (found.size === services.length) break;
+    if (deployment.runId === null) continue;
+    const steps = await ctx.store.listSteps(deployment.runId);
+    for (const service of services) {
+      if (found.has(service)) continue;
+      const step = steps.find((s) => s.name === `rehearse:${service}`);
+      const output = step?.output as Partial<RehearsalOutput> | null | undefined;
+      if (!step || !output?.result) continue;
+      found.set(service, {
+        service,
+        result: output.result,
+        message: step.message,
+        previous: output.previous ?? null,
+        contracts: output.contracts ?? [],
+      });
+    }
+  }
+  return services.map(
+    (service) =>
+      found.get(service) ?? {
+        service,
+        result: 'missing',
+        message: null,
+        previous: null,
+        contracts: [],
+      },
+  );
 }
 
 /** Gathers the facts for a plan. Reads only. */
@@ -337,6 +388,10 @@ export async function gatherFacts(
       ci: await ciFact(ctx, env, release),
       secrets: options.skipMigrations ? null : await secretsFact(ctx, env),
       windowOverride: options.windowOverride ?? null,
+      fixForward: options.fixForward ?? null,
+      ...(env.promotion.rollbackRehearsal === 'required'
+        ? { rehearsal: await rehearsalFacts(ctx, env, history), targetServing: serving }
+        : {}),
       incidents: await ctx.store.listIncidents({
         environment: previous,
         status: 'open',

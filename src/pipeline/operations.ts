@@ -30,6 +30,8 @@ export interface ReleaseChoice {
   windowOverride?: string;
   /** `--fixes <incident>`: the promotion fixes this open incident (the `health` gate lets it through, audited). */
   fixes?: number;
+  /** `--fix-forward "reason"`: acknowledges that a release carrying a contract migration cannot be rolled back (the `rehearsal` gate lets it through, audited). */
+  fixForward?: string;
 }
 
 export interface OperationHooks {

@@ -13,7 +13,7 @@ import { describeHold } from './contract.ts';
 export interface PlanStep {
   name: string;
   title: string;
-  kind: 'verify' | 'recheck' | 'lint' | 'migrate' | 'deploy' | 'check' | 'rollback';
+  kind: 'verify' | 'recheck' | 'lint' | 'migrate' | 'deploy' | 'check' | 'rehearse' | 'rollback';
   service: string | null;
   when: 'on-success' | 'on-failure';
 }
@@ -160,6 +160,16 @@ export function buildPlan(facts: PlanFacts): Plan {
       service: name,
       when: 'on-success',
     });
+    const next = env.next ? config.environments[env.next] : undefined;
+    if (action !== 'rollback' && migrate && next?.promotion.rollbackRehearsal === 'required') {
+      steps.push({
+        name: `rehearse:${name}`,
+        title: `Rehearse ${name}'s rollback for ${next.name} (the release ${next.name} would roll back to, on ${env.name}'s new schema; then ${release.id} again)`,
+        kind: 'rehearse',
+        service: name,
+        when: 'on-success',
+      });
+    }
     if (action === 'rollback') {
       // Going back to an older release: a ledger ahead of its files is expected, not an error.
       const ahead =

@@ -59,7 +59,8 @@ export const AUDIT_ACTION_GROUPS = {
   run: ['run.interrupted', 'run.resumed', 'run.replaced'],
   /**
    * A run started although the deploy window or a freeze said no, because `--override-window
-   * <reason>` overrode it.
+   * <reason>` overrode it; or although the `rehearsal` gate said the release brings a contract
+   * migration, because `--fix-forward <reason>` acknowledged it.
    */
   gate: ['gate.overridden'],
   /**

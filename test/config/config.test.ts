@@ -207,7 +207,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
       `.replace(/^/gm, '    '),
     );
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:8:30: error: services.notes.checks[0].type: expected one of "http", "command", "latency", got "htp". Fix: did you mean "http"?',
+      'airlock.yaml:8:30: error: services.notes.checks[0].type: expected one of "http", "command", "latency", "perf", got "htp". Fix: did you mean "http"?',
     ]);
   });
 
@@ -223,7 +223,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
       `.replace(/^/gm, '    '),
     );
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:8:9: error: services.notes.checks[0].type: is required (one of "http", "command", "latency"). Fix: set type to one of http, command, latency; each kind takes its own fields (docs/configuration.md).',
+      'airlock.yaml:8:9: error: services.notes.checks[0].type: is required (one of "http", "command", "latency", "perf"). Fix: set type to one of http, command, latency, perf; each kind takes its own fields (docs/configuration.md).',
       'airlock.yaml:10:9: error: services.notes.checks[1].p95Ms: is required (expected a number). Fix: add `p95Ms: 200` under services.notes.checks[1].',
     ]);
   });
@@ -415,6 +415,7 @@ describe('valid configs', () => {
       soakMs: null,
       checksMaxAgeMs: null,
       livePrevious: true,
+      rollbackRehearsal: 'off',
       window: null,
       freeze: [],
     };

@@ -153,6 +153,7 @@ describe('the configuration reference', () => {
       'Check: http',
       'Check: command',
       'Check: latency',
+      'Check: perf',
     ]);
     expect(markdown).toContain(
       '### `services.<name>.checks[].p95Ms`\n\nBudget for the 95th percentile latency (ms).\n\n- **Type:** integer ≥ 0 · **Required:** yes',

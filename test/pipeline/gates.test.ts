@@ -10,6 +10,7 @@ import { evaluateGates, gatesHold } from '../../src/gates/evaluate.ts';
 import type { GateInputs } from '../../src/gates/gate.ts';
 import { evaluateMigrationsGate } from '../../src/gates/migrations-gate.ts';
 import { evaluateParityGate } from '../../src/gates/parity-gate.ts';
+import { evaluateRehearsalGate } from '../../src/gates/rehearsal-gate.ts';
 import { evaluateSoakGate } from '../../src/gates/soak-gate.ts';
 import { evaluateWindowGate } from '../../src/gates/window-gate.ts';
 import type { MigrationFile } from '../../src/migrations/migration-files.ts';
@@ -59,6 +60,7 @@ function environment(
       ci: false,
       checksMaxAgeMs: null,
       livePrevious: true,
+      rollbackRehearsal: 'off',
       window: null,
       freeze: [],
       ...policy,
@@ -325,6 +327,72 @@ describe('gates', () => {
     });
     // Without a maximum age, any age is fine.
     expect(checksStale({ ...stale, environment: environment() })).toBe(false);
+  });
+
+  it('rehearsal: listed only when required; holds when passed or not needed, fails when failed, missing or stale, and a contract release needs --fix-forward', () => {
+    const fact = (result: 'passed' | 'failed' | 'not-needed' | 'missing', previous = 'r2') => ({
+      service: 'web',
+      result,
+      message: result === 'failed' ? 'rollback rehearsal failed: r2 did not start' : null,
+      previous,
+      contracts: [],
+    });
+    const serving = [
+      { environment: 'production', service: 'web', releaseId: 'r2', deploymentId: 3, since: 't' },
+    ];
+    expect(evaluateGates(inputs()).map((g) => g.gate)).not.toContain('rehearsal');
+    const required = environment({}, { rollbackRehearsal: 'required' });
+    const at = (overrides: Partial<GateInputs>) =>
+      evaluateRehearsalGate(
+        inputs({ environment: required, targetServing: serving, ...overrides }),
+      );
+    expect(
+      evaluateGates(inputs({ environment: required, rehearsal: [fact('passed')] })).map(
+        (g) => g.gate,
+      ),
+    ).toContain('rehearsal');
+    expect(at({ rehearsal: [fact('passed')] })).toEqual({
+      gate: 'rehearsal',
+      status: 'holds',
+      reason: 'rollback rehearsed on staging: web (r2 passed its checks on the new schema).',
+    });
+    expect(at({ rehearsal: [fact('not-needed')] }).status).toBe('holds');
+    expect(at({ rehearsal: [fact('failed')] })).toMatchObject({
+      status: 'fails',
+      reason: expect.stringMatching(
+        /^the rollback rehearsal on staging failed — web: rollback rehearsal failed: r2 did not start\./,
+      ),
+    });
+    expect(at({ rehearsal: [fact('missing')] })).toMatchObject({
+      status: 'fails',
+      next: 'airlock deploy staging --release r3',
+    });
+    // Rehearsed against r1, but production serves r2 now.
+    expect(at({ rehearsal: [fact('passed', 'r1')] })).toMatchObject({
+      status: 'fails',
+      next: 'airlock deploy staging --release r3',
+    });
+    const contract = {
+      migrations: [
+        {
+          service: 'web',
+          held: null,
+          pending: [{ version: 4, filename: '0004_drop.sql' }],
+          notOnPrevious: [],
+          problems: [],
+          contracts: ['0004_drop.sql'],
+        },
+      ],
+      rehearsal: [fact('not-needed')],
+    };
+    expect(at(contract)).toMatchObject({
+      status: 'fails',
+      next: 'airlock promote production --release r3 --fix-forward "<why fixing forward is acceptable>"',
+    });
+    expect(at({ ...contract, fixForward: 'nothing reads it' })).toMatchObject({
+      status: 'holds',
+      overridden: 'nothing reads it',
+    });
   });
 
   it('deployed fails when staging serves another release, naming both', () => {

@@ -13,10 +13,15 @@ export const planDefinition = defineCommand({
       flags: '--override-window <reason>',
       description: 'plan as if the deploy window were overridden',
     },
+    {
+      flags: '--fix-forward <reason>',
+      description:
+        'plan as if a contract release were acknowledged as fix-forward only (rehearsal gate)',
+    },
   ],
   handler: async (
     io,
     environment: string,
-    opts: { release?: string; commit?: string; overrideWindow?: string },
+    opts: { release?: string; commit?: string; overrideWindow?: string; fixForward?: string },
   ) => (await import('../plan.ts')).planCommand(io, environment, opts),
 });

@@ -13,6 +13,8 @@ export interface PromoteOptions {
   /** A duration (`15s`). */
   interval: string;
   overrideWindow?: string;
+  /** `--fix-forward <reason>`: a contract release acknowledged as fix-forward only. */
+  fixForward?: string;
   /** `--fixes <incident>` (a number, checked by the handler). */
   fixes?: string;
 }
@@ -51,6 +53,11 @@ export const promoteDefinition = defineCommand({
     {
       flags: '--override-window <reason>',
       description: 'promote outside the deploy window or during a freeze; the reason is audited',
+    },
+    {
+      flags: '--fix-forward <reason>',
+      description:
+        'acknowledge that this release carries a contract migration and cannot be rolled back (the rehearsal gate); the reason is audited',
     },
     {
       flags: '--fixes <incident>',

@@ -1,8 +1,9 @@
 import path from 'node:path';
+import type { CheckContext, CheckSpec } from '../../checks/check.ts';
 import { runChecks } from '../../checks/run-checks.ts';
 import { type ResolvedEnvironment, usableDatabase, usableService } from '../../config/resolve.ts';
 import { withCommitCheckout } from '../../releases/checkout.ts';
-import type { Release } from '../../state/state-store.ts';
+import type { Release, StoredCheckResult } from '../../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from '../context.ts';
 import type { Step, StepContext, StepOutcome } from '../engine.ts';
 import type { DeploymentRun } from './deployment-run.ts';
@@ -13,6 +14,10 @@ import type { DeploymentRun } from './deployment-run.ts';
  * from the release's own commit — in place when the working tree is that commit, otherwise in a
  * temporary checkout that borrows the working tree's node_modules — so a rollback to r1 is
  * checked by r1's suite, not by today's.
+ *
+ * `options.baseline`: the results a perf check compares with (see `baselineFor`).
+ * `options.record: false` runs them without recording (a rehearsal's drill); `options.skip`
+ * leaves out checks of these types.
  */
 export async function runServiceChecks(
   ctx: AirlockContext,
@@ -22,10 +27,15 @@ export async function runServiceChecks(
   url: string,
   deploymentId: number,
   step: Pick<StepContext, 'signal' | 'progress'>,
+  options: {
+    baseline?: CheckContext['baseline'] | null;
+    record?: boolean;
+    skip?: ReadonlyArray<CheckSpec['type']>;
+  } = {},
 ): Promise<StepOutcome> {
   const settings = env.services[service];
   if (!settings) return { status: 'errored', message: `no service ${service} in ${env.name}` };
-  const specs = settings.checks;
+  const specs = settings.checks.filter((s) => !options.skip?.includes(s.type));
   if (specs.length === 0)
     return { status: 'succeeded', message: 'no checks configured', output: { results: [] } };
   usableService(settings);
@@ -42,6 +52,7 @@ export async function runServiceChecks(
         signal: step.signal,
         ...(databaseUrl ? { databaseUrl } : {}),
         secrets: checkSecrets(settings.references, databaseUrl),
+        ...(options.baseline ? { baseline: options.baseline } : {}),
       },
       (result) =>
         step.progress(
@@ -56,7 +67,8 @@ export async function runServiceChecks(
       })
     : await run(projectDir);
   const at = ctx.now().toISOString();
-  await ctx.store.recordCheckResults(results.map((r) => ({ ...r, deploymentId, service, at })));
+  if (options.record !== false)
+    await ctx.store.recordCheckResults(results.map((r) => ({ ...r, deploymentId, service, at })));
   const failed = results.filter((r) => r.status === 'failed');
   const summary = results.map((r) => ({
     name: r.name,
@@ -95,6 +107,24 @@ export function checkSecrets(
   return secrets;
 }
 
+/**
+ * The baseline of a service's perf checks in this run: the stored results (latest per check) of
+ * the deployment that put the release serving before into this environment. Null when nothing
+ * served before, or it was this same release, or it has no perf result.
+ */
+export async function baselineFor(
+  d: DeploymentRun,
+  service: string,
+): Promise<CheckContext['baseline'] | null> {
+  if (!d.env.services[service]?.checks.some((c) => c.type === 'perf')) return null;
+  const before = d.before.find((s) => s.service === service);
+  if (!before || before.releaseId === d.release.id) return null;
+  const latest = new Map<string, StoredCheckResult>();
+  for (const r of await d.ctx.store.listCheckResults(before.deploymentId))
+    if (r.service === service && r.type === 'perf' && r.status === 'passed') latest.set(r.name, r);
+  return latest.size ? { release: before.releaseId, results: [...latest.values()] } : null;
+}
+
 /** Runs a service's checks against the environment's live URL, recorded with the deployment. */
 export function checkStep(d: DeploymentRun, service: string, title: string): Step {
   return {
@@ -112,6 +142,7 @@ export function checkStep(d: DeploymentRun, service: string, title: string): Ste
         url,
         d.deploymentId,
         ctx,
+        { baseline: await baselineFor(d, service) },
       );
       // The checks completed: confirm the switch's lease, unless they failed and an automatic
       // rollback comes next (the lease stays renewed until it replaces the release).

@@ -31,6 +31,8 @@ export interface DeploymentRun {
   urls: Record<string, string>;
   /** The checks leases this run renews (see `pipeline/checks-lease.ts`). */
   leases?: ChecksLeaseKeeper;
+  /** Services whose rollback rehearsal showed the previous release fails on the new schema. */
+  rehearsalFailed?: Set<string>;
   /** Environment copies made in this deployment (`<release id>\0<service>` → folder). */
   materialized?: Map<string, string>;
 }

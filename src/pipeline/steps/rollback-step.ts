@@ -20,6 +20,12 @@ export function rollbackStep(d: DeploymentRun, service: string, title: string): 
         };
       }
       if (!before) return { status: 'failed', message: 'no earlier release served here' };
+      if (d.rehearsalFailed?.has(service)) {
+        return {
+          status: 'skipped',
+          message: `the rollback rehearsal showed ${before.releaseId} fails on the new schema; ${d.release.id} keeps serving (fix forward)`,
+        };
+      }
       const previous = await d.ctx.store.findRelease(before.releaseId);
       if (!previous)
         return { status: 'failed', message: `release ${before.releaseId} is not in the store` };
