@@ -6,9 +6,15 @@
  * `--json`); an unexpected fault says only that it is one (its stack stays in the log).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { AirlockError, type ErrorCode } from '../errors.ts';
+import { secureHeaders } from 'hono/secure-headers';
+import { AirlockError } from '../errors.ts';
 import type { AirlockContext } from '../pipeline/context.ts';
+import { actionRoutes } from './actions.ts';
 import { apiRoutes } from './api.ts';
+import { statusOf } from './app-status.ts';
+import { identify } from './auth.ts';
+import { dashboardRoutes } from './dashboard.ts';
+import { LiveHub } from './live.ts';
 import type { ServerEnv } from './server-env.ts';
 
 /** One line of the request log (JSON). */
@@ -32,33 +38,19 @@ export interface ServerDeps {
   log?: (entry: RequestLogEntry) => void;
   /** The client's address for a request (serve.ts reads the socket); default `unknown`. */
   addressOf?: (request: Request, env: unknown) => string;
-}
-
-/** HTTP status of an Airlock error, by its code. */
-export function statusOf(code: ErrorCode): 400 | 403 | 404 | 409 {
-  switch (code) {
-    case 'RELEASE_NOT_FOUND':
-    case 'DEPLOYMENT_NOT_FOUND':
-    case 'UNKNOWN_ENVIRONMENT':
-    case 'UNKNOWN_SERVICE':
-      return 404;
-    case 'SELF_APPROVAL':
-    case 'NOT_AN_APPROVER':
-    case 'APPROVAL_IDENTITY_REQUIRED':
-      return 403;
-    case 'LOCK_HELD':
-    case 'GATE_BLOCKED':
-    case 'NOTHING_TO_PROMOTE':
-    case 'APPROVAL_NOT_ALLOWED':
-      return 409;
-    default:
-      return 400;
-  }
+  /** Aborted at shutdown: live streams end. */
+  signal?: AbortSignal;
+  /** Mark cookies `Secure` (the server is behind TLS). */
+  secureCookies?: boolean;
+  /** How often live pages read the state store for changes (ms; default 100). */
+  pollMs?: number;
 }
 
 /** The app; see the module comment. */
 export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   const app = new OpenAPIHono<ServerEnv>();
+  const hub = new LiveHub(deps.ctx.store, deps.pollMs ?? 100);
+  deps.signal?.addEventListener('abort', () => hub.close(), { once: true });
   app.use(async (c, next) => {
     const started = performance.now();
     c.set('ctx', deps.ctx);
@@ -76,10 +68,23 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
       ...(c.res.status >= 500 && c.error ? { error: c.error.message } : {}),
     });
   });
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+    }),
+  );
   app.onError((error, c) => {
     if (error instanceof AirlockError && error.kind !== 'internal') {
       return c.json({ error: error.toJSON() }, statusOf(error.code));
     }
+    c.error = error;
     return c.json(
       {
         error: {
@@ -106,8 +111,28 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
       return c.json({ ok: false, reason: 'the state store does not answer' }, 503);
     }
   });
-  app.route('/api', apiRoutes());
+  app.use(identify());
+  app.use('/api/*', async (c, next) => {
+    if (!c.var.user && c.req.path !== '/api/openapi.json')
+      return c.json(
+        {
+          error: {
+            kind: 'user' as const,
+            code: 'UNAUTHENTICATED',
+            message:
+              'Sign in first: send `Authorization: Bearer <token>` (`airlock token create`).',
+          },
+        },
+        401,
+      );
+    await next();
+  });
+  const api = apiRoutes();
+  actionRoutes(api);
+  app.route('/api', api);
+  app.route(
+    '/',
+    dashboardRoutes({ hub, secureCookies: deps.secureCookies ?? false, signal: deps.signal }),
+  );
   return app;
 }
-
-export type { AirlockContext };

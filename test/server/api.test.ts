@@ -3,6 +3,11 @@
  * example, r1 deployed to staging for real) shared by every case, its answers parsed with the
  * published schemas, and the OpenAPI document validated against the OpenAPI 3.1 schema.
  */
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Session } from '../../src/cli/session.ts';
@@ -21,20 +26,77 @@ import { exampleProject, type TestProject } from '../helpers/project.ts';
 let project: TestProject;
 let session: Session;
 let app: ReturnType<typeof createApp>;
+/** Tokens by role: alice deploys (and deployed r1), bob approves, vera views. */
+const tokens: Record<'deployer' | 'approver' | 'viewer', string> = {
+  deployer: '',
+  approver: '',
+  viewer: '',
+};
+
+function publicKey(dir: string, name: string): string {
+  const file = path.join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
+  return readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+}
 
 beforeAll(async () => {
   project = await exampleProject();
-  session = await project.session();
+  const keys = mkdtempSync(path.join(os.tmpdir(), 'airlock-keys-'));
+  project.commitFiles(
+    {
+      '.approvals/allowed_signers': ['alice', 'bob', 'vera']
+        .map((p) => `${p} ${publicKey(keys, p)}`)
+        .join('\n'),
+    },
+    'allowed signers',
+  );
+  rmSync(keys, { recursive: true, force: true });
+  session = await project.session('alice');
   const staged = await deploy(session.ctx, 'staging', {});
   expect(staged.status, staged.failedStep?.message ?? '').toBe('succeeded');
-  app = createApp({ ctx: session.ctx });
+  for (const [role, principal] of [
+    ['deployer', 'alice'],
+    ['approver', 'bob'],
+    ['viewer', 'vera'],
+  ] as const) {
+    const made = await project.cli([
+      'token',
+      'create',
+      '--principal',
+      principal,
+      '--role',
+      role,
+      '--json',
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    tokens[role] = JSON.parse(made.stdout).token;
+  }
+  app = createApp({
+    ctx: session.ctx,
+    addressOf: (request) => request.headers.get('x-test-address') ?? '127.0.0.9',
+  });
 });
 afterAll(async () => project?.cleanup());
 
-// biome-ignore lint/suspicious/noExplicitAny: each case checks the answer with the published schemas or field by field
-async function get(path: string): Promise<{ status: number; body: any }> {
-  const res = await app.request(path);
+async function get(
+  path: string,
+  token: string = tokens.viewer,
+  // biome-ignore lint/suspicious/noExplicitAny: each case checks the answer with the published schemas or field by field
+): Promise<{ status: number; body: any }> {
+  const res = await app.request(path, { headers: { authorization: `Bearer ${token}` } });
   return { status: res.status, body: await res.json() };
+}
+
+function approve(token: string, headers: Record<string, string> = {}) {
+  return app.request('/api/approvals', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: JSON.stringify({
+      environment: 'production',
+      decision: 'approved',
+      comment: 'looks good',
+    }),
+  });
 }
 
 describe('the JSON API', () => {
@@ -48,8 +110,10 @@ describe('the JSON API', () => {
     expect(production?.serving).toEqual([]);
     expect(production?.candidate.plan?.release.id).toBe('r1');
     const approval = production?.candidate.plan?.gates.find((g) => g.gate === 'approval');
-    expect(approval).toMatchObject({ status: 'pending' });
-    expect(approval?.reason).toMatch(/approval needed/);
+    // Pending until bob approves in another case (cases run in a random order).
+    expect(approval?.reason).toMatch(
+      approval?.status === 'pending' ? /approval needed/ : /approved by bob/,
+    );
   });
 
   test('plan: the shape `airlock plan --json` prints', async () => {
@@ -118,7 +182,7 @@ describe('the JSON API', () => {
   });
 
   test('the OpenAPI document is valid OpenAPI 3.1 and lists every route', async () => {
-    const { status, body } = await get('/api/openapi.json');
+    const { status, body } = await get('/api/openapi.json', '');
     expect(status).toBe(200);
     const result = await new Validator().validate(body);
     expect(result.errors ?? []).toEqual([]);
@@ -133,7 +197,126 @@ describe('the JSON API', () => {
         '/releases/{release}',
         '/runs',
         '/runs/{run}',
+        '/approvals',
       ].sort(),
     );
+  });
+});
+
+describe('tokens, sign-in and actions', () => {
+  test('reads need a token; a viewer reads but may not approve (403, audited)', async () => {
+    expect((await app.request('/api/pipeline')).status).toBe(401);
+    expect((await get('/api/pipeline', 'alk_0000000000000000_xxx')).status).toBe(401);
+    const refused = await approve(tokens.viewer);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(
+      /viewer token/,
+    );
+    const [event] = await session.ctx.store.listAudit({ limit: 1 });
+    expect(event).toMatchObject({
+      action: 'dashboard.action-refused',
+      actor: 'vera',
+      detail: { reason: 'role', address: '127.0.0.9' },
+    });
+    // The viewer's pipeline page has no forms that act.
+    const page = await app.request('/', { headers: { authorization: `Bearer ${tokens.viewer}` } });
+    const text = await page.text();
+    expect(text).toContain('approval');
+    expect(text).not.toContain('action="/actions/approve"');
+  });
+
+  test("the deployer's token cannot approve the release it deployed (prevent self-review)", async () => {
+    const res = await approve(tokens.deployer);
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SELF_APPROVAL');
+    const [event] = await session.ctx.store.listAudit({ environment: 'production', limit: 1 });
+    expect(event).toMatchObject({
+      action: 'approval.refused',
+      actor: 'alice',
+      detail: { reason: 'self-approval', tokenId: expect.any(String), address: '127.0.0.9' },
+    });
+  });
+
+  test('sign-in sets a strict HttpOnly cookie; a form without the CSRF token is refused; with it the approval is recorded and `airlock plan` shows it', async () => {
+    const signIn = await app.request('/signin', {
+      method: 'POST',
+      body: new URLSearchParams({ token: tokens.approver }),
+      headers: { 'x-test-address': '10.0.0.7' },
+    });
+    expect(signIn.status).toBe(303);
+    const setCookie = signIn.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^airlock_session=[A-Za-z0-9_-]{43};/);
+    expect(setCookie).toContain('HttpOnly');
+    expect(setCookie).toContain('SameSite=Strict');
+    const cookie = setCookie.split(';')[0] as string;
+    const page = await (await app.request('/', { headers: { cookie } })).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+    expect(csrf).toBeTruthy();
+    expect(page).toContain('action="/actions/approve"');
+
+    const form = { environment: 'production', release: 'r1', decision: 'approved', comment: 'ok' };
+    const forged = await app.request('/actions/approve', {
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams(form),
+    });
+    expect(forged.status).toBe(403);
+    const wrong = await app.request('/actions/approve', {
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams({ ...form, csrf: 'x'.repeat(32) }),
+    });
+    expect(wrong.status).toBe(403);
+    expect((await session.ctx.store.listApprovals('production', 'r1')).length).toBe(0);
+
+    const ok = await app.request('/actions/approve', {
+      method: 'POST',
+      headers: { cookie, 'x-test-address': '10.0.0.7' },
+      body: new URLSearchParams({ ...form, csrf: csrf as string }),
+    });
+    expect(ok.status).toBe(303);
+    const [approval] = await session.ctx.store.listApprovals('production', 'r1');
+    expect(approval).toMatchObject({
+      actor: 'bob',
+      identity: 'token',
+      evidence: { kind: 'token', principal: 'bob', address: '10.0.0.7' },
+    });
+    const plan = JSON.parse((await project.cli(['plan', 'production', '--json'])).stdout);
+    const gate = plan.plan.gates.find((g: { gate: string }) => g.gate === 'approval');
+    expect(gate.status).toBe('holds');
+    expect(gate.reason).toContain('bob');
+  });
+
+  test('sign-in is rate limited per address, and a revoked token signs in no more', async () => {
+    const attempt = (token: string, address: string) =>
+      app.request('/signin', {
+        method: 'POST',
+        body: new URLSearchParams({ token }),
+        headers: { 'x-test-address': address },
+      });
+    for (let i = 0; i < 10; i++) expect((await attempt('nope', '10.9.9.9')).status).toBe(401);
+    const made = await project.cli([
+      'token',
+      'create',
+      '--principal',
+      'vera',
+      '--role',
+      'viewer',
+      '--expires',
+      '1h',
+      '--json',
+    ]);
+    const token: string = JSON.parse(made.stdout).token;
+    expect((await attempt(token, '10.9.9.9')).status).toBe(429);
+    expect((await attempt(token, '10.9.9.10')).status).toBe(303);
+
+    const id = token.split('_')[1] as string;
+    const revoked = await project.cli(['token', 'revoke', id]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect((await attempt(token, '10.9.9.11')).status).toBe(401);
+    expect((await get('/api/pipeline', token)).status).toBe(401);
+    const list = JSON.parse((await project.cli(['token', 'list', '--json'])).stdout);
+    expect(JSON.stringify(list)).not.toContain(tokens.approver.split('_')[2]);
+    expect(list.tokens.find((t: { id: string }) => t.id === id).state).toBe('revoked');
   });
 });
