@@ -163,7 +163,7 @@ export function dashboardRoutes(options: {
       const plan = e.candidate.plan;
       const approvalGate = plan?.gates.find((g) => g.gate === 'approval');
       return html`<section class="column" aria-labelledby="env-${e.environment}" data-environment="${e.environment}">
-<h2 id="env-${e.environment}">${e.environment}${e.protected ? ' 🔒' : ''}</h2>
+<h2 id="env-${e.environment}">${e.environment}${e.protected ? ' (protected)' : ''}</h2>
 <h3>Serving</h3>${
         e.serving.length
           ? html`<ul>${e.serving.map(
@@ -246,19 +246,19 @@ ${e.openIncidents ? html`<p><a href="/incidents?environment=${e.environment}">${
 <tr><th scope="row">Release digest</th><td><code>sha256:${release.digest}</code></td></tr>
 <tr><th scope="row">Built</th><td>${release.createdAt} by ${release.createdBy} in ${release.buildMs} ms</td></tr>
 </tbody></table>
-<h2>Services</h2><div class="scroll"><table><thead><tr><th scope="col">Service</th><th scope="col">Artifact digest</th><th scope="col">Migrations</th></tr></thead><tbody>
+<h2>Services</h2><div class="scroll" tabindex="0" role="region" aria-label="Scrollable table"><table><thead><tr><th scope="col">Service</th><th scope="col">Artifact digest</th><th scope="col">Migrations</th></tr></thead><tbody>
 ${Object.entries(release.services).map(
   ([name, a]) =>
     html`<tr><td>${name}</td><td><code>sha256:${a.digest}</code></td><td>${a.migrations.map((m) => `${m.version}_${m.name}`).join(', ') || '–'}</td></tr>`,
 )}</tbody></table></div>
-<h2>Deployments and checks</h2><div class="scroll"><table><thead><tr><th scope="col">Environment</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Checks</th><th scope="col">Run</th></tr></thead><tbody>
+<h2>Deployments and checks</h2><div class="scroll" tabindex="0" role="region" aria-label="Scrollable table"><table><thead><tr><th scope="col">Environment</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Checks</th><th scope="col">Run</th></tr></thead><tbody>
 ${deployments.map(
   (d, i) =>
     html`<tr><td>${d.environment}</td><td>${d.kind}</td><td>${badge(d.status)}</td><td>${(checks[i] ?? []).map((r) => html`${badge(r.status)} ${r.service} ${r.name} `)}</td><td>${d.runId ? html`<a href="/runs/${d.runId}">#${d.runId}</a>` : ''}</td></tr>`,
 )}</tbody></table></div>
 <h2>Approvals</h2>${
           approvals.flat().length
-            ? html`<div class="scroll"><table><thead><tr><th scope="col">Environment</th><th scope="col">Decision</th><th scope="col">By</th><th scope="col">Identity</th><th scope="col">Evidence</th><th scope="col">Reason</th></tr></thead><tbody>
+            ? html`<div class="scroll" tabindex="0" role="region" aria-label="Scrollable table"><table><thead><tr><th scope="col">Environment</th><th scope="col">Decision</th><th scope="col">By</th><th scope="col">Identity</th><th scope="col">Evidence</th><th scope="col">Reason</th></tr></thead><tbody>
 ${approvals
   .flat()
   .map(
@@ -285,7 +285,7 @@ ${approvals
         c,
         title,
         html`<h1>${title} <span id="run-status" class="badge" aria-live="polite"></span></h1>
-<div class="scroll"><table id="live" data-source="${source}" data-follow="${follow ? '1' : '0'}"><thead><tr><th scope="col">#</th><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Time</th><th scope="col">Message</th></tr></thead><tbody></tbody></table></div>
+<div class="scroll" tabindex="0" role="region" aria-label="Scrollable table"><table id="live" data-source="${source}" data-follow="${follow ? '1' : '0'}"><thead><tr><th scope="col">#</th><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Time</th><th scope="col">Message</th></tr></thead><tbody></tbody></table></div>
 <p class="note">Steps update live as the run writes them.</p>`,
       ),
     );
@@ -368,7 +368,7 @@ ${approvals
       layout(
         c,
         'History',
-        html`<h1>History</h1><div class="scroll"><table><thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">Environment</th><th scope="col">Event</th><th scope="col">Release</th><th scope="col">Actor</th><th scope="col">Result</th></tr></thead><tbody>
+        html`<h1>History</h1><div class="scroll" tabindex="0" role="region" aria-label="Scrollable table"><table><thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">Environment</th><th scope="col">Event</th><th scope="col">Release</th><th scope="col">Actor</th><th scope="col">Result</th></tr></thead><tbody>
 ${page.map(
   (e) =>
     html`<tr><td>${e.id}</td><td>${e.at.replace('T', ' ').slice(0, 19)}</td><td>${e.environment ?? ''}</td><td>${e.action}</td><td>${e.releaseId ? html`<a href="/releases/${e.releaseId}">${e.releaseId}</a>` : ''}</td><td>${e.actor}</td><td>${badge(e.result)}</td></tr>`,
@@ -390,7 +390,7 @@ ${next ? html`<p><a href="/history?before=${next}&limit=${limit}${environment ? 
         'Incidents',
         html`<h1>Incidents</h1>${
           incidents.length
-            ? html`<div class="scroll"><table><thead><tr><th scope="col">#</th><th scope="col">Environment</th><th scope="col">Status</th><th scope="col">Since</th><th scope="col">Failing</th><th scope="col">Release</th></tr></thead><tbody>
+            ? html`<div class="scroll" tabindex="0" role="region" aria-label="Scrollable table"><table><thead><tr><th scope="col">#</th><th scope="col">Environment</th><th scope="col">Status</th><th scope="col">Since</th><th scope="col">Failing</th><th scope="col">Release</th></tr></thead><tbody>
 ${incidents.map(
   (i) =>
     html`<tr><td>${i.id}</td><td>${i.environment}</td><td>${badge(i.status)}</td><td>${i.startedAt}</td><td>${i.failing.map((f) => `${f.service} ${f.check}: ${f.message}`).join('; ')}</td><td>${i.releaseId ?? ''}</td></tr>`,
