@@ -4,7 +4,7 @@
  * published schemas, and the OpenAPI document validated against the OpenAPI 3.1 schema.
  */
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,7 @@ import {
   RunStepSchema,
 } from '../../src/server/api-schemas.ts';
 import { createApp } from '../../src/server/app.ts';
-import { exampleProject, type TestProject } from '../helpers/project.ts';
+import { BIN, exampleProject, type TestProject } from '../helpers/project.ts';
 
 let project: TestProject;
 let session: Session;
@@ -122,7 +122,7 @@ describe('the JSON API', () => {
     const api = PlanResultSchema.parse(body);
     const cli = await project.cli(['plan', 'production', '--json']);
     const printed = JSON.parse(cli.stdout);
-    expect(api.blocked).toBe(true);
+    expect(api.blocked).toBe(printed.blocked);
     expect(api.exitCode).toBe(printed.exitCode);
     expect(api.plan?.gates).toEqual(printed.plan.gates);
     expect(api.plan?.release).toEqual(printed.plan.release);
@@ -319,4 +319,41 @@ describe('tokens, sign-in and actions', () => {
     expect(JSON.stringify(list)).not.toContain(tokens.approver.split('_')[2]);
     expect(list.tokens.find((t: { id: string }) => t.id === id).state).toBe('revoked');
   });
+});
+
+test('`airlock serve` listens, answers /healthz and /readyz, logs each request as JSON and stops cleanly on SIGTERM', async () => {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+    cwd: project.dir,
+    env: { ...process.env, NO_COLOR: '1', CI: '1' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  try {
+    await expect
+      .poll(() => /http:\/\/127\.0\.0\.1:\d+/.exec(stdout)?.[0], { timeout: 60_000 })
+      .toBeTruthy();
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(stdout)?.[0] as string;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ ok: true });
+    expect((await fetch(`${url}/api/pipeline`)).status).toBe(401);
+    await expect.poll(() => stderr.split('\n').filter((l) => l.startsWith('{')).length).toBe(3);
+    const log = JSON.parse(stderr.split('\n').find((l) => l.includes('/api/pipeline')) as string);
+    expect(log).toMatchObject({
+      method: 'GET',
+      path: '/api/pipeline',
+      status: 401,
+      address: '127.0.0.1',
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
