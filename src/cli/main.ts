@@ -45,8 +45,10 @@ import { releasesDefinition } from './commands/releases.ts';
 import { resumeDefinition } from './commands/resume.ts';
 import { rollbackDefinition } from './commands/rollback.ts';
 import { secretDefinition } from './commands/secret.ts';
+import { serveDefinition } from './commands/serve.ts';
 import { stateDefinition } from './commands/state.ts';
 import { statusDefinition } from './commands/status.ts';
+import { tokenDefinition } from './commands/token.ts';
 import { exit, runCommand } from './run-command.ts';
 
 /** Every command and group, in the order `airlock --help` lists them. */
@@ -67,6 +69,8 @@ export const COMMANDS: ReadonlyArray<CommandDefinition | CommandGroupDefinition>
   monitorDefinition,
   incidentsDefinition,
   historyDefinition,
+  serveDefinition,
+  tokenDefinition,
   auditDefinition,
   releasesDefinition,
   gcDefinition,

@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
+import { parseAllowedSigners } from '../identity/allowed-signers.ts';
 import { parseApprovalFile, parseStatement } from '../identity/approval-statement.ts';
 import { ApprovalSignatureError, verifySignedApproval } from '../identity/verify-approval.ts';
 import { git } from '../releases/git.ts';
@@ -143,6 +144,21 @@ export async function countableApprovals(
     digest: release.digest,
   };
   for (const a of candidates) {
+    if (a.identity === 'token' && a.evidence?.kind === 'token') {
+      // Given in `airlock serve` under a personal token bound to a principal: it counts while
+      // that principal is listed in the allowed-signers file at the release's commit.
+      const principal = a.evidence.principal;
+      const listed = signers.text
+        ? parseAllowedSigners(signers.text).signers.some((s) => s.principals.includes(principal))
+        : false;
+      if (listed) approvals.push({ ...a, actor: principal });
+      else
+        notCounted.push({
+          actor: a.actor,
+          reason: `${principal} is not listed in ${signers.where}`,
+        });
+      continue;
+    }
     if (a.identity !== 'signed' || a.evidence?.kind !== 'ssh') {
       notCounted.push({ actor: a.actor, reason: `not signed (${a.identity})` });
       continue;

@@ -10,6 +10,7 @@
 import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedConfig, ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
+import { parseAllowedSigners } from '../identity/allowed-signers.ts';
 import {
   parseStatement,
   type SignedApproval,
@@ -51,7 +52,9 @@ export interface ApproveRequest {
 export type ApprovalProof =
   | { kind: 'sign'; key: string }
   | { kind: 'ssh'; signed: SignedApproval; submittedBy: string }
-  | { kind: 'oidc'; token: string };
+  | { kind: 'oidc'; token: string }
+  /** A person signed in to `airlock serve` with a personal token bound to `principal`. */
+  | { kind: 'token'; tokenId: string; principal: string; address: string };
 
 export interface ApproveResult {
   approval: Approval;
@@ -266,6 +269,49 @@ async function proveApprover(
         details: { policy, setting },
       },
     );
+  }
+  if (proof.kind === 'token') {
+    const tokenAudit = { identity: 'token', tokenId: proof.tokenId, address: proof.address };
+    if (policy === 'oidc') {
+      await refused({ reason: 'identity-not-accepted', method: 'token', policy, ...tokenAudit });
+      throw new UserError(
+        'APPROVAL_IDENTITY_REQUIRED',
+        `${env.name} counts only approvals proven by GitHub's OIDC token (${setting}: oidc).`,
+        {
+          hint: 'Run the approve workflow `airlock ci init` writes (Actions → approve → Run workflow).',
+        },
+      );
+    }
+    if (policy === 'signed') {
+      const signers = await allowedSignersAt(ctx, env, release);
+      const listed = signers.text
+        ? parseAllowedSigners(signers.text).signers.some((s) =>
+            s.principals.includes(proof.principal),
+          )
+        : false;
+      if (!listed) {
+        await refused({ reason: 'principal-not-listed', actor: proof.principal, ...tokenAudit });
+        throw new UserError(
+          'APPROVAL_IDENTITY_REQUIRED',
+          `${proof.principal} is not listed in ${signers.where}, so an approval under their token does not count.`,
+          {
+            hint: `Add ${proof.principal}'s key to ${env.promotion.approval.allowedSigners} and commit it.`,
+          },
+        );
+      }
+    }
+    return {
+      actor: proof.principal,
+      identity: 'token',
+      nonce: null,
+      evidence: {
+        kind: 'token',
+        tokenId: proof.tokenId,
+        principal: proof.principal,
+        address: proof.address,
+      },
+      audit: tokenAudit,
+    };
   }
   if (proof.kind === 'oidc') {
     const oidc = env.promotion.approval.oidc;

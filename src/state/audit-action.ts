@@ -134,6 +134,20 @@ export const AUDIT_ACTION_GROUPS = {
    * rows per table, duration; or why it was refused or failed).
    */
   data: ['data.seeded', 'data.refreshed', 'data.refresh-failed', 'data.refused'],
+  /**
+   * `airlock serve` and its personal tokens: `token-created` / `token-revoked` (`airlock token`),
+   * `signed-in` / `signed-out` / `sign-in-refused` (the dashboard; detail: the principal, the
+   * token's id and the request's address), `action-refused` (a role that may not act, a missing
+   * or wrong CSRF token).
+   */
+  dashboard: [
+    'dashboard.token-created',
+    'dashboard.token-revoked',
+    'dashboard.signed-in',
+    'dashboard.signed-out',
+    'dashboard.sign-in-refused',
+    'dashboard.action-refused',
+  ],
 } as const satisfies Record<string, readonly `${string}.${string}`[]>;
 
 /** The name of a group of actions: what the events are about (`promotion`, `lock`, …). */

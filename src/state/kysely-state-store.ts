@@ -27,6 +27,7 @@ import {
 } from './schema.ts';
 import type {
   AcquireLockRequest,
+  ApiToken,
   Approval,
   AuditEvent,
   CiResult,
@@ -54,8 +55,10 @@ import type {
   ServingRecord,
   StateStore,
   StoredCheckResult,
+  WebSession,
 } from './state-store.ts';
 import type { StoreAccess } from './store-access.ts';
+import * as tokens from './token-queries.ts';
 
 /** Brings the store's own schema up to date. @throws InternalError when migrating fails. */
 export async function migrateStateSchema(
@@ -473,5 +476,33 @@ export class KyselyStateStore implements StateStore {
     beforeId?: number;
   }): Promise<AuditEvent[]> {
     return audit.listAudit(this.#access, filter);
+  }
+
+  insertToken(token: ApiToken): Promise<void> {
+    return tokens.insertToken(this.#access, token);
+  }
+
+  getToken(id: string): Promise<ApiToken | undefined> {
+    return tokens.getToken(this.#access, id);
+  }
+
+  listTokens(): Promise<ApiToken[]> {
+    return tokens.listTokens(this.#access);
+  }
+
+  revokeToken(id: string, at: string): Promise<boolean> {
+    return tokens.revokeToken(this.#access, id, at);
+  }
+
+  createSession(session: WebSession): Promise<void> {
+    return tokens.createSession(this.#access, session);
+  }
+
+  getSession(idHash: string): Promise<WebSession | undefined> {
+    return tokens.getSession(this.#access, idHash);
+  }
+
+  deleteSession(idHash: string): Promise<void> {
+    return tokens.deleteSession(this.#access, idHash);
   }
 }

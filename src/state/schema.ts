@@ -240,7 +240,35 @@ export interface IncidentsTable {
   open_key: number | null;
 }
 
+/** A personal token for the dashboard and API (`airlock token create`), stored hashed (0008). */
+export interface TokensTable {
+  /** Public id: the part of the token before the secret (`alk_<id>_<secret>`). */
+  id: string;
+  /** A principal of the allowed-signers file. */
+  principal: string;
+  /** `viewer`, `approver` or `deployer`. */
+  role: string;
+  /** scrypt of the secret, hex; `salt` hex. */
+  hash: string;
+  salt: string;
+  created_at: string;
+  created_by: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+/** A signed-in browser (0008): the cookie's sha256 (never the cookie), its token and CSRF secret. */
+export interface SessionsTable {
+  id_hash: string;
+  token_id: string;
+  csrf: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface StateDatabase {
+  tokens: TokensTable;
+  sessions: SessionsTable;
   monitor_samples: MonitorSamplesTable;
   incidents: IncidentsTable;
   queue: QueueTable;
@@ -640,6 +668,34 @@ function monitor(dialect: Dialect): Migration {
   };
 }
 
+/** Personal tokens for `airlock serve` and the browser sessions signed in with them. */
+function tokens(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('salt', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id_hash', 'text', (c) => c.primaryKey())
+        .addColumn('token_id', 'text', (c) => c.notNull())
+        .addColumn('csrf', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect, schema),
@@ -649,6 +705,7 @@ function migrationsFor(dialect: Dialect, schema: string): Record<string, Migrati
     '0005_audit_chain': auditChain(dialect, schema),
     '0006_secret_fingerprints': secretFingerprints(),
     '0007_monitor': monitor(dialect),
+    '0008_tokens': tokens(),
   };
 }
 

@@ -159,6 +159,14 @@ export type ApprovalEvidence =
       issuer: string;
       /** The token's claims Airlock checked and keeps (sub, repository, actor, run_id, …). */
       claims: Record<string, unknown>;
+    }
+  | {
+      /** Given in `airlock serve` by a person signed in with a personal token (`airlock token create`). */
+      kind: 'token';
+      tokenId: string;
+      principal: string;
+      /** The request's address. */
+      address: string;
     };
 
 export interface Approval {
@@ -171,7 +179,7 @@ export interface Approval {
   comment: string | null;
   at: string;
   /** How `actor` was established. Approvals recorded before identities were checked are `unverified`. */
-  identity: 'signed' | 'oidc' | 'unverified';
+  identity: 'signed' | 'oidc' | 'unverified' | 'token';
   /** The signed statement's nonce (or the token's id): unique, so a signature is used once. */
   nonce: string | null;
   evidence: ApprovalEvidence | null;
@@ -353,6 +361,34 @@ export type NewIncident = Pick<
   'environment' | 'cause' | 'startedAt' | 'openedAt' | 'failing' | 'releaseId'
 >;
 
+/** What a personal token may do in `airlock serve`: read, also approve, also deploy. */
+export type TokenRole = 'viewer' | 'approver' | 'deployer';
+
+/** A personal token's record (`airlock token create`); the secret itself is never stored. */
+export interface ApiToken {
+  /** Public id (`alk_<id>_<secret>` is the whole token). */
+  id: string;
+  principal: string;
+  role: TokenRole;
+  /** scrypt(secret, salt), hex. */
+  hash: string;
+  salt: string;
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string;
+  revokedAt: string | null;
+}
+
+/** A browser signed in with a token: keyed by the sha256 of its cookie. */
+export interface WebSession {
+  idHash: string;
+  tokenId: string;
+  /** The session's CSRF token, carried by every form. */
+  csrf: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
 export interface StateStore {
   close(): Promise<void>;
 
@@ -510,4 +546,15 @@ export interface StateStore {
     limit: number;
     beforeId?: number;
   }): Promise<AuditEvent[]>;
+
+  /** Records a token (its hash). */
+  insertToken(token: ApiToken): Promise<void>;
+  getToken(id: string): Promise<ApiToken | undefined>;
+  /** Every token, newest first (revoked and expired too). */
+  listTokens(): Promise<ApiToken[]>;
+  /** Revokes a token and ends its sessions; false when unknown or already revoked. */
+  revokeToken(id: string, at: string): Promise<boolean>;
+  createSession(session: WebSession): Promise<void>;
+  getSession(idHash: string): Promise<WebSession | undefined>;
+  deleteSession(idHash: string): Promise<void>;
 }
