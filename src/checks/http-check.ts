@@ -5,7 +5,13 @@
  */
 
 import type { CheckContext, CheckResult, HttpCheckSpec } from './check.ts';
-import { describeFetchError, elapsedMs, requestSignal, sleep } from './http-support.ts';
+import {
+  describeFetchError,
+  elapsedMs,
+  httpRequest,
+  requestSignal,
+  sleep,
+} from './http-support.ts';
 import { interpolate, interpolateJson, matchJsonSubset } from './interpolate.ts';
 
 interface Attempt {
@@ -77,15 +83,14 @@ async function attempt(spec: HttpCheckSpec, ctx: CheckContext, url: string): Pro
   let status: number;
   let body: string;
   try {
-    const response = await fetch(url, {
+    const answer = await httpRequest(url, {
       method: spec.method,
       headers,
-      body: spec.body === undefined ? undefined : interpolate(spec.body, ctx),
-      redirect: 'manual',
+      ...(spec.body === undefined ? {} : { body: interpolate(spec.body, ctx) }),
       signal: requestSignal(spec.requestTimeoutMs, ctx.signal),
     });
-    status = response.status;
-    body = await response.text();
+    status = answer.status;
+    body = answer.body;
   } catch (error) {
     const reason = `unreachable: ${describeFetchError(error, spec.requestTimeoutMs)}`;
     return { passed: false, reason, status: null, latencyMs: null };

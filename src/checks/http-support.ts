@@ -1,3 +1,6 @@
+import type Http from 'node:http';
+import type Https from 'node:https';
+
 /**
  * Small helpers shared by the HTTP and latency checks: naming why a request failed (an
  * unreachable environment is a failed check, never a crash: "if staging is unreachable, promotion blocks"),
@@ -73,4 +76,49 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function requestSignal(timeoutMs: number, signal?: AbortSignal): AbortSignal {
   const timeout = AbortSignal.timeout(timeoutMs);
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+/** What {@link httpRequest} read: the status and the whole body as UTF-8 text. */
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+/**
+ * One HTTP(S) request through `node:http`/`node:https` (not `fetch`, whose first call loads
+ * undici: tenths of a second of a command's start on a loaded machine). Redirects are not
+ * followed; no compression is asked for; a new connection each time.
+ * @throws the signal's reason when it aborted (a `TimeoutError` from {@link requestSignal}), else
+ *   the socket's error (`code` ECONNREFUSED, …; see {@link describeFetchError}).
+ */
+export function httpRequest(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+): Promise<HttpAnswer> {
+  const target = new URL(url);
+  const client: typeof Http | typeof Https | null =
+    target.protocol === 'http:'
+      ? process.getBuiltinModule('node:http')
+      : target.protocol === 'https:'
+        ? process.getBuiltinModule('node:https')
+        : null;
+  if (!client) return Promise.reject(new TypeError(`unsupported protocol ${target.protocol}`));
+  return new Promise((resolve, reject) => {
+    const fail = (error: unknown) => reject(init.signal.aborted ? init.signal.reason : error);
+    const request = client.request(
+      target,
+      { method: init.method, headers: init.headers, signal: init.signal, agent: false },
+      (response) => {
+        response.setEncoding('utf8');
+        let body = '';
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on('error', fail);
+      },
+    );
+    request.on('error', fail);
+    request.end(init.body);
+  });
 }

@@ -22,7 +22,6 @@ import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
 import { sharedValues } from '../secrets/fingerprint.ts';
-import { openSecretStore } from '../secrets/stores/open-secret-store.ts';
 import { AUDIT_TAIL, describeAlteration, formatAuditHead } from '../state/audit-chain.ts';
 import type {
   Approval,
@@ -185,7 +184,14 @@ async function secretsFact(
   const fact: SecretsFact = { missing: [], requiredCount: required.length, shared };
   if (required.length === 0) return fact;
   try {
-    const store = openSecretStore(ctx.config, process.env, ctx.home);
+    const store =
+      ctx.config.secrets.store === 'platform'
+        ? null
+        : (await import('../secrets/stores/open-secret-store.ts')).openSecretStore(
+            ctx.config,
+            process.env,
+            ctx.home,
+          );
     const storeNames = store ? new Set(await store.names(env.name)) : null;
     for (const service of ctx.config.services) {
       const names =

@@ -32,6 +32,7 @@ import {
   mkdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   type Stats,
   symlinkSync,
   writeFileSync,
@@ -383,9 +384,11 @@ export class ArtifactStore {
   async matches(dir: string, digest: string, options: VerifyOptions = {}): Promise<boolean> {
     if (!existsSync(dir)) return false;
     const full = options.full ?? this.fullVerify;
+    if (!full && (await this.#matchesByListing(dir, digest))) return true;
     let listing: ReturnType<typeof scanTreeSync>;
+    const dirs: Array<[string, Stats]> = [];
     try {
-      listing = scanTreeSync(dir);
+      listing = scanTreeSync(dir, dirs);
     } catch {
       return false;
     }
@@ -415,7 +418,57 @@ export class ArtifactStore {
         this.cache.remember(file.stat, hashed[n] as string);
       });
     await this.cache.save();
+    if (tree.digest === digest) writeListing(dir, digest, dirs);
     return tree?.digest === digest;
+  }
+
+  /**
+   * True when `dir` still holds the copy of `digest` recorded in its listing file (see
+   * {@link writeListing}) without listing any folder: every folder has the device, inode, mtime
+   * and ctime it had when the copy last matched (adding, removing or renaming an entry changes
+   * its folder's times, and a ctime cannot be set back), and every file of the manifest is a
+   * read-only file whose lstat is in the verified cache with the manifest's sha256 (a write or a
+   * chmod changes its ctime). About one `lstat` per folder and per file; false (the caller lists
+   * and digests the copy) whenever anything differs.
+   */
+  async #matchesByListing(dir: string, digest: string): Promise<boolean> {
+    let recorded: Listing;
+    try {
+      recorded = JSON.parse(readFileSync(listingPath(dir), 'utf8')) as Listing;
+    } catch {
+      return false;
+    }
+    if (recorded.digest !== digest || !Array.isArray(recorded.dirs)) return false;
+    const root = `${path.resolve(dir)}${path.sep}`;
+    for (const [rel, dev, ino, mtimeMs, ctimeMs] of recorded.dirs) {
+      const stat = lstatSync(rel ? root + rel : root, { throwIfNoEntry: false });
+      if (
+        !stat?.isDirectory() ||
+        stat.dev !== dev ||
+        stat.ino !== ino ||
+        stat.mtimeMs !== mtimeMs ||
+        stat.ctimeMs !== ctimeMs
+      )
+        return false;
+    }
+    let manifest: Manifest;
+    try {
+      manifest = await this.manifest(digest);
+    } catch {
+      return false;
+    }
+    for (const entry of manifest.entries) {
+      if (entry.kind !== 'file') continue;
+      const stat = lstatSync(root + entry.path, { throwIfNoEntry: false });
+      if (
+        !stat?.isFile() ||
+        stat.size !== entry.size ||
+        (stat.mode & 0o111 ? 0o755 : 0o644) !== entry.mode ||
+        this.cache.lookup(stat) !== entry.sha256
+      )
+        return false;
+    }
+    return true;
   }
 
   /**
@@ -474,6 +527,18 @@ export class ArtifactStore {
     await rename(staging, dest);
     // The links' new ctimes: without them the next command would hash every file again.
     await this.cache.save();
+    // The new copy's folders, as they are once in place: the next command checks the copy with
+    // one lstat per folder and file instead of listing it (see `matches`).
+    await rm(listingPath(staging), { force: true });
+    const all = new Set<string>(['']);
+    for (const dir of dirs)
+      for (let at = dir; at !== '.' && !all.has(at); at = path.posix.dirname(at)) all.add(at);
+    const root = `${path.resolve(dest)}${path.sep}`;
+    writeListing(
+      dest,
+      digest,
+      [...all].sort().map((rel): [string, Stats] => [rel, lstatSync(rel ? root + rel : root)]),
+    );
   }
 
   /**
@@ -568,4 +633,37 @@ async function digestTreeSize(dir: string): Promise<number | null> {
 /** Removes a folder of read-only files (they can be unlinked: their folders are writable). */
 export async function removeTree(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+  await rm(listingPath(dir), { force: true });
+}
+
+/** What `<copy>.listing` holds: the digest the copy matched and its folders' stamps. */
+interface Listing {
+  digest: string;
+  /** Relative path (`''`: the copy itself), device, inode, mtime (ms), ctime (ms). */
+  dirs: Array<[string, number, number, number, number]>;
+}
+
+/** The listing file of a copy: beside it (`<dir>.listing`), not inside it. */
+function listingPath(dir: string): string {
+  return `${path.resolve(dir)}.listing`;
+}
+
+/**
+ * Records that `dir` matched `digest` with these folders (lstat taken before each was listed).
+ * Like the verified cache, a hint: a missing, stale or damaged listing only means the next check
+ * lists and digests the copy. Never throws.
+ */
+function writeListing(dir: string, digest: string, dirs: Array<[string, Stats]>): void {
+  const listing: Listing = {
+    digest,
+    dirs: dirs.map(([rel, s]) => [rel, s.dev, s.ino, s.mtimeMs, s.ctimeMs]),
+  };
+  const file = listingPath(dir);
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    writeFileSync(tmp, JSON.stringify(listing));
+    renameSync(tmp, file);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
 }

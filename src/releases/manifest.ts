@@ -111,13 +111,21 @@ function fileEntry(relPath: string, stat: Stats): ManifestEntry {
   };
 }
 
-/** {@link scanTree}, synchronously (the store's loops; see `hashFileSync`). */
-export function scanTreeSync(dir: string): { entries: ManifestEntry[]; files: ScannedFile[] } {
+/**
+ * {@link scanTree}, synchronously (the store's loops; see `hashFileSync`).
+ * @param dirs when given, receives every folder's path (relative, `''` for `dir`) and its lstat,
+ *   taken just before the folder is listed (so a change made after the listing moves its times).
+ */
+export function scanTreeSync(
+  dir: string,
+  dirs?: Array<[string, Stats]>,
+): { entries: ManifestEntry[]; files: ScannedFile[] } {
   const entries: ManifestEntry[] = [];
   const files: ScannedFile[] = [];
   // Paths concatenated, not path.join: called for every entry of thousands.
   const root = `${path.resolve(dir)}${path.sep}`;
   const walk = (rel: string): void => {
+    if (dirs) dirs.push([rel, lstatSync(rel ? root + rel : root)]);
     const listed = readdirSync(rel ? root + rel : root, { withFileTypes: true });
     listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (listed.length === 0 && rel) entries.push({ kind: 'dir', path: rel });

@@ -64,6 +64,21 @@ describe('bin/airlock.js', () => {
     const bin = layout('airlock', { git: true });
     expect(runs(bin)).toBe('sources');
     expect(runs(bin, { AIRLOCK_FROM_SOURCE: '1' })).toBe('sources');
+    // Asked for the bundle (the bench, right after bundling): no freshness check.
+    expect(runs(bin, { AIRLOCK_FROM_SOURCE: '0' })).toBe('bundle');
+    // The bundle newer than every source file, nested folders included: the bundle.
+    mkdirSync(path.join(path.dirname(bin), '..', 'src', 'a', 'b'), { recursive: true });
+    writeFileSync(path.join(path.dirname(bin), '..', 'src', 'a', 'b', 'x.ts'), '\n');
+    const bundle = path.join(path.dirname(bin), '..', 'dist', 'airlock.mjs');
+    utimesSync(bundle, new Date(), new Date(Date.now() + 60_000));
+    expect(runs(bin)).toBe('bundle');
+    // A nested source file edited after it: the sources.
+    utimesSync(
+      path.join(path.dirname(bin), '..', 'src', 'a', 'b', 'x.ts'),
+      new Date(),
+      new Date(Date.now() + 120_000),
+    );
+    expect(runs(bin)).toBe('sources');
   });
 
   it('on a Node older than 24, prints one line saying what is needed, with no stack', () => {

@@ -167,6 +167,52 @@ describe('ArtifactStore', () => {
     expect(await store.matches(dest, digest)).toBe(true);
   });
 
+  it("checks a copy again from its folders' listing, and still refuses any change to it", async () => {
+    const store = newStore();
+    const { digest } = await store.put(makeTree());
+    const dest = path.join(scratch, `env-${counter++}`, 'r1');
+    await store.materialize(digest, dest);
+    // Beside the copy, not inside it: the copy digests as the artifact.
+    expect(readFileSync(`${dest}.listing`, 'utf8')).toContain(digest);
+    const fresh = () => new ArtifactStore(store.root); // a later command
+    expect(await fresh().matches(dest, digest)).toBe(true);
+    const changes: Array<[string, () => void, () => void]> = [
+      [
+        'a file added to a folder that holds only folders',
+        () => writeFileSync(path.join(dest, 'node_modules', 'extra.js'), 'x'),
+        () => rmSync(path.join(dest, 'node_modules', 'extra.js')),
+      ],
+      [
+        'a file added to the empty folder',
+        () => writeFileSync(path.join(dest, 'empty', 'x'), ''),
+        () => rmSync(path.join(dest, 'empty', 'x')),
+      ],
+      [
+        'a file written in place (mode and size kept)',
+        () => {
+          const file = path.join(dest, 'node_modules', 'pkg-4', 'f4.js');
+          const bytes = readFileSync(file);
+          chmodSync(file, 0o644);
+          writeFileSync(file, Buffer.from(bytes.toString('utf8').replace('4', '5')));
+          chmodSync(file, 0o444);
+        },
+        () => {},
+      ],
+    ];
+    for (const [what, change] of changes) {
+      change();
+      expect(await fresh().matches(dest, digest), what).toBe(false);
+    }
+    // A copy that did not match gets no new listing: it stays refused.
+    expect(await fresh().matches(dest, digest)).toBe(false);
+    // A damaged listing is only a hint: the copy is listed and digested.
+    await store.materialize(digest, dest);
+    writeFileSync(`${dest}.listing`, '{');
+    expect(await fresh().matches(dest, digest)).toBe(true);
+    rmSync(path.join(dest, 'server.js'));
+    expect(await fresh().matches(dest, digest)).toBe(false);
+  });
+
   it('refuses a modified manifest and a missing object', async () => {
     const store = newStore();
     const { digest } = await store.put(makeTree());

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { type ResolvedEnvironment, usableDatabase } from '../../config/resolve.ts';
 import type { DeployOutcome, ServiceDeployment } from '../../providers/provider.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
-import { openSecretStore } from '../../secrets/stores/open-secret-store.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
 import type { ChecksLeaseKeeper } from '../checks-lease.ts';
 import { type AirlockContext, serviceTarget } from '../context.ts';
@@ -163,6 +162,10 @@ async function syncStoreSecrets(
   options: { signal: AbortSignal; progress: (message: string) => void },
 ): Promise<void> {
   const { ctx, env } = d;
+  // The platform's own secrets (the default): nothing to sync, and the stores' code (encryption,
+  // HTTP clients) is not loaded.
+  if (ctx.config.secrets.store === 'platform') return;
+  const { openSecretStore } = await import('../../secrets/stores/open-secret-store.ts');
   const store = openSecretStore(ctx.config, process.env, ctx.home);
   if (!store) return;
   const values = await store.read(env.name);
