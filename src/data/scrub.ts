@@ -49,6 +49,29 @@ export interface ScrubSettings {
   strict: boolean;
 }
 
+/** Names packed in one byte array: name k is bytes[offsets[k], offsets[k + 1]). */
+interface NameList {
+  bytes: Uint8Array;
+  offsets: Int32Array;
+  count: number;
+  longest: number;
+}
+
+function nameList(names: string[]): NameList {
+  const offsets = new Int32Array(names.length + 1);
+  for (let k = 0; k < names.length; k++) {
+    const name = names[k]!;
+    if (/[^\x20-\x7e]|\\/.test(name)) throw new Error(`copycat's name list holds ${name}`);
+    offsets[k + 1] = offsets[k]! + name.length;
+  }
+  return {
+    bytes: ascii(names.join('')),
+    offsets,
+    count: names.length,
+    longest: Math.max(...names.map((n) => n.length)),
+  };
+}
+
 const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 
@@ -88,14 +111,19 @@ export function transformers(salt: string): (rule: ScrubRule) => Transformer | n
   };
   const lower = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
   // The names as bytes (all ASCII, none with a character COPY's text format escapes).
-  const first = en.name.first_name.map(ascii);
-  const last = en.name.last_name.map(ascii);
-  const firstLower = en.name.first_name.map((n) => ascii(lower(n)));
-  const lastLower = en.name.last_name.map((n) => ascii(lower(n)));
-  for (const name of [...en.name.first_name, ...en.name.last_name])
-    if (/[^\x20-\x7e]|\\/.test(name)) throw new Error(`copycat's name list holds ${name}`);
-  const longest = (list: Uint8Array[]) => Math.max(...list.map((b) => b.length));
-  const pick = (list: Uint8Array[], h: Uint8Array, at: number) => list[word(h, at) % list.length]!;
+  const first = nameList(en.name.first_name);
+  const last = nameList(en.name.last_name);
+  const firstLower = nameList(en.name.first_name.map(lower));
+  const lastLower = nameList(en.name.last_name.map(lower));
+  const longest = (list: NameList) => list.longest;
+  /** Writes the name the word at `at` of `h` picks from `list`; returns the end. */
+  const pick = (list: NameList, h: Uint8Array, at: number, out: Uint8Array, pos: number) => {
+    const k = word(h, at) % list.count;
+    const to = list.offsets[k + 1]!;
+    const bytes = list.bytes;
+    for (let i = list.offsets[k]!; i < to; i++) out[pos++] = bytes[i]!;
+    return pos;
+  };
   const keyOf = (kind: string) =>
     sipKey(createHash('sha256').update(`${salt}\0${kind}`).digest().subarray(0, 16));
 
@@ -130,23 +158,23 @@ export function transformers(salt: string): (rule: ScrubRule) => Transformer | n
       case 'email':
         // first.last.<10 hex>@example.com
         return keyed('email', longest(firstLower) + longest(lastLower) + 24, (b, out, pos) => {
-          pos = put(pick(firstLower, b, 0), out, pos);
+          pos = pick(firstLower, b, 0, out, pos);
           out[pos++] = DOT;
-          pos = put(pick(lastLower, b, 4), out, pos);
+          pos = pick(lastLower, b, 4, out, pos);
           out[pos++] = DOT;
           pos = putHex(b, 8, 13, out, pos);
           return put(EXAMPLE, out, pos);
         });
       case 'fullName':
         return keyed('name', longest(first) + longest(last) + 1, (b, out, pos) => {
-          pos = put(pick(first, b, 0), out, pos);
+          pos = pick(first, b, 0, out, pos);
           out[pos++] = SPACE;
-          return put(pick(last, b, 4), out, pos);
+          return pick(last, b, 4, out, pos);
         });
       case 'firstName':
-        return keyed('first', longest(first), (b, out, pos) => put(pick(first, b, 0), out, pos));
+        return keyed('first', longest(first), (b, out, pos) => pick(first, b, 0, out, pos));
       case 'lastName':
-        return keyed('last', longest(last), (b, out, pos) => put(pick(last, b, 4), out, pos));
+        return keyed('last', longest(last), (b, out, pos) => pick(last, b, 4, out, pos));
       case 'phone':
         // +1 555 …: the North American prefix kept for fiction.
         return keyed('phone', 14, (b, out, pos) => {
@@ -154,13 +182,13 @@ export function transformers(salt: string): (rule: ScrubRule) => Transformer | n
           let n = word(b, 0) % 10_000_000;
           for (let i = 6; i >= 0; i--) {
             out[pos + i] = 48 + (n % 10);
-            n = Math.floor(n / 10);
+            n = (n / 10) | 0;
           }
           return pos + 7;
         });
       case 'username':
         return keyed('user', longest(firstLower) + 11, (b, out, pos) => {
-          pos = put(pick(firstLower, b, 0), out, pos);
+          pos = pick(firstLower, b, 0, out, pos);
           out[pos++] = 95; // _
           return putHex(b, 4, 9, out, pos);
         });

@@ -20,7 +20,7 @@ import { BIN } from '../helpers/project.ts';
 
 const SALT = 'kill-test-salt-0123456789abcdef';
 // Enough rows that the copy of the first table lasts well beyond the poll that catches it.
-const USERS = 100_000;
+const USERS = 30_000;
 
 const SCHEMA = `CREATE TABLE users (
   id serial PRIMARY KEY,
