@@ -20,6 +20,7 @@ import { ArtifactStore, type ArtifactStoreOptions } from '../releases/artifact-s
 import { artifactDigestLabel } from '../releases/digest-label.ts';
 import { gitUserEmail } from '../releases/git.ts';
 import { OciStore } from '../releases/oci-store.ts';
+import { S3Store, s3SettingsFromEnv } from '../releases/s3-store.ts';
 import { knownSecrets } from '../secrets/known-secrets.ts';
 import { maskingStore } from '../state/masking-store.ts';
 import { openStateStore } from '../state/open-state-store.ts';
@@ -231,10 +232,15 @@ function sharedArtifactStore(
   reporter: Reporter,
 ): Pick<ArtifactStoreOptions, 'remote' | 'onTransfer'> {
   if (!config.artifacts) return {};
-  const remote = new OciStore(config.artifacts, {
-    ...(process.env.AIRLOCK_REGISTRY_USER ? { user: process.env.AIRLOCK_REGISTRY_USER } : {}),
-    ...(process.env.AIRLOCK_REGISTRY_TOKEN ? { token: process.env.AIRLOCK_REGISTRY_TOKEN } : {}),
-  });
+  const remote = config.artifacts.startsWith('s3://')
+    ? new S3Store(config.artifacts, s3SettingsFromEnv(process.env))
+    : new OciStore(config.artifacts, {
+        ...(process.env.AIRLOCK_REGISTRY_USER ? { user: process.env.AIRLOCK_REGISTRY_USER } : {}),
+        ...(process.env.AIRLOCK_REGISTRY_TOKEN
+          ? { token: process.env.AIRLOCK_REGISTRY_TOKEN }
+          : {}),
+      });
+
   return {
     remote,
     onTransfer: ({ kind, digest, stats }) => {
