@@ -38,6 +38,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import {
+  appendFile,
   chmod,
   lstat,
   mkdir,
@@ -327,7 +328,27 @@ export class ArtifactStore {
         await this.#writeManifest(manifest);
         await this.cache.save();
       },
+      pushedBlobs: async (label) => {
+        const blobs = new Set<string>();
+        const text = await readFile(this.#pushedFile(label), 'utf8').catch(() => '');
+        for (const digest of text.split('\n').slice(-20)) {
+          if (!/^[0-9a-f]{64}$/.test(digest) || !this.has(digest)) continue;
+          const manifest = await this.manifest(digest).catch(() => null);
+          for (const entry of manifest?.entries ?? [])
+            if (entry.kind === 'file') blobs.add(entry.sha256);
+        }
+        return blobs;
+      },
+      recordPush: async (label, digest) => {
+        await mkdir(path.join(this.root, 'pushed'), { recursive: true });
+        await appendFile(this.#pushedFile(label), `${digest}\n`);
+      },
     };
+  }
+
+  /** The list of artifacts pushed to one shared store (`pushed/<sha256 of its address>`). */
+  #pushedFile(label: string): string {
+    return path.join(this.root, 'pushed', hash('sha256', label, 'hex').slice(0, 32));
   }
 
   /**

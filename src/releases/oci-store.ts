@@ -45,6 +45,12 @@ export interface LocalObjects {
   /** Stores bytes already verified to have sha256 `sha`. */
   addObject(sha: string, mode: 0o644 | 0o755, bytes: Uint8Array): Promise<void>;
   addManifest(manifest: Manifest): Promise<void>;
+  /**
+   * sha256s of the file blobs of artifacts this store pushed to `label` before (the remote had
+   * them then: a push need not ask about them again), and `record` to note a finished push.
+   */
+  pushedBlobs?(label: string): Promise<Set<string>>;
+  recordPush?(label: string, digest: string): Promise<void>;
 }
 
 /** What one push or pull moved (bytes are file contents, not HTTP overhead). */
@@ -135,21 +141,27 @@ export class OciStore implements RemoteStore {
     });
     if (present.status === 200)
       return { blobs: blobs.size + 1, moved: 0, bytes: 0, transferred: false };
-    let moved = 0;
-    let bytes = 0;
     const config = Buffer.from(serializeManifest(manifest));
     const configSha = hash('sha256', config, 'hex');
-    await mapLimit(
-      [...blobs.entries(), [configSha, { size: config.length, mode: -1 }] as const],
-      CONCURRENCY,
-      async ([sha, blob]) => {
-        if (await this.#hasBlob(sha)) return;
-        if (blob.mode === -1) await this.#upload(sha, config);
-        else await this.#uploadFile(sha, local.objectPath(sha, blob.mode), blob.size);
-        moved += 1;
-        bytes += blob.size;
-      },
-    );
+    // Blobs an earlier push of this machine sent are not asked about again; should the registry
+    // have lost one since (its own garbage collection), it refuses the manifest and the push is
+    // made again asking about every blob.
+    const known = (await local.pushedBlobs?.(this.label)) ?? new Set<string>();
+    let moved = 0;
+    let bytes = 0;
+    const sendBlobs = async (skip: Set<string>) =>
+      mapLimit(
+        [...blobs.entries(), [configSha, { size: config.length, mode: -1 }] as const],
+        CONCURRENCY,
+        async ([sha, blob]) => {
+          if (skip.has(sha) || (await this.#hasBlob(sha))) return;
+          if (blob.mode === -1) await this.#upload(sha, config);
+          else await this.#uploadFile(sha, local.objectPath(sha, blob.mode), blob.size);
+          moved += 1;
+          bytes += blob.size;
+        },
+      );
+    await sendBlobs(known);
     const body = JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
@@ -170,12 +182,20 @@ export class OciStore implements RemoteStore {
         'dev.airlock.artifact.bytes': String(manifest.bytes),
       },
     });
-    await this.#request('PUT', `/manifests/${tag}`, {
-      headers: { 'content-type': OCI_MANIFEST },
-      body: Buffer.from(body),
-      ok: [201],
-      what: `store the manifest of ${artifactDigestLabel(manifest.digest)}`,
-    });
+    const putManifest = (ok: number[]) =>
+      this.#request('PUT', `/manifests/${tag}`, {
+        headers: { 'content-type': OCI_MANIFEST },
+        body: Buffer.from(body),
+        ok,
+        what: `store the manifest of ${artifactDigestLabel(manifest.digest)}`,
+      });
+    const stored = await putManifest(known.size > 0 ? [201, 400] : [201]);
+    if (stored.status === 400) {
+      await stored.arrayBuffer().catch(() => {});
+      await sendBlobs(new Set());
+      await putManifest([201]);
+    }
+    await local.recordPush?.(this.label, manifest.digest);
     return { blobs: blobs.size + 1, moved, bytes, transferred: true };
   }
 

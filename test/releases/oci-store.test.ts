@@ -3,9 +3,12 @@
  * distribution registry, Debian's docker-registry), without auth and behind HTTP basic auth
  * (htpasswd): the shared contract, and credentials that are refused or missing.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.ts';
+import { ArtifactStore } from '../../src/releases/artifact-store.ts';
 import { OciStore, parseOciUrl } from '../../src/releases/oci-store.ts';
 import { REGISTRY_NEEDED, registryAvailable, startRegistry } from '../helpers/oci-registry.ts';
 import { remoteStoreContract } from './remote-store-contract.ts';
@@ -71,3 +74,34 @@ it('oci:// addresses: loopback over HTTP, others HTTPS; credentials in the addre
   });
   expect(() => parseOciUrl('oci://user:pw@ghcr.io/acme/app')).toThrow(/no credentials/);
 });
+
+it.skipIf(Boolean(skip))(
+  'a blob the registry lost since this machine pushed it is sent again (the manifest refused, every blob asked about)',
+  async () => {
+    const registry = await startRegistry();
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'airlock-oci-lost-'));
+    try {
+      const url = registry.url('team/app');
+      const build = path.join(tmp, 'build');
+      mkdirSync(build);
+      writeFileSync(path.join(build, 'shared.js'), 'module.exports = "shared";\n');
+      writeFileSync(path.join(build, 'v.txt'), '1\n');
+      const a = new ArtifactStore(path.join(tmp, 'a'), { remote: new OciStore(url) });
+      const first = await a.put(build);
+      const shared = (await a.manifest(first.digest)).entries.find((e) => e.path === 'shared.js');
+      if (shared?.kind !== 'file') throw new Error('no shared.js');
+      rmSync(path.dirname(registry.blobFile(shared.sha256)), { recursive: true });
+      writeFileSync(path.join(build, 'v.txt'), '2\n');
+      const second = await new ArtifactStore(path.join(tmp, 'a'), {
+        remote: new OciStore(url),
+      }).put(build);
+      expect(registry.blobs().has(shared.sha256)).toBe(true);
+      await new ArtifactStore(path.join(tmp, 'b'), { remote: new OciStore(url) }).verify(
+        second.digest,
+      );
+    } finally {
+      await registry.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);
