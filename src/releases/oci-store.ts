@@ -155,8 +155,14 @@ export class OciStore implements RemoteStore {
         CONCURRENCY,
         async ([sha, blob]) => {
           if (skip.has(sha) || (await this.#hasBlob(sha))) return;
-          if (blob.mode === -1) await this.#upload(sha, config);
-          else await this.#uploadFile(sha, local.objectPath(sha, blob.mode), blob.size);
+          try {
+            if (blob.mode === -1) await this.#upload(sha, config);
+            else await this.#uploadFile(sha, local.objectPath(sha, blob.mode), blob.size);
+          } catch (error) {
+            // Another machine pushing the same release may have committed this blob first.
+            if (await this.#hasBlob(sha)) return;
+            throw error;
+          }
           moved += 1;
           bytes += blob.size;
         },
