@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres],real-size,data-refresh,runtime-lease] [-- --runs N]`:
+ * `npm run bench [-- --json] [-- --quick] [-- --only state-store,apply,lint,layouts[-postgres],real-size,artifact-store,data-refresh,runtime-lease] [-- --runs N]`:
  * Airlock's performance figures, measured on real processes, real HTTP on 127.0.0.1 and real
  * SQLite, with baselines from the same run: (a) promotion latency and Airlock's own overhead,
  * (b) zero downtime under load against a "stop old, start new" baseline, (c) warm and cold
@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.ts';
+import { artifactStoreSection, measureArtifactStore } from './artifact-store.ts';
 import { type ColdStartResult, coldStartSection, measureColdStart } from './cold-start.ts';
 import { dataRefreshSection, measureDataRefresh } from './data-refresh.ts';
 import { drillsSection, measureDrills } from './drills.ts';
@@ -68,6 +69,7 @@ const ONLY_SECTIONS = [
   'layouts',
   'layouts-postgres',
   'real-size',
+  'artifact-store',
   'data-refresh',
   'runtime-lease',
   'monitor',
@@ -75,7 +77,7 @@ const ONLY_SECTIONS = [
 ] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,data-refresh,runtime-lease,monitor,drills] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,artifact-store,data-refresh,runtime-lease,monitor,drills] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -311,6 +313,12 @@ export async function main(argv: string[]): Promise<void> {
     sections.push(...(await migrationSections(options, p, options.only)));
     if (options.only.has('real-size'))
       sections.push(realSizeSection(await measureRealSize(p.realSize)));
+    if (options.only.has('artifact-store'))
+      sections.push(
+        artifactStoreSection(
+          await measureArtifactStore({ runs: options.runs ?? (options.quick ? 1 : 3) }),
+        ),
+      );
     if (options.only.has('data-refresh')) {
       const adminUrl = await reachablePostgres(options.postgres);
       if (adminUrl)
@@ -428,6 +436,8 @@ export async function main(argv: string[]): Promise<void> {
     const applyLintLayouts = await migrationSections(options, p, null);
     // (i) a real-size release: store, verify, materialize, promote, roll back.
     const realSize = await measureRealSize(p.realSize);
+    // (m) the real-size artifact pushed to and pulled from a local OCI registry.
+    const artifactStore = await measureArtifactStore({ runs: options.quick ? 1 : 3 });
     // (j) a scrubbed data refresh, Postgres to Postgres, against pg_dump | psql.
     const dataAdmin = await reachablePostgres(options.postgres);
     const dataRefresh = dataAdmin
@@ -455,6 +465,7 @@ export async function main(argv: string[]): Promise<void> {
       stateStoreSection(stateStore, stateOptions),
       ...applyLintLayouts,
       realSizeSection(realSize),
+      artifactStoreSection(artifactStore),
       ...(dataRefresh ? [dataRefreshSection(dataRefresh)] : []),
     ];
     const report: BenchReport = {

@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'BUILD_LINK_OUTSIDE'
   | 'DIGEST_MISMATCH'
   | 'ARTIFACT_INCOMPLETE'
+  | 'ARTIFACT_STORE_FAILED'
   // pipeline
   | 'LOCK_HELD'
   | 'LOCK_LOST'

@@ -16,8 +16,11 @@ import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover
 import { openD1StateClient } from '../providers/cloudflare/d1-state-client.ts';
 import { localSecretsFile, readLocalSecrets } from '../providers/local/local-secrets.ts';
 import { createProviders, hostedDatabaseEngines } from '../providers/registry.ts';
-import { ArtifactStore } from '../releases/artifact-store.ts';
+import { ArtifactStore, type ArtifactStoreOptions } from '../releases/artifact-store.ts';
+import { artifactDigestLabel } from '../releases/digest-label.ts';
 import { gitUserEmail } from '../releases/git.ts';
+import { OciStore } from '../releases/oci-store.ts';
+import { S3Store, s3SettingsFromEnv } from '../releases/s3-store.ts';
 import { knownSecrets } from '../secrets/known-secrets.ts';
 import { maskingStore } from '../state/masking-store.ts';
 import { openStateStore } from '../state/open-state-store.ts';
@@ -181,6 +184,7 @@ export async function openSession(
     artifacts: new ArtifactStore(path.join(home, 'artifacts'), {
       materialize: config.releases.materialize,
       fullVerify: verifyMode(globals.verify) === 'full',
+      ...sharedArtifactStore(config, reporter),
     }),
     home,
     actor: await actor,
@@ -218,6 +222,32 @@ export async function openSession(
       // Deliveries still in flight are finished (or recorded as failed) before the store closes.
       await outward.flush();
       await store.close();
+    },
+  };
+}
+
+/** The shared artifact store of `artifacts:` (credentials from the environment), if any. */
+function sharedArtifactStore(
+  config: ResolvedConfig,
+  reporter: Reporter,
+): Pick<ArtifactStoreOptions, 'remote' | 'onTransfer'> {
+  if (!config.artifacts) return {};
+  const remote = config.artifacts.startsWith('s3://')
+    ? new S3Store(config.artifacts, s3SettingsFromEnv(process.env))
+    : new OciStore(config.artifacts, {
+        ...(process.env.AIRLOCK_REGISTRY_USER ? { user: process.env.AIRLOCK_REGISTRY_USER } : {}),
+        ...(process.env.AIRLOCK_REGISTRY_TOKEN
+          ? { token: process.env.AIRLOCK_REGISTRY_TOKEN }
+          : {}),
+      });
+
+  return {
+    remote,
+    onTransfer: ({ kind, digest, stats }) => {
+      if (!stats.transferred) return;
+      reporter.note(
+        `${kind === 'push' ? 'pushed' : 'pulled'} ${artifactDigestLabel(digest)} ${kind === 'push' ? 'to' : 'from'} ${remote.label}: ${stats.moved} of ${stats.blobs} blobs, ${(stats.bytes / 1024).toFixed(1)} KiB`,
+      );
     },
   };
 }

@@ -283,6 +283,8 @@ export interface ResolvedConfig {
   parity: ParitySettings;
   secrets: SecretsSettings;
   releases: ReleaseStoreSettings;
+  /** The shared artifact store (`artifacts:`), e.g. `oci://ghcr.io/acme/app`; null: this machine's store only. */
+  artifacts: string | null;
   warnings: ConfigDiagnostic[];
   /** The validated file, defaults applied, before inheritance. */
   raw: Config;
@@ -414,6 +416,7 @@ export function resolveConfig(
         keep: config.releases?.keep ?? 3,
         gcAfterDeploy: config.releases?.gcAfterDeploy ?? true,
       },
+      artifacts: config.artifacts ?? null,
       pipeline: [...config.pipeline],
       services: Object.keys(config.services),
       environments,

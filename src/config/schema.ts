@@ -33,6 +33,23 @@ export const configSchema = z.strictObject({
       'Where Airlock keeps its state (releases, deployments, approvals, locks, audit log): a SQLite file path (default: state.db in the Airlock home of the project, outside the project; see docs/configuration.md), a postgres:// URL (team mode; `${NAME}` reads it from an environment variable), or d1://<account-id>/<database-id> (team mode on Cloudflare D1, through its HTTP API; the token comes from AIRLOCK_STATE_TOKEN, else CLOUDFLARE_API_TOKEN). AIRLOCK_STATE_URL overrides it.',
     examples: ['${AIRLOCK_STATE_URL}'],
   }),
+  artifacts: field(
+    z
+      .string()
+      .regex(
+        /^(oci:\/\/[^/@\s]+\/[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[A-Za-z0-9._\-/]*)?)$/,
+        {
+          message:
+            'write oci://<registry host[:port]>/<repository> (lower case, e.g. oci://ghcr.io/acme/app) or s3://<bucket>/<prefix>, with no credentials in it (they come from AIRLOCK_REGISTRY_USER and AIRLOCK_REGISTRY_TOKEN, or the AWS variables)',
+        },
+      )
+      .optional(),
+    {
+      description:
+        "A shared artifact store, so any machine promotes and rolls back the bytes another built: an OCI registry repository (oci://<host[:port]>/<repository>; loopback hosts over plain HTTP, others HTTPS) or an S3-compatible bucket (s3://<bucket>/<prefix>; endpoint from AWS_ENDPOINT_URL_S3 for R2 or MinIO). `airlock build` pushes each artifact's files there (only those the registry lacks); a deployment, promotion or rollback on a machine without them pulls and verifies them. Credentials come from AIRLOCK_REGISTRY_USER and AIRLOCK_REGISTRY_TOKEN (OCI) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (S3), never from this file. Without it, releases stay in this machine's store. See docs/artifact-stores.md.",
+      examples: ['oci://ghcr.io/acme/app', 's3://acme-releases/app'],
+    },
+  ),
   ci: field(
     z
       .union([

@@ -38,6 +38,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import {
+  appendFile,
   chmod,
   lstat,
   mkdir,
@@ -63,6 +64,7 @@ import {
   scanTreeSync,
   serializeManifest,
 } from './manifest.ts';
+import type { LocalObjects, RemoteStore, TransferStats } from './oci-store.ts';
 import type { TreeDigest } from './tree-digest.ts';
 
 /**
@@ -78,6 +80,13 @@ export interface ArtifactStoreOptions {
   materialize?: MaterializeMode;
   /** Every verification re-hashes every file, ignoring the verified cache (`--verify full`). */
   fullVerify?: boolean;
+  /**
+   * The shared artifact store (`artifacts:` in the config): every artifact stored here is pushed
+   * there, and an artifact missing here is pulled from there (verified) before it is used.
+   */
+  remote?: RemoteStore;
+  /** Told of every push and pull (progress lines). */
+  onTransfer?: (event: { kind: 'push' | 'pull'; digest: string; stats: TransferStats }) => void;
 }
 
 export interface VerifyOptions {
@@ -105,9 +114,13 @@ export class ArtifactStore {
   readonly #manifests = new Map<string, Manifest>();
   readonly #objectDirs = new Set<string>();
   readonly #objectsRoot: string;
+  readonly remote: RemoteStore | null;
+  readonly #onTransfer: ArtifactStoreOptions['onTransfer'];
 
   constructor(root: string, options: ArtifactStoreOptions = {}) {
     this.root = root;
+    this.remote = options.remote ?? null;
+    this.#onTransfer = options.onTransfer;
     this.mode = options.materialize ?? 'link';
     this.fullVerify = options.fullVerify ?? false;
     this.cache = new VerifiedCache(path.join(root, 'verified-cache.bin'));
@@ -130,7 +143,7 @@ export class ArtifactStore {
     return `${this.#objectsRoot}${sha.slice(0, 2)}${path.sep}${sha.slice(2)}${mode === 0o755 ? '-x' : ''}`;
   }
 
-  /** True when the artifact is stored here (in either format). */
+  /** True when the artifact is stored here (in either format; not asking the shared store). */
   has(digest: string): boolean {
     return existsSync(this.manifestPath(digest)) || existsSync(this.pathOf(digest));
   }
@@ -154,6 +167,10 @@ export class ArtifactStore {
     const manifest = manifestOf(entries);
     await this.#writeManifest(manifest);
     await this.cache.save();
+    if (this.remote) {
+      const stats = await this.remote.push(manifest, this.#localObjects());
+      this.#onTransfer?.({ kind: 'push', digest: manifest.digest, stats });
+    }
     if (options.view) await this.view(manifest.digest);
     return { digest: manifest.digest, bytes: manifest.bytes, files: manifest.files };
   }
@@ -285,8 +302,75 @@ export class ArtifactStore {
     return manifest;
   }
 
+  /** The store as a shared store sees it (objects added from verified bytes only). */
+  #localObjects(): LocalObjects {
+    return {
+      objectPath: (sha, mode) => this.objectPath(sha, mode),
+      hasObject: (sha, mode, size) =>
+        lstatSync(this.objectPath(sha, mode), { throwIfNoEntry: false })?.size === size,
+      addObject: async (sha, mode, bytes) => {
+        if (hash('sha256', bytes, 'hex') !== sha)
+          throw new ProviderError(
+            'DIGEST_MISMATCH',
+            `bytes offered as sha256:${sha} do not verify.`,
+          );
+        const object = this.objectPath(sha, mode);
+        const tmp = path.join(
+          this.#objectDir(object),
+          `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`,
+        );
+        await writeFile(tmp, bytes, { mode: fileMode({ mode }) });
+        await chmod(tmp, fileMode({ mode }));
+        await rename(tmp, object);
+        this.cache.remember(await lstat(object), sha);
+      },
+      addManifest: async (manifest) => {
+        await this.#writeManifest(manifest);
+        await this.cache.save();
+      },
+      pushedBlobs: async (label) => {
+        const blobs = new Set<string>();
+        const text = await readFile(this.#pushedFile(label), 'utf8').catch(() => '');
+        for (const digest of text.split('\n').slice(-20)) {
+          if (!/^[0-9a-f]{64}$/.test(digest) || !this.has(digest)) continue;
+          const manifest = await this.manifest(digest).catch(() => null);
+          for (const entry of manifest?.entries ?? [])
+            if (entry.kind === 'file') blobs.add(entry.sha256);
+        }
+        return blobs;
+      },
+      recordPush: async (label, digest) => {
+        await mkdir(path.join(this.root, 'pushed'), { recursive: true });
+        await appendFile(this.#pushedFile(label), `${digest}\n`);
+      },
+    };
+  }
+
+  /** The list of artifacts pushed to one shared store (`pushed/<sha256 of its address>`). */
+  #pushedFile(label: string): string {
+    return path.join(this.root, 'pushed', hash('sha256', label, 'hex').slice(0, 32));
+  }
+
+  /**
+   * Pushes a stored artifact to the shared store (a no-op without one, or when it is there).
+   * @throws ProviderError `DIGEST_MISMATCH` (not stored here), `ARTIFACT_STORE_FAILED`.
+   */
+  async push(digest: string): Promise<TransferStats | null> {
+    if (!this.remote) return null;
+    const manifest = await this.manifest(digest);
+    const stats = await this.remote.push(manifest, this.#localObjects());
+    this.#onTransfer?.({ kind: 'push', digest, stats });
+    return stats;
+  }
+
   async #adoptOldFolder(digest: string): Promise<Manifest> {
     const old = this.pathOf(digest);
+    if (!existsSync(old) && this.remote) {
+      // Not built here: fetched from the shared store, every byte verified on the way in.
+      const stats = await this.remote.pull(digest, this.#localObjects());
+      this.#onTransfer?.({ kind: 'pull', digest, stats });
+      return this.manifest(digest);
+    }
     if (!existsSync(old)) {
       throw new ProviderError(
         'DIGEST_MISMATCH',
@@ -549,7 +633,7 @@ export class ArtifactStore {
    */
   async view(digest: string): Promise<string> {
     const dir = this.pathOf(digest);
-    if (!this.has(digest)) return dir;
+    if (!this.has(digest) && !this.remote) return dir;
     await this.materialize(digest, dir);
     return dir;
   }

@@ -1,0 +1,315 @@
+/**
+ * A shared artifact store in an S3-compatible bucket (AWS S3, Cloudflare R2, MinIO): the same
+ * contract as the OCI registry store (`oci-store.ts`), over plain S3 requests signed with AWS
+ * Signature Version 4 (no SDK). Layout under `s3://<bucket>/<prefix>/`:
+ *
+ * - `blobs/sha256/<sha256>` — one object per distinct file content, named by its sha256;
+ * - `artifacts/<artifact digest>.json` — the Airlock manifest, written after every blob it
+ *   names, so its presence means the artifact is complete.
+ *
+ * A push sends only the blobs a `HEAD` does not find; a pull fetches only the objects the local
+ * store lacks and hashes every byte (a blob that does not digest to its name, or a manifest that
+ * does not digest to the artifact digest, is refused with `DIGEST_MISMATCH`). Credentials and
+ * endpoint come from the usual AWS variables: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+ * `AWS_SESSION_TOKEN`, `AWS_REGION` (default `us-east-1`; R2: `auto`), `AWS_ENDPOINT_URL_S3` or
+ * `AWS_ENDPOINT_URL` (R2, MinIO; default `https://s3.<region>.amazonaws.com`). Path-style
+ * addressing (`<endpoint>/<bucket>/<key>`).
+ */
+import { createHmac, hash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ProviderError } from '../errors.ts';
+import { artifactDigestLabel } from './digest-label.ts';
+import { mapLimit } from './file-hash.ts';
+import { type Manifest, parseManifest, serializeManifest } from './manifest.ts';
+import type { LocalObjects, RemoteStore, TransferStats } from './oci-store.ts';
+
+const CONCURRENCY = 8;
+const EMPTY_SHA = hash('sha256', '', 'hex');
+
+export interface S3Settings {
+  /** Endpoint, e.g. `https://<account>.r2.cloudflarestorage.com`; default AWS's for the region. */
+  endpoint?: string;
+  region?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+}
+
+/** The S3 settings of the usual AWS environment variables. */
+export function s3SettingsFromEnv(env: Readonly<Record<string, string | undefined>>): S3Settings {
+  const pick = (...names: string[]) => names.map((n) => env[n]).find((v) => v);
+  const settings: S3Settings = {};
+  const endpoint = pick('AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL');
+  const region = pick('AWS_REGION', 'AWS_DEFAULT_REGION');
+  const accessKeyId = pick('AWS_ACCESS_KEY_ID');
+  const secretAccessKey = pick('AWS_SECRET_ACCESS_KEY');
+  const sessionToken = pick('AWS_SESSION_TOKEN');
+  if (endpoint) settings.endpoint = endpoint;
+  if (region) settings.region = region;
+  if (accessKeyId) settings.accessKeyId = accessKeyId;
+  if (secretAccessKey) settings.secretAccessKey = secretAccessKey;
+  if (sessionToken) settings.sessionToken = sessionToken;
+  return settings;
+}
+
+/** Parses `s3://bucket[/prefix]`. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/([A-Za-z0-9._\-/]*?))?\/?$/.exec(
+    url,
+  );
+  if (!match)
+    throw new ProviderError(
+      'ARTIFACT_STORE_FAILED',
+      `${url} is not an S3 bucket address (s3://<bucket>[/<prefix>], no credentials in it).`,
+      {
+        hint: 'Write it as s3://<bucket>/<prefix>; the endpoint and credentials come from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.',
+      },
+    );
+  return { bucket: match[1] as string, prefix: match[2] ? `${match[2]}/` : '' };
+}
+
+const encodeKey = (key: string) =>
+  key
+    .split('/')
+    .map((s) =>
+      encodeURIComponent(s).replace(
+        /[!'()*]/g,
+        (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+      ),
+    )
+    .join('/');
+
+export class S3Store implements RemoteStore {
+  readonly label: string;
+  readonly #bucket: string;
+  readonly #prefix: string;
+  readonly #endpoint: URL;
+  readonly #region: string;
+  readonly #settings: S3Settings;
+  /** Bytes of request bodies sent (uploads), for measurement. */
+  sentBytes = 0;
+
+  constructor(url: string, settings: S3Settings = {}) {
+    const { bucket, prefix } = parseS3Url(url);
+    this.label = url;
+    this.#bucket = bucket;
+    this.#prefix = prefix;
+    this.#region = settings.region ?? 'us-east-1';
+    this.#endpoint = new URL(settings.endpoint ?? `https://s3.${this.#region}.amazonaws.com`);
+    this.#settings = settings;
+  }
+
+  async push(manifest: Manifest, local: LocalObjects): Promise<TransferStats> {
+    const blobs = new Map<string, { size: number; mode: number }>();
+    for (const entry of manifest.entries)
+      if (entry.kind === 'file' && !blobs.has(entry.sha256))
+        blobs.set(entry.sha256, { size: entry.size, mode: entry.mode });
+    const key = `${this.#prefix}artifacts/${manifest.digest}.json`;
+    const what = `look up ${artifactDigestLabel(manifest.digest)}`;
+    if ((await this.#request('HEAD', key, { ok: [200, 404], what })).status === 200)
+      return { blobs: blobs.size + 1, moved: 0, bytes: 0, transferred: false };
+    let moved = 0;
+    let bytes = 0;
+    await mapLimit([...blobs.entries()], CONCURRENCY, async ([sha, blob]) => {
+      const blobKey = `${this.#prefix}blobs/sha256/${sha}`;
+      const head = await this.#request('HEAD', blobKey, { ok: [200, 404], what: 'look up a blob' });
+      if (head.status === 200) return;
+      const body = await readFile(local.objectPath(sha, blob.mode));
+      await this.#request('PUT', blobKey, {
+        body,
+        ok: [200],
+        what: `upload blob sha256:${sha.slice(0, 12)}`,
+      });
+      moved += 1;
+      bytes += blob.size;
+    });
+    const config = Buffer.from(serializeManifest(manifest));
+    await this.#request('PUT', key, {
+      body: config,
+      ok: [200],
+      what: `store the manifest of ${artifactDigestLabel(manifest.digest)}`,
+    });
+    return {
+      blobs: blobs.size + 1,
+      moved: moved + 1,
+      bytes: bytes + config.length,
+      transferred: true,
+    };
+  }
+
+  async pull(digest: string, local: LocalObjects): Promise<TransferStats> {
+    const label = artifactDigestLabel(digest);
+    const response = await this.#request('GET', `${this.#prefix}artifacts/${digest}.json`, {
+      ok: [200, 404],
+      what: `fetch ${label}`,
+    });
+    if (response.status === 404)
+      throw new ProviderError(
+        'DIGEST_MISMATCH',
+        `${label} is neither on this machine nor in ${this.label}.`,
+        {
+          hint: 'Build the release on a machine whose config names this artifact store (`airlock build` pushes it), or build it here with `airlock build --commit <sha>`.',
+          details: { digest, store: this.label },
+        },
+      );
+    const text = await response.text();
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(text, digest);
+    } catch (error) {
+      throw new ProviderError(
+        'DIGEST_MISMATCH',
+        `the manifest of ${label} in ${this.label} does not verify (${(error as Error).message}).`,
+        {
+          hint: 'The bucket holds bytes that are not what was built: push the release again from a machine that has it, or build it here.',
+          details: { digest, store: this.label },
+        },
+      );
+    }
+    const wanted = new Map<string, Array<0o644 | 0o755>>();
+    for (const entry of manifest.entries) {
+      if (entry.kind !== 'file' || local.hasObject(entry.sha256, entry.mode, entry.size)) continue;
+      const modes = wanted.get(entry.sha256) ?? [];
+      if (!modes.includes(entry.mode)) modes.push(entry.mode);
+      wanted.set(entry.sha256, modes);
+    }
+    let bytes = Buffer.byteLength(text);
+    await mapLimit([...wanted.entries()], CONCURRENCY, async ([sha, modes]) => {
+      const r = await this.#request('GET', `${this.#prefix}blobs/sha256/${sha}`, {
+        ok: [200, 404],
+        what: `fetch blob sha256:${sha.slice(0, 12)}`,
+      });
+      if (r.status === 404)
+        throw new ProviderError(
+          'DIGEST_MISMATCH',
+          `blob sha256:${sha} of ${label} is missing from ${this.label}.`,
+          {
+            hint: 'Push the release again from a machine that has it, or build it here.',
+            details: { digest, blob: `sha256:${sha}`, store: this.label },
+          },
+        );
+      const blob = new Uint8Array(await r.arrayBuffer());
+      const actual = hash('sha256', blob, 'hex');
+      if (actual !== sha)
+        throw new ProviderError(
+          'DIGEST_MISMATCH',
+          `blob sha256:${sha} of ${label} in ${this.label} does not verify: its bytes digest to sha256:${actual}. Nothing of it was used.`,
+          {
+            hint: 'The bucket serves bytes that are not what was built (tampering or corruption). Delete the object, push the release again from a machine that has it, or build it here.',
+            details: {
+              digest,
+              blob: `sha256:${sha}`,
+              actual: `sha256:${actual}`,
+              store: this.label,
+            },
+          },
+        );
+      bytes += blob.length;
+      for (const mode of modes) await local.addObject(sha, mode, blob);
+    });
+    await local.addManifest(manifest);
+    const files = new Set<string>();
+    for (const entry of manifest.entries) if (entry.kind === 'file') files.add(entry.sha256);
+    return { blobs: files.size + 1, moved: wanted.size + 1, bytes, transferred: true };
+  }
+
+  /** One signed request (AWS Signature Version 4) for `key` in the bucket. */
+  async #request(
+    method: string,
+    key: string,
+    options: { body?: Uint8Array; ok: number[]; what: string },
+  ): Promise<Response> {
+    const base = this.#endpoint.pathname.replace(/\/$/, '');
+    const pathname = `${base}/${this.#bucket}/${encodeKey(key)}`;
+    const url = `${this.#endpoint.origin}${pathname}`;
+    const now = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+    const payload = options.body ? hash('sha256', options.body, 'hex') : EMPTY_SHA;
+    const headers: Record<string, string> = {
+      host: this.#endpoint.host,
+      'x-amz-content-sha256': payload,
+      'x-amz-date': now,
+    };
+    if (this.#settings.sessionToken) headers['x-amz-security-token'] = this.#settings.sessionToken;
+    const { accessKeyId, secretAccessKey } = this.#settings;
+    if (accessKeyId && secretAccessKey)
+      headers.authorization = signV4({
+        method,
+        pathname,
+        headers,
+        payload,
+        region: this.#region,
+        amzDate: now,
+        accessKeyId,
+        secretAccessKey,
+      });
+    const { host: _host, ...sent } = headers;
+    if (options.body) this.sentBytes += options.body.length;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: sent,
+        ...(options.body ? { body: options.body } : {}),
+      });
+    } catch (error) {
+      throw new ProviderError(
+        'ARTIFACT_STORE_FAILED',
+        `${this.label} cannot be reached to ${options.what} (${(error as Error).cause ?? (error as Error).message}).`,
+        {
+          hint: 'Check `artifacts:` and AWS_ENDPOINT_URL_S3; the command can be run again (what was sent is kept).',
+        },
+      );
+    }
+    if (!options.ok.includes(response.status)) {
+      const text = method === 'HEAD' ? '' : (await response.text().catch(() => '')).slice(0, 300);
+      const denied = response.status === 401 || response.status === 403;
+      throw new ProviderError(
+        'ARTIFACT_STORE_FAILED',
+        `${this.label} answered ${response.status} when asked to ${options.what}${text ? `: ${text.trim()}` : ''}.`,
+        {
+          hint: denied
+            ? 'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to credentials allowed to read (and, where Airlock builds, write) this bucket.'
+            : 'Check that the bucket exists and the endpoint speaks S3; the command can be run again (what was sent is kept).',
+          details: { status: response.status, store: this.label },
+        },
+      );
+    }
+    return response;
+  }
+}
+
+/**
+ * The `Authorization` header of an S3 request under AWS Signature Version 4, signing every
+ * header given (names in lower case; `host` included) and the payload's sha256 (hex).
+ * `amzDate` is `YYYYMMDDTHHMMSSZ`, as sent in `x-amz-date`.
+ */
+export function signV4(request: {
+  method: string;
+  pathname: string;
+  headers: Record<string, string>;
+  payload: string;
+  region: string;
+  amzDate: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}): string {
+  const { headers, amzDate } = request;
+  const day = amzDate.slice(0, 8);
+  const names = Object.keys(headers).sort();
+  const canonical = [
+    request.method,
+    request.pathname,
+    '',
+    ...names.map((n) => `${n}:${headers[n]?.trim()}`),
+    '',
+    names.join(';'),
+    request.payload,
+  ].join('\n');
+  const scope = `${day}/${request.region}/s3/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, hash('sha256', canonical, 'hex')].join('\n');
+  let key: Buffer = createHmac('sha256', `AWS4${request.secretAccessKey}`).update(day).digest();
+  for (const part of [request.region, 's3', 'aws4_request'])
+    key = createHmac('sha256', key).update(part).digest();
+  const signature = createHmac('sha256', key).update(toSign).digest('hex');
+  return `AWS4-HMAC-SHA256 Credential=${request.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+}
