@@ -478,9 +478,7 @@ environments:
     laptop: { AIRLOCK_STATE_URL: db.url },
     async serving(env) {
       const state = fake.railwayState();
-      const live = state.deployments.filter(
-        (d) => d.environment === state.environments[env] && d.status === 'SUCCESS',
-      );
+      const live = state.deployments.filter((d) => d.environment === env && d.status === 'SUCCESS');
       const message = String(live.at(-1)?.meta.commitMessage ?? '');
       return /\b(r\d+)\b/.exec(message)?.[1] ?? null;
     },
