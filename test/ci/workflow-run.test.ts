@@ -447,7 +447,8 @@ async function railwayProject(flow: CiFlow, db: TestDatabase): Promise<ProviderP
       ...installed.base,
       '.gitignore': 'node_modules/\nout/\n',
       'server.js': "console.log('shop, edition 1');\n",
-      'railway.json': `${JSON.stringify(RAILWAY_JSON, null, 2)}\n`,
+      // One replica in each environment: production mirrors staging (the parity gate).
+      'railway.json': `${JSON.stringify({ ...RAILWAY_JSON, environments: undefined }, null, 2)}\n`,
       'build.mjs': copyBuild(['server.js', 'railway.json'], 'out'),
       'airlock.yaml': `project: shop
 pipeline: [staging, production]
