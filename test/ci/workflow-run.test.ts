@@ -13,7 +13,8 @@
  * - cloudflare (remote mode, FAKE wrangler and FAKE D1 API), state on D1: the manual flow;
  * - fly (FAKE flyctl), state in Postgres: the staging-branch flow;
  * - railway (FAKE Railway CLI, a project token per GitHub environment): the automatic flow;
- *   each platform with two releases and the rollback workflow restoring the first.
+ *   each platform with two releases and the rollback workflow restoring the first (not yet on
+ *   Cloudflare: see the test).
  *
  * One registry and one install per project template serve every test (jobs share npm's
  * cache, as setup-node's `cache: npm` does): each job still runs its own `npm ci`, which is
