@@ -1,32 +1,67 @@
 /**
- * The generated workflows, run as generated (test/ci/workflow-runner.ts): a small project that
- * did what docs/github-actions.md says (`npm install -D airlock-deploy`, the lockfile
- * committed, `airlock ci init github`), deployed by the command provider to a "platform" this
- * test serves on 127.0.0.1 (a folder per environment behind an HTTP server: what outlives the
- * runners, as a real platform does). Airlock is the packed airlock-deploy, published once per
- * file to a local registry that every job's own `npm ci` installs from; its state is a real
- * Postgres database (team mode). Every `run:` script runs exactly as written and passes
- * shellcheck. The command provider is the cheapest CI-capable target, so all three flows run
- * here; the platform providers' workflows are checked by the parsers (workflows.test.ts).
+ * The generated workflows, run as generated (test/ci/workflow-runner.ts), for each CI-capable
+ * provider: a small project that did what docs/github-actions.md says (`npm install -D
+ * airlock-deploy`, the lockfile committed, `airlock ci init github`). Airlock is the packed
+ * airlock-deploy, published once per file to a local registry that every job's own `npm ci`
+ * installs from; the platform CLIs that come from npm (the project's wrangler, the Railway CLI)
+ * are FAKES published there under their real names, flyctl is the FAKE put where setup-flyctl
+ * puts it. Every `run:` script runs exactly as written and passes shellcheck.
+ *
+ * - command: a "platform" this test serves on 127.0.0.1 (a folder per environment behind an
+ *   HTTP server: what outlives the runners), state in Postgres; the manual flow, a tag, and
+ *   the rollback workflow;
+ * - cloudflare (remote mode, FAKE wrangler and FAKE D1 API), state on D1: the manual flow;
+ * - fly (FAKE flyctl), state in Postgres: the staging-branch flow;
+ * - railway (FAKE Railway CLI, a project token per GitHub environment): the automatic flow;
+ *   each platform with two releases and the rollback workflow restoring the first (not yet on
+ *   Cloudflare: see the test).
+ *
+ * One registry and one install per project template serve every test (jobs share npm's
+ * cache, as setup-node's `cache: npm` does): each job still runs its own `npm ci`, which is
+ * what a job costs, so the flows are spread over the providers rather than multiplied by them.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { type CiFlow, generateWorkflows } from '../../src/ci/github-workflows.ts';
+import { RAILWAY_CLI } from '../../src/ci/pinned-actions.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { sumTextSync } from '../../src/migrations/integrity.ts';
+import { fakeCliEnv } from '../fakes/cli/fake-cli-env.ts';
+import { startFakeD1Api } from '../fakes/cloudflare/fake-d1-api.ts';
 import {
   freePort,
   type LocalRegistry,
   ok,
+  publishFakeCli,
+  ROOT,
   run,
   startLocalRegistry,
   VERSION,
 } from '../helpers/local-registry.ts';
 import { createTestDatabase, describeIfPostgres, type TestDatabase } from '../helpers/postgres.ts';
 import { BIN } from '../helpers/project.ts';
+import {
+  SEED_000_WRANGLER,
+  workerSource,
+} from '../providers/cloudflare/cloudflare-test-helpers.ts';
+import { FLY_TOKEN, flyToml } from '../providers/fly/fly-test-project.ts';
+import {
+  PRODUCTION_TOKEN,
+  RAILWAY_JSON,
+  STAGING_TOKEN,
+} from '../providers/railway/railway-test-project.ts';
 import { type WorkflowEvent, type WorkflowRun, WorkflowRunner } from './workflow-runner.ts';
 
 /** GitHub logins: the one who merges and dispatches, and a second person who reviews. */
@@ -36,6 +71,12 @@ const STAGING = '.github/workflows/airlock-staging.yml';
 const PRODUCTION = '.github/workflows/airlock-production.yml';
 const DEPLOY = '.github/workflows/airlock-deploy.yml';
 const ROLLBACK = '.github/workflows/airlock-rollback.yml';
+const FAKES = path.join(ROOT, 'test', 'fakes');
+/** The wrangler a Worker project pins (the FAKE is published under this name and version). */
+const WRANGLER = 'wrangler';
+const WRANGLER_VERSION = '4.156.0';
+const STAGING_DB = '00000000-0000-4000-8000-00000000aaaa';
+const PRODUCTION_DB = '00000000-0000-4000-8000-00000000bbbb';
 const GIT_ENV = {
   GIT_AUTHOR_NAME: 'Dev',
   GIT_AUTHOR_EMAIL: 'dev@example.com',
@@ -44,8 +85,8 @@ const GIT_ENV = {
 };
 
 let registry: LocalRegistry | null = null;
-/** package.json and package-lock.json after `npm install -D airlock-deploy` (from the registry). */
-let installed: Record<string, string> = {};
+/** package.json and package-lock.json after `npm install -D …` (from the registry), per template. */
+const installed: Record<'base' | 'worker', Record<string, string>> = { base: {}, worker: {} };
 let platform: { dir: string; url: string; server: Server } | null = null;
 
 /**
@@ -67,11 +108,11 @@ async function startPlatform(dir: string): Promise<{ url: string; server: Server
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-beforeAll(async () => {
-  registry = await startLocalRegistry();
-  // What a new user does first (docs/github-actions.md): Airlock as a devDependency, locked.
-  const template = path.join(registry.dir, 'template');
-  execFileSync('mkdir', ['-p', template]);
+/** What a new user does first (docs/github-actions.md): the devDependencies installed, locked. */
+async function installTemplate(name: string, packages: string[]): Promise<Record<string, string>> {
+  if (!registry) throw new Error('no registry');
+  const template = path.join(registry.dir, `template-${name}`);
+  mkdirSync(template, { recursive: true });
   writeFileSync(
     path.join(template, 'package.json'),
     `${JSON.stringify({ name: 'shop', version: '1.0.0', private: true }, null, 2)}\n`,
@@ -82,7 +123,7 @@ beforeAll(async () => {
       [
         'install',
         '-D',
-        `airlock-deploy@${VERSION}`,
+        ...packages,
         '--userconfig',
         registry.npmrc,
         '--cache',
@@ -93,12 +134,34 @@ beforeAll(async () => {
       { cwd: template },
     ),
   );
-  installed = {
+  return {
     'package.json': readFileSync(path.join(template, 'package.json'), 'utf8'),
     'package-lock.json': readFileSync(path.join(template, 'package-lock.json'), 'utf8'),
   };
+}
+
+beforeAll(async () => {
+  // The platform CLIs that come from npm are FAKES published under their real names (never
+  // proxied from the real registry): the project's wrangler, the Railway CLI the jobs install.
+  registry = await startLocalRegistry([WRANGLER, RAILWAY_CLI.package]);
+  await publishFakeCli(registry, {
+    name: WRANGLER,
+    version: WRANGLER_VERSION,
+    bins: { wrangler: path.join(FAKES, 'cloudflare', 'fake-wrangler.ts') },
+  });
+  await publishFakeCli(registry, {
+    name: RAILWAY_CLI.package,
+    version: RAILWAY_CLI.version,
+    bins: { railway: path.join(FAKES, 'cli', 'fake-railway.ts') },
+  });
+  installed.base = await installTemplate('base', [`airlock-deploy@${VERSION}`]);
+  // The second install finds airlock-deploy's dependencies in the npm cache.
+  installed.worker = await installTemplate('worker', [
+    `airlock-deploy@${VERSION}`,
+    `${WRANGLER}@${WRANGLER_VERSION}`,
+  ]);
   const dir = path.join(registry.dir, 'platform');
-  execFileSync('mkdir', ['-p', dir]);
+  mkdirSync(dir, { recursive: true });
   platform = { dir, ...(await startPlatform(dir)) };
 }, 300_000);
 
@@ -107,18 +170,38 @@ afterAll(async () => {
   registry?.stop();
 });
 
+type Provider = 'command' | 'cloudflare' | 'fly' | 'railway';
+
+/** A provider's project and platform, as one test uses them. */
+interface ProviderProject {
+  files: Record<string, string>;
+  /** The file whose edit makes the next release, and its content for release `n`. */
+  source: { file: string; content(n: number): string };
+  secrets: Record<string, string>;
+  environmentSecrets?: Record<string, Record<string, string>>;
+  network?: Record<string, string>;
+  flyctlDir?: string;
+  /** The environment of a reviewer's laptop: the shared state, nothing else. */
+  laptop: Record<string, string>;
+  /** The release the platform serves in `env` (asked of the platform or its FAKE), or null. */
+  serving(env: string): Promise<string | null>;
+  cleanup(): Promise<void>;
+}
+
 interface Setup {
+  provider: Provider;
+  flow: CiFlow;
   repo: string;
   runner: WorkflowRunner;
-  db: TestDatabase;
+  project: ProviderProject;
 }
 const setups: Setup[] = [];
 
 afterEach(async () => {
-  for (const { repo, runner, db } of setups.splice(0)) {
+  for (const { repo, runner, project } of setups.splice(0)) {
     rmSync(repo, { recursive: true, force: true });
     runner.cleanup();
-    await db.drop();
+    await project.cleanup();
   }
   if (platform) rmSync(path.join(platform.dir), { recursive: true, force: true });
 });
@@ -133,22 +216,41 @@ function git(repo: string, ...args: string[]): string {
 
 function commitFiles(repo: string, files: Record<string, string>, message: string): void {
   for (const [file, content] of Object.entries(files)) {
-    execFileSync('mkdir', ['-p', path.dirname(path.join(repo, file))]);
+    mkdirSync(path.dirname(path.join(repo, file)), { recursive: true });
     writeFileSync(path.join(repo, file), content);
   }
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', message);
 }
 
-/** The project: a static site built into out/, deployed by two shell commands. */
-function projectFiles(automatic: boolean): Record<string, string> {
+/** The production promotion a flow needs: automatic, or one reviewer's approval. */
+function promotionOf(flow: CiFlow, extra = ''): string {
+  return flow === 'automatic'
+    ? 'automatic'
+    : `{ approval: { required: 1 }${extra ? `, ${extra}` : ''} }`;
+}
+
+/** A small app: its source copied into the build output by `node build.mjs`. */
+const copyBuild = (files: string[], out: string) =>
+  `import { cpSync, mkdirSync } from 'node:fs';\nmkdirSync('${out}', { recursive: true });\n${files.map((f) => `cpSync('${f}', '${out}/${f.split('/').at(-1)}');`).join('\n')}\n`;
+
+/** The command provider: a static site deployed by two shell commands to a local "platform". */
+async function commandProject(flow: CiFlow, db: TestDatabase): Promise<ProviderProject> {
+  if (!platform) throw new Error('beforeAll did not run');
   const vars = '{ PLATFORM_DIR: "${PLATFORM_DIR}", PLATFORM_URL: "${PLATFORM_URL}" }';
+  const secrets = {
+    AIRLOCK_STATE_URL: db.url,
+    PLATFORM_DIR: platform.dir,
+    PLATFORM_URL: platform.url,
+  };
   return {
-    ...installed,
-    '.gitignore': 'node_modules/\nout/\n',
-    'site/index.html': '<h1>shop</h1>\n',
-    'build.mjs': "import { cpSync } from 'node:fs';\ncpSync('site', 'out', { recursive: true });\n",
-    'deploy.sh': `#!/bin/sh
+    files: {
+      ...installed.base,
+      '.gitignore': 'node_modules/\nout/\n',
+      'site/index.html': '<h1>shop</h1>\n',
+      'build.mjs':
+        "import { cpSync } from 'node:fs';\ncpSync('site', 'out', { recursive: true });\n",
+      'deploy.sh': `#!/bin/sh
 # Puts the release's bytes on the platform and says where it answers.
 set -eu
 dest="$PLATFORM_DIR/$AIRLOCK_ENV"
@@ -158,7 +260,7 @@ cp -R "$AIRLOCK_ARTIFACT_DIR" "$dest/site"
 printf '{"release":"%s","commit":"%s","digest":"%s"}\\n' "$AIRLOCK_RELEASE" "$AIRLOCK_COMMIT" "$AIRLOCK_DIGEST" > "$dest/version.json"
 echo "$PLATFORM_URL/$AIRLOCK_ENV"
 `,
-    'describe.sh': `#!/bin/sh
+      'describe.sh': `#!/bin/sh
 # Asks the platform what serves.
 set -eu
 version="$PLATFORM_DIR/$AIRLOCK_ENV/version.json"
@@ -168,7 +270,7 @@ else
   echo '{"release": null}'
 fi
 `,
-    'airlock.yaml': `project: shop
+      'airlock.yaml': `project: shop
 pipeline: [staging, production]
 services:
   web:
@@ -186,25 +288,225 @@ environments:
     services: { web: { vars: ${vars} } }
   production:
     provider: command
-    promotion: ${automatic ? 'automatic' : '{ approval: { required: 1 } }'}
+    promotion: ${promotionOf(flow)}
     services: { web: { vars: ${vars} } }
 `,
+    },
+    source: { file: 'site/index.html', content: (n) => `<h1>shop, edition ${n}</h1>\n` },
+    secrets,
+    laptop: { ...secrets },
+    async serving(env) {
+      return (await servingOn(env))?.release ?? null;
+    },
+    cleanup: () => db.drop(),
   };
 }
 
-/** A repository with the project and the flow's workflows committed, on Postgres state. */
-async function setup(flow: CiFlow): Promise<Setup> {
+/**
+ * Cloudflare in remote mode: a Worker with a D1 database, deployed by the project's wrangler
+ * (the FAKE, installed by `npm ci` from the lockfile), migrated and holding Airlock's own state
+ * through the FAKE D1 HTTP API (`state: d1://…`: a Cloudflare-only team, no Postgres).
+ */
+async function cloudflareProject(flow: CiFlow): Promise<ProviderProject> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-gha-cf-'));
+  const api = await startFakeD1Api(dir);
+  api.createDatabase(STAGING_DB);
+  api.createDatabase(PRODUCTION_DB);
+  const stateDb = api.createDatabase();
+  const state = path.join(dir, 'fake-cloudflare');
+  mkdirSync(state);
+  const migrations = mkdtempSync(path.join(dir, 'migrations-'));
+  const first = 'CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL);\n';
+  writeFileSync(path.join(migrations, '0001_create_notes.sql'), first);
+  const secrets = {
+    AIRLOCK_STATE_URL: `d1://${api.accountId}/${stateDb}`,
+    CLOUDFLARE_API_TOKEN: api.token,
+    CLOUDFLARE_API_TOKEN_STAGING: api.token,
+    CLOUDFLARE_ACCOUNT_ID: api.accountId,
+    CLOUDFLARE_ACCOUNT_ID_STAGING: api.accountId,
+  };
+  const workerOf = (env: string) =>
+    env === 'staging' ? 'notes-worker' : 'notes-worker-production';
+  return {
+    files: {
+      ...installed.worker,
+      '.gitignore': 'node_modules/\ndist/\n',
+      'wrangler.toml': SEED_000_WRANGLER,
+      'src/index.js': workerSource('edition 1'),
+      'build.mjs': copyBuild(['src/index.js'], 'dist'),
+      'migrations/0001_create_notes.sql': first,
+      'migrations/airlock.sum': sumTextSync(migrations),
+      'airlock.yaml': `project: notes-worker
+pipeline: [staging, production]
+services:
+  notes:
+    build: { command: node build.mjs, output: dist }
+    database: { engine: d1, binding: DB, migrations: migrations }
+    cloudflare: { mode: remote }
+environments:
+  staging:
+    provider: cloudflare
+  production:
+    provider: cloudflare
+    # The FAKE workers.dev URLs are not served on this machine: judge staging by the records.
+    promotion: ${promotionOf(flow, 'livePrevious: false')}
+`,
+    },
+    source: { file: 'src/index.js', content: (n) => workerSource(`edition ${n}`) },
+    secrets,
+    network: { FAKE_WRANGLER_STATE: state, CLOUDFLARE_API_BASE_URL: api.baseUrl },
+    // An approval reads production's migration ledger too (the reviewer's own token).
+    laptop: {
+      AIRLOCK_STATE_URL: secrets.AIRLOCK_STATE_URL,
+      CLOUDFLARE_API_TOKEN: api.token,
+      CLOUDFLARE_ACCOUNT_ID: api.accountId,
+      CLOUDFLARE_API_BASE_URL: api.baseUrl,
+    },
+    async serving(env) {
+      const file = path.join(state, 'workers', `${workerOf(env)}.json`);
+      if (!existsSync(file)) return null;
+      const worker = JSON.parse(readFileSync(file, 'utf8')) as {
+        versions: { id: string; tag: string | null }[];
+        deployments: { versions: { version_id: string }[] }[];
+      };
+      const id = worker.deployments.at(-1)?.versions[0]?.version_id;
+      return worker.versions.find((v) => v.id === id)?.tag ?? null;
+    },
+    async cleanup() {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Fly.io: one image built and pushed once, run by the staging app then the production app. */
+async function flyProject(flow: CiFlow, db: TestDatabase): Promise<ProviderProject> {
+  const fake = fakeCliEnv({ flyApps: ['shop-staging', 'shop'] });
+  // Where setup-flyctl puts flyctl: a folder with only the FAKE flyctl.
+  const flyctlDir = path.join(fake.dir, 'flyctl-tool-cache');
+  mkdirSync(flyctlDir);
+  cpSync(path.join(fake.dir, 'bin', 'flyctl'), path.join(flyctlDir, 'flyctl'));
+  const secrets = { AIRLOCK_STATE_URL: db.url, FLY_API_TOKEN_STAGING: FLY_TOKEN };
+  return {
+    files: {
+      ...installed.base,
+      '.gitignore': 'node_modules/\nout/\n',
+      'server.js': "console.log('shop, edition 1');\n",
+      Dockerfile: 'FROM node:24-slim\nWORKDIR /app\nCOPY out/ .\nCMD ["node", "server.js"]\n',
+      'fly.staging.toml': flyToml('shop-staging', 'staging', 'debug'),
+      'fly.toml': flyToml('shop', 'production', 'info'),
+      'build.mjs': copyBuild(['server.js'], 'out'),
+      'airlock.yaml': `project: shop
+pipeline: [staging, production]
+services:
+  web:
+    build: { command: node build.mjs, output: out }
+    health: { path: /health }
+environments:
+  staging:
+    provider: fly
+  production:
+    provider: fly
+    promotion: ${promotionOf(flow)}
+`,
+    },
+    source: { file: 'server.js', content: (n) => `console.log('shop, edition ${n}');\n` },
+    secrets,
+    environmentSecrets: {
+      staging: { FLY_API_TOKEN: FLY_TOKEN },
+      production: { FLY_API_TOKEN: FLY_TOKEN },
+    },
+    network: {
+      FAKE_FLY_STATE: fake.env.FAKE_FLY_STATE as string,
+      FAKE_CLI_TRANSCRIPT: fake.env.FAKE_CLI_TRANSCRIPT as string,
+    },
+    flyctlDir,
+    laptop: { AIRLOCK_STATE_URL: db.url },
+    async serving(env) {
+      const app = fake.flyState().apps[env === 'staging' ? 'shop-staging' : 'shop'];
+      return app?.machines.find((m) => m.state === 'started')?.env.AIRLOCK_RELEASE ?? null;
+    },
+    async cleanup() {
+      fake.cleanup();
+      await db.drop();
+    },
+  };
+}
+
+/** Railway: the same build output uploaded to each environment, one project token each. */
+async function railwayProject(flow: CiFlow, db: TestDatabase): Promise<ProviderProject> {
+  const fake = fakeCliEnv({
+    railway: {
+      project: 'shop',
+      environments: ['staging', 'production'],
+      services: ['web'],
+      tokens: { [STAGING_TOKEN]: 'staging', [PRODUCTION_TOKEN]: 'production' },
+    },
+  });
+  return {
+    files: {
+      ...installed.base,
+      '.gitignore': 'node_modules/\nout/\n',
+      'server.js': "console.log('shop, edition 1');\n",
+      // One replica in each environment: production mirrors staging (the parity gate).
+      'railway.json': `${JSON.stringify({ ...RAILWAY_JSON, environments: undefined }, null, 2)}\n`,
+      'build.mjs': copyBuild(['server.js', 'railway.json'], 'out'),
+      'airlock.yaml': `project: shop
+pipeline: [staging, production]
+services:
+  web:
+    build: { command: node build.mjs, output: out }
+    health: { path: /health }
+environments:
+  staging:
+    provider: railway
+  production:
+    provider: railway
+    promotion: ${promotionOf(flow)}
+`,
+    },
+    source: { file: 'server.js', content: (n) => `console.log('shop, edition ${n}');\n` },
+    // Each GitHub environment holds its own project token; production's job reads staging's
+    // (for the gate) under its suffixed name.
+    secrets: { AIRLOCK_STATE_URL: db.url, RAILWAY_TOKEN_STAGING: STAGING_TOKEN },
+    environmentSecrets: {
+      staging: { RAILWAY_TOKEN: STAGING_TOKEN },
+      production: { RAILWAY_TOKEN: PRODUCTION_TOKEN },
+    },
+    network: {
+      FAKE_RAILWAY_STATE: fake.env.FAKE_RAILWAY_STATE as string,
+      FAKE_CLI_TRANSCRIPT: fake.env.FAKE_CLI_TRANSCRIPT as string,
+    },
+    laptop: { AIRLOCK_STATE_URL: db.url },
+    async serving(env) {
+      const state = fake.railwayState();
+      const live = state.deployments.filter((d) => d.environment === env && d.status === 'SUCCESS');
+      const message = String(live.at(-1)?.meta.commitMessage ?? '');
+      return /\b(r\d+)\b/.exec(message)?.[1] ?? null;
+    },
+    async cleanup() {
+      fake.cleanup();
+      await db.drop();
+    },
+  };
+}
+
+/** A repository with the provider's project and the flow's workflows committed. */
+async function setup(flow: CiFlow, provider: Provider = 'command'): Promise<Setup> {
   if (!registry || !platform) throw new Error('beforeAll did not run');
-  const db = await createTestDatabase('airlock_gha');
+  const db = provider === 'cloudflare' ? null : await createTestDatabase('airlock_gha');
+  const project =
+    provider === 'cloudflare'
+      ? await cloudflareProject(flow)
+      : provider === 'fly'
+        ? await flyProject(flow, db as TestDatabase)
+        : provider === 'railway'
+          ? await railwayProject(flow, db as TestDatabase)
+          : await commandProject(flow, db as TestDatabase);
   const repo = mkdtempSync(path.join(os.tmpdir(), 'airlock-gha-repo-'));
   git(repo, 'init', '-q', '-b', 'main');
-  commitFiles(repo, projectFiles(flow === 'automatic'), 'shop');
-  const secrets = {
-    AIRLOCK_STATE_URL: db.url,
-    PLATFORM_DIR: platform.dir,
-    PLATFORM_URL: platform.url,
-  };
-  const config = loadConfig({ cwd: repo, env: { ...process.env, ...secrets } });
+  commitFiles(repo, project.files, 'shop');
+  const config = loadConfig({ cwd: repo, env: { ...process.env, ...project.secrets } });
   const files = generateWorkflows(config, { flow });
   commitFiles(
     repo,
@@ -213,11 +515,14 @@ async function setup(flow: CiFlow): Promise<Setup> {
   );
   const runner = new WorkflowRunner({
     repository: repo,
-    secrets,
+    secrets: project.secrets,
     registry: registry.url,
     npmCache: path.join(registry.dir, 'npm-cache'),
+    ...(project.environmentSecrets ? { environmentSecrets: project.environmentSecrets } : {}),
+    ...(project.network ? { network: project.network } : {}),
+    ...(project.flyctlDir ? { flyctlDir: project.flyctlDir } : {}),
   });
-  const made = { repo, runner, db };
+  const made = { provider, flow, repo, runner, project };
   setups.push(made);
   return made;
 }
@@ -257,9 +562,7 @@ async function airlock(setupOf: Setup, args: string[]) {
   const r = await run(process.execPath, [BIN, ...args], {
     cwd: setupOf.repo,
     env: {
-      AIRLOCK_STATE_URL: setupOf.db.url,
-      PLATFORM_DIR: platform?.dir ?? '',
-      PLATFORM_URL: platform?.url ?? '',
+      ...setupOf.project.laptop,
       AIRLOCK_HOME: path.join(setupOf.runner.dir, 'laptop-home'),
     },
   });
@@ -271,10 +574,39 @@ async function approve(s: Setup, release: string): Promise<void> {
   expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
 }
 
-/** What the platform serves in `env`, or null. */
-async function serving(env: string): Promise<{ release: string; digest: string } | null> {
+/** What the command provider's platform serves in `env`, or null. */
+async function servingOn(env: string): Promise<{ release: string; digest: string } | null> {
   const response = await fetch(`${platform?.url}/${env}/version`);
   return response.ok ? ((await response.json()) as { release: string; digest: string }) : null;
+}
+
+/**
+ * Release `n` (the repository's main as it is) goes from a merge to production through the
+ * setup's flow: manual (a merge deploys staging; approved, a dispatch promotes), staging-branch
+ * (a push to staging deploys it; approved, a push to main promotes) or automatic (one run).
+ */
+async function release(s: Setup, n: number): Promise<void> {
+  const { repo, runner } = s;
+  const id = `r${n}`;
+  const staged = { verify: 'success', 'deploy-staging': 'success' };
+  if (s.flow === 'automatic') {
+    const result = await runner.run(DEPLOY, push(repo, 'main'));
+    expectJobs(result, { ...staged, 'promote-production': 'success' });
+    expect(result.jobs['deploy-staging']?.outputs.release).toBe(id);
+  } else {
+    if (s.flow === 'staging-branch') git(repo, 'branch', '-f', 'staging', 'main');
+    let result = await runner.run(STAGING, push(repo, s.flow === 'manual' ? 'main' : 'staging'));
+    expectJobs(result, staged);
+    expect(result.jobs['deploy-staging']?.outputs.release).toBe(id);
+    expect(await s.project.serving('staging')).toBe(id);
+    await approve(s, id);
+    result = await runner.run(
+      PRODUCTION,
+      s.flow === 'manual' ? dispatch(repo, { release: '' }) : push(repo, 'main'),
+    );
+    expectJobs(result, { 'promote-production': 'success' });
+  }
+  expect(await s.project.serving('production')).toBe(id);
 }
 
 describeIfPostgres('generated workflows, run as generated (installed from a registry)', () => {
@@ -293,7 +625,7 @@ describeIfPostgres('generated workflows, run as generated (installed from a regi
     );
     const r1 = result.jobs['deploy-staging']?.outputs ?? {};
     expect(r1.release).toBe('r1');
-    expect((await serving('staging'))?.release).toBe('r1');
+    expect((await servingOn('staging'))?.release).toBe('r1');
 
     await approve(s, 'r1');
     result = await runner.run(PRODUCTION, dispatch(repo, { release: '' }));
@@ -301,7 +633,7 @@ describeIfPostgres('generated workflows, run as generated (installed from a regi
     expect(result.jobs['promote-production']?.log).toContain(
       `downloaded ${r1.artifact} from run 1`,
     );
-    expect((await serving('production'))?.digest).toBe((await serving('staging'))?.digest);
+    expect((await servingOn('production'))?.digest).toBe((await servingOn('staging'))?.digest);
 
     // Commit 2 is merged (r2 on staging), approved, and a v2 tag promotes it.
     commitFiles(repo, { 'site/index.html': '<h1>shop, second edition</h1>\n' }, 'Second edition');
@@ -317,7 +649,7 @@ describeIfPostgres('generated workflows, run as generated (installed from a regi
       actor: DEV,
     });
     expectJobs(result, { 'promote-production': 'success' });
-    expect((await serving('production'))?.release).toBe('r2');
+    expect((await servingOn('production'))?.release).toBe('r2');
 
     // The rollback workflow, dispatched for production and r1: production serves r1 again.
     result = await runner.run(
@@ -325,37 +657,38 @@ describeIfPostgres('generated workflows, run as generated (installed from a regi
       dispatch(repo, { environment: 'production', release: 'r1' }),
     );
     expectJobs(result, { rollback: 'success' });
-    expect((await serving('production'))?.release).toBe('r1');
-    expect((await serving('staging'))?.release).toBe('r2');
+    expect((await servingOn('production'))?.release).toBe('r1');
+    expect((await servingOn('staging'))?.release).toBe('r2');
     expect(runner.scripts).toBeGreaterThan(30);
   });
 
-  it('staging-branch: a push to staging deploys it; a push to main promotes that commit’s release', {
-    timeout: 300_000,
-  }, async () => {
-    const s = await setup('staging-branch');
-    const { repo, runner } = s;
-    git(repo, 'branch', 'staging', 'main');
-    let result = await runner.run(STAGING, push(repo, 'staging'));
-    expectJobs(result, { verify: 'success', 'deploy-staging': 'success' });
-    expect((await serving('staging'))?.release).toBe('r1');
-    await approve(s, 'r1');
-    result = await runner.run(PRODUCTION, push(repo, 'main'));
-    expectJobs(result, { 'promote-production': 'success' });
-    expect((await serving('production'))?.release).toBe('r1');
-  });
-
-  it('automatic: a merge deploys staging, then production follows in the same run', {
-    timeout: 300_000,
-  }, async () => {
-    const { repo, runner } = await setup('automatic');
-    const result = await runner.run(DEPLOY, push(repo, 'main'));
-    expectJobs(result, {
-      verify: 'success',
-      'deploy-staging': 'success',
-      'promote-production': 'success',
-    });
-    expect((await serving('production'))?.release).toBe('r1');
-    expect((await serving('production'))?.digest).toBe((await serving('staging'))?.digest);
-  });
+  // Each platform provider through one whole flow and a rollback, each flow once among them
+  // (the staging-branch and automatic flows run here, the manual flow above and here).
+  it.each([
+    ['cloudflare', 'manual'],
+    ['fly', 'staging-branch'],
+    ['railway', 'automatic'],
+  ] as const)(
+    '%s (%s): two releases from install to production, then the rollback workflow restores the first',
+    {
+      timeout: 600_000,
+    },
+    async (provider, flow) => {
+      const s = await setup(flow, provider);
+      await release(s, 1);
+      commitFiles(s.repo, { [s.project.source.file]: s.project.source.content(2) }, 'Edition 2');
+      await release(s, 2);
+      // Cloudflare remote's rollback on a fresh runner finds no URL for its check (the URL is
+      // recorded in the Airlock home of the runner that deployed, which is gone): a known gap
+      // of the provider, so its rollback workflow is not run here yet.
+      if (provider === 'cloudflare') return;
+      const result = await s.runner.run(
+        ROLLBACK,
+        dispatch(s.repo, { environment: 'production', release: 'r1' }),
+      );
+      expectJobs(result, { rollback: 'success' });
+      expect(await s.project.serving('production')).toBe('r1');
+      expect(await s.project.serving('staging')).toBe('r2');
+    },
+  );
 });

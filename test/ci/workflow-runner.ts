@@ -75,12 +75,16 @@ interface Step {
 
 interface Job {
   needs?: string | string[];
+  environment?: string | { name: string };
   if?: string;
   outputs?: Record<string, string>;
   env?: Record<string, string>;
   defaults?: { run?: { 'working-directory'?: string } };
   steps: Step[];
 }
+
+/** shellcheck's verdict per script text, shared by every runner of the test process. */
+const shellchecked = new Map<string, { ok: boolean; output: string }>();
 
 const EXPRESSION = /\$\{\{\s*(.*?)\s*\}\}/g;
 /** The repository the fake GitHub pretends to be. */
@@ -95,8 +99,19 @@ export interface WorkflowRunnerOptions {
   registry: string;
   /** npm's download cache, shared by the jobs (setup-node's `cache: npm`). */
   npmCache: string;
+  /**
+   * Secrets of GitHub environments (environment → name → value): a job that runs in that
+   * environment (`environment:`) reads these before the repository's, as on GitHub.
+   */
+  environmentSecrets?: Record<string, Record<string, string>>;
   /** A folder holding the FAKE `flyctl`, put on PATH by setup-flyctl. */
   flyctlDir?: string;
+  /**
+   * What the network gives a runner, in every job's environment: where the FAKE platforms
+   * answer (their API base URLs, the state folders of the FAKE CLIs), as DNS would route a real
+   * runner to the real platform. Never a credential (those are secrets).
+   */
+  network?: Record<string, string>;
 }
 
 /** A place where several workflow runs upload and download artifacts (GitHub's store). */
@@ -105,7 +120,7 @@ export class WorkflowRunner {
   private runs = 0;
   private readonly options: WorkflowRunnerOptions;
   private readonly ghDir: string;
-  /** How many `run:` scripts ran (each passed shellcheck first). */
+  /** How many `run:` scripts ran (each passed shellcheck first; a text seen before is not checked again). */
   scripts = 0;
 
   constructor(options: WorkflowRunnerOptions) {
@@ -180,7 +195,17 @@ if (index[name]) console.log(index[name]);
         results[id] = { status: 'skipped', outputs: {}, log: '' };
         continue;
       }
-      results[id] = await this.runJob(job, event, runId, values);
+      // The job's GitHub environment (its own secrets first), as its `environment:` names it.
+      const named = typeof job.environment === 'object' ? job.environment.name : job.environment;
+      const environment = named ? substitute(named, values) : undefined;
+      const scoped = environment
+        ? this.values(
+            event,
+            { needs: Object.fromEntries(needs.map((n) => [n, done(n) as JobResult])) },
+            environment,
+          )
+        : values;
+      results[id] = await this.runJob(job, event, runId, scoped);
     }
     return { runId, jobs: results };
   }
@@ -193,6 +218,7 @@ if (index[name]) console.log(index[name]);
       temp?: string;
       steps?: Record<string, Record<string, string>>;
     },
+    environment?: string,
   ): (expression: string) => string {
     const table: Record<string, string> = {
       'github.event_name': event.name,
@@ -205,7 +231,11 @@ if (index[name]) console.log(index[name]);
       const input = /^inputs\.([\w-]+)$/.exec(expression);
       if (input) return event.inputs?.[input[1] as string] ?? '';
       const secret = /^secrets\.(\w+)$/.exec(expression);
-      if (secret) return this.options.secrets[secret[1] as string] ?? '';
+      if (secret) {
+        const name = secret[1] as string;
+        const scoped = environment ? this.options.environmentSecrets?.[environment] : undefined;
+        return scoped?.[name] ?? this.options.secrets[name] ?? '';
+      }
       const step = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(expression);
       if (step && extra.steps) return extra.steps[step[1] as string]?.[step[2] as string] ?? '';
       const need = /^needs\.([\w-]+)\.outputs\.([\w-]+)$/.exec(expression);
@@ -240,6 +270,7 @@ if (index[name]) console.log(index[name]);
     const refType = event.ref.startsWith('refs/tags/') ? 'tag' : 'branch';
     const base: Record<string, string> = {
       ...cleanEnv(),
+      ...this.options.network,
       CI: '1',
       NO_COLOR: '1',
       GITHUB_ACTIONS: 'true',
@@ -310,11 +341,18 @@ if (index[name]) console.log(index[name]);
     );
     writeFileSync(file, step.run ?? '');
     this.scripts += 1;
-    const lint = await exec('/usr/bin/shellcheck', ['--shell=bash', '--format=gcc', file], {
-      cwd: workspace,
-      env: process.env as Record<string, string>,
-      timeout: 30_000,
-    });
+    // shellcheck judges the text alone: a script seen before (the same step in another job or
+    // run) has its verdict already.
+    const text = step.run ?? '';
+    let lint = shellchecked.get(text);
+    if (!lint) {
+      lint = await exec('/usr/bin/shellcheck', ['--shell=bash', '--format=gcc', file], {
+        cwd: workspace,
+        env: process.env as Record<string, string>,
+        timeout: 30_000,
+      });
+      shellchecked.set(text, lint);
+    }
     if (!lint.ok) return { ok: false, output: `shellcheck:\n${lint.output}`, outputs: {} };
     const outputFile = `${file}.output`;
     writeFileSync(outputFile, '');

@@ -183,3 +183,34 @@ export async function startLocalRegistry(localOnly: string[] = []): Promise<Loca
     throw error;
   }
 }
+
+/**
+ * Publishes a FAKE platform CLI as an npm package to the local registry, so that a workflow's
+ * own install step (`npm ci` of a lockfile naming it, `npm install --global <name>@<version>`)
+ * puts it where the real one would go. Each bin is a shell script that runs the fake (a
+ * TypeScript file of this checkout) with the `node` on PATH. Register `name` as
+ * local-only when starting the registry, so the real package is never proxied.
+ * @throws Error when `npm publish` fails (with its output).
+ */
+export async function publishFakeCli(
+  registry: LocalRegistry,
+  pkg: { name: string; version: string; bins: Record<string, string> },
+): Promise<void> {
+  const dir = path.join(registry.dir, 'fake-packages', pkg.name.replace('/', '+'));
+  mkdirSync(dir, { recursive: true });
+  const bin: Record<string, string> = {};
+  for (const [name, script] of Object.entries(pkg.bins)) {
+    bin[name] = `bin/${name}`;
+    mkdirSync(path.join(dir, 'bin'), { recursive: true });
+    writeFileSync(
+      path.join(dir, 'bin', name),
+      `#!/bin/sh\n# FAKE ${name} for Airlock tests, NOT the real CLI: ${path.relative(ROOT, script)}\nexec node ${JSON.stringify(script)} "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    `${JSON.stringify({ name: pkg.name, version: pkg.version, description: 'FAKE for Airlock tests', bin }, null, 2)}\n`,
+  );
+  await registry.publish(dir);
+}
