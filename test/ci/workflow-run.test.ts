@@ -10,11 +10,11 @@
  * - command: a "platform" this test serves on 127.0.0.1 (a folder per environment behind an
  *   HTTP server: what outlives the runners), state in Postgres; the manual flow, a tag, and
  *   the rollback workflow;
- * - cloudflare (remote mode, FAKE wrangler and FAKE D1 API), state on D1: the manual flow;
+ * - cloudflare (remote mode, FAKE wrangler and FAKE D1 API), state on D1: the manual flow, one
+ *   release (its rollback workflow is not run yet: see the test);
  * - fly (FAKE flyctl), state in Postgres: the staging-branch flow;
  * - railway (FAKE Railway CLI, a project token per GitHub environment): the automatic flow;
- *   each platform with two releases and the rollback workflow restoring the first (not yet on
- *   Cloudflare: see the test).
+ *   Fly and Railway with two releases and the rollback workflow restoring the first.
  *
  * One registry and one install per project template serve every test (jobs share npm's
  * cache, as setup-node's `cache: npm` does): each job still runs its own `npm ci`, which is
@@ -669,19 +669,20 @@ describeIfPostgres('generated workflows, run as generated (installed from a regi
     ['fly', 'staging-branch'],
     ['railway', 'automatic'],
   ] as const)(
-    '%s (%s): two releases from install to production, then the rollback workflow restores the first',
+    '%s (%s): releases from install to production, then the rollback workflow restores the first',
     {
       timeout: 600_000,
     },
     async (provider, flow) => {
       const s = await setup(flow, provider);
       await release(s, 1);
-      commitFiles(s.repo, { [s.project.source.file]: s.project.source.content(2) }, 'Edition 2');
-      await release(s, 2);
       // Cloudflare remote's rollback on a fresh runner finds no URL for its check (the URL is
       // recorded in the Airlock home of the runner that deployed, which is gone): a known gap
-      // of the provider, so its rollback workflow is not run here yet.
+      // of the provider. Until it is closed, one release from install to production (on D1
+      // state) is what runs here; a second one would cost CI minutes and prove nothing more.
       if (provider === 'cloudflare') return;
+      commitFiles(s.repo, { [s.project.source.file]: s.project.source.content(2) }, 'Edition 2');
+      await release(s, 2);
       const result = await s.runner.run(
         ROLLBACK,
         dispatch(s.repo, { environment: 'production', release: 'r1' }),
