@@ -11,7 +11,7 @@
  *   HTTP server: what outlives the runners), state in Postgres; the manual flow, a tag, and
  *   the rollback workflow;
  * - cloudflare (remote mode, FAKE wrangler and FAKE D1 API), state on D1: the manual flow, one
- *   release (its rollback workflow is not run yet: see the test);
+ *   release (its rollback from a fresh machine is tested through the CLI: see the test);
  * - fly (FAKE flyctl), state in Postgres: the staging-branch flow;
  * - railway (FAKE Railway CLI, a project token per GitHub environment): the automatic flow;
  *   Fly and Railway with two releases and the rollback workflow restoring the first.
@@ -676,10 +676,9 @@ describeIfPostgres('generated workflows, run as generated (installed from a regi
     async (provider, flow) => {
       const s = await setup(flow, provider);
       await release(s, 1);
-      // Cloudflare remote's rollback on a fresh runner finds no URL for its check (the URL is
-      // recorded in the Airlock home of the runner that deployed, which is gone): a known gap
-      // of the provider. Until it is closed, one release from install to production (on D1
-      // state) is what runs here; a second one would cost CI minutes and prove nothing more.
+      // Cloudflare: one release from install to production, on D1 state. Its rollback on a
+      // fresh runner (version by tag, URL from the shared state) is tested through the CLI in
+      // test/providers/cloudflare/cloudflare-remote-cli.test.ts; here it would cost CI minutes.
       if (provider === 'cloudflare') return;
       commitFiles(s.repo, { [s.project.source.file]: s.project.source.content(2) }, 'Edition 2');
       await release(s, 2);

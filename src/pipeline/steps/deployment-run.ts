@@ -124,10 +124,15 @@ export async function switchService(
       : {}),
   };
   const hooks = { signal: options.signal, onProgress: options.progress };
-  const outcome =
+  const switched =
     deployment.kind === 'rollback'
       ? await provider.rollback(deployment, hooks)
       : await provider.deploy(deployment, hooks);
+  // A platform that cannot say where a rolled-back version answers on this machine (Cloudflare's
+  // `wrangler rollback` on a fresh CI runner) answers where the environment's last deployment did.
+  const outcome = switched.url
+    ? switched
+    : { ...switched, url: (await recordedUrl(d, service)) ?? '' };
   await ctx.store.setServing({
     environment: env.name,
     service,
@@ -138,6 +143,24 @@ export async function switchService(
   d.urls[service] = outcome.url;
   if (outcome.checksLeaseMs) d.leases?.hold(service, release.id, outcome.checksLeaseMs);
   return outcome;
+}
+
+/**
+ * The URL `service` answered at in this environment, as the deploy step of the deployment that
+ * served before recorded it in the (shared) state; null when none did.
+ */
+async function recordedUrl(d: DeploymentRun, service: string): Promise<string | null> {
+  const before = d.before.find((s) => s.service === service);
+  if (!before) return null;
+  const deployment = await d.ctx.store.getDeployment(before.deploymentId);
+  if (deployment?.runId == null) return null;
+  const steps = await d.ctx.store.listSteps(deployment.runId);
+  for (const step of steps.reverse()) {
+    const url = step.output?.url;
+    const switching = step.name === `deploy:${service}` || step.name === `rollback:${service}`;
+    if (switching && typeof url === 'string' && url !== '') return url;
+  }
+  return null;
 }
 
 /** Where a release's service artifact is materialized to run in an environment. */

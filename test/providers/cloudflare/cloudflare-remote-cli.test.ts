@@ -8,7 +8,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -185,8 +185,19 @@ describe('cloudflare remote mode through the CLI (FAKE wrangler, FAKE D1 API)', 
     const [r1, r2] = worker()?.versions ?? [];
     expect([r1?.tag, r2?.tag]).toEqual(['r1', 'r2']);
 
+    // As on a fresh CI runner: the shared state knows what served, this machine's record of
+    // the Worker's versions and URL is gone. The version is found by its tag; the URL comes
+    // from the state (the deployment that served before recorded it).
+    const records = readdirSync(process.env.AIRLOCK_HOME ?? '', { recursive: true })
+      .map(String)
+      .filter((f) =>
+        f.endsWith(path.join('envs', 'production', 'cloudflare', 'notes', 'deployments.json')),
+      );
+    expect(records.length).toBe(1);
+    for (const f of records) rmSync(path.join(process.env.AIRLOCK_HOME ?? '', f));
     const rollback = await ok(['rollback', 'production', '--yes']);
     expect(rollback).toContain('r1 rolled back on production');
+    expect(rollback).toContain('→ https://notes-worker-production.airlock-fake.workers.dev');
     const last = fake.invocations().at(-1);
     expect(last?.argv.slice(0, 2)).toEqual(['rollback', r1?.id]);
     expect(worker()?.deployments.at(-1)?.versions).toEqual([
