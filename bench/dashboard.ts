@@ -342,7 +342,10 @@ export async function measureDashboard(
       ],
     ];
     for (let round = 0; round < Math.ceil(n / 10); round++)
-      for (const [label, fn] of endpoints) (requests[label] ??= []).push(...(await fn()));
+      for (const [label, fn] of endpoints) {
+        const samples = await fn();
+        requests[label] = [...(requests[label] ?? []), ...samples];
+      }
     requests.bearer = await timeRequests(
       `${base}/api/history?limit=50`,
       { authorization: `Bearer ${made.token}` },
