@@ -52,6 +52,8 @@ export interface DashboardBenchResult {
   seedS: number;
   /** Per endpoint label, wall times of sequential requests (ms). */
   requests: Record<string, number[]>;
+  /** CPU time of the process per `/api/pipeline` request (ms), one figure per round. */
+  pipelineCpuMs: number[];
   /** Per transition: write start → last client received (ms). */
   fanOutMs: number[];
   /** Per transition: write start → first client received (ms). */
@@ -308,6 +310,8 @@ export async function measureDashboard(
     await raw.connect();
     const n = options.requests;
     const requests: Record<string, number[]> = {};
+    /** CPU time of this process (server and client) per pipeline request, per round. */
+    const pipelineCpuMs: number[] = [];
     // Interleaved rounds so every endpoint sees the same machine.
     const endpoints: Array<[string, () => Promise<number[]>]> = [
       ['healthz', () => timeRequests(`${base}/healthz`, {}, 10)],
@@ -325,7 +329,16 @@ export async function measureDashboard(
           return out;
         },
       ],
-      ['pipeline', () => timeRequests(`${base}/api/pipeline`, signedIn, 10)],
+      [
+        'pipeline',
+        async () => {
+          const cpu = process.cpuUsage();
+          const out = await timeRequests(`${base}/api/pipeline`, signedIn, 10);
+          const used = process.cpuUsage(cpu);
+          pipelineCpuMs.push((used.user + used.system) / 1000 / (out.length + 5));
+          return out;
+        },
+      ],
       ['history', () => timeRequests(`${base}/api/history?limit=50`, signedIn, 10)],
       [
         'historyEnv',
@@ -401,6 +414,7 @@ export async function measureDashboard(
       clients: options.clients,
       seedS,
       requests,
+      pipelineCpuMs,
       fanOutMs,
       firstMs,
       writeMs,
@@ -447,6 +461,9 @@ export function dashboardSection(r: DashboardBenchResult): Section {
         ...healthz,
         ...target(q.pipeline),
       }),
+      row('GET /api/pipeline: CPU time per request (server and client)', {
+        ...stat(r.pipelineCpuMs),
+      }),
       row('GET /api/history (newest 50)', {
         ...stat(q.history),
         ...rawRows,
@@ -476,7 +493,7 @@ export function dashboardSection(r: DashboardBenchResult): Section {
       }),
     ],
     notes: [
-      `The audit log is bulk-inserted with a valid hash chain (the pipeline's gates check its tail); seeded in ${r.seedS.toFixed(0)} s. Staging serves r10, preview r9 and production r8: each /api/pipeline request plans two promotions (their gates, the chain's tail and git included).`,
+      `The audit log is bulk-inserted with a valid hash chain (the pipeline's gates check its tail); seeded in ${r.seedS.toFixed(0)} s. Staging serves r10, preview r9 and production r8: each /api/pipeline request plans two promotions (their gates, the chain's tail and git included), which is CPU work per service (the local provider's configuration and secrets, each service's parity profile and runtime state): its CPU row per round of 10.`,
       'Requests are sequential on one keep-alive connection, signed in with a browser session cookie; the endpoints are interleaved in rounds of 10. The bearer row shows what a personal token costs per request: its scrypt check (N=16384) is by design slow.',
       `Live pages read the state store every ${r.pollMs} ms (one poll per watched run, however many clients), so a transition reaches the clients after the rest of the poll interval; the clients run in the bench's process, beside the server. Over ${r.fanOutMs.length} transitions, each written at a random phase of the poll.`,
     ],

@@ -175,7 +175,7 @@ function findingsOf(sections: Section[]): string[] {
     for (const r of section.rows) {
       if (r.ok === false) {
         out.push(
-          `${section.id}: "${r.metric}" is ${r.unit === 'count' ? r.value : `${Math.round(r.value ?? Number.NaN)} ms`}, target ${r.target}.`,
+          `${section.id}: "${r.metric}" is ${r.unit === 'count' ? r.value : `${Math.round((r.target?.startsWith('p95') ? r.p95 : r.value) ?? Number.NaN)} ms`}, target ${r.target}.`,
         );
       }
     }
