@@ -14,7 +14,8 @@
  * the time a rollback rehearsal adds to a staging deployment and the perf check's noise floor
  * (runs only when named), `dashboard` (n): `airlock serve` on Postgres with 300
  * environment-services and 1 000 000 audit events, API p50/p95 and SSE fan-out to 100 clients
- * (about 2 minutes with the seeding, so it runs only when named); `--runs N`
+ * (about a minute and a half with the seeding, so it runs only when named; `--runs N` makes N × 10
+ * requests per endpoint); `--runs N`
  * sets their number of runs (of (e) to (h)).
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
