@@ -12,7 +12,10 @@
  * failing promotion, and of the runtime daemon under load — about 5 minutes, so it runs only
  * when named), `monitor` (l): one monitor pass over 300 environment-services, `drills` (m):
  * the time a rollback rehearsal adds to a staging deployment and the perf check's noise floor
- * (runs only when named); `--runs N`
+ * (runs only when named), `dashboard` (n): `airlock serve` on Postgres with 300
+ * environment-services and 1 000 000 audit events, API p50/p95 and SSE fan-out to 100 clients
+ * (about a minute and a half with the seeding, so it runs only when named; `--runs N` makes N × 10
+ * requests per endpoint); `--runs N`
  * sets their number of runs (of (e) to (h)).
  * Prints one table per measurement, or with --json one JSON object on stdout (progress goes to
  * stderr). Cleans up every process and temporary folder, also when interrupted.
@@ -23,6 +26,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config/load.ts';
 import { artifactStoreSection, measureArtifactStore } from './artifact-store.ts';
 import { type ColdStartResult, coldStartSection, measureColdStart } from './cold-start.ts';
+import { dashboardSection, measureDashboard } from './dashboard.ts';
 import { dataRefreshSection, measureDataRefresh } from './data-refresh.ts';
 import { drillsSection, measureDrills } from './drills.ts';
 import { layoutsSection, measurePostgresLayouts, measureWranglerLayout } from './layouts.ts';
@@ -74,10 +78,11 @@ const ONLY_SECTIONS = [
   'runtime-lease',
   'monitor',
   'drills',
+  'dashboard',
 ] as const;
 type OnlySection = (typeof ONLY_SECTIONS)[number];
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,artifact-store,data-refresh,runtime-lease,monitor,drills] [--runs N]';
+  'usage: node bench/run.ts [--json] [--quick] [--postgres <admin url> | --no-postgres] [--only state-store,apply,lint,layouts,layouts-postgres,real-size,artifact-store,data-refresh,runtime-lease,monitor,drills,dashboard] [--runs N]';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -171,7 +176,7 @@ function findingsOf(sections: Section[]): string[] {
     for (const r of section.rows) {
       if (r.ok === false) {
         out.push(
-          `${section.id}: "${r.metric}" is ${r.unit === 'count' ? r.value : `${Math.round(r.value ?? Number.NaN)} ms`}, target ${r.target}.`,
+          `${section.id}: "${r.metric}" is ${r.unit === 'count' ? r.value : `${Math.round((r.target?.startsWith('p95') ? r.p95 : r.value) ?? Number.NaN)} ms`}, target ${r.target}.`,
         );
       }
     }
@@ -335,6 +340,23 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (options.only.has('runtime-lease')) sections.push(await runtimeLeaseAlone(options.quick));
     if (options.only.has('drills')) sections.push(await drillsAlone(options));
+    if (options.only.has('dashboard')) {
+      const adminUrl = await reachablePostgres(options.postgres);
+      if (adminUrl)
+        sections.push(
+          dashboardSection(
+            await measureDashboard({
+              adminUrl,
+              services: 100,
+              auditEvents: options.quick ? 100_000 : 1_000_000,
+              requests: (options.runs ?? (options.quick ? 3 : 20)) * 10,
+              clients: 100,
+              transitions: options.quick ? 10 : 30,
+            }),
+          ),
+        );
+      else log('dashboard: Postgres does not answer; skipped');
+    }
     if (options.only.has('monitor'))
       sections.push(
         monitorSection(await measureMonitor({ services: 100, passes: options.runs ?? 10 })),

@@ -118,7 +118,7 @@ const ENVIRONMENTS = ['staging', 'preview', 'production'];
  * inserted in batches (SQLite: 500 rows a statement in one transaction; Postgres: 20 000 rows a
  * statement through `unnest`), then the head row set to the last.
  */
-async function seedChain(
+export async function seedChain(
   store: KyselyStateStore,
   engine: 'sqlite' | 'postgres',
   n: number,
