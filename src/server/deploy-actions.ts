@@ -7,7 +7,7 @@
  * browser that closes the page or a client that times out does not stop a deployment half way
  * (it runs to its end under the environment's lock, as a CLI run does), and the caller gets the
  * outcome, or the refusal with the gate's reasons, in one answer. Watch it meanwhile on
- * `/live/<environment>`.
+ * `/live/<environment>`. Stopping the server waits for operations in progress to end.
  */
 import type { Context } from 'hono';
 import { environmentNamed } from '../config/environments.ts';
@@ -54,6 +54,17 @@ function outcomeOf(action: 'promote' | 'rollback', result: ExecuteResult): Deplo
   };
 }
 
+/** Runs `work`, listed in the server's operations until it settles (shutdown waits for it). */
+async function tracked<T>(c: Context<ServerEnv>, work: Promise<T>): Promise<T> {
+  const operations = c.var.operations;
+  operations.add(work);
+  try {
+    return await work;
+  } finally {
+    operations.delete(work);
+  }
+}
+
 /** Who asked, from where (the audit's evidence for a dashboard request). */
 async function auditRequest(
   c: Context<ServerEnv>,
@@ -86,11 +97,14 @@ export async function promoteAs(
   request: { release: string; fixForward?: string; overrideWindow?: string },
 ): Promise<DeployOutcome> {
   await auditRequest(c, 'promote', environment, request.release);
-  const outcome = await promote(actingContext(c), environment, {
-    release: request.release,
-    ...(request.fixForward ? { fixForward: request.fixForward } : {}),
-    ...(request.overrideWindow ? { windowOverride: request.overrideWindow } : {}),
-  });
+  const outcome = await tracked(
+    c,
+    promote(actingContext(c), environment, {
+      release: request.release,
+      ...(request.fixForward ? { fixForward: request.fixForward } : {}),
+      ...(request.overrideWindow ? { windowOverride: request.overrideWindow } : {}),
+    }),
+  );
   // A named release is always deployed again (never `unchanged`).
   if (outcome.status === 'unchanged') throw new Error('a named promotion cannot end unchanged');
   return outcomeOf('promote', outcome);
@@ -108,5 +122,5 @@ export async function rollbackAs(
   release: string,
 ): Promise<DeployOutcome> {
   await auditRequest(c, 'rollback', environment, release);
-  return outcomeOf('rollback', await rollback(actingContext(c), environment, release));
+  return outcomeOf('rollback', await tracked(c, rollback(actingContext(c), environment, release)));
 }

@@ -190,6 +190,8 @@ describe('the JSON API', () => {
     expect(Object.keys(body.paths).sort()).toEqual(
       [
         '/environments/{environment}/plan',
+        '/environments/{environment}/promote',
+        '/environments/{environment}/rollback',
         '/history',
         '/incidents',
         '/pipeline',
