@@ -14,6 +14,7 @@ import type { Session } from '../../src/cli/session.ts';
 import { deploy } from '../../src/pipeline/operations.ts';
 import { DeployOutcomeSchema } from '../../src/server/api-schemas.ts';
 import { createApp } from '../../src/server/app.ts';
+import { startServer } from '../../src/server/serve.ts';
 import { exampleProject, type TestProject } from '../helpers/project.ts';
 
 let project: TestProject;
@@ -253,5 +254,38 @@ describe('promote and roll back as a deployer', { shuffle: false }, () => {
     });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('NOTHING_TO_ROLL_BACK');
+  });
+
+  test('over a real socket: a client that gives up does not stop the promotion, and shutdown waits for it to end', async () => {
+    const server = await startServer({ ctx: session.ctx, port: 0, host: '127.0.0.1' });
+    const client = new AbortController();
+    // The rollback voided bob's approval of r2 (as for the CLI): he approves it again.
+    const approved = await post('/api/approvals', tokens.approver, {
+      environment: 'production',
+      release: 'r2',
+      decision: 'approved',
+    });
+    expect(approved.status).toBe(200);
+    const request = fetch(`${server.url}/api/environments/production/promote`, {
+      method: 'POST',
+      signal: client.signal,
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${tokens.deployer}`,
+      },
+      body: JSON.stringify({ release: 'r2' }),
+    }).catch((error: Error) => error);
+    await expect
+      .poll(
+        async () => (await session.ctx.store.listRuns({ environment: 'production', limit: 1 }))[0],
+        { timeout: 30_000, interval: 20 },
+      )
+      .toMatchObject({ status: 'running', releaseId: 'r2' });
+    client.abort();
+    expect(await request).toBeInstanceOf(Error);
+    await server.close(0);
+    const [run] = await session.ctx.store.listRuns({ environment: 'production', limit: 1 });
+    expect(run).toMatchObject({ status: 'succeeded', releaseId: 'r2' });
+    expect(await serving('production')).toEqual(['r2']);
   });
 });
