@@ -306,3 +306,45 @@ export const MeSchema = z
     expiresAt: iso,
   })
   .openapi('Me');
+
+export const PromoteRequestSchema = z
+  .object({
+    release: z
+      .string()
+      .min(1)
+      .openapi({ description: 'The release to promote (`r3`), as the confirmation named it' }),
+    fixForward: z.string().min(1).max(500).optional().openapi({
+      description:
+        'Acknowledges that the release carries a contract migration and cannot be rolled back (the rehearsal gate); audited',
+    }),
+    overrideWindow: z.string().min(1).max(500).optional().openapi({
+      description: 'Promote outside the deploy window or during a freeze; the reason is audited',
+    }),
+  })
+  .openapi('PromoteRequest');
+
+export const RollbackRequestSchema = z
+  .object({
+    release: z
+      .string()
+      .min(1)
+      .openapi({ description: 'The earlier release to serve again (`r2`)' }),
+  })
+  .openapi('RollbackRequest');
+
+export const DeployOutcomeSchema = z
+  .object({
+    action: z.enum(['promote', 'rollback']),
+    environment: z.string(),
+    releaseId: z.string(),
+    status: z.enum(['succeeded', 'failed', 'errored']),
+    runId: z.number().int(),
+    deploymentId: z.number().int(),
+    failedStep: z
+      .object({ name: z.string(), message: z.string().nullable(), hint: z.string().optional() })
+      .nullable(),
+    rolledBack: z.boolean(),
+    serving: z.record(z.string(), z.string().nullable()),
+    durationMs: z.number(),
+  })
+  .openapi('DeployOutcome');

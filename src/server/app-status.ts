@@ -15,6 +15,8 @@ export function statusOf(code: ErrorCode): 400 | 403 | 404 | 409 {
     case 'LOCK_HELD':
     case 'GATE_BLOCKED':
     case 'NOTHING_TO_PROMOTE':
+    case 'NOTHING_TO_ROLL_BACK':
+    case 'ROLLBACK_UNSAFE':
     case 'APPROVAL_NOT_ALLOWED':
       return 409;
     default:

@@ -44,17 +44,24 @@ export interface ServerDeps {
   secureCookies?: boolean;
   /** How often live pages read the state store for changes (ms; default 100). */
   pollMs?: number;
+  /**
+   * Promotions and rollbacks in progress are added here while they run (default: a set of the
+   * app's own); `serve.ts` waits for them at shutdown.
+   */
+  operations?: Set<Promise<unknown>>;
 }
 
 /** The app; see the module comment. */
 export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   const app = new OpenAPIHono<ServerEnv>();
   const hub = new LiveHub(deps.ctx.store, deps.pollMs ?? 100);
+  const operations = deps.operations ?? new Set<Promise<unknown>>();
   deps.signal?.addEventListener('abort', () => hub.close(), { once: true });
   app.use(async (c, next) => {
     const started = performance.now();
     c.set('ctx', deps.ctx);
     c.set('user', undefined);
+    c.set('operations', operations);
     c.set('address', deps.addressOf?.(c.req.raw, c.env) ?? 'unknown');
     await next();
     deps.log?.({

@@ -1,7 +1,8 @@
 /**
  * The dashboard: server-rendered pages (Hono's `html` templates, every value escaped) for the
  * pipeline (one column per environment: what serves and since when, the candidate and each
- * gate's state and reason, approve/reject for approvers), a release, a run whose steps update
+ * gate's state and reason, approve/reject for approvers, promote/roll back for deployers behind
+ * a confirmation page naming the release), a release, a run whose steps update
  * live over Server-Sent Events, history and incidents. One stylesheet and one small script,
  * served by the app (the Content-Security-Policy allows nothing else). Readable on a phone:
  * the columns stack below 40 rem.
@@ -12,10 +13,13 @@ import { html } from 'hono/html';
 import { streamSSE } from 'hono/streaming';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { AirlockError } from '../errors.ts';
+import type { GateResult } from '../gates/gate.ts';
 import { recordApproval } from '../pipeline/approve.ts';
-import { releaseNamed } from '../pipeline/decide.ts';
+import { chooseRelease, releaseNamed } from '../pipeline/decide.ts';
+import { planDeploy } from '../pipeline/operations.ts';
 import { statusOf } from './app-status.ts';
 import { actingContext, may, refuseAction, SignInLimiter, signIn, signOut } from './auth.ts';
+import { promoteAs, rollbackAs } from './deploy-actions.ts';
 import type { LiveHub } from './live.ts';
 import { pipelineView } from './pipeline-view.ts';
 import type { ServerEnv } from './server-env.ts';
@@ -42,6 +46,7 @@ form.inline{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:.5re
 input[type=text],input[type=password]{padding:.35rem;border:1px solid #555;border-radius:.3rem;min-width:12rem}
 button{padding:.35rem .8rem;border-radius:.3rem;border:1px solid #14213d;background:#14213d;color:#fff;cursor:pointer}
 button.secondary{background:#fff;color:#14213d}
+a.button{display:inline-block;padding:.35rem .8rem;border-radius:.3rem;border:1px solid #14213d;color:#14213d;text-decoration:none;margin:.2rem .4rem .2rem 0}
 .note{color:#444;font-size:.9rem}.error{background:#fde4e6;color:#7d0e1b;padding:.6rem;border-radius:.3rem}
 code{font-size:.88rem;word-break:break-all}
 `;
@@ -176,6 +181,7 @@ ${e.lastDeployment ? html`<p>Last: ${e.lastDeployment.kind} <a href="/releases/$
 ${e.lock ? html`<p>Locked by ${e.lock.holder}: “${e.lock.message}”</p>` : ''}
 ${e.openIncidents ? html`<p><a href="/incidents?environment=${e.environment}">${e.openIncidents} open incident(s)</a></p>` : ''}
 <p><a href="/live/${e.environment}">Watch the newest run live</a></p>
+${may(user, 'deployer') && e.serving.length ? html`<p><a class="button" href="/confirm/rollback/${e.environment}">Roll back…</a></p>` : ''}
 <h3>Candidate</h3>${
         plan
           ? html`<p><a href="/releases/${plan.release.id}">${plan.release.id}</a> <code>${short(plan.release.commit)}</code> ${plan.release.subject} ${plan.blocked ? badge('waiting') : badge('holds')}</p>
@@ -188,6 +194,10 @@ ${e.openIncidents ? html`<p><a href="/incidents?environment=${e.environment}">${
 <input type="hidden" name="csrf" value="${user?.csrf ?? ''}"><input type="hidden" name="environment" value="${e.environment}"><input type="hidden" name="release" value="${plan.release.id}">
 <label for="comment-${e.environment}">Reason</label><input id="comment-${e.environment}" type="text" name="comment" maxlength="500">
 <button type="submit" name="decision" value="approved">Approve</button><button class="secondary" type="submit" name="decision" value="rejected">Reject</button></form>`
+                : ''
+            }${
+              e.previous && !plan.blocked && may(user, 'deployer')
+                ? html`<p><a class="button" href="/confirm/promote/${e.environment}?release=${plan.release.id}">Promote ${plan.release.id}…</a></p>`
                 : ''
             }`
           : html`<p class="note">${e.candidate.note ?? ''}</p>`
@@ -226,6 +236,97 @@ ${e.openIncidents ? html`<p><a href="/incidents?environment=${e.environment}">${
     }
     return c.redirect('/', 303);
   });
+
+  const gateList = (gates: GateResult[]) =>
+    html`<ul class="gates">${gates.map(
+      (g) =>
+        html`<li data-gate="${g.gate}" data-status="${g.status}">${badge(g.status)} <strong>${g.gate}</strong>: <span class="reason">${g.reason}</span></li>`,
+    )}</ul>`;
+  const refusedBy = (c: Context<ServerEnv>, error: unknown) => {
+    if (!(error instanceof AirlockError) || error.kind === 'internal') throw error;
+    const gates = (error.details.gates as GateResult[] | undefined) ?? [];
+    c.status(statusOf(error.code));
+    return c.html(
+      layout(
+        c,
+        'Refused',
+        html`<h1>Refused</h1><p class="error" role="alert">${error.message}</p>${error.hint ? html`<p class="note">${error.hint}</p>` : ''}${gates.length ? gateList(gates) : ''}<p><a href="/">Back to the pipeline</a></p>`,
+      ),
+    );
+  };
+
+  // Promote and roll back: a confirmation page naming the release, then a CSRF-checked form.
+  app.get('/confirm/promote/:environment', async (c) => {
+    const refusal = await refuseAction(c, 'deployer', c.var.user?.csrf ?? undefined);
+    if (refusal) return refusal;
+    const environment = c.req.param('environment');
+    const release = c.req.query('release') ?? '';
+    try {
+      const plan = await planDeploy(c.var.ctx, environment, { release });
+      const user = c.var.user;
+      return c.html(
+        layout(
+          c,
+          `Promote ${plan.release.id} to ${environment}`,
+          html`<h1>Promote ${plan.release.id} to ${environment}?</h1>
+<p><a href="/releases/${plan.release.id}">${plan.release.id}</a> <code>${short(plan.release.commit)}</code> ${plan.release.subject} replaces ${plan.current ?? 'nothing'} on ${environment}.</p>
+${gateList(plan.gates)}${plan.warnings.map((w) => html`<p class="note">${w}</p>`)}${
+  plan.blocked
+    ? html`<p class="error" role="alert">The gate does not hold: nothing can be promoted yet.</p>`
+    : html`<form method="post" action="/actions/promote" class="inline">
+<input type="hidden" name="csrf" value="${user?.csrf ?? ''}"><input type="hidden" name="environment" value="${environment}"><input type="hidden" name="release" value="${plan.release.id}">
+<button type="submit">Promote ${plan.release.id} to ${environment}</button> <a href="/">Cancel</a></form>`
+}`,
+        ),
+      );
+    } catch (error) {
+      return refusedBy(c, error);
+    }
+  });
+  app.get('/confirm/rollback/:environment', async (c) => {
+    const refusal = await refuseAction(c, 'deployer', c.var.user?.csrf ?? undefined);
+    if (refusal) return refusal;
+    const environment = c.req.param('environment');
+    try {
+      const choice = await chooseRelease(
+        c.var.ctx,
+        { verb: 'rollback', environment },
+        { build: false },
+      );
+      const user = c.var.user;
+      const target = choice.release;
+      return c.html(
+        layout(
+          c,
+          `Roll ${environment} back`,
+          html`<h1>Roll ${environment} back to ${target.id}?</h1>
+<p>${environment} serves ${(await c.var.ctx.store.getServing(environment)).map((s) => `${s.service}: ${s.releaseId}`).join(', ')}; it will serve <a href="/releases/${target.id}">${target.id}</a> <code>${short(target.commit)}</code> ${target.subject} again.</p>
+<form method="post" action="/actions/rollback" class="inline">
+<input type="hidden" name="csrf" value="${user?.csrf ?? ''}"><input type="hidden" name="environment" value="${environment}"><input type="hidden" name="release" value="${target.id}">
+<button type="submit">Roll ${environment} back to ${target.id}</button> <a href="/">Cancel</a></form>`,
+        ),
+      );
+    } catch (error) {
+      return refusedBy(c, error);
+    }
+  });
+  for (const action of ['promote', 'rollback'] as const) {
+    app.post(`/actions/${action}`, async (c) => {
+      const form = await c.req.parseBody();
+      const str = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : '');
+      const refusal = await refuseAction(c, 'deployer', str('csrf') || undefined);
+      if (refusal) return refusal;
+      try {
+        const outcome =
+          action === 'promote'
+            ? await promoteAs(c, str('environment'), { release: str('release') })
+            : await rollbackAs(c, str('environment'), str('release'));
+        return c.redirect(`/runs/${outcome.runId}`, 303);
+      } catch (error) {
+        return refusedBy(c, error);
+      }
+    });
+  }
 
   app.get('/releases/:release', async (c) => {
     const ctx = c.var.ctx;

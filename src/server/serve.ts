@@ -24,15 +24,20 @@ export interface RunningServer {
   /** `http://host:port`. */
   url: string;
   port: number;
-  /** Stops accepting, ends live streams, waits up to `graceMs` (default 5000) for the rest. */
+  /**
+   * Stops accepting, ends live streams, waits up to `graceMs` (default 5000) for the rest, and
+   * for every promotion or rollback in progress to end (however long).
+   */
   close(graceMs?: number): Promise<void>;
 }
 
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const shutdown = new AbortController();
+  const operations = new Set<Promise<unknown>>();
   const app = createApp({
     ctx: options.ctx,
+    operations,
     signal: shutdown.signal,
     ...(options.log ? { log: options.log } : {}),
     ...(options.secureCookies ? { secureCookies: true } : {}),
@@ -60,7 +65,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         }, graceMs);
         server.close(() => {
           clearTimeout(timer);
-          resolve();
+          // A promotion or rollback runs to its end (its client may be gone already).
+          void Promise.allSettled([...operations]).then(() => resolve());
         });
         (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       }),

@@ -21,5 +21,7 @@ export interface ServerEnv {
     user: Principal | undefined;
     /** The client's address (the socket's peer). */
     address: string;
+    /** Promotions and rollbacks running now (shutdown waits for them). */
+    operations: Set<Promise<unknown>>;
   };
 }

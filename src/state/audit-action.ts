@@ -138,7 +138,8 @@ export const AUDIT_ACTION_GROUPS = {
    * `airlock serve` and its personal tokens: `token-created` / `token-revoked` (`airlock token`),
    * `signed-in` / `signed-out` / `sign-in-refused` (the dashboard; detail: the principal, the
    * token's id and the request's address), `action-refused` (a role that may not act, a missing
-   * or wrong CSRF token).
+   * or wrong CSRF token), `promote-requested` / `rollback-requested` (a deployer asked; the
+   * operation's own events follow).
    */
   dashboard: [
     'dashboard.token-created',
@@ -147,6 +148,8 @@ export const AUDIT_ACTION_GROUPS = {
     'dashboard.signed-out',
     'dashboard.sign-in-refused',
     'dashboard.action-refused',
+    'dashboard.promote-requested',
+    'dashboard.rollback-requested',
   ],
 } as const satisfies Record<string, readonly `${string}.${string}`[]>;
 
