@@ -4,14 +4,10 @@
  * published schemas, and the OpenAPI document validated against the OpenAPI 3.1 schema.
  */
 
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Session } from '../../src/cli/session.ts';
-import { deploy } from '../../src/pipeline/operations.ts';
 import {
   HistorySchema,
   PipelineSchema,
@@ -21,56 +17,17 @@ import {
   RunStepSchema,
 } from '../../src/server/api-schemas.ts';
 import { createApp } from '../../src/server/app.ts';
-import { BIN, exampleProject, type TestProject } from '../helpers/project.ts';
+import { BIN, type TestProject } from '../helpers/project.ts';
+import { type ServerFixture, serverProject } from './server-fixture.ts';
 
 let project: TestProject;
 let session: Session;
 let app: ReturnType<typeof createApp>;
 /** Tokens by role: alice deploys (and deployed r1), bob approves, vera views. */
-const tokens: Record<'deployer' | 'approver' | 'viewer', string> = {
-  deployer: '',
-  approver: '',
-  viewer: '',
-};
-
-function publicKey(dir: string, name: string): string {
-  const file = path.join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
-  return readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-}
+let tokens: ServerFixture['tokens'];
 
 beforeAll(async () => {
-  project = await exampleProject();
-  const keys = mkdtempSync(path.join(os.tmpdir(), 'airlock-keys-'));
-  project.commitFiles(
-    {
-      '.approvals/allowed_signers': ['alice', 'bob', 'vera']
-        .map((p) => `${p} ${publicKey(keys, p)}`)
-        .join('\n'),
-    },
-    'allowed signers',
-  );
-  rmSync(keys, { recursive: true, force: true });
-  session = await project.session('alice');
-  const staged = await deploy(session.ctx, 'staging', {});
-  expect(staged.status, staged.failedStep?.message ?? '').toBe('succeeded');
-  for (const [role, principal] of [
-    ['deployer', 'alice'],
-    ['approver', 'bob'],
-    ['viewer', 'vera'],
-  ] as const) {
-    const made = await project.cli([
-      'token',
-      'create',
-      '--principal',
-      principal,
-      '--role',
-      role,
-      '--json',
-    ]);
-    expect(made.code, made.stderr).toBe(0);
-    tokens[role] = JSON.parse(made.stdout).token;
-  }
+  ({ project, session, tokens } = await serverProject());
   app = createApp({
     ctx: session.ctx,
     addressOf: (request) => request.headers.get('x-test-address') ?? '127.0.0.9',

@@ -7,19 +7,15 @@
  * gets no buttons and the API refuses; a forged form is refused; axe-core finds no serious or
  * critical violation on any page.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Session } from '../../src/cli/session.ts';
-import { deploy } from '../../src/pipeline/operations.ts';
 import { candidateFor } from '../../src/server/pipeline-view.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { createToken } from '../../src/server/tokens.ts';
-import { exampleProject, type TestProject } from '../helpers/project.ts';
+import type { TestProject } from '../helpers/project.ts';
+import { type ServerFixture, serverProject } from './server-fixture.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -31,36 +27,11 @@ let project: TestProject;
 let session: Session;
 let server: RunningServer;
 let browser: Browser;
-const tokens = { deployer: '', approver: '', viewer: '' };
-
-function publicKey(dir: string, name: string): string {
-  const file = path.join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
-  return readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-}
+let tokens: ServerFixture['tokens'];
 
 beforeAll(async () => {
   if (!haveChromium) return;
-  project = await exampleProject();
-  const keys = mkdtempSync(path.join(os.tmpdir(), 'airlock-keys-'));
-  project.commitFiles(
-    {
-      '.approvals/allowed_signers': ['alice', 'bob', 'vera']
-        .map((p) => `${p} ${publicKey(keys, p)}`)
-        .join('\n'),
-    },
-    'allowed signers',
-  );
-  rmSync(keys, { recursive: true, force: true });
-  session = await project.session('alice');
-  const staged = await deploy(session.ctx, 'staging', {});
-  expect(staged.status, staged.failedStep?.message ?? '').toBe('succeeded');
-  for (const [role, principal] of [
-    ['deployer', 'alice'],
-    ['approver', 'bob'],
-    ['viewer', 'vera'],
-  ] as const)
-    tokens[role] = (await createToken(session.ctx, { principal, role, ttlMs: 3600_000 })).token;
+  ({ project, session, tokens } = await serverProject());
   server = await startServer({ ctx: session.ctx, port: 0, host: '127.0.0.1', pollMs: 100 });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
