@@ -65,6 +65,31 @@ export interface TransferStats {
   transferred: boolean;
 }
 
+/**
+ * `response` when its status is one of `ok`; otherwise refuses it, quoting up to 300 characters
+ * of the body (none for `HEAD`) and the fix: `hints.denied` for 401/403, `hints.other` else.
+ * @throws ProviderError `ARTIFACT_STORE_FAILED` (details: status, store label).
+ */
+export async function expectStatus(
+  label: string,
+  method: string,
+  response: Response,
+  options: { ok: number[]; what: string },
+  hints: { denied: string; other: string },
+): Promise<Response> {
+  if (options.ok.includes(response.status)) return response;
+  const text = method === 'HEAD' ? '' : (await response.text().catch(() => '')).slice(0, 300);
+  const denied = response.status === 401 || response.status === 403;
+  throw new ProviderError(
+    'ARTIFACT_STORE_FAILED',
+    `${label} answered ${response.status} when asked to ${options.what}${text ? `: ${text.trim()}` : ''}.`,
+    {
+      hint: denied ? hints.denied : hints.other,
+      details: { status: response.status, store: label },
+    },
+  );
+}
+
 /** A shared artifact store (OCI registry or S3-compatible bucket). */
 export interface RemoteStore {
   /** Where it is, for messages (never with credentials), e.g. `oci://ghcr.io/acme/app`. */
@@ -413,21 +438,12 @@ export class OciStore implements RemoteStore {
       await this.#authenticate(response.headers.get('www-authenticate') ?? '');
       response = await send();
     }
-    if (!options.ok.includes(response.status)) {
-      const text = method === 'HEAD' ? '' : (await response.text().catch(() => '')).slice(0, 300);
-      const denied = response.status === 401 || response.status === 403;
-      throw new ProviderError(
-        'ARTIFACT_STORE_FAILED',
-        `${this.label} answered ${response.status} when asked to ${options.what}${text ? `: ${text.trim()}` : ''}.`,
-        {
-          hint: denied
-            ? 'Set AIRLOCK_REGISTRY_USER and AIRLOCK_REGISTRY_TOKEN to credentials allowed to read (and, where Airlock builds, write) this repository.'
-            : 'Check that the registry follows the OCI distribution spec; the command can be run again (what was sent is kept).',
-          details: { status: response.status, store: this.label },
-        },
-      );
-    }
-    return response;
+    return expectStatus(this.label, method, response, options, {
+      denied:
+        'Set AIRLOCK_REGISTRY_USER and AIRLOCK_REGISTRY_TOKEN to credentials allowed to read (and, where Airlock builds, write) this repository.',
+      other:
+        'Check that the registry follows the OCI distribution spec; the command can be run again (what was sent is kept).',
+    });
   }
 
   async #authenticate(challenge: string): Promise<void> {

@@ -21,7 +21,12 @@ import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
 import { mapLimit } from './file-hash.ts';
 import { type Manifest, parseManifest, serializeManifest } from './manifest.ts';
-import type { LocalObjects, RemoteStore, TransferStats } from './oci-store.ts';
+import {
+  expectStatus,
+  type LocalObjects,
+  type RemoteStore,
+  type TransferStats,
+} from './oci-store.ts';
 
 const CONCURRENCY = 8;
 const EMPTY_SHA = hash('sha256', '', 'hex');
@@ -260,21 +265,12 @@ export class S3Store implements RemoteStore {
         },
       );
     }
-    if (!options.ok.includes(response.status)) {
-      const text = method === 'HEAD' ? '' : (await response.text().catch(() => '')).slice(0, 300);
-      const denied = response.status === 401 || response.status === 403;
-      throw new ProviderError(
-        'ARTIFACT_STORE_FAILED',
-        `${this.label} answered ${response.status} when asked to ${options.what}${text ? `: ${text.trim()}` : ''}.`,
-        {
-          hint: denied
-            ? 'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to credentials allowed to read (and, where Airlock builds, write) this bucket.'
-            : 'Check that the bucket exists and the endpoint speaks S3; the command can be run again (what was sent is kept).',
-          details: { status: response.status, store: this.label },
-        },
-      );
-    }
-    return response;
+    return expectStatus(this.label, method, response, options, {
+      denied:
+        'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to credentials allowed to read (and, where Airlock builds, write) this bucket.',
+      other:
+        'Check that the bucket exists and the endpoint speaks S3; the command can be run again (what was sent is kept).',
+    });
   }
 }
 
