@@ -96,7 +96,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
   it('an unknown top-level key suggests the closest one, without also reporting it missing', () => {
     const text = VALID_EXAMPLE.replace('services:\n  notes:', 'servics:\n  notes:');
     expect(errorsOf(text)).toEqual([
-      'airlock.yaml:3:1: error: servics: unknown field "servics" (allowed here: $schema, project, state, ci, github, notify, monitor, parity, secrets, releases, pipeline, services, environments). Fix: did you mean "services"?',
+      'airlock.yaml:3:1: error: servics: unknown field "servics" (allowed here: $schema, project, state, artifacts, ci, github, notify, monitor, parity, secrets, releases, pipeline, services, environments). Fix: did you mean "services"?',
     ]);
   });
 
