@@ -51,8 +51,9 @@ export async function dataRefreshCommand(
         if (!started.has(table)) started.set(table, now);
         if (now - shown < 2000) return;
         shown = now;
+        const speed = rate(rows, now - (started.get(table) ?? now));
         io.reporter.note(
-          `${service}: copying ${table}: ${rows.toLocaleString('en-US')} rows (${rate(rows, now - (started.get(table) ?? now))})`,
+          `${service}: copying ${table}: ${rows.toLocaleString('en-US')} rows${speed ? ` (${speed})` : ''}`,
         );
       },
     });

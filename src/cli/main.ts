@@ -132,6 +132,14 @@ export function buildProgram(): Command {
       'full: re-hash every file of a release before using it, ignoring the verified cache (default: cached)',
     )
     .showSuggestionAfterError(true)
+    // Usage errors in Airlock's own shape: what is wrong, then the fix (commander's text, whose
+    // "error: " prefix is replaced by the mark every other refusal uses).
+    .configureOutput({
+      outputError: (text, write) =>
+        write(
+          `✖ ${text.replace(/^error: /, '').trimEnd()}\n  → See the command's options with --help (e.g. \`airlock deploy --help\`).\n`,
+        ),
+    })
     .exitOverride();
   for (const definition of COMMANDS) {
     if (!isGroup(definition)) {

@@ -142,6 +142,10 @@ describe('airlock CLI', () => {
     expect(code).toBe(2);
     expect(stderr).toContain("unknown command 'promot'");
     expect(stderr).toContain('promote');
+    // In Airlock's own shape (the mark and a fix), not commander's bare "error:" line.
+    expect(stderr).toMatch(/^✖ unknown command 'promot'/);
+    expect(stderr).toContain('→ See the command');
+    expect(stderr).not.toMatch(/^error:/m);
   });
 });
 
