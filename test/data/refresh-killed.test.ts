@@ -9,14 +9,10 @@
  * which SQLite's journal rolls back when the file is next opened after a crash.
  */
 import { spawn } from 'node:child_process';
-import { Client } from 'pg';
-import { afterAll, expect } from 'vitest';
-import { readMigrationDir } from '../../src/migrations/migration-files.ts';
-import { Migrator } from '../../src/migrations/migrator.ts';
-import type { AirlockContext } from '../../src/pipeline/context.ts';
-import { projectTestWith } from '../helpers/fixtures.ts';
-import { createTestDatabase, describeIfPostgres, type TestDatabase } from '../helpers/postgres.ts';
+import { expect } from 'vitest';
+import { describeIfPostgres } from '../helpers/postgres.ts';
 import { BIN } from '../helpers/project.ts';
+import { migrate, shopTest, sql } from './shop-databases.ts';
 
 const SALT = 'kill-test-salt-0123456789abcdef';
 // Enough rows that the copy of the first table lasts well beyond the poll that catches it.
@@ -31,29 +27,6 @@ const SCHEMA = `CREATE TABLE users (
 CREATE TABLE orders (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES users (id), total int NOT NULL);
 `;
 
-async function sql<T = Record<string, unknown>>(url: string, text: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-async function migrate(ctx: AirlockContext, environment: string): Promise<void> {
-  const database = ctx.config.environments[environment]!.services.notes!.database!;
-  const driver = await ctx.databases.open(database);
-  try {
-    await new Migrator(driver, await readMigrationDir(database.migrationsDir)).apply({
-      appliedBy: 'test',
-      release: null,
-    });
-  } finally {
-    await driver.close();
-  }
-}
-
 async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
@@ -64,26 +37,9 @@ async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs: number): Pr
   return null;
 }
 
-const databases: TestDatabase[] = [];
-afterAll(async () => {
-  for (const d of databases) await d.drop();
-});
-
-const test = projectTestWith().extend('dbs', async ({ project }) => {
-  const staging = await createTestDatabase('airlock_data_kill');
-  const production = await createTestDatabase('airlock_data_kill');
-  databases.push(staging, production);
-  project.commitFiles({ 'pgdata/0001_shop.sql': SCHEMA }, 'a shop schema');
-  project.editConfig((doc) => {
-    doc.setIn(['services', 'notes', 'database'], { engine: 'postgres', migrations: 'pgdata' });
-    doc.setIn(['environments', 'staging', 'services', 'notes', 'databaseUrl'], staging.url);
-    doc.setIn(['environments', 'production', 'services', 'notes', 'databaseUrl'], production.url);
-    doc.setIn(['services', 'notes', 'data'], {
-      scrub: { 'users.email': 'email', 'users.name': 'fullName', 'users.phone': 'phone' },
-      keep: ['users.id', 'orders.*'],
-    });
-  });
-  return { staging, production };
+const { test } = shopTest('airlock_data_kill', SCHEMA, {
+  scrub: { 'users.email': 'email', 'users.name': 'fullName', 'users.phone': 'phone' },
+  keep: ['users.id', 'orders.*'],
 });
 
 describeIfPostgres('data refresh killed midway', () => {

@@ -6,15 +6,12 @@
  * copy stopped midway leaves staging as it was.
  */
 import { execFileSync } from 'node:child_process';
-import { Client } from 'pg';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { refreshData } from '../../src/data/refresh.ts';
-import { readMigrationDir } from '../../src/migrations/migration-files.ts';
-import { Migrator } from '../../src/migrations/migrator.ts';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
-import { projectTestWith } from '../helpers/fixtures.ts';
 import { createTestDatabase, describeIfPostgres, type TestDatabase } from '../helpers/postgres.ts';
 import type { TestProject } from '../helpers/project.ts';
+import { migrate, shopTest, sql } from './shop-databases.ts';
 
 const SALT = 'test-salt-0123456789abcdef';
 const USERS = 300;
@@ -48,60 +45,16 @@ afterAll(() => {
   else process.env.AIRLOCK_DATA_SALT = saltBefore;
 });
 
-async function sql<T = Record<string, unknown>>(url: string, text: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-async function migrate(ctx: AirlockContext, environment: string): Promise<void> {
-  const database = ctx.config.environments[environment]!.services.notes!.database!;
-  const driver = await ctx.databases.open(database);
-  try {
-    await new Migrator(driver, await readMigrationDir(database.migrationsDir)).apply({
-      appliedBy: 'test',
-      release: null,
-    });
-  } finally {
-    await driver.close();
-  }
-}
-
-const databases: TestDatabase[] = [];
-afterAll(async () => {
-  for (const d of databases) await d.drop();
+const { test, databases } = shopTest('airlock_data', SCHEMA, {
+  scrub: {
+    'users.email': 'email',
+    'users.name': 'fullName',
+    'users.phone': 'phone',
+    'orders.note': 'null',
+  },
+  keep: ['users.id', 'users.created_at', 'orders.id', 'orders.user_id', 'orders.total'],
+  exclude: ['sessions'],
 });
-
-const test = projectTestWith().extend('dbs', async ({ project }) => {
-  const staging = await createTestDatabase('airlock_data');
-  const production = await createTestDatabase('airlock_data');
-  databases.push(staging, production);
-  configure(project, staging.url, production.url);
-  return { staging, production };
-});
-
-function configure(project: TestProject, stagingUrl: string, productionUrl: string): void {
-  project.commitFiles({ 'pgdata/0001_shop.sql': SCHEMA }, 'a shop schema');
-  project.editConfig((doc) => {
-    doc.setIn(['services', 'notes', 'database'], { engine: 'postgres', migrations: 'pgdata' });
-    doc.setIn(['environments', 'staging', 'services', 'notes', 'databaseUrl'], stagingUrl);
-    doc.setIn(['environments', 'production', 'services', 'notes', 'databaseUrl'], productionUrl);
-    doc.setIn(['services', 'notes', 'data'], {
-      scrub: {
-        'users.email': 'email',
-        'users.name': 'fullName',
-        'users.phone': 'phone',
-        'orders.note': 'null',
-      },
-      keep: ['users.id', 'users.created_at', 'orders.id', 'orders.user_id', 'orders.total'],
-      exclude: ['sessions'],
-    });
-  });
-}
 
 async function seedProduction(url: string): Promise<void> {
   await sql(
