@@ -251,20 +251,20 @@ function stateStoreOptions(options: BenchOptions, postgresUrl: string | null) {
   };
 }
 
-/** (m) on an example project of its own, in a temporary Airlock home (runs only when named). */
-async function drillsAlone(options: BenchOptions): Promise<Section> {
+/**
+ * Runs `measure` on an example project of its own in a temporary Airlock home, then stops what
+ * it started and restores AIRLOCK_HOME.
+ */
+async function withOwnProject(
+  measure: (project: BenchProject) => Promise<Section>,
+): Promise<Section> {
   const homes = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-home-'));
   const previousHome = process.env.AIRLOCK_HOME;
   process.env.AIRLOCK_HOME = homes;
   let project: BenchProject | null = null;
   try {
     project = await createBenchProject();
-    return drillsSection(
-      await measureDrills(project, {
-        deployments: options.runs ?? (options.quick ? 2 : 5),
-        perfRuns: options.quick ? 3 : 8,
-      }),
-    );
+    return await measure(project);
   } finally {
     killStrayChildren();
     await project?.cleanup().catch(() => {});
@@ -274,24 +274,25 @@ async function drillsAlone(options: BenchOptions): Promise<Section> {
   }
 }
 
-/** (j) on an example project of its own, in a temporary Airlock home. */
-async function runtimeLeaseAlone(quick: boolean): Promise<Section> {
-  const homes = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-home-'));
-  const previousHome = process.env.AIRLOCK_HOME;
-  process.env.AIRLOCK_HOME = homes;
-  let project: BenchProject | null = null;
-  try {
-    project = await createBenchProject();
-    return runtimeLeaseSection(
+/** (m) drills, on a project of its own (runs only when named). */
+function drillsAlone(options: BenchOptions): Promise<Section> {
+  return withOwnProject(async (project) =>
+    drillsSection(
+      await measureDrills(project, {
+        deployments: options.runs ?? (options.quick ? 2 : 5),
+        perfRuns: options.quick ? 3 : 8,
+      }),
+    ),
+  );
+}
+
+/** (j) the runtime's lease, on a project of its own. */
+function runtimeLeaseAlone(quick: boolean): Promise<Section> {
+  return withOwnProject(async (project) =>
+    runtimeLeaseSection(
       await measureRuntimeLease(project, { loadRate: 200, daemonKills: quick ? 3 : 7 }),
-    );
-  } finally {
-    killStrayChildren();
-    await project?.cleanup().catch(() => {});
-    rmSync(homes, { recursive: true, force: true });
-    if (previousHome === undefined) delete process.env.AIRLOCK_HOME;
-    else process.env.AIRLOCK_HOME = previousHome;
-  }
+    ),
+  );
 }
 
 export async function main(argv: string[]): Promise<void> {
