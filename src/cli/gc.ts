@@ -1,12 +1,13 @@
 /**
  * `airlock gc`: garbage collection of releases on this machine (`pipeline/gc.ts` decides what is
- * kept); also run after a deployment when `releases.gcAfterDeploy` holds (`reportAutoGc`).
+ * kept), or of the shared artifact store with `--remote`; also run after a deployment when `releases.gcAfterDeploy` holds (`reportAutoGc`).
  */
 
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AirlockContext } from '../pipeline/context.ts';
-import { collectGarbage, type GcResult } from '../pipeline/gc.ts';
+import { collectGarbage, collectRemoteGarbage, type GcResult } from '../pipeline/gc.ts';
+import { artifactDigestLabel } from '../releases/digest-label.ts';
 import type { CommandIO } from './command-io.ts';
 import type { Reporter } from './reporter.ts';
 import { withSession } from './session.ts';
@@ -24,9 +25,40 @@ function summary(result: GcResult, dryRun: boolean): string {
   return `${verb} ${formatBytes(result.freedBytes)}: ${result.copies.length} environment ${result.copies.length === 1 ? 'copy' : 'copies'}, ${result.artifacts.length} stored ${result.artifacts.length === 1 ? 'artifact' : 'artifacts'}${dryRun ? '' : `, ${result.objects} ${result.objects === 1 ? 'file' : 'files'}`}.`;
 }
 
-export async function gcCommand(io: CommandIO, opts: { dryRun?: boolean }): Promise<number> {
+/** `airlock gc --remote`: the shared artifact store's collection, one line per artifact removed. */
+async function remoteGc(ctx: AirlockContext, reporter: Reporter, dryRun: boolean): Promise<void> {
+  const result = await collectRemoteGarbage(ctx, { dryRun });
+  for (const [environment, kept] of Object.entries(result.keptReleases)) {
+    const list = Object.entries(kept)
+      .map(([id, why]) => `${id} (${why})`)
+      .join(', ');
+    reporter.info(`${environment} keeps ${list || 'nothing'}`);
+  }
+  for (const digest of result.removed)
+    reporter.note(`${dryRun ? 'would remove' : 'removed'} ${artifactDigestLabel(digest)}`);
+  if (result.unknown.length)
+    reporter.info(
+      `${result.unknown.length} ${result.unknown.length === 1 ? 'artifact' : 'artifacts'} in ${result.store} ${result.unknown.length === 1 ? 'is' : 'are'} not named by this project's state: left alone.`,
+    );
+  const blobs = result.blobs
+    ? `, ${result.blobs.count} ${result.blobs.count === 1 ? 'blob' : 'blobs'} (${formatBytes(result.blobs.bytes)})`
+    : "; their blobs go at the registry's own garbage collection";
+  reporter.success(
+    `${result.store}: ${dryRun ? 'would remove' : 'removed'} ${result.removed.length} ${result.removed.length === 1 ? 'artifact' : 'artifacts'}${blobs}; kept ${result.kept.length}.`,
+  );
+  reporter.result({ gc: { ...result, dryRun } });
+}
+
+export async function gcCommand(
+  io: CommandIO,
+  opts: { dryRun?: boolean; remote?: boolean },
+): Promise<number> {
   return withSession(io, async (session) => {
     const dryRun = opts.dryRun === true;
+    if (opts.remote) {
+      await remoteGc(session.ctx, io.reporter, dryRun);
+      return 0;
+    }
     const result = await collectGarbage(session.ctx, { dryRun });
     const reporter = io.reporter;
     for (const [environment, kept] of Object.entries(result.kept)) {

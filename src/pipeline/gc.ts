@@ -11,7 +11,10 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { UserError } from '../errors.ts';
 import { scanTree } from '../releases/manifest.ts';
+import type { RemoteCollectOptions, RemoteCollectResult } from '../releases/oci-store.ts';
+import { audit } from '../state/audit.ts';
 import type { Release } from '../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from './context.ts';
 
@@ -110,6 +113,78 @@ async function unsharedBytes(dir: string): Promise<number> {
 }
 
 /**
+ * The releases garbage collection keeps (see the module comment): every release, the ids kept
+ * anywhere, and per environment the ids kept there with the reason.
+ */
+async function releasesKept(ctx: AirlockContext): Promise<{
+  releases: Release[];
+  keptReleases: Set<string>;
+  kept: Record<string, Record<string, string>>;
+}> {
+  const keep = ctx.config.releases.keep;
+  const releases = await ctx.store.listReleases(ALL);
+  const keptReleases = new Set<string>();
+  for (const r of releases.slice(0, keep)) keptReleases.add(r.id);
+  for (const run of await ctx.store.listRuns({ status: 'running', limit: ALL }))
+    if (run.releaseId) keptReleases.add(run.releaseId);
+  const kept: Record<string, Record<string, string>> = {};
+  for (const environment of ctx.config.pipeline) {
+    const here = await keptIn(ctx, environment, keep);
+    for (const id of await pendingApprovals(ctx, environment, releases))
+      here[id] ??= 'approved, not deployed yet';
+    kept[environment] = here;
+    for (const id of Object.keys(here)) keptReleases.add(id);
+  }
+  return { releases, keptReleases, kept };
+}
+
+export interface RemoteGcResult extends RemoteCollectResult {
+  /** Where (`oci://…`, `s3://…`). */
+  store: string;
+  /** Releases kept per environment, and why (as for the local collection). */
+  keptReleases: Record<string, Record<string, string>>;
+}
+
+/**
+ * Garbage collection of the shared artifact store (`airlock gc --remote`): removes the artifacts
+ * of releases nothing keeps (the same rule as on this machine: what serves, warm, the last
+ * `releases.keep` per environment and built, running deployments, queued promotions, approvals
+ * not yet used). Every release's migrations are kept (small; the ledger's files are looked up in
+ * them), and an artifact the state does not name is never removed.
+ * @throws UserError `USAGE` when `artifacts:` names no shared store; ProviderError
+ *   `ARTIFACT_STORE_FAILED` when the store refuses a listing or a removal.
+ */
+export async function collectRemoteGarbage(
+  ctx: AirlockContext,
+  options: RemoteCollectOptions = {},
+): Promise<RemoteGcResult> {
+  const remote = ctx.artifacts.remote;
+  if (!remote)
+    throw new UserError('USAGE', 'This project has no shared artifact store to collect.', {
+      hint: 'Name one with `artifacts: oci://<registry>/<repository>` (or s3://<bucket>/<prefix>) in airlock.yaml; `airlock gc` alone collects this machine.',
+    });
+  const { releases, keptReleases, kept } = await releasesKept(ctx);
+  const known = new Set<string>();
+  const keep = new Set<string>();
+  for (const release of releases)
+    for (const artifact of Object.values(release.services)) {
+      known.add(artifact.digest);
+      if (keptReleases.has(release.id)) keep.add(artifact.digest);
+      if (artifact.migrationsDigest) {
+        known.add(artifact.migrationsDigest);
+        keep.add(artifact.migrationsDigest);
+      }
+    }
+  const result = await remote.collect(known, keep, options);
+  if (!options.dryRun && result.removed.length > 0)
+    await audit(ctx, 'release.collected', {
+      environment: null,
+      detail: { store: remote.label, removed: result.removed, blobs: result.blobs },
+    });
+  return { ...result, store: remote.label, keptReleases: kept };
+}
+
+/**
  * Collects garbage; see the module comment. Never removes what serves, what is warm, or what a
  * pending deployment, promotion or approval needs.
  * @returns what was (or, with `dryRun`, would be) removed and the bytes freed.
@@ -119,27 +194,18 @@ export async function collectGarbage(
   options: GcOptions = {},
 ): Promise<GcResult> {
   const started = Date.now();
-  const keep = ctx.config.releases.keep;
-  const releases = await ctx.store.listReleases(ALL);
+  const { releases, keptReleases, kept: keptByEnvironment } = await releasesKept(ctx);
   const result: GcResult = {
     freedBytes: 0,
     copies: [],
     artifacts: [],
     objects: 0,
-    kept: {},
+    kept: keptByEnvironment,
     skipped: [],
   };
-  const keptReleases = new Set<string>();
-  for (const r of releases.slice(0, keep)) keptReleases.add(r.id);
-  for (const run of await ctx.store.listRuns({ status: 'running', limit: ALL }))
-    if (run.releaseId) keptReleases.add(run.releaseId);
 
   for (const environment of ctx.config.pipeline) {
-    const kept = await keptIn(ctx, environment, keep);
-    for (const id of await pendingApprovals(ctx, environment, releases))
-      kept[id] ??= 'approved, not deployed yet';
-    result.kept[environment] = kept;
-    for (const id of Object.keys(kept)) keptReleases.add(id);
+    const kept = keptByEnvironment[environment] ?? {};
     const lock = await ctx.store.getLock(environment);
     if (lock && new Date(lock.expiresAt).getTime() > Date.now()) {
       result.skipped.push(environment);

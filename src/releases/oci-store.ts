@@ -102,6 +102,61 @@ export interface RemoteStore {
    *   `ARTIFACT_STORE_FAILED` (the remote refused or cannot be reached).
    */
   pull(digest: string, local: LocalObjects): Promise<TransferStats>;
+  /**
+   * Garbage collection of the remote (`airlock gc --remote`): removes the artifacts it holds
+   * that are in `known` (the project's state names them) and not in `keep`. An artifact the
+   * state does not name (another project's, or one pushed by a build whose release is not
+   * recorded yet) is never removed.
+   * @throws ProviderError `ARTIFACT_STORE_FAILED` (the remote refused a listing or a removal).
+   */
+  collect(
+    known: ReadonlySet<string>,
+    keep: ReadonlySet<string>,
+    options?: RemoteCollectOptions,
+  ): Promise<RemoteCollectResult>;
+}
+
+export interface RemoteCollectOptions {
+  /** Only report what would be removed. */
+  dryRun?: boolean;
+  /**
+   * Blobs younger than this (ms) are never removed, however unreferenced: a push in progress
+   * sends its blobs before the manifest that names them. Default one hour.
+   */
+  graceMs?: number;
+}
+
+export interface RemoteCollectResult {
+  /** Artifact digests removed (or, with `dryRun`, that would be). */
+  removed: string[];
+  /** Artifact digests kept because something needs them. */
+  kept: string[];
+  /** Artifact digests the remote holds that the state does not name: left alone. */
+  unknown: string[];
+  /** File blobs removed, and their bytes; null where the remote removes unreferenced blobs itself (an OCI registry's own garbage collection). */
+  blobs: { count: number; bytes: number } | null;
+}
+
+/** Default {@link RemoteCollectOptions.graceMs}: one hour. */
+export const REMOTE_GC_GRACE_MS = 60 * 60 * 1000;
+
+/** Splits the artifacts a remote holds into removed (known, not kept), kept and unknown. */
+export function sortForCollection(
+  held: Iterable<string>,
+  known: ReadonlySet<string>,
+  keep: ReadonlySet<string>,
+): Pick<RemoteCollectResult, 'removed' | 'kept' | 'unknown'> {
+  const out: Pick<RemoteCollectResult, 'removed' | 'kept' | 'unknown'> = {
+    removed: [],
+    kept: [],
+    unknown: [],
+  };
+  for (const digest of new Set(held)) {
+    if (!known.has(digest)) out.unknown.push(digest);
+    else if (keep.has(digest)) out.kept.push(digest);
+    else out.removed.push(digest);
+  }
+  return out;
 }
 
 export interface OciCredentials {
@@ -297,6 +352,59 @@ export class OciStore implements RemoteStore {
   }
 
   /** A blob's bytes, verified: their sha256 must be `sha`. */
+  async collect(
+    known: ReadonlySet<string>,
+    keep: ReadonlySet<string>,
+    options: RemoteCollectOptions = {},
+  ): Promise<RemoteCollectResult> {
+    const held: string[] = [];
+    let next: string | null = '/tags/list?n=1000';
+    while (next) {
+      const response = await this.#request('GET', next, {
+        ok: [200, 404],
+        what: 'list the artifacts it holds',
+      });
+      if (response.status === 404) {
+        // No repository yet: nothing was ever pushed.
+        await response.arrayBuffer().catch(() => {});
+        break;
+      }
+      const body = (await response.json()) as { tags?: string[] | null };
+      for (const tag of body.tags ?? [])
+        if (/^sha256-[0-9a-f]{64}$/.test(tag)) held.push(tag.slice('sha256-'.length));
+      // Pagination: `Link: </v2/<repo>/tags/list?last=…&n=…>; rel="next"`.
+      next = /<([^>]+)>;\s*rel="?next"?/.exec(response.headers.get('link') ?? '')?.[1] ?? null;
+    }
+    const sorted = sortForCollection(held, known, keep);
+    if (!options.dryRun)
+      for (const digest of sorted.removed) {
+        const label = artifactDigestLabel(digest);
+        const head = await this.#request('HEAD', `/manifests/${OciStore.tagOf(digest)}`, {
+          headers: { accept: OCI_MANIFEST },
+          ok: [200, 404],
+          what: `look up ${label}`,
+        });
+        const manifestDigest = head.headers.get('docker-content-digest');
+        if (head.status === 404 || !manifestDigest) continue;
+        // A manifest is deleted by its own digest, which removes every tag naming it; its blobs
+        // go when the registry collects what no manifest refers to.
+        const removed = await this.#request('DELETE', `/manifests/${manifestDigest}`, {
+          ok: [202, 404, 405],
+          what: `remove ${label}`,
+        });
+        if (removed.status === 405)
+          throw new ProviderError(
+            'ARTIFACT_STORE_FAILED',
+            `${this.label} does not allow removing manifests through the registry API (HTTP 405), so ${label} stays.`,
+            {
+              hint: "Allow deletes on the registry (the CNCF distribution registry: `storage: { delete: { enabled: true } }`), or remove old versions with the registry's own retention (ghcr.io: the package's settings or GitHub's packages API); `airlock gc --remote --dry-run` lists what may go.",
+              details: { store: this.label, digest },
+            },
+          );
+      }
+    return { ...sorted, blobs: null };
+  }
+
   async #fetchBlob(sha: string, artifact: string): Promise<Uint8Array> {
     const response = await this.#request('GET', `/blobs/sha256:${sha}`, {
       ok: [200, 404],

@@ -24,7 +24,11 @@ import { type Manifest, parseManifest, serializeManifest } from './manifest.ts';
 import {
   expectStatus,
   type LocalObjects,
+  REMOTE_GC_GRACE_MS,
+  type RemoteCollectOptions,
+  type RemoteCollectResult,
   type RemoteStore,
+  sortForCollection,
   type TransferStats,
 } from './oci-store.ts';
 
@@ -72,6 +76,13 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
     );
   return { bucket: match[1] as string, prefix: match[2] ? `${match[2]}/` : '' };
 }
+
+/** The five XML entities, decoded (a listing's keys and tokens). */
+const decodeXml = (text: string) =>
+  text.replace(
+    /&(lt|gt|quot|apos|amp);/g,
+    (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e] ?? '',
+  );
 
 const encodeKey = (key: string) =>
   key
@@ -219,14 +230,100 @@ export class S3Store implements RemoteStore {
   }
 
   /** One signed request (AWS Signature Version 4) for `key` in the bucket. */
+  async collect(
+    known: ReadonlySet<string>,
+    keep: ReadonlySet<string>,
+    options: RemoteCollectOptions = {},
+  ): Promise<RemoteCollectResult> {
+    const manifests = await this.#list(`${this.#prefix}artifacts/`);
+    const held = manifests
+      .map(
+        (o) => /^([0-9a-f]{64})\.json$/.exec(o.key.slice(`${this.#prefix}artifacts/`.length))?.[1],
+      )
+      .filter((d): d is string => Boolean(d));
+    const sorted = sortForCollection(held, known, keep);
+    // Blobs stay while any remaining artifact names them, this project's or not.
+    const gone = new Set(sorted.removed);
+    const referenced = new Set<string>();
+    let unreadable = false;
+    await mapLimit(
+      held.filter((d) => !gone.has(d)),
+      CONCURRENCY,
+      async (digest) => {
+        const r = await this.#request('GET', `${this.#prefix}artifacts/${digest}.json`, {
+          ok: [200, 404],
+          what: `read ${artifactDigestLabel(digest)}`,
+        });
+        if (r.status === 404) return;
+        try {
+          for (const entry of parseManifest(await r.text(), digest).entries)
+            if (entry.kind === 'file') referenced.add(entry.sha256);
+        } catch {
+          // What an unreadable manifest names is unknown: no blob can be said unreferenced.
+          unreadable = true;
+        }
+      },
+    );
+    const oldest = Date.now() - (options.graceMs ?? REMOTE_GC_GRACE_MS);
+    const listed = unreadable ? [] : await this.#list(`${this.#prefix}blobs/sha256/`);
+    const blobs = listed.filter((o) => {
+      const sha = o.key.slice(`${this.#prefix}blobs/sha256/`.length);
+      return /^[0-9a-f]{64}$/.test(sha) && !referenced.has(sha) && o.modified <= oldest;
+    });
+    if (!options.dryRun) {
+      // Manifests first: an artifact is whole or absent, never a manifest naming removed blobs.
+      for (const digest of sorted.removed)
+        await this.#request('DELETE', `${this.#prefix}artifacts/${digest}.json`, {
+          ok: [200, 204, 404],
+          what: `remove ${artifactDigestLabel(digest)}`,
+        });
+      await mapLimit(blobs, CONCURRENCY, async (o) => {
+        await this.#request('DELETE', o.key, { ok: [200, 204, 404], what: 'remove a blob' });
+      });
+    }
+    return {
+      ...sorted,
+      blobs: { count: blobs.length, bytes: blobs.reduce((sum, o) => sum + o.size, 0) },
+    };
+  }
+
+  /** Every object under `prefix` (ListObjectsV2, page by page): key, size (bytes), last modified (ms since the epoch). */
+  async #list(prefix: string): Promise<{ key: string; size: number; modified: number }[]> {
+    const out: { key: string; size: number; modified: number }[] = [];
+    let token: string | null = null;
+    do {
+      const query: Record<string, string> = { 'list-type': '2', prefix };
+      if (token) query['continuation-token'] = token;
+      const r = await this.#request('GET', '', { ok: [200], what: 'list its objects', query });
+      const xml = await r.text();
+      for (const [, body] of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+        const field = (name: string) =>
+          new RegExp(`<${name}>([^<]*)</${name}>`).exec(body ?? '')?.[1] ?? '';
+        out.push({
+          key: decodeXml(field('Key')),
+          size: Number(field('Size')),
+          modified: Date.parse(field('LastModified')),
+        });
+      }
+      token = /<IsTruncated>true<\/IsTruncated>/.test(xml)
+        ? decodeXml(
+            /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1] ?? '',
+          ) || null
+        : null;
+    } while (token);
+    return out;
+  }
+
   async #request(
     method: string,
     key: string,
-    options: { body?: Uint8Array; ok: number[]; what: string },
+    options: { body?: Uint8Array; ok: number[]; what: string; query?: Record<string, string> },
   ): Promise<Response> {
     const base = this.#endpoint.pathname.replace(/\/$/, '');
-    const pathname = `${base}/${this.#bucket}/${encodeKey(key)}`;
-    const url = `${this.#endpoint.origin}${pathname}`;
+    // The bucket itself (a listing) is `/<bucket>`; an object is `/<bucket>/<key>`.
+    const pathname = key ? `${base}/${this.#bucket}/${encodeKey(key)}` : `${base}/${this.#bucket}`;
+    const query = canonicalQuery(options.query ?? {});
+    const url = `${this.#endpoint.origin}${pathname}${query ? `?${query}` : ''}`;
     const now = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
     const payload = options.body ? hash('sha256', options.body, 'hex') : EMPTY_SHA;
     const headers: Record<string, string> = {
@@ -240,6 +337,7 @@ export class S3Store implements RemoteStore {
       headers.authorization = signV4({
         method,
         pathname,
+        query,
         headers,
         payload,
         region: this.#region,
@@ -274,6 +372,22 @@ export class S3Store implements RemoteStore {
   }
 }
 
+/** RFC 3986 encoding, as Signature Version 4 wants it (`encodeURIComponent` leaves `!'()*`). */
+const uriEncode = (value: string) =>
+  encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+
+/** A query string in Signature Version 4's canonical form: encoded, sorted by name. */
+export function canonicalQuery(query: Record<string, string>): string {
+  return Object.entries(query)
+    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+}
+
 /**
  * The `Authorization` header of an S3 request under AWS Signature Version 4, signing every
  * header given (names in lower case; `host` included) and the payload's sha256 (hex).
@@ -282,6 +396,8 @@ export class S3Store implements RemoteStore {
 export function signV4(request: {
   method: string;
   pathname: string;
+  /** The canonical query string ({@link canonicalQuery}); empty or absent when there is none. */
+  query?: string;
   headers: Record<string, string>;
   payload: string;
   region: string;
@@ -295,7 +411,7 @@ export function signV4(request: {
   const canonical = [
     request.method,
     request.pathname,
-    '',
+    request.query ?? '',
     ...names.map((n) => `${n}:${headers[n]?.trim()}`),
     '',
     names.join(';'),

@@ -100,8 +100,12 @@ export const AUDIT_ACTION_GROUPS = {
    * `changed` when the failing checks change, `resolved` after consecutive passing passes.
    */
   incident: ['incident.opened', 'incident.changed', 'incident.resolved'],
-  /** `airlock build` (or a deploy that builds first) created a new release. */
-  release: ['release.built'],
+  /**
+   * `airlock build` (or a deploy that builds first) created a new release; `airlock gc --remote`
+   * removed artifacts of releases nothing keeps from the shared artifact store (`collected`;
+   * detail: the store, the digests removed, blobs and bytes where the store says).
+   */
+  release: ['release.built', 'release.collected'],
   /** `airlock ci run` recorded the result of the CI command at a commit. */
   ci: ['ci.passed', 'ci.failed'],
   /** `airlock secret set` set a secret on an environment's service. */

@@ -5,17 +5,36 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { hasCode } from '../../src/errors.ts';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import { collectGarbage } from '../../src/pipeline/gc.ts';
 import { deploy } from '../../src/pipeline/operations.ts';
+import { ArtifactStore } from '../../src/releases/artifact-store.ts';
+import { OciStore } from '../../src/releases/oci-store.ts';
 import { projectTestWith } from '../helpers/fixtures.ts';
+import {
+  REGISTRY_NEEDED,
+  registryAvailable,
+  startRegistry,
+  type TestRegistry,
+} from '../helpers/oci-registry.ts';
 import { liveVersion, projectHome, REVIEWER } from '../helpers/project.ts';
+
+// Releases also go to a shared artifact store on a real OCI registry, collected by
+// `airlock gc --remote` with the same rule (skipped locally where no registry is installed).
+let registry: TestRegistry | undefined;
+beforeAll(async () => {
+  if (registryAvailable || process.env.CI) registry = await startRegistry();
+  else console.warn(`gc --remote is not tested here: needs ${REGISTRY_NEEDED}`);
+});
+afterAll(() => registry?.stop());
 
 const gcTest = projectTestWith({
   config: (doc) => {
     doc.setIn(['releases'], { keep: 1, gcAfterDeploy: false });
     doc.setIn(['services', 'notes', 'keepWarmMs'], 120_000);
+    if (registry) doc.set('artifacts', registry.url('team/notes'));
   },
   commitMessage: 'keep one release, warm the previous one',
 });
@@ -67,5 +86,35 @@ gcTest(
     const cli = await project.cli(['gc', '--dry-run', '--json']);
     expect(cli.code).toBe(0);
     expect(JSON.parse(cli.stdout).gc).toMatchObject({ dryRun: true, copies: [], artifacts: [] });
+
+    // The shared store: r2 goes (nothing keeps it), r1 (approved), r3 (warm) and r4 (serves)
+    // stay, each still pullable into an empty store.
+    if (!registry) return;
+    const remote = await project.cli(['gc', '--remote', '--json']);
+    expect(remote.code, remote.stderr).toBe(0);
+    const digests = await Promise.all(
+      ['r1', 'r2', 'r3', 'r4'].map(
+        async (id) => (await ctx.store.findRelease(id))!.services.notes!.digest,
+      ),
+    );
+    expect(JSON.parse(remote.stdout).gc).toMatchObject({ removed: [digests[1]], blobs: null });
+    // Kept besides: every release's migrations (small; the ledger looks files up in them).
+    expect(JSON.parse(remote.stdout).gc.kept).toEqual(
+      expect.arrayContaining([digests[0], digests[2], digests[3]]),
+    );
+    const empty = new ArtifactStore(
+      path.join(project.dir, 'empty-store'),
+      {
+        remote: new OciStore(registry.url('team/notes')),
+      },
+    );
+    for (const digest of [digests[0], digests[2], digests[3]]) await empty.verify(digest as string);
+    expect(
+      hasCode(await empty.verify(digests[1] as string).catch((e: unknown) => e), 'DIGEST_MISMATCH'),
+    ).toBe(true);
+    const events = (await ctx.store.listAudit({ limit: 20 })).filter(
+      (e) => e.action === 'release.collected',
+    );
+    expect(events.map((e) => e.detail.removed)).toEqual([[digests[1]]]);
   },
 );

@@ -11,6 +11,7 @@ import { hasCode } from '../../src/errors.ts';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
 import { OciStore, parseOciUrl } from '../../src/releases/oci-store.ts';
 import { REGISTRY_NEEDED, registryAvailable, startRegistry } from '../helpers/oci-registry.ts';
+import { remoteGcContract } from './remote-gc-contract.ts';
 import { remoteStoreContract } from './remote-store-contract.ts';
 
 const skip = !registryAvailable && !process.env.CI && `needs ${REGISTRY_NEEDED}`;
@@ -104,4 +105,13 @@ it.skipIf(Boolean(skip))(
       rmSync(tmp, { recursive: true, force: true });
     }
   },
+);
+
+remoteGcContract(
+  'OCI registry (docker-registry, deletes enabled)',
+  async () => {
+    const registry = await startRegistry();
+    return { client: () => new OciStore(registry.url('team/gc')), stop: () => registry.stop() };
+  },
+  { skip, removesBlobs: false },
 );

@@ -15,6 +15,7 @@ import { hasCode } from '../../src/errors.ts';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
 import { parseS3Url, S3Store, signV4 } from '../../src/releases/s3-store.ts';
 import { freePort } from '../helpers/local-registry.ts';
+import { remoteGcContract } from './remote-gc-contract.ts';
 import { remoteStoreContract } from './remote-store-contract.ts';
 
 /** s3rver's built-in account. */
@@ -139,3 +140,16 @@ it('signs as AWS documents it (Signature Version 4, the GET Object example)', ()
     'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41',
   );
 });
+
+remoteGcContract(
+  'S3-compatible bucket (s3rver)',
+  async () => {
+    const s3 = await startS3();
+    return {
+      client: () =>
+        new S3Store('s3://airlock-artifacts/team/gc', { endpoint: s3.endpoint, ...KEYS }),
+      stop: () => s3.stop(),
+    };
+  },
+  { removesBlobs: true },
+);
