@@ -1,7 +1,7 @@
 /**
  * A shared artifact store in an S3-compatible bucket (AWS S3, Cloudflare R2, MinIO): the same
  * contract as the OCI registry store (`oci-store.ts`), over plain S3 requests signed with AWS
- * Signature Version 4 (no SDK). Layout under `s3://<bucket>/<prefix>/`:
+ * Signature Version 4 (the aws4 library; no SDK). Layout under `s3://<bucket>/<prefix>/`:
  *
  * - `blobs/sha256/<sha256>` — one object per distinct file content, named by its sha256;
  * - `artifacts/<artifact digest>.json` — the Airlock manifest, written after every blob it
@@ -15,8 +15,9 @@
  * `AWS_ENDPOINT_URL` (R2, MinIO; default `https://s3.<region>.amazonaws.com`). Path-style
  * addressing (`<endpoint>/<bucket>/<key>`).
  */
-import { createHmac, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import aws4 from 'aws4';
 import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
 import { mapLimit } from './file-hash.ts';
@@ -322,7 +323,7 @@ export class S3Store implements RemoteStore {
     const base = this.#endpoint.pathname.replace(/\/$/, '');
     // The bucket itself (a listing) is `/<bucket>`; an object is `/<bucket>/<key>`.
     const pathname = key ? `${base}/${this.#bucket}/${encodeKey(key)}` : `${base}/${this.#bucket}`;
-    const query = canonicalQuery(options.query ?? {});
+    const query = new URLSearchParams(options.query ?? {}).toString();
     const url = `${this.#endpoint.origin}${pathname}${query ? `?${query}` : ''}`;
     const now = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
     const payload = options.body ? hash('sha256', options.body, 'hex') : EMPTY_SHA;
@@ -336,12 +337,9 @@ export class S3Store implements RemoteStore {
     if (accessKeyId && secretAccessKey)
       headers.authorization = signV4({
         method,
-        pathname,
-        query,
+        path: `${pathname}${query ? `?${query}` : ''}`,
         headers,
-        payload,
         region: this.#region,
-        amzDate: now,
         accessKeyId,
         secretAccessKey,
       });
@@ -372,56 +370,33 @@ export class S3Store implements RemoteStore {
   }
 }
 
-/** RFC 3986 encoding, as Signature Version 4 wants it (`encodeURIComponent` leaves `!'()*`). */
-const uriEncode = (value: string) =>
-  encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-
-/** A query string in Signature Version 4's canonical form: encoded, sorted by name. */
-export function canonicalQuery(query: Record<string, string>): string {
-  return Object.entries(query)
-    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&');
-}
-
 /**
- * The `Authorization` header of an S3 request under AWS Signature Version 4, signing every
- * header given (names in lower case; `host` included) and the payload's sha256 (hex).
- * `amzDate` is `YYYYMMDDTHHMMSSZ`, as sent in `x-amz-date`.
+ * The `Authorization` header of an S3 request under AWS Signature Version 4, made by the aws4
+ * library: `headers` (names in lower case, `host` included) are signed, and `x-amz-date`
+ * (`YYYYMMDDTHHMMSSZ`) and `x-amz-content-sha256` (the payload's sha256, hex) must be among them.
+ * `path` is the encoded path with its query string, if any (`/bucket?list-type=2&prefix=…`).
  */
 export function signV4(request: {
   method: string;
-  pathname: string;
-  /** The canonical query string ({@link canonicalQuery}); empty or absent when there is none. */
-  query?: string;
+  path: string;
   headers: Record<string, string>;
-  payload: string;
   region: string;
-  amzDate: string;
   accessKeyId: string;
   secretAccessKey: string;
 }): string {
-  const { headers, amzDate } = request;
-  const day = amzDate.slice(0, 8);
-  const names = Object.keys(headers).sort();
-  const canonical = [
-    request.method,
-    request.pathname,
-    request.query ?? '',
-    ...names.map((n) => `${n}:${headers[n]?.trim()}`),
-    '',
-    names.join(';'),
-    request.payload,
-  ].join('\n');
-  const scope = `${day}/${request.region}/s3/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, hash('sha256', canonical, 'hex')].join('\n');
-  let key: Buffer = createHmac('sha256', `AWS4${request.secretAccessKey}`).update(day).digest();
-  for (const part of [request.region, 's3', 'aws4_request'])
-    key = createHmac('sha256', key).update(part).digest();
-  const signature = createHmac('sha256', key).update(toSign).digest('hex');
-  return `AWS4-HMAC-SHA256 Credential=${request.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+  const { host, ...headers } = request.headers;
+  const signed = aws4.sign(
+    {
+      host,
+      path: request.path,
+      method: request.method,
+      service: 's3',
+      region: request.region,
+      headers: { ...headers },
+    },
+    { accessKeyId: request.accessKeyId, secretAccessKey: request.secretAccessKey },
+  );
+  const authorization = (signed.headers as Record<string, string> | undefined)?.Authorization;
+  if (!authorization) throw new Error('aws4 made no Authorization header');
+  return authorization;
 }
