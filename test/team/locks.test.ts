@@ -4,6 +4,8 @@
  * was paused (SIGSTOP) past its lease.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect } from 'vitest';
 import { postgresProjectTestWith } from '../helpers/fixtures.ts';
 import { describeIfPostgres } from '../helpers/postgres.ts';
@@ -48,17 +50,29 @@ async function until(
 }
 
 /**
- * A team-mode project (state on a Postgres database of its own) whose slow staging check keeps a
- * deployment, and its lock, busy for a few seconds; r1 is built. `env` points commands at the
- * state database.
+ * A team-mode project (state on a Postgres database of its own) whose staging check keeps a
+ * deployment, and its lock, busy until the test opens the gate (`gate.open()` creates the file
+ * the check waits for: no fixed sleeps, however busy the machine); r1 is built. `env` points
+ * commands at the state database.
  */
-const teamTest = postgresProjectTestWith({
-  config: (doc) =>
-    doc.setIn(
-      ['environments', 'staging', 'services', 'notes', 'checks'],
-      [{ name: 'slow', type: 'command', run: 'sleep 3', timeoutMs: 30000 }],
-    ),
-})
+const teamTest = postgresProjectTestWith()
+  .extend('gate', async ({ project }) => {
+    const file = path.join(project.dir, '.git', 'airlock-test-gate');
+    project.editConfig((doc) =>
+      doc.setIn(
+        ['environments', 'staging', 'services', 'notes', 'checks'],
+        [
+          {
+            name: 'gated',
+            type: 'command',
+            run: `while [ ! -e '${file}' ]; do sleep 0.05; done`,
+            timeoutMs: 120_000,
+          },
+        ],
+      ),
+    );
+    return { open: () => writeFileSync(file, '') };
+  })
   .extend('env', async ({ stateDatabase }) => ({ AIRLOCK_STATE_URL: stateDatabase.url }))
   .extend('r1', { auto: true }, async ({ project }) => {
     const built = await project.cli(['build', '--json']);
@@ -71,10 +85,15 @@ describeIfPostgres(
   () => {
     teamTest(
       '8 processes race to deploy into one environment: exactly one deploys, the others fail naming the holder',
-      async ({ project, env }) => {
+      async ({ project, env, gate }) => {
         const racers = Array.from({ length: 8 }, () =>
           start(project, ['deploy', 'staging', '--release', 'r1', '--json'], env),
         );
+        // The winner's check holds the lock at the gate until the seven others have exited.
+        let ended = 0;
+        for (const r of racers) r.exit.then(() => ended++);
+        await until(() => ended >= 7, 120_000);
+        gate.open();
         const exits = await Promise.all(racers.map((r) => r.exit));
         const winners = exits.filter((e) => e.code === 0);
         const losers = exits.filter((e) => e.code !== 0);
@@ -105,15 +124,9 @@ describeIfPostgres(
 
     teamTest(
       'a second process with --wait queues behind the first and deploys after it',
-      async ({ project, env }) => {
-        // The first deployment holds the lock for 10 s, long enough for a second process to
-        // start and join the queue on a busy machine.
-        project.editConfig((doc) =>
-          doc.setIn(
-            ['environments', 'staging', 'services', 'notes', 'checks'],
-            [{ name: 'slow', type: 'command', run: 'sleep 10', timeoutMs: 30000 }],
-          ),
-        );
+      async ({ project, env, gate }) => {
+        // The first deployment holds the lock (its check waits at the gate) until the second
+        // process has joined the queue.
         const first = start(project, ['deploy', 'staging', '--release', 'r1', '--json'], env);
         const { ctx } = await project.session();
         await until(async () => (await ctx.store.getLock('staging')) !== undefined, 60_000);
@@ -126,6 +139,7 @@ describeIfPostgres(
           async () => (await ctx.store.listQueue('staging', 'waiting')).length === 1,
           60_000,
         );
+        gate.open();
         const [a, b] = await Promise.all([first.exit, second.exit]);
         expect(a.code).toBe(0);
         expect(b.code).toBe(0);
@@ -140,7 +154,7 @@ describeIfPostgres(
 
     teamTest(
       'a process paused past its lease cannot write after another took over (fencing)',
-      async ({ project, env }) => {
+      async ({ project, env, gate }) => {
         const ttl = { ...env, AIRLOCK_LOCK_TTL_MS: '1500' };
         const { ctx } = await project.session();
         const a = start(project, ['deploy', 'staging', '--release', 'r1'], ttl);
@@ -155,6 +169,7 @@ describeIfPostgres(
         a.child.kill('SIGSTOP');
         try {
           await new Promise((r) => setTimeout(r, 2_500)); // A's 1.5 s lease runs out
+          gate.open(); // B's check passes at once; A, stopped, stays inside its own
           const b = await project.cli(['deploy', 'staging', '--release', 'r1', '--json'], {
             env: ttl,
           });
@@ -198,7 +213,8 @@ describeIfPostgres(
 
     teamTest(
       'holds an environment with a manual lock until it is released',
-      async ({ project }) => {
+      async ({ project, gate }) => {
+        gate.open();
         const acquired = await project.cli([
           'lock',
           'acquire',
