@@ -102,12 +102,9 @@ gcTest(
     expect(JSON.parse(remote.stdout).gc.kept).toEqual(
       expect.arrayContaining([digests[0], digests[2], digests[3]]),
     );
-    const empty = new ArtifactStore(
-      path.join(project.dir, 'empty-store'),
-      {
-        remote: new OciStore(registry.url('team/notes')),
-      },
-    );
+    const empty = new ArtifactStore(path.join(project.dir, 'empty-store'), {
+      remote: new OciStore(registry.url('team/notes')),
+    });
     for (const digest of [digests[0], digests[2], digests[3]]) await empty.verify(digest as string);
     expect(
       hasCode(await empty.verify(digests[1] as string).catch((e: unknown) => e), 'DIGEST_MISMATCH'),
