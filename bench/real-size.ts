@@ -11,7 +11,9 @@
  * - the disk a second release that changes one file adds to the store (`du`);
  * - `airlock promote production` (whole command; Airlock's overhead is the wall time minus app
  *   boot, checks and migration SQL, as in (a)), and warm and cold `airlock rollback production`
- *   (whole command, as in (c)).
+ *   (whole command, as in (c)). Warm rollbacks run twice: with the bench polling production's
+ *   /version every 2 ms (spawn → served), then without (the whole command as a user runs it: the
+ *   poll competes for the same CPUs).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -58,7 +60,10 @@ export interface RealSizeResult {
   /** Bytes the store grew by when a release changing one file was stored. */
   secondReleaseBytes: number;
   promotions: Array<{ release: string; wallMs: number; overheadMs: number; bootMs: number }>;
+  /** Warm rollbacks with the bench polling /version (spawn → served). */
   warm: RollbackIteration[];
+  /** The same without the poll: the whole command's figures. */
+  warmUnpolled: RollbackIteration[];
   cold: RollbackIteration[];
   /** `node -e 0` from spawn to exit, in the same run: the floor of any command's wall time. */
   nodeStartMs: number[];
@@ -146,6 +151,7 @@ export async function measureRealSize(options: RealSizeOptions): Promise<RealSiz
       secondReleaseBytes: Number.NaN,
       promotions: [],
       warm: [],
+      warmUnpolled: [],
       cold: [],
       nodeStartMs: [],
     };
@@ -260,6 +266,9 @@ async function measureCli(
         time(() => execFileSync(process.execPath, ['-e', '0'], { stdio: 'ignore' })).ms,
       );
     result.warm = await measureRollback(project, options.rollbacks, 'real size, warm');
+    result.warmUnpolled = await measureRollback(project, options.rollbacks, 'real size, warm', {
+      poll: false,
+    });
     await prepareColdRollback(project);
     result.cold = await measureRollback(project, options.rollbacks, 'real size, cold');
   } finally {
@@ -281,7 +290,8 @@ export function realSizeSection(result: RealSizeResult): Section {
   const sum = round1(median(result.sha256sumMs));
   const ratio = (values: number[], base: number) => median(values) / base;
   const overhead = result.promotions.map((p) => p.overheadMs);
-  const warmWall = result.warm.map((r) => r.wallMs);
+  const warmWall = result.warmUnpolled.map((r) => r.wallMs);
+  const warmOwn = result.warmUnpolled.map((r) => r.wallMs - r.checksMs);
   return {
     id: 'real-size',
     title: `(i) Real-size release: ${result.files} files, ${(result.bytes / 1e6).toFixed(1)} MB`,
@@ -333,17 +343,23 @@ export function realSizeSection(result: RealSizeResult): Section {
         target: '≤ 300 ms',
         ok: median(warmWall) <= 300,
       }),
-      row('warm rollback: spawn → the previous release serves', {
+      row('warm rollback, whole command minus its checks', {
+        unit: 'ms',
+        ...stat(warmOwn),
+        baseline: round1(median(result.nodeStartMs)),
+        baselineLabel: '`node -e 0`',
+        target: '≤ 300 ms',
+        ok: median(warmOwn) <= 300,
+      }),
+      row('warm rollback: spawn → the previous release serves (polled)', {
         unit: 'ms',
         ...stat(result.warm.map((r) => r.servedMs)),
         baseline: round1(median(result.nodeStartMs)),
         baselineLabel: '`node -e 0`',
       }),
-      row('warm rollback, whole command minus its checks', {
+      row('warm rollback, whole command while the bench polls', {
         unit: 'ms',
-        ...stat(result.warm.map((r) => r.wallMs - r.checksMs)),
-        target: '≤ 300 ms',
-        ok: median(result.warm.map((r) => r.wallMs - r.checksMs)) <= 300,
+        ...stat(result.warm.map((r) => r.wallMs)),
       }),
       row('cold rollback (whole command)', {
         unit: 'ms',
@@ -362,6 +378,7 @@ export function realSizeSection(result: RealSizeResult): Section {
       `The tree: bench/real-size/package-lock.json installed with npm ci --omit=dev --ignore-scripts (cached in ${result.installDir}), plus the app. Baselines over the same tree in the same run: cp -a ${cp} ms, find | xargs -0 sha256sum ${sum} ms.`,
       `Verify cold re-hashes every file (what --verify full does); warm reads the verified cache and stats every store object. Materialization includes verifying the store (warm cache) and the new copy.`,
       `Promotion overhead is the whole command minus app boot, checks and migration SQL; it includes building nothing (the release exists), verifying, materializing production's copy and the garbage collection after the deployment.`,
+      `Warm rollback whole-command rows come from rollbacks run without the bench polling production (the poll, every 2 ms, competes for the same CPUs); spawn → served comes from polled ones. Its checks (smoke and an e2e script in a checkout of the release's commit) are the check step's duration.`,
     ],
     details: { ...result },
   };

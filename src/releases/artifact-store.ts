@@ -7,6 +7,9 @@
  *   share every other object.
  * - `manifests/<digest>.json.gz` — an artifact: its manifest (`manifest.ts`: path, mode, size
  *   and sha256 of every file), named by its digest, the sha256 of its canonical listing.
+ * - `manifests/<digest>.idx` — the same manifest once checked, in a binary form that decodes
+ *   without parsing JSON (`encodeManifestIndex`); a hint, used only while it and the manifest
+ *   are the files the verified cache knows.
  * - `sha256/<digest>/` — a folder view of an artifact made of links to the objects (migrations
  *   are read from one), or an artifact stored by an earlier version of Airlock as a plain copy,
  *   moved into the store the first time it is used.
@@ -56,6 +59,8 @@ import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
 import { hashFiles, VerifiedCache } from './file-hash.ts';
 import {
+  decodeManifestIndex,
+  encodeManifestIndex,
   type Manifest,
   type ManifestEntry,
   manifestOf,
@@ -135,6 +140,11 @@ export class ArtifactStore {
   /** Where an artifact's manifest lives. */
   manifestPath(digest: string): string {
     return path.join(this.root, 'manifests', `${digest}.json.gz`);
+  }
+
+  /** Where the binary index of a checked manifest lives (see {@link manifest}). */
+  #indexPath(digest: string): string {
+    return path.join(this.root, 'manifests', `${digest}.idx`);
   }
 
   /** Where the object of a file with sha256 `sha` and `mode` lives. */
@@ -258,6 +268,45 @@ export class ArtifactStore {
     await rename(tmp, target);
     // Written from a checked manifest: later commands only parse these bytes (see `manifest`).
     this.cache.remember(lstatSync(target), hash('sha256', gz, 'hex'));
+    this.#writeIndex(manifest);
+  }
+
+  /**
+   * Writes the binary index of a checked manifest (read-only, its sha256 in the verified cache).
+   * A hint like the cache: a failure only means the next command parses the manifest. Never throws.
+   */
+  #writeIndex(manifest: Manifest): void {
+    const file = this.#indexPath(manifest.digest);
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      const data = encodeManifestIndex(manifest);
+      writeFileSync(tmp, data, { mode: 0o444 });
+      renameSync(tmp, file);
+      this.cache.remember(lstatSync(file), hash('sha256', data, 'hex'));
+    } catch {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  /**
+   * The manifest of `digest` from its binary index, when both the manifest file and the index are
+   * the read-only files the verified cache knows (the manifest unchanged since it was checked,
+   * the index's bytes the ones written from it); else null.
+   */
+  #manifestFromIndex(digest: string): Manifest | null {
+    const gz = lstatSync(this.manifestPath(digest), { throwIfNoEntry: false });
+    if (!gz?.isFile() || this.cache.lookup(gz) === null) return null;
+    const file = this.#indexPath(digest);
+    let data: Buffer;
+    let stat: Stats;
+    try {
+      data = readFileSync(file);
+      stat = lstatSync(file);
+    } catch {
+      return null;
+    }
+    if (this.cache.lookup(stat) !== hash('sha256', data, 'hex')) return null;
+    return decodeManifestIndex(data, digest);
   }
 
   /**
@@ -270,6 +319,11 @@ export class ArtifactStore {
   async manifest(digest: string): Promise<Manifest> {
     const known = this.#manifests.get(digest);
     if (known) return known;
+    const indexed = this.fullVerify ? null : this.#manifestFromIndex(digest);
+    if (indexed) {
+      this.#manifests.set(digest, indexed);
+      return indexed;
+    }
     const file = this.manifestPath(digest);
     let gz: Buffer | null = null;
     let stat: Stats | undefined;
@@ -288,6 +342,7 @@ export class ArtifactStore {
       const checked = this.cache.lookup(stat) === sha && !this.fullVerify;
       manifest = parseManifest(gunzipSync(gz).toString('utf8'), digest, { checked });
       if (!checked) this.cache.remember(stat, sha);
+      this.#writeIndex(manifest);
     } catch (error) {
       throw new ProviderError(
         'DIGEST_MISMATCH',
@@ -468,7 +523,10 @@ export class ArtifactStore {
   async matches(dir: string, digest: string, options: VerifyOptions = {}): Promise<boolean> {
     if (!existsSync(dir)) return false;
     const full = options.full ?? this.fullVerify;
-    if (!full && (await this.#matchesByListing(dir, digest))) return true;
+    if (!full && (await this.#matchesByListing(dir, digest))) {
+      await this.cache.save(); // a manifest index written meanwhile
+      return true;
+    }
     let listing: ReturnType<typeof scanTreeSync>;
     const dirs: Array<[string, Stats]> = [];
     try {
@@ -577,17 +635,19 @@ export class ArtifactStore {
     }
     for (const dir of [...dirs].sort()) mkdirSync(path.join(staging, dir), { recursive: true });
     let linking = this.mode === 'link';
+    // Objects linked (object path → sha256), each stated once after all its links are made.
+    const linked = new Map<string, string>();
+    // Concatenated, not path.join: once per file of thousands (manifest paths use `/`).
+    const stagingRoot = `${path.resolve(staging)}${path.sep}`;
     for (const entry of manifest.entries) {
-      const target = path.join(staging, entry.path);
+      const target = stagingRoot + entry.path;
       if (entry.kind === 'symlink') symlinkSync(entry.target, target);
       if (entry.kind !== 'file') continue;
       const object = this.objectPath(entry.sha256, entry.mode);
       if (linking) {
         try {
           linkSync(object, target);
-          // Linking changes the object's ctime: the object was verified just above, so its
-          // cache entry is renewed rather than lost.
-          this.cache.remember(lstatSync(target), entry.sha256);
+          linked.set(object, entry.sha256);
           continue;
         } catch (error) {
           if (!NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
@@ -598,6 +658,9 @@ export class ArtifactStore {
       chmodSync(target, fileMode(entry));
       this.cache.remember(lstatSync(target), entry.sha256);
     }
+    // Linking changes an object's ctime: the objects were verified just above, so their cache
+    // entries are renewed rather than lost (one lstat per object, after its last link).
+    for (const [object, sha] of linked) this.cache.remember(lstatSync(object), sha);
     // A copy made of links only is the verified objects under the manifest's names; a copied one
     // is checked.
     if (!linking && !(await this.matches(staging, digest))) {
@@ -668,6 +731,7 @@ export class ArtifactStore {
         bytes += (await digestTreeSize(old)) ?? 0;
       await removeTree(old);
       await rm(this.manifestPath(digest), { force: true });
+      await rm(this.#indexPath(digest), { force: true });
       this.#manifests.delete(digest);
       removed.push(digest);
     }

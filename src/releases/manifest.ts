@@ -252,3 +252,108 @@ export function parseManifest(
     throw new Error(`its entries digest to sha256:${manifest.digest.slice(0, 12)}`);
   return manifest;
 }
+
+/** First bytes of a manifest index (see {@link encodeManifestIndex}). */
+const INDEX_MAGIC = Buffer.from('ALMI0002');
+const KIND_CODES = { file644: 0, file755: 1, symlink: 2, dir: 3 } as const;
+
+/**
+ * A manifest in a binary form that decodes without parsing JSON (the store keeps one beside each
+ * checked manifest: thousands of entries decode in a few ms instead of tens), and small (about
+ * 55 bytes per file, so it adds little to the disk a release takes): a header (magic, entry
+ * count, file count, total bytes, text length), one kind byte per entry, every file's size
+ * (float64), every file's sha256 (32 bytes), then the paths and symlink targets as one
+ * NUL-separated UTF-8 string (NUL cannot occur in a path), each path written as the number of
+ * leading characters it shares with the previous path (up to 4 digits, then `:`) and the rest:
+ * neighbours in the canonical order share most of their folders.
+ */
+export function encodeManifestIndex(manifest: Manifest): Buffer {
+  const count = manifest.entries.length;
+  const kinds = Buffer.alloc(count);
+  const sizes = new Float64Array(manifest.files);
+  const shas = Buffer.alloc(32 * manifest.files);
+  const texts: string[] = [];
+  let previous = '';
+  let files = 0;
+  manifest.entries.forEach((entry, i) => {
+    const limit = Math.min(previous.length, entry.path.length, 9999);
+    let shared = 0;
+    while (shared < limit && previous.charCodeAt(shared) === entry.path.charCodeAt(shared))
+      shared++;
+    texts.push(`${shared}:${entry.path.slice(shared)}`);
+    previous = entry.path;
+    if (entry.kind === 'file') {
+      kinds[i] = entry.mode === 0o755 ? KIND_CODES.file755 : KIND_CODES.file644;
+      sizes[files] = entry.size;
+      shas.write(entry.sha256, files * 32, 32, 'hex');
+      files++;
+    } else if (entry.kind === 'symlink') {
+      kinds[i] = KIND_CODES.symlink;
+      texts.push(entry.target);
+    } else kinds[i] = KIND_CODES.dir;
+  });
+  const header = Buffer.alloc(32);
+  INDEX_MAGIC.copy(header, 0);
+  header.writeUInt32LE(count, 8);
+  header.writeUInt32LE(manifest.files, 12);
+  header.writeDoubleLE(manifest.bytes, 16);
+  const text = Buffer.from(texts.join('\0'), 'utf8');
+  header.writeUInt32LE(text.length, 24);
+  // Sizes start at an offset that is a multiple of 8 (read as a Float64Array view of a copy).
+  const pad = Buffer.alloc((8 - ((32 + count) % 8)) % 8);
+  return Buffer.concat([header, kinds, pad, Buffer.from(sizes.buffer), shas, text]);
+}
+
+/**
+ * Decodes {@link encodeManifestIndex}'s bytes as the manifest of `digest` (which it does not
+ * check: the caller trusts these bytes, see `ArtifactStore.manifest`).
+ * @returns null when the bytes are not a well-formed index.
+ */
+export function decodeManifestIndex(data: Buffer, digest: string): Manifest | null {
+  if (data.length < 32 || !data.subarray(0, 8).equals(INDEX_MAGIC)) return null;
+  const count = data.readUInt32LE(8);
+  const files = data.readUInt32LE(12);
+  const bytes = data.readDoubleLE(16);
+  const textLength = data.readUInt32LE(24);
+  const sizesAt = 32 + count + ((8 - ((32 + count) % 8)) % 8);
+  const shasAt = sizesAt + files * 8;
+  const textAt = shasAt + files * 32;
+  if (textAt + textLength !== data.length) return null;
+  const sizes = new Float64Array(files);
+  new Uint8Array(sizes.buffer).set(data.subarray(sizesAt, shasAt));
+  // One hex string for every digest, sliced per file (no conversion per file).
+  const shas = data.toString('hex', shasAt, textAt);
+  const texts = textLength === 0 ? [] : data.toString('utf8', textAt).split('\0');
+  const entries: ManifestEntry[] = new Array(count);
+  let previous = '';
+  let t = 0;
+  let f = 0;
+  for (let i = 0; i < count; i++) {
+    const kind = data[32 + i];
+    const coded = texts[t++];
+    const colon = coded === undefined ? -1 : coded.indexOf(':');
+    if (colon < 1) return null;
+    const shared = Number((coded as string).slice(0, colon));
+    if (!(shared <= previous.length)) return null;
+    const rel = previous.slice(0, shared) + (coded as string).slice(colon + 1);
+    previous = rel;
+    if (kind === KIND_CODES.file644 || kind === KIND_CODES.file755) {
+      if (f >= files) return null;
+      entries[i] = {
+        kind: 'file',
+        path: rel,
+        mode: kind === KIND_CODES.file755 ? 0o755 : 0o644,
+        size: sizes[f] as number,
+        sha256: shas.slice(f * 64, f * 64 + 64),
+      };
+      f++;
+    } else if (kind === KIND_CODES.symlink) {
+      const target = texts[t++];
+      if (target === undefined) return null;
+      entries[i] = { kind: 'symlink', path: rel, target };
+    } else if (kind === KIND_CODES.dir) entries[i] = { kind: 'dir', path: rel };
+    else return null;
+  }
+  if (f !== files || t !== texts.length) return null;
+  return { digest, bytes, files, entries };
+}

@@ -213,6 +213,25 @@ describe('ArtifactStore', () => {
     expect(await fresh().matches(dest, digest)).toBe(false);
   });
 
+  it('reads a checked manifest from its binary index, and never from a changed one', async () => {
+    const store = newStore();
+    const { digest } = await store.put(makeTree(40));
+    const expected = await store.manifest(digest);
+    const index = store.manifestPath(digest).replace(/\.json\.gz$/, '.idx');
+    expect(statSync(index).mode & 0o777).toBe(0o444);
+    expect(await new ArtifactStore(store.root).manifest(digest)).toEqual(expected);
+    // An index edited to name another file: not the one the verified cache knows, so ignored.
+    const bytes = readFileSync(index);
+    const at = bytes.indexOf('server.js');
+    bytes.write('SERVER.js', at);
+    chmodSync(index, 0o644);
+    writeFileSync(index, bytes);
+    chmodSync(index, 0o444);
+    const fresh = new ArtifactStore(store.root);
+    expect(await fresh.manifest(digest)).toEqual(expected);
+    await expect(fresh.verify(digest)).resolves.toMatchObject({ digest, files: 42 });
+  });
+
   it('refuses a modified manifest and a missing object', async () => {
     const store = newStore();
     const { digest } = await store.put(makeTree());

@@ -71,6 +71,9 @@ export function providerErrorFrom(error: SerializedError): ProviderError {
 }
 
 /** Client of one project's local runtime daemon. */
+/** How long (ms) a daemon that answered `GET /v1/status` is taken as live without asking again. */
+const LIVE_FOR_MS = 2_000;
+
 export class LocalRuntimeClient {
   readonly #paths: RuntimePaths;
   readonly #startTimeoutMs: number;
@@ -79,6 +82,8 @@ export class LocalRuntimeClient {
   readonly #daemonArgs: string[];
   readonly #daemonEnv: Record<string, string>;
   #starting: Promise<RuntimeInfo> | null = null;
+  /** The daemon (pid, port, token) that last answered `GET /v1/status`, and when (ms, monotonic). */
+  #answered: { daemon: string; at: number } | null = null;
 
   constructor(options: LocalRuntimeClientOptions) {
     this.#paths = runtimePaths(options.home);
@@ -291,6 +296,7 @@ export class LocalRuntimeClient {
    */
   async shutdown(): Promise<void> {
     const info = await this.#liveInfo();
+    this.#answered = null;
     if (!info) return;
     try {
       await this.#json(info, 'POST', '/v1/shutdown');
@@ -315,6 +321,11 @@ export class LocalRuntimeClient {
     const info = await readJsonFile<RuntimeInfo>(this.#paths.runtimeFile);
     if (info?.version !== 1 || !info.port || !info.token) return null;
     if (!isProcessAlive(info.pid)) return null;
+    // One command asks several times in a row (describe, deploy, ...): the same daemon, alive,
+    // that answered moments ago is not pinged again (a restarted one has another pid and token).
+    const daemon = `${info.pid}:${info.port}:${info.token}`;
+    if (this.#answered?.daemon === daemon && performance.now() - this.#answered.at < LIVE_FOR_MS)
+      return info;
     try {
       const raw = await this.#request(
         info,
@@ -324,7 +335,9 @@ export class LocalRuntimeClient {
         AbortSignal.timeout(3_000),
       );
       raw.response.resume();
-      return raw.status === 200 ? info : null;
+      if (raw.status !== 200) return null;
+      this.#answered = { daemon, at: performance.now() };
+      return info;
     } catch {
       return null;
     }
