@@ -138,18 +138,23 @@ export function compareProfiles(
   b: ParityProfile,
   allow: readonly string[],
 ): ParityComparison {
-  const keys = [...new Set([...Object.keys(a.entries), ...Object.keys(b.entries)])];
-  const order = (k: string) => PARITY_SECTIONS.indexOf(sectionOf(k));
+  // Each key's section once (a page compares every service of two environments).
+  const sections = new Map<string, ParitySection>();
+  for (const key of Object.keys(a.entries)) sections.set(key, sectionOf(key));
+  for (const key of Object.keys(b.entries))
+    if (!sections.has(key)) sections.set(key, sectionOf(key));
+  const order = (k: string) => PARITY_SECTIONS.indexOf(sections.get(k) as ParitySection);
+  const keys = [...sections.keys()];
   keys.sort((x, y) => order(x) - order(y) || (x < y ? -1 : x > y ? 1 : 0));
   const rows: ParityRow[] = keys.map((key) => {
     const va = a.entries[key] ?? null;
     const vb = b.entries[key] ?? null;
-    if (va === vb)
-      return { key, section: sectionOf(key), a: va, b: vb, status: 'same', allowedBy: null };
+    const section = sections.get(key) as ParitySection;
+    if (va === vb) return { key, section, a: va, b: vb, status: 'same', allowedBy: null };
     const pattern = allowedBy(key, allow);
     return {
       key,
-      section: sectionOf(key),
+      section,
       a: va,
       b: vb,
       status: pattern ? 'allowed' : 'drift',

@@ -123,13 +123,11 @@ export async function setServing(access: StoreAccess, r: ServingRecord): Promise
 
 export async function getServing(
   access: StoreAccess,
-  environment: string,
+  environment?: string,
 ): Promise<ServingRecord[]> {
-  const rows = await access.db
-    .selectFrom('serving')
-    .selectAll()
-    .where('environment', '=', environment)
-    .execute();
+  let query = access.db.selectFrom('serving').selectAll();
+  if (environment !== undefined) query = query.where('environment', '=', environment);
+  const rows = await query.execute();
   return rows.map((r) => ({
     environment: r.environment,
     service: r.service,

@@ -310,7 +310,7 @@ export class KyselyStateStore implements StateStore {
     return deployments.setServing(this.#access, r);
   }
 
-  getServing(environment: string): Promise<ServingRecord[]> {
+  getServing(environment?: string): Promise<ServingRecord[]> {
     return deployments.getServing(this.#access, environment);
   }
 

@@ -443,8 +443,11 @@ export interface StateStore {
   }): Promise<Deployment[]>;
 
   setServing(record: ServingRecord): Promise<void>;
-  /** What serves in an environment, one record per service. */
-  getServing(environment: string): Promise<ServingRecord[]>;
+  /**
+   * What serves in an environment, one record per service; without an environment, what serves
+   * in every environment (one query).
+   */
+  getServing(environment?: string): Promise<ServingRecord[]>;
 
   recordCheckResults(results: StoredCheckResult[]): Promise<void>;
   listCheckResults(deploymentId: number): Promise<StoredCheckResult[]>;
