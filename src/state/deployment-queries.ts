@@ -127,7 +127,7 @@ export async function getServing(
 ): Promise<ServingRecord[]> {
   let query = access.db.selectFrom('serving').selectAll();
   if (environment !== undefined) query = query.where('environment', '=', environment);
-  const rows = await query.execute();
+  const rows = await query.orderBy('environment').orderBy('service').execute();
   return rows.map((r) => ({
     environment: r.environment,
     service: r.service,

@@ -389,8 +389,32 @@ export interface WebSession {
   expiresAt: string;
 }
 
+/** A run, step, deployment, approval or audit event written (Postgres change notices). */
+export interface StateChange {
+  table: 'runs' | 'run_steps' | 'deployments' | 'approvals' | 'audit_events';
+  /** The run concerned, or null. */
+  run: number | null;
+  environment: string | null;
+}
+
+/** What `StateStore.watchChanges` reports. */
+export type ChangeEvent =
+  | { kind: 'change'; change: StateChange }
+  /** Listening (again): changes from now on are reported; what happened before is not. */
+  | { kind: 'listening' }
+  /** The listening connection is gone (it is opened again in the background). */
+  | { kind: 'lost' };
+
 export interface StateStore {
   close(): Promise<void>;
+
+  /**
+   * Postgres only: reports every run, step, deployment, approval and audit event written by any
+   * process on the database, as its transaction commits (LISTEN on one connection of its own,
+   * opened again after a loss). Resolves once the first attempt to listen is over (a failure is
+   * reported as `lost`). Absent on stores where only polling can tell (SQLite, D1).
+   */
+  watchChanges?(listener: (event: ChangeEvent) => void): Promise<{ close(): Promise<void> }>;
 
   /**
    * A view of this store whose writes succeed only while `fence` still holds its environment's

@@ -1,0 +1,84 @@
+/**
+ * A request's view of the state (`viewContext`) answers exactly what the store answers, also
+ * where it reads a window of rows once and answers narrower questions from it: past the window
+ * (a release deployed long ago, a run older than the newest hundred) it asks the store.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { AirlockContext } from '../../src/pipeline/context.ts';
+import { viewContext } from '../../src/server/view-context.ts';
+import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
+
+let dir: string;
+let store: SqliteStateStore;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-view-'));
+  store = await SqliteStateStore.open({ file: path.join(dir, 'state.db') });
+  const at = new Date().toISOString();
+  // r-old once, then 120 deployments of r-new: r-old is outside the newest hundred.
+  for (let i = 0; i < 121; i++) {
+    const releaseId = i === 0 ? 'r-old' : 'r-new';
+    const d = await store.createDeployment({
+      runId: null,
+      environment: 'staging',
+      releaseId,
+      kind: 'deploy',
+      actor: 'alice',
+      previousReleaseId: null,
+      startedAt: at,
+    });
+    await store.setServing({
+      environment: i % 2 ? 'staging' : 'production',
+      service: `svc-${i % 3}`,
+      releaseId,
+      deploymentId: d.id,
+      since: at,
+    });
+  }
+  for (let i = 0; i < 105; i++) {
+    const run = await store.createRun({
+      kind: 'deploy',
+      environment: i === 0 ? 'production' : 'staging',
+      releaseId: 'r-new',
+      actor: 'alice',
+      pid: 1,
+      host: 'h',
+      startedAt: at,
+    });
+    await store.updateRun(run.id, { status: 'interrupted' });
+  }
+});
+
+afterAll(async () => {
+  await store?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('the view answers as the store does, inside and past the rows it reads once', async () => {
+  const view = viewContext({ store } as unknown as AirlockContext).store;
+  const questions = [
+    { environment: 'staging', limit: 1 },
+    { environment: 'staging', limit: 100 },
+    { environment: 'staging', releaseId: 'r-new', limit: 20 },
+    { environment: 'staging', releaseId: 'r-old', limit: 20 },
+    { environment: 'production', limit: 5 },
+    { environment: 'staging', limit: 200 },
+  ];
+  for (const q of questions)
+    expect(await view.listDeployments(q), JSON.stringify(q)).toEqual(
+      await store.listDeployments(q),
+    );
+  for (const q of [
+    { status: 'interrupted' as const, environment: 'staging', limit: 20 },
+    { status: 'interrupted' as const, environment: 'production', limit: 20 },
+  ])
+    expect(await view.listRuns(q), JSON.stringify(q)).toEqual(await store.listRuns(q));
+  for (const environment of ['staging', 'production', 'nowhere'])
+    expect(await view.getServing(environment)).toEqual(await store.getServing(environment));
+  expect(await view.listIncidents({ status: 'open', environment: 'staging', limit: 20 })).toEqual(
+    [],
+  );
+});
