@@ -176,6 +176,41 @@ export function compareProfiles(
   };
 }
 
+/**
+ * What the parity gate needs of two profiles: the drifting rows (in `compareProfiles`' order),
+ * how many differences the allow list allowed, and what could not be read; the same answers as
+ * `compareProfiles`, without a row per equal key (a plan compares every service).
+ */
+export function compareForGate(
+  a: ParityProfile,
+  b: ParityProfile,
+  allow: readonly string[],
+): { drift: ParityRow[]; allowed: number; unread: string[] } {
+  const drift: ParityRow[] = [];
+  let allowed = 0;
+  const differing = (key: string) => {
+    const va = a.entries[key] ?? null;
+    const vb = b.entries[key] ?? null;
+    if (va === vb) return;
+    const pattern = allowedBy(key, allow);
+    if (pattern) allowed++;
+    else
+      drift.push({ key, section: sectionOf(key), a: va, b: vb, status: 'drift', allowedBy: null });
+  };
+  for (const key of Object.keys(a.entries)) differing(key);
+  for (const key of Object.keys(b.entries)) if (!(key in a.entries)) differing(key);
+  const order = (r: ParityRow) => PARITY_SECTIONS.indexOf(r.section);
+  drift.sort((x, y) => order(x) - order(y) || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  return {
+    drift,
+    allowed,
+    unread: [
+      ...a.unread.map((u) => `${a.environment}: ${u}`),
+      ...b.unread.map((u) => `${b.environment}: ${u}`),
+    ],
+  };
+}
+
 /** `platform.vm.0.memory (1gb on staging, 512mb on production)`, `secrets.X (only on staging)`. */
 export function describeDifference(
   row: Pick<ParityRow, 'key' | 'a' | 'b'>,

@@ -27,7 +27,6 @@ import type {
 
 /** Reads answered once per request and arguments. */
 const SHARED_READS = new Set<string>([
-  'getLock',
   'getRun',
   'latestCiResult',
   'listApprovals',
@@ -70,8 +69,11 @@ function remember(cache: Map<string, Release>, release: Release): void {
   cache.set(release.id, release);
 }
 
-/** A store whose reads are shared within one view (see the module comment). */
-function viewStore(store: StateStore): StateStore {
+/**
+ * A store whose reads are shared within one view (see the module comment). The deployments and
+ * locks of `environments` (the pipeline's) are read in one query each.
+ */
+function viewStore(store: StateStore, environments: string[]): StateStore {
   const answers = new Map<string, Promise<unknown>>();
   const releases = releaseCache(store);
   let serving: Promise<ServingRecord[]> | null = null;
@@ -85,7 +87,24 @@ function viewStore(store: StateStore): StateStore {
     }
     return answer;
   };
+  const known = new Set(environments);
+  const recentDeployments = async (environment: string): Promise<Deployment[]> => {
+    if (!known.has(environment))
+      return once(`recentDeployments\0${environment}`, () =>
+        store.listDeployments({ environment, limit: RECENT_DEPLOYMENTS }),
+      );
+    const all = await once('recentDeployments', () =>
+      store.listRecentDeployments(environments, RECENT_DEPLOYMENTS),
+    );
+    return all.filter((d) => d.environment === environment);
+  };
   const overrides: Partial<StateStore> = {
+    getLock: async (environment: string) => {
+      if (!known.has(environment))
+        return once(`getLock\0${environment}`, () => store.getLock(environment));
+      const held = await once('locks', () => store.getLocks(environments));
+      return held.find((l) => l.environment === environment);
+    },
     getServing: async (environment?: string) => {
       serving ??= store.getServing();
       const all = await serving;
@@ -96,9 +115,7 @@ function viewStore(store: StateStore): StateStore {
     listDeployments: async (filter) => {
       const { environment, releaseId, runId, limit } = filter;
       if (environment !== undefined && runId === undefined && limit <= RECENT_DEPLOYMENTS) {
-        const recent = await once(`recentDeployments\0${environment}`, () =>
-          store.listDeployments({ environment, limit: RECENT_DEPLOYMENTS }),
-        );
+        const recent = await recentDeployments(environment);
         const rows: Deployment[] =
           releaseId === undefined ? recent : recent.filter((d) => d.releaseId === releaseId);
         // Complete when enough matched, or when the environment has no older deployments.
@@ -199,7 +216,7 @@ export function viewContext(ctx: AirlockContext): AirlockContext {
   const providers = new Map<string, Provider>();
   return {
     ...ctx,
-    store: viewStore(ctx.store),
+    store: viewStore(ctx.store, ctx.config?.pipeline ?? []),
     providerFor: (env: ResolvedEnvironment) => {
       let provider = providers.get(env.name);
       if (!provider) {

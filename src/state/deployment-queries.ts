@@ -82,6 +82,35 @@ export async function getDeployment(
   return row ? toDeployment(row) : undefined;
 }
 
+export async function listRecentDeployments(
+  access: StoreAccess,
+  environments: string[],
+  perEnvironment: number,
+): Promise<Deployment[]> {
+  const names = [...new Set(environments)];
+  if (names.length === 0) return [];
+  // One statement, one indexed scan (environment, id) per environment.
+  const newest = (environment: string, i: number) =>
+    access.db
+      .selectFrom((db) =>
+        db
+          .selectFrom('deployments')
+          .selectAll()
+          .where('environment', '=', environment)
+          .orderBy('id', 'desc')
+          .limit(perEnvironment)
+          .as(`d${i}`),
+      )
+      .selectAll();
+  let query = newest(names[0] as string, 0);
+  for (let i = 1; i < names.length; i++) query = query.unionAll(newest(names[i] as string, i));
+  const rows = (await query.execute()).map(toDeployment);
+  const order = new Map(names.map((n, i) => [n, i]));
+  return rows.sort(
+    (a, b) => (order.get(a.environment) ?? 0) - (order.get(b.environment) ?? 0) || b.id - a.id,
+  );
+}
+
 export async function listDeployments(
   access: StoreAccess,
   filter: {

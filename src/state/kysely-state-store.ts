@@ -297,6 +297,10 @@ export class KyselyStateStore implements StateStore {
     return deployments.getDeployment(this.#access, id);
   }
 
+  listRecentDeployments(environments: string[], perEnvironment: number): Promise<Deployment[]> {
+    return deployments.listRecentDeployments(this.#access, environments, perEnvironment);
+  }
+
   listDeployments(filter: {
     environment?: string;
     releaseId?: string;
@@ -352,6 +356,10 @@ export class KyselyStateStore implements StateStore {
 
   getLock(environment: string): Promise<Lock | undefined> {
     return locks.getLock(this.#access, environment);
+  }
+
+  getLocks(environments: string[]): Promise<Lock[]> {
+    return locks.getLocks(this.#access, environments);
   }
 
   enqueue(

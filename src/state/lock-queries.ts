@@ -140,6 +140,17 @@ export async function getLock(access: StoreAccess, environment: string): Promise
   return row ? toLock(row) : undefined;
 }
 
+export async function getLocks(access: StoreAccess, environments: string[]): Promise<Lock[]> {
+  if (environments.length === 0) return [];
+  const rows = await access.db
+    .selectFrom('locks')
+    .selectAll()
+    .where('environment', 'in', [...new Set(environments)])
+    .where('token', '!=', '')
+    .execute();
+  return rows.map(toLock);
+}
+
 export async function enqueue(
   access: StoreAccess,
   entry: NewQueueEntry,

@@ -466,6 +466,12 @@ export interface StateStore {
     limit: number;
   }): Promise<Deployment[]>;
 
+  /**
+   * The newest `perEnvironment` deployments of each of `environments`, in one query: grouped by
+   * environment in the order given, newest first in each.
+   */
+  listRecentDeployments(environments: string[], perEnvironment: number): Promise<Deployment[]>;
+
   setServing(record: ServingRecord): Promise<void>;
   /**
    * What serves in an environment, one record per service; without an environment, what serves
@@ -489,6 +495,8 @@ export interface StateStore {
   releaseLock(environment: string, token: string): Promise<boolean>;
   /** The lock row (held or expired), or undefined when never taken or released. */
   getLock(environment: string): Promise<Lock | undefined>;
+  /** The held locks of these environments (one query). */
+  getLocks(environments: string[]): Promise<Lock[]>;
 
   /**
    * Joins the queue for an environment. A new `automatic` entry supersedes the `waiting`

@@ -1,7 +1,8 @@
 /**
  * A request's view of the state (`viewContext`) answers exactly what the store answers, also
- * where it reads a window of rows once and answers narrower questions from it: past the window
- * (a release deployed long ago, a run older than the newest hundred) it asks the store.
+ * where it reads a window of rows once (for every environment of the pipeline in one query) and
+ * answers narrower questions from it: past the window (a release deployed long ago, a run older
+ * than the newest hundred) it asks the store.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -58,7 +59,19 @@ afterAll(async () => {
 });
 
 test('the view answers as the store does, inside and past the rows it reads once', async () => {
-  const view = viewContext({ store } as unknown as AirlockContext).store;
+  await store.acquireLock({
+    environment: 'production',
+    token: 't',
+    holder: 'alice',
+    runId: null,
+    pid: 1,
+    host: 'h',
+    message: 'm',
+    ttlMs: 60_000,
+    now: new Date(),
+  });
+  const config = { pipeline: ['staging', 'production'] };
+  const view = viewContext({ store, config } as unknown as AirlockContext).store;
   const questions = [
     { environment: 'staging', limit: 1 },
     { environment: 'staging', limit: 100 },
@@ -76,8 +89,13 @@ test('the view answers as the store does, inside and past the rows it reads once
     { status: 'interrupted' as const, environment: 'production', limit: 20 },
   ])
     expect(await view.listRuns(q), JSON.stringify(q)).toEqual(await store.listRuns(q));
-  for (const environment of ['staging', 'production', 'nowhere'])
+  for (const environment of ['staging', 'production', 'nowhere']) {
     expect(await view.getServing(environment)).toEqual(await store.getServing(environment));
+    expect(await view.getLock(environment)).toEqual(await store.getLock(environment));
+  }
+  expect((await view.getLock('production'))?.holder).toBe('alice');
+  // Outside the pipeline: asked of the store.
+  expect(await view.listDeployments({ environment: 'nowhere', limit: 5 })).toEqual([]);
   expect(await view.listIncidents({ status: 'open', environment: 'staging', limit: 20 })).toEqual(
     [],
   );
