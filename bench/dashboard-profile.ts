@@ -24,7 +24,7 @@ const opt = (name: string, fallback: number) => {
 };
 const adminUrl =
   process.env.AIRLOCK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const name = 'airlock_dash_profile';
+const name = process.env.AIRLOCK_PROFILE_DB ?? 'airlock_dash_profile';
 const dir = path.join(process.env.TMPDIR ?? '/tmp', name);
 const u = new URL(adminUrl);
 u.pathname = `/${name}`;
