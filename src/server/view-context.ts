@@ -4,9 +4,11 @@
  * ask the state store and the platforms many of the same questions; through a view each is asked
  * once per request:
  *
- * - the state store's reads are answered once per request and arguments (two plans that read
- *   staging's serving records, the audit chain's tail or the secret fingerprints share one
- *   query), and the serving records of every environment are read in one query;
+ * - what serves, the newest deployments, the locks, the interrupted runs, the open incidents
+ *   and the secret fingerprints of the whole pipeline are read at once (`readPipelineState`:
+ *   one statement on Postgres), and the plans' narrower questions answered from them;
+ * - the state store's other reads are answered once per request and arguments (two plans that
+ *   read the audit chain's tail or a release's approvals share one query);
  * - releases, which never change once built, are kept across requests (by id, per store);
  * - each platform is asked once per request for a service's description, configuration and
  *   secret names (the parity gate reads an environment's profiles for both of its neighbours).
@@ -17,13 +19,7 @@
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import type { AirlockContext } from '../pipeline/context.ts';
 import type { Provider } from '../providers/provider.ts';
-import type {
-  Deployment,
-  Incident,
-  Release,
-  ServingRecord,
-  StateStore,
-} from '../state/state-store.ts';
+import type { Deployment, Incident, Release, StateStore } from '../state/state-store.ts';
 
 /** Reads answered once per request and arguments. */
 const SHARED_READS = new Set<string>([
@@ -31,7 +27,6 @@ const SHARED_READS = new Set<string>([
   'latestCiResult',
   'listApprovals',
   'listCheckResults',
-  'listSecretFingerprints',
   'listSteps',
   'verifyAudit',
 ]);
@@ -49,7 +44,7 @@ const releaseCaches = new WeakMap<StateStore, Map<string, Release>>();
 const RECENT_DEPLOYMENTS = 100;
 /** How many open incidents one query reads (all environments). */
 const OPEN_INCIDENTS = 500;
-/** How many runs of one status one query reads (all environments: e.g. the interrupted ones). */
+/** How many interrupted runs one query reads (all environments). */
 const RUNS_BY_STATUS = 100;
 
 /** Enough for every release a page shows; past it the cache starts again. */
@@ -76,7 +71,6 @@ function remember(cache: Map<string, Release>, release: Release): void {
 function viewStore(store: StateStore, environments: string[]): StateStore {
   const answers = new Map<string, Promise<unknown>>();
   const releases = releaseCache(store);
-  let serving: Promise<ServingRecord[]> | null = null;
   const once = <T>(key: string, read: () => Promise<T>): Promise<T> => {
     let answer = answers.get(key) as Promise<T> | undefined;
     if (!answer) {
@@ -88,30 +82,35 @@ function viewStore(store: StateStore, environments: string[]): StateStore {
     return answer;
   };
   const known = new Set(environments);
+  /** What every page of the pipeline reads, of every environment at once (one statement on Postgres). */
+  const state = () =>
+    once('pipelineState', () =>
+      store.readPipelineState(environments, {
+        deployments: RECENT_DEPLOYMENTS,
+        runs: RUNS_BY_STATUS,
+        incidents: OPEN_INCIDENTS,
+      }),
+    );
   const recentDeployments = async (environment: string): Promise<Deployment[]> => {
     if (!known.has(environment))
       return once(`recentDeployments\0${environment}`, () =>
         store.listDeployments({ environment, limit: RECENT_DEPLOYMENTS }),
       );
-    const all = await once('recentDeployments', () =>
-      store.listRecentDeployments(environments, RECENT_DEPLOYMENTS),
-    );
-    return all.filter((d) => d.environment === environment);
+    return (await state()).deployments.filter((d) => d.environment === environment);
   };
   const overrides: Partial<StateStore> = {
     getLock: async (environment: string) => {
       if (!known.has(environment))
         return once(`getLock\0${environment}`, () => store.getLock(environment));
-      const held = await once('locks', () => store.getLocks(environments));
-      return held.find((l) => l.environment === environment);
+      return (await state()).locks.find((l) => l.environment === environment);
     },
     getServing: async (environment?: string) => {
-      serving ??= store.getServing();
-      const all = await serving;
+      const all = (await state()).serving;
       return environment === undefined
         ? [...all]
         : all.filter((r) => r.environment === environment);
     },
+    listSecretFingerprints: async () => [...(await state()).fingerprints],
     listDeployments: async (filter) => {
       const { environment, releaseId, runId, limit } = filter;
       if (environment !== undefined && runId === undefined && limit <= RECENT_DEPLOYMENTS) {
@@ -128,9 +127,7 @@ function viewStore(store: StateStore, environments: string[]): StateStore {
     listIncidents: async (filter) => {
       const { environment, status, limit } = filter;
       if (status === 'open' && limit <= OPEN_INCIDENTS) {
-        const open = await once('openIncidents', () =>
-          store.listIncidents({ status: 'open', limit: OPEN_INCIDENTS }),
-        );
+        const open = (await state()).openIncidents;
         const rows: Incident[] =
           environment === undefined ? open : open.filter((i) => i.environment === environment);
         if (rows.length >= limit || open.length < OPEN_INCIDENTS) return rows.slice(0, limit);
@@ -139,10 +136,8 @@ function viewStore(store: StateStore, environments: string[]): StateStore {
     },
     listRuns: async (filter) => {
       const { environment, status, limit } = filter;
-      if (status !== undefined && environment !== undefined && limit <= RUNS_BY_STATUS) {
-        const all = await once(`runs\0${status}`, () =>
-          store.listRuns({ status, limit: RUNS_BY_STATUS }),
-        );
+      if (status === 'interrupted' && environment !== undefined && limit <= RUNS_BY_STATUS) {
+        const all = (await state()).interrupted;
         const rows = all.filter((r) => r.environment === environment);
         if (rows.length >= limit || all.length < RUNS_BY_STATUS) return rows.slice(0, limit);
       }

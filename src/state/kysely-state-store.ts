@@ -16,6 +16,7 @@ import * as deployments from './deployment-queries.ts';
 import * as evidence from './evidence-queries.ts';
 import * as locks from './lock-queries.ts';
 import * as monitor from './monitor-queries.ts';
+import * as pipelineState from './pipeline-state-queries.ts';
 import * as releases from './release-queries.ts';
 import * as runs from './run-queries.ts';
 import {
@@ -46,6 +47,8 @@ import type {
   NewQueueEntry,
   NewRelease,
   NewRun,
+  PipelineState,
+  PipelineStateLimits,
   QueueEntry,
   Release,
   Run,
@@ -295,6 +298,15 @@ export class KyselyStateStore implements StateStore {
 
   getDeployment(id: number): Promise<Deployment | undefined> {
     return deployments.getDeployment(this.#access, id);
+  }
+
+  readPipelineState(environments: string[], limits: PipelineStateLimits): Promise<PipelineState> {
+    return pipelineState.readPipelineState(
+      this.#access,
+      environments,
+      limits,
+      this.dialect.name === 'postgres',
+    );
   }
 
   listRecentDeployments(environments: string[], perEnvironment: number): Promise<Deployment[]> {

@@ -389,6 +389,31 @@ export interface WebSession {
   expiresAt: string;
 }
 
+/** How much of each part `readPipelineState` reads. */
+export interface PipelineStateLimits {
+  /** Newest deployments per environment. */
+  deployments: number;
+  /** Newest interrupted runs (all environments). */
+  runs: number;
+  /** Newest open incidents (all environments). */
+  incidents: number;
+}
+
+/** What serves, and what else the pipeline's page reads, of every environment at once. */
+export interface PipelineState {
+  /** Every environment's, by environment and service. */
+  serving: ServingRecord[];
+  /** The newest deployments of each environment asked for, grouped in that order, newest first. */
+  deployments: Deployment[];
+  /** Held locks of the environments asked for. */
+  locks: Lock[];
+  /** Interrupted runs, newest first. */
+  interrupted: Run[];
+  /** Open incidents, newest first. */
+  openIncidents: Incident[];
+  fingerprints: SecretFingerprint[];
+}
+
 /** A run, step, deployment, approval or audit event written (Postgres change notices). */
 export interface StateChange {
   table: 'runs' | 'run_steps' | 'deployments' | 'approvals' | 'audit_events';
@@ -466,6 +491,11 @@ export interface StateStore {
     limit: number;
   }): Promise<Deployment[]>;
 
+  /**
+   * What a page of the whole pipeline reads of every environment at once (see `PipelineState`):
+   * one statement on Postgres.
+   */
+  readPipelineState(environments: string[], limits: PipelineStateLimits): Promise<PipelineState>;
   /**
    * The newest `perEnvironment` deployments of each of `environments`, in one query: grouped by
    * environment in the order given, newest first in each.

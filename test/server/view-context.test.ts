@@ -7,17 +7,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { viewContext } from '../../src/server/view-context.ts';
+import { PostgresStateStore } from '../../src/state/postgres-state-store.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
+import type { StateStore } from '../../src/state/state-store.ts';
+import { createTestDatabase, describeIfPostgres, type TestDatabase } from '../helpers/postgres.ts';
 
-let dir: string;
-let store: SqliteStateStore;
+/** In one transaction (hundreds of rows). */
+function seed(store: StateStore): Promise<void> {
+  return store.transaction(async (tx) => seedRows(tx));
+}
 
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-view-'));
-  store = await SqliteStateStore.open({ file: path.join(dir, 'state.db') });
+async function seedRows(store: StateStore): Promise<void> {
   const at = new Date().toISOString();
   // r-old once, then 120 deployments of r-new: r-old is outside the newest hundred.
   for (let i = 0; i < 121; i++) {
@@ -51,14 +54,9 @@ beforeAll(async () => {
     });
     await store.updateRun(run.id, { status: 'interrupted' });
   }
-});
+}
 
-afterAll(async () => {
-  await store?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-test('the view answers as the store does, inside and past the rows it reads once', async () => {
+async function answersAsTheStore(store: StateStore): Promise<void> {
   await store.acquireLock({
     environment: 'production',
     token: 't',
@@ -99,4 +97,37 @@ test('the view answers as the store does, inside and past the rows it reads once
   expect(await view.listIncidents({ status: 'open', environment: 'staging', limit: 20 })).toEqual(
     [],
   );
+  expect(await view.listSecretFingerprints()).toEqual(await store.listSecretFingerprints());
+}
+
+describe('a view over SQLite (its reads one by one)', () => {
+  let dir: string;
+  let store: SqliteStateStore;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-view-'));
+    store = await SqliteStateStore.open({ file: path.join(dir, 'state.db') });
+    await seed(store);
+  });
+  afterAll(async () => {
+    await store?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  test('answers as the store does, inside and past the rows it reads once', () =>
+    answersAsTheStore(store));
+});
+
+describeIfPostgres('a view over Postgres (the pipeline read in one statement)', () => {
+  let db: TestDatabase;
+  let store: PostgresStateStore;
+  beforeAll(async () => {
+    db = await createTestDatabase('airlock_view');
+    store = await PostgresStateStore.open({ url: db.url });
+    await seed(store);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+  test('answers as the store does, inside and past the rows it reads once', () =>
+    answersAsTheStore(store));
 });
