@@ -522,6 +522,12 @@ export class KyselyStateStore implements StateStore {
     return tokens.getSession(this.#access, idHash);
   }
 
+  getSessionWithToken(
+    idHash: string,
+  ): Promise<{ session: WebSession; token: ApiToken } | undefined> {
+    return tokens.getSessionWithToken(this.#access, idHash);
+  }
+
   deleteSession(idHash: string): Promise<void> {
     return tokens.deleteSession(this.#access, idHash);
   }

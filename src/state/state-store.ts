@@ -621,5 +621,9 @@ export interface StateStore {
   revokeToken(id: string, at: string): Promise<boolean>;
   createSession(session: WebSession): Promise<void>;
   getSession(idHash: string): Promise<WebSession | undefined>;
+  /** A session and its token in one query (undefined when either is missing). */
+  getSessionWithToken(
+    idHash: string,
+  ): Promise<{ session: WebSession; token: ApiToken } | undefined>;
   deleteSession(idHash: string): Promise<void>;
 }
