@@ -10,7 +10,7 @@
  * a personal token adds.
  * (2) Live fan-out: 100 clients on `/events/environment/staging` (one socket each); a step's
  * transition is written to the state store, and the time until the last client receives it is
- * measured, over several transitions.
+ * measured, over several transitions (the server learns of it through LISTEN/NOTIFY).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,7 +66,7 @@ export interface DashboardBenchResult {
 const POLL_MS = 100;
 
 /** A git repository with the project's configuration: 3 environments × `services` services. */
-function makeProject(dir: string, services: number, stateUrl: string): string {
+export function makeProject(dir: string, services: number, stateUrl: string): string {
   const names = Array.from({ length: services }, (_, i) => `svc-${i}`);
   const key = path.join(dir, 'key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice', '-f', key]);
@@ -124,7 +124,7 @@ function makeProject(dir: string, services: number, stateUrl: string): string {
 }
 
 /** Releases r1..r10 at HEAD; staging serves r10, preview r9, production r8 (candidates wait). */
-async function seedState(
+export async function seedState(
   store: PostgresStateStore,
   services: number,
   commit: string,
@@ -384,7 +384,7 @@ export async function measureDashboard(
     for (let k = 0; k < options.transitions + 1; k++) {
       const marker = `bench-transition-${k}`;
       const arrivals = clients.map((c) => c.waitFor(marker));
-      // A random phase against the server's poll, as a real run's steps have.
+      // Spaced (and at a random phase, should the server fall back to polling).
       await new Promise((r) => setTimeout(r, 150 + Math.random() * POLL_MS));
       const step: RunStep = {
         runId: run.id,
@@ -493,9 +493,9 @@ export function dashboardSection(r: DashboardBenchResult): Section {
       }),
     ],
     notes: [
-      `The audit log is bulk-inserted with a valid hash chain (the pipeline's gates check its tail); seeded in ${r.seedS.toFixed(0)} s. Staging serves r10, preview r9 and production r8: each /api/pipeline request plans two promotions (their gates, the chain's tail and git included), which is CPU work per service (the local provider's configuration and secrets, each service's parity profile and runtime state): its CPU row per round of 10.`,
+      `The audit log is bulk-inserted with a valid hash chain (the pipeline's gates check its tail); seeded in ${r.seedS.toFixed(0)} s. Staging serves r10, preview r9 and production r8: each /api/pipeline request plans two promotions (their gates, the chain's tail and git included). The records and both plans share one view of the state per request (what serves, the newest deployments, locks, interrupted runs, open incidents and fingerprints of the whole pipeline in one statement; every other read asked once; releases kept across requests) and of each platform (a service's configuration read once); what stays per service is the parity comparison and the local provider's secrets files: its CPU row per round of 10.`,
       'Requests are sequential on one keep-alive connection, signed in with a browser session cookie; the endpoints are interleaved in rounds of 10. The bearer row shows what a personal token costs per request: its scrypt check (N=16384) is by design slow.',
-      `Live pages read the state store every ${r.pollMs} ms (one poll per watched run, however many clients), so a transition reaches the clients after the rest of the poll interval; the clients run in the bench's process, beside the server. Over ${r.fanOutMs.length} transitions, each written at a random phase of the poll.`,
+      `On Postgres the server LISTENs for the state's change notices (sent by triggers at the writing transaction's commit), so a transition reaches the clients without polling (the ${r.pollMs} ms poll only runs while that connection is lost, or on SQLite); one read per watched run, however many clients; the clients run in the bench's process, beside the server. Over ${r.fanOutMs.length} transitions.`,
     ],
     details: {
       seedS: r.seedS,

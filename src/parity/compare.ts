@@ -138,18 +138,23 @@ export function compareProfiles(
   b: ParityProfile,
   allow: readonly string[],
 ): ParityComparison {
-  const keys = [...new Set([...Object.keys(a.entries), ...Object.keys(b.entries)])];
-  const order = (k: string) => PARITY_SECTIONS.indexOf(sectionOf(k));
+  // Each key's section once (a page compares every service of two environments).
+  const sections = new Map<string, ParitySection>();
+  for (const key of Object.keys(a.entries)) sections.set(key, sectionOf(key));
+  for (const key of Object.keys(b.entries))
+    if (!sections.has(key)) sections.set(key, sectionOf(key));
+  const order = (k: string) => PARITY_SECTIONS.indexOf(sections.get(k) as ParitySection);
+  const keys = [...sections.keys()];
   keys.sort((x, y) => order(x) - order(y) || (x < y ? -1 : x > y ? 1 : 0));
   const rows: ParityRow[] = keys.map((key) => {
     const va = a.entries[key] ?? null;
     const vb = b.entries[key] ?? null;
-    if (va === vb)
-      return { key, section: sectionOf(key), a: va, b: vb, status: 'same', allowedBy: null };
+    const section = sections.get(key) as ParitySection;
+    if (va === vb) return { key, section, a: va, b: vb, status: 'same', allowedBy: null };
     const pattern = allowedBy(key, allow);
     return {
       key,
-      section: sectionOf(key),
+      section,
       a: va,
       b: vb,
       status: pattern ? 'allowed' : 'drift',
@@ -164,6 +169,41 @@ export function compareProfiles(
     drift: rows.filter((r) => r.status === 'drift'),
     allowed: rows.filter((r) => r.status === 'allowed'),
     sources: { a: a.sources, b: b.sources },
+    unread: [
+      ...a.unread.map((u) => `${a.environment}: ${u}`),
+      ...b.unread.map((u) => `${b.environment}: ${u}`),
+    ],
+  };
+}
+
+/**
+ * What the parity gate needs of two profiles: the drifting rows (in `compareProfiles`' order),
+ * how many differences the allow list allowed, and what could not be read; the same answers as
+ * `compareProfiles`, without a row per equal key (a plan compares every service).
+ */
+export function compareForGate(
+  a: ParityProfile,
+  b: ParityProfile,
+  allow: readonly string[],
+): { drift: ParityRow[]; allowed: number; unread: string[] } {
+  const drift: ParityRow[] = [];
+  let allowed = 0;
+  const differing = (key: string) => {
+    const va = a.entries[key] ?? null;
+    const vb = b.entries[key] ?? null;
+    if (va === vb) return;
+    const pattern = allowedBy(key, allow);
+    if (pattern) allowed++;
+    else
+      drift.push({ key, section: sectionOf(key), a: va, b: vb, status: 'drift', allowedBy: null });
+  };
+  for (const key of Object.keys(a.entries)) differing(key);
+  for (const key of Object.keys(b.entries)) if (!(key in a.entries)) differing(key);
+  const order = (r: ParityRow) => PARITY_SECTIONS.indexOf(r.section);
+  drift.sort((x, y) => order(x) - order(y) || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  return {
+    drift,
+    allowed,
     unread: [
       ...a.unread.map((u) => `${a.environment}: ${u}`),
       ...b.unread.map((u) => `${b.environment}: ${u}`),

@@ -20,7 +20,7 @@ import type {
 import { directivesOf } from '../migrations/directives.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
-import { allowList, compareProfiles, readProfile } from '../parity/compare.ts';
+import { allowList, compareForGate, readProfile } from '../parity/compare.ts';
 import { sharedValues } from '../secrets/fingerprint.ts';
 import { AUDIT_TAIL, describeAlteration, formatAuditHead } from '../state/audit-chain.ts';
 import type {
@@ -154,9 +154,9 @@ async function parityFacts(
     try {
       const side = (e: ResolvedEnvironment) =>
         readProfile(e, name, ctx.providerFor(e), serviceTarget(ctx.config, e, name));
-      const comparison = compareProfiles(await side(source), await side(env), allow);
+      const comparison = compareForGate(await side(source), await side(env), allow);
       fact.drift = comparison.drift.map((r) => ({ key: r.key, previous: r.a, target: r.b }));
-      fact.allowed = comparison.allowed.length;
+      fact.allowed = comparison.allowed;
       // A part neither side could read is not a mirror the gate can vouch for.
       if (comparison.unread.length > 0) fact.error = comparison.unread.join('; ');
     } catch (error) {

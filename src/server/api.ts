@@ -23,6 +23,7 @@ import {
 } from './api-schemas.ts';
 import { candidateFor, pipelineView } from './pipeline-view.ts';
 import type { ServerEnv } from './server-env.ts';
+import { viewContext } from './view-context.ts';
 
 const errors = {
   400: { description: 'Bad request', content: { 'application/json': { schema: ErrorSchema } } },
@@ -164,7 +165,7 @@ export function apiRoutes(): OpenAPIHono<ServerEnv> {
   api.openapi(planRoute, async (c) => {
     const ctx = c.var.ctx;
     environmentNamed(ctx.config, c.req.valid('param').environment);
-    const { plan, note } = await candidateFor(ctx, c.req.valid('param').environment);
+    const { plan, note } = await candidateFor(viewContext(ctx), c.req.valid('param').environment);
     const blocked = plan?.blocked ?? false;
     return c.json({ plan, blocked, exitCode: blocked ? 4 : 0, note }, 200);
   });

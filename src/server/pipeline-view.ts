@@ -11,6 +11,7 @@ import { planDeploy } from '../pipeline/operations.ts';
 import type { Plan } from '../pipeline/plan.ts';
 import { recordedEnvironments } from '../pipeline/status.ts';
 import type { Deployment } from '../state/state-store.ts';
+import { viewContext } from './view-context.ts';
 
 export interface PipelineEnvironment {
   environment: string;
@@ -59,9 +60,10 @@ export async function candidateFor(
 
 /**
  * The pipeline, one entry per environment. A fixed number of queries per environment, plus one
- * plan per environment.
+ * plan per environment; the records and the plans share their reads (`viewContext`).
  */
-export async function pipelineView(ctx: AirlockContext): Promise<PipelineView> {
+export async function pipelineView(request: AirlockContext): Promise<PipelineView> {
+  const ctx = viewContext(request);
   const [recorded, incidents] = await Promise.all([
     recordedEnvironments(ctx.store, ctx.config.pipeline),
     ctx.store.listIncidents({ status: 'open', limit: 500 }),

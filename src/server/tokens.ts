@@ -171,9 +171,9 @@ export async function sessionFor(
   cookie: string,
   now: Date,
 ): Promise<{ session: WebSession; token: ApiToken } | undefined> {
-  const session = await store.getSession(sha256(cookie));
-  if (!session || session.expiresAt <= now.toISOString()) return undefined;
-  const token = await store.getToken(session.tokenId);
-  if (!token || token.revokedAt || token.expiresAt <= now.toISOString()) return undefined;
-  return { session, token };
+  const found = await store.getSessionWithToken(sha256(cookie));
+  if (!found || found.session.expiresAt <= now.toISOString()) return undefined;
+  const { token } = found;
+  if (token.revokedAt || token.expiresAt <= now.toISOString()) return undefined;
+  return found;
 }

@@ -14,7 +14,7 @@ import type {
 } from './state-store.ts';
 import { columns, type Row, type StoreAccess } from './store-access.ts';
 
-function toDeployment(r: Row<'deployments'>): Deployment {
+export function toDeployment(r: Row<'deployments'>): Deployment {
   return {
     id: Number(r.id),
     runId: r.run_id === null ? null : Number(r.run_id),
@@ -82,6 +82,49 @@ export async function getDeployment(
   return row ? toDeployment(row) : undefined;
 }
 
+/** The query of `listRecentDeployments` (at least one environment). */
+export function recentDeploymentsQuery(
+  access: StoreAccess,
+  environments: string[],
+  perEnvironment: number,
+) {
+  const names = [...new Set(environments)];
+  // One statement, one indexed scan (environment, id) per environment.
+  const newest = (environment: string, i: number) =>
+    access.db
+      .selectFrom((db) =>
+        db
+          .selectFrom('deployments')
+          .selectAll()
+          .where('environment', '=', environment)
+          .orderBy('id', 'desc')
+          .limit(perEnvironment)
+          .as(`d${i}`),
+      )
+      .selectAll();
+  let query = newest(names[0] as string, 0);
+  for (let i = 1; i < names.length; i++) query = query.unionAll(newest(names[i] as string, i));
+  return query;
+}
+
+/** Deployments grouped by environment in the order of `environments`, newest first in each. */
+export function byEnvironmentNewestFirst(rows: Deployment[], environments: string[]): Deployment[] {
+  const order = new Map([...new Set(environments)].map((n, i) => [n, i]));
+  return rows.sort(
+    (a, b) => (order.get(a.environment) ?? 0) - (order.get(b.environment) ?? 0) || b.id - a.id,
+  );
+}
+
+export async function listRecentDeployments(
+  access: StoreAccess,
+  environments: string[],
+  perEnvironment: number,
+): Promise<Deployment[]> {
+  if (environments.length === 0) return [];
+  const rows = await recentDeploymentsQuery(access, environments, perEnvironment).execute();
+  return byEnvironmentNewestFirst(rows.map(toDeployment), environments);
+}
+
 export async function listDeployments(
   access: StoreAccess,
   filter: {
@@ -121,20 +164,26 @@ export async function setServing(access: StoreAccess, r: ServingRecord): Promise
   );
 }
 
-export async function getServing(
-  access: StoreAccess,
-  environment: string,
-): Promise<ServingRecord[]> {
-  const rows = await access.db
-    .selectFrom('serving')
-    .selectAll()
-    .where('environment', '=', environment)
-    .execute();
-  return rows.map((r) => ({
+export function toServing(r: Row<'serving'>): ServingRecord {
+  return {
     environment: r.environment,
     service: r.service,
     releaseId: r.release_id,
     deploymentId: Number(r.deployment_id),
     since: r.since,
-  }));
+  };
+}
+
+/** The query of `getServing`. */
+export function servingQuery(access: StoreAccess, environment?: string) {
+  let query = access.db.selectFrom('serving').selectAll();
+  if (environment !== undefined) query = query.where('environment', '=', environment);
+  return query.orderBy('environment').orderBy('service');
+}
+
+export async function getServing(
+  access: StoreAccess,
+  environment?: string,
+): Promise<ServingRecord[]> {
+  return (await servingQuery(access, environment).execute()).map(toServing);
 }

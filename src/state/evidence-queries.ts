@@ -14,7 +14,7 @@ import type {
   SecretFingerprint,
   StoredCheckResult,
 } from './state-store.ts';
-import { json, parse, type StoreAccess } from './store-access.ts';
+import { json, parse, type Row, type StoreAccess } from './store-access.ts';
 
 export async function recordCheckResults(
   access: StoreAccess,
@@ -197,15 +197,18 @@ export async function recordSecretFingerprint(
   );
 }
 
-export async function listSecretFingerprints(access: StoreAccess): Promise<SecretFingerprint[]> {
-  const rows = await access.db
+/** The query of `listSecretFingerprints`. */
+export function fingerprintsQuery(access: StoreAccess) {
+  return access.db
     .selectFrom('secret_fingerprints')
     .selectAll()
     .orderBy('environment')
     .orderBy('service')
-    .orderBy('name')
-    .execute();
-  return rows.map((r) => ({
+    .orderBy('name');
+}
+
+export function toFingerprint(r: Row<'secret_fingerprints'>): SecretFingerprint {
+  return {
     environment: r.environment,
     service: r.service,
     name: r.name,
@@ -213,5 +216,9 @@ export async function listSecretFingerprints(access: StoreAccess): Promise<Secre
     keyId: r.key_id,
     actor: r.actor,
     at: r.at,
-  }));
+  };
+}
+
+export async function listSecretFingerprints(access: StoreAccess): Promise<SecretFingerprint[]> {
+  return (await fingerprintsQuery(access).execute()).map(toFingerprint);
 }

@@ -16,6 +16,7 @@ import * as deployments from './deployment-queries.ts';
 import * as evidence from './evidence-queries.ts';
 import * as locks from './lock-queries.ts';
 import * as monitor from './monitor-queries.ts';
+import * as pipelineState from './pipeline-state-queries.ts';
 import * as releases from './release-queries.ts';
 import * as runs from './run-queries.ts';
 import {
@@ -46,6 +47,8 @@ import type {
   NewQueueEntry,
   NewRelease,
   NewRun,
+  PipelineState,
+  PipelineStateLimits,
   QueueEntry,
   Release,
   Run,
@@ -297,6 +300,19 @@ export class KyselyStateStore implements StateStore {
     return deployments.getDeployment(this.#access, id);
   }
 
+  readPipelineState(environments: string[], limits: PipelineStateLimits): Promise<PipelineState> {
+    return pipelineState.readPipelineState(
+      this.#access,
+      environments,
+      limits,
+      this.dialect.name === 'postgres',
+    );
+  }
+
+  listRecentDeployments(environments: string[], perEnvironment: number): Promise<Deployment[]> {
+    return deployments.listRecentDeployments(this.#access, environments, perEnvironment);
+  }
+
   listDeployments(filter: {
     environment?: string;
     releaseId?: string;
@@ -310,7 +326,7 @@ export class KyselyStateStore implements StateStore {
     return deployments.setServing(this.#access, r);
   }
 
-  getServing(environment: string): Promise<ServingRecord[]> {
+  getServing(environment?: string): Promise<ServingRecord[]> {
     return deployments.getServing(this.#access, environment);
   }
 
@@ -352,6 +368,10 @@ export class KyselyStateStore implements StateStore {
 
   getLock(environment: string): Promise<Lock | undefined> {
     return locks.getLock(this.#access, environment);
+  }
+
+  getLocks(environments: string[]): Promise<Lock[]> {
+    return locks.getLocks(this.#access, environments);
   }
 
   enqueue(
@@ -500,6 +520,12 @@ export class KyselyStateStore implements StateStore {
 
   getSession(idHash: string): Promise<WebSession | undefined> {
     return tokens.getSession(this.#access, idHash);
+  }
+
+  getSessionWithToken(
+    idHash: string,
+  ): Promise<{ session: WebSession; token: ApiToken } | undefined> {
+    return tokens.getSessionWithToken(this.#access, idHash);
   }
 
   deleteSession(idHash: string): Promise<void> {

@@ -16,7 +16,7 @@ import type {
 } from './state-store.ts';
 import type { Row, StoreAccess } from './store-access.ts';
 
-function toLock(r: Row<'locks'>): Lock {
+export function toLock(r: Row<'locks'>): Lock {
   return {
     environment: r.environment,
     kind: r.kind === 'manual' ? 'manual' : 'run',
@@ -138,6 +138,21 @@ export async function getLock(access: StoreAccess, environment: string): Promise
     .where('token', '!=', '')
     .executeTakeFirst();
   return row ? toLock(row) : undefined;
+}
+
+/** The query of `getLocks` (at least one environment). */
+export function locksQuery(access: StoreAccess, environments: string[]) {
+  return access.db
+    .selectFrom('locks')
+    .selectAll()
+    .where('environment', 'in', [...new Set(environments)])
+    .where('token', '!=', '')
+    .orderBy('environment');
+}
+
+export async function getLocks(access: StoreAccess, environments: string[]): Promise<Lock[]> {
+  if (environments.length === 0) return [];
+  return (await locksQuery(access, environments).execute()).map(toLock);
 }
 
 export async function enqueue(

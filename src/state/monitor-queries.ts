@@ -15,7 +15,7 @@ import { isUniqueViolation, json, parse, type Row, type StoreAccess } from './st
 /** Rows per insert statement (SQLite allows 32766 bound values; 8 columns each). */
 const CHUNK = 500;
 
-function toIncident(r: Row<'incidents'>): Incident {
+export function toIncident(r: Row<'incidents'>): Incident {
   return {
     id: Number(r.id),
     environment: r.environment,
@@ -196,8 +196,16 @@ export async function listIncidents(
   access: StoreAccess,
   filter: { environment?: string; status?: Incident['status']; limit: number },
 ): Promise<Incident[]> {
+  return (await incidentsQuery(access, filter).execute()).map(toIncident);
+}
+
+/** The query of `listIncidents`. */
+export function incidentsQuery(
+  access: StoreAccess,
+  filter: { environment?: string; status?: Incident['status']; limit: number },
+) {
   let q = access.db.selectFrom('incidents').selectAll();
   if (filter.environment) q = q.where('environment', '=', filter.environment);
   if (filter.status) q = q.where('status', '=', filter.status);
-  return (await q.orderBy('id', 'desc').limit(filter.limit).execute()).map(toIncident);
+  return q.orderBy('id', 'desc').limit(filter.limit);
 }

@@ -11,7 +11,11 @@ import { redactUrl } from '../secrets/redact.ts';
 import { audit } from './audit.ts';
 import { POSTGRES_AUDIT_GUARDS, postgresGuardStatements } from './audit-guards.ts';
 import { KyselyStateStore, migrateStateSchema, type StoreDialect } from './kysely-state-store.ts';
-import { STATE_SCHEMA, type StateDatabase } from './schema.ts';
+import { CHANGES_CHANNEL, type ChangeNotice, STATE_SCHEMA, type StateDatabase } from './schema.ts';
+import type { ChangeEvent } from './state-store.ts';
+
+/** How long a lost listening connection waits before it is opened again (ms). */
+const RELISTEN_MS = 1000;
 
 export interface PostgresStateStoreOptions {
   /** `postgres://user:password@host:5432/database`. Never logged. */
@@ -71,10 +75,99 @@ async function refuseApplicationDatabase(db: Kysely<StateDatabase>, schema: stri
 
 export class PostgresStateStore extends KyselyStateStore {
   readonly schema: string;
+  readonly #url: string;
+  /** Open `watchChanges` subscriptions: `close()` ends them with the pool. */
+  readonly #watchers = new Set<{ close(): Promise<void> }>();
 
-  private constructor(db: Kysely<StateDatabase>, schema: string) {
+  private constructor(db: Kysely<StateDatabase>, schema: string, url: string) {
     super(db, postgresStoreDialect, { pgSchema: schema });
     this.schema = schema;
+    this.#url = url;
+  }
+
+  /**
+   * See `StateStore.watchChanges`: one client of its own LISTENs on the channel the state's
+   * triggers notify (schema migration 0009); notices of another schema on the same database are
+   * ignored. A lost connection is reported and opened again every second until it answers.
+   */
+  async watchChanges(listener: (event: ChangeEvent) => void): Promise<{ close(): Promise<void> }> {
+    let closed = false;
+    let current: pg.Client | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const lost = (client: pg.Client) => {
+      if (closed || current !== client) return;
+      current = null;
+      client.end().catch(() => {});
+      listener({ kind: 'lost' });
+      retry();
+    };
+    const listen = async () => {
+      const client = new pg.Client({ connectionString: this.#url });
+      client.on('error', () => lost(client));
+      client.on('end', () => lost(client));
+      client.on('notification', (message) => {
+        if (message.channel !== CHANGES_CHANNEL || !message.payload) return;
+        let notice: ChangeNotice;
+        try {
+          notice = JSON.parse(message.payload) as ChangeNotice;
+        } catch {
+          return;
+        }
+        if (notice.schema !== this.schema) return;
+        listener({
+          kind: 'change',
+          change: {
+            table: notice.table,
+            run: notice.run === null ? null : Number(notice.run),
+            environment: notice.environment,
+          },
+        });
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      } catch (error) {
+        client.end().catch(() => {});
+        throw error;
+      }
+      if (closed) {
+        await client.end().catch(() => {});
+        return;
+      }
+      current = client;
+      listener({ kind: 'listening' });
+    };
+    const retry = () => {
+      if (closed) return;
+      timer = setTimeout(() => {
+        timer = null;
+        listen().catch(retry);
+      }, RELISTEN_MS);
+      timer.unref();
+    };
+    try {
+      await listen();
+    } catch {
+      listener({ kind: 'lost' });
+      retry();
+    }
+    const subscription = {
+      close: async () => {
+        closed = true;
+        this.#watchers.delete(subscription);
+        if (timer) clearTimeout(timer);
+        const client = current;
+        current = null;
+        await client?.end().catch(() => {});
+      },
+    };
+    this.#watchers.add(subscription);
+    return subscription;
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([...this.#watchers].map((w) => w.close()));
+    await super.close();
   }
 
   /** The audit guards missing, or no longer enabled ALWAYS (one catalog query). */
@@ -140,7 +233,7 @@ export class PostgresStateStore extends KyselyStateStore {
         });
       const db = base.withSchema(schema);
       await migrateStateSchema(db, 'postgres', schema);
-      const store = new PostgresStateStore(db, schema);
+      const store = new PostgresStateStore(db, schema, options.url);
       await store.#restoreGuards();
       return store;
     } catch (error) {

@@ -8,7 +8,7 @@
 import type { NewRun, Run, RunKind, RunStatus, RunStep, StepStatus } from './state-store.ts';
 import { columns, json, parse, type Row, type StoreAccess } from './store-access.ts';
 
-function toRun(r: Row<'runs'>): Run {
+export function toRun(r: Row<'runs'>): Run {
   return {
     id: Number(r.id),
     resumedFrom: r.resumed_from === null ? null : Number(r.resumed_from),
@@ -91,11 +91,18 @@ export async function listRuns(
     limit: number;
   },
 ): Promise<Run[]> {
+  return (await runsQuery(access, filter).execute()).map(toRun);
+}
+
+/** The query of `listRuns`. */
+export function runsQuery(
+  access: StoreAccess,
+  filter: { status?: RunStatus; environment?: string; limit: number },
+) {
   let q = access.db.selectFrom('runs').selectAll();
   if (filter.status) q = q.where('status', '=', filter.status);
   if (filter.environment) q = q.where('environment', '=', filter.environment);
-  const rows = await q.orderBy('id', 'desc').limit(filter.limit).execute();
-  return rows.map(toRun);
+  return q.orderBy('id', 'desc').limit(filter.limit);
 }
 
 export async function saveStep(access: StoreAccess, step: RunStep): Promise<void> {

@@ -696,6 +696,68 @@ function tokens(): Migration {
   };
 }
 
+/** The channel Postgres notifies on when a run, a step, a deployment, an approval or an audit event is written. */
+export const CHANGES_CHANNEL = 'airlock_changes';
+
+/** What a change notification carries (JSON): enough for a listener to know whom it concerns. */
+export interface ChangeNotice {
+  /** The state schema written (several projects may share a database). */
+  schema: string;
+  table: 'runs' | 'run_steps' | 'deployments' | 'approvals' | 'audit_events';
+  /** The run concerned (runs, run_steps, deployments of a run), or null. */
+  run: number | null;
+  environment: string | null;
+}
+
+/** Tables that notify, and how: per row (the run and environment known), or per statement. */
+const NOTIFYING: Array<[ChangeNotice['table'], 'ROW' | 'STATEMENT']> = [
+  ['runs', 'ROW'],
+  ['run_steps', 'ROW'],
+  ['deployments', 'ROW'],
+  ['approvals', 'ROW'],
+  // Audit events arrive in bulk (an import, a backfill): one notice per statement.
+  ['audit_events', 'STATEMENT'],
+];
+
+/**
+ * What `airlock serve` reads often: an environment's newest run (its live page, on every
+ * change) and the open incidents get indexes, as the runs and incidents of years pile up.
+ * Postgres: writes notify `CHANGES_CHANNEL` (a `ChangeNotice`) from triggers, so the notice is
+ * part of the writing transaction (sent at its commit, never for a rollback) whoever writes:
+ * live pages of every server on the database follow runs without polling. SQLite: no notices
+ * (one machine; its servers poll).
+ */
+function livePages(dialect: Dialect, schema: string): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('runs_env').on('runs').columns(['environment', 'id']).execute();
+      await db.schema
+        .createIndex('incidents_status')
+        .on('incidents')
+        .columns(['status', 'id'])
+        .execute();
+      if (dialect !== 'postgres') return;
+      const fn = qualified(dialect, schema, 'notify_change');
+      await sql`CREATE FUNCTION ${fn}() RETURNS trigger AS $$
+        DECLARE r jsonb := CASE WHEN TG_LEVEL = 'ROW' THEN to_jsonb(NEW) ELSE '{}'::jsonb END;
+        BEGIN
+          PERFORM pg_notify(${sql.lit(CHANGES_CHANNEL)}, json_build_object(
+            'schema', TG_TABLE_SCHEMA,
+            'table', TG_TABLE_NAME,
+            'run', CASE WHEN TG_TABLE_NAME = 'runs' THEN r->>'id' ELSE r->>'run_id' END,
+            'environment', r->>'environment')::text);
+          RETURN NULL;
+        END $$ LANGUAGE plpgsql`.execute(db);
+      for (const [table, level] of NOTIFYING) {
+        const events = table === 'audit_events' ? sql`INSERT` : sql`INSERT OR UPDATE`;
+        await sql`CREATE TRIGGER ${sql.id(`${table}_notify`)} AFTER ${events}
+          ON ${qualified(dialect, schema, table)} FOR EACH ${sql.raw(level)}
+          EXECUTE FUNCTION ${fn}()`.execute(db);
+      }
+    },
+  };
+}
+
 function migrationsFor(dialect: Dialect, schema: string): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect, schema),
@@ -706,6 +768,7 @@ function migrationsFor(dialect: Dialect, schema: string): Record<string, Migrati
     '0006_secret_fingerprints': secretFingerprints(),
     '0007_monitor': monitor(dialect),
     '0008_tokens': tokens(),
+    '0009_live_pages': livePages(dialect, schema),
   };
 }
 

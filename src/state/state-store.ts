@@ -389,8 +389,57 @@ export interface WebSession {
   expiresAt: string;
 }
 
+/** How much of each part `readPipelineState` reads. */
+export interface PipelineStateLimits {
+  /** Newest deployments per environment. */
+  deployments: number;
+  /** Newest interrupted runs (all environments). */
+  runs: number;
+  /** Newest open incidents (all environments). */
+  incidents: number;
+}
+
+/** What serves, and what else the pipeline's page reads, of every environment at once. */
+export interface PipelineState {
+  /** Every environment's, by environment and service. */
+  serving: ServingRecord[];
+  /** The newest deployments of each environment asked for, grouped in that order, newest first. */
+  deployments: Deployment[];
+  /** Held locks of the environments asked for. */
+  locks: Lock[];
+  /** Interrupted runs, newest first. */
+  interrupted: Run[];
+  /** Open incidents, newest first. */
+  openIncidents: Incident[];
+  fingerprints: SecretFingerprint[];
+}
+
+/** A run, step, deployment, approval or audit event written (Postgres change notices). */
+export interface StateChange {
+  table: 'runs' | 'run_steps' | 'deployments' | 'approvals' | 'audit_events';
+  /** The run concerned, or null. */
+  run: number | null;
+  environment: string | null;
+}
+
+/** What `StateStore.watchChanges` reports. */
+export type ChangeEvent =
+  | { kind: 'change'; change: StateChange }
+  /** Listening (again): changes from now on are reported; what happened before is not. */
+  | { kind: 'listening' }
+  /** The listening connection is gone (it is opened again in the background). */
+  | { kind: 'lost' };
+
 export interface StateStore {
   close(): Promise<void>;
+
+  /**
+   * Postgres only: reports every run, step, deployment, approval and audit event written by any
+   * process on the database, as its transaction commits (LISTEN on one connection of its own,
+   * opened again after a loss). Resolves once the first attempt to listen is over (a failure is
+   * reported as `lost`). Absent on stores where only polling can tell (SQLite, D1).
+   */
+  watchChanges?(listener: (event: ChangeEvent) => void): Promise<{ close(): Promise<void> }>;
 
   /**
    * A view of this store whose writes succeed only while `fence` still holds its environment's
@@ -442,9 +491,23 @@ export interface StateStore {
     limit: number;
   }): Promise<Deployment[]>;
 
+  /**
+   * What a page of the whole pipeline reads of every environment at once (see `PipelineState`):
+   * one statement on Postgres.
+   */
+  readPipelineState(environments: string[], limits: PipelineStateLimits): Promise<PipelineState>;
+  /**
+   * The newest `perEnvironment` deployments of each of `environments`, in one query: grouped by
+   * environment in the order given, newest first in each.
+   */
+  listRecentDeployments(environments: string[], perEnvironment: number): Promise<Deployment[]>;
+
   setServing(record: ServingRecord): Promise<void>;
-  /** What serves in an environment, one record per service. */
-  getServing(environment: string): Promise<ServingRecord[]>;
+  /**
+   * What serves in an environment, one record per service; without an environment, what serves
+   * in every environment (one query).
+   */
+  getServing(environment?: string): Promise<ServingRecord[]>;
 
   recordCheckResults(results: StoredCheckResult[]): Promise<void>;
   listCheckResults(deploymentId: number): Promise<StoredCheckResult[]>;
@@ -462,6 +525,8 @@ export interface StateStore {
   releaseLock(environment: string, token: string): Promise<boolean>;
   /** The lock row (held or expired), or undefined when never taken or released. */
   getLock(environment: string): Promise<Lock | undefined>;
+  /** The held locks of these environments (one query). */
+  getLocks(environments: string[]): Promise<Lock[]>;
 
   /**
    * Joins the queue for an environment. A new `automatic` entry supersedes the `waiting`
@@ -556,5 +621,9 @@ export interface StateStore {
   revokeToken(id: string, at: string): Promise<boolean>;
   createSession(session: WebSession): Promise<void>;
   getSession(idHash: string): Promise<WebSession | undefined>;
+  /** A session and its token in one query (undefined when either is missing). */
+  getSessionWithToken(
+    idHash: string,
+  ): Promise<{ session: WebSession; token: ApiToken } | undefined>;
   deleteSession(idHash: string): Promise<void>;
 }

@@ -104,6 +104,35 @@ export async function getSession(
     : undefined;
 }
 
+export async function getSessionWithToken(
+  access: StoreAccess,
+  idHash: string,
+): Promise<{ session: WebSession; token: ApiToken } | undefined> {
+  const r = await access.db
+    .selectFrom('sessions')
+    .innerJoin('tokens', 'tokens.id', 'sessions.token_id')
+    .selectAll('tokens')
+    .select([
+      'sessions.id_hash',
+      'sessions.csrf',
+      'sessions.created_at as session_created_at',
+      'sessions.expires_at as session_expires_at',
+    ])
+    .where('sessions.id_hash', '=', idHash)
+    .executeTakeFirst();
+  if (!r) return undefined;
+  return {
+    session: {
+      idHash: r.id_hash,
+      tokenId: r.id,
+      csrf: r.csrf,
+      createdAt: r.session_created_at,
+      expiresAt: r.session_expires_at,
+    },
+    token: toToken(r),
+  };
+}
+
 export async function deleteSession(access: StoreAccess, idHash: string): Promise<void> {
   await access.write((db) => db.deleteFrom('sessions').where('id_hash', '=', idHash).execute());
 }

@@ -17,6 +17,7 @@ import {
   airlockEntries,
   allowList,
   buildProfile,
+  compareForGate,
   compareProfiles,
   type ParityComparison,
 } from '../../src/parity/compare.ts';
@@ -227,6 +228,24 @@ describe('parity of real platform files', () => {
       ['vars.FEATURE_FLAGS', null, 'set'],
       ['secrets.GEMINI_API_KEY', 'set', null],
     ]);
+    // The gate's lighter comparison gives the same answers.
+    const gate = compareForGate(staging, production, DEFAULT_PARITY_ALLOW);
+    expect(gate.drift).toEqual(c.drift);
+    expect(gate.allowed).toBe(c.allowed.length);
+    expect(gate.unread).toEqual(c.unread);
+    const renamed = buildProfile(
+      'production',
+      'web',
+      {},
+      { ...base, settings: { ...base.settings, name: 'web-production' } },
+    );
+    const withAllowed = compareProfiles(staging, renamed, DEFAULT_PARITY_ALLOW);
+    expect(withAllowed.allowed.length).toBeGreaterThan(0);
+    expect(compareForGate(staging, renamed, DEFAULT_PARITY_ALLOW)).toEqual({
+      drift: withAllowed.drift,
+      allowed: withAllowed.allowed.length,
+      unread: withAllowed.unread,
+    });
   });
 });
 

@@ -84,6 +84,7 @@ export class LocalRuntimeClient {
   #starting: Promise<RuntimeInfo> | null = null;
   /** The daemon (pid, port, token) that last answered `GET /v1/status`, and when (ms, monotonic). */
   #answered: { daemon: string; at: number } | null = null;
+  #checking: Promise<RuntimeInfo | null> | null = null;
 
   constructor(options: LocalRuntimeClientOptions) {
     this.#paths = runtimePaths(options.home);
@@ -317,7 +318,18 @@ export class LocalRuntimeClient {
 
   // ------------------------------------------------------------------ HTTP
 
-  async #liveInfo(): Promise<RuntimeInfo | null> {
+  /**
+   * The live daemon's runtime.json, or null. Callers at the same moment (a page describing every
+   * service of an environment at once) share one read and one ping.
+   */
+  #liveInfo(): Promise<RuntimeInfo | null> {
+    this.#checking ??= this.#readLiveInfo().finally(() => {
+      this.#checking = null;
+    });
+    return this.#checking;
+  }
+
+  async #readLiveInfo(): Promise<RuntimeInfo | null> {
     const info = await readJsonFile<RuntimeInfo>(this.#paths.runtimeFile);
     if (info?.version !== 1 || !info.port || !info.token) return null;
     if (!isProcessAlive(info.pid)) return null;
