@@ -7,21 +7,28 @@
  *
  * - `config`: the Airlock manifest (`manifest.ts`, serialized JSON, media type
  *   `application/vnd.airlock.manifest.v1+json`): every path, mode, size and sha256;
- * - `layers`: one blob per distinct file content (media type `application/vnd.airlock.file.v1`),
- *   named by the sha256 of its bytes, the same sha256 the local store names its objects by. Two
- *   releases that differ by one file share every other blob: a push sends only the blobs the
- *   registry answers 404 to (`HEAD`), a pull fetches only the objects this machine lacks;
+ * - `layers`: each file larger than {@link PACK_FILE_MAX} as a blob of its own (media type
+ *   `application/vnd.airlock.file.v1`, named by the sha256 of its bytes, the same sha256 the
+ *   local store names its objects by), and the smaller ones in {@link PACKS} packs
+ *   (`application/vnd.airlock.pack.v1`, see {@link planLayers}): a few hundred requests rather
+ *   than one per file. Two releases that differ by one file share every other blob: a push sends
+ *   only the blobs the registry lacks (no question asked in a repository that does not exist
+ *   yet, nor about blobs this machine pushed there before), a pull fetches only what this machine
+ *   lacks (a few files of a pack as byte ranges);
  * - tag `sha256-<artifact digest>` (the artifact digest is the reference every machine knows from
  *   the shared state).
  *
  * Every byte pulled is hashed before it is stored: a blob whose sha256 is not its name, or a
  * config that does not digest to the artifact digest, is refused (`DIGEST_MISMATCH`, naming the
- * digest) and nothing of it is kept. Blobs are uploaded by `POST` + `PUT` (monolithic), or in
- * chunks (`PATCH`) above {@link CHUNK_BYTES}. Credentials come from the environment only
+ * digest) and nothing of it is kept; what verified is kept, so a pull that was interrupted
+ * resumes where it stopped. Requests run {@link CONCURRENCY} at once over kept-alive
+ * connections. Blobs are uploaded by `POST` + `PUT` (monolithic), or in chunks (`PATCH`) above
+ * {@link CHUNK_BYTES}. Credentials come from the environment only
  * (`AIRLOCK_REGISTRY_USER`, `AIRLOCK_REGISTRY_TOKEN`): HTTP basic, or the bearer token the
  * registry's token service issues for them; they never appear in messages.
  */
 import { hash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
@@ -34,8 +41,88 @@ export const AIRLOCK_FILE_MEDIA_TYPE = 'application/vnd.airlock.file.v1';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 /** Files larger than this (bytes) are uploaded in chunks of this size. */
 export const CHUNK_BYTES = 32 * 1024 * 1024;
-/** Requests in flight at once (HEADs, uploads, downloads). */
-const CONCURRENCY = 8;
+/** Requests in flight at once (HEADs, uploads, downloads), over kept-alive connections. */
+export const CONCURRENCY = 16;
+/** Files up to this size (bytes) travel in packs; larger ones as a blob of their own. */
+export const PACK_FILE_MAX = 256 * 1024;
+/**
+ * Packs an artifact's small files are spread over, by the first byte of their sha256 (a power of
+ * two ≤ 256). 64: the real-size artifact's 6 700 small files (22 MB) travel as 64 blobs of about
+ * 350 KB, besides its 39 larger files.
+ */
+export const PACKS = 64;
+export const AIRLOCK_PACK_MEDIA_TYPE = 'application/vnd.airlock.pack.v1';
+/** `<pack number>/<PACKS>`, e.g. `12/64`. */
+const PACK_PREFIX_ANNOTATION = 'dev.airlock.pack';
+const PACK_MAX_ANNOTATION = 'dev.airlock.pack.max-file-bytes';
+/** A pull fetches up to this many files of a pack as byte ranges rather than the whole pack. */
+const RANGE_FILES_MAX = 8;
+
+/** One distinct file content of an artifact, and where it sits in its pack (if packed). */
+export interface PlannedFile {
+  sha: string;
+  size: number;
+  /** The modes it is stored under (the same bytes can be both executable and not). */
+  modes: Array<0o644 | 0o755>;
+  mode: 0o644 | 0o755;
+  /** Byte offset in its pack (0 for a file of its own). */
+  offset: number;
+}
+
+export interface PlannedPack {
+  /** Which pack: `<number>/<PACKS>` (its members' sha256s' first byte × PACKS / 256). */
+  prefix: string;
+  /** Its members in sha256 order; its bytes are theirs, concatenated. */
+  members: PlannedFile[];
+  /** Bytes. */
+  size: number;
+}
+
+/**
+ * How an artifact travels: each distinct file content larger than {@link PACK_FILE_MAX} as a
+ * blob of its own (named by its sha256, shared by every release holding it); the others in
+ * {@link PACKS} packs by the first byte of their sha256, members in sha256 order. A pack depends
+ * only on its members, so a release that changes one small file makes at most two new packs (the
+ * new content's, and the old one's without it), each about 1/{@link PACKS} of the small files;
+ * every other pack is the same blob as before. Derived from the manifest alone:
+ * push and pull agree without a listing.
+ */
+export function planLayers(manifest: Manifest): { files: PlannedFile[]; packs: PlannedPack[] } {
+  const distinct = new Map<string, PlannedFile>();
+  for (const entry of manifest.entries) {
+    if (entry.kind !== 'file') continue;
+    const known = distinct.get(entry.sha256);
+    if (known) {
+      if (!known.modes.includes(entry.mode)) known.modes.push(entry.mode);
+      continue;
+    }
+    distinct.set(entry.sha256, {
+      sha: entry.sha256,
+      size: entry.size,
+      modes: [entry.mode],
+      mode: entry.mode,
+      offset: 0,
+    });
+  }
+  const files: PlannedFile[] = [];
+  const packs = new Map<string, PlannedPack>();
+  for (const file of [...distinct.values()].sort((x, y) => (x.sha < y.sha ? -1 : 1))) {
+    if (file.size > PACK_FILE_MAX) {
+      files.push(file);
+      continue;
+    }
+    const prefix = `${(Number.parseInt(file.sha.slice(0, 2), 16) * PACKS) >> 8}/${PACKS}`;
+    let pack = packs.get(prefix);
+    if (!pack) {
+      pack = { prefix, members: [], size: 0 };
+      packs.set(prefix, pack);
+    }
+    file.offset = pack.size;
+    pack.members.push(file);
+    pack.size += file.size;
+  }
+  return { files, packs: [...packs.values()] };
+}
 
 /** What the local store offers a remote: where its objects are, and how to add verified ones. */
 export interface LocalObjects {
@@ -46,11 +133,12 @@ export interface LocalObjects {
   addObject(sha: string, mode: 0o644 | 0o755, bytes: Uint8Array): Promise<void>;
   addManifest(manifest: Manifest): Promise<void>;
   /**
-   * sha256s of the file blobs of artifacts this store pushed to `label` before (the remote had
-   * them then: a push need not ask about them again), and `record` to note a finished push.
+   * sha256s of the blobs of artifacts this store pushed to `label` before (the remote had them
+   * then: a push need not ask about them again), and `recordPush` to note a finished push and
+   * the blobs (sha256s) it made sure the remote holds.
    */
   pushedBlobs?(label: string): Promise<Set<string>>;
-  recordPush?(label: string, digest: string): Promise<void>;
+  recordPush?(label: string, digest: string, blobs?: string[]): Promise<void>;
 }
 
 /** What one push or pull moved (bytes are file contents, not HTTP overhead). */
@@ -192,6 +280,10 @@ export class OciStore implements RemoteStore {
   readonly #repo: string;
   readonly #credentials: OciCredentials;
   #auth: string | null = null;
+  /** The token request under way (one for all concurrent requests that met a 401). */
+  #authenticating: Promise<void> | null = null;
+  /** A push asks the token service for `pull,push` at once. */
+  #pushing = false;
   /** Bytes of request bodies sent (uploads), for measurement. */
   sentBytes = 0;
 
@@ -210,43 +302,84 @@ export class OciStore implements RemoteStore {
 
   async push(manifest: Manifest, local: LocalObjects): Promise<TransferStats> {
     const tag = OciStore.tagOf(manifest.digest);
-    const blobs = new Map<string, { size: number; mode: number }>();
-    for (const entry of manifest.entries)
-      if (entry.kind === 'file' && !blobs.has(entry.sha256))
-        blobs.set(entry.sha256, { size: entry.size, mode: entry.mode });
+    this.#pushing = true;
+    const plan = planLayers(manifest);
+    const layerCount = plan.files.length + plan.packs.length;
     const present = await this.#request('HEAD', `/manifests/${tag}`, {
       headers: { accept: OCI_MANIFEST },
       ok: [200, 404],
       what: `look up ${artifactDigestLabel(manifest.digest)}`,
     });
     if (present.status === 200)
-      return { blobs: blobs.size + 1, moved: 0, bytes: 0, transferred: false };
+      return { blobs: layerCount + 1, moved: 0, bytes: 0, transferred: false };
     const config = Buffer.from(serializeManifest(manifest));
     const configSha = hash('sha256', config, 'hex');
+    // A pack's bytes are its members' objects, concatenated in sha256 order (read when its turn
+    // comes, so at most CONCURRENCY packs are in memory).
+    const packBytes = (pack: PlannedPack) =>
+      Buffer.concat(pack.members.map((m) => readFileSync(local.objectPath(m.sha, m.mode))));
+    const layers: Array<{ mediaType: string; digest: string; size: number; prefix?: string }> =
+      new Array(layerCount);
     // Blobs an earlier push of this machine sent are not asked about again; should the registry
     // have lost one since (its own garbage collection), it refuses the manifest and the push is
     // made again asking about every blob.
     const known = (await local.pushedBlobs?.(this.label)) ?? new Set<string>();
+    // A repository the registry has never heard of holds no blob: nothing to ask about.
+    const fresh = await this.#request('GET', '/tags/list?n=1', {
+      ok: [200, 404],
+      what: 'list the repository',
+    });
+    await fresh.arrayBuffer().catch(() => {});
+    let emptyRepository = fresh.status === 404;
     let moved = 0;
     let bytes = 0;
-    const sendBlobs = async (skip: Set<string>) =>
-      mapLimit(
-        [...blobs.entries(), [configSha, { size: config.length, mode: -1 }] as const],
-        CONCURRENCY,
-        async ([sha, blob]) => {
-          if (skip.has(sha) || (await this.#hasBlob(sha))) return;
-          try {
-            if (blob.mode === -1) await this.#upload(sha, config);
-            else await this.#uploadFile(sha, local.objectPath(sha, blob.mode), blob.size);
-          } catch (error) {
-            // Another machine pushing the same release may have committed this blob first.
-            if (await this.#hasBlob(sha)) return;
-            throw error;
-          }
-          moved += 1;
-          bytes += blob.size;
-        },
-      );
+    type Job =
+      | { kind: 'config' }
+      | { kind: 'file'; index: number; file: PlannedFile }
+      | { kind: 'pack'; index: number; pack: PlannedPack };
+    const jobs: Job[] = [
+      { kind: 'config' },
+      ...plan.packs.map((pack, index): Job => ({ kind: 'pack', index, pack })),
+      ...plan.files.map((file, i): Job => ({ kind: 'file', index: plan.packs.length + i, file })),
+    ];
+    const send = async (
+      sha: string,
+      size: number,
+      skip: Set<string>,
+      upload: () => Promise<void>,
+    ) => {
+      if (skip.has(sha) || (!emptyRepository && (await this.#hasBlob(sha)))) return;
+      try {
+        await upload();
+      } catch (error) {
+        // Another machine pushing the same release may have committed this blob first.
+        if (await this.#hasBlob(sha)) return;
+        throw error;
+      }
+      moved += 1;
+      bytes += size;
+    };
+    const sendBlobs = (skip: Set<string>) =>
+      mapLimit(jobs, CONCURRENCY, async (job) => {
+        if (job.kind === 'config')
+          return send(configSha, config.length, skip, () => this.#upload(configSha, config));
+        if (job.kind === 'file') {
+          const { sha, size, mode } = job.file;
+          layers[job.index] = { mediaType: AIRLOCK_FILE_MEDIA_TYPE, digest: `sha256:${sha}`, size };
+          return send(sha, size, skip, () =>
+            this.#uploadFile(sha, local.objectPath(sha, mode), size),
+          );
+        }
+        const body = packBytes(job.pack);
+        const sha = hash('sha256', body, 'hex');
+        layers[job.index] = {
+          mediaType: AIRLOCK_PACK_MEDIA_TYPE,
+          digest: `sha256:${sha}`,
+          size: body.length,
+          prefix: job.pack.prefix,
+        };
+        return send(sha, body.length, skip, () => this.#upload(sha, body));
+      });
     await sendBlobs(known);
     const body = JSON.stringify({
       schemaVersion: 2,
@@ -257,11 +390,17 @@ export class OciStore implements RemoteStore {
         digest: `sha256:${configSha}`,
         size: config.length,
       },
-      layers: [...blobs.entries()].map(([sha, blob]) => ({
-        mediaType: AIRLOCK_FILE_MEDIA_TYPE,
-        digest: `sha256:${sha}`,
-        size: blob.size,
-      })),
+      layers: layers.map(({ prefix, ...layer }) =>
+        prefix === undefined
+          ? layer
+          : {
+              ...layer,
+              annotations: {
+                [PACK_PREFIX_ANNOTATION]: prefix,
+                [PACK_MAX_ANNOTATION]: String(PACK_FILE_MAX),
+              },
+            },
+      ),
       annotations: {
         'dev.airlock.artifact.digest': `sha256:${manifest.digest}`,
         'dev.airlock.artifact.files': String(manifest.files),
@@ -278,11 +417,15 @@ export class OciStore implements RemoteStore {
     const stored = await putManifest(known.size > 0 ? [201, 400] : [201]);
     if (stored.status === 400) {
       await stored.arrayBuffer().catch(() => {});
+      emptyRepository = false;
       await sendBlobs(new Set());
       await putManifest([201]);
     }
-    await local.recordPush?.(this.label, manifest.digest);
-    return { blobs: blobs.size + 1, moved, bytes, transferred: true };
+    await local.recordPush?.(this.label, manifest.digest, [
+      configSha,
+      ...layers.map((layer) => layer.digest.slice(7)),
+    ]);
+    return { blobs: layerCount + 1, moved, bytes, transferred: true };
   }
 
   async pull(digest: string, local: LocalObjects): Promise<TransferStats> {
@@ -303,6 +446,12 @@ export class OciStore implements RemoteStore {
       );
     const oci = (await response.json()) as {
       config?: { digest?: string; mediaType?: string };
+      layers?: Array<{
+        mediaType?: string;
+        digest?: string;
+        size?: number;
+        annotations?: Record<string, string>;
+      }>;
     };
     const configDigest = oci.config?.digest ?? '';
     if (
@@ -331,24 +480,118 @@ export class OciStore implements RemoteStore {
         },
       );
     }
-    const wanted = new Map<string, { mode: 0o644 | 0o755; size: number }[]>();
-    for (const entry of manifest.entries) {
-      if (entry.kind !== 'file' || local.hasObject(entry.sha256, entry.mode, entry.size)) continue;
-      const modes = wanted.get(entry.sha256) ?? [];
-      if (!modes.some((m) => m.mode === entry.mode))
-        modes.push({ mode: entry.mode, size: entry.size });
-      wanted.set(entry.sha256, modes);
+    // Which files travel in which pack follows from the (verified) Airlock manifest alone; the
+    // OCI manifest only names each pack's blob. Everything it says is checked against bytes.
+    const plan = planLayers(manifest);
+    const packBlobs = new Map<string, string>();
+    for (const layer of oci.layers ?? []) {
+      const prefix = layer.annotations?.[PACK_PREFIX_ANNOTATION];
+      if (
+        layer.mediaType === AIRLOCK_PACK_MEDIA_TYPE &&
+        prefix &&
+        layer.annotations?.[PACK_MAX_ANNOTATION] === String(PACK_FILE_MAX) &&
+        /^sha256:[0-9a-f]{64}$/.test(layer.digest ?? '')
+      )
+        packBlobs.set(prefix, (layer.digest as string).slice(7));
     }
+    const lacks = (m: PlannedFile) => m.modes.some((mode) => !local.hasObject(m.sha, mode, m.size));
     let bytes = configBytes.length;
-    await mapLimit([...wanted.entries()], CONCURRENCY, async ([sha, modes]) => {
-      const blob = await this.#fetchBlob(sha, digest);
-      bytes += blob.length;
-      for (const { mode } of modes) await local.addObject(sha, mode, blob);
+    let moved = 1;
+    const store = async (m: PlannedFile, blob: Uint8Array) => {
+      for (const mode of m.modes)
+        if (!local.hasObject(m.sha, mode, m.size)) await local.addObject(m.sha, mode, blob);
+      moved += 1;
+    };
+    type Job = { kind: 'file'; file: PlannedFile } | { kind: 'pack'; pack: PlannedPack };
+    const jobs: Job[] = [
+      ...plan.packs.map((pack): Job => ({ kind: 'pack', pack })),
+      ...plan.files.map((file): Job => ({ kind: 'file', file })),
+    ];
+    await mapLimit(jobs, CONCURRENCY, async (job) => {
+      if (job.kind === 'file') {
+        if (!lacks(job.file)) return;
+        const blob = await this.#fetchBlob(job.file.sha, digest);
+        bytes += blob.length;
+        await store(job.file, blob);
+        return;
+      }
+      const missing = job.pack.members.filter(lacks);
+      if (missing.length === 0) return;
+      const packSha = packBlobs.get(job.pack.prefix);
+      if (!packSha) throw this.#missing(missing[0]?.sha ?? '', digest);
+      const missingBytes = missing.reduce((n, m) => n + m.size, 0);
+      if (missing.length <= RANGE_FILES_MAX && missingBytes * 2 < job.pack.size) {
+        // A few files of a pack this machine mostly holds (the next release of an app): only
+        // their byte ranges, each verified against its file's sha256.
+        for (const m of missing) {
+          const blob = m.size === 0 ? new Uint8Array() : await this.#fetchRange(packSha, m, digest);
+          bytes += blob.length;
+          await store(m, blob);
+        }
+        return;
+      }
+      const pack = await this.#fetchBlob(packSha, digest);
+      bytes += pack.length;
+      if (pack.length !== job.pack.size)
+        throw this.#unverified(
+          packSha,
+          digest,
+          `it holds ${pack.length} bytes, not ${job.pack.size}`,
+        );
+      for (const m of missing) {
+        const blob = pack.subarray(m.offset, m.offset + m.size);
+        const actual = hash('sha256', blob, 'hex');
+        if (actual !== m.sha)
+          throw this.#unverified(m.sha, digest, `its bytes digest to sha256:${actual}`);
+        await store(m, blob);
+      }
     });
     await local.addManifest(manifest);
-    const files = new Set<string>();
-    for (const entry of manifest.entries) if (entry.kind === 'file') files.add(entry.sha256);
-    return { blobs: files.size + 1, moved: wanted.size + 1, bytes, transferred: true };
+    return {
+      blobs: plan.files.length + plan.packs.length + 1,
+      moved,
+      bytes,
+      transferred: true,
+    };
+  }
+
+  /** One member's bytes out of a pack (a `Range` request), verified against its sha256. */
+  async #fetchRange(packSha: string, m: PlannedFile, artifact: string): Promise<Uint8Array> {
+    const response = await this.#request('GET', `/blobs/sha256:${packSha}`, {
+      headers: { range: `bytes=${m.offset}-${m.offset + m.size - 1}` },
+      ok: [200, 206, 404],
+      what: `fetch blob sha256:${packSha.slice(0, 12)}`,
+    });
+    if (response.status === 404) throw this.#missing(m.sha, artifact);
+    const body = new Uint8Array(await response.arrayBuffer());
+    // A registry that ignores ranges answers the whole pack.
+    const blob = response.status === 206 ? body : body.subarray(m.offset, m.offset + m.size);
+    const actual = hash('sha256', blob, 'hex');
+    if (actual !== m.sha)
+      throw this.#unverified(m.sha, artifact, `its bytes digest to sha256:${actual}`);
+    return blob;
+  }
+
+  #missing(sha: string, artifact: string): ProviderError {
+    return new ProviderError(
+      'DIGEST_MISMATCH',
+      `blob sha256:${sha} of ${artifactDigestLabel(artifact)} is missing from ${this.label}.`,
+      {
+        hint: 'Push the release again from a machine that has it (`airlock build --rebuild` there), or build it here.',
+        details: { digest: artifact, blob: `sha256:${sha}`, store: this.label },
+      },
+    );
+  }
+
+  #unverified(sha: string, artifact: string, why: string): ProviderError {
+    return new ProviderError(
+      'DIGEST_MISMATCH',
+      `blob sha256:${sha} of ${artifactDigestLabel(artifact)} in ${this.label} does not verify: ${why}. Nothing of it was used.`,
+      {
+        hint: 'The registry serves bytes that are not what was built (tampering or corruption). Delete the blob in the registry, push the release again from a machine that has it, or build it here.',
+        details: { digest: artifact, blob: `sha256:${sha}`, store: this.label },
+      },
+    );
   }
 
   /** A blob's bytes, verified: their sha256 must be `sha`. */
@@ -410,31 +653,11 @@ export class OciStore implements RemoteStore {
       ok: [200, 404],
       what: `fetch blob sha256:${sha.slice(0, 12)}`,
     });
-    if (response.status === 404)
-      throw new ProviderError(
-        'DIGEST_MISMATCH',
-        `blob sha256:${sha} of ${artifactDigestLabel(artifact)} is missing from ${this.label}.`,
-        {
-          hint: 'Push the release again from a machine that has it (`airlock build --rebuild` there), or build it here.',
-          details: { digest: artifact, blob: `sha256:${sha}`, store: this.label },
-        },
-      );
+    if (response.status === 404) throw this.#missing(sha, artifact);
     const bytes = new Uint8Array(await response.arrayBuffer());
     const actual = hash('sha256', bytes, 'hex');
     if (actual !== sha)
-      throw new ProviderError(
-        'DIGEST_MISMATCH',
-        `blob sha256:${sha} of ${artifactDigestLabel(artifact)} in ${this.label} does not verify: its bytes digest to sha256:${actual}. Nothing of it was used.`,
-        {
-          hint: 'The registry serves bytes that are not what was built (tampering or corruption). Delete the blob in the registry, push the release again from a machine that has it, or build it here.',
-          details: {
-            digest: artifact,
-            blob: `sha256:${sha}`,
-            actual: `sha256:${actual}`,
-            store: this.label,
-          },
-        },
-      );
+      throw this.#unverified(sha, artifact, `its bytes digest to sha256:${actual}`);
     return bytes;
   }
 
@@ -540,10 +763,19 @@ export class OciStore implements RemoteStore {
         );
       }
     };
+    const sentWith = this.#auth;
     let response = await send();
     if (response.status === 401) {
       await response.arrayBuffer().catch(() => {});
-      await this.#authenticate(response.headers.get('www-authenticate') ?? '');
+      // Concurrent requests that met the same 401 wait for one token rather than each asking.
+      if (this.#auth === sentWith) {
+        this.#authenticating ??= this.#authenticate(
+          response.headers.get('www-authenticate') ?? '',
+        ).finally(() => {
+          this.#authenticating = null;
+        });
+        await this.#authenticating;
+      }
       response = await send();
     }
     return expectStatus(this.label, method, response, options, {
@@ -574,11 +806,35 @@ export class OciStore implements RemoteStore {
     if (!params.realm) return;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', params.scope ?? `repository:${this.#repo}:pull,push`);
-    const r = await fetch(url, { headers: basic ? { authorization: basic } : {} }).catch(
-      () => null,
+    // The challenge names what this request needs; a push asks for both actions at once.
+    const own = `repository:${this.#repo}:`;
+    url.searchParams.set(
+      'scope',
+      this.#pushing ? `${own}pull,push` : (params.scope ?? `${own}pull`),
     );
-    if (!r?.ok) return;
+    const r = await fetch(url, { headers: basic ? { authorization: basic } : {} }).catch(
+      (error: Error) => {
+        throw new ProviderError(
+          'ARTIFACT_STORE_FAILED',
+          `the token service of ${this.label} (${url.origin}${url.pathname}) cannot be reached (${error.cause ?? error.message}).`,
+          {
+            hint: 'Check that the registry and its token service are up; the command can be run again.',
+          },
+        );
+      },
+    );
+    if (r.status === 401 || r.status === 403) {
+      await r.arrayBuffer().catch(() => {});
+      throw new ProviderError(
+        'ARTIFACT_STORE_FAILED',
+        `the token service of ${this.label} answered ${r.status}: it refused ${token ? 'the credentials' : 'to serve without credentials'}.`,
+        {
+          hint: 'Set AIRLOCK_REGISTRY_USER and AIRLOCK_REGISTRY_TOKEN to credentials allowed to read (and, where Airlock builds, write) this repository.',
+          details: { status: r.status, store: this.label },
+        },
+      );
+    }
+    if (!r.ok) return;
     const body = (await r.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const issued = body.token ?? body.access_token;
     if (issued) this.#auth = `Bearer ${issued}`;

@@ -1,7 +1,8 @@
 /**
  * The OCI registry adapter of the shared artifact store against a real registry (the CNCF
- * distribution registry, Debian's docker-registry), without auth and behind HTTP basic auth
- * (htpasswd): the shared contract, and credentials that are refused or missing.
+ * distribution registry, Debian's docker-registry), without auth, behind HTTP basic auth
+ * (htpasswd) and behind token auth (a bearer token from the token service the registry trusts):
+ * the shared contract, and credentials that are refused.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,13 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.ts';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
-import { OciStore, parseOciUrl } from '../../src/releases/oci-store.ts';
+import type { Manifest } from '../../src/releases/manifest.ts';
+import {
+  OciStore,
+  type PlannedPack,
+  parseOciUrl,
+  planLayers,
+} from '../../src/releases/oci-store.ts';
 import { REGISTRY_NEEDED, registryAvailable, startRegistry } from '../helpers/oci-registry.ts';
 import { remoteGcContract } from './remote-gc-contract.ts';
 import { remoteStoreContract } from './remote-store-contract.ts';
@@ -19,11 +26,31 @@ if (skip) console.warn(`skipping the OCI registry tests: ${skip}`);
 
 const AUTH = { user: 'ci', password: 'registry-password-for-tests' };
 
-for (const auth of [false, true]) {
+/** Bytes of the blobs (packs, large files) `second` needs that `first` did not have. */
+function newBlobBytes(first: Manifest, second: Manifest): number {
+  const key = (p: PlannedPack) => p.members.map((m) => m.sha).join();
+  const before = planLayers(first);
+  const packs = new Set(before.packs.map(key));
+  const files = new Set(before.files.map((f) => f.sha));
+  const after = planLayers(second);
+  return (
+    after.packs.filter((p) => !packs.has(key(p))).reduce((n, p) => n + p.size, 0) +
+    after.files.filter((f) => !files.has(f.sha)).reduce((n, f) => n + f.size, 0)
+  );
+}
+
+const SCHEMES = {
+  none: 'no auth',
+  basic: 'basic auth (htpasswd)',
+  token: 'token auth (bearer token from its token service)',
+} as const;
+
+for (const [scheme, title] of Object.entries(SCHEMES)) {
+  const auth = scheme === 'none' ? null : { ...AUTH, scheme: scheme as 'basic' | 'token' };
   remoteStoreContract(
-    `OCI registry (docker-registry${auth ? ', basic auth (htpasswd)' : ', no auth'})`,
+    `OCI registry (docker-registry, ${title})`,
     async () => {
-      const registry = await startRegistry(auth ? { auth: AUTH } : {});
+      const registry = await startRegistry(auth ? { auth } : {});
       const url = registry.url('team/app');
       return {
         client: () => new OciStore(url, auth ? { user: AUTH.user, token: AUTH.password } : {}),
@@ -37,35 +64,48 @@ for (const auth of [false, true]) {
         stop: () => registry.stop(),
       };
     },
-    { skip, extraBlobs: 1 },
+    { skip, extraBlobs: 1, packs: newBlobBytes },
   );
 }
 
-it.skipIf(Boolean(skip))(
-  'a registry refusing the credentials fails with a fix, never showing them',
-  async () => {
-    const registry = await startRegistry({ auth: AUTH });
-    try {
-      const secret = 'wrong-password-never-shown';
-      const store = new OciStore(registry.url('team/app'), { user: 'ci', token: secret });
-      const error = await store
-        .pull('a'.repeat(64), {
-          objectPath: () => '',
-          hasObject: () => false,
-          addObject: async () => {},
-          addManifest: async () => {},
-        })
-        .catch((e: unknown) => e);
-      expect(hasCode(error, 'ARTIFACT_STORE_FAILED')).toBe(true);
-      const shown = JSON.stringify(error) + String((error as Error).message);
-      expect(shown).toContain('401');
-      expect(shown).toContain('AIRLOCK_REGISTRY_TOKEN');
-      expect(shown).not.toContain(secret);
-    } finally {
-      await registry.stop();
-    }
-  },
-);
+const nothingLocal = {
+  objectPath: () => '',
+  hasObject: () => false,
+  addObject: async () => {},
+  addManifest: async () => {},
+};
+
+for (const scheme of ['basic', 'token'] as const)
+  it.skipIf(Boolean(skip))(
+    `a registry (${SCHEMES[scheme]}) refusing the credentials fails with a fix, never showing them`,
+    async () => {
+      const registry = await startRegistry({ auth: { ...AUTH, scheme } });
+      try {
+        const secret = 'wrong-password-never-shown';
+        const store = new OciStore(registry.url('team/app'), { user: 'ci', token: secret });
+        const error = await store.pull('a'.repeat(64), nothingLocal).catch((e: unknown) => e);
+        expect(hasCode(error, 'ARTIFACT_STORE_FAILED')).toBe(true);
+        const shown = JSON.stringify(error) + String((error as Error).message);
+        expect(shown).toContain('401');
+        expect(shown).toContain('AIRLOCK_REGISTRY_TOKEN');
+        expect(shown).not.toContain(secret);
+        if (scheme === 'token') {
+          expect(registry.tokensIssued()).toBe(0);
+          // The right credentials get a token the registry accepts: the artifact is simply
+          // not there.
+          const right = new OciStore(registry.url('team/app'), {
+            user: AUTH.user,
+            token: AUTH.password,
+          });
+          const missing = await right.pull('b'.repeat(64), nothingLocal).catch((e: unknown) => e);
+          expect(hasCode(missing, 'DIGEST_MISMATCH')).toBe(true);
+          expect(registry.tokensIssued()).toBe(1);
+        }
+      } finally {
+        await registry.stop();
+      }
+    },
+  );
 
 it('oci:// addresses: loopback over HTTP, others HTTPS; credentials in the address refused', () => {
   expect(parseOciUrl('oci://127.0.0.1:5000/team/app').base).toBe('http://127.0.0.1:5000');
@@ -85,7 +125,8 @@ it.skipIf(Boolean(skip))(
       const url = registry.url('team/app');
       const build = path.join(tmp, 'build');
       mkdirSync(build);
-      writeFileSync(path.join(build, 'shared.js'), 'module.exports = "shared";\n');
+      // Larger than a pack's files: a blob of its own, named by its sha256.
+      writeFileSync(path.join(build, 'shared.js'), `// ${'x'.repeat(70_000)}\n`);
       writeFileSync(path.join(build, 'v.txt'), '1\n');
       const a = new ArtifactStore(path.join(tmp, 'a'), { remote: new OciStore(url) });
       const first = await a.put(build);
