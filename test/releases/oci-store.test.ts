@@ -4,13 +4,14 @@
  * (htpasswd) and behind token auth (a bearer token from the token service the registry trusts):
  * the shared contract, and credentials that are refused.
  */
+import { hash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.ts';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
-import type { Manifest } from '../../src/releases/manifest.ts';
+import { type Manifest, serializeManifest } from '../../src/releases/manifest.ts';
 import {
   OciStore,
   type PlannedPack,
@@ -155,4 +156,66 @@ remoteGcContract(
     return { client: () => new OciStore(registry.url('team/gc')), stop: () => registry.stop() };
   },
   { skip, removesBlobs: false },
+
+it.skipIf(Boolean(skip))(
+  'small files travel in packs: a pull of one changed file fetches its byte range; a tampered pack is refused, naming the pack or the file',
+  async () => {
+    const registry = await startRegistry();
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'airlock-oci-packs-'));
+    try {
+      const url = registry.url('team/app');
+      const build = path.join(tmp, 'build');
+      mkdirSync(build);
+      for (let i = 0; i < 300; i++)
+        writeFileSync(path.join(build, `f${i}.js`), `module.exports = ${i};\n`.repeat(20));
+      const a = new ArtifactStore(path.join(tmp, 'a'), { remote: new OciStore(url) });
+      const first = await a.put(build);
+      // 300 files, 64 packs: about 5 files a pack, no blob per file.
+      expect(registry.blobs().size).toBeLessThanOrEqual(64 + 2);
+      const fetched: number[] = [];
+      const b = new ArtifactStore(path.join(tmp, 'b'), {
+        remote: new OciStore(url),
+        onTransfer: ({ stats }) => fetched.push(stats.bytes),
+      });
+      await b.verify(first.digest);
+      writeFileSync(path.join(build, 'f7.js'), 'module.exports = "seven";\n');
+      const second = await a.put(build);
+      const manifest = await a.manifest(second.digest);
+      const changed = manifest.entries.find((e) => e.path === 'f7.js');
+      if (changed?.kind !== 'file') throw new Error('no f7.js');
+      const pack = planLayers(manifest).packs.find((p) =>
+        p.members.some((m) => m.sha === changed.sha256),
+      );
+      if (!pack) throw new Error('f7.js in no pack');
+      const packBytes = Buffer.concat(
+        pack.members.map((m) => readFileSync(a.objectPath(m.sha, m.mode))),
+      );
+      const packSha = hash('sha256', packBytes, 'hex');
+      expect(pack.members.length).toBeGreaterThan(2);
+      // Tamper with the changed file's bytes inside its pack.
+      const member = pack.members.find((m) => m.sha === changed.sha256);
+      const file = registry.blobFile(packSha);
+      const stored = readFileSync(file);
+      stored.writeUInt8((stored[member?.offset ?? 0] ?? 0) ^ 0xff, member?.offset ?? 0);
+      writeFileSync(file, stored);
+      // B holds the first: it asks for the changed file's range only, and refuses it.
+      const ranged = await b.verify(second.digest).catch((e: unknown) => e);
+      expect(hasCode(ranged, 'DIGEST_MISMATCH')).toBe(true);
+      expect((ranged as Error).message).toContain(`sha256:${changed.sha256}`);
+      // A fresh store fetches whole packs, and refuses the tampered one.
+      const fresh = new ArtifactStore(path.join(tmp, 'c'), { remote: new OciStore(url) });
+      const whole = await fresh.verify(second.digest).catch((e: unknown) => e);
+      expect(hasCode(whole, 'DIGEST_MISMATCH')).toBe(true);
+      expect((whole as Error).message).toContain(`sha256:${packSha}`);
+      expect(fresh.has(second.digest)).toBe(false);
+      // Repaired, B's pull of the second release fetches that file's bytes and the manifest.
+      writeFileSync(file, packBytes);
+      await b.verify(second.digest);
+      const manifestBytes = Buffer.byteLength(serializeManifest(manifest));
+      expect(fetched.at(-1)).toBe(manifestBytes + changed.size);
+    } finally {
+      await registry.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  },
 );
