@@ -232,13 +232,16 @@ function sharedArtifactStore(
   reporter: Reporter,
 ): Pick<ArtifactStoreOptions, 'remote' | 'onTransfer'> {
   if (!config.artifacts) return {};
+  // On GitHub's registry, a workflow job's own token (GITHUB_TOKEN, limited by the job's
+  // `packages` permission) serves when no AIRLOCK_REGISTRY_TOKEN is set.
+  const token =
+    process.env.AIRLOCK_REGISTRY_TOKEN ||
+    (config.artifacts.startsWith('oci://ghcr.io/') ? process.env.GITHUB_TOKEN : undefined);
   const remote = config.artifacts.startsWith('s3://')
     ? new S3Store(config.artifacts, s3SettingsFromEnv(process.env))
     : new OciStore(config.artifacts, {
         ...(process.env.AIRLOCK_REGISTRY_USER ? { user: process.env.AIRLOCK_REGISTRY_USER } : {}),
-        ...(process.env.AIRLOCK_REGISTRY_TOKEN
-          ? { token: process.env.AIRLOCK_REGISTRY_TOKEN }
-          : {}),
+        ...(token ? { token } : {}),
       });
 
   return {
