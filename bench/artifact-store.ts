@@ -13,7 +13,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { ArtifactStore } from '../src/releases/artifact-store.ts';
-import { CONCURRENCY, OciStore, PACK_FILE_MAX, PACKS } from '../src/releases/oci-store.ts';
+import { OciStore } from '../src/releases/oci-store.ts';
+import { CONCURRENCY, PACK_FILE_MAX, PACKS } from '../src/releases/remote-transfer.ts';
 import { REGISTRY_BIN, registryAvailable, startRegistry } from '../test/helpers/oci-registry.ts';
 import { log } from './project.ts';
 import { installRealSizeTree } from './real-size.ts';

@@ -69,7 +69,7 @@ import {
   scanTreeSync,
   serializeManifest,
 } from './manifest.ts';
-import type { LocalObjects, RemoteStore, TransferStats } from './oci-store.ts';
+import type { LocalObjects, RemoteStore, TransferStats } from './remote-transfer.ts';
 import type { TreeDigest } from './tree-digest.ts';
 
 /**

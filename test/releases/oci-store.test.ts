@@ -11,34 +11,17 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.ts';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
-import { type Manifest, serializeManifest } from '../../src/releases/manifest.ts';
-import {
-  OciStore,
-  type PlannedPack,
-  parseOciUrl,
-  planLayers,
-} from '../../src/releases/oci-store.ts';
+import { serializeManifest } from '../../src/releases/manifest.ts';
+import { OciStore, parseOciUrl } from '../../src/releases/oci-store.ts';
+import { planLayers } from '../../src/releases/remote-transfer.ts';
 import { REGISTRY_NEEDED, registryAvailable, startRegistry } from '../helpers/oci-registry.ts';
 import { remoteGcContract } from './remote-gc-contract.ts';
-import { remoteStoreContract } from './remote-store-contract.ts';
+import { newBlobBytes, remoteStoreContract } from './remote-store-contract.ts';
 
 const skip = !registryAvailable && !process.env.CI && `needs ${REGISTRY_NEEDED}`;
 if (skip) console.warn(`skipping the OCI registry tests: ${skip}`);
 
 const AUTH = { user: 'ci', password: 'registry-password-for-tests' };
-
-/** Bytes of the blobs (packs, large files) `second` needs that `first` did not have. */
-function newBlobBytes(first: Manifest, second: Manifest): number {
-  const key = (p: PlannedPack) => p.members.map((m) => m.sha).join();
-  const before = planLayers(first);
-  const packs = new Set(before.packs.map(key));
-  const files = new Set(before.files.map((f) => f.sha));
-  const after = planLayers(second);
-  return (
-    after.packs.filter((p) => !packs.has(key(p))).reduce((n, p) => n + p.size, 0) +
-    after.files.filter((f) => !files.has(f.sha)).reduce((n, f) => n + f.size, 0)
-  );
-}
 
 const SCHEMES = {
   none: 'no auth',
@@ -156,6 +139,7 @@ remoteGcContract(
     return { client: () => new OciStore(registry.url('team/gc')), stop: () => registry.stop() };
   },
   { skip, removesBlobs: false },
+);
 
 it.skipIf(Boolean(skip))(
   'small files travel in packs: a pull of one changed file fetches its byte range; a tampered pack is refused, naming the pack or the file',

@@ -12,7 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.ts';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
 import { type Manifest, serializeManifest } from '../../src/releases/manifest.ts';
-import type { RemoteStore } from '../../src/releases/oci-store.ts';
+import {
+  type PlannedPack,
+  planLayers,
+  type RemoteStore,
+} from '../../src/releases/remote-transfer.ts';
 
 export interface RemoteUnderTest {
   /** A fresh client (one per "machine"); `sent()` tells the bytes of bodies it sent. */
@@ -22,6 +26,19 @@ export interface RemoteUnderTest {
   /** Replaces a stored blob's bytes with others of the same length. */
   tamper(sha: string): void;
   stop(): Promise<void>;
+}
+
+export /** Bytes of the blobs (packs, large files) `second` needs that `first` did not have. */
+function newBlobBytes(first: Manifest, second: Manifest): number {
+  const key = (p: PlannedPack) => p.members.map((m) => m.sha).join();
+  const before = planLayers(first);
+  const packs = new Set(before.packs.map(key));
+  const files = new Set(before.files.map((f) => f.sha));
+  const after = planLayers(second);
+  return (
+    after.packs.filter((p) => !packs.has(key(p))).reduce((n, p) => n + p.size, 0) +
+    after.files.filter((f) => !files.has(f.sha)).reduce((n, f) => n + f.size, 0)
+  );
 }
 
 export function remoteStoreContract(
