@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { ArtifactStore } from '../src/releases/artifact-store.ts';
+import { serializeManifest } from '../src/releases/manifest.ts';
 import { OciStore } from '../src/releases/oci-store.ts';
 import { CONCURRENCY, PACK_FILE_MAX, PACKS } from '../src/releases/remote-transfer.ts';
 import { REGISTRY_BIN, registryAvailable, startRegistry } from '../test/helpers/oci-registry.ts';
@@ -33,6 +34,8 @@ export interface ArtifactStoreBenchResult {
   /** The second release (one file changed): push and pull into a store holding the first. */
   secondPushMs: number[];
   secondPushBytes: number;
+  /** Of those, the bytes of the second release's Airlock manifest (every path, mode, sha256). */
+  secondManifestBytes: number;
   secondPullMs: number[];
   secondPullBytes: number;
 }
@@ -68,6 +71,7 @@ export async function measureArtifactStore(options: {
       tarBytes: 0,
       secondPushMs: [],
       secondPushBytes: 0,
+      secondManifestBytes: 0,
       secondPullMs: [],
       secondPullBytes: 0,
     };
@@ -148,6 +152,9 @@ export async function measureArtifactStore(options: {
       const put = await timeAsync(() => second.put(view));
       result.secondPushMs.push(put.ms);
       result.secondPushBytes = remote.sentBytes;
+      result.secondManifestBytes = Buffer.byteLength(
+        serializeManifest(await second.manifest(put.value.digest)),
+      );
       // A store holding the first release pulls the second.
       const holder = path.join(tmp, `holder-${run}`);
       const first = new ArtifactStore(holder, { remote: new OciStore(`oci://${host}/bench/run0`) });
@@ -208,11 +215,15 @@ export function artifactStoreSection(result: ArtifactStoreBenchResult | null): S
         unit: 'ms',
         ...stat(result.secondPushMs),
       }),
-      row('  bytes it sent (file + manifests)', {
+      row('  bytes it sent (packs or file, manifests)', {
         unit: 'count',
         value: result.secondPushBytes,
         baseline: result.tarBytes,
         baselineLabel: 'the tar',
+      }),
+      row('  of which the Airlock manifest', {
+        unit: 'count',
+        value: result.secondManifestBytes,
       }),
       row('second release: pull into a store holding the first', {
         unit: 'ms',
