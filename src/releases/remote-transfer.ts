@@ -257,7 +257,7 @@ export async function pushLayers(
     ...plan.packs.map((pack, index) => ({ index, pack, file: null })),
     ...plan.files.map((file, i) => ({ index: plan.packs.length + i, pack: null, file })),
   ];
-  await mapLimit(jobs, CONCURRENCY, async ({ index, pack, file }) => {
+  await untilFailure(jobs, async ({ index, pack, file }) => {
     let sha: string;
     let body: Uint8Array | { file: string; size: number };
     let size: number;
@@ -331,7 +331,7 @@ export async function pullLayers(
     ...plan.packs.map((pack) => ({ pack, file: null })),
     ...plan.files.map((file) => ({ pack: null, file })),
   ];
-  await mapLimit(jobs, CONCURRENCY, async ({ pack, file }) => {
+  await untilFailure(jobs, async ({ pack, file }) => {
     if (file) {
       if (lacks(file)) await store(file, (await fetch(file.sha)).bytes);
       return;
@@ -374,6 +374,23 @@ export async function pullLayers(
     for (const m of missing) await store(m, whole.subarray(m.offset, m.offset + m.size));
   });
   return { moved, bytes, blobs: plan.files.length + plan.packs.length };
+}
+
+/**
+ * `fn` over `items`, {@link CONCURRENCY} at once; after the first failure no further item is
+ * started (the command fails with it: nothing keeps transferring behind its back).
+ */
+async function untilFailure<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let failed = false;
+  await mapLimit(items, CONCURRENCY, async (item) => {
+    if (failed) return;
+    try {
+      await fn(item);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
 }
 
 /** A blob of an artifact the store lacks. */

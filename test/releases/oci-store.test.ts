@@ -187,7 +187,11 @@ it.skipIf(Boolean(skip))(
       expect(hasCode(ranged, 'DIGEST_MISMATCH')).toBe(true);
       expect((ranged as Error).message).toContain(`sha256:${changed.sha256}`);
       // A fresh store fetches whole packs, and refuses the tampered one.
-      const fresh = new ArtifactStore(path.join(tmp, 'c'), { remote: new OciStore(url) });
+      const resumed: number[] = [];
+      const fresh = new ArtifactStore(path.join(tmp, 'c'), {
+        remote: new OciStore(url),
+        onTransfer: ({ stats }) => resumed.push(stats.bytes),
+      });
       const whole = await fresh.verify(second.digest).catch((e: unknown) => e);
       expect(hasCode(whole, 'DIGEST_MISMATCH')).toBe(true);
       expect((whole as Error).message).toContain(`sha256:${packSha}`);
@@ -197,6 +201,12 @@ it.skipIf(Boolean(skip))(
       await b.verify(second.digest);
       const manifestBytes = Buffer.byteLength(serializeManifest(manifest));
       expect(fetched.at(-1)).toBe(manifestBytes + changed.size);
+      // The fresh store kept what verified before the refusal: its next pull resumes, fetching
+      // less than the whole artifact.
+      await fresh.verify(second.digest);
+      expect(resumed).toHaveLength(1);
+      expect(resumed[0]).toBeLessThan(manifestBytes + manifest.bytes);
+      expect(resumed[0]).toBeGreaterThanOrEqual(manifestBytes + packBytes.length);
     } finally {
       await registry.stop();
       rmSync(tmp, { recursive: true, force: true });
