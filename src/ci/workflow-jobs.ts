@@ -73,7 +73,9 @@ export function deployFirstJob(ctx: JobContext): WorkflowJob {
   const env = ctx.first;
   const github = githubAccess(ctx.config, null);
   const store = sharedStore(ctx.config);
-  const secrets = { ...airlockEnv(ctx.config, [env], github), ...sharedStoreEnv(ctx.config) };
+  const secrets = airlockEnv(ctx.config, [env], github);
+  // The store's credentials only where Airlock moves the release's bytes.
+  const withStore = { ...secrets, ...sharedStoreEnv(ctx.config) };
   const local = "steps.build.outputs.local == 'true'";
   // Without a shared store: pack and upload what was built, or (a re-run) fetch what an
   // earlier attempt uploaded. With one, the build pushed it and a re-run's deploy pulls it.
@@ -141,14 +143,14 @@ export function deployFirstJob(ctx: JobContext): WorkflowJob {
         name: 'Build the release once',
         id: 'build',
         run: buildReleaseScript(ctx.config.project),
-        env: secrets,
+        env: withStore,
       },
       ...transfer,
       {
         name: `Deploy to ${env} (migrate, switch, check)`,
         // --no-follow: the next environment is promoted by its own job, with its own secrets.
         run: `npx airlock deploy ${env} --release "$RELEASE_DIGEST" --no-follow --yes`,
-        env: { ...secrets, RELEASE_DIGEST: '${{ steps.build.outputs.digest }}' },
+        env: { ...withStore, RELEASE_DIGEST: '${{ steps.build.outputs.digest }}' },
       },
     ],
   };
@@ -159,10 +161,7 @@ export function promoteLastJob(ctx: JobContext): WorkflowJob {
   const env = ctx.last;
   const github = githubAccess(ctx.config, env);
   // The gate reads the previous environment's migration ledger too.
-  const secrets = {
-    ...airlockEnv(ctx.config, [ctx.first, env], github),
-    ...sharedStoreEnv(ctx.config),
-  };
+  const secrets = airlockEnv(ctx.config, [ctx.first, env], github);
   let resolve: WorkflowStep[] = [];
   let ids: { artifact: string; digest: string };
   let promote = `npx airlock promote ${env} --release "$RELEASE_DIGEST" --yes`;
@@ -219,7 +218,7 @@ export function promoteLastJob(ctx: JobContext): WorkflowJob {
             ? `Promote to ${env} when its gate holds`
             : `Promote to ${env} (the gate, then migrate, switch, check)`,
         run: promote,
-        env: { ...secrets, RELEASE_DIGEST: ids.digest },
+        env: { ...secrets, ...sharedStoreEnv(ctx.config), RELEASE_DIGEST: ids.digest },
       },
     ],
   };
@@ -272,7 +271,6 @@ export function rollbackJob(ctx: JobContext): WorkflowJob {
   const secrets: Record<string, string> = {};
   for (const env of ctx.config.pipeline)
     Object.assign(secrets, airlockEnv(ctx.config, [env], github));
-  Object.assign(secrets, sharedStoreEnv(ctx.config));
   const ids = {
     artifact: '${{ steps.release.outputs.artifact }}',
     digest: '${{ steps.release.outputs.digest }}',
@@ -309,6 +307,7 @@ export function rollbackJob(ctx: JobContext): WorkflowJob {
         run: 'npx airlock rollback "$ENVIRONMENT" --to "$RELEASE_ID" --yes',
         env: {
           ...secrets,
+          ...sharedStoreEnv(ctx.config),
           ENVIRONMENT: '${{ inputs.environment }}',
           RELEASE_ID: '${{ steps.release.outputs.release }}',
         },

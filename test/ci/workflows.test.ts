@@ -367,6 +367,11 @@ describe('generated workflows: invariants', () => {
           expect(step.env?.GITHUB_TOKEN, `${id}: ${step.name}`).toBe('${{ github.token }}');
           expect(step.env?.AIRLOCK_REGISTRY_USER).toBe('${{ github.actor }}');
         }
+      // Steps that move no release bytes never see the registry token.
+      for (const [id, job] of jobs)
+        for (const step of job.steps)
+          if (!/airlock (build|deploy|promote|rollback)\b/.test(step.run ?? ''))
+            expect(step.env?.AIRLOCK_REGISTRY_TOKEN, `${id}: ${step.name}`).toBeUndefined();
       // Another registry or a bucket: credentials from secrets only, no `packages` permission.
       const other = generateWorkflows(
         forFlow(
