@@ -19,7 +19,7 @@ import { createProviders, hostedDatabaseEngines } from '../providers/registry.ts
 import { ArtifactStore, type ArtifactStoreOptions } from '../releases/artifact-store.ts';
 import { artifactDigestLabel } from '../releases/digest-label.ts';
 import { gitUserEmail } from '../releases/git.ts';
-import { OciStore } from '../releases/oci-store.ts';
+import { OciStore, ociCredentialsFromEnv } from '../releases/oci-store.ts';
 import { S3Store, s3SettingsFromEnv } from '../releases/s3-store.ts';
 import { knownSecrets } from '../secrets/known-secrets.ts';
 import { maskingStore } from '../state/masking-store.ts';
@@ -232,17 +232,9 @@ function sharedArtifactStore(
   reporter: Reporter,
 ): Pick<ArtifactStoreOptions, 'remote' | 'onTransfer'> {
   if (!config.artifacts) return {};
-  // On GitHub's registry, a workflow job's own token (GITHUB_TOKEN, limited by the job's
-  // `packages` permission) serves when no AIRLOCK_REGISTRY_TOKEN is set.
-  const token =
-    process.env.AIRLOCK_REGISTRY_TOKEN ||
-    (config.artifacts.startsWith('oci://ghcr.io/') ? process.env.GITHUB_TOKEN : undefined);
   const remote = config.artifacts.startsWith('s3://')
     ? new S3Store(config.artifacts, s3SettingsFromEnv(process.env))
-    : new OciStore(config.artifacts, {
-        ...(process.env.AIRLOCK_REGISTRY_USER ? { user: process.env.AIRLOCK_REGISTRY_USER } : {}),
-        ...(token ? { token } : {}),
-      });
+    : new OciStore(config.artifacts, ociCredentialsFromEnv(config.artifacts, process.env));
 
   return {
     remote,

@@ -66,6 +66,23 @@ export interface OciCredentials {
   token?: string;
 }
 
+/**
+ * The credentials for `url` from the environment: `AIRLOCK_REGISTRY_USER` and
+ * `AIRLOCK_REGISTRY_TOKEN`; on `ghcr.io`, a workflow job's own `GITHUB_TOKEN` (limited by the
+ * job's `packages` permission) when no `AIRLOCK_REGISTRY_TOKEN` is set.
+ */
+export function ociCredentialsFromEnv(
+  url: string,
+  env: Readonly<Record<string, string | undefined>>,
+): OciCredentials {
+  const token =
+    env.AIRLOCK_REGISTRY_TOKEN || (url.startsWith('oci://ghcr.io/') ? env.GITHUB_TOKEN : undefined);
+  return {
+    ...(env.AIRLOCK_REGISTRY_USER ? { user: env.AIRLOCK_REGISTRY_USER } : {}),
+    ...(token ? { token } : {}),
+  };
+}
+
 /** Parses `oci://host[:port]/repository/path`; loopback hosts are spoken to over plain HTTP. */
 export function parseOciUrl(url: string): { base: string; host: string; repository: string } {
   const match =

@@ -44,9 +44,9 @@ export interface LocalObjects {
 
 /** What one push or pull moved (bytes are file contents, not HTTP overhead). */
 export interface TransferStats {
-  /** Distinct blobs the artifact names (its config included). */
+  /** Blobs the artifact has: its manifest, its packs and its large files. */
   blobs: number;
-  /** Blobs sent or fetched (the others were already there). */
+  /** Blobs sent or fetched, a byte range of a pack counting as one (the others were already there). */
   moved: number;
   /** Bytes of the blobs sent or fetched. */
   bytes: number;
@@ -294,7 +294,8 @@ export async function pushLayers(
  * stores each as soon as its sha256 verifies (an interrupted pull resumes where it stopped):
  * large files by their own blob; from a pack (`packs`: its blob by `<number>/<PACKS>`), the whole
  * pack, or a few files as byte ranges when this machine holds most of it.
- * @returns objects fetched and bytes received.
+ * @returns blobs fetched (a byte range counts as one), bytes received, and the blobs the
+ *   artifact has.
  * @throws ProviderError `DIGEST_MISMATCH` naming the blob that is missing or does not verify.
  */
 export async function pullLayers(
@@ -319,11 +320,11 @@ export async function pullLayers(
       );
     for (const mode of m.modes)
       if (!local.hasObject(m.sha, mode, m.size)) await local.addObject(m.sha, mode, blob);
-    moved += 1;
   };
   const fetch = async (sha: string, range?: { offset: number; length: number }) => {
     const got = await transport.getBlob(sha, range);
     if (!got) throw missingBlob(transport.label, sha, artifact);
+    moved += 1;
     bytes += got.bytes.length;
     return got;
   };

@@ -12,7 +12,7 @@ import { expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.ts';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
 import { serializeManifest } from '../../src/releases/manifest.ts';
-import { OciStore, parseOciUrl } from '../../src/releases/oci-store.ts';
+import { OciStore, ociCredentialsFromEnv, parseOciUrl } from '../../src/releases/oci-store.ts';
 import { planLayers } from '../../src/releases/remote-transfer.ts';
 import { REGISTRY_NEEDED, registryAvailable, startRegistry } from '../helpers/oci-registry.ts';
 import { remoteGcContract } from './remote-gc-contract.ts';
@@ -91,6 +91,19 @@ for (const scheme of ['basic', 'token'] as const)
       }
     },
   );
+
+it('credentials from the environment; on ghcr.io a workflow job token serves when no registry token is set', () => {
+  const env = { AIRLOCK_REGISTRY_USER: 'ci', GITHUB_TOKEN: 'job-token' };
+  expect(ociCredentialsFromEnv('oci://ghcr.io/acme/app', env)).toEqual({
+    user: 'ci',
+    token: 'job-token',
+  });
+  expect(
+    ociCredentialsFromEnv('oci://ghcr.io/acme/app', { ...env, AIRLOCK_REGISTRY_TOKEN: 'pat' }),
+  ).toEqual({ user: 'ci', token: 'pat' });
+  // Another registry never gets GitHub's token.
+  expect(ociCredentialsFromEnv('oci://registry.fly.io/app', env)).toEqual({ user: 'ci' });
+});
 
 it('oci:// addresses: loopback over HTTP, others HTTPS; credentials in the address refused', () => {
   expect(parseOciUrl('oci://127.0.0.1:5000/team/app').base).toBe('http://127.0.0.1:5000');
