@@ -341,7 +341,11 @@ export async function pullLayers(
     const missing = pack.members.filter(lacks);
     if (missing.length === 0) return;
     const packSha = packs.get(pack.prefix);
-    if (!packSha) throw missingBlob(transport.label, missing[0]?.sha ?? '', artifact);
+    if (!packSha) {
+      // Pushed before small files travelled in packs (a blob per file): each by its own blob.
+      for (const m of missing) await store(m, (await fetch(m.sha)).bytes);
+      return;
+    }
     const missingBytes = missing.reduce((n, m) => n + m.size, 0);
     if (missing.length <= RANGE_FILES_MAX && missingBytes * 2 < pack.size) {
       // A few files of a pack this machine mostly holds (the next release of an app): only

@@ -227,3 +227,56 @@ it.skipIf(Boolean(skip))(
     }
   },
 );
+
+it.skipIf(Boolean(skip))(
+  'an artifact pushed as one blob per file (before packs) still pulls and verifies',
+  async () => {
+    const registry = await startRegistry();
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'airlock-oci-per-file-'));
+    try {
+      const build = path.join(tmp, 'build');
+      mkdirSync(build);
+      for (let i = 0; i < 3; i++) writeFileSync(path.join(build, `f${i}.js`), `// ${i}\n`);
+      const a = new ArtifactStore(path.join(tmp, 'a'));
+      const { digest } = await a.put(build);
+      const manifest = await a.manifest(digest);
+      const base = `http://${registry.host}/v2/team/app`;
+      const upload = async (bytes: Uint8Array) => {
+        const sha = hash('sha256', bytes, 'hex');
+        const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+        const put = await fetch(`${started.headers.get('location')}&digest=sha256:${sha}`, {
+          method: 'PUT',
+          body: bytes,
+        });
+        expect(put.status).toBe(201);
+        return { digest: `sha256:${sha}`, size: bytes.length };
+      };
+      const config = await upload(Buffer.from(serializeManifest(manifest)));
+      const layers = [];
+      for (const e of manifest.entries)
+        if (e.kind === 'file')
+          layers.push({
+            mediaType: 'application/vnd.airlock.file.v1',
+            ...(await upload(readFileSync(a.objectPath(e.sha256, e.mode)))),
+          });
+      const stored = await fetch(`${base}/manifests/${OciStore.tagOf(digest)}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.airlock.manifest.v1+json', ...config },
+          layers,
+        }),
+      });
+      expect(stored.status).toBe(201);
+      const b = new ArtifactStore(path.join(tmp, 'b'), {
+        remote: new OciStore(registry.url('team/app')),
+      });
+      expect(await b.verify(digest)).toMatchObject({ digest, files: 3 });
+    } finally {
+      await registry.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);
