@@ -196,7 +196,8 @@ export function generateWorkflows(
   }
 
   const branch = flow === 'manual' ? MAIN_BRANCH : first;
-  const firstSummary = `Pull requests: ${verifyText}. Push to ${branch}: verify, build the release once, upload it, deploy it to ${first} with checks.`;
+  const upload = ctx.config.artifacts ? `push it to ${ctx.config.artifacts}` : 'upload it';
+  const firstSummary = `Pull requests: ${verifyText}. Push to ${branch}: verify, build the release once, ${upload}, deploy it to ${first} with checks.`;
   const lastSummary =
     flow === 'manual'
       ? `Run by hand (Actions → Run workflow; input: the release, default what ${first} serves) or by pushing a ${VERSION_TAGS} tag (its commit's release): promote that release's artifact, never rebuilt, to ${last}. The job runs in the GitHub environment ${last}, so its required reviewers approve it on top of Airlock's approval gate.`

@@ -16,6 +16,7 @@ import {
   resolveManualReleaseScript,
   resolveRollbackReleaseScript,
 } from './release-scripts.ts';
+import { sharedStore, sharedStoreEnv, sharedStorePermissions } from './shared-store.ts';
 import {
   airlockEnv,
   githubAccess,
@@ -64,12 +65,47 @@ export function verifyJob(ctx: JobContext): WorkflowJob {
   };
 }
 
-/** Builds the release once, uploads it, deploys it to the first environment. */
+/**
+ * Builds the release once, uploads it (to the shared artifact store, which `airlock build`
+ * pushes to, or as a workflow artifact), deploys it to the first environment.
+ */
 export function deployFirstJob(ctx: JobContext): WorkflowJob {
   const env = ctx.first;
   const github = githubAccess(ctx.config, null);
+  const store = sharedStore(ctx.config);
   const secrets = airlockEnv(ctx.config, [env], github);
+  // The store's credentials only where Airlock moves the release's bytes.
+  const withStore = { ...secrets, ...sharedStoreEnv(ctx.config) };
   const local = "steps.build.outputs.local == 'true'";
+  // Without a shared store: pack and upload what was built, or (a re-run) fetch what an
+  // earlier attempt uploaded. With one, the build pushed it and a re-run's deploy pulls it.
+  const transfer: WorkflowStep[] = store
+    ? []
+    : [
+        {
+          name: 'Pack the release',
+          if: local,
+          run: PACK_RELEASE_SCRIPT,
+          env: { ARTIFACT_PATHS: '${{ steps.build.outputs.paths }}' },
+        },
+        {
+          name: 'Upload the release artifact',
+          if: local,
+          uses: usesOf(PINNED_ACTIONS.uploadArtifact),
+          with: {
+            name: '${{ steps.build.outputs.artifact }}',
+            path: `\${{ runner.temp }}/${RELEASE_DIR}`,
+            'if-no-files-found': 'error',
+          },
+        },
+        ...fetchReleaseSteps(
+          {
+            artifact: '${{ steps.build.outputs.artifact }}',
+            digest: '${{ steps.build.outputs.digest }}',
+          },
+          "steps.build.outputs.local != 'true'",
+        ),
+      ];
   return {
     name: `Build once, deploy to ${env}`,
     needs: 'verify',
@@ -77,7 +113,7 @@ export function deployFirstJob(ctx: JobContext): WorkflowJob {
     'runs-on': 'ubuntu-latest',
     environment: env,
     concurrency: concurrencyOf(ctx, env),
-    permissions: permissionsFor(github),
+    permissions: { ...permissionsFor(github), ...sharedStorePermissions(ctx.config, 'push') },
     'timeout-minutes': 30,
     outputs: {
       release: '${{ steps.build.outputs.release }}',
@@ -107,37 +143,14 @@ export function deployFirstJob(ctx: JobContext): WorkflowJob {
         name: 'Build the release once',
         id: 'build',
         run: buildReleaseScript(ctx.config.project),
-        env: secrets,
+        env: withStore,
       },
-      {
-        name: 'Pack the release',
-        if: local,
-        run: PACK_RELEASE_SCRIPT,
-        env: { ARTIFACT_PATHS: '${{ steps.build.outputs.paths }}' },
-      },
-      {
-        name: 'Upload the release artifact',
-        if: local,
-        uses: usesOf(PINNED_ACTIONS.uploadArtifact),
-        with: {
-          name: '${{ steps.build.outputs.artifact }}',
-          path: `\${{ runner.temp }}/${RELEASE_DIR}`,
-          'if-no-files-found': 'error',
-        },
-      },
-      // A re-run finds the release already built: fetch the artifact an earlier attempt uploaded.
-      ...fetchReleaseSteps(
-        {
-          artifact: '${{ steps.build.outputs.artifact }}',
-          digest: '${{ steps.build.outputs.digest }}',
-        },
-        "steps.build.outputs.local != 'true'",
-      ),
+      ...transfer,
       {
         name: `Deploy to ${env} (migrate, switch, check)`,
         // --no-follow: the next environment is promoted by its own job, with its own secrets.
         run: `npx airlock deploy ${env} --release "$RELEASE_DIGEST" --no-follow --yes`,
-        env: { ...secrets, RELEASE_DIGEST: '${{ steps.build.outputs.digest }}' },
+        env: { ...withStore, RELEASE_DIGEST: '${{ steps.build.outputs.digest }}' },
       },
     ],
   };
@@ -186,7 +199,7 @@ export function promoteLastJob(ctx: JobContext): WorkflowJob {
     'runs-on': 'ubuntu-latest',
     environment: env,
     concurrency: concurrencyOf(ctx, env),
-    permissions: permissionsFor(github),
+    permissions: { ...permissionsFor(github), ...sharedStorePermissions(ctx.config, 'pull') },
     // `promote --auto` waits up to 30 minutes for a pending gate (CI still running, soak).
     'timeout-minutes': ctx.flow === 'automatic' ? 45 : 30,
     ...workingDirectory(ctx),
@@ -197,14 +210,15 @@ export function promoteLastJob(ctx: JobContext): WorkflowJob {
       ...platformCliSteps(ctx, [ctx.first, env]),
       { name: 'Require shared Airlock state', run: requireTeamStateScript(env), env: secrets },
       ...resolve,
-      ...fetchReleaseSteps(ids),
+      // With a shared store, `airlock promote` pulls the release by digest itself.
+      ...(sharedStore(ctx.config) ? [] : fetchReleaseSteps(ids)),
       {
         name:
           ctx.flow === 'automatic'
             ? `Promote to ${env} when its gate holds`
             : `Promote to ${env} (the gate, then migrate, switch, check)`,
         run: promote,
-        env: { ...secrets, RELEASE_DIGEST: ids.digest },
+        env: { ...secrets, ...sharedStoreEnv(ctx.config), RELEASE_DIGEST: ids.digest },
       },
     ],
   };
@@ -247,8 +261,9 @@ export function approveLastJob(ctx: JobContext): WorkflowJob {
  * by hand with the environment and the release as inputs. The job runs in that GitHub
  * environment, so its protection rules (required reviewers, branches) apply and it reads only
  * that environment's secrets; it queues behind the environment's deployments. The release's
- * artifact is downloaded first: a platform that needs the bytes again (the command provider
- * redeploys them) gets exactly the release's.
+ * artifact is downloaded first (or, with a shared store, pulled by `airlock rollback`): a
+ * platform that needs the bytes again (the command provider redeploys them) gets exactly the
+ * release's.
  */
 export function rollbackJob(ctx: JobContext): WorkflowJob {
   const github = githubAccess(ctx.config, null);
@@ -268,7 +283,7 @@ export function rollbackJob(ctx: JobContext): WorkflowJob {
       group: `airlock-${ctx.config.project}-\${{ inputs.environment }}`,
       'cancel-in-progress': false,
     },
-    permissions: permissionsFor(github),
+    permissions: { ...permissionsFor(github), ...sharedStorePermissions(ctx.config, 'pull') },
     'timeout-minutes': 30,
     ...workingDirectory(ctx),
     env: { AIRLOCK_ACTOR: '${{ github.actor }}' },
@@ -286,12 +301,13 @@ export function rollbackJob(ctx: JobContext): WorkflowJob {
         run: resolveRollbackReleaseScript(ctx.config.project),
         env: { ...secrets, RELEASE: '${{ inputs.release }}' },
       },
-      ...fetchReleaseSteps(ids),
+      ...(sharedStore(ctx.config) ? [] : fetchReleaseSteps(ids)),
       {
         name: 'Roll back (serve the earlier release again, then check it)',
         run: 'npx airlock rollback "$ENVIRONMENT" --to "$RELEASE_ID" --yes',
         env: {
           ...secrets,
+          ...sharedStoreEnv(ctx.config),
           ENVIRONMENT: '${{ inputs.environment }}',
           RELEASE_ID: '${{ steps.release.outputs.release }}',
         },

@@ -19,7 +19,7 @@ import { createProviders, hostedDatabaseEngines } from '../providers/registry.ts
 import { ArtifactStore, type ArtifactStoreOptions } from '../releases/artifact-store.ts';
 import { artifactDigestLabel } from '../releases/digest-label.ts';
 import { gitUserEmail } from '../releases/git.ts';
-import { OciStore } from '../releases/oci-store.ts';
+import { OciStore, ociCredentialsFromEnv } from '../releases/oci-store.ts';
 import { S3Store, s3SettingsFromEnv } from '../releases/s3-store.ts';
 import { knownSecrets } from '../secrets/known-secrets.ts';
 import { maskingStore } from '../state/masking-store.ts';
@@ -234,12 +234,7 @@ function sharedArtifactStore(
   if (!config.artifacts) return {};
   const remote = config.artifacts.startsWith('s3://')
     ? new S3Store(config.artifacts, s3SettingsFromEnv(process.env))
-    : new OciStore(config.artifacts, {
-        ...(process.env.AIRLOCK_REGISTRY_USER ? { user: process.env.AIRLOCK_REGISTRY_USER } : {}),
-        ...(process.env.AIRLOCK_REGISTRY_TOKEN
-          ? { token: process.env.AIRLOCK_REGISTRY_TOKEN }
-          : {}),
-      });
+    : new OciStore(config.artifacts, ociCredentialsFromEnv(config.artifacts, process.env));
 
   return {
     remote,

@@ -13,7 +13,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.ts';
 import { scanTree } from '../releases/manifest.ts';
-import type { RemoteCollectOptions, RemoteCollectResult } from '../releases/oci-store.ts';
+import type { RemoteCollectOptions, RemoteCollectResult } from '../releases/remote-transfer.ts';
 import { audit } from '../state/audit.ts';
 import type { Release } from '../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from './context.ts';

@@ -69,7 +69,7 @@ import {
   scanTreeSync,
   serializeManifest,
 } from './manifest.ts';
-import type { LocalObjects, RemoteStore, TransferStats } from './oci-store.ts';
+import type { LocalObjects, RemoteStore, TransferStats } from './remote-transfer.ts';
 import type { TreeDigest } from './tree-digest.ts';
 
 /**
@@ -386,17 +386,22 @@ export class ArtifactStore {
       pushedBlobs: async (label) => {
         const blobs = new Set<string>();
         const text = await readFile(this.#pushedFile(label), 'utf8').catch(() => '');
-        for (const digest of text.split('\n').slice(-20)) {
-          if (!/^[0-9a-f]{64}$/.test(digest) || !this.has(digest)) continue;
+        // One line a push: the artifact digest, then the blobs the shared store held after it
+        // (a line with the digest alone: its file blobs, from its manifest).
+        for (const line of text.split('\n').slice(-20)) {
+          const [digest, ...layers] = line.split(' ');
+          if (!digest || !/^[0-9a-f]{64}$/.test(digest)) continue;
+          for (const sha of layers) if (/^[0-9a-f]{64}$/.test(sha)) blobs.add(sha);
+          if (layers.length > 0 || !this.has(digest)) continue;
           const manifest = await this.manifest(digest).catch(() => null);
           for (const entry of manifest?.entries ?? [])
             if (entry.kind === 'file') blobs.add(entry.sha256);
         }
         return blobs;
       },
-      recordPush: async (label, digest) => {
+      recordPush: async (label, digest, blobs) => {
         await mkdir(path.join(this.root, 'pushed'), { recursive: true });
-        await appendFile(this.#pushedFile(label), `${digest}\n`);
+        await appendFile(this.#pushedFile(label), `${[digest, ...(blobs ?? [])].join(' ')}\n`);
       },
     };
   }

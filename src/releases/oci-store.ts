@@ -7,17 +7,23 @@
  *
  * - `config`: the Airlock manifest (`manifest.ts`, serialized JSON, media type
  *   `application/vnd.airlock.manifest.v1+json`): every path, mode, size and sha256;
- * - `layers`: one blob per distinct file content (media type `application/vnd.airlock.file.v1`),
- *   named by the sha256 of its bytes, the same sha256 the local store names its objects by. Two
- *   releases that differ by one file share every other blob: a push sends only the blobs the
- *   registry answers 404 to (`HEAD`), a pull fetches only the objects this machine lacks;
+ * - `layers`: each file larger than {@link PACK_FILE_MAX} as a blob of its own (media type
+ *   `application/vnd.airlock.file.v1`, named by the sha256 of its bytes, the same sha256 the
+ *   local store names its objects by), and the smaller ones in 64 packs
+ *   (`application/vnd.airlock.pack.v1`, see {@link planLayers}): a few hundred requests rather
+ *   than one per file. Two releases that differ by one file share every other blob: a push sends
+ *   only the blobs the registry lacks (no question asked in a repository that does not exist
+ *   yet, nor about blobs this machine pushed there before), a pull fetches only what this machine
+ *   lacks (a few files of a pack as byte ranges);
  * - tag `sha256-<artifact digest>` (the artifact digest is the reference every machine knows from
  *   the shared state).
  *
  * Every byte pulled is hashed before it is stored: a blob whose sha256 is not its name, or a
  * config that does not digest to the artifact digest, is refused (`DIGEST_MISMATCH`, naming the
- * digest) and nothing of it is kept. Blobs are uploaded by `POST` + `PUT` (monolithic), or in
- * chunks (`PATCH`) above {@link CHUNK_BYTES}. Credentials come from the environment only
+ * digest) and nothing of it is kept; what verified is kept, so a pull that was interrupted
+ * resumes where it stopped. Requests run 16 at once over kept-alive
+ * connections. Blobs are uploaded by `POST` + `PUT` (monolithic), or in chunks (`PATCH`) above
+ * {@link CHUNK_BYTES}. Credentials come from the environment only
  * (`AIRLOCK_REGISTRY_USER`, `AIRLOCK_REGISTRY_TOKEN`): HTTP basic, or the bearer token the
  * registry's token service issues for them; they never appear in messages.
  */
@@ -25,8 +31,23 @@ import { hash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
-import { mapLimit } from './file-hash.ts';
 import { type Manifest, parseManifest, serializeManifest } from './manifest.ts';
+import {
+  type BlobTransport,
+  expectStatus,
+  type LocalObjects,
+  missingBlob,
+  PACK_FILE_MAX,
+  type PushedLayer,
+  planLayers,
+  pullLayers,
+  pushLayers,
+  type RemoteCollectOptions,
+  type RemoteCollectResult,
+  type RemoteStore,
+  sortForCollection,
+  type TransferStats,
+} from './remote-transfer.ts';
 
 export const AIRLOCK_ARTIFACT_TYPE = 'application/vnd.airlock.artifact.v1';
 export const AIRLOCK_MANIFEST_MEDIA_TYPE = 'application/vnd.airlock.manifest.v1+json';
@@ -34,136 +55,32 @@ export const AIRLOCK_FILE_MEDIA_TYPE = 'application/vnd.airlock.file.v1';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 /** Files larger than this (bytes) are uploaded in chunks of this size. */
 export const CHUNK_BYTES = 32 * 1024 * 1024;
-/** Requests in flight at once (HEADs, uploads, downloads). */
-const CONCURRENCY = 8;
-
-/** What the local store offers a remote: where its objects are, and how to add verified ones. */
-export interface LocalObjects {
-  objectPath(sha: string, mode: number): string;
-  /** True when the object is present with this size. */
-  hasObject(sha: string, mode: 0o644 | 0o755, size: number): boolean;
-  /** Stores bytes already verified to have sha256 `sha`. */
-  addObject(sha: string, mode: 0o644 | 0o755, bytes: Uint8Array): Promise<void>;
-  addManifest(manifest: Manifest): Promise<void>;
-  /**
-   * sha256s of the file blobs of artifacts this store pushed to `label` before (the remote had
-   * them then: a push need not ask about them again), and `record` to note a finished push.
-   */
-  pushedBlobs?(label: string): Promise<Set<string>>;
-  recordPush?(label: string, digest: string): Promise<void>;
-}
-
-/** What one push or pull moved (bytes are file contents, not HTTP overhead). */
-export interface TransferStats {
-  /** Distinct blobs the artifact names (its config included). */
-  blobs: number;
-  /** Blobs sent or fetched (the others were already there). */
-  moved: number;
-  /** Bytes of the blobs sent or fetched. */
-  bytes: number;
-  /** False when nothing was needed (the artifact was already there). */
-  transferred: boolean;
-}
-
-/**
- * `response` when its status is one of `ok`; otherwise refuses it, quoting up to 300 characters
- * of the body (none for `HEAD`) and the fix: `hints.denied` for 401/403, `hints.other` else.
- * @throws ProviderError `ARTIFACT_STORE_FAILED` (details: status, store label).
- */
-export async function expectStatus(
-  label: string,
-  method: string,
-  response: Response,
-  options: { ok: number[]; what: string },
-  hints: { denied: string; other: string },
-): Promise<Response> {
-  if (options.ok.includes(response.status)) return response;
-  const text = method === 'HEAD' ? '' : (await response.text().catch(() => '')).slice(0, 300);
-  const denied = response.status === 401 || response.status === 403;
-  throw new ProviderError(
-    'ARTIFACT_STORE_FAILED',
-    `${label} answered ${response.status} when asked to ${options.what}${text ? `: ${text.trim()}` : ''}.`,
-    {
-      hint: denied ? hints.denied : hints.other,
-      details: { status: response.status, store: label },
-    },
-  );
-}
-
-/** A shared artifact store (OCI registry or S3-compatible bucket). */
-export interface RemoteStore {
-  /** Where it is, for messages (never with credentials), e.g. `oci://ghcr.io/acme/app`. */
-  readonly label: string;
-  /** Sends the artifact's manifest and the file blobs the remote lacks. Idempotent. */
-  push(manifest: Manifest, local: LocalObjects): Promise<TransferStats>;
-  /**
-   * Fetches the artifact's manifest and the objects `local` lacks, verifying every byte.
-   * @throws ProviderError `DIGEST_MISMATCH` (missing, or bytes that do not verify),
-   *   `ARTIFACT_STORE_FAILED` (the remote refused or cannot be reached).
-   */
-  pull(digest: string, local: LocalObjects): Promise<TransferStats>;
-  /**
-   * Garbage collection of the remote (`airlock gc --remote`): removes the artifacts it holds
-   * that are in `known` (the project's state names them) and not in `keep`. An artifact the
-   * state does not name (another project's, or one pushed by a build whose release is not
-   * recorded yet) is never removed.
-   * @throws ProviderError `ARTIFACT_STORE_FAILED` (the remote refused a listing or a removal).
-   */
-  collect(
-    known: ReadonlySet<string>,
-    keep: ReadonlySet<string>,
-    options?: RemoteCollectOptions,
-  ): Promise<RemoteCollectResult>;
-}
-
-export interface RemoteCollectOptions {
-  /** Only report what would be removed. */
-  dryRun?: boolean;
-  /**
-   * Blobs younger than this (ms) are never removed, however unreferenced: a push in progress
-   * sends its blobs before the manifest that names them. Default one hour.
-   */
-  graceMs?: number;
-}
-
-export interface RemoteCollectResult {
-  /** Artifact digests removed (or, with `dryRun`, that would be). */
-  removed: string[];
-  /** Artifact digests kept because something needs them. */
-  kept: string[];
-  /** Artifact digests the remote holds that the state does not name: left alone. */
-  unknown: string[];
-  /** File blobs removed, and their bytes; null where the remote removes unreferenced blobs itself (an OCI registry's own garbage collection). */
-  blobs: { count: number; bytes: number } | null;
-}
-
-/** Default {@link RemoteCollectOptions.graceMs}: one hour. */
-export const REMOTE_GC_GRACE_MS = 60 * 60 * 1000;
-
-/** Splits the artifacts a remote holds into removed (known, not kept), kept and unknown. */
-export function sortForCollection(
-  held: Iterable<string>,
-  known: ReadonlySet<string>,
-  keep: ReadonlySet<string>,
-): Pick<RemoteCollectResult, 'removed' | 'kept' | 'unknown'> {
-  const out: Pick<RemoteCollectResult, 'removed' | 'kept' | 'unknown'> = {
-    removed: [],
-    kept: [],
-    unknown: [],
-  };
-  for (const digest of new Set(held)) {
-    if (!known.has(digest)) out.unknown.push(digest);
-    else if (keep.has(digest)) out.kept.push(digest);
-    else out.removed.push(digest);
-  }
-  return out;
-}
-
+export const AIRLOCK_PACK_MEDIA_TYPE = 'application/vnd.airlock.pack.v1';
+/** `<pack number>/<PACKS>`, e.g. `12/64`. */
+const PACK_ANNOTATION = 'dev.airlock.pack';
+const PACK_MAX_ANNOTATION = 'dev.airlock.pack.max-file-bytes';
 export interface OciCredentials {
   /** User name for basic auth or the token service (ghcr.io accepts any). */
   user?: string;
   /** Password or token. */
   token?: string;
+}
+
+/**
+ * The credentials for `url` from the environment: `AIRLOCK_REGISTRY_USER` and
+ * `AIRLOCK_REGISTRY_TOKEN`; on `ghcr.io`, a workflow job's own `GITHUB_TOKEN` (limited by the
+ * job's `packages` permission) when no `AIRLOCK_REGISTRY_TOKEN` is set.
+ */
+export function ociCredentialsFromEnv(
+  url: string,
+  env: Readonly<Record<string, string | undefined>>,
+): OciCredentials {
+  const token =
+    env.AIRLOCK_REGISTRY_TOKEN || (url.startsWith('oci://ghcr.io/') ? env.GITHUB_TOKEN : undefined);
+  return {
+    ...(env.AIRLOCK_REGISTRY_USER ? { user: env.AIRLOCK_REGISTRY_USER } : {}),
+    ...(token ? { token } : {}),
+  };
 }
 
 /** Parses `oci://host[:port]/repository/path`; loopback hosts are spoken to over plain HTTP. */
@@ -192,6 +109,11 @@ export class OciStore implements RemoteStore {
   readonly #repo: string;
   readonly #credentials: OciCredentials;
   #auth: string | null = null;
+  /** The token request under way (one for all concurrent requests that met a 401). */
+  #authenticating: Promise<void> | null = null;
+  /** A push asks the token service for `pull,push` at once. */
+  #pushing = false;
+  readonly #transport: BlobTransport;
   /** Bytes of request bodies sent (uploads), for measurement. */
   sentBytes = 0;
 
@@ -201,6 +123,7 @@ export class OciStore implements RemoteStore {
     this.#base = base;
     this.#repo = repository;
     this.#credentials = credentials;
+    this.#transport = this.#makeTransport();
   }
 
   /** The tag an artifact is stored under. */
@@ -210,79 +133,88 @@ export class OciStore implements RemoteStore {
 
   async push(manifest: Manifest, local: LocalObjects): Promise<TransferStats> {
     const tag = OciStore.tagOf(manifest.digest);
-    const blobs = new Map<string, { size: number; mode: number }>();
-    for (const entry of manifest.entries)
-      if (entry.kind === 'file' && !blobs.has(entry.sha256))
-        blobs.set(entry.sha256, { size: entry.size, mode: entry.mode });
+    this.#pushing = true;
+    const plan = planLayers(manifest);
+    const layerCount = plan.files.length + plan.packs.length;
     const present = await this.#request('HEAD', `/manifests/${tag}`, {
       headers: { accept: OCI_MANIFEST },
       ok: [200, 404],
       what: `look up ${artifactDigestLabel(manifest.digest)}`,
     });
     if (present.status === 200)
-      return { blobs: blobs.size + 1, moved: 0, bytes: 0, transferred: false };
+      return { blobs: layerCount + 1, moved: 0, bytes: 0, transferred: false };
     const config = Buffer.from(serializeManifest(manifest));
     const configSha = hash('sha256', config, 'hex');
     // Blobs an earlier push of this machine sent are not asked about again; should the registry
     // have lost one since (its own garbage collection), it refuses the manifest and the push is
     // made again asking about every blob.
     const known = (await local.pushedBlobs?.(this.label)) ?? new Set<string>();
-    let moved = 0;
-    let bytes = 0;
-    const sendBlobs = async (skip: Set<string>) =>
-      mapLimit(
-        [...blobs.entries(), [configSha, { size: config.length, mode: -1 }] as const],
-        CONCURRENCY,
-        async ([sha, blob]) => {
-          if (skip.has(sha) || (await this.#hasBlob(sha))) return;
-          try {
-            if (blob.mode === -1) await this.#upload(sha, config);
-            else await this.#uploadFile(sha, local.objectPath(sha, blob.mode), blob.size);
-          } catch (error) {
-            // Another machine pushing the same release may have committed this blob first.
-            if (await this.#hasBlob(sha)) return;
-            throw error;
-          }
-          moved += 1;
-          bytes += blob.size;
-        },
-      );
-    await sendBlobs(known);
-    const body = JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      artifactType: AIRLOCK_ARTIFACT_TYPE,
-      config: {
-        mediaType: AIRLOCK_MANIFEST_MEDIA_TYPE,
-        digest: `sha256:${configSha}`,
-        size: config.length,
-      },
-      layers: [...blobs.entries()].map(([sha, blob]) => ({
-        mediaType: AIRLOCK_FILE_MEDIA_TYPE,
-        digest: `sha256:${sha}`,
-        size: blob.size,
-      })),
-      annotations: {
-        'dev.airlock.artifact.digest': `sha256:${manifest.digest}`,
-        'dev.airlock.artifact.files': String(manifest.files),
-        'dev.airlock.artifact.bytes': String(manifest.bytes),
-      },
+    // A repository the registry has never heard of holds no blob: nothing to ask about.
+    const listed = await this.#request('GET', '/tags/list?n=1', {
+      ok: [200, 404],
+      what: 'list the repository',
     });
+    await listed.arrayBuffer().catch(() => {});
+    const send = async (skip: Set<string>, ask: boolean) => {
+      const sent = await pushLayers(plan, local, this.#transport, { skip, ask });
+      if (!skip.has(configSha) && !(ask && (await this.#hasBlob(configSha)))) {
+        await this.#upload(configSha, config);
+        sent.moved += 1;
+        sent.bytes += config.length;
+      }
+      return sent;
+    };
+    let sent = await send(known, listed.status !== 404);
+    const body = (layers: PushedLayer[]) =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          artifactType: AIRLOCK_ARTIFACT_TYPE,
+          config: {
+            mediaType: AIRLOCK_MANIFEST_MEDIA_TYPE,
+            digest: `sha256:${configSha}`,
+            size: config.length,
+          },
+          layers: layers.map(({ sha, size, pack }) =>
+            pack === undefined
+              ? { mediaType: AIRLOCK_FILE_MEDIA_TYPE, digest: `sha256:${sha}`, size }
+              : {
+                  mediaType: AIRLOCK_PACK_MEDIA_TYPE,
+                  digest: `sha256:${sha}`,
+                  size,
+                  annotations: {
+                    [PACK_ANNOTATION]: pack,
+                    [PACK_MAX_ANNOTATION]: String(PACK_FILE_MAX),
+                  },
+                },
+          ),
+          annotations: {
+            'dev.airlock.artifact.digest': `sha256:${manifest.digest}`,
+            'dev.airlock.artifact.files': String(manifest.files),
+            'dev.airlock.artifact.bytes': String(manifest.bytes),
+          },
+        }),
+      );
     const putManifest = (ok: number[]) =>
       this.#request('PUT', `/manifests/${tag}`, {
         headers: { 'content-type': OCI_MANIFEST },
-        body: Buffer.from(body),
+        body: body(sent.layers),
         ok,
         what: `store the manifest of ${artifactDigestLabel(manifest.digest)}`,
       });
     const stored = await putManifest(known.size > 0 ? [201, 400] : [201]);
     if (stored.status === 400) {
       await stored.arrayBuffer().catch(() => {});
-      await sendBlobs(new Set());
+      const again = await send(new Set(), true);
+      sent = { ...again, moved: sent.moved + again.moved, bytes: sent.bytes + again.bytes };
       await putManifest([201]);
     }
-    await local.recordPush?.(this.label, manifest.digest);
-    return { blobs: blobs.size + 1, moved, bytes, transferred: true };
+    await local.recordPush?.(this.label, manifest.digest, [
+      configSha,
+      ...sent.layers.map((layer) => layer.sha),
+    ]);
+    return { blobs: layerCount + 1, moved: sent.moved, bytes: sent.bytes, transferred: true };
   }
 
   async pull(digest: string, local: LocalObjects): Promise<TransferStats> {
@@ -303,6 +235,11 @@ export class OciStore implements RemoteStore {
       );
     const oci = (await response.json()) as {
       config?: { digest?: string; mediaType?: string };
+      layers?: Array<{
+        mediaType?: string;
+        digest?: string;
+        annotations?: Record<string, string>;
+      }>;
     };
     const configDigest = oci.config?.digest ?? '';
     if (
@@ -317,10 +254,12 @@ export class OciStore implements RemoteStore {
           details: { digest, store: this.label },
         },
       );
-    const configBytes = await this.#fetchBlob(configDigest.slice(7), digest);
+    const configSha = configDigest.slice(7);
+    const config = await this.#transport.getBlob(configSha);
+    if (!config) throw missingBlob(this.label, configSha, digest);
     let manifest: Manifest;
     try {
-      manifest = parseManifest(Buffer.from(configBytes).toString('utf8'), digest);
+      manifest = parseManifest(Buffer.from(config.bytes).toString('utf8'), digest);
     } catch (error) {
       throw new ProviderError(
         'DIGEST_MISMATCH',
@@ -331,27 +270,58 @@ export class OciStore implements RemoteStore {
         },
       );
     }
-    const wanted = new Map<string, { mode: 0o644 | 0o755; size: number }[]>();
-    for (const entry of manifest.entries) {
-      if (entry.kind !== 'file' || local.hasObject(entry.sha256, entry.mode, entry.size)) continue;
-      const modes = wanted.get(entry.sha256) ?? [];
-      if (!modes.some((m) => m.mode === entry.mode))
-        modes.push({ mode: entry.mode, size: entry.size });
-      wanted.set(entry.sha256, modes);
+    // Which files travel in which pack follows from the (verified) Airlock manifest alone; the
+    // OCI manifest only names each pack's blob. Everything it says is checked against bytes.
+    const packs = new Map<string, string>();
+    for (const layer of oci.layers ?? []) {
+      const pack = layer.annotations?.[PACK_ANNOTATION];
+      if (
+        layer.mediaType === AIRLOCK_PACK_MEDIA_TYPE &&
+        pack &&
+        layer.annotations?.[PACK_MAX_ANNOTATION] === String(PACK_FILE_MAX) &&
+        /^sha256:[0-9a-f]{64}$/.test(layer.digest ?? '')
+      )
+        packs.set(pack, (layer.digest as string).slice(7));
     }
-    let bytes = configBytes.length;
-    await mapLimit([...wanted.entries()], CONCURRENCY, async ([sha, modes]) => {
-      const blob = await this.#fetchBlob(sha, digest);
-      bytes += blob.length;
-      for (const { mode } of modes) await local.addObject(sha, mode, blob);
-    });
+    const pulled = await pullLayers(manifest, local, this.#transport, packs);
     await local.addManifest(manifest);
-    const files = new Set<string>();
-    for (const entry of manifest.entries) if (entry.kind === 'file') files.add(entry.sha256);
-    return { blobs: files.size + 1, moved: wanted.size + 1, bytes, transferred: true };
+    return {
+      blobs: pulled.blobs + 1,
+      moved: pulled.moved + 1,
+      bytes: pulled.bytes + config.bytes.length,
+      transferred: true,
+    };
   }
 
-  /** A blob's bytes, verified: their sha256 must be `sha`. */
+  /** The registry's blobs, for the transfer loops of `remote-transfer.ts`. */
+  #makeTransport(): BlobTransport {
+    return {
+      label: this.label,
+      hasBlob: (sha) => this.#hasBlob(sha),
+      putBlob: (sha, body) =>
+        body instanceof Uint8Array
+          ? this.#upload(sha, body)
+          : this.#uploadFile(sha, body.file, body.size),
+      getBlob: async (sha, range) => {
+        const response = await this.#request('GET', `/blobs/sha256:${sha}`, {
+          headers: range
+            ? { range: `bytes=${range.offset}-${range.offset + range.length - 1}` }
+            : {},
+          ok: [200, 206, 404],
+          what: `fetch blob sha256:${sha.slice(0, 12)}`,
+        });
+        if (response.status === 404) return null;
+        // Verified by the caller, against the file, pack or manifest it should be.
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        return { bytes, partial: response.status === 206 };
+      },
+    };
+  }
+
+  /**
+   * See {@link RemoteStore.collect}: deletes the manifests of removed artifacts (and so their
+   * tags); the registry's own garbage collection removes the blobs no manifest names.
+   */
   async collect(
     known: ReadonlySet<string>,
     keep: ReadonlySet<string>,
@@ -403,39 +373,6 @@ export class OciStore implements RemoteStore {
           );
       }
     return { ...sorted, blobs: null };
-  }
-
-  async #fetchBlob(sha: string, artifact: string): Promise<Uint8Array> {
-    const response = await this.#request('GET', `/blobs/sha256:${sha}`, {
-      ok: [200, 404],
-      what: `fetch blob sha256:${sha.slice(0, 12)}`,
-    });
-    if (response.status === 404)
-      throw new ProviderError(
-        'DIGEST_MISMATCH',
-        `blob sha256:${sha} of ${artifactDigestLabel(artifact)} is missing from ${this.label}.`,
-        {
-          hint: 'Push the release again from a machine that has it (`airlock build --rebuild` there), or build it here.',
-          details: { digest: artifact, blob: `sha256:${sha}`, store: this.label },
-        },
-      );
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const actual = hash('sha256', bytes, 'hex');
-    if (actual !== sha)
-      throw new ProviderError(
-        'DIGEST_MISMATCH',
-        `blob sha256:${sha} of ${artifactDigestLabel(artifact)} in ${this.label} does not verify: its bytes digest to sha256:${actual}. Nothing of it was used.`,
-        {
-          hint: 'The registry serves bytes that are not what was built (tampering or corruption). Delete the blob in the registry, push the release again from a machine that has it, or build it here.',
-          details: {
-            digest: artifact,
-            blob: `sha256:${sha}`,
-            actual: `sha256:${actual}`,
-            store: this.label,
-          },
-        },
-      );
-    return bytes;
   }
 
   async #hasBlob(sha: string): Promise<boolean> {
@@ -540,10 +477,19 @@ export class OciStore implements RemoteStore {
         );
       }
     };
+    const sentWith = this.#auth;
     let response = await send();
     if (response.status === 401) {
       await response.arrayBuffer().catch(() => {});
-      await this.#authenticate(response.headers.get('www-authenticate') ?? '');
+      // Concurrent requests that met the same 401 wait for one token rather than each asking.
+      if (this.#auth === sentWith) {
+        this.#authenticating ??= this.#authenticate(
+          response.headers.get('www-authenticate') ?? '',
+        ).finally(() => {
+          this.#authenticating = null;
+        });
+        await this.#authenticating;
+      }
       response = await send();
     }
     return expectStatus(this.label, method, response, options, {
@@ -574,11 +520,35 @@ export class OciStore implements RemoteStore {
     if (!params.realm) return;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', params.scope ?? `repository:${this.#repo}:pull,push`);
-    const r = await fetch(url, { headers: basic ? { authorization: basic } : {} }).catch(
-      () => null,
+    // The challenge names what this request needs; a push asks for both actions at once.
+    const own = `repository:${this.#repo}:`;
+    url.searchParams.set(
+      'scope',
+      this.#pushing ? `${own}pull,push` : (params.scope ?? `${own}pull`),
     );
-    if (!r?.ok) return;
+    const r = await fetch(url, { headers: basic ? { authorization: basic } : {} }).catch(
+      (error: Error) => {
+        throw new ProviderError(
+          'ARTIFACT_STORE_FAILED',
+          `the token service of ${this.label} (${url.origin}${url.pathname}) cannot be reached (${error.cause ?? error.message}).`,
+          {
+            hint: 'Check that the registry and its token service are up; the command can be run again.',
+          },
+        );
+      },
+    );
+    if (r.status === 401 || r.status === 403) {
+      await r.arrayBuffer().catch(() => {});
+      throw new ProviderError(
+        'ARTIFACT_STORE_FAILED',
+        `the token service of ${this.label} answered ${r.status}: it refused ${token ? 'the credentials' : 'to serve without credentials'}.`,
+        {
+          hint: 'Set AIRLOCK_REGISTRY_USER and AIRLOCK_REGISTRY_TOKEN to credentials allowed to read (and, where Airlock builds, write) this repository.',
+          details: { status: r.status, store: this.label },
+        },
+      );
+    }
+    if (!r.ok) return;
     const body = (await r.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const issued = body.token ?? body.access_token;
     if (issued) this.#auth = `Bearer ${issued}`;

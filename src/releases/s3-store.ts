@@ -3,7 +3,9 @@
  * contract as the OCI registry store (`oci-store.ts`), over plain S3 requests signed with AWS
  * Signature Version 4 (the aws4 library; no SDK). Layout under `s3://<bucket>/<prefix>/`:
  *
- * - `blobs/sha256/<sha256>` — one object per distinct file content, named by its sha256;
+ * - `blobs/sha256/<sha256>` — one object per blob, named by its sha256: a large file, or a pack
+ *   of small files (the same layout as on a registry: `remote-transfer.ts`);
+ * - `artifacts/<artifact digest>.packs.json` — which blob holds each pack;
  * - `artifacts/<artifact digest>.json` — the Airlock manifest, written after every blob it
  *   names, so its presence means the artifact is complete.
  *
@@ -23,17 +25,22 @@ import { artifactDigestLabel } from './digest-label.ts';
 import { mapLimit } from './file-hash.ts';
 import { type Manifest, parseManifest, serializeManifest } from './manifest.ts';
 import {
+  type BlobTransport,
+  CONCURRENCY,
   expectStatus,
   type LocalObjects,
+  PACK_FILE_MAX,
+  planLayers,
+  pullLayers,
+  pushLayers,
   REMOTE_GC_GRACE_MS,
   type RemoteCollectOptions,
   type RemoteCollectResult,
   type RemoteStore,
   sortForCollection,
   type TransferStats,
-} from './oci-store.ts';
+} from './remote-transfer.ts';
 
-const CONCURRENCY = 8;
 const EMPTY_SHA = hash('sha256', '', 'hex');
 
 export interface S3Settings {
@@ -103,6 +110,7 @@ export class S3Store implements RemoteStore {
   readonly #endpoint: URL;
   readonly #region: string;
   readonly #settings: S3Settings;
+  readonly #transport: BlobTransport;
   /** Bytes of request bodies sent (uploads), for measurement. */
   sentBytes = 0;
 
@@ -114,31 +122,25 @@ export class S3Store implements RemoteStore {
     this.#region = settings.region ?? 'us-east-1';
     this.#endpoint = new URL(settings.endpoint ?? `https://s3.${this.#region}.amazonaws.com`);
     this.#settings = settings;
+    this.#transport = this.#makeTransport();
   }
 
   async push(manifest: Manifest, local: LocalObjects): Promise<TransferStats> {
-    const blobs = new Map<string, { size: number; mode: number }>();
-    for (const entry of manifest.entries)
-      if (entry.kind === 'file' && !blobs.has(entry.sha256))
-        blobs.set(entry.sha256, { size: entry.size, mode: entry.mode });
+    const plan = planLayers(manifest);
+    const blobs = plan.files.length + plan.packs.length + 1;
     const key = `${this.#prefix}artifacts/${manifest.digest}.json`;
     const what = `look up ${artifactDigestLabel(manifest.digest)}`;
     if ((await this.#request('HEAD', key, { ok: [200, 404], what })).status === 200)
-      return { blobs: blobs.size + 1, moved: 0, bytes: 0, transferred: false };
-    let moved = 0;
-    let bytes = 0;
-    await mapLimit([...blobs.entries()], CONCURRENCY, async ([sha, blob]) => {
-      const blobKey = `${this.#prefix}blobs/sha256/${sha}`;
-      const head = await this.#request('HEAD', blobKey, { ok: [200, 404], what: 'look up a blob' });
-      if (head.status === 200) return;
-      const body = await readFile(local.objectPath(sha, blob.mode));
-      await this.#request('PUT', blobKey, {
-        body,
-        ok: [200],
-        what: `upload blob sha256:${sha.slice(0, 12)}`,
-      });
-      moved += 1;
-      bytes += blob.size;
+      return { blobs, moved: 0, bytes: 0, transferred: false };
+    const sent = await pushLayers(plan, local, this.#transport, { skip: new Set(), ask: true });
+    // Which blob holds each pack, then the manifest: its presence means the artifact is whole.
+    const packs: Record<string, string> = {};
+    for (const layer of sent.layers) if (layer.pack) packs[layer.pack] = layer.sha;
+    const index = Buffer.from(JSON.stringify({ maxFileBytes: PACK_FILE_MAX, packs }));
+    await this.#request('PUT', `${this.#prefix}artifacts/${manifest.digest}.packs.json`, {
+      body: index,
+      ok: [200],
+      what: `store the pack index of ${artifactDigestLabel(manifest.digest)}`,
     });
     const config = Buffer.from(serializeManifest(manifest));
     await this.#request('PUT', key, {
@@ -147,9 +149,9 @@ export class S3Store implements RemoteStore {
       what: `store the manifest of ${artifactDigestLabel(manifest.digest)}`,
     });
     return {
-      blobs: blobs.size + 1,
-      moved: moved + 1,
-      bytes: bytes + config.length,
+      blobs,
+      moved: sent.moved + 1,
+      bytes: sent.bytes + config.length,
       transferred: true,
     };
   }
@@ -183,54 +185,75 @@ export class S3Store implements RemoteStore {
         },
       );
     }
-    const wanted = new Map<string, Array<0o644 | 0o755>>();
-    for (const entry of manifest.entries) {
-      if (entry.kind !== 'file' || local.hasObject(entry.sha256, entry.mode, entry.size)) continue;
-      const modes = wanted.get(entry.sha256) ?? [];
-      if (!modes.includes(entry.mode)) modes.push(entry.mode);
-      wanted.set(entry.sha256, modes);
-    }
-    let bytes = Buffer.byteLength(text);
-    await mapLimit([...wanted.entries()], CONCURRENCY, async ([sha, modes]) => {
-      const r = await this.#request('GET', `${this.#prefix}blobs/sha256/${sha}`, {
-        ok: [200, 404],
-        what: `fetch blob sha256:${sha.slice(0, 12)}`,
-      });
-      if (r.status === 404)
-        throw new ProviderError(
-          'DIGEST_MISMATCH',
-          `blob sha256:${sha} of ${label} is missing from ${this.label}.`,
-          {
-            hint: 'Push the release again from a machine that has it, or build it here.',
-            details: { digest, blob: `sha256:${sha}`, store: this.label },
-          },
-        );
-      const blob = new Uint8Array(await r.arrayBuffer());
-      const actual = hash('sha256', blob, 'hex');
-      if (actual !== sha)
-        throw new ProviderError(
-          'DIGEST_MISMATCH',
-          `blob sha256:${sha} of ${label} in ${this.label} does not verify: its bytes digest to sha256:${actual}. Nothing of it was used.`,
-          {
-            hint: 'The bucket serves bytes that are not what was built (tampering or corruption). Delete the object, push the release again from a machine that has it, or build it here.',
-            details: {
-              digest,
-              blob: `sha256:${sha}`,
-              actual: `sha256:${actual}`,
-              store: this.label,
-            },
-          },
-        );
-      bytes += blob.length;
-      for (const mode of modes) await local.addObject(sha, mode, blob);
-    });
+    // The pack index only names blobs: every byte fetched through it is verified.
+    const packs = await this.#packs(digest);
+    const pulled = await pullLayers(manifest, local, this.#transport, packs);
     await local.addManifest(manifest);
-    const files = new Set<string>();
-    for (const entry of manifest.entries) if (entry.kind === 'file') files.add(entry.sha256);
-    return { blobs: files.size + 1, moved: wanted.size + 1, bytes, transferred: true };
+    return {
+      blobs: pulled.blobs + 1,
+      moved: pulled.moved + 1,
+      bytes: pulled.bytes + Buffer.byteLength(text),
+      transferred: true,
+    };
   }
 
-  /** One signed request (AWS Signature Version 4) for `key` in the bucket. */
+  /**
+   * An artifact's pack index: the blob of each pack (`<number>/<PACKS>` → sha256); empty when
+   * the index is missing or was written for another pack size.
+   */
+  async #packs(digest: string): Promise<Map<string, string>> {
+    const indexed = await this.#request('GET', `${this.#prefix}artifacts/${digest}.packs.json`, {
+      ok: [200, 404],
+      what: `fetch the pack index of ${artifactDigestLabel(digest)}`,
+    });
+    const index =
+      indexed.status === 200
+        ? ((await indexed.json().catch(() => ({}))) as {
+            maxFileBytes?: number;
+            packs?: Record<string, string>;
+          })
+        : {};
+    const packs = new Map<string, string>();
+    if (index.maxFileBytes === PACK_FILE_MAX)
+      for (const [pack, sha] of Object.entries(index.packs ?? {}))
+        if (/^[0-9a-f]{64}$/.test(sha)) packs.set(pack, sha);
+    return packs;
+  }
+
+  /** The bucket's blobs (`blobs/sha256/<sha256>`), for the loops of `remote-transfer.ts`. */
+  #makeTransport(): BlobTransport {
+    const blobKey = (sha: string) => `${this.#prefix}blobs/sha256/${sha}`;
+    return {
+      label: this.label,
+      hasBlob: async (sha) =>
+        (await this.#request('HEAD', blobKey(sha), { ok: [200, 404], what: 'look up a blob' }))
+          .status === 200,
+      putBlob: async (sha, body) => {
+        await this.#request('PUT', blobKey(sha), {
+          body: body instanceof Uint8Array ? body : await readFile(body.file),
+          ok: [200],
+          what: `upload blob sha256:${sha.slice(0, 12)}`,
+        });
+      },
+      getBlob: async (sha, range) => {
+        const r = await this.#request('GET', blobKey(sha), {
+          ...(range
+            ? { headers: { range: `bytes=${range.offset}-${range.offset + range.length - 1}` } }
+            : {}),
+          ok: [200, 206, 404],
+          what: `fetch blob sha256:${sha.slice(0, 12)}`,
+        });
+        if (r.status === 404) return null;
+        // Verified by the caller, against the file or pack it should be.
+        return { bytes: new Uint8Array(await r.arrayBuffer()), partial: r.status === 206 };
+      },
+    };
+  }
+
+  /**
+   * See {@link RemoteStore.collect}: deletes the manifests (and pack indexes) of removed
+   * artifacts, then the blobs no remaining artifact names that are older than the grace period.
+   */
   async collect(
     known: ReadonlySet<string>,
     keep: ReadonlySet<string>,
@@ -257,8 +280,13 @@ export class S3Store implements RemoteStore {
         });
         if (r.status === 404) return;
         try {
-          for (const entry of parseManifest(await r.text(), digest).entries)
+          const manifest = parseManifest(await r.text(), digest);
+          for (const entry of manifest.entries)
             if (entry.kind === 'file') referenced.add(entry.sha256);
+          // Its packs are blobs too, named by the pack index (which must name every one).
+          const packs = await this.#packs(digest);
+          if (packs.size < planLayers(manifest).packs.length) throw new Error('pack index');
+          for (const sha of packs.values()) referenced.add(sha);
         } catch {
           // What an unreadable manifest names is unknown: no blob can be said unreferenced.
           unreadable = true;
@@ -274,10 +302,11 @@ export class S3Store implements RemoteStore {
     if (!options.dryRun) {
       // Manifests first: an artifact is whole or absent, never a manifest naming removed blobs.
       for (const digest of sorted.removed)
-        await this.#request('DELETE', `${this.#prefix}artifacts/${digest}.json`, {
-          ok: [200, 204, 404],
-          what: `remove ${artifactDigestLabel(digest)}`,
-        });
+        for (const key of [`${digest}.json`, `${digest}.packs.json`])
+          await this.#request('DELETE', `${this.#prefix}artifacts/${key}`, {
+            ok: [200, 204, 404],
+            what: `remove ${artifactDigestLabel(digest)}`,
+          });
       await mapLimit(blobs, CONCURRENCY, async (o) => {
         await this.#request('DELETE', o.key, { ok: [200, 204, 404], what: 'remove a blob' });
       });
@@ -318,7 +347,13 @@ export class S3Store implements RemoteStore {
   async #request(
     method: string,
     key: string,
-    options: { body?: Uint8Array; ok: number[]; what: string; query?: Record<string, string> },
+    options: {
+      body?: Uint8Array;
+      headers?: Record<string, string>;
+      ok: number[];
+      what: string;
+      query?: Record<string, string>;
+    },
   ): Promise<Response> {
     const base = this.#endpoint.pathname.replace(/\/$/, '');
     // The bucket itself (a listing) is `/<bucket>`; an object is `/<bucket>/<key>`.
@@ -328,6 +363,7 @@ export class S3Store implements RemoteStore {
     const now = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
     const payload = options.body ? hash('sha256', options.body, 'hex') : EMPTY_SHA;
     const headers: Record<string, string> = {
+      ...options.headers,
       host: this.#endpoint.host,
       'x-amz-content-sha256': payload,
       'x-amz-date': now,

@@ -113,6 +113,10 @@ beforeAll(async () => {
     },
   );
   configs.monorepo = await project('monorepo', () => {}, {}, 'apps/notes');
+  // Releases travel through a shared artifact store on GitHub's registry, not workflow artifacts.
+  configs.ghcr = await project('ghcr', (doc) => {
+    doc.set('artifacts', 'oci://ghcr.io/acme/notes');
+  });
   // Reviewers approve from GitHub, proven by the run's OIDC token: one more workflow.
   configs.oidc = await project('oidc', (doc) => {
     doc.setIn(['environments', 'production', 'promotion'], {
@@ -138,6 +142,7 @@ const VARIANTS: Array<{ config: string; options?: Partial<GenerateWorkflowsOptio
   { config: 'postgres' },
   { config: 'fly' },
   { config: 'oidc' },
+  { config: 'ghcr' },
   {
     config: 'monorepo',
     options: {
@@ -272,11 +277,21 @@ describe('generated workflows: invariants', () => {
           for (const [id, job] of Object.entries(jobs)) {
             expect(job.permissions?.contents, id).toBe('read');
             for (const [scope, level] of Object.entries(job.permissions ?? {}))
-              expect(`${id}: ${scope}: ${level}`).toBe(
-                `${id}: ${scope}: ${ALLOWED_PERMISSIONS[scope]}`,
-              );
+              if (scope !== 'packages')
+                expect(`${id}: ${scope}: ${level}`).toBe(
+                  `${id}: ${scope}: ${ALLOWED_PERMISSIONS[scope]}`,
+                );
             const github = variant.config === 'github';
             const runsAirlock = /airlock (deploy|promote|rollback)/.test(scriptsOf(job));
+            // GitHub's registry: write only where the release is built and pushed, read where
+            // it is pulled, nothing elsewhere.
+            expect(job.permissions?.packages, id).toBe(
+              variant.config === 'ghcr' && runsAirlock
+                ? /airlock build\b/.test(scriptsOf(job))
+                  ? 'write'
+                  : 'read'
+                : undefined,
+            );
             // The Deployments API only where Airlock deploys and reports; the CI gate only into production.
             expect(job.permissions?.deployments === 'write', id).toBe(github && runsAirlock);
             expect(job.permissions?.statuses === 'read', id).toBe(
@@ -324,6 +339,55 @@ describe('generated workflows: invariants', () => {
       expect(scriptsOf(deploy)).toContain(
         'airlock deploy staging --release "$RELEASE_DIGEST" --no-follow --yes',
       );
+    });
+
+    it(`${flow}: with a shared artifact store, the build job pushes and later jobs pull by digest, with no workflow artifacts`, async () => {
+      const jobs = (await parsed(generate('ghcr', flow))).flatMap((f) => Object.entries(f.jobs));
+      const moving = jobs.filter(([, j]) =>
+        /airlock (build|deploy|promote|rollback)\b/.test(scriptsOf(j)),
+      );
+      expect(moving.map(([id]) => id).sort()).toEqual(
+        ['deploy-staging', 'promote-production', 'rollback'].sort(),
+      );
+      for (const [id, job] of jobs) {
+        expect(
+          job.steps.filter((s) => /actions\/(upload|download)-artifact@/.test(s.uses ?? '')),
+          id,
+        ).toEqual([]);
+        expect(scriptsOf(job), id).not.toMatch(/artifacts\.tar|actions\/artifacts/);
+      }
+      for (const [id, job] of moving)
+        for (const step of job.steps.filter((s) =>
+          /airlock (build|deploy|promote|rollback)\b/.test(s.run ?? ''),
+        )) {
+          // The registry token from a secret (else the job's own, limited by `packages`).
+          expect(step.env?.AIRLOCK_REGISTRY_TOKEN, `${id}: ${step.name}`).toBe(
+            '${{ secrets.AIRLOCK_REGISTRY_TOKEN }}',
+          );
+          expect(step.env?.GITHUB_TOKEN, `${id}: ${step.name}`).toBe('${{ github.token }}');
+          expect(step.env?.AIRLOCK_REGISTRY_USER).toBe('${{ github.actor }}');
+        }
+      // Steps that move no release bytes never see the registry token.
+      for (const [id, job] of jobs)
+        for (const step of job.steps)
+          if (!/airlock (build|deploy|promote|rollback)\b/.test(step.run ?? ''))
+            expect(step.env?.AIRLOCK_REGISTRY_TOKEN, `${id}: ${step.name}`).toBeUndefined();
+      // Another registry or a bucket: credentials from secrets only, no `packages` permission.
+      const other = generateWorkflows(
+        forFlow(
+          { ...(configs.ghcr as ResolvedConfig), artifacts: 's3://acme-releases/notes' },
+          flow,
+        ),
+        { flow },
+      );
+      for (const { jobs: otherJobs } of await parsed(other))
+        for (const [id, job] of Object.entries(otherJobs)) {
+          expect(job.permissions?.packages, id).toBeUndefined();
+          for (const step of job.steps)
+            if (step.env?.AWS_ACCESS_KEY_ID)
+              expect(step.env.AWS_SECRET_ACCESS_KEY).toBe('${{ secrets.AWS_SECRET_ACCESS_KEY }}');
+        }
+      expect(other.map((w) => w.content).join('\n')).toContain('${{ secrets.AWS_ACCESS_KEY_ID }}');
     });
 
     it(`${flow}: deploy jobs run in their GitHub environment; secrets reach only Airlock steps, as env`, async () => {

@@ -10,7 +10,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.ts';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
-import type { RemoteStore } from '../../src/releases/oci-store.ts';
+import { PACK_FILE_MAX, type RemoteStore } from '../../src/releases/remote-transfer.ts';
+
+/** `own.bin` is larger than the files that travel in packs: a blob of its own. */
+const OWN_BYTES = PACK_FILE_MAX + 5000;
 
 export function remoteGcContract(
   name: string,
@@ -38,7 +41,7 @@ export function remoteGcContract(
         writeFileSync(path.join(dir, 'shared.js'), 'module.exports = "shared";\n'.repeat(20));
         writeFileSync(
           path.join(dir, 'own.bin'),
-          Buffer.concat([Buffer.from(salt), Buffer.alloc(5000, 1)]),
+          Buffer.concat([Buffer.from(salt), Buffer.alloc(OWN_BYTES, 1)]),
         );
         return dir;
       };
@@ -71,9 +74,10 @@ export function remoteGcContract(
         const done = await server.client().collect(known, keep, { graceMs: 0 });
         expect(done.removed).toEqual([old]);
         if (options.removesBlobs) {
-          // own.bin of `old` only: shared.js is named by the artifacts that stay.
+          // own.bin of `old` only: shared.js (in a pack of its own) is named by the artifacts
+          // that stay.
           expect(done.blobs?.count).toBe(1);
-          expect(done.blobs?.bytes).toBe(5000 + 'old'.length);
+          expect(done.blobs?.bytes).toBe(OWN_BYTES + 'old'.length);
         } else expect(done.blobs).toBeNull();
 
         const fresh = store('fresh');

@@ -16,7 +16,7 @@ import { ArtifactStore } from '../../src/releases/artifact-store.ts';
 import { parseS3Url, S3Store, signV4 } from '../../src/releases/s3-store.ts';
 import { freePort } from '../helpers/local-registry.ts';
 import { remoteGcContract } from './remote-gc-contract.ts';
-import { remoteStoreContract } from './remote-store-contract.ts';
+import { newBlobBytes, remoteStoreContract } from './remote-store-contract.ts';
 
 /** s3rver's built-in account. */
 const KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -42,41 +42,45 @@ async function startS3(): Promise<{ endpoint: string; dir: string; stop: () => P
   };
 }
 
-remoteStoreContract('S3-compatible bucket (s3rver)', async () => {
-  const s3 = await startS3();
-  const object = (sha: string) =>
-    path.join(
-      s3.dir,
-      'airlock-artifacts',
-      'team',
-      'app',
-      'blobs',
-      'sha256',
-      `${sha}._S3rver_object`,
-    );
-  return {
-    client: () =>
-      new S3Store('s3://airlock-artifacts/team/app', { endpoint: s3.endpoint, ...KEYS }),
-    blobs: () => {
-      const found = new Set<string>();
-      const dir = path.join(s3.dir, 'airlock-artifacts', 'team', 'app', 'blobs', 'sha256');
-      for (const name of readdirSync(dir))
-        if (name.endsWith('._S3rver_object')) found.add(name.slice(0, 64));
-      // The manifest is an object of its own.
-      for (const name of require('node:fs').readdirSync(
-        path.join(dir, '../../artifacts'),
-      ) as string[])
-        if (name.endsWith('._S3rver_object')) found.add(name);
-      return found;
-    },
-    tamper: (sha) => {
-      const bytes = readFileSync(object(sha));
-      bytes.writeUInt8((bytes.at(-1) ?? 0) ^ 0xff, bytes.length - 1);
-      writeFileSync(object(sha), bytes);
-    },
-    stop: () => s3.stop(),
-  };
-});
+remoteStoreContract(
+  'S3-compatible bucket (s3rver)',
+  async () => {
+    const s3 = await startS3();
+    const object = (sha: string) =>
+      path.join(
+        s3.dir,
+        'airlock-artifacts',
+        'team',
+        'app',
+        'blobs',
+        'sha256',
+        `${sha}._S3rver_object`,
+      );
+    return {
+      client: () =>
+        new S3Store('s3://airlock-artifacts/team/app', { endpoint: s3.endpoint, ...KEYS }),
+      blobs: () => {
+        const found = new Set<string>();
+        const dir = path.join(s3.dir, 'airlock-artifacts', 'team', 'app', 'blobs', 'sha256');
+        for (const name of readdirSync(dir))
+          if (name.endsWith('._S3rver_object')) found.add(name.slice(0, 64));
+        // The manifest and its pack index are objects of their own.
+        for (const name of require('node:fs').readdirSync(
+          path.join(dir, '../../artifacts'),
+        ) as string[])
+          if (name.endsWith('._S3rver_object')) found.add(name);
+        return found;
+      },
+      tamper: (sha) => {
+        const bytes = readFileSync(object(sha));
+        bytes.writeUInt8((bytes.at(-1) ?? 0) ^ 0xff, bytes.length - 1);
+        writeFileSync(object(sha), bytes);
+      },
+      stop: () => s3.stop(),
+    };
+  },
+  { extraBlobs: 1, packs: newBlobBytes },
+);
 
 it('a bucket refusing the credentials fails with a fix, never showing the secret', async () => {
   const s3 = await startS3();

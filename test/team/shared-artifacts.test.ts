@@ -1,14 +1,17 @@
 /**
  * Releases that travel: two "machines" (two copies of the project, each with its own Airlock
  * home) share the state (Postgres) and an artifact store on a real OCI registry (the CNCF
- * distribution registry, behind basic auth). A builds and stages; B, whose local store is empty,
- * promotes and rolls back without building: it pulls the bytes A built and serves that digest.
+ * distribution registry, behind token auth: a bearer token from its token service). A builds;
+ * B, whose local store is empty, stages and promotes without building, and rolls production
+ * back after its store was emptied again: it pulls the bytes A built and serves that digest.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, expect } from 'vitest';
+import type { RuntimeStateFile } from '../../src/providers/local/runtime-files.ts';
+import { digestTree } from '../../src/releases/tree-digest.ts';
 import { postgresProjectTestWith } from '../helpers/fixtures.ts';
 import { run } from '../helpers/local-registry.ts';
 import {
@@ -37,14 +40,14 @@ describeIfPostgres(
   'team mode: a release built on one machine is promoted and rolled back from another',
   () => {
     beforeAll(async () => {
-      if (!skip) registry = await startRegistry({ auth: AUTH });
+      if (!skip) registry = await startRegistry({ auth: { ...AUTH, scheme: 'token' } });
     });
     afterAll(async () => {
       await registry?.stop();
     });
 
     teamTest.skipIf(skip)(
-      'B stages, promotes and rolls back the bytes A built, with an empty store and no build',
+      'B stages, promotes and rolls back production with the bytes A built, from an empty store, with no build',
       async ({ project, stateDatabase, onTestFinished }) => {
         const b = mkdtempSync(path.join(os.tmpdir(), 'airlock-machine-b-'));
         onTestFinished(async () => {
@@ -80,9 +83,8 @@ describeIfPostgres(
           digest: r1Digest,
         });
 
-        // A builds r2 (only the changed files' blobs and the new manifests are pushed); B stages
-        // it (pulling only what changed), then rolls staging back to r1. (Promotion is covered
-        // above; one more would only repeat it at CI's expense.)
+        // A builds r2 (only the changed files' blobs or packs and the new manifests are pushed);
+        // B stages and promotes it (pulling only what changed).
         project.commit('2-pinned-notes');
         const built2 = await project.cli(['build', '--json']);
         expect(built2.code, built2.stderr).toBe(0);
@@ -94,13 +96,29 @@ describeIfPostgres(
         const staged2 = await onB('deploy', 'staging', '--release', 'r2');
         expect(staged2.code, staged2.stdout + staged2.stderr).toBe(0);
         expect(staged2.stdout).toMatch(/pulled .* from oci:\/\//);
-        expect((await liveVersion(project.url('staging'))).release).toBe('r2');
-        const back = await onB('rollback', 'staging', '--yes');
+        expect((await onB('approve', 'production', '--as', REVIEWER)).code).toBe(0);
+        const promoted2 = await onB('promote', 'production', '--yes');
+        expect(promoted2.code, promoted2.stdout + promoted2.stderr).toBe(0);
+        expect((await liveVersion(project.url('production'))).release).toBe('r2');
+
+        // B's local store is emptied (a fresh laptop): rolling production back to r1 pulls r1
+        // again, and what serves is a copy whose bytes digest to what A built.
+        rmSync(path.join(homeB, 'artifacts'), { recursive: true, force: true });
+        const back = await onB('rollback', 'production', '--yes');
         expect(back.code, back.stdout + back.stderr).toBe(0);
-        expect(await liveVersion(project.url('staging'))).toMatchObject({
+        expect(back.stdout).toMatch(/pulled .* from oci:\/\//);
+        expect(await liveVersion(project.url('production'))).toMatchObject({
           release: 'r1',
           digest: r1Digest,
         });
+        const runtime = JSON.parse(
+          readFileSync(path.join(homeB, 'local', 'state.json'), 'utf8'),
+        ) as RuntimeStateFile;
+        const serving = runtime.services.find(
+          (s) => s.environment === 'production' && s.service === 'notes',
+        );
+        expect(serving?.deployment.release.digest).toBe(r1Digest);
+        expect((await digestTree(serving?.deployment.artifactDir ?? b)).digest).toBe(r1Digest);
         // Nothing was built on B: its home has no build log.
         const logsB = path.join(homeB, 'logs');
         expect(
@@ -114,6 +132,8 @@ describeIfPostgres(
           built.stderr,
           promoted.stdout,
           promoted.stderr,
+          back.stdout,
+          back.stderr,
           status.stdout,
         ])
           expect(text).not.toContain(AUTH.password);
