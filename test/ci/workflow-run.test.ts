@@ -601,10 +601,11 @@ async function servingOn(env: string): Promise<{ release: string; digest: string
 /**
  * Release `n` (the repository's main as it is) goes from a merge to production through the
  * setup's flow: manual (a merge deploys staging; approved, a dispatch promotes), staging-branch
- * (a push to staging deploys it; approved, a push to main promotes) or automatic (one run).
+ * (a push to staging deploys it; approved, a push to main promotes) or automatic (one run);
+ * `byTag`: the manual flow promotes on a `v<n>` tag instead of a dispatch.
  * Returns the runs, for a closer look.
  */
-async function release(s: Setup, n: number): Promise<WorkflowRun[]> {
+async function release(s: Setup, n: number, byTag = false): Promise<WorkflowRun[]> {
   const { repo, runner } = s;
   const id = `r${n}`;
   const staged = { verify: 'success', 'deploy-staging': 'success' };
@@ -622,9 +623,19 @@ async function release(s: Setup, n: number): Promise<WorkflowRun[]> {
     expect(result.jobs['deploy-staging']?.outputs.release).toBe(id);
     expect(await s.project.serving('staging')).toBe(id);
     await approve(s, id);
+    if (byTag) git(repo, 'tag', `v${n}`, 'main');
     result = await runner.run(
       PRODUCTION,
-      s.flow === 'manual' ? dispatch(repo, { release: '' }) : push(repo, 'main'),
+      s.flow !== 'manual'
+        ? push(repo, 'main')
+        : byTag
+          ? {
+              name: 'push',
+              sha: git(repo, 'rev-parse', 'main'),
+              ref: `refs/tags/v${n}`,
+              actor: DEV,
+            }
+          : dispatch(repo, { release: '' }),
     );
     runs.push(result);
     expectJobs(result, { 'promote-production': 'success' });
@@ -660,8 +671,12 @@ describeIfPostgres('generated workflows, run as generated (installed from a regi
       const s = await setup(provider, 'manual');
       try {
         // manual: a merge deploys r1 to staging (built once, uploaded); approved, a dispatch
-        // promotes the same bytes.
-        const [staged, promoted] = await release(s, 1);
+        // (or, for half of the providers, a v1 tag) promotes the same bytes.
+        const [staged, promoted] = await release(
+          s,
+          1,
+          provider === 'command' || provider === 'railway',
+        );
         // The install step ran as written and installed the packed Airlock from the registry.
         expect(staged?.jobs.verify?.log).toMatch(
           /- Install dependencies[^\n]*: ok \(\d+ ms\)\n\s*added \d+ packages/,
