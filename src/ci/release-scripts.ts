@@ -175,7 +175,7 @@ ${planOutputs(project, target)}`;
  * pending), unless a newer release has replaced this run's on the previous environment (its
  * own run promotes it; the bytes on this runner are this run's release).
  */
-export function autoPromoteScript(previous: string, target: string): string {
+export function autoPromoteScript(previous: string, target: string, flags = ''): string {
   return `plan="$RUNNER_TEMP/airlock-plan.json"
 # Exit 4 (a gate blocks now, e.g. a soak still running) still names the release: --auto waits.
 status=0
@@ -188,7 +188,7 @@ if [ "$next" != "$RELEASE_DIGEST" ]; then
 fi
 # --release: should a newer release reach ${previous} while this one waits (soak, CI), this one
 # is superseded (exit 0) and never promoted from bytes this run did not build.
-npx airlock promote ${target} --auto --release "$RELEASE_DIGEST" --yes
+npx airlock promote ${target} --auto --release "$RELEASE_DIGEST"${flags} --yes
 `;
 }
 

@@ -34,6 +34,14 @@ import {
 import type { Permission, WorkflowJob, WorkflowStep } from './workflow-yaml.ts';
 
 /**
+ * ` --changed` for a project of several services (only those whose artifact differs from what
+ * serves them are deployed), else nothing.
+ */
+function changedFlag(ctx: JobContext): string {
+  return ctx.config.services.length > 1 ? ' --changed' : '';
+}
+
+/**
  * Runs `airlock doctor` (no committed secrets) and the pull-request checks, then builds every
  * service as a release would be built.
  */
@@ -149,7 +157,7 @@ export function deployFirstJob(ctx: JobContext): WorkflowJob {
       {
         name: `Deploy to ${env} (migrate, switch, check)`,
         // --no-follow: the next environment is promoted by its own job, with its own secrets.
-        run: `npx airlock deploy ${env} --release "$RELEASE_DIGEST" --no-follow --yes`,
+        run: `npx airlock deploy ${env} --release "$RELEASE_DIGEST" --no-follow${changedFlag(ctx)} --yes`,
         env: { ...withStore, RELEASE_DIGEST: '${{ steps.build.outputs.digest }}' },
       },
     ],
@@ -164,7 +172,7 @@ export function promoteLastJob(ctx: JobContext): WorkflowJob {
   const secrets = airlockEnv(ctx.config, [ctx.first, env], github);
   let resolve: WorkflowStep[] = [];
   let ids: { artifact: string; digest: string };
-  let promote = `npx airlock promote ${env} --release "$RELEASE_DIGEST" --yes`;
+  let promote = `npx airlock promote ${env} --release "$RELEASE_DIGEST"${changedFlag(ctx)} --yes`;
   let head: Partial<WorkflowJob> = {};
   if (ctx.flow === 'automatic') {
     ids = {
@@ -172,7 +180,7 @@ export function promoteLastJob(ctx: JobContext): WorkflowJob {
       digest: `\${{ needs.deploy-${ctx.first}.outputs.digest }}`,
     };
     head = { needs: `deploy-${ctx.first}` };
-    promote = autoPromoteScript(ctx.first, env);
+    promote = autoPromoteScript(ctx.first, env, changedFlag(ctx));
   } else {
     ids = {
       artifact: '${{ steps.release.outputs.artifact }}',

@@ -45,6 +45,7 @@ export async function autoPromoteCommand(
       intervalMs,
       ...(opts.watch ? { watch: true } : {}),
       ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
+      ...(opts.changed ? { changed: true } : {}),
       ...waitHooks(reporter, opts.wait),
       onEvaluate: (plan) => {
         if (plan.blocked) {

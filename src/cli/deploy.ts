@@ -57,10 +57,15 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
         ? 'rolled back on'
         : 'deployed to';
   const urls = Object.values(result.urls).join(', ');
+  const unchanged = Object.entries(plan.unchanged ?? {});
   if (status === 'succeeded') {
     reporter.success(
       `${plan.release.id} ${verb} ${plan.environment} in ${formatDuration(result.durationMs)}${urls ? ` → ${urls}` : ''}`,
     );
+    if (unchanged.length > 0)
+      reporter.info(
+        `  Skipped, unchanged (same artifact as the release serving them): ${unchanged.map(([s, r]) => `${s} (${r})`).join(', ')}.`,
+      );
   } else {
     const where = result.failedStep
       ? ` at ${result.failedStep.name}: ${result.failedStep.message}`
@@ -100,6 +105,7 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
     rolledBack: result.rolledBack,
     serving: result.serving,
     urls: result.urls,
+    ...(plan.unchanged ? { unchanged: plan.unchanged } : {}),
     checks: result.checks.map(checkJson),
     durationMs: result.durationMs,
     startedAt: result.run.startedAt,
@@ -127,6 +133,7 @@ export async function deployCommand(
     overrideWindow?: string;
     fixForward?: string;
     fixes?: string;
+    changed?: boolean;
   },
   verb: 'deploy' | 'promote',
 ): Promise<number> {
@@ -142,6 +149,7 @@ export async function deployCommand(
         ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
         ...(opts.fixes !== undefined ? { fixes: incidentId(opts.fixes) } : {}),
         ...(opts.fixForward ? { fixForward: opts.fixForward } : {}),
+        ...(opts.changed ? { changed: true } : {}),
       };
       const outcome = await (verb === 'promote' ? promote : deploy)(ctx, environment, choice, {
         signal: io.signal,

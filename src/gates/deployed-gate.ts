@@ -58,7 +58,7 @@ function liveProblem(inputs: GateInputs): GateResult | null {
         next: `airlock status ${previous}`,
       };
     }
-    if (live.release !== release.id) {
+    if (live.release !== release.id && !live.sameArtifact) {
       return {
         gate: 'deployed',
         status: 'fails',

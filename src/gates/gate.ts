@@ -143,6 +143,11 @@ export interface LiveServiceFact {
   url: string | null;
   /** The release serving traffic; null when nothing serves (or it could not be asked). */
   release: string | null;
+  /**
+   * True when `release` is another release whose artifact for this service is the promoted
+   * release's (a `--changed` deployment kept it serving, unchanged).
+   */
+  sameArtifact?: boolean;
   /** True when the serving process answers its health check. */
   healthy: boolean;
   /** Why it could not be asked, or null. */

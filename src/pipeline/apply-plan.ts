@@ -20,7 +20,7 @@ import { runSteps, type Step, type StepOutcome } from './engine.ts';
 import type { Lease } from './lock.ts';
 import type { Plan, PlanFacts } from './plan.ts';
 import { checkStep, recheckStep } from './steps/check-step.ts';
-import { deployStep } from './steps/deploy-step.ts';
+import { deployStep, unchangedStep } from './steps/deploy-step.ts';
 import type { DeploymentRun } from './steps/deployment-run.ts';
 import { lintStep } from './steps/lint-step.ts';
 import { migrateStep } from './steps/migrate-step.ts';
@@ -100,6 +100,8 @@ function stepsFor(plan: Plan, facts: PlanFacts, d: DeploymentRun): Step[] {
         return migrateStep(d, service, s.title);
       case 'deploy':
         return deployStep(d, service, s.title);
+      case 'unchanged':
+        return unchangedStep(d, service, s.title, plan.unchanged?.[service] ?? null);
       case 'check':
         return checkStep(d, service, s.title);
       case 'rehearse':
@@ -283,6 +285,9 @@ export async function applyPlan(
           checks: checks.map((c) => ({ service: c.service, name: c.name, status: c.status })),
           ...(failure ? { failedStep: failure.name, reason: failure.message } : {}),
           ...(rolledBack ? { rolledBackTo: plan.current } : {}),
+          ...(plan.unchanged && Object.keys(plan.unchanged).length > 0
+            ? { unchanged: plan.unchanged }
+            : {}),
           serving,
         },
       },

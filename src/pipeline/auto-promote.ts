@@ -26,6 +26,8 @@ export interface AutoPromoteOptions extends OperationHooks {
   intervalMs: number;
   /** `--override-window "reason"` (audited as `gate.overridden`). */
   windowOverride?: string;
+  /** `--changed`: services whose artifact equals what serves them are not redeployed. */
+  changed?: boolean;
   /**
    * Promote only this release (a CI job promotes the bytes it built). When a newer release
    * reaches the previous environment first, this one is superseded: the outcome says so and
@@ -134,6 +136,7 @@ export async function autoPromote(
       ? promotionChoice(env, candidate, {
           ifServing: 'skip',
           ...(options.windowOverride ? { windowOverride: options.windowOverride } : {}),
+          ...(options.changed ? { changed: true } : {}),
         })
       : null;
     if (choice && (await alreadyServing(ctx, choice))) {

@@ -20,7 +20,7 @@ import { UserError } from '../errors.ts';
 import type { Provider } from '../providers/provider.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
 import { audit } from '../state/audit.ts';
-import type { DeploymentKind, Release } from '../state/state-store.ts';
+import type { DeploymentKind, Release, ServingRecord } from '../state/state-store.ts';
 import { type AirlockContext, serviceTarget } from './context.ts';
 import { contractsNotCarried, type UncarriedContract } from './contract.ts';
 import { type GatherOptions, gatherFacts } from './facts.ts';
@@ -45,6 +45,8 @@ export type Intent =
       fixes?: number;
       /** `--fix-forward "reason"` (see `GateInputs.fixForward`). */
       fixForward?: string;
+      /** `--changed`: skip the services whose artifact equals what serves them here (see `unchangedServices`). */
+      changed?: boolean;
       /**
        * When the environment already serves the chosen release: `skip` ends the decision
        * `unchanged` (promotion is idempotent); `redeploy` deploys it again. Default `redeploy`.
@@ -193,7 +195,7 @@ export function buildForContext(
 export function promotionChoice(
   env: ResolvedEnvironment,
   release: Release,
-  options: { ifServing: 'skip' | 'redeploy'; windowOverride?: string },
+  options: { ifServing: 'skip' | 'redeploy'; windowOverride?: string; changed?: boolean },
 ): Choice {
   return {
     intent: { verb: 'promote', environment: env.name, release: release.id, ...options },
@@ -376,8 +378,36 @@ export async function decide(
     ...(fixes !== undefined ? { fixes } : {}),
     ...(fixForward ? { fixForward } : {}),
   });
+  if (intent.verb !== 'rollback' && intent.changed) {
+    facts.unchanged = await unchangedServices(ctx, release, facts.serving);
+  }
   const plan = buildPlan(facts);
   return { outcome: plan.blocked ? 'blocked' : 'proceed', choice, facts, plan, recordForce };
+}
+
+/**
+ * The services (service → serving release id) whose release serving them in the environment
+ * carries the same artifact digest and migrations digest as `release`: deploying them again
+ * would put the same bytes and schema in place (`--changed` skips them).
+ */
+export async function unchangedServices(
+  ctx: AirlockContext,
+  release: Release,
+  serving: ServingRecord[],
+): Promise<Record<string, string>> {
+  const unchanged: Record<string, string> = {};
+  for (const record of serving) {
+    const ours = release.services[record.service];
+    if (!ours || record.releaseId === release.id) continue;
+    const theirs = (await ctx.store.findRelease(record.releaseId))?.services[record.service];
+    if (
+      theirs &&
+      theirs.digest === ours.digest &&
+      theirs.migrationsDigest === ours.migrationsDigest
+    )
+      unchanged[record.service] = record.releaseId;
+  }
+  return unchanged;
 }
 
 /**

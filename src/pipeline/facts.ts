@@ -12,6 +12,7 @@ import type {
   CiFact,
   DriftFact,
   GateInputs,
+  LiveServiceFact,
   MigrationGateFacts,
   ParityFact,
   RehearsalFact,
@@ -406,7 +407,13 @@ export async function gatherFacts(
       fixes: options.fixes ?? null,
       audit: await auditFact(ctx),
       ...(env.promotion.livePrevious
-        ? { previousLive: await liveServices(ctx, environmentNamed(ctx.config, previous)) }
+        ? {
+            previousLive: await sameArtifacts(
+              ctx,
+              release,
+              await liveServices(ctx, environmentNamed(ctx.config, previous)),
+            ),
+          }
         : {}),
     };
   }
@@ -449,4 +456,30 @@ async function awaitingApproval(
     approvals: [...decisions.keys()],
     required,
   };
+}
+
+/**
+ * Marks the live services that serve another release with this release's very artifact (and
+ * migrations): a `--changed` deployment left them serving, unchanged.
+ */
+async function sameArtifacts(
+  ctx: AirlockContext,
+  release: Release,
+  live: LiveServiceFact[],
+): Promise<LiveServiceFact[]> {
+  return Promise.all(
+    live.map(async (fact) => {
+      if (!fact.release || fact.release === release.id) return fact;
+      const ours = release.services[fact.service];
+      const theirs = (await ctx.store.findRelease(fact.release).catch(() => null))?.services[
+        fact.service
+      ];
+      const same =
+        ours !== undefined &&
+        theirs !== undefined &&
+        ours.digest === theirs.digest &&
+        ours.migrationsDigest === theirs.migrationsDigest;
+      return same ? { ...fact, sameArtifact: true } : fact;
+    }),
+  );
 }

@@ -32,6 +32,11 @@ export interface ReleaseChoice {
   fixes?: number;
   /** `--fix-forward "reason"`: acknowledges that a release carrying a contract migration cannot be rolled back (the `rehearsal` gate lets it through, audited). */
   fixForward?: string;
+  /**
+   * `--changed`: a service whose artifact and migrations digests equal those of the release
+   * serving it in the environment is not redeployed (recorded as serving this release).
+   */
+  changed?: boolean;
 }
 
 export interface OperationHooks {

@@ -13,7 +13,16 @@ import { describeHold } from './contract.ts';
 export interface PlanStep {
   name: string;
   title: string;
-  kind: 'verify' | 'recheck' | 'lint' | 'migrate' | 'deploy' | 'check' | 'rehearse' | 'rollback';
+  kind:
+    | 'verify'
+    | 'recheck'
+    | 'lint'
+    | 'migrate'
+    | 'deploy'
+    | 'unchanged'
+    | 'check'
+    | 'rehearse'
+    | 'rollback';
   service: string | null;
   when: 'on-success' | 'on-failure';
 }
@@ -44,6 +53,11 @@ export interface Plan {
   warnings: string[];
   /** Explanations that are not problems (e.g. a contract migration held back). */
   notes: string[];
+  /**
+   * `--changed`: services not deployed because the release serving them here has the same
+   * artifact and migrations digests (service → that release's id). Absent without `--changed`.
+   */
+  unchanged?: Record<string, string>;
 }
 
 /** Everything `buildPlan` needs; gathered by `gatherFacts`. */
@@ -57,6 +71,11 @@ export interface PlanFacts {
   gates: GateInputs | null;
   /** The release this deployment replaces, when it was waiting for approval into the next environment. */
   awaitingApproval: AwaitingApproval | null;
+  /**
+   * `--changed`: the services whose serving release here carries the same artifact and
+   * migrations digests as `release` (service → that release's id); they are not redeployed.
+   */
+  unchanged?: Record<string, string>;
 }
 
 /**
@@ -118,6 +137,19 @@ export function buildPlan(facts: PlanFacts): Plan {
   for (const name of config.services) {
     const service = env.services[name];
     if (!service) continue;
+    const same = facts.unchanged?.[name];
+    if (same && action !== 'rollback') {
+      // Same bytes and migrations as what serves: recorded as serving this release, not redeployed.
+      migrations[name] = [];
+      steps.push({
+        name: `unchanged:${name}`,
+        title: `Skip ${name}: unchanged since ${same} (same artifact and migrations)`,
+        kind: 'unchanged',
+        service: name,
+        when: 'on-success',
+      });
+      continue;
+    }
     const m = facts.migrations.find((x) => x.service === name);
     const pending = m?.pending.map((p) => p.filename) ?? [];
     migrations[name] = pending;
@@ -194,7 +226,7 @@ export function buildPlan(facts: PlanFacts): Plan {
   if (action !== 'rollback' && env.onCheckFailure === 'rollback') {
     for (const name of config.services) {
       const before = facts.serving.find((s) => s.service === name)?.releaseId;
-      if (before && before !== release.id) {
+      if (before && before !== release.id && !facts.unchanged?.[name]) {
         steps.push({
           name: `rollback:${name}`,
           title: `Roll ${name} back to ${before}`,
@@ -233,5 +265,6 @@ export function buildPlan(facts: PlanFacts): Plan {
     migrations,
     warnings,
     notes,
+    ...(facts.unchanged ? { unchanged: facts.unchanged } : {}),
   };
 }

@@ -190,6 +190,7 @@ export const PlanSchema = z
           'lint',
           'migrate',
           'deploy',
+          'unchanged',
           'check',
           'rehearse',
           'rollback',
@@ -201,6 +202,7 @@ export const PlanSchema = z
     migrations: z.record(z.string(), z.array(z.string())),
     warnings: z.array(z.string()),
     notes: z.array(z.string()),
+    unchanged: z.record(z.string(), z.string()).optional(),
   })
   .openapi('Plan');
 

@@ -90,6 +90,31 @@ describe('airlock ci init github', () => {
       expect(
         readFileSync(path.join(project.dir, '.github/workflows/airlock-deploy.yml'), 'utf8'),
       ).toContain('promote production --auto');
+      // Switching from the manual flow: its two files would still run on their triggers, so
+      // they are named (kept) without --force and removed with it; a hand-written one stays.
+      project.editConfig((doc) => {
+        doc.setIn(['environments', 'production', 'promotion'], 'manual');
+      });
+      expect((await project.cli(['ci', 'init', 'github', '--force'])).code).toBe(0);
+      const own = path.join(project.dir, '.github/workflows/airlock-extra.yml');
+      writeFileSync(own, 'name: mine\n');
+      project.editConfig((doc) => {
+        doc.setIn(['environments', 'production', 'promotion'], 'automatic');
+      });
+      const stale = await project.cli(['ci', 'init', 'github']);
+      expect(stale.code).not.toBe(0);
+      expect(stale.stderr).toContain(
+        '.github/workflows/airlock-production.yml, .github/workflows/airlock-staging.yml belong to another flow and would still run; left in place.',
+      );
+      const switched = await project.cli(['ci', 'init', 'github', '--force']);
+      expect(switched.code, switched.stderr).toBe(0);
+      expect(switched.stdout).toContain('✖ removed .github/workflows/airlock-staging.yml');
+      expect(workflowsIn(project)).toEqual([
+        'airlock-deploy.yml',
+        'airlock-extra.yml',
+        'airlock-monitor.yml',
+        'airlock-rollback.yml',
+      ]);
       const bad = await project.cli(['ci', 'init', 'github', '--flow', 'nightly']);
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toContain(

@@ -7,18 +7,20 @@
  * are FAKES published there under their real names, flyctl is the FAKE put where setup-flyctl
  * puts it. Every `run:` script runs exactly as written and passes shellcheck.
  *
+ * Each CI-capable provider goes through the three flows in turn, as a team that changes its
+ * flow would (airlock.yaml's promotion and `airlock ci init github --flow …` committed): a
+ * release from a merge to production through each flow, and each flow's rollback workflow
+ * restoring the release served before (12 jobs per provider).
  * - command: a "platform" this test serves on 127.0.0.1 (a folder per environment behind an
- *   HTTP server: what outlives the runners), state in Postgres; the manual flow, a tag, and
- *   the rollback workflow;
- * - cloudflare (remote mode, FAKE wrangler and FAKE D1 API), state on D1: the manual flow, one
- *   release (its rollback from a fresh machine is tested through the CLI: see the test);
- * - fly (FAKE flyctl), state in Postgres: the staging-branch flow;
- * - railway (FAKE Railway CLI, a project token per GitHub environment): the automatic flow;
- *   Fly and Railway with two releases and the rollback workflow restoring the first.
+ *   HTTP server: what outlives the runners), state in Postgres;
+ * - cloudflare (remote mode, FAKE wrangler and FAKE D1 API), state on D1;
+ * - fly (FAKE flyctl), state in Postgres;
+ * - railway (FAKE Railway CLI, a project token per GitHub environment), state in Postgres.
  *
  * One registry and one install per project template serve every test (jobs share npm's
  * cache, as setup-node's `cache: npm` does): each job still runs its own `npm ci`, which is
- * what a job costs, so the flows are spread over the providers rather than multiplied by them.
+ * most of what a job costs (runners live in memory: see workflow-runner.ts). The providers run
+ * side by side. Where the time goes: AIRLOCK_HARNESS_PROFILE=<file> (one JSON line per step).
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -33,10 +35,9 @@ import {
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type CiFlow, generateWorkflows } from '../../src/ci/github-workflows.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { CiFlow } from '../../src/ci/github-workflows.ts';
 import { RAILWAY_CLI } from '../../src/ci/pinned-actions.ts';
-import { loadConfig } from '../../src/config/load.ts';
 import { sumTextSync } from '../../src/migrations/integrity.ts';
 import { fakeCliEnv } from '../fakes/cli/fake-cli-env.ts';
 import { startFakeD1Api } from '../fakes/cloudflare/fake-d1-api.ts';
@@ -181,6 +182,8 @@ interface ProviderProject {
   environmentSecrets?: Record<string, Record<string, string>>;
   network?: Record<string, string>;
   flyctlDir?: string;
+  /** More keys of the production promotion (airlock.yaml), whatever the flow. */
+  promotionExtra?: string;
   /** The environment of a reviewer's laptop: the shared state, nothing else. */
   laptop: Record<string, string>;
   /** The release the platform serves in `env` (asked of the platform or its FAKE), or null. */
@@ -195,16 +198,6 @@ interface Setup {
   runner: WorkflowRunner;
   project: ProviderProject;
 }
-const setups: Setup[] = [];
-
-afterEach(async () => {
-  for (const { repo, runner, project } of setups.splice(0)) {
-    rmSync(repo, { recursive: true, force: true });
-    runner.cleanup();
-    await project.cleanup();
-  }
-  if (platform) rmSync(path.join(platform.dir), { recursive: true, force: true });
-});
 
 function git(repo: string, ...args: string[]): string {
   return execFileSync('git', args, {
@@ -225,17 +218,19 @@ function commitFiles(repo: string, files: Record<string, string>, message: strin
 
 /** The production promotion a flow needs: automatic, or one reviewer's approval. */
 function promotionOf(flow: CiFlow, extra = ''): string {
-  return flow === 'automatic'
-    ? 'automatic'
-    : `{ approval: { required: 1 }${extra ? `, ${extra}` : ''} }`;
+  if (flow === 'automatic') return extra ? `{ policy: automatic, ${extra} }` : 'automatic';
+  return `{ approval: { required: 1 }${extra ? `, ${extra}` : ''} }`;
 }
+
+/** Where airlock.yaml's production promotion goes (replaced per flow by {@link configOf}). */
+const PROMOTION = '@PROMOTION@';
 
 /** A small app: its source copied into the build output by `node build.mjs`. */
 const copyBuild = (files: string[], out: string) =>
   `import { cpSync, mkdirSync } from 'node:fs';\nmkdirSync('${out}', { recursive: true });\n${files.map((f) => `cpSync('${f}', '${out}/${f.split('/').at(-1)}');`).join('\n')}\n`;
 
 /** The command provider: a static site deployed by two shell commands to a local "platform". */
-async function commandProject(flow: CiFlow, db: TestDatabase): Promise<ProviderProject> {
+async function commandProject(db: TestDatabase): Promise<ProviderProject> {
   if (!platform) throw new Error('beforeAll did not run');
   const vars = '{ PLATFORM_DIR: "${PLATFORM_DIR}", PLATFORM_URL: "${PLATFORM_URL}" }';
   const secrets = {
@@ -288,7 +283,7 @@ environments:
     services: { web: { vars: ${vars} } }
   production:
     provider: command
-    promotion: ${promotionOf(flow)}
+    promotion: ${PROMOTION}
     services: { web: { vars: ${vars} } }
 `,
     },
@@ -307,7 +302,7 @@ environments:
  * (the FAKE, installed by `npm ci` from the lockfile), migrated and holding Airlock's own state
  * through the FAKE D1 HTTP API (`state: d1://…`: a Cloudflare-only team, no Postgres).
  */
-async function cloudflareProject(flow: CiFlow): Promise<ProviderProject> {
+async function cloudflareProject(): Promise<ProviderProject> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-gha-cf-'));
   const api = await startFakeD1Api(dir);
   api.createDatabase(STAGING_DB);
@@ -348,13 +343,14 @@ environments:
     provider: cloudflare
   production:
     provider: cloudflare
-    # The FAKE workers.dev URLs are not served on this machine: judge staging by the records.
-    promotion: ${promotionOf(flow, 'livePrevious: false')}
+    promotion: ${PROMOTION}
 `,
     },
     source: { file: 'src/index.js', content: (n) => workerSource(`edition ${n}`) },
     secrets,
     network: { FAKE_WRANGLER_STATE: state, CLOUDFLARE_API_BASE_URL: api.baseUrl },
+    // The FAKE workers.dev URLs are not served on this machine: judge staging by the records.
+    promotionExtra: 'livePrevious: false',
     // An approval reads production's migration ledger too (the reviewer's own token).
     laptop: {
       AIRLOCK_STATE_URL: secrets.AIRLOCK_STATE_URL,
@@ -380,7 +376,7 @@ environments:
 }
 
 /** Fly.io: one image built and pushed once, run by the staging app then the production app. */
-async function flyProject(flow: CiFlow, db: TestDatabase): Promise<ProviderProject> {
+async function flyProject(db: TestDatabase): Promise<ProviderProject> {
   const fake = fakeCliEnv({ flyApps: ['shop-staging', 'shop'] });
   // Where setup-flyctl puts flyctl: a folder with only the FAKE flyctl.
   const flyctlDir = path.join(fake.dir, 'flyctl-tool-cache');
@@ -407,7 +403,7 @@ environments:
     provider: fly
   production:
     provider: fly
-    promotion: ${promotionOf(flow)}
+    promotion: ${PROMOTION}
 `,
     },
     source: { file: 'server.js', content: (n) => `console.log('shop, edition ${n}');\n` },
@@ -434,7 +430,7 @@ environments:
 }
 
 /** Railway: the same build output uploaded to each environment, one project token each. */
-async function railwayProject(flow: CiFlow, db: TestDatabase): Promise<ProviderProject> {
+async function railwayProject(db: TestDatabase): Promise<ProviderProject> {
   const fake = fakeCliEnv({
     railway: {
       project: 'shop',
@@ -462,7 +458,7 @@ environments:
     provider: railway
   production:
     provider: railway
-    promotion: ${promotionOf(flow)}
+    promotion: ${PROMOTION}
 `,
     },
     source: { file: 'server.js', content: (n) => `console.log('shop, edition ${n}');\n` },
@@ -491,28 +487,29 @@ environments:
   };
 }
 
-/** A repository with the provider's project and the flow's workflows committed. */
-async function setup(flow: CiFlow, provider: Provider = 'command'): Promise<Setup> {
+/** airlock.yaml as a flow needs it: production promoted automatically, or on one approval. */
+function configOf(project: ProviderProject, flow: CiFlow): string {
+  return (project.files['airlock.yaml'] as string).replace(
+    PROMOTION,
+    promotionOf(flow, project.promotionExtra),
+  );
+}
+
+/** The provider's project, committed with the first flow's airlock.yaml and workflows. */
+async function setup(provider: Provider, flow: CiFlow): Promise<Setup> {
   if (!registry || !platform) throw new Error('beforeAll did not run');
   const db = provider === 'cloudflare' ? null : await createTestDatabase('airlock_gha');
   const project =
     provider === 'cloudflare'
-      ? await cloudflareProject(flow)
+      ? await cloudflareProject()
       : provider === 'fly'
-        ? await flyProject(flow, db as TestDatabase)
+        ? await flyProject(db as TestDatabase)
         : provider === 'railway'
-          ? await railwayProject(flow, db as TestDatabase)
-          : await commandProject(flow, db as TestDatabase);
+          ? await railwayProject(db as TestDatabase)
+          : await commandProject(db as TestDatabase);
   const repo = mkdtempSync(path.join(os.tmpdir(), 'airlock-gha-repo-'));
   git(repo, 'init', '-q', '-b', 'main');
-  commitFiles(repo, project.files, 'shop');
-  const config = loadConfig({ cwd: repo, env: { ...process.env, ...project.secrets } });
-  const files = generateWorkflows(config, { flow });
-  commitFiles(
-    repo,
-    Object.fromEntries(files.map((f) => [f.path, f.content])),
-    `Add the Airlock workflows (${flow})`,
-  );
+  commitFiles(repo, { ...project.files, 'airlock.yaml': configOf(project, flow) }, 'shop');
   const runner = new WorkflowRunner({
     repository: repo,
     secrets: project.secrets,
@@ -522,9 +519,30 @@ async function setup(flow: CiFlow, provider: Provider = 'command'): Promise<Setu
     ...(project.network ? { network: project.network } : {}),
     ...(project.flyctlDir ? { flyctlDir: project.flyctlDir } : {}),
   });
-  const made = { provider, flow, repo, runner, project };
-  setups.push(made);
-  return made;
+  const s = { provider, flow, repo, runner, project };
+  await switchFlow(s, flow);
+  return s;
+}
+
+async function teardown(s: Setup): Promise<void> {
+  rmSync(s.repo, { recursive: true, force: true });
+  s.runner.cleanup();
+  await s.project.cleanup();
+}
+
+/**
+ * What a team does to change its promotion flow: airlock.yaml's production promotion as the
+ * flow needs it, `airlock ci init github --flow <flow> --force`, both committed.
+ */
+async function switchFlow(s: Setup, flow: CiFlow): Promise<void> {
+  writeFileSync(path.join(s.repo, 'airlock.yaml'), configOf(s.project, flow));
+  const r = await airlock(s, ['ci', 'init', 'github', '--flow', flow, '--force']);
+  expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+  // The other flow's workflows are gone (they would still run on their triggers).
+  expect(existsSync(path.join(s.repo, flow === 'automatic' ? STAGING : DEPLOY))).toBe(false);
+  git(s.repo, 'add', '-A');
+  git(s.repo, 'commit', '-q', '-m', `Promote through the ${flow} flow`);
+  s.flow = flow;
 }
 
 function push(repo: string, branch: string): WorkflowEvent {
@@ -583,112 +601,118 @@ async function servingOn(env: string): Promise<{ release: string; digest: string
 /**
  * Release `n` (the repository's main as it is) goes from a merge to production through the
  * setup's flow: manual (a merge deploys staging; approved, a dispatch promotes), staging-branch
- * (a push to staging deploys it; approved, a push to main promotes) or automatic (one run).
+ * (a push to staging deploys it; approved, a push to main promotes) or automatic (one run);
+ * `byTag`: the manual flow promotes on a `v<n>` tag instead of a dispatch.
+ * Returns the runs, for a closer look.
  */
-async function release(s: Setup, n: number): Promise<void> {
+async function release(s: Setup, n: number, byTag = false): Promise<WorkflowRun[]> {
   const { repo, runner } = s;
   const id = `r${n}`;
   const staged = { verify: 'success', 'deploy-staging': 'success' };
+  const runs: WorkflowRun[] = [];
   if (s.flow === 'automatic') {
     const result = await runner.run(DEPLOY, push(repo, 'main'));
+    runs.push(result);
     expectJobs(result, { ...staged, 'promote-production': 'success' });
     expect(result.jobs['deploy-staging']?.outputs.release).toBe(id);
   } else {
     if (s.flow === 'staging-branch') git(repo, 'branch', '-f', 'staging', 'main');
     let result = await runner.run(STAGING, push(repo, s.flow === 'manual' ? 'main' : 'staging'));
+    runs.push(result);
     expectJobs(result, staged);
     expect(result.jobs['deploy-staging']?.outputs.release).toBe(id);
     expect(await s.project.serving('staging')).toBe(id);
     await approve(s, id);
+    if (byTag) git(repo, 'tag', `v${n}`, 'main');
     result = await runner.run(
       PRODUCTION,
-      s.flow === 'manual' ? dispatch(repo, { release: '' }) : push(repo, 'main'),
+      s.flow !== 'manual'
+        ? push(repo, 'main')
+        : byTag
+          ? {
+              name: 'push',
+              sha: git(repo, 'rev-parse', 'main'),
+              ref: `refs/tags/v${n}`,
+              actor: DEV,
+            }
+          : dispatch(repo, { release: '' }),
     );
+    runs.push(result);
     expectJobs(result, { 'promote-production': 'success' });
   }
   expect(await s.project.serving('production')).toBe(id);
+  expect(await s.project.serving('staging')).toBe(id);
+  return runs;
+}
+
+/** The rollback workflow, dispatched for `environment` and `to`: that release serves there again. */
+async function rollback(s: Setup, environment: string, to: string): Promise<void> {
+  const result = await s.runner.run(ROLLBACK, dispatch(s.repo, { environment, release: to }));
+  expectJobs(result, { rollback: 'success' });
+  expect(await s.project.serving(environment)).toBe(to);
+}
+
+/** The next release's source change, committed. */
+function edit(s: Setup, n: number): void {
+  commitFiles(s.repo, { [s.project.source.file]: s.project.source.content(n) }, `Edition ${n}`);
 }
 
 describeIfPostgres('generated workflows, run as generated (installed from a registry)', () => {
-  it('manual: a merge deploys staging; approved, dispatch and a tag promote; the rollback workflow restores the previous release', {
-    timeout: 600_000,
-  }, async () => {
-    const s = await setup('manual');
-    const { repo, runner } = s;
-
-    // The merge: build r1 once, upload it, deploy it to staging with checks.
-    let result = await runner.run(STAGING, push(repo, 'main'));
-    expectJobs(result, { verify: 'success', 'deploy-staging': 'success' });
-    // The install step ran as written and installed the packed Airlock from the registry.
-    expect(result.jobs.verify?.log).toMatch(
-      /- Install dependencies[^\n]*: ok \(\d+ ms\)\n\s*added \d+ packages/,
-    );
-    const r1 = result.jobs['deploy-staging']?.outputs ?? {};
-    expect(r1.release).toBe('r1');
-    expect((await servingOn('staging'))?.release).toBe('r1');
-
-    await approve(s, 'r1');
-    result = await runner.run(PRODUCTION, dispatch(repo, { release: '' }));
-    expectJobs(result, { 'promote-production': 'success' });
-    expect(result.jobs['promote-production']?.log).toContain(
-      `downloaded ${r1.artifact} from run 1`,
-    );
-    expect((await servingOn('production'))?.digest).toBe((await servingOn('staging'))?.digest);
-
-    // Commit 2 is merged (r2 on staging), approved, and a v2 tag promotes it.
-    commitFiles(repo, { 'site/index.html': '<h1>shop, second edition</h1>\n' }, 'Second edition');
-    result = await runner.run(STAGING, push(repo, 'main'));
-    expectJobs(result, { verify: 'success', 'deploy-staging': 'success' });
-    expect(result.jobs['deploy-staging']?.outputs.release).toBe('r2');
-    await approve(s, 'r2');
-    git(repo, 'tag', 'v2', 'main');
-    result = await runner.run(PRODUCTION, {
-      name: 'push',
-      sha: git(repo, 'rev-parse', 'v2^{commit}'),
-      ref: 'refs/tags/v2',
-      actor: DEV,
-    });
-    expectJobs(result, { 'promote-production': 'success' });
-    expect((await servingOn('production'))?.release).toBe('r2');
-
-    // The rollback workflow, dispatched for production and r1: production serves r1 again.
-    result = await runner.run(
-      ROLLBACK,
-      dispatch(repo, { environment: 'production', release: 'r1' }),
-    );
-    expectJobs(result, { rollback: 'success' });
-    expect((await servingOn('production'))?.release).toBe('r1');
-    expect((await servingOn('staging'))?.release).toBe('r2');
-    expect(runner.scripts).toBeGreaterThan(30);
-  });
-
-  // Each platform provider through one whole flow and a rollback, each flow once among them
-  // (the staging-branch and automatic flows run here, the manual flow above and here).
-  it.each([
-    ['cloudflare', 'manual'],
-    ['fly', 'staging-branch'],
-    ['railway', 'automatic'],
-  ] as const)(
-    '%s (%s): releases from install to production, then the rollback workflow restores the first',
+  // Each CI-capable provider through the three flows in turn, as a team that changes its flow
+  // would: airlock.yaml's promotion and `airlock ci init github --flow …` committed, then a
+  // release from a merge to production through that flow, then that flow's rollback workflow.
+  // The four providers run side by side (their platforms, state and repositories are apart).
+  it.concurrent.each(['command', 'cloudflare', 'fly', 'railway'] as const)(
+    "%s: manual, staging-branch and automatic flows each release from install to production; each flow's rollback workflow restores the previous release",
     {
-      timeout: 600_000,
+      timeout: 900_000,
     },
-    async (provider, flow) => {
-      const s = await setup(flow, provider);
-      await release(s, 1);
-      // Cloudflare: one release from install to production, on D1 state. Its rollback on a
-      // fresh runner (version by tag, URL from the shared state) is tested through the CLI in
-      // test/providers/cloudflare/cloudflare-remote-cli.test.ts; here it would cost CI minutes.
-      if (provider === 'cloudflare') return;
-      commitFiles(s.repo, { [s.project.source.file]: s.project.source.content(2) }, 'Edition 2');
-      await release(s, 2);
-      const result = await s.runner.run(
-        ROLLBACK,
-        dispatch(s.repo, { environment: 'production', release: 'r1' }),
-      );
-      expectJobs(result, { rollback: 'success' });
-      expect(await s.project.serving('production')).toBe('r1');
-      expect(await s.project.serving('staging')).toBe('r2');
+    async (provider) => {
+      const s = await setup(provider, 'manual');
+      try {
+        // manual: a merge deploys r1 to staging (built once, uploaded); approved, a dispatch
+        // (or, for half of the providers, a v1 tag) promotes the same bytes.
+        const [staged, promoted] = await release(
+          s,
+          1,
+          provider === 'command' || provider === 'railway',
+        );
+        // The install step ran as written and installed the packed Airlock from the registry.
+        expect(staged?.jobs.verify?.log).toMatch(
+          /- Install dependencies[^\n]*: ok \(\d+ ms\)\n\s*added \d+ packages/,
+        );
+        const artifact = staged?.jobs['deploy-staging']?.outputs.artifact;
+        expect(promoted?.jobs['promote-production']?.log).toContain(
+          `downloaded ${artifact} from run ${staged?.runId}`,
+        );
+        if (provider === 'command')
+          expect((await servingOn('production'))?.digest).toBe(
+            (await servingOn('staging'))?.digest,
+          );
+
+        // staging-branch: r2 through the staging branch, then main; its rollback workflow puts r1
+        // back in production (staging keeps r2).
+        await switchFlow(s, 'staging-branch');
+        edit(s, 2);
+        await release(s, 2);
+        await rollback(s, 'production', 'r1');
+        expect(await s.project.serving('staging')).toBe('r2');
+
+        // automatic: r3 from one push, promoted when its gate holds; its rollback workflow puts
+        // the release production served before (r1) back.
+        await switchFlow(s, 'automatic');
+        edit(s, 3);
+        await release(s, 3);
+        await rollback(s, 'production', 'r1');
+
+        // manual again: its rollback workflow returns staging to the release before r3.
+        await switchFlow(s, 'manual');
+        await rollback(s, 'staging', 'r2');
+        expect(await s.project.serving('production')).toBe('r1');
+        expect(s.runner.scripts).toBeGreaterThan(70);
+      } finally {
+        await teardown(s);
+      }
     },
   );
 });

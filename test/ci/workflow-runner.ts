@@ -23,7 +23,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import {
+  accessSync,
+  appendFileSync,
   chmodSync,
+  constants,
   cpSync,
   existsSync,
   mkdirSync,
@@ -83,6 +86,12 @@ interface Job {
   steps: Step[];
 }
 
+/**
+ * A file to append one JSON line per step to (`{ step, ms, cpuMs }`: wall time, and the CPU of a
+ * `run:` script and its children), when AIRLOCK_HARNESS_PROFILE names one: where a run's time goes.
+ */
+const PROFILE = process.env.AIRLOCK_HARNESS_PROFILE;
+
 /** shellcheck's verdict per script text, shared by every runner of the test process. */
 const shellchecked = new Map<string, { ok: boolean; output: string }>();
 
@@ -125,7 +134,7 @@ export class WorkflowRunner {
 
   constructor(options: WorkflowRunnerOptions) {
     this.options = options;
-    this.dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-gha-'));
+    this.dir = mkdtempSync(path.join(runnerDisk(), 'airlock-gha-'));
     mkdirSync(path.join(this.dir, 'artifacts'));
     writeFileSync(path.join(this.dir, 'artifacts.json'), '{}');
     this.ghDir = path.join(this.dir, 'bin');
@@ -253,6 +262,21 @@ if (index[name]) console.log(index[name]);
   ): Promise<JobResult> {
     // A fresh runner: an empty workspace, its own temp folder, HOME and Airlock home.
     const runner = mkdtempSync(path.join(this.dir, 'runner-'));
+    try {
+      return await this.runJobIn(runner, job, event, runId, jobValues);
+    } finally {
+      // A runner is thrown away after its job (its node_modules would fill the memory disk).
+      rmSync(runner, { recursive: true, force: true });
+    }
+  }
+
+  private async runJobIn(
+    runner: string,
+    job: Job,
+    event: WorkflowEvent,
+    runId: string,
+    jobValues: (expression: string) => string,
+  ): Promise<JobResult> {
     const temp = path.join(runner, 'temp');
     const workspace = path.join(runner, 'work');
     const home = path.join(runner, 'home');
@@ -316,6 +340,11 @@ if (index[name]) console.log(index[name]);
       for (const line of readFileSync(githubPath, 'utf8').split('\n').reverse())
         if (line.trim()) added.unshift(line.trim());
       writeFileSync(githubPath, '');
+      if (PROFILE)
+        appendFileSync(
+          PROFILE,
+          `${JSON.stringify({ step: step.name, ms: Math.round(performance.now() - started), cpuMs: 'cpuMs' in outcome ? outcome.cpuMs : 0 })}\n`,
+        );
       log.push(
         `- ${step.name}: ${outcome.ok ? 'ok' : 'FAILED'} (${Math.round(performance.now() - started)} ms)${outcome.output ? `\n${outcome.output.trimEnd()}` : ''}`,
       );
@@ -334,7 +363,7 @@ if (index[name]) console.log(index[name]);
     job: Job,
     workspace: string,
     env: Record<string, string>,
-  ): Promise<{ ok: boolean; output: string; outputs: Record<string, string> }> {
+  ): Promise<{ ok: boolean; output: string; outputs: Record<string, string>; cpuMs?: number }> {
     const file = path.join(
       env.RUNNER_TEMP as string,
       `step-${Math.random().toString(36).slice(2)}.sh`,
@@ -360,7 +389,10 @@ if (index[name]) console.log(index[name]);
       workspace,
       step['working-directory'] ?? job.defaults?.run?.['working-directory'] ?? '.',
     );
-    const result = await exec('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], {
+    const shell = ['bash', '--noprofile', '--norc', '-eo', 'pipefail', file];
+    // Profiling: GNU time reports the CPU of the script and everything it waited for.
+    const timed = PROFILE ? ['/usr/bin/time', '-f', '%U %S', '-o', `${file}.cpu`, ...shell] : shell;
+    const result = await exec(timed[0] as string, timed.slice(1), {
       cwd,
       env: { ...env, GITHUB_OUTPUT: outputFile },
       timeout: 240_000,
@@ -370,7 +402,12 @@ if (index[name]) console.log(index[name]);
       const at = line.indexOf('=');
       if (at > 0) outputs[line.slice(0, at)] = line.slice(at + 1);
     }
-    return { ...result, outputs };
+    const cpu = PROFILE
+      ? (readFileSync(`${file}.cpu`, 'utf8').trim().split('\n').at(-1) ?? '')
+          .split(' ')
+          .reduce((sum, seconds) => sum + Number(seconds) * 1000, 0)
+      : undefined;
+    return { ...result, outputs, ...(cpu !== undefined ? { cpuMs: Math.round(cpu) } : {}) };
   }
 
   private async runAction(
@@ -428,6 +465,20 @@ if (index[name]) console.log(index[name]);
 
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Where runners keep their files: memory (/dev/shm) when the machine has it. A job's `npm ci`
+ * writes some 10,000 files, which on this machine's disk cost twice the CPU (file creation in
+ * the kernel), and every runner is thrown away after its job anyway.
+ */
+function runnerDisk(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
   }
 }
 

@@ -473,6 +473,27 @@ describe('generated workflows: invariants', () => {
     expect(only?.jobs['promote-production']?.needs).toBe('deploy-staging');
   });
 
+  it('several services: deploy and promote pass --changed (only services whose artifact differs)', async () => {
+    configs.two = await project('two-services', (doc) => {
+      const notes = doc.getIn(['services', 'notes']) as { clone(): unknown };
+      doc.setIn(['services', 'api'], notes.clone());
+    });
+    const lines = (config: string, flow: CiFlow) =>
+      generate(config, flow)
+        .flatMap((w) => w.content.split('\n'))
+        .filter((l) => /npx airlock (deploy|promote) /.test(l))
+        .map((l) => l.trim().replace(/^run: /, ''));
+    expect(lines('two', 'manual')).toEqual([
+      'npx airlock deploy staging --release "$RELEASE_DIGEST" --no-follow --changed --yes',
+      'npx airlock promote production --release "$RELEASE_DIGEST" --changed --yes',
+    ]);
+    expect(lines('two', 'automatic')).toContain(
+      'npx airlock promote production --auto --release "$RELEASE_DIGEST" --changed --yes',
+    );
+    // One service: nothing to skip.
+    expect(lines('notes', 'manual').join('\n')).not.toContain('--changed');
+  });
+
   it('staging-branch: a push to staging deploys it; a push to main promotes', async () => {
     const [first, second] = await parsed(generate('notes', 'staging-branch'));
     expect(first?.data.on).toEqual({ pull_request: null, push: { branches: ['staging'] } });

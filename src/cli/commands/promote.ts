@@ -17,6 +17,8 @@ export interface PromoteOptions {
   fixForward?: string;
   /** `--fixes <incident>` (a number, checked by the handler). */
   fixes?: string;
+  /** `--changed`: skip the services whose artifact equals what serves them. */
+  changed?: boolean;
 }
 
 /** `airlock promote <environment>`: once, or with `--auto` under the automatic policy. */
@@ -49,6 +51,11 @@ export const promoteDefinition = defineCommand({
       flags: '--interval <duration>',
       description: 'with --auto: time between gate evaluations',
       default: '15s',
+    },
+    {
+      flags: '--changed',
+      description:
+        'deploy only the services whose artifact differs from what serves them there; the others are skipped (reported and audited as unchanged)',
     },
     {
       flags: '--override-window <reason>',

@@ -6,6 +6,49 @@ import { type DeploymentRun, switchService } from './deployment-run.ts';
  * drains the old process (the provider's job), then records that it serves. When every service
  * has switched, the deployment's `switchedAt` is set.
  */
+/**
+ * `--changed`: a service whose serving release (`since`) carries the same artifact and
+ * migrations as this release is not redeployed; it is recorded as serving this release (the
+ * same bytes), and the step says so (status succeeded, message "unchanged …").
+ */
+export function unchangedStep(
+  d: DeploymentRun,
+  service: string,
+  title: string,
+  since: string | null,
+): Step {
+  const record = async () => {
+    d.switched.add(service);
+    await d.ctx.store.setServing({
+      environment: d.env.name,
+      service,
+      releaseId: d.release.id,
+      deploymentId: d.deploymentId,
+      since: d.ctx.now().toISOString(),
+    });
+    if (d.switched.size === Object.keys(d.release.services).length) {
+      await d.ctx.store.updateDeployment(d.deploymentId, {
+        switchedAt: d.ctx.now().toISOString(),
+      });
+    }
+  };
+  return {
+    name: `unchanged:${service}`,
+    title,
+    when: 'on-success',
+    adopt: record,
+    async run() {
+      await record();
+      const digest = d.release.services[service]?.digest ?? '';
+      return {
+        status: 'succeeded',
+        message: `skipped, unchanged: the artifact (sha256:${digest.slice(0, 12)}) and migrations are those of ${since ?? 'the serving release'}, which serves it`,
+        output: { skipped: true, unchanged: true, since },
+      };
+    },
+  };
+}
+
 export function deployStep(d: DeploymentRun, service: string, title: string): Step {
   return {
     name: `deploy:${service}`,
