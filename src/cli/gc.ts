@@ -25,15 +25,20 @@ function summary(result: GcResult, dryRun: boolean): string {
   return `${verb} ${formatBytes(result.freedBytes)}: ${result.copies.length} environment ${result.copies.length === 1 ? 'copy' : 'copies'}, ${result.artifacts.length} stored ${result.artifacts.length === 1 ? 'artifact' : 'artifacts'}${dryRun ? '' : `, ${result.objects} ${result.objects === 1 ? 'file' : 'files'}`}.`;
 }
 
-/** `airlock gc --remote`: the shared artifact store's collection, one line per artifact removed. */
-async function remoteGc(ctx: AirlockContext, reporter: Reporter, dryRun: boolean): Promise<void> {
-  const result = await collectRemoteGarbage(ctx, { dryRun });
-  for (const [environment, kept] of Object.entries(result.keptReleases)) {
-    const list = Object.entries(kept)
+/** One line per environment: the releases kept there, each with the reason. */
+function reportKept(reporter: Reporter, kept: Record<string, Record<string, string>>): void {
+  for (const [environment, releases] of Object.entries(kept)) {
+    const list = Object.entries(releases)
       .map(([id, why]) => `${id} (${why})`)
       .join(', ');
     reporter.info(`${environment} keeps ${list || 'nothing'}`);
   }
+}
+
+/** `airlock gc --remote`: the shared artifact store's collection, one line per artifact removed. */
+async function remoteGc(ctx: AirlockContext, reporter: Reporter, dryRun: boolean): Promise<void> {
+  const result = await collectRemoteGarbage(ctx, { dryRun });
+  reportKept(reporter, result.keptReleases);
   for (const digest of result.removed)
     reporter.note(`${dryRun ? 'would remove' : 'removed'} ${artifactDigestLabel(digest)}`);
   if (result.unknown.length)
@@ -61,12 +66,7 @@ export async function gcCommand(
     }
     const result = await collectGarbage(session.ctx, { dryRun });
     const reporter = io.reporter;
-    for (const [environment, kept] of Object.entries(result.kept)) {
-      const list = Object.entries(kept)
-        .map(([id, why]) => `${id} (${why})`)
-        .join(', ');
-      reporter.info(`${environment} keeps ${list || 'nothing'}`);
-    }
+    reportKept(reporter, result.kept);
     for (const environment of result.skipped)
       reporter.warn(
         `${environment} is locked by another command: its copies are left for the next \`airlock gc\`.`,

@@ -2,10 +2,25 @@ import type { Step } from '../engine.ts';
 import { type DeploymentRun, switchService } from './deployment-run.ts';
 
 /**
- * Starts the release's process for one service, waits for its health path, switches traffic and
- * drains the old process (the provider's job), then records that it serves. When every service
- * has switched, the deployment's `switchedAt` is set.
+ * Records `service` as serving the deployment's release, and the deployment as switched once
+ * every service of the release is.
  */
+async function recordServing(d: DeploymentRun, service: string): Promise<void> {
+  d.switched.add(service);
+  await d.ctx.store.setServing({
+    environment: d.env.name,
+    service,
+    releaseId: d.release.id,
+    deploymentId: d.deploymentId,
+    since: d.ctx.now().toISOString(),
+  });
+  if (d.switched.size === Object.keys(d.release.services).length) {
+    await d.ctx.store.updateDeployment(d.deploymentId, {
+      switchedAt: d.ctx.now().toISOString(),
+    });
+  }
+}
+
 /**
  * `--changed`: a service whose serving release (`since`) carries the same artifact and
  * migrations as this release is not redeployed; it is recorded as serving this release (the
@@ -17,21 +32,7 @@ export function unchangedStep(
   title: string,
   since: string | null,
 ): Step {
-  const record = async () => {
-    d.switched.add(service);
-    await d.ctx.store.setServing({
-      environment: d.env.name,
-      service,
-      releaseId: d.release.id,
-      deploymentId: d.deploymentId,
-      since: d.ctx.now().toISOString(),
-    });
-    if (d.switched.size === Object.keys(d.release.services).length) {
-      await d.ctx.store.updateDeployment(d.deploymentId, {
-        switchedAt: d.ctx.now().toISOString(),
-      });
-    }
-  };
+  const record = () => recordServing(d, service);
   return {
     name: `unchanged:${service}`,
     title,
@@ -49,6 +50,11 @@ export function unchangedStep(
   };
 }
 
+/**
+ * Starts the release's process for one service, waits for its health path, switches traffic and
+ * drains the old process (the provider's job), then records that it serves. When every service
+ * has switched, the deployment's `switchedAt` is set.
+ */
 export function deployStep(d: DeploymentRun, service: string, title: string): Step {
   return {
     name: `deploy:${service}`,
@@ -57,24 +63,12 @@ export function deployStep(d: DeploymentRun, service: string, title: string): St
     async adopt(output) {
       // An interrupted run already switched this service: this run takes over what it did,
       // so what serves is recorded against the deployment that completes the job.
-      d.switched.add(service);
       if (typeof output?.url === 'string') d.urls[service] = output.url;
       // Its lease, if the platform still has it pending, is renewed by this run from now on.
       if (typeof output?.checksLeaseMs === 'number') {
         d.leases?.hold(service, d.release.id, output.checksLeaseMs);
       }
-      await d.ctx.store.setServing({
-        environment: d.env.name,
-        service,
-        releaseId: d.release.id,
-        deploymentId: d.deploymentId,
-        since: d.ctx.now().toISOString(),
-      });
-      if (d.switched.size === Object.keys(d.release.services).length) {
-        await d.ctx.store.updateDeployment(d.deploymentId, {
-          switchedAt: d.ctx.now().toISOString(),
-        });
-      }
+      await recordServing(d, service);
     },
     async run(ctx) {
       const outcome = await switchService(d, d.release, service, d.deploymentId, ctx);
