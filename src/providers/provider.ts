@@ -64,6 +64,12 @@ export interface ProcessDeployment {
   release: ReleaseRef;
   /** Absolute path of a verified copy of the service's build output; the app's working directory. */
   artifactDir: string;
+  /**
+   * Set when the pipeline did not verify `artifactDir` because a warm process of this release
+   * already runs from it (see `ServiceState.warmCopies`): a provider that has to start a new
+   * process from it instead (the warm one was gone or unhealthy) verifies the copy first.
+   */
+  copyUnverified?: boolean;
   /** Shell command that starts the app, run in `artifactDir` (e.g. `node server.js`). */
   run: string;
   /**
@@ -171,6 +177,12 @@ export interface ServiceState {
   lastCrash: CrashRecord | null;
   /** Releases kept warm for instant rollback. */
   warm: string[];
+  /**
+   * Where each warm process runs from (providers that run copies on this machine: the local
+   * runtime). Its copy was verified when the process started and its code is loaded: switching
+   * back to it needs no second look at the files (a restart does, see `copyUnverified`).
+   */
+  warmCopies?: Array<{ release: string; digest: string; artifactDir: string; pid: number }>;
 }
 
 /**

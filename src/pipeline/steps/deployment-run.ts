@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type ResolvedEnvironment, usableDatabase } from '../../config/resolve.ts';
+import { hasCode } from '../../errors.ts';
 import type { DeployOutcome, ServiceDeployment } from '../../providers/provider.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
@@ -34,6 +35,49 @@ export interface DeploymentRun {
   rehearsalFailed?: Set<string>;
   /** Environment copies made in this deployment (`<release id>\0<service>` → folder). */
   materialized?: Map<string, string>;
+  /**
+   * Copies (same keys) not verified here because a warm process of the release runs from them
+   * (see {@link warmCopyOf}); the provider verifies one before starting anything new from it.
+   */
+  warmCopies?: Set<string>;
+}
+
+/**
+ * The environment's copy a warm process of `release` runs from, when the provider keeps one
+ * (`ServiceState.warmCopies`: the local runtime) with the service's artifact digest, in this
+ * environment's folder for that release: that copy was verified when the process started and
+ * its code is loaded, so the switch back to it (a warm rollback) skips reading thousands of
+ * files again ("skip what a warm, already-verified copy does not need"). The provider still
+ * verifies the copy before it starts a new process from it (`copyUnverified`). Null (the copy
+ * is verified as usual) with `--verify full`, when nothing is warm, or when the provider cannot
+ * be asked.
+ */
+export async function warmCopyOf(
+  d: DeploymentRun,
+  release: Release,
+  service: string,
+): Promise<string | null> {
+  const artifact = release.services[service];
+  if (!artifact || d.ctx.artifacts.fullVerify) return null;
+  const state = await d.ctx
+    .providerFor(d.env)
+    .describe(serviceTarget(d.ctx.config, d.env, service))
+    .catch(() => null);
+  const base = path.resolve(releaseDir(d.ctx.home, d.env.name, release.id, service));
+  // The environment's folder of this release (`materializeService` names siblings `<base>-N`).
+  const ours = (dir: string) =>
+    dir.startsWith(base) && /^(-[0-9]+)?$/.test(dir.slice(base.length)) && existsSync(dir);
+  const warm = state?.warmCopies?.find(
+    (copy) =>
+      copy.release === release.id && copy.digest === artifact.digest && ours(copy.artifactDir),
+  );
+  if (!warm) return null;
+  const key = `${release.id}\0${service}`;
+  d.materialized ??= new Map();
+  d.materialized.set(key, warm.artifactDir);
+  d.warmCopies ??= new Set();
+  d.warmCopies.add(key);
+  return warm.artifactDir;
 }
 
 /**
@@ -92,7 +136,9 @@ export async function switchService(
   const settings = env.services[service];
   const artifact = release.services[service];
   if (!settings || !artifact) throw new Error(`release ${release.id} has no service ${service}`);
-  options.progress(`copying ${artifactDigestLabel(artifact.digest)} (${artifact.files} files)`);
+  const warm = d.warmCopies?.has(`${release.id}\0${service}`) ?? false;
+  if (!warm)
+    options.progress(`copying ${artifactDigestLabel(artifact.digest)} (${artifact.files} files)`);
   const dir = await materializeService(d, release, service);
   const vars: Record<string, string> = {
     ...settings.vars,
@@ -118,16 +164,30 @@ export async function switchService(
     keepWarmReleases: settings.keepWarmReleases,
     stopTimeoutMs: settings.stopTimeoutMs,
     fence: d.fence,
+    ...(warm ? { copyUnverified: true } : {}),
     // The switch waits for its checks (a rollback goes back to what was checked: no lease).
     ...(!options.rollback && d.kind !== 'rollback' && env.checksLeaseMs > 0
       ? { checksLeaseMs: env.checksLeaseMs }
       : {}),
   };
   const hooks = { signal: options.signal, onProgress: options.progress };
-  const switched =
-    deployment.kind === 'rollback'
-      ? await provider.rollback(deployment, hooks)
-      : await provider.deploy(deployment, hooks);
+  const call = (what: ServiceDeployment) =>
+    what.kind === 'rollback' ? provider.rollback(what, hooks) : provider.deploy(what, hooks);
+  let switched: DeployOutcome;
+  try {
+    switched = await call(deployment);
+  } catch (error) {
+    if (!deployment.copyUnverified || !hasCode(error, 'DIGEST_MISMATCH')) throw error;
+    // The warm process this deployment counted on was gone or unhealthy, and the copy it ran
+    // from changed since: a fresh verified copy, as any other deployment gets.
+    options.progress('the warm copy changed since it started: making a fresh verified copy');
+    const key = `${release.id}\0${service}`;
+    d.warmCopies?.delete(key);
+    d.materialized?.delete(key);
+    const fresh = path.resolve(await materializeService(d, release, service));
+    const { copyUnverified: _, ...verified } = deployment;
+    switched = await call({ ...verified, artifactDir: fresh });
+  }
   // A platform that cannot say where a rolled-back version answers on this machine (Cloudflare's
   // `wrangler rollback` on a fresh CI runner) answers where the environment's last deployment did.
   const outcome = switched.url

@@ -2,7 +2,7 @@ import { usableDatabase, usableService } from '../../config/resolve.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import { serviceTarget } from '../context.ts';
 import type { Step } from '../engine.ts';
-import { type DeploymentRun, materializeService } from './deployment-run.ts';
+import { type DeploymentRun, materializeService, warmCopyOf } from './deployment-run.ts';
 
 /**
  * Preflight, then verifies every artifact of the release (what deploys is exactly what was
@@ -38,6 +38,13 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
         if (!d.env.services[service]) {
           await d.ctx.artifacts.verify(artifact.digest);
         } else {
+          // A warm process of the release runs from a copy verified when it started: the switch
+          // goes back to it without reading the files again.
+          const warm = await warmCopyOf(d, d.release, service);
+          if (warm) {
+            matched.push(`${service} ${artifactDigestLabel(artifact.digest)} (warm)`);
+            continue;
+          }
           // The environment's copy is made here (links: cheap) and verified: an existing copy
           // that digests right needs nothing more; otherwise the store is verified and a new
           // copy made. The provider judges the folder that will run; the switch reuses it.

@@ -179,7 +179,8 @@ export class DeploySequence {
   /**
    * Spawns `d` on a free port and waits until it is healthy. On failure the candidate is
    * stopped before the error is thrown. What the runtime starts by itself (any `reason` but
-   * `deploy`, whose copy the CLI has just verified) starts only from a copy that still verifies.
+   * `deploy`, whose copy the CLI has just verified), and a deployment whose copy the CLI left to
+   * a warm process (`copyUnverified`), starts only from a copy that still verifies.
    * @throws ProviderError `DIGEST_MISMATCH` (see copy-verify.ts), and as `LocalRuntime.deploy`.
    */
   async launch(
@@ -204,7 +205,9 @@ export class DeploySequence {
         },
       );
     }
-    if (reason !== 'deploy') await this.#copies.verify(d);
+    // The pipeline verified the copy it deploys, unless it counted on a warm process that turned
+    // out gone or unhealthy (`copyUnverified`).
+    if (reason !== 'deploy' || d.copyUnverified) await this.#copies.verify(d);
     const port = await findFreePort();
     const logFile = this.#ctx.paths.appLogFile(d.environment, d.service, d.release.id);
     let proc: AppProcess;

@@ -82,6 +82,7 @@ export class LocalProvider implements Provider {
       stopTimeoutMs: d.stopTimeoutMs,
       ...(d.fence !== undefined ? { fence: d.fence } : {}),
       ...(d.checksLeaseMs ? { checksLeaseMs: d.checksLeaseMs } : {}),
+      ...(d.copyUnverified ? { copyUnverified: true } : {}),
     };
   }
 
@@ -125,8 +126,9 @@ export class LocalProvider implements Provider {
    */
   async preflight(target: ServiceTarget): Promise<void> {
     if (!target.port) return;
-    if (await canListen(target.port)) return;
+    // A redeploy (what this runtime serves there) first: no probe of a port known to be ours.
     if ((await this.client.isRunning()) && (await this.describe(target)).release !== null) return;
+    if (await canListen(target.port)) return;
     throw new ProviderError(
       'PORT_IN_USE',
       `Port ${target.port} (environment ${target.environment}, service ${target.service}) is already in use by another process; nothing was changed in ${target.environment}.`,

@@ -304,6 +304,14 @@ export class LocalRuntime {
       restarts: slot.restarts,
       lastCrash: slot.lastCrash,
       warm: slot.warm.map((entry) => entry.proc.release),
+      warmCopies: slot.warm
+        .filter((entry) => !entry.proc.exit)
+        .map(({ proc }) => ({
+          release: proc.deployment.release.id,
+          digest: proc.deployment.release.digest,
+          artifactDir: proc.deployment.artifactDir,
+          pid: proc.pid,
+        })),
     };
   }
 

@@ -168,23 +168,27 @@ describe('LocalRuntime failures', () => {
     });
   });
 
+  // Copies as the pipeline makes them: under the home's envs/, read-only files.
+  const copyOf = async (release: string) => {
+    const artifactDir = path.join(home, 'envs', 'staging', 'releases', release, 'web');
+    await fs.mkdir(artifactDir, { recursive: true });
+    await fs.writeFile(path.join(artifactDir, 'server.js'), `// ${release}\n`, { mode: 0o444 });
+    const d = deployment(release, { artifactDir });
+    d.release.digest = (await digestTree(artifactDir)).digest;
+    return d;
+  };
+  const change = async (artifactDir: string) => {
+    await fs.chmod(path.join(artifactDir, 'server.js'), 0o644);
+    await fs.appendFile(path.join(artifactDir, 'server.js'), '// changed\n');
+  };
+
   it('does not restart a crashed process whose copy changed: the previous release serves, and says why', async () => {
-    // Copies as the pipeline makes them: under the home's envs/, read-only files.
-    const copyOf = async (release: string) => {
-      const artifactDir = path.join(home, 'envs', 'staging', 'releases', release, 'web');
-      await fs.mkdir(artifactDir, { recursive: true });
-      await fs.writeFile(path.join(artifactDir, 'server.js'), `// ${release}\n`, { mode: 0o444 });
-      const d = deployment(release, { artifactDir });
-      d.release.digest = (await digestTree(artifactDir)).digest;
-      return d;
-    };
     await runtime.deploy(await copyOf('r0'));
     const r1 = await copyOf('r1');
     await runtime.deploy(r1);
     expect(await servedRelease(port)).toBe('r1');
 
-    await fs.chmod(path.join(r1.artifactDir, 'server.js'), 0o644);
-    await fs.appendFile(path.join(r1.artifactDir, 'server.js'), '// changed\n');
+    await change(r1.artifactDir);
     expect((await get(`http://127.0.0.1:${port}/crash`)).status).toBe(200);
     const refused = await waitFor('the refused restart', () => eventOf('restart.refused', 'r1'));
     expect(refused.details).toMatchObject({ previousRelease: 'r0', fellBack: true });
@@ -195,5 +199,24 @@ describe('LocalRuntime failures', () => {
       release: 'r0',
       healthy: true,
     });
+  });
+
+  it('verifies a copy the pipeline left to a warm process before starting it (copyUnverified)', async () => {
+    await runtime.deploy(await copyOf('r0'));
+    const r1 = await copyOf('r1');
+    await change(r1.artifactDir);
+    // The pipeline counted on a warm r1 that is not there (gone, or unhealthy): the runtime
+    // starts r1 itself, so it checks the copy first.
+    const refused = await runtime
+      .deploy({ ...r1, copyUnverified: true })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ProviderError);
+    expect((refused as ProviderError).code).toBe('DIGEST_MISMATCH');
+    expect((refused as ProviderError).message).toContain('changed since it was deployed');
+    expect(eventOf('process.started', 'r1')).toBeUndefined();
+    expect(await servedRelease(port)).toBe('r0');
+    // A copy the pipeline verified itself (no flag) is not read again here.
+    await runtime.deploy(r1);
+    expect(await servedRelease(port)).toBe('r1');
   });
 });
