@@ -80,7 +80,9 @@ describe('zero-downtime switching', () => {
       expect(rollback.code).toBe(0);
       expect(rollback.stdout).toContain('switched to warm r1');
       // The warm process was verified when it started: its copy is not read again.
-      expect(rollback.stdout).toMatch(/match notes artifact digest sha256:[0-9a-f]+ \(warm\)/);
+      expect(rollback.stdout).toMatch(
+        /notes artifact digest sha256:[0-9a-f]+ \(warm: verified when its process started\)/,
+      );
       await new Promise((r) => setTimeout(r, 200));
       const result = await load.stop();
 

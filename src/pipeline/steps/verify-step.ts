@@ -42,7 +42,9 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
           // goes back to it without reading the files again.
           const warm = await warmCopyOf(d, d.release, service);
           if (warm) {
-            matched.push(`${service} ${artifactDigestLabel(artifact.digest)} (warm)`);
+            matched.push(
+              `${service} ${artifactDigestLabel(artifact.digest)} (warm: verified when its process started)`,
+            );
             continue;
           }
           // The environment's copy is made here (links: cheap) and verified: an existing copy
