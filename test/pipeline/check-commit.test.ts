@@ -73,3 +73,30 @@ projectTest(
     expect(worktrees.trim().split('\n')).toHaveLength(1);
   },
 );
+
+projectTest(
+  '`ci run` runs ci.command in a git worktree of the commit (not the working tree) and removes it',
+  async ({ project, onTestFinished }) => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'airlock-ci-commit-'));
+    onTestFinished(() => rmSync(tmp, { recursive: true, force: true }));
+    // Passes only at the commit itself, asked of git inside the checkout, without the edit.
+    project.editConfig((doc) => {
+      doc.set('ci', {
+        command:
+          'test "$(git rev-parse HEAD)" = "$AIRLOCK_COMMIT" && test -z "$(git status --porcelain)" && grep -q committed note.txt',
+      });
+    });
+    project.commitFiles({ 'note.txt': 'committed\n' }, 'ci command');
+    writeFileSync(path.join(project.dir, 'note.txt'), 'work in progress\n');
+
+    const ran = await project.cli(['ci', 'run', '--json'], { env: { TMPDIR: tmp } });
+    expect(ran.code, ran.stdout + ran.stderr).toBe(0);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ ci: { status: 'passed' } });
+    expect(readdirSync(tmp).filter((n) => n.startsWith('airlock-checkout-'))).toEqual([]);
+    const worktrees = execFileSync('git', ['worktree', 'list'], {
+      cwd: project.dir,
+      encoding: 'utf8',
+    });
+    expect(worktrees.trim().split('\n')).toHaveLength(1);
+  },
+);
