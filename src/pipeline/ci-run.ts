@@ -44,7 +44,8 @@ export async function runCi(
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onLine ? { onLine: options.onLine } : {}),
       }),
-    { fresh: true },
+    // A worktree: the project's own checks may ask git about the commit.
+    { fresh: true, worktree: true },
   );
   const passed = result.exitCode === 0;
   const summary = passed

@@ -294,7 +294,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
       await rm(workdir, { recursive: true, force: true });
     }
   } else {
-    services = await withCommitCheckout(config.dir, sha, buildAll, { fresh: true });
+    services = await withCommitCheckout(config.dir, sha, buildAll, { fresh: true, worktree: true });
   }
 
   const digest = releaseDigest(services);

@@ -12,8 +12,8 @@ import type { DeploymentRun } from './deployment-run.ts';
  * Runs a service's checks against `url` and records each result with `deploymentId`. Any failed
  * check fails the outcome (unreachable counts as failed). Command checks (an E2E suite) run
  * from the release's own commit — in place when the working tree is that commit, otherwise in a
- * temporary checkout that borrows the working tree's node_modules — so a rollback to r1 is
- * checked by r1's suite, not by today's.
+ * temporary folder of its files (not a git repository) that borrows the working tree's
+ * node_modules — so a rollback to r1 is checked by r1's suite, not by today's.
  *
  * `options.baseline`: the results a perf check compares with (see `baselineFor`).
  * `options.record: false` runs them without recording (a rehearsal's drill); `options.skip`
