@@ -162,7 +162,7 @@ async function writeApprovalFile(
       'USAGE',
       `--digest ${opts.digest} is not a sha256 digest (64 hex characters).`,
     );
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   const key = opts.key ?? (await gitSigningKey(config.dir));
   if (!key)
     throw new UserError('APPROVAL_IDENTITY_REQUIRED', 'No SSH key to sign the approval with.', {

@@ -58,7 +58,7 @@ export async function ciInitCommand(
       hint: 'Run `airlock ci init github`; GitHub Actions is the only provider for now.',
     });
   }
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   const last = config.environments[config.pipeline[config.pipeline.length - 1] as string];
   const flow = (opts.flow ??
     (last?.promotion.policy === 'automatic' ? 'automatic' : 'manual')) as CiFlow;

@@ -2,14 +2,15 @@ import { stringify } from 'yaml';
 import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { configJsonSchema } from '../config/schema.ts';
-import { describeSink } from '../notify/notify-config.ts';
+import { describeSink } from '../notify/notify-sinks.ts';
 import { allowList } from '../parity/compare.ts';
 import type { CommandIO } from './command-io.ts';
 import { loadProjectConfig } from './session.ts';
 
 /** `airlock config validate`. Exit 2 with every diagnostic when invalid. */
 export async function configValidateCommand(io: CommandIO): Promise<number> {
-  const config = loadProjectConfig(io.globals);
+  // Always the full validation (never the cache of validated files): this is the check itself.
+  const config = await loadProjectConfig(io.globals, { full: true });
   for (const w of config.warnings)
     io.reporter.warn(
       `${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}${w.fix ? ` Fix: ${w.fix}` : ''}`,
@@ -45,7 +46,7 @@ function masked(env: ResolvedEnvironment): ResolvedEnvironment {
 
 /** `airlock config show [--env E]`: each environment's settings with inheritance applied (passwords masked). */
 export async function configShowCommand(io: CommandIO, opts: { env?: string }): Promise<number> {
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   const names = opts.env ? [environmentNamed(config, opts.env).name] : config.pipeline;
   const environments = Object.fromEntries(
     names.map((n) => [n, masked(config.environments[n] as ResolvedEnvironment)]),

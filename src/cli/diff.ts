@@ -37,7 +37,7 @@ export async function diffCommand(
   b: string,
   opts: { service?: string },
 ): Promise<number> {
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   const envA = environmentNamed(config, a);
   const envB = environmentNamed(config, b);
   if (envA.name === envB.name) {

@@ -30,7 +30,7 @@ export async function doctorCommand(io: CommandIO): Promise<number> {
   const checks: DoctorCheck[] = [];
   let config: ResolvedConfig | null = null;
   try {
-    config = loadProjectConfig(io.globals);
+    config = await loadProjectConfig(io.globals);
     checks.push({ name: 'config', status: 'ok', detail: `${config.displayFile} is valid.` });
   } catch (error) {
     if (!(error instanceof AirlockError)) throw error;

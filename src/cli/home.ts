@@ -43,7 +43,7 @@ export function describeHome(config: ResolvedConfig): {
 
 /** `airlock home show`. */
 export async function homeShowCommand(io: CommandIO): Promise<number> {
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   const home = describeHome(config);
   io.reporter.info(`Airlock home: ${home.dir} (${WHY[config.home.source]})`);
   io.reporter.info(`State: ${home.state}`);
@@ -57,7 +57,7 @@ export async function homeShowCommand(io: CommandIO): Promise<number> {
 
 /** `airlock home path`: the path alone (for scripts: `cd "$(npx airlock home path)"`). */
 export async function homePathCommand(io: CommandIO): Promise<number> {
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   if (io.globals.json) io.reporter.result({ dir: config.home.dir });
   else process.stdout.write(`${config.home.dir}\n`);
   return 0;
@@ -95,7 +95,7 @@ function records(dir: string): string[] {
  *   states).
  */
 export async function homeMoveCommand(io: CommandIO): Promise<number> {
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   const { dir: home, legacyDir: legacy } = config.home;
   if (!legacy) {
     io.reporter.info(`Nothing to move: Airlock's files for this project are in ${home}.`);
@@ -138,7 +138,7 @@ export async function homeMoveCommand(io: CommandIO): Promise<number> {
     });
     if (next !== text) writeFileSync(file, next);
   }
-  const moved = loadProjectConfig(io.globals);
+  const moved = await loadProjectConfig(io.globals);
   airlockHome(moved);
   io.reporter.success(`Moved ${legacy} to ${home}.`);
   if (wasRunning) {

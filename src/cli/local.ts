@@ -4,14 +4,14 @@ import type { CommandIO } from './command-io.ts';
 import { formatAge } from './reporter.ts';
 import { airlockHome, loadProjectConfig, localRuntimeOptions } from './session.ts';
 
-function client(io: CommandIO): LocalRuntimeClient {
-  const config = loadProjectConfig(io.globals);
+async function client(io: CommandIO): Promise<LocalRuntimeClient> {
+  const config = await loadProjectConfig(io.globals);
   return new LocalRuntimeClient(localRuntimeOptions(config, airlockHome(config)));
 }
 
 /** `airlock local status`. */
 export async function localStatusCommand(io: CommandIO): Promise<number> {
-  const runtime = client(io);
+  const runtime = await client(io);
   if (!(await runtime.isRunning())) {
     io.reporter.info(
       'The local runtime is not running. `airlock deploy <env>` or `airlock local start` starts it.',
@@ -42,7 +42,7 @@ export async function localStatusCommand(io: CommandIO): Promise<number> {
 
 /** `airlock local start`. */
 export async function localStartCommand(io: CommandIO): Promise<number> {
-  const runtime = client(io);
+  const runtime = await client(io);
   await runtime.ensureStarted();
   const status = await runtime.status();
   io.reporter.success(
@@ -54,7 +54,7 @@ export async function localStartCommand(io: CommandIO): Promise<number> {
 
 /** `airlock local stop`: stops every environment's processes and the runtime. */
 export async function localStopCommand(io: CommandIO): Promise<number> {
-  const runtime = client(io);
+  const runtime = await client(io);
   if (!(await runtime.isRunning())) {
     io.reporter.info('The local runtime is not running.');
     io.reporter.result({ stopped: false });

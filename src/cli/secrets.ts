@@ -179,7 +179,7 @@ export async function secretListCommand(
  * @throws UserError `USAGE` when the store is not an encrypted file; `SECRETS_FILE_EXISTS`.
  */
 export async function secretKeygenCommand(io: CommandIO, environment: string): Promise<number> {
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   const env = environmentNamed(config, environment);
   const store = openSecretStore(config, process.env, airlockHome(config));
   if (!(store instanceof EncryptedFileStore))

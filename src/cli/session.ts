@@ -6,21 +6,18 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../config/load.ts';
+import { loadCachedConfig } from '../config/config-cache.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import { RUNTIME_ENTRY } from '../package-paths.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
 import { createDatabases } from '../pipeline/databases.ts';
 import { type InterruptedRun, recoverInterruptedRuns } from '../pipeline/recover.ts';
-import { openD1StateClient } from '../providers/cloudflare/d1-state-client.ts';
 import { localSecretsFile, readLocalSecrets } from '../providers/local/local-secrets.ts';
 import { createProviders, hostedDatabaseEngines } from '../providers/registry.ts';
 import { ArtifactStore, type ArtifactStoreOptions } from '../releases/artifact-store.ts';
 import { artifactDigestLabel } from '../releases/digest-label.ts';
 import { gitUserEmail } from '../releases/git.ts';
-import { OciStore, ociCredentialsFromEnv } from '../releases/oci-store.ts';
-import { S3Store, s3SettingsFromEnv } from '../releases/s3-store.ts';
 import { knownSecrets } from '../secrets/known-secrets.ts';
 import { maskingStore } from '../state/masking-store.ts';
 import { openStateStore } from '../state/open-state-store.ts';
@@ -131,12 +128,25 @@ export function localRuntimeOptions(
   };
 }
 
-export function loadProjectConfig(globals: GlobalOptions): ResolvedConfig {
-  return loadConfig({
+/**
+ * airlock.yaml (`-c` or the nearest), validated: from the cache of validated files when its
+ * text is unchanged (config/config-cache.ts; no YAML parser or schema loads then), else in full
+ * (always with `full`, which neither reads nor fills the cache).
+ * @throws ConfigError `CONFIG_NOT_FOUND` or `CONFIG_INVALID`, with file, line and field.
+ */
+export async function loadProjectConfig(
+  globals: GlobalOptions,
+  how: { full?: boolean } = {},
+): Promise<ResolvedConfig> {
+  const options = {
     cwd: process.cwd(),
     env: process.env,
     ...(globals.config ? { file: globals.config } : {}),
-  });
+  };
+  const cached = how.full ? undefined : loadCachedConfig(options);
+  if (cached) return cached;
+  const { loadConfig } = await import('../config/load.ts');
+  return loadConfig({ ...options, cache: !how.full });
 }
 
 /**
@@ -159,7 +169,7 @@ export async function openSession(
   reporter: Reporter,
   options: { recover?: boolean; config?: ResolvedConfig } = {},
 ): Promise<Session> {
-  const config = options.config ?? loadProjectConfig(globals);
+  const config = options.config ?? (await loadProjectConfig(globals));
   for (const w of config.warnings)
     reporter.warn(`${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}`);
   const home = airlockHome(config);
@@ -168,23 +178,26 @@ export async function openSession(
   // Every secret this command knows is masked wherever it would be written (see known-secrets.ts).
   const mask = reporter.mask;
   mask.add(knownSecrets(config, process.env, localSecretValues(config, home)));
-  const store = maskingStore(
-    await openStateStore(config.state, { d1Client: openD1StateClient }),
-    mask,
-  );
+  // D1's client (and the Cloudflare code it needs) loads only for a d1:// state.
+  const d1 =
+    config.state.kind === 'd1'
+      ? { d1Client: (await import('../providers/cloudflare/d1-state-client.ts')).openD1StateClient }
+      : {};
+  const store = maskingStore(await openStateStore(config.state, d1), mask);
   const providerFor = await createProviders(config, {
     home,
     env: process.env,
     local: localRuntimeOptions(config, home),
   });
   const outward = await integrations(config, store, reporter, process.env);
+  const shared = await sharedArtifactStore(config, reporter);
   const ctx: AirlockContext = {
     config,
     store,
     artifacts: new ArtifactStore(path.join(home, 'artifacts'), {
       materialize: config.releases.materialize,
       fullVerify: verifyMode(globals.verify) === 'full',
-      ...sharedArtifactStore(config, reporter),
+      ...shared,
     }),
     home,
     actor: await actor,
@@ -226,15 +239,23 @@ export async function openSession(
   };
 }
 
-/** The shared artifact store of `artifacts:` (credentials from the environment), if any. */
-function sharedArtifactStore(
+/**
+ * The shared artifact store of `artifacts:` (credentials from the environment), if any; its
+ * client (OCI or S3) loads only then.
+ */
+async function sharedArtifactStore(
   config: ResolvedConfig,
   reporter: Reporter,
-): Pick<ArtifactStoreOptions, 'remote' | 'onTransfer'> {
+): Promise<Pick<ArtifactStoreOptions, 'remote' | 'onTransfer'>> {
   if (!config.artifacts) return {};
-  const remote = config.artifacts.startsWith('s3://')
-    ? new S3Store(config.artifacts, s3SettingsFromEnv(process.env))
-    : new OciStore(config.artifacts, ociCredentialsFromEnv(config.artifacts, process.env));
+  let remote: NonNullable<ArtifactStoreOptions['remote']>;
+  if (config.artifacts.startsWith('s3://')) {
+    const { S3Store, s3SettingsFromEnv } = await import('../releases/s3-store.ts');
+    remote = new S3Store(config.artifacts, s3SettingsFromEnv(process.env));
+  } else {
+    const { OciStore, ociCredentialsFromEnv } = await import('../releases/oci-store.ts');
+    remote = new OciStore(config.artifacts, ociCredentialsFromEnv(config.artifacts, process.env));
+  }
 
   return {
     remote,

@@ -16,7 +16,7 @@ export async function stateGrantCommand(
     throw new UserError('USAGE', `--role ${opts.role}: not a plain role name.`, {
       hint: 'Use lowercase letters, digits and _ (e.g. airlock_ci).',
     });
-  const config = loadProjectConfig(io.globals);
+  const config = await loadProjectConfig(io.globals);
   if (config.state.kind !== 'postgres')
     throw new UserError(
       'USAGE',

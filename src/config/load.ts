@@ -3,31 +3,24 @@
  * schema, apply the rules, resolve environments. Every problem becomes a `ConfigError` whose
  * diagnostics name `file:line:col`, the dotted path, what was expected and the fix.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
+import {
+  type CacheSlot,
+  cacheSlot,
+  locateConfig,
+  resolveCachedConfig,
+  storeValidatedConfig,
+} from './config-cache.ts';
 import { issuesToFindings, type SourceMap, toDiagnostic } from './diagnostics.ts';
 import { checkPaths } from './path-rules.ts';
 import { type ResolvedConfig, resolveConfig } from './resolve.ts';
 import { checkRules } from './rules.ts';
 import { configSchema } from './schema.ts';
 
-export const CONFIG_FILE_NAMES = ['airlock.yaml', 'airlock.yml'] as const;
-
-/** Finds airlock.yaml in `cwd` or the nearest parent folder. */
-export function findConfigFile(cwd: string): string | undefined {
-  let dir = path.resolve(cwd);
-  for (;;) {
-    for (const name of CONFIG_FILE_NAMES) {
-      const candidate = path.join(dir, name);
-      if (existsSync(candidate)) return candidate;
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
+export { CONFIG_FILE_NAMES, findConfigFile } from './config-cache.ts';
 
 const YAML_FIXES: Record<string, string> = {
   DUPLICATE_KEY: 'remove one of the two entries with this key.',
@@ -82,6 +75,7 @@ export function parseConfig(
   file: string,
   displayFile = file,
   env: Readonly<Record<string, string | undefined>> = {},
+  slot: CacheSlot | null = null,
 ): ResolvedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -141,11 +135,14 @@ export function parseConfig(
       displayFile,
     );
   }
-  const findings = [...checkRules(parsed.data), ...checkPaths(parsed.data, path.dirname(file))].map(
-    (f) => toDiagnostic(source, f),
-  );
+  const rules = checkRules(parsed.data);
+  const paths = checkPaths(parsed.data, path.dirname(file));
+  const findings = [...rules, ...paths].map((f) => toDiagnostic(source, f));
   const errors = findings.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw invalid(errors, displayFile);
+  // The cache keeps what the text alone decides (see config-cache.ts); resolution changes nothing
+  // of `parsed.data` before this.
+  if (paths.length === 0) storeValidatedConfig(slot, parsed.data, findings);
   const { resolved, findings: resolution } = resolveConfig(parsed.data, {
     file,
     displayFile,
@@ -180,6 +177,11 @@ export interface LoadConfigOptions {
   file?: string;
   /** Environment for `${NAME}` references and AIRLOCK_STATE_URL (the CLI passes process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Use and fill the cache of validated files (config-cache.ts): the CLI does, through
+   * `loadCachedConfig` first so that a hit loads neither yaml nor zod.
+   */
+  cache?: boolean;
 }
 
 /**
@@ -187,28 +189,12 @@ export interface LoadConfigOptions {
  * @throws ConfigError `CONFIG_NOT_FOUND` or `CONFIG_INVALID`.
  */
 export function loadConfig(options: LoadConfigOptions): ResolvedConfig {
-  const file = options.file ? path.resolve(options.cwd, options.file) : findConfigFile(options.cwd);
-  if (!file || !existsSync(file)) {
-    const shown = options.file ?? 'airlock.yaml';
-    throw new ConfigError(
-      'CONFIG_NOT_FOUND',
-      [
-        {
-          severity: 'error',
-          file: shown,
-          line: 1,
-          col: 1,
-          path: '',
-          message: options.file
-            ? 'file not found.'
-            : `no airlock.yaml in ${options.cwd} or any parent folder.`,
-          fix: 'run `airlock demo` to see a complete example, or pass -c <file>.',
-        },
-      ],
-      { hint: 'Create airlock.yaml (see examples/notes/airlock.yaml) or pass -c <file>.' },
-    );
-  }
-  const relative = path.relative(options.cwd, file);
-  const displayFile = relative && !relative.startsWith('..') ? relative : file;
-  return parseConfig(readFileSync(file, 'utf8'), file, displayFile, options.env ?? {});
+  const located = locateConfig(options);
+  const text = readFileSync(located.file, 'utf8');
+  const env = options.env ?? {};
+  const slot = options.cache ? cacheSlot(located, text, env) : null;
+  return (
+    resolveCachedConfig(located, slot, env) ??
+    parseConfig(text, located.file, located.displayFile, env, slot)
+  );
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { CheckSpec } from '../checks/check.ts';
 import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
 import type { MigrationFolderLayout } from '../migrations/migration-layouts.ts';
-import { type NotifySink, resolveNotifySinks } from '../notify/notify-config.ts';
+import { type NotifySink, resolveNotifySinks } from '../notify/notify-sinks.ts';
 import type { HealthProbe } from '../providers/provider.ts';
 import type { Finding } from './diagnostics.ts';
 import { type AirlockHome, resolveHome } from './home.ts';

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { describeFetchError, sleep as pause } from '../checks/http-support.ts';
 import { redact } from '../secrets/redact.ts';
 import type { NotificationEvent, NotificationEventType } from './notification-event.ts';
-import { type NotifySink, sinkHost } from './notify-config.ts';
+import { type NotifySink, sinkHost } from './notify-sinks.ts';
 import { slackPayload } from './slack-payload.ts';
 import { signWebhookPayload, WEBHOOK_HEADERS } from './webhook-signature.ts';
 

@@ -7,7 +7,7 @@
  * airlock.yaml (deploy staging, approve, promote production) with npm. The installed copy has
  * no sources, runs its bundle, and keeps its releases outside the project.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,6 +170,25 @@ describe('airlock-deploy installed from a registry', () => {
     expect(promoted.release).toBe('r1');
     const status = await ok(npx(['status']));
     expect(status.stdout).toContain(`Airlock home: ${home}`);
+
+    // Session commands keep the validated airlock.yaml (AIRLOCK_HOME/cache/config, private);
+    // an edited file is validated in full again and its mistake named with its line.
+    const cache = path.join(process.env.AIRLOCK_HOME ?? '', 'cache', 'config');
+    expect(statSync(cache).mode & 0o777).toBe(0o700);
+    const entries = readdirSync(cache).map((f) => readFileSync(path.join(cache, f), 'utf8'));
+    expect(entries.filter((e) => e.includes('"project":"shop"'))).toHaveLength(1);
+    const yamlFile = path.join(project, 'airlock.yaml');
+    const valid = readFileSync(yamlFile, 'utf8');
+    writeFileSync(
+      yamlFile,
+      valid.replace('run: node server.js', 'run: node server.js\n    bogus: 1'),
+    );
+    const invalid = await npx(['status']);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('airlock.yaml:7:5: error: services.web.bogus: unknown field');
+    // Valid again, so that `airlock local stop` (afterAll) reads it and stops the runtime.
+    writeFileSync(yamlFile, valid);
+    await ok(npx(['status']));
   });
 
   it('pnpm and Yarn: the installed command runs', { timeout: 300_000 }, async () => {
