@@ -220,11 +220,14 @@ const FIELDS = 6;
 const RECORD = FIELDS * 8 + 32;
 /** First bytes of the cache file (format 2: binary records). */
 const MAGIC = Buffer.from('ALVC0003');
+/** The header's flags word (bytes 12–15): records in increasing inode order (earlier files: 0). */
+const SORTED_BY_INODE = 1;
 
 /**
  * A verified cache persisted as fixed-size binary records (`<home>/artifacts/verified-cache.bin`):
- * per file, its device, inode, size, mtime, ctime and mode, and the sha256 its bytes had. Loading
- * it is one read and an index by inode (no parsing), and a lookup compares numbers: a warm
+ * per file, its device, inode, size, mtime, ctime and mode, and the sha256 its bytes had, in inode
+ * order. Loading it is one read (no parsing, no index to build: a lookup is a binary search by
+ * inode), and a lookup compares numbers: a warm
  * verification of thousands of files costs about one `lstat` per file. Entries are hints only: a
  * lost or corrupt file just means files are hashed again. Only read-only files are cached. Not
  * shared safely between concurrent writers (the last save wins), which costs only re-hashing.
@@ -232,12 +235,17 @@ const MAGIC = Buffer.from('ALVC0003');
 export class VerifiedCache {
   readonly file: string | null;
   /** Entry numbers, FIELDS per slot. */
-  #nums = new Float64Array(FIELDS * 1024);
+  #nums: Float64Array<ArrayBufferLike> = new Float64Array(FIELDS * 1024);
   /** Entry digests, 32 bytes per slot. */
-  #shas = Buffer.alloc(32 * 1024);
+  #shas: Buffer<ArrayBufferLike> = Buffer.alloc(32 * 1024);
   #count = 0;
-  /** inode → slot. */
-  #index = new Map<number, number>();
+  /**
+   * Slots `[0, #sorted)` are in inode order, as the file keeps them: found by binary search, so
+   * loading builds no index (thousands of map insertions on every command's first lookup).
+   */
+  #sorted = 0;
+  /** inode → slot, for the slots after `#sorted` (added since the load, or an unsorted file). */
+  #added = new Map<number, number>();
   #loaded = false;
   #dirty = false;
 
@@ -270,22 +278,52 @@ export class VerifiedCache {
     if (data.length < 16 || !data.subarray(0, 8).equals(MAGIC)) return;
     const count = data.readUInt32LE(8);
     if (16 + count * RECORD !== data.length) return;
-    // Every entry's numbers, then every digest: two block copies, no per-field reads.
-    const numbers = new Float64Array(count * FIELDS);
-    new Uint8Array(numbers.buffer).set(data.subarray(16, 16 + count * FIELDS * 8));
-    this.#grow(count);
-    this.#nums.set(numbers);
-    data.copy(this.#shas, 0, 16 + count * FIELDS * 8);
-    for (let slot = 0; slot < count; slot++)
-      this.#index.set(numbers[slot * FIELDS + 1] as number, slot);
+    // Every entry's numbers, then every digest, used where they were read (views, no copy;
+    // `#grow` copies them once more entries are added than the file held).
+    const numbersAt = data.byteOffset + 16;
+    this.#nums =
+      numbersAt % 8 === 0
+        ? new Float64Array(data.buffer, numbersAt, count * FIELDS)
+        : new Float64Array(data.buffer.slice(numbersAt, numbersAt + count * FIELDS * 8));
+    this.#shas = data.subarray(16 + count * FIELDS * 8);
     this.#count = count;
+    // Files this version writes are in inode order (flag 1); an older one is indexed here.
+    if (data.readUInt32LE(12) === SORTED_BY_INODE && this.#inOrder(count)) this.#sorted = count;
+    else for (let slot = 0; slot < count; slot++) this.#added.set(this.#inodeOf(slot), slot);
+  }
+
+  #inodeOf(slot: number): number {
+    return this.#nums[slot * FIELDS + 1] as number;
+  }
+
+  /** Whether slots `[0, count)` have strictly increasing inodes (a damaged file is indexed). */
+  #inOrder(count: number): boolean {
+    const n = this.#nums;
+    for (let at = 1 + FIELDS; at < count * FIELDS; at += FIELDS)
+      if (!((n[at - FIELDS] as number) < (n[at] as number))) return false;
+    return true;
+  }
+
+  /** The slot holding `ino`, or undefined. */
+  #slotFor(ino: number): number | undefined {
+    const n = this.#nums;
+    let low = 0;
+    let high = this.#sorted - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const at = n[mid * FIELDS + 1] as number;
+      if (at === ino) return mid;
+      if (at < ino) low = mid + 1;
+      else high = mid - 1;
+    }
+    return this.#added.get(ino);
   }
 
   /** The slot whose entry holds for `stat` (same device, inode, size, times, mode), or -1. */
   #slotOf(stat: Stats): number {
     if (stat.mode & 0o222) return -1;
     this.#loadSync();
-    const slot = this.#index.get(stat.ino);
+    const slot = this.#slotFor(stat.ino);
     if (slot === undefined) return -1;
     const n = this.#nums;
     const at = slot * FIELDS;
@@ -302,7 +340,8 @@ export class VerifiedCache {
   async clear(): Promise<void> {
     this.#loadSync();
     if (this.#count > 0) this.#dirty = true;
-    this.#index.clear();
+    this.#added.clear();
+    this.#sorted = 0;
     this.#count = 0;
   }
 
@@ -340,11 +379,11 @@ export class VerifiedCache {
   remember(stat: Stats, sha: string): void {
     if (stat.mode & 0o222) return;
     this.#loadSync();
-    let slot = this.#index.get(stat.ino);
+    let slot = this.#slotFor(stat.ino);
     if (slot === undefined) {
       slot = this.#count++;
       this.#grow(this.#count);
-      this.#index.set(stat.ino, slot);
+      this.#added.set(stat.ino, slot);
     }
     const at = slot * FIELDS;
     this.#nums[at] = stat.dev;
@@ -365,7 +404,7 @@ export class VerifiedCache {
   renew(stat: Stats, sinceMs: number): void {
     if (stat.mode & 0o222 || stat.ctimeMs < sinceMs) return;
     this.#loadSync();
-    const slot = this.#index.get(stat.ino);
+    const slot = this.#slotFor(stat.ino);
     if (slot === undefined) return;
     const n = this.#nums;
     const at = slot * FIELDS;
@@ -384,12 +423,15 @@ export class VerifiedCache {
   async save(): Promise<void> {
     if (!this.#dirty || !this.file) return;
     this.#dirty = false;
-    // Slots of inodes no longer indexed (after `clear`) are dropped.
-    const slots = [...this.#index.values()];
+    // Every slot holds a distinct inode (a known one is overwritten in place); written in inode
+    // order, so the next load needs no index.
+    const slots = Array.from({ length: this.#count }, (_, slot) => slot).sort(
+      (a, b) => this.#inodeOf(a) - this.#inodeOf(b),
+    );
     const data = Buffer.allocUnsafe(16 + slots.length * RECORD);
     MAGIC.copy(data, 0);
     data.writeUInt32LE(slots.length, 8);
-    data.writeUInt32LE(0, 12);
+    data.writeUInt32LE(SORTED_BY_INODE, 12);
     const numbers = new Float64Array(slots.length * FIELDS);
     slots.forEach((slot, k) => {
       numbers.set(this.#nums.subarray(slot * FIELDS, slot * FIELDS + FIELDS), k * FIELDS);
