@@ -2,7 +2,6 @@
  * Confirmation before changing a protected environment. Without `--yes` and without a
  * terminal to ask on, Airlock refuses rather than guessing.
  */
-import { createInterface } from 'node:readline/promises';
 import { UserError } from '../errors.ts';
 import type { CommandIO } from './command-io.ts';
 
@@ -22,6 +21,8 @@ export async function confirmChange(
       },
     );
   }
+  // Loaded only when a question is asked (most runs pass --yes or are not interactive).
+  const { createInterface } = process.getBuiltinModule('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     const answer = (await rl.question(`${question} [y/N] `)).trim().toLowerCase();

@@ -54,7 +54,6 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
 import { hashFiles, VerifiedCache } from './file-hash.ts';
@@ -71,6 +70,9 @@ import {
 } from './manifest.ts';
 import type { LocalObjects, RemoteStore, TransferStats } from './remote-transfer.ts';
 import type { TreeDigest } from './tree-digest.ts';
+
+/** node:zlib, loaded when a manifest is written or read from its JSON (a warm command reads the binary index). */
+const zlib = () => process.getBuiltinModule('node:zlib');
 
 /**
  * How an environment's copy is made from the store: `link` (default) tries a hard link per file,
@@ -263,7 +265,7 @@ export class ArtifactStore {
     if (existsSync(target)) return;
     await mkdir(path.dirname(target), { recursive: true });
     const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const gz = gzipSync(serializeManifest(manifest));
+    const gz = zlib().gzipSync(serializeManifest(manifest));
     await writeFile(tmp, gz, { mode: 0o444 });
     await rename(tmp, target);
     // Written from a checked manifest: later commands only parse these bytes (see `manifest`).
@@ -340,7 +342,7 @@ export class ArtifactStore {
       // cache under this read-only file) is only parsed; any other is checked in full.
       const sha = hash('sha256', gz, 'hex');
       const checked = this.cache.lookup(stat) === sha && !this.fullVerify;
-      manifest = parseManifest(gunzipSync(gz).toString('utf8'), digest, { checked });
+      manifest = parseManifest(zlib().gunzipSync(gz).toString('utf8'), digest, { checked });
       if (!checked) this.cache.remember(stat, sha);
       this.#writeIndex(manifest);
     } catch (error) {

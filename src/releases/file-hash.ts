@@ -12,7 +12,6 @@ import { closeSync, createReadStream, openSync, readFileSync, readSync, type Sta
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 
 /** Files up to this size (bytes) are read whole; larger ones are streamed. */
 const WHOLE_FILE_BYTES = 8 * 1024 * 1024;
@@ -157,6 +156,8 @@ export async function hashFiles(
   };
   const errors: Record<number, string> = {};
   const workers = Array.from({ length: threads - 1 }, () => {
+    // Loaded when files must be hashed on several threads (a warm command hashes nothing).
+    const { Worker } = process.getBuiltinModule('node:worker_threads');
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
     return new Promise<void>((resolve, reject) => {
       worker.once('message', (codes: Record<number, string>) => {
