@@ -38,6 +38,7 @@ import {
   rmSync,
   type Stats,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import {
@@ -116,8 +117,12 @@ export class ArtifactStore {
   readonly fullVerify: boolean;
   /** Digests verified in full by this instance (a full verification is done once per command). */
   readonly #fullyVerified = new Set<string>();
-  /** Digests this instance verified (one command): materializing them does not verify again. */
-  readonly #verifiedHere = new Set<string>();
+  /**
+   * Digests this instance verified (one command), with the inode of each file's object in
+   * manifest order (0: not verified): materializing them does not verify again, and keeps the
+   * verified cache valid for the links it adds (`VerifiedCache.relinked`).
+   */
+  readonly #verifiedHere = new Map<string, Float64Array>();
   readonly #manifests = new Map<string, Manifest>();
   readonly #objectDirs = new Set<string>();
   readonly #objectsRoot: string;
@@ -477,9 +482,18 @@ export class ArtifactStore {
       size: number;
       stat: Stats;
       entry: ManifestEntry & { kind: 'file' };
+      ordinal: number;
     }> = [];
+    // Inode of each file's object, in manifest order (0: not verified); no map keyed by path
+    // (hashing thousands of long strings costs a third of the lstats).
+    const inodes = new Float64Array(manifest.files);
+    const repeats = manifest.repeats;
+    let ordinal = -1;
     for (const entry of manifest.entries) {
       if (entry.kind !== 'file') continue;
+      ordinal++;
+      // An object an earlier file of the manifest shares was checked for it.
+      if (repeats?.[ordinal] === 1) continue;
       const object = this.objectPath(entry.sha256, entry.mode);
       const stat = lstatSync(object, { throwIfNoEntry: false });
       if (!stat?.isFile()) {
@@ -491,17 +505,20 @@ export class ArtifactStore {
         continue;
       }
       const cached = this.cache.lookup(stat);
-      if (cached === null) misses.push({ file: object, size: stat.size, stat, entry });
+      if (cached === null) misses.push({ file: object, size: stat.size, stat, entry, ordinal });
       else if (cached !== entry.sha256)
         problems.push(
           `${entry.path}: its object ${object} was modified (sha256:${cached.slice(0, 12)})`,
         );
+      else inodes[ordinal] = stat.ino;
     }
     const hashed = await hashFiles(misses);
     misses.forEach((miss, k) => {
       const sha = hashed[k] as string;
-      if (sha === miss.entry.sha256) this.cache.remember(miss.stat, sha);
-      else
+      if (sha === miss.entry.sha256) {
+        this.cache.remember(miss.stat, sha);
+        inodes[miss.ordinal] = miss.stat.ino;
+      } else
         problems.push(
           `${miss.entry.path}: its object ${miss.file} was modified (sha256:${sha.slice(0, 12)})`,
         );
@@ -519,7 +536,7 @@ export class ArtifactStore {
       );
     }
     if (full) this.#fullyVerified.add(digest);
-    this.#verifiedHere.add(digest);
+    this.#verifiedHere.set(digest, inodes);
     return { digest, bytes: manifest.bytes, files: manifest.files };
   }
 
@@ -629,6 +646,7 @@ export class ArtifactStore {
     const manifest = await this.manifest(digest);
     // Verified moments ago by this command (the verify step): not read again.
     if (options.full || !this.#verifiedHere.has(digest)) await this.verify(digest, options);
+    const inodes = this.#verifiedHere.get(digest) as Float64Array;
     if (existsSync(dest)) {
       if (await this.matches(dest, digest)) return;
       await removeTree(dest);
@@ -642,19 +660,29 @@ export class ArtifactStore {
     }
     for (const dir of [...dirs].sort()) mkdirSync(path.join(staging, dir), { recursive: true });
     let linking = this.mode === 'link';
-    // Objects linked (object path → sha256), each stated once after all its links are made.
+    // Objects linked whose inode this command verified: their cache entries are kept valid for
+    // the ctimes the links give them (see `VerifiedCache.relinked`), no lstat per object.
+    const relinked = new Set<number>();
+    // Other objects linked (object path → sha256), each stated once after all its links.
     const linked = new Map<string, string>();
+    // A kernel time before the first link: the staging folder's ctime (its last entry added).
+    const linksFromMs = lstatSync(staging).ctimeMs;
     // Concatenated, not path.join: once per file of thousands (manifest paths use `/`).
     const stagingRoot = `${path.resolve(staging)}${path.sep}`;
+    let ordinal = -1;
     for (const entry of manifest.entries) {
       const target = stagingRoot + entry.path;
       if (entry.kind === 'symlink') symlinkSync(entry.target, target);
       if (entry.kind !== 'file') continue;
+      ordinal++;
       const object = this.objectPath(entry.sha256, entry.mode);
       if (linking) {
         try {
           linkSync(object, target);
-          linked.set(object, entry.sha256);
+          const ino = inodes[ordinal] as number;
+          if (ino !== 0) relinked.add(ino);
+          // A repeat's object is the earlier file's (renewed with it).
+          else if (manifest.repeats?.[ordinal] !== 1) linked.set(object, entry.sha256);
           continue;
         } catch (error) {
           if (!NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
@@ -666,7 +694,11 @@ export class ArtifactStore {
       this.cache.remember(lstatSync(target), entry.sha256);
     }
     // Linking changes an object's ctime: the objects were verified just above, so their cache
-    // entries are renewed rather than lost (one lstat per object, after its last link).
+    // entries are renewed rather than lost.
+    if (relinked.size > 0) {
+      const linksToMs = kernelTimeMs(`${staging}.clock`);
+      for (const ino of relinked) this.cache.relinked(ino, linksFromMs, linksToMs);
+    }
     for (const [object, sha] of linked) this.cache.remember(lstatSync(object), sha);
     // A copy made of links only is the verified objects under the manifest's names; a copied one
     // is checked.
@@ -772,6 +804,20 @@ export class ArtifactStore {
     }
     await this.cache.save();
     return { bytes, artifacts: removed, objects };
+  }
+}
+
+/**
+ * The kernel's time now (ms, as file ctimes give it): the ctime of a file created at `file`
+ * (then removed). Comparable with the ctimes of files changed before it, unlike `Date.now()`,
+ * which runs ahead of the kernel's coarse file clock.
+ */
+function kernelTimeMs(file: string): number {
+  writeFileSync(file, '');
+  try {
+    return lstatSync(file).ctimeMs;
+  } finally {
+    unlinkSync(file);
   }
 }
 

@@ -215,18 +215,22 @@ export async function mapLimit<T, R>(
   return out;
 }
 
-/** Numbers per entry: dev, ino, size, mtimeMs, ctimeMs, mode. */
-const FIELDS = 6;
+/**
+ * Numbers per entry: dev, ino, size, mtimeMs, ctimeMs, mode, and the end of a ctime window (ms;
+ * 0: the ctime must equal ctimeMs; else any ctime in [ctimeMs, end] holds, see `relinked`).
+ */
+const FIELDS = 7;
 /** Bytes of one entry on disk: its numbers (float64, in the block of numbers) and its 32-byte sha256 (in the block of digests). */
 const RECORD = FIELDS * 8 + 32;
 /** First bytes of the cache file (format 2: binary records). */
-const MAGIC = Buffer.from('ALVC0003');
+const MAGIC = Buffer.from('ALVC0004');
 /** The header's flags word (bytes 12–15): records in increasing inode order (earlier files: 0). */
 const SORTED_BY_INODE = 1;
 
 /**
  * A verified cache persisted as fixed-size binary records (`<home>/artifacts/verified-cache.bin`):
- * per file, its device, inode, size, mtime, ctime and mode, and the sha256 its bytes had, in inode
+ * per file, its device, inode, size, mtime, ctime (or a window of ctimes) and mode, and the sha256
+ * its bytes had, in inode
  * order. Loading it is one read (no parsing, no index to build: a lookup is a binary search by
  * inode), and a lookup compares numbers: a warm
  * verification of thousands of files costs about one `lstat` per file. Entries are hints only: a
@@ -331,8 +335,10 @@ export class VerifiedCache {
     return n[at] === stat.dev &&
       n[at + 2] === stat.size &&
       n[at + 3] === stat.mtimeMs &&
-      n[at + 4] === stat.ctimeMs &&
-      n[at + 5] === (stat.mode & 0o7777)
+      n[at + 5] === (stat.mode & 0o7777) &&
+      (n[at + 6] === 0
+        ? n[at + 4] === stat.ctimeMs
+        : stat.ctimeMs >= (n[at + 4] as number) && stat.ctimeMs <= (n[at + 6] as number))
       ? slot
       : -1;
   }
@@ -393,6 +399,7 @@ export class VerifiedCache {
     this.#nums[at + 3] = stat.mtimeMs;
     this.#nums[at + 4] = stat.ctimeMs;
     this.#nums[at + 5] = stat.mode & 0o7777;
+    this.#nums[at + 6] = 0;
     this.#shas.write(sha, slot * 32, 32, 'hex');
     this.#dirty = true;
   }
@@ -417,6 +424,25 @@ export class VerifiedCache {
     )
       return;
     n[at + 4] = stat.ctimeMs;
+    n[at + 6] = 0;
+    this.#dirty = true;
+  }
+
+  /**
+   * Keeps the entry of inode `ino` (verified by this command) valid after Airlock itself added
+   * links to it: a link changes the file's ctime, not its bytes, so instead of an `lstat` per
+   * file after linking, any ctime in `[fromMs, toMs]` now holds, where `fromMs` is a kernel time
+   * taken before the first link and `toMs` one taken after the last (ctimes of files Airlock
+   * created then). Size, mtime and mode must still be equal; any later write or chmod moves the
+   * ctime past `toMs`. A window the kernel's clock does not fit only costs a re-hash.
+   */
+  relinked(ino: number, fromMs: number, toMs: number): void {
+    this.#loadSync();
+    const slot = this.#slotFor(ino);
+    if (slot === undefined) return;
+    const at = slot * FIELDS;
+    this.#nums[at + 4] = fromMs;
+    this.#nums[at + 6] = toMs;
     this.#dirty = true;
   }
 

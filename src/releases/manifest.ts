@@ -26,6 +26,12 @@ export interface Manifest {
   /** Number of regular files. */
   files: number;
   entries: ManifestEntry[];
+  /**
+   * Per file, in manifest order: 1 when an earlier file has the same sha256 and mode (the same
+   * store object), so a check of every object can skip it. Set by {@link decodeManifestIndex}
+   * only; absent means unknown.
+   */
+  repeats?: Uint8Array;
 }
 
 /** The line of one entry in the canonical listing (the digest's input). */
@@ -254,14 +260,23 @@ export function parseManifest(
 }
 
 /** First bytes of a manifest index (see {@link encodeManifestIndex}). */
-const INDEX_MAGIC = Buffer.from('ALMI0002');
-const KIND_CODES = { file644: 0, file755: 1, symlink: 2, dir: 3 } as const;
+const INDEX_MAGIC = Buffer.from('ALMI0003');
+/** A repeat: a file whose sha256 and mode an earlier file has (see `Manifest.repeats`). */
+const KIND_CODES = {
+  file644: 0,
+  file755: 1,
+  symlink: 2,
+  dir: 3,
+  file644Repeat: 4,
+  file755Repeat: 5,
+} as const;
 
 /**
  * A manifest in a binary form that decodes without parsing JSON (the store keeps one beside each
  * checked manifest: thousands of entries decode in a few ms instead of tens), and small (about
  * 55 bytes per file, so it adds little to the disk a release takes): a header (magic, entry
- * count, file count, total bytes, text length), one kind byte per entry, every file's size
+ * count, file count, total bytes, text length), one kind byte per entry (a file's also says
+ * whether an earlier file has its sha256 and mode), every file's size
  * (float64), every file's sha256 (32 bytes), then the paths and symlink targets as one
  * NUL-separated UTF-8 string (NUL cannot occur in a path), each path written as the number of
  * leading characters it shares with the previous path (up to 4 digits, then `:`) and the rest:
@@ -275,6 +290,7 @@ export function encodeManifestIndex(manifest: Manifest): Buffer {
   const texts: string[] = [];
   let previous = '';
   let files = 0;
+  const objects = new Set<string>();
   manifest.entries.forEach((entry, i) => {
     const limit = Math.min(previous.length, entry.path.length, 9999);
     let shared = 0;
@@ -283,7 +299,17 @@ export function encodeManifestIndex(manifest: Manifest): Buffer {
     texts.push(`${shared}:${entry.path.slice(shared)}`);
     previous = entry.path;
     if (entry.kind === 'file') {
-      kinds[i] = entry.mode === 0o755 ? KIND_CODES.file755 : KIND_CODES.file644;
+      const object = `${entry.sha256}${entry.mode}`;
+      const repeat = objects.has(object);
+      objects.add(object);
+      kinds[i] =
+        entry.mode === 0o755
+          ? repeat
+            ? KIND_CODES.file755Repeat
+            : KIND_CODES.file755
+          : repeat
+            ? KIND_CODES.file644Repeat
+            : KIND_CODES.file644;
       sizes[files] = entry.size;
       shas.write(entry.sha256, files * 32, 32, 'hex');
       files++;
@@ -325,6 +351,7 @@ export function decodeManifestIndex(data: Buffer, digest: string): Manifest | nu
   const shas = data.toString('hex', shasAt, textAt);
   const texts = textLength === 0 ? [] : data.toString('utf8', textAt).split('\0');
   const entries: ManifestEntry[] = new Array(count);
+  const repeats = new Uint8Array(files);
   let previous = '';
   let t = 0;
   let f = 0;
@@ -337,12 +364,18 @@ export function decodeManifestIndex(data: Buffer, digest: string): Manifest | nu
     if (!(shared <= previous.length)) return null;
     const rel = previous.slice(0, shared) + (coded as string).slice(colon + 1);
     previous = rel;
-    if (kind === KIND_CODES.file644 || kind === KIND_CODES.file755) {
+    if (
+      kind === KIND_CODES.file644 ||
+      kind === KIND_CODES.file755 ||
+      kind === KIND_CODES.file644Repeat ||
+      kind === KIND_CODES.file755Repeat
+    ) {
       if (f >= files) return null;
+      if (kind >= KIND_CODES.file644Repeat) repeats[f] = 1;
       entries[i] = {
         kind: 'file',
         path: rel,
-        mode: kind === KIND_CODES.file755 ? 0o755 : 0o644,
+        mode: kind === KIND_CODES.file755 || kind === KIND_CODES.file755Repeat ? 0o755 : 0o644,
         size: sizes[f] as number,
         sha256: shas.slice(f * 64, f * 64 + 64),
       };
@@ -355,5 +388,5 @@ export function decodeManifestIndex(data: Buffer, digest: string): Manifest | nu
     else return null;
   }
   if (f !== files || t !== texts.length) return null;
-  return { digest, bytes, files, entries };
+  return { digest, bytes, files, entries, repeats };
 }

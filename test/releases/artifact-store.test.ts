@@ -176,6 +176,8 @@ describe('ArtifactStore', () => {
     expect(readFileSync(`${dest}.listing`, 'utf8')).toContain(digest);
     const fresh = () => new ArtifactStore(store.root); // a later command
     expect(await fresh().matches(dest, digest)).toBe(true);
+    const f4 = path.join(dest, 'node_modules', 'pkg-4', 'f4.js');
+    const f4Bytes = readFileSync(f4);
     const changes: Array<[string, () => void, () => void]> = [
       [
         'a file added to a folder that holds only folders',
@@ -190,13 +192,15 @@ describe('ArtifactStore', () => {
       [
         'a file written in place (mode and size kept)',
         () => {
-          const file = path.join(dest, 'node_modules', 'pkg-4', 'f4.js');
-          const bytes = readFileSync(file);
-          chmodSync(file, 0o644);
-          writeFileSync(file, Buffer.from(bytes.toString('utf8').replace('4', '5')));
-          chmodSync(file, 0o444);
+          chmodSync(f4, 0o644);
+          writeFileSync(f4, Buffer.from(f4Bytes.toString('utf8').replace('4', '5')));
+          chmodSync(f4, 0o444);
         },
-        () => {},
+        () => {
+          chmodSync(f4, 0o644);
+          writeFileSync(f4, f4Bytes);
+          chmodSync(f4, 0o444);
+        },
       ],
     ];
     for (const [what, change] of changes) {
@@ -205,6 +209,11 @@ describe('ArtifactStore', () => {
     }
     // A copy that did not match gets no new listing: it stays refused.
     expect(await fresh().matches(dest, digest)).toBe(false);
+    // Written through a link, the store's object changed too: a copy made again by this command
+    // (which verified the store before) is refused until the bytes are back.
+    await store.materialize(digest, dest);
+    expect(await fresh().matches(dest, digest)).toBe(false);
+    changes[2]?.[2](); // the object's bytes back (a new mtime: hashed again)
     // A damaged listing is only a hint: the copy is listed and digested.
     await store.materialize(digest, dest);
     writeFileSync(`${dest}.listing`, '{');
@@ -215,11 +224,32 @@ describe('ArtifactStore', () => {
 
   it('reads a checked manifest from its binary index, and never from a changed one', async () => {
     const store = newStore();
-    const { digest } = await store.put(makeTree(40));
+    const tree = makeTree(40);
+    // Two more files with server.js's bytes: one store object for the three.
+    for (const copy of ['a-server.js', 'z-server.js'])
+      writeFileSync(path.join(tree, copy), readFileSync(path.join(tree, 'server.js')));
+    const { digest } = await store.put(tree);
     const expected = await store.manifest(digest);
     const index = store.manifestPath(digest).replace(/\.json\.gz$/, '.idx');
     expect(statSync(index).mode & 0o777).toBe(0o444);
-    expect(await new ArtifactStore(store.root).manifest(digest)).toEqual(expected);
+    const indexed = await new ArtifactStore(store.root).manifest(digest);
+    expect({ ...indexed, repeats: undefined }).toEqual(expected);
+    // The index marks each file whose object an earlier file has (checked once per object).
+    const files = indexed.entries.filter((e) => e.kind === 'file');
+    const marked = files.filter((_, k) => indexed.repeats?.[k] === 1).map((e) => e.path);
+    expect(marked).toEqual(['server.js', 'z-server.js']);
+    // A fresh command verifies and links from the index: the copy matches, and every object's
+    // verified-cache entry still holds after its new links (nothing is hashed again).
+    const later = new ArtifactStore(store.root);
+    const dest = path.join(scratch, `env-${counter++}`, 'r1');
+    await later.materialize(digest, dest);
+    const after = new ArtifactStore(store.root);
+    for (const file of files)
+      expect(
+        after.cache.lookup(statSync(after.objectPath(file.sha256, file.mode))),
+        file.path,
+      ).toBe(file.sha256);
+    expect(await new ArtifactStore(store.root).matches(dest, digest)).toBe(true);
     // An index edited to name another file: not the one the verified cache knows, so ignored.
     const bytes = readFileSync(index);
     const at = bytes.indexOf('server.js');
@@ -229,7 +259,7 @@ describe('ArtifactStore', () => {
     chmodSync(index, 0o444);
     const fresh = new ArtifactStore(store.root);
     expect(await fresh.manifest(digest)).toEqual(expected);
-    await expect(fresh.verify(digest)).resolves.toMatchObject({ digest, files: 42 });
+    await expect(fresh.verify(digest)).resolves.toMatchObject({ digest, files: 44 });
   });
 
   it('refuses a modified manifest and a missing object', async () => {

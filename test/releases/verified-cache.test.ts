@@ -3,7 +3,16 @@
  * after a reload, entries added after a load are found too, a file in the earlier unordered
  * layout (or one whose order is damaged) is still read, and a changed file never matches.
  */
-import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -62,9 +71,9 @@ describe('VerifiedCache', () => {
     const data = readFileSync(cacheFile);
     const count = data.readUInt32LE(8);
     // Swap the first two records (numbers and digests): out of inode order.
-    const numbers = (k: number) => data.subarray(16 + k * 48, 16 + (k + 1) * 48);
+    const numbers = (k: number) => data.subarray(16 + k * 56, 16 + (k + 1) * 56);
     const digest = (k: number) =>
-      data.subarray(16 + count * 48 + k * 32, 16 + count * 48 + (k + 1) * 32);
+      data.subarray(16 + count * 56 + k * 32, 16 + count * 56 + (k + 1) * 32);
     const [n0, n1, d0, d1] = [
       Buffer.from(numbers(0)),
       Buffer.from(numbers(1)),
@@ -98,5 +107,42 @@ describe('VerifiedCache', () => {
     expect(cleared.lookup(f.stat)).toBeNull();
     await cleared.save();
     expect(new VerifiedCache(cacheFile).lookup(f.stat)).toBeNull();
+  });
+
+  it('keeps an entry valid for the ctimes links made in a window give it, and no other change', async () => {
+    const [f, g] = files(2);
+    if (!f || !g) throw new Error('no file');
+    const cache = new VerifiedCache(cacheFile);
+    cache.remember(f.stat, f.sha);
+    cache.remember(g.stat, g.sha);
+    // Kernel times around the links: ctimes of files made just before and just after.
+    const clock = (name: string) => {
+      writeFileSync(path.join(dir, name), '');
+      return lstatSync(path.join(dir, name)).ctimeMs;
+    };
+    const fromMs = clock('before');
+    linkSync(f.file, path.join(dir, 'f-link'));
+    linkSync(g.file, path.join(dir, 'g-link'));
+    const toMs = clock('after');
+    expect(cache.lookup(lstatSync(f.file))).toBeNull(); // a link moved the ctime
+    cache.relinked(f.stat.ino, fromMs, toMs);
+    await cache.save();
+    const reloaded = new VerifiedCache(cacheFile);
+    expect(reloaded.lookup(lstatSync(f.file))).toBe(f.sha);
+    expect(reloaded.lookup(lstatSync(g.file))).toBeNull(); // not renewed
+    // A later write (mode kept, mtime set back, size kept) moves the ctime past the window.
+    const before = lstatSync(f.file);
+    chmodSync(f.file, 0o644);
+    writeFileSync(f.file, readFileSync(f.file, 'utf8').replace('file', 'FILE'));
+    chmodSync(f.file, 0o444);
+    utimesSync(f.file, before.atimeMs / 1000, before.mtimeMs / 1000);
+    const written = lstatSync(f.file);
+    expect(written.mtimeMs).toBe(before.mtimeMs);
+    expect(written.size).toBe(before.size);
+    expect(new VerifiedCache(cacheFile).lookup(written)).toBeNull();
+    // Remembered again after hashing: an exact ctime once more, the window gone.
+    reloaded.remember(written, g.sha);
+    expect(reloaded.lookup(written)).toBe(g.sha);
+    expect(reloaded.lookup({ ...written, ctimeMs: fromMs } as never)).toBeNull();
   });
 });
