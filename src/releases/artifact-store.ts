@@ -473,9 +473,14 @@ export class ArtifactStore {
    * @throws ProviderError `DIGEST_MISMATCH` when it is missing or any of it changed.
    */
   async verify(digest: string, options: VerifyOptions = {}): Promise<TreeDigest> {
-    const manifest = await this.manifest(digest);
     const full = options.full ?? (this.fullVerify && !this.#fullyVerified.has(digest));
-    if (full) await this.cache.clear();
+    if (full) {
+      // Forgotten first, so the manifest is read and checked again too (and remembered, with
+      // its index: the next command reads it from the index again).
+      await this.cache.clear();
+      this.#manifests.delete(digest);
+    }
+    const manifest = await this.manifest(digest);
     const problems: string[] = [];
     const misses: Array<{
       file: string;
@@ -659,39 +664,41 @@ export class ArtifactStore {
       if (parent !== '.') dirs.add(parent);
     }
     for (const dir of [...dirs].sort()) mkdirSync(path.join(staging, dir), { recursive: true });
-    let linking = this.mode === 'link';
+    // Concatenated, not path.join: once per file of thousands (manifest paths use `/`).
+    const stagingRoot = `${path.resolve(staging)}${path.sep}`;
+    const jobs: LinkJob[] = [];
+    let ordinal = -1;
+    for (const entry of manifest.entries) {
+      if (entry.kind === 'symlink') symlinkSync(entry.target, stagingRoot + entry.path);
+      if (entry.kind !== 'file') continue;
+      ordinal++;
+      jobs.push({
+        object: this.objectPath(entry.sha256, entry.mode),
+        target: stagingRoot + entry.path,
+        ordinal,
+        entry,
+      });
+    }
+    // A kernel time before the first link: the staging folder's ctime (its last entry added).
+    const linksFromMs = lstatSync(staging).ctimeMs;
+    const unlinked = this.mode === 'link' ? linkAll(jobs) : jobs;
     // Objects linked whose inode this command verified: their cache entries are kept valid for
     // the ctimes the links give them (see `VerifiedCache.relinked`), no lstat per object.
     const relinked = new Set<number>();
     // Other objects linked (object path → sha256), each stated once after all its links.
     const linked = new Map<string, string>();
-    // A kernel time before the first link: the staging folder's ctime (its last entry added).
-    const linksFromMs = lstatSync(staging).ctimeMs;
-    // Concatenated, not path.join: once per file of thousands (manifest paths use `/`).
-    const stagingRoot = `${path.resolve(staging)}${path.sep}`;
-    let ordinal = -1;
-    for (const entry of manifest.entries) {
-      const target = stagingRoot + entry.path;
-      if (entry.kind === 'symlink') symlinkSync(entry.target, target);
-      if (entry.kind !== 'file') continue;
-      ordinal++;
-      const object = this.objectPath(entry.sha256, entry.mode);
-      if (linking) {
-        try {
-          linkSync(object, target);
-          const ino = inodes[ordinal] as number;
-          if (ino !== 0) relinked.add(ino);
-          // A repeat's object is the earlier file's (renewed with it).
-          else if (manifest.repeats?.[ordinal] !== 1) linked.set(object, entry.sha256);
-          continue;
-        } catch (error) {
-          if (!NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
-          linking = false;
-        }
-      }
-      copyFileSync(object, target, constants.COPYFILE_FICLONE);
-      chmodSync(target, fileMode(entry));
-      this.cache.remember(lstatSync(target), entry.sha256);
+    const copies = new Set(unlinked);
+    for (const job of jobs) {
+      if (copies.has(job)) continue;
+      const ino = inodes[job.ordinal] as number;
+      if (ino !== 0) relinked.add(ino);
+      // A repeat's object is the earlier file's (renewed with it).
+      else if (manifest.repeats?.[job.ordinal] !== 1) linked.set(job.object, job.entry.sha256);
+    }
+    for (const job of unlinked) {
+      copyFileSync(job.object, job.target, constants.COPYFILE_FICLONE);
+      chmodSync(job.target, fileMode(job.entry));
+      this.cache.remember(lstatSync(job.target), job.entry.sha256);
     }
     // Linking changes an object's ctime: the objects were verified just above, so their cache
     // entries are renewed rather than lost.
@@ -702,7 +709,7 @@ export class ArtifactStore {
     for (const [object, sha] of linked) this.cache.remember(lstatSync(object), sha);
     // A copy made of links only is the verified objects under the manifest's names; a copied one
     // is checked.
-    if (!linking && !(await this.matches(staging, digest))) {
+    if (unlinked.length > 0 && !(await this.matches(staging, digest))) {
       await removeTree(staging);
       throw new ProviderError(
         'DIGEST_MISMATCH',
@@ -805,6 +812,34 @@ export class ArtifactStore {
     await this.cache.save();
     return { bytes, artifacts: removed, objects };
   }
+}
+
+/** One file of a copy being made: its store object, where it goes, its place in the manifest. */
+interface LinkJob {
+  object: string;
+  target: string;
+  /** Index among the manifest's files. */
+  ordinal: number;
+  entry: ManifestEntry & { kind: 'file' };
+}
+
+/**
+ * Hard-links each job's object at its target, one after another (links fanned out over libuv's
+ * threads were no faster on two cores). Once the filesystem refuses a link (see `NO_LINK`), the
+ * rest are not tried.
+ * @returns the jobs not linked (to be copied).
+ * @throws any other error of `link(2)`.
+ */
+function linkAll(jobs: LinkJob[]): LinkJob[] {
+  for (const [k, job] of jobs.entries()) {
+    try {
+      linkSync(job.object, job.target);
+    } catch (error) {
+      if (NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) return jobs.slice(k);
+      throw error;
+    }
+  }
+  return [];
 }
 
 /**
