@@ -305,10 +305,12 @@ export interface Provider {
   /**
    * Optional: what this platform needs before anything changes (the verify step calls it for
    * every service before migrations run): the local provider's stable port is free or already
-   * its own; a remote platform's credentials are set. Reads only.
+   * its own; a remote platform's credentials are set. Reads only. `state`: what
+   * {@link describe} answered for the target moments ago (null: it could not be asked), so a
+   * provider that needs it does not ask again.
    * @throws ProviderError `PORT_IN_USE`, `PROVIDER_AUTH` naming what is wrong and the fix.
    */
-  preflight?(target: ServiceTarget): Promise<void>;
+  preflight?(target: ServiceTarget, state?: ServiceState | null): Promise<void>;
   /** Stops everything the provider runs for an environment (used by `airlock demo` cleanup). */
   stopEnvironment(environment: string): Promise<void>;
   /**

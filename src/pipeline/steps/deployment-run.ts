@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type ResolvedEnvironment, usableDatabase } from '../../config/resolve.ts';
 import { hasCode } from '../../errors.ts';
-import type { DeployOutcome, ServiceDeployment } from '../../providers/provider.ts';
+import type { DeployOutcome, ServiceDeployment, ServiceState } from '../../providers/provider.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../../state/state-store.ts';
 import type { ChecksLeaseKeeper } from '../checks-lease.ts';
@@ -42,6 +42,11 @@ export interface DeploymentRun {
   warmCopies?: Set<string>;
 }
 
+/** The key of a service's copy of a release in {@link DeploymentRun.materialized} and `warmCopies`. */
+function copyKey(release: Release, service: string): string {
+  return `${release.id}\0${service}`;
+}
+
 /**
  * The environment's copy a warm process of `release` runs from, when the provider keeps one
  * (`ServiceState.warmCopies`: the local runtime) with the service's artifact digest, in this
@@ -50,19 +55,24 @@ export interface DeploymentRun {
  * files again ("skip what a warm, already-verified copy does not need"). The provider still
  * verifies the copy before it starts a new process from it (`copyUnverified`). Null (the copy
  * is verified as usual) with `--verify full`, when nothing is warm, or when the provider cannot
- * be asked.
+ * be asked. `described`: what the provider's `describe` answered for the service moments ago
+ * (null: it could not be asked), so it is not asked again.
  */
 export async function warmCopyOf(
   d: DeploymentRun,
   release: Release,
   service: string,
+  described?: ServiceState | null,
 ): Promise<string | null> {
   const artifact = release.services[service];
   if (!artifact || d.ctx.artifacts.fullVerify) return null;
-  const state = await d.ctx
-    .providerFor(d.env)
-    .describe(serviceTarget(d.ctx.config, d.env, service))
-    .catch(() => null);
+  const state =
+    described !== undefined
+      ? described
+      : await d.ctx
+          .providerFor(d.env)
+          .describe(serviceTarget(d.ctx.config, d.env, service))
+          .catch(() => null);
   const base = path.resolve(releaseDir(d.ctx.home, d.env.name, release.id, service));
   // The environment's folder of this release (`materializeService` names siblings `<base>-N`).
   const ours = (dir: string) =>
@@ -72,7 +82,7 @@ export async function warmCopyOf(
       copy.release === release.id && copy.digest === artifact.digest && ours(copy.artifactDir),
   );
   if (!warm) return null;
-  const key = `${release.id}\0${service}`;
+  const key = copyKey(release, service);
   d.materialized ??= new Map();
   d.materialized.set(key, warm.artifactDir);
   d.warmCopies ??= new Set();
@@ -94,7 +104,7 @@ export async function materializeService(
 ): Promise<string> {
   const artifact = release.services[service];
   if (!artifact) throw new Error(`release ${release.id} has no service ${service}`);
-  const key = `${release.id}\0${service}`;
+  const key = copyKey(release, service);
   const known = d.materialized?.get(key);
   if (known) return known;
   const artifacts = d.ctx.artifacts;
@@ -136,7 +146,7 @@ export async function switchService(
   const settings = env.services[service];
   const artifact = release.services[service];
   if (!settings || !artifact) throw new Error(`release ${release.id} has no service ${service}`);
-  const warm = d.warmCopies?.has(`${release.id}\0${service}`) ?? false;
+  const warm = d.warmCopies?.has(copyKey(release, service)) ?? false;
   if (!warm)
     options.progress(`copying ${artifactDigestLabel(artifact.digest)} (${artifact.files} files)`);
   const dir = await materializeService(d, release, service);
@@ -181,7 +191,7 @@ export async function switchService(
     // The warm process this deployment counted on was gone or unhealthy, and the copy it ran
     // from changed since: a fresh verified copy, as any other deployment gets.
     options.progress('the warm copy changed since it started: making a fresh verified copy');
-    const key = `${release.id}\0${service}`;
+    const key = copyKey(release, service);
     d.warmCopies?.delete(key);
     d.materialized?.delete(key);
     const fresh = path.resolve(await materializeService(d, release, service));

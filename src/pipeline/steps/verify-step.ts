@@ -1,4 +1,5 @@
 import { usableDatabase, usableService } from '../../config/resolve.ts';
+import type { ServiceState } from '../../providers/provider.ts';
 import { artifactDigestLabel } from '../../releases/digest-label.ts';
 import { serviceTarget } from '../context.ts';
 import type { Step } from '../engine.ts';
@@ -23,12 +24,17 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
       // and its checks read, its database URL, the platform's own needs such as a free port or
       // credentials) is checked before any migration runs.
       const provider = d.ctx.providerFor(d.env);
+      // What serves each service, asked once: the preflight and the warm-copy lookup share it.
+      const described = new Map<string, ServiceState | null>();
       for (const service of Object.keys(d.release.services)) {
         const settings = d.env.services[service];
         if (!settings) continue;
         usableService(settings);
         if (settings.database) usableDatabase(settings.database);
-        await provider.preflight?.(serviceTarget(d.ctx.config, d.env, service));
+        const target = serviceTarget(d.ctx.config, d.env, service);
+        const state = await provider.describe(target).catch(() => null);
+        described.set(service, state);
+        await provider.preflight?.(target, state);
       }
       for (const [service, artifact] of Object.entries(d.release.services)) {
         ctx.progress(`${service}: ${artifactDigestLabel(artifact.digest)}`);
@@ -40,7 +46,7 @@ export function verifyStep(d: DeploymentRun, title: string): Step {
         } else {
           // A warm process of the release runs from a copy verified when it started: the switch
           // goes back to it without reading the files again.
-          const warm = await warmCopyOf(d, d.release, service);
+          const warm = await warmCopyOf(d, d.release, service, described.get(service) ?? null);
           if (warm) {
             matched.push(
               `${service} ${artifactDigestLabel(artifact.digest)} (warm: verified when its process started)`,

@@ -124,10 +124,14 @@ export class LocalProvider implements Provider {
    * migrations run, not at the switch.
    * @throws ProviderError `PORT_IN_USE` naming the port and the fix.
    */
-  async preflight(target: ServiceTarget): Promise<void> {
+  async preflight(target: ServiceTarget, state?: ServiceState | null): Promise<void> {
     if (!target.port) return;
     // A redeploy (what this runtime serves there) first: no probe of a port known to be ours.
-    if ((await this.client.isRunning()) && (await this.describe(target)).release !== null) return;
+    const serving =
+      state !== undefined && state !== null
+        ? state.release !== null
+        : (await this.client.isRunning()) && (await this.describe(target)).release !== null;
+    if (serving) return;
     if (await canListen(target.port)) return;
     throw new ProviderError(
       'PORT_IN_USE',

@@ -100,7 +100,7 @@ export class LocalRuntimeClient {
     return this.#paths.home;
   }
 
-  /** True when runtime.json names a daemon that answers `GET /v1/status`. */
+  /** True when runtime.json names a daemon that answers `GET /v1/status?services=0`. */
   async isRunning(): Promise<boolean> {
     return (await this.#liveInfo()) !== null;
   }
@@ -339,10 +339,12 @@ export class LocalRuntimeClient {
     if (this.#answered?.daemon === daemon && performance.now() - this.#answered.at < LIVE_FOR_MS)
       return info;
     try {
+      // Without the services' states: a ping, not a health probe of every app (a daemon of an
+      // earlier version ignores the query and answers in full).
       const raw = await this.#request(
         info,
         'GET',
-        '/v1/status',
+        '/v1/status?services=0',
         undefined,
         AbortSignal.timeout(3_000),
       );

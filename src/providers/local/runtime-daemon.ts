@@ -13,6 +13,8 @@
  *
  * API (JSON; errors are `{ error: SerializedError }`):
  *   GET  /v1/status                                   → { pid, startedAt, services: ServiceState[] }
+ *   GET  /v1/status?services=0                        → { pid, startedAt } (a liveness ping: no
+ *                                                       health probe of every service)
  *   POST /v1/deployments  (body: ProcessDeployment)   → NDJSON: {"progress":…}* then {"result":DeployOutcome}
  *                                                       or {"error":SerializedError}; a client that
  *                                                       disconnects before the switch aborts the deploy
@@ -251,7 +253,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   );
 
   app.get('/v1/status', async (c) =>
-    c.json({ pid: process.pid, startedAt, services: await runtime.describeAll() }),
+    c.req.query('services') === '0'
+      ? c.json({ pid: process.pid, startedAt })
+      : c.json({ pid: process.pid, startedAt, services: await runtime.describeAll() }),
   );
 
   app.post('/v1/deployments', async (c) => {

@@ -109,6 +109,11 @@ describe('local runtime daemon', () => {
     expect(status.services).toMatchObject([
       { environment: 'staging', release: 'r1', healthy: true },
     ]);
+    // The liveness ping the CLI sends before its requests: no services, so no health probes.
+    const ping = await fetch(`http://127.0.0.1:${info.port}/v1/status?services=0`, {
+      headers: { authorization: `Bearer ${info.token}` },
+    });
+    expect(await ping.json()).toEqual({ pid: info.pid, startedAt: status.startedAt });
     const appPid = (await provider.describe(localTarget('staging', 'web', port))).pid as number;
     expect(isProcessAlive(appPid)).toBe(true);
 
