@@ -12,6 +12,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'rolldown';
+import { builtinImportsToGetBuiltinModule } from './builtin-imports.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
@@ -27,6 +28,12 @@ await build({
   platform: 'node',
   external: [/^node:/, 'cli-table3', 'log-update', 'autocannon'],
   logLevel: 'warn',
+  plugins: [
+    {
+      name: 'builtins-without-the-module-loader',
+      renderChunk: (code) => ({ code: builtinImportsToGetBuiltinModule(code), map: null }),
+    },
+  ],
   output: {
     dir: dist,
     format: 'esm',
