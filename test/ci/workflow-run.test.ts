@@ -124,8 +124,15 @@ async function startPlatform(dir: string): Promise<{ url: string; server: Server
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-/** What a new user does first (docs/github-actions.md): the devDependencies installed, locked. */
-async function installTemplate(name: string, packages: string[]): Promise<Record<string, string>> {
+/**
+ * What a new user does first (docs/github-actions.md): the devDependencies installed, locked.
+ * `extra`: more npm flags (the lockfile npm writes is the same with them).
+ */
+async function installTemplate(
+  name: string,
+  packages: string[],
+  extra: string[] = [],
+): Promise<Record<string, string>> {
   if (!registry) throw new Error('no registry');
   const template = path.join(registry.dir, `template-${name}`);
   mkdirSync(template, { recursive: true });
@@ -146,6 +153,7 @@ async function installTemplate(name: string, packages: string[]): Promise<Record
         path.join(registry.dir, 'npm-cache'),
         '--no-audit',
         '--no-fund',
+        ...extra,
       ],
       { cwd: template },
     ),
@@ -171,11 +179,14 @@ beforeAll(async () => {
     bins: { railway: path.join(FAKES, 'cli', 'fake-railway.ts') },
   });
   installed.base = await installTemplate('base', [`airlock-deploy@${VERSION}`]);
-  // The second install finds airlock-deploy's dependencies in the npm cache.
-  installed.worker = await installTemplate('worker', [
-    `airlock-deploy@${VERSION}`,
-    `${WRANGLER}@${WRANGLER_VERSION}`,
-  ]);
+  // The second install finds airlock-deploy's dependencies in the npm cache: it takes their
+  // metadata from there as they are (no revalidation a minute later) and only writes the
+  // lockfile (its node_modules would never be read; the first job's `npm ci` fetches wrangler).
+  installed.worker = await installTemplate(
+    'worker',
+    [`airlock-deploy@${VERSION}`, `${WRANGLER}@${WRANGLER_VERSION}`],
+    ['--prefer-offline', '--package-lock-only'],
+  );
   const dir = path.join(registry.dir, 'platform');
   mkdirSync(dir, { recursive: true });
   platform = { dir, ...(await startPlatform(dir)) };
