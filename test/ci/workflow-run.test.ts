@@ -7,15 +7,30 @@
  * are FAKES published there under their real names, flyctl is the FAKE put where setup-flyctl
  * puts it. Every `run:` script runs exactly as written and passes shellcheck.
  *
- * Each CI-capable provider goes through the three flows in turn, as a team that changes its
- * flow would (airlock.yaml's promotion and `airlock ci init github --flow …` committed): a
- * release from a merge to production through each flow, and each flow's rollback workflow
- * restoring the release served before (12 jobs per provider).
- * - command: a "platform" this test serves on 127.0.0.1 (a folder per environment behind an
- *   HTTP server: what outlives the runners), state in Postgres;
- * - cloudflare (remote mode, FAKE wrangler and FAKE D1 API), state on D1;
- * - fly (FAKE flyctl), state in Postgres;
- * - railway (FAKE Railway CLI, a project token per GitHub environment), state in Postgres.
+ * What is covered. A flow is pipeline logic that does not depend on the provider: the flows
+ * differ in their triggers and in the production job's first steps (which release, from a
+ * dispatch, a tag, the staging branch or the same run), while the verify, deploy-staging and
+ * rollback jobs and every provider-specific step (platform CLI setup, secrets per GitHub
+ * environment, the deploy, migrate and state of `airlock deploy`/`promote`/`rollback`) are the
+ * same text in every flow (src/ci/workflow-jobs.ts; workflows.test.ts parses and lints every
+ * provider × flow statically). So:
+ * - the command provider goes through the three flows in turn, as a team that changes its flow
+ *   would (airlock.yaml's promotion and `airlock ci init github --flow …` committed): r1 through
+ *   manual (promoted by a v1 tag), r2 through staging-branch, r3 through automatic, each flow's
+ *   rollback workflow restoring the release served before (production twice, staging once):
+ *   12 jobs. Its "platform" is served by this test on 127.0.0.1 (a folder per environment
+ *   behind an HTTP server: what outlives the runners), state in Postgres.
+ * - each other provider goes through two flows, rotated so that every flow runs on two of them
+ *   and every provider's production job runs two of the three flows' first steps: r1 through
+ *   the first flow, r2 through the second, then the second flow's rollback workflow puts r1
+ *   back in production while staging keeps r2 (7 jobs each):
+ *   - cloudflare (remote mode, FAKE wrangler and FAKE D1 API, state on D1): manual (by a
+ *     dispatch), then staging-branch;
+ *   - fly (FAKE flyctl, state in Postgres): staging-branch, then automatic;
+ *   - railway (FAKE Railway CLI, a project token per GitHub environment, state in Postgres):
+ *     automatic, then manual (by a v2 tag).
+ * Every release checks that its jobs installed the packed Airlock with `npm ci` and that
+ * production promoted the very artifact the staging run uploaded (never rebuilt).
  *
  * One registry and one install per project template serve every test (jobs share npm's
  * cache, as setup-node's `cache: npm` does): each job still runs its own `npm ci`, which is
@@ -109,8 +124,15 @@ async function startPlatform(dir: string): Promise<{ url: string; server: Server
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-/** What a new user does first (docs/github-actions.md): the devDependencies installed, locked. */
-async function installTemplate(name: string, packages: string[]): Promise<Record<string, string>> {
+/**
+ * What a new user does first (docs/github-actions.md): the devDependencies installed, locked.
+ * `extra`: more npm flags (the lockfile npm writes is the same with them).
+ */
+async function installTemplate(
+  name: string,
+  packages: string[],
+  extra: string[] = [],
+): Promise<Record<string, string>> {
   if (!registry) throw new Error('no registry');
   const template = path.join(registry.dir, `template-${name}`);
   mkdirSync(template, { recursive: true });
@@ -131,6 +153,7 @@ async function installTemplate(name: string, packages: string[]): Promise<Record
         path.join(registry.dir, 'npm-cache'),
         '--no-audit',
         '--no-fund',
+        ...extra,
       ],
       { cwd: template },
     ),
@@ -156,11 +179,14 @@ beforeAll(async () => {
     bins: { railway: path.join(FAKES, 'cli', 'fake-railway.ts') },
   });
   installed.base = await installTemplate('base', [`airlock-deploy@${VERSION}`]);
-  // The second install finds airlock-deploy's dependencies in the npm cache.
-  installed.worker = await installTemplate('worker', [
-    `airlock-deploy@${VERSION}`,
-    `${WRANGLER}@${WRANGLER_VERSION}`,
-  ]);
+  // The second install finds airlock-deploy's dependencies in the npm cache: it takes their
+  // metadata from there as they are (no revalidation a minute later) and only writes the
+  // lockfile (its node_modules would never be read; the first job's `npm ci` fetches wrangler).
+  installed.worker = await installTemplate(
+    'worker',
+    [`airlock-deploy@${VERSION}`, `${WRANGLER}@${WRANGLER_VERSION}`],
+    ['--prefer-offline', '--package-lock-only'],
+  );
   const dir = path.join(registry.dir, 'platform');
   mkdirSync(dir, { recursive: true });
   platform = { dir, ...(await startPlatform(dir)) };
@@ -602,7 +628,8 @@ async function servingOn(env: string): Promise<{ release: string; digest: string
  * Release `n` (the repository's main as it is) goes from a merge to production through the
  * setup's flow: manual (a merge deploys staging; approved, a dispatch promotes), staging-branch
  * (a push to staging deploys it; approved, a push to main promotes) or automatic (one run);
- * `byTag`: the manual flow promotes on a `v<n>` tag instead of a dispatch.
+ * `byTag`: the manual flow promotes on a `v<n>` tag instead of a dispatch. Checks that the jobs
+ * installed Airlock with `npm ci` and that production got the artifact staging's run uploaded.
  * Returns the runs, for a closer look.
  */
 async function release(s: Setup, n: number, byTag = false): Promise<WorkflowRun[]> {
@@ -642,6 +669,17 @@ async function release(s: Setup, n: number, byTag = false): Promise<WorkflowRun[
   }
   expect(await s.project.serving('production')).toBe(id);
   expect(await s.project.serving('staging')).toBe(id);
+  // The install step ran as written and installed the packed Airlock from the registry.
+  const [built, promoted] = [runs[0], runs.at(-1)];
+  expect(built?.jobs.verify?.log).toMatch(
+    /- Install dependencies[^\n]*: ok \(\d+ ms\)\n\s*added \d+ packages/,
+  );
+  // Production got the artifact the staging run uploaded, not a rebuild.
+  const artifact = built?.jobs['deploy-staging']?.outputs.artifact;
+  expect(artifact).toMatch(/^airlock-[\w-]+-[0-9a-f]{64}$/);
+  expect(promoted?.jobs['promote-production']?.log).toContain(
+    `downloaded ${artifact} from run ${built?.runId}`,
+  );
   return runs;
 }
 
@@ -657,59 +695,72 @@ function edit(s: Setup, n: number): void {
   commitFiles(s.repo, { [s.project.source.file]: s.project.source.content(n) }, `Edition ${n}`);
 }
 
-describeIfPostgres('generated workflows, run as generated (installed from a registry)', () => {
-  // Each CI-capable provider through the three flows in turn, as a team that changes its flow
-  // would: airlock.yaml's promotion and `airlock ci init github --flow …` committed, then a
-  // release from a merge to production through that flow, then that flow's rollback workflow.
-  // The four providers run side by side (their platforms, state and repositories are apart).
-  it.concurrent.each(['command', 'cloudflare', 'fly', 'railway'] as const)(
-    "%s: manual, staging-branch and automatic flows each release from install to production; each flow's rollback workflow restores the previous release",
-    {
-      timeout: 900_000,
-    },
-    async (provider) => {
-      const s = await setup(provider, 'manual');
-      try {
-        // manual: a merge deploys r1 to staging (built once, uploaded); approved, a dispatch
-        // (or, for half of the providers, a v1 tag) promotes the same bytes.
-        const [staged, promoted] = await release(
-          s,
-          1,
-          provider === 'command' || provider === 'railway',
-        );
-        // The install step ran as written and installed the packed Airlock from the registry.
-        expect(staged?.jobs.verify?.log).toMatch(
-          /- Install dependencies[^\n]*: ok \(\d+ ms\)\n\s*added \d+ packages/,
-        );
-        const artifact = staged?.jobs['deploy-staging']?.outputs.artifact;
-        expect(promoted?.jobs['promote-production']?.log).toContain(
-          `downloaded ${artifact} from run ${staged?.runId}`,
-        );
-        if (provider === 'command')
-          expect((await servingOn('production'))?.digest).toBe(
-            (await servingOn('staging'))?.digest,
-          );
+/**
+ * The flows each provider goes through, in this order (see the header): all three on the
+ * command provider, two on each other provider, rotated so that each flow runs on two of them.
+ */
+const FLOWS = {
+  command: ['manual', 'staging-branch', 'automatic'],
+  cloudflare: ['manual', 'staging-branch'],
+  fly: ['staging-branch', 'automatic'],
+  railway: ['automatic', 'manual'],
+} as const satisfies Record<Provider, readonly CiFlow[]>;
 
-        // staging-branch: r2 through the staging branch, then main; its rollback workflow puts r1
-        // back in production (staging keeps r2).
-        await switchFlow(s, 'staging-branch');
+describeIfPostgres('generated workflows, run as generated (installed from a registry)', () => {
+  // The providers run side by side (their platforms, state and repositories are apart).
+  it.concurrent("command: manual, staging-branch and automatic flows each release from install to production; each flow's rollback workflow restores the previous release", {
+    timeout: 900_000,
+  }, async () => {
+    const s = await setup('command', 'manual');
+    try {
+      // manual: a merge deploys r1 to staging (built once, uploaded); approved, a v1 tag
+      // promotes the same bytes.
+      await release(s, 1, true);
+      expect((await servingOn('production'))?.digest).toBe((await servingOn('staging'))?.digest);
+
+      // staging-branch: r2 through the staging branch, then main; its rollback workflow puts r1
+      // back in production (staging keeps r2).
+      await switchFlow(s, 'staging-branch');
+      edit(s, 2);
+      await release(s, 2);
+      await rollback(s, 'production', 'r1');
+      expect(await s.project.serving('staging')).toBe('r2');
+
+      // automatic: r3 from one push, promoted when its gate holds; its rollback workflow puts
+      // the release production served before (r1) back.
+      await switchFlow(s, 'automatic');
+      edit(s, 3);
+      await release(s, 3);
+      await rollback(s, 'production', 'r1');
+
+      // manual again: its rollback workflow returns staging to the release before r3.
+      await switchFlow(s, 'manual');
+      await rollback(s, 'staging', 'r2');
+      expect(await s.project.serving('production')).toBe('r1');
+      expect(s.runner.scripts).toBeGreaterThan(70);
+    } finally {
+      await teardown(s);
+    }
+  });
+
+  it.concurrent.each(['cloudflare', 'fly', 'railway'] as const)(
+    "%s: two flows (rotated) each release from install to production; the second flow's rollback workflow restores the previous release",
+    { timeout: 900_000 },
+    async (provider) => {
+      const [first, second] = FLOWS[provider];
+      const s = await setup(provider, first);
+      try {
+        // r1 through the first flow (a manual one promotes on a dispatch).
+        await release(s, 1);
+        // r2 through the second flow, committed as a team changes its flow (a manual one
+        // promotes on a v2 tag).
+        await switchFlow(s, second);
         edit(s, 2);
-        await release(s, 2);
+        await release(s, 2, true);
+        // That flow's rollback workflow puts r1 back in production; staging keeps r2.
         await rollback(s, 'production', 'r1');
         expect(await s.project.serving('staging')).toBe('r2');
-
-        // automatic: r3 from one push, promoted when its gate holds; its rollback workflow puts
-        // the release production served before (r1) back.
-        await switchFlow(s, 'automatic');
-        edit(s, 3);
-        await release(s, 3);
-        await rollback(s, 'production', 'r1');
-
-        // manual again: its rollback workflow returns staging to the release before r3.
-        await switchFlow(s, 'manual');
-        await rollback(s, 'staging', 'r2');
-        expect(await s.project.serving('production')).toBe('r1');
-        expect(s.runner.scripts).toBeGreaterThan(70);
+        expect(s.runner.scripts).toBeGreaterThan(40);
       } finally {
         await teardown(s);
       }
