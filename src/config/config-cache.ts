@@ -21,7 +21,16 @@
  * changed text replaces its entry; two installed copies used in turn do not evict each other). An entry this user does not own, or that others may write, is ignored.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -200,8 +209,31 @@ export function storeValidatedConfig(
     const temporary = `${slot.file}.${process.pid}.tmp`;
     writeFileSync(temporary, text, { mode: 0o600 });
     renameSync(temporary, slot.file);
+    collectOldEntries(path.dirname(slot.file), slot.file);
   } catch {
     // Read-only home, full disk: the next command validates in full again.
+  }
+}
+
+/** An entry not written for this long (ms) is removed: another Airlock version's, a gone project's. */
+export const CONFIG_CACHE_MAX_AGE_MS = 90 * 24 * 3600 * 1000;
+/** A temporary file of a write that was killed, removed after this long (ms). */
+const TEMPORARY_MAX_AGE_MS = 3600 * 1000;
+
+/**
+ * Removes the folder's entries last written more than {@link CONFIG_CACHE_MAX_AGE_MS} ago and
+ * temporary files older than an hour, except `keep`. Runs only after a miss wrote an entry (a
+ * full validation happened anyway), so hits pay nothing; an entry removed while still in use
+ * only costs its project one full validation, which writes it again.
+ */
+function collectOldEntries(dir: string, keep: string, now = Date.now()): void {
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    const temporary = name.endsWith('.tmp');
+    if (file === keep || !(temporary || name.endsWith('.json'))) continue;
+    const stat = statSync(file, { throwIfNoEntry: false });
+    const maxAgeMs = temporary ? TEMPORARY_MAX_AGE_MS : CONFIG_CACHE_MAX_AGE_MS;
+    if (stat?.isFile() && now - stat.mtimeMs > maxAgeMs) unlinkSync(file);
   }
 }
 

@@ -12,6 +12,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CacheSlot,
+  CONFIG_CACHE_MAX_AGE_MS,
   cacheSlot,
   configCacheDir,
   type LocatedConfig,
@@ -74,6 +76,32 @@ function validate(located: LocatedConfig, env: Record<string, string>, slot: Cac
 }
 
 describe('the cache of validated configuration files', () => {
+  it('removes entries not written for months and stale temporary files when it writes one', () => {
+    const { located, env } = project();
+    const folder = configCacheDir(path.dirname(located.file), env);
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const at = (name: string, ageMs: number) => {
+      const file = path.join(folder, name);
+      writeFileSync(file, '{}', { mode: 0o600 });
+      const when = (Date.now() - ageMs) / 1000;
+      utimesSync(file, when, when);
+      return name;
+    };
+    const day = 24 * 3600 * 1000;
+    const old = at(`${'0'.repeat(32)}.json`, CONFIG_CACHE_MAX_AGE_MS + day);
+    const recent = at(`${'1'.repeat(32)}.json`, CONFIG_CACHE_MAX_AGE_MS - day);
+    const staleTemporary = at(`${'2'.repeat(32)}.json.123.tmp`, 2 * 3600 * 1000);
+    const freshTemporary = at(`${'3'.repeat(32)}.json.456.tmp`, 60 * 1000);
+    const other = at('notes.txt', CONFIG_CACHE_MAX_AGE_MS + day);
+    // A hit writes nothing and collects nothing; a miss writes its entry, then collects.
+    const slot = cacheSlot(located, TEXT, env, 'test-gc');
+    validate(located, env, slot);
+    const written = path.basename(slot?.file ?? '');
+    expect(readdirSync(folder).sort()).toEqual([written, recent, freshTemporary, other].sort());
+    expect(readdirSync(folder)).not.toContain(old);
+    expect(readdirSync(folder)).not.toContain(staleTemporary);
+  });
+
   it('gives what the full path gives, warnings placed, secrets resolved afresh and never stored', () => {
     const { located, env } = project();
     const slot = cacheSlot(located, TEXT, env, 'test-1');
