@@ -57,12 +57,15 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
-import { hashFiles, VerifiedCache } from './file-hash.ts';
+import { hashFiles, lstatMany, VerifiedCache } from './file-hash.ts';
 import {
   decodeManifestIndex,
+  decodeManifestObjects,
   encodeManifestIndex,
   type Manifest,
   type ManifestEntry,
+  type ManifestObjects,
+  manifestObjects,
   manifestOf,
   parseManifest,
   scanTree,
@@ -124,6 +127,8 @@ export class ArtifactStore {
    */
   readonly #verifiedHere = new Map<string, Float64Array>();
   readonly #manifests = new Map<string, Manifest>();
+  /** Trusted index bytes read by this command, by digest (see `#checkedIndex`). */
+  readonly #indexes = new Map<string, Buffer>();
   readonly #objectDirs = new Set<string>();
   readonly #objectsRoot: string;
   readonly remote: RemoteStore | null;
@@ -301,6 +306,18 @@ export class ArtifactStore {
    * the index's bytes the ones written from it); else null.
    */
   #manifestFromIndex(digest: string): Manifest | null {
+    const data = this.#checkedIndex(digest);
+    return data && decodeManifestIndex(data, digest);
+  }
+
+  /**
+   * The bytes of the binary index of `digest`, when both the manifest file and the index are the
+   * read-only files the verified cache knows; else null. Kept for the command (the verification
+   * reads it, then the copy's manifest decodes from the same bytes).
+   */
+  #checkedIndex(digest: string): Buffer | null {
+    const known = this.#indexes.get(digest);
+    if (known) return known;
     const gz = lstatSync(this.manifestPath(digest), { throwIfNoEntry: false });
     if (!gz?.isFile() || this.cache.lookup(gz) === null) return null;
     const file = this.#indexPath(digest);
@@ -313,7 +330,20 @@ export class ArtifactStore {
       return null;
     }
     if (this.cache.lookup(stat) !== hash('sha256', data, 'hex')) return null;
-    return decodeManifestIndex(data, digest);
+    this.#indexes.set(digest, data);
+    return data;
+  }
+
+  /**
+   * What verifying the objects of `digest` reads: from its binary index when it can be trusted
+   * (no path or entry built), else from its manifest.
+   * @throws ProviderError `DIGEST_MISMATCH` as {@link manifest}.
+   */
+  async #objectsOf(digest: string): Promise<ManifestObjects> {
+    const known = this.#manifests.get(digest);
+    if (known) return manifestObjects(known);
+    const index = this.fullVerify ? null : this.#checkedIndex(digest);
+    return (index && decodeManifestObjects(index)) ?? manifestObjects(await this.manifest(digest));
   }
 
   /**
@@ -452,6 +482,7 @@ export class ArtifactStore {
     if (stored.digest !== digest) {
       await rm(this.manifestPath(stored.digest), { force: true });
       this.#manifests.delete(stored.digest);
+      this.#indexes.delete(stored.digest);
       throw new ProviderError(
         'DIGEST_MISMATCH',
         `${artifactDigestLabel(digest)} was modified on disk (it now digests to sha256:${stored.digest.slice(0, 12)}).`,
@@ -479,70 +510,75 @@ export class ArtifactStore {
       // its index: the next command reads it from the index again).
       await this.cache.clear();
       this.#manifests.delete(digest);
+      this.#indexes.delete(digest);
     }
-    const manifest = await this.manifest(digest);
-    const problems: string[] = [];
-    const misses: Array<{
-      file: string;
-      size: number;
-      stat: Stats;
-      entry: ManifestEntry & { kind: 'file' };
-      ordinal: number;
-    }> = [];
+    const { files, shas, sizes, executable, repeats, bytes } = await this.#objectsOf(digest);
+    const hex = shas.toString('hex');
     // Inode of each file's object, in manifest order (0: not verified); no map keyed by path
     // (hashing thousands of long strings costs a third of the lstats).
-    const inodes = new Float64Array(manifest.files);
-    const repeats = manifest.repeats;
-    let ordinal = -1;
-    for (const entry of manifest.entries) {
-      if (entry.kind !== 'file') continue;
-      ordinal++;
-      // An object an earlier file of the manifest shares was checked for it.
-      if (repeats?.[ordinal] === 1) continue;
-      const object = this.objectPath(entry.sha256, entry.mode);
-      const stat = lstatSync(object, { throwIfNoEntry: false });
+    const inodes = new Float64Array(files);
+    // Each object once (an object an earlier file of the manifest shares is checked for it),
+    // all stated at once on the thread pool.
+    const ordinals: number[] = [];
+    const objects: string[] = [];
+    for (let f = 0; f < files; f++) {
+      if (repeats[f] === 1) continue;
+      ordinals.push(f);
+      objects.push(this.objectPath(hex.slice(f * 64, f * 64 + 64), executable[f] ? 0o755 : 0o644));
+    }
+    const stats = await lstatMany(objects);
+    // What is wrong, by file ordinal (the paths are only read when something is).
+    const problems: Array<[ordinal: number, problem: string]> = [];
+    const misses: Array<{ file: string; size: number; stat: Stats; ordinal: number }> = [];
+    for (let k = 0; k < ordinals.length; k++) {
+      const f = ordinals[k] as number;
+      const object = objects[k] as string;
+      const stat = stats[k];
       if (!stat?.isFile()) {
-        problems.push(`${entry.path}: its object ${object} is missing`);
+        problems.push([f, `its object ${object} is missing`]);
         continue;
       }
-      if (stat.size !== entry.size || (stat.mode & 0o111 ? 0o755 : 0o644) !== entry.mode) {
-        problems.push(`${entry.path}: its object ${object} changed size or mode`);
+      if (stat.size !== sizes[f] || (stat.mode & 0o111 ? 1 : 0) !== executable[f]) {
+        problems.push([f, `its object ${object} changed size or mode`]);
         continue;
       }
-      const cached = this.cache.lookup(stat);
-      if (cached === null) misses.push({ file: object, size: stat.size, stat, entry, ordinal });
-      else if (cached !== entry.sha256)
-        problems.push(
-          `${entry.path}: its object ${object} was modified (sha256:${cached.slice(0, 12)})`,
-        );
-      else inodes[ordinal] = stat.ino;
+      const held = this.cache.holds(stat, shas, f * 32);
+      if (held === 0) misses.push({ file: object, size: stat.size, stat, ordinal: f });
+      else if (held < 0)
+        problems.push([
+          f,
+          `its object ${object} was modified (sha256:${this.cache.lookup(stat)?.slice(0, 12)})`,
+        ]);
+      else inodes[f] = stat.ino;
     }
     const hashed = await hashFiles(misses);
     misses.forEach((miss, k) => {
       const sha = hashed[k] as string;
-      if (sha === miss.entry.sha256) {
+      if (sha === hex.slice(miss.ordinal * 64, miss.ordinal * 64 + 64)) {
         this.cache.remember(miss.stat, sha);
         inodes[miss.ordinal] = miss.stat.ino;
       } else
-        problems.push(
-          `${miss.entry.path}: its object ${miss.file} was modified (sha256:${sha.slice(0, 12)})`,
-        );
+        problems.push([
+          miss.ordinal,
+          `its object ${miss.file} was modified (sha256:${sha.slice(0, 12)})`,
+        ]);
     });
     await this.cache.save();
     if (problems.length > 0) {
-      problems.sort();
+      const paths = filePaths(await this.manifest(digest));
+      const lines = problems.map(([f, problem]) => `${paths[f]}: ${problem}`).sort();
       throw new ProviderError(
         'DIGEST_MISMATCH',
-        `${artifactDigestLabel(digest)} was modified on disk: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}.`,
+        `${artifactDigestLabel(digest)} was modified on disk: ${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}.`,
         {
           hint: 'Store objects are read-only and shared by every release and environment copy: something wrote through a link. Build the release again with `airlock build --rebuild`, then run `airlock gc`.',
-          details: { digest, problems: problems.slice(0, 20) },
+          details: { digest, problems: lines.slice(0, 20) },
         },
       );
     }
     if (full) this.#fullyVerified.add(digest);
     this.#verifiedHere.set(digest, inodes);
-    return { digest, bytes: manifest.bytes, files: manifest.files };
+    return { digest, bytes, files };
   }
 
   /**
@@ -687,9 +723,8 @@ export class ArtifactStore {
     const relinked = new Set<number>();
     // Other objects linked (object path → sha256), each stated once after all its links.
     const linked = new Map<string, string>();
-    const copies = new Set(unlinked);
-    for (const job of jobs) {
-      if (copies.has(job)) continue;
+    // `linkAll` links a prefix of the jobs and returns the rest.
+    for (const job of jobs.slice(0, jobs.length - unlinked.length)) {
       const ino = inodes[job.ordinal] as number;
       if (ino !== 0) relinked.add(ino);
       // A repeat's object is the earlier file's (renewed with it).
@@ -779,6 +814,7 @@ export class ArtifactStore {
       await rm(this.manifestPath(digest), { force: true });
       await rm(this.#indexPath(digest), { force: true });
       this.#manifests.delete(digest);
+      this.#indexes.delete(digest);
       removed.push(digest);
     }
     const live = new Set<string>();
@@ -902,4 +938,11 @@ function writeListing(dir: string, digest: string, dirs: Array<[string, Stats]>)
   } catch {
     rmSync(tmp, { force: true });
   }
+}
+
+/** The path of each regular file of `manifest`, in manifest order (by file ordinal). */
+function filePaths(manifest: Manifest): string[] {
+  const paths: string[] = [];
+  for (const entry of manifest.entries) if (entry.kind === 'file') paths.push(entry.path);
+  return paths;
 }

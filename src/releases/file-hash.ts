@@ -8,7 +8,16 @@
  * of git's index and of pnpm's store integrity checks).
  */
 import { createHash, hash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readFileSync, readSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  lstat,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  type Stats,
+} from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
@@ -197,6 +206,54 @@ export async function hashFiles(
   );
 }
 
+/** Fewer paths than this, or no idle CPU, are stated with a loop of `lstatSync`. */
+const FAN_OUT_MIN_PATHS = 256;
+
+/**
+ * `lstat` of many paths. With an idle CPU (the load average leaves one, as in {@link hashFiles})
+ * each goes to libuv's thread pool with a callback (no promise per call): the system calls run
+ * on the pool's threads while this thread issues the next requests and builds the `Stats` of
+ * finished ones. Otherwise, or for fewer than 256 paths, one `lstatSync` after another (on a
+ * busy machine the pool's threads only wait for a CPU). Measured on the 6 327 objects of the
+ * real-size bench (2 CPUs, medians of 21): idle, 21–23 ms fanned out against 27–38 ms in a loop;
+ * at load 2, 27–54 ms fanned out against 32–34 ms in a loop (`fs.promises.lstat` with a
+ * concurrency limit: 47–86 ms).
+ * @returns per path, in order, its `Stats`, or undefined when it cannot be stated (missing,
+ *   unreadable folder). Never rejects.
+ */
+export function lstatMany(
+  paths: readonly string[],
+  options: {
+    /** Fan out or not whatever the load (tests); default as above. */
+    fanOut?: boolean;
+  } = {},
+): Promise<Array<Stats | undefined>> {
+  const fanOut =
+    options.fanOut ??
+    (paths.length >= FAN_OUT_MIN_PATHS && availableParallelism() - (loadavg()[0] ?? 0) >= 1);
+  if (!fanOut) {
+    const out = new Array<Stats | undefined>(paths.length);
+    for (let i = 0; i < paths.length; i++) {
+      try {
+        out[i] = lstatSync(paths[i] as string, { throwIfNoEntry: false });
+      } catch {
+        out[i] = undefined;
+      }
+    }
+    return Promise.resolve(out);
+  }
+  const out = new Array<Stats | undefined>(paths.length);
+  return new Promise((resolve) => {
+    let pending = paths.length;
+    paths.forEach((file, i) => {
+      lstat(file, (error, stat) => {
+        if (!error) out[i] = stat;
+        if (--pending === 0) resolve(out);
+      });
+    });
+  });
+}
+
 /** Runs `fn` over `items` with at most `limit` at once; rejects with the first failure. */
 export async function mapLimit<T, R>(
   items: readonly T[],
@@ -377,6 +434,17 @@ export class VerifiedCache {
   lookup(stat: Stats): string | null {
     const slot = this.#slotOf(stat);
     return slot < 0 ? null : this.#shas.toString('hex', slot * 32, slot * 32 + 32);
+  }
+
+  /**
+   * Whether the cache holds the file with lstat `stat` with the sha256 in `shas` at
+   * `[at, at + 32)`, compared in place (no hex string): 1 it does, -1 it holds another digest
+   * (the file's bytes are not those), 0 unknown (the file must be hashed).
+   */
+  holds(stat: Stats, shas: Uint8Array, at: number): 1 | 0 | -1 {
+    const slot = this.#slotOf(stat);
+    if (slot < 0) return 0;
+    return this.#shas.compare(shas, at, at + 32, slot * 32, slot * 32 + 32) === 0 ? 1 : -1;
   }
 
   /**

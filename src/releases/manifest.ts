@@ -331,6 +331,81 @@ export function encodeManifestIndex(manifest: Manifest): Buffer {
 }
 
 /**
+ * What checking every store object of a manifest needs, without its paths: per file in manifest
+ * order, its sha256 (32 bytes each in `shas`), size (bytes), whether it is executable (its object
+ * is `<sha>-x`), and whether an earlier file has the same object (`repeats`: 1).
+ */
+export interface ManifestObjects {
+  files: number;
+  /** Total size of regular files (bytes). */
+  bytes: number;
+  shas: Buffer;
+  sizes: Float64Array;
+  executable: Uint8Array;
+  repeats: Uint8Array;
+}
+
+/**
+ * {@link ManifestObjects} straight from an index's bytes: a pass over one kind byte per entry,
+ * no path or hex string built (a warm verification of thousands of files reads only this).
+ * @returns null when the bytes are not a well-formed index.
+ */
+export function decodeManifestObjects(data: Buffer): ManifestObjects | null {
+  if (data.length < 32 || !data.subarray(0, 8).equals(INDEX_MAGIC)) return null;
+  const count = data.readUInt32LE(8);
+  const files = data.readUInt32LE(12);
+  const sizesAt = 32 + count + ((8 - ((32 + count) % 8)) % 8);
+  const shasAt = sizesAt + files * 8;
+  const textAt = shasAt + files * 32;
+  if (textAt + data.readUInt32LE(24) !== data.length) return null;
+  const sizes = new Float64Array(files);
+  new Uint8Array(sizes.buffer).set(data.subarray(sizesAt, shasAt));
+  const executable = new Uint8Array(files);
+  const repeats = new Uint8Array(files);
+  let f = 0;
+  for (let i = 32; i < 32 + count; i++) {
+    const kind = data[i] as number;
+    if (kind === KIND_CODES.symlink || kind === KIND_CODES.dir) continue;
+    if (kind > KIND_CODES.file755Repeat || f >= files) return null;
+    if (kind === KIND_CODES.file755 || kind === KIND_CODES.file755Repeat) executable[f] = 1;
+    if (kind >= KIND_CODES.file644Repeat) repeats[f] = 1;
+    f++;
+  }
+  if (f !== files) return null;
+  return {
+    files,
+    bytes: data.readDoubleLE(16),
+    shas: data.subarray(shasAt, textAt),
+    sizes,
+    executable,
+    repeats,
+  };
+}
+
+/** {@link ManifestObjects} of a manifest already read (its repeats found here when unknown). */
+export function manifestObjects(manifest: Manifest): ManifestObjects {
+  const shas = Buffer.alloc(32 * manifest.files);
+  const sizes = new Float64Array(manifest.files);
+  const executable = new Uint8Array(manifest.files);
+  const repeats = manifest.repeats ?? new Uint8Array(manifest.files);
+  const seen = manifest.repeats ? null : new Set<string>();
+  let f = 0;
+  for (const entry of manifest.entries) {
+    if (entry.kind !== 'file') continue;
+    shas.write(entry.sha256, f * 32, 32, 'hex');
+    sizes[f] = entry.size;
+    if (entry.mode === 0o755) executable[f] = 1;
+    if (seen) {
+      const object = `${entry.sha256}${entry.mode}`;
+      if (seen.has(object)) repeats[f] = 1;
+      else seen.add(object);
+    }
+    f++;
+  }
+  return { files: manifest.files, bytes: manifest.bytes, shas, sizes, executable, repeats };
+}
+
+/**
  * Decodes {@link encodeManifestIndex}'s bytes as the manifest of `digest` (which it does not
  * check: the caller trusts these bytes, see `ArtifactStore.manifest`).
  * @returns null when the bytes are not a well-formed index.

@@ -20,8 +20,12 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
-import { hashFileSync, hashFiles } from '../../src/releases/file-hash.ts';
-import { scanTreeSync } from '../../src/releases/manifest.ts';
+import { hashFileSync, hashFiles, lstatMany } from '../../src/releases/file-hash.ts';
+import {
+  decodeManifestObjects,
+  manifestObjects,
+  scanTreeSync,
+} from '../../src/releases/manifest.ts';
 import { digestTree } from '../../src/releases/tree-digest.ts';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'airlock-store-test-'));
@@ -116,6 +120,27 @@ describe('ArtifactStore', () => {
       message: expect.stringContaining('node_modules/pkg-3/lib/f3.js'),
     });
     expect(await store.matches(dest, digest)).toBe(false);
+    // A new command reads the objects from the binary index (no paths decoded) and still names
+    // the file.
+    await expect(new ArtifactStore(store.root).verify(digest)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      message: expect.stringContaining('node_modules/pkg-3/lib/f3.js: its object'),
+    });
+  });
+
+  it('states many paths in order, fanned out or in a loop, a missing one as undefined', async () => {
+    const { files } = scanTreeSync(makeTree(300));
+    const paths = files.map((f) => f.full);
+    paths.splice(77, 0, path.join(scratch, 'missing-file'));
+    for (const fanOut of [true, false]) {
+      const stats = await lstatMany(paths, { fanOut });
+      expect(stats).toHaveLength(paths.length);
+      expect(stats[77]).toBeUndefined();
+      stats.forEach((stat, i) => {
+        if (i !== 77)
+          expect(stat?.ino, `${fanOut} ${paths[i]}`).toBe(statSync(paths[i] as string).ino);
+      });
+    }
   });
 
   it('hashes many files on several threads, each with its own digest, an unreadable one as an error', async () => {
@@ -238,6 +263,9 @@ describe('ArtifactStore', () => {
     const files = indexed.entries.filter((e) => e.kind === 'file');
     const marked = files.filter((_, k) => indexed.repeats?.[k] === 1).map((e) => e.path);
     expect(marked).toEqual(['server.js', 'z-server.js']);
+    // What a verification reads of the index alone: the same objects, sizes, modes and repeats.
+    expect(decodeManifestObjects(readFileSync(index))).toEqual(manifestObjects(indexed));
+    expect(manifestObjects(expected).repeats).toEqual(indexed.repeats);
     // A fresh command verifies and links from the index: the copy matches, and every object's
     // verified-cache entry still holds after its new links (nothing is hashed again).
     const later = new ArtifactStore(store.root);
