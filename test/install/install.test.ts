@@ -222,21 +222,24 @@ describe('airlock-deploy installed from a registry', () => {
     expect(invalid.stderr).toContain('airlock.yaml:7:5: error: services.web.bogus: unknown field');
 
     // A perf check without autocannon (not installed with Airlock): the check fails, naming
-    // the command that installs it.
-    writeFileSync(
-      yamlFile,
-      valid.replace(
-        '    health: { path: /health }\n',
-        '    health: { path: /health }\n    checks:\n      - { name: perf, type: perf, paths: [/], rounds: 3, durationMs: 200 }\n',
-      ),
-    );
-    const perf = await npx(['check', 'staging']);
-    expect(perf.code, `${perf.stdout}\n${perf.stderr}`).toBe(1);
-    expect(`${perf.stdout}\n${perf.stderr}`).toContain(
-      'perf checks send their load with autocannon, which is not installed with Airlock: install it in this project (`npm install -D autocannon@9.0.0`)',
-    );
-    // Valid again, so that `airlock local stop` (afterAll) reads it and stops the runtime.
-    writeFileSync(yamlFile, valid);
+    // the command that installs it. The file is valid again afterwards, even when an
+    // expectation fails, so that `airlock local stop` (afterAll) reads it and stops the runtime.
+    try {
+      writeFileSync(
+        yamlFile,
+        valid.replace(
+          '    health: { path: /health }\n',
+          '    health: { path: /health }\n    checks:\n      - { name: perf, type: perf, paths: [/], rounds: 3, durationMs: 200 }\n',
+        ),
+      );
+      const perf = await npx(['check', 'staging']);
+      expect(perf.code, `${perf.stdout}\n${perf.stderr}`).toBe(1);
+      expect(`${perf.stdout}\n${perf.stderr}`).toContain(
+        'perf checks send their load with autocannon, which is not installed with Airlock: install it in this project (`npm install -D autocannon@9.0.0`)',
+      );
+    } finally {
+      writeFileSync(yamlFile, valid);
+    }
     await ok(npx(['status']));
   });
 
