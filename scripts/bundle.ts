@@ -5,21 +5,27 @@
  * ~575: `airlock status` starts in about half the time. An installed copy always runs the
  * bundle; in a checkout `bin/airlock.js` uses it only while it is newer than every source file.
  *
+ * Only cli-table3 and log-update stay outside the bundle (and in `dependencies`), with
+ * autocannon, the optional package perf checks load; every other package's code is in dist/, and
+ * its license text in dist/THIRD-PARTY-LICENSES.txt (scripts/third-party-notices.ts).
+ * test/scripts/bundle-deps.test.ts keeps `dependencies` and the bundle's imports in step.
+ *
  * `--out <dir>` writes the bundle elsewhere (the install test packs a copy without touching
  * this checkout's dist/, which other tests use meanwhile).
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'rolldown';
 import { builtinImportsToGetBuiltinModule } from './builtin-imports.ts';
+import { bundledPackages, thirdPartyNotices } from './third-party-notices.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
 const dist = values.out ? path.resolve(values.out) : path.join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 const started = performance.now();
-await build({
+const output = await build({
   cwd: root,
   input: {
     airlock: 'src/cli/main.ts',
@@ -27,6 +33,11 @@ await build({
   },
   platform: 'node',
   external: [/^node:/, 'cli-table3', 'log-update', 'autocannon'],
+  resolve: {
+    // jsonc-parser's main entry is a UMD module whose inner requires a bundler cannot follow;
+    // its ES build (package.json `module`) is the same code as plain imports.
+    alias: { 'jsonc-parser': path.join(root, 'node_modules/jsonc-parser/lib/esm/main.js') },
+  },
   logLevel: 'warn',
   plugins: [
     {
@@ -42,6 +53,10 @@ await build({
     sourcemap: true,
   },
 });
+const packages = bundledPackages(
+  output.output.flatMap((item) => (item.type === 'chunk' ? item.moduleIds : [])),
+);
+writeFileSync(path.join(dist, 'THIRD-PARTY-LICENSES.txt'), thirdPartyNotices(packages));
 process.stderr.write(
   `bundled the CLI into dist/ in ${Math.round(performance.now() - started)} ms\n`,
 );

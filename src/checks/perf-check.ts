@@ -131,13 +131,39 @@ export function comparePerf(
   return out;
 }
 
+/** The command that installs autocannon, as the perf check's message names it. */
+export const AUTOCANNON_INSTALL = 'npm install -D autocannon@9.0.0';
+
+/** Raised when autocannon is not installed: its message is the check's whole message. */
+class AutocannonMissing extends Error {}
+
+/**
+ * autocannon, which sends the perf check's load. It is not installed with Airlock (only perf
+ * checks use it, and it brings its own dependencies): the project that runs perf checks
+ * installs it beside Airlock.
+ * @throws AutocannonMissing naming the install command when it cannot be found.
+ */
+async function loadAutocannon(): Promise<typeof import('autocannon')> {
+  try {
+    return (await import('autocannon')).default;
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === 'ERR_MODULE_NOT_FOUND' && message.includes("'autocannon'")) {
+      throw new AutocannonMissing(
+        `perf checks send their load with autocannon, which is not installed with Airlock: install it in this project (\`${AUTOCANNON_INSTALL}\`) and run the check again`,
+      );
+    }
+    throw error;
+  }
+}
+
 /** One round on one URL: every answered request's latency (ms), and the failures. */
 async function oneRound(
   url: string,
   spec: PerfCheckSpec,
   signal: AbortSignal | undefined,
 ): Promise<{ latencies: number[]; requests: number; errors: number; firstError: string | null }> {
-  const { default: autocannon } = await import('autocannon');
+  const autocannon = await loadAutocannon();
   const latencies: number[] = [];
   let errors = 0;
   let requests = 0;
@@ -216,6 +242,7 @@ export async function runPerfCheck(spec: PerfCheckSpec, ctx: CheckContext): Prom
     errors: 0,
   }));
   let firstError: string | null = null;
+  let missing: string | null = null;
   try {
     for (let r = 0; r < spec.rounds && !ctx.signal?.aborted; r++) {
       for (const [i, path] of paths.entries()) {
@@ -230,6 +257,7 @@ export async function runPerfCheck(spec: PerfCheckSpec, ctx: CheckContext): Prom
       }
     }
   } catch (error) {
+    if (error instanceof AutocannonMissing) missing = error.message;
     firstError ??= (error as Error).message;
     samples.forEach((s) => {
       s.errors++;
@@ -270,6 +298,7 @@ export async function runPerfCheck(spec: PerfCheckSpec, ctx: CheckContext): Prom
     .join('; ');
   let message: string;
   if (cancelled) message = 'perf check cancelled';
+  else if (missing) message = missing;
   else if (errored.length > 0)
     message = `${errored.map((p) => `${p.path}: ${p.errors} of ${p.requests} requests failed`).join('; ')} (first: ${firstError ?? 'no request answered'})`;
   else if (regressed.length > 0)

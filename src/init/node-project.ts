@@ -7,13 +7,8 @@
  * (`probeVersion`). Everything it could not decide is listed in `unsure`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-
-// jsonc-parser's main entry is a UMD module a bundler cannot follow (see wrangler-config.ts).
-const { parse: parseJsonc } = createRequire(import.meta.url)(
-  'jsonc-parser',
-) as typeof import('jsonc-parser');
+import { parse as parseJsonc } from 'jsonc-parser';
 
 export type PackageManagerName = 'npm' | 'pnpm' | 'yarn' | 'bun';
 

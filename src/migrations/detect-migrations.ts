@@ -10,15 +10,10 @@
  * Reads files only.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { parse as parseJsonc } from 'jsonc-parser';
 import { parse as parseToml } from 'smol-toml';
 import type { MigrationLayout } from './migration-name.ts';
-
-// jsonc-parser's main entry is a UMD module a bundler cannot follow (see wrangler-config.ts).
-const { parse: parseJsonc } = createRequire(import.meta.url)(
-  'jsonc-parser',
-) as typeof import('jsonc-parser');
 
 /** The tools whose folders Airlock reads (`airlock`: its own). */
 export type MigrationTool = Exclude<MigrationLayout, 'airlock'> | 'airlock';

@@ -5,7 +5,10 @@
  * projects with npm, pnpm and Yarn (both pinned devDependencies, nothing global), and run from
  * there: `airlock --version` with each, `airlock demo` and a short flow of a written
  * airlock.yaml (deploy staging, approve, promote production) with npm. The installed copy has
- * no sources, runs its bundle, and keeps its releases outside the project.
+ * no sources, runs its bundle, and keeps its releases outside the project. The install is small:
+ * the bundle holds every package's code (their licenses in dist/THIRD-PARTY-LICENSES.txt), so
+ * npm installs only the few packages it loads by name, and a perf check, whose autocannon is
+ * not installed, names the command that installs it.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,6 +23,19 @@ import {
   VERSION,
 } from '../helpers/local-registry.ts';
 import { type CliResult, DEVELOPER, REVIEWER } from '../helpers/project.ts';
+
+/**
+ * Files under the project's node_modules after installing Airlock alone: 380 measured with
+ * npm (Airlock's own ~200 files, squawk and its platform binary, cli-table3, log-update and
+ * theirs), against ~10 500 when every bundled package was installed too.
+ */
+const MAX_INSTALLED_FILES = 1000;
+
+/** Every file under a folder, recursively. */
+function countFiles(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+    .length;
+}
 
 const PNPM = path.join(ROOT, 'node_modules/pnpm/bin/pnpm.mjs');
 const YARN = path.join(ROOT, 'node_modules/@yarnpkg/cli-dist/bin/yarn.js');
@@ -82,6 +98,24 @@ describe('airlock-deploy installed from a registry', () => {
     expect(readdirSync(pkg).sort()).toEqual(
       ['README.md', 'bin', 'dist', 'docs', 'examples', 'package.json', 'schema'].sort(),
     );
+    // Only what the bundle loads by name is installed beside it; the bundled packages'
+    // licenses ship in dist/.
+    const manifest = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    expect(Object.keys(manifest.dependencies).sort()).toEqual([
+      'cli-table3',
+      'log-update',
+      'squawk-cli',
+    ]);
+    const modules = readdirSync(path.join(project, 'node_modules'));
+    for (const bundled of ['zod', 'pg', 'hono', 'commander', 'yaml', '@snaplet', '@faker-js']) {
+      expect(modules).not.toContain(bundled);
+    }
+    const files = countFiles(path.join(project, 'node_modules'));
+    expect(files, `${files} files installed`).toBeLessThan(MAX_INSTALLED_FILES);
+    const notices = readFileSync(path.join(pkg, 'dist', 'THIRD-PARTY-LICENSES.txt'), 'utf8');
+    expect(notices).toMatch(/\nzod@[\d.]+ \(MIT\)\n/);
     const npx = (args: string[], actor = DEVELOPER) =>
       run('npx', ['--no-install', 'airlock', ...args], {
         cwd: project,
@@ -186,8 +220,26 @@ describe('airlock-deploy installed from a registry', () => {
     const invalid = await npx(['status']);
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toContain('airlock.yaml:7:5: error: services.web.bogus: unknown field');
-    // Valid again, so that `airlock local stop` (afterAll) reads it and stops the runtime.
-    writeFileSync(yamlFile, valid);
+
+    // A perf check without autocannon (not installed with Airlock): the check fails, naming
+    // the command that installs it. The file is valid again afterwards, even when an
+    // expectation fails, so that `airlock local stop` (afterAll) reads it and stops the runtime.
+    try {
+      writeFileSync(
+        yamlFile,
+        valid.replace(
+          '    health: { path: /health }\n',
+          '    health: { path: /health }\n    checks:\n      - { name: perf, type: perf, paths: [/], rounds: 3, durationMs: 200 }\n',
+        ),
+      );
+      const perf = await npx(['check', 'staging']);
+      expect(perf.code, `${perf.stdout}\n${perf.stderr}`).toBe(1);
+      expect(`${perf.stdout}\n${perf.stderr}`).toContain(
+        'perf checks send their load with autocannon, which is not installed with Airlock: install it in this project (`npm install -D autocannon@9.0.0`)',
+      );
+    } finally {
+      writeFileSync(yamlFile, valid);
+    }
     await ok(npx(['status']));
   });
 

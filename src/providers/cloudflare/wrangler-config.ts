@@ -6,20 +6,10 @@
  * non-inheritable keys"). Airlock never asks the user to describe the Worker again.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { ParseError } from 'jsonc-parser';
+import { type ParseError, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
 import { parse as parseToml } from 'smol-toml';
 import { UserError } from '../../errors.ts';
-
-// jsonc-parser's main entry is a UMD module whose inner requires a bundler cannot follow, so it
-// is loaded from node_modules at run time, in the bundled CLI as from source, and only when a
-// wrangler.jsonc is read (loading it costs every command that imports this module ~0.1 s).
-let jsoncParser: typeof import('jsonc-parser') | undefined;
-function jsonc(): typeof import('jsonc-parser') {
-  jsoncParser ??= createRequire(import.meta.url)('jsonc-parser') as typeof import('jsonc-parser');
-  return jsoncParser;
-}
 
 /** Cloudflare credentials that may be set per environment (`<NAME>_<ENV>` over `<NAME>`). */
 export const CLOUDFLARE_CREDENTIALS = ['CLOUDFLARE_API_TOKEN', 'CLOUDFLARE_ACCOUNT_ID'] as const;
@@ -118,7 +108,7 @@ export function readWranglerConfig(file: string): WranglerConfig {
     }
   } else {
     const errors: ParseError[] = [];
-    data = (jsonc().parse(text, errors, { allowTrailingComma: true }) ?? {}) as Record<
+    data = (parseJsonc(text, errors, { allowTrailingComma: true }) ?? {}) as Record<
       string,
       unknown
     >;
@@ -127,7 +117,7 @@ export function readWranglerConfig(file: string): WranglerConfig {
       const line = text.slice(0, first.offset).split('\n').length;
       throw new UserError(
         'PROVIDER_CONFIG_INVALID',
-        `${file}:${line}: ${jsonc().printParseErrorCode(first.error)}.`,
+        `${file}:${line}: ${printParseErrorCode(first.error)}.`,
         { hint: 'Fix the JSON (wrangler reads the same file).' },
       );
     }
