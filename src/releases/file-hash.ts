@@ -208,6 +208,8 @@ export async function hashFiles(
 
 /** Fewer paths than this, or no idle CPU, are stated with a loop of `lstatSync`. */
 const FAN_OUT_MIN_PATHS = 256;
+/** Requests on the thread pool's queue at once when fanned out. */
+const FAN_OUT_IN_FLIGHT = 2048;
 
 /**
  * `lstat` of many paths. With an idle CPU (the load average leaves one, as in {@link hashFiles})
@@ -226,6 +228,8 @@ export function lstatMany(
   options: {
     /** Fan out or not whatever the load (tests); default as above. */
     fanOut?: boolean;
+    /** Requests queued at once when fanned out (tests); default 2 048. */
+    inFlight?: number;
   } = {},
 ): Promise<Array<Stats | undefined>> {
   const fanOut =
@@ -245,12 +249,18 @@ export function lstatMany(
   const out = new Array<Stats | undefined>(paths.length);
   return new Promise((resolve) => {
     let pending = paths.length;
-    paths.forEach((file, i) => {
-      lstat(file, (error, stat) => {
+    let next = 0;
+    // At most `inFlight` requests queued at once (memory stays bounded for any artifact);
+    // each completion issues the next.
+    const issue = (): void => {
+      const i = next++;
+      lstat(paths[i] as string, (error, stat) => {
         if (!error) out[i] = stat;
         if (--pending === 0) resolve(out);
+        else if (next < paths.length) issue();
       });
-    });
+    };
+    while (next < Math.min(paths.length, options.inFlight ?? FAN_OUT_IN_FLIGHT)) issue();
   });
 }
 

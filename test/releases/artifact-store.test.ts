@@ -132,13 +132,15 @@ describe('ArtifactStore', () => {
     const { files } = scanTreeSync(makeTree(300));
     const paths = files.map((f) => f.full);
     paths.splice(77, 0, path.join(scratch, 'missing-file'));
-    for (const fanOut of [true, false]) {
-      const stats = await lstatMany(paths, { fanOut });
+    for (const options of [{ fanOut: true }, { fanOut: true, inFlight: 16 }, { fanOut: false }]) {
+      const stats = await lstatMany(paths, options);
       expect(stats).toHaveLength(paths.length);
       expect(stats[77]).toBeUndefined();
       stats.forEach((stat, i) => {
         if (i !== 77)
-          expect(stat?.ino, `${fanOut} ${paths[i]}`).toBe(statSync(paths[i] as string).ino);
+          expect(stat?.ino, `${JSON.stringify(options)} ${paths[i]}`).toBe(
+            statSync(paths[i] as string).ino,
+          );
       });
     }
   });
