@@ -206,13 +206,28 @@ export async function hashFiles(
   );
 }
 
+/**
+ * CPUs idle right now: on Linux, the CPUs minus the tasks runnable at this instant other than
+ * the caller (`/proc/loadavg`'s fourth field); elsewhere, minus the 1-minute load average, which
+ * lags: right after a build it still counts CPUs that are idle again.
+ */
+export function idleCpus(): number {
+  try {
+    const runnable = Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[3]?.split('/')[0]);
+    if (Number.isInteger(runnable)) return availableParallelism() - Math.max(0, runnable - 1);
+  } catch {
+    // Not Linux: the load average below.
+  }
+  return availableParallelism() - (loadavg()[0] ?? 0);
+}
+
 /** Fewer paths than this, or no idle CPU, are stated with a loop of `lstatSync`. */
 const FAN_OUT_MIN_PATHS = 256;
 /** Requests on the thread pool's queue at once when fanned out. */
 const FAN_OUT_IN_FLIGHT = 2048;
 
 /**
- * `lstat` of many paths. With an idle CPU (the load average leaves one, as in {@link hashFiles})
+ * `lstat` of many paths. With an idle CPU ({@link idleCpus})
  * each goes to libuv's thread pool with a callback (no promise per call): the system calls run
  * on the pool's threads while this thread issues the next requests and builds the `Stats` of
  * finished ones. Otherwise, or for fewer than 256 paths, one `lstatSync` after another (on a
@@ -232,9 +247,7 @@ export function lstatMany(
     inFlight?: number;
   } = {},
 ): Promise<Array<Stats | undefined>> {
-  const fanOut =
-    options.fanOut ??
-    (paths.length >= FAN_OUT_MIN_PATHS && availableParallelism() - (loadavg()[0] ?? 0) >= 1);
+  const fanOut = options.fanOut ?? (paths.length >= FAN_OUT_MIN_PATHS && idleCpus() >= 1);
   if (!fanOut) {
     const out = new Array<Stats | undefined>(paths.length);
     for (let i = 0; i < paths.length; i++) {
