@@ -331,6 +331,31 @@ export function encodeManifestIndex(manifest: Manifest): Buffer {
 }
 
 /**
+ * The header of {@link encodeManifestIndex}'s bytes: entry and file counts, total bytes, every
+ * file's size (copied out), and where the digests and the text start; null when the bytes are
+ * not a well-formed index.
+ */
+function indexLayout(data: Buffer): {
+  count: number;
+  files: number;
+  bytes: number;
+  sizes: Float64Array;
+  shasAt: number;
+  textAt: number;
+} | null {
+  if (data.length < 32 || !data.subarray(0, 8).equals(INDEX_MAGIC)) return null;
+  const count = data.readUInt32LE(8);
+  const files = data.readUInt32LE(12);
+  const sizesAt = 32 + count + ((8 - ((32 + count) % 8)) % 8);
+  const shasAt = sizesAt + files * 8;
+  const textAt = shasAt + files * 32;
+  if (textAt + data.readUInt32LE(24) !== data.length) return null;
+  const sizes = new Float64Array(files);
+  new Uint8Array(sizes.buffer).set(data.subarray(sizesAt, shasAt));
+  return { count, files, bytes: data.readDoubleLE(16), sizes, shasAt, textAt };
+}
+
+/**
  * What checking every store object of a manifest needs, without its paths: per file in manifest
  * order, its sha256 (32 bytes each in `shas`), size (bytes), whether it is executable (its object
  * is `<sha>-x`), and whether an earlier file has the same object (`repeats`: 1).
@@ -351,15 +376,9 @@ export interface ManifestObjects {
  * @returns null when the bytes are not a well-formed index.
  */
 export function decodeManifestObjects(data: Buffer): ManifestObjects | null {
-  if (data.length < 32 || !data.subarray(0, 8).equals(INDEX_MAGIC)) return null;
-  const count = data.readUInt32LE(8);
-  const files = data.readUInt32LE(12);
-  const sizesAt = 32 + count + ((8 - ((32 + count) % 8)) % 8);
-  const shasAt = sizesAt + files * 8;
-  const textAt = shasAt + files * 32;
-  if (textAt + data.readUInt32LE(24) !== data.length) return null;
-  const sizes = new Float64Array(files);
-  new Uint8Array(sizes.buffer).set(data.subarray(sizesAt, shasAt));
+  const layout = indexLayout(data);
+  if (!layout) return null;
+  const { count, files, sizes, shasAt, textAt } = layout;
   const executable = new Uint8Array(files);
   const repeats = new Uint8Array(files);
   let f = 0;
@@ -374,7 +393,7 @@ export function decodeManifestObjects(data: Buffer): ManifestObjects | null {
   if (f !== files) return null;
   return {
     files,
-    bytes: data.readDoubleLE(16),
+    bytes: layout.bytes,
     shas: data.subarray(shasAt, textAt),
     sizes,
     executable,
@@ -411,17 +430,10 @@ export function manifestObjects(manifest: Manifest): ManifestObjects {
  * @returns null when the bytes are not a well-formed index.
  */
 export function decodeManifestIndex(data: Buffer, digest: string): Manifest | null {
-  if (data.length < 32 || !data.subarray(0, 8).equals(INDEX_MAGIC)) return null;
-  const count = data.readUInt32LE(8);
-  const files = data.readUInt32LE(12);
-  const bytes = data.readDoubleLE(16);
-  const textLength = data.readUInt32LE(24);
-  const sizesAt = 32 + count + ((8 - ((32 + count) % 8)) % 8);
-  const shasAt = sizesAt + files * 8;
-  const textAt = shasAt + files * 32;
-  if (textAt + textLength !== data.length) return null;
-  const sizes = new Float64Array(files);
-  new Uint8Array(sizes.buffer).set(data.subarray(sizesAt, shasAt));
+  const layout = indexLayout(data);
+  if (!layout) return null;
+  const { count, files, bytes, sizes, shasAt, textAt } = layout;
+  const textLength = data.length - textAt;
   // One hex string for every digest, sliced per file (no conversion per file).
   const shas = data.toString('hex', shasAt, textAt);
   const texts = textLength === 0 ? [] : data.toString('utf8', textAt).split('\0');
