@@ -57,7 +57,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ProviderError } from '../errors.ts';
 import { artifactDigestLabel } from './digest-label.ts';
-import { hashFiles, lstatMany, VerifiedCache } from './file-hash.ts';
+import { hashFiles, VerifiedCache } from './file-hash.ts';
 import {
   decodeManifestIndex,
   decodeManifestObjects,
@@ -517,23 +517,22 @@ export class ArtifactStore {
     // Inode of each file's object, in manifest order (0: not verified); no map keyed by path
     // (hashing thousands of long strings costs a third of the lstats).
     const inodes = new Float64Array(files);
-    // Each object once (an object an earlier file of the manifest shares is checked for it),
-    // all stated at once on the thread pool.
-    const ordinals: number[] = [];
-    const objects: string[] = [];
-    for (let f = 0; f < files; f++) {
-      if (repeats[f] === 1) continue;
-      ordinals.push(f);
-      objects.push(this.objectPath(hex.slice(f * 64, f * 64 + 64), executable[f] ? 0o755 : 0o644));
-    }
-    const stats = await lstatMany(objects);
     // What is wrong, by file ordinal (the paths are only read when something is).
     const problems: Array<[ordinal: number, problem: string]> = [];
     const misses: Array<{ file: string; size: number; stat: Stats; ordinal: number }> = [];
-    for (let k = 0; k < ordinals.length; k++) {
-      const f = ordinals[k] as number;
-      const object = objects[k] as string;
-      const stat = stats[k];
+    // Each object once (an object an earlier file of the manifest shares is checked for it), in
+    // one loop of `lstatSync` whose `Stats` are checked at once and dropped: in a fresh process
+    // (a command verifies once) this beat fanning the calls out on the thread pool, whose first
+    // use costs more than it saves, and keeping thousands of `Stats` alive costs collections.
+    for (let f = 0; f < files; f++) {
+      if (repeats[f] === 1) continue;
+      const object = this.objectPath(hex.slice(f * 64, f * 64 + 64), executable[f] ? 0o755 : 0o644);
+      let stat: Stats | undefined;
+      try {
+        stat = lstatSync(object);
+      } catch {
+        stat = undefined;
+      }
       if (!stat?.isFile()) {
         problems.push([f, `its object ${object} is missing`]);
         continue;

@@ -8,16 +8,7 @@
  * of git's index and of pnpm's store integrity checks).
  */
 import { createHash, hash } from 'node:crypto';
-import {
-  closeSync,
-  createReadStream,
-  lstat,
-  lstatSync,
-  openSync,
-  readFileSync,
-  readSync,
-  type Stats,
-} from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
@@ -204,80 +195,6 @@ export async function hashFiles(
   return files.map((_, i) =>
     errors[i] !== undefined ? `error:${errors[i]}` : bytes.toString('hex', i * 32, i * 32 + 32),
   );
-}
-
-/**
- * CPUs idle right now: on Linux, the CPUs minus the tasks runnable at this instant other than
- * the caller (`/proc/loadavg`'s fourth field); elsewhere, minus the 1-minute load average, which
- * lags: right after a build it still counts CPUs that are idle again.
- */
-export function idleCpus(): number {
-  try {
-    const runnable = Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[3]?.split('/')[0]);
-    if (Number.isInteger(runnable)) return availableParallelism() - Math.max(0, runnable - 1);
-  } catch {
-    // Not Linux: the load average below.
-  }
-  return availableParallelism() - (loadavg()[0] ?? 0);
-}
-
-/** Fewer paths than this, or no idle CPU, are stated with a loop of `lstatSync`. */
-const FAN_OUT_MIN_PATHS = 256;
-/**
- * Requests on the thread pool's queue at once when fanned out: the real-size bench's 6 327
- * objects all at once (a window of 2 048 cost 2–3 ms more there), memory still bounded.
- */
-const FAN_OUT_IN_FLIGHT = 8192;
-
-/**
- * `lstat` of many paths. With an idle CPU ({@link idleCpus})
- * each goes to libuv's thread pool with a callback (no promise per call): the system calls run
- * on the pool's threads while this thread issues the next requests and builds the `Stats` of
- * finished ones. Otherwise, or for fewer than 256 paths, one `lstatSync` after another (on a
- * busy machine the pool's threads only wait for a CPU). Measured on the 6 327 objects of the
- * real-size bench (2 CPUs, medians of 21): idle, 21–23 ms fanned out against 27–38 ms in a loop;
- * at load 2, 27–54 ms fanned out against 32–34 ms in a loop (`fs.promises.lstat` with a
- * concurrency limit: 47–86 ms).
- * @returns per path, in order, its `Stats`, or undefined when it cannot be stated (missing,
- *   unreadable folder). Never rejects.
- */
-export function lstatMany(
-  paths: readonly string[],
-  options: {
-    /** Fan out or not whatever the load (tests); default as above. */
-    fanOut?: boolean;
-    /** Requests queued at once when fanned out (tests); default 8 192. */
-    inFlight?: number;
-  } = {},
-): Promise<Array<Stats | undefined>> {
-  const fanOut = options.fanOut ?? (paths.length >= FAN_OUT_MIN_PATHS && idleCpus() >= 1);
-  if (!fanOut) {
-    const out = new Array<Stats | undefined>(paths.length);
-    for (let i = 0; i < paths.length; i++) {
-      try {
-        out[i] = lstatSync(paths[i] as string, { throwIfNoEntry: false });
-      } catch {
-        out[i] = undefined;
-      }
-    }
-    return Promise.resolve(out);
-  }
-  const out = new Array<Stats | undefined>(paths.length);
-  return new Promise((resolve) => {
-    let pending = paths.length;
-    let next = 0;
-    // At most `inFlight` requests queued at once (memory stays bounded for any artifact);
-    // each completion issues the next.
-    const issue = (): void => {
-      const i = next++;
-      lstat(paths[i] as string, (error, stat) => {
-        if (!error) out[i] = stat;
-        if (--pending === 0) resolve(out);
-        else if (next < paths.length) issue();
-      });
-    };
-    while (next < Math.min(paths.length, options.inFlight ?? FAN_OUT_IN_FLIGHT)) issue();
-  });
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; rejects with the first failure. */

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
-import { hashFileSync, hashFiles, idleCpus, lstatMany } from '../../src/releases/file-hash.ts';
+import { hashFileSync, hashFiles } from '../../src/releases/file-hash.ts';
 import {
   decodeManifestObjects,
   manifestObjects,
@@ -126,29 +126,6 @@ describe('ArtifactStore', () => {
       code: 'DIGEST_MISMATCH',
       message: expect.stringContaining('node_modules/pkg-3/lib/f3.js: its object'),
     });
-  });
-
-  it('counts idle CPUs as a number no larger than the CPUs there are', () => {
-    const idle = idleCpus();
-    expect(Number.isFinite(idle)).toBe(true);
-    expect(idle).toBeLessThanOrEqual(os.availableParallelism());
-  });
-
-  it('states many paths in order, fanned out or in a loop, a missing one as undefined', async () => {
-    const { files } = scanTreeSync(makeTree(300));
-    const paths = files.map((f) => f.full);
-    paths.splice(77, 0, path.join(scratch, 'missing-file'));
-    for (const options of [{ fanOut: true }, { fanOut: true, inFlight: 16 }, { fanOut: false }]) {
-      const stats = await lstatMany(paths, options);
-      expect(stats).toHaveLength(paths.length);
-      expect(stats[77]).toBeUndefined();
-      stats.forEach((stat, i) => {
-        if (i !== 77)
-          expect(stat?.ino, `${JSON.stringify(options)} ${paths[i]}`).toBe(
-            statSync(paths[i] as string).ino,
-          );
-      });
-    }
   });
 
   it('hashes many files on several threads, each with its own digest, an unreadable one as an error', async () => {
