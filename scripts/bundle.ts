@@ -51,6 +51,14 @@ const output = await build({
     entryFileNames: '[name].mjs',
     chunkFileNames: 'chunks/[name]-[hash].mjs',
     sourcemap: true,
+    // What every command pays to load its modules: ASCII only (Node decodes a file with no
+    // other byte on a fast path and V8 keeps it in one byte per character), no comments or
+    // indentation (a third less to read and decode), names kept (stack traces stay readable;
+    // the source maps give the files). A warm rollback's whole command: 260 → 240 ms, median of
+    // 15 alternating runs.
+    charset: 'ascii',
+    comments: false,
+    minify: { compress: false, mangle: false },
   },
 });
 const packages = bundledPackages(
