@@ -7,7 +7,9 @@
  * process at a time) over the same tree as baselines:
  *
  * - storing a build (`ArtifactStore.put`), verifying it with no verified cache (`--verify full`)
- *   and with a warm one, and the first materialization into a new folder (in process);
+ *   and with a warm one, and the first materialization into a new folder (in process); the
+ *   warm verification also as the first call of a fresh process (bench/verify-once.ts), which is
+ *   what a command pays: its code not yet compiled;
  * - the disk a second release that changes one file adds to the store (`du`);
  * - `airlock promote production` (whole command; Airlock's overhead is the wall time minus app
  *   boot, checks and migration SQL, as in (a)), and warm and cold `airlock rollback production`
@@ -42,6 +44,7 @@ import { measureRollback, prepareColdRollback, type RollbackIteration } from './
 import { median, p95, round1 } from './stats.ts';
 
 const PACKAGE_DIR = fileURLToPath(new URL('./real-size/', import.meta.url));
+const VERIFY_ONCE = fileURLToPath(new URL('./verify-once.ts', import.meta.url));
 
 export interface RealSizeOptions {
   /** Repetitions of each in-process and baseline measurement. */
@@ -59,6 +62,8 @@ export interface RealSizeResult {
   storeMs: number[];
   verifyColdMs: number[];
   verifyWarmMs: number[];
+  /** The first (warm) verification in a fresh process: what a command pays. */
+  verifyFirstMs: number[];
   materializeMs: number[];
   /** Bytes the store grew by when a release changing one file was stored. */
   secondReleaseBytes: number;
@@ -154,6 +159,7 @@ export async function measureRealSize(options: RealSizeOptions): Promise<RealSiz
       storeMs: [],
       verifyColdMs: [],
       verifyWarmMs: [],
+      verifyFirstMs: [],
       materializeMs: [],
       secondReleaseBytes: Number.NaN,
       promotions: [],
@@ -198,6 +204,16 @@ export async function measureRealSize(options: RealSizeOptions): Promise<RealSiz
       result.verifyWarmMs.push(
         (await timeAsync(() => new ArtifactStore((store as ArtifactStore).root).verify(digest))).ms,
       );
+    for (let i = 0; i < options.runs; i++) {
+      const once = execFileSync(
+        process.execPath,
+        [VERIFY_ONCE, (store as ArtifactStore).root, digest],
+        {
+          encoding: 'utf8',
+        },
+      );
+      result.verifyFirstMs.push((JSON.parse(once) as { ms: number }).ms);
+    }
     // A second release: one file changed.
     const root = (store as ArtifactStore).root;
     const before = diskUsed(root);
@@ -360,6 +376,12 @@ export function realSizeSection(result: RealSizeResult): Section {
         baselineLabel: 'sha256sum, 1 thread',
         target: '≤ 0.1× sha256sum',
         ok: ratio(result.verifyWarmMs, sum) <= 0.1,
+      }),
+      row('  the first one in a fresh process (what a command pays)', {
+        unit: 'ms',
+        ...stat(result.verifyFirstMs),
+        baseline: sum,
+        baselineLabel: 'sha256sum, 1 thread',
       }),
       row('first materialization (links)', {
         unit: 'ms',
