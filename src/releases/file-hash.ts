@@ -115,7 +115,7 @@ parentPort.postMessage(errors);
 
 /**
  * sha256 (hex) of many files (`size`: bytes, as stated by the caller), on every idle CPU: the
- * calling thread and one worker thread per further CPU the load average leaves idle (at most 3)
+ * calling thread and one worker thread per further CPU idle at that instant (at most 3)
  * claim files from one shared list, so a slow file or a busy CPU holds no one up. Each file costs open, one read and
  * close (no `fstat`). Below 256 files, or on one CPU, the calling thread hashes alone (a worker
  * takes a few ms to start). A file that cannot be read gives `error:<code>` (which matches no
@@ -124,14 +124,12 @@ parentPort.postMessage(errors);
 export async function hashFiles(
   files: ReadonlyArray<{ file: string; size: number }>,
   options: {
-    /** Threads, the calling one included (tests); default: the CPUs the load leaves idle. */
+    /** Threads, the calling one included (tests); default: the CPUs idle now ({@link idleCpus}). */
     threads?: number;
   } = {},
 ): Promise<string[]> {
   // CPUs the machine leaves idle (make's `-l`): on a busy machine extra threads only compete.
-  const threads =
-    options.threads ??
-    Math.min(4, Math.max(1, Math.round(availableParallelism() - (loadavg()[0] ?? 0))));
+  const threads = options.threads ?? Math.min(4, Math.max(1, Math.round(idleCpus())));
   if (files.length < PARALLEL_MIN_FILES || threads < 2) {
     const buffer = { bytes: Buffer.allocUnsafe(1 << 20) };
     return files.map((f) => {
@@ -195,6 +193,22 @@ export async function hashFiles(
   return files.map((_, i) =>
     errors[i] !== undefined ? `error:${errors[i]}` : bytes.toString('hex', i * 32, i * 32 + 32),
   );
+}
+
+/**
+ * CPUs idle right now: on Linux, the CPUs minus the tasks runnable at this instant other than
+ * the caller (`/proc/loadavg`'s fourth field); elsewhere, minus the 1-minute load average, which
+ * lags: right after a build (what precedes storing and verifying a release) it still counts CPUs
+ * that are idle again, and a verification would hash on one thread.
+ */
+export function idleCpus(): number {
+  try {
+    const runnable = Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[3]?.split('/')[0]);
+    if (Number.isInteger(runnable)) return availableParallelism() - Math.max(0, runnable - 1);
+  } catch {
+    // Not Linux: the load average below.
+  }
+  return availableParallelism() - (loadavg()[0] ?? 0);
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; rejects with the first failure. */

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../../src/releases/artifact-store.ts';
-import { hashFileSync, hashFiles } from '../../src/releases/file-hash.ts';
+import { hashFileSync, hashFiles, idleCpus } from '../../src/releases/file-hash.ts';
 import {
   decodeManifestObjects,
   manifestObjects,
@@ -126,6 +126,12 @@ describe('ArtifactStore', () => {
       code: 'DIGEST_MISMATCH',
       message: expect.stringContaining('node_modules/pkg-3/lib/f3.js: its object'),
     });
+  });
+
+  it('counts idle CPUs as a number no larger than the CPUs there are', () => {
+    const idle = idleCpus();
+    expect(Number.isFinite(idle)).toBe(true);
+    expect(idle).toBeLessThanOrEqual(os.availableParallelism());
   });
 
   it('hashes many files on several threads, each with its own digest, an unreadable one as an error', async () => {
