@@ -178,6 +178,12 @@ export interface ServiceState {
   /** Releases kept warm for instant rollback. */
   warm: string[];
   /**
+   * True when the provider's own listener holds the port in `url` for this service, even while
+   * nothing serves (the local runtime's proxy after a crashed release it would not restart): a
+   * redeploy there is not a port conflict.
+   */
+  listening?: boolean;
+  /**
    * Where each warm process runs from (providers that run copies on this machine: the local
    * runtime). Its copy was verified when the process started and its code is loaded: switching
    * back to it needs no second look at the files (a restart does, see `copyUnverified`).

@@ -22,7 +22,7 @@ import type {
 } from '../provider.ts';
 import { localSecretsFile, readLocalSecrets, writeLocalSecrets } from './local-secrets.ts';
 import { LocalRuntimeClient } from './runtime-client.ts';
-import { emptyServiceState, readStateFile } from './runtime-files.ts';
+import { emptyServiceState, readStateFile, urlFor } from './runtime-files.ts';
 
 /** Options of {@link LocalProvider}. */
 /** Whether 127.0.0.1:`port` can be listened on now (listen, then close at once). */
@@ -126,12 +126,16 @@ export class LocalProvider implements Provider {
    */
   async preflight(target: ServiceTarget, state?: ServiceState | null): Promise<void> {
     if (!target.port) return;
-    // A redeploy (what this runtime serves there) first: no probe of a port known to be ours.
-    const serving =
+    // A redeploy (what this runtime serves there, or its proxy still holds after a crashed
+    // release it would not restart) first: no probe of a port known to be ours.
+    const known =
       state !== undefined && state !== null
-        ? state.release !== null
-        : (await this.client.isRunning()) && (await this.describe(target)).release !== null;
-    if (serving) return;
+        ? state
+        : (await this.client.isRunning())
+          ? await this.describe(target)
+          : null;
+    if (known && (known.release !== null || (known.listening && known.url === urlFor(target.port))))
+      return;
     if (await canListen(target.port)) return;
     throw new ProviderError(
       'PORT_IN_USE',

@@ -304,6 +304,7 @@ export class LocalRuntime {
       restarts: slot.restarts,
       lastCrash: slot.lastCrash,
       warm: slot.warm.map((entry) => entry.proc.release),
+      listening: true,
       warmCopies: slot.warm
         .filter((entry) => !entry.proc.exit)
         .map(({ proc }) => ({

@@ -6,9 +6,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../../src/errors.ts';
+import { LocalProvider } from '../../../src/providers/local/local-provider.ts';
 import { LocalRuntime } from '../../../src/providers/local/local-runtime.ts';
 import type { RuntimeEvent } from '../../../src/providers/local/runtime-events.ts';
-import { isProcessAlive } from '../../../src/providers/local/runtime-files.ts';
+import {
+  emptyServiceState,
+  isProcessAlive,
+  urlFor,
+} from '../../../src/providers/local/runtime-files.ts';
 import { digestTree } from '../../../src/releases/tree-digest.ts';
 import {
   type DeploymentInput,
@@ -16,6 +21,7 @@ import {
   freePort,
   get,
   killAll,
+  localTarget,
   makeHome,
   servedRelease,
   waitFor,
@@ -199,6 +205,28 @@ describe('LocalRuntime failures', () => {
       release: 'r0',
       healthy: true,
     });
+  });
+
+  it('after a refused restart with nothing to fall back to, its port is still its own: a redeploy passes the preflight and serves', async () => {
+    const r1 = await copyOf('r1');
+    await runtime.deploy(r1);
+    await change(r1.artifactDir);
+    expect((await get(`http://127.0.0.1:${port}/crash`)).status).toBe(200);
+    await waitFor('the refused restart', () => eventOf('restart.refused', 'r1'));
+    const state = await runtime.describe('staging', 'web', port);
+    expect(state).toMatchObject({ release: null, listening: true, url: urlFor(port) });
+
+    // The runtime's proxy holds the port: the preflight knows it from the state, while the same
+    // port with nothing of ours on it is another process's.
+    const provider = new LocalProvider({ home });
+    const target = localTarget('staging', 'web', port, home);
+    await expect(provider.preflight(target, state)).resolves.toBeUndefined();
+    await expect(
+      provider.preflight(target, emptyServiceState('staging', 'web', port)),
+    ).rejects.toMatchObject({ code: 'PORT_IN_USE' });
+
+    await runtime.deploy(await copyOf('r2'));
+    expect(await servedRelease(port)).toBe('r2');
   });
 
   it('verifies a copy the pipeline left to a warm process before starting it (copyUnverified)', async () => {
