@@ -37,11 +37,13 @@ export function renderStatus(reporter: Reporter, statuses: EnvironmentStatus[], 
       );
     }
     for (const s of e.services) {
-      if (s.drift) {
-        reporter.warn(
-          `${e.environment}/${s.service}: the runtime does not serve ${s.release ?? 'anything'} as recorded; run \`airlock local start\` or redeploy.`,
-        );
-      }
+      if (!s.drift) continue;
+      const crash = s.lastCrash;
+      reporter.warn(
+        crash && s.release !== null && crash.release === s.release
+          ? `${e.environment}/${s.service}: ${s.release} exited (${crash.signal ?? `code ${crash.exitCode}`}) at ${crash.at} and was not started again: it kept crashing, or its copy changed since it was deployed (an app must not write into its own folder); \`airlock local status\` shows where its output and the runtime's log are. Deploy it again to serve it from a fresh copy.`
+          : `${e.environment}/${s.service}: the runtime does not serve ${s.release ?? 'anything'} as recorded; run \`airlock local start\` or redeploy.`,
+      );
     }
   }
 }
