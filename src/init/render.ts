@@ -239,7 +239,19 @@ function simpleEnvironments(d: Detection, ports: number[] | undefined): EnvPlan[
                 `Runs on this machine behind port ${port} (the local provider; ${ports ? 'free when init ran, derived from the project name' : 'check it is free'}).`,
               ]
             : [],
-      service: local ? [`port: ${port}`] : [],
+      service: local
+        ? [
+            `port: ${port}`,
+            // The last environment: a rollback there should be a switch, not a cold start.
+            ...(i === 1
+              ? [
+                  '# Keep the previous release running for 10 minutes after a switch: rolling',
+                  '# back is then a switch (one more process of the app meanwhile).',
+                  'keepWarmMs: 600000',
+                ]
+              : []),
+          ]
+        : [],
     };
   });
 }

@@ -304,6 +304,9 @@ describe('airlock init', () => {
       output: '.airlock-release',
     });
     expect(serviceOf(config, 'staging').checks.map((c) => c.name)).toEqual(['smoke', 'e2e']);
+    // Production keeps the previous release warm (a rollback is a switch); staging does not.
+    expect(serviceOf(config, 'production').keepWarmMs).toBe(600_000);
+    expect(serviceOf(config, 'staging').keepWarmMs).toBe(0);
     expect(text).toContain(
       '# package.json start (node dist/server.js); it runs inside .airlock-release/',
     );
