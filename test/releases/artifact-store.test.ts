@@ -281,6 +281,40 @@ describe('ArtifactStore', () => {
     await expect(fresh.verify(digest)).resolves.toMatchObject({ digest, files: 44 });
   });
 
+  it('verifies from inside its objects folder and gives the working directory back, also on a refusal', async () => {
+    const home = `home-${counter++}`;
+    const before = process.cwd();
+    process.chdir(scratch);
+    try {
+      // A store opened with a relative root, as `new ArtifactStore('.airlock/artifacts')`.
+      const store = new ArtifactStore(path.join(home, 'artifacts'));
+      const { digest } = await store.put(makeTree());
+      await store.verify(digest);
+      expect(process.cwd()).toBe(scratch);
+      // A new command's warm verification finds every object in the cache: nothing is hashed,
+      // so the cache file is not written again.
+      const cacheFile = path.join(scratch, home, 'artifacts', 'verified-cache.bin');
+      const written = statSync(cacheFile).mtimeMs;
+      await new ArtifactStore(path.join(home, 'artifacts')).verify(digest);
+      expect(statSync(cacheFile).mtimeMs).toBe(written);
+      const manifest = await store.manifest(digest);
+      const entry = manifest.entries.find((e) => e.kind === 'file');
+      if (entry?.kind !== 'file') throw new Error('no file');
+      rmSync(store.objectPath(entry.sha256, entry.mode));
+      await expect(
+        new ArtifactStore(path.join(home, 'artifacts')).verify(digest),
+      ).rejects.toMatchObject({
+        code: 'DIGEST_MISMATCH',
+        message: expect.stringContaining(
+          `its object ${path.join(scratch, home, 'artifacts', 'objects')}`,
+        ),
+      });
+      expect(process.cwd()).toBe(scratch);
+    } finally {
+      process.chdir(before);
+    }
+  });
+
   it('refuses a modified manifest and a missing object', async () => {
     const store = newStore();
     const { digest } = await store.put(makeTree());
