@@ -10,6 +10,10 @@
  *   and with a warm one, and the first materialization into a new folder (in process); the
  *   warm verification also as the first call of a fresh process (bench/verify-once.ts), which is
  *   what a command pays: its code not yet compiled;
+ * - the floors of the last two, in the same run: `find -printf` of every store object's inode,
+ *   size, times and mode (a native stat of each, which a warm verification cannot do without)
+ *   and `cp -al` of the tree (every folder and hard link, which a linked materialization makes),
+ *   taken right before the materialization so both meet the same writeback;
  * - the disk a second release that changes one file adds to the store (`du`);
  * - `airlock promote production` (whole command; Airlock's overhead is the wall time minus app
  *   boot, checks and migration SQL, as in (a)), and warm and cold `airlock rollback production`
@@ -58,7 +62,11 @@ export interface RealSizeResult {
   bytes: number;
   installDir: string;
   cpMs: number[];
+  /** `cp -al` of the same tree: hard links alone, the floor of any linked materialization. */
+  cpLinkMs: number[];
   sha256sumMs: number[];
+  /** `find -printf` of every store object's inode, size, times and mode: a native stat of each. */
+  statWalkMs: number[];
   storeMs: number[];
   verifyColdMs: number[];
   verifyWarmMs: number[];
@@ -155,7 +163,9 @@ export async function measureRealSize(options: RealSizeOptions): Promise<RealSiz
       bytes,
       installDir,
       cpMs: [],
+      cpLinkMs: [],
       sha256sumMs: [],
+      statWalkMs: [],
       storeMs: [],
       verifyColdMs: [],
       verifyWarmMs: [],
@@ -195,6 +205,18 @@ export async function measureRealSize(options: RealSizeOptions): Promise<RealSiz
         (await timeAsync(() => new ArtifactStore(root).verify(digest, { full: true }))).ms,
       );
       result.verifyWarmMs.push((await timeAsync(() => new ArtifactStore(root).verify(digest))).ms);
+      result.statWalkMs.push(
+        time(() =>
+          execFileSync('find', ['objects', '-type', 'f', '-printf', '%i %s %T@ %C@ %m\n'], {
+            cwd: root,
+            stdio: ['ignore', 'ignore', 'inherit'],
+          }),
+        ).ms,
+      );
+      // Right before the materialization, so both meet the same writeback of the store just
+      // written.
+      result.cpLinkMs.push(time(() => execFileSync('cp', ['-al', tree, copy])).ms);
+      remove(copy);
       const dest = path.join(scratch, `env-${i}`, 'r1', 'notes');
       result.materializeMs.push(
         (await timeAsync(() => new ArtifactStore(root).materialize(digest, dest))).ms,
@@ -344,7 +366,9 @@ export function realSizeSection(result: RealSizeResult): Section {
     n: values.length,
   });
   const cp = round1(median(result.cpMs));
+  const cpLink = round1(median(result.cpLinkMs));
   const sum = round1(median(result.sha256sumMs));
+  const statWalk = round1(median(result.statWalkMs));
   const ratio = (values: number[], base: number) => median(values) / base;
   const overhead = result.promotions.map((p) => p.overheadMs);
   const warmWall = result.warmUnpolled.map((r) => r.wallMs);
@@ -383,6 +407,20 @@ export function realSizeSection(result: RealSizeResult): Section {
         baseline: sum,
         baselineLabel: 'sha256sum, 1 thread',
       }),
+      row('  a native stat of every store object (`find -printf`)', {
+        unit: 'ms',
+        ...stat(result.statWalkMs),
+        baseline: sum,
+        baselineLabel: 'sha256sum, 1 thread',
+      }),
+      row('verify, warm, against the native stat of every object', {
+        unit: 'ms',
+        ...stat(result.verifyWarmMs),
+        baseline: statWalk,
+        baselineLabel: '`find -printf` of the objects',
+        target: '≤ 1.0× find',
+        ok: ratio(result.verifyWarmMs, statWalk) <= 1.0,
+      }),
       row('first materialization (links)', {
         unit: 'ms',
         ...stat(result.materializeMs),
@@ -390,6 +428,18 @@ export function realSizeSection(result: RealSizeResult): Section {
         baselineLabel: 'cp -a',
         target: '≤ 0.2× cp -a',
         ok: ratio(result.materializeMs, cp) <= 0.2,
+      }),
+      row('  hard links alone, nothing checked (`cp -al`)', {
+        unit: 'ms',
+        ...stat(result.cpLinkMs),
+        baseline: cp,
+        baselineLabel: 'cp -a',
+      }),
+      row('first materialization against hard links alone', {
+        unit: 'ms',
+        ...stat(result.materializeMs),
+        baseline: cpLink,
+        baselineLabel: 'cp -al',
       }),
       row('promote production (whole command)', {
         unit: 'ms',
@@ -452,6 +502,7 @@ export function realSizeSection(result: RealSizeResult): Section {
     ],
     notes: [
       `The tree: bench/real-size/package-lock.json installed with npm ci --omit=dev --ignore-scripts (cached in ${result.installDir}), plus the app. Baselines over the same tree in the same run: cp -a ${cp} ms, find | xargs -0 sha256sum ${sum} ms.`,
+      `Floors, in the same run: a warm verification must stat every store object, which find -printf does natively in ${statWalk} ms; a linked materialization must make every folder and link, which cp -al does in ${cpLink} ms. Where system calls are dear (a virtual machine) these floors alone can exceed 0.1× sha256sum and 0.2× cp -a, so the rows against them show what Airlock adds to what the file system itself costs. Materialization also verifies the store, so its floor is both.`,
       `Verify cold re-hashes every file (what --verify full does); warm reads the verified cache and stats every store object. Materialization includes verifying the store (warm cache) and the new copy.`,
       `Promotion overhead is the whole command minus app boot, checks and migration SQL; it includes building nothing (the release exists), verifying, materializing production's copy and the garbage collection after the deployment.`,
       `Warm rollback whole-command rows come from rollbacks run without the bench polling production (the poll, every 2 ms, competes for the same CPUs); spawn → served comes from polled ones. The example's checks are a smoke HTTP request and an e2e script, a second Node process run in a checkout of the release's commit: the script alone takes longer than 300 ms, so the 300 ms target is held by the rollbacks whose only check is the smoke request (the same release switch, checked by Airlock itself), and the rows with the e2e script show what a project's own suite adds.`,
