@@ -15,6 +15,8 @@ import {
   listFilesBelow,
   type MigrationFolderLayout,
   readLayoutEntries,
+  refuseSpecial,
+  specialEntry,
 } from './migration-layouts.ts';
 import {
   formatMigrationVersion,
@@ -120,13 +122,22 @@ export async function readMigrationDir(
 
 /** Airlock's own layout; null when the folder is missing. */
 async function readAirlockDir(absDir: string): Promise<MigrationFile[] | null> {
-  let names: string[];
+  let entries: import('node:fs').Dirent[];
   try {
-    names = await readdir(absDir);
+    entries = await readdir(absDir, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
+  const names = entries.map((e) => e.name);
+  // A `.sql` name that is a link (or a pipe, …) is refused, never followed.
+  await refuseSpecial(
+    absDir,
+    entries
+      .filter((e) => e.name.endsWith('.sql') && !e.isFile() && !e.isDirectory())
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((e) => specialEntry(e, e.name)),
+  );
   const files: MigrationFile[] = [];
   for (const filename of names.filter((n) => n.endsWith('.sql')).sort()) {
     const parsed = parseMigrationFilename(filename);

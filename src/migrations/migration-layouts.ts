@@ -19,8 +19,9 @@
  * Pure reading, no database. `readMigrationDir` (migration-files.ts) builds `MigrationFile`s
  * from what this returns.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
+import { findConfigFile } from '../config/config-cache.ts';
 import { UserError } from '../errors.ts';
 import { NO_TRANSACTION_MARKER } from './directives.ts';
 import { LAYOUTS, MIGRATION_LAYOUTS, type MigrationLayout } from './migration-name.ts';
@@ -48,7 +49,29 @@ export interface LayoutEntry {
 
 /** Every file below `dir` (relative, `/`-separated), skipping dot folders and node_modules. */
 export async function listFilesBelow(dir: string): Promise<string[] | null> {
-  const out: string[] = [];
+  return (await listBelow(dir))?.files ?? null;
+}
+
+/** An entry below a migrations folder that is neither a regular file nor a folder. */
+export interface SpecialEntry {
+  /** Path relative to the folder, `/`-separated. */
+  rel: string;
+  /** What it is, for messages: `a symbolic link`, `a named pipe`, … */
+  kind: string;
+  link: boolean;
+}
+
+/**
+ * The regular files below `dir` (as `listFilesBelow`), and the entries that are neither a file
+ * nor a folder (symbolic links, pipes, sockets, devices), which are listed and never followed
+ * or read. Entries named like the folders skipped (dot names, node_modules) are skipped too.
+ * Null when `dir` is missing.
+ */
+async function listBelow(
+  dir: string,
+): Promise<{ files: string[]; special: SpecialEntry[] } | null> {
+  const files: string[] = [];
+  const special: SpecialEntry[] = [];
   const walk = async (rel: string, depth: number): Promise<boolean> => {
     let entries: import('node:fs').Dirent[];
     try {
@@ -59,15 +82,76 @@ export async function listFilesBelow(dir: string): Promise<string[] | null> {
     }
     for (const entry of entries) {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
+      const skipped = entry.name.startsWith('.') || entry.name === 'node_modules';
       if (entry.isDirectory()) {
-        if (depth < 4 && !entry.name.startsWith('.') && entry.name !== 'node_modules')
-          await walk(child, depth + 1);
-      } else if (entry.isFile()) out.push(child);
+        if (depth < 4 && !skipped) await walk(child, depth + 1);
+      } else if (entry.isFile()) files.push(child);
+      else if (!skipped) special.push(specialEntry(entry, child));
     }
     return true;
   };
   if (!(await walk('', 0))) return null;
-  return out.sort();
+  special.sort((a, b) => compareBytes(a.rel, b.rel));
+  return { files: files.sort(), special };
+}
+
+/** `entry` (at `rel`, `/`-separated), which is neither a regular file nor a folder. */
+export function specialEntry(entry: import('node:fs').Dirent, rel: string): SpecialEntry {
+  const link = entry.isSymbolicLink();
+  const kind = link
+    ? 'a symbolic link'
+    : entry.isFIFO()
+      ? 'a named pipe'
+      : entry.isSocket()
+        ? 'a socket'
+        : 'a device file';
+  return { rel, kind, link };
+}
+
+/**
+ * Refuses the first entry of `special` (below `absDir`): a migration behind a symbolic link
+ * would be hashed and shipped as whatever the link points at when the release is built (any
+ * file, even outside the project), and one the layout skipped would silently never run. Links
+ * are not followed: the message shows where one points as the link itself says.
+ *
+ * @throws UserError `MIGRATION_UNSUPPORTED` naming the path relative to the project.
+ */
+export async function refuseSpecial(absDir: string, special: SpecialEntry[]): Promise<void> {
+  const first = special[0];
+  if (!first) return;
+  const full = path.join(absDir, ...first.rel.split('/'));
+  const where = projectPath(full);
+  if (first.link) {
+    const target = await readlink(full).catch(() => null);
+    // A name with an extension (`migration.sql`) stands for a file, one without for a folder.
+    const what = path.posix.extname(first.rel) ? 'file' : 'folder';
+    throw layoutError(
+      'MIGRATION_UNSUPPORTED',
+      `Migration path ${where} is a symbolic link${target ? ` (to ${target})` : ''}: Airlock does not follow links in a migrations folder.`,
+      `Replace the link with the ${what} itself (a copy in its place, committed to git): migrations are hashed and shipped with the release, and a link could point anywhere, even outside the project.`,
+      full,
+    );
+  }
+  throw layoutError(
+    'MIGRATION_UNSUPPORTED',
+    `Migration path ${where} is ${first.kind}, not a regular file: Airlock reads migrations from regular files only.`,
+    'Replace it with a regular file holding the SQL, or move it out of the migrations folder.',
+    full,
+  );
+}
+
+/**
+ * `file` for messages: relative to the project (the nearest folder above it with airlock.yaml),
+ * else to the working directory when inside it, else absolute.
+ */
+function projectPath(file: string): string {
+  const config = findConfigFile(path.dirname(file));
+  for (const base of [config ? path.dirname(config) : null, process.cwd()]) {
+    if (base === null) continue;
+    const rel = path.relative(base, file);
+    if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) return rel.split(path.sep).join('/');
+  }
+  return file;
 }
 
 function layoutError(
@@ -96,15 +180,18 @@ export function layoutsReading(files: string[], except: MigrationLayout): Migrat
  *
  * @throws UserError `MIGRATION_NAME_INVALID` for a `.sql` file in the folder that the tool
  *   would not run (naming the file and the shape it needs); `MIGRATION_UNSUPPORTED` for a
- *   JS/TS/Go migration (Airlock runs SQL only); `MIGRATION_LAYOUT_MISMATCH` for drizzle's
- *   journal naming a file that is not there.
+ *   JS/TS/Go migration (Airlock runs SQL only), and for a symbolic link, pipe or other entry
+ *   that is not a regular file or folder anywhere in the folder (links are never followed);
+ *   `MIGRATION_LAYOUT_MISMATCH` for drizzle's journal naming a file that is not there.
  */
 export async function readLayoutEntries(
   absDir: string,
   folder: MigrationFolderLayout,
 ): Promise<LayoutEntry[] | null> {
-  const all = await listFilesBelow(absDir);
-  if (all === null) return null;
+  const below = await listBelow(absDir);
+  if (below === null) return null;
+  await refuseSpecial(absDir, below.special);
+  const all = below.files;
   const naming = LAYOUTS[folder.layout];
   const entries: LayoutEntry[] = [];
   const read = async (

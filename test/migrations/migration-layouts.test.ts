@@ -3,7 +3,8 @@
  * empty in its layout while holding .sql files is refused; and every message names the real
  * problem, with renames Airlock accepts.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -166,6 +167,90 @@ describe('layouts', () => {
       [1, '001.do.create_orders.sql'],
       [3, '003.do.sql'],
     ]);
+  });
+});
+
+describe('links and other special files in a migrations folder', () => {
+  // A project (airlock.yaml at its root) whose migrations are below prisma/migrations or
+  // supabase/migrations, so messages can name paths relative to the project.
+  async function project(under: string, files: Record<string, string>): Promise<string> {
+    await writeFile(path.join(root, 'airlock.yaml'), 'services: {}\n');
+    return tree(files, under);
+  }
+
+  it('refuses a Prisma folder whose migration.sql links to a file in the project, naming the path', async () => {
+    const dir = await project('prisma/migrations', {
+      '20260101000000_init/migration.sql': 'CREATE TABLE a (id int);',
+    });
+    await writeFile(path.join(root, 'notes.sql'), 'DROP TABLE a;');
+    await mkdir(path.join(dir, '20260301000000_sneaky'));
+    await symlink(
+      path.join(root, 'notes.sql'),
+      path.join(dir, '20260301000000_sneaky', 'migration.sql'),
+    );
+    const error = await refusal(dir, { layout: 'prisma' });
+    expect(error.code).toBe('MIGRATION_UNSUPPORTED');
+    expect(error.message).toContain(
+      'prisma/migrations/20260301000000_sneaky/migration.sql is a symbolic link',
+    );
+    expect(error.message).toContain(`(to ${path.join(root, 'notes.sql')})`);
+    expect(error.hint).toContain('Replace the link with the file itself');
+    expect(error.details.file).toBe(path.join(dir, '20260301000000_sneaky', 'migration.sql'));
+  });
+
+  it('refuses a flat-layout migration file that is a link (here to a file outside the project)', async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), 'airlock-outside-'));
+    try {
+      await writeFile(path.join(outside, 'hostname'), 'db-1\n');
+      const dir = await project('supabase/migrations', {
+        '20260101000000_init.sql': 'CREATE TABLE a (id int);',
+      });
+      await symlink(path.join(outside, 'hostname'), path.join(dir, '20260301000000_sneaky.sql'));
+      for (const layout of ['supabase', 'wrangler', 'dbmate'] as const) {
+        const error = await refusal(dir, { layout });
+        expect(error.code, layout).toBe('MIGRATION_UNSUPPORTED');
+        expect(error.message, layout).toContain(
+          'supabase/migrations/20260301000000_sneaky.sql is a symbolic link',
+        );
+      }
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a migration folder that is a link', async () => {
+    const dir = await project('prisma/migrations', {
+      '20260101000000_init/migration.sql': 'CREATE TABLE a (id int);',
+    });
+    await tree({ 'migration.sql': 'DROP TABLE a;' }, 'elsewhere');
+    await symlink(path.join(root, 'elsewhere'), path.join(dir, '20260301000000_sneaky'));
+    for (const layout of ['prisma', 'drizzle'] as const) {
+      const error = await refusal(dir, { layout });
+      expect(error.code, layout).toBe('MIGRATION_UNSUPPORTED');
+      expect(error.message, layout).toContain(
+        'prisma/migrations/20260301000000_sneaky is a symbolic link',
+      );
+      expect(error.hint, layout).toContain('Replace the link with the folder itself');
+    }
+  });
+
+  it("refuses a link in Airlock's own layout too", async () => {
+    const dir = await project('migrations', { '0001_init.sql': 'CREATE TABLE a (id int);' });
+    await writeFile(path.join(root, 'notes.sql'), 'DROP TABLE a;');
+    await symlink(path.join(root, 'notes.sql'), path.join(dir, '0002_sneaky.sql'));
+    const error = await refusal(dir);
+    expect(error.code).toBe('MIGRATION_UNSUPPORTED');
+    expect(error.message).toContain('migrations/0002_sneaky.sql is a symbolic link');
+  });
+
+  it('refuses a named pipe where a migration file is expected', async () => {
+    const dir = await project('db/migrations', {
+      '20260101000000_init.sql': '-- migrate:up\nCREATE TABLE a (id int);\n',
+    });
+    execFileSync('mkfifo', [path.join(dir, '20260301000000_pipe.sql')]);
+    const error = await refusal(dir, { layout: 'dbmate' });
+    expect(error.code).toBe('MIGRATION_UNSUPPORTED');
+    expect(error.message).toContain('db/migrations/20260301000000_pipe.sql is a named pipe');
   });
 });
 
