@@ -150,8 +150,9 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
   progress({ type: 'source', commit: sha, dirty, dirtyFiles });
 
   if (!dirty && !options.rebuild) {
-    const existing = await store.findRelease(sha);
-    if (existing && existing.commit === sha && !existing.dirty) {
+    // The commit's clean release, even when a dirty build of the same commit came after it.
+    const existing = await store.findCleanRelease(sha);
+    if (existing) {
       progress({ type: 'reused', release: existing });
       return { release: existing, reused: true, dirtyFiles };
     }

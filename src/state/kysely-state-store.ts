@@ -236,6 +236,10 @@ export class KyselyStateStore implements StateStore {
     return releases.findRelease(this.#access, ref);
   }
 
+  findCleanRelease(commit: string): Promise<Release | undefined> {
+    return releases.findCleanRelease(this.#access, commit);
+  }
+
   findReleaseByContent(
     commit: string,
     digest: string,

@@ -1,6 +1,7 @@
 /**
  * Releases in the state store: numbered `r<seq>` as they are built, found by id, digest or
- * commit prefix, or by content (commit + digest + dirty; the same content is one release).
+ * commit prefix, as the clean build of a commit, or by content (commit + digest + dirty; the
+ * same content is one release).
  *
  * Each function implements the `StateStore` method of the same name (documented in
  * `state-store.ts`), reading and writing through the store view's {@link StoreAccess}.
@@ -80,6 +81,20 @@ export async function findRelease(access: StoreAccess, ref: string): Promise<Rel
     .where((eb) =>
       eb.or([eb('digest', 'like', `${trimmed}%`), eb('commit_sha', 'like', `${trimmed}%`)]),
     )
+    .orderBy('seq', 'desc')
+    .executeTakeFirst();
+  return row ? toRelease(row) : undefined;
+}
+
+export async function findCleanRelease(
+  access: StoreAccess,
+  commit: string,
+): Promise<Release | undefined> {
+  const row = await access.db
+    .selectFrom('releases')
+    .selectAll()
+    .where('commit_sha', '=', commit)
+    .where('dirty', '=', 0)
     .orderBy('seq', 'desc')
     .executeTakeFirst();
   return row ? toRelease(row) : undefined;

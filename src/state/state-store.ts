@@ -455,6 +455,11 @@ export interface StateStore {
   insertRelease(release: NewRelease): Promise<Release>;
   /** By id (`r3`), digest prefix or commit prefix (7+ hex chars; newest match). */
   findRelease(ref: string): Promise<Release | undefined>;
+  /**
+   * The newest release built from exactly this commit (full sha) without uncommitted changes:
+   * what a clean build of the commit reuses, even when a dirty build of it came later.
+   */
+  findCleanRelease(commit: string): Promise<Release | undefined>;
   /** An existing release with exactly this content, commit and dirtiness. */
   findReleaseByContent(
     commit: string,

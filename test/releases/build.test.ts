@@ -132,6 +132,36 @@ describe('airlock build', () => {
   );
 
   projectTest(
+    'reuses the clean release of a commit after a dirty build of the same commit',
+    async ({ project }) => {
+      // A build that is not reproducible (it stamps the time): building again is a new release.
+      const script = readFileSync(path.join(project.dir, 'scripts/build.mjs'), 'utf8');
+      project.commitFiles(
+        {
+          'scripts/build.mjs': `${script}\nimport { writeFileSync as stamp } from 'node:fs';\nstamp('dist/built-at.txt', String(process.hrtime.bigint()));\n`,
+        },
+        'Stamp the build time',
+      );
+      const clean = JSON.parse((await project.cli(['build', '--json'])).stdout);
+      expect(clean).toMatchObject({ reused: false, release: { id: 'r1', dirty: false } });
+
+      const extra = path.join(project.dir, 'src/extra.js');
+      writeFileSync(extra, 'export const extra = 1;\n');
+      const dirty = JSON.parse((await project.cli(['build', '--json'])).stdout);
+      expect(dirty).toMatchObject({ reused: false, release: { id: 'r2', dirty: true } });
+      expect(dirty.release.commit).toBe(clean.release.commit);
+
+      rmSync(extra);
+      const again = await project.cli(['build']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(`${again.stdout}${again.stderr}`).toContain(
+        `r1 is already built from ${clean.release.commit.slice(0, 7)}; reusing it`,
+      );
+      expect(again.stdout).toMatch(/Release r1: commit [0-9a-f]{7},/);
+    },
+  );
+
+  projectTest(
     'builds an older commit with --commit, from that commit, not the working tree',
     async ({ project }) => {
       project.commit('2-pinned-notes');
