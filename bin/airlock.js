@@ -26,12 +26,18 @@ if (!(major >= REQUIRED_MAJOR)) {
 
 module.enableCompileCache?.();
 
-// Output piped into a reader that stops early (`airlock history | head`): stop quietly, as
-// other command-line tools do, instead of crashing with EPIPE.
+// Output piped into a reader that stops early (`airlock history | head`): stop writing to that
+// stream, quietly, and carry on to the end of the command. Exiting there would cut a deployment
+// short, its environment still locked by a process that is gone and its audit unwritten.
+// Writes after the reader left are dropped (their callbacks still run: exiting waits for them).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    throw error;
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    stream.write = (_chunk, encoding, callback) => {
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (typeof done === 'function') process.nextTick(done);
+      return true;
+    };
   });
 }
 
