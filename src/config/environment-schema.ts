@@ -175,7 +175,7 @@ export const environmentSchema = z.strictObject({
   }),
   promotion: field(promotionSchema.optional(), {
     description:
-      'Promotion policy into this environment (ignored for the first environment of the pipeline, which is deployed directly).',
+      "Promotion policy into this environment (ignored for the first environment of the pipeline, which is deployed directly). A release is held to the stricter of this policy and the one in airlock.yaml at the release's commit, field by field: a change that loosens it applies to releases built from a commit that has it.",
     examples: [{ approval: { required: 1 } }],
   }),
   protected: field(z.boolean().optional(), {

@@ -38,7 +38,8 @@ const minutesOf = (hhmm: string): number => {
 /** Where the allowed-signers file is when `approval.allowedSigners` is not set. */
 export const DEFAULT_ALLOWED_SIGNERS = '.approvals/allowed_signers';
 
-function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
+/** An environment's `promotion` as written (validated), with defaults and durations in ms. */
+export function normalizePromotion(p: PromotionConfig | undefined): PromotionPolicy {
   const base: PromotionPolicy = {
     policy: 'manual',
     approval: {

@@ -81,7 +81,7 @@ export function evaluateApprovalGate(inputs: GateInputs): GateResult {
   const proven =
     identity === 'signed' ? ' signed' : identity === 'oidc' ? ' proven by a GitHub OIDC token' : '';
   const uncounted = (inputs.approvalsNotCounted ?? [])
-    .map((u) => `${u.actor}: ${u.reason}`)
+    .map((u) => `${u.actor}: ${u.reason.replace(/\.$/, '')}`)
     .join('; ');
   return {
     gate: 'approval',

@@ -8,6 +8,7 @@ import type { GateInputs, GateResult } from './gate.ts';
 import { evaluateHealthGate } from './health-gate.ts';
 import { evaluateMigrationsGate } from './migrations-gate.ts';
 import { evaluateParityGate } from './parity-gate.ts';
+import { evaluatePolicyGate } from './policy-gate.ts';
 import { evaluateRehearsalGate } from './rehearsal-gate.ts';
 import { evaluateSecretsGate } from './secrets-gate.ts';
 import { evaluateSoakGate } from './soak-gate.ts';
@@ -17,11 +18,12 @@ import { evaluateWindowGate } from './window-gate.ts';
  * Evaluates every gate of a promotion, in a fixed order. Pure. The optional gates appear
  * only when they apply, so a plan lists exactly the conditions that do: drift for services
  * with a database; parity unless `parity.gate: off`; secrets with a `secrets:` section or a value shared between environments; ci, soak and window when the promotion policy configures them;
- * health when an incident is open on the previous environment (or `--fixes` names one); rehearsal when `rollbackRehearsal: required`; audit only when the audit log's chain is found altered (it is checked for every promotion).
+ * health when an incident is open on the previous environment (or `--fixes` names one); rehearsal when `rollbackRehearsal: required`; audit only when the audit log's chain is found altered (it is checked for every promotion); policy only when airlock.yaml's promotion policy is looser than the one committed at the release's commit, or that one cannot be read.
  */
 export function evaluateGates(inputs: GateInputs): GateResult[] {
   const policy = inputs.environment.promotion;
   return [
+    ...(inputs.policy?.tightened || inputs.policy?.problem ? [evaluatePolicyGate(inputs)] : []),
     evaluateDeployedGate(inputs),
     evaluateChecksGate(inputs),
     evaluateMigrationsGate(inputs),

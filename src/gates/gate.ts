@@ -29,7 +29,8 @@ export type GateKind =
   | 'approval'
   | 'audit'
   | 'health'
-  | 'rehearsal';
+  | 'rehearsal'
+  | 'policy';
 
 /** `holds`: satisfied. `fails`: blocks until something changes. `pending`: waiting (e.g. for an approval). */
 export type GateStatus = 'holds' | 'fails' | 'pending';
@@ -157,8 +158,16 @@ export interface LiveServiceFact {
 }
 
 export interface GateInputs {
-  /** The environment being promoted into. */
+  /**
+   * The environment being promoted into, with the promotion policy the gates use: the stricter
+   * of the working tree's and the one committed at the release's commit (`committed-policy.ts`).
+   */
   environment: ResolvedEnvironment;
+  /**
+   * How the committed policy bears on this promotion (`committed-policy.ts`): where the working
+   * tree's was looser, or why the committed one could not be read. Absent: the same policy.
+   */
+  policy?: { tightened: { commit: string; fields: string[] } | null; problem: string | null };
   /** The environment the release comes from. */
   previous: string;
   release: Release;

@@ -30,6 +30,7 @@ import {
 import { audit } from '../state/audit.ts';
 import type { Approval, ApprovalEvidence, Release } from '../state/state-store.ts';
 import { allowedSignersAt } from './approval-identity.ts';
+import { gatePolicy } from './committed-policy.ts';
 import type { AirlockContext } from './context.ts';
 import { promotionCandidate, releaseNamed } from './decide.ts';
 import { deployersOf, rolledBackFrom } from './facts.ts';
@@ -126,8 +127,8 @@ export async function recordApproval(
   ctx: AirlockContext,
   request: ApproveRequest,
 ): Promise<ApproveResult> {
-  const env = environmentNamed(ctx.config, request.environment);
-  if (!env.previous) throw firstEnvironment(ctx.config, env.name);
+  const configured = environmentNamed(ctx.config, request.environment);
+  if (!configured.previous) throw firstEnvironment(ctx.config, configured.name);
   let proof = request.proof;
   let decision = request.decision;
   let comment = request.comment ?? null;
@@ -145,7 +146,9 @@ export async function recordApproval(
   }
   const release = releaseName
     ? await releaseNamed(ctx, releaseName)
-    : await promotionCandidate(ctx, env);
+    : await promotionCandidate(ctx, configured);
+  // Held to the policy the gate will use: the stricter of airlock.yaml's and its commit's.
+  const env = (await gatePolicy(ctx, configured, release)).environment;
   const at = ctx.now().toISOString();
   /** A refused approval is on the record too (who tried, and why it did not count). */
   const refused = (detail: Record<string, unknown>) =>
@@ -193,7 +196,7 @@ export async function recordApproval(
       'SELF_APPROVAL',
       `${actor} deployed ${release.id} to ${env.previous} and cannot approve its promotion to ${env.name} (prevent self-review).`,
       {
-        hint: `Ask someone else to run \`airlock approve ${env.name} --release ${release.id}\`, or set environments.${env.name}.promotion.approval.allowSelfApproval: true.`,
+        hint: `Ask someone else to run \`airlock approve ${env.name} --release ${release.id}\`, or set environments.${env.name}.promotion.approval.allowSelfApproval: true in airlock.yaml and commit it (a release is held to the policy at its own commit too).`,
         details: { actor, deployers },
       },
     );

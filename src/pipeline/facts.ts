@@ -33,6 +33,7 @@ import type {
   StoredCheckResult,
 } from '../state/state-store.ts';
 import { countableApprovals } from './approval-identity.ts';
+import { gatePolicy } from './committed-policy.ts';
 import { type AirlockContext, databaseOf, migrationLayoutOf, serviceTarget } from './context.ts';
 import { carries, holdBackContracts } from './contract.ts';
 import { ledgerFilesFromReleases } from './ledger-files.ts';
@@ -375,8 +376,11 @@ export async function gatherFacts(
       limit: 20,
     });
     const previousDeployment = history.find((d) => d.switchedAt !== null) ?? null;
+    // The gates hold the release to the stricter of this airlock.yaml's policy and its commit's.
+    const { environment: gateEnv, tightened, problem } = await gatePolicy(ctx, env, release);
     gates = {
-      environment: env,
+      environment: gateEnv,
+      ...(tightened || problem ? { policy: { tightened, problem } } : {}),
       previous,
       release,
       previousServing,
@@ -386,18 +390,18 @@ export async function gatherFacts(
         ? latestPerCheck(await ctx.store.listCheckResults(previousDeployment.id))
         : [],
       migrations,
-      ...(await approvalFacts(ctx, env, release)),
+      ...(await approvalFacts(ctx, gateEnv, release)),
       rolledBack: await rolledBackFrom(ctx, env.name, release.id),
       deployers: await deployersOf(ctx, env.name, release.id),
       now: ctx.now().toISOString(),
       drift: options.skipMigrations ? [] : await driftFacts(ctx, env, previous, release),
       parity: options.skipMigrations ? [] : await parityFacts(ctx, env, previous),
-      ci: await ciFact(ctx, env, release),
+      ci: await ciFact(ctx, gateEnv, release),
       secrets: options.skipMigrations ? null : await secretsFact(ctx, env),
       windowOverride: options.windowOverride ?? null,
       fixForward: options.fixForward ?? null,
-      ...(env.promotion.rollbackRehearsal === 'required'
-        ? { rehearsal: await rehearsalFacts(ctx, env, history), targetServing: serving }
+      ...(gateEnv.promotion.rollbackRehearsal === 'required'
+        ? { rehearsal: await rehearsalFacts(ctx, gateEnv, history), targetServing: serving }
         : {}),
       incidents: await ctx.store.listIncidents({
         environment: previous,
@@ -406,7 +410,7 @@ export async function gatherFacts(
       }),
       fixes: options.fixes ?? null,
       audit: await auditFact(ctx),
-      ...(env.promotion.livePrevious
+      ...(gateEnv.promotion.livePrevious
         ? {
             previousLive: await sameArtifacts(
               ctx,

@@ -157,6 +157,7 @@ export const GateResultSchema = z
       'audit',
       'health',
       'rehearsal',
+      'policy',
     ]),
     status: z.enum(['holds', 'fails', 'pending']),
     reason: z.string(),

@@ -12,6 +12,8 @@ const automaticTest = projectTestWith({
     doc.setIn(['environments', 'production', 'promotion'], 'automatic');
     doc.setIn(['environments', 'production', 'protected'], false);
   },
+  // Committed: an uncommitted policy cannot loosen the gate of a release built without it.
+  commitMessage: 'Production follows staging automatically',
 });
 
 /** `airlock deploy staging --json`, which promotes to production by itself when the gate holds. */
