@@ -28,7 +28,11 @@ export function describeEvent(e: AuditEvent): string {
   if (typeof d.rolledBackTo === 'string') return `rolled back to ${d.rolledBackTo}`;
   if (typeof d.from === 'string' || d.from === null)
     return `from ${d.from ?? 'nothing'}${typeof d.durationMs === 'number' ? ` in ${d.durationMs} ms` : ''}`;
-  if (typeof d.comment === 'string') return `"${d.comment}"`;
+  // An approval handed in by someone else (a signed file, an OIDC run) names its approver: the
+  // actor column is who recorded it.
+  const by = typeof d.approver === 'string' && d.approver !== e.actor ? `by ${d.approver}` : null;
+  if (typeof d.comment === 'string') return by ? `${by}: "${d.comment}"` : `"${d.comment}"`;
+  if (by) return by;
   if (typeof d.commit === 'string')
     return `commit ${d.commit.slice(0, 7)}${d.dirty ? ' (dirty)' : ''}`;
   if (typeof d.step === 'string') return `during ${d.step}`;

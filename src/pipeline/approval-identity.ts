@@ -160,7 +160,14 @@ export async function countableApprovals(
       continue;
     }
     if (a.identity !== 'signed' || a.evidence?.kind !== 'ssh') {
-      notCounted.push({ actor: a.actor, reason: `not signed (${a.identity})` });
+      // A row that says `signed` without the signature to show for it was written by hand.
+      notCounted.push({
+        actor: a.actor,
+        reason:
+          a.identity === 'signed'
+            ? 'recorded as signed, but carries no signature to verify'
+            : `not signed (recorded as ${a.identity})`,
+      });
       continue;
     }
     try {

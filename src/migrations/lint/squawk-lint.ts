@@ -406,7 +406,7 @@ class PostgresFile {
           severity: 'warning',
           ...base,
           message: `${violation.message} (Expected in a contract migration, but the type change still rewrites the table under an ACCESS EXCLUSIVE lock.)`,
-          fix: [violation.help, note?.fix, docs].filter(Boolean).join(' '),
+          fix: note?.fix ?? violation.help ?? `See ${docs}.`,
           docs,
         });
         return;
@@ -427,7 +427,9 @@ class PostgresFile {
       severity: treatment === 'error' ? 'error' : 'warning',
       ...base,
       message: [violation.message, note?.why].filter(Boolean).join(' '),
-      fix: [violation.help, note?.fix, docs].filter(Boolean).join(' '),
+      // Airlock's own advice replaces squawk's where it has some (it says the same, for how
+      // Airlock runs migrations); the rule's page is in `docs`, printed once.
+      fix: note?.fix ?? violation.help ?? `See ${docs}.`,
       docs: ruleDocs(rule),
     };
     if (rule === 'syntax-error') {
