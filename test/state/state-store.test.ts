@@ -48,6 +48,21 @@ for (const impl of implementations) {
       await cleanup();
     });
 
+    it('finds the clean release of a commit: the newest built without uncommitted changes', async () => {
+      expect(await store.findCleanRelease(commit('1'))).toBeUndefined();
+      await store.insertRelease(newRelease({ dirty: true, digest: digest('c') }));
+      expect(await store.findCleanRelease(commit('1'))).toBeUndefined();
+
+      await store.insertRelease(newRelease()); // r2: clean
+      await store.insertRelease(newRelease({ digest: digest('d') })); // r3: clean, rebuilt
+      await store.insertRelease(newRelease({ dirty: true, digest: digest('e') })); // r4: dirty
+      await store.insertRelease(newRelease({ commit: commit('2'), digest: digest('f') })); // r5
+      expect((await store.findCleanRelease(commit('1')))?.id).toBe('r3');
+      expect((await store.findCleanRelease(commit('2')))?.id).toBe('r5');
+      // The full sha only: a prefix is a reference to resolve first, not a commit.
+      expect(await store.findCleanRelease(commit('1').slice(0, 7))).toBeUndefined();
+    });
+
     it('numbers releases r1, r2, … and finds them by id, digest prefix and commit prefix', async () => {
       const r1 = await store.insertRelease(newRelease());
       const r2 = await store.insertRelease(
