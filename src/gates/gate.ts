@@ -167,7 +167,10 @@ export interface GateInputs {
    * How the committed policy bears on this promotion (`committed-policy.ts`): where the working
    * tree's was looser, or why the committed one could not be read. Absent: the same policy.
    */
-  policy?: { tightened: { commit: string; fields: string[] } | null; problem: string | null };
+  policy?: {
+    tightened: { commit: string; fields: string[] } | null;
+    problem: { reason: string; next: string } | null;
+  };
   /** The environment the release comes from. */
   previous: string;
   release: Release;

@@ -12,8 +12,8 @@ export function evaluatePolicyGate(inputs: GateInputs): GateResult {
     return {
       gate: 'policy',
       status: 'fails',
-      reason: policy.problem,
-      next: `promote a release built from a commit whose airlock.yaml validates (\`airlock deploy ${inputs.previous}\` from it first)`,
+      reason: policy.problem.reason,
+      next: policy.problem.next,
     };
   const fields = policy?.tightened?.fields ?? [];
   return {

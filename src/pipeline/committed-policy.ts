@@ -22,8 +22,8 @@ export interface GatePolicy {
   environment: ResolvedEnvironment;
   /** Null when the working tree's policy is at least as strict as the committed one. */
   tightened: { commit: string; fields: string[] } | null;
-  /** Why the committed policy could not be read (the `policy` gate fails), or null. */
-  problem: string | null;
+  /** Why the committed policy could not be read, and what to do (the `policy` gate fails). */
+  problem: { reason: string; next: string } | null;
 }
 
 /**
@@ -114,13 +114,16 @@ export function stricterPolicy(
   return { policy, looser };
 }
 
+const UNREADABLE_NEXT =
+  'promote a release built from a commit whose airlock.yaml validates (deploy it to the previous environment first)';
+
 /**
  * The environment the gates of promoting `release` into `env` use: `env` with the stricter of
  * its promotion policy and the one in airlock.yaml at the release's commit (`git show`, never
  * the working tree). Nothing is parsed when the committed text is the working tree's. A commit
  * without airlock.yaml, or whose file does not name the environment, has no policy to hold the
- * working tree to; a committed file that does not validate is a `problem` (the `policy` gate
- * fails: a policy that cannot be read is not skipped).
+ * working tree to; a committed file that does not validate, or a commit this clone does not
+ * have, is a `problem` (the `policy` gate fails: a policy that cannot be read is not skipped).
  */
 export async function gatePolicy(
   ctx: AirlockContext,
@@ -135,7 +138,20 @@ export async function gatePolicy(
   try {
     text = await git(dir, ['show', `${release.commit}:./${relative.split(path.sep).join('/')}`]);
   } catch {
-    return none; // No airlock.yaml at that commit.
+    // No airlock.yaml at that commit, or no such commit here (a shallow or stale clone): the
+    // latter is not a policy to skip.
+    const known = await git(dir, ['cat-file', '-e', `${release.commit}^{commit}`]).then(
+      () => true,
+      () => false,
+    );
+    if (known) return none;
+    return {
+      ...none,
+      problem: {
+        reason: `${release.id}'s commit ${release.commit.slice(0, 12)} is not in this clone, so the promotion policy committed with it cannot be read.`,
+        next: 'fetch it (`git fetch origin`, or check out with the full history) and try again',
+      },
+    };
   }
   try {
     if (text === readFileSync(file, 'utf8').trimEnd()) return none; // `git` trims the end
@@ -158,7 +174,10 @@ export async function gatePolicy(
       const issue = parsed.error.issues[0];
       return {
         ...none,
-        problem: `${where} does not validate${issue ? ` (${issue.path.join('.') || 'the file'}: ${issue.message})` : ''}, so its promotion policy cannot be read.`,
+        problem: {
+          reason: `${where} does not validate${issue ? ` (${issue.path.join('.') || 'the file'}: ${issue.message})` : ''}, so its promotion policy cannot be read.`,
+          next: UNREADABLE_NEXT,
+        },
       };
     }
     const written = parsed.data.environments[env.name];
@@ -166,7 +185,10 @@ export async function gatePolicy(
   } catch (error) {
     return {
       ...none,
-      problem: `${where} is not valid YAML (${(error as Error).message.split('\n')[0]}), so its promotion policy cannot be read.`,
+      problem: {
+        reason: `${where} is not valid YAML (${(error as Error).message.split('\n')[0]}), so its promotion policy cannot be read.`,
+        next: UNREADABLE_NEXT,
+      },
     };
   }
   if (!committed) return none;

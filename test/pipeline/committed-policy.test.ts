@@ -4,6 +4,7 @@
  * where an uncommitted `allowSelfApproval: true` must not let the deployer approve their own
  * release into production.
  */
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { PromotionPolicy } from '../../src/config/resolve.ts';
 import { recordApproval } from '../../src/pipeline/approve.ts';
@@ -115,6 +116,25 @@ describe('an uncommitted airlock.yaml and the gates', () => {
       expect(gate?.status).toBe('holds');
       expect(gate?.reason).toContain('approval.allowSelfApproval');
       expect(gate?.reason).toContain(`${r1}'s commit`);
+    },
+  );
+
+  stagedProjectTest(
+    "fails the policy gate when the release's commit is not in this clone",
+    async ({ project, r1 }) => {
+      // A clone without the release's commit (shallow, or history rewritten): its committed
+      // policy cannot be read, so the gate does not fall back to the working tree's.
+      const git = (...args: string[]) => execFileSync('git', args, { cwd: project.dir });
+      git('commit', '-q', '--amend', '-m', 'Notes service, reworded');
+      git('reflog', 'expire', '--expire=now', '--all');
+      git('gc', '-q', '--prune=now');
+      const { ctx } = await project.session();
+      const plan = await planDeploy(ctx, 'production', { release: r1 });
+      expect(plan.gates.find((g) => g.gate === 'policy')).toMatchObject({
+        status: 'fails',
+        reason: expect.stringContaining('is not in this clone'),
+        next: expect.stringContaining('git fetch'),
+      });
     },
   );
 });
