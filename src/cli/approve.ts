@@ -71,6 +71,10 @@ export async function approveCommand(
     io.reporter.success(
       `${approval.actor} ${result.repeated ? 'had already ' : ''}${word} ${release.id} for ${environment}${approval.comment ? ` ("${approval.comment}")` : ''}${how}.`,
     );
+    if (release.dirty && approval.decision === 'approved')
+      io.reporter.warn(
+        `${release.id} was built from uncommitted changes on commit ${release.commit.slice(0, 7)}: what you approved is not in git; \`airlock releases --json\` lists its files' digest.`,
+      );
     if (approval.identity === 'unverified')
       io.reporter.warn(
         `Unverified: ${environment} takes any name as an approver (approval.identity: any); "${approval.actor}" is what this machine claims, not a proven identity.`,

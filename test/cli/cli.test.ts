@@ -46,6 +46,20 @@ describe('airlock CLI', () => {
   });
 
   projectTest(
+    'warns an approver that the release was built from uncommitted changes',
+    async ({ project }) => {
+      // An edit not committed: the build of this commit is dirty.
+      writeFileSync(path.join(project.dir, 'README.md'), '# Notes, edited and not committed\n');
+      expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
+      const approved = await project.cli(['approve', 'production', '--as', REVIEWER]);
+      expect(approved.code).toBe(0);
+      expect(`${approved.stdout}${approved.stderr}`).toContain(
+        'was built from uncommitted changes',
+      );
+    },
+  );
+
+  projectTest(
     'refuses to change a protected environment without --yes when there is no terminal',
     async ({ project }) => {
       expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
