@@ -30,8 +30,9 @@ export interface GatePolicy {
  * The stricter of two policies, field by field, and the fields where `local` was looser.
  * Numbers take the stricter bound (more approvals, longer soak, shorter expiry and checks age);
  * switches take the one that checks more; approver lists are intersected; freezes are joined.
- * The identity and its settings (allowed-signers path, OIDC) and the window are the committed
- * ones when they differ: two kinds of proof, or two windows, do not order.
+ * An identity that proves something beats `any`; otherwise the identity and its settings
+ * (allowed-signers path, OIDC) and the window are the committed ones when they differ: two
+ * kinds of proof, or two windows, do not order.
  */
 export function stricterPolicy(
   local: PromotionPolicy,
@@ -56,6 +57,9 @@ export function stricterPolicy(
     la.identity === ca.identity &&
     la.allowedSigners === ca.allowedSigners &&
     JSON.stringify(la.oidc) === JSON.stringify(ca.oidc);
+  // A proof beats none (`any`); two kinds of proof (or two signer files) do not order, and the
+  // committed one stands.
+  const proof = ca.identity === 'any' && la.identity !== 'any' ? la : ca;
   const freeze = [
     ...local.freeze,
     ...committed.freeze.filter(
@@ -81,9 +85,9 @@ export function stricterPolicy(
         la.expiresAfterMs,
         minBound(la.expiresAfterMs, ca.expiresAfterMs),
       ),
-      identity: sameIdentity ? la.identity : pick('approval.identity', la.identity, ca.identity),
-      allowedSigners: sameIdentity ? la.allowedSigners : ca.allowedSigners,
-      oidc: sameIdentity ? la.oidc : ca.oidc,
+      identity: sameIdentity ? la.identity : pick('approval.identity', la.identity, proof.identity),
+      allowedSigners: sameIdentity ? la.allowedSigners : proof.allowedSigners,
+      oidc: sameIdentity ? la.oidc : proof.oidc,
     },
     soakMs: pick('soak', local.soakMs, Math.max(local.soakMs ?? 0, committed.soakMs ?? 0) || null),
     ci: pick('ci', local.ci, local.ci || committed.ci),

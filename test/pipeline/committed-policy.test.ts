@@ -70,6 +70,14 @@ describe('stricterPolicy', () => {
     expect(stricterPolicy(local, committed)).toEqual({ policy: local, looser: [] });
   });
 
+  it('keeps an identity that proves something over `any`, from either side', () => {
+    const signed = policy({ identity: 'signed' });
+    const any = policy({ identity: 'any' });
+    expect(stricterPolicy(signed, any)).toEqual({ policy: signed, looser: [] });
+    expect(stricterPolicy(any, signed).policy.approval.identity).toBe('signed');
+    expect(stricterPolicy(any, signed).looser).toEqual(['approval.identity']);
+  });
+
   it('intersects approver lists and joins freezes', () => {
     const { policy: merged, looser } = stricterPolicy(
       policy({ approvers: ['ann@x', 'eve@x'] }, { freeze: [{ from: 'a', to: 'b', reason: 'x' }] }),
