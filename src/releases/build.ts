@@ -193,11 +193,19 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
           : result.exitCode === null
             ? `was killed by ${result.signal}`
             : `exited ${result.exitCode}`;
+        // Its last lines say why more often than not (the whole output is in the log).
+        const last = result.tail
+          .filter((line) => line.trim() !== '')
+          .slice(-5)
+          .map((line) => (line.length > 200 ? `${line.slice(0, 199)}…` : line));
+        const where = dirty
+          ? 'It ran in a copy of the working tree.'
+          : `It ran in a clean checkout of commit ${sha.slice(0, 7)}: files git does not track (a \`file:\` dependency's tarball, a local .env) are not there.`;
         throw new UserError(
           'BUILD_FAILED',
-          `the build of ${name} (\`${service.build.command}\`) ${how}.`,
+          `the build of ${name} (\`${service.build.command}\`) ${how}.${last.length > 0 ? ` Its last lines:\n    ${last.join('\n    ')}` : ''}`,
           {
-            hint: `Read the build log: ${logFile}. Fix the build, commit, and run \`airlock build\` again.`,
+            hint: `${where} Read the build log: ${logFile}. Fix the build, commit, and run \`airlock build\` again.`,
             details: { service: name, exitCode: result.exitCode, tail: result.tail, log: logFile },
           },
         );

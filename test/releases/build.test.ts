@@ -236,6 +236,9 @@ describe('airlock build', () => {
         message: expect.stringContaining('exited 3'),
       });
       expect(error.details.tail).toContain('type error in x.ts');
+      // The cause is in the message itself, not only in the log.
+      expect(error.message).toContain('Its last lines:\n    compiling\n    type error in x.ts');
+      expect(error.hint).toContain('It ran in a copy of the working tree.');
       expect(error.hint).toMatch(/Read the build log: .*build-[0-9a-f]{12}-dirty-notes\.log/);
 
       project.editConfig((doc) => doc.setIn(['services', 'notes', 'build', 'command'], 'true'));
