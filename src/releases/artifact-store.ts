@@ -162,8 +162,7 @@ export class ArtifactStore {
 
   /** Where the object of a file with sha256 `sha` and `mode` lives. */
   objectPath(sha: string, mode: number): string {
-    // Concatenated, not path.join: called once per file of every verification.
-    return `${this.#objectsRoot}${sha.slice(0, 2)}${path.sep}${sha.slice(2)}${mode === 0o755 ? '-x' : ''}`;
+    return objectName(this.#objectsRoot, sha, mode);
   }
 
   /**
@@ -557,8 +556,11 @@ export class ArtifactStore {
     this.#inObjects((prefix) => {
       for (let f = 0; f < files; f++) {
         if (repeats[f] === 1) continue;
-        const at = f * 64;
-        const name = `${prefix}${hex.slice(at, at + 2)}${path.sep}${hex.slice(at + 2, at + 64)}${executable[f] ? '-x' : ''}`;
+        const name = objectName(
+          prefix,
+          hex.slice(f * 64, f * 64 + 64),
+          executable[f] ? 0o755 : 0o644,
+        );
         let stat: Stats | undefined;
         try {
           stat = lstatSync(name);
@@ -977,4 +979,13 @@ function filePaths(manifest: Manifest): string[] {
   const paths: string[] = [];
   for (const entry of manifest.entries) if (entry.kind === 'file') paths.push(entry.path);
   return paths;
+}
+
+/**
+ * An object's name below `prefix` (the objects folder with a trailing separator, or '' from
+ * inside it): `<2 hex>/<62 hex>`, `-x` for an executable file. Concatenated, not path.join:
+ * made once per file of every verification.
+ */
+function objectName(prefix: string, sha: string, mode: number): string {
+  return `${prefix}${sha.slice(0, 2)}${path.sep}${sha.slice(2)}${mode === 0o755 ? '-x' : ''}`;
 }
