@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.ts';
 import { audit } from '../state/audit.ts';
+import { LATEST_LOCK_EXPIRY } from '../state/lock-queries.ts';
 import type { Lock, QueueEntry, Release, StateStore } from '../state/state-store.ts';
 import type { AirlockContext } from './context.ts';
 
@@ -23,8 +24,8 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** A manual lock lasts until released: its expiry is far away. */
-export const MANUAL_LOCK_EXPIRY = '9999-12-31T23:59:59.999Z';
+/** A manual lock lasts until released: its expiry is the latest a lock can have. */
+export const MANUAL_LOCK_EXPIRY = LATEST_LOCK_EXPIRY;
 
 /** True when the process is known to be gone (same host and no such pid). */
 export function processGone(pid: number, host: string, thisHost: string): boolean {
@@ -225,6 +226,7 @@ export async function acquireManualLock(
   environment: string,
   message: string,
 ): Promise<Lock> {
+  const now = ctx.now();
   const request = {
     environment,
     kind: 'manual' as const,
@@ -234,13 +236,13 @@ export async function acquireManualLock(
     pid: 0,
     host: ctx.host,
     message,
-    ttlMs: Date.parse(MANUAL_LOCK_EXPIRY) - ctx.now().getTime(),
+    ttlMs: Date.parse(MANUAL_LOCK_EXPIRY) - now.getTime(),
+    now,
   };
-  let attempt = await ctx.store.acquireLock({ ...request, now: ctx.now() });
+  let attempt = await ctx.store.acquireLock(request);
   if (!attempt.acquired && lockIsStale(attempt.holder, ctx)) {
     attempt = await ctx.store.acquireLock({
       ...request,
-      now: ctx.now(),
       takeoverToken: attempt.holder.token,
     });
   }

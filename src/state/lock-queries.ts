@@ -16,6 +16,18 @@ import type {
 } from './state-store.ts';
 import type { Row, StoreAccess } from './store-access.ts';
 
+/**
+ * The latest expiry a lock can have (a manual lock's). ISO strings are compared as text, and a
+ * date past year 9999 is written `+010000-…`, which sorts before every real date: a lease that
+ * reached past this would read as long expired.
+ */
+export const LATEST_LOCK_EXPIRY = '9999-12-31T23:59:59.999Z';
+
+/** `now + ttlMs` as an ISO string, never later than {@link LATEST_LOCK_EXPIRY}. */
+export function lockExpiry(now: Date, ttlMs: number): string {
+  return new Date(Math.min(now.getTime() + ttlMs, Date.parse(LATEST_LOCK_EXPIRY))).toISOString();
+}
+
 export function toLock(r: Row<'locks'>): Lock {
   return {
     environment: r.environment,
@@ -54,7 +66,7 @@ export async function acquireLock(
   req: AcquireLockRequest,
 ): Promise<LockAttempt> {
   const now = req.now.toISOString();
-  const expires = new Date(req.now.getTime() + req.ttlMs).toISOString();
+  const expires = lockExpiry(req.now, req.ttlMs);
   const takeover = req.takeoverToken ?? '';
   // One statement, so it is atomic on every dialect: insert, or replace a free/expired/dead lease.
   const row = await access.db
@@ -108,7 +120,7 @@ export async function renewLock(
 ): Promise<boolean> {
   const result = await access.db
     .updateTable('locks')
-    .set({ expires_at: new Date(now.getTime() + ttlMs).toISOString() })
+    .set({ expires_at: lockExpiry(now, ttlMs) })
     .where('environment', '=', environment)
     .where('token', '=', token)
     .executeTakeFirst();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LATEST_LOCK_EXPIRY } from '../../src/state/lock-queries.ts';
 import { STATE_SCHEMA_VERSION } from '../../src/state/schema.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { NewRelease, StateStore } from '../../src/state/state-store.ts';
@@ -286,6 +287,29 @@ for (const impl of implementations) {
       expect(await store.getLock('staging')).toBeUndefined();
       const e = await store.acquireLock({ ...base, token: 'te', now });
       expect(e.acquired && e.lock.fence).toBe(4);
+    });
+
+    it('keeps a lease that reaches past year 9999 (a manual lock taken as the clock ticks) held', async () => {
+      // A manual lock's ttl is computed from one reading of the clock and applied at the next; a
+      // millisecond between them used to make its expiry `+010000-…`, which sorts as expired.
+      const now = new Date('2026-11-21T10:00:00.000Z');
+      const base = { environment: 'staging', runId: null, pid: 0, host: 'h', message: 'm', now };
+      const ttlMs = Date.parse(LATEST_LOCK_EXPIRY) - now.getTime() + 5;
+      const manual = await store.acquireLock({
+        ...base,
+        kind: 'manual',
+        holder: 'ann',
+        token: 'tm',
+        ttlMs,
+      });
+      expect(manual.acquired && manual.lock.expiresAt).toBe(LATEST_LOCK_EXPIRY);
+      const run = await store.acquireLock({ ...base, holder: 'bob', token: 'tr', ttlMs: 30_000 });
+      expect(run).toMatchObject({ acquired: false, holder: { holder: 'ann', kind: 'manual' } });
+      expect(await store.renewLock('staging', 'tm', ttlMs, now)).toBe(true);
+      expect((await store.getLock('staging'))?.expiresAt).toBe(LATEST_LOCK_EXPIRY);
+      expect(
+        (await store.acquireLock({ ...base, holder: 'bob', token: 'tr', ttlMs: 30_000 })).acquired,
+      ).toBe(false);
     });
 
     it('appends audit events and lists them newest first, per environment, with paging', async () => {
