@@ -95,6 +95,17 @@ function time<T>(fn: () => T): { ms: number; value: T } {
   return { ms: performance.now() - started, value };
 }
 
+/**
+ * Flushes what earlier steps wrote (`sync`), so the next timed step does not share the disk with
+ * their writeback: before the materialization and before its floor, `cp -al`, alike. A promotion
+ * meets a store written long before (build, staging deployment, checks), not one being written
+ * back. The `cp -a` baseline is left as it was (a `sync` right before it made it slower here,
+ * which would flatter the ratio).
+ */
+function settle(): void {
+  execFileSync('sync');
+}
+
 async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();
   const value = await fn();
@@ -213,11 +224,12 @@ export async function measureRealSize(options: RealSizeOptions): Promise<RealSiz
           }),
         ).ms,
       );
-      // Right before the materialization, so both meet the same writeback of the store just
-      // written.
+      // Right before the materialization, both after the store's writes were flushed.
+      settle();
       result.cpLinkMs.push(time(() => execFileSync('cp', ['-al', tree, copy])).ms);
       remove(copy);
       const dest = path.join(scratch, `env-${i}`, 'r1', 'notes');
+      settle();
       result.materializeMs.push(
         (await timeAsync(() => new ArtifactStore(root).materialize(digest, dest))).ms,
       );

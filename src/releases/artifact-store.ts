@@ -742,30 +742,35 @@ export class ArtifactStore {
       if (entry.kind === 'symlink') symlinkSync(entry.target, stagingRoot + entry.path);
       if (entry.kind !== 'file') continue;
       ordinal++;
-      jobs.push({
-        object: this.objectPath(entry.sha256, entry.mode),
-        target: stagingRoot + entry.path,
-        ordinal,
-        entry,
-      });
+      jobs.push({ target: stagingRoot + entry.path, ordinal, entry });
     }
     // A kernel time before the first link: the staging folder's ctime (its last entry added).
     const linksFromMs = lstatSync(staging).ctimeMs;
-    const unlinked = this.mode === 'link' ? linkAll(jobs) : jobs;
+    // Linked from inside the objects folder, as verified (see `#inObjects`): the targets are
+    // whole paths.
+    let linkedCount = 0;
+    if (this.mode === 'link') this.#inObjects((prefix) => (linkedCount = linkAll(jobs, prefix)));
+    const unlinked = jobs.slice(linkedCount);
     // Objects linked whose inode this command verified: their cache entries are kept valid for
     // the ctimes the links give them (see `VerifiedCache.relinked`), no lstat per object.
     const relinked = new Set<number>();
     // Other objects linked (object path → sha256), each stated once after all its links.
     const linked = new Map<string, string>();
-    // `linkAll` links a prefix of the jobs and returns the rest.
-    for (const job of jobs.slice(0, jobs.length - unlinked.length)) {
+    // `linkAll` links a prefix of the jobs (`linkedCount`); the rest are copied.
+    for (let k = 0; k < linkedCount; k++) {
+      const job = jobs[k] as LinkJob;
       const ino = inodes[job.ordinal] as number;
       if (ino !== 0) relinked.add(ino);
       // A repeat's object is the earlier file's (renewed with it).
-      else if (manifest.repeats?.[job.ordinal] !== 1) linked.set(job.object, job.entry.sha256);
+      else if (manifest.repeats?.[job.ordinal] !== 1)
+        linked.set(this.objectPath(job.entry.sha256, job.entry.mode), job.entry.sha256);
     }
     for (const job of unlinked) {
-      copyFileSync(job.object, job.target, constants.COPYFILE_FICLONE);
+      copyFileSync(
+        this.objectPath(job.entry.sha256, job.entry.mode),
+        job.target,
+        constants.COPYFILE_FICLONE,
+      );
       chmodSync(job.target, fileMode(job.entry));
       this.cache.remember(lstatSync(job.target), job.entry.sha256);
     }
@@ -886,7 +891,7 @@ export class ArtifactStore {
 
 /** One file of a copy being made: its store object, where it goes, its place in the manifest. */
 interface LinkJob {
-  object: string;
+  /** Where the link goes (a whole path). */
   target: string;
   /** Index among the manifest's files. */
   ordinal: number;
@@ -894,22 +899,23 @@ interface LinkJob {
 }
 
 /**
- * Hard-links each job's object at its target, one after another (links fanned out over libuv's
- * threads were no faster on two cores). Once the filesystem refuses a link (see `NO_LINK`), the
- * rest are not tried.
- * @returns the jobs not linked (to be copied).
+ * Hard-links each job's object (named with `prefix`, see `#inObjects`) at its target, one after
+ * another (links fanned out over libuv's threads were no faster on two cores). Once the
+ * filesystem refuses a link (see `NO_LINK`), the rest are not tried.
+ * @returns how many jobs, from the first, were linked (the rest are to be copied).
  * @throws any other error of `link(2)`.
  */
-function linkAll(jobs: LinkJob[]): LinkJob[] {
-  for (const [k, job] of jobs.entries()) {
+function linkAll(jobs: LinkJob[], prefix: string): number {
+  for (let k = 0; k < jobs.length; k++) {
+    const { entry, target } = jobs[k] as LinkJob;
     try {
-      linkSync(job.object, job.target);
+      linkSync(objectName(prefix, entry.sha256, entry.mode), target);
     } catch (error) {
-      if (NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) return jobs.slice(k);
+      if (NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) return k;
       throw error;
     }
   }
-  return [];
+  return jobs.length;
 }
 
 /**

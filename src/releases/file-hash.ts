@@ -475,23 +475,37 @@ export class VerifiedCache {
   async save(): Promise<void> {
     if (!this.#dirty || !this.file) return;
     this.#dirty = false;
+    const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
+    await mkdir(path.dirname(this.file), { recursive: true });
+    const header = Buffer.alloc(16);
+    MAGIC.copy(header, 0);
+    header.writeUInt32LE(this.#count, 8);
+    header.writeUInt32LE(SORTED_BY_INODE, 12);
+    if (this.#added.size === 0 && this.#sorted === this.#count) {
+      // Only entries that were loaded, changed in place (a command that linked or renewed them):
+      // still in inode order, written as they are.
+      const n = this.#nums.subarray(0, this.#count * FIELDS);
+      await writeFile(tmp, [
+        header,
+        new Uint8Array(n.buffer, n.byteOffset, n.byteLength),
+        this.#shas.subarray(0, this.#count * 32),
+      ]);
+      await rename(tmp, this.file);
+      return;
+    }
     // Every slot holds a distinct inode (a known one is overwritten in place); written in inode
     // order, so the next load needs no index.
     const slots = Array.from({ length: this.#count }, (_, slot) => slot).sort(
       (a, b) => this.#inodeOf(a) - this.#inodeOf(b),
     );
     const data = Buffer.allocUnsafe(16 + slots.length * RECORD);
-    MAGIC.copy(data, 0);
-    data.writeUInt32LE(slots.length, 8);
-    data.writeUInt32LE(SORTED_BY_INODE, 12);
+    header.copy(data, 0);
     const numbers = new Float64Array(slots.length * FIELDS);
     slots.forEach((slot, k) => {
       numbers.set(this.#nums.subarray(slot * FIELDS, slot * FIELDS + FIELDS), k * FIELDS);
       this.#shas.copy(data, 16 + slots.length * FIELDS * 8 + k * 32, slot * 32, slot * 32 + 32);
     });
     data.set(new Uint8Array(numbers.buffer), 16);
-    const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
-    await mkdir(path.dirname(this.file), { recursive: true });
     await writeFile(tmp, data);
     await rename(tmp, this.file);
   }

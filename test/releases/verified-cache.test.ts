@@ -61,6 +61,21 @@ describe('VerifiedCache', () => {
     expect(readFileSync(cacheFile).readUInt32LE(8)).toBe(40);
     const third = new VerifiedCache(cacheFile);
     for (const f of all.slice(1)) expect(third.lookup(f.stat)).toBe(f.sha);
+
+    // Changed only in place (what a command that links objects does): written as loaded, still
+    // in inode order, with the changes.
+    third.remember(all[1]?.stat as never, sha(98));
+    third.renew(all[2]?.stat as never, 0);
+    await third.save();
+    const rewritten = readFileSync(cacheFile);
+    expect(rewritten.length).toBe(16 + 40 * (56 + 32));
+    expect(rewritten.readUInt32LE(8)).toBe(40);
+    expect(rewritten.readUInt32LE(12)).toBe(1);
+    const inodes = Array.from({ length: 40 }, (_, k) => rewritten.readDoubleLE(16 + k * 56 + 8));
+    expect(inodes).toEqual([...inodes].sort((a, b) => a - b));
+    const fourth = new VerifiedCache(cacheFile);
+    expect(fourth.lookup(all[1]?.stat as never)).toBe(sha(98));
+    for (const f of all.slice(2)) expect(fourth.lookup(f.stat)).toBe(f.sha);
   });
 
   it('reads a file in the earlier unordered layout, and one whose order is damaged', async () => {
