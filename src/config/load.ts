@@ -19,16 +19,19 @@ import { checkPaths } from './path-rules.ts';
 import { type ResolvedConfig, resolveConfig } from './resolve.ts';
 import { checkRules } from './rules.ts';
 import { configSchema } from './schema.ts';
+import { badIndentation, continuedValue } from './yaml-indentation.ts';
 
 export { CONFIG_FILE_NAMES, findConfigFile } from './config-cache.ts';
 
 const YAML_FIXES: Record<string, string> = {
   DUPLICATE_KEY: 'remove one of the two entries with this key.',
-  BAD_INDENT: 'indent nested fields consistently with spaces.',
+  BAD_INDENT:
+    'YAML nests by indentation, with spaces (never tabs): indent the keys of one mapping to the same column, and nested ones deeper.',
   TAB_AS_INDENT: 'indent with spaces, not tabs.',
   MISSING_CHAR: 'close the bracket or quote that was opened.',
   MULTILINE_IMPLICIT_KEY: 'put a key and its value on one line, or quote the key.',
-  BLOCK_AS_IMPLICIT_KEY: 'check the indentation of the lines above.',
+  BLOCK_AS_IMPLICIT_KEY:
+    'check the indentation of this line and the ones around it: YAML nests by indentation, with spaces (never tabs).',
 };
 
 /** Wording of a YAML syntax error: the parser's sentence, made specific where it is vague. */
@@ -84,25 +87,46 @@ export function parseConfig(
   if (doc.errors.length > 0) {
     // An unquoted ${VAR} in a { … } mapping makes the parser report a cascade: say it once, at the $.
     const envRef = doc.errors.find((e) => text[e.pos[0] - 1] === '$' && text[e.pos[0]] === '{');
-    const errors = envRef ? [envRef] : doc.errors;
-    const diagnostics: ConfigDiagnostic[] = errors.map((e) => {
+    // A tab in the indentation makes the parser report the lines after it too: say it alone.
+    const tabs = doc.errors.filter((e) => e.code === 'TAB_AS_INDENT');
+    const errors = envRef ? [envRef] : tabs.length > 0 ? tabs : doc.errors;
+    const seen = new Set<string>();
+    const diagnostics: ConfigDiagnostic[] = errors.flatMap((e): ConfigDiagnostic[] => {
+      // An indentation mistake: point at the line that is off, and the lines it fails to match.
+      const indentation =
+        e === envRef
+          ? null
+          : e.code === 'BAD_INDENT'
+            ? badIndentation(text, e.pos[0])
+            : e.code === 'BLOCK_AS_IMPLICIT_KEY' || e.code === 'MULTILINE_IMPLICIT_KEY'
+              ? continuedValue(text, e.pos[0])
+              : null;
+      if (indentation) {
+        const { line, col, message, fix } = indentation;
+        const key = `${line}:${col}:${message}`;
+        if (seen.has(key)) return [];
+        seen.add(key);
+        return [{ severity: 'error', file: displayFile, line, col, path: '', message, fix }];
+      }
       const pos =
         e === envRef
           ? lineCounter.linePos(e.pos[0] - 1)
           : (e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]));
-      return {
-        severity: 'error',
-        file: displayFile,
-        line: pos.line,
-        col: pos.col,
-        path: '',
-        ...yamlProblem(
-          e.code,
-          e.message.split('\n')[0] ?? '',
-          text.slice(e.pos[0]),
-          text.slice(0, e.pos[0]),
-        ),
-      };
+      return [
+        {
+          severity: 'error',
+          file: displayFile,
+          line: pos.line,
+          col: pos.col,
+          path: '',
+          ...yamlProblem(
+            e.code,
+            e.message.split('\n')[0] ?? '',
+            text.slice(e.pos[0]),
+            text.slice(0, e.pos[0]),
+          ),
+        },
+      ];
     });
     throw new ConfigError('CONFIG_INVALID', diagnostics, {
       hint: `Fix the YAML in ${displayFile}, then run \`airlock config validate\`.`,
