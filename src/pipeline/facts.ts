@@ -450,15 +450,21 @@ async function awaitingApproval(
   const onNext = currentRelease(await ctx.store.getServing(next.name));
   const nextRelease = onNext && onNext !== 'mixed' ? await ctx.store.findRelease(onNext) : null;
   if (!current || (nextRelease && nextRelease.seq >= current.seq)) return null;
+  // A release that served there and was rolled back from it: the approvals given before the
+  // rollback no longer count (see the approval gate), so they strand nothing.
+  const rolledBack = await rolledBackFrom(ctx, next.name, current.id);
+  const since = rolledBack ? Date.parse(rolledBack.at) : null;
   const decisions = new Map<string, Approval['decision']>();
   for (const a of await ctx.store.listApprovals(next.name, current.id))
-    decisions.set(a.actor, a.decision);
+    if (since === null || Date.parse(a.at) > since) decisions.set(a.actor, a.decision);
   if ([...decisions.values()].includes('rejected')) return null;
+  if (rolledBack && decisions.size === 0) return null;
   return {
     release: current.id,
     environment: next.name,
     approvals: [...decisions.keys()],
     required,
+    ...(rolledBack ? { rolledBack: { at: rolledBack.at, to: rolledBack.to } } : {}),
   };
 }
 

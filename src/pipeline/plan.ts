@@ -90,6 +90,11 @@ export interface AwaitingApproval {
   environment: string;
   approvals: string[];
   required: number;
+  /**
+   * The release served in `environment` before and was rolled back from there: only the
+   * approvals given since count (the approval gate voids the older ones).
+   */
+  rolledBack?: { at: string; to: string };
 }
 
 export function summarize(release: Release): ReleaseSummary {
@@ -240,10 +245,13 @@ export function buildPlan(facts: PlanFacts): Plan {
   const waiting = facts.awaitingApproval;
   if (waiting) {
     const given = waiting.approvals.length;
+    const again = waiting.rolledBack
+      ? `was rolled back from ${waiting.environment} (to ${waiting.rolledBack.to}) and `
+      : '';
     const state =
       given >= waiting.required
-        ? `is approved for ${waiting.environment} (${waiting.approvals.join(', ')}) but not promoted yet`
-        : `is waiting for approval into ${waiting.environment} (${given} of ${waiting.required}${given ? `: ${waiting.approvals.join(', ')}` : ''})`;
+        ? `${again}is approved for ${waiting.environment}${again ? ' again' : ''} (${waiting.approvals.join(', ')}) but not promoted yet`
+        : `${again}is waiting for approval into ${waiting.environment}${again ? ' again' : ''} (${given} of ${waiting.required}${given ? `: ${waiting.approvals.join(', ')}` : ''})`;
     warnings.push(
       `${waiting.release} ${state}. ${release.id} replaces it on ${env.name}, so ${waiting.release} can no longer be promoted and its approvals do not carry over to ${release.id}.`,
     );

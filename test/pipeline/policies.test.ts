@@ -10,8 +10,13 @@ import { environmentNamed } from '../../src/config/environments.ts';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import { autoPromote } from '../../src/pipeline/auto-promote.ts';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
-import { deploy, planDeploy } from '../../src/pipeline/operations.ts';
-import { projectTestWith, stageAndApprove, stagedProjectTestWith } from '../helpers/fixtures.ts';
+import { deploy, planDeploy, rollback } from '../../src/pipeline/operations.ts';
+import {
+  projectTestWith,
+  promotedProjectTest,
+  stageAndApprove,
+  stagedProjectTestWith,
+} from '../helpers/fixtures.ts';
 import type { ExampleProjectOptions } from '../helpers/project.ts';
 import { liveVersion, REVIEWER } from '../helpers/project.ts';
 
@@ -248,6 +253,39 @@ describe('manual policy: freeze, stale checks, approvals never dropped silently'
       expect(failed.failedStep).toMatchObject({ name: 'recheck:notes' });
       expect(failed.failedStep?.message).toContain('staging no longer serves r2');
       expect((await liveVersion(project.url('production'))).release).toBe('r1');
+    },
+  );
+});
+
+describe('a release rolled back from the next environment', () => {
+  promotedProjectTest(
+    'is not reported as approved but not promoted; approved again, the warning says it was rolled back',
+    async ({ project }) => {
+      project.commit('2-pinned-notes');
+      const dev = await stageAndApprove(project);
+      expect((await deploy(dev, 'production', {})).status).toBe('succeeded');
+      expect((await rollback(dev, 'production', 'r1')).status).toBe('succeeded');
+
+      // r2 served production and was rolled back from it: its approval no longer counts.
+      project.commitFiles({ 'CHANGELOG.md': 'r3\n' }, 'A newer change');
+      const warnings: string[] = [];
+      const beforeApply = async (plan: { warnings: string[] }) => {
+        warnings.push(...plan.warnings);
+      };
+      expect((await deploy(dev, 'staging', {}, { beforeApply })).status).toBe('succeeded');
+      expect(warnings.filter((w) => w.includes('r2'))).toEqual([]);
+
+      // Back on staging and approved again since the rollback: replacing it strands that.
+      expect((await rollback(dev, 'staging', 'r2')).status).toBe('succeeded');
+      await recordApproval((await project.session(REVIEWER)).ctx, {
+        environment: 'production',
+        decision: 'approved',
+      });
+      warnings.length = 0;
+      expect((await deploy(dev, 'staging', {}, { beforeApply })).status).toBe('succeeded');
+      expect(warnings).toContain(
+        `r2 was rolled back from production (to r1) and is approved for production again (${REVIEWER}) but not promoted yet. r3 replaces it on staging, so r2 can no longer be promoted and its approvals do not carry over to r3.`,
+      );
     },
   );
 });
