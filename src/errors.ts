@@ -10,6 +10,8 @@ export type ErrorCode =
   // configuration
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'
+  /** A variable the configuration reads (`${NAME}`) is not set where a command needs it. */
+  | 'CONFIG_VARIABLE_UNSET'
   | 'CONFIG_EXISTS'
   // usage
   | 'USAGE'
@@ -201,11 +203,15 @@ export class ConfigError extends AirlockError {
   readonly kind = 'config' as const;
   override name = 'ConfigError';
   readonly diagnostics: ConfigDiagnostic[];
+  readonly title: string | undefined;
 
   constructor(
-    code: 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND',
+    code: 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND' | 'CONFIG_VARIABLE_UNSET',
     diagnostics: ConfigDiagnostic[],
-    options: AirlockErrorOptions = {},
+    options: AirlockErrorOptions & {
+      /** The heading the CLI shows above the diagnostics (default: "Invalid configuration:"). */
+      title?: string;
+    } = {},
   ) {
     const first = diagnostics[0];
     const summary =
@@ -214,11 +220,13 @@ export class ConfigError extends AirlockError {
         : `${diagnostics.length} problems in ${first?.file ?? 'the configuration'}:\n${diagnostics
             .map((d) => `  ${formatDiagnostic(d)}`)
             .join('\n')}`;
+    const { title, ...rest } = options;
     super(code, summary, {
-      ...options,
+      ...rest,
       details: { ...options.details, diagnostics },
     });
     this.diagnostics = diagnostics;
+    this.title = title;
   }
 }
 

@@ -359,7 +359,7 @@ export class Reporter implements ProgressSink {
     const dim = (t: string) => styleText('dim', t, { stream: this.#err });
     if (error instanceof ConfigError) {
       this.#err.write(
-        `${red('✖')} ${error.diagnostics.length === 1 ? 'Invalid configuration:' : `${error.diagnostics.length} problems in the configuration:`}\n`,
+        `${red('✖')} ${error.title ?? (error.diagnostics.length === 1 ? 'Invalid configuration:' : `${error.diagnostics.length} problems in the configuration:`)}\n`,
       );
       for (const d of error.diagnostics) this.#err.write(`  ${formatDiagnostic(d)}\n`);
     } else {

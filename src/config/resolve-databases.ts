@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { redactUrl } from '../secrets/redact.ts';
 import type { Finding } from './diagnostics.ts';
-import { expandEnv } from './references.ts';
+import { expandEnv, referencedNames } from './references.ts';
 import type {
   D1Location,
   ProviderSettings,
@@ -135,6 +135,7 @@ export function resolveDatabase(
       ...common,
       url: '',
       display: `(unset: ${missing.map((m) => `$${m}`).join(', ')})`,
+      unsetVariables: missing,
     };
     ctx.findings.push({
       severity: 'error',
@@ -147,7 +148,19 @@ export function resolveDatabase(
     });
     return database;
   }
-  if (!/^postgres(ql)?:\/\//.test(value)) {
+  const wellFormed = /^postgres(ql)?:\/\//.test(value) && databaseIdentity(value) !== null;
+  const read = referencedNames(databaseUrl);
+  if (!wellFormed && read.length > 0) {
+    // The value came from the environment: name the variable (never its value: it may hold a
+    // password), since the line in airlock.yaml is right.
+    const names = read.map((n) => `$${n}`).join(', ');
+    ctx.findings.push({
+      severity: 'error',
+      path: where,
+      message: `reads ${names}, whose value is not a valid postgres:// URL (the value is not shown: it may hold a password).`,
+      fix: `set ${read[0]} to a valid URL like postgres://user@host:5432/${service}_${environment} (postgres://user:password@host:port/database).`,
+    });
+  } else if (!/^postgres(ql)?:\/\//.test(value)) {
     ctx.findings.push({
       severity: 'error',
       path: where,
@@ -234,6 +247,22 @@ export function resolveState(config: Config, ctx: ResolveContext): StateLocation
       message: `reads ${missing.map((m) => `$${m}`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set in the environment.`,
       fix: `export ${missing[0]}=postgres://user:password@host:5432/airlock, or remove state to use state.db in Airlock's home.`,
     });
+  }
+  // A malformed Postgres URL from a variable would otherwise be taken for a file path.
+  const variables = override ? ['AIRLOCK_STATE_URL'] : referencedNames(raw);
+  if (
+    variables.length > 0 &&
+    /^postgres/i.test(value) &&
+    (!/^postgres(ql)?:\/\//.test(value) || databaseIdentity(value) === null)
+  ) {
+    ctx.findings.push({
+      severity: 'error',
+      path: ['state'],
+      message: `${override ? 'is overridden by' : 'reads'} ${variables.map((n) => `$${n}`).join(', ')}, whose value is not a valid postgres:// URL (the value is not shown: it may hold a password).`,
+      fix: `set ${variables[0]} to a valid URL like postgres://user@host:5432/airlock (postgres://user:password@host:port/database).`,
+    });
+    const file = path.join(ctx.home, 'state.db');
+    return { kind: 'sqlite', file, display: file };
   }
   if (/^postgres(ql)?:\/\//.test(value))
     return { kind: 'postgres', url: value, display: redactUrl(value) };

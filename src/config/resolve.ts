@@ -75,6 +75,8 @@ export interface ResolvedDatabase {
    * not hold production's credentials.
    */
   unset?: ConfigDiagnostic;
+  /** The variables `url` reads that are not set here (with `unset`). */
+  unsetVariables?: string[];
 }
 
 /** Where the state store lives. `url` may hold a password: print `display`. */
@@ -311,10 +313,18 @@ function resolveSecrets(config: Config): SecretsSettings {
 
 /**
  * `database`, when its URL is known here.
- * @throws ConfigError `CONFIG_INVALID` naming the file, line and variable when it is not set.
+ * @throws ConfigError `CONFIG_VARIABLE_UNSET` naming the variable, and the file, line and
+ *   field that read it, when it is not set.
  */
 export function usableDatabase(database: ResolvedDatabase): ResolvedDatabase {
-  if (database.unset) throw new ConfigError('CONFIG_INVALID', [database.unset]);
+  if (database.unset) {
+    const names = database.unsetVariables ?? [];
+    const list = names.join(', ') || 'A variable';
+    throw new ConfigError('CONFIG_VARIABLE_UNSET', [database.unset], {
+      title: `${list} ${names.length > 1 ? 'are' : 'is'} not set: ${database.environment}'s database URL is read from ${names.length > 1 ? 'them' : 'it'} (${database.unset.file} itself is valid).`,
+      hint: `Set ${names[0] ?? 'it'} in this shell (export), or as a secret of the CI job that runs this command, then run the command again.`,
+    });
+  }
   return database;
 }
 

@@ -15,7 +15,12 @@ export const LIVE_PROBE_TIMEOUT_MS = 10_000;
  * Codes that mean "this machine may not ask" (a CI job for production holds no staging
  * credentials), not "staging is down": the gate then relies on the records and says so.
  */
-const NOT_ASKABLE = new Set(['PROVIDER_AUTH', 'PROVIDER_CONFIG_INVALID', 'CONFIG_INVALID']);
+const NOT_ASKABLE = new Set([
+  'PROVIDER_AUTH',
+  'PROVIDER_CONFIG_INVALID',
+  'CONFIG_INVALID',
+  'CONFIG_VARIABLE_UNSET',
+]);
 
 /** One fact per service of `previous`: the release its platform reports, and its health. */
 export async function liveServices(

@@ -124,6 +124,48 @@ describe('airlock CLI', () => {
   });
 
   projectTest(
+    'a database URL variable that is not set is reported as that, not as an invalid file',
+    async ({ project }) => {
+      project.editConfig((doc) => {
+        doc.setIn(
+          ['services', 'notes', 'database'],
+          doc.createNode({ engine: 'postgres', migrations: 'migrations-postgres' }),
+        );
+        doc.setIn(
+          ['environments', 'staging', 'services', 'notes', 'databaseUrl'],
+          '${NOTES_TEST_STAGING_DB}',
+        );
+        doc.setIn(
+          ['environments', 'production', 'services', 'notes', 'databaseUrl'],
+          '${NOTES_TEST_PRODUCTION_DB}',
+        );
+      });
+      const result = await project.cli(['deploy', 'staging', '--yes'], {
+        env: { NOTES_TEST_STAGING_DB: '', NOTES_TEST_PRODUCTION_DB: '' },
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).not.toContain('Invalid configuration');
+      expect(result.stderr).toContain(
+        "✖ NOTES_TEST_STAGING_DB is not set: staging's database URL is read from it (airlock.yaml itself is valid).",
+      );
+      expect(result.stderr).toMatch(
+        /airlock\.yaml:\d+:\d+: error: environments\.staging\.services\.notes\.databaseUrl: reads \$NOTES_TEST_STAGING_DB, which is not set in the environment\. Fix: export NOTES_TEST_STAGING_DB=postgres:\/\//,
+      );
+      expect(result.stderr).toContain(
+        '→ Set NOTES_TEST_STAGING_DB in this shell (export), or as a secret of the CI job that runs this command, then run the command again.',
+      );
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      const json = await project.cli(['deploy', 'staging', '--yes', '--json'], {
+        env: { NOTES_TEST_STAGING_DB: '', NOTES_TEST_PRODUCTION_DB: '' },
+      });
+      expect(JSON.parse(json.stdout).error).toMatchObject({
+        kind: 'config',
+        code: 'CONFIG_VARIABLE_UNSET',
+      });
+    },
+  );
+
+  projectTest(
     'refuses a second deployment while the environment is locked, naming the holder',
     async ({ project }) => {
       expect((await project.cli(['build'])).code).toBe(0); // r1

@@ -98,6 +98,23 @@ describe('team mode configuration', () => {
     );
   });
 
+  it('a malformed URL in a variable names the variable and the line that reads it, never the value', () => {
+    const found = errors(POSTGRES, { ...env, STAGING_DATABASE_URL: 'postgres//app:s3cret@db/x' });
+    expect(found).toEqual([
+      'airlock.yaml:11:51: error: environments.staging.services.notes.databaseUrl: reads $STAGING_DATABASE_URL, whose value is not a valid postgres:// URL (the value is not shown: it may hold a password). Fix: set STAGING_DATABASE_URL to a valid URL like postgres://user@host:5432/notes_staging (postgres://user:password@host:port/database).',
+    ]);
+    // A URL that cannot be parsed (a port out of range) is malformed too.
+    expect(
+      errors(POSTGRES, { ...env, STAGING_DATABASE_URL: 'postgres://app:s3cret@db:99999/x' }),
+    ).toEqual(found);
+    // The state store's variable likewise, rather than a file named like the URL.
+    const state = errors(POSTGRES, { ...env, AIRLOCK_STATE: 'postgres//airlock:st4te@db/airlock' });
+    expect(state).toEqual([
+      'airlock.yaml:2:8: error: state: reads $AIRLOCK_STATE, whose value is not a valid postgres:// URL (the value is not shown: it may hold a password). Fix: set AIRLOCK_STATE to a valid URL like postgres://user@host:5432/airlock (postgres://user:password@host:port/database).',
+    ]);
+    expect([...found, ...state].join('\n')).not.toMatch(/s3cret|st4te/);
+  });
+
   it('an unset database variable stops only what touches that environment, naming file, line and variable', () => {
     // A CI job for production holds no staging secret here: the file still loads.
     const config = parseConfig(POSTGRES, '/tmp/x/airlock.yaml', 'airlock.yaml', {
@@ -111,6 +128,15 @@ describe('team mode configuration', () => {
     expect(staging?.display).toBe('(unset: $STAGING_DATABASE_URL)');
     expect(() => usableDatabase(staging!)).toThrow(
       "airlock.yaml:11:51: error: environments.staging.services.notes.databaseUrl: reads $STAGING_DATABASE_URL, which is not set in the environment. Fix: export STAGING_DATABASE_URL=postgres://user:password@host:5432/notes_staging (this environment's database) before running a command that touches staging.",
+    );
+    // A variable that is not set, not an invalid file: named in the heading and the hint.
+    expect(() => usableDatabase(staging!)).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_VARIABLE_UNSET',
+        title:
+          "STAGING_DATABASE_URL is not set: staging's database URL is read from it (airlock.yaml itself is valid).",
+        hint: 'Set STAGING_DATABASE_URL in this shell (export), or as a secret of the CI job that runs this command, then run the command again.',
+      }),
     );
   });
 
