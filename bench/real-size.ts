@@ -13,7 +13,7 @@
  * - the floors of the last two, in the same run: `find -printf` of every store object's inode,
  *   size, times and mode (a native stat of each, which a warm verification cannot do without)
  *   and `cp -al` of the tree (every folder and hard link, which a linked materialization makes),
- *   taken right before the materialization so both meet the same writeback;
+ *   taken right before the materialization, both after a `sync` (see `settle`);
  * - the disk a second release that changes one file adds to the store (`du`);
  * - `airlock promote production` (whole command; Airlock's overhead is the wall time minus app
  *   boot, checks and migration SQL, as in (a)), and warm and cold `airlock rollback production`
