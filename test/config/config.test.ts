@@ -94,8 +94,9 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     ]);
   });
 
-  it('a key indented one space too little points at that line and the lines around it', () => {
-    const text = yaml`
+  /** An environment whose `vars:` line is indented `spaces` (8 lines up with `port:`). */
+  const varsIndentedBy = (spaces: number) =>
+    `${yaml`
       project: notes
       pipeline: [staging]
       services:
@@ -107,29 +108,16 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
           services:
             notes:
               port: 4100
-             vars: { LOG_LEVEL: debug }
-    `;
-    expect(errorsOf(text)).toEqual([
+    `}${' '.repeat(spaces)}vars: { LOG_LEVEL: debug }\n`;
+
+  it('a key indented one space too little points at that line and the lines around it', () => {
+    expect(errorsOf(varsIndentedBy(7))).toEqual([
       'airlock.yaml:12:8: error: invalid YAML: "vars: { LOG_LEVEL: debug }" on line 12 is indented 7 spaces, which lines up with no mapping above it ("port: 4100" on line 11 is indented 8 spaces, "notes:" on line 10 is indented 6 spaces). Fix: YAML nests by indentation, with spaces (never tabs), and the keys of one mapping start in the same column: indent line 12 by 8 spaces like line 11 or by 6 spaces like line 10, whichever mapping it belongs to.',
     ]);
   });
 
   it('a key indented deeper than the key: value line above it says YAML reads it as that value', () => {
-    const text = yaml`
-      project: notes
-      pipeline: [staging]
-      services:
-        notes:
-          build: { command: node scripts/build.mjs, output: dist }
-          run: node server.js
-      environments:
-        staging:
-          services:
-            notes:
-              port: 4100
-               vars: { LOG_LEVEL: debug }
-    `;
-    expect(errorsOf(text)).toEqual([
+    expect(errorsOf(varsIndentedBy(9))).toEqual([
       'airlock.yaml:12:10: error: invalid YAML: "vars: { LOG_LEVEL: debug }" on line 12 is indented 9 spaces, deeper than "port: 4100" on line 11 (8 spaces), so YAML reads it as more of that line\'s value. Fix: YAML nests by indentation, with spaces (never tabs), and the keys of one mapping start in the same column: indent line 12 by 8 spaces like line 11 if it is the next key of the same mapping.',
     ]);
   });
