@@ -40,6 +40,15 @@ export interface MigrationDriver {
    */
   applyFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry>;
   /**
+   * Optional: inserts `file`'s ledger row (and the co-existing tool's, as `applyFile` does)
+   * **without running its SQL**, in one transaction, for `airlock migrate resolve --applied`:
+   * the change was made by hand. The row's `durationMs` is 0. A driver without it cannot
+   * resolve.
+   *
+   * @throws UserError `MIGRATION_FAILED` when the version is already in the ledger.
+   */
+  recordFile?(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry>;
+  /**
    * Optional: takes a lock that keeps every other Airlock process out of this database's
    * migrations until the returned function releases it. `Migrator.apply` holds it for the whole
    * apply and reads the ledger only once it has it, so two processes migrating one database

@@ -218,6 +218,10 @@ export class PostgresMigrationDriver implements MigrationDriver {
       : this.#applyInTransaction(client, file, meta);
   }
 
+  async recordFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry> {
+    return this.#applyInTransaction(await this.#client(), file, meta, false);
+  }
+
   /**
    * Takes the migration lock (`pg_try_advisory_lock(MIGRATION_LOCK_KEY)`, polled with backoff
    * up to 0.5 s) on this session, outside any transaction, and returns its release
@@ -350,13 +354,15 @@ export class PostgresMigrationDriver implements MigrationDriver {
     );
   }
 
+  /** With `run` false, `recordFile`: the ledger rows without the SQL. */
   async #applyInTransaction(
     client: Client,
     file: MigrationFile,
     meta: ApplyMeta,
+    run = true,
   ): Promise<LedgerEntry> {
     const control = splitSqlStatements(file.sql).find((s) => TRANSACTION_CONTROL.test(s.text));
-    if (control) {
+    if (control && run) {
       throw new UserError(
         'MIGRATION_FAILED',
         `Migration ${file.path} controls its own transaction (line ${control.line}: ${firstLine(control)}), but Airlock already runs each migration in one transaction together with its ledger row.`,
@@ -372,11 +378,11 @@ export class PostgresMigrationDriver implements MigrationDriver {
       await refuseIfApplied(client, file);
       const started = performance.now();
       try {
-        await client.query(file.sql);
+        if (run) await client.query(file.sql);
       } catch (error) {
         throw this.#failed(file, error, { in: 'transaction' });
       }
-      const entry = this.#entry(file, meta, performance.now() - started);
+      const entry = this.#entry(file, meta, run ? performance.now() - started : 0);
       await recordApplied(client, file, entry);
       const columns = await this.#recordInToolLedger(client, file);
       await client.query('COMMIT');

@@ -125,6 +125,15 @@ export class SqliteMigrationDriver implements MigrationDriver {
   }
 
   async applyFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry> {
+    return this.#apply(file, meta, true);
+  }
+
+  async recordFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry> {
+    return this.#apply(file, meta, false);
+  }
+
+  /** `applyFile`, or with `run` false `recordFile`: the ledger rows without the SQL. */
+  #apply(file: MigrationFile, meta: ApplyMeta, run: boolean): LedgerEntry {
     const db = this.#db;
     try {
       db.exec('BEGIN IMMEDIATE');
@@ -147,8 +156,8 @@ export class SqliteMigrationDriver implements MigrationDriver {
         );
       }
       const started = performance.now();
-      db.exec(file.sql);
-      const durationMs = Math.round(performance.now() - started);
+      if (run) db.exec(file.sql);
+      const durationMs = run ? Math.round(performance.now() - started) : 0;
       const entry: LedgerEntry = {
         version: file.version,
         name: file.name,

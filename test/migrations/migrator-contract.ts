@@ -244,6 +244,35 @@ export function describeMigratorContract(engine: MigratorContractEngine): void {
       expect((await db.ledger()).map((e) => e.appliedBy)).toEqual(['a']);
     });
 
+    it('records a file as applied without running it (migrate resolve), and only once', async () => {
+      await files.write('0001_create_notes.sql', NOTES);
+      await migrate();
+      await files.write('0002_add_updated_at.sql', UPDATED_AT);
+      const second = (await readMigrationDir(files.dir))[1] as MigrationFile;
+      const driver = db.driver();
+      expect(driver.recordFile).toBeTypeOf('function');
+      const entry = await driver.recordFile?.(second, { appliedBy: 'ops', release: null });
+      expect(entry).toMatchObject({
+        version: 2,
+        name: 'add_updated_at',
+        sha256: sha(UPDATED_AT),
+        appliedBy: 'ops',
+        durationMs: 0,
+        release: null,
+      });
+      expect((await db.ledger()).map((e) => [e.version, e.durationMs])).toEqual([
+        [1, expect.any(Number)],
+        [2, 0],
+      ]);
+      // Its SQL did not run.
+      expect(await db.columns('notes')).toEqual(['id', 'title']);
+      const again = await caught(
+        db.driver().recordFile?.(second, { appliedBy: 'ops', release: null }) ?? Promise.resolve(),
+      );
+      expect(again.code).toBe('MIGRATION_FAILED');
+      expect((await db.ledger()).map((e) => e.appliedBy)).toEqual(['tester', 'ops']);
+    });
+
     it('staging first: checkAppliedOnPrevious compares with the previous environment', async () => {
       const production = await engine.create();
       extra.push(production);

@@ -262,6 +262,15 @@ export class D1HttpMigrationDriver implements MigrationDriver {
   }
 
   async applyFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry> {
+    return this.#apply(file, meta, true);
+  }
+
+  async recordFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry> {
+    return this.#apply(file, meta, false);
+  }
+
+  /** `applyFile`, or with `run` false `recordFile`: the ledger rows without the SQL. */
+  async #apply(file: MigrationFile, meta: ApplyMeta, run: boolean): Promise<LedgerEntry> {
     const appliedAt = this.#o.now().toISOString();
     const guard = this.#guard();
     const insert: D1Statement = {
@@ -279,7 +288,7 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       ...guard,
       { sql: CREATE_SQLITE_LEDGER },
       insert,
-      ...(isBlank(file.sql) ? [] : [{ sql: file.sql }]),
+      ...(isBlank(file.sql) || !run ? [] : [{ sql: file.sql }]),
       ...(this.#o.toolLedger
         ? toolLedgerStatements(this.#o.toolLedger, 'sqlite', file, this.#o.now()).map((s) => ({
             sql: s.sql,
@@ -297,17 +306,20 @@ export class D1HttpMigrationDriver implements MigrationDriver {
     }
     const fileResults = results.slice(guard.length + 2);
     const measured = fileResults.reduce((sum, r) => sum + (Number(r.meta?.duration) || 0), 0);
-    let durationMs = Math.round(fileResults.length ? measured : performance.now() - started);
-    try {
-      await this.query([
-        {
-          sql: `UPDATE ${LEDGER_TABLE} SET duration_ms = ? WHERE version = ?`,
-          params: [String(durationMs), String(file.version)],
-        },
-      ]);
-    } catch {
-      durationMs = 0; // what the row says
-    }
+    let durationMs = run
+      ? Math.round(fileResults.length ? measured : performance.now() - started)
+      : 0;
+    if (run)
+      try {
+        await this.query([
+          {
+            sql: `UPDATE ${LEDGER_TABLE} SET duration_ms = ? WHERE version = ?`,
+            params: [String(durationMs), String(file.version)],
+          },
+        ]);
+      } catch {
+        durationMs = 0; // what the row says
+      }
     return {
       version: file.version,
       name: file.name,
