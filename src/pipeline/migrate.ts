@@ -5,7 +5,8 @@
  * any file the previous environment has not run with the same checksum. Audited.
  */
 import type { ResolvedEnvironment } from '../config/resolve.ts';
-import { UserError } from '../errors.ts';
+import { AirlockError, UserError } from '../errors.ts';
+import { directivesOf } from '../migrations/directives.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationFile } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, Migrator, notOnPreviousError } from '../migrations/migrator.ts';
@@ -76,11 +77,12 @@ export async function migrateService(
       plan.problems.length === 0
         ? holdBackContracts(plan.pending, service, servingRelease)
         : { run: plan.pending, hold: null };
+    let previousLedger: LedgerEntry[] | null = null;
     if (env.previous && run.length > 0 && plan.problems.length === 0) {
-      const missing = checkAppliedOnPrevious(
-        run,
-        await ctx.databases.readLedger(databaseOf(ctx.config, env.previous, service)),
+      previousLedger = await ctx.databases.readLedger(
+        databaseOf(ctx.config, env.previous, service),
       );
+      const missing = checkAppliedOnPrevious(run, previousLedger);
       if (missing.length > 0)
         throw notOnPreviousError(missing, { environment: env.name, previous: env.previous });
     }
@@ -93,19 +95,15 @@ export async function migrateService(
             driver,
             files.filter((f) => f.version < cutoff),
           );
-    const result = await runner.apply({
-      appliedBy: ctx.actor,
-      release: options.release,
-      ...(options.onFile ? { onProgress: options.onFile } : {}),
-    });
-    if (result.applied.length > 0) {
+    const audited = async (applied: LedgerEntry[]) => {
+      if (applied.length === 0) return;
       await audit(ctx, 'migrations.applied', {
         environment: env.name,
         releaseId: options.release,
         runId: options.runId,
         detail: {
           service,
-          applied: result.applied.map((e) => ({
+          applied: applied.map((e) => ({
             version: e.version,
             name: e.name,
             sha256: e.sha256,
@@ -113,7 +111,21 @@ export async function migrateService(
           })),
         },
       });
+    };
+    let result: Awaited<ReturnType<Migrator['apply']>>;
+    try {
+      result = await runner.apply({
+        appliedBy: ctx.actor,
+        release: options.release,
+        ...(options.onFile ? { onProgress: options.onFile } : {}),
+      });
+    } catch (error) {
+      // The files before the one that failed stay applied: on the record too.
+      const before = error instanceof AirlockError ? error.details.applied : undefined;
+      if (Array.isArray(before)) await audited(before as LedgerEntry[]);
+      throw failedAfterPrevious(error, env, files, previousLedger);
     }
+    await audited(result.applied);
     if (hold) {
       await audit(ctx, 'migrations.held_back', {
         environment: env.name,
@@ -131,4 +143,43 @@ export async function migrateService(
   } finally {
     await driver.close();
   }
+}
+
+/** Failures that say nothing of the file or the data: running it again later may pass. */
+const TRANSIENT_POSTGRES_CODES = new Set(['55P03', '57014', '40001', '40P01']);
+
+/**
+ * A file that already ran on the previous environment and fails on this one cannot be fixed by
+ * editing it (the previous environment's ledger holds its checksum, and the staging-first rule
+ * would then refuse it here): the error says the two ways out instead, fixing this
+ * environment so the file runs as it is, or making the change here by hand and recording it
+ * with `airlock migrate resolve`. Other errors are returned as they are.
+ */
+function failedAfterPrevious(
+  error: unknown,
+  env: ResolvedEnvironment,
+  files: MigrationFile[],
+  previousLedger: LedgerEntry[] | null,
+): unknown {
+  if (!(error instanceof UserError) || error.code !== 'MIGRATION_FAILED' || !previousLedger)
+    return error;
+  const { version, postgresCode } = error.details as { version?: number; postgresCode?: string };
+  const file = files.find((f) => f.version === version);
+  const ran = previousLedger.find((e) => e.version === version);
+  if (!file || !ran || ran.sha256 !== file.sha256) return error;
+  if (postgresCode && TRANSIENT_POSTGRES_CODES.has(postgresCode)) return error;
+  if (/already applied/.test(error.message)) return error;
+  const partial = directivesOf(file).noTransaction;
+  return new UserError('MIGRATION_FAILED', error.message, {
+    hint: [
+      `${file.filename} ran on ${env.previous} (${ran.appliedAt}) and fails on ${env.name}'s data or schema. Do not edit it: ${env.previous}'s ledger holds its checksum.`,
+      partial
+        ? `It runs without a transaction: ${error.hint ?? 'check what it left applied.'}`
+        : `Nothing from it was kept on ${env.name}.`,
+      `Either change ${env.name} so the file runs as it is (e.g. fix the rows it trips on), then deploy again;`,
+      `or make the equivalent change on ${env.name} by hand and record the file as applied there, running nothing: \`airlock migrate resolve ${env.name} ${file.filename} --applied -m "<what you did>"\`.`,
+    ].join(' '),
+    details: { ...error.details, ranOn: env.previous },
+    cause: error,
+  });
 }

@@ -82,13 +82,15 @@ export const AUDIT_ACTION_GROUPS = {
    * Database migrations: `applied` (files ran), `held_back` (a contract migration waits for the
    * release that no longer needs what it removes), `lint_suppressed` (lint findings silenced by
    * a directive, during a run), `adopted` (`airlock migrate adopt` wrote the ledger from another
-   * tool's history).
+   * tool's history), `resolved` (`airlock migrate resolve` recorded a file as applied without
+   * running it).
    */
   migrations: [
     'migrations.applied',
     'migrations.held_back',
     'migrations.lint_suppressed',
     'migrations.adopted',
+    'migrations.resolved',
   ],
   /**
    * `airlock check <env>` ran an environment's checks again against what serves: `passed` or

@@ -6,7 +6,7 @@ const EVERY_SERVICE = {
   description: 'only this service (default: every service with a database)',
 };
 
-/** `airlock migrate status|apply|create|hash|lint|drift|adopt`. See docs/migrations.md. */
+/** `airlock migrate status|apply|create|hash|lint|drift|resolve|adopt`. See docs/migrations.md. */
 export const migrateDefinition = defineGroup({
   name: 'migrate',
   description: 'database migrations: numbered, append-only, checksummed',
@@ -88,6 +88,40 @@ export const migrateDefinition = defineGroup({
       options: [EVERY_SERVICE],
       handler: async (io, environment: string, other: string, opts: { service?: string }) =>
         (await import('../migrate/drift.ts')).migrateDriftCommand(io, environment, other, opts),
+    }),
+    defineCommand({
+      name: 'resolve',
+      description:
+        'record a migration as applied on an environment without running it, once the equivalent change was made there by hand (audited)',
+      arguments: ['<environment>', '<migration>'],
+      options: [
+        {
+          flags: '--applied',
+          description: 'record it as applied (required: running nothing is the point)',
+        },
+        {
+          flags: '-m, --message <why>',
+          description: 'what was done by hand, and why (goes into the audit log)',
+          required: true,
+        },
+        {
+          flags: '--service <service>',
+          description:
+            'service whose database to record it in (default: the only one with a database)',
+        },
+      ],
+      handler: async (
+        io,
+        environment: string,
+        migration: string,
+        opts: { applied?: boolean; message: string; service?: string },
+      ) =>
+        (await import('../migrate/resolve.ts')).migrateResolveCommand(
+          io,
+          environment,
+          migration,
+          opts,
+        ),
     }),
     defineCommand({
       name: 'adopt',
