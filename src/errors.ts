@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'INFISICAL_ERROR'
   | 'DOCTOR_FAILED'
   | 'RELEASE_NOT_FOUND'
+  /** A release built on another machine whose files are not stored on this one (nor shared). */
+  | 'RELEASE_NOT_STORED'
   | 'DEPLOYMENT_NOT_FOUND'
   | 'NOTHING_TO_PROMOTE'
   | 'NOTHING_TO_ROLL_BACK'

@@ -22,6 +22,16 @@ export function buildProgressPrinter(reporter: Reporter): (p: BuildProgress) => 
           `  ${p.release.id} is already built from ${p.release.commit.slice(0, 7)}; reusing it`,
         );
         return;
+      case 'not-stored':
+        reporter.warn(
+          `${p.release.id} was built from ${p.release.commit.slice(0, 7)} on another machine, and ${p.missing.length === 1 ? 'one of its artifacts is' : `${p.missing.length} of its artifacts are`} not stored here (no shared artifact store is configured): building the commit here.`,
+        );
+        return;
+      case 'differs':
+        reporter.warn(
+          `This build of ${p.release.commit.slice(0, 7)} differs from ${p.release.id} (${releaseDigestLabel(p.release.digest)}, built on another machine): it becomes a release of its own. Deploying one release from several machines needs a shared artifact store (\`artifacts:\` in airlock.yaml), or a build that gives the same bytes each time.`,
+        );
+        return;
       case 'service-start':
         reporter.info(`▸ Building ${p.service}: ${p.command}`);
         return;

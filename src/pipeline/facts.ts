@@ -7,6 +7,7 @@
 
 import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
+import { UserError } from '../errors.ts';
 import type {
   AuditFact,
   CiFact,
@@ -19,7 +20,7 @@ import type {
   SecretsFact,
 } from '../gates/gate.ts';
 import { directivesOf } from '../migrations/directives.ts';
-import { readMigrationDir } from '../migrations/migration-files.ts';
+import { type MigrationFile, readMigrationDir } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { allowList, compareForGate, readProfile } from '../parity/compare.ts';
 import { sharedValues } from '../secrets/fingerprint.ts';
@@ -41,6 +42,32 @@ import { liveServices } from './live-previous.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
 import type { RehearsalOutput } from './steps/rehearse-step.ts';
 
+/**
+ * The migration files `release` carries for `service`, from its stored snapshot.
+ * @throws UserError `RELEASE_NOT_STORED` when the snapshot is neither stored on this machine
+ *   nor in a shared store (the release was built on another machine): read as no files, every
+ *   applied migration would look deleted.
+ */
+export async function releaseMigrations(
+  ctx: AirlockContext,
+  release: Release,
+  service: string,
+): Promise<MigrationFile[]> {
+  const digest = release.services[service]?.migrationsDigest;
+  if (!digest) return [];
+  if (!ctx.artifacts.has(digest) && !ctx.artifacts.remote) {
+    throw new UserError(
+      'RELEASE_NOT_STORED',
+      `${release.id} was built from ${release.commit.slice(0, 7)} by ${release.createdBy} on another machine, and its files are not stored on this one.`,
+      {
+        hint: `Build the commit here (\`airlock build --commit ${release.commit.slice(0, 7)}\`: it is ${release.id} again when the build gives the same bytes, a new release otherwise), or give every machine one shared artifact store (\`artifacts:\` in airlock.yaml) so each deploys the same bytes.`,
+        details: { release: release.id, digest },
+      },
+    );
+  }
+  return readMigrationDir(await ctx.artifacts.view(digest), migrationLayoutOf(ctx.config, service));
+}
+
 /** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */
 async function migrationFacts(
   ctx: AirlockContext,
@@ -54,12 +81,7 @@ async function migrationFacts(
     const service = env.services[name];
     const artifact = release.services[name];
     if (!service?.database || !artifact) continue;
-    const files = artifact.migrationsDigest
-      ? await readMigrationDir(
-          await ctx.artifacts.view(artifact.migrationsDigest),
-          migrationLayoutOf(ctx.config, name),
-        )
-      : [];
+    const files = await releaseMigrations(ctx, release, name);
     const plan = planMigrations(files, await ctx.databases.readLedger(service.database));
     const servingId = serving.find((s) => s.service === name)?.releaseId;
     const servingRelease = servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null;
@@ -108,12 +130,7 @@ async function driftFacts(
     try {
       const { describeSchema } = await import('../migrations/introspect.ts');
       const { detectDrift } = await import('../migrations/schema-drift.ts');
-      const files = artifact.migrationsDigest
-        ? await readMigrationDir(
-            await ctx.artifacts.view(artifact.migrationsDigest),
-            migrationLayoutOf(ctx.config, name),
-          )
-        : [];
+      const files = await releaseMigrations(ctx, release, name);
       const side = async (environment: string, database: ResolvedDatabase) => ({
         name: environment,
         schema: await describeSchema(await ctx.databases.location(database)),

@@ -26,6 +26,13 @@ import { commitSubject, git, repoRoot, resolveCommit, uncommittedChanges } from 
 export type BuildProgress =
   | { type: 'source'; commit: string; dirty: boolean; dirtyFiles: string[] }
   | { type: 'reused'; release: Release }
+  /**
+   * The commit's clean release was built on another machine and its artifacts are neither here
+   * nor in a shared store: the commit is built here again.
+   */
+  | { type: 'not-stored'; release: Release; missing: string[] }
+  /** Built here again, the commit gave other bytes than `release` (a build that is not reproducible). */
+  | { type: 'differs'; release: Release; digest: string }
   | { type: 'service-start'; service: string; command: string }
   | { type: 'line'; service: string; line: string }
   | {
@@ -149,12 +156,19 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
   const dirty = dirtyFiles.length > 0;
   progress({ type: 'source', commit: sha, dirty, dirtyFiles });
 
+  // The commit's clean release (even when a dirty build of the same commit came after it),
+  // when its bytes can be had here: another machine of the team may have built it.
+  let elsewhere: Release | null = null;
   if (!dirty && !options.rebuild) {
-    // The commit's clean release, even when a dirty build of the same commit came after it.
     const existing = await store.findCleanRelease(sha);
-    if (existing) {
+    const missing = existing ? notStoredHere(existing, artifacts) : [];
+    if (existing && missing.length === 0) {
       progress({ type: 'reused', release: existing });
       return { release: existing, reused: true, dirtyFiles };
+    }
+    if (existing) {
+      progress({ type: 'not-stored', release: existing, missing });
+      elsewhere = existing;
     }
   }
 
@@ -309,6 +323,10 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
   const digest = releaseDigest(services);
   const existing = await store.findReleaseByContent(sha, digest, dirty);
   if (existing) return { release: existing, reused: true, dirtyFiles };
+  if (elsewhere) {
+    // The same commit built here is not the same bytes: a new release, said plainly.
+    progress({ type: 'differs', release: elsewhere, digest });
+  }
   const subject = await commitSubject(config.dir, sha);
   const release = await store.insertRelease({
     digest,
@@ -332,4 +350,15 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
     },
   });
   return { release, reused: false, dirtyFiles };
+}
+
+/**
+ * The artifacts of `release` (each service's tree and migrations) this machine cannot read: not
+ * in its store, and no shared store to pull them from. Empty when they can all be had.
+ */
+function notStoredHere(release: Release, artifacts: ArtifactStore): string[] {
+  if (artifacts.remote) return [];
+  return Object.values(release.services)
+    .flatMap((s) => [s.digest, ...(s.migrationsDigest ? [s.migrationsDigest] : [])])
+    .filter((digest) => !artifacts.has(digest));
 }
