@@ -253,7 +253,7 @@ export function buildPlan(facts: PlanFacts): Plan {
         ? `${again}is approved for ${waiting.environment}${again ? ' again' : ''} (${waiting.approvals.join(', ')}) but not promoted yet`
         : `${again}is waiting for approval into ${waiting.environment}${again ? ' again' : ''} (${given} of ${waiting.required}${given ? `: ${waiting.approvals.join(', ')}` : ''})`;
     warnings.push(
-      `${waiting.release} ${state}. ${release.id} replaces it on ${env.name}, so ${waiting.release} can no longer be promoted and its approvals do not carry over to ${release.id}.`,
+      `${waiting.release} ${state}. Once ${release.id} replaces it on ${env.name}, ${waiting.release} can no longer be promoted, and its approvals do not carry over to ${release.id}.`,
     );
   }
   if (release.dirty) {

@@ -214,7 +214,7 @@ describe('manual policy: freeze, stale checks, approvals never dropped silently'
       );
       expect(r3.status).toBe('succeeded');
       expect(warnings).toContain(
-        `r2 is approved for production (${REVIEWER}) but not promoted yet. r3 replaces it on staging, so r2 can no longer be promoted and its approvals do not carry over to r3.`,
+        `r2 is approved for production (${REVIEWER}) but not promoted yet. Once r3 replaces it on staging, r2 can no longer be promoted, and its approvals do not carry over to r3.`,
       );
       const audit = await dev.store.listAudit({ environment: 'production', limit: 20 });
       expect(audit.find((a) => a.action === 'approval.superseded')).toMatchObject({
@@ -284,7 +284,7 @@ describe('a release rolled back from the next environment', () => {
       warnings.length = 0;
       expect((await deploy(dev, 'staging', {}, { beforeApply })).status).toBe('succeeded');
       expect(warnings).toContain(
-        `r2 was rolled back from production (to r1) and is approved for production again (${REVIEWER}) but not promoted yet. r3 replaces it on staging, so r2 can no longer be promoted and its approvals do not carry over to r3.`,
+        `r2 was rolled back from production (to r1) and is approved for production again (${REVIEWER}) but not promoted yet. Once r3 replaces it on staging, r2 can no longer be promoted, and its approvals do not carry over to r3.`,
       );
     },
   );
