@@ -68,6 +68,15 @@ export function execBinary(pm: PackageManagerInfo, command: string): string {
 }
 
 /** The production-only install, run inside a folder holding package.json and the lockfile. */
+/**
+ * pnpm's records of an install (`node_modules/.modules.yaml`, `.pnpm-workspace-state-v1.json`):
+ * they hold the time of the install and the store's path on the machine, so two builds of one
+ * commit differ by them alone. Nothing reads them at run time (the app runs with node, not
+ * through pnpm). One shell word per file (`rm -f` of a glob that matches nothing is a no-op).
+ */
+const PNPM_RECORDS = ['node_modules/.modules.yaml', 'node_modules/.pnpm-workspace-state*.json'];
+const PNPM_BOOKKEEPING_COMMENT = `pnpm's records of the install (${PNPM_RECORDS.join(', ')}: its time and the store's path) are removed, so two builds of one commit, on any machine, give the same bytes: the same release.`;
+
 function productionInstall(pm: PackageManagerInfo): string {
   switch (pm.name) {
     case 'pnpm':
@@ -119,13 +128,19 @@ export function nodeRecipe(project: NodeProject): NodeRecipe {
   if (!build) {
     // No build step: the release is the checkout itself with production dependencies only.
     const drop = dropInstallScripts(project);
+    const pnpm = pm.name === 'pnpm';
     return {
-      command: [...(drop ? [drop] : []), productionInstall(pm)].join(' && '),
+      command: [
+        ...(drop ? [drop] : []),
+        productionInstall(pm),
+        ...(pnpm ? [`rm -f ${PNPM_RECORDS.join(' ')}`] : []),
+      ].join(' && '),
       output: '.',
       run,
       comments: [
         `Package manager: ${pmLabel}.`,
         'No build script: the release is the checkout with its production dependencies installed in it.',
+        ...(pnpm ? [PNPM_BOOKKEEPING_COMMENT] : []),
         ...(drop
           ? [
               `Its own ${project.installScripts.join(', ')} script(s) need devDependencies, so the release's package.json goes without them.`,
@@ -144,9 +159,11 @@ export function nodeRecipe(project: NodeProject): NodeRecipe {
   if (pm.name === 'pnpm') {
     const legacy = pm.major === 10 ? ' --legacy' : '';
     steps.push(`pnpm --filter=. deploy --prod${legacy} ${T}`);
+    steps.push(`rm -f ${PNPM_RECORDS.map((f) => `${T}/${f}`).join(' ')}`);
     steps.push(`cp -R ${out}/. ${T}/${out}`);
     comments.push(
       `${T}/ is self-contained: \`pnpm deploy --prod\` puts the project with its production dependencies there${legacy ? ' (--legacy: pnpm 10 without inject-workspace-packages)' : ''}, then the build output is copied in (deploy leaves out a gitignored ${out}/).`,
+      PNPM_BOOKKEEPING_COMMENT,
     );
   } else {
     const copied = [

@@ -75,7 +75,7 @@ describe('airlock init on Node projects', () => {
     expect(config.project).toBe('todo-api');
     expect(service.build).toMatchObject({
       command:
-        'pnpm install --frozen-lockfile && pnpm run build && rm -rf .airlock-release && pnpm --filter=. deploy --prod .airlock-release && cp -R build/. .airlock-release/build',
+        'pnpm install --frozen-lockfile && pnpm run build && rm -rf .airlock-release && pnpm --filter=. deploy --prod .airlock-release && rm -f .airlock-release/node_modules/.modules.yaml .airlock-release/node_modules/.pnpm-workspace-state*.json && cp -R build/. .airlock-release/build',
       output: '.airlock-release',
     });
     expect(service.run).toBe('node build/index.js');
@@ -205,7 +205,8 @@ describe('airlock init on Node projects', () => {
       }),
     );
     expect(service.build).toMatchObject({
-      command: 'pnpm install --prod --frozen-lockfile',
+      command:
+        'pnpm install --prod --frozen-lockfile && rm -f node_modules/.modules.yaml node_modules/.pnpm-workspace-state*.json',
       output: '.',
     });
     expect(service.run).toBe('node server.js');

@@ -154,6 +154,10 @@ describe('a TypeScript service on pnpm adopts Airlock with airlock init', () => 
     // r1 to staging, approved by someone else, promoted to production.
     await ok(airlock(['deploy', 'staging']));
     expect(await get(url('staging', '/health'))).toMatchObject({ ok: true, release: 'r1' });
+    // The recipe's build gives the same bytes twice (pnpm's install record is left out): the
+    // commit built again, as on another machine, is r1, not a new release.
+    const rebuilt = await ok(airlock(['build', '--rebuild', '--json']));
+    expect(JSON.parse(rebuilt.stdout)).toMatchObject({ release: { id: 'r1' }, reused: true });
     const created = await fetch(url('staging', '/todos'), {
       method: 'POST',
       body: JSON.stringify({ title: 'adopt airlock' }),
