@@ -258,9 +258,13 @@ export async function acquireManualLock(
 }
 
 /**
- * `airlock lock release <env>`: frees a manual lock (anyone may; it is audited), or with
- * `force` a run's lock whose holder is still alive.
- * @throws UserError `LOCK_HELD` when a live run holds it and `force` is not set.
+ * `airlock lock release <env>`: frees your own manual lock, or with `force` another person's
+ * manual lock or a run's lock whose holder is still alive (as with a run's lock, releasing what
+ * someone else holds on purpose takes `--force`). Audited as `lock.released`, with
+ * `forced: true` for a run's lock or another person's manual lock released with `force`; a
+ * refusal is audited as `lock.refused`.
+ * @throws UserError `LOCK_HELD` when a live run or another person's manual lock holds it and
+ *   `force` is not set.
  */
 export async function releaseLockByCommand(
   ctx: AirlockContext,
@@ -269,11 +273,23 @@ export async function releaseLockByCommand(
 ): Promise<Lock | null> {
   const lock = await ctx.store.getLock(environment);
   if (!lock || (lock.kind === 'run' && lock.expiresAt <= ctx.now().toISOString())) return null;
+  const anothersManualLock = lock.kind === 'manual' && lock.holder !== ctx.actor;
   if (lock.kind === 'run' && !lockIsStale(lock, ctx) && !force) {
     await auditLockRefused(ctx, lock, 'lock release', 0);
     throw new UserError('LOCK_HELD', `${describeLock(lock)}; a running command holds it.`, {
       hint: `Let it finish. To take it anyway (that command's writes will then be refused), run \`airlock lock release ${environment} --force\`.`,
     });
+  }
+  if (anothersManualLock && !force) {
+    await auditLockRefused(ctx, lock, 'lock release', 0);
+    throw new UserError(
+      'LOCK_HELD',
+      `${describeLock(lock)}; it is ${lock.holder}'s manual lock, not yours (${ctx.actor}).`,
+      {
+        hint: `Ask ${lock.holder} to run \`airlock lock release ${environment}\`, or, to release it anyway (audited), run \`airlock lock release ${environment} --force\`.`,
+        details: { lock: { ...lock, token: undefined } },
+      },
+    );
   }
   await ctx.store.releaseLock(environment, lock.token);
   await audit(ctx, 'lock.released', {
@@ -283,7 +299,7 @@ export async function releaseLockByCommand(
       since: lock.acquiredAt,
       message: lock.message,
       kind: lock.kind,
-      forced: force && lock.kind === 'run',
+      forced: force && (lock.kind === 'run' || anothersManualLock),
     },
   });
   return lock;

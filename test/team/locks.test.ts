@@ -232,14 +232,67 @@ describeIfPostgres(
         const status = await project.cli(['lock', 'status']);
         expect(status.stdout).toContain('🔒 staging is locked by dev@airlock.demo (a manual lock)');
         expect(status.stdout).toContain('🔓 production is free');
-        expect((await project.cli(['lock', 'release', 'staging'])).code).toBe(0);
+
+        // Someone else cannot release it without --force: refused, naming holder, since and why.
+        const alice = { AIRLOCK_ACTOR: 'alice@airlock.demo' };
+        const notHers = await project.cli(['lock', 'release', 'staging'], { env: alice });
+        expect(notHers.code).toBe(1);
+        expect(notHers.stderr).toMatch(
+          /staging is locked by dev@airlock\.demo \(a manual lock\) since \d{4}-\d\d-\d\dT[^:]+:\d\d:[^:]+: "database maintenance"; it is dev@airlock\.demo's manual lock, not yours \(alice@airlock\.demo\)/,
+        );
+        expect(notHers.stderr).toContain(
+          'Ask dev@airlock.demo to run `airlock lock release staging`',
+        );
+        expect(notHers.stderr).toContain('airlock lock release staging --force');
+        const json = await project.cli(['lock', 'release', 'staging', '--json'], { env: alice });
+        expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'LOCK_HELD' });
+        expect((await project.cli(['lock', 'status', 'staging'])).stdout).toContain('🔒 staging');
+
+        // The holder releases their own without --force.
+        const own = await project.cli(['lock', 'release', 'staging']);
+        expect(own.code, own.stderr).toBe(0);
         expect((await project.cli(['deploy', 'staging', '--release', 'r1'])).code).toBe(0);
         const { ctx } = await project.session();
-        const actions = (await ctx.store.listAudit({ environment: 'staging', limit: 200 })).map(
-          (e) => e.action,
-        );
+        const events = await ctx.store.listAudit({ environment: 'staging', limit: 200 });
+        const actions = events.map((e) => e.action);
         expect(actions).toContain('lock.acquired');
         expect(actions).toContain('lock.released');
+        expect(events.find((e) => e.action === 'lock.released')).toMatchObject({
+          actor: 'dev@airlock.demo',
+          detail: { holder: 'dev@airlock.demo', kind: 'manual', forced: false },
+        });
+        expect(events.find((e) => e.action === 'lock.refused')).toMatchObject({
+          actor: 'alice@airlock.demo',
+          result: 'refused',
+          detail: { wanted: 'lock release', holder: 'dev@airlock.demo', kind: 'manual' },
+        });
+
+        // With --force, someone else releases it, and the audit log says it was forced.
+        expect(
+          (await project.cli(['lock', 'acquire', 'staging', '-m', 'freeze for the demo'])).code,
+        ).toBe(0);
+        const forced = await project.cli(['lock', 'release', 'staging', '--force'], {
+          env: alice,
+        });
+        expect(forced.code, forced.stderr).toBe(0);
+        expect(forced.stdout + forced.stderr).toContain(
+          'Released the staging lock held by dev@airlock.demo',
+        );
+        expect((await project.cli(['lock', 'status', 'staging'])).stdout).toContain(
+          '🔓 staging is free',
+        );
+        const [released] = (await ctx.store.listAudit({ environment: 'staging', limit: 200 }))
+          .filter((e) => e.action === 'lock.released')
+          .sort((a, b) => b.id - a.id);
+        expect(released).toMatchObject({
+          actor: 'alice@airlock.demo',
+          detail: {
+            holder: 'dev@airlock.demo',
+            kind: 'manual',
+            message: 'freeze for the demo',
+            forced: true,
+          },
+        });
       },
     );
   },

@@ -21,12 +21,14 @@ export const lockDefinition = defineGroup({
     }),
     defineCommand({
       name: 'release',
-      description: "release a manual lock (or, with --force, a running command's lock)",
+      description:
+        "release your manual lock (or, with --force, someone else's or a running command's lock)",
       arguments: ['<environment>'],
       options: [
         {
           flags: '--force',
-          description: 'also release a lock a live command holds (its writes are then refused)',
+          description:
+            "also release another person's manual lock, or a lock a live command holds (its writes are then refused); audited as forced",
         },
       ],
       handler: async (io, environment: string, opts: { force?: boolean }) =>
