@@ -29,7 +29,7 @@ import { rollbackStep } from './steps/rollback-step.ts';
 import { verifyStep } from './steps/verify-step.ts';
 
 export interface ApplyOptions {
-  /** Aborting (Ctrl-C) stops the current step; the previous release keeps serving. */
+  /** Aborting (Ctrl-C) stops the current step as if it failed (a release not yet switched to never serves). */
   signal?: AbortSignal;
   /** Finishing an interrupted run: its id, and the steps it completed (name → output). */
   resume?: {

@@ -20,7 +20,7 @@ import type { Plan, PlanFacts } from './plan.ts';
 export type { ExecuteResult } from './apply-plan.ts';
 
 export interface ExecuteOptions {
-  /** Aborting (Ctrl-C) stops the current step; the previous release keeps serving. */
+  /** Aborting (Ctrl-C) stops the current step as if it failed (a release not yet switched to never serves). */
   signal?: AbortSignal;
   /** Wait this long (ms) for a held lock, in the environment's queue, instead of failing at once. */
   waitMs?: number;
