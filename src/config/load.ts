@@ -89,45 +89,38 @@ export function parseConfig(
     const envRef = doc.errors.find((e) => text[e.pos[0] - 1] === '$' && text[e.pos[0]] === '{');
     // A tab in the indentation makes the parser report the lines after it too: say it alone.
     const tabs = doc.errors.filter((e) => e.code === 'TAB_AS_INDENT');
-    const errors = envRef ? [envRef] : tabs.length > 0 ? tabs : doc.errors;
-    const seen = new Set<string>();
-    const diagnostics: ConfigDiagnostic[] = errors.flatMap((e): ConfigDiagnostic[] => {
-      // An indentation mistake: point at the line that is off, and the lines it fails to match.
-      const indentation =
-        e === envRef
-          ? null
-          : e.code === 'BAD_INDENT'
-            ? badIndentation(text, e.pos[0])
-            : e.code === 'BLOCK_AS_IMPLICIT_KEY' || e.code === 'MULTILINE_IMPLICIT_KEY'
-              ? continuedValue(text, e.pos[0])
-              : null;
-      if (indentation) {
-        const { line, col, message, fix } = indentation;
-        const key = `${line}:${col}:${message}`;
-        if (seen.has(key)) return [];
-        seen.add(key);
-        return [{ severity: 'error', file: displayFile, line, col, path: '', message, fix }];
-      }
-      const pos =
-        e === envRef
-          ? lineCounter.linePos(e.pos[0] - 1)
-          : (e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]));
-      return [
-        {
-          severity: 'error',
-          file: displayFile,
-          line: pos.line,
-          col: pos.col,
-          path: '',
-          ...yamlProblem(
-            e.code,
-            e.message.split('\n')[0] ?? '',
-            text.slice(e.pos[0]),
-            text.slice(0, e.pos[0]),
-          ),
-        },
-      ];
-    });
+    // An indentation mistake: point at the line that is off, and the lines it fails to match.
+    const indentationOf = (e: (typeof doc.errors)[number]) =>
+      e.code === 'BAD_INDENT'
+        ? badIndentation(text, e.pos[0])
+        : e.code === 'BLOCK_AS_IMPLICIT_KEY' || e.code === 'MULTILINE_IMPLICIT_KEY'
+          ? continuedValue(text, e.pos[0])
+          : null;
+    // One line indented wrong makes the parser stumble on the lines after it too: say it alone.
+    const indentation =
+      envRef || tabs.length > 0 ? null : doc.errors.map(indentationOf).find(Boolean);
+    const errors = envRef ? [envRef] : tabs.length > 0 ? tabs : indentation ? [] : doc.errors;
+    const diagnostics: ConfigDiagnostic[] = indentation
+      ? [{ severity: 'error', file: displayFile, path: '', ...indentation }]
+      : errors.map((e): ConfigDiagnostic => {
+          const pos =
+            e === envRef
+              ? lineCounter.linePos(e.pos[0] - 1)
+              : (e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]));
+          return {
+            severity: 'error',
+            file: displayFile,
+            line: pos.line,
+            col: pos.col,
+            path: '',
+            ...yamlProblem(
+              e.code,
+              e.message.split('\n')[0] ?? '',
+              text.slice(e.pos[0]),
+              text.slice(0, e.pos[0]),
+            ),
+          };
+        });
     throw new ConfigError('CONFIG_INVALID', diagnostics, {
       hint: `Fix the YAML in ${displayFile}, then run \`airlock config validate\`.`,
     });

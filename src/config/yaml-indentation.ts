@@ -45,8 +45,80 @@ function lineOf(text: string, offset: number): number {
 }
 
 /**
+ * The file's usual indentation step: the most common amount a line is indented deeper than the
+ * line before it (the smaller one on a tie), or null when nothing nests.
+ */
+function usualStep(lines: ContentLine[]): number | null {
+  const counts = new Map<number, number>();
+  for (let i = 1; i < lines.length; i++) {
+    const step = (lines[i] as ContentLine).indent - (lines[i - 1] as ContentLine).indent;
+    if (step > 0) counts.set(step, (counts.get(step) ?? 0) + 1);
+  }
+  let best: [number, number] | null = null;
+  for (const [step, count] of counts)
+    if (!best || count > best[1] || (count === best[1] && step < best[0])) best = [step, count];
+  return best?.[0] ?? null;
+}
+
+/**
+ * When the key at `index` fails to line up because the first key of its mapping is the one that
+ * is off (`environments:`, then `   staging:` with its block, then `  production:`: staging is),
+ * the problem at that first key. For each line above that encloses the key (the nearest less
+ * indented one, then the nearest less indented than that, …), its next line is taken for the
+ * mapping's first key when moving it to the key's column would leave the lines between nested
+ * under it, preferring the enclosing line whose column plus the file's usual indentation step is
+ * the key's, else one where another key of the mapping uses the key's column too. Null otherwise
+ * (the key itself is then the line that is off).
+ */
+function offFirstKey(lines: ContentLine[], index: number): IndentationProblem | null {
+  const key = lines[index] as ContentLine;
+  const step = usualStep(lines);
+  // The keys at the key's column from it on, until the mapping ends.
+  const after: ContentLine[] = [];
+  for (const line of lines.slice(index)) {
+    if (line.indent < key.indent) break;
+    if (line.indent === key.indent) after.push(line);
+  }
+  const candidates: { parent: ContentLine; first: ContentLine; keys: ContentLine[] }[] = [];
+  let limit = key.indent;
+  for (let i = index - 1; i >= 0; i--) {
+    const parent = lines[i] as ContentLine;
+    if (parent.indent >= limit) continue;
+    limit = parent.indent;
+    const first = lines[i + 1] as ContentLine;
+    // The key, or a key in its column, opens this line's block: the mapping is further up.
+    if (first === key || first.indent === key.indent) continue;
+    const between = lines.slice(i + 2, index);
+    const deepest = Math.max(first.indent, key.indent);
+    if (!between.some((l) => l.indent !== key.indent && l.indent <= deepest))
+      candidates.push({
+        parent,
+        first,
+        keys: [...between.filter((l) => l.indent === key.indent), ...after],
+      });
+    else break;
+  }
+  // The file's usual step says best which line the key belongs under; else the other keys do.
+  const found =
+    candidates.find((c) => step !== null && c.parent.indent + step === key.indent) ??
+    candidates.find((c) => c.keys.length > 1);
+  if (!found) return null;
+  const { parent, first } = found;
+  const like = found.keys[0] as ContentLine;
+  return {
+    line: first.line,
+    col: first.indent + 1,
+    message: `invalid YAML: "${first.text}" on line ${first.line} is indented ${spaces(first.indent)}, but the keys after it under "${parent.text}" (line ${parent.line}) are indented ${spaces(key.indent)}, like "${like.text}" on line ${like.line}.`,
+    fix: `${NESTING}: indent line ${first.line} by ${spaces(key.indent)} like line ${like.line}.`,
+  };
+}
+
+/**
  * A `BAD_INDENT` error at `offset`: the first key at or after it does not line up with the
- * mapping it should belong to. Names the nearest lines above that it falls between.
+ * mapping it should belong to. When the first key of that mapping is the one that is off (the
+ * parser stumbles only on the keys after it, which are right), names that one instead
+ * (`offFirstKey`), so each key after it gives the same problem; else names the nearest lines
+ * above that the key falls between.
  */
 export function badIndentation(text: string, offset: number): IndentationProblem | null {
   const lines = contentLines(text);
@@ -54,6 +126,8 @@ export function badIndentation(text: string, offset: number): IndentationProblem
   const index = lines.findIndex((l) => l.line >= from);
   const key = lines[index];
   if (!key) return null;
+  const first = offFirstKey(lines, index);
+  if (first) return first;
   // The chain of enclosing lines above: each less indented than the one after it.
   let deeper: ContentLine | undefined;
   let shallower: ContentLine | undefined;

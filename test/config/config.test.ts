@@ -81,7 +81,7 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     ]);
   });
 
-  it('a key indented one space too far under environments: points at the line and says how YAML nests', () => {
+  it('a key indented one space too far under environments: points at that line, not the key after it', () => {
     const text = VALID_EXAMPLE.replace(/^ {2}staging:$/m, '   staging:');
     const lines = text.split('\n');
     const staging = lines.indexOf('   staging:') + 1;
@@ -90,7 +90,36 @@ describe('invalid configs: every diagnostic says where, what was expected, and t
     expect(production).toBeGreaterThan(staging);
     const environments = lines.indexOf('environments:') + 1;
     expect(errorsOf(text)).toEqual([
-      `airlock.yaml:${production}:3: error: invalid YAML: "production:" on line ${production} is indented 2 spaces, which lines up with no mapping above it ("staging:" on line ${staging} is indented 3 spaces, "environments:" on line ${environments} is indented 0 spaces). Fix: YAML nests by indentation, with spaces (never tabs), and the keys of one mapping start in the same column: indent line ${production} by 3 spaces like line ${staging} or by 0 spaces like line ${environments}, whichever mapping it belongs to.`,
+      `airlock.yaml:${staging}:4: error: invalid YAML: "staging:" on line ${staging} is indented 3 spaces, but the keys after it under "environments:" (line ${environments}) are indented 2 spaces, like "production:" on line ${production}. Fix: YAML nests by indentation, with spaces (never tabs), and the keys of one mapping start in the same column: indent line ${staging} by 2 spaces like line ${production}.`,
+    ]);
+  });
+
+  it('one key indented wrong gives one error, however many keys follow it', () => {
+    const three = VALID_EXAMPLE.replace(
+      'pipeline: [staging, production]',
+      'pipeline: [staging, qa, production]',
+    ).replace('  production:', '  qa:\n    services: { notes: { port: 4300 } }\n  production:');
+    const lines = three.split('\n');
+    const staging = lines.indexOf('  staging:') + 1;
+    const qa = lines.indexOf('  qa:') + 1;
+    // The first environment too deep, or too shallow: the two after it line up.
+    for (const wrong of ['   staging:', ' staging:']) {
+      const errors = errorsOf(three.replace(/^ {2}staging:$/m, wrong));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(
+        new RegExp(
+          `^airlock\\.yaml:${staging}:\\d+: error: invalid YAML: "staging:" on line ${staging} is indented \\d spaces?, but the keys after it under "environments:" .* indent line ${staging} by 2 spaces like line ${qa}\\.$`,
+        ),
+      );
+    }
+    // A key in the middle of a mapping too shallow: it alone, not the keys after it as well.
+    const run = VALID_EXAMPLE.split('\n').indexOf('    run: node server.js') + 1;
+    expect(errorsOf(VALID_EXAMPLE.replace(/^ {4}run:/m, '   run:'))).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^airlock\\.yaml:${run}:4: error: invalid YAML: "run: node server\\.js" on line ${run} is indented 3 spaces, which lines up with no mapping above it`,
+        ),
+      ),
     ]);
   });
 
