@@ -3,7 +3,7 @@ import { UserError } from '../errors.ts';
 import { readSumFile, verifyIntegrity, writeSumFile } from './integrity.ts';
 import { createMigrationFile, readMigrationDir } from './migration-files.ts';
 import type { MigrationFolderLayout } from './migration-layouts.ts';
-import { LAYOUTS } from './migration-name.ts';
+import { createMigrationCommands, LAYOUTS } from './migration-name.ts';
 
 /**
  * Creates the next numbered file in `dir` for `name` and records it in `airlock.sum`. The
@@ -24,7 +24,7 @@ export async function createMigration(
       'MIGRATION_UNSUPPORTED',
       `${dir} is written by ${naming.tool} (layout ${folder.layout}): create its migrations with ${naming.tool}.`,
       {
-        hint: `Run \`${naming.create}\`, then \`airlock migrate hash\` to record the new file in airlock.sum.`,
+        hint: `Run ${createMigrationCommands(folder.layout)} to record the new file in airlock.sum.`,
         details: { file: dir },
       },
     );

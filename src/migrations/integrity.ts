@@ -46,7 +46,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { type MigrationFile, readMigrationDir, sha256Hex } from './migration-files.ts';
-import { MIGRATION_FILENAME } from './migration-name.ts';
+import { projectPath } from './migration-layouts.ts';
+import { MIGRATION_FILENAME, newMigrationAdvice } from './migration-name.ts';
 
 /** The integrity file's name inside a migrations directory. */
 export const SUM_FILENAME = 'airlock.sum';
@@ -283,7 +284,8 @@ export interface VerifyIntegrityOptions {
  * the duplicate number does.
  *
  * @throws UserError `MIGRATION_INTEGRITY` naming every file edited, added or removed without
- *   re-hashing (`details.problems`, see `IntegrityProblem`); when `airlock.sum` has merge
+ *   re-hashing (`details.problems`, see `IntegrityProblem`; the hint names an edited file as
+ *   `projectPath` shows it, and how to add a migration in the files' layout); when `airlock.sum` has merge
  *   conflict markers or is malformed; and when it is missing while `dir` has migrations
  *   (unless `allowMissing`).
  */
@@ -313,10 +315,11 @@ export async function verifyIntegrity(
       ? `${first.message}.`
       : `${problems.length} migration files do not match ${SUM_FILENAME}: ${problems.map((p) => p.message).join('; ')}.`;
   const changed = problems.filter((p) => p.kind === 'changed').map((p) => p.filename);
+  const layout = files[0]?.layout ?? 'airlock';
   const hints = [];
   if (changed.length > 0) {
     hints.push(
-      `An applied migration must never change (its checksum is in every environment's ledger): if ${changed.join(', ')} already ran anywhere, revert the edit (\`git checkout -- ${changed.map((f) => `migrations/${f}`).join(' ')}\`) and put the change in a new migration (\`airlock migrate create <name>\`).`,
+      `An applied migration must never change (its checksum is in every environment's ledger): if ${changed.join(', ')} already ran anywhere, revert the edit (\`git checkout -- ${changed.map((f) => projectPath(join(resolve(dir), f))).join(' ')}\`) and ${newMigrationAdvice(layout)}.`,
     );
   }
   hints.push(

@@ -40,8 +40,15 @@ export interface MigrationFile {
    * `20240101000000_init/migration.sql` in a folder-per-migration layout.
    */
   filename: string;
-  /** Absolute path. */
+  /**
+   * Where the file is, for messages: its absolute path when read from a folder on disk; for a
+   * release's snapshot, where it is in the project (`drizzle/0001_x.sql`, relative to the
+   * project root), since the snapshot's own place in the artifact store means nothing to the
+   * user. What runs is `sql`: nothing needs to read the file again.
+   */
   path: string;
+  /** The layout it was read in (the tool that writes its folder); absent: `airlock`. */
+  layout?: MigrationLayout;
   /** The file's text (UTF-8). */
   sql: string;
   /** sha256 of the raw bytes, lowercase hex (64 chars). */
@@ -100,6 +107,7 @@ export async function readMigrationDir(
       sql: e.sql,
       sha256: sha256Hex(e.bytes),
       directives: parseDirectives(e.sql),
+      layout: folder.layout,
       ...(e.createdAtMs !== undefined ? { createdAtMs: e.createdAtMs } : {}),
     }));
     for (const file of files) {

@@ -142,9 +142,11 @@ export async function refuseSpecial(absDir: string, special: SpecialEntry[]): Pr
 
 /**
  * `file` for messages: relative to the project (the nearest folder above it with airlock.yaml),
- * else to the working directory when inside it, else absolute.
+ * else to the working directory when inside it, else absolute. A relative `file` is taken as
+ * relative to the project already (a release snapshot's files, see `MigrationFile.path`).
  */
-function projectPath(file: string): string {
+export function projectPath(file: string): string {
+  if (!path.isAbsolute(file)) return file.split(path.sep).join('/');
   const config = findConfigFile(path.dirname(file));
   for (const base of [config ? path.dirname(config) : null, process.cwd()]) {
     if (base === null) continue;

@@ -214,3 +214,25 @@ export const LAYOUTS: Record<MigrationLayout, LayoutNaming> = {
 export function isMigrationLayout(value: string): value is MigrationLayout {
   return (MIGRATION_LAYOUTS as readonly string[]).includes(value);
 }
+
+/**
+ * How a new migration is made in a folder of `layout`, as commands to run: Airlock's own, or
+ * (for a folder another tool writes) that tool's, then `airlock migrate hash` to record the file.
+ */
+export function createMigrationCommands(layout: MigrationLayout): string {
+  return layout === 'airlock'
+    ? `\`${LAYOUTS.airlock.create}\``
+    : `\`${LAYOUTS[layout].create}\`, then \`airlock migrate hash\``;
+}
+
+/**
+ * The advice for a change to an applied migration, for hints: "put the change in a new migration
+ * (`airlock migrate create <name>`)", or for a folder another tool writes, "…, created with
+ * drizzle-kit (`drizzle-kit generate --name <name>`, then `airlock migrate hash`)", as
+ * `airlock migrate create` says when it refuses such a folder.
+ */
+export function newMigrationAdvice(layout: MigrationLayout): string {
+  return layout === 'airlock'
+    ? `put the change in a new migration (${createMigrationCommands(layout)})`
+    : `put the change in a new migration, created with ${LAYOUTS[layout].tool} (${createMigrationCommands(layout)})`;
+}

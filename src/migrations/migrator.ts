@@ -14,7 +14,8 @@ import { type AirlockError, type ErrorCode, toAirlockError, UserError } from '..
 import type { LedgerEntry } from './ledger.ts';
 import type { MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
-import { migrationFilename } from './migration-name.ts';
+import { projectPath } from './migration-layouts.ts';
+import { migrationFilename, newMigrationAdvice } from './migration-name.ts';
 
 /** Something that makes applying unsafe. Plain data (JSON-serialisable for `--json`). */
 export interface MigrationProblem {
@@ -45,9 +46,11 @@ export interface MigrationPlan {
  *
  * A problem is reported for each applied file whose sha256 differs from the ledger's
  * (`MIGRATION_CHECKSUM_MISMATCH`, naming the file and both checksums) and each ledger version
- * without a file (`MIGRATION_MISSING_FILE`).
+ * without a file (`MIGRATION_MISSING_FILE`). Their hints name the files as `projectPath` shows
+ * them, and the way to add a migration in the files' layout (`newMigrationAdvice`).
  */
 export function planMigrations(files: MigrationFile[], ledger: LedgerEntry[]): MigrationPlan {
+  const folder = shownFolder(files);
   const applied = [...ledger].sort((a, b) => a.version - b.version);
   const byVersion = new Map(files.map((f) => [f.version, f]));
   const appliedVersions = new Set(applied.map((e) => e.version));
@@ -63,7 +66,7 @@ export function planMigrations(files: MigrationFile[], ledger: LedgerEntry[]): M
         ledgerSha256: entry.sha256,
         fileSha256: null,
         message: `Migration ${filename} was applied (at ${entry.appliedAt} by ${entry.appliedBy}) but its file is gone from the migrations directory.`,
-        hint: `Migrations are append-only: restore ${filename} from git (e.g. \`git checkout <commit> -- migrations/${filename}\`), then run \`airlock migrate status\`.`,
+        hint: `Migrations are append-only: restore ${filename} from git (e.g. \`git checkout <commit> -- ${folder ?? '<migrations folder>'}/${filename}\`), then run \`airlock migrate status\`.`,
       });
     } else if (file.sha256 !== entry.sha256) {
       problems.push({
@@ -73,7 +76,7 @@ export function planMigrations(files: MigrationFile[], ledger: LedgerEntry[]): M
         ledgerSha256: entry.sha256,
         fileSha256: file.sha256,
         message: `Migration ${file.path} was edited after it was applied: the ledger has sha256 ${entry.sha256}, the file now has ${file.sha256}.`,
-        hint: `Never edit an applied migration. Revert your change to ${file.filename} (git checkout it), and put the change in a new migration with \`airlock migrate create <name>\`.`,
+        hint: `Never edit an applied migration. Revert your change to ${file.filename} (\`git checkout -- ${projectPath(file.path)}\`), and ${newMigrationAdvice(file.layout ?? 'airlock')}.`,
       });
     }
   }
@@ -81,6 +84,14 @@ export function planMigrations(files: MigrationFile[], ledger: LedgerEntry[]): M
     .filter((f) => !appliedVersions.has(f.version))
     .sort((a, b) => a.version - b.version);
   return { applied, pending, problems };
+}
+
+/** The migrations folder of `files` as messages show it (see `projectPath`); null without files. */
+function shownFolder(files: MigrationFile[]): string | null {
+  const file = files[0];
+  if (!file) return null;
+  const shown = projectPath(file.path);
+  return shown.endsWith(`/${file.filename}`) ? shown.slice(0, -file.filename.length - 1) : null;
 }
 
 /** The error a problem stands for (thrown by `Migrator.apply`). */

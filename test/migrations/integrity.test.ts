@@ -80,7 +80,8 @@ describe('airlock.sum', () => {
     expect(error.message).toBe(
       '0002_add_title.sql changed since airlock.sum was written: run `airlock migrate hash` if the change is intended and not yet applied anywhere.',
     );
-    expect(error.hint).toContain('git checkout -- migrations/0002_add_title.sql');
+    // Outside any project (no airlock.yaml above it), the file's absolute path.
+    expect(error.hint).toContain(`git checkout -- ${join(files.dir, '0002_add_title.sql')}`);
     expect(error.details.problems).toEqual([
       expect.objectContaining({ kind: 'changed', filename: '0002_add_title.sql' }),
     ]);

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { hashMigrations, type SumUpdate } from '../../migrations/hash-migrations.ts';
 import { SUM_FILENAME } from '../../migrations/integrity.ts';
+import { type MigrationLayout, newMigrationAdvice } from '../../migrations/migration-name.ts';
 import type { CommandIO } from '../command-io.ts';
 import { withSession } from '../session.ts';
 import { environmentDatabase, servicesWithDatabase, shown } from './migration-sources.ts';
@@ -19,10 +20,12 @@ export async function migrateHashCommand(
       const { config } = session.ctx;
       const reports: Array<{ service: string } & SumUpdate> = [];
       const seen = new Set<string>();
+      const layouts = new Map<string, MigrationLayout>();
       for (const service of servicesWithDatabase(config, opts.service)) {
         const dir = service.database!.migrationsDir;
         if (seen.has(dir)) continue;
         seen.add(dir);
+        layouts.set(service.name, service.database!.layout.layout);
         // Every environment that has the service's database, in pipeline order.
         const databases = config.pipeline
           .filter(
@@ -53,7 +56,7 @@ export async function migrateHashCommand(
         for (const f of r.removed) io.reporter.info(`  - ${f} (removed)`);
         for (const a of r.appliedElsewhere) {
           io.reporter.warn(
-            `${a.file} already ran on ${a.environment} with its old content: re-hashing does not make the edit safe, and \`airlock migrate apply ${a.environment}\` will refuse it. Revert it (\`git checkout -- ${shown(path.join(r.dir, a.file))}\`) and put the change in a new migration (\`airlock migrate create <name>\`).`,
+            `${a.file} already ran on ${a.environment} with its old content: re-hashing does not make the edit safe, and \`airlock migrate apply ${a.environment}\` will refuse it. Revert it (\`git checkout -- ${shown(path.join(r.dir, a.file))}\`) and ${newMigrationAdvice(layouts.get(r.service) ?? 'airlock')}.`,
           );
         }
       }
