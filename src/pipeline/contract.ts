@@ -13,9 +13,10 @@
  */
 import { directivesOf } from '../migrations/directives.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
-import { type MigrationFile, readMigrationDir } from '../migrations/migration-files.ts';
+import type { MigrationFile } from '../migrations/migration-files.ts';
 import type { Release, ReleaseArtifact } from '../state/state-store.ts';
-import { type AirlockContext, migrationLayoutOf } from './context.ts';
+import type { AirlockContext } from './context.ts';
+import { releaseMigrationFiles } from './release-migration-files.ts';
 
 /** Contract migrations held back in one environment for one service. */
 export interface ContractHold {
@@ -95,10 +96,7 @@ export async function contractsNotCarried(
     if (!digest) return [];
     const cached = snapshots.get(digest);
     if (cached) return cached;
-    const files = await readMigrationDir(
-      await ctx.artifacts.view(digest),
-      migrationLayoutOf(ctx.config, service),
-    );
+    const files = await releaseMigrationFiles(ctx, service, digest);
     snapshots.set(digest, files);
     return files;
   };

@@ -20,7 +20,7 @@ import type {
   SecretsFact,
 } from '../gates/gate.ts';
 import { directivesOf } from '../migrations/directives.ts';
-import { type MigrationFile, readMigrationDir } from '../migrations/migration-files.ts';
+import type { MigrationFile } from '../migrations/migration-files.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import { allowList, compareForGate, readProfile } from '../parity/compare.ts';
 import { sharedValues } from '../secrets/fingerprint.ts';
@@ -35,11 +35,12 @@ import type {
 } from '../state/state-store.ts';
 import { countableApprovals } from './approval-identity.ts';
 import { gatePolicy } from './committed-policy.ts';
-import { type AirlockContext, databaseOf, migrationLayoutOf, serviceTarget } from './context.ts';
+import { type AirlockContext, databaseOf, serviceTarget } from './context.ts';
 import { carries, holdBackContracts } from './contract.ts';
 import { ledgerFilesFromReleases } from './ledger-files.ts';
 import { liveServices } from './live-previous.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
+import { releaseMigrationFiles } from './release-migration-files.ts';
 import type { RehearsalOutput } from './steps/rehearse-step.ts';
 
 /**
@@ -65,7 +66,7 @@ export async function releaseMigrations(
       },
     );
   }
-  return readMigrationDir(await ctx.artifacts.view(digest), migrationLayoutOf(ctx.config, service));
+  return releaseMigrationFiles(ctx, service, digest);
 }
 
 /** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */

@@ -7,8 +7,9 @@
  */
 
 import type { LedgerEntry } from '../migrations/ledger.ts';
-import { type MigrationFile, readMigrationDir } from '../migrations/migration-files.ts';
-import { type AirlockContext, migrationLayoutOf } from './context.ts';
+import type { MigrationFile } from '../migrations/migration-files.ts';
+import type { AirlockContext } from './context.ts';
+import { releaseMigrationFiles } from './release-migration-files.ts';
 
 /** How many of the newest releases are searched for a row whose own release is unknown. */
 const SEARCHED_RELEASES = 50;
@@ -43,10 +44,7 @@ export async function ledgerFilesFromReleases(
     const digest = release.services[service]?.migrationsDigest;
     if (!digest || read.has(digest)) continue;
     read.add(digest);
-    for (const file of await readMigrationDir(
-      await ctx.artifacts.view(digest),
-      migrationLayoutOf(ctx.config, service),
-    )) {
+    for (const file of await releaseMigrationFiles(ctx, service, digest)) {
       const key = `${file.version}:${file.sha256}`;
       if (wanted.delete(key)) found.push(file);
     }

@@ -34,11 +34,40 @@ describe('migrations are linted before they reach staging', () => {
       expect(result.status).toBe('failed');
       expect(result.failedStep?.name).toBe('lint:notes');
       expect(result.failedStep?.message).toMatch(
-        /^1 file: 1 error, 0 warnings — 0003_drop_updated_at\.sql:1: destructive-change-outside-contract: /,
+        /^1 file: 1 error, 0 warnings — migrations\/0003_drop_updated_at\.sql:1: destructive-change-outside-contract: /,
       );
       expect(result.steps.find((s) => s.name === 'migrate:notes')?.status).toBe('skipped');
       expect(ledgerVersions(project, 'staging')).toEqual([1, 2]);
       expect((await liveVersion(project.url('staging'))).release).toBe('r1');
+    },
+  );
+
+  stagedProjectTest(
+    'a warning passes, and the step shows each one by rule, file:line and message',
+    async ({ project }) => {
+      const { ctx: dev } = await project.session();
+      const stale = (n: number) =>
+        `-- airlock:lint-ignore foreign-keys-pragma stale reason ${n}\nCREATE TABLE tags_${n} (id INTEGER);\n`;
+      project.commitFiles(
+        { 'migrations/0003_add_tags.sql': Array.from({ length: 7 }, (_, i) => stale(i)).join('') },
+        'Add tags tables',
+      );
+      const result = await deploy(dev, 'staging', {});
+      expect(result.status, result.failedStep?.message ?? '').toBe('succeeded');
+      const lines = result.steps.find((s) => s.name === 'lint:notes')?.message?.split('\n');
+      expect(lines?.[0]).toBe('1 file: 0 errors, 7 warnings');
+      expect(lines?.slice(1, 6)).toEqual(
+        [1, 3, 5, 7, 9].map((line) =>
+          expect.stringMatching(
+            new RegExp(
+              `^ {4}warning: migrations/0003_add_tags\\.sql:${line}: unused-lint-ignore: \`-- airlock:lint-ignore foreign-keys-pragma\` suppresses nothing`,
+            ),
+          ),
+        ),
+      );
+      expect(lines?.slice(6)).toEqual([
+        '    and 2 more warnings (`airlock migrate lint` lists them all)',
+      ]);
     },
   );
 

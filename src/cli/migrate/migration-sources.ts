@@ -8,10 +8,11 @@ import { environmentNamed } from '../../config/environments.ts';
 import type { ResolvedConfig, ResolvedService } from '../../config/resolve.ts';
 import { UserError } from '../../errors.ts';
 import type { EnvironmentDatabase } from '../../migrations/environment-database.ts';
-import { type MigrationFile, readMigrationDir } from '../../migrations/migration-files.ts';
+import type { MigrationFile } from '../../migrations/migration-files.ts';
 import { verifiedMigrationFiles } from '../../migrations/verified-migration-files.ts';
 import { type AirlockContext, databaseOf } from '../../pipeline/context.ts';
 import { releaseNamed } from '../../pipeline/decide.ts';
+import { releaseMigrationFiles } from '../../pipeline/release-migration-files.ts';
 
 /** `p` for messages: relative to the working directory when inside it, else absolute. */
 export function shown(p: string): string {
@@ -118,9 +119,7 @@ export async function migrationSources(
     if (release) {
       const digest = release.services[name]?.migrationsDigest;
       if (digest) await ctx.artifacts.verify(digest);
-      const files = digest
-        ? await readMigrationDir(await ctx.artifacts.view(digest), service.database.layout)
-        : [];
+      const files = digest ? await releaseMigrationFiles(ctx, name, digest) : [];
       out.push({ service, files, source: `release ${release.id}` });
     } else {
       // A release's files were checked against airlock.sum when it was built.

@@ -14,7 +14,7 @@ export interface LintFinding {
   severity: LintSeverity;
   /** The file name, e.g. `0003_drop_body.sql`. */
   file: string;
-  /** Absolute path of the file. */
+  /** The file's `MigrationFile.path`: absolute, or relative to the project for a release's snapshot. */
   path: string;
   /** 1-based line. */
   line: number;

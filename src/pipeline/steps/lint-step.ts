@@ -1,11 +1,13 @@
-import { readMigrationDir } from '../../migrations/migration-files.ts';
+import type { LintFinding } from '../../migrations/lint/types.ts';
 import { planMigrations } from '../../migrations/migrator.ts';
 import { audit } from '../../state/audit.ts';
 import type { Step } from '../engine.ts';
+import { releaseMigrationFiles } from '../release-migration-files.ts';
 import type { DeploymentRun } from './deployment-run.ts';
 
 /** Findings shown in the step's message; `airlock migrate lint` lists them all. */
 const SHOWN = 3;
+const SHOWN_WARNINGS = 5;
 
 /**
  * Lints the migrations a release would bring into the first environment, before any of them
@@ -23,10 +25,7 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
       const artifact = d.release.services[service];
       if (!database || !artifact?.migrationsDigest)
         return { status: 'succeeded', message: 'no migrations' };
-      const files = await readMigrationDir(
-        await d.ctx.artifacts.view(artifact.migrationsDigest),
-        database.layout,
-      );
+      const files = await releaseMigrationFiles(d.ctx, service, artifact.migrationsDigest);
       const pending = planMigrations(files, await d.ctx.databases.readLedger(database)).pending;
       if (pending.length === 0) return { status: 'succeeded', message: 'nothing pending' };
       ctx.progress(`linting ${pending.length} file${pending.length === 1 ? '' : 's'}`);
@@ -71,19 +70,27 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
         })),
       };
       const summary = `${report.files} file${report.files === 1 ? '' : 's'}: ${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}${report.suppressed.length ? `, ${report.suppressed.length} suppressed` : ''}`;
+      const where = (f: LintFinding) => `${f.path}:${f.line}: ${f.rule}: ${f.message}`;
+      // A warning may predict a failure further down the pipeline: each on a line of its own.
+      const warnings = report.findings.filter((f) => f.severity === 'warning');
+      const warningLines = [
+        ...warnings.slice(0, SHOWN_WARNINGS).map((f) => `\n    warning: ${where(f)}`),
+        ...(warnings.length > SHOWN_WARNINGS
+          ? [
+              `\n    and ${warnings.length - SHOWN_WARNINGS} more warning${warnings.length - SHOWN_WARNINGS === 1 ? '' : 's'} (\`airlock migrate lint\` lists them all)`,
+            ]
+          : []),
+      ].join('');
       if (report.errors > 0) {
         const errors = report.findings.filter((f) => f.severity === 'error');
-        const shown = errors
-          .slice(0, SHOWN)
-          .map((f) => `${f.file}:${f.line}: ${f.rule}: ${f.message}`)
-          .join('; ');
+        const shown = errors.slice(0, SHOWN).map(where).join('; ');
         return {
           status: 'failed',
-          message: `${summary} — ${shown}${errors.length > SHOWN ? `; and ${errors.length - SHOWN} more` : ''}. See every finding and its fix with \`airlock migrate lint\`.`,
+          message: `${summary} — ${shown}${errors.length > SHOWN ? `; and ${errors.length - SHOWN} more` : ''}. See every finding and its fix with \`airlock migrate lint\`.${warningLines}`,
           output,
         };
       }
-      return { status: 'succeeded', message: summary, output };
+      return { status: 'succeeded', message: `${summary}${warningLines}`, output };
     },
   };
 }

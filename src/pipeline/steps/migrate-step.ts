@@ -1,8 +1,7 @@
-import { readMigrationDir } from '../../migrations/migration-files.ts';
 import { migrationLabel } from '../../migrations/migration-name.ts';
-import { migrationLayoutOf } from '../context.ts';
 import type { Step } from '../engine.ts';
 import { migrateService } from '../migrate.ts';
+import { releaseMigrationFiles } from '../release-migration-files.ts';
 import type { DeploymentRun } from './deployment-run.ts';
 
 /**
@@ -17,10 +16,7 @@ export function migrateStep(d: DeploymentRun, service: string, title: string): S
     async run(ctx) {
       const artifact = d.release.services[service];
       const files = artifact?.migrationsDigest
-        ? await readMigrationDir(
-            await d.ctx.artifacts.view(artifact.migrationsDigest),
-            migrationLayoutOf(d.ctx.config, service),
-          )
+        ? await releaseMigrationFiles(d.ctx, service, artifact.migrationsDigest)
         : [];
       const result = await migrateService(d.ctx, d.env, service, files, {
         release: d.release.id,
