@@ -10,20 +10,29 @@ import { describe, expect } from 'vitest';
 import { deploy } from '../../src/pipeline/operations.ts';
 import type { AuditEvent } from '../../src/state/state-store.ts';
 import { promotedProjectTest, stageAndApprove } from '../helpers/fixtures.ts';
-import { ledgerVersions, notesDatabase } from '../helpers/project.ts';
+import { ledgerVersions, notesDatabase, type TestProject } from '../helpers/project.ts';
 
 const UNIQUE_TITLES = '0003_unique_titles.sql';
+
+/** `airlock migrate resolve <args>`. */
+function resolve(project: TestProject, ...args: string[]) {
+  return project.cli(['migrate', 'resolve', ...args]);
+}
+
+/** Two notes with one title on production only: a unique index on titles fails there alone. */
+function duplicateTitlesOnProduction(project: TestProject): void {
+  const production = new DatabaseSync(notesDatabase(project, 'production'));
+  production.exec(
+    "INSERT INTO notes (title, created_at) VALUES ('same', '2026-12-01'), ('same', '2026-12-02')",
+  );
+  production.close();
+}
 
 describe('a migration that ran on staging and fails on production', () => {
   promotedProjectTest(
     'says the ways out; resolved by hand on production, the same release is promoted, on the record',
     async ({ project }) => {
-      // Production's data trips the file; staging's does not.
-      const production = new DatabaseSync(notesDatabase(project, 'production'));
-      production.exec(
-        "INSERT INTO notes (title, created_at) VALUES ('same', '2026-12-01'), ('same', '2026-12-02')",
-      );
-      production.close();
+      duplicateTitlesOnProduction(project);
       project.commitFiles(
         { [`migrations/${UNIQUE_TITLES}`]: 'CREATE UNIQUE INDEX notes_title ON notes (title);\n' },
         'Titles are unique',
@@ -42,31 +51,15 @@ describe('a migration that ran on staging and fails on production', () => {
       expect(ledgerVersions(project, 'production')).toEqual([1, 2]);
 
       // Refused: without --applied, without a reason, a file staging has not run, twice.
-      const bare = await project.cli(['migrate', 'resolve', 'production', '3', '-m', 'x']);
+      const bare = await resolve(project, 'production', '3', '-m', 'x');
       expect(bare.code).toBe(2); // a usage error
       expect(bare.stderr).toContain(
         '`--applied` records the migration as applied, running nothing',
       );
-      const blank = await project.cli([
-        'migrate',
-        'resolve',
-        'production',
-        '3',
-        '--applied',
-        '-m',
-        ' ',
-      ]);
+      const blank = await resolve(project, 'production', '3', '--applied', '-m', ' ');
       expect(blank.code).toBe(2);
       expect(blank.stderr).toContain('-m must say what was done by hand');
-      const unknown = await project.cli([
-        'migrate',
-        'resolve',
-        'production',
-        '9',
-        '--applied',
-        '-m',
-        'x',
-      ]);
+      const unknown = await resolve(project, 'production', '9', '--applied', '-m', 'x');
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toContain('there is no migration 9');
 
@@ -76,17 +69,16 @@ describe('a migration that ran on staging and fails on production', () => {
         "UPDATE notes SET title = 'same (2)' WHERE created_at = '2026-12-02'; CREATE UNIQUE INDEX notes_title ON notes (title);",
       );
       byHand.close();
-      const resolved = await project.cli([
-        'migrate',
-        'resolve',
+      const resolved = await resolve(
+        project,
         'production',
         UNIQUE_TITLES,
         '--applied',
         '-m',
         'renamed the duplicate title, then created the index',
         '--json',
-        '--yes', // production is protected
-      ]);
+        '--yes',
+      ); // --yes: production is protected
       expect(resolved.code, resolved.stderr).toBe(0);
       expect(JSON.parse(resolved.stdout)).toMatchObject({
         ok: true,
@@ -95,15 +87,7 @@ describe('a migration that ran on staging and fails on production', () => {
         resolved: { file: UNIQUE_TITLES, version: 3, durationMs: 0, release: null },
       });
       expect(ledgerVersions(project, 'production')).toEqual([1, 2, 3]);
-      const again = await project.cli([
-        'migrate',
-        'resolve',
-        'production',
-        '0003',
-        '--applied',
-        '-m',
-        'again',
-      ]);
+      const again = await resolve(project, 'production', '0003', '--applied', '-m', 'again');
       expect(again.code).toBe(1);
       expect(again.stderr).toContain(`${UNIQUE_TITLES} is already in production's ledger`);
 
@@ -133,11 +117,7 @@ describe('a migration that ran on staging and fails on production', () => {
   promotedProjectTest(
     'the files that ran before the failing one are on the record',
     async ({ project }) => {
-      const production = new DatabaseSync(notesDatabase(project, 'production'));
-      production.exec(
-        "INSERT INTO notes (title, created_at) VALUES ('same', '2026-12-01'), ('same', '2026-12-02')",
-      );
-      production.close();
+      duplicateTitlesOnProduction(project);
       project.commitFiles(
         {
           'migrations/0003_add_notes_pinned.sql': 'ALTER TABLE notes ADD COLUMN pinned INTEGER;\n',
@@ -165,15 +145,14 @@ describe('a migration that ran on staging and fails on production', () => {
         { [`migrations/${UNIQUE_TITLES}`]: 'CREATE UNIQUE INDEX notes_title ON notes (title);\n' },
         'Titles are unique',
       );
-      const refused = await project.cli([
-        'migrate',
-        'resolve',
+      const refused = await resolve(
+        project,
         'production',
         UNIQUE_TITLES,
         '--applied',
         '-m',
         'done by hand',
-      ]);
+      );
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('not applied on staging');
       expect(ledgerVersions(project, 'production')).toEqual([1, 2]);

@@ -88,6 +88,20 @@ function startStuckDeploy(project: TestProject) {
   );
 }
 
+/**
+ * Staging in `airlock status --json` after a command stopped itself cleanly: nothing left to
+ * recover, and its lock freed.
+ */
+async function stagingAfterCleanStop(project: TestProject) {
+  const json = JSON.parse((await project.cli(['status', '--json'])).stdout);
+  expect(json.interrupted).toBeUndefined(); // it ended itself: nothing left to recover
+  const staging = json.environments.find(
+    (e: { environment: string }) => e.environment === 'staging',
+  );
+  expect(staging.lock).toBeNull();
+  return staging;
+}
+
 describe('a deployment killed with SIGKILL', () => {
   projectTest(
     'leaves the old release serving; the next command reports it and frees the lock',
@@ -168,13 +182,7 @@ describe('a deployment stopped with SIGTERM (CI cancellation, `timeout`)', () =>
       expect((await liveVersion(project.url('staging'))).release).toBe('r1');
       expect(await waitFor(() => !processRunning(SLEEP), 10_000)).toBe(true);
 
-      const status = await project.cli(['status', '--json']);
-      const json = JSON.parse(status.stdout);
-      expect(json.interrupted).toBeUndefined(); // it ended itself: nothing left to recover
-      const staging = json.environments.find(
-        (e: { environment: string }) => e.environment === 'staging',
-      );
-      expect(staging.lock).toBeNull();
+      const staging = await stagingAfterCleanStop(project);
       expect(staging.services[0]).toMatchObject({ release: 'r1' });
     },
   );
@@ -214,13 +222,7 @@ describe('Ctrl-C (SIGINT) during a deployment', () => {
         expect(output()).toContain(`e2e: \`trap "" TERM; ${TRAPPED}\` cancelled`);
         expect(await waitFor(() => !processRunning(TRAPPED), 10_000)).toBe(true);
 
-        const status = await project.cli(['status', '--json']);
-        const json = JSON.parse(status.stdout);
-        expect(json.interrupted).toBeUndefined(); // it ended itself: nothing left to recover
-        const staging = json.environments.find(
-          (e: { environment: string }) => e.environment === 'staging',
-        );
-        expect(staging.lock).toBeNull();
+        const staging = await stagingAfterCleanStop(project);
         expect(staging.lastDeployment).toMatchObject({ releaseId: 'r2', status: 'failed' });
         // Stopped during its checks, as if they failed: staging (the first environment) keeps
         // the new release, as it does when checks fail, and the summary says so.
