@@ -61,6 +61,11 @@ export interface MigrationGateFacts {
    * is refused, so the release is fix-forward only.
    */
   contracts?: string[];
+  /**
+   * Why the release's migrations could not be read here: it was built on another machine and
+   * its files are not stored on this one (nor in a shared store). The gate waits for them.
+   */
+  notStored?: string;
 }
 
 /**

@@ -8,6 +8,16 @@ import type { GateInputs, GateResult } from './gate.ts';
  */
 export function evaluateMigrationsGate(inputs: GateInputs): GateResult {
   const { environment, previous } = inputs;
+  const notStored = inputs.migrations.find((m) => m.notStored);
+  if (notStored) {
+    // Not a verdict on the migrations: this machine cannot read them yet.
+    return {
+      gate: 'migrations',
+      status: 'pending',
+      reason: `${notStored.service}: ${notStored.notStored} The migrations are checked once they are.`,
+      next: `airlock build --commit ${inputs.release.commit.slice(0, 7)}`,
+    };
+  }
   const problems = inputs.migrations.flatMap((m) =>
     m.problems.map((p) => `${m.service}: ${p.message}`),
   );

@@ -419,8 +419,13 @@ export async function promotionPlan(
   ctx: AirlockContext,
   env: ResolvedEnvironment,
   release: Release,
+  options: GatherOptions = {},
 ): Promise<Plan> {
-  const decision = await decide(ctx, promotionChoice(env, release, { ifServing: 'redeploy' }));
+  const decision = await decide(
+    ctx,
+    promotionChoice(env, release, { ifServing: 'redeploy' }),
+    options,
+  );
   if (decision.outcome === 'unchanged') throw new Error('a redeploy is never unchanged');
   return decision.plan;
 }

@@ -7,7 +7,7 @@
 
 import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
-import { UserError } from '../errors.ts';
+import { ConfigError, hasCode, UserError } from '../errors.ts';
 import type {
   AuditFact,
   CiFact,
@@ -69,6 +69,16 @@ export async function releaseMigrations(
   return releaseMigrationFiles(ctx, service, digest);
 }
 
+/**
+ * Whether `error` means this machine cannot reach what the full facts need: a database whose
+ * secret is not set here (`ConfigError`), or a release whose files are stored elsewhere
+ * (`RELEASE_NOT_STORED`). Callers that only tell people what a release waits for then gather
+ * with `skipMigrations`.
+ */
+export function notReachableHere(error: unknown): boolean {
+  return error instanceof ConfigError || hasCode(error, 'RELEASE_NOT_STORED');
+}
+
 /** Reads a release's migrations (from its stored snapshot) and compares them with ledgers. */
 async function migrationFacts(
   ctx: AirlockContext,
@@ -82,7 +92,23 @@ async function migrationFacts(
     const service = env.services[name];
     const artifact = release.services[name];
     if (!service?.database || !artifact) continue;
-    const files = await releaseMigrations(ctx, release, name);
+    let files: MigrationFile[];
+    try {
+      files = await releaseMigrations(ctx, release, name);
+    } catch (error) {
+      // A promotion's plan is also how a CI job learns which release to fetch before it has
+      // the files: the gate waits for them instead of the plan failing.
+      if (!previous || !hasCode(error, 'RELEASE_NOT_STORED')) throw error;
+      out.push({
+        service: name,
+        pending: [],
+        held: null,
+        notOnPrevious: [],
+        problems: [],
+        notStored: (error as UserError).message,
+      });
+      continue;
+    }
     const plan = planMigrations(files, await ctx.databases.readLedger(service.database));
     const servingId = serving.find((s) => s.service === name)?.releaseId;
     const servingRelease = servingId ? ((await ctx.store.findRelease(servingId)) ?? null) : null;

@@ -18,7 +18,7 @@ import {
   refusePlan,
   type UnchangedOutcome,
 } from './execute.ts';
-import { gatherFacts } from './facts.ts';
+import { gatherFacts, notReachableHere } from './facts.ts';
 import { buildPlan, type Plan } from './plan.ts';
 
 export interface ReleaseChoice {
@@ -157,7 +157,7 @@ export async function announceApprovalRequest(
   // production secret): approvals and the other gates do not need it.
   const plan = buildPlan(
     await gatherFacts(ctx, 'promote', next, release).catch((error) => {
-      if (error instanceof ConfigError)
+      if (notReachableHere(error))
         return gatherFacts(ctx, 'promote', next, release, { skipMigrations: true });
       throw error;
     }),

@@ -1,9 +1,9 @@
 /**
  * Team mode from a second machine: one state store (Postgres) shared, each machine its own
  * Airlock home (its own artifact store), no shared artifact store. A release built on the
- * first machine is not on the second: planning it says so (not "applied migrations are gone"),
- * and `airlock build` there builds the commit again instead of reusing a release it cannot
- * read. The example's build gives the same bytes, so it is the same release. Real CLI
+ * first machine is not on the second: planning its deployment says so (not "applied migrations
+ * are gone"), its promotion's migrations gate waits for the files, and `airlock build` there
+ * builds the commit again instead of reusing a release it cannot read. The example's build gives the same bytes, so it is the same release. Real CLI
  * processes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +35,18 @@ describeIfPostgres('team mode: a release built on another machine', () => {
       );
       expect(plan.stderr).toContain(`airlock build --commit ${r1.commit.slice(0, 7)}`);
       expect(plan.stderr).not.toContain('gone from the migrations directory');
+      // A promotion's plan still names the release (a CI job learns from it what to fetch):
+      // the migrations gate waits for the files instead of judging none.
+      const promotion = await project.cli(
+        ['plan', 'production', '--release', r1.id, '--json'],
+        there,
+      );
+      expect(promotion.code).toBe(4);
+      const gates = JSON.parse(promotion.stdout).plan.gates as Array<Record<string, string>>;
+      expect(gates.find((g) => g.gate === 'migrations')).toMatchObject({
+        status: 'pending',
+        reason: expect.stringContaining('its files are not stored on this one'),
+      });
 
       const again = await project.cli(['build'], there);
       expect(again.code, again.stderr).toBe(0);
