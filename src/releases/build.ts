@@ -128,6 +128,9 @@ async function copyWorkingTree(root: string, dest: string): Promise<void> {
   }
 }
 
+/** A line of a stack trace (`    at fn (file.js:1:2)`), as Node and pnpm print them. */
+const STACK_FRAME = /^\s+at\s+\S/;
+
 /**
  * Builds a release (or finds the existing one).
  * @throws UserError `NOT_A_GIT_REPO`, `RELEASE_NOT_FOUND` (unknown commit), `BUILD_FAILED`
@@ -207,9 +210,10 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
           : result.exitCode === null
             ? `was killed by ${result.signal}`
             : `exited ${result.exitCode}`;
-        // Its last lines say why more often than not (the whole output is in the log).
+        // Its last lines say why more often than not (the whole output is in the log); a
+        // stack trace's frames say where, not why, and would push the error itself out.
         const last = result.tail
-          .filter((line) => line.trim() !== '')
+          .filter((line) => line.trim() !== '' && !STACK_FRAME.test(line))
           .slice(-5)
           .map((line) => (line.length > 200 ? `${line.slice(0, 199)}…` : line));
         const where = dirty

@@ -225,7 +225,7 @@ describe('airlock build', () => {
       project.editConfig((doc) =>
         doc.setIn(
           ['services', 'notes', 'build', 'command'],
-          'echo compiling; echo "type error in x.ts" >&2; exit 3',
+          'echo compiling; echo "type error in x.ts" >&2; for f in 1 2 3 4 5 6; do echo "    at frame$f (x.js:$f:1)" >&2; done; exit 3',
         ),
       );
       const failed = await project.cli(['build', '--rebuild', '--json']);
@@ -236,8 +236,10 @@ describe('airlock build', () => {
         message: expect.stringContaining('exited 3'),
       });
       expect(error.details.tail).toContain('type error in x.ts');
-      // The cause is in the message itself, not only in the log.
+      // The cause is in the message itself, not only in the log; a stack trace's frames do
+      // not push it out.
       expect(error.message).toContain('Its last lines:\n    compiling\n    type error in x.ts');
+      expect(error.message.split('Its last lines:')[1]).not.toContain('at frame');
       expect(error.hint).toContain('It ran in a copy of the working tree.');
       expect(error.hint).toMatch(/Read the build log: .*build-[0-9a-f]{12}-dirty-notes\.log/);
 
