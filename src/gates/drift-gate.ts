@@ -1,3 +1,4 @@
+import { newMigrationAdvice } from '../migrations/migration-name.ts';
 import type { GateInputs, GateResult } from './gate.ts';
 
 /**
@@ -23,7 +24,7 @@ export function evaluateDriftGate(inputs: GateInputs): GateResult {
       gate: 'drift',
       status: 'fails',
       reason: `schema drift — ${blocking.map(describe).join(' | ')}.`,
-      next: `put the change in a migration (airlock migrate create <name>) or undo it; see \`airlock migrate drift ${inputs.previous} ${inputs.environment.name}\``,
+      next: `to keep the change, ${newMigrationAdvice(blocking[0]?.layout ?? 'airlock')}; or undo it. See \`airlock migrate drift ${inputs.previous} ${inputs.environment.name}\``,
     };
   }
   if (warned.length > 0) {

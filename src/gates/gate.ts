@@ -4,6 +4,7 @@
  * (plan, then apply; Kargo verification, GitHub Environments protection rules.)
  */
 import type { ResolvedEnvironment } from '../config/resolve.ts';
+import type { MigrationLayout } from '../migrations/migration-name.ts';
 import type { MigrationProblem, NotOnPrevious } from '../migrations/migrator.ts';
 import type { ContractHold } from '../pipeline/contract.ts';
 import type { SharedValue } from '../secrets/fingerprint.ts';
@@ -86,6 +87,8 @@ export interface RehearsalFact {
 export interface DriftFact {
   service: string;
   mode: 'block' | 'warn';
+  /** The layout of the service's migrations folder (which tool creates a new migration). */
+  layout?: MigrationLayout;
   /** One sentence per difference not explained by migrations. */
   findings: string[];
   /** Set when drift could not be checked (e.g. a scratch database could not be made). */

@@ -15,6 +15,7 @@
 import { UserError } from '../errors.ts';
 import type { LedgerEntry } from './ledger.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { type MigrationLayout, newMigrationAdvice } from './migration-name.ts';
 import { type ReplayOptions, replaySchemas } from './migration-replay.ts';
 import { type MigrationProblem, planMigrations } from './migrator.ts';
 import {
@@ -163,13 +164,13 @@ export async function detectDrift(
  * The `MIGRATION_DRIFT` error for a drifted result (for a command that must fail on drift),
  * naming every finding.
  */
-export function driftError(result: DriftResult): UserError {
+export function driftError(result: DriftResult, layout: MigrationLayout = 'airlock'): UserError {
   const n = result.findings.length;
   return new UserError(
     'MIGRATION_DRIFT',
     `${n} schema difference${n === 1 ? '' : 's'} not explained by migrations: ${result.findings.map((f) => f.difference.message).join('; ')}.`,
     {
-      hint: 'Put the change in a migration (`airlock migrate create <name>`) and apply it everywhere, or undo the manual change; then run `airlock migrate drift` again.',
+      hint: `To keep the change, ${newMigrationAdvice(layout)} and apply it everywhere; or undo the manual change. Then run \`airlock migrate drift\` again.`,
       details: { findings: result.findings },
     },
   );

@@ -153,7 +153,12 @@ async function driftFacts(
     const artifact = release.services[name];
     if (!target || !artifact) continue;
     const source = databaseOf(ctx.config, previous, name);
-    const fact: DriftFact = { service: name, mode: target.drift, findings: [] };
+    const fact: DriftFact = {
+      service: name,
+      mode: target.drift,
+      layout: target.layout.layout,
+      findings: [],
+    };
     try {
       const { describeSchema } = await import('../migrations/introspect.ts');
       const { detectDrift } = await import('../migrations/schema-drift.ts');

@@ -236,6 +236,7 @@ for (const engine of engines) {
       expect(error.code).toBe('MIGRATION_DRIFT');
       expect(error.message).toContain('notes.hotfix');
       expect(error.hint).toContain('airlock migrate create');
+      expect(driftError(result, 'drizzle').hint).toContain('created with drizzle-kit');
     });
 
     it('tells drift apart from a pending migration on the same table', async () => {

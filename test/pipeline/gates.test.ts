@@ -209,6 +209,15 @@ describe('gates', () => {
     );
     expect(blocked).toMatchObject({ status: 'fails', reason: `schema drift — web: ${finding}.` });
     expect(blocked.next).toContain('airlock migrate drift staging production');
+    expect(blocked.next).toContain('`airlock migrate create <name>`');
+    // A folder drizzle-kit writes: the advice names drizzle-kit, not a command that refuses.
+    const drizzle = evaluateDriftGate(
+      inputs({
+        drift: [{ service: 'web', mode: 'block', layout: 'drizzle', findings: [finding] }],
+      }),
+    );
+    expect(drizzle.next).toContain('created with drizzle-kit');
+    expect(drizzle.next).not.toContain('airlock migrate create');
     expect(
       evaluateDriftGate(inputs({ drift: [{ service: 'web', mode: 'warn', findings: [finding] }] })),
     ).toMatchObject({

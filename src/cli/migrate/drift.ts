@@ -67,7 +67,10 @@ export async function migrateDriftCommand(
       io.reporter.result({ environments: [envA.name, envB.name], services: reports });
       const all = mergeDrift(reports);
       if (all.drifted) {
-        const error = driftError(all);
+        // Advice in the layout of the (first) drifted service's migrations folder.
+        const drifted = reports.find((r) => r.drifted)?.service;
+        const layout = drifted ? databaseOf(config, envA.name, drifted).layout.layout : undefined;
+        const error = driftError(all, layout);
         const n = all.findings.length;
         // The findings are listed above; in --json they are in the error itself.
         throw io.reporter.json
