@@ -76,6 +76,18 @@ export async function approveCommand(
       io.reporter.warn(
         `${release.id} was built from uncommitted changes on commit ${release.commit.slice(0, 7)}: what you approved is not in git; \`airlock releases --json\` lists its files' digest.`,
       );
+    if (approval.decision === 'approved' && env.previous) {
+      // Approving ahead is allowed, but a release that failed there cannot be promoted as it is.
+      const there = await ctx.store.listDeployments({
+        environment: env.previous,
+        releaseId: release.id,
+        limit: 20,
+      });
+      if (!there.some((d) => d.status === 'succeeded'))
+        io.reporter.warn(
+          `${release.id} has not ${there.length > 0 ? 'succeeded' : 'been deployed'} on ${env.previous}${there.length > 0 ? ` (its last deployment there ${there[0]?.status})` : ''}: the approval is recorded, and ${environment} takes ${release.id} only once it has.`,
+        );
+    }
     if (approval.identity === 'unverified')
       io.reporter.warn(
         `Unverified: ${environment} takes any name as an approver (approval.identity: any); "${approval.actor}" is what this machine claims, not a proven identity.`,

@@ -60,6 +60,29 @@ describe('airlock CLI', () => {
   );
 
   projectTest(
+    'warns an approver that the release has not succeeded on the previous environment',
+    async ({ project }) => {
+      expect((await project.cli(['build'])).code).toBe(0); // r1, never deployed
+      const ahead = await project.cli([
+        'approve',
+        'production',
+        '--release',
+        'r1',
+        '--as',
+        REVIEWER,
+      ]);
+      expect(ahead.code).toBe(0);
+      expect(`${ahead.stdout}${ahead.stderr}`).toContain(
+        'r1 has not been deployed on staging: the approval is recorded, and production takes r1 only once it has.',
+      );
+      expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
+      const after = await project.cli(['approve', 'production', '-m', 'again', '--as', REVIEWER]);
+      expect(after.code).toBe(0);
+      expect(`${after.stdout}${after.stderr}`).not.toContain('has not been deployed');
+    },
+  );
+
+  projectTest(
     'refuses to change a protected environment without --yes when there is no terminal',
     async ({ project }) => {
       expect((await project.cli(['deploy', 'staging'])).code).toBe(0);
