@@ -88,11 +88,22 @@ export function serviceTarget(
  * is global-only); Airlock's own layout when no environment has the service's database.
  */
 export function migrationLayoutOf(config: ResolvedConfig, service: string): MigrationFolderLayout {
+  return anyDatabaseOf(config, service)?.layout ?? { layout: 'airlock' };
+}
+
+/**
+ * `service`'s database as some environment has it, for what is the same in all (its
+ * migrations folder and layout: `database` is global-only); undefined when none has one.
+ */
+export function anyDatabaseOf(
+  config: ResolvedConfig,
+  service: string,
+): ResolvedDatabase | undefined {
   for (const environment of Object.values(config.environments)) {
     const database = environment.services[service]?.database;
-    if (database) return database.layout;
+    if (database) return database;
   }
-  return { layout: 'airlock' };
+  return undefined;
 }
 
 export function databaseOf(

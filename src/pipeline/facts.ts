@@ -7,7 +7,7 @@
 
 import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedDatabase, ResolvedEnvironment } from '../config/resolve.ts';
-import { ConfigError, hasCode, UserError } from '../errors.ts';
+import { ConfigError, hasCode, type UserError } from '../errors.ts';
 import type {
   AuditFact,
   CiFact,
@@ -40,34 +40,8 @@ import { carries, holdBackContracts } from './contract.ts';
 import { ledgerFilesFromReleases } from './ledger-files.ts';
 import { liveServices } from './live-previous.ts';
 import { type AwaitingApproval, currentRelease, type PlanFacts } from './plan.ts';
-import { releaseMigrationFiles } from './release-migration-files.ts';
+import { releaseMigrations } from './release-migration-files.ts';
 import type { RehearsalOutput } from './steps/rehearse-step.ts';
-
-/**
- * The migration files `release` carries for `service`, from its stored snapshot.
- * @throws UserError `RELEASE_NOT_STORED` when the snapshot is neither stored on this machine
- *   nor in a shared store (the release was built on another machine): read as no files, every
- *   applied migration would look deleted.
- */
-export async function releaseMigrations(
-  ctx: AirlockContext,
-  release: Release,
-  service: string,
-): Promise<MigrationFile[]> {
-  const digest = release.services[service]?.migrationsDigest;
-  if (!digest) return [];
-  if (!ctx.artifacts.has(digest) && !ctx.artifacts.remote) {
-    throw new UserError(
-      'RELEASE_NOT_STORED',
-      `${release.id} was built from ${release.commit.slice(0, 7)} by ${release.createdBy} on another machine, and its files are not stored on this one.`,
-      {
-        hint: `Build the commit here (\`airlock build --commit ${release.commit.slice(0, 7)}\`: it is ${release.id} again when the build gives the same bytes, a new release otherwise), or give every machine one shared artifact store (\`artifacts:\` in airlock.yaml) so each deploys the same bytes.`,
-        details: { release: release.id, digest },
-      },
-    );
-  }
-  return releaseMigrationFiles(ctx, service, digest);
-}
 
 /**
  * Whether `error` means this machine cannot reach what the full facts need: a database whose

@@ -8,13 +8,14 @@
 import { environmentNamed } from '../../config/environments.ts';
 import { UserError } from '../../errors.ts';
 import { fileToResolve } from '../../migrations/resolve-migration.ts';
+import { verifiedMigrationFiles } from '../../migrations/verified-migration-files.ts';
 import { databaseOf } from '../../pipeline/context.ts';
 import { acquireEnvironmentLock } from '../../pipeline/lock.ts';
 import { audit } from '../../state/audit.ts';
 import type { CommandIO } from '../command-io.ts';
 import { confirmChange } from '../confirm.ts';
 import { withSession } from '../session.ts';
-import { migrationSources, oneServiceWithDatabase } from './migration-sources.ts';
+import { oneServiceWithDatabase } from './migration-sources.ts';
 
 export interface ResolveOptions {
   applied?: boolean;
@@ -50,11 +51,9 @@ export async function migrateResolveCommand(
   return withSession(io, async ({ ctx }) => {
     const env = environmentNamed(ctx.config, environment);
     const service = oneServiceWithDatabase(ctx.config, opts.service);
-    const source = (await migrationSources(ctx, env.name, undefined)).find(
-      (s) => s.service.name === service.name,
-    );
-    const files = source?.files ?? [];
     const database = databaseOf(ctx.config, env.name, service.name);
+    // The working tree's files, checked against airlock.sum (the file recorded is the file).
+    const files = await verifiedMigrationFiles(database.migrationsDir, database.layout);
     const previousLedger = env.previous
       ? await ctx.databases.readLedger(databaseOf(ctx.config, env.previous, service.name))
       : null;
