@@ -11,32 +11,17 @@ import { recordApproval } from '../../src/pipeline/approve.ts';
 import { stricterPolicy } from '../../src/pipeline/committed-policy.ts';
 import { planDeploy } from '../../src/pipeline/operations.ts';
 import { stagedProjectTest } from '../helpers/fixtures.ts';
+import { promotionPolicy } from '../helpers/promotion-policy.ts';
 
+/** The policies these tests compare: signed approvals, CI required, no live check. */
 function policy(
   approval: Partial<PromotionPolicy['approval']> = {},
   rest: Partial<Omit<PromotionPolicy, 'approval'>> = {},
 ): PromotionPolicy {
-  return {
-    policy: 'manual',
-    approval: {
-      required: 1,
-      allowSelfApproval: false,
-      approvers: null,
-      expiresAfterMs: null,
-      identity: 'signed',
-      allowedSigners: '.approvals/allowed_signers',
-      oidc: null,
-      ...approval,
-    },
-    soakMs: null,
-    ci: true,
-    checksMaxAgeMs: null,
-    livePrevious: false,
-    rollbackRehearsal: 'off',
-    window: null,
-    freeze: [],
-    ...rest,
-  };
+  return promotionPolicy(
+    { identity: 'signed', ...approval },
+    { ci: true, livePrevious: false, ...rest },
+  );
 }
 
 describe('stricterPolicy', () => {

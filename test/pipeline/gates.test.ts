@@ -20,6 +20,7 @@ import type {
   Release,
   StoredCheckResult,
 } from '../../src/state/state-store.ts';
+import { promotionPolicy } from '../helpers/promotion-policy.ts';
 
 const release: Release = {
   id: 'r3',
@@ -44,27 +45,7 @@ function environment(
     previous: 'staging',
     next: null,
     provider: 'local',
-    promotion: {
-      policy: 'manual',
-      approval: {
-        required: 1,
-        allowSelfApproval: false,
-        approvers: null,
-        expiresAfterMs: null,
-        identity: 'any',
-        allowedSigners: '.approvals/allowed_signers',
-        oidc: null,
-        ...approval,
-      },
-      soakMs: null,
-      ci: false,
-      checksMaxAgeMs: null,
-      livePrevious: true,
-      rollbackRehearsal: 'off',
-      window: null,
-      freeze: [],
-      ...policy,
-    },
+    promotion: promotionPolicy(approval, policy),
     protected: true,
     onCheckFailure: 'rollback',
     checksLeaseMs: 30_000,
