@@ -718,9 +718,11 @@ export class ArtifactStore {
    * @throws ProviderError `DIGEST_MISMATCH` (the artifact or the copy does not verify).
    */
   async materialize(digest: string, dest: string, options: VerifyOptions = {}): Promise<void> {
-    const manifest = await this.manifest(digest);
-    // Verified moments ago by this command (the verify step): not read again.
+    // Verified moments ago by this command (the verify step): not read again. Verified before
+    // the manifest is decoded, so the verification reads the objects from the binary index
+    // rather than from the decoded entries.
     if (options.full || !this.#verifiedHere.has(digest)) await this.verify(digest, options);
+    const manifest = await this.manifest(digest);
     const inodes = this.#verifiedHere.get(digest) as Float64Array;
     if (existsSync(dest)) {
       if (await this.matches(dest, digest)) return;
@@ -728,57 +730,50 @@ export class ArtifactStore {
     }
     const staging = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     await mkdir(staging, { recursive: true });
-    const dirs = new Set<string>();
-    for (const entry of manifest.entries) {
-      const parent = entry.kind === 'dir' ? entry.path : path.posix.dirname(entry.path);
-      if (parent !== '.') dirs.add(parent);
-    }
-    for (const dir of [...dirs].sort()) mkdirSync(path.join(staging, dir), { recursive: true });
+    const dirs = parentFolders(manifest);
+    for (const dir of dirs) mkdirSync(path.join(staging, dir), { recursive: true });
     // Concatenated, not path.join: once per file of thousands (manifest paths use `/`).
     const stagingRoot = `${path.resolve(staging)}${path.sep}`;
-    const jobs: LinkJob[] = [];
-    let ordinal = -1;
-    for (const entry of manifest.entries) {
+    for (const entry of manifest.entries)
       if (entry.kind === 'symlink') symlinkSync(entry.target, stagingRoot + entry.path);
-      if (entry.kind !== 'file') continue;
-      ordinal++;
-      jobs.push({ target: stagingRoot + entry.path, ordinal, entry });
-    }
     // A kernel time before the first link: the staging folder's ctime (its last entry added).
     const linksFromMs = lstatSync(staging).ctimeMs;
     // Linked from inside the objects folder, as verified (see `#inObjects`): the targets are
-    // whole paths.
+    // whole paths. `linkAll` links the files of a prefix of the manifest; the rest are copied.
     let linkedCount = 0;
-    if (this.mode === 'link') this.#inObjects((prefix) => (linkedCount = linkAll(jobs, prefix)));
-    const unlinked = jobs.slice(linkedCount);
+    if (this.mode === 'link')
+      this.#inObjects((prefix) => (linkedCount = linkAll(manifest, stagingRoot, prefix)));
     // Objects linked whose inode this command verified: their cache entries are kept valid for
     // the ctimes the links give them (see `VerifiedCache.relinked`), no lstat per object.
-    const relinked = new Set<number>();
+    let relinked = false;
     // Other objects linked (object path → sha256), each stated once after all its links.
     const linked = new Map<string, string>();
-    // `linkAll` links a prefix of the jobs (`linkedCount`); the rest are copied.
-    for (let k = 0; k < linkedCount; k++) {
-      const job = jobs[k] as LinkJob;
-      const ino = inodes[job.ordinal] as number;
-      if (ino !== 0) relinked.add(ino);
+    const unlinked: Array<ManifestEntry & { kind: 'file' }> = [];
+    let ordinal = -1;
+    for (const entry of manifest.entries) {
+      if (entry.kind !== 'file') continue;
+      ordinal++;
+      if (ordinal >= linkedCount) unlinked.push(entry);
+      else if (inodes[ordinal] !== 0) relinked = true;
       // A repeat's object is the earlier file's (renewed with it).
-      else if (manifest.repeats?.[job.ordinal] !== 1)
-        linked.set(this.objectPath(job.entry.sha256, job.entry.mode), job.entry.sha256);
+      else if (manifest.repeats?.[ordinal] !== 1)
+        linked.set(this.objectPath(entry.sha256, entry.mode), entry.sha256);
     }
-    for (const job of unlinked) {
-      copyFileSync(
-        this.objectPath(job.entry.sha256, job.entry.mode),
-        job.target,
-        constants.COPYFILE_FICLONE,
-      );
-      chmodSync(job.target, fileMode(job.entry));
-      this.cache.remember(lstatSync(job.target), job.entry.sha256);
+    for (const entry of unlinked) {
+      const target = stagingRoot + entry.path;
+      copyFileSync(this.objectPath(entry.sha256, entry.mode), target, constants.COPYFILE_FICLONE);
+      chmodSync(target, fileMode(entry));
+      this.cache.remember(lstatSync(target), entry.sha256);
     }
     // Linking changes an object's ctime: the objects were verified just above, so their cache
     // entries are renewed rather than lost.
-    if (relinked.size > 0) {
+    if (relinked) {
       const linksToMs = kernelTimeMs(`${staging}.clock`);
-      for (const ino of relinked) this.cache.relinked(ino, linksFromMs, linksToMs);
+      // A repeat has no inode of its own here (0): its object is the earlier file's.
+      for (let f = 0; f < linkedCount; f++) {
+        const ino = inodes[f] as number;
+        if (ino !== 0) this.cache.relinked(ino, linksFromMs, linksToMs);
+      }
     }
     for (const [object, sha] of linked) this.cache.remember(lstatSync(object), sha);
     // A copy made of links only is the verified objects under the manifest's names; a copied one
@@ -889,33 +884,50 @@ export class ArtifactStore {
   }
 }
 
-/** One file of a copy being made: its store object, where it goes, its place in the manifest. */
-interface LinkJob {
-  /** Where the link goes (a whole path). */
-  target: string;
-  /** Index among the manifest's files. */
-  ordinal: number;
-  entry: ManifestEntry & { kind: 'file' };
+/**
+ * Hard-links the object of each file of `manifest` (named with `prefix`, see `#inObjects`) at
+ * its path under `root` (a folder path ending with a separator), in manifest order, one after
+ * another (links fanned out over libuv's threads, or shared with a worker thread, were no
+ * faster on two cores). Once the filesystem refuses a link (see `NO_LINK`), the rest are not
+ * tried. No object is made per file: thousands of links are the whole cost of a copy.
+ * @returns how many files, from the first, were linked (the rest are to be copied).
+ * @throws any other error of `link(2)`.
+ */
+function linkAll(manifest: Manifest, root: string, prefix: string): number {
+  let linked = 0;
+  for (const entry of manifest.entries) {
+    if (entry.kind !== 'file') continue;
+    try {
+      linkSync(objectName(prefix, entry.sha256, entry.mode), root + entry.path);
+    } catch (error) {
+      if (NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) return linked;
+      throw error;
+    }
+    linked++;
+  }
+  return linked;
 }
 
 /**
- * Hard-links each job's object (named with `prefix`, see `#inObjects`) at its target, one after
- * another (links fanned out over libuv's threads were no faster on two cores). Once the
- * filesystem refuses a link (see `NO_LINK`), the rest are not tried.
- * @returns how many jobs, from the first, were linked (the rest are to be copied).
- * @throws any other error of `link(2)`.
+ * The folders to make for a copy of `manifest`, parents before children: every `dir` entry and
+ * the folder of every file or link (entries come sorted by path, so a file's folder is most
+ * often the previous one's, found without a set lookup). Relative, `/`-separated.
  */
-function linkAll(jobs: LinkJob[], prefix: string): number {
-  for (let k = 0; k < jobs.length; k++) {
-    const { entry, target } = jobs[k] as LinkJob;
-    try {
-      linkSync(objectName(prefix, entry.sha256, entry.mode), target);
-    } catch (error) {
-      if (NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) return k;
-      throw error;
+function parentFolders(manifest: Manifest): string[] {
+  const dirs = new Set<string>();
+  let previous = '.';
+  for (const entry of manifest.entries) {
+    let parent: string;
+    if (entry.kind === 'dir') parent = entry.path;
+    else {
+      const slash = entry.path.lastIndexOf('/');
+      parent = slash < 0 ? '.' : entry.path.slice(0, slash);
     }
+    if (parent === previous) continue;
+    previous = parent;
+    if (parent !== '.') dirs.add(parent);
   }
-  return jobs.length;
+  return [...dirs].sort();
 }
 
 /**

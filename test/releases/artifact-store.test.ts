@@ -104,6 +104,41 @@ describe('ArtifactStore', () => {
     await expect(store.verify(digest)).resolves.toMatchObject({ digest });
   });
 
+  // A copy on another file system than the store: every link(2) fails with EXDEV, so the link
+  // mode falls back to copies there (what a home on one disk and a deploy folder on another
+  // gives). /dev/shm is a tmpfs on Linux; elsewhere the test says what it needs.
+  const otherDevice = (() => {
+    try {
+      const shm = mkdtempSync('/dev/shm/airlock-store-test-');
+      if (statSync(shm).dev !== statSync(scratch).dev) return shm;
+      rmSync(shm, { recursive: true, force: true });
+    } catch {}
+    return null;
+  })();
+  afterAll(() => {
+    if (otherDevice) rmSync(otherDevice, { recursive: true, force: true });
+  });
+  it.skipIf(!otherDevice)(
+    'copies where the file system refuses links (another device), and the copy still verifies (needs a writable /dev/shm on another device than the temporary folder)',
+    async () => {
+      const store = newStore('link');
+      const { digest } = await store.put(makeTree());
+      const dest = path.join(otherDevice as string, `env-${counter++}`, 'r1');
+      await store.materialize(digest, dest);
+      expect((await digestTree(dest)).digest).toBe(digest);
+      const server = statSync(path.join(dest, 'server.js'));
+      expect(server.nlink).toBe(1);
+      expect(server.mode & 0o222).toBe(0);
+      expect(statSync(path.join(dest, 'run.sh')).mode & 0o111).not.toBe(0);
+      expect(await new ArtifactStore(store.root).matches(dest, digest)).toBe(true);
+      // A second environment on the store's own device still gets links.
+      const linked = path.join(scratch, `env-${counter++}`, 'r1');
+      await new ArtifactStore(store.root).materialize(digest, linked);
+      expect(statSync(path.join(linked, 'server.js')).nlink).toBe(2);
+      await expect(new ArtifactStore(store.root).verify(digest)).resolves.toMatchObject({ digest });
+    },
+  );
+
   it('refuses a store object written through a link, even with a warm verified cache', async () => {
     const store = newStore();
     const { digest } = await store.put(makeTree());
