@@ -13,9 +13,9 @@ export function latestDecisions(approvals: Approval[]): Approval[] {
  * latest word is a rejection. Someone who deployed the release does not count unless
  * `allowSelfApproval`; only listed `approvers` count when a list is set; approvals older than
  * `expiresAfter` do not count (GitHub Environments: required reviewers, prevent self-review),
- * nor do approvals given before the release was rolled back from this environment (it was
- * taken out of service for a reason; Octopus likewise blocks a release after a failed
- * deployment until someone looks again).
+ * nor do approvals given before the release was rolled back from this environment, by a user
+ * or automatically after its deployment there failed (it was taken out of service for a reason;
+ * Octopus likewise blocks a release after a failed deployment until someone looks again).
  */
 export function evaluateApprovalGate(inputs: GateInputs): GateResult {
   const { environment, release, deployers } = inputs;
@@ -75,7 +75,7 @@ export function evaluateApprovalGate(inputs: GateInputs): GateResult {
   );
   const rollback =
     inputs.rolledBack && voided.length > 0
-      ? `; ${release.id} was rolled back from ${environment.name} by ${inputs.rolledBack.actor} at ${inputs.rolledBack.at} (to ${inputs.rolledBack.to}), so the approval${voided.length === 1 ? '' : 's'} given before (${voided.map((a) => a.actor).join(', ')}) no longer count${voided.length === 1 ? 's' : ''}`
+      ? `; ${release.id} was rolled back from ${environment.name} ${inputs.rolledBack.automatic ? `automatically when its deployment by ${inputs.rolledBack.actor} failed` : `by ${inputs.rolledBack.actor}`} at ${inputs.rolledBack.at} (to ${inputs.rolledBack.to}), so the approval${voided.length === 1 ? '' : 's'} given before (${voided.map((a) => a.actor).join(', ')}) no longer count${voided.length === 1 ? 's' : ''}`
       : '';
   const identity = environment.promotion.approval.identity;
   const proven =

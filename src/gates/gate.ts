@@ -202,10 +202,12 @@ export interface GateInputs {
   /** Approvals recorded that do not count under the identity policy, with why (shown). */
   approvalsNotCounted?: { actor: string; reason: string }[];
   /**
-   * The latest rollback in this environment away from this release, or null. Approvals given
-   * before it do not count: the release was taken out of service, so it needs a fresh look.
+   * The latest rollback in this environment away from this release, or null: by `airlock
+   * rollback` (`actor` ran it), or `automatic` (a deployment of it by `actor` failed after the
+   * switch and Airlock switched back). Approvals given before it do not count: the release was
+   * taken out of service, so it needs a fresh look.
    */
-  rolledBack: { at: string; actor: string; to: string } | null;
+  rolledBack: { at: string; actor: string; to: string; automatic?: boolean } | null;
   /** People who deployed this release into earlier environments (prevent self-review). */
   deployers: string[];
   /** ISO-8601 time of evaluation. */

@@ -306,19 +306,31 @@ function latestPerCheck(results: StoredCheckResult[]): StoredCheckResult[] {
   return [...latest.values()];
 }
 
-/** The latest rollback in `environment` that took `releaseId` out of service, or null. */
+/**
+ * The latest time `releaseId` was taken out of service in `environment`, or null: by
+ * `airlock rollback` (a rollback deployment away from it), or by Airlock itself (a deployment of
+ * it that switched traffic, then failed and was rolled back: status `rolled_back`). Approvals
+ * given before either no longer count (see the approval gate): a release that failed in an
+ * environment must not go back into it on the approvals that let it fail.
+ */
 export async function rolledBackFrom(
   ctx: AirlockContext,
   environment: string,
   releaseId: string,
 ): Promise<GateInputs['rolledBack']> {
-  const recent = await ctx.store.listDeployments({ environment, limit: 100 });
-  const rollback = recent.find(
-    (d) => d.kind === 'rollback' && d.previousReleaseId === releaseId && d.switchedAt !== null,
-  );
-  return rollback
-    ? { at: rollback.switchedAt as string, actor: rollback.actor, to: rollback.releaseId }
-    : null;
+  // Newest first.
+  for (const d of await ctx.store.listDeployments({ environment, limit: 100 })) {
+    if (d.kind === 'rollback' && d.previousReleaseId === releaseId && d.switchedAt !== null)
+      return { at: d.switchedAt, actor: d.actor, to: d.releaseId };
+    if (d.kind !== 'rollback' && d.releaseId === releaseId && d.status === 'rolled_back')
+      return {
+        at: d.finishedAt ?? d.switchedAt ?? d.startedAt,
+        actor: d.actor,
+        to: d.previousReleaseId ?? 'the release before',
+        automatic: true,
+      };
+  }
+  return null;
 }
 
 export interface GatherOptions {
@@ -473,6 +485,16 @@ async function awaitingApproval(
   const onNext = currentRelease(await ctx.store.getServing(next.name));
   const nextRelease = onNext && onNext !== 'mixed' ? await ctx.store.findRelease(onNext) : null;
   if (!current || (nextRelease && nextRelease.seq >= current.seq)) return null;
+  // A release whose checks failed here waits for its checks, not for approval: the checks gate
+  // holds it back whatever the approvals say, so replacing it strands nothing.
+  const [here] = (
+    await ctx.store.listDeployments({ environment: env.name, releaseId: current.id, limit: 20 })
+  ).filter((d) => d.switchedAt !== null);
+  if (
+    here &&
+    latestPerCheck(await ctx.store.listCheckResults(here.id)).some((c) => c.status === 'failed')
+  )
+    return null;
   // A release that served there and was rolled back from it: the approvals given before the
   // rollback no longer count (see the approval gate), so they strand nothing.
   const rolledBack = await rolledBackFrom(ctx, next.name, current.id);

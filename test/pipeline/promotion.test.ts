@@ -113,6 +113,19 @@ describe('promotion through the gate', () => {
       );
       expect(gate(blocked.details.gates as GateResult[], 'approval')?.status).toBe('holds');
       expect((await liveVersion(project.url('production'))).release).toBe(r1);
+
+      // Approved, but its checks failed: replacing r3 on staging strands nothing, so the next
+      // staging deployment does not warn about it.
+      project.commitFiles({ 'CHANGELOG.md': 'r4\n' }, 'A newer change');
+      const warnings: string[] = [];
+      const r4 = await deploy(
+        ctx,
+        'staging',
+        {},
+        { beforeApply: async (plan) => void warnings.push(...plan.warnings) },
+      );
+      expect(r4.deployment.releaseId).toBe('r4');
+      expect(warnings.filter((w) => w.includes('r3'))).toEqual([]);
     },
   );
 
@@ -189,6 +202,19 @@ describe('a promotion whose production checks fail', () => {
         result: 'failed',
         detail: { rolledBackTo: 'r1', failedStep: 'check:notes' },
       });
+
+      // The approval that let r2 fail in production does not let it in again: promoting it
+      // once more is refused until someone approves it again.
+      const again = await refusal(deploy(ctx, 'production', {}));
+      const approval = gate((again.details as { gates: GateResult[] }).gates, 'approval');
+      expect(approval?.status).toBe('pending');
+      expect(approval?.reason).toMatch(
+        /r2 was rolled back from production automatically when its deployment by \S+ failed at \S+ \(to r1\), so the approval given before \(\S+\) no longer counts\./,
+      );
+      expect((await liveVersion(project.url('production'))).release).toBe('r1');
+      await recordApproval(reviewer, { environment: 'production', decision: 'approved' });
+      const { gates } = await planDeploy(ctx, 'production', {});
+      expect(gate(gates, 'approval')?.status).toBe('holds');
     },
   );
 });
