@@ -42,7 +42,9 @@ export function renderStatus(reporter: Reporter, statuses: EnvironmentStatus[], 
       reporter.warn(
         crash && s.release !== null && crash.release === s.release
           ? `${e.environment}/${s.service}: ${s.release} exited (${crash.signal ?? `code ${crash.exitCode}`}) at ${crash.at} and was not started again: it kept crashing, or its copy changed since it was deployed (an app must not write into its own folder); \`airlock local status\` shows where its output and the runtime's log are. Deploy it again to serve it from a fresh copy.`
-          : `${e.environment}/${s.service}: the runtime does not serve ${s.release ?? 'anything'} as recorded; run \`airlock local start\` or redeploy.`,
+          : e.interrupted.length > 0
+            ? `${e.environment}/${s.service}: the runtime does not serve ${s.release ?? 'anything'} as recorded, since a run was interrupted (above); \`airlock resume ${e.environment}\` finishes it or puts back what served before.`
+            : `${e.environment}/${s.service}: the runtime does not serve ${s.release ?? 'anything'} as recorded; run \`airlock local start\` or redeploy.`,
       );
     }
   }

@@ -6,7 +6,10 @@ import { Reporter } from '../../src/cli/reporter.ts';
 import { renderStatus } from '../../src/cli/status.ts';
 import type { EnvironmentStatus, ServiceStatus } from '../../src/pipeline/status.ts';
 
-function render(service: Partial<ServiceStatus>): string {
+function render(
+  service: Partial<ServiceStatus>,
+  interrupted: EnvironmentStatus['interrupted'] = [],
+): string {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let text = '';
@@ -40,7 +43,7 @@ function render(service: Partial<ServiceStatus>): string {
     ],
     lastDeployment: null,
     lock: null,
-    interrupted: [],
+    interrupted,
   } as EnvironmentStatus;
   renderStatus(reporter, [status], new Date('2026-12-06T15:01:00.000Z'));
   return text;
@@ -65,5 +68,18 @@ describe('renderStatus', () => {
     });
     expect(text).toContain('staging/web: the runtime does not serve r4 as recorded');
     expect(text).not.toContain('was not started again');
+  });
+
+  it('with an interrupted run, says to resume it rather than to start the runtime', () => {
+    const text = render({}, [
+      { runId: 7, kind: 'deploy', releaseId: 'r4', startedAt: '2026-12-06T14:59:00.000Z' },
+    ]);
+    expect(text).toContain(
+      'run #7 (deploy r4) was interrupted; `airlock resume staging` finishes it.',
+    );
+    expect(text).toContain(
+      'staging/web: the runtime does not serve r4 as recorded, since a run was interrupted (above); `airlock resume staging` finishes it or puts back what served before.',
+    );
+    expect(text).not.toContain('airlock local start');
   });
 });
