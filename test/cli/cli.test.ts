@@ -26,11 +26,13 @@ describe('airlock CLI', () => {
   );
 
   projectTest(
-    'reports an unknown environment with the ones that exist, exit 1',
+    'reports an unknown environment with the one it likely means and the ones that exist, exit 1',
     async ({ project }) => {
       const { code, stderr } = await project.cli(['deploy', 'prod']);
       expect(code).toBe(1);
-      expect(stderr).toContain('✖ there is no environment "prod" in airlock.yaml.');
+      expect(stderr).toContain(
+        '✖ there is no environment "prod" in airlock.yaml; did you mean "production"?',
+      );
       expect(stderr).toContain('→ Environments are: staging, production.');
       expect(stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace by default
     },
