@@ -16,6 +16,8 @@ export const OUTPUT_TAIL_LINES = 20;
 const OUTPUT_KEEP_CHARS = 64 * 1024;
 /** After SIGTERM on timeout, SIGKILL the group after this long (ms). */
 const KILL_GRACE_MS = 2000;
+/** Characters of the output line a failure message quotes. */
+const SUMMARY_CHARS = 160;
 
 /** The variables a command check sees on top of the least environment and `spec.env`. */
 export function commandCheckEnv(ctx: CheckContext): Record<string, string> {
@@ -41,9 +43,10 @@ export function commandCheckEnv(ctx: CheckContext): Record<string, string> {
  * SIGKILL 2 s later. When the shell exits, anything it left running in its group is killed too,
  * so a check never leaks processes. Never throws.
  *
- * @returns passed on exit code 0; `details.exitCode` (null when killed), `details.signal`,
- *   `details.timedOut`, `details.outputTail` (last 20 lines of stdout and stderr interleaved,
- *   secrets masked).
+ * @returns passed on exit code 0; a failure's message quotes the output line that says why
+ *   ({@link failureLine}, not the package manager's `ELIFECYCLE` line); `details.exitCode`
+ *   (null when killed), `details.signal`, `details.timedOut`, `details.outputTail` (last 20
+ *   lines of stdout and stderr interleaved, secrets masked).
  */
 export async function runCommandCheck(
   spec: CommandCheckSpec,
@@ -83,7 +86,7 @@ export async function runCommandCheck(
   const durationMs = Math.round(performance.now() - started);
   const lines = outcome.output.replace(/\s+$/, '').split(/\r?\n/);
   const outputTail = lines.slice(-OUTPUT_TAIL_LINES).join('\n');
-  const lastLine = lines.findLast((l) => l.trim() !== '')?.trim() ?? '';
+  const lastLine = failureLine(lines);
   const passed =
     outcome.exitCode === 0 && !outcome.timedOut && !outcome.aborted && !outcome.spawnError;
   const command = `\`${spec.run}\``;
@@ -96,7 +99,7 @@ export async function runCommandCheck(
   else {
     const how =
       outcome.exitCode === null ? `was killed by ${outcome.signal}` : `exited ${outcome.exitCode}`;
-    message = `${command} ${how}${lastLine ? `: ${truncate(lastLine, 160)}` : ''}`;
+    message = `${command} ${how}${lastLine ? `: ${truncate(lastLine, SUMMARY_CHARS)}` : ''}`;
   }
   return {
     name: spec.name,
@@ -118,4 +121,68 @@ export async function runCommandCheck(
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
+/**
+ * What a package manager or Node prints around a failing script, saying nothing about why it
+ * failed: the script banner (`> pkg@1.0.0 e2e`, `> node e2e.mjs`, yarn's `$ node e2e.mjs`),
+ * pnpm's `ELIFECYCLE` and `ERR_PNPM_*` lines, npm's `npm ERR!`/`npm error` lines, yarn's
+ * `error Command failed` and `info Visit …`, bun's `error: script "e2e" exited with code 1`,
+ * `Exit status 1`, pnpm's `/path/to/package:` heading, stack frames, the caret under a
+ * thrown line and Node's `Node.js v24.0.0` trailer.
+ */
+const NOISE = [
+  /^\s*$/,
+  /^\s*> /,
+  /^\$ /,
+  /^yarn run v\d/,
+  /\bELIFECYCLE\b/,
+  /\bERR_PNPM_/,
+  /^npm (ERR!|error|warn|WARN|notice)(\s|$)/,
+  /^error Command failed/,
+  /^info Visit https:\/\/yarnpkg\.com\//,
+  /^error: script ".*" exited with code/,
+  /Command failed with exit code/,
+  /^Exit status \d+$/,
+  /^\/\S*:$/,
+  /^\s+at /,
+  /^\s*\^+\s*$/,
+  /^Node\.js v\d/,
+];
+/** A line that only closes a bracket (the end of a logged object). */
+const CLOSING = /^\s*[\]})]+[,;]?\s*$/;
+/** A stack frame ending in `{`: Node logged an error with properties, one per line until `}`. */
+const FRAME_WITH_PROPERTIES = /^\s+at .*\{\s*$/;
+/** A package manager's own error line: its first one names the cause when the script printed nothing. */
+const PACKAGE_MANAGER_ERROR = /^npm (ERR!|error) |\bERR_PNPM_|\bELIFECYCLE\b|^error /;
+
+/**
+ * The line of a failed command's output (stdout and stderr interleaved) that says why it failed:
+ * the last one that is neither package-manager or Node noise ({@link NOISE}), nor part of an
+ * error's logged properties (`code: 'ERR_ASSERTION',` … `}` after its stack), nor a lone closing
+ * bracket. When every line is noise: the first package-manager error line (npm's
+ * `npm error Missing script: "e2e"` comes before its boilerplate), else the last non-blank line.
+ * Trimmed, without a trailing period (callers end their sentence themselves).
+ */
+function failureLine(lines: readonly string[]): string {
+  const meaningful: boolean[] = [];
+  let inProperties = false;
+  for (const line of lines) {
+    if (inProperties) {
+      meaningful.push(false);
+      if (CLOSING.test(line)) inProperties = false;
+      continue;
+    }
+    inProperties = FRAME_WITH_PROPERTIES.test(line);
+    meaningful.push(!CLOSING.test(line) && !NOISE.some((noise) => noise.test(line)));
+  }
+  const chosen =
+    lines.findLast((_, i) => meaningful[i]) ??
+    lines.find((l) => PACKAGE_MANAGER_ERROR.test(l.trim())) ??
+    lines.findLast((l) => l.trim() !== '') ??
+    '';
+  return chosen
+    .trim()
+    .replace(/\s{2,}/g, ' ')
+    .replace(/(?<!\.)\.$/, '');
 }

@@ -74,15 +74,13 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
       `✖ ${plan.action} of ${plan.release.id} to ${plan.environment} ${status}${where}`,
     );
     if (result.failedStep?.hint) reporter.info(`  → ${result.failedStep.hint}`);
-    // An app that exited or never got healthy: the last lines it wrote (details.logTail).
+    // An app that exited or never got healthy: the last lines it wrote (details.logTail: repeats
+    // collapsed, and the first line of the error they belong to kept; see log-tail.ts).
     const failedOutput = result.steps.find((s) => s.name === result.failedStep?.name)?.output;
     const logTail = failedOutput?.logTail;
     if (typeof logTail === 'string' && logTail.trim() !== '') {
-      const lines = logTail.replace(/\s+$/, '').split('\n');
-      reporter.info(
-        `  Last ${lines.length} line${lines.length === 1 ? '' : 's'} of ${String(failedOutput?.logFile ?? 'its log')}:`,
-      );
-      reporter.info(lines.join('\n').replace(/^/gm, '    │ '));
+      reporter.info(`  The end of ${String(failedOutput?.logFile ?? 'its log')}:`);
+      reporter.info(logTail.replace(/\s+$/, '').replace(/^/gm, '    │ '));
     }
     reportFailedCheckOutput(reporter, result.checks);
     const serving = Object.entries(result.serving)

@@ -40,7 +40,7 @@ export function evaluateChecksGate(inputs: GateInputs): GateResult {
     return {
       gate: 'checks',
       status: 'fails',
-      reason: `${release.id}'s checks failed on ${previous}${detail ? ` — ${detail}` : ''}.`,
+      reason: `${release.id}'s checks failed on ${previous}${detail ? ` — ${detail}` : ''}${/[.!?]$/.test(detail) ? '' : '.'}`,
       next: `fix the failure, commit, and run \`airlock deploy ${previous}\` (or, for a flaky check, \`airlock check ${previous}\` to run them again)`,
     };
   }

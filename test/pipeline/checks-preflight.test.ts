@@ -121,6 +121,52 @@ describe('checks and preflight', () => {
     expect(JSON.stringify(history)).not.toContain(TOKEN);
   }, 240_000);
 
+  it('a release whose /health logs an error on every probe shows that error, not its last 20 property lines, secrets masked', async () => {
+    project = await exampleProject();
+    const p = project;
+    // /health queries a table that does not exist: the app logs the error `pg` gives (its first
+    // line, a stack, one property per line) on every probe and answers 500.
+    const BROKEN_HEALTH = `
+import http from 'node:http';
+class DatabaseError extends Error {
+  constructor(message) { super(message); this.name = 'error'; }
+}
+http.createServer((req, res) => {
+  const error = new DatabaseError('relation "healthz" does not exist (token ' + process.env.API_TOKEN + ')');
+  Object.assign(error, { length: 106, severity: 'ERROR', code: '42P01', detail: undefined, hint: undefined,
+    position: '15', internalPosition: undefined, internalQuery: undefined, where: undefined, schema: undefined,
+    table: undefined, column: undefined, dataType: undefined, constraint: undefined,
+    file: 'parse_relation.c', line: '1449', routine: 'parserOpenTable' });
+  console.error(error);
+  res.writeHead(500).end();
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+    p.editConfig((doc) => {
+      doc.setIn(['services', 'notes', 'run'], 'node broken-health.js');
+      doc.setIn(['services', 'notes', 'health', 'timeoutMs'], 1500);
+      doc.setIn(
+        ['environments', 'staging', 'services', 'notes', 'vars', 'API_TOKEN'],
+        '${API_TOKEN}',
+      );
+    });
+    p.commitFiles(
+      { 'src/broken-health.js': BROKEN_HEALTH },
+      'A /health that queries a missing table',
+    );
+
+    const failed = await p.cli(['deploy', 'staging'], {
+      env: { ...FROM_SOURCE, API_TOKEN: TOKEN },
+    });
+    expect(failed.code, failed.stdout).toBe(1);
+    expect(failed.stdout).toContain('did not answer 200 on /health within 1500 ms');
+    expect(failed.stdout).not.toContain(TOKEN);
+    const shown = failed.stdout.split('\n').filter((l) => l.startsWith('    │ '));
+    expect(shown.length).toBeLessThanOrEqual(28);
+    expect(shown[0]).toBe('    │ error: relation "healthz" does not exist (token ***)');
+    expect(shown).toContain("    │   routine: 'parserOpenTable'");
+    expect(failed.stdout).toMatch(/│ … \(the \d+ lines above, written \d+ times in a row\)/);
+  }, 120_000);
+
   it('a port another process holds is refused before the migration runs', async () => {
     project = await exampleProject();
     const p = project;

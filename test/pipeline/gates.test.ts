@@ -426,6 +426,29 @@ describe('gates', () => {
     );
     expect(r.status).toBe('fails');
     expect(r.reason).toBe("r3's checks failed on staging — web/e2e: exited 1: POST /notes → 500.");
+    // A message that ends a sentence itself gets no second period.
+    const ended = evaluateChecksGate(
+      inputs({
+        previousDeployment: { ...deployment, checksStatus: 'failed' },
+        previousChecks: [
+          {
+            deploymentId: 7,
+            service: 'web',
+            at: 't',
+            name: 'e2e',
+            type: 'command',
+            status: 'failed',
+            durationMs: 3,
+            attempts: 1,
+            message: 'exited 1: Command failed with exit code 1.',
+            details: {},
+          },
+        ],
+      }),
+    );
+    expect(ended.reason).toBe(
+      "r3's checks failed on staging — web/e2e: exited 1: Command failed with exit code 1.",
+    );
   });
 
   it('checks are pending while the staging deployment has not finished its checks', () => {

@@ -13,6 +13,7 @@ import { type BackgroundProcess, startBackground } from '../../process/backgroun
 import { BASIC_ENV_KEYS } from '../../process/child-env.ts';
 import type { ProcessDeployment } from '../provider.ts';
 import { readLocalSecrets } from './local-secrets.ts';
+import { explainingTail } from './log-tail.ts';
 import { isProcessAlive, signalProcessGroup } from './runtime-files.ts';
 
 /** How often (ms) an adopted process (not our child: no exit event) is checked for life. */
@@ -88,7 +89,11 @@ export function probeHttp(
   });
 }
 
-/** Returns the last `maxLines` lines of a file from byte `fromOffset` on (reads at most 64 KiB). */
+/**
+ * Returns the end of a file from byte `fromOffset` on (reads at most its last 64 KiB): its last
+ * `maxLines` lines, with repeated blocks collapsed and the line that starts the entry they are
+ * part of (an error's first line) above them ({@link explainingTail}).
+ */
 export async function readLogTail(file: string, fromOffset = 0, maxLines = 20): Promise<string> {
   let handle: fsp.FileHandle | undefined;
   try {
@@ -100,7 +105,11 @@ export async function readLogTail(file: string, fromOffset = 0, maxLines = 20): 
     await handle.read(buffer, 0, length, start);
     const lines = buffer.toString('utf8').split('\n');
     if (lines.at(-1) === '') lines.pop();
-    return lines.slice(-maxLines).join('\n');
+    // Read from the middle of the file: the first line is cut (a secret in it could be cut too,
+    // and then no longer masked), so it is left out.
+    const truncated = start > fromOffset;
+    if (truncated) lines.shift();
+    return explainingTail(lines, maxLines, truncated).join('\n');
   } catch {
     return '';
   } finally {

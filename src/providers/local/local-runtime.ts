@@ -126,8 +126,9 @@ export class LocalRuntime {
    *   `APP_EXITED` (the candidate exited before it was healthy), `HEALTH_TIMEOUT`,
    *   `DEPLOY_ABORTED` (`options.signal` aborted before the switch), `BUILD_OUTPUT_MISSING`
    *   (no `artifactDir`), `PROVIDER_UNAVAILABLE` (the runtime is shutting down). Failures carry
-   *   `details.logTail` (last 20 lines of the candidate's output) where there is one. In every
-   *   case the previous release keeps serving untouched.
+   *   `details.logTail` (the last 20 lines of the candidate's output, repeated blocks collapsed
+   *   and the first line of the error they belong to kept: `log-tail.ts`) where there is one.
+   *   In every case the previous release keeps serving untouched.
    */
   async deploy(d: ProcessDeployment, options: DeployOptions = {}): Promise<DeployOutcome> {
     validateDeployment(d);

@@ -186,7 +186,7 @@ export class ReverseProxy {
       return;
     }
     sendJson(res, 502, {
-      error: `Nothing serves ${slot.service} in ${slot.environment}; deploy a release first (airlock deploy ${slot.environment}).`,
+      error: `Nothing serves ${slot.service} in ${slot.environment} right now: no release was deployed or promoted here yet, or the local runtime is still starting it. \`airlock status\` shows what should serve here.`,
     });
   }
 

@@ -81,6 +81,30 @@ describe('LocalRuntime failures', () => {
     expect(eventOf('deploy.failed', 'r2')?.details).toMatchObject({ code: 'HEALTH_TIMEOUT' });
   });
 
+  it("HEALTH_TIMEOUT's log tail shows the first line of the error the app logs on every probe", async () => {
+    // Every probe logs a 24-line `pg` error: the last 20 lines of the log are its properties,
+    // `routine: 'parserOpenTable'` and the like; the line that explains is the first one.
+    const error = await runtime
+      .deploy(deployment('r1', { env: { HEALTH_ERROR: '1' }, healthTimeoutMs: 1_500 }))
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'HEALTH_TIMEOUT' });
+    const { message, details } = error as ProviderError;
+    expect(message).toContain('HTTP 500');
+    const log = await fs.readFile(details.logFile as string, 'utf8');
+    const dumps = log.split('error: relation "healthz" does not exist').length - 1;
+    expect(dumps).toBeGreaterThan(3);
+
+    const tail = (details.logTail as string).split('\n');
+    expect(tail.length).toBeLessThanOrEqual(28);
+    expect(tail[0]).toBe('error: relation "healthz" does not exist');
+    expect(tail).toContain("  routine: 'parserOpenTable'");
+    // One copy of the error, and how often it was written.
+    expect(tail.filter((l) => l.includes("code: '42P01'"))).toHaveLength(1);
+    expect(tail.join('\n')).toMatch(/… \(the \d+ lines above, written \d+ times in a row\)/);
+    // What the app printed on its way out stays last.
+    expect(tail.at(-1)).toBe('echo-app r1: SIGTERM, closing');
+  });
+
   it('HEALTH_TIMEOUT names the port the app listens on when it is not PORT', async () => {
     const elsewhere = await freePort();
     const error = await runtime
@@ -124,6 +148,10 @@ describe('LocalRuntime failures', () => {
     const response = await get(`http://127.0.0.1:${port}/release`);
     expect(response.status).toBe(502);
     expect(response.json).toMatchObject({ error: expect.stringContaining('Nothing serves web') });
+    // Not "deploy": a later environment gets its releases by promotion.
+    expect((response.json as { error: string }).error).toContain(
+      '`airlock status` shows what should serve here',
+    );
   });
 
   it('aborts a slow boot when the signal fires; the candidate is stopped and r1 keeps serving', async () => {
