@@ -214,16 +214,23 @@ export class ConfigError extends AirlockError {
     options: AirlockErrorOptions & {
       /** The heading the CLI shows above the diagnostics (default: "Invalid configuration:"). */
       title?: string;
+      /**
+       * The message when no diagnostic applies (`diagnostics` empty): a file that does not exist
+       * has no line to point at. The CLI shows it alone, as any other error.
+       */
+      message?: string;
     } = {},
   ) {
     const first = diagnostics[0];
     const summary =
-      diagnostics.length === 1 && first
-        ? formatDiagnostic(first)
-        : `${diagnostics.length} problems in ${first?.file ?? 'the configuration'}:\n${diagnostics
-            .map((d) => `  ${formatDiagnostic(d)}`)
-            .join('\n')}`;
-    const { title, ...rest } = options;
+      diagnostics.length === 0 && options.message
+        ? options.message
+        : diagnostics.length === 1 && first
+          ? formatDiagnostic(first)
+          : `${diagnostics.length} problems in ${first?.file ?? 'the configuration'}:\n${diagnostics
+              .map((d) => `  ${formatDiagnostic(d)}`)
+              .join('\n')}`;
+    const { title, message: _message, ...rest } = options;
     super(code, summary, {
       ...rest,
       details: { ...options.details, diagnostics },

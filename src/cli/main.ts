@@ -132,14 +132,6 @@ export function buildProgram(): Command {
       'full: re-hash every file of a release before using it, ignoring the verified cache (default: cached)',
     )
     .showSuggestionAfterError(true)
-    // Usage errors in Airlock's own shape: what is wrong, then the fix (commander's text, whose
-    // "error: " prefix is replaced by the mark every other refusal uses).
-    .configureOutput({
-      outputError: (text, write) =>
-        write(
-          `✖ ${text.replace(/^error: /, '').trimEnd()}\n  → See the command's options with --help (e.g. \`airlock deploy --help\`).\n`,
-        ),
-    })
     .exitOverride();
   for (const definition of COMMANDS) {
     if (!isGroup(definition)) {
@@ -149,7 +141,32 @@ export function buildProgram(): Command {
     const group = program.command(definition.name).description(definition.description);
     for (const command of definition.commands) register(group, command);
   }
+  reportUsageErrors(program);
   return program;
+}
+
+/** `airlock migrate apply`: the names from the program down to `command`. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * Usage errors in Airlock's own shape: what is wrong (commander's text, whose "error: " prefix
+ * is replaced by the mark every other refusal uses), then the fix: the help of the command that
+ * was run (`airlock migrate apply --help`; a group's or the program's for an unknown command).
+ * Commander reports an error through the output configuration of the command that parsed it,
+ * so each command gets its own.
+ */
+function reportUsageErrors(command: Command): void {
+  command.configureOutput({
+    outputError: (text, write) =>
+      write(
+        `✖ ${text.replace(/^error: /, '').trimEnd()}\n  → See the command's usage with \`${commandPath(command)} --help\`.\n`,
+      ),
+  });
+  for (const sub of command.commands) reportUsageErrors(sub);
 }
 
 /** Runs the CLI on `argv` (process.argv shape). */

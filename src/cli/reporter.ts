@@ -357,7 +357,7 @@ export class Reporter implements ProgressSink {
     }
     const red = (t: string) => styleText('red', t, { stream: this.#err });
     const dim = (t: string) => styleText('dim', t, { stream: this.#err });
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError && error.diagnostics.length > 0) {
       this.#err.write(
         `${red('✖')} ${error.title ?? (error.diagnostics.length === 1 ? 'Invalid configuration:' : `${error.diagnostics.length} problems in the configuration:`)}\n`,
       );

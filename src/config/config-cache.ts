@@ -73,24 +73,16 @@ export interface LocatedConfig {
 export function locateConfig(options: { cwd: string; file?: string }): LocatedConfig {
   const file = options.file ? path.resolve(options.cwd, options.file) : findConfigFile(options.cwd);
   if (!file || !existsSync(file)) {
-    const shown = options.file ?? 'airlock.yaml';
-    throw new ConfigError(
-      'CONFIG_NOT_FOUND',
-      [
-        {
-          severity: 'error',
-          file: shown,
-          line: 1,
-          col: 1,
-          path: '',
-          message: options.file
-            ? 'file not found.'
-            : `no airlock.yaml in ${options.cwd} or any parent folder.`,
-          fix: 'run `airlock demo` to see a complete example, or pass -c <file>.',
-        },
-      ],
-      { hint: 'Create airlock.yaml (see examples/notes/airlock.yaml) or pass -c <file>.' },
-    );
+    // No diagnostic: a file that does not exist has no line to point at.
+    throw new ConfigError('CONFIG_NOT_FOUND', [], {
+      message: options.file
+        ? `${options.file} does not exist${file === options.file ? '' : ` (${file})`}.`
+        : `no airlock.yaml in ${options.cwd} or any parent folder.`,
+      hint: options.file
+        ? "Check the path passed to -c, or run `airlock init` in your project's folder to write an airlock.yaml for it."
+        : "Run `airlock init` in your project's folder to write one for it, or pass -c <file>. To see the whole flow on an example first, run `airlock demo`.",
+      details: { file: file ?? null },
+    });
   }
   const relative = path.relative(options.cwd, file);
   return { file, displayFile: relative && !relative.startsWith('..') ? relative : file };

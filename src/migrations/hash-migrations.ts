@@ -20,8 +20,11 @@ export interface SumUpdate {
   removed: string[];
   /** The old sum file could not be read: merge conflict markers, or malformed. */
   replaced: 'merge-conflict' | 'malformed' | null;
-  /** Changed files already applied somewhere (with the old checksum). */
-  appliedElsewhere: Array<{ file: string; environment: string }>;
+  /**
+   * Changed files already applied somewhere (with the old checksum), and the release that ran
+   * each there (its ledger row; null when run by hand).
+   */
+  appliedElsewhere: Array<{ file: string; environment: string; release: string | null }>;
 }
 
 /**
@@ -68,7 +71,7 @@ async function appliedWithOtherChecksum(
   databases: EnvironmentDatabase[],
   files: MigrationFile[],
   changed: string[],
-): Promise<Array<{ file: string; environment: string }>> {
+): Promise<SumUpdate['appliedElsewhere']> {
   if (changed.length === 0) return [];
   const out = [];
   for (const database of databases) {
@@ -82,7 +85,11 @@ async function appliedWithOtherChecksum(
       if (!changed.includes(file.filename)) continue;
       const entry = ledger.find((e) => e.version === file.version);
       if (entry && entry.sha256 !== file.sha256) {
-        out.push({ file: file.filename, environment: database.environment });
+        out.push({
+          file: file.filename,
+          environment: database.environment,
+          release: entry.release,
+        });
       }
     }
   }

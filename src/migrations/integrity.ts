@@ -47,7 +47,7 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { type MigrationFile, readMigrationDir, sha256Hex } from './migration-files.ts';
 import { projectPath } from './migration-layouts.ts';
-import { MIGRATION_FILENAME, newMigrationAdvice } from './migration-name.ts';
+import { MIGRATION_FILENAME, newMigrationAdvice, restoreAppliedAdvice } from './migration-name.ts';
 
 /** The integrity file's name inside a migrations directory. */
 export const SUM_FILENAME = 'airlock.sum';
@@ -319,7 +319,7 @@ export async function verifyIntegrity(
   const hints = [];
   if (changed.length > 0) {
     hints.push(
-      `An applied migration must never change (its checksum is in every environment's ledger): if ${changed.join(', ')} already ran anywhere, revert the edit (\`git checkout -- ${changed.map((f) => projectPath(join(resolve(dir), f))).join(' ')}\`) and ${newMigrationAdvice(layout)}.`,
+      `An applied migration must never change (its checksum is in every environment's ledger): if ${changed.join(', ')} already ran anywhere, restore ${changed.length === 1 ? 'it' : 'them'} ${restoreAppliedAdvice(changed.map((f) => projectPath(join(resolve(dir), f))).join(' '))} and ${newMigrationAdvice(layout)}.`,
     );
   }
   hints.push(

@@ -236,3 +236,36 @@ export function newMigrationAdvice(layout: MigrationLayout): string {
     ? `put the change in a new migration (${createMigrationCommands(layout)})`
     : `put the change in a new migration, created with ${LAYOUTS[layout].tool} (${createMigrationCommands(layout)})`;
 }
+
+/**
+ * The way out of a migration that failed and left nothing applied, for hints ("Fix <file>, then
+ * …"): Airlock deploys releases built from commits, so the fixed file is re-hashed into
+ * airlock.sum (which `airlock migrate hash` writes in every layout), committed with it, and
+ * deployed as a new release. A driver does not know the environments and leaves `<env>`;
+ * `withDeployTarget` names the environment a new release enters.
+ */
+export function shipFixedMigrationAdvice(environment = '<env>'): string {
+  return `run \`airlock migrate hash\` (it records the file's new checksum in airlock.sum), commit both, and deploy again (\`airlock deploy ${environment}\`)`;
+}
+
+/** `hint` with the `<env>` of `shipFixedMigrationAdvice` replaced by `environment`. */
+export function withDeployTarget(hint: string, environment: string): string {
+  return hint.replace(shipFixedMigrationAdvice(), shipFixedMigrationAdvice(environment));
+}
+
+/**
+ * How to put applied migration files back as they ran, for hints ("Restore X as it ran (…)").
+ * Airlock deploys releases built from commits, so an edit is usually committed already and
+ * `git checkout -- <file>` alone restores nothing. With the release that ran the file known
+ * (its ledger row) and built from a clean commit, the file comes out of that commit; otherwise
+ * the advice covers an edit not committed yet and one already committed. `shown`: the files as
+ * messages name them (`projectPath`), separated by spaces.
+ */
+export function restoreAppliedAdvice(
+  shown: string,
+  ranWith?: { release: string; commit: string } | null,
+): string {
+  return ranWith
+    ? `as ${ranWith.release} ran it (\`git checkout ${ranWith.commit.slice(0, 12)} -- ${shown}\`)`
+    : `as it ran (\`git checkout -- ${shown}\` if the edit is not committed; if it is, \`git log -p -- ${shown}\` shows the commit that made it: \`git checkout <commit>~1 -- ${shown}\`, or \`git revert <commit>\`)`;
+}

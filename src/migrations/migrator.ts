@@ -15,7 +15,7 @@ import type { LedgerEntry } from './ledger.ts';
 import type { MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { projectPath } from './migration-layouts.ts';
-import { migrationFilename, newMigrationAdvice } from './migration-name.ts';
+import { migrationFilename, newMigrationAdvice, restoreAppliedAdvice } from './migration-name.ts';
 
 /** Something that makes applying unsafe. Plain data (JSON-serialisable for `--json`). */
 export interface MigrationProblem {
@@ -76,7 +76,7 @@ export function planMigrations(files: MigrationFile[], ledger: LedgerEntry[]): M
         ledgerSha256: entry.sha256,
         fileSha256: file.sha256,
         message: `Migration ${file.path} was edited after it was applied: the ledger has sha256 ${entry.sha256}, the file now has ${file.sha256}.`,
-        hint: `Never edit an applied migration. Revert your change to ${file.filename} (\`git checkout -- ${projectPath(file.path)}\`), and ${newMigrationAdvice(file.layout ?? 'airlock')}.`,
+        hint: editedMigrationHint(file),
       });
     }
   }
@@ -84,6 +84,18 @@ export function planMigrations(files: MigrationFile[], ledger: LedgerEntry[]): M
     .filter((f) => !appliedVersions.has(f.version))
     .sort((a, b) => a.version - b.version);
   return { applied, pending, problems };
+}
+
+/**
+ * The hint for an applied migration whose file changed: restore it as it ran (from the commit of
+ * the release that ran it, `ranWith`, when the caller knows it), re-hash, and put the change in a
+ * new migration in the folder's layout.
+ */
+export function editedMigrationHint(
+  file: MigrationFile,
+  ranWith?: { release: string; commit: string } | null,
+): string {
+  return `Never edit an applied migration: the ledger keeps the checksum it ran with. Restore ${file.filename} ${restoreAppliedAdvice(projectPath(file.path), ranWith)}, run \`airlock migrate hash\`, and ${newMigrationAdvice(file.layout ?? 'airlock')}.`;
 }
 
 /** The migrations folder of `files` as messages show it (see `projectPath`); null without files. */

@@ -40,6 +40,7 @@ import { NO_TRANSACTION_MARKER, parseDirectives } from './directives.ts';
 import { type LedgerEntry, POSTGRES_LEDGER_TABLE } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { shipFixedMigrationAdvice } from './migration-name.ts';
 import { errorCode } from './postgres-client.ts';
 import {
   ensurePostgresLedger,
@@ -493,7 +494,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
         {
           hint: [
             ...hints,
-            `Nothing from ${file.filename} was kept (it ran in one transaction with its ledger row, now rolled back). Fix ${file.filename}, then run \`airlock migrate apply\` again.`,
+            `Nothing from ${file.filename} was kept (it ran in one transaction with its ledger row, now rolled back). Fix ${file.filename}, then ${shipFixedMigrationAdvice()}.`,
           ].join(' '),
           details,
           cause: error,
@@ -513,7 +514,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
       {
         hint: [
           ...hints,
-          `${file.filename} is marked ${NO_TRANSACTION_MARKER}, so Postgres could not roll it back: ${done === 0 ? 'no earlier statement ran' : done === 1 ? 'its first statement stays applied' : `its first ${done} statements stay applied`}, and no ledger row was written. Make the file safe to run again (IF NOT EXISTS / IF EXISTS), then run \`airlock migrate apply\` again.`,
+          `${file.filename} is marked ${NO_TRANSACTION_MARKER}, so Postgres could not roll it back: ${done === 0 ? 'no earlier statement ran' : done === 1 ? 'its first statement stays applied' : `its first ${done} statements stay applied`}, and no ledger row was written. Make the file safe to run again (IF NOT EXISTS / IF EXISTS), then ${shipFixedMigrationAdvice()}.`,
         ].join(' '),
         details: {
           line: statement.line,

@@ -18,6 +18,7 @@ import { claimSqlite, type DatabaseClaim } from './database-claim.ts';
 import { LEDGER_TABLE, type LedgerEntry } from './ledger.ts';
 import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { shipFixedMigrationAdvice } from './migration-name.ts';
 import {
   type ToolLayout,
   toolLedgerColumnsQuery,
@@ -240,7 +241,7 @@ function failed(file: MigrationFile, error: unknown, what?: string): UserError {
     'MIGRATION_FAILED',
     `Migration ${file.path} failed${what ? ` (${what})` : ''}: ${message}`,
     {
-      hint: `Nothing from ${file.filename} was kept (it ran in one transaction, now rolled back). Fix the SQL in ${file.filename}, then run \`airlock migrate apply\` again.`,
+      hint: `Nothing from ${file.filename} was kept (it ran in one transaction, now rolled back). Fix the SQL in ${file.filename}, then ${shipFixedMigrationAdvice()}.`,
       details: { file: file.path, version: file.version, sqliteMessage: message },
       cause: error,
     },

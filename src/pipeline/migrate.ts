@@ -9,7 +9,13 @@ import { AirlockError, UserError } from '../errors.ts';
 import { directivesOf } from '../migrations/directives.ts';
 import type { LedgerEntry } from '../migrations/ledger.ts';
 import type { MigrationFile } from '../migrations/migration-files.ts';
-import { checkAppliedOnPrevious, Migrator, notOnPreviousError } from '../migrations/migrator.ts';
+import { withDeployTarget } from '../migrations/migration-name.ts';
+import {
+  checkAppliedOnPrevious,
+  editedMigrationHint,
+  Migrator,
+  notOnPreviousError,
+} from '../migrations/migrator.ts';
 import { audit } from '../state/audit.ts';
 import { type AirlockContext, databaseOf } from './context.ts';
 import { type ContractHold, holdBackContracts } from './contract.ts';
@@ -123,7 +129,14 @@ export async function migrateService(
       // The files before the one that failed stay applied: on the record too.
       const before = error instanceof AirlockError ? error.details.applied : undefined;
       if (Array.isArray(before)) await audited(before as LedgerEntry[]);
-      throw failedAfterPrevious(error, env, files, previousLedger);
+      if (error instanceof UserError && error.code === 'MIGRATION_CHECKSUM_MISMATCH')
+        throw await withRestoreCommit(ctx, error, files, plan.applied);
+      throw failedAfterPrevious(
+        nameDeployTarget(error, ctx.config.pipeline[0] ?? env.name),
+        env,
+        files,
+        previousLedger,
+      );
     }
     await audited(result.applied);
     if (hold) {
@@ -143,6 +156,47 @@ export async function migrateService(
   } finally {
     await driver.close();
   }
+}
+
+/**
+ * An edited applied file's refusal, its hint naming the commit to restore the file from: that
+ * of the release that ran it here (its ledger row), when the state has that release and it was
+ * built from a clean commit. Otherwise the error as it is (its hint covers both a committed and
+ * an uncommitted edit).
+ */
+async function withRestoreCommit(
+  ctx: AirlockContext,
+  error: UserError,
+  files: MigrationFile[],
+  ledger: LedgerEntry[],
+): Promise<UserError> {
+  const { version } = error.details as { version?: number };
+  const file = files.find((f) => f.version === version);
+  const ranBy = ledger.find((e) => e.version === version)?.release;
+  if (!file || !ranBy) return error;
+  const release = await ctx.store.findRelease(ranBy).catch(() => undefined);
+  if (!release || release.dirty) return error;
+  return new UserError(error.code, error.message, {
+    hint: editedMigrationHint(file, { release: release.id, commit: release.commit }),
+    details: { ...error.details, restoreFrom: { release: release.id, commit: release.commit } },
+    cause: error.cause,
+  });
+}
+
+/**
+ * A failed file's hint names the environment to deploy the fix to (`shipFixedMigrationAdvice`):
+ * the fixed file is a new release, which enters at the first environment of the pipeline.
+ */
+function nameDeployTarget(error: unknown, first: string): unknown {
+  if (!(error instanceof UserError) || error.code !== 'MIGRATION_FAILED' || !error.hint)
+    return error;
+  const hint = withDeployTarget(error.hint, first);
+  if (hint === error.hint) return error;
+  return new UserError(error.code, error.message, {
+    hint,
+    details: error.details,
+    cause: error.cause,
+  });
 }
 
 /** Failures that say nothing of the file or the data: running it again later may pass. */

@@ -1,9 +1,11 @@
 /** The CLI as users run it: real child processes, exit codes, --json, protected environments. */
-import { existsSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { projectTest, promotedProjectTest } from '../helpers/fixtures.ts';
-import { DEMO_STORY, demoStory, REVIEWER } from '../helpers/project.ts';
+import { BIN, DEMO_STORY, demoStory, REVIEWER } from '../helpers/project.ts';
 
 describe('airlock CLI', () => {
   projectTest(
@@ -226,8 +228,61 @@ describe('airlock CLI', () => {
     // In Airlock's own shape (the mark and a fix), not commander's bare "error:" line.
     expect(stderr).toMatch(/^✖ unknown command 'promot'/);
     expect(stderr).toContain('→ See the command');
+    expect(stderr).toContain('`airlock --help`');
     expect(stderr).not.toMatch(/^error:/m);
   });
+
+  projectTest(
+    'a usage error points at the help of the command that was run, nested ones too',
+    async ({ project }) => {
+      const apply = await project.cli(['migrate', 'apply']);
+      expect(apply.code).toBe(2);
+      expect(apply.stderr).toBe(
+        "✖ missing required argument 'environment'\n  → See the command's usage with `airlock migrate apply --help`.\n",
+      );
+      const deploy = await project.cli(['deploy', 'staging', '--bogus']);
+      expect(deploy.code).toBe(2);
+      expect(deploy.stderr).toContain("unknown option '--bogus'");
+      expect(deploy.stderr).toContain('`airlock deploy --help`');
+      // An unknown subcommand: the group's help, which lists its commands.
+      const group = await project.cli(['migrate', 'aply']);
+      expect(group.code).toBe(2);
+      expect(group.stderr).toContain("unknown command 'aply'");
+      expect(group.stderr).toContain('`airlock migrate --help`');
+    },
+  );
+
+  projectTest(
+    'without airlock.yaml, suggests airlock init; a missing -c file is said not to exist',
+    async ({ project }) => {
+      const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'airlock-no-config-'));
+      try {
+        const none = spawnSync(process.execPath, [BIN, 'status'], {
+          cwd: elsewhere,
+          encoding: 'utf8',
+          env: { ...process.env, NO_COLOR: '1' },
+        });
+        expect(none.status).toBe(2);
+        expect(none.stderr).toContain(`✖ no airlock.yaml in ${elsewhere} or any parent folder.`);
+        expect(none.stderr).toContain(
+          "→ Run `airlock init` in your project's folder to write one for it, or pass -c <file>. To see the whole flow on an example first, run `airlock demo`.",
+        );
+        // Not a file inside Airlock's own package, and no line of a file that is not there.
+        expect(none.stderr).not.toContain('examples/notes');
+        expect(none.stderr).not.toContain(':1:1');
+      } finally {
+        rmSync(elsewhere, { recursive: true, force: true });
+      }
+      const missing = await project.cli(['-c', 'nope.yaml', 'status']);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(
+        `✖ nope.yaml does not exist (${path.join(project.dir, 'nope.yaml')}).`,
+      );
+      expect(missing.stderr).not.toContain('nope.yaml:1:1');
+      const json = JSON.parse((await project.cli(['-c', 'nope.yaml', 'status', '--json'])).stdout);
+      expect(json.error).toMatchObject({ code: 'CONFIG_NOT_FOUND', kind: 'config' });
+    },
+  );
 });
 
 describe('airlock demo', () => {

@@ -674,11 +674,16 @@ describe('loadConfig', () => {
       error = e;
     }
     expect(hasCode(error, 'CONFIG_NOT_FOUND')).toBe(true);
-    expect((error as ConfigError).message).toBe(
-      `airlock.yaml:1:1: error: no airlock.yaml in ${root} or any parent folder. Fix: run \`airlock demo\` to see a complete example, or pass -c <file>.`,
+    expect((error as ConfigError).message).toBe(`no airlock.yaml in ${root} or any parent folder.`);
+    // The hint names `airlock init` (which writes one for the project), never a file inside
+    // Airlock's own package.
+    expect((error as ConfigError).hint).toBe(
+      "Run `airlock init` in your project's folder to write one for it, or pass -c <file>. To see the whole flow on an example first, run `airlock demo`.",
     );
+    expect((error as ConfigError).diagnostics).toEqual([]);
+    // A missing file has no line to point at: the message says it does not exist.
     expect(() => loadConfig({ cwd: root, file: 'ops/airlock.yaml' })).toThrow(
-      'ops/airlock.yaml:1:1: error: file not found. Fix: run `airlock demo` to see a complete example, or pass -c <file>.',
+      `ops/airlock.yaml does not exist (${join(root, 'ops', 'airlock.yaml')}).`,
     );
   });
 });

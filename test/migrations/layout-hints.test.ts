@@ -11,7 +11,7 @@ import { createMigration } from '../../src/migrations/create-migration.ts';
 import { verifyIntegrity, writeSumFile } from '../../src/migrations/integrity.ts';
 import type { LedgerEntry } from '../../src/migrations/ledger.ts';
 import { readMigrationDir } from '../../src/migrations/migration-files.ts';
-import { planMigrations } from '../../src/migrations/migrator.ts';
+import { editedMigrationHint, planMigrations } from '../../src/migrations/migrator.ts';
 import { caught } from './engines.ts';
 
 let project: string;
@@ -89,7 +89,13 @@ describe('hints for an applied migration that changed', () => {
     const [problem] = planMigrations(await readMigrationDir(dir, drizzle), ledger).problems;
     expect(problem?.code).toBe('MIGRATION_CHECKSUM_MISMATCH');
     expect(problem?.hint).toBe(
-      'Never edit an applied migration. Revert your change to 0000_create_skus.sql (`git checkout -- drizzle/0000_create_skus.sql`), and put the change in a new migration, created with drizzle-kit (`drizzle-kit generate --name <name>`, then `airlock migrate hash`).',
+      'Never edit an applied migration: the ledger keeps the checksum it ran with. Restore 0000_create_skus.sql as it ran (`git checkout -- drizzle/0000_create_skus.sql` if the edit is not committed; if it is, `git log -p -- drizzle/0000_create_skus.sql` shows the commit that made it: `git checkout <commit>~1 -- drizzle/0000_create_skus.sql`, or `git revert <commit>`), run `airlock migrate hash`, and put the change in a new migration, created with drizzle-kit (`drizzle-kit generate --name <name>`, then `airlock migrate hash`).',
+    );
+    // With the release that ran it known (a deployment finds it in the state): its commit.
+    const [file] = await readMigrationDir(dir, drizzle);
+    if (!file) throw new Error('no file');
+    expect(editedMigrationHint(file, { release: 'r1', commit: 'a'.repeat(40) })).toBe(
+      `Never edit an applied migration: the ledger keeps the checksum it ran with. Restore 0000_create_skus.sql as r1 ran it (\`git checkout ${'a'.repeat(12)} -- drizzle/0000_create_skus.sql\`), run \`airlock migrate hash\`, and put the change in a new migration, created with drizzle-kit (\`drizzle-kit generate --name <name>\`, then \`airlock migrate hash\`).`,
     );
     // The same words as `airlock migrate create` when it refuses the folder.
     const refusal = await caught(createMigration(dir, 'x', drizzle));
@@ -119,11 +125,11 @@ describe('hints for an applied migration that changed', () => {
     await writeFile(path.join(dir, '0001_create_notes.sql'), 'CREATE TABLE notes (id bigint);');
     const [problem] = planMigrations(await readMigrationDir(dir), ledger).problems;
     expect(problem?.hint).toBe(
-      'Never edit an applied migration. Revert your change to 0001_create_notes.sql (`git checkout -- db/migrations/0001_create_notes.sql`), and put the change in a new migration (`airlock migrate create <name>`).',
+      'Never edit an applied migration: the ledger keeps the checksum it ran with. Restore 0001_create_notes.sql as it ran (`git checkout -- db/migrations/0001_create_notes.sql` if the edit is not committed; if it is, `git log -p -- db/migrations/0001_create_notes.sql` shows the commit that made it: `git checkout <commit>~1 -- db/migrations/0001_create_notes.sql`, or `git revert <commit>`), run `airlock migrate hash`, and put the change in a new migration (`airlock migrate create <name>`).',
     );
     const error = await caught(verifyIntegrity(dir, await readMigrationDir(dir)));
     expect(error.hint).toContain(
-      'revert the edit (`git checkout -- db/migrations/0001_create_notes.sql`) and put the change in a new migration (`airlock migrate create <name>`).',
+      'restore it as it ran (`git checkout -- db/migrations/0001_create_notes.sql` if the edit is not committed; if it is, `git log -p -- db/migrations/0001_create_notes.sql` shows the commit that made it: `git checkout <commit>~1 -- db/migrations/0001_create_notes.sql`, or `git revert <commit>`) and put the change in a new migration (`airlock migrate create <name>`).',
     );
   });
 });

@@ -203,7 +203,11 @@ export function describeMigratorContract(engine: MigratorContractEngine): void {
       expect(error.code).toBe('MIGRATION_FAILED');
       expect(error.message).toContain(join(files.dir, '0002_create_broken.sql'));
       expect(error.message).toContain('syntax error');
-      expect(error.hint).toContain('airlock migrate apply');
+      // The fix ships as a release built from a commit: re-hashed, committed, deployed.
+      expect(error.hint).toContain(
+        "0002_create_broken.sql, then run `airlock migrate hash` (it records the file's new checksum in airlock.sum), commit both, and deploy again",
+      );
+      expect(error.hint).not.toContain('airlock migrate apply');
       expect((error.details.applied as LedgerEntry[]).map((e) => e.version)).toEqual([1]);
 
       const tables = await db.tables();

@@ -162,6 +162,11 @@ describeIfPostgres('PostgresMigrationDriver', () => {
       `Migration ${join(files.dir, '0001_create_notes.sql')} failed at line 4, column 45: column "nope" does not exist`,
     );
     expect(error.details).toMatchObject({ line: 4, column: 45, postgresCode: '42703' });
+    // Releases are built from commits: the fix is re-hashed, committed and deployed (the
+    // pipeline names the environment), not applied again from the working tree.
+    expect(error.hint).toBe(
+      "Nothing from 0001_create_notes.sql was kept (it ran in one transaction with its ledger row, now rolled back). Fix 0001_create_notes.sql, then run `airlock migrate hash` (it records the file's new checksum in airlock.sum), commit both, and deploy again (`airlock deploy <env>`).",
+    );
     expect(await tableExists('notes')).toBe(false);
     expect(await ledgerVersions()).toEqual([]);
   });
@@ -233,6 +238,9 @@ describeIfPostgres('PostgresMigrationDriver', () => {
       );
       expect(error.details).toMatchObject({ statement: 3, appliedStatements: 2, line: 5 });
       expect(error.hint).toContain('its first 2 statements stay applied');
+      expect(error.hint).toContain(
+        'Make the file safe to run again (IF NOT EXISTS / IF EXISTS), then run `airlock migrate hash`',
+      );
       expect(error.hint).toContain('INVALID index');
       // Postgres could not roll back what ran outside a transaction.
       expect(await rows('SELECT id, title FROM notes')).toEqual([{ id: 1, title: 'first;' }]);

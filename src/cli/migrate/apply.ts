@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { environmentNamed } from '../../config/environments.ts';
-import { migrationFilename } from '../../migrations/migration-name.ts';
+import { migrationFilename, withDeployTarget } from '../../migrations/migration-name.ts';
 import { databaseOf } from '../../pipeline/context.ts';
 import { describeHold } from '../../pipeline/contract.ts';
 import { acquireEnvironmentLock } from '../../pipeline/lock.ts';
@@ -83,12 +83,20 @@ async function migrateDryRunCommand(
     let failed = false;
     for (const { service, files, source } of sources) {
       const database = databaseOf(ctx.config, env.name, service.name);
-      const result = await dryRunPending(
+      const replayed = await dryRunPending(
         files,
         environmentDatabase(session.ctx, env.name, service.name),
         env.previous ? environmentDatabase(session.ctx, env.previous, service.name) : null,
         { appliedBy: ctx.actor, release: opts.release ?? null },
       );
+      // A failed file's fix is a new release, which enters at the first environment.
+      const first = ctx.config.pipeline[0] ?? env.name;
+      const result = replayed.failed?.hint
+        ? {
+            ...replayed,
+            failed: { ...replayed.failed, hint: withDeployTarget(replayed.failed.hint, first) },
+          }
+        : replayed;
       io.reporter.info(
         `${service.name} (files from ${source}; ${database.engine} copy, ${result.durationMs} ms):`,
       );

@@ -5,7 +5,11 @@
 import path from 'node:path';
 import { hashMigrations, type SumUpdate } from '../../migrations/hash-migrations.ts';
 import { SUM_FILENAME } from '../../migrations/integrity.ts';
-import { type MigrationLayout, newMigrationAdvice } from '../../migrations/migration-name.ts';
+import {
+  type MigrationLayout,
+  newMigrationAdvice,
+  restoreAppliedAdvice,
+} from '../../migrations/migration-name.ts';
 import type { CommandIO } from '../command-io.ts';
 import { withSession } from '../session.ts';
 import { environmentDatabase, servicesWithDatabase, shown } from './migration-sources.ts';
@@ -54,9 +58,16 @@ export async function migrateHashCommand(
         for (const f of r.added) io.reporter.info(r.replaced ? `    ${f}` : `  + ${f} (added)`);
         for (const f of r.changed) io.reporter.info(`  ~ ${f} (changed)`);
         for (const f of r.removed) io.reporter.info(`  - ${f} (removed)`);
+        // airlock.sum records the edit, but the ledger still holds the checksum the file ran
+        // with: deploying it stays refused, so the warning says so and how to undo the edit.
         for (const a of r.appliedElsewhere) {
+          const release = a.release
+            ? await session.ctx.store.findRelease(a.release).catch(() => undefined)
+            : undefined;
+          const ranWith =
+            release && !release.dirty ? { release: release.id, commit: release.commit } : null;
           io.reporter.warn(
-            `${a.file} already ran on ${a.environment} with its old content: re-hashing does not make the edit safe, and \`airlock migrate apply ${a.environment}\` will refuse it. Revert it (\`git checkout -- ${shown(path.join(r.dir, a.file))}\`) and ${newMigrationAdvice(layouts.get(r.service) ?? 'airlock')}.`,
+            `${a.file} already ran on ${a.environment} with its old content, and ${a.environment}'s ledger keeps that checksum: ${SUM_FILENAME} now records the edit, but a deployment with it (\`airlock deploy ${a.environment}\`, or \`airlock migrate apply ${a.environment}\`) is still refused. Restore it ${restoreAppliedAdvice(shown(path.join(r.dir, a.file)), ranWith)}, run \`airlock migrate hash\` again, and ${newMigrationAdvice(layouts.get(r.service) ?? 'airlock')}.`,
           );
         }
       }

@@ -29,7 +29,10 @@ import { claimSqlite, type DatabaseClaim } from '../../migrations/database-claim
 import { LEDGER_TABLE, type LedgerEntry } from '../../migrations/ledger.ts';
 import type { ApplyMeta, MigrationDriver } from '../../migrations/migration-driver.ts';
 import type { MigrationFile } from '../../migrations/migration-files.ts';
-import { formatMigrationVersion } from '../../migrations/migration-name.ts';
+import {
+  formatMigrationVersion,
+  shipFixedMigrationAdvice,
+} from '../../migrations/migration-name.ts';
 import { CREATE_SQLITE_LEDGER } from '../../migrations/sqlite-migration-driver.ts';
 import { type ToolLayout, toolLedgerStatements } from '../../migrations/tool-ledgers.ts';
 import { toolLedgerOf } from '../../pipeline/databases.ts';
@@ -427,7 +430,7 @@ export class D1HttpMigrationDriver implements MigrationDriver {
       );
     }
     return new UserError('MIGRATION_FAILED', `Migration ${file.path} failed: ${error.message}`, {
-      hint: `Nothing from ${file.filename} was kept (D1 ran it with its ledger row as one batch, rolled back). Fix the SQL in ${file.filename}, then run \`airlock migrate apply\` again.`,
+      hint: `Nothing from ${file.filename} was kept (D1 ran it with its ledger row as one batch, rolled back). Fix the SQL in ${file.filename}, then ${shipFixedMigrationAdvice()}.`,
       details: {
         file: file.path,
         version: file.version,
