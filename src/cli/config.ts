@@ -5,16 +5,13 @@ import { configJsonSchema } from '../config/schema.ts';
 import { describeSink } from '../notify/notify-sinks.ts';
 import { allowList } from '../parity/compare.ts';
 import type { CommandIO } from './command-io.ts';
-import { loadProjectConfig } from './session.ts';
+import { configWarningLine, loadProjectConfig } from './session.ts';
 
 /** `airlock config validate`. Exit 2 with every diagnostic when invalid. */
 export async function configValidateCommand(io: CommandIO): Promise<number> {
   // Always the full validation (never the cache of validated files): this is the check itself.
   const config = await loadProjectConfig(io.globals, { full: true });
-  for (const w of config.warnings)
-    io.reporter.warn(
-      `${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}${w.fix ? ` Fix: ${w.fix}` : ''}`,
-    );
+  for (const w of config.warnings) io.reporter.warn(configWarningLine(w));
   // A database secret that is not set here stops only the commands that touch its environment.
   for (const env of Object.values(config.environments))
     for (const service of Object.values(env.services)) {

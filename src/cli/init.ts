@@ -117,10 +117,12 @@ export async function initCommand(
   io.reporter.info(
     `Next: read the file (every guess is commented), \`airlock config validate\`,${hash} then \`airlock deploy staging\`.`,
   );
-  const last = /^pipeline: \[(?:.*, )?([^,\]]+)\]$/m.exec(text)?.[1];
-  if (last && text.includes('identity: signed'))
+  const pipeline = /^pipeline: \[(.*)\]$/m.exec(text)?.[1]?.split(', ');
+  const first = pipeline?.[0];
+  const last = pipeline?.at(-1);
+  if (first && last && text.includes('identity: signed'))
     io.reporter.info(
-      `Approvals into ${last} are signed: commit each reviewer's SSH public key to .approvals/allowed_signers (\`ann@example.com ssh-ed25519 AAAA…\`, git's format); they approve with \`airlock approve ${last} --key ~/.ssh/id_ed25519\`.`,
+      `Approvals into ${last} are signed: commit each reviewer's SSH public key to .approvals/allowed_signers (\`ann@example.com ssh-ed25519 AAAA…\`, git's format); they approve with \`airlock approve ${last} --key ~/.ssh/id_ed25519\`. The file is read at each release's commit, so a release built before the commit that adds a key cannot be approved with that key: commit the file before \`airlock deploy ${first}\`.`,
     );
   return 0;
 }

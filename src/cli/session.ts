@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadCachedConfig } from '../config/config-cache.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
-import { UserError } from '../errors.ts';
+import { type ConfigDiagnostic, UserError } from '../errors.ts';
 import { RUNTIME_ENTRY } from '../package-paths.ts';
 import { type AirlockContext, DEFAULT_LOCK_TTL_MS, processIdentity } from '../pipeline/context.ts';
 import { createDatabases } from '../pipeline/databases.ts';
@@ -131,7 +131,8 @@ export function localRuntimeOptions(
 /**
  * airlock.yaml (`-c` or the nearest), validated: from the cache of validated files when its
  * text is unchanged (config/config-cache.ts; no YAML parser or schema loads then), else in full
- * (always with `full`, which neither reads nor fills the cache).
+ * (always with `full`, which neither reads nor fills the cache), with its secret-looking strings
+ * as warnings (`loadCheckedConfig`).
  * @throws ConfigError `CONFIG_NOT_FOUND` or `CONFIG_INVALID`, with file, line and field.
  */
 export async function loadProjectConfig(
@@ -145,8 +146,16 @@ export async function loadProjectConfig(
   };
   const cached = how.full ? undefined : loadCachedConfig(options);
   if (cached) return cached;
-  const { loadConfig } = await import('../config/load.ts');
-  return loadConfig({ ...options, cache: !how.full });
+  const { loadCheckedConfig } = await import('../config/load.ts');
+  return loadCheckedConfig({ ...options, cache: !how.full });
+}
+
+/**
+ * A configuration warning as commands print it: `file:line:col: field: what. Fix: how.` (the
+ * same line `airlock config validate` prints).
+ */
+export function configWarningLine(w: ConfigDiagnostic): string {
+  return `${w.file}:${w.line}:${w.col}: ${w.path ? `${w.path}: ` : ''}${w.message}${w.fix ? ` Fix: ${w.fix}` : ''}`;
 }
 
 /**
@@ -170,8 +179,7 @@ export async function openSession(
   options: { recover?: boolean; config?: ResolvedConfig } = {},
 ): Promise<Session> {
   const config = options.config ?? (await loadProjectConfig(globals));
-  for (const w of config.warnings)
-    reporter.warn(`${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}`);
+  for (const w of config.warnings) reporter.warn(configWarningLine(w));
   const home = airlockHome(config);
   // `git config` runs in its own process while the store opens.
   const actor = resolveActor(config.dir, globals.as, process.env);

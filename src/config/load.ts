@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { type ConfigDiagnostic, ConfigError } from '../errors.ts';
+import type { SecretString } from '../secrets/secret-strings.ts';
 import {
   type CacheSlot,
   cacheSlot,
@@ -15,6 +16,7 @@ import {
   storeValidatedConfig,
 } from './config-cache.ts';
 import { issuesToFindings, type SourceMap, toDiagnostic } from './diagnostics.ts';
+import { literalSecretWarnings } from './literal-secrets.ts';
 import { checkPaths } from './path-rules.ts';
 import { type ResolvedConfig, resolveConfig } from './resolve.ts';
 import { checkRules } from './rules.ts';
@@ -71,6 +73,8 @@ function yamlProblem(
 /**
  * Parses and validates the text of an airlock.yaml.
  * @param file absolute path (used to resolve relative paths); @param displayFile name for messages.
+ * @param secrets the text's secret-looking strings (`findSecretStrings`), each a warning at its
+ *   field (`loadCheckedConfig` finds them; the scan is asynchronous).
  * @throws ConfigError `CONFIG_INVALID` with every error found (warnings are returned on success).
  */
 export function parseConfig(
@@ -79,6 +83,7 @@ export function parseConfig(
   displayFile = file,
   env: Readonly<Record<string, string | undefined>> = {},
   slot: CacheSlot | null = null,
+  secrets: readonly SecretString[] = [],
 ): ResolvedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -154,7 +159,10 @@ export function parseConfig(
   }
   const rules = checkRules(parsed.data);
   const paths = checkPaths(parsed.data, path.dirname(file));
-  const findings = [...rules, ...paths].map((f) => toDiagnostic(source, f));
+  const findings = [
+    ...[...rules, ...paths].map((f) => toDiagnostic(source, f)),
+    ...literalSecretWarnings(displayFile, doc, secrets),
+  ];
   const errors = findings.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw invalid(errors, displayFile);
   // The cache keeps what the text alone decides (see config-cache.ts); resolution changes nothing
@@ -214,4 +222,28 @@ export function loadConfig(options: LoadConfigOptions): ResolvedConfig {
     resolveCachedConfig(located, slot, env) ??
     parseConfig(text, located.file, located.displayFile, env, slot)
   );
+}
+
+/**
+ * `loadConfig`, and the check the schema cannot make: secret-looking strings written into the
+ * file (a password in a `databaseUrl`), found as `airlock doctor` finds them and reported as
+ * warnings at their line and field. The scan runs on a full validation only; the cache of
+ * validated files keeps its warnings with the rest, so a command that hits it still reports them.
+ * @throws ConfigError `CONFIG_NOT_FOUND` or `CONFIG_INVALID`.
+ */
+export async function loadCheckedConfig(options: LoadConfigOptions): Promise<ResolvedConfig> {
+  const located = locateConfig(options);
+  const text = readFileSync(located.file, 'utf8');
+  const env = options.env ?? {};
+  const slot = options.cache ? cacheSlot(located, text, env) : null;
+  const cached = resolveCachedConfig(located, slot, env);
+  if (cached) return cached;
+  let secrets: SecretString[] = [];
+  try {
+    const { findSecretStrings } = await import('../secrets/secret-strings.ts');
+    secrets = await findSecretStrings(located.file, text);
+  } catch {
+    // A scanner that fails costs only these warnings, never the command.
+  }
+  return parseConfig(text, located.file, located.displayFile, env, slot, secrets);
 }

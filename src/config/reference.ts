@@ -348,7 +348,7 @@ export function configReferenceMarkdown(): string {
     '',
     '<!-- Generated from src/config/schema.ts by `npm run config:generate`. Do not edit by hand. -->',
     '',
-    'Airlock reads `airlock.yaml` (or `airlock.yml`) from the working folder or the nearest parent folder, or the file given with `-c/--config`. Unknown keys are errors, and every error names `file:line:col`, the dotted path of the field, what was expected and how to fix it. Check a file with `airlock config validate`.',
+    "Airlock reads `airlock.yaml` (or `airlock.yml`) from the working folder or the nearest parent folder, or the file given with `-c/--config`. Unknown keys are errors, and every error names `file:line:col`, the dotted path of the field, what was expected and how to fix it. Check a file with `airlock config validate`. A secret written into the file itself (a password in a `databaseUrl`, a token in a var) is a warning at its line and field, never shown: the strings `airlock doctor` finds (secretlint's recommended rules), reported by `config validate` and by every command that loads a changed file, with the `${NAME}` reference to write instead.",
     '',
     'Editors can validate and complete the file with the JSON Schema [`schema/airlock.schema.json`](../schema/airlock.schema.json): add `$schema: ./node_modules/airlock-deploy/schema/airlock.schema.json` at the top, or `# yaml-language-server: $schema=./node_modules/airlock-deploy/schema/airlock.schema.json`.',
     '',

@@ -99,7 +99,7 @@ const portField = field(portSchema, {
 
 const databaseUrlField = field(z.string().min(1), {
   description:
-    "The environment's own database (engine postgres): a postgres:// URL, or `${NAME}` to read it from the environment variable NAME so credentials stay out of the file. Two environments may never share a database.",
+    "The environment's own database (engine postgres): a postgres:// URL, or `${NAME}` to read it from the environment variable NAME so credentials stay out of the file (a password written here is warned about, at its line). Two environments may never share a database.",
   examples: ['${STAGING_DATABASE_URL}'],
   inherit: 'per-environment',
 });

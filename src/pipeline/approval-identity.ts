@@ -8,8 +8,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
-import { parseAllowedSigners } from '../identity/allowed-signers.ts';
-import { parseApprovalFile, parseStatement } from '../identity/approval-statement.ts';
+import { allowedSignerFor, parseAllowedSigners } from '../identity/allowed-signers.ts';
+import {
+  APPROVAL_NAMESPACE,
+  parseApprovalFile,
+  parseStatement,
+} from '../identity/approval-statement.ts';
 import { ApprovalSignatureError, verifySignedApproval } from '../identity/verify-approval.ts';
 import { git } from '../releases/git.ts';
 import type { Approval, Release } from '../state/state-store.ts';
@@ -36,6 +40,62 @@ export async function allowedSignersAt(
   } catch {
     return { text: null, where };
   }
+}
+
+/**
+ * What to do about a signature whose key the allowed-signers file at the release's commit does
+ * not list (or that has no such file), for the refusal's hint. The file is read at the
+ * release's own commit on purpose (a release cannot approve itself in with signers added after
+ * it was built), so a key listed since then — at HEAD, or only in the working tree — counts for
+ * a new release, never for this one: the hint says so rather than asking again for the line
+ * that is already there. `fingerprint` null: any key.
+ */
+export async function allowedSignersHint(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+  atRelease: AllowedSignersAt,
+  fingerprint: string | null,
+): Promise<string> {
+  const file = env.promotion.approval.allowedSigners;
+  const at = ctx.now().getTime();
+  const lists = (text: string | null) =>
+    text !== null &&
+    (fingerprint === null ||
+      allowedSignerFor(parseAllowedSigners(text).signers, fingerprint, APPROVAL_NAMESPACE, at) !==
+        null);
+  const built = release.commit.slice(0, 12);
+  const first = ctx.config.pipeline[0] ?? env.previous ?? 'staging';
+  const previous = env.previous ?? first;
+  const deploy = `\`airlock deploy ${first}\`${previous === first ? '' : `, then \`airlock promote ${previous}\``}`;
+  const approveNew = `then approve that one (\`airlock approve ${env.name}\` takes the release serving on ${previous})`;
+  const rule = `The file is read at each release's own commit, so that a release cannot approve itself into ${env.name} with signers added after it was built`;
+  let head: string | null = null;
+  let atHead: string | null = null;
+  try {
+    head = await git(ctx.config.dir, ['rev-parse', 'HEAD']);
+    atHead = await git(ctx.config.dir, ['show', `HEAD:./${file}`]);
+  } catch {
+    // No commit yet, or no such file at HEAD.
+  }
+  let inWorkTree: string | null = null;
+  try {
+    inWorkTree = readFileSync(path.join(ctx.config.dir, file), 'utf8');
+  } catch {
+    // Not in the working tree either.
+  }
+  const listed = fingerprint ? 'with this key' : 'listing keys';
+  if (head && head !== release.commit && lists(atHead) && !lists(atRelease.text)) {
+    const since =
+      atRelease.text === null
+        ? `${release.id} was built from commit ${built}, before ${file} was committed (HEAD ${head.slice(0, 12)} has it, ${listed})`
+        : `${release.id} was built from commit ${built}, whose ${file} does not list this key; HEAD ${head.slice(0, 12)} does`;
+    return `${since}. ${rule}: deploy a new release that includes it to ${previous} (${deploy}), ${approveNew}.`;
+  }
+  if (lists(inWorkTree) && !lists(atRelease.text))
+    return `${file} is in the working tree, ${listed}, but ${release.id} was built from commit ${built}, ${atRelease.text === null ? 'which does not have it' : 'whose copy does not list this key'}. ${rule}: commit it, deploy a new release that includes it to ${previous} (${deploy}), ${approveNew}.`;
+  const elsewhere = atHead !== null || inWorkTree !== null;
+  return `Add the key's line (\`<principal> <keytype> <key>\`) to ${file}${elsewhere ? ' (it is not at HEAD or in the working tree either)' : ''} and commit it. The file is read at each release's own commit, so the line counts for releases built from then on, not for ${release.id} (commit ${built}): deploy a new release to ${previous} (${deploy}), ${approveNew}.`;
 }
 
 /** An approval the gate does not count, and why (shown beside the gate). */

@@ -29,7 +29,7 @@ import {
 } from '../identity/verify-approval.ts';
 import { audit } from '../state/audit.ts';
 import type { Approval, ApprovalEvidence, Release } from '../state/state-store.ts';
-import { allowedSignersAt } from './approval-identity.ts';
+import { allowedSignersAt, allowedSignersHint } from './approval-identity.ts';
 import { gatePolicy } from './committed-policy.ts';
 import type { AirlockContext } from './context.ts';
 import { promotionCandidate, releaseNamed } from './decide.ts';
@@ -370,7 +370,7 @@ async function proveApprover(
     return new UserError('SIGNATURE_REFUSED', `The signed approval does not count: ${message}`, {
       hint:
         reason === 'unknown-key' || reason === 'no-allowed-signers'
-          ? `Add the key's line (\`<principal> <keytype> <key>\`) to ${env.promotion.approval.allowedSigners} and commit it; it counts for releases built from that commit on.`
+          ? await allowedSignersHint(ctx, env, release, signers, fingerprint)
           : `Sign a fresh approval for this release: \`airlock approve ${env.name} --release ${release.id}\`.`,
       details: { reason, fingerprint },
     });

@@ -1,14 +1,13 @@
 /**
  * What `airlock doctor` checks in the repository: plaintext `.env*` files that are tracked, and
  * secret-looking strings in tracked files (secretlint with its recommended preset over
- * `git ls-files`). Findings carry file, line and rule — never the secret (secretlint's
- * `maskSecrets`, and only rule ids and message ids are kept).
+ * `git ls-files`, through `secret-strings.ts`). Findings carry file, line and rule — never the
+ * secret (secretlint's `maskSecrets`, and only rule ids and message ids are kept).
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { lintSource } from '@secretlint/core';
-import { creator as recommended } from '@secretlint/secretlint-rule-preset-recommend';
 import { git } from '../releases/git.ts';
+import { findSecretStrings } from './secret-strings.ts';
 import { isEncryptedDotenv } from './stores/encrypted-file-store.ts';
 
 /** Files larger than this (bytes) are not scanned (bundles, lockfiles of another age). */
@@ -75,9 +74,6 @@ export async function scanRepository(
 ): Promise<RepositoryFinding[]> {
   const ignored = ignoredGlobs(root);
   const findings: RepositoryFinding[] = [];
-  const config = {
-    rules: [{ id: '@secretlint/secretlint-rule-preset-recommend', rule: recommended }],
-  };
   for (const file of files) {
     const absolute = path.join(root, file);
     let content: string;
@@ -98,12 +94,8 @@ export async function scanRepository(
         message: 'a plaintext .env file is committed',
       });
     if (ignored.some((glob) => path.matchesGlob(file, glob))) continue;
-    const result = await lintSource({
-      source: { filePath: absolute, content, contentType: 'text' },
-      options: { config, maskSecrets: true, noPhysicFilePath: false },
-    });
-    for (const m of result.messages)
-      findings.push({ file, line: m.loc.start.line, rule: m.ruleId, message: m.messageId });
+    for (const s of await findSecretStrings(absolute, content))
+      findings.push({ file, line: s.line, rule: s.rule, message: s.kind });
   }
   return findings;
 }

@@ -121,6 +121,10 @@ describe('airlock init', () => {
     expect(staging.build.command).toBe('npm ci && npx wrangler deploy --dry-run --outdir dist');
     expect(config.environments.production?.promotion.approval.required).toBe(1);
     expect(text).toContain('# The top level of wrangler.toml (staging by default).');
+    // Signed approvals read the file at each release's commit: it must be committed first.
+    expect(out.stdout).toContain(
+      "The file is read at each release's commit, so a release built before the commit that adds a key cannot be approved with that key: commit the file before `airlock deploy staging`.",
+    );
   });
 
   it('wrangler.jsonc with [env.staging] and [env.production] → both sections, named explicitly where the default differs', async () => {
