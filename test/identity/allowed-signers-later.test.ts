@@ -6,7 +6,6 @@
  * older release is still refused. Real git repositories, real ssh-keygen keys, a real SQLite state.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { Release } from '../../src/state/state-store.ts';
 import { BIN } from '../helpers/project.ts';
+import { stagedRelease } from '../helpers/staged-release.ts';
 
 const SIGNERS = '.approvals/allowed_signers';
 
@@ -87,28 +87,7 @@ async function makeRepo(): Promise<Repo & { first: string }> {
     line,
     first,
     commit,
-    async release(sha) {
-      const r = await store.insertRelease({
-        digest: randomBytes(32).toString('hex'),
-        commit: sha,
-        dirty: false,
-        subject: 'test',
-        createdAt: new Date().toISOString(),
-        createdBy: 'dev@x',
-        buildMs: 1,
-        services: {},
-      });
-      await store.createDeployment({
-        runId: null,
-        environment: 'staging',
-        releaseId: r.id,
-        kind: 'deploy',
-        actor: 'dev@x',
-        previousReleaseId: null,
-        startedAt: new Date().toISOString(),
-      });
-      return r;
-    },
+    release: (sha) => stagedRelease(store, sha),
     async approve(release) {
       try {
         await recordApproval(ctx, {

@@ -7,7 +7,7 @@
  * is run end to end: its step's script, under bash, with the variables GitHub would set.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +23,7 @@ import { recordApproval } from '../../src/pipeline/approve.ts';
 import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import { BIN } from '../helpers/project.ts';
+import { stagedRelease } from '../helpers/staged-release.ts';
 
 const REPOSITORY = 'acme/shop';
 const RUNNER_SECRET = 'runner-bearer-secret';
@@ -196,25 +197,7 @@ describe('the approve workflow, end to end against the FAKE issuer', () => {
     // A release deployed to staging by the developer, in the state the CLI opens.
     if (config.state.kind !== 'sqlite') throw new Error('expected the SQLite state');
     const store = await SqliteStateStore.open({ file: config.state.file });
-    const release = await store.insertRelease({
-      digest: randomBytes(32).toString('hex'),
-      commit: git('rev-parse', 'HEAD').trim(),
-      dirty: false,
-      subject: 'init',
-      createdAt: new Date().toISOString(),
-      createdBy: 'dev@x',
-      buildMs: 1,
-      services: {},
-    });
-    await store.createDeployment({
-      runId: null,
-      environment: 'staging',
-      releaseId: release.id,
-      kind: 'deploy',
-      actor: 'dev@x',
-      previousReleaseId: null,
-      startedAt: new Date().toISOString(),
-    });
+    const release = await stagedRelease(store, git('rev-parse', 'HEAD').trim(), 'dev@x', 'init');
     await store.close();
 
     /**

@@ -4,7 +4,6 @@
  * verified against the file at the release's commit.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +22,7 @@ import type { AirlockContext } from '../../src/pipeline/context.ts';
 import { SqliteStateStore } from '../../src/state/sqlite-state-store.ts';
 import type { Release } from '../../src/state/state-store.ts';
 import { BIN } from '../helpers/project.ts';
+import { stagedRelease } from '../helpers/staged-release.ts';
 
 let dir: string;
 let store: SqliteStateStore;
@@ -64,27 +64,8 @@ function ctxAs(actor: string): AirlockContext {
 }
 
 /** A release of `sha` deployed to staging by `deployer` (each test makes its own). */
-async function release(sha: string, deployer = 'dev@x'): Promise<Release> {
-  const r = await store.insertRelease({
-    digest: randomBytes(32).toString('hex'),
-    commit: sha,
-    dirty: false,
-    subject: 'test',
-    createdAt: new Date().toISOString(),
-    createdBy: deployer,
-    buildMs: 1,
-    services: {},
-  });
-  await store.createDeployment({
-    runId: null,
-    environment: 'staging',
-    releaseId: r.id,
-    kind: 'deploy',
-    actor: deployer,
-    previousReleaseId: null,
-    startedAt: new Date().toISOString(),
-  });
-  return r;
+function release(sha: string, deployer = 'dev@x'): Promise<Release> {
+  return stagedRelease(store, sha, deployer);
 }
 
 /** The approval gate as a promotion would evaluate it now. */

@@ -404,24 +404,25 @@ describe('gates', () => {
     expect(r).toMatchObject({ status: 'fails', reason: 'nothing is deployed on staging yet.' });
   });
 
+  /** A failed e2e check result of the staging deployment, with `message`. */
+  const failedE2e = (message: string): GateInputs['previousChecks'][number] => ({
+    deploymentId: 7,
+    service: 'web',
+    at: 't',
+    name: 'e2e',
+    type: 'command',
+    status: 'failed',
+    durationMs: 3,
+    attempts: 1,
+    message,
+    details: {},
+  });
+
   it('checks fail with the failing check and its message', () => {
     const r = evaluateChecksGate(
       inputs({
         previousDeployment: { ...deployment, checksStatus: 'failed' },
-        previousChecks: [
-          {
-            deploymentId: 7,
-            service: 'web',
-            at: 't',
-            name: 'e2e',
-            type: 'command',
-            status: 'failed',
-            durationMs: 3,
-            attempts: 1,
-            message: 'exited 1: POST /notes → 500',
-            details: {},
-          },
-        ],
+        previousChecks: [failedE2e('exited 1: POST /notes → 500')],
       }),
     );
     expect(r.status).toBe('fails');
@@ -430,20 +431,7 @@ describe('gates', () => {
     const ended = evaluateChecksGate(
       inputs({
         previousDeployment: { ...deployment, checksStatus: 'failed' },
-        previousChecks: [
-          {
-            deploymentId: 7,
-            service: 'web',
-            at: 't',
-            name: 'e2e',
-            type: 'command',
-            status: 'failed',
-            durationMs: 3,
-            attempts: 1,
-            message: 'exited 1: Command failed with exit code 1.',
-            details: {},
-          },
-        ],
+        previousChecks: [failedE2e('exited 1: Command failed with exit code 1.')],
       }),
     );
     expect(ended.reason).toBe(
