@@ -18,6 +18,7 @@ import type { ResolvedConfig } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import { LocalRuntimeClient } from '../providers/local/runtime-client.ts';
 import type { CommandIO } from './command-io.ts';
+import { reportRestored, restoredStatus } from './local.ts';
 import { airlockHome, loadProjectConfig, localRuntimeOptions } from './session.ts';
 
 const WHY: Record<ResolvedConfig['home']['source'], string> = {
@@ -144,10 +145,7 @@ export async function homeMoveCommand(io: CommandIO): Promise<number> {
   if (wasRunning) {
     const runtime = new LocalRuntimeClient(localRuntimeOptions(moved, home));
     await runtime.ensureStarted();
-    const status = await runtime.status();
-    io.reporter.success(
-      `Local runtime running from the home again (pid ${status.pid}); ${status.services.length} service(s) restored.`,
-    );
+    reportRestored(io, await restoredStatus(runtime), 'Local runtime running from the home again');
   }
   io.reporter.result({ moved: true, from: legacy, home, restarted: wasRunning });
   return 0;

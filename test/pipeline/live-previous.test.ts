@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { stagedProjectTest } from '../helpers/fixtures.ts';
-import { REVIEWER } from '../helpers/project.ts';
+import { liveVersion, REVIEWER } from '../helpers/project.ts';
 
 stagedProjectTest(
   'staging stopped: promote production is refused, naming the URL; running again: the gate holds',
@@ -20,8 +20,12 @@ stagedProjectTest(
       `the deployed gate fails (staging at ${stagingUrl} serves nothing now (notes), not ${r1}`,
     );
 
-    // The runtime serves staging again (it restores what served): the gate holds, live.
-    expect((await project.cli(['local', 'start'])).code).toBe(0);
+    // The runtime serves staging again (it restores what served), as soon as `local start`
+    // returns: the gate holds, live.
+    const started = await project.cli(['local', 'start']);
+    expect(started.code).toBe(0);
+    expect(started.stdout).toContain(`1 service(s) serving again: staging/notes ${r1}`);
+    expect((await liveVersion(stagingUrl)).release).toBe(r1);
     const plan = JSON.parse((await project.cli(['plan', 'production', '--json'])).stdout);
     const deployed = plan.plan.gates.find((g: { gate: string }) => g.gate === 'deployed');
     expect(deployed).toMatchObject({ status: 'holds' });

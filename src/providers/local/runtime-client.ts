@@ -52,6 +52,11 @@ export interface RuntimeStatus {
   pid: number;
   /** ISO-8601. */
   startedAt: string;
+  /**
+   * True while the daemon is still bringing back what served when it started (its restore);
+   * absent from a daemon of an earlier version.
+   */
+  restoring?: boolean;
   services: ServiceState[];
 }
 

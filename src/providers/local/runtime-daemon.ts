@@ -12,7 +12,7 @@
  * `POST /v1/shutdown` stop every app process gracefully, remove runtime.json and the pid file.
  *
  * API (JSON; errors are `{ error: SerializedError }`):
- *   GET  /v1/status                                   → { pid, startedAt, services: ServiceState[] }
+ *   GET  /v1/status                                   → { pid, startedAt, restoring, services: ServiceState[] }
  *   GET  /v1/status?services=0                        → { pid, startedAt } (a liveness ping: no
  *                                                       health probe of every service)
  *   POST /v1/deployments  (body: ProcessDeployment)   → NDJSON: {"progress":…}* then {"result":DeployOutcome}
@@ -196,6 +196,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   acquirePidFile(paths.pidFile);
 
   const startedAt = new Date().toISOString();
+  // True until the restore at start has brought back what served (or given up on it).
+  let restoring = true;
   const token = randomBytes(32).toString('hex');
   const recovered = previousDeath(paths.runtimeFile);
   const onEvent = (event: RuntimeEvent) => {
@@ -255,7 +257,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   app.get('/v1/status', async (c) =>
     c.req.query('services') === '0'
       ? c.json({ pid: process.pid, startedAt })
-      : c.json({ pid: process.pid, startedAt, services: await runtime.describeAll() }),
+      : c.json({
+          pid: process.pid,
+          startedAt,
+          restoring,
+          services: await runtime.describeAll(),
+        }),
   );
 
   app.post('/v1/deployments', async (c) => {
@@ -477,7 +484,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       },
       (error) => log(`restore failed: ${(error as Error).message}`),
     )
-    .finally(() => options.onRestored?.());
+    .finally(() => {
+      restoring = false;
+      options.onRestored?.();
+    });
 
   return { pid: process.pid, port, token, startedAt, runtime, close, closed };
 }

@@ -106,6 +106,8 @@ describe('local runtime daemon', () => {
 
     const status = await client.status();
     expect(status.pid).toBe(info.pid);
+    // Nothing to bring back at start, long done: `local start` waits while this is true.
+    expect(status.restoring).toBe(false);
     expect(status.services).toMatchObject([
       { environment: 'staging', release: 'r1', healthy: true },
     ]);
