@@ -168,7 +168,12 @@ export function resolveDatabase(
       fix: 'use postgres://user:password@host:5432/database.',
     });
   }
-  return { ...common, url: value, display: redactUrl(value) };
+  return {
+    ...common,
+    url: value,
+    display: redactUrl(value),
+    ...(read.length > 0 ? { variables: read } : {}),
+  };
 }
 
 /**

@@ -77,6 +77,8 @@ export interface ResolvedDatabase {
   unset?: ConfigDiagnostic;
   /** The variables `url` reads that are not set here (with `unset`). */
   unsetVariables?: string[];
+  /** The environment variables `url` was read from (`${NAME}` in airlock.yaml), when any. */
+  variables?: string[];
 }
 
 /** Where the state store lives. `url` may hold a password: print `display`. */

@@ -66,7 +66,7 @@ export function createDatabases(hosted: readonly DatabaseEngine[], project: stri
       await driver.claim?.({ project, environment: database.environment }, { create });
     } catch (error) {
       await driver.close();
-      throw error;
+      throw whoseDatabase(error, database);
     }
   };
   const openDriver = async (database: ResolvedDatabase): Promise<MigrationDriver> => {
@@ -98,6 +98,8 @@ export function createDatabases(hosted: readonly DatabaseEngine[], project: stri
       await claimed(driver, database, false);
       try {
         return await driver.readLedger();
+      } catch (error) {
+        throw whoseDatabase(error, database);
       } finally {
         await driver.close();
       }
@@ -109,4 +111,37 @@ export function createDatabases(hosted: readonly DatabaseEngine[], project: stri
       return { engine: database.engine as 'sqlite' | 'postgres', url: database.url };
     },
   };
+}
+
+/**
+ * A database that cannot be reached, said as whose it is: the environment, and the variable its
+ * URL was read from (the URL alone, password masked, does not say which setting to fix). Other
+ * errors are returned as they are.
+ */
+export function whoseDatabase(error: unknown, database: ResolvedDatabase): unknown {
+  if (!(error instanceof UserError) || error.code !== 'MIGRATION_DATABASE_UNREACHABLE')
+    return error;
+  const from = database.variables?.length
+    ? ` (its URL is read from ${database.variables.map((v) => `$${v}`).join(', ')})`
+    : '';
+  return new UserError(
+    error.code,
+    `${database.environment}'s database${from}: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}`,
+    {
+      ...(error.hint
+        ? {
+            hint: error.hint.replaceAll(
+              '`airlock migrate status`',
+              `\`airlock migrate status ${database.environment}\``,
+            ),
+          }
+        : {}),
+      details: {
+        ...error.details,
+        environment: database.environment,
+        ...(database.variables ? { variables: database.variables } : {}),
+      },
+      cause: error.cause ?? error,
+    },
+  );
 }
