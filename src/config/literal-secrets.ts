@@ -9,6 +9,7 @@ import { isMap, isScalar, isSeq } from 'yaml';
 import type { ConfigDiagnostic } from '../errors.ts';
 import type { SecretString } from '../secrets/secret-strings.ts';
 import { type ConfigPath, dotted } from './diagnostics.ts';
+import { databaseUrlVariable } from './references.ts';
 
 type Ranged = Node & { range?: [number, number, number] | null };
 
@@ -60,7 +61,7 @@ function advice(path: ConfigPath, kind: string): { message: string; fix: string 
   if (first === 'environments' && typeof env === 'string' && field === 'databaseUrl')
     return {
       message: `holds a literal password ${notShown}: ${exposed}`,
-      fix: `${fromEnv('databaseUrl', `${upper(env)}_DATABASE_URL`)} ${rotate}`,
+      fix: `${fromEnv('databaseUrl', databaseUrlVariable(env))} ${rotate}`,
     };
   if (path.length === 1 && first === 'state')
     return {

@@ -13,6 +13,14 @@ import type { CheckSpec } from '../checks/check.ts';
 import type { ConfigDiagnostic } from '../errors.ts';
 import type { ConfigPath, Finding } from './diagnostics.ts';
 
+/**
+ * The variable an environment's database URL is read from by convention (`${STAGING_DATABASE_URL}`,
+ * `${EU_WEST_DATABASE_URL}`): what `airlock init` writes and what hints suggest.
+ */
+export function databaseUrlVariable(environment: string): string {
+  return `${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_DATABASE_URL`;
+}
+
 const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** Placeholder names a check fills in itself (checks/interpolate.ts); never variables. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { redactUrl } from '../secrets/redact.ts';
 import type { Finding } from './diagnostics.ts';
-import { expandEnv, referencedNames } from './references.ts';
+import { databaseUrlVariable, expandEnv, referencedNames } from './references.ts';
 import type {
   D1Location,
   ProviderSettings,
@@ -125,7 +125,7 @@ export function resolveDatabase(
       path: where,
       at: 'key',
       message: `is required: with engine postgres every environment names its own database (data is never shared between environments).`,
-      fix: `add \`databaseUrl: \${${environment.toUpperCase().replaceAll('-', '_')}_DATABASE_URL}\` under environments.${environment}.services.${service}, and export that variable.`,
+      fix: `add \`databaseUrl: \${${databaseUrlVariable(environment)}}\` under environments.${environment}.services.${service}, and export that variable.`,
     });
     return { ...common, url: '', display: '' };
   }

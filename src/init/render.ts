@@ -4,6 +4,7 @@
  * passes; a `${NAME}` database URL only warns until NAME is exported). Pure.
  */
 import { stringify } from 'yaml';
+import { databaseUrlVariable } from '../config/references.ts';
 import type { Detection } from './detect.ts';
 import { execBinary, installCommand, nodeRecipe, runScript } from './node-recipe.ts';
 
@@ -468,9 +469,7 @@ export function renderInit(
     }
     const serviceLines = [
       ...env.service,
-      ...(p.databaseUrls
-        ? [`databaseUrl: ${q(`\${${env.name.toUpperCase().replaceAll('-', '_')}_DATABASE_URL}`)}`]
-        : []),
+      ...(p.databaseUrls ? [`databaseUrl: ${q(`\${${databaseUrlVariable(env.name)}}`)}`] : []),
     ];
     if (serviceLines.length) {
       line('    services:');

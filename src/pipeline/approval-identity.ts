@@ -33,12 +33,22 @@ export async function allowedSignersAt(
   release: Release,
 ): Promise<AllowedSignersAt> {
   const file = env.promotion.approval.allowedSigners;
-  const where = `${file} at commit ${release.commit.slice(0, 12)}`;
+  return {
+    text: await signersFileAt(ctx, file, release.commit),
+    where: `${file} at commit ${release.commit.slice(0, 12)}`,
+  };
+}
+
+/** The text of `file` at `commit` (`git show`; any revision, e.g. `HEAD`), or null when absent. */
+async function signersFileAt(
+  ctx: AirlockContext,
+  file: string,
+  commit: string,
+): Promise<string | null> {
   try {
-    const text = await git(ctx.config.dir, ['show', `${release.commit}:./${file}`]);
-    return { text, where };
+    return await git(ctx.config.dir, ['show', `${commit}:./${file}`]);
   } catch {
-    return { text: null, where };
+    return null;
   }
 }
 
@@ -70,14 +80,8 @@ export async function allowedSignersHint(
   const deploy = `\`airlock deploy ${first}\`${previous === first ? '' : `, then \`airlock promote ${previous}\``}`;
   const approveNew = `then approve that one (\`airlock approve ${env.name}\` takes the release serving on ${previous})`;
   const rule = `The file is read at each release's own commit, so that a release cannot approve itself into ${env.name} with signers added after it was built`;
-  let head: string | null = null;
-  let atHead: string | null = null;
-  try {
-    head = await git(ctx.config.dir, ['rev-parse', 'HEAD']);
-    atHead = await git(ctx.config.dir, ['show', `HEAD:./${file}`]);
-  } catch {
-    // No commit yet, or no such file at HEAD.
-  }
+  const head = await git(ctx.config.dir, ['rev-parse', 'HEAD']).catch(() => null); // no commit yet
+  const atHead = head === null ? null : await signersFileAt(ctx, file, head);
   let inWorkTree: string | null = null;
   try {
     inWorkTree = readFileSync(path.join(ctx.config.dir, file), 'utf8');

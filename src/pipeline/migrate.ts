@@ -172,15 +172,29 @@ async function withRestoreCommit(
 ): Promise<UserError> {
   const { version } = error.details as { version?: number };
   const file = files.find((f) => f.version === version);
-  const ranBy = ledger.find((e) => e.version === version)?.release;
-  if (!file || !ranBy) return error;
-  const release = await ctx.store.findRelease(ranBy).catch(() => undefined);
-  if (!release || release.dirty) return error;
+  const from = file
+    ? await restorePoint(ctx, ledger.find((e) => e.version === version)?.release ?? null)
+    : null;
+  if (!file || !from) return error;
   return new UserError(error.code, error.message, {
-    hint: editedMigrationHint(file, { release: release.id, commit: release.commit }),
-    details: { ...error.details, restoreFrom: { release: release.id, commit: release.commit } },
+    hint: editedMigrationHint(file, from),
+    details: { ...error.details, restoreFrom: from },
     cause: error.cause,
   });
+}
+
+/**
+ * Where an applied migration file can be restored from as it ran: the release that ran it (its
+ * ledger row's `release`) and that release's commit, when the state has the release and it was
+ * built from a clean commit; else null (run by hand, or from uncommitted files).
+ */
+export async function restorePoint(
+  ctx: AirlockContext,
+  releaseId: string | null,
+): Promise<{ release: string; commit: string } | null> {
+  if (!releaseId) return null;
+  const release = await ctx.store.findRelease(releaseId).catch(() => undefined);
+  return release && !release.dirty ? { release: release.id, commit: release.commit } : null;
 }
 
 /**

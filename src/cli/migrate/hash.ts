@@ -10,6 +10,7 @@ import {
   newMigrationAdvice,
   restoreAppliedAdvice,
 } from '../../migrations/migration-name.ts';
+import { restorePoint } from '../../pipeline/migrate.ts';
 import type { CommandIO } from '../command-io.ts';
 import { withSession } from '../session.ts';
 import { environmentDatabase, servicesWithDatabase, shown } from './migration-sources.ts';
@@ -61,11 +62,7 @@ export async function migrateHashCommand(
         // airlock.sum records the edit, but the ledger still holds the checksum the file ran
         // with: deploying it stays refused, so the warning says so and how to undo the edit.
         for (const a of r.appliedElsewhere) {
-          const release = a.release
-            ? await session.ctx.store.findRelease(a.release).catch(() => undefined)
-            : undefined;
-          const ranWith =
-            release && !release.dirty ? { release: release.id, commit: release.commit } : null;
+          const ranWith = await restorePoint(session.ctx, a.release);
           io.reporter.warn(
             `${a.file} already ran on ${a.environment} with its old content, and ${a.environment}'s ledger keeps that checksum: ${SUM_FILENAME} now records the edit, but a deployment with it (\`airlock deploy ${a.environment}\`, or \`airlock migrate apply ${a.environment}\`) is still refused. Restore it ${restoreAppliedAdvice(shown(path.join(r.dir, a.file)), ranWith)}, run \`airlock migrate hash\` again, and ${newMigrationAdvice(layouts.get(r.service) ?? 'airlock')}.`,
           );
