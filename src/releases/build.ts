@@ -15,6 +15,7 @@ import { UserError } from '../errors.ts';
 import { directivesOf } from '../migrations/directives.ts';
 import { readSumFile, verifyIntegrity } from '../migrations/integrity.ts';
 import { readMigrationDir } from '../migrations/migration-files.ts';
+import type { MigrationFolderLayout } from '../migrations/migration-layouts.ts';
 import { childEnvironment } from '../process/child-env.ts';
 import { runShell } from '../process/shell.ts';
 import { audit } from '../state/audit.ts';
@@ -179,6 +180,30 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
   await mkdir(logDir, { recursive: true });
   // Links out of an output kept on purpose (`build.allowLinksOutside`), per service: audited.
   const linksKept: Record<string, OutsideLink[]> = {};
+  // The service's migration files, airlock.sum first: a conflicted merge or an edit without
+  // re-hashing stops the build, naming the file, before a release is made of it (Atlas's
+  // atlas.sum). The sum file is read before the folder: after a conflicted merge its conflict
+  // markers explain the two 0007 files better than the duplicate number does.
+  const checkedMigrations = (
+    root: string,
+    database: { migrations: string; layout?: MigrationFolderLayout },
+  ) =>
+    (async () => {
+      const dir = path.join(root, database.migrations);
+      await readSumFile(dir);
+      const read = await readMigrationDir(dir, database.layout);
+      await verifyIntegrity(dir, read);
+      return read;
+    })().catch((error: unknown) => {
+      // Name the file as it is in the repository, not in the temporary checkout.
+      if (error instanceof UserError)
+        throw new UserError(
+          error.code,
+          `${dirty ? 'the working tree' : `commit ${sha.slice(0, 7)}`}: ${error.message.replaceAll(`${root}${path.sep}`, '')}`,
+          { ...(error.hint ? { hint: error.hint } : {}), details: error.details },
+        );
+      throw error;
+    });
   const buildAll = async (projectDir: string): Promise<Record<string, ReleaseArtifact>> => {
     const services: Record<string, ReleaseArtifact> = {};
     for (const name of config.services) {
@@ -192,6 +217,8 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
         `build-${sha.slice(0, 12)}${dirty ? '-dirty' : ''}-${name}.log`,
       );
       await rm(logFile, { force: true });
+      // Checked before the build too, so a refused migration folder costs no build.
+      if (service.database) await checkedMigrations(root, service.database);
       progress({ type: 'service-start', service: name, command: service.build.command });
       const result = await runShell(service.build.command, {
         cwd: root,
@@ -263,26 +290,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
       let migrations: ReleaseArtifact['migrations'] = [];
       if (service.database) {
         const dir = path.join(root, service.database.migrations);
-        const layout = service.database.layout;
-        // airlock.sum first: a conflicted merge or an edit without re-hashing stops the build,
-        // naming the file, before a release is made of it (Atlas's atlas.sum). The sum
-        // file is read before the folder: after a conflicted merge its conflict markers explain
-        // the two 0007 files better than the duplicate number does.
-        const files = await (async () => {
-          await readSumFile(dir);
-          const read = await readMigrationDir(dir, layout);
-          await verifyIntegrity(dir, read);
-          return read;
-        })().catch((error: unknown) => {
-          // Name the file as it is in the repository, not in the temporary checkout.
-          if (error instanceof UserError)
-            throw new UserError(
-              error.code,
-              `${dirty ? 'the working tree' : `commit ${sha.slice(0, 7)}`}: ${error.message.replaceAll(`${root}${path.sep}`, '')}`,
-              { ...(error.hint ? { hint: error.hint } : {}), details: error.details },
-            );
-          throw error;
-        });
+        const files = await checkedMigrations(root, service.database);
         migrations = files.map((f) => ({
           version: f.version,
           name: f.name,

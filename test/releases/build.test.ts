@@ -3,8 +3,10 @@
  * and the bytes re-verified at every deployment.
  */
 
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -192,6 +194,13 @@ describe('airlock build', () => {
       );
       expect(edited.stderr).toContain('git checkout -- migrations/0002_add_notes_updated_at.sql');
       expect(edited.stderr).not.toContain('airlock-checkout-');
+      // Refused before the build command ran: it wrote no build log.
+      const logs = path.join(projectHome(project.dir), 'logs');
+      const sha = execFileSync('git', ['rev-parse', 'HEAD'], {
+        cwd: project.dir,
+        encoding: 'utf8',
+      }).trim();
+      expect(existsSync(path.join(logs, `build-${sha.slice(0, 12)}-notes.log`))).toBe(false);
     },
   );
 
