@@ -13,6 +13,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { redact, redactForms, secretForms } from '../secrets/redact.ts';
+import { guardGroup } from './group-guard.ts';
 
 /** One run of a program. Times in ms, sizes in characters. */
 export interface ToolRun {
@@ -123,6 +124,8 @@ function launch(run: ToolRun, wiring: Wiring = {}): Promise<ToolResult> & { chil
     stdio: [stdinMode, 'pipe', 'pipe'],
     detached: run.ownGroup ?? false,
   });
+  // A platform CLI in a group of its own would outlive a killed Airlock: guarded.
+  const unguard = run.ownGroup && child.pid !== undefined ? guardGroup(child.pid) : () => {};
   if (wiring.stdoutTo?.stdin) {
     child.stdout?.pipe(wiring.stdoutTo.stdin);
     // The reader stopping early closes its stdin under this one: not the error to report.
@@ -171,6 +174,7 @@ function launch(run: ToolRun, wiring: Wiring = {}): Promise<ToolResult> & { chil
     const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
       if (settled) return;
       settled = true;
+      unguard();
       if (timer) clearTimeout(timer);
       run.signal?.removeEventListener('abort', onAbort);
       take('out', decoders.out.end());

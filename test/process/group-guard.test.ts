@@ -1,7 +1,7 @@
 /**
- * A user's shell command runs in its own process group, and nothing of it outlives Airlock:
- * not when it ends, not when Airlock is killed with SIGKILL in the middle of it. Real
- * processes: a Node parent running `runShell`, a `sleep` in the command's group.
+ * A command run in its own process group (a user's shell command; a platform CLI) does not
+ * outlive Airlock: not when it ends, not when Airlock is killed with SIGKILL in the middle of
+ * it. Real processes: a Node parent running the runner, a `sleep` in the command's group.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,17 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runShell } from '../../src/process/shell.ts';
 
-const SHELL_MODULE = path.resolve(import.meta.dirname, '../../src/process/shell.ts');
+const SRC = path.resolve(import.meta.dirname, '../../src/process');
+
+/** How a parent process starts `command` in a group of its own, per runner. */
+const RUNNERS = {
+  runShell: (command: string, cwd: string) =>
+    `import { runShell } from ${JSON.stringify(`${SRC}/shell.ts`)};\n` +
+    `await runShell(${JSON.stringify(command)}, { cwd: ${JSON.stringify(cwd)}, env: process.env });\n`,
+  'runTool with ownGroup': (command: string, cwd: string) =>
+    `import { runTool } from ${JSON.stringify(`${SRC}/run-tool.ts`)};\n` +
+    `await runTool({ command: '/bin/sh', args: ['-c', ${JSON.stringify(command)}], cwd: ${JSON.stringify(cwd)}, ownGroup: true });\n`,
+};
 
 /** Whether `pid` runs: a zombie (dead, not yet reaped by whoever adopted it) does not. */
 function alive(pid: number): boolean {
@@ -48,7 +58,7 @@ function guardsOf(pid: number): number[] {
   return found;
 }
 
-describe('runShell', () => {
+describe('the guard of a process group', () => {
   const dirs: string[] = [];
   const leftovers: number[] = [];
   afterEach(() => {
@@ -56,31 +66,33 @@ describe('runShell', () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("ends the command's whole group when Airlock is killed with SIGKILL mid-command", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-shell-'));
-    dirs.push(dir);
-    const pidFile = path.join(dir, 'sleep.pid');
-    writeFileSync(
-      path.join(dir, 'parent.ts'),
-      `import { runShell } from ${JSON.stringify(SHELL_MODULE)};\n` +
-        `await runShell(${JSON.stringify(`sleep 60 & echo $! > ${pidFile}; wait`)}, { cwd: ${JSON.stringify(dir)}, env: process.env });\n`,
-    );
-    const parent = spawn(process.execPath, [path.join(dir, 'parent.ts')], { stdio: 'ignore' });
-    expect(
-      await within(
-        15_000,
-        () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
-      ),
-    ).toBe(true);
-    const sleepPid = Number(readFileSync(pidFile, 'utf8').trim());
-    leftovers.push(sleepPid);
-    expect(alive(sleepPid)).toBe(true);
-    const parentGone = new Promise((r) => parent.once('exit', r));
-    parent.kill('SIGKILL');
-    await parentGone;
-    // The guard polls once a second, then sends SIGTERM (which `sleep` obeys).
-    expect(await within(6_000, () => !alive(sleepPid))).toBe(true);
-  });
+  it.each(Object.keys(RUNNERS) as Array<keyof typeof RUNNERS>)(
+    "%s: ends the command's whole group when Airlock is killed with SIGKILL mid-command",
+    async (runner) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-shell-'));
+      dirs.push(dir);
+      const pidFile = path.join(dir, 'sleep.pid');
+      writeFileSync(
+        path.join(dir, 'parent.ts'),
+        RUNNERS[runner](`sleep 60 & echo $! > ${pidFile}; wait`, dir),
+      );
+      const parent = spawn(process.execPath, [path.join(dir, 'parent.ts')], { stdio: 'ignore' });
+      expect(
+        await within(
+          15_000,
+          () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
+        ),
+      ).toBe(true);
+      const sleepPid = Number(readFileSync(pidFile, 'utf8').trim());
+      leftovers.push(sleepPid);
+      expect(alive(sleepPid)).toBe(true);
+      const parentGone = new Promise((r) => parent.once('exit', r));
+      parent.kill('SIGKILL');
+      await parentGone;
+      // The guard polls once a second, then sends SIGTERM (which `sleep` obeys).
+      expect(await within(6_000, () => !alive(sleepPid))).toBe(true);
+    },
+  );
 
   it('leaves no guard behind once the command has ended', async () => {
     const result = await runShell('echo done', { cwd: os.tmpdir(), env: process.env });
