@@ -36,6 +36,8 @@ describe('migrations are linted before they reach staging', () => {
       expect(result.failedStep?.message).toMatch(
         /^1 file: 1 error, 0 warnings — migrations\/0003_drop_updated_at\.sql:1: destructive-change-outside-contract: /,
       );
+      // The finding's own sentence ends it: one period before the pointer, not two.
+      expect(result.failedStep?.message).toMatch(/[^.]\. See every finding and its fix with/);
       expect(result.steps.find((s) => s.name === 'migrate:notes')?.status).toBe('skipped');
       expect(ledgerVersions(project, 'staging')).toEqual([1, 2]);
       expect((await liveVersion(project.url('staging'))).release).toBe('r1');

@@ -426,7 +426,10 @@ class PostgresFile {
       rule,
       severity: treatment === 'error' ? 'error' : 'warning',
       ...base,
-      message: [violation.message, note?.why].filter(Boolean).join(' '),
+      // squawk's message may end without a period ("missing comma"): one before Airlock's why.
+      message: note?.why
+        ? `${violation.message}${/[.!?:]$/.test(violation.message) ? '' : '.'} ${note.why}`
+        : violation.message,
       // Airlock's own advice replaces squawk's where it has some (it says the same, for how
       // Airlock runs migrations); the rule's page is in `docs`, printed once.
       fix: note?.fix ?? violation.help ?? `See ${docs}.`,

@@ -86,11 +86,16 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
         const shown = errors.slice(0, SHOWN).map(where).join('; ');
         return {
           status: 'failed',
-          message: `${summary} — ${shown}${errors.length > SHOWN ? `; and ${errors.length - SHOWN} more` : ''}. See every finding and its fix with \`airlock migrate lint\`.${warningLines}`,
+          message: `${summary} — ${sentence(`${shown}${errors.length > SHOWN ? `; and ${errors.length - SHOWN} more` : ''}`)} See every finding and its fix with \`airlock migrate lint\`.${warningLines}`,
           output,
         };
       }
       return { status: 'succeeded', message: `${summary}${warningLines}`, output };
     },
   };
+}
+
+/** `text` ending as a sentence: a finding's own message may already end with a period. */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }

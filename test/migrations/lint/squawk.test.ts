@@ -147,6 +147,10 @@ describe('squawk on Postgres migrations', () => {
       const report = await lint('postgres', [sql]);
       expect(report.findings.map((f) => f.rule)).toEqual(['syntax-error']);
       expect(report.findings[0]).toMatchObject({ severity: 'error', line: 2 });
+      // squawk's own words, then Airlock's, as two sentences.
+      expect(report.findings[0]?.message).toMatch(
+        /^expected name\. Postgres will refuse the file\./,
+      );
     });
     it('passes the Postgres version to squawk (--pg-version)', async () => {
       const sql = 'ALTER TABLE notes ADD COLUMN seen_at timestamptz DEFAULT now();\n';
