@@ -2,10 +2,12 @@ import { stringify } from 'yaml';
 import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { configJsonSchema } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
 import { describeSink } from '../notify/notify-sinks.ts';
 import { allowList } from '../parity/compare.ts';
 import type { CommandIO } from './command-io.ts';
 import { configWarningLine, loadProjectConfig } from './session.ts';
+import { wranglerReferenceErrors } from './wrangler-references.ts';
 
 /** `airlock config validate`. Exit 2 with every diagnostic when invalid. */
 export async function configValidateCommand(io: CommandIO): Promise<number> {
@@ -21,6 +23,13 @@ export async function configValidateCommand(io: CommandIO): Promise<number> {
           `${u.file}:${u.line}:${u.col}: ${u.path}: ${u.message} Commands that touch ${env.name} stop until it is set.`,
         );
     }
+  // The Worker's wrangler file must have what airlock.yaml names (a deployment checks it too,
+  // but only after the build).
+  const wrangler = wranglerReferenceErrors(config);
+  if (wrangler.length > 0)
+    throw new ConfigError('CONFIG_INVALID', wrangler, {
+      hint: `Fix ${config.displayFile} or the wrangler file, then run \`airlock config validate\` again.`,
+    });
   io.reporter.success(
     `${config.displayFile} is valid: ${config.services.length} service(s), pipeline ${config.pipeline.join(' → ')}.`,
   );

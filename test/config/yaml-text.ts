@@ -4,7 +4,7 @@ import { CONFIG_EXAMPLE } from '../../src/config/reference.ts';
  * lines, so a config can be written indented inside a test and still have exact line:col.
  */
 export function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {
-  const raw = strings.reduce((out, s, i) => out + s + (i < values.length ? String(values[i]) : ''));
+  const raw = strings.reduce((out, s, i) => out + String(values[i - 1]) + s);
   const lines = raw
     .replace(/^\n/, '')
     .replace(/\n[ ]*$/, '\n')
