@@ -165,6 +165,22 @@ export const AIRLOCK_RULES: readonly LintRule[] = [
  * - `warning`: lock and rewrite hazards whose cost depends on the table's size and traffic,
  *   which lint cannot see, and type/style advice.
  */
+/**
+ * Squawk's type and style advice (`warning`): a better column type or a schema-qualified name,
+ * not a hazard of the deployment. An ORM's generated SQL (Prisma's `SERIAL` and `TIMESTAMP(3)`)
+ * trips these on every new table, so a deployment's lint step counts them on one line instead
+ * of one line each; `airlock migrate lint` lists them all.
+ */
+export const STYLE_RULES: ReadonlySet<string> = new Set([
+  'prefer-bigint-over-int',
+  'prefer-bigint-over-smallint',
+  'prefer-identity',
+  'prefer-text-field',
+  'prefer-timestamp-tz',
+  'ban-char-field',
+  'require-table-schema',
+]);
+
 export const SQUAWK_RULES: Readonly<
   Record<string, 'error' | 'warning' | 'destructive' | 'excluded'>
 > = {

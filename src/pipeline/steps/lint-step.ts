@@ -1,3 +1,4 @@
+import { STYLE_RULES } from '../../migrations/lint/rules.ts';
 import type { LintFinding } from '../../migrations/lint/types.ts';
 import { planMigrations } from '../../migrations/migrator.ts';
 import { audit } from '../../state/audit.ts';
@@ -71,16 +72,10 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
       };
       const summary = `${report.files} file${report.files === 1 ? '' : 's'}: ${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}${report.suppressed.length ? `, ${report.suppressed.length} suppressed` : ''}`;
       const where = (f: LintFinding) => `${f.path}:${f.line}: ${f.rule}: ${f.message}`;
-      // A warning may predict a failure further down the pipeline: each on a line of its own.
-      const warnings = report.findings.filter((f) => f.severity === 'warning');
-      const warningLines = [
-        ...warnings.slice(0, SHOWN_WARNINGS).map((f) => `\n    warning: ${where(f)}`),
-        ...(warnings.length > SHOWN_WARNINGS
-          ? [
-              `\n    and ${warnings.length - SHOWN_WARNINGS} more warning${warnings.length - SHOWN_WARNINGS === 1 ? '' : 's'} (\`airlock migrate lint\` lists them all)`,
-            ]
-          : []),
-      ].join('');
+      const warningLines = warningSummary(
+        report.findings.filter((f) => f.severity === 'warning'),
+        where,
+      );
       if (report.errors > 0) {
         const errors = report.findings.filter((f) => f.severity === 'error');
         const shown = errors.slice(0, SHOWN).map(where).join('; ');
@@ -98,4 +93,31 @@ export function lintStep(d: DeploymentRun, service: string, title: string): Step
 /** `text` ending as a sentence: a finding's own message may already end with a period. */
 function sentence(text: string): string {
   return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
+/**
+ * The warnings under a lint step's summary: each hazard on a line of its own (a warning may
+ * predict a failure further down the pipeline), at most `SHOWN_WARNINGS`, then the type and
+ * style advice ({@link STYLE_RULES}) counted on one line with its rules.
+ */
+export function warningSummary(
+  warnings: readonly LintFinding[],
+  where: (f: LintFinding) => string,
+): string {
+  const hazards = warnings.filter((f) => !STYLE_RULES.has(f.rule));
+  const style = warnings.filter((f) => STYLE_RULES.has(f.rule));
+  const more = hazards.length - SHOWN_WARNINGS;
+  return [
+    ...hazards.slice(0, SHOWN_WARNINGS).map((f) => `\n    warning: ${where(f)}`),
+    ...(more > 0
+      ? [
+          `\n    and ${more} more warning${more === 1 ? '' : 's'} (\`airlock migrate lint\` lists them all)`,
+        ]
+      : []),
+    ...(style.length > 0
+      ? [
+          `\n    ${hazards.length > 0 ? 'and ' : ''}${style.length} type or style suggestion${style.length === 1 ? '' : 's'} (${[...new Set(style.map((f) => f.rule))].join(', ')}; \`airlock migrate lint\` lists them)`,
+        ]
+      : []),
+  ].join('');
 }

@@ -15,8 +15,9 @@ import {
   destructiveChanges,
   lintMigrations,
 } from '../../../src/migrations/lint/lint-migrations.ts';
-import { SQUAWK_RULES } from '../../../src/migrations/lint/rules.ts';
+import { SQUAWK_RULES, STYLE_RULES } from '../../../src/migrations/lint/rules.ts';
 import { squawkBinary } from '../../../src/migrations/lint/squawk-lint.ts';
+import { warningSummary } from '../../../src/pipeline/steps/lint-step.ts';
 import { caught } from '../engines.ts';
 import { expectOne, lint, migration, migrations, where } from './helpers.ts';
 
@@ -335,3 +336,37 @@ function at(sql: string, needle: string): { line: number; col: number } {
     col: Array.from(lines[line]!.slice(0, lines[line]!.indexOf(needle))).length + 1,
   };
 }
+
+describe("a deployment's lint step on an ORM's generated SQL", () => {
+  // Prisma's first migration for a model with an autoincrement id and a timestamp.
+  const PRISMA_INIT = `-- CreateTable
+CREATE TABLE "User" (
+    "id" SERIAL NOT NULL,
+    "email" TEXT NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT "User_pkey" PRIMARY KEY ("id")
+);
+`;
+  const where = (f: { path: string; line: number; rule: string; message: string }) =>
+    `${f.path}:${f.line}: ${f.rule}: ${f.message}`;
+
+  it('counts type and style advice on one line, and still shows each hazard on its own', async () => {
+    const report = await lint('postgres', [
+      PRISMA_INIT,
+      'ALTER TABLE "User" ADD CONSTRAINT "User_email_key" UNIQUE ("email");\n',
+    ]);
+    const warnings = report.findings.filter((f) => f.severity === 'warning');
+    const style = warnings.filter((f) => STYLE_RULES.has(f.rule)).map((f) => f.rule);
+    expect(style).toEqual(expect.arrayContaining(['prefer-identity', 'prefer-timestamp-tz']));
+    const lines = warningSummary(warnings, where).split('\n').slice(1);
+    // The hazard (a unique constraint built under a lock on a live table) is shown as ever.
+    expect(lines.filter((l) => l.startsWith('    warning: '))).toEqual([
+      expect.stringContaining('constraint-missing-not-valid'),
+      expect.stringContaining('disallowed-unique-constraint'),
+    ]);
+    expect(lines.at(-1)).toBe(
+      `    and ${style.length} type or style suggestions (${[...new Set(style)].join(', ')}; \`airlock migrate lint\` lists them)`,
+    );
+    expect(lines).toHaveLength(3);
+  });
+});
