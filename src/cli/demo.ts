@@ -340,7 +340,7 @@ export async function demoCommand(
     const statuses = await environmentStatuses(dev);
     renderStatus(r, statuses, dev.now());
     r.heading('History (the audit log, newest first)');
-    renderHistory(r, await dev.store.listAudit({ limit: 40 }));
+    renderHistory(r, await dev.store.listAudit({ limit: 40, steps: false }));
     r.heading(`Done in ${formatDuration(performance.now() - started)}.`);
     r.info(
       `  staging:    http://127.0.0.1:${ports.staging}   (serves r3, whose checks failed: kept for inspection)`,

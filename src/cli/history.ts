@@ -60,28 +60,34 @@ export function renderHistory(reporter: Reporter, events: AuditEvent[]): void {
   );
 }
 
-/** `airlock history [env]`: the audit log, newest first. */
+/** `airlock history [env] [--steps]`: the audit log, newest first (step events with `--steps`). */
 export async function historyCommand(
   io: CommandIO,
   environment: string | undefined,
-  opts: { limit: string },
+  opts: { limit: string; steps?: boolean },
 ): Promise<number> {
-  return withSession(io, async (session) => {
-    const events = await session.ctx.store.listAudit({
-      limit: positive(opts.limit, '--limit'),
-      ...(environment ? { environment } : {}),
-    });
-    renderHistory(io.reporter, events);
-    // The newest events and the head, re-hashed (a few ms): an altered log is never shown silently.
-    const chain = await session.ctx.store.verifyAudit({ tail: AUDIT_TAIL });
-    const altered = describeAlteration(chain);
-    if (altered)
-      io.reporter.warn(
-        `${altered} Run \`airlock audit verify\` for every problem; gates fail until \`airlock audit accept --reason "<why>"\`.`,
-      );
-    io.reporter.result({ events, auditChain: { ok: chain.ok, alteration: altered } });
-    return 0;
-  });
+  return withSession(
+    io,
+    async (session) => {
+      // Each run writes an event per step: shown on request, so a page holds operations.
+      const events = await session.ctx.store.listAudit({
+        limit: positive(opts.limit, '--limit'),
+        ...(environment ? { environment } : {}),
+        ...(opts.steps ? {} : { steps: false }),
+      });
+      renderHistory(io.reporter, events);
+      // The newest events and the head, re-hashed (a few ms): an altered log is never shown silently.
+      const chain = await session.ctx.store.verifyAudit({ tail: AUDIT_TAIL });
+      const altered = describeAlteration(chain);
+      if (altered)
+        io.reporter.warn(
+          `${altered} Run \`airlock audit verify\` for every problem; gates fail until \`airlock audit accept --reason "<why>"\`.`,
+        );
+      io.reporter.result({ events, auditChain: { ok: chain.ok, alteration: altered } });
+      return 0;
+    },
+    { environments: [environment] },
+  );
 }
 
 /** `airlock releases`: built releases, newest first. */

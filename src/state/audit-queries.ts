@@ -341,10 +341,12 @@ export async function listAudit(
     environment?: string;
     limit: number;
     beforeId?: number;
+    steps?: boolean;
   },
 ): Promise<AuditEvent[]> {
   let q = access.db.selectFrom('audit_events').selectAll();
   if (filter.environment) q = q.where('environment', '=', filter.environment);
+  if (filter.steps === false) q = q.where('action', 'not like', 'step.%');
   if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
   const rows = await q.orderBy('id', 'desc').limit(filter.limit).execute();
   return rows.map(toAudit);

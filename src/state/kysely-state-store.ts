@@ -498,6 +498,7 @@ export class KyselyStateStore implements StateStore {
     environment?: string;
     limit: number;
     beforeId?: number;
+    steps?: boolean;
   }): Promise<AuditEvent[]> {
     return audit.listAudit(this.#access, filter);
   }

@@ -610,11 +610,12 @@ export interface StateStore {
     limit: number;
   }): Promise<Incident[]>;
 
-  /** Newest first. */
+  /** Newest first. `steps: false` leaves out each step's own events (`step.*`). */
   listAudit(filter: {
     environment?: string;
     limit: number;
     beforeId?: number;
+    steps?: boolean;
   }): Promise<AuditEvent[]>;
 
   /** Records a token (its hash). */

@@ -31,9 +31,14 @@ describe('audit actions of a real flow', () => {
       await acquireManualLock(ctx, 'production', 'freeze for the audit test');
       await releaseLockByCommand(ctx, 'production', false);
 
-      const history = await project.cli(['history', '--json', '--limit', '500']);
+      const history = await project.cli(['history', '--json', '--steps', '--limit', '500']);
       expect(history.code).toBe(0);
       const { events } = JSON.parse(history.stdout) as { events: AuditEvent[] };
+      // Without --steps, the same log without each step's own events.
+      const operations = JSON.parse(
+        (await project.cli(['history', '--json', '--limit', '500'])).stdout,
+      ) as { events: AuditEvent[] };
+      expect(operations.events).toEqual(events.filter((e) => !e.action.startsWith('step.')));
       const written = new Set(events.map((e) => e.action));
       expect([...written].filter((a) => !(AUDIT_ACTIONS as readonly string[]).includes(a))).toEqual(
         [],

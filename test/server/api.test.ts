@@ -120,7 +120,9 @@ describe('the JSON API', () => {
       before = page.next;
     } while (before !== null);
     expect(seen).toEqual(all.map((e) => e.id));
-    const cli = JSON.parse((await project.cli(['history', '--json', '-n', '500'])).stdout);
+    const cli = JSON.parse(
+      (await project.cli(['history', '--json', '--steps', '-n', '500'])).stdout,
+    );
     expect(all).toEqual(cli.events);
   });
 

@@ -317,7 +317,7 @@ for (const impl of implementations) {
         await store.appendAudit({
           at: `t${i}`,
           actor: 'a',
-          action: 'deployment.succeeded',
+          action: i === 2 ? 'step.succeeded' : 'deployment.succeeded',
           environment: i % 2 ? 'production' : 'staging',
           releaseId: 'r1',
           runId: null,
@@ -327,6 +327,10 @@ for (const impl of implementations) {
       }
       const all = await store.listAudit({ limit: 10 });
       expect(all.map((e) => e.detail.i)).toEqual([4, 3, 2, 1, 0]);
+      // Without each step's own events (what `airlock history` shows unless --steps).
+      expect((await store.listAudit({ limit: 3, steps: false })).map((e) => e.detail.i)).toEqual([
+        4, 3, 1,
+      ]);
       expect(
         (await store.listAudit({ environment: 'production', limit: 10 })).map((e) => e.detail.i),
       ).toEqual([3, 1]);
