@@ -201,7 +201,11 @@ export function formatDiagnostic(d: ConfigDiagnostic): string {
   return `${where}: ${d.severity}: ${path}${d.message}${fix}`;
 }
 
-/** The configuration file is missing or invalid. Carries every error diagnostic found. */
+/**
+ * The configuration file is missing or invalid, or a command names what it does not define
+ * (`UNKNOWN_ENVIRONMENT`: an environment name on the command line). Carries every error
+ * diagnostic found (none for a name on the command line). The CLI exits 2 for it.
+ */
 export class ConfigError extends AirlockError {
   readonly kind = 'config' as const;
   override name = 'ConfigError';
@@ -209,7 +213,7 @@ export class ConfigError extends AirlockError {
   readonly title: string | undefined;
 
   constructor(
-    code: 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND' | 'CONFIG_VARIABLE_UNSET',
+    code: 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND' | 'CONFIG_VARIABLE_UNSET' | 'UNKNOWN_ENVIRONMENT',
     diagnostics: ConfigDiagnostic[],
     options: AirlockErrorOptions & {
       /** The heading the CLI shows above the diagnostics (default: "Invalid configuration:"). */

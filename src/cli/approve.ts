@@ -43,75 +43,79 @@ export async function approveCommand(
   opts: ApproveOptions,
 ): Promise<number> {
   if (opts.output) return writeApprovalFile(io, environment, opts, opts.output);
-  return withSession(io, async (session) => {
-    const { ctx } = session;
-    const env = environmentNamed(ctx.config, environment);
-    const policy = env.promotion.approval.identity;
-    const proof = await proofFor(
-      ctx.config.dir,
-      policy,
-      env.promotion.approval.oidc,
-      ctx.actor,
-      opts,
-    );
-    const result = await recordApproval(ctx, {
-      environment,
-      decision: opts.reject ? 'rejected' : 'approved',
-      ...(opts.release ? { release: opts.release } : {}),
-      ...(opts.message ? { comment: opts.message } : {}),
-      ...(proof ? { proof } : {}),
-    });
-    const { approval, release } = result;
-    const word = approval.decision === 'approved' ? 'approved' : 'rejected';
-    const how =
-      approval.identity === 'signed' && approval.evidence?.kind === 'ssh'
-        ? ` (signed, key ${approval.evidence.fingerprint}${approval.evidence.submittedBy ? `, handed in by ${approval.evidence.submittedBy}` : ''})`
-        : approval.identity === 'oidc'
-          ? ' (proven by the GitHub OIDC token)'
-          : '';
-    io.reporter.success(
-      `${approval.actor} ${result.repeated ? 'had already ' : ''}${word} ${release.id} for ${environment}${approval.comment ? ` ("${approval.comment}")` : ''}${how}.`,
-    );
-    if (release.dirty && approval.decision === 'approved')
-      io.reporter.warn(
-        `${release.id} was built from uncommitted changes on commit ${release.commit.slice(0, 7)}: what you approved is not in git; \`airlock releases --json\` lists its files' digest.`,
+  return withSession(
+    io,
+    async (session) => {
+      const { ctx } = session;
+      const env = environmentNamed(ctx.config, environment);
+      const policy = env.promotion.approval.identity;
+      const proof = await proofFor(
+        ctx.config.dir,
+        policy,
+        env.promotion.approval.oidc,
+        ctx.actor,
+        opts,
       );
-    if (approval.decision === 'approved' && env.previous) {
-      // Approving ahead is allowed, but a release that failed there cannot be promoted as it is.
-      const there = await ctx.store.listDeployments({
-        environment: env.previous,
-        releaseId: release.id,
-        limit: 20,
+      const result = await recordApproval(ctx, {
+        environment,
+        decision: opts.reject ? 'rejected' : 'approved',
+        ...(opts.release ? { release: opts.release } : {}),
+        ...(opts.message ? { comment: opts.message } : {}),
+        ...(proof ? { proof } : {}),
       });
-      if (!there.some((d) => d.status === 'succeeded'))
-        io.reporter.warn(
-          `${release.id} has not ${there.length > 0 ? 'succeeded' : 'been deployed'} on ${env.previous}${there.length > 0 ? ` (its last deployment there ${there[0]?.status})` : ''}: the approval is recorded, and ${environment} takes ${release.id} only once it has.`,
-        );
-    }
-    if (approval.identity === 'unverified')
-      io.reporter.warn(
-        `Unverified: ${environment} takes any name as an approver (approval.identity: any); "${approval.actor}" is what this machine claims, not a proven identity.`,
+      const { approval, release } = result;
+      const word = approval.decision === 'approved' ? 'approved' : 'rejected';
+      const how =
+        approval.identity === 'signed' && approval.evidence?.kind === 'ssh'
+          ? ` (signed, key ${approval.evidence.fingerprint}${approval.evidence.submittedBy ? `, handed in by ${approval.evidence.submittedBy}` : ''})`
+          : approval.identity === 'oidc'
+            ? ' (proven by the GitHub OIDC token)'
+            : '';
+      io.reporter.success(
+        `${approval.actor} ${result.repeated ? 'had already ' : ''}${word} ${release.id} for ${environment}${approval.comment ? ` ("${approval.comment}")` : ''}${how}.`,
       );
-    // An approver's machine (a CI job) may not hold the release's files or the database's
-    // secret: the gates are then told without the migration, drift and parity facts.
-    const plan = await promotionPlan(ctx, env, release).catch((error: unknown) => {
-      if (!notReachableHere(error)) throw error;
-      return promotionPlan(ctx, env, release, { skipMigrations: true });
-    });
-    const gate = plan.gates.find((g) => g.gate === 'approval');
-    if (gate) io.reporter.gates([gate]);
-    if (!plan.blocked)
-      io.reporter.info(`Every gate holds: run \`airlock promote ${environment}\`.`);
-    io.reporter.result({
-      approval,
-      release: release.id,
-      repeated: result.repeated,
-      verified: approval.identity !== 'unverified',
-      gates: plan.gates,
-      blocked: plan.blocked,
-    });
-    return 0;
-  });
+      if (release.dirty && approval.decision === 'approved')
+        io.reporter.warn(
+          `${release.id} was built from uncommitted changes on commit ${release.commit.slice(0, 7)}: what you approved is not in git; \`airlock releases --json\` lists its files' digest.`,
+        );
+      if (approval.decision === 'approved' && env.previous) {
+        // Approving ahead is allowed, but a release that failed there cannot be promoted as it is.
+        const there = await ctx.store.listDeployments({
+          environment: env.previous,
+          releaseId: release.id,
+          limit: 20,
+        });
+        if (!there.some((d) => d.status === 'succeeded'))
+          io.reporter.warn(
+            `${release.id} has not ${there.length > 0 ? 'succeeded' : 'been deployed'} on ${env.previous}${there.length > 0 ? ` (its last deployment there ${there[0]?.status})` : ''}: the approval is recorded, and ${environment} takes ${release.id} only once it has.`,
+          );
+      }
+      if (approval.identity === 'unverified')
+        io.reporter.warn(
+          `Unverified: ${environment} takes any name as an approver (approval.identity: any); "${approval.actor}" is what this machine claims, not a proven identity.`,
+        );
+      // An approver's machine (a CI job) may not hold the release's files or the database's
+      // secret: the gates are then told without the migration, drift and parity facts.
+      const plan = await promotionPlan(ctx, env, release).catch((error: unknown) => {
+        if (!notReachableHere(error)) throw error;
+        return promotionPlan(ctx, env, release, { skipMigrations: true });
+      });
+      const gate = plan.gates.find((g) => g.gate === 'approval');
+      if (gate) io.reporter.gates([gate]);
+      if (!plan.blocked)
+        io.reporter.info(`Every gate holds: run \`airlock promote ${environment}\`.`);
+      io.reporter.result({
+        approval,
+        release: release.id,
+        repeated: result.repeated,
+        verified: approval.identity !== 'unverified',
+        gates: plan.gates,
+        blocked: plan.blocked,
+      });
+      return 0;
+    },
+    { environments: [environment] },
+  );
 }
 
 /** What proves this approval, from the flags and the environment's identity policy. */
@@ -185,6 +189,7 @@ async function writeApprovalFile(
       `--digest ${opts.digest} is not a sha256 digest (64 hex characters).`,
     );
   const config = await loadProjectConfig(io.globals);
+  environmentNamed(config, environment);
   const key = opts.key ?? (await gitSigningKey(config.dir));
   if (!key)
     throw new UserError('APPROVAL_IDENTITY_REQUIRED', 'No SSH key to sign the approval with.', {

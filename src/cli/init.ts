@@ -34,6 +34,28 @@ function probeVersion(dir: string) {
   };
 }
 
+/** The folder holding `.git` (a folder, or a file in a worktree) at or above `dir`, if any. */
+function gitRoot(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, '.git'))) return d;
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * The airlock.yaml of a parent folder of `dir`, up to the git root (every folder above, outside
+ * a repository): the one every other command run in `dir` reads.
+ */
+function parentConfig(dir: string): string | undefined {
+  const root = gitRoot(dir);
+  if (root === dir) return undefined;
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    const found = CONFIG_FILE_NAMES.map((n) => path.join(d, n)).find((f) => existsSync(f));
+    if (found) return found;
+    if (d === root || path.dirname(d) === d) return undefined;
+  }
+}
+
 /**
  * `airlock init [--force] [--print]`: writes a starting, commented airlock.yaml from the files
  * the project already has (wrangler.toml/.jsonc and its [env.*] sections and D1 bindings,
@@ -47,6 +69,20 @@ export async function initCommand(
 ): Promise<number> {
   const file = path.resolve(io.globals.config ?? path.join(process.cwd(), 'airlock.yaml'));
   const dir = path.dirname(file);
+  // A folder inside a project already has its configuration: every other command reads the
+  // parent's. A second project here is made on purpose only (--force, or -c naming the file).
+  const parent = io.globals.config || opts.force ? undefined : parentConfig(dir);
+  const shown = (f: string) => path.relative(process.cwd(), f) || f;
+  if (parent && !opts.print) {
+    throw new UserError(
+      'CONFIG_EXISTS',
+      `${shown(parent)} is in a parent folder: this folder is part of that project (every airlock command run here reads it), so airlock init writes nothing here.`,
+      {
+        hint: `That project is set up already: run airlock commands from here, or edit ${shown(parent)} (\`airlock init --print\` in ${path.dirname(parent)} shows what init would write there now). To make a separate project in this folder instead, run \`airlock init --force\` here.`,
+        details: { existing: parent },
+      },
+    );
+  }
   const detection = detectProject(dir, { probeVersion: probeVersion(dir) });
   // Local ports: free now, and different from other projects' (derived from the name).
   const ports =
@@ -78,6 +114,10 @@ export async function initCommand(
     yaml: text,
   });
   if (opts.print) {
+    if (parent)
+      io.reporter.warn(
+        `${shown(parent)} already configures this folder; \`airlock init --force\` writes this file as a separate project.`,
+      );
     if (!io.globals.json) process.stdout.write(text);
     return 0;
   }
@@ -92,8 +132,15 @@ export async function initCommand(
     );
   }
   writeFileSync(file, text);
-  io.reporter.success(`Wrote ${display} for provider ${detection.platform}, from:`);
-  for (const f of detection.found) io.reporter.info(`  - ${f}`);
+  if (detection.found.length > 0) {
+    io.reporter.success(`Wrote ${display} for provider ${detection.platform}, from:`);
+    for (const f of detection.found) io.reporter.info(`  - ${f}`);
+  } else {
+    io.reporter.success(`Wrote ${display} for provider ${detection.platform}: a template.`);
+    io.reporter.warn(
+      `Found nothing to deploy in ${dir === process.cwd() ? 'this folder' : shown(dir)}: no wrangler.toml, fly.toml, railway.json, package.json or migrations folder. The build and run commands in ${display} are placeholders: set your app's own (its build, the folder it writes, how it starts) before \`airlock deploy staging\`. If the app lives in another folder, delete ${display} and run \`airlock init\` there.`,
+    );
+  }
   if (unsure.length > 0) {
     io.reporter.warn(
       `Could not decide ${unsure.length === 1 ? 'one thing' : `${unsure.length} things`} (also written at the top of ${display}):`,

@@ -12,24 +12,28 @@ export async function rollbackCommand(
   environment: string,
   opts: { to?: string; wait?: string; force?: boolean },
 ): Promise<number> {
-  return withSession(io, async (session) => {
-    const { ctx } = session;
-    const env = environmentNamed(ctx.config, environment);
-    const result = await rollback(ctx, environment, opts.to, {
-      signal: io.signal,
-      ...(opts.force ? { force: true } : {}),
-      ...waitHooks(io.reporter, opts.wait),
-      beforeApply: async (plan) => {
-        for (const w of plan.warnings) io.reporter.warn(w);
-        if (env.protected)
-          await confirmChange(
-            io,
-            `Roll ${env.name} back from ${plan.current} to ${plan.release.id} (protected)?`,
-            env.name,
-          );
-      },
-    });
-    reportOutcome(io.reporter, result);
-    return result.status === 'succeeded' ? 0 : 1;
-  });
+  return withSession(
+    io,
+    async (session) => {
+      const { ctx } = session;
+      const env = environmentNamed(ctx.config, environment);
+      const result = await rollback(ctx, environment, opts.to, {
+        signal: io.signal,
+        ...(opts.force ? { force: true } : {}),
+        ...waitHooks(io.reporter, opts.wait),
+        beforeApply: async (plan) => {
+          for (const w of plan.warnings) io.reporter.warn(w);
+          if (env.protected)
+            await confirmChange(
+              io,
+              `Roll ${env.name} back from ${plan.current} to ${plan.release.id} (protected)?`,
+              env.name,
+            );
+        },
+      });
+      reportOutcome(io.reporter, result);
+      return result.status === 'succeeded' ? 0 : 1;
+    },
+    { environments: [environment] },
+  );
 }

@@ -70,83 +70,87 @@ export async function secretSetCommand(
     throw new UserError('USAGE', `"${name}" is not a secret name.`, {
       hint: 'Use letters, digits and _, not starting with a digit (e.g. STRIPE_KEY).',
     });
-  return withSession(io, async ({ ctx }) => {
-    const env = environmentNamed(ctx.config, environment);
-    const service = serviceOf(ctx.config.services, opts.service);
-    const value = await readValue(name);
-    io.reporter.mask.add([value]);
-    if (value === '')
-      throw new UserError('USAGE', `no value for ${name} on standard input.`, {
-        hint: `Pipe it in: \`printf %s "$VALUE" | airlock secret set ${env.name} ${name}\`.`,
+  return withSession(
+    io,
+    async ({ ctx }) => {
+      const env = environmentNamed(ctx.config, environment);
+      const service = serviceOf(ctx.config.services, opts.service);
+      const value = await readValue(name);
+      io.reporter.mask.add([value]);
+      if (value === '')
+        throw new UserError('USAGE', `no value for ${name} on standard input.`, {
+          hint: `Pipe it in: \`printf %s "$VALUE" | airlock secret set ${env.name} ${name}\`.`,
+        });
+      // The isolation policy: one value under a name not shared on purpose lives in one
+      // environment only (judged by keyed fingerprints; the value itself is never kept).
+      const key = fingerprintKey(ctx.home, process.env, { create: true });
+      if (!key) throw new Error('unreachable: the fingerprint key is created when missing');
+      const fingerprint = fingerprintOf(key, value);
+      const clashes = sharedValues(
+        await ctx.store.listSecretFingerprints(),
+        env.name,
+        ctx.config.secrets.shared,
+        { name, fingerprint, keyId: key.id },
+      ).filter((c) => !c.allowed);
+      if (clashes.length > 0) {
+        await audit(ctx, 'secret.set', {
+          environment: env.name,
+          result: 'refused',
+          detail: { service, names: [name], sharedWith: clashes.map((c) => c.other) },
+        });
+        throw new UserError(
+          'SECRET_VALUE_SHARED',
+          `refused: ${clashes.map(describeSharedValue).join('; ')}. Each environment needs its own credentials.`,
+          {
+            hint: `Use a value of ${env.name}'s own (a separate key or password), or, for an external key shared on purpose, add ${name} to secrets.shared in airlock.yaml.`,
+            details: { environment: env.name, name, sharedWith: clashes.map((c) => c.other) },
+          },
+        );
+      }
+      const store = openSecretStore(ctx.config, process.env, ctx.home);
+      let set: string[];
+      let where: string;
+      if (store) {
+        await store.set(env.name, { [name]: value });
+        set = [name];
+        where = store.where(env.name);
+      } else {
+        const result = await ctx
+          .providerFor(env)
+          .setSecrets(
+            serviceTarget(ctx.config, env, service),
+            { [name]: value },
+            { signal: io.signal },
+          );
+        set = result.set;
+        where = env.provider;
+      }
+      await ctx.store.recordSecretFingerprint({
+        environment: env.name,
+        service,
+        name,
+        fingerprint,
+        keyId: key.id,
+        actor: ctx.actor,
+        at: ctx.now().toISOString(),
       });
-    // The isolation policy: one value under a name not shared on purpose lives in one
-    // environment only (judged by keyed fingerprints; the value itself is never kept).
-    const key = fingerprintKey(ctx.home, process.env, { create: true });
-    if (!key) throw new Error('unreachable: the fingerprint key is created when missing');
-    const fingerprint = fingerprintOf(key, value);
-    const clashes = sharedValues(
-      await ctx.store.listSecretFingerprints(),
-      env.name,
-      ctx.config.secrets.shared,
-      { name, fingerprint, keyId: key.id },
-    ).filter((c) => !c.allowed);
-    if (clashes.length > 0) {
       await audit(ctx, 'secret.set', {
         environment: env.name,
-        result: 'refused',
-        detail: { service, names: [name], sharedWith: clashes.map((c) => c.other) },
-      });
-      throw new UserError(
-        'SECRET_VALUE_SHARED',
-        `refused: ${clashes.map(describeSharedValue).join('; ')}. Each environment needs its own credentials.`,
-        {
-          hint: `Use a value of ${env.name}'s own (a separate key or password), or, for an external key shared on purpose, add ${name} to secrets.shared in airlock.yaml.`,
-          details: { environment: env.name, name, sharedWith: clashes.map((c) => c.other) },
+        detail: {
+          service,
+          names: set,
+          provider: env.provider,
+          ...(store ? { store: store.kind } : {}),
         },
+      });
+      io.reporter.success(
+        `${name} set for ${service} on ${env.name} (${where}); it takes effect at the next deployment.`,
       );
-    }
-    const store = openSecretStore(ctx.config, process.env, ctx.home);
-    let set: string[];
-    let where: string;
-    if (store) {
-      await store.set(env.name, { [name]: value });
-      set = [name];
-      where = store.where(env.name);
-    } else {
-      const result = await ctx
-        .providerFor(env)
-        .setSecrets(
-          serviceTarget(ctx.config, env, service),
-          { [name]: value },
-          { signal: io.signal },
-        );
-      set = result.set;
-      where = env.provider;
-    }
-    await ctx.store.recordSecretFingerprint({
-      environment: env.name,
-      service,
-      name,
-      fingerprint,
-      keyId: key.id,
-      actor: ctx.actor,
-      at: ctx.now().toISOString(),
-    });
-    await audit(ctx, 'secret.set', {
-      environment: env.name,
-      detail: {
-        service,
-        names: set,
-        provider: env.provider,
-        ...(store ? { store: store.kind } : {}),
-      },
-    });
-    io.reporter.success(
-      `${name} set for ${service} on ${env.name} (${where}); it takes effect at the next deployment.`,
-    );
-    io.reporter.result({ environment: env.name, service, set });
-    return 0;
-  });
+      io.reporter.result({ environment: env.name, service, set });
+      return 0;
+    },
+    { environments: [environment] },
+  );
 }
 
 export async function secretListCommand(
@@ -154,21 +158,25 @@ export async function secretListCommand(
   environment: string,
   opts: { service?: string },
 ): Promise<number> {
-  return withSession(io, async ({ ctx }) => {
-    const env = environmentNamed(ctx.config, environment);
-    const service = serviceOf(ctx.config.services, opts.service);
-    const store = openSecretStore(ctx.config, process.env, ctx.home);
-    const names = store
-      ? await store.names(env.name)
-      : await ctx.providerFor(env).secretNames(serviceTarget(ctx.config, env, service));
-    io.reporter.info(
-      names.length
-        ? `${service} on ${env.name}: ${names.join(', ')}`
-        : `${service} on ${env.name} has no secrets.`,
-    );
-    io.reporter.result({ environment: env.name, service, secrets: names });
-    return 0;
-  });
+  return withSession(
+    io,
+    async ({ ctx }) => {
+      const env = environmentNamed(ctx.config, environment);
+      const service = serviceOf(ctx.config.services, opts.service);
+      const store = openSecretStore(ctx.config, process.env, ctx.home);
+      const names = store
+        ? await store.names(env.name)
+        : await ctx.providerFor(env).secretNames(serviceTarget(ctx.config, env, service));
+      io.reporter.info(
+        names.length
+          ? `${service} on ${env.name}: ${names.join(', ')}`
+          : `${service} on ${env.name} has no secrets.`,
+      );
+      io.reporter.result({ environment: env.name, service, secrets: names });
+      return 0;
+    },
+    { environments: [environment] },
+  );
 }
 
 /**

@@ -169,16 +169,45 @@ export function verifyMode(value: string | undefined): 'cached' | 'full' {
   });
 }
 
+export interface SessionOptions {
+  /** false: leave runs a dead process left as they are (default: recover them). */
+  recover?: boolean;
+  config?: ResolvedConfig;
+  /**
+   * The environment names the command was given (undefined: an optional one left out), checked
+   * before anything else happens or prints: an unknown one stops the command (exit 2), naming
+   * the environment it likely means.
+   */
+  environments?: ReadonlyArray<string | undefined>;
+}
+
+/**
+ * Each of `names` is an environment of `config`.
+ * @throws ConfigError `UNKNOWN_ENVIRONMENT`.
+ */
+export async function checkEnvironmentNames(
+  config: ResolvedConfig,
+  names: ReadonlyArray<string | undefined>,
+): Promise<void> {
+  for (const name of names) {
+    if (name === undefined || config.environments[name]) continue;
+    // Loaded only for a name that is not there (its suggestions need the diagnostics module).
+    (await import('../config/environments.ts')).environmentNamed(config, name);
+  }
+}
+
 /**
  * Opens a session. Reports configuration warnings and interrupted runs through the reporter.
- * @throws ConfigError; UserError `STATE_SCHEMA_TOO_NEW`.
+ * @throws ConfigError (`UNKNOWN_ENVIRONMENT` for a name in `options.environments`); UserError
+ *   `STATE_SCHEMA_TOO_NEW`.
  */
 export async function openSession(
   globals: GlobalOptions,
   reporter: Reporter,
-  options: { recover?: boolean; config?: ResolvedConfig } = {},
+  options: SessionOptions = {},
 ): Promise<Session> {
   const config = options.config ?? (await loadProjectConfig(globals));
+  await checkEnvironmentNames(config, options.environments ?? []);
   for (const w of config.warnings) reporter.warn(configWarningLine(w));
   const home = airlockHome(config);
   // `git config` runs in its own process while the store opens.
@@ -289,7 +318,7 @@ function localSecretValues(config: ResolvedConfig, home: string): string[] {
 export async function withSession<T>(
   io: { globals: GlobalOptions; reporter: Reporter },
   fn: (session: Session) => Promise<T>,
-  options: { recover?: boolean } = {},
+  options: Omit<SessionOptions, 'config'> = {},
 ): Promise<T> {
   const session = await openSession(io.globals, io.reporter, options);
   try {

@@ -13,14 +13,14 @@ export function renderStatus(reporter: Reporter, statuses: EnvironmentStatus[], 
         e.environment,
         s.service,
         s.release,
-        s.commit?.slice(0, 7) ?? null,
+        s.commit ? `${s.commit.slice(0, 7)}${s.dirty ? ' (dirty)' : ''}` : null,
         s.since ? formatAge(s.since, now) : null,
         s.release === null
           ? null
           : `${s.healthy ? 'healthy' : 'DOWN'}${s.restarts ? ` (${s.restarts} restarts)` : ''}${s.drift ? ' (drift)' : ''}`,
         s.url,
         e.lastDeployment
-          ? `${e.lastDeployment.kind} ${e.lastDeployment.releaseId} ${e.lastDeployment.status} ${formatAge(e.lastDeployment.finishedAt ?? e.lastDeployment.startedAt, now)}`
+          ? `${e.lastDeployment.kind} ${e.lastDeployment.releaseId} ${e.lastDeployment.interrupted ? 'interrupted' : e.lastDeployment.status} ${formatAge(e.lastDeployment.finishedAt ?? e.lastDeployment.startedAt, now)}${e.lastDeployment.interrupted ? ` — airlock resume ${e.environment}` : ''}`
           : null,
       ]),
     ),
@@ -63,16 +63,27 @@ export function renderHealth(reporter: Reporter, health: EnvironmentHealth[]): v
   }
 }
 
-/** `airlock status`: environment → release, commit, since when, health. */
-export async function statusCommand(io: CommandIO): Promise<number> {
-  return withSession(io, async (session) => {
-    const { ctx } = session;
-    const statuses = await environmentStatuses(ctx);
-    renderStatus(io.reporter, statuses, ctx.now());
-    const health = await environmentHealth(ctx.store, ctx.config.pipeline, ctx.now());
-    renderHealth(io.reporter, health);
-    io.reporter.note(`Airlock home: ${ctx.config.home.dir} (\`airlock home show\`)`);
-    io.reporter.result({ environments: statuses, monitor: health, home: ctx.config.home.dir });
-    return 0;
-  });
+/**
+ * `airlock status [env]`: environment → release, commit, since when, health; every environment
+ * of the pipeline, or only `environment`.
+ */
+export async function statusCommand(
+  io: CommandIO,
+  environment: string | undefined,
+): Promise<number> {
+  return withSession(
+    io,
+    async (session) => {
+      const { ctx } = session;
+      const environments = environment ? [environment] : ctx.config.pipeline;
+      const statuses = await environmentStatuses(ctx, environments);
+      renderStatus(io.reporter, statuses, ctx.now());
+      const health = await environmentHealth(ctx.store, environments, ctx.now());
+      renderHealth(io.reporter, health);
+      io.reporter.note(`Airlock home: ${ctx.config.home.dir} (\`airlock home show\`)`);
+      io.reporter.result({ environments: statuses, monitor: health, home: ctx.config.home.dir });
+      return 0;
+    },
+    { environments: [environment] },
+  );
 }

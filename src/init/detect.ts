@@ -356,7 +356,13 @@ export function detectProject(dir: string, options: DetectOptions = {}): Detecti
     found.push(
       `${migrations.dir}/ (${migrations.files} .sql file${migrations.files === 1 ? '' : 's'}${migrations.from && migrations.from !== `${migrations.dir}/` ? `, from ${migrations.from}` : ''})`,
     );
-  if (database.engine)
+  // A Worker's D1 binding is written as engine d1 (SQLite on Cloudflare), whatever else says.
+  const d1 = platform === 'cloudflare' ? wrangler?.d1[0] : undefined;
+  if (d1 && database.engine?.engine === 'postgres')
+    found.push(`database engine d1 (the D1 binding ${d1.binding} of ${wrangler?.file})`);
+  else if (d1 && database.engine)
+    found.push(`database engine d1 (D1 is SQLite: ${database.engine.from})`);
+  else if (database.engine)
     found.push(`database engine ${database.engine.engine} (${database.engine.from})`);
   const dockerfile = names.includes('Dockerfile');
   if (platform === 'fly' && dockerfile) found.push('Dockerfile');
@@ -364,6 +370,10 @@ export function detectProject(dir: string, options: DetectOptions = {}): Detecti
   if (others.length > 1)
     found.push(`several platforms (${others.join(', ')}): starting from ${platform}`);
   const unsure = [...(packageJson?.node.unsure ?? [])];
+  if (d1 && database.engine?.engine === 'postgres')
+    unsure.push(
+      `the database engine: wrote d1 for the D1 binding ${d1.binding}, but ${database.engine.from} points to Postgres; D1 runs SQLite, so its migrations must be written for SQLite.`,
+    );
   if (database.conflict)
     unsure.push(
       `the database engine: ${database.conflict}; set database.engine to the one the app uses in production, with migrations written for it.`,

@@ -439,6 +439,19 @@ export function renderInit(
       `    # No migrations folder found${engine ? ` (the app uses ${engine.engine}: ${engine.from})` : ''}. With one: database: { engine: ${engine?.engine ?? 'sqlite | postgres | d1'}, migrations: migrations }`,
     );
   }
+  if (detection.platform === 'cloudflare') {
+    // Remote is the default; local mode is what runs without an account (README, cloudflare.md).
+    line(
+      '    # Deploys to Cloudflare with wrangler (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID). To run every',
+    );
+    line(
+      '    # environment on this machine instead (wrangler dev, no account), uncomment the next line and give',
+    );
+    line(
+      '    # each environment a port (and production keepWarmMs: 600000, so a rollback is a switch).',
+    );
+    line('    # cloudflare: { mode: local }');
+  }
   line('    checks:');
   for (const c of p.checks) {
     line(`      # ${c.comment}`);

@@ -27,6 +27,20 @@ export interface ResumeOutcome {
   result: ExecuteResult | null;
 }
 
+/** What `airlock resume` is about to do to an environment, for a confirmation. */
+export interface ResumeChange {
+  runId: number;
+  environment: ResolvedEnvironment;
+  /** `finish`: run the rest of the interrupted run; `roll back`: serve `releaseId` again. */
+  action: 'finish' | 'roll back';
+  /** The interrupted run's kind (`deploy`, `promote`, `rollback`). */
+  kind: string;
+  /** The release that will serve once the change is made. */
+  releaseId: string;
+  /** Why it rolls back instead of finishing (the interrupted release cannot be used here). */
+  reason?: string;
+}
+
 /** What served each service before run `run` started (the release its deployment replaced). */
 async function servingBefore(ctx: AirlockContext, run: Run): Promise<ServingRecord[]> {
   const [deployment] = await ctx.store.listDeployments({ runId: run.id, limit: 1 });
@@ -84,13 +98,16 @@ async function verifiable(ctx: AirlockContext, release: Release): Promise<string
 }
 
 /**
- * Resolves the interrupted runs of one environment (or all), oldest first.
- * @throws UserError `LOCK_HELD` when a live command holds the environment.
+ * Resolves the interrupted runs of one environment (or all), oldest first. `beforeApply` is
+ * called before each change to an environment (e.g. to confirm it on a protected one);
+ * throwing stops there, that run still interrupted.
+ * @throws UserError `LOCK_HELD` when a live command holds the environment; what `beforeApply`
+ *   throws.
  */
 export async function resumeInterruptedRuns(
   ctx: AirlockContext,
   environment?: string,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; beforeApply?: (change: ResumeChange) => Promise<void> } = {},
 ): Promise<ResumeOutcome[]> {
   await recoverInterruptedRuns(ctx);
   const runs = (await ctx.store.listRuns({ status: 'interrupted', limit: 100 }))
@@ -111,6 +128,13 @@ export async function resumeInterruptedRuns(
           .filter((s) => s.status === 'succeeded')
           .map((s) => [s.name, s.output]),
       );
+      await options.beforeApply?.({
+        runId: run.id,
+        environment: env,
+        action: 'finish',
+        kind,
+        releaseId: release.id,
+      });
       await forgetUndoneSwitches(ctx, env, release.id, completed);
       const facts = { ...(await gatherFacts(ctx, kind, env, release)), serving: before };
       const result = await executeResumed(ctx, facts, buildPlan(facts), {
@@ -147,6 +171,14 @@ export async function resumeInterruptedRuns(
       });
       continue;
     }
+    await options.beforeApply?.({
+      runId: run.id,
+      environment: env,
+      action: 'roll back',
+      kind,
+      releaseId: previous.id,
+      ...(missing ? { reason: missing } : {}),
+    });
     const facts = await gatherFacts(ctx, 'rollback', env, previous);
     const result = await executeResumed(ctx, facts, buildPlan(facts), {
       resume: { runId: run.id, completed: new Map(), before },

@@ -18,6 +18,8 @@ export interface ServiceStatus {
   service: string;
   release: string | null;
   commit: string | null;
+  /** The release was built from uncommitted changes on top of `commit`. */
+  dirty: boolean;
   digest: string | null;
   since: string | null;
   url: string;
@@ -35,8 +37,12 @@ export interface EnvironmentStatus {
   provider: string;
   protected: boolean;
   services: ServiceStatus[];
-  /** The latest deployment into this environment, whatever its outcome. */
-  lastDeployment: Deployment | null;
+  /**
+   * The latest deployment into this environment, whatever its outcome. `interrupted`: its run
+   * was interrupted (its process died) and nobody resumed or replaced it yet; its `status` is
+   * then `failed` until `airlock resume` finishes it or a new deployment replaces it.
+   */
+  lastDeployment: (Deployment & { interrupted: boolean }) | null;
   lock: (Omit<Lock, 'token'> & { stale: boolean }) | null;
   /** Interrupted runs waiting for `airlock resume` (or a new deployment). */
   interrupted: Array<{ runId: number; kind: string; releaseId: string | null; startedAt: string }>;
@@ -85,8 +91,12 @@ export async function recordedEnvironments(
   );
 }
 
-export async function environmentStatuses(ctx: AirlockContext): Promise<EnvironmentStatus[]> {
-  const recorded = await recordedEnvironments(ctx.store, ctx.config.pipeline);
+/** The status of each environment of `environments` (default: the whole pipeline), in order. */
+export async function environmentStatuses(
+  ctx: AirlockContext,
+  environments: string[] = ctx.config.pipeline,
+): Promise<EnvironmentStatus[]> {
+  const recorded = await recordedEnvironments(ctx.store, environments);
   const out: EnvironmentStatus[] = [];
   for (const rec of recorded) {
     const name = rec.environment;
@@ -102,6 +112,7 @@ export async function environmentStatuses(ctx: AirlockContext): Promise<Environm
           service,
           release: record?.releaseId ?? null,
           commit: release?.commit ?? null,
+          dirty: release?.dirty ?? false,
           digest: release?.services[service]?.digest ?? null,
           since: record?.since ?? null,
           url: state.url,
@@ -120,7 +131,10 @@ export async function environmentStatuses(ctx: AirlockContext): Promise<Environm
       provider: env.provider,
       protected: env.protected,
       services,
-      lastDeployment: rec.lastDeployment,
+      lastDeployment: rec.lastDeployment && {
+        ...rec.lastDeployment,
+        interrupted: rec.interrupted.some((r) => r.id === rec.lastDeployment?.runId),
+      },
       lock:
         lock && (lock.kind === 'manual' || lock.expiresAt > ctx.now().toISOString())
           ? { ...lockInfo, stale: lockIsStale(lock, ctx) }

@@ -28,15 +28,59 @@ describe('airlock CLI', () => {
   );
 
   projectTest(
-    'reports an unknown environment with the one it likely means and the ones that exist, exit 1',
+    'status <env> shows that environment only, in the table and in --json',
     async ({ project }) => {
-      const { code, stderr } = await project.cli(['deploy', 'prod']);
-      expect(code).toBe(1);
-      expect(stderr).toContain(
-        '✖ there is no environment "prod" in airlock.yaml; did you mean "production"?',
-      );
-      expect(stderr).toContain('→ Environments are: staging, production.');
-      expect(stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace by default
+      const text = await project.cli(['status', 'production']);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^\s+production\s+notes\s/m);
+      expect(text.stdout).not.toMatch(/^\s+staging\s/m);
+      const json = JSON.parse((await project.cli(['status', 'production', '--json'])).stdout);
+      expect(json.environments.map((e: { environment: string }) => e.environment)).toEqual([
+        'production',
+      ]);
+    },
+  );
+
+  projectTest(
+    'every command taking an environment refuses an unknown one alike, before anything else: the one it likely means, exit 2',
+    async ({ project }) => {
+      const { code, stdout, stderr } = await project.cli(['deploy', 'prod']);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toBe(
+        '✖ there is no environment "prod" in airlock.yaml; did you mean "production"?\n  → Environments are: staging, production.\n',
+      ); // nothing printed before it (check used to say what it checks first), no stack trace
+      // Those that once answered otherwise (an empty history, "nothing to resume", another
+      // message), and one of each way a command reads its environments.
+      const commands = [
+        ['history', 'prod'],
+        ['status', 'prod'],
+        ['check', 'prod'],
+        ['resume', 'prod'],
+        ['promote', 'prod', '--auto', '--watch'],
+        ['lock', 'acquire', 'prod', '-m', 'maintenance'],
+        ['migrate', 'status', 'prod'],
+        ['data', 'refresh', 'staging', '--from', 'prod'],
+        ['diff', 'staging', 'prod'],
+      ];
+      const results = await Promise.all(commands.map((args) => project.cli(args)));
+      results.forEach((result, i) => {
+        const what = commands[i]?.join(' ');
+        expect({ what, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+          what,
+          code: 2,
+          stdout: '',
+          stderr,
+        });
+      });
+      // An abbreviation is understood too; --json carries the error's kind and code.
+      const json = await project.cli(['migrate', 'status', 'prd', '--json']);
+      expect(json.code).toBe(2);
+      expect(JSON.parse(json.stdout).error).toMatchObject({
+        kind: 'config',
+        code: 'UNKNOWN_ENVIRONMENT',
+        message: 'there is no environment "prd" in airlock.yaml; did you mean "production"?',
+      });
     },
   );
 

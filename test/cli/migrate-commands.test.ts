@@ -343,7 +343,7 @@ describe('airlock migrate (SQLite)', () => {
 
     const itself = expectCode(await cli('migrate', 'drift', 'staging', 'staging'), 2);
     expect(itself.stderr).toContain('compare two different environments');
-    const unknown = expectCode(await cli('migrate', 'drift', 'staging', 'prod'), 1);
+    const unknown = expectCode(await cli('migrate', 'drift', 'staging', 'prod'), 2);
     expect(unknown.stderr).toContain('→ Environments are: staging, production.');
   });
 

@@ -30,6 +30,7 @@ function render(
         service: 'web',
         release: 'r4',
         commit: 'a'.repeat(40),
+        dirty: false,
         digest: 'b'.repeat(64),
         since: '2026-12-06T15:00:00.000Z',
         url: 'http://127.0.0.1:6720',
@@ -50,6 +51,11 @@ function render(
 }
 
 describe('renderStatus', () => {
+  it('marks the commit of a release built from uncommitted changes', () => {
+    expect(render({})).toMatch(/ aaaaaaa {2,}/);
+    expect(render({ dirty: true })).toContain(' aaaaaaa (dirty) ');
+  });
+
   it('says a recorded release that crashed was not started again, and to deploy it again', () => {
     const text = render({
       lastCrash: { at: '2026-12-06T15:00:30.000Z', release: 'r4', exitCode: 1, signal: null },

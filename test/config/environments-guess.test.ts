@@ -8,6 +8,11 @@ describe('environmentGuess', () => {
     expect(environmentGuess('prod', pipeline)).toBe('production');
     expect(environmentGuess('Stag', pipeline)).toBe('staging');
   });
+  it('expands an abbreviation only one environment fits', () => {
+    expect(environmentGuess('prd', pipeline)).toBe('production');
+    expect(environmentGuess('stg', pipeline)).toBe('staging');
+    expect(environmentGuess('pd', ['preview', 'production'])).toBe('production');
+  });
   it('corrects a typo', () => {
     expect(environmentGuess('prodution', pipeline)).toBe('production');
     expect(environmentGuess('stagign', pipeline)).toBe('staging');

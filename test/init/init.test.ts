@@ -140,9 +140,16 @@ describe('airlock init', () => {
   },
 }
 `,
-      'db/migrations/0001_init.sql': 'CREATE TABLE t (id INTEGER);\n',
+      'db/migrations/0001_init.sql': 'CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT);\n',
     });
     const { config, text } = await init(dir);
+    // D1 is SQLite: the header names the engine the file sets.
+    expect(text).toContain(
+      '#   - database engine d1 (D1 is SQLite: AUTOINCREMENT in 0001_init.sql)',
+    );
+    expect(text).not.toContain('database engine sqlite');
+    // Remote by default; the comment says how to run it all here without an account.
+    expect(text).toContain('    # cloudflare: { mode: local }');
     expect(config.pipeline).toEqual(['staging', 'production']);
     expect(serviceOf(config, 'staging').provider).toMatchObject({ env: 'staging' });
     expect(serviceOf(config, 'production').provider).toMatchObject({ env: 'production' });
@@ -254,6 +261,37 @@ describe('airlock init', () => {
     expect(json.yaml).toContain('provider: local');
     expect((await cli(dir, 'init', '--force')).code).toBe(0);
     expect(readFileSync(path.join(dir, 'airlock.yaml'), 'utf8')).toMatch(/port: \d+/);
+  });
+
+  it('in a folder of a project (up to its git root) refuses, naming its airlock.yaml; --force makes a separate project, said to be a template when nothing is found', async () => {
+    // outer/airlock.yaml is above the repository: not this repository's project.
+    const outer = folder({ 'airlock.yaml': '# outer\n', 'repo/src/index.js': '' });
+    const repo = path.join(outer, 'repo');
+    execFileSync('git', ['init', '-q', repo]);
+    writeFileSync(path.join(repo, 'airlock.yaml'), '# the project\n');
+    const src = path.join(repo, 'src');
+    const refused = await cli(src, 'init');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      '✖ ../airlock.yaml is in a parent folder: this folder is part of that project',
+    );
+    expect(refused.stderr).toContain(`\`airlock init --print\` in ${repo}`);
+    expect(refused.stderr).toContain('run `airlock init --force` here');
+    expect(existsSync(path.join(src, 'airlock.yaml'))).toBe(false);
+
+    const separate = await cli(src, 'init', '--force');
+    expect(separate.code, separate.stderr).toBe(0);
+    expect(separate.stdout).toContain('✔ Wrote airlock.yaml for provider local: a template.');
+    expect(separate.stdout).not.toContain('from:');
+    expect(separate.stderr).toContain(
+      'Found nothing to deploy in this folder: no wrangler.toml, fly.toml, railway.json, package.json or migrations folder.',
+    );
+    expect(existsSync(path.join(src, 'airlock.yaml'))).toBe(true);
+
+    // At the git root, the airlock.yaml above the repository is another project's.
+    rmSync(path.join(repo, 'airlock.yaml'));
+    expect((await cli(repo, 'init')).code).toBe(0);
+    expect(readFileSync(path.join(outer, 'airlock.yaml'), 'utf8')).toBe('# outer\n');
   });
 
   it('the notes example without its airlock.yaml: init writes a file that really deploys to staging', async () => {

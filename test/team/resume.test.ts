@@ -92,7 +92,7 @@ describeIfPostgres(
         const [killed] = await ctx.store.listRuns({ environment: 'production', limit: 1 });
         expect(killed).toMatchObject({ status: 'interrupted', releaseId: release }); // found by this session
 
-        const resumed = await project.cli(['resume', 'production', '--json']);
+        const resumed = await project.cli(['resume', 'production', '--yes', '--json']);
         expect(resumed.code).toBe(0);
         const outcome = JSON.parse(resumed.stdout).resumed[0];
         expect(outcome).toMatchObject({
@@ -177,7 +177,7 @@ describeIfPostgres(
         rmSync(ctx.artifacts.manifestPath(stored.digest), { force: true });
         rmSync(ctx.artifacts.pathOf(stored.digest), { recursive: true, force: true });
 
-        const resumed = await project.cli(['resume', 'production', '--json']);
+        const resumed = await project.cli(['resume', 'production', '--yes', '--json']);
         expect(resumed.code).toBe(0);
         const outcome = JSON.parse(resumed.stdout).resumed[0];
         expect(outcome).toMatchObject({

@@ -61,167 +61,171 @@ export async function migrateAdoptCommand(
   opts: AdoptOptions,
 ): Promise<number> {
   const { tool, mapping } = parseAdoptOptions(opts);
-  return withSession(io, async (session) => {
-    const { ctx } = session;
-    const env = environmentNamed(ctx.config, environment);
-    const service = oneServiceWithDatabase(ctx.config, opts.service);
-    const database = databaseOf(ctx.config, env.name, service.name);
-    const files = await verifiedMigrationFiles(database.migrationsDir, database.layout);
+  return withSession(
+    io,
+    async (session) => {
+      const { ctx } = session;
+      const env = environmentNamed(ctx.config, environment);
+      const service = oneServiceWithDatabase(ctx.config, opts.service);
+      const database = databaseOf(ctx.config, env.name, service.name);
+      const files = await verifiedMigrationFiles(database.migrationsDir, database.layout);
 
-    let adoption: Adoption;
-    if (tool === 'wrangler') {
-      if (database.engine === 'postgres') {
-        throw new UserError(
-          'USAGE',
-          `${service.name}'s database on ${env.name} is Postgres, and wrangler's ledger belongs to a D1 (SQLite) database.`,
-          { hint: 'Use `--from supabase` for a database the Supabase CLI migrated.' },
-        );
-      }
-      if (database.engine === 'd1' && database.d1?.mode !== 'local') {
-        if (opts.d1Database) {
+      let adoption: Adoption;
+      if (tool === 'wrangler') {
+        if (database.engine === 'postgres') {
           throw new UserError(
             'USAGE',
-            `--d1-database names a local D1 file, but ${service.name}'s database on ${env.name} is Cloudflare's (cloudflare.mode: remote).`,
-            { hint: `Run \`airlock migrate adopt ${env.name} --from wrangler\` without it.` },
+            `${service.name}'s database on ${env.name} is Postgres, and wrangler's ledger belongs to a D1 (SQLite) database.`,
+            { hint: 'Use `--from supabase` for a database the Supabase CLI migrated.' },
           );
         }
-        adoption = await remoteD1Adoption(ctx.databases, database, env.name);
-      } else {
+        if (database.engine === 'd1' && database.d1?.mode !== 'local') {
+          if (opts.d1Database) {
+            throw new UserError(
+              'USAGE',
+              `--d1-database names a local D1 file, but ${service.name}'s database on ${env.name} is Cloudflare's (cloudflare.mode: remote).`,
+              { hint: `Run \`airlock migrate adopt ${env.name} --from wrangler\` without it.` },
+            );
+          }
+          adoption = await remoteD1Adoption(ctx.databases, database, env.name);
+        } else {
+          const location = await ctx.databases.location(database);
+          const file = await localD1Source({
+            projectDir: path.resolve(ctx.config.dir, service.root),
+            own: sqlitePathFromUrl(location.url),
+            given: opts.d1Database,
+            environment: env.name,
+            cwd: process.cwd(),
+          });
+          adoption = {
+            source: { tool: 'wrangler', sqlitePath: file },
+            from: `d1_migrations in ${shown(file)}`,
+            target: location,
+          };
+        }
+      } else if (tool !== 'supabase') {
+        if (database.engine === 'd1' && database.d1?.mode !== 'local') {
+          throw new UserError(
+            'USAGE',
+            `${service.name}'s database on ${env.name} is Cloudflare's D1 (remote); Airlock adopts ${tool}'s ledger from a local SQLite file or a Postgres database.`,
+            { hint: 'On D1, wrangler applies the migrations: use `--from wrangler`.' },
+          );
+        }
         const location = await ctx.databases.location(database);
-        const file = await localD1Source({
-          projectDir: path.resolve(ctx.config.dir, service.root),
-          own: sqlitePathFromUrl(location.url),
-          given: opts.d1Database,
-          environment: env.name,
-          cwd: process.cwd(),
-        });
         adoption = {
-          source: { tool: 'wrangler', sqlitePath: file },
-          from: `d1_migrations in ${shown(file)}`,
-          target: location,
+          source: { tool, location },
+          from: `${toolLedgerTable(tool, location.engine)} in ${location.engine === 'postgres' ? database.display : shown(sqlitePathFromUrl(location.url))}`,
+          target: null,
+        };
+      } else {
+        if (database.engine !== 'postgres') {
+          throw new UserError(
+            'USAGE',
+            `${service.name}'s database on ${env.name} is SQLite; Supabase's ledger lives in a Postgres database.`,
+            {
+              hint: 'Point the environment at the Supabase database (`database: { engine: postgres }` and its `databaseUrl`), or use `--from wrangler` for a D1 database.',
+            },
+          );
+        }
+        adoption = {
+          source: { tool: 'supabase', url: database.url, mapping },
+          from: `supabase_migrations.schema_migrations in ${database.display}`,
+          target: null,
         };
       }
-    } else if (tool !== 'supabase') {
-      if (database.engine === 'd1' && database.d1?.mode !== 'local') {
-        throw new UserError(
-          'USAGE',
-          `${service.name}'s database on ${env.name} is Cloudflare's D1 (remote); Airlock adopts ${tool}'s ledger from a local SQLite file or a Postgres database.`,
-          { hint: 'On D1, wrangler applies the migrations: use `--from wrangler`.' },
+      const { from } = adoption;
+
+      if (!opts.dryRun && env.protected) {
+        await confirmChange(
+          io,
+          `Adopt ${tool}'s migration ledger into ${env.name}'s (protected)?`,
+          env.name,
         );
       }
-      const location = await ctx.databases.location(database);
-      adoption = {
-        source: { tool, location },
-        from: `${toolLedgerTable(tool, location.engine)} in ${location.engine === 'postgres' ? database.display : shown(sqlitePathFromUrl(location.url))}`,
-        target: null,
-      };
-    } else {
-      if (database.engine !== 'postgres') {
-        throw new UserError(
-          'USAGE',
-          `${service.name}'s database on ${env.name} is SQLite; Supabase's ledger lives in a Postgres database.`,
-          {
-            hint: 'Point the environment at the Supabase database (`database: { engine: postgres }` and its `databaseUrl`), or use `--from wrangler` for a D1 database.',
-          },
+      const lock = opts.dryRun
+        ? null
+        : await acquireEnvironmentLock(ctx, env.name, `migrate adopt --from ${tool}`);
+      let result: Awaited<ReturnType<typeof adoptLedger>>;
+      try {
+        result = await adoptLedger(
+          adoption.source,
+          adoption.target ?? (await ctx.databases.location(database)),
+          files,
+          { dryRun: Boolean(opts.dryRun) },
+        );
+        if (result.written) {
+          await audit(ctx, 'migrations.adopted', {
+            environment: env.name,
+            detail: {
+              service: service.name,
+              tool,
+              source: from,
+              files: result.adopted.map((e) => migrationFilename(e.version, e.name)),
+              skipped: result.skipped.map((s) => s.file),
+            },
+          });
+        }
+      } finally {
+        await adoption.close?.();
+        await lock?.release();
+      }
+
+      io.reporter.info(
+        `${service.name} on ${env.name}: ${tool}'s ledger (${from})${opts.dryRun ? ' (dry run: nothing is written)' : ''}:`,
+      );
+      if (result.adopted.length > 0) {
+        io.reporter.table(
+          ['VERSION', 'FILE', 'APPLIED', 'BY'],
+          result.adopted.map((e) => [
+            formatMigrationVersion(e.version),
+            migrationFilename(e.version, e.name),
+            e.appliedAt.replace('T', ' ').slice(0, 19),
+            e.appliedBy,
+          ]),
         );
       }
-      adoption = {
-        source: { tool: 'supabase', url: database.url, mapping },
-        from: `supabase_migrations.schema_migrations in ${database.display}`,
-        target: null,
-      };
-    }
-    const { from } = adoption;
-
-    if (!opts.dryRun && env.protected) {
-      await confirmChange(
-        io,
-        `Adopt ${tool}'s migration ledger into ${env.name}'s (protected)?`,
-        env.name,
-      );
-    }
-    const lock = opts.dryRun
-      ? null
-      : await acquireEnvironmentLock(ctx, env.name, `migrate adopt --from ${tool}`);
-    let result: Awaited<ReturnType<typeof adoptLedger>>;
-    try {
-      result = await adoptLedger(
-        adoption.source,
-        adoption.target ?? (await ctx.databases.location(database)),
-        files,
-        { dryRun: Boolean(opts.dryRun) },
-      );
-      if (result.written) {
-        await audit(ctx, 'migrations.adopted', {
-          environment: env.name,
-          detail: {
-            service: service.name,
-            tool,
-            source: from,
-            files: result.adopted.map((e) => migrationFilename(e.version, e.name)),
-            skipped: result.skipped.map((s) => s.file),
-          },
-        });
+      for (const s of result.skipped) io.reporter.info(`  = ${s.file}: skipped (${s.reason})`);
+      for (const p of result.problems) io.reporter.info(`  ✖ ${p.message}`);
+      io.reporter.result({
+        environment: env.name,
+        service: service.name,
+        tool,
+        source: from,
+        dryRun: Boolean(opts.dryRun),
+        ...result,
+      });
+      if (result.problems.length > 0) {
+        const error = adoptError(result);
+        const n = result.problems.length;
+        throw io.reporter.json
+          ? error
+          : new UserError(
+              error.code,
+              `Refusing to adopt ${tool}'s ledger (${n} problem${n === 1 ? '' : 's'}, listed above); nothing was written.`,
+              { hint: error.hint, details: error.details },
+            );
       }
-    } finally {
-      await adoption.close?.();
-      await lock?.release();
-    }
-
-    io.reporter.info(
-      `${service.name} on ${env.name}: ${tool}'s ledger (${from})${opts.dryRun ? ' (dry run: nothing is written)' : ''}:`,
-    );
-    if (result.adopted.length > 0) {
-      io.reporter.table(
-        ['VERSION', 'FILE', 'APPLIED', 'BY'],
-        result.adopted.map((e) => [
-          formatMigrationVersion(e.version),
-          migrationFilename(e.version, e.name),
-          e.appliedAt.replace('T', ' ').slice(0, 19),
-          e.appliedBy,
-        ]),
-      );
-    }
-    for (const s of result.skipped) io.reporter.info(`  = ${s.file}: skipped (${s.reason})`);
-    for (const p of result.problems) io.reporter.info(`  ✖ ${p.message}`);
-    io.reporter.result({
-      environment: env.name,
-      service: service.name,
-      tool,
-      source: from,
-      dryRun: Boolean(opts.dryRun),
-      ...result,
-    });
-    if (result.problems.length > 0) {
-      const error = adoptError(result);
-      const n = result.problems.length;
-      throw io.reporter.json
-        ? error
-        : new UserError(
-            error.code,
-            `Refusing to adopt ${tool}'s ledger (${n} problem${n === 1 ? '' : 's'}, listed above); nothing was written.`,
-            { hint: error.hint, details: error.details },
-          );
-    }
-    const n = result.adopted.length;
-    const migrations = `${n} migration${n === 1 ? '' : 's'}`;
-    if (opts.dryRun) {
-      io.reporter.success(
-        n === 0
-          ? `Nothing to adopt: ${env.name}'s ledger already has every migration ${tool} ran.`
-          : `Would adopt ${migrations} into ${env.name}'s ledger. Run the command again without --dry-run to write ${n === 1 ? 'it' : 'them'}.`,
-      );
-    } else if (n === 0) {
-      io.reporter.success(
-        `Nothing to adopt: ${env.name}'s ledger already has every migration ${tool} ran.`,
-      );
-    } else {
-      io.reporter.success(
-        `Adopted ${migrations} into ${env.name}'s ledger without running them; \`airlock migrate apply ${env.name}\` runs only newer files from now on.`,
-      );
-    }
-    return 0;
-  });
+      const n = result.adopted.length;
+      const migrations = `${n} migration${n === 1 ? '' : 's'}`;
+      if (opts.dryRun) {
+        io.reporter.success(
+          n === 0
+            ? `Nothing to adopt: ${env.name}'s ledger already has every migration ${tool} ran.`
+            : `Would adopt ${migrations} into ${env.name}'s ledger. Run the command again without --dry-run to write ${n === 1 ? 'it' : 'them'}.`,
+        );
+      } else if (n === 0) {
+        io.reporter.success(
+          `Nothing to adopt: ${env.name}'s ledger already has every migration ${tool} ran.`,
+        );
+      } else {
+        io.reporter.success(
+          `Adopted ${migrations} into ${env.name}'s ledger without running them; \`airlock migrate apply ${env.name}\` runs only newer files from now on.`,
+        );
+      }
+      return 0;
+    },
+    { environments: [environment] },
+  );
 }
 
 /**

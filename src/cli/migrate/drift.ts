@@ -83,6 +83,6 @@ export async function migrateDriftCommand(
       }
       return 0;
     },
-    { recover: false },
+    { recover: false, environments: [a, b] },
   );
 }

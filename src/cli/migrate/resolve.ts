@@ -48,84 +48,88 @@ export async function migrateResolveCommand(
       hint: 'It goes into the audit log, for whoever reads the ledger next.',
     });
   }
-  return withSession(io, async ({ ctx }) => {
-    const env = environmentNamed(ctx.config, environment);
-    const service = oneServiceWithDatabase(ctx.config, opts.service);
-    const database = databaseOf(ctx.config, env.name, service.name);
-    // The working tree's files, checked against airlock.sum (the file recorded is the file).
-    const files = await verifiedMigrationFiles(database.migrationsDir, database.layout);
-    const previousLedger = env.previous
-      ? await ctx.databases.readLedger(databaseOf(ctx.config, env.previous, service.name))
-      : null;
-    // Checked before asking and again under the locks (another process may have applied it).
-    const check = async () =>
-      fileToResolve({
-        migration,
-        files,
-        environment: env.name,
-        ledger: await ctx.databases.readLedger(database),
-        previous:
-          env.previous && previousLedger
-            ? { environment: env.previous, ledger: previousLedger }
-            : null,
-      });
-    const file = await check();
-    if (env.protected) {
-      await confirmChange(
-        io,
-        `Record ${file.filename} as applied on ${env.name} (protected) without running it?`,
+  return withSession(
+    io,
+    async ({ ctx }) => {
+      const env = environmentNamed(ctx.config, environment);
+      const service = oneServiceWithDatabase(ctx.config, opts.service);
+      const database = databaseOf(ctx.config, env.name, service.name);
+      // The working tree's files, checked against airlock.sum (the file recorded is the file).
+      const files = await verifiedMigrationFiles(database.migrationsDir, database.layout);
+      const previousLedger = env.previous
+        ? await ctx.databases.readLedger(databaseOf(ctx.config, env.previous, service.name))
+        : null;
+      // Checked before asking and again under the locks (another process may have applied it).
+      const check = async () =>
+        fileToResolve({
+          migration,
+          files,
+          environment: env.name,
+          ledger: await ctx.databases.readLedger(database),
+          previous:
+            env.previous && previousLedger
+              ? { environment: env.previous, ledger: previousLedger }
+              : null,
+        });
+      const file = await check();
+      if (env.protected) {
+        await confirmChange(
+          io,
+          `Record ${file.filename} as applied on ${env.name} (protected) without running it?`,
+          env.name,
+        );
+      }
+      const lock = await acquireEnvironmentLock(
+        ctx,
         env.name,
+        `migrate resolve ${file.filename} --applied`,
       );
-    }
-    const lock = await acquireEnvironmentLock(
-      ctx,
-      env.name,
-      `migrate resolve ${file.filename} --applied`,
-    );
-    try {
-      const driver = await ctx.databases.open(database);
       try {
-        if (!driver.recordFile) {
-          throw new UserError(
-            'USAGE',
-            `${service.name}'s ${database.engine} database on ${env.name} cannot record a migration without running it.`,
-            { hint: 'Use a SQLite, Postgres or D1 database.' },
-          );
-        }
-        const unlock = await driver.lock?.();
+        const driver = await ctx.databases.open(database);
         try {
-          await check();
-          const entry = await driver.recordFile(file, { appliedBy: ctx.actor, release: null });
-          await audit(ctx, 'migrations.resolved', {
-            environment: env.name,
-            detail: {
+          if (!driver.recordFile) {
+            throw new UserError(
+              'USAGE',
+              `${service.name}'s ${database.engine} database on ${env.name} cannot record a migration without running it.`,
+              { hint: 'Use a SQLite, Postgres or D1 database.' },
+            );
+          }
+          const unlock = await driver.lock?.();
+          try {
+            await check();
+            const entry = await driver.recordFile(file, { appliedBy: ctx.actor, release: null });
+            await audit(ctx, 'migrations.resolved', {
+              environment: env.name,
+              detail: {
+                service: service.name,
+                file: file.filename,
+                version: file.version,
+                sha256: file.sha256,
+                resolution: 'applied',
+                message: reason,
+                ...(env.previous ? { previous: env.previous } : {}),
+              },
+            });
+            io.reporter.success(
+              `Recorded ${file.filename} as applied on ${env.name} (${service.name}) without running it: "${reason}". The next deployment there runs only the files after it.`,
+            );
+            io.reporter.result({
+              environment: env.name,
               service: service.name,
-              file: file.filename,
-              version: file.version,
-              sha256: file.sha256,
-              resolution: 'applied',
+              resolved: { file: file.filename, ...entry },
               message: reason,
-              ...(env.previous ? { previous: env.previous } : {}),
-            },
-          });
-          io.reporter.success(
-            `Recorded ${file.filename} as applied on ${env.name} (${service.name}) without running it: "${reason}". The next deployment there runs only the files after it.`,
-          );
-          io.reporter.result({
-            environment: env.name,
-            service: service.name,
-            resolved: { file: file.filename, ...entry },
-            message: reason,
-          });
+            });
+          } finally {
+            await unlock?.();
+          }
         } finally {
-          await unlock?.();
+          await driver.close();
         }
       } finally {
-        await driver.close();
+        await lock.release();
       }
-    } finally {
-      await lock.release();
-    }
-    return 0;
-  });
+      return 0;
+    },
+    { environments: [environment] },
+  );
 }

@@ -568,7 +568,7 @@ export async function openRemoteD1Driver(
       'PROVIDER_AUTH',
       `${database.display}: remote D1 migrations need ${own}CLOUDFLARE_API_TOKEN, which is not set.`,
       {
-        hint: `Export ${own}CLOUDFLARE_API_TOKEN (a Cloudflare API token with D1: Edit) and CLOUDFLARE_ACCOUNT_ID, then run the command again.`,
+        hint: `Export ${own}CLOUDFLARE_API_TOKEN (a Cloudflare API token with D1: Edit) and CLOUDFLARE_ACCOUNT_ID, then run the command again. To run the Worker and its D1 database on this machine instead, with no Cloudflare account, set \`cloudflare: { mode: local }\` on the service in airlock.yaml and a port for each environment.`,
       },
     );
   }

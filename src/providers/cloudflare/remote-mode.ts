@@ -158,7 +158,7 @@ export class RemoteWorkers {
         'PROVIDER_AUTH',
         `${what} needs ${own} or CLOUDFLARE_API_TOKEN, which is not set.`,
         {
-          hint: `Export ${own} or CLOUDFLARE_API_TOKEN (a Cloudflare API token with Workers Scripts: Edit, and D1: Edit for migrations) and CLOUDFLARE_ACCOUNT_ID, then run the command again.`,
+          hint: `Export ${own} or CLOUDFLARE_API_TOKEN (a Cloudflare API token with Workers Scripts: Edit, and D1: Edit for migrations) and CLOUDFLARE_ACCOUNT_ID, then run the command again. To run the Worker on this machine instead, with no Cloudflare account, set \`cloudflare: { mode: local }\` on the service in airlock.yaml and a port for each environment.`,
         },
       );
     }

@@ -213,6 +213,7 @@ describe('cloudflare provider, remote mode (FAKE wrangler)', () => {
       ),
     );
     expect(missing.message).toContain('CLOUDFLARE_API_TOKEN_PRODUCTION or CLOUDFLARE_API_TOKEN');
+    expect(missing.hint).toContain('`cloudflare: { mode: local }`');
   });
 
   it('sets secrets with wrangler secret bulk: exact values on stdin only, per environment', async () => {

@@ -317,6 +317,8 @@ describe('openRemoteD1Driver', () => {
     );
     expect(error.code).toBe('PROVIDER_AUTH');
     expect(error.hint).toContain('CLOUDFLARE_API_TOKEN');
+    // Without an account: the way to run it all on this machine.
+    expect(error.hint).toContain('`cloudflare: { mode: local }`');
   });
 
   it('takes CLOUDFLARE_API_TOKEN_<ENV> over CLOUDFLARE_API_TOKEN, never another environment’s', async () => {

@@ -1,0 +1,64 @@
+/**
+ * A run whose CLI was killed (kill -9), through the real CLI: `airlock status` shows it as
+ * interrupted with the command that finishes it, and `airlock resume` asks before changing a
+ * protected environment, as deploy, promote and rollback do.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { projectTestWith } from '../helpers/fixtures.ts';
+import { BIN, projectHome, type TestProject } from '../helpers/project.ts';
+
+/** Staging is protected: its run can be interrupted before anything boots (no app, no checks). */
+const protectedStagingTest = projectTestWith({
+  config: (doc) => doc.setIn(['environments', 'staging', 'protected'], true),
+  commitMessage: 'staging is protected',
+});
+
+/** Runs `airlock deploy staging --yes`, stops it before its first step and kills it with SIGKILL. */
+async function deployKilledBeforeVerify(project: TestProject): Promise<void> {
+  const marker = path.join(projectHome(project.dir), 'fault-paused');
+  rmSync(marker, { force: true });
+  const child = spawn(process.execPath, [BIN, 'deploy', 'staging', '--yes'], {
+    cwd: project.dir,
+    env: { ...process.env, CI: '1', NO_COLOR: '1', AIRLOCK_FAULT_PAUSE: 'before:verify' },
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  await expect.poll(() => existsSync(marker), { timeout: 60_000, interval: 50 }).toBe(true);
+  child.kill('SIGKILL');
+  await exited;
+  rmSync(marker, { force: true });
+}
+
+protectedStagingTest(
+  'status shows a killed run as interrupted; resume refuses a protected environment without a terminal or --yes',
+  async ({ project }) => {
+    await deployKilledBeforeVerify(project);
+
+    const status = await project.cli(['status']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(
+      /^\s+staging\s+notes\s.*deploy r1 interrupted .* — airlock resume staging\s*$/m,
+    );
+    expect(status.stdout).not.toContain('failed');
+    const json = JSON.parse((await project.cli(['status', 'staging', '--json'])).stdout);
+    expect(json.environments[0].lastDeployment).toMatchObject({
+      releaseId: 'r1',
+      interrupted: true,
+    });
+
+    // No terminal (stdin is not one) and no --yes: nothing is deployed, the run stays interrupted.
+    const refused = await project.cli(['resume', 'staging'], { input: '' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      'staging is a protected environment and there is no terminal to confirm on.',
+    );
+    expect(refused.stderr).toContain('Re-run with --yes to confirm.');
+    const after = JSON.parse((await project.cli(['status', 'staging', '--json'])).stdout);
+    expect(after.environments[0].services[0].release).toBeNull();
+    expect(after.environments[0].interrupted).toHaveLength(1);
+    expect(after.environments[0].lastDeployment.interrupted).toBe(true);
+  },
+);
