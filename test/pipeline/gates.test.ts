@@ -751,6 +751,19 @@ describe('ci gate', () => {
   it('holds when the environment does not require CI', () => {
     expect(evaluateCiGate(inputs()).status).toBe('holds');
   });
+  it('fails for a release built from uncommitted changes, even with CI green at its commit', () => {
+    const r = evaluateCiGate(
+      inputs({
+        environment: requiring,
+        release: { ...release, dirty: true },
+        ci: { state: 'success', source: 'github', summary: '3 checks passed', failing: [] },
+      }),
+    );
+    expect(r).toMatchObject({
+      status: 'fails',
+      reason: `${release.id} was built from uncommitted changes on top of ccccccc: CI at ccccccc did not test them.`,
+    });
+  });
 });
 
 describe('audit gate', () => {
