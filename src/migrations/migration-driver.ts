@@ -24,6 +24,26 @@ export interface ApplyMeta {
   release: string | null;
 }
 
+/**
+ * How a run may be stopped. `signal` is the command's (aborted by the first Ctrl-C, SIGTERM or
+ * SIGHUP): a driver that can stop a file midway cancels it and rolls it back, and reports that
+ * (`MIGRATION_FAILED` with `details.cancelled`); a file it cannot stop runs to its end and is
+ * recorded as usual, and `Migrator.apply` stops before the next file. What each engine can do:
+ *
+ * - Postgres: the running statement is cancelled (`pg_cancel_backend` from a second session,
+ *   as psql's Ctrl-C does); a transactional file rolls back with its ledger row. A
+ *   `-- airlock:no-transaction` file stops at the statement it was running: those before it
+ *   stay applied, and it gets no ledger row (as when it fails there).
+ * - SQLite (and local D1, which is SQLite on wrangler dev's file): none. `node:sqlite` runs a
+ *   file synchronously on the only thread, so the signal is seen only once the file has
+ *   committed (or failed).
+ * - Remote D1: none. A file is one HTTP request; dropping it would not stop D1 and would leave
+ *   unknown whether it committed.
+ */
+export interface ApplyOptions {
+  signal?: AbortSignal;
+}
+
 export interface MigrationDriver {
   readonly engine: 'sqlite' | 'postgres' | 'd1';
   /**
@@ -36,9 +56,10 @@ export interface MigrationDriver {
    * or neither leaves a trace. Creates the ledger table on first use.
    *
    * @throws UserError `MIGRATION_FAILED` naming the file and the database's message, after
-   *   rolling back; also when another process recorded the same version first.
+   *   rolling back; also when another process recorded the same version first, and (with
+   *   `details.cancelled`) when `options.signal` stopped it (see `ApplyOptions`).
    */
-  applyFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry>;
+  applyFile(file: MigrationFile, meta: ApplyMeta, options?: ApplyOptions): Promise<LedgerEntry>;
   /**
    * Optional: inserts `file`'s ledger row (and the co-existing tool's, as `applyFile` does)
    * **without running its SQL**, in one transaction, for `airlock migrate resolve --applied`:
@@ -56,9 +77,10 @@ export interface MigrationDriver {
    * A driver whose `applyFile` already serialises on its own (SQLite's `BEGIN IMMEDIATE` plus
    * the ledger check inside it) may leave it out.
    *
-   * @throws UserError `MIGRATION_LOCKED` when another process keeps the lock too long.
+   * @throws UserError `MIGRATION_LOCKED` when another process keeps the lock too long;
+   *   `MIGRATION_FAILED` with `details.cancelled` when `options.signal` aborts the wait.
    */
-  lock?(): Promise<() => Promise<void>>;
+  lock?(options?: ApplyOptions): Promise<() => Promise<void>>;
   /**
    * Optional: checks that this database belongs to `claim`'s environment, writing the claim on
    * first contact when `create` (see `database-claim.ts`).
@@ -67,4 +89,14 @@ export interface MigrationDriver {
   claim?(claim: DatabaseClaim, options: { create: boolean }): Promise<void>;
   /** Releases the connection. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * How an aborted `signal` stopped a run, to follow "was cancelled" / "stopped": `by Ctrl-C`
+ * for the CLI's `interrupted by Ctrl-C`, else its reason in parentheses.
+ */
+export function stoppedBy(signal: AbortSignal): string {
+  const reason = signal.reason instanceof Error ? signal.reason.message : '';
+  const by = /^interrupted (by .+)$/.exec(reason);
+  return by?.[1] ?? `(${reason || 'interrupted'})`;
 }

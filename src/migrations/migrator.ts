@@ -12,7 +12,7 @@
 
 import { type AirlockError, type ErrorCode, toAirlockError, UserError } from '../errors.ts';
 import type { LedgerEntry } from './ledger.ts';
-import type { MigrationDriver } from './migration-driver.ts';
+import { type MigrationDriver, stoppedBy } from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { projectPath } from './migration-layouts.ts';
 import { migrationFilename, newMigrationAdvice, restoreAppliedAdvice } from './migration-name.ts';
@@ -178,6 +178,12 @@ export interface MigrateOptions {
   release: string | null;
   /** Called before (`start`) and after (`done`, with the ledger row) each file. */
   onProgress?: (file: MigrationFile, phase: 'start' | 'done', entry?: LedgerEntry) => void;
+  /**
+   * Stops the run (the command's Ctrl-C): the file running is cancelled and rolled back when
+   * the driver can, else it finishes and is recorded; no file starts after it, nor the wait
+   * for the migration lock (see `ApplyOptions`).
+   */
+  signal?: AbortSignal;
 }
 
 export interface MigrateResult {
@@ -214,11 +220,16 @@ export class Migrator {
    * @throws UserError `MIGRATION_CHECKSUM_MISMATCH` / `MIGRATION_MISSING_FILE` (the plan's first
    *   problem) before applying anything.
    * @throws UserError `MIGRATION_FAILED` at the first failing file; files after it do not run,
-   *   files before it stay applied and are listed in the error's `details.applied`.
+   *   files before it stay applied and are listed in the error's `details.applied`. Also, with
+   *   `details.cancelled`, when `options.signal` stopped the run: the file cancelled (nothing
+   *   of it kept, unless the driver says otherwise), or the next one before it started.
    */
   async apply(options: MigrateOptions): Promise<MigrateResult> {
     const started = performance.now();
-    const unlock = this.#driver.lock ? await this.#driver.lock() : undefined;
+    const signal = options.signal;
+    const unlock = this.#driver.lock
+      ? await this.#driver.lock(signal ? { signal } : undefined)
+      : undefined;
     let result: MigrateResult;
     try {
       result = await this.#applyPending(options, started);
@@ -236,14 +247,18 @@ export class Migrator {
     const problem = plan.problems[0];
     if (problem) throw migrationProblemError(problem);
     const applied: LedgerEntry[] = [];
+    const signal = options.signal;
     for (const file of plan.pending) {
+      // A file that could not be cancelled (or had just committed) ran; the next one does not.
+      if (signal?.aborted) throw stoppedBefore(file, signal, applied);
       options.onProgress?.(file, 'start');
       let entry: LedgerEntry;
       try {
-        entry = await this.#driver.applyFile(file, {
-          appliedBy: options.appliedBy,
-          release: options.release,
-        });
+        entry = await this.#driver.applyFile(
+          file,
+          { appliedBy: options.appliedBy, release: options.release },
+          signal ? { signal } : undefined,
+        );
       } catch (error) {
         const airlockError: AirlockError = toAirlockError(error);
         airlockError.details.applied = [...applied];
@@ -254,4 +269,24 @@ export class Migrator {
     }
     return { applied, durationMs: Math.round(performance.now() - started) };
   }
+}
+
+/** The run was stopped before `file` started; the files of `applied` committed before it. */
+function stoppedBefore(
+  file: MigrationFile,
+  signal: AbortSignal,
+  applied: LedgerEntry[],
+): UserError {
+  const kept =
+    applied.length === 1
+      ? 'the file before it stays'
+      : `the ${applied.length} files before it stay`;
+  return new UserError(
+    'MIGRATION_FAILED',
+    `Migrations stopped ${stoppedBy(signal)} before ${file.path}, which did not run${applied.length > 0 ? ` (${kept} applied, with ${applied.length === 1 ? 'its ledger row' : 'their ledger rows'})` : ''}.`,
+    {
+      hint: `Nothing of ${file.filename} was applied; it runs with the next deployment or \`airlock migrate apply\`.`,
+      details: { file: file.path, version: file.version, cancelled: true, applied: [...applied] },
+    },
+  );
 }

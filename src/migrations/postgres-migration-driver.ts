@@ -26,6 +26,24 @@
  *   across the per-file transactions; polled, not waited for in `pg_advisory_lock`, so a
  *   process waiting for it never sits in an open transaction that another process's
  *   `CREATE INDEX CONCURRENTLY` would have to wait for (the two would deadlock).
+ * - **Interruption** (`ApplyOptions.signal`, the command's first Ctrl-C): the running statement
+ *   is cancelled as psql's Ctrl-C does, with `pg_cancel_backend` from a second session (a
+ *   connection of its own, so it works through a session pooler, and it says when the cancel
+ *   was delivered: nothing is sent on the session before that, so a late cancel can never hit
+ *   the next statement, e.g. a ledger row's). A transactional file then rolls back with its
+ *   ledger row; one that ran to its end before the cancel arrived is rolled back all the same,
+ *   since its COMMIT was not sent. Only a COMMIT already sent cannot be stopped: that file is
+ *   applied and recorded, and `Migrator.apply` stops before the next one. A no-transaction
+ *   file stops at the statement it was running (those before it stay applied, no ledger row),
+ *   unless it had run every statement: then its ledger row is written, so it is never applied
+ *   without one. Waiting for the migration lock stops too.
+ * - **Abandoned session** (a second Ctrl-C, which exits at once; `kill -9`; a crash):
+ *   `client_connection_check_interval` (Postgres 14+, where the server supports it; ignored
+ *   elsewhere) is set on the session, so the server checks every
+ *   `CLIENT_CHECK_INTERVAL_MS` whether Airlock is still connected while a statement runs, and
+ *   cancels it once Airlock is gone; the open transaction rolls back. Without it (Postgres
+ *   13 and older) the statement runs to its end or `statement_timeout`, then rolls back too,
+ *   as no COMMIT comes; it holds its locks and the migration lock until then.
  *
  * The client connects on first use. Every failure is a `UserError` with a stable code.
  */
@@ -38,7 +56,12 @@ import { redactUrl } from '../secrets/redact.ts';
 import { claimPostgres, type DatabaseClaim } from './database-claim.ts';
 import { NO_TRANSACTION_MARKER, parseDirectives } from './directives.ts';
 import { type LedgerEntry, POSTGRES_LEDGER_TABLE } from './ledger.ts';
-import type { ApplyMeta, MigrationDriver } from './migration-driver.ts';
+import {
+  type ApplyMeta,
+  type ApplyOptions,
+  type MigrationDriver,
+  stoppedBy,
+} from './migration-driver.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { shipFixedMigrationAdvice } from './migration-name.ts';
 import { errorCode } from './postgres-client.ts';
@@ -103,6 +126,16 @@ export const MIGRATION_LOCK_KEY: bigint = BigInt.asIntN(
 
 const LOCK_KEY = MIGRATION_LOCK_KEY.toString();
 
+/**
+ * `client_connection_check_interval` of the session (ms): how soon the server notices that
+ * Airlock went away mid-statement and cancels it (see the module comment). One `poll` per
+ * interval while a statement runs, nothing while idle.
+ */
+export const CLIENT_CHECK_INTERVAL_MS = 1000;
+
+/** What cancelling the running statement gave: `pg_cancel_backend`'s answer, or why it failed. */
+type CancelOutcome = { delivered: boolean; error?: string };
+
 /** Statements that open or end a transaction (not `ROLLBACK TO SAVEPOINT`). */
 const TRANSACTION_CONTROL =
   /^(?:begin|start\s+transaction|commit|end|abort|rollback(?!\s+(?:work\s+|transaction\s+)?to\b)|prepare\s+transaction)\b/i;
@@ -133,6 +166,8 @@ export class PostgresMigrationDriver implements MigrationDriver {
    */
   #toolLedgerColumns: readonly string[] | undefined;
   #connecting: Promise<Client> | undefined;
+  /** The session's backend pid (`pg_backend_pid()`, right through a pooler), to cancel it. */
+  #pid: number | undefined;
   /** Set when the session broke (server restart, terminated backend): its locks are gone. */
   #broken: Error | undefined;
   #closed = false;
@@ -212,11 +247,15 @@ export class PostgresMigrationDriver implements MigrationDriver {
    *   its own `BEGIN`/`COMMIT`, and when the version is already in the ledger.
    * @throws UserError `MIGRATION_DATABASE_UNREACHABLE` when the database cannot be reached.
    */
-  async applyFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry> {
+  async applyFile(
+    file: MigrationFile,
+    meta: ApplyMeta,
+    options: ApplyOptions = {},
+  ): Promise<LedgerEntry> {
     const client = await this.#client();
     return isNoTransactionMigration(file.sql)
-      ? this.#applyWithoutTransaction(client, file, meta)
-      : this.#applyInTransaction(client, file, meta);
+      ? this.#applyWithoutTransaction(client, file, meta, options.signal)
+      : this.#applyInTransaction(client, file, meta, true, options.signal);
   }
 
   async recordFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry> {
@@ -231,10 +270,12 @@ export class PostgresMigrationDriver implements MigrationDriver {
    * @throws UserError `MIGRATION_LOCKED` after `migrationLockTimeoutMs`, naming the process
    *   that holds it (pid, application, since when).
    */
-  async lock(): Promise<() => Promise<void>> {
+  async lock(options: ApplyOptions = {}): Promise<() => Promise<void>> {
+    const { signal } = options;
     const client = await this.#client();
     const started = performance.now();
     for (let wait = 25; ; wait = Math.min(wait * 2, 500)) {
+      if (signal?.aborted) throw lockWaitStopped(signal);
       let locked: boolean;
       try {
         const { rows } = await client.query<{ locked: boolean }>(
@@ -248,7 +289,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
       if (locked) break;
       const left = this.#migrationLockTimeoutMs - (performance.now() - started);
       if (left <= 0) throw await this.#lockedError(client, Math.round(performance.now() - started));
-      await sleep(Math.min(wait, left));
+      await sleep(Math.min(wait, left), undefined, signal ? { signal } : {}).catch(() => {});
     }
     let released = false;
     return async () => {
@@ -306,6 +347,13 @@ export class PostgresMigrationDriver implements MigrationDriver {
       await client.query(
         `SET lock_timeout = ${this.#lockTimeoutMs}; SET statement_timeout = ${this.#statementTimeoutMs}`,
       );
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      this.#pid = rows[0]?.pid;
+      // Postgres 13 and older lack it, and a server on a platform without the kernel support
+      // refuses it; a failed SET outside a transaction leaves the session as it was.
+      await client
+        .query(`SET client_connection_check_interval = ${CLIENT_CHECK_INTERVAL_MS}`)
+        .catch(() => {});
       return client;
     } catch (error) {
       this.#connecting = undefined;
@@ -361,6 +409,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     file: MigrationFile,
     meta: ApplyMeta,
     run = true,
+    signal?: AbortSignal,
   ): Promise<LedgerEntry> {
     const control = splitSqlStatements(file.sql).find((s) => TRANSACTION_CONTROL.test(s.text));
     if (control && run) {
@@ -378,14 +427,21 @@ export class PostgresMigrationDriver implements MigrationDriver {
       await this.#ensureLedger(client, file.version);
       await refuseIfApplied(client, file);
       const started = performance.now();
+      let cancel: CancelOutcome | undefined;
       try {
-        if (run) await client.query(file.sql);
+        if (signal?.aborted) throw cancelledInTransaction(file, signal);
+        if (run) cancel = await this.#cancellable(signal, () => client.query(file.sql));
       } catch (error) {
-        throw this.#failed(file, error, { in: 'transaction' });
+        if (signal?.aborted && !(error instanceof UserError) && errorCode(error) === '57014')
+          throw cancelledInTransaction(file, signal, error);
+        throw error instanceof UserError ? error : this.#failed(file, error, { in: 'transaction' });
       }
       const entry = this.#entry(file, meta, run ? performance.now() - started : 0);
       await recordApplied(client, file, entry);
       const columns = await this.#recordInToolLedger(client, file);
+      // Stopped after the file ran to its end (before the cancel arrived), but before its
+      // COMMIT: rolled back all the same. A COMMIT once sent is not interrupted.
+      if (signal?.aborted) throw cancelledInTransaction(file, signal, undefined, cancel);
       await client.query('COMMIT');
       this.#committed(file, columns);
       return entry;
@@ -400,6 +456,7 @@ export class PostgresMigrationDriver implements MigrationDriver {
     client: Client,
     file: MigrationFile,
     meta: ApplyMeta,
+    signal?: AbortSignal,
   ): Promise<LedgerEntry> {
     if (this.#ledgerReady || (await postgresLedgerExists(client))) {
       await refuseIfApplied(client, file);
@@ -407,14 +464,19 @@ export class PostgresMigrationDriver implements MigrationDriver {
     const statements = splitSqlStatements(file.sql);
     const started = performance.now();
     for (const [index, statement] of statements.entries()) {
+      // Stopped between statements: the next one does not start.
+      if (signal?.aborted) throw this.#stoppedWithoutTransaction(file, signal, statements, index);
       try {
-        await client.query(statement.text);
+        await this.#cancellable(signal, () => client.query(statement.text));
       } catch (error) {
         // A statement of the file may have opened a transaction; do not leave it open.
         await client.query('ROLLBACK').catch(() => {});
+        if (signal?.aborted && errorCode(error) === '57014')
+          throw this.#stoppedWithoutTransaction(file, signal, statements, index, error);
         throw this.#failed(file, error, { in: 'statement', statements, index });
       }
     }
+    // Every statement ran (even if the signal came meanwhile): the ledger row must follow.
     const entry = this.#entry(file, meta, performance.now() - started);
     try {
       await client.query('BEGIN');
@@ -438,6 +500,115 @@ export class PostgresMigrationDriver implements MigrationDriver {
         },
       );
     }
+  }
+
+  /**
+   * Runs `query`; when `signal` aborts meanwhile, cancels the statement running on the session
+   * (`#cancelBackend`) and, whatever `query` gives, returns or throws only once that cancel has
+   * been delivered (or has failed), so it cannot hit a statement sent after it.
+   * @returns how the cancel went, when there was one.
+   */
+  async #cancellable(
+    signal: AbortSignal | undefined,
+    query: () => Promise<unknown>,
+  ): Promise<CancelOutcome | undefined> {
+    if (!signal) {
+      await query();
+      return undefined;
+    }
+    let cancelling: Promise<CancelOutcome> | undefined;
+    const onAbort = () => {
+      cancelling = this.#cancelBackend();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    let failure: { error: unknown } | undefined;
+    try {
+      await query();
+    } catch (error) {
+      failure = { error };
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    const cancel = await cancelling;
+    if (failure) throw failure.error;
+    return cancel;
+  }
+
+  /**
+   * `pg_cancel_backend` of this driver's session, from a short second session: the statement
+   * it runs stops with SQLSTATE 57014 (a session idle between statements ignores it). Never
+   * throws: a cancel that cannot be sent leaves the statement to run to its end.
+   */
+  async #cancelBackend(): Promise<CancelOutcome> {
+    const pid = this.#pid;
+    if (pid === undefined) return { delivered: false, error: 'the session has no backend pid' };
+    const canceller = new Client({
+      connectionString: this.#url,
+      application_name: 'airlock migrate (cancel)',
+      connectionTimeoutMillis: 5000,
+    });
+    canceller.on('error', () => {});
+    try {
+      await canceller.connect();
+      const { rows } = await canceller.query<{ delivered: boolean }>(
+        'SELECT pg_cancel_backend($1) AS delivered',
+        [pid],
+      );
+      return { delivered: rows[0]?.delivered === true };
+    } catch (error) {
+      return { delivered: false, error: error instanceof Error ? error.message : String(error) };
+    } finally {
+      await canceller.end().catch(() => {});
+    }
+  }
+
+  /**
+   * A no-transaction file stopped by `signal` at statement `index` (cancelled while it ran,
+   * with Postgres's `error`; or before it started): what stays applied, and no ledger row.
+   */
+  #stoppedWithoutTransaction(
+    file: MigrationFile,
+    signal: AbortSignal,
+    statements: SqlStatement[],
+    index: number,
+    error?: unknown,
+  ): UserError {
+    const statement = statements[index]!;
+    const kept =
+      index === 0
+        ? 'no statement of it ran to its end'
+        : index === 1
+          ? 'its first statement stays applied'
+          : `its first ${index} statements stay applied`;
+    const hints = [
+      `${file.filename} is marked ${NO_TRANSACTION_MARKER}, so what ran of it cannot be rolled back: ${kept}, and no ledger row was written.`,
+    ];
+    if (error && /^create\s+(?:unique\s+)?index\s+concurrently\b/i.test(statement.text)) {
+      hints.push(
+        'A cancelled CREATE INDEX CONCURRENTLY leaves an INVALID index behind: drop it (DROP INDEX CONCURRENTLY IF EXISTS …) before running the file again, or IF NOT EXISTS will keep the invalid one.',
+      );
+    }
+    hints.push(
+      `The file runs again from its first statement with the next deployment or \`airlock migrate apply\`: make sure it can (IF NOT EXISTS / IF EXISTS).`,
+    );
+    return new UserError(
+      'MIGRATION_FAILED',
+      `Migration ${file.path} was ${error ? 'cancelled' : 'stopped'} ${stoppedBy(signal)} at statement ${index + 1} of ${statements.length} (line ${statement.line}: ${firstLine(statement)})${error ? '' : ', before it started'}.`,
+      {
+        hint: hints.join(' '),
+        details: {
+          file: file.path,
+          version: file.version,
+          cancelled: true,
+          postgresCode: errorCode(error),
+          line: statement.line,
+          statement: index + 1,
+          statements: statements.length,
+          appliedStatements: index,
+        },
+        ...(error ? { cause: error } : {}),
+      },
+    );
   }
 
   #entry(file: MigrationFile, meta: ApplyMeta, durationMs: number): LedgerEntry {
@@ -581,6 +752,49 @@ function positionIn(
     line: lineAt(script, absolute),
     column: [...script.slice(lineStart, absolute)].length + 1,
   };
+}
+
+/**
+ * A transactional file stopped by `signal`: cancelled while it ran (Postgres's `error`), or
+ * rolled back before its COMMIT was sent (`cancel`: how the cancel went, when one was sent).
+ * Nothing of it was kept.
+ */
+function cancelledInTransaction(
+  file: MigrationFile,
+  signal: AbortSignal,
+  error?: unknown,
+  cancel?: CancelOutcome,
+): UserError {
+  const late =
+    cancel && !cancel.delivered && cancel.error
+      ? ` (the cancel could not be sent: ${cancel.error}; the file ran to its end first)`
+      : '';
+  return new UserError(
+    'MIGRATION_FAILED',
+    `Migration ${file.path} was cancelled ${stoppedBy(signal)}: nothing of ${file.filename} was applied${late}.`,
+    {
+      hint: `It ran in one transaction with its ledger row, now rolled back, so ${file.filename} is still pending: it runs with the next deployment or \`airlock migrate apply\`.`,
+      details: {
+        file: file.path,
+        version: file.version,
+        cancelled: true,
+        postgresCode: errorCode(error),
+      },
+      ...(error ? { cause: error } : {}),
+    },
+  );
+}
+
+/** Waiting for the migration lock, stopped by `signal`: nothing ran. */
+function lockWaitStopped(signal: AbortSignal): UserError {
+  return new UserError(
+    'MIGRATION_FAILED',
+    `Migrations stopped ${stoppedBy(signal)} while waiting for the migration lock: no migration ran.`,
+    {
+      hint: 'The pending files run with the next deployment or `airlock migrate apply`.',
+      details: { cancelled: true },
+    },
+  );
 }
 
 function firstLine(statement: SqlStatement): string {

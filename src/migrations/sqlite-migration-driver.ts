@@ -7,6 +7,15 @@
  * It has no `lock()`: `BEGIN IMMEDIATE` plus the ledger check inside it already make running
  * a file twice impossible (a process that planned too early stops with "already applied"), and
  * a lock held across files would need a second lock file beside every database.
+ *
+ * Ctrl-C cannot stop a file midway (it ignores `ApplyOptions.signal`): `node:sqlite` runs the
+ * file synchronously on the only JavaScript thread, so the signal handler runs only once the
+ * file has committed (or failed), and `Migrator.apply` then stops before the next file. Until
+ * then even a second Ctrl-C is not seen: both presses arrive together once the file is done,
+ * and count as one. A long statement (a big UPDATE, an index on a big table) runs to its end;
+ * only `kill -9` stops it sooner, and SQLite then keeps nothing of the file nor its ledger row
+ * (its transaction never committed). Local D1 databases go through this driver too (on the file
+ * wrangler dev keeps), not through wrangler.
  */
 
 import { mkdirSync } from 'node:fs';

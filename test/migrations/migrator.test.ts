@@ -47,6 +47,8 @@ class RecordingDriver implements MigrationDriver {
   readonly #inner = new SqliteMigrationDriver(join(root, 'app.db'));
   lockError: Error | undefined;
   unlockError: Error | undefined;
+  /** Called as each file starts (e.g. to press Ctrl-C while it runs). */
+  onApply: ((file: MigrationFile) => void) | undefined;
 
   async lock(): Promise<() => Promise<void>> {
     if (this.lockError) throw this.lockError;
@@ -62,6 +64,7 @@ class RecordingDriver implements MigrationDriver {
   }
   applyFile(file: MigrationFile, meta: ApplyMeta): Promise<LedgerEntry> {
     this.events.push(`apply ${file.version}`);
+    this.onApply?.(file);
     return this.#inner.applyFile(file, meta);
   }
   close(): Promise<void> {
@@ -121,6 +124,28 @@ describe('Migrator.apply with a driver lock', () => {
     d.unlockError = new UserError('MIGRATION_FAILED', 'could not unlock');
     const error = await caught(new Migrator(d, await readMigrationDir(dir)).apply(meta));
     expect(error.message).toBe('could not unlock');
+  });
+});
+
+describe('Migrator.apply stopped by its signal (Ctrl-C)', () => {
+  it('lets a file the driver cannot stop finish and be recorded, then starts no other', async () => {
+    const d = recording();
+    const interrupt = new AbortController();
+    // SQLite runs a file synchronously: the press is seen only once the file has committed.
+    d.onApply = (file) => {
+      if (file.version === 1) interrupt.abort(new Error('interrupted by Ctrl-C'));
+    };
+    const error = await caught(
+      new Migrator(d, await readMigrationDir(dir)).apply({ ...meta, signal: interrupt.signal }),
+    );
+    expect(error.code).toBe('MIGRATION_FAILED');
+    expect(error.message).toBe(
+      `Migrations stopped by Ctrl-C before ${join(dir, '0002_add_updated_at.sql')}, which did not run (the file before it stays applied, with its ledger row).`,
+    );
+    expect(error.details).toMatchObject({ cancelled: true, version: 2 });
+    expect((error.details.applied as LedgerEntry[]).map((e) => e.version)).toEqual([1]);
+    expect(d.events).toEqual(['lock', 'readLedger', 'apply 1', 'unlock']);
+    expect((await d.readLedger()).map((e) => e.version)).toEqual([1]);
   });
 });
 

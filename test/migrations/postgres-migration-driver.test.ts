@@ -356,6 +356,102 @@ describeIfPostgres('PostgresMigrationDriver', () => {
     expect((await migrate()).applied.map((e) => e.version)).toEqual([1]);
   });
 
+  describe('stopped by its signal (Ctrl-C)', () => {
+    const SLOW = 'SELECT pg_sleep(5)';
+    const TAGS = 'CREATE TABLE tags (id integer PRIMARY KEY);';
+
+    /** The last statement of each of the drivers' sessions, `running` or not. */
+    async function sessions(running = true): Promise<string[]> {
+      return (
+        await rows<{ query: string }>(
+          `SELECT query FROM pg_stat_activity WHERE datname = $1 AND application_name = 'airlock migrate'${running ? " AND state = 'active'" : ''}`,
+          [db.name],
+        )
+      ).map((r) => r.query);
+    }
+    const running = () => sessions(true);
+    const sleeping = async () => (await running()).some((q) => q.includes(SLOW));
+
+    /** Starts migrating, presses Ctrl-C once `ready` holds; the error and how long it took. */
+    async function interrupted(ready: () => Promise<boolean>) {
+      const interrupt = new AbortController();
+      const applying = caught(
+        new Migrator(driver(), await readMigrationDir(files.dir)).apply({
+          appliedBy: 'tester',
+          release: 'r1',
+          signal: interrupt.signal,
+        }),
+      );
+      const deadline = Date.now() + 5000;
+      while (!(await ready())) {
+        if (Date.now() > deadline) throw new Error('the migration never got there');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const pressed = performance.now();
+      interrupt.abort(new Error('interrupted by Ctrl-C'));
+      const error = await applying;
+      return { error, tookMs: performance.now() - pressed };
+    }
+
+    it('cancels the statement of a transactional file: nothing of it kept, no ledger row', async () => {
+      await files.write('0001_create_notes.sql', NOTES);
+      await files.write('0002_slow_tags.sql', `${SLOW};\n${TAGS}\n`);
+      const { error, tookMs } = await interrupted(sleeping);
+
+      expect(tookMs).toBeLessThan(1000); // not the 5 s of pg_sleep
+      expect(error.code).toBe('MIGRATION_FAILED');
+      expect(error.message).toBe(
+        `Migration ${join(files.dir, '0002_slow_tags.sql')} was cancelled by Ctrl-C: nothing of 0002_slow_tags.sql was applied.`,
+      );
+      expect(error.hint).toContain('0002_slow_tags.sql is still pending');
+      expect(error.details).toMatchObject({ cancelled: true, version: 2, postgresCode: '57014' });
+      expect((error.details.applied as { version: number }[]).map((e) => e.version)).toEqual([1]);
+      expect(await running()).toEqual([]);
+      expect(await tableExists('tags')).toBe(false);
+      expect(await ledgerVersions()).toEqual([1]);
+      expect(await rows("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")).toEqual([]);
+    });
+
+    it('stops a no-transaction file at its running statement, saying what stays applied', async () => {
+      await files.write(
+        '0001_slow_setup.sql',
+        ['-- airlock:no-transaction', NOTES.trim(), `${SLOW};`, TAGS, ''].join('\n'),
+      );
+      const { error, tookMs } = await interrupted(sleeping);
+
+      expect(tookMs).toBeLessThan(1000);
+      expect(error.message).toBe(
+        `Migration ${join(files.dir, '0001_slow_setup.sql')} was cancelled by Ctrl-C at statement 2 of 3 (line 3: ${SLOW}).`,
+      );
+      expect(error.hint).toContain(
+        'so what ran of it cannot be rolled back: its first statement stays applied, and no ledger row was written.',
+      );
+      expect(error.details).toMatchObject({ cancelled: true, statement: 2, appliedStatements: 1 });
+      expect(await running()).toEqual([]);
+      expect(await tableExists('notes')).toBe(true);
+      expect(await tableExists('tags')).toBe(false);
+      expect(await ledgerVersions()).toEqual([]);
+    });
+
+    it('stops waiting for the migration lock', async () => {
+      await files.write('0001_create_notes.sql', NOTES);
+      const release = await driver().lock();
+      // Both sessions tried the lock: the holder got it, the other one waits.
+      const { error, tookMs } = await interrupted(
+        async () =>
+          (await sessions(false)).filter((q) => q.includes('pg_try_advisory_lock')).length === 2,
+      );
+
+      expect(tookMs).toBeLessThan(1000); // not the 60 s of migrationLockTimeoutMs
+      expect(error.message).toBe(
+        'Migrations stopped by Ctrl-C while waiting for the migration lock: no migration ran.',
+      );
+      expect(error.details).toMatchObject({ cancelled: true });
+      expect(await tableExists('notes')).toBe(false);
+      await release();
+    });
+  });
+
   it('survives its session being terminated: the next call fails, nothing crashes', async () => {
     const d = driver();
     expect(await d.readLedger()).toEqual([]);
