@@ -1,6 +1,7 @@
 import { environmentNamed } from '../config/environments.ts';
 import { AirlockError, UserError } from '../errors.ts';
 import type { GateResult } from '../gates/gate.ts';
+import { applyCommand, type ContractHold } from '../pipeline/contract.ts';
 import type { ExecuteResult } from '../pipeline/execute.ts';
 import { deploy, followAutomaticPromotions, promote } from '../pipeline/operations.ts';
 import { summarize } from '../pipeline/plan.ts';
@@ -66,6 +67,7 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
       reporter.info(
         `  Skipped, unchanged (same artifact as the release serving them): ${unchanged.map(([s, r]) => `${s} (${r})`).join(', ')}.`,
       );
+    reportHeldBack(reporter, result);
   } else {
     const where = result.failedStep
       ? ` at ${result.failedStep.name}: ${result.failedStep.message}`
@@ -119,6 +121,28 @@ export function reportOutcome(reporter: Reporter, result: ExecuteResult): void {
   });
 }
 
+/**
+ * After a run that succeeded, the contract migrations its migrate steps held back, and the
+ * command that applies them now that the release serves (see pipeline/contract.ts).
+ */
+function reportHeldBack(reporter: Reporter, result: ExecuteResult): void {
+  const { plan } = result;
+  const command = applyCommand({ name: plan.environment, previous: plan.previous });
+  for (const step of result.steps) {
+    const hold = step.output?.held as ContractHold | undefined;
+    if (step.status !== 'succeeded' || !hold) continue;
+    const service = step.name.replace(/^migrate:/, '');
+    const others = hold.heldBack.length - 1;
+    const what =
+      others > 0
+        ? `${hold.contract.filename} and the ${others} migration${others === 1 ? '' : 's'} after it were held back: the first is`
+        : `${hold.contract.filename} was held back: it is`;
+    reporter.info(
+      `ℹ ${service}: ${what} a contract migration, and ${hold.serving} served ${plan.environment} when it would have run. Now that ${plan.release.id} serves there, run \`${command}\` again to apply ${others > 0 ? 'them' : 'it'} (afterwards, rolling ${plan.environment} back to ${hold.serving} is refused).`,
+    );
+  }
+}
+
 /** `airlock deploy <env>` and `airlock promote <env>`. */
 export async function deployCommand(
   io: CommandIO,
@@ -135,95 +159,101 @@ export async function deployCommand(
   },
   verb: 'deploy' | 'promote',
 ): Promise<number> {
-  return withSession(io, async (session) => {
-    const { ctx } = session;
-    const reporter = io.reporter;
-    const env = environmentNamed(ctx.config, environment);
-    let result: ExecuteResult;
-    try {
-      const choice = {
-        ...(opts.release ? { release: opts.release } : {}),
-        ...(opts.commit ? { commit: opts.commit } : {}),
-        ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
-        ...(opts.fixes !== undefined ? { fixes: incidentId(opts.fixes) } : {}),
-        ...(opts.fixForward ? { fixForward: opts.fixForward } : {}),
-        ...(opts.changed ? { changed: true } : {}),
-      };
-      const outcome = await (verb === 'promote' ? promote : deploy)(ctx, environment, choice, {
-        signal: io.signal,
-        ...waitHooks(reporter, opts.wait),
-        onBuild: buildProgressPrinter(reporter),
-        beforeApply: async (plan) => {
-          for (const w of plan.warnings) reporter.warn(w);
-          if (env.protected) {
-            await confirmChange(
-              io,
-              `${plan.action === 'promote' ? 'Promote' : 'Deploy'} ${plan.release.id} to ${env.name} (protected)?`,
-              env.name,
-            );
-          }
-        },
-      });
-      if (outcome.status === 'unchanged') {
-        // Promotion is idempotent: the candidate already serving here is not deployed again.
-        reporter.success(`${outcome.reason}; nothing to promote.`);
-        reporter.result({
-          action: 'promote',
-          environment: env.name,
-          release: summarize(outcome.choice.release),
-          status: 'unchanged',
-        });
-        return 0;
-      }
-      result = outcome;
-    } catch (error) {
-      if (error instanceof AirlockError && error.code === 'GATE_BLOCKED') {
-        reporter.info(`Gate for ${environment}:`);
-        reporter.gates((error.details.gates as GateResult[]) ?? []);
-      }
-      throw error;
-    }
-    reportOutcome(reporter, result);
-    if (result.status !== 'succeeded') return 1;
-    await gcAfterDeploy(ctx, reporter);
-    if (opts.follow) {
-      const follow = await followAutomaticPromotions(
-        ctx,
-        environment,
-        (await ctx.store.findRelease(result.plan.release.id))!,
-        {
+  return withSession(
+    io,
+    async (session) => {
+      const { ctx } = session;
+      const reporter = io.reporter;
+      const env = environmentNamed(ctx.config, environment);
+      let result: ExecuteResult;
+      try {
+        const choice = {
+          ...(opts.release ? { release: opts.release } : {}),
+          ...(opts.commit ? { commit: opts.commit } : {}),
+          ...(opts.overrideWindow ? { windowOverride: opts.overrideWindow } : {}),
+          ...(opts.fixes !== undefined ? { fixes: incidentId(opts.fixes) } : {}),
+          ...(opts.fixForward ? { fixForward: opts.fixForward } : {}),
+          ...(opts.changed ? { changed: true } : {}),
+        };
+        const outcome = await (verb === 'promote' ? promote : deploy)(ctx, environment, choice, {
           signal: io.signal,
           ...waitHooks(reporter, opts.wait),
-          onPlan: (p) => {
-            if (!p.plan) {
-              reporter.info(
-                `Automatic promotion to ${p.environment} is left to a process that can reach it: ${p.unavailable} Run \`airlock promote ${p.environment} --auto\` there.`,
-              );
-            } else if (p.plan.blocked) {
-              reporter.info(
-                `Automatic promotion of ${p.plan.release.id} to ${p.environment} is waiting:`,
-              );
-              reporter.gates(p.plan.gates);
-            } else {
-              reporter.info(
-                `Every gate holds for ${p.environment} (automatic policy): promoting ${p.plan.release.id}.`,
+          onBuild: buildProgressPrinter(reporter),
+          beforeApply: async (plan) => {
+            for (const w of plan.warnings) reporter.warn(w);
+            if (env.protected) {
+              await confirmChange(
+                io,
+                `${plan.action === 'promote' ? 'Promote' : 'Deploy'} ${plan.release.id} to ${env.name} (protected)?`,
+                env.name,
               );
             }
           },
-        },
-      );
-      for (const f of follow) if (f.result) reportOutcome(reporter, f.result);
-      reporter.result({
-        automatic: follow.map((f) => ({
-          environment: f.environment,
-          status: f.result?.status ?? (f.plan ? 'waiting' : 'unavailable'),
-          gates: f.plan?.gates ?? [],
-        })),
-      });
-      if (follow.some((f) => f.result && f.result.status !== 'succeeded')) return 1;
-    }
-    return 0;
-  });
+        });
+        if (outcome.status === 'unchanged') {
+          // Promotion is idempotent: the candidate already serving here is not deployed again.
+          reporter.success(`${outcome.reason}; nothing to promote${outcome.hint ? ' yet' : ''}.`);
+          if (outcome.hint) reporter.info(`  → ${outcome.hint}`);
+          reporter.result({
+            action: 'promote',
+            environment: env.name,
+            release: summarize(outcome.choice.release),
+            status: 'unchanged',
+            ...(outcome.hint ? { reason: outcome.reason, hint: outcome.hint } : {}),
+          });
+          return 0;
+        }
+        result = outcome;
+      } catch (error) {
+        if (error instanceof AirlockError && error.code === 'GATE_BLOCKED') {
+          reporter.info(`Gate for ${environment}:`);
+          reporter.gates((error.details.gates as GateResult[]) ?? []);
+        }
+        throw error;
+      }
+      reportOutcome(reporter, result);
+      if (result.status !== 'succeeded') return 1;
+      await gcAfterDeploy(ctx, reporter);
+      if (opts.follow) {
+        const follow = await followAutomaticPromotions(
+          ctx,
+          environment,
+          (await ctx.store.findRelease(result.plan.release.id))!,
+          {
+            signal: io.signal,
+            ...waitHooks(reporter, opts.wait),
+            onPlan: (p) => {
+              if (!p.plan) {
+                reporter.info(
+                  `Automatic promotion to ${p.environment} is left to a process that can reach it: ${p.unavailable} Run \`airlock promote ${p.environment} --auto\` there.`,
+                );
+              } else if (p.plan.blocked) {
+                reporter.info(
+                  `Automatic promotion of ${p.plan.release.id} to ${p.environment} is waiting:`,
+                );
+                reporter.gates(p.plan.gates);
+              } else {
+                reporter.info(
+                  `Every gate holds for ${p.environment} (automatic policy): promoting ${p.plan.release.id}.`,
+                );
+              }
+            },
+          },
+        );
+        for (const f of follow) if (f.result) reportOutcome(reporter, f.result);
+        reporter.result({
+          automatic: follow.map((f) => ({
+            environment: f.environment,
+            status: f.result?.status ?? (f.plan ? 'waiting' : 'unavailable'),
+            gates: f.plan?.gates ?? [],
+          })),
+        });
+        if (follow.some((f) => f.result && f.result.status !== 'succeeded')) return 1;
+      }
+      return 0;
+    },
+    { environments: [environment] },
+  );
 }
 
 /** `--fixes 3` or `--fixes #3`. @throws UserError `USAGE` for anything else. */

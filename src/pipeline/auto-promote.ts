@@ -46,8 +46,11 @@ export interface AutoPromoteOptions extends OperationHooks {
 
 export type AutoPromoteOutcome =
   | { status: 'promoted' | 'failed'; result: ExecuteResult }
-  /** The target already serves the candidate. */
-  | { status: 'unchanged'; release: Release }
+  /**
+   * The target already serves the candidate. `reason` and `hint` when something is left to do
+   * there first (a held-back migration that must run on the previous environment first).
+   */
+  | { status: 'unchanged'; release: Release; reason?: string; hint?: string }
   /** A gate fails: it will not hold by waiting. */
   | { status: 'blocked'; plan: Plan }
   /** Still pending when the timeout ran out (or the watch was stopped). */
@@ -139,9 +142,16 @@ export async function autoPromote(
           ...(options.changed ? { changed: true } : {}),
         })
       : null;
-    if (choice && (await alreadyServing(ctx, choice))) {
+    const served = choice ? await alreadyServing(ctx, choice) : null;
+    if (choice && served) {
       waitingFor = null;
-      last = { status: 'unchanged', release: choice.release };
+      last = {
+        status: 'unchanged',
+        release: choice.release,
+        ...(served.outcome === 'unchanged' && served.hint
+          ? { reason: served.reason, hint: served.hint }
+          : {}),
+      };
       if (!options.watch) return last;
     } else if (choice && failed.has(choice.release.id)) {
       waitingFor = null;

@@ -4,8 +4,11 @@
  * was built with the schema the contract leaves behind — that is, the release carries the
  * contract migration itself, so its code no longer uses what the migration removes. Until
  * then the contract migration, and every migration after it (migrations run in order), is
- * held back; the next deployment into that environment applies them. An environment where
- * nothing serves yet has no old code to break.
+ * held back; the next deployment into that environment applies them: a later release's, or
+ * the same release's again once it serves there (`airlock deploy` into the first environment,
+ * `airlock promote` into a later one, which is not "nothing to promote" while a migration of
+ * the release serving there has not run: see `alreadyServing` in decide.ts). An environment
+ * where nothing serves yet has no old code to break.
  *
  * The rollback guard is the mirror image: going back to a release that does not carry a
  * contract migration the environment has applied would start code against a schema it does
@@ -64,10 +67,34 @@ export function holdBackContracts(
   };
 }
 
-/** One sentence for plans, step messages and `migrate apply`. */
-export function describeHold(hold: ContractHold, environment: string, service: string): string {
+/**
+ * The command that deploys into `env` again, and so applies what was held back there once a
+ * release that carries it serves: `airlock deploy` into the first environment, `airlock promote`
+ * into a later one.
+ */
+export function applyCommand(env: { name: string; previous: string | null }): string {
+  return `airlock ${env.previous ? 'promote' : 'deploy'} ${env.name}`;
+}
+
+/**
+ * Why a contract migration is held back in `env`, and what applies it (for plans and
+ * `migrate apply`). `release`: the release being deployed, which carries it; without it (files
+ * from the working tree) the sentence speaks of a release that carries it.
+ */
+export function describeHold(
+  hold: ContractHold,
+  env: { name: string; previous: string | null },
+  service: string,
+  release?: string,
+): string {
   const others = hold.heldBack.length - 1;
-  return `${service}: ${hold.contract.filename} is a contract migration and ${environment} serves ${hold.serving}, which predates it, so it${others > 0 ? ` and the ${others} migration${others === 1 ? '' : 's'} after it are` : ' is'} held back until a release that carries it serves ${environment}; the next deployment there applies ${others > 0 ? 'them' : 'it'}.`;
+  const held =
+    others > 0 ? `it and the ${others} migration${others === 1 ? '' : 's'} after it are` : 'it is';
+  const them = others > 0 ? 'them' : 'it';
+  const next = release
+    ? `Once ${release} serves ${env.name}, run \`${applyCommand(env)}\` again to apply ${them}.`
+    : `Once a release that carries it serves ${env.name}, \`${applyCommand(env)}\` applies ${them}.`;
+  return `${service}: ${hold.contract.filename} is a contract migration and ${env.name} serves ${hold.serving}, which predates it (its code may still use what the migration removes), so ${held} held back. ${next}`;
 }
 
 /** A migration applied in an environment that a rollback target does not carry. */

@@ -17,14 +17,17 @@
 import { environmentNamed } from '../config/environments.ts';
 import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
+import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import type { Provider } from '../providers/provider.ts';
 import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
+import { resolveCommit, uncommittedChanges } from '../releases/git.ts';
 import { audit } from '../state/audit.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../state/state-store.ts';
-import { type AirlockContext, serviceTarget } from './context.ts';
+import { type AirlockContext, databaseOf, serviceTarget } from './context.ts';
 import { contractsNotCarried, type UncarriedContract } from './contract.ts';
-import { type GatherOptions, gatherFacts } from './facts.ts';
+import { type GatherOptions, gatherFacts, notReachableHere } from './facts.ts';
 import { buildPlan, currentRelease, type Plan, type PlanFacts } from './plan.ts';
+import { releaseMigrations } from './release-migration-files.ts';
 
 /** What a person or a process asked for. */
 export type Intent =
@@ -49,7 +52,10 @@ export type Intent =
       changed?: boolean;
       /**
        * When the environment already serves the chosen release: `skip` ends the decision
-       * `unchanged` (promotion is idempotent); `redeploy` deploys it again. Default `redeploy`.
+       * `unchanged` (promotion is idempotent) once the environment has also run all of the
+       * release's migrations — one held back there (a contract migration, while an older
+       * release served) makes it deploy the release again, which applies it; `redeploy` deploys
+       * it again. Default `redeploy`.
        */
       ifServing?: 'skip' | 'redeploy';
     }
@@ -82,10 +88,15 @@ export type Decision =
       recordForce: (() => Promise<void>) | null;
     }
   | {
-      /** The environment already serves the release and the intent said `ifServing: skip`. */
+      /**
+       * The environment already serves the release and has run its migrations, and the intent
+       * said `ifServing: skip`.
+       */
       outcome: 'unchanged';
       choice: Choice;
       reason: string;
+      /** What to run when something is left to do there (see `alreadyServing`). */
+      hint?: string;
     };
 
 export interface ChooseOptions {
@@ -230,6 +241,52 @@ async function rollbackTarget(
   return releaseNamed(ctx, earlier.releaseId);
 }
 
+/** What `airlock deploy <first environment>` starts from (see `releaseToDeploy`). */
+export interface DeploySource {
+  /** The commit (full sha): HEAD, or the one asked for. */
+  commit: string;
+  /** Uncommitted changes (HEAD only): the working tree is built instead of the commit. */
+  dirtyFiles: string[];
+  /** The release it would deploy without building, or null when it would build one. */
+  release: Release | null;
+  /** A clean release of the commit whose files are stored on another machine only. */
+  elsewhere: string | null;
+}
+
+/**
+ * What `airlock deploy <first environment>` would deploy, found as `buildRelease` finds it but
+ * without building: the newest clean release of `commit` (default HEAD) whose files can be had
+ * here. With uncommitted changes (HEAD only) it builds the working tree instead, so no existing
+ * release is it; nor is a release whose files are stored on another machine only (it builds the
+ * commit again here).
+ * @throws UserError `RELEASE_NOT_FOUND` (not a commit), `NOT_A_GIT_REPO`.
+ */
+export async function releaseToDeploy(ctx: AirlockContext, commit?: string): Promise<DeploySource> {
+  const sha = await resolveCommit(ctx.config.dir, commit ?? 'HEAD').catch((error) => {
+    if (commit) throw error;
+    throw new UserError('NOT_A_GIT_REPO', 'the repository has no commits yet.', {
+      hint: 'Commit your project first: a release is a build of one commit.',
+    });
+  });
+  const dirtyFiles = commit ? [] : await uncommittedChanges(ctx.config.dir);
+  if (dirtyFiles.length > 0) return { commit: sha, dirtyFiles, release: null, elsewhere: null };
+  const release = (await ctx.store.findCleanRelease(sha)) ?? null;
+  const storedHere =
+    release !== null &&
+    (Boolean(ctx.artifacts.remote) ||
+      Object.values(release.services).every(
+        (s) =>
+          ctx.artifacts.has(s.digest) &&
+          (!s.migrationsDigest || ctx.artifacts.has(s.migrationsDigest)),
+      ));
+  return {
+    commit: sha,
+    dirtyFiles,
+    release: storedHere ? release : null,
+    elsewhere: release && !storedHere ? release.id : null,
+  };
+}
+
 /**
  * Resolves an intent to an environment, an action and a release. Builds only with
  * `options.build` (deploying into the first environment without --release).
@@ -258,13 +315,24 @@ export async function chooseRelease(
     return { intent, action, env, release: await promotionCandidate(ctx, env), build: null };
   }
   if (!options.build) {
-    const found = intent.commit ? await ctx.store.findRelease(intent.commit) : undefined;
-    if (found) return { intent, action, env, release: found, build: null };
+    const source = await releaseToDeploy(ctx, intent.commit);
+    if (source.release) return { intent, action, env, release: source.release, build: null };
+    const short = source.commit.slice(0, 7);
     throw new UserError(
       'RELEASE_NOT_FOUND',
-      `no release is built for ${intent.commit ?? 'HEAD'} yet.`,
+      source.dirtyFiles.length > 0
+        ? `the working tree has uncommitted changes, so \`airlock deploy ${env.name}\` would build it into a new release; none is built yet.`
+        : `no release of ${short} is built${source.elsewhere ? ` on this machine (${source.elsewhere} was built from it on another one)` : ''} yet.`,
       {
-        hint: `Run \`airlock build${intent.commit ? ` --commit ${intent.commit}` : ''}\` (or \`airlock deploy ${env.name}\`, which builds).`,
+        hint:
+          source.dirtyFiles.length > 0
+            ? `Commit the changes to plan a release of a commit, or run \`airlock build\` and then pass the release it prints with --release.`
+            : `Run \`airlock build${intent.commit ? ` --commit ${intent.commit}` : ''}\` (or \`airlock deploy ${env.name}\`, which builds).`,
+        details: {
+          commit: source.commit,
+          dirtyFiles: source.dirtyFiles,
+          ...(source.elsewhere ? { elsewhere: source.elsewhere } : {}),
+        },
       },
     );
   }
@@ -323,18 +391,81 @@ async function guardRollback(
   );
 }
 
-function unchangedDecision(choice: Choice): Decision {
+/**
+ * Why a promotion of the release already serving ends `unchanged` while some of its migrations
+ * have not run there: they cannot be read here (`unread`), or must succeed on the previous
+ * environment first (`notOnPrevious`, `service/filename`).
+ */
+type NotDoneHere = { unread: string } | { notOnPrevious: string[]; previous: string };
+
+function unchangedDecision(choice: Choice, why?: NotDoneHere): Decision {
+  const { env, release } = choice;
+  if (why && 'notOnPrevious' in why) {
+    const files = why.notOnPrevious;
+    return {
+      outcome: 'unchanged',
+      choice,
+      reason: `${env.name} already serves ${release.id} but has not run ${files.join(', ')}, which must succeed on ${why.previous} first`,
+      hint: `Run \`airlock deploy ${why.previous} --release ${release.id}\` to apply ${files.length === 1 ? 'it' : 'them'} there, then \`airlock promote ${env.name}\` again.`,
+    };
+  }
   return {
     outcome: 'unchanged',
     choice,
-    reason: `${choice.env.name} already serves ${choice.release.id}`,
+    reason: `${env.name} already serves ${release.id}${why ? ` (whether it has run all of ${release.id}'s migrations cannot be read here: ${why.unread})` : ''}`,
   };
 }
 
 /**
+ * The migrations of `release` that `env`, which serves it, has not run yet (`service/filename`):
+ * contract migrations held back when the release was deployed there while an older release
+ * served (see contract.ts), and the files after them. The release serving carries them, so
+ * nothing holds them back any more: deploying the release there again applies them, once they
+ * have succeeded on the previous environment (`notOnPrevious`: those that have not). `unread`
+ * when this machine cannot read a database or the release's files (see `notReachableHere`).
+ */
+async function migrationsLeft(
+  ctx: AirlockContext,
+  env: ResolvedEnvironment,
+  release: Release,
+): Promise<{ files: string[]; notOnPrevious: string[] } | { unread: string }> {
+  const files: string[] = [];
+  const notOnPrevious: string[] = [];
+  try {
+    for (const name of ctx.config.services) {
+      const database = env.services[name]?.database;
+      if (!database || !release.services[name]) continue;
+      const { pending } = planMigrations(
+        await releaseMigrations(ctx, release, name),
+        await ctx.databases.readLedger(database),
+      );
+      files.push(...pending.map((f) => `${name}/${f.filename}`));
+      if (env.previous && pending.length > 0) {
+        const previousLedger = await ctx.databases.readLedger(
+          databaseOf(ctx.config, env.previous, name),
+        );
+        notOnPrevious.push(
+          ...checkAppliedOnPrevious(pending, previousLedger).map(
+            (n) => `${name}/${n.file.filename}`,
+          ),
+        );
+      }
+    }
+  } catch (error) {
+    if (!notReachableHere(error)) throw error;
+    return { unread: error instanceof Error ? error.message : String(error) };
+  }
+  return { files, notOnPrevious };
+}
+
+/**
  * The `unchanged` decision when the intent says `ifServing: skip` and the environment already
- * serves the chosen release; null otherwise. One store read: `decide` starts with it, and a
- * loop that waits (automatic promotion) asks it before gathering anything.
+ * serves the chosen release; null otherwise, and also when the environment has not run some of
+ * the release's migrations yet (a contract migration held back while an older release served):
+ * the promotion is not done, so it runs again and applies them. Unless they have not succeeded
+ * on the previous environment yet: then it waits for that (`unchanged`, and the hint says
+ * what to run), as an automatic promotion waits, rather than refusing on the migrations gate.
+ * A loop that waits (automatic promotion) asks it before gathering anything.
  */
 export async function alreadyServing(
   ctx: AirlockContext,
@@ -342,7 +473,14 @@ export async function alreadyServing(
 ): Promise<Decision | null> {
   if (choice.intent.verb === 'rollback' || choice.intent.ifServing !== 'skip') return null;
   const current = currentRelease(await ctx.store.getServing(choice.env.name));
-  return current === choice.release.id ? unchangedDecision(choice) : null;
+  if (current !== choice.release.id) return null;
+  const left = await migrationsLeft(ctx, choice.env, choice.release);
+  if ('unread' in left) return unchangedDecision(choice, left);
+  if (left.files.length === 0) return unchangedDecision(choice);
+  const previous = choice.env.previous;
+  if (previous && left.notOnPrevious.length > 0)
+    return unchangedDecision(choice, { notOnPrevious: left.notOnPrevious, previous });
+  return null;
 }
 
 /**
@@ -367,7 +505,8 @@ export async function decide(
     }
     recordForce = await guardRollback(ctx, env, release, intent.force ?? false);
   } else if (intent.ifServing === 'skip' && current === release.id) {
-    return unchangedDecision(choice);
+    const done = await alreadyServing(ctx, choice);
+    if (done) return done;
   }
   const windowOverride = intent.verb === 'rollback' ? undefined : intent.windowOverride;
   const fixes = intent.verb === 'rollback' ? undefined : intent.fixes;

@@ -42,6 +42,8 @@ export interface UnchangedOutcome {
   status: 'unchanged';
   choice: Choice;
   reason: string;
+  /** What to run when something is left to do there (a held-back migration: see `alreadyServing`). */
+  hint?: string;
 }
 
 /** A gate did not hold: nothing ran. On the record (`<action>.refused`). */
@@ -173,7 +175,12 @@ function applyOptions(options: { signal?: AbortSignal }): ApplyOptions {
 }
 
 function unchanged(decision: Extract<Decision, { outcome: 'unchanged' }>): UnchangedOutcome {
-  return { status: 'unchanged', choice: decision.choice, reason: decision.reason };
+  return {
+    status: 'unchanged',
+    choice: decision.choice,
+    reason: decision.reason,
+    ...(decision.hint ? { hint: decision.hint } : {}),
+  };
 }
 
 async function refused(

@@ -30,6 +30,8 @@ export interface MigrateServiceOptions {
    */
   serving?: string | null;
   onFile?: (file: MigrationFile, phase: 'start' | 'done', entry?: LedgerEntry) => void;
+  /** The command's Ctrl-C: cancels the file running where the engine can (`MigrateOptions`). */
+  signal?: AbortSignal;
 }
 
 export interface MigrateServiceResult {
@@ -124,6 +126,7 @@ export async function migrateService(
         appliedBy: ctx.actor,
         release: options.release,
         ...(options.onFile ? { onProgress: options.onFile } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (error) {
       // The files before the one that failed stay applied: on the record too.
@@ -236,7 +239,7 @@ function failedAfterPrevious(
   const ran = previousLedger.find((e) => e.version === version);
   if (!file || !ran || ran.sha256 !== file.sha256) return error;
   if (postgresCode && TRANSIENT_POSTGRES_CODES.has(postgresCode)) return error;
-  if (/already applied/.test(error.message)) return error;
+  if (/already applied/.test(error.message) || error.details.cancelled) return error;
   const partial = directivesOf(file).noTransaction;
   return new UserError('MIGRATION_FAILED', error.message, {
     hint: [

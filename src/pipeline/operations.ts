@@ -168,9 +168,15 @@ export async function announceApprovalRequest(
 }
 
 /**
- * The plan of a deploy or promotion, without applying it. Builds nothing.
+ * The plan of a deploy or promotion, without applying it. Builds nothing. Into the first
+ * environment it plans the release `airlock deploy` would deploy (HEAD's, or `choice.commit`'s;
+ * see `releaseToDeploy`); into a later one, the candidate serving on the previous environment
+ * (or `choice.release`). When that environment already serves the candidate and has run all of
+ * its migrations, a note says that `airlock promote` has nothing to do there (the steps are
+ * those of `airlock deploy`, which deploys it again).
  * @throws UserError `RELEASE_NOT_FOUND` when deploying into the first environment and HEAD (or
- *   `choice.commit`) is not built yet; as `chooseRelease`.
+ *   `choice.commit`) is not built yet, or the working tree has uncommitted changes (deploy would
+ *   build them: `details.dirtyFiles`); as `chooseRelease`.
  */
 export async function planDeploy(
   ctx: AirlockContext,
@@ -183,7 +189,15 @@ export async function planDeploy(
   const decision = await decide(ctx, chosen);
   if (decision.outcome === 'unchanged')
     throw new InternalError('INTERNAL', 'a redeploy plan cannot end unchanged');
-  return decision.plan;
+  const { plan } = decision;
+  const done = Object.values(plan.migrations).every((files) => files.length === 0);
+  const candidate = !choice.release && !choice.commit;
+  if (chosen.env.previous && candidate && plan.current === plan.release.id && done) {
+    plan.notes.unshift(
+      `${environment} already serves ${plan.release.id} and has run all of its migrations: \`airlock promote ${environment}\` has nothing to do; \`airlock deploy ${environment}\` would deploy it again (the steps below).`,
+    );
+  }
+  return plan;
 }
 
 /**
@@ -227,7 +241,9 @@ export interface AutomaticPromotion {
  * After a release succeeded in `environment`, promote it onward while the next environment's
  * policy is `automatic` and its gate holds (automatic promotion: passing the previous
  * environment's gate is both necessary and sufficient). Stops at the first environment that is
- * manual or blocked; an environment that already serves the release is passed through.
+ * manual or blocked; an environment that already serves the release is passed through, unless
+ * one of the release's migrations was held back there and can run now (see `alreadyServing`):
+ * then the promotion runs again and applies it.
  */
 export async function followAutomaticPromotions(
   ctx: AirlockContext,

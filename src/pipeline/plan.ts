@@ -225,8 +225,17 @@ export function buildPlan(facts: PlanFacts): Plan {
         if (p.code !== 'MIGRATION_MISSING_FILE') warnings.push(p.message);
     } else {
       if (m?.problems.length) warnings.push(...m.problems.map((p) => p.message));
-      if (m?.held) notes.push(describeHold(m.held, env.name, name));
+      if (m?.held) notes.push(describeHold(m.held, env, name, release.id));
     }
+  }
+  // The release serves here but some of its migrations have not run (held back while an older
+  // release served): deploying it again applies them, and a promotion of it does not stop at
+  // "nothing to promote" until they have.
+  const left = Object.entries(migrations).flatMap(([s, files]) => files.map((f) => `${s}/${f}`));
+  if (action !== 'rollback' && current === release.id && left.length > 0) {
+    notes.unshift(
+      `${env.name} already serves ${release.id} but has not run ${left.length === 1 ? 'one of its migrations' : `${left.length} of its migrations`} yet (${left.join(', ')}): this ${action === 'promote' ? 'promotion' : 'deployment'} applies ${left.length === 1 ? 'it' : 'them'}, deploys ${release.id} again and checks it.`,
+    );
   }
   if (action !== 'rollback' && env.onCheckFailure === 'rollback') {
     for (const name of config.services) {

@@ -3,7 +3,7 @@
  * with free ports, driven through the real CLI (child processes) or in process, and cleaned up
  * (the local runtime daemon and every app process stopped).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -234,4 +234,33 @@ export function demoStory(json: {
   runs: Array<{ action: string; release: string; environment: string; status: string }>;
 }): string[] {
   return json.runs.map((r) => `${r.action} ${r.release} ${r.environment} ${r.status}`);
+}
+
+/** A command of the real CLI running as a child process in `dir`: its output (stdout and stderr, interleaved) so far, and its exit. */
+export interface RunningCli {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output(): string;
+}
+
+/** Starts `airlock <args>` in `dir` (CI=1, NO_COLOR=1, plus `env`) without waiting for it. */
+export function spawnCli(
+  dir: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: dir,
+    env: { ...process.env, CI: '1', NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, exited, output: () => output };
 }

@@ -52,10 +52,10 @@ describe('expand/contract', () => {
       expect(staged.status).toBe('succeeded');
       expect(staged.plan.release.id).toBe('r3');
       expect(staged.plan.notes).toEqual([
-        `notes: ${CONTRACT} is a contract migration and staging serves r2, which predates it, so it is held back until a release that carries it serves staging; the next deployment there applies it.`,
+        `notes: ${CONTRACT} is a contract migration and staging serves r2, which predates it (its code may still use what the migration removes), so it is held back. Once r3 serves staging, run \`airlock deploy staging\` again to apply it.`,
       ]);
       expect(staged.steps.find((s) => s.name === 'migrate:notes')?.message).toBe(
-        `up to date (3 applied); held back ${CONTRACT} (contract: staging served r2, which predates it)`,
+        `up to date (3 applied); held back ${CONTRACT} (contract: staging served r2, which predates it; run \`airlock deploy staging\` again once r3 serves there)`,
       );
       expect(schemaOf(project, 'staging')).toMatchObject({ ledger: [1, 2, 3] });
       expect(schemaOf(project, 'staging').columns).toContain('legacy');
@@ -108,6 +108,70 @@ describe('expand/contract', () => {
         releaseId: 'r2',
         detail: { contracts: [{ service: 'notes', version: 4, filename: CONTRACT }] },
       });
+    },
+  );
+
+  promotedProjectTest(
+    'a contract shipped with the code that stops needing the old shape: held back on its first deployment into each environment, then applied by the same command run again once that release serves there (the CLI)',
+    async ({ project }) => {
+      const dev = (await project.session()).ctx;
+      const reviewer = (await project.session(REVIEWER)).ctx;
+      // r2: the code change and its contract migration in one release.
+      const contract = '0003_drop_notes_created_at_index.sql';
+      project.commitFiles(
+        {
+          [`migrations/${contract}`]:
+            '-- airlock:contract\n-- r2 no longer sorts notes by created_at.\nDROP INDEX notes_created_at;\n',
+          'CHANGELOG.md': 'r2: notes are listed by id\n',
+        },
+        'Stop sorting by created_at; drop its index',
+      );
+      const first = await deploy(dev, 'staging', {});
+      expect(first.steps.find((s) => s.name === 'migrate:notes')?.message).toBe(
+        `up to date (2 applied); held back ${contract} (contract: staging served r1, which predates it; run \`airlock deploy staging\` again once r2 serves there)`,
+      );
+      await recordApproval(reviewer, { environment: 'production', decision: 'approved' });
+
+      // Production: the first promotion holds it back and says what applies it.
+      const promoted = await project.cli(['promote', 'production', '-y']);
+      expect(promoted.code, promoted.stderr).toBe(0);
+      expect(promoted.stdout).toContain(
+        `held back ${contract} (contract: production served r1, which predates it; run \`airlock promote production\` again once r2 serves there)`,
+      );
+      expect(promoted.stdout).toContain(
+        `ℹ notes: ${contract} was held back: it is a contract migration, and r1 served production when it would have run. Now that r2 serves there, run \`airlock promote production\` again to apply it (afterwards, rolling production back to r1 is refused).`,
+      );
+      expect(ledgerVersions(project, 'production')).toEqual([1, 2]);
+      // Staging first: production applies it once staging has.
+      const early = await project.cli(['promote', 'production', '-y']);
+      expect(early.code, early.stderr).toBe(0);
+      expect(early.stdout).toBe(
+        `✔ production already serves r2 but has not run notes/${contract}, which must succeed on staging first; nothing to promote yet.\n  → Run \`airlock deploy staging --release r2\` to apply it there, then \`airlock promote production\` again.\n`,
+      );
+      const again = await deploy(dev, 'staging', { release: 'r2' });
+      expect(again.steps.find((s) => s.name === 'migrate:notes')?.message).toBe(
+        'applied 0003_drop_notes_created_at_index',
+      );
+
+      // The plan and the next promotion agree: it applies the held-back contract.
+      const plan = await project.cli(['plan', 'production']);
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(plan.stdout).toContain('• Migrate notes (1 pending)');
+      expect(plan.stdout).toContain('Every gate holds.');
+      expect(plan.stdout).toContain(
+        `ℹ production already serves r2 but has not run one of its migrations yet (notes/${contract}): this promotion applies it, deploys r2 again and checks it.`,
+      );
+      const finished = await project.cli(['promote', 'production', '-y']);
+      expect(finished.code, finished.stderr).toBe(0);
+      expect(finished.stdout).toContain('applied 0003_drop_notes_created_at_index');
+      expect(finished.stdout).toContain('✔ r2 promoted to production');
+
+      const status = await project.cli(['migrate', 'status', 'production', '--json']);
+      expect(JSON.parse(status.stdout).services[0]).toMatchObject({ pending: [] });
+      expect(ledgerVersions(project, 'production')).toEqual([1, 2, 3]);
+      // Done: promotion is idempotent again.
+      const done = await project.cli(['promote', 'production', '-y']);
+      expect(done.stdout).toContain('✔ production already serves r2; nothing to promote.');
     },
   );
 });

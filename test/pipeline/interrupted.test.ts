@@ -4,11 +4,11 @@
  * Ctrl-C stop it cleanly; a second Ctrl-C quits at once, but a repeat within
  * `REPEATED_SIGNAL_WINDOW_MS` (the copy `pnpm exec` forwards) is the same press.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { describe, expect } from 'vitest';
 import { REPEATED_SIGNAL_WINDOW_MS } from '../../src/cli/run-command.ts';
 import { projectTest } from '../helpers/fixtures.ts';
-import { BIN, liveVersion, type TestProject } from '../helpers/project.ts';
+import { liveVersion, spawnCli, type TestProject } from '../helpers/project.ts';
 
 const SLEEP = 'sleep 47.123';
 /** The command of a check that ignores SIGTERM (its own, so no other test's process matches). */
@@ -62,20 +62,7 @@ async function waitFor(
 function startDeploy(project: TestProject, edit: Parameters<TestProject['editConfig']>[0]) {
   project.commit('2-pinned-notes');
   project.editConfig(edit);
-  const child = spawn(process.execPath, [BIN, 'deploy', 'staging'], {
-    cwd: project.dir,
-    env: { ...process.env, CI: '1', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { child, exited, output: () => output };
+  return spawnCli(project.dir, ['deploy', 'staging']);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { migrationLabel } from '../../migrations/migration-name.ts';
+import { applyCommand } from '../contract.ts';
 import type { Step } from '../engine.ts';
 import { migrateService } from '../migrate.ts';
 import { releaseMigrationFiles } from '../release-migration-files.ts';
@@ -22,13 +23,14 @@ export function migrateStep(d: DeploymentRun, service: string, title: string): S
         release: d.release.id,
         runId: d.runId,
         serving: d.before.find((s) => s.service === service)?.releaseId ?? null,
+        signal: ctx.signal,
         onFile: (file, phase) => {
           if (phase === 'start') ctx.progress(`applying ${file.filename}`);
         },
       });
       const applied = result.applied.map((e) => migrationLabel(e.version, e.name));
       const held = result.hold
-        ? `; held back ${result.hold.heldBack.map((h) => h.filename).join(', ')} (contract: ${d.env.name} served ${result.hold.serving}, which predates it)`
+        ? `; held back ${result.hold.heldBack.map((h) => h.filename).join(', ')} (contract: ${d.env.name} served ${result.hold.serving}, which predates it; run \`${applyCommand(d.env)}\` again once ${d.release.id} serves there)`
         : '';
       return {
         status: 'succeeded',
