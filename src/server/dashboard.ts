@@ -21,7 +21,7 @@ import { statusOf } from './app-status.ts';
 import { actingContext, may, refuseAction, SignInLimiter, signIn, signOut } from './auth.ts';
 import { promoteAs, rollbackAs } from './deploy-actions.ts';
 import type { LiveHub } from './live.ts';
-import { pipelineView } from './pipeline-view.ts';
+import { type PipelineEnvironment, pipelineView } from './pipeline-view.ts';
 import type { ServerEnv } from './server-env.ts';
 
 type Page = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -89,6 +89,18 @@ function layout(c: Context<ServerEnv>, title: string, body: Page): Page {
 
 const badge = (status: string) => html`<span class="badge ${status}">${status}</span>`;
 const short = (sha: string | null) => (sha ? sha.slice(0, 7) : '');
+
+/**
+ * An environment's last deployment, for its column: kind, release and outcome; an interrupted
+ * run (its process died; nobody resumed or replaced it) says so and names the command that
+ * finishes it, rather than showing the stored "failed".
+ */
+export function lastDeploymentLine(e: PipelineEnvironment) {
+  const d = e.lastDeployment;
+  if (!d) return '';
+  const interrupted = d.runId !== null && e.interrupted.includes(d.runId);
+  return html`<p>Last: ${d.kind} <a href="/releases/${d.releaseId}">${d.releaseId}</a> ${interrupted ? html`${badge('interrupted')} (<code>airlock resume ${e.environment}</code> finishes it)` : badge(d.status)}${d.runId ? html` · <a href="/runs/${d.runId}">run #${d.runId}</a>` : ''}</p>`;
+}
 
 function errorPage(c: Context<ServerEnv>, status: number, message: string, hint?: string) {
   c.status(status as 400);
@@ -177,7 +189,7 @@ export function dashboardRoutes(options: {
             )}</ul>`
           : html`<p class="note">Nothing serves yet.</p>`
       }
-${e.lastDeployment ? html`<p>Last: ${e.lastDeployment.kind} <a href="/releases/${e.lastDeployment.releaseId}">${e.lastDeployment.releaseId}</a> ${badge(e.lastDeployment.status)}${e.lastDeployment.runId ? html` · <a href="/runs/${e.lastDeployment.runId}">run #${e.lastDeployment.runId}</a>` : ''}</p>` : ''}
+${lastDeploymentLine(e)}
 ${e.lock ? html`<p>Locked by ${e.lock.holder}: “${e.lock.message}”</p>` : ''}
 ${e.openIncidents ? html`<p><a href="/incidents?environment=${e.environment}">${e.openIncidents} open incident(s)</a></p>` : ''}
 <p><a href="/live/${e.environment}">Watch the newest run live</a></p>

@@ -46,7 +46,10 @@ export async function candidateFor(
   const env = environmentNamed(ctx.config, environment);
   try {
     const plan = await planDeploy(ctx, environment, {});
-    if (env.previous && plan.current === plan.release.id)
+    // A release that serves here with migrations not run yet (a contract held back while an
+    // older release served) still waits: its promotion applies them.
+    const left = Object.values(plan.migrations).flat().length;
+    if (env.previous && plan.current === plan.release.id && left === 0)
       return {
         plan: null,
         note: `${plan.release.id} already serves ${environment}; nothing waits to be promoted.`,

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { lastDeploymentLine } from '../../src/server/dashboard.ts';
+import { type PipelineEnvironment, pipelineView } from '../../src/server/pipeline-view.ts';
 import { projectTestWith } from '../helpers/fixtures.ts';
 import { BIN, projectHome, type TestProject } from '../helpers/project.ts';
 
@@ -60,5 +62,13 @@ protectedStagingTest(
     expect(after.environments[0].services[0].release).toBeNull();
     expect(after.environments[0].interrupted).toHaveLength(1);
     expect(after.environments[0].lastDeployment.interrupted).toBe(true);
+
+    // The dashboard's column says the same.
+    const view = await pipelineView((await project.session()).ctx);
+    const staging = view.environments.find((e) => e.environment === 'staging');
+    const line = String(await lastDeploymentLine(staging as PipelineEnvironment));
+    expect(line).toContain('<span class="badge interrupted">interrupted</span>');
+    expect(line).toContain('<code>airlock resume staging</code> finishes it');
+    expect(line).not.toContain('failed');
   },
 );

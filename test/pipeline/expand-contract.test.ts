@@ -8,6 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { describe, expect } from 'vitest';
 import { recordApproval } from '../../src/pipeline/approve.ts';
 import { deploy, planDeploy, rollback } from '../../src/pipeline/operations.ts';
+import { candidateFor } from '../../src/server/pipeline-view.ts';
 import { promotedProjectTest, ship } from '../helpers/fixtures.ts';
 import { ledgerVersions, notesDatabase, REVIEWER, type TestProject } from '../helpers/project.ts';
 
@@ -161,6 +162,10 @@ describe('expand/contract', () => {
       expect(plan.stdout).toContain(
         `ℹ production already serves r2 but has not run one of its migrations yet (notes/${contract}): this promotion applies it, deploys r2 again and checks it.`,
       );
+      // The dashboard agrees: production still has a promotion waiting.
+      const waiting = await candidateFor(dev, 'production');
+      expect(waiting.note).toBeNull();
+      expect(waiting.plan?.migrations).toEqual({ notes: [contract] });
       const finished = await project.cli(['promote', 'production', '-y']);
       expect(finished.code, finished.stderr).toBe(0);
       expect(finished.stdout).toContain('applied 0003_drop_notes_created_at_index');
@@ -172,6 +177,10 @@ describe('expand/contract', () => {
       // Done: promotion is idempotent again.
       const done = await project.cli(['promote', 'production', '-y']);
       expect(done.stdout).toContain('✔ production already serves r2; nothing to promote.');
+      expect(await candidateFor(dev, 'production')).toEqual({
+        plan: null,
+        note: 'r2 already serves production; nothing waits to be promoted.',
+      });
     },
   );
 });
