@@ -4,7 +4,7 @@
  * it under the environment lock (`execute`), where the gates are decided (`decide.ts`).
  */
 import { environmentNamed } from '../config/environments.ts';
-import type { ResolvedEnvironment } from '../config/resolve.ts';
+import { type ResolvedEnvironment, usableDatabase } from '../config/resolve.ts';
 import { ConfigError, InternalError } from '../errors.ts';
 import type { BuildProgress, BuildResult } from '../releases/build.ts';
 import type { Lock, Release } from '../state/state-store.ts';
@@ -84,6 +84,10 @@ async function run(
   intent: Intent,
   hooks: OperationHooks,
 ): Promise<{ choice: Choice; outcome: ExecuteResult | UnchangedOutcome }> {
+  // A database URL read from a variable that is not set here stops the command before it
+  // builds anything: every deployment reads the database's ledger.
+  for (const service of Object.values(ctx.config.environments[intent.environment]?.services ?? {}))
+    if (service.database) usableDatabase(service.database);
   const choice = await chooseRelease(ctx, intent, {
     build: true,
     ...(hooks.signal ? { signal: hooks.signal } : {}),

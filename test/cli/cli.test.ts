@@ -226,6 +226,8 @@ describe('airlock CLI', () => {
         '→ Set NOTES_TEST_STAGING_DB in this shell (export), or as a secret of the CI job that runs this command, then run the command again.',
       );
       expect(result.stderr).not.toMatch(/\n\s+at /);
+      // Refused before the build: no release was made.
+      expect(JSON.parse((await project.cli(['releases', '--json'])).stdout).releases).toEqual([]);
       const json = await project.cli(['deploy', 'staging', '--yes', '--json'], {
         env: { NOTES_TEST_STAGING_DB: '', NOTES_TEST_PRODUCTION_DB: '' },
       });
