@@ -111,8 +111,10 @@ async function migrateDryRunCommand(
           `${service.name} (files from ${source}; ${database.engine} copy, ${result.durationMs} ms):`,
         );
         for (const entry of result.applied) {
+          // The file as its layout names it (`…_init/migration.sql` for Prisma's).
+          const file = files.find((f) => f.version === entry.version)?.filename;
           io.reporter.success(
-            `${migrationFilename(entry.version, entry.name)} would apply [${entry.durationMs} ms]`,
+            `${file ?? migrationFilename(entry.version, entry.name)} would apply [${entry.durationMs} ms]`,
           );
         }
         if (result.failed) {
