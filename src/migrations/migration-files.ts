@@ -129,6 +129,9 @@ export async function readMigrationDir(
 }
 
 /** Airlock's own layout; null when the folder is missing. */
+/** A source file of a code migration (`.ts`, `.js`, …; not a `.d.ts` type declaration). */
+const CODE_MIGRATION = /^(?!.*\.d\.[mc]?ts$).+\.(?:[mc]?ts|[mc]?js)$/;
+
 async function readAirlockDir(absDir: string): Promise<MigrationFile[] | null> {
   let entries: import('node:fs').Dirent[];
   try {
@@ -146,6 +149,18 @@ async function readAirlockDir(absDir: string): Promise<MigrationFile[] | null> {
       .sort((a, b) => (a.name < b.name ? -1 : 1))
       .map((e) => specialEntry(e, e.name)),
   );
+  // A migration written as code (Kysely's, Knex's `up`/`down` in .ts or .js) is refused by
+  // name: left unread, the folder would look up to date and the schema would never change.
+  const code = names.filter((n) => CODE_MIGRATION.test(n)).sort()[0];
+  if (code)
+    throw new UserError(
+      'MIGRATION_UNSUPPORTED',
+      `Migration ${join(absDir, code)} is code, not SQL: Airlock runs SQL migrations only, and would not run it.`,
+      {
+        hint: `Write it as SQL: \`airlock migrate create <name>\` makes the next file (then \`airlock migrate hash\`). A database your migrator (Kysely, Knex, …) already brought up to date can keep its schema: record the SQL file that matches it as applied there with \`airlock migrate resolve <env> <file> --applied\`. See docs/migrations.md.`,
+        details: { file: join(absDir, code) },
+      },
+    );
   const files: MigrationFile[] = [];
   for (const filename of names.filter((n) => n.endsWith('.sql')).sort()) {
     const parsed = parseMigrationFilename(filename);

@@ -35,6 +35,14 @@ export const TOOL_LEDGER_TABLES: readonly string[] = [
   'goose_db_version',
   'pgmigrations',
   'schemaversion',
+  // Code migrators whose files Airlock does not run, kept when a project moves to SQL files:
+  // Kysely, Knex, Sequelize, MikroORM.
+  'kysely_migration',
+  'kysely_migration_lock',
+  'knex_migrations',
+  'knex_migrations_lock',
+  'SequelizeMeta',
+  'mikro_orm_migrations',
 ];
 
 /** The layouts whose tool keeps a ledger Airlock can read and write. */

@@ -144,6 +144,25 @@ for (const engine of engines) {
       ]);
     });
 
+    it("leaves out other migrators' ledger tables (Kysely, Knex, Sequelize, MikroORM)", async () => {
+      await files.write(
+        '0004_other_migrators.sql',
+        [
+          'kysely_migration',
+          'kysely_migration_lock',
+          'knex_migrations',
+          'knex_migrations_lock',
+          '"SequelizeMeta"',
+          'mikro_orm_migrations',
+        ]
+          .map((t) => `CREATE TABLE ${t} (name TEXT PRIMARY KEY);\n`)
+          .join(''),
+      );
+      await migrate(staging.location, files.dir, 4);
+      const schema = await describeSchema(staging.location);
+      expect(schema.tables.map((t) => t.name)).toEqual(['notes', 'tags', 'users']);
+    });
+
     it('gives equal snapshots for equal schemas, and sentences for differences', async () => {
       await migrate(staging.location, files.dir, 3);
       await migrate(production.location, files.dir, 2);

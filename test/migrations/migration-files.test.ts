@@ -104,4 +104,27 @@ describe('readMigrationDir', () => {
     expect((error as AirlockError).message).toContain(join(dir, '2_Add-Tags.sql'));
     expect((error as AirlockError).hint).toContain('airlock migrate create');
   });
+
+  it("refuses a migration written as code (Kysely's .ts), naming it, rather than skipping it", async () => {
+    const dir = join(root, 'migrations');
+    await write('0001_create_notes.sql', NOTES);
+    await write(
+      '2024_01_01_add_tags.ts',
+      "export async function up(db) { await db.schema.createTable('tags').execute(); }\n",
+    );
+    const error = await readMigrationDir(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AirlockError);
+    expect((error as AirlockError).code).toBe('MIGRATION_UNSUPPORTED');
+    expect((error as AirlockError).message).toBe(
+      `Migration ${join(dir, '2024_01_01_add_tags.ts')} is code, not SQL: Airlock runs SQL migrations only, and would not run it.`,
+    );
+    expect((error as AirlockError).hint).toContain('--applied');
+    // A type declaration beside the SQL files is not a migration.
+    await rm(join(dir, '2024_01_01_add_tags.ts'));
+    await write('types.d.ts', 'export {};\n');
+    expect((await readMigrationDir(dir)).map((f) => f.filename)).toEqual(['0001_create_notes.sql']);
+  });
 });
