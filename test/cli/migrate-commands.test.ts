@@ -128,6 +128,9 @@ describe('airlock migrate (SQLite)', () => {
     expectCode(await cli('migrate', 'hash'), 0);
     const created = expectCode(await cli('migrate', 'create', 'Add tags'), 0);
     expect(created.stdout).toContain('✔ Created migrations/0003_add_tags.sql');
+    expect(created.stdout).toContain(
+      'once you have written the migration, run `airlock migrate hash` again, then commit both.',
+    );
     const sum = await readFile(path.join(migrations(project), 'airlock.sum'), 'utf8');
     expect(sum).toContain('  0003_add_tags.sql\n');
     // The folder matches its sum: status accepts it without a hash.

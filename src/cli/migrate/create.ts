@@ -19,7 +19,9 @@ export async function migrateCreateCommand(
         service.database!.layout,
       );
       io.reporter.success(`Created ${shown(file)}`);
-      io.reporter.info(`  ${shown(sum)} updated: commit it with the migration.`);
+      io.reporter.info(
+        `  ${shown(sum)} updated for the empty file: once you have written the migration, run \`airlock migrate hash\` again, then commit both.`,
+      );
       io.reporter.result({ file, sum });
       return 0;
     },
