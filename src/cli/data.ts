@@ -89,7 +89,7 @@ export async function dataRefreshCommand(
       const failed = checked.checks.filter((c) => c.status === 'failed').length;
       if (failed === 0)
         io.reporter.success(
-          `${checked.checks.length} checks passed on ${environment} after the refresh.`,
+          `${checked.checks.length} check${checked.checks.length === 1 ? '' : 's'} passed on ${environment} after the refresh.`,
         );
       else
         io.reporter.warn(

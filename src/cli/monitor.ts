@@ -18,7 +18,10 @@ function reportPass(reporter: Reporter, result: MonitorPassResult): void {
   }
   for (const e of result.environments) {
     const failed = e.samples.filter((s) => !s.ok);
-    if (failed.length === 0) reporter.info(`✔ ${e.environment}: ${e.samples.length} checks passed`);
+    if (failed.length === 0)
+      reporter.info(
+        `✔ ${e.environment}: ${e.samples.length} check${e.samples.length === 1 ? '' : 's'} passed`,
+      );
     else
       reporter.info(
         `✖ ${e.environment}: ${failed.length} of ${e.samples.length} checks failed — ${failed.map((s) => `${s.service} ${s.check}: ${s.message}`).join('; ')}`,

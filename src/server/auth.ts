@@ -121,7 +121,7 @@ export async function refuseAction(
     return refuse(
       'role',
       403,
-      `${user.principal}'s token is a ${user.role} token; this needs ${role}.`,
+      `${user.principal}'s token is ${user.role === 'approver' ? 'an' : 'a'} ${user.role} token; this needs ${role}.`,
     );
   return undefined;
 }

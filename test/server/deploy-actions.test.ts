@@ -95,7 +95,9 @@ describe('promote and roll back as a deployer', { shuffle: false }, () => {
           release: 'r1',
         });
         expect(res.status).toBe(403);
-        expect(res.body.error.message).toContain(`${role} token; this needs deployer`);
+        expect(res.body.error.message).toContain(
+          `${principal}'s token is ${role === 'approver' ? 'an' : 'a'} ${role} token; this needs deployer`,
+        );
         const [event] = await session.ctx.store.listAudit({ limit: 1 });
         expect(event).toMatchObject({
           action: 'dashboard.action-refused',
