@@ -36,6 +36,11 @@ export interface CommandDefinition<Args extends unknown[] = never[]> {
   options?: readonly OptionDefinition[];
   /** Imports the module that does the work (dynamically, so registering stays cheap) and runs it. */
   handler: (io: CommandIO, ...args: Args) => Promise<number | undefined>;
+  /**
+   * What the first Ctrl-C does, for a command that is not a deployment (a server, a monitor):
+   * the words after "Interrupting (Ctrl-C): ". Default: the current step stops, as if it failed.
+   */
+  onInterrupt?: string;
 }
 
 /** A noun with subcommands: `airlock migrate status|apply|…`. */

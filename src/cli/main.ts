@@ -108,7 +108,11 @@ function register(parent: Command, definition: CommandDefinition): void {
   ) => Promise<number | undefined>;
   // Commander calls the action with the arguments, the options object, then the command.
   command.action((...args: unknown[]) =>
-    runCommand(args.at(-1) as Command, (io) => handler(io, ...args.slice(0, -1))),
+    runCommand(
+      args.at(-1) as Command,
+      (io) => handler(io, ...args.slice(0, -1)),
+      definition.onInterrupt,
+    ),
   );
 }
 

@@ -58,6 +58,7 @@ export async function exit(code: number): Promise<never> {
 export async function runCommand(
   command: Command,
   handler: (io: CommandIO) => Promise<number | undefined>,
+  onInterrupt = 'the current step stops, as if it failed (a release not yet switched to never serves; the summary says what serves).',
 ): Promise<void> {
   const globals = command.optsWithGlobals() as GlobalOptions;
   const reporter = new Reporter({ json: Boolean(globals.json), verbose: Boolean(globals.verbose) });
@@ -74,7 +75,7 @@ export async function runCommand(
     first = { signal, at };
     const by = signal === 'SIGINT' ? 'Ctrl-C' : signal;
     reporter.warn(
-      `Interrupting (${by}): the current step stops, as if it failed (a release not yet switched to never serves; the summary says what serves). ${signal === 'SIGINT' ? 'Ctrl-C' : `${signal} or Ctrl-C`} again quits at once.`,
+      `Interrupting (${by}): ${onInterrupt} ${signal === 'SIGINT' ? 'Ctrl-C' : `${signal} or Ctrl-C`} again quits at once.`,
     );
     controller.abort(new Error(`interrupted by ${by}`));
   };

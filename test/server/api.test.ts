@@ -314,6 +314,11 @@ test('`airlock serve` listens, answers /healthz and /readyz, logs each request a
     });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+    // It says what stopping a server does, not what stopping a deployment does.
+    expect(stderr).toContain(
+      'Interrupting (SIGTERM): the server stops taking requests; a deployment it started finishes first.',
+    );
+    expect(stderr).not.toContain('as if it failed');
   } finally {
     child.kill('SIGKILL');
   }

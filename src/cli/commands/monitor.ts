@@ -21,6 +21,7 @@ export const monitorDefinition = defineCommand({
   ],
   handler: async (io, opts: MonitorOptions) =>
     (await import('../monitor.ts')).monitorCommand(io, opts),
+  onInterrupt: 'the monitor stops; open incidents stay open until a later pass resolves them.',
 });
 
 /** `airlock incidents`. */

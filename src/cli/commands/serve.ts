@@ -14,4 +14,5 @@ export const serveDefinition = defineCommand({
   ],
   handler: async (io, opts: { port: string; host: string; secureCookies?: boolean }) =>
     (await import('../serve.ts')).serveCommand(io, opts),
+  onInterrupt: 'the server stops taking requests; a deployment it started finishes first.',
 });
