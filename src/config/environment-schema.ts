@@ -37,6 +37,11 @@ const approvalSchema = z.strictObject({
       "What proves who approved: `signed` (an SSH signature by a key in the allowed-signers file at the release's commit), `oidc` (GitHub Actions' OIDC token, verified against the issuer's keys), or `any` (the name Airlock is given, unverified; every such approval says so). Default: any.",
     examples: ['signed'],
   }),
+  dashboardApprovals: field(z.boolean().default(false), {
+    description:
+      "With `identity: signed`: also count approvals given in the dashboard (`airlock serve`) under a personal token of a listed principal. Such an approval is the server's word, not a signature the gate can check again: whoever can create tokens or write the state can approve through it as any listed principal. Default: false (only SSH signatures count).",
+    examples: [false],
+  }),
   allowedSigners: field(z.string().min(1).default('.approvals/allowed_signers'), {
     description:
       "Path (from the project folder) of the allowed-signers file, in git's `allowed_signers` format (`principal[,principal] [options] keytype key`). Read at the release's commit, so a key added later does not approve an older release and a removed key stops counting.",

@@ -48,6 +48,7 @@ export function normalizePromotion(p: PromotionConfig | undefined): PromotionPol
       approvers: null,
       expiresAfterMs: null,
       identity: 'any',
+      dashboardApprovals: false,
       allowedSigners: DEFAULT_ALLOWED_SIGNERS,
       oidc: null,
     },
@@ -72,6 +73,7 @@ export function normalizePromotion(p: PromotionConfig | undefined): PromotionPol
       approvers: p.approval?.approvers ?? null,
       expiresAfterMs: duration(p.approval?.expiresAfter),
       identity: p.approval?.identity ?? 'any',
+      dashboardApprovals: p.approval?.dashboardApprovals ?? false,
       allowedSigners: p.approval?.allowedSigners ?? DEFAULT_ALLOWED_SIGNERS,
       oidc: p.approval?.oidc
         ? {

@@ -190,6 +190,11 @@ export interface PromotionPolicy {
     expiresAfterMs: number | null;
     /** What proves who approved (see `docs/configuration.md`): a signature, an OIDC token, or nothing. */
     identity: ApprovalIdentity;
+    /**
+     * With `identity: signed`: approvals given in the dashboard under a token count too (the
+     * server's word, not a signature the gate can check again).
+     */
+    dashboardApprovals: boolean;
     /** Allowed-signers file, relative to the project folder (read at the release's commit). */
     allowedSigners: string;
     /** With `identity: oidc`: the repository, audience and issuer a token must carry. */

@@ -209,9 +209,18 @@ export async function countableApprovals(
   };
   for (const a of candidates) {
     if (a.identity === 'token' && a.evidence?.kind === 'token') {
-      // Given in `airlock serve` under a personal token bound to a principal: it counts while
-      // that principal is listed in the allowed-signers file at the release's commit.
+      // Given in `airlock serve` under a personal token bound to a principal: the server's word,
+      // which the gate cannot check again (a state writer could have written it), so it counts
+      // only where the environment opts in, and while that principal is listed in the
+      // allowed-signers file at the release's commit.
       const principal = a.evidence.principal;
+      if (!env.promotion.approval.dashboardApprovals) {
+        notCounted.push({
+          actor: a.actor,
+          reason: `given in the dashboard under ${principal}'s token, which proves no signature (approval.dashboardApprovals is off)`,
+        });
+        continue;
+      }
       const listed = signers.text
         ? parseAllowedSigners(signers.text).signers.some((s) => s.principals.includes(principal))
         : false;

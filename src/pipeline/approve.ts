@@ -285,6 +285,16 @@ async function proveApprover(
         },
       );
     }
+    if (policy === 'signed' && !env.promotion.approval.dashboardApprovals) {
+      await refused({ reason: 'identity-not-accepted', method: 'token', policy, ...tokenAudit });
+      throw new UserError(
+        'APPROVAL_IDENTITY_REQUIRED',
+        `${env.name} counts only SSH-signed approvals (${setting}: signed); one given in the dashboard proves no signature.`,
+        {
+          hint: `Approve from a terminal with your key: \`airlock approve ${env.name} --release ${release.id} --key ~/.ssh/id_ed25519\`. To count dashboard approvals here too, set environments.${env.name}.promotion.approval.dashboardApprovals: true (the server's word then stands for a signature).`,
+        },
+      );
+    }
     if (policy === 'signed') {
       const signers = await allowedSignersAt(ctx, env, release);
       const listed = signers.text

@@ -86,6 +86,11 @@ export function stricterPolicy(
         minBound(la.expiresAfterMs, ca.expiresAfterMs),
       ),
       identity: sameIdentity ? la.identity : pick('approval.identity', la.identity, proof.identity),
+      dashboardApprovals: pick(
+        'approval.dashboardApprovals',
+        la.dashboardApprovals,
+        la.dashboardApprovals && ca.dashboardApprovals,
+      ),
       allowedSigners: sameIdentity ? la.allowedSigners : proof.allowedSigners,
       oidc: sameIdentity ? la.oidc : proof.oidc,
     },

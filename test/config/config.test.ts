@@ -494,6 +494,7 @@ describe('valid configs', () => {
       approvers: null,
       expiresAfterMs: null,
       identity: 'any',
+      dashboardApprovals: false,
       allowedSigners: '.approvals/allowed_signers',
       oidc: null,
     };

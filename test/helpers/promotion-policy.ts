@@ -13,6 +13,7 @@ export function promotionPolicy(
       approvers: null,
       expiresAfterMs: null,
       identity: 'any',
+      dashboardApprovals: false,
       allowedSigners: '.approvals/allowed_signers',
       oidc: null,
       ...approval,

@@ -470,4 +470,47 @@ describe('signed approvals', () => {
     });
     expect(recorded.detail.evidence.signature).toContain('BEGIN SSH SIGNATURE');
   });
+
+  it("does not count a dashboard (token) approval under signed unless the environment opts in: it is the server's word, not a signature", async () => {
+    const r = await release(c1);
+    const viaToken = {
+      environment: 'production',
+      release: r.id,
+      decision: 'approved' as const,
+      proof: { kind: 'token' as const, tokenId: 't1', principal: 'alice@x', address: '10.0.0.9' },
+    };
+    // The dashboard refuses to record it...
+    const refused = await refusal(recordApproval(ctxAs('alice@x'), viaToken));
+    expect(refused.code).toBe('APPROVAL_IDENTITY_REQUIRED');
+    expect(refused.message).toContain('counts only SSH-signed approvals');
+    expect(refused.hint).toContain(`airlock approve production --release ${r.id} --key`);
+    // ...and one written into the state by whoever can write it does not count.
+    await store.addApproval({
+      environment: 'production',
+      releaseId: r.id,
+      actor: 'alice@x',
+      decision: 'approved',
+      comment: null,
+      at: new Date().toISOString(),
+      identity: 'token',
+      nonce: null,
+      evidence: { kind: 'token', tokenId: 't1', principal: 'alice@x', address: '10.0.0.9' },
+    });
+    const g = await gate(r);
+    expect(g.status).toBe('pending');
+    expect(g.reason).toContain(
+      "given in the dashboard under alice@x's token, which proves no signature",
+    );
+    // An environment that opts in counts it, for a principal listed at the release's commit.
+    const production = config.environments.production!;
+    const optedIn = {
+      ...production,
+      promotion: {
+        ...production.promotion,
+        approval: { ...production.promotion.approval, dashboardApprovals: true },
+      },
+    };
+    const counted = await countableApprovals(ctxAs('x'), optedIn, r);
+    expect(counted.approvals.map((a) => a.actor)).toEqual(['alice@x']);
+  });
 });
