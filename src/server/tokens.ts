@@ -59,7 +59,8 @@ export function allowedPrincipals(config: ResolvedConfig): {
 /**
  * Makes a token for `principal` with `role`, valid `ttlMs`; audited as `dashboard.token-created`.
  * @returns the token (shown once) and its record.
- * @throws UserError `USAGE` for an unknown role or a principal not in an allowed-signers file.
+ * @throws UserError `USAGE` for an unknown role, or an approver's or deployer's principal not in
+ *   an allowed-signers file (a viewer's may be any name).
  */
 export async function createToken(
   ctx: AirlockContext,
@@ -70,11 +71,13 @@ export async function createToken(
       'USAGE',
       `--role must be viewer, approver or deployer, got "${request.role}".`,
     );
+  // A viewer only reads: any name will do. Approvers and deployers act as a principal of the
+  // allowed-signers file (the names approvals count for).
   const { principals, files } = allowedPrincipals(ctx.config);
-  if (!principals.has(request.principal))
+  if (request.role !== 'viewer' && !principals.has(request.principal))
     throw new UserError(
       'USAGE',
-      `${request.principal} is not a principal of the allowed-signers file (${files.join(', ')}).`,
+      `${request.principal} is not a principal of the allowed-signers file (${files.join(', ')}), which an ${request.role} token acts as.`,
       {
         hint: `Add a line \`${request.principal} ssh-ed25519 AAAA…\` for their key to ${files[0] ?? '.approvals/allowed_signers'}, commit it, and create the token again.`,
       },

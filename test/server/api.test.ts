@@ -268,6 +268,26 @@ describe('tokens, sign-in and actions', () => {
       '--json',
     ]);
     const token: string = JSON.parse(made.stdout).token;
+    // A viewer needs no key; an approver does.
+    const viewer = await project.cli([
+      'token',
+      'create',
+      '--principal',
+      'guest',
+      '--role',
+      'viewer',
+    ]);
+    expect(viewer.code, viewer.stderr).toBe(0);
+    const approver = await project.cli([
+      'token',
+      'create',
+      '--principal',
+      'guest',
+      '--role',
+      'approver',
+    ]);
+    expect(approver.code).toBe(2);
+    expect(approver.stderr).toContain('guest is not a principal of the allowed-signers file');
     expect((await attempt(token, '10.9.9.9')).status).toBe(429);
     expect((await attempt(token, '10.9.9.10')).status).toBe(303);
 
