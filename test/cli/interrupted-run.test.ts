@@ -3,14 +3,13 @@
  * interrupted with the command that finishes it, and `airlock resume` asks before changing a
  * protected environment, as deploy, promote and rollback do.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { lastDeploymentLine } from '../../src/server/dashboard.ts';
 import { type PipelineEnvironment, pipelineView } from '../../src/server/pipeline-view.ts';
 import { projectTestWith } from '../helpers/fixtures.ts';
-import { BIN, projectHome, type TestProject } from '../helpers/project.ts';
+import { projectHome, spawnCli, type TestProject } from '../helpers/project.ts';
 
 /** Staging is protected: its run can be interrupted before anything boots (no app, no checks). */
 const protectedStagingTest = projectTestWith({
@@ -22,12 +21,9 @@ const protectedStagingTest = projectTestWith({
 async function deployKilledBeforeVerify(project: TestProject): Promise<void> {
   const marker = path.join(projectHome(project.dir), 'fault-paused');
   rmSync(marker, { force: true });
-  const child = spawn(process.execPath, [BIN, 'deploy', 'staging', '--yes'], {
-    cwd: project.dir,
-    env: { ...process.env, CI: '1', NO_COLOR: '1', AIRLOCK_FAULT_PAUSE: 'before:verify' },
-    stdio: 'ignore',
+  const { child, exited } = spawnCli(project.dir, ['deploy', 'staging', '--yes'], {
+    AIRLOCK_FAULT_PAUSE: 'before:verify',
   });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
   await expect.poll(() => existsSync(marker), { timeout: 60_000, interval: 50 }).toBe(true);
   child.kill('SIGKILL');
   await exited;
