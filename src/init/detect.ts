@@ -16,6 +16,7 @@ import {
   detectMigrations,
   type MigrationTool,
 } from '../migrations/detect-migrations.ts';
+import { CODE_MIGRATION } from '../migrations/migration-files.ts';
 import { MIGRATION_FILENAME, type MigrationLayout } from '../migrations/migration-name.ts';
 import {
   findWranglerConfig,
@@ -259,6 +260,21 @@ function sqlFilesBelow(dir: string): string[] {
   }
 }
 
+/** The first usual migrations folder that holds code migrations (Kysely's, Knex's), or null. */
+function codeMigrations(dir: string): { dir: string; example: string } | null {
+  for (const rel of ['migrations', 'db/migrations', 'src/migrations']) {
+    try {
+      const example = readdirSync(path.join(dir, rel))
+        .filter((f) => CODE_MIGRATION.test(f))
+        .sort()[0];
+      if (example) return { dir: rel, example };
+    } catch {
+      // no such folder
+    }
+  }
+  return null;
+}
+
 function migrationsInfo(dir: string, detected: DetectedMigrations | null): MigrationsInfo | null {
   const usual = ['migrations', 'supabase/migrations', 'db/migrations', 'sql/migrations'];
   const rel =
@@ -373,6 +389,11 @@ export function detectProject(dir: string, options: DetectOptions = {}): Detecti
   if (d1 && database.engine?.engine === 'postgres')
     unsure.push(
       `the database engine: wrote d1 for the D1 binding ${d1.binding}, but ${database.engine.from} points to Postgres; D1 runs SQLite, so its migrations must be written for SQLite.`,
+    );
+  const code = migrations ? null : codeMigrations(dir);
+  if (code)
+    unsure.push(
+      `the database: ${code.dir}/ holds migrations written as code (${code.example}), which Airlock does not run, so no database was written. Airlock runs SQL files: see "From a code migrator" in docs/migrations.md.`,
     );
   if (database.conflict)
     unsure.push(

@@ -130,7 +130,7 @@ export async function readMigrationDir(
 
 /** Airlock's own layout; null when the folder is missing. */
 /** A source file of a code migration (`.ts`, `.js`, …; not a `.d.ts` type declaration). */
-const CODE_MIGRATION = /^(?!.*\.d\.[mc]?ts$).+\.(?:[mc]?ts|[mc]?js)$/;
+export const CODE_MIGRATION = /^(?!.*\.d\.[mc]?ts$).+\.(?:[mc]?ts|[mc]?js)$/;
 
 async function readAirlockDir(absDir: string): Promise<MigrationFile[] | null> {
   let entries: import('node:fs').Dirent[];

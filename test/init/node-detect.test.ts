@@ -53,6 +53,27 @@ const TSCONFIG = {
 };
 
 describe('airlock init on Node projects', () => {
+  it("says a migrations folder of code (Kysely's .ts) is not run, instead of finding no folder", () => {
+    const dir = folder({
+      'package.json': {
+        name: 'kysely-svc',
+        scripts: { start: 'node server.js' },
+        dependencies: { kysely: '0.28', pg: '8' },
+      },
+      'package-lock.json': '{}',
+      'server.js': '',
+      'migrations/2024_01_01_init.ts': 'export async function up() {}\n',
+    });
+    const { unsure, yaml, service } = init(dir);
+    expect(service.database ?? null).toBeNull();
+    expect(unsure).toContainEqual(
+      expect.stringContaining(
+        'migrations/ holds migrations written as code (2024_01_01_init.ts), which Airlock does not run',
+      ),
+    );
+    expect(yaml).toContain('From a code migrator');
+  });
+
   it('pnpm + TypeScript + drizzle (sqlite, libsql): pnpm deploy, the tsconfig outDir, the compiled start, drizzle’s out folder', () => {
     const dir = folder({
       'package.json': {
