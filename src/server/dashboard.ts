@@ -16,7 +16,9 @@ import { AirlockError } from '../errors.ts';
 import type { GateResult } from '../gates/gate.ts';
 import { recordApproval } from '../pipeline/approve.ts';
 import { chooseRelease, releaseNamed } from '../pipeline/decide.ts';
+import { gatherFacts, notReachableHere } from '../pipeline/facts.ts';
 import { planDeploy } from '../pipeline/operations.ts';
+import { buildPlan } from '../pipeline/plan.ts';
 import { statusOf } from './app-status.ts';
 import { actingContext, may, refuseAction, SignInLimiter, signIn, signOut } from './auth.ts';
 import { promoteAs, rollbackAs } from './deploy-actions.ts';
@@ -37,7 +39,7 @@ h1{font-size:1.4rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:0 0 .5rem}h3
 ul.gates{list-style:none;padding:0;margin:0}ul.gates li{margin:.35rem 0}
 .badge{display:inline-block;padding:0 .4rem;border-radius:.3rem;font-size:.85rem;font-weight:600}
 .holds,.succeeded,.ok,.passed,.approved{background:#dff3e6;color:#0b4d25}
-.pending,.running,.waiting{background:#fff1cc;color:#5c3d00}
+.pending,.running,.waiting,.warning{background:#fff1cc;color:#5c3d00}
 .fails,.failed,.errored,.refused,.rejected,.interrupted,.open{background:#fde4e6;color:#7d0e1b}
 .skipped,.resolved{background:#ececec;color:#333}
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid #c4c7cc;vertical-align:top}
@@ -307,12 +309,22 @@ ${gateList(plan.gates)}${plan.warnings.map((w) => html`<p class="note">${w}</p>`
       );
       const user = c.var.user;
       const target = choice.release;
+      // What `airlock rollback` warns about first (a schema ahead of the target): read only.
+      const { warnings } = buildPlan(
+        await gatherFacts(c.var.ctx, 'rollback', choice.env, target).catch((error) => {
+          if (notReachableHere(error))
+            return gatherFacts(c.var.ctx, 'rollback', choice.env, target, {
+              skipMigrations: true,
+            });
+          throw error;
+        }),
+      );
       return c.html(
         layout(
           c,
           `Roll ${environment} back`,
           html`<h1>Roll ${environment} back to ${target.id}?</h1>
-<p>${environment} serves ${(await c.var.ctx.store.getServing(environment)).map((s) => `${s.service}: ${s.releaseId}`).join(', ')}; it will serve <a href="/releases/${target.id}">${target.id}</a> <code>${short(target.commit)}</code> ${target.subject} again.</p>
+<p>${environment} serves ${(await c.var.ctx.store.getServing(environment)).map((s) => `${s.service}: ${s.releaseId}`).join(', ')}; it will serve <a href="/releases/${target.id}">${target.id}</a> <code>${short(target.commit)}</code> ${target.subject} again.</p>${warnings.length ? html`<ul class="warnings">${warnings.map((w) => html`<li>${badge('warning')} ${w}</li>`)}</ul>` : ''}
 <form method="post" action="/actions/rollback" class="inline">
 <input type="hidden" name="csrf" value="${user?.csrf ?? ''}"><input type="hidden" name="environment" value="${environment}"><input type="hidden" name="release" value="${target.id}">
 <button type="submit">Roll ${environment} back to ${target.id}</button> <a href="/">Cancel</a></form>`,

@@ -140,7 +140,14 @@ describe('promote and roll back as a deployer', { shuffle: false }, () => {
   });
 
   test('a cookie session needs the CSRF token: without it 403; the dashboard confirms, then promotes r2', async () => {
-    project.commitFiles({ 'CHANGELOG.md': 'r2\n' }, 'A second release');
+    project.commitFiles(
+      {
+        'CHANGELOG.md': 'r2\n',
+        // An additive migration: rolling production back to r1 later runs r1 on a newer schema.
+        'migrations/0003_add_tags.sql': 'CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);\n',
+      },
+      'A second release',
+    );
     const staged = await deploy(session.ctx, 'staging', {});
     expect(staged.plan.release.id).toBe('r2');
     expect(staged.status).toBe('succeeded');
@@ -196,6 +203,10 @@ describe('promote and roll back as a deployer', { shuffle: false }, () => {
     ).text();
     expect(confirm).toContain('Roll production back to r1?');
     expect(confirm).toContain('name="release" value="r1"');
+    // The warning `airlock rollback` gives first.
+    expect(confirm).toContain(
+      'notes: production&#39;s schema is ahead of r1 (it has 0003_add_tags.sql, which r1 does not carry).',
+    );
 
     const { status, body } = await post('/api/environments/production/rollback', tokens.deployer, {
       release: 'r1',
