@@ -86,6 +86,9 @@ describe('the guard of a process group', () => {
       const sleepPid = Number(readFileSync(pidFile, 'utf8').trim());
       leftovers.push(sleepPid);
       expect(alive(sleepPid)).toBe(true);
+      // The guard is spawned just after the command, which may already have written its pid:
+      // killing the parent before then would test nothing but a race.
+      expect(await within(15_000, () => guardsOf(parent.pid as number).length === 1)).toBe(true);
       const parentGone = new Promise((r) => parent.once('exit', r));
       parent.kill('SIGKILL');
       await parentGone;
