@@ -45,6 +45,7 @@ export function wranglerReferenceErrors(config: ResolvedConfig): ConfigDiagnosti
     });
   };
   const read = new Map<string, WranglerConfig | UserError>();
+  const unreadable = new Set<string>();
   for (const name of config.pipeline) {
     const env = config.environments[name];
     if (!env) continue;
@@ -65,12 +66,15 @@ export function wranglerReferenceErrors(config: ResolvedConfig): ConfigDiagnosti
       }
       const wrangler = read.get(file);
       if (wrangler instanceof UserError) {
-        if (!out.some((d) => d.message.startsWith(wrangler.message)))
+        // Reported once per file, whichever environments use it.
+        if (!unreadable.has(file)) {
+          unreadable.add(file);
           report(
             written(['services', service, 'cloudflare', 'config'], ['services', service]),
             wrangler,
             '',
           );
+        }
         continue;
       }
       if (!wrangler) continue;

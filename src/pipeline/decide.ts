@@ -19,7 +19,12 @@ import type { ResolvedEnvironment } from '../config/resolve.ts';
 import { UserError } from '../errors.ts';
 import { checkAppliedOnPrevious, planMigrations } from '../migrations/migrator.ts';
 import type { Provider } from '../providers/provider.ts';
-import { type BuildProgress, type BuildResult, buildRelease } from '../releases/build.ts';
+import {
+  type BuildProgress,
+  type BuildResult,
+  buildRelease,
+  notStoredHere,
+} from '../releases/build.ts';
 import { resolveCommit, uncommittedChanges } from '../releases/git.ts';
 import { audit } from '../state/audit.ts';
 import type { DeploymentKind, Release, ServingRecord } from '../state/state-store.ts';
@@ -271,14 +276,7 @@ export async function releaseToDeploy(ctx: AirlockContext, commit?: string): Pro
   const dirtyFiles = commit ? [] : await uncommittedChanges(ctx.config.dir);
   if (dirtyFiles.length > 0) return { commit: sha, dirtyFiles, release: null, elsewhere: null };
   const release = (await ctx.store.findCleanRelease(sha)) ?? null;
-  const storedHere =
-    release !== null &&
-    (Boolean(ctx.artifacts.remote) ||
-      Object.values(release.services).every(
-        (s) =>
-          ctx.artifacts.has(s.digest) &&
-          (!s.migrationsDigest || ctx.artifacts.has(s.migrationsDigest)),
-      ));
+  const storedHere = release !== null && notStoredHere(release, ctx.artifacts).length === 0;
   return {
     commit: sha,
     dirtyFiles,

@@ -538,3 +538,20 @@ async function sameArtifacts(
     }),
   );
 }
+
+/**
+ * `gatherFacts`, without the migration, drift and parity facts when this machine cannot reach
+ * them (see `notReachableHere`): for callers that only tell people what a release waits for or
+ * warns about.
+ */
+export function gatherReachableFacts(
+  ctx: AirlockContext,
+  action: DeploymentKind,
+  env: ResolvedEnvironment,
+  release: Release,
+): Promise<PlanFacts> {
+  return gatherFacts(ctx, action, env, release).catch((error: unknown) => {
+    if (!notReachableHere(error)) throw error;
+    return gatherFacts(ctx, action, env, release, { skipMigrations: true });
+  });
+}

@@ -18,7 +18,7 @@ import {
   refusePlan,
   type UnchangedOutcome,
 } from './execute.ts';
-import { gatherFacts, notReachableHere } from './facts.ts';
+import { gatherReachableFacts } from './facts.ts';
 import { buildPlan, type Plan } from './plan.ts';
 
 export interface ReleaseChoice {
@@ -159,13 +159,7 @@ export async function announceApprovalRequest(
   if (next.promotion.policy !== 'manual' || next.promotion.approval.required === 0) return;
   // The next environment's database may be out of reach here (a CI job for staging holds no
   // production secret): approvals and the other gates do not need it.
-  const plan = buildPlan(
-    await gatherFacts(ctx, 'promote', next, release).catch((error) => {
-      if (notReachableHere(error))
-        return gatherFacts(ctx, 'promote', next, release, { skipMigrations: true });
-      throw error;
-    }),
-  );
+  const plan = buildPlan(await gatherReachableFacts(ctx, 'promote', next, release));
   const approval = plan.gates.find((g) => g.gate === 'approval');
   if (approval?.status === 'pending' && !plan.gates.some((g) => g.status === 'fails'))
     ctx.observe({ type: 'awaiting-approval', plan, at: ctx.now().toISOString(), actor: ctx.actor });

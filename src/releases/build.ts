@@ -368,7 +368,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuildR
  * The artifacts of `release` (each service's tree and migrations) this machine cannot read: not
  * in its store, and no shared store to pull them from. Empty when they can all be had.
  */
-function notStoredHere(release: Release, artifacts: ArtifactStore): string[] {
+export function notStoredHere(release: Release, artifacts: ArtifactStore): string[] {
   if (artifacts.remote) return [];
   return Object.values(release.services)
     .flatMap((s) => [s.digest, ...(s.migrationsDigest ? [s.migrationsDigest] : [])])

@@ -16,7 +16,7 @@ import { AirlockError } from '../errors.ts';
 import type { GateResult } from '../gates/gate.ts';
 import { recordApproval } from '../pipeline/approve.ts';
 import { chooseRelease, releaseNamed } from '../pipeline/decide.ts';
-import { gatherFacts, notReachableHere } from '../pipeline/facts.ts';
+import { gatherReachableFacts } from '../pipeline/facts.ts';
 import { planDeploy } from '../pipeline/operations.ts';
 import { buildPlan } from '../pipeline/plan.ts';
 import { statusOf } from './app-status.ts';
@@ -311,13 +311,7 @@ ${gateList(plan.gates)}${plan.warnings.map((w) => html`<p class="note">${w}</p>`
       const target = choice.release;
       // What `airlock rollback` warns about first (a schema ahead of the target): read only.
       const { warnings } = buildPlan(
-        await gatherFacts(c.var.ctx, 'rollback', choice.env, target).catch((error) => {
-          if (notReachableHere(error))
-            return gatherFacts(c.var.ctx, 'rollback', choice.env, target, {
-              skipMigrations: true,
-            });
-          throw error;
-        }),
+        await gatherReachableFacts(c.var.ctx, 'rollback', choice.env, target),
       );
       return c.html(
         layout(
